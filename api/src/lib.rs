@@ -1,0 +1,24 @@
+//! Wire types shared by `workshopd` and its clients (`workshop`, `workshopctl`).
+//!
+//! API boundary: every type that crosses the daemon's sockets is defined here, once, and
+//! nothing else is. The JSON shapes follow the reference implementation's v1 API
+//! (kebab-case keys). This crate depends on serde and chrono only.
+
+pub mod changes;
+pub mod envelope;
+pub mod exec;
+pub mod paths;
+pub mod projects;
+pub mod system;
+pub mod warnings;
+pub mod workshopctl;
+pub mod workshops;
+
+pub use changes::{ChangeAction, ChangeInfo, Progress, TaskInfo};
+pub use envelope::{Envelope, ErrorKind, ErrorResult, Maintenance, ResponseType};
+pub use projects::{Project, ProjectRequest};
+pub use system::{LxdInfo, SystemInfo};
+pub use warnings::{WarningAction, WarningInfo};
+
+/// The version of this build, reported by `workshop version` and `GET /v1/system-info`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,189 @@
+//! Workshops (`/v1/projects/{id}/workshops...`).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What `POST /v1/projects/{id}/workshops` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkshopAction {
+    Launch,
+    Refresh,
+    Start,
+    Stop,
+    Remove,
+}
+
+impl WorkshopAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Launch => "launch",
+            Self::Refresh => "refresh",
+            Self::Start => "start",
+            Self::Stop => "stop",
+            Self::Remove => "remove",
+        }
+    }
+}
+
+/// How a launch or refresh treats errors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Undo everything on error (the default).
+    #[default]
+    Transactional,
+    /// Pause on error so the user can fix things and `--continue`.
+    WaitOnError,
+    /// Resume a paused change.
+    Continue,
+    /// Undo a paused change.
+    Abort,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Transactional => "transactional",
+            Self::WaitOnError => "wait-on-error",
+            Self::Continue => "continue",
+            Self::Abort => "abort",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefreshOption {
+    Update,
+    Restore,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct WorkshopOptions {
+    #[serde(default)]
+    pub mode: Mode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_option: Option<RefreshOption>,
+    #[serde(default)]
+    pub verbose: bool,
+}
+
+/// `POST /v1/projects/{id}/workshops` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct WorkshopsRequest {
+    pub names: Vec<String>,
+    pub action: WorkshopAction,
+    #[serde(default)]
+    pub options: WorkshopOptions,
+}
+
+/// Derived status of a launched workshop (`Off` is client-side only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum WorkshopStatus {
+    Ready,
+    Pending,
+    Waiting,
+    Error,
+    Stopped,
+    Unknown,
+}
+
+impl WorkshopStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ready => "Ready",
+            Self::Pending => "Pending",
+            Self::Waiting => "Waiting",
+            Self::Error => "Error",
+            Self::Stopped => "Stopped",
+            Self::Unknown => "Unknown",
+        }
+    }
+}
+
+/// `GET /v1/projects/{id}/workshops?state=` result.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkshopList {
+    #[serde(default)]
+    pub workshops: Vec<WorkshopInfo>,
+    #[serde(default)]
+    pub files: Vec<WorkshopFileRef>,
+}
+
+/// A definition file found in a project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct WorkshopFileRef {
+    pub project_id: String,
+    pub name: String,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct WorkshopInfo {
+    pub project_id: String,
+    pub name: String,
+    pub base: String,
+    pub status: WorkshopStatus,
+    #[serde(default)]
+    pub sdks: Vec<SdkInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// The definition file (only on `GET .../workshops/{name}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The project directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_path: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct SdkInfo {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// Source directory of a local SDK.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// `N` (Store), `xN` (local) or `unset`.
+    pub revision: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub built_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installed_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheck>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tunnels: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct HealthCheck {
+    pub timestamp: DateTime<Utc>,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub code: String,
+}
+
+/// `GET .../workshops/{name}/actions` result: action name → script.
+pub type Actions = BTreeMap<String, ActionInfo>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionInfo {
+    pub script: String,
+}
