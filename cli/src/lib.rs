@@ -1,1 +1,12 @@
 //! Typed client of the workshopd v1 API over its Unix socket.
+//!
+//! Blocking and dependency-light: a small HTTP/1.1 writer and parser over
+//! [`std::os::unix::net::UnixStream`] ([`http`]), the typed [`Client`] ([`client`]), and the exec
+//! websockets ([`exec`]). Wire types come from `workshop_api`.
+
+pub mod client;
+pub mod exec;
+pub mod http;
+pub mod socket;
+
+pub use client::{ApiError, ChangeConflict, ChangeSelect, Client, ClientError, WarningsSummary};
