@@ -5,6 +5,7 @@
 //! (kebab-case keys). This crate depends on serde and chrono only.
 
 pub mod changes;
+pub mod definition;
 pub mod envelope;
 pub mod exec;
 pub mod paths;

@@ -1,0 +1,46 @@
+//! Errors of loading and checking a workshop definition.
+
+use std::path::PathBuf;
+
+/// Why a workshop definition cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DefinitionError {
+    /// Any of the errors below, found in the file at `path`.
+    #[error("cannot load \"{}\": {error}", path.display())]
+    File { path: PathBuf, error: Box<DefinitionError> },
+    /// The file holds no YAML document (or only comments).
+    #[error("empty workshop definition (it needs at least \"name\" and \"base\")")]
+    Empty,
+    /// A key that the format does not know; `within` is the path of the enclosing map.
+    #[error(
+        "unknown key \"{key}\"{} at line {line}, column {column}{}",
+        within_text(.within),
+        hint_text(.suggestion)
+    )]
+    UnknownKey { key: String, within: Option<String>, line: usize, column: usize, suggestion: Option<String> },
+    /// Malformed YAML or a value of the wrong type.
+    #[error("workshop definition YAML:\n{0}")]
+    Yaml(String),
+    /// A rule of the format is broken by the value at `key` (e.g. `sdks[1].plugs.two`).
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+impl DefinitionError {
+    pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
+        DefinitionError::Invalid { key: key.into(), message: message.into() }
+    }
+
+    /// Wraps the error with the file it was found in.
+    pub fn in_file(self, path: impl Into<PathBuf>) -> Self {
+        DefinitionError::File { path: path.into(), error: Box::new(self) }
+    }
+}
+
+fn within_text(within: &Option<String>) -> String {
+    within.as_ref().map(|w| format!(" in {w}")).unwrap_or_default()
+}
+
+fn hint_text(suggestion: &Option<String>) -> String {
+    suggestion.as_ref().map(|s| format!(" (did you mean \"{s}\"?)")).unwrap_or_default()
+}

@@ -1,0 +1,452 @@
+//! Whole-file tests: the acceptance definitions, unknown keys and every rule's message.
+
+use std::path::Path;
+
+use super::*;
+
+const PATH: &str = "/p/.workshop/dev.yaml";
+
+fn load_ok(text: &str) -> WorkshopFile {
+    load(text, Path::new(PATH)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn parse_err(text: &str) -> String {
+    parse(text, Path::new(PATH)).unwrap_err().to_string()
+}
+
+/// The rule message for a definition that parses but breaks a rule.
+fn invalid(text: &str) -> String {
+    let file = parse(text, Path::new(PATH)).unwrap_or_else(|e| panic!("{e}"));
+    file.validate().unwrap_err().to_string()
+}
+
+const TUNNEL: &str = r#"
+name: ws-tunnel
+base: ubuntu@22.04
+sdks:
+  - name: system
+    plugs:
+      auto-connect-by-name:
+        interface: tunnel
+        endpoint: '@workshopacbn'
+      conflict:
+        interface: tunnel
+        endpoint: '0.0.0.0:8000'
+      test-sdk-http:
+        interface: tunnel
+        endpoint: 8001
+      tunnel:
+      unix-path:
+        interface: tunnel
+        endpoint: $HOME/test-tunnel.sock
+    slots:
+      postgres:
+        interface: tunnel
+        endpoint: 54321
+      unused:
+        interface: tunnel
+  - name: project-test-sdk-tunnel
+connections:
+  - plug: system:test-sdk-http
+    slot: test-sdk-tunnel:http
+"#;
+
+const BIND: &str = r#"
+name: ws-bind
+base: ubuntu@22.04
+sdks:
+  - name: project-test-sdk-mount
+    plugs:
+      two:
+        bind: test-sdk-multiple-plugs:two
+  - name: project-test-sdk-multiple-plugs
+    plugs:
+      one:
+        bind: test-sdk-mount:one
+  - name: project-test-sdk-ssh-agent
+    plugs:
+      ssh-agent:
+        bind: test-sdk-multiple-plugs:ssh-agent
+"#;
+
+const MOUNT: &str = r#"
+name: ws-mount
+base: ubuntu@22.04
+sdks:
+  - name: project-test-sdk-mount
+    plugs:
+      jobs:
+        interface: mount
+        workshop-target: /etc/cron.weekly
+      ro-workshop:
+        interface: mount
+        workshop-target: /mnt/ro-plug
+        read-only: true
+      ro-host:
+        interface: mount
+        workshop-target: /test
+        read-only: true
+    slots:
+      ro-source:
+        interface: mount
+        workshop-source: /opt/ro-slot
+connections:
+  - plug: test-sdk-mount:jobs
+    slot: test-sdk-mount:jobs
+  - plug: test-sdk-mount:ro-workshop
+    slot: test-sdk-mount:ro-source
+"#;
+
+const EXEC: &str = r#"
+name: ws-exec
+base: ubuntu@22.04
+sdks:
+  - name: project-test-sdk-basic-2
+  - name: project-test-sdk-environment
+actions:
+  oneline: echo one line
+  multiline: |
+    echo multi
+    echo line
+  fail: "false"
+  file: ./script.sh
+  env: env
+"#;
+
+const USER_CONNS: &str = r#"
+name: ws-user-conns
+base: ubuntu@22.04
+sdks:
+  - name: project-test-sdk-basic-2
+    slots:
+      user-slot:
+        interface: mount
+        workshop-source: /project/user-data-2
+  - name: project-test-sdk-mount
+    plugs:
+      wp-plug:
+        interface: mount
+        workshop-target: /mnt/wp-plug
+connections:
+  - plug: test-sdk-mount:two
+    slot: test-sdk-basic-2:user-slot
+  - plug: test-sdk-mount:wp-plug
+    slot: test-sdk-basic-2:user-slot
+"#;
+
+#[test]
+fn tunnel_definition_loads() {
+    let file = load_ok(TUNNEL);
+    assert_eq!(file.name, "ws-tunnel");
+    let system = &file.sdks[0];
+    assert_eq!(system.sdk_name().unwrap().kind, SdkKind::System);
+    let PlugDef::Inline(tunnel) = &system.plugs["tunnel"] else { panic!("tunnel is not inline") };
+    assert_eq!(tunnel.interface_name("tunnel"), "tunnel");
+    let PlugDef::Inline(http) = &system.plugs["test-sdk-http"] else { panic!("test-sdk-http is not inline") };
+    assert_eq!(http.attributes["endpoint"], serde_json::json!(8001));
+    assert_eq!(system.slots["unused"].interface_name("unused"), "tunnel");
+    assert_eq!(
+        file.connections[0],
+        Connection {
+            plug: EndpointRef::new("system", "test-sdk-http"),
+            slot: EndpointRef::new("test-sdk-tunnel", "http"),
+        }
+    );
+}
+
+#[test]
+fn bind_definition_loads() {
+    let file = load_ok(BIND);
+    assert_eq!(file.sdks[1].plugs["one"], PlugDef::Bind(EndpointRef::new("test-sdk-mount", "one")));
+}
+
+#[test]
+fn mount_exec_and_user_connections_definitions_load() {
+    let mount = load_ok(MOUNT);
+    assert_eq!(mount.sdks[0].plugs.len(), 3);
+    assert_eq!(mount.connections.len(), 2);
+    let exec = load_ok(EXEC);
+    assert_eq!(exec.actions["oneline"], "echo one line");
+    assert_eq!(exec.actions["multiline"], "echo multi\necho line\n");
+    assert_eq!(exec.actions["fail"], "false");
+    let conns = load_ok(USER_CONNS);
+    assert_eq!(conns.sdks[0].slots["user-slot"].attributes["workshop-source"], "/project/user-data-2");
+}
+
+#[test]
+fn normalised_yaml_reads_back_the_same() {
+    for text in [TUNNEL, BIND, MOUNT, EXEC, USER_CONNS] {
+        let file = load_ok(text);
+        let yaml = file.to_yaml();
+        assert_eq!(load_ok(&yaml), file, "{yaml}");
+        assert_eq!(file.to_string(), yaml);
+    }
+}
+
+#[test]
+fn init_output_is_indented_like_the_reference() {
+    let file = WorkshopFile::new(
+        "dev",
+        "ubuntu@22.04",
+        vec![SdkRecord::new("ollama", Some("cpu/stable")), SdkRecord::new("jupyter", None)],
+    );
+    assert_eq!(
+        file.to_yaml(),
+        "name: dev\nbase: ubuntu@22.04\nsdks:\n  - name: ollama\n    channel: cpu/stable\n  - name: jupyter\n"
+    );
+    let bare = WorkshopFile::new("dev", DEFAULT_BASE, Vec::new());
+    assert_eq!(bare.to_yaml(), "name: dev\nbase: ubuntu@24.04\n");
+}
+
+#[test]
+fn null_collections_are_empty() {
+    let file = load_ok("name: a\nbase: ubuntu@24.04\nsdks:\nconnections:\nactions:\n");
+    assert!(file.sdks.is_empty() && file.connections.is_empty() && file.actions.is_empty());
+    let file = load_ok("name: a\nbase: ubuntu@24.04\nsdks:\n  - name: uv\n    plugs:\n");
+    assert!(file.sdks[0].plugs.is_empty());
+}
+
+#[test]
+fn unknown_keys_have_location_and_hint() {
+    assert_eq!(
+        parse_err("name: dev\nbse: ubuntu@24.04\n"),
+        r#"cannot load "/p/.workshop/dev.yaml": unknown key "bse" at line 2, column 1 (did you mean "base"?)"#
+    );
+    assert_eq!(
+        parse_err("name: dev\nbase: ubuntu@24.04\nsdks:\n  - name: uv\n    chanel: edge\n"),
+        r#"cannot load "/p/.workshop/dev.yaml": unknown key "chanel" in sdks[0] at line 5, column 5 (did you mean "channel"?)"#
+    );
+    assert_eq!(
+        parse_err("name: dev\nbase: ubuntu@24.04\nports: [8080]\n"),
+        r#"cannot load "/p/.workshop/dev.yaml": unknown key "ports" at line 3, column 1"#
+    );
+    let err = parse_err("name: dev\nbase: ubuntu@24.04\nconnections:\n  - plug: a:b\n    slto: c:d\n");
+    assert!(
+        err.ends_with(r#"unknown key "slto" in connections[0] at line 5, column 5 (did you mean "slot"?)"#),
+        "{err}"
+    );
+}
+
+#[test]
+fn type_errors_have_location() {
+    assert_eq!(
+        parse_err("name: dev\nbase: ubuntu@24.04\nsdks: uv\n"),
+        "cannot load \"/p/.workshop/dev.yaml\": workshop definition YAML:\nsdks: invalid type: string \"uv\", expected a sequence at line 3, column 7"
+    );
+    assert_eq!(
+        parse_err("base: ubuntu@24.04\n"),
+        "cannot load \"/p/.workshop/dev.yaml\": workshop definition YAML:\nmissing key \"name\" at line 1, column 1"
+    );
+    assert_eq!(
+        parse_err("name: dev\nbase: [ubuntu\n"),
+        "cannot load \"/p/.workshop/dev.yaml\": workshop definition YAML:\ndid not find expected ',' or ']' at line 3, column 1, while parsing a flow sequence at line 2, column 7"
+    );
+    assert_eq!(
+        parse_err("name: dev\nbase: ubuntu@24.04\nsdks:\n  - name: a\n    plugs:\n      p: [1]\n"),
+        "cannot load \"/p/.workshop/dev.yaml\": workshop definition YAML:\nsdks[0].plugs.p: invalid type: sequence, expected a plug definition at line 6, column 10"
+    );
+    let err = parse_err(
+        "name: dev\nbase: ubuntu@24.04\nsdks:\n  - name: a\n    plugs:\n      p:\n        bind: b:c\n        label: x\n",
+    );
+    assert!(
+        err.contains("sdks[0].plugs.p: plug is bound to \"b:c\" and must not define other attributes"),
+        "{err}"
+    );
+}
+
+#[test]
+fn empty_files_are_refused() {
+    for text in ["", "\n", "# nothing\n"] {
+        assert_eq!(
+            parse_err(text),
+            r#"cannot load "/p/.workshop/dev.yaml": empty workshop definition (it needs at least "name" and "base")"#
+        );
+    }
+}
+
+#[test]
+fn malformed_connection_reference() {
+    let err = parse_err(
+        "name: ws-ref\nbase: ubuntu@22.04\nsdks:\n  - name: project-test-sdk-mount\nconnections:\n  - plug: test-sdk-mount\n    slot: system:mount\n",
+    );
+    assert!(
+        err.ends_with("connections[0].plug: \"test-sdk-mount\" is not a valid plug or slot reference (use <sdk>:<plug or slot>) at line 6, column 11"),
+        "{err}"
+    );
+}
+
+const HEAD: &str = "name: ws\nbase: ubuntu@22.04\n";
+
+#[test]
+fn name_rules() {
+    assert_eq!(
+        invalid("name: Dev\nbase: ubuntu@24.04\n"),
+        "name: a workshop's name must: (1) start with a letter, (2) only include digits, lowercase letters, and hyphens joining them"
+    );
+    let long = "a".repeat(41);
+    assert_eq!(
+        invalid(&format!("name: {long}\nbase: ubuntu@24.04\n")),
+        format!("name: workshop name \"{long}\" too long")
+    );
+    load_ok(&format!("name: {}\nbase: ubuntu@24.04\n", "a".repeat(40)));
+}
+
+#[test]
+fn base_rules() {
+    for base in SUPPORTED_BASES {
+        load_ok(&format!("name: ws\nbase: {base}\n"));
+    }
+    assert_eq!(invalid("name: ws\nbase: ubuntu@18.04\n"), "base: base \"ubuntu@18.04\" not supported");
+}
+
+#[test]
+fn sdk_name_rules() {
+    let sdks = |entries: &str| format!("{HEAD}sdks:\n{entries}");
+    assert_eq!(
+        invalid(&sdks("  - name: uv\n  - name: try-system\n")),
+        "sdks[1].name: \"system\" is a reserved SDK name"
+    );
+    assert_eq!(invalid(&sdks("  - name: agent\n")), "sdks[0].name: \"agent\" is a reserved SDK name");
+    assert_eq!(invalid(&sdks("  - name: Bad_Name\n")), "sdks[0].name: invalid SDK name \"Bad_Name\"");
+    let long = "a".repeat(41);
+    assert_eq!(
+        invalid(&sdks(&format!("  - name: project-{long}\n"))),
+        format!("sdks[0].name: SDK name \"{long}\" too long")
+    );
+    assert_eq!(
+        invalid(&sdks("  - name: project-test-sdk-basic-2\n  - name: project-test-sdk-basic-2\n")),
+        "sdks[1].name: \"test-sdk-basic-2\" SDK must only be included once"
+    );
+    assert_eq!(
+        invalid(&sdks("  - name: uv\n  - name: try-uv\n")),
+        "sdks[1].name: \"uv\" SDK must only be included once"
+    );
+    load_ok(&sdks("  - name: system\n  - name: uv\n  - name: try-jq\n  - name: project-x\n"));
+}
+
+#[test]
+fn channel_rules() {
+    assert_eq!(
+        invalid(&format!("{HEAD}sdks:\n  - name: uv\n    channel: cpu/unstable\n")),
+        "sdks[0].channel: \"uv\" SDK: invalid risk \"unstable\" in channel \"cpu/unstable\""
+    );
+    // Validated even where it is ignored.
+    assert!(
+        invalid(&format!("{HEAD}sdks:\n  - name: project-x\n    channel: a/b/c/d\n"))
+            .ends_with("has too many components")
+    );
+    load_ok(&format!("{HEAD}sdks:\n  - name: uv\n    channel: 22/edge/fix-1\n"));
+}
+
+#[test]
+fn plug_and_slot_rules() {
+    let with = |body: &str| format!("{HEAD}sdks:\n  - name: uv\n{body}");
+    assert_eq!(invalid(&with("    plugs:\n      Bad:\n")), "sdks[0].plugs.Bad: invalid plug name: \"Bad\"");
+    assert_eq!(invalid(&with("    slots:\n      s_1:\n")), "sdks[0].slots.s_1: invalid slot name: \"s_1\"");
+    assert_eq!(
+        invalid(&with("    plugs:\n      p:\n        interface: Mount\n")),
+        "sdks[0].plugs.p: invalid interface name \"Mount\" for plug \"p\""
+    );
+    assert_eq!(
+        invalid(&with("    slots:\n      s:\n        interface: mount\n        $x: 1\n")),
+        "sdks[0].slots.s: slot \"s\" uses reserved attribute \"$x\""
+    );
+    assert_eq!(
+        invalid(&with("    plugs:\n      p:\n        interface: mount\n        '': 1\n")),
+        "sdks[0].plugs.p: plug \"p\" has an empty attribute key"
+    );
+}
+
+#[test]
+fn bind_rules() {
+    let sdks = |entries: &str| format!("{HEAD}sdks:\n{entries}");
+    assert_eq!(
+        invalid(&sdks("  - name: system\n    plugs:\n      p:\n        bind: a:q\n  - name: a\n")),
+        "sdks[0].plugs.p: cannot bind system SDK plug \"system:p\""
+    );
+    assert_eq!(
+        invalid(&sdks("  - name: a\n    plugs:\n      p:\n        bind: system:mount\n")),
+        "sdks[0].plugs.p: cannot bind to system SDK plug \"system:mount\""
+    );
+    assert_eq!(
+        invalid(&sdks("  - name: a\n    plugs:\n      p:\n        bind: :mount\n")),
+        "sdks[0].plugs.p: cannot bind to system SDK plug \"system:mount\""
+    );
+    assert_eq!(
+        invalid(&sdks("  - name: a\n    plugs:\n      p:\n        bind: b:q\n")),
+        "sdks[0].plugs.p: cannot bind plug \"b:q\": SDK \"b\" not found"
+    );
+    assert_eq!(
+        invalid(&sdks("  - name: a\n    plugs:\n      p:\n        bind: a:p\n")),
+        "sdks[0].plugs.p: cannot bind plug \"a:p\" to itself"
+    );
+    assert_eq!(
+        invalid(&sdks(
+            "  - name: a\n    plugs:\n      p:\n        bind: b:q\n  - name: b\n    plugs:\n      q:\n        bind: c:r\n  - name: c\n"
+        )),
+        "sdks[1].plugs.q: cannot bind \"b:q\" to \"c:r\": plug \"b:q\" is already bound"
+    );
+    // The sketch SDK is implicit, so it can be bound to.
+    load_ok(&sdks("  - name: a\n    plugs:\n      p:\n        bind: sketch:q\n"));
+}
+
+#[test]
+fn connection_rules() {
+    let base = format!(
+        "{HEAD}sdks:\n  - name: project-a\n    plugs:\n      p:\n        bind: b:q\n  - name: b\nconnections:\n"
+    );
+    assert_eq!(
+        invalid(&format!("{base}  - plug: a:p\n    slot: system:mount\n")),
+        "connections[0].plug: cannot connect plug \"a:p\" to slot \"system:mount\": plug is bound"
+    );
+    assert_eq!(
+        invalid(&format!("{base}  - plug: b:q\n    slot: c:s\n")),
+        "connections[0].slot: cannot connect plug \"b:q\" to slot \"c:s\": workshop \"ws\" has no SDK named \"c\""
+    );
+    assert_eq!(
+        invalid(&format!("{base}  - plug: b:q\n    slot: b:s\n  - plug: z:q\n    slot: :mount\n")),
+        "connections[1].plug: cannot connect plug \"z:q\" to slot \"system:mount\": workshop \"ws\" has no SDK named \"z\""
+    );
+    assert_eq!(
+        invalid(&format!("{base}  - plug: 'b:'\n    slot: :mount\n")),
+        "connections[0].plug: invalid plug name: \"\""
+    );
+    // Implicit SDKs need not be listed, even with no SDK listed at all.
+    load_ok(&format!("{HEAD}connections:\n  - plug: system:web\n    slot: sketch:http\n"));
+}
+
+#[test]
+fn action_rules() {
+    assert_eq!(
+        invalid(&format!("{HEAD}actions:\n  Build: make\n")),
+        "actions.Build: action name \"Build\" must: (1) start with a letter, (2) only include digits, lowercase letters, and hyphens joining them"
+    );
+}
+
+#[test]
+fn load_names_the_file_for_rule_errors() {
+    let err = load("name: Dev\nbase: ubuntu@24.04\n", Path::new(PATH)).unwrap_err();
+    assert!(
+        err.to_string().starts_with("cannot load \"/p/.workshop/dev.yaml\": name: a workshop's name must")
+    );
+}
+
+#[test]
+fn plain_scalars_read_as_strings() {
+    let file = load_ok(
+        "name: ws\nbase: ubuntu@24.04\nsdks:\n  - name: uv\n    channel: 22\nactions:\n  answer: 42\n",
+    );
+    assert_eq!(file.sdks[0].channel.as_deref(), Some("22"));
+    assert_eq!(file.actions["answer"], "42");
+}
+
+#[test]
+fn attributes_of_any_shape_survive_normalisation() {
+    let file = load_ok(
+        "name: dev\nbase: ubuntu@24.04\nsdks:\n  - name: a\n    plugs:\n      p:\n        interface: mount\n        nested: {a: [1, {b: c}]}\n        script: \"one\\ntwo\\n\"\n",
+    );
+    let yaml = file.to_yaml();
+    assert!(yaml.contains("        script: |\n          one\n          two\n"), "{yaml}");
+    assert!(yaml.contains("        nested:\n          a:\n            - 1\n            - b: c\n"), "{yaml}");
+    assert_eq!(load_ok(&yaml), file);
+}
