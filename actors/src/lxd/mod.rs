@@ -1,0 +1,43 @@
+//! A small typed client for LXD's REST API (`/1.0`), over the local Unix socket or HTTPS.
+//!
+//! It knows nothing about workshops. Calls are methods on [`Client`]; background operations are
+//! awaited with LXD's `/wait` long-poll; exec and events use LXD's websockets.
+
+mod certificates;
+mod client;
+mod error;
+mod events;
+mod exec;
+mod files;
+mod images;
+mod instances;
+mod networks;
+mod operations;
+mod profiles;
+mod projects;
+mod serde_util;
+mod server;
+mod snapshots;
+mod storage;
+mod transport;
+mod websocket;
+
+pub use certificates::Certificate;
+pub use client::{Client, Upload};
+pub use error::{LxdError, Result, Unreachable};
+pub use events::{Event, EventKind, EventStream, LifecycleEvent};
+pub use exec::{ExecControl, ExecOutput, ExecRequest, ExecResult, ExecSession, ExecStdin};
+pub use files::{FileContent, FileInfo, FileKind, PushOptions};
+pub use images::{AliasRef, Image, ImageAlias, ImageImport, RemoteImage};
+pub use instances::{
+    Instance, InstanceCreate, InstancePut, InstanceSource, InstanceState, NetworkAddress, NetworkState,
+    StateAction,
+};
+pub use networks::{Network, NetworkPut};
+pub use operations::Operation;
+pub use profiles::{Devices, Profile, ProfilePut};
+pub use projects::{Project, ProjectPut};
+pub use server::{ServerEnvironment, ServerInfo, ServerVersion, StorageDriverInfo};
+pub use snapshots::InstanceSnapshot;
+pub use storage::{StoragePool, StoragePoolPut, StorageVolume, StorageVolumePut, Usage};
+pub use transport::{Endpoint, TlsIdentity, discover_socket};
