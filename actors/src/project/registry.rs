@@ -1,0 +1,324 @@
+//! The per-user registry of known projects (path ↔ id), kept by the daemon in its state.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use workshop_api::Project;
+
+use super::ProjectError;
+use super::lock::{new_project_id, read_lock, write_lock};
+use super::root::find_root;
+
+/// What [`Registry::track`] found out about a project directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrackOutcome {
+    /// A project not tracked before: a new id, or the one its lock file already holds.
+    New,
+    /// Already tracked at this path (its lock file may have to be written again).
+    Known,
+    /// A known project whose directory moved here from `old`; it keeps its id.
+    Moved { old: PathBuf },
+    /// A copy of the project at `from`, which still exists; the copy gets a new id.
+    Copied { from: PathBuf },
+}
+
+/// The projects of one user, serialised as `[{"path","id"}]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Registry {
+    projects: Vec<Project>,
+}
+
+impl Registry {
+    /// The tracked projects, in the order they were first seen.
+    pub fn list(&self) -> &[Project] {
+        &self.projects
+    }
+
+    /// The project with id `id`.
+    pub fn get(&self, id: &str) -> Option<&Project> {
+        self.projects.iter().find(|p| p.id == id)
+    }
+
+    /// Records the project at `root` (an absolute, symlink-free path), given the id in its
+    /// lock file. The caller writes the lock file when the returned id differs from
+    /// `lock_id`.
+    pub fn track(&mut self, root: &Path, lock_id: Option<String>) -> (Project, TrackOutcome) {
+        let path = root.to_string_lossy().into_owned();
+        let Some(id) = lock_id else {
+            // A lost lock file: the path still tells which project this is.
+            if let Some(known) = self.projects.iter().find(|p| p.path == path) {
+                return (known.clone(), TrackOutcome::Known);
+            }
+            return (self.add(path), TrackOutcome::New);
+        };
+        let Some(index) = self.projects.iter().position(|p| p.id == id) else {
+            let project = Project { path, id };
+            self.projects.push(project.clone());
+            return (project, TrackOutcome::New);
+        };
+        let old = PathBuf::from(&self.projects[index].path);
+        if old == root {
+            return (self.projects[index].clone(), TrackOutcome::Known);
+        }
+        if old.is_dir() && read_lock(&old).as_deref() == Some(id.as_str()) {
+            return (self.add(path), TrackOutcome::Copied { from: old });
+        }
+        self.projects[index].path = path;
+        (self.projects[index].clone(), TrackOutcome::Moved { old })
+    }
+
+    /// Finds the project holding `start`, tracks it and (re)writes its lock file as needed.
+    pub fn track_dir(&mut self, start: &Path) -> Result<(Project, TrackOutcome), ProjectError> {
+        let root = find_root(start)?;
+        let lock_id = read_lock(&root);
+        let (project, outcome) = self.track(&root, lock_id.clone());
+        if lock_id.as_deref() != Some(project.id.as_str()) {
+            write_lock(&root, &project.id)?;
+        }
+        Ok((project, outcome))
+    }
+
+    /// Forgets the projects whose directory is gone; returns them.
+    pub fn prune(&mut self) -> Vec<Project> {
+        let (kept, gone) =
+            std::mem::take(&mut self.projects).into_iter().partition(|p| Path::new(&p.path).is_dir());
+        self.projects = kept;
+        gone
+    }
+
+    /// Tracks `path` under a fresh id, unique in the registry.
+    fn add(&mut self, path: String) -> Project {
+        let id = loop {
+            let id = new_project_id();
+            if self.get(&id).is_none() {
+                break id;
+            }
+        };
+        let project = Project { path, id };
+        self.projects.push(project.clone());
+        project
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+    use crate::project::lock::LOCK_FILE;
+
+    struct Home {
+        _tmp: tempfile::TempDir,
+        base: PathBuf,
+    }
+
+    impl Home {
+        fn new() -> Home {
+            let tmp = tempfile::tempdir().unwrap();
+            let base = fs::canonicalize(tmp.path()).unwrap();
+            Home { _tmp: tmp, base }
+        }
+
+        /// A project with `.workshop/ws.yaml`.
+        fn project(&self, name: &str) -> PathBuf {
+            let root = self.base.join(name);
+            fs::create_dir_all(root.join(".workshop")).unwrap();
+            fs::write(root.join(".workshop/ws.yaml"), "name: ws\nbase: ubuntu@22.04\n").unwrap();
+            root
+        }
+    }
+
+    fn copy_dir(from: &Path, to: &Path) {
+        fs::create_dir_all(to).unwrap();
+        for entry in fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy_dir(&entry.path(), &target);
+            } else {
+                fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn a_new_project_gets_an_id_and_a_lock() {
+        let home = Home::new();
+        let p = home.project("p");
+        let mut registry = Registry::default();
+        let (project, outcome) = registry.track_dir(&p).unwrap();
+        assert_eq!(outcome, TrackOutcome::New);
+        assert_eq!(project.path, p.to_str().unwrap());
+        assert_eq!(read_lock(&p), Some(project.id.clone()));
+        assert_eq!(registry.list(), std::slice::from_ref(&project));
+        assert_eq!(registry.get(&project.id), Some(&project));
+        let (again, outcome) = registry.track_dir(&p).unwrap();
+        assert_eq!((again, outcome), (project, TrackOutcome::Known));
+        assert_eq!(registry.list().len(), 1);
+    }
+
+    #[test]
+    fn p01_nested_and_relative_paths_find_the_project() {
+        let home = Home::new();
+        let p = home.project("p");
+        let mut registry = Registry::default();
+        let (project, _) = registry.track_dir(&p).unwrap();
+        fs::create_dir_all(p.join("nested")).unwrap();
+        let (nested, outcome) = registry.track_dir(&p.join("nested")).unwrap();
+        assert_eq!((nested, outcome), (project.clone(), TrackOutcome::Known));
+        fs::create_dir_all(p.join("relative")).unwrap();
+        let (relative, _) = registry.track_dir(&p.join("./relative/../relative")).unwrap();
+        assert_eq!(relative, project);
+        assert!(!p.join("nested").join(LOCK_FILE).exists());
+    }
+
+    #[test]
+    fn p02_outside_a_project() {
+        let home = Home::new();
+        let mut registry = Registry::default();
+        let err = registry.track_dir(&home.base).unwrap_err();
+        assert_eq!(err.to_string(), "not a project (no workshop files found)");
+        assert!(registry.list().is_empty());
+    }
+
+    #[test]
+    fn p03_a_moved_project_keeps_its_id_and_lock() {
+        let home = Home::new();
+        let p = home.project("p");
+        let mut registry = Registry::default();
+        let (project, _) = registry.track_dir(&p).unwrap();
+        let lock_before = fs::read(p.join(LOCK_FILE)).unwrap();
+        let moved = home.base.join("p-new");
+        fs::rename(&p, &moved).unwrap();
+        let (after, outcome) = registry.track_dir(&moved).unwrap();
+        assert_eq!(outcome, TrackOutcome::Moved { old: p.clone() });
+        assert_eq!(after.id, project.id);
+        assert_eq!(after.path, moved.to_str().unwrap());
+        assert_eq!(fs::read(moved.join(LOCK_FILE)).unwrap(), lock_before);
+        assert_eq!(registry.list(), [after]);
+    }
+
+    #[test]
+    fn a_copied_project_gets_a_new_id() {
+        let home = Home::new();
+        let p = home.project("p");
+        let mut registry = Registry::default();
+        let (original, _) = registry.track_dir(&p).unwrap();
+        let copy = home.base.join("copy");
+        copy_dir(&p, &copy);
+        let (copied, outcome) = registry.track_dir(&copy).unwrap();
+        assert_eq!(outcome, TrackOutcome::Copied { from: p.clone() });
+        assert_ne!(copied.id, original.id);
+        assert_eq!(read_lock(&copy), Some(copied.id.clone()));
+        assert_eq!(read_lock(&p), Some(original.id.clone()));
+        assert_eq!(registry.list(), [original, copied]);
+    }
+
+    #[test]
+    fn a_new_directory_at_a_moved_projects_old_path_is_not_a_copy() {
+        let home = Home::new();
+        let p = home.project("p");
+        let mut registry = Registry::default();
+        let (project, _) = registry.track_dir(&p).unwrap();
+        let moved = home.base.join("moved");
+        fs::rename(&p, &moved).unwrap();
+        home.project("p");
+        let (after, outcome) = registry.track_dir(&moved).unwrap();
+        assert_eq!(outcome, TrackOutcome::Moved { old: p });
+        assert_eq!(after.id, project.id);
+    }
+
+    #[test]
+    fn p05_single_root_file_project() {
+        let home = Home::new();
+        let p = home.base.join("p");
+        fs::create_dir_all(&p).unwrap();
+        fs::write(p.join("workshop.yaml"), "name: ws-list\nbase: ubuntu@22.04\n").unwrap();
+        let mut registry = Registry::default();
+        let (project, outcome) = registry.track_dir(&p).unwrap();
+        assert_eq!(outcome, TrackOutcome::New);
+        assert_eq!(read_lock(&p), Some(project.id));
+    }
+
+    #[test]
+    fn p06_a_nested_project_is_tracked_separately() {
+        let home = Home::new();
+        let p = home.project("p");
+        let mut registry = Registry::default();
+        let (outer, _) = registry.track_dir(&p).unwrap();
+        fs::create_dir_all(p.join("subprj/.workshop")).unwrap();
+        fs::write(p.join("subprj/.workshop/nested.yaml"), "").unwrap();
+        let (inner, outcome) = registry.track_dir(&p.join("subprj")).unwrap();
+        assert_eq!(outcome, TrackOutcome::New);
+        assert_ne!(inner.id, outer.id);
+        assert_eq!(inner.path, p.join("subprj").to_str().unwrap());
+    }
+
+    #[test]
+    fn p10_a_deleted_lock_is_recreated_with_the_same_id() {
+        let home = Home::new();
+        let p = home.project("p");
+        let mut registry = Registry::default();
+        let (project, _) = registry.track_dir(&p).unwrap();
+        fs::remove_file(p.join(LOCK_FILE)).unwrap();
+        let (again, outcome) = registry.track_dir(&p).unwrap();
+        assert_eq!((again, outcome), (project.clone(), TrackOutcome::Known));
+        assert_eq!(read_lock(&p), Some(project.id));
+    }
+
+    #[test]
+    fn p11_a_recreated_directory_at_the_same_path() {
+        let home = Home::new();
+        let n = home.project("new-project");
+        let mut registry = Registry::default();
+        let (first, _) = registry.track_dir(&n).unwrap();
+        fs::remove_dir_all(&n).unwrap();
+        home.project("new-project");
+        // With a trailing slash, before the registry was pruned: the path's id is reused.
+        let (second, outcome) = registry.track_dir(Path::new(&format!("{}/", n.display()))).unwrap();
+        assert_eq!((second.clone(), outcome), (first.clone(), TrackOutcome::Known));
+        assert_eq!(read_lock(&n), Some(first.id.clone()));
+        // After pruning (the directory was gone meanwhile), it is simply a new project.
+        fs::remove_dir_all(&n).unwrap();
+        assert_eq!(registry.prune(), std::slice::from_ref(&first));
+        home.project("new-project");
+        let (third, outcome) = registry.track_dir(&n).unwrap();
+        assert_eq!(outcome, TrackOutcome::New);
+        assert_eq!(read_lock(&n), Some(third.id));
+    }
+
+    #[test]
+    fn an_unknown_lock_id_is_adopted() {
+        let home = Home::new();
+        let p = home.project("p");
+        write_lock(&p, "0badcafe").unwrap();
+        let mut registry = Registry::default();
+        let (project, outcome) = registry.track_dir(&p).unwrap();
+        assert_eq!(outcome, TrackOutcome::New);
+        assert_eq!(project.id, "0badcafe");
+    }
+
+    #[test]
+    fn prune_drops_only_missing_directories() {
+        let home = Home::new();
+        let a = home.project("a");
+        let b = home.project("b");
+        let mut registry = Registry::default();
+        let (pa, _) = registry.track_dir(&a).unwrap();
+        let (pb, _) = registry.track_dir(&b).unwrap();
+        fs::remove_dir_all(&a).unwrap();
+        assert_eq!(registry.prune(), [pa]);
+        assert_eq!(registry.list(), [pb]);
+        assert!(registry.prune().is_empty());
+    }
+
+    #[test]
+    fn registry_serialises_as_a_list_of_projects() {
+        let mut registry = Registry::default();
+        let (project, _) = registry.track(Path::new("/p"), Some("01234567".into()));
+        assert_eq!(serde_json::to_string(&registry).unwrap(), r#"[{"path":"/p","id":"01234567"}]"#);
+        let back: Registry = serde_json::from_str(r#"[{"path":"/p","id":"01234567"}]"#).unwrap();
+        assert_eq!(back.list(), [project]);
+    }
+}
