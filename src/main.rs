@@ -1,1 +1,170 @@
-fn main() {}
+//! `workshopd`: the Workshop daemon.
+
+mod api;
+mod config;
+mod listen;
+mod systemd;
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing::{info, warn};
+use workshop_actors::backend::fake::FakeBackend as LxdBackend;
+use workshop_actors::backend::{Backend, BackendCheck};
+use workshop_actors::daemon::{Daemon, DaemonConfig};
+use workshop_actors::health::CHECK_INTERVAL;
+
+use crate::api::AppState;
+use crate::api::peer::UntrustedPath;
+use crate::config::Paths;
+
+/// How long SIGTERM waits for running tasks before exiting anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+#[derive(Parser)]
+#[command(name = "workshopd", version, about = "The Workshop daemon")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon.
+    Run(RunArgs),
+    /// Print the version.
+    Version,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Create the daemon's directories when missing.
+    #[arg(long)]
+    create_dirs: bool,
+    /// Log at debug level (also set by WORKSHOP_DEBUG=1).
+    #[arg(long)]
+    verbose: bool,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Version => {
+            println!("{}", workshop_api::VERSION);
+            Ok(())
+        }
+        Command::Run(args) => {
+            init_tracing(&args);
+            actix_web::rt::System::new().block_on(run(args))
+        }
+    }
+}
+
+fn init_tracing(args: &RunArgs) {
+    use tracing_subscriber::EnvFilter;
+    let debug = args.verbose || std::env::var("WORKSHOP_DEBUG").is_ok_and(|v| v == "1" || v == "true");
+    let default = if debug { "debug" } else { "info" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    match args.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let paths = Paths::from_env();
+    if args.create_dirs {
+        for dir in paths.dirs() {
+            std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+    } else if !paths.base.is_dir() {
+        anyhow::bail!("cannot start: {} does not exist (use --create-dirs)", paths.base.display());
+    }
+
+    let backend: Rc<dyn Backend> = Rc::new(LxdBackend::default());
+    let system_check = Rc::new(BackendCheck(backend.clone()));
+    let daemon = Daemon::start(DaemonConfig {
+        state_dir: paths.base.clone(),
+        system_check,
+        check_interval: CHECK_INTERVAL,
+    })
+    .context("cannot start daemon")?;
+
+    let trusted = match listen::activated() {
+        Some(l) => {
+            info!("using socket-activated trusted socket");
+            l
+        }
+        None => listen::bind(&paths.socket)?,
+    };
+    let untrusted_path = paths.untrusted_socket();
+    let untrusted = listen::bind(&untrusted_path)?;
+
+    let data = web::Data::new(AppState { engine: daemon.engine.clone(), health: daemon.health.clone() });
+    let marker = UntrustedPath(untrusted_path.clone());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .wrap_fn(api::log_request)
+            .configure(api::configure)
+            .default_service(web::to(api::not_found))
+    })
+    .on_connect(move |conn, ext| api::peer::on_connect(&marker, conn, ext))
+    .workers(2)
+    .disable_signals()
+    .shutdown_timeout(5)
+    .listen_uds(trusted)?
+    .listen_uds(untrusted)?
+    .run();
+    let handle = server.handle();
+    info!(socket = %paths.socket.display(), untrusted = %untrusted_path.display(), version = workshop_api::VERSION, "workshopd started");
+    systemd::notify("READY=1");
+    if let Some(every) = systemd::watchdog_interval() {
+        actix_web::rt::spawn(async move {
+            loop {
+                systemd::notify("WATCHDOG=1");
+                tokio::time::sleep(every).await;
+            }
+        });
+    }
+
+    let server_task = actix_web::rt::spawn(server);
+    wait_for_signal().await;
+    info!("stopping");
+    systemd::notify("STOPPING=1");
+    handle.stop(true).await;
+    let left = daemon.drain(SHUTDOWN_GRACE).await;
+    if left > 0 {
+        warn!(running = left, "tasks still running at exit; they resume after restart");
+    }
+    let _ = server_task.await;
+    let _ = std::fs::remove_file(&untrusted_path);
+    actix::System::current().stop();
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+}

@@ -1,4 +1,11 @@
 //! Workshop daemon subsystems. Each subsystem is an actix actor that is a thin shell over a
 //! plain struct; this crate knows nothing about HTTP, sockets or command-line parsing.
 pub mod lxd;
+
+pub mod backend;
+pub mod daemon;
+pub mod engine;
+pub mod health;
 pub mod project;
+pub mod runner;
+pub mod state;

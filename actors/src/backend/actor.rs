@@ -1,0 +1,90 @@
+//! `BackendActor`: owns the backend and serves one typed message per operation.
+
+use std::rc::Rc;
+
+use actix::prelude::*;
+
+use super::*;
+use crate::health::{LxdStatus, SystemCheck};
+
+/// The actor shell over a [`Backend`].
+pub struct BackendActor {
+    backend: Rc<dyn Backend>,
+}
+
+impl BackendActor {
+    pub fn new(backend: Rc<dyn Backend>) -> Self {
+        Self { backend }
+    }
+}
+
+impl Actor for BackendActor {
+    type Context = Context<Self>;
+}
+
+/// Declares a message per backend operation and its handler, which forwards to the trait.
+macro_rules! backend_messages {
+    ($( $(#[$doc:meta])* $msg:ident { $($field:ident : $ty:ty),* } -> $out:ty => |$b:ident, $m:ident| $call:expr; )*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug, Clone)]
+            pub struct $msg { $(pub $field: $ty),* }
+
+            impl Message for $msg {
+                type Result = Result<$out, BackendError>;
+            }
+
+            impl Handler<$msg> for BackendActor {
+                type Result = ResponseFuture<Result<$out, BackendError>>;
+                fn handle(&mut self, $m: $msg, _ctx: &mut Context<Self>) -> Self::Result {
+                    let $b = self.backend.clone();
+                    Box::pin(async move { $call.await })
+                }
+            }
+        )*
+    };
+}
+
+backend_messages! {
+    /// Creates the user's LXD projects when missing.
+    EnsureUser { user: String } -> () => |b, m| b.ensure_user(&m.user);
+    /// Resolves a base name to an image.
+    ResolveBase { base: String } -> BaseImage => |b, m| b.resolve_base(&m.base);
+    /// Lists a user's workshops.
+    ListInstances { user: String, project_id: Option<String> } -> Vec<Instance>
+        => |b, m| b.list(&m.user, m.project_id.as_deref());
+    /// Gets one workshop.
+    GetInstance { target: Target } -> Option<Instance> => |b, m| b.get(&m.target);
+    /// Creates a workshop's instance.
+    CreateInstance { target: Target, spec: CreateSpec } -> () => |b, m| b.create(&m.target, &m.spec);
+    /// Deletes a workshop's instance.
+    DeleteInstance { target: Target } -> () => |b, m| b.delete(&m.target);
+    /// Starts a workshop.
+    StartInstance { target: Target } -> () => |b, m| b.start(&m.target);
+    /// Stops a workshop.
+    StopInstance { target: Target, force: bool } -> () => |b, m| b.stop(&m.target, m.force);
+    /// Adds or replaces a device.
+    SetDevice { target: Target, name: String, device: Device } -> ()
+        => |b, m| b.set_device(&m.target, &m.name, &m.device);
+    /// Removes a device.
+    RemoveDevice { target: Target, name: String } -> () => |b, m| b.remove_device(&m.target, &m.name);
+    /// Sets or removes config keys.
+    SetConfig { target: Target, changes: Vec<(String, Option<String>)> } -> ()
+        => |b, m| b.set_config(&m.target, &m.changes);
+    /// Runs a command and collects its output.
+    RunCommand { target: Target, spec: ExecSpec } -> ExecOutput => |b, m| b.run(&m.target, &m.spec);
+    /// Starts an interactive or streamed command.
+    StartExec { target: Target, spec: ExecSpec } -> ExecSession => |b, m| b.exec(&m.target, &m.spec);
+    /// Writes a file inside a workshop.
+    PushFile { target: Target, file: GuestFile } -> () => |b, m| b.push_file(&m.target, &m.file);
+}
+
+/// The health check goes straight to the backend (it runs on the same arbiter).
+pub struct BackendCheck(pub Rc<dyn Backend>);
+
+#[async_trait::async_trait(?Send)]
+impl SystemCheck for BackendCheck {
+    async fn check(&self) -> (LxdStatus, Result<(), String>) {
+        self.0.check().await
+    }
+}

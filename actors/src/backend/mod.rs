@@ -1,0 +1,83 @@
+//! The backend seam: what the managers need from a container runtime, in workshop terms.
+//!
+//! [`Backend`] is implemented by [`lxd::LxdBackend`] (real LXD, the only one the daemon uses)
+//! and by [`fake::FakeBackend`] (in memory, for fast unit tests of the managers). The
+//! [`BackendActor`] owns one and serves typed messages, one per operation.
+
+mod actor;
+#[cfg(any(test, feature = "fake-backend"))]
+pub mod fake;
+mod types;
+
+pub use actor::*;
+pub use types::*;
+
+use crate::health::LxdStatus;
+
+/// Errors of backend operations.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BackendError {
+    /// LXD cannot be reached or is not usable (degraded mode).
+    #[error("{0}")]
+    Unavailable(String),
+    /// The workshop's instance does not exist.
+    #[error("workshop {0:?} is not launched")]
+    NotLaunched(String),
+    /// The base image cannot be found.
+    #[error("cannot find base {base:?}: {reason}")]
+    BaseNotFound { base: String, reason: String },
+    /// The instance did not start; `reason` carries LXD's log tail.
+    #[error("cannot start workshop {name:?}: {reason}")]
+    StartFailed { name: String, reason: String },
+    /// A command run for the daemon inside the workshop failed.
+    #[error("cannot {what} in workshop {name:?}: {reason}")]
+    GuestCommand { what: String, name: String, reason: String },
+    /// Any other LXD error, with LXD's message.
+    #[error("{0}")]
+    Lxd(String),
+    #[error("cannot reach the backend: {0}")]
+    Mailbox(String),
+}
+
+impl From<actix::MailboxError> for BackendError {
+    fn from(e: actix::MailboxError) -> Self {
+        Self::Mailbox(e.to_string())
+    }
+}
+
+/// What the managers need from a container runtime. Operations are idempotent where the task
+/// engine may re-run them after a crash (create of an existing instance, delete of a missing
+/// one, start of a running one, stop of a stopped one).
+#[async_trait::async_trait(?Send)]
+pub trait Backend {
+    /// Probes the runtime and makes sure the shared objects exist (storage pool, network).
+    async fn check(&self) -> (LxdStatus, Result<(), String>);
+    /// Makes sure the user's isolated namespaces (LXD projects) exist.
+    async fn ensure_user(&self, user: &str) -> Result<(), BackendError>;
+    /// Resolves a base name (`ubuntu@24.04`, `debian@12`) to an image, fetching it if needed.
+    async fn resolve_base(&self, base: &str) -> Result<BaseImage, BackendError>;
+    /// The workshops of `user`, optionally only those of one project.
+    async fn list(&self, user: &str, project_id: Option<&str>) -> Result<Vec<Instance>, BackendError>;
+    /// One workshop, or `None` when it is not launched.
+    async fn get(&self, target: &Target) -> Result<Option<Instance>, BackendError>;
+    /// Creates the instance (stopped). An existing instance is left alone.
+    async fn create(&self, target: &Target, spec: &CreateSpec) -> Result<(), BackendError>;
+    /// Deletes the instance (stopping it first). A missing one is fine.
+    async fn delete(&self, target: &Target) -> Result<(), BackendError>;
+    /// Starts the instance and waits until its init system is up. Running is fine.
+    async fn start(&self, target: &Target) -> Result<(), BackendError>;
+    /// Stops the instance (forcibly when `force`). Stopped is fine.
+    async fn stop(&self, target: &Target, force: bool) -> Result<(), BackendError>;
+    /// Adds or replaces a device.
+    async fn set_device(&self, target: &Target, name: &str, device: &Device) -> Result<(), BackendError>;
+    /// Removes a device; a missing one is fine.
+    async fn remove_device(&self, target: &Target, name: &str) -> Result<(), BackendError>;
+    /// Sets (or with `None` removes) instance config keys.
+    async fn set_config(&self, target: &Target, changes: &[(String, Option<String>)]) -> Result<(), BackendError>;
+    /// Runs a command and collects its output.
+    async fn run(&self, target: &Target, spec: &ExecSpec) -> Result<ExecOutput, BackendError>;
+    /// Starts a command whose standard streams the caller drives.
+    async fn exec(&self, target: &Target, spec: &ExecSpec) -> Result<ExecSession, BackendError>;
+    /// Writes a file inside the workshop.
+    async fn push_file(&self, target: &Target, file: &GuestFile) -> Result<(), BackendError>;
+}

@@ -1,0 +1,136 @@
+//! Domain types of the backend seam.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+
+use super::BackendError;
+
+/// A workshop of a user's project: `name` in project `project_id`, owned by `user`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Target {
+    pub user: String,
+    pub project_id: String,
+    pub name: String,
+}
+
+impl Target {
+    pub fn new(user: &str, project_id: &str, name: &str) -> Self {
+        Self { user: user.into(), project_id: project_id.into(), name: name.into() }
+    }
+
+    /// The instance name: `<workshop>-<project id>`.
+    pub fn instance_name(&self) -> String {
+        format!("{}-{}", self.name, self.project_id)
+    }
+}
+
+/// A resolved base image.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BaseImage {
+    pub name: String,
+    pub fingerprint: String,
+}
+
+/// A device: LXD-style string properties (`type`, `source`, `path`, ...).
+pub type Device = BTreeMap<String, String>;
+
+/// What a new instance looks like.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CreateSpec {
+    /// Image fingerprint to create from.
+    pub image: String,
+    /// Host user id and group id mapped to the guest's 1000.
+    pub host_uid: u32,
+    pub host_gid: u32,
+    /// Extra config keys (`user.workshop.*`).
+    pub config: BTreeMap<String, String>,
+    /// Devices besides the root disk and the network.
+    pub devices: BTreeMap<String, Device>,
+}
+
+/// A launched workshop as the backend sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    pub target: Target,
+    pub running: bool,
+    pub config: BTreeMap<String, String>,
+    pub devices: BTreeMap<String, Device>,
+}
+
+impl Instance {
+    /// A `user.workshop.<key>` config value.
+    pub fn workshop_config(&self, key: &str) -> Option<&str> {
+        self.config.get(&format!("user.workshop.{key}")).map(String::as_str)
+    }
+}
+
+/// A command to run inside a workshop.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecSpec {
+    pub command: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub cwd: Option<String>,
+    pub uid: u32,
+    pub gid: u32,
+    /// Allocate a pseudo-terminal (stdout and stderr arrive merged on `stdout`).
+    pub interactive: bool,
+    pub width: u16,
+    pub height: u16,
+    /// Standard input for [`Backend::run`].
+    pub stdin: Vec<u8>,
+}
+
+/// The collected result of [`Backend::run`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecOutput {
+    pub exit_code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl ExecOutput {
+    /// Both streams as text, for error messages.
+    pub fn combined(&self) -> String {
+        let mut s = String::from_utf8_lossy(&self.stdout).into_owned();
+        s.push_str(&String::from_utf8_lossy(&self.stderr));
+        s.trim().to_string()
+    }
+}
+
+/// A control message for a running command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecControl {
+    Resize { width: u16, height: u16 },
+    Signal(i32),
+}
+
+/// A running command. Dropping `stdin` closes the command's standard input. The channels are
+/// `Send`, so the API front can pump them from its own threads.
+pub struct ExecSession {
+    pub stdin: mpsc::Sender<Bytes>,
+    /// Standard output (with a pty: everything).
+    pub stdout: mpsc::Receiver<Bytes>,
+    /// Standard error (none with a pty).
+    pub stderr: Option<mpsc::Receiver<Bytes>>,
+    pub control: mpsc::UnboundedSender<ExecControl>,
+    /// The exit code once the command has ended.
+    pub exit: oneshot::Receiver<Result<i32, BackendError>>,
+}
+
+impl std::fmt::Debug for ExecSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecSession").finish_non_exhaustive()
+    }
+}
+
+/// A file to write inside a workshop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestFile {
+    pub path: String,
+    pub content: Vec<u8>,
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+}

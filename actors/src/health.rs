@@ -1,0 +1,112 @@
+//! System health: a `HealthMonitor` actor runs the system checks at start and every few
+//! seconds; while one fails the daemon is in degraded mode (non-GET requests are refused) and
+//! it recovers by itself when the checks pass again.
+
+use std::rc::Rc;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use actix::prelude::*;
+use tracing::{info, warn};
+
+/// How often the checks run.
+pub const CHECK_INTERVAL: Duration = Duration::from_secs(5);
+
+/// What the last check found out about LXD.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LxdStatus {
+    pub reachable: bool,
+    pub server_version: Option<String>,
+    pub endpoint: Option<String>,
+    pub storage_driver: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Report {
+    degraded: Option<String>,
+    lxd: LxdStatus,
+}
+
+/// Read-mostly health flag shared with the API front (cheap to clone).
+#[derive(Debug, Clone, Default)]
+pub struct SharedHealth(Arc<RwLock<Report>>);
+
+impl SharedHealth {
+    /// Why the daemon refuses changes, if it does.
+    pub fn degraded(&self) -> Option<String> {
+        self.0.read().map(|r| r.degraded.clone()).unwrap_or(None)
+    }
+
+    pub fn lxd(&self) -> LxdStatus {
+        self.0.read().map(|r| r.lxd.clone()).unwrap_or_default()
+    }
+
+    fn set(&self, degraded: Option<String>, lxd: LxdStatus) {
+        if let Ok(mut r) = self.0.write() {
+            *r = Report { degraded, lxd };
+        }
+    }
+}
+
+/// One system check; the LXD backend implements it.
+#[async_trait::async_trait(?Send)]
+pub trait SystemCheck {
+    /// `Ok` with what was learnt, or the reason the system is not healthy (`lxd` still filled in).
+    async fn check(&self) -> (LxdStatus, Result<(), String>);
+}
+
+/// Runs the checks periodically and publishes the result.
+pub struct HealthMonitor {
+    check: Rc<dyn SystemCheck>,
+    shared: SharedHealth,
+    interval: Duration,
+    running: bool,
+}
+
+impl HealthMonitor {
+    pub fn new(check: Rc<dyn SystemCheck>, shared: SharedHealth, interval: Duration) -> Self {
+        Self { check, shared, interval, running: false }
+    }
+
+    fn run_check(&mut self, ctx: &mut Context<Self>) {
+        if self.running {
+            return;
+        }
+        self.running = true;
+        let check = self.check.clone();
+        ctx.spawn(
+            async move { check.check().await }.into_actor(self).map(|(lxd, result), act, _| {
+                act.running = false;
+                let was = act.shared.degraded();
+                let now = result.err().map(|why| format!("system is not healthy: {why}"));
+                match (&was, &now) {
+                    (Some(_), None) => info!("System is healthy."),
+                    (None, Some(why)) => warn!(reason = %why, "entering degraded mode"),
+                    _ => {}
+                }
+                act.shared.set(now, lxd);
+            }),
+        );
+    }
+}
+
+impl Actor for HealthMonitor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.run_check(ctx);
+        ctx.run_interval(self.interval, |act, ctx| act.run_check(ctx));
+    }
+}
+
+/// Runs the checks now (e.g. after an LXD error) instead of waiting for the timer.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CheckNow;
+
+impl Handler<CheckNow> for HealthMonitor {
+    type Result = ();
+    fn handle(&mut self, _msg: CheckNow, ctx: &mut Context<Self>) {
+        self.run_check(ctx);
+    }
+}

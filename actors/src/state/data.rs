@@ -1,0 +1,60 @@
+//! The JSON data bags carried by the state, changes and tasks.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::StateError;
+
+/// A key → JSON value bag, as persisted in state.json.
+pub type DataBag = Map<String, Value>;
+
+/// Decodes the entry for `key`; `Ok(None)` when there is none.
+pub(crate) fn try_get<T: DeserializeOwned>(bag: &DataBag, key: &str) -> Result<Option<T>, StateError> {
+    match bag.get(key) {
+        None => Ok(None),
+        Some(value) => T::deserialize(value)
+            .map(Some)
+            .map_err(|source| StateError::Decode { key: key.to_owned(), source }),
+    }
+}
+
+/// Decodes the entry for `key`; `None` when missing or when it does not decode (logged).
+pub(crate) fn get<T: DeserializeOwned>(bag: &DataBag, key: &str) -> Option<T> {
+    try_get(bag, key).unwrap_or_else(|err| {
+        tracing::warn!(key, error = %err, "ignoring undecodable state entry");
+        None
+    })
+}
+
+/// Stores `value` under `key`; a value serializing to `null` removes the entry.
+///
+/// # Panics
+/// If `value` cannot be represented as JSON (a programming error, e.g. a map with
+/// non-string keys).
+pub(crate) fn set<T: Serialize>(bag: &mut DataBag, key: &str, value: T) {
+    let value = serde_json::to_value(value)
+        .unwrap_or_else(|err| panic!("internal error: cannot encode state entry {key:?}: {err}"));
+    if value.is_null() {
+        bag.remove(key);
+    } else {
+        bag.insert(key.to_owned(), value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_get_remove() {
+        let mut bag = DataBag::new();
+        set(&mut bag, "n", 3u32);
+        assert_eq!(get::<u32>(&bag, "n"), Some(3));
+        assert_eq!(get::<String>(&bag, "n"), None);
+        assert!(matches!(try_get::<String>(&bag, "n"), Err(StateError::Decode { .. })));
+        assert_eq!(try_get::<u32>(&bag, "missing").unwrap(), None);
+        set(&mut bag, "n", Option::<u32>::None);
+        assert!(!bag.contains_key("n"));
+    }
+}

@@ -1,0 +1,77 @@
+//! The v1 REST API front: routes, access levels and the envelope. This is the only place that
+//! knows HTTP; it converts between wire types (`workshop_api`) and the actors' messages.
+
+pub mod error;
+pub mod peer;
+pub mod response;
+mod v1;
+
+use actix::Addr;
+use actix_web::{HttpRequest, HttpResponse, web};
+use workshop_actors::engine::{Query, StateEngine};
+use workshop_actors::health::SharedHealth;
+
+use self::error::ApiError;
+use self::response::WarningMeta;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub engine: Addr<StateEngine>,
+    pub health: SharedHealth,
+}
+
+impl AppState {
+    /// Pending warnings, for the envelope of non-error responses.
+    pub async fn warning_meta(&self) -> WarningMeta {
+        self.engine
+            .send(Query(Box::new(|st| {
+                let (pending, latest) = st.pending_warnings(chrono::Utc::now());
+                WarningMeta { count: pending.len() as u64, latest }
+            })))
+            .await
+            .unwrap_or_default()
+    }
+}
+
+/// Registers every v1 route. Each resource answers 405 for verbs it does not serve.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    v1::configure(cfg);
+}
+
+/// The app-wide fallback: unknown paths.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NoEndpoint)
+}
+
+/// The per-resource fallback: known path, wrong verb.
+pub async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed(req.method().to_string()))
+}
+
+/// Logs `METHOD URL status duration`, except the frequently polled `GET /v1/changes/{id}`.
+pub fn log_request<S>(
+    req: actix_web::dev::ServiceRequest,
+    srv: &S,
+) -> impl std::future::Future<Output = Result<actix_web::dev::ServiceResponse, actix_web::Error>> + use<S>
+where
+    S: actix_web::dev::Service<
+            actix_web::dev::ServiceRequest,
+            Response = actix_web::dev::ServiceResponse,
+            Error = actix_web::Error,
+        >,
+{
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().to_string();
+    let fut = srv.call(req);
+    async move {
+        let res = fut.await?;
+        let polled = method == actix_web::http::Method::GET
+            && path.starts_with("/v1/changes/")
+            && !path.contains("/wait");
+        if !polled {
+            tracing::debug!(%method, %path, status = res.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
+        }
+        Ok(res)
+    }
+}

@@ -1,0 +1,57 @@
+//! Building the v1 envelope.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use workshop_api::{Envelope, ErrorKind, ErrorResult, ResponseType};
+
+/// Pending-warning metadata added to every non-error response.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WarningMeta {
+    pub count: u64,
+    pub latest: Option<DateTime<Utc>>,
+}
+
+fn envelope(kind: ResponseType, status: StatusCode, result: Value) -> Envelope {
+    Envelope {
+        kind,
+        status_code: status.as_u16(),
+        status: status.canonical_reason().unwrap_or("").to_string(),
+        result,
+        change: None,
+        warning_count: None,
+        warning_timestamp: None,
+        maintenance: None,
+    }
+}
+
+fn with_meta(mut env: Envelope, meta: WarningMeta) -> Envelope {
+    if meta.count > 0 {
+        env.warning_count = Some(meta.count);
+        env.warning_timestamp = meta.latest;
+    }
+    env
+}
+
+/// A `sync` response.
+pub fn sync(status: StatusCode, result: impl Serialize, meta: WarningMeta) -> HttpResponse {
+    let result = serde_json::to_value(result).unwrap_or(Value::Null);
+    HttpResponse::build(status).json(with_meta(envelope(ResponseType::Sync, status, result), meta))
+}
+
+/// An `async` response for a change (202).
+pub fn accepted(change: &str, result: Value, meta: WarningMeta) -> HttpResponse {
+    let status = StatusCode::ACCEPTED;
+    let mut env = with_meta(envelope(ResponseType::Async, status, result), meta);
+    env.change = Some(change.to_string());
+    HttpResponse::build(status).json(env)
+}
+
+/// An `error` response.
+pub fn error_body(status: StatusCode, message: String, kind: Option<ErrorKind>, value: Value) -> HttpResponse {
+    let result = ErrorResult { message, kind, value };
+    let result = serde_json::to_value(result).unwrap_or(Value::Null);
+    HttpResponse::build(status).json(envelope(ResponseType::Error, status, result))
+}

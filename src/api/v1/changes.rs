@@ -1,0 +1,173 @@
+//! `/v1/changes`, `/v1/changes/{id}`, `/v1/changes/{id}/wait`.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use workshop_actors::engine::{AbortChange, Query, WatchChange};
+use workshop_actors::state::{Change, State, Task};
+use workshop_api::{ChangeAction, ChangeInfo, Progress, TaskInfo};
+
+use crate::api::AppState;
+use crate::api::error::ApiError;
+use crate::api::peer::Caller;
+use crate::api::response::sync;
+
+/// Longest a `wait` may block.
+const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ListQuery {
+    #[serde(default)]
+    select: Option<String>,
+    #[serde(default)]
+    project_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Select {
+    All,
+    InProgress,
+    Ready,
+}
+
+pub async fn list(
+    caller: Caller,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let select = match query.select.as_deref().unwrap_or("in-progress") {
+        "all" => Select::All,
+        "in-progress" => Select::InProgress,
+        "ready" => Select::Ready,
+        other => return Err(ApiError::BadRequest(format!("select should be one of: all,in-progress,ready (got {other:?})"))),
+    };
+    let project = query.project_id.clone();
+    let changes = state
+        .engine
+        .send(Query(Box::new(move |st| {
+            let mut out: Vec<ChangeInfo> = st
+                .changes()
+                .filter(|c| visible(c, &caller))
+                .filter(|c| project.as_deref().is_none_or(|p| c.get::<String>("project-id").as_deref() == Some(p)))
+                .filter(|c| match select {
+                    Select::All => true,
+                    Select::InProgress => !st.change_ready(&c.id),
+                    Select::Ready => st.change_ready(&c.id),
+                })
+                .map(|c| change_info(st, c))
+                .collect();
+            out.sort_by(|a, b| a.spawn_time.cmp(&b.spawn_time).then(numeric(&a.id).cmp(&numeric(&b.id))));
+            out
+        })))
+        .await?;
+    Ok(sync(StatusCode::OK, changes, state.warning_meta().await))
+}
+
+pub async fn get(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let info = find(&state, &caller, id.into_inner()).await?;
+    Ok(sync(StatusCode::OK, info, state.warning_meta().await))
+}
+
+pub async fn post(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<ChangeAction>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    if body.action != "abort" {
+        return Err(ApiError::BadRequest(format!("change action {:?} is unsupported", body.action)));
+    }
+    find(&state, &caller, id.clone()).await?;
+    state.engine.send(AbortChange(id.clone())).await??;
+    let info = find(&state, &caller, id).await?;
+    Ok(sync(StatusCode::OK, info, state.warning_meta().await))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WaitQuery {
+    #[serde(default)]
+    timeout: Option<String>,
+}
+
+pub async fn wait(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<WaitQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let timeout = match query.timeout.as_deref() {
+        None | Some("") => MAX_WAIT,
+        Some(t) => workshop_api::duration::parse(t).map_err(ApiError::BadRequest)?,
+    };
+    find(&state, &caller, id.clone()).await?;
+    let ready = state.engine.send(WatchChange(id.clone())).await??;
+    if tokio::time::timeout(timeout, ready).await.is_err() {
+        return Err(ApiError::Timeout(format!("timed out waiting for change after {}", workshop_api::duration::format(timeout))));
+    }
+    let info = find(&state, &caller, id).await?;
+    Ok(sync(StatusCode::OK, info, state.warning_meta().await))
+}
+
+async fn find(state: &AppState, caller: &Caller, id: String) -> Result<ChangeInfo, ApiError> {
+    let caller = caller.clone();
+    let lookup = id.clone();
+    state
+        .engine
+        .send(Query(Box::new(move |st| {
+            st.change(&lookup).filter(|c| visible(c, &caller)).map(|c| change_info(st, c))
+        })))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("cannot find change with id {id:?}")))
+}
+
+/// Root sees every change; others see their own.
+fn visible(change: &Change, caller: &Caller) -> bool {
+    caller.is_root() || change.get::<String>("user").is_none_or(|u| u == caller.user)
+}
+
+fn numeric(id: &str) -> u64 {
+    id.parse().unwrap_or(u64::MAX)
+}
+
+pub fn change_info(st: &State, c: &Change) -> ChangeInfo {
+    let ready = st.change_ready(&c.id);
+    let mut tasks: Vec<TaskInfo> = st.change_tasks(&c.id).into_iter().map(task_info).collect();
+    tasks.sort_by_key(|t| numeric(&t.id));
+    ChangeInfo {
+        id: c.id.clone(),
+        kind: c.kind.clone(),
+        summary: c.summary.clone(),
+        status: st.change_status(&c.id).to_string(),
+        tasks,
+        ready,
+        err: if ready { st.change_err(&c.id) } else { None },
+        spawn_time: c.spawn_time(),
+        ready_time: if ready { c.ready_time() } else { None },
+        project_id: c.get::<String>("project-id"),
+        data: c.get::<serde_json::Value>("api-data").unwrap_or_default(),
+    }
+}
+
+fn task_info(t: &Task) -> TaskInfo {
+    TaskInfo {
+        id: t.id.clone(),
+        kind: t.kind.clone(),
+        summary: t.summary.clone(),
+        status: t.status().to_string(),
+        log: t.log().to_vec(),
+        progress: { let (label, done, total) = t.progress(); Progress { label: label.to_string(), done, total } },
+        spawn_time: t.spawn_time(),
+        ready_time: t.ready_time(),
+        doing_time: t.doing_time().as_nanos() as i64,
+        data: t.get::<serde_json::Value>("api-data").unwrap_or_default(),
+    }
+}

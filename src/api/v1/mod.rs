@@ -1,0 +1,46 @@
+//! v1 routes, one module per resource.
+
+mod changes;
+mod system;
+mod warnings;
+mod workshopctl;
+
+use actix_web::{HttpRequest, Resource, web};
+
+use super::error::ApiError;
+use super::method_not_allowed;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(json_config())
+        .app_data(query_config())
+        .service(resource("/v1/changes").route(web::get().to(changes::list)))
+        .service(
+            resource("/v1/changes/{id}")
+                .route(web::get().to(changes::get))
+                .route(web::post().to(changes::post)),
+        )
+        .service(resource("/v1/changes/{id}/wait").route(web::get().to(changes::wait)))
+        .service(
+            resource("/v1/warnings")
+                .route(web::get().to(warnings::list))
+                .route(web::post().to(warnings::post)),
+        )
+        .service(resource("/v1/system-info").route(web::get().to(system::info)))
+        .service(resource("/v1/workshopctl").route(web::post().to(workshopctl::post)));
+}
+
+fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default().limit(8 << 20).content_type_required(false).error_handler(|err, _req: &HttpRequest| {
+        ApiError::BadRequest(format!("cannot decode request body: {err}")).into()
+    })
+}
+
+fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req: &HttpRequest| {
+        ApiError::BadRequest(format!("invalid query: {err}")).into()
+    })
+}
