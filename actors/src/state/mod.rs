@@ -9,7 +9,6 @@ mod change;
 pub mod checkpoint;
 mod data;
 mod error;
-pub mod godur;
 mod migrate;
 mod prune;
 mod scheduler;

@@ -5,7 +5,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{State, godur};
+use workshop_api::duration;
+
+use super::State;
 
 /// How long after being shown (okayed) a warning is shown again.
 pub const WARNING_REPEAT_AFTER: Duration = Duration::from_secs(24 * 3600);
@@ -79,12 +81,12 @@ mod go_duration {
     use super::*;
 
     pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&godur::format(*d))
+        s.serialize_str(&duration::format(*d))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(d)?;
-        godur::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("invalid duration {text:?}")))
+        duration::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 

@@ -1,1 +1,257 @@
-fn main() {}
+//! `workshop`: the command-line client of workshopd.
+
+mod cmd;
+mod context;
+mod style;
+mod table;
+mod term;
+mod timefmt;
+mod wait;
+mod warnstamp;
+
+use std::path::PathBuf;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{CommandFactory, Parser, Subcommand};
+use clap_complete::Shell;
+use workshop_api::workshops::WorkshopAction;
+use workshop_client::Client;
+
+use crate::cmd::changes::{ChangesArgs, TasksArgs};
+use crate::cmd::exec::{ActionsArgs, ExecFlags, ShellArgs};
+use crate::cmd::info::InfoArgs;
+use crate::cmd::init::InitArgs;
+use crate::cmd::lifecycle::{ModeArgs, NamesArgs, RestoreArgs};
+use crate::cmd::list::ListArgs;
+use crate::cmd::warnings::WarningsArgs;
+use crate::context::Ctx;
+
+/// Declarative, container-isolated development environments.
+#[derive(Debug, Parser)]
+#[command(name = "workshop", disable_version_flag = true, arg_required_else_help = true)]
+struct Cli {
+    /// Project directory (default: the current directory)
+    #[arg(short = 'p', long = "project", global = true, value_name = "DIR")]
+    project: Option<PathBuf>,
+    /// Print the version and exit
+    #[arg(short = 'v', long = "version")]
+    version: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a new workshop definition in the project directory
+    Init(InitArgs),
+    /// Construct one or many workshops using their definitions
+    Launch(ModeArgs),
+    /// Update workshops according to their definitions
+    Refresh(ModeArgs),
+    /// Rebuild workshops from their last launch or refresh
+    Restore(RestoreArgs),
+    /// Start stopped workshops
+    Start(NamesArgs),
+    /// Stop running workshops
+    Stop(NamesArgs),
+    /// Remove workshops and their data
+    Remove(NamesArgs),
+    /// List the workshops of the project
+    List(ListArgs),
+    /// Print the current status and details of a workshop
+    Info(InfoArgs),
+    /// Run an ad-hoc shell command in a workshop
+    Exec(ExecFlags),
+    /// Start an interactive terminal session for the workshop
+    Shell(ShellArgs),
+    /// Run a named action from the workshop definition
+    Run(ExecFlags),
+    /// List the named actions defined in a workshop
+    Actions(ActionsArgs),
+    /// List the changes of the project
+    Changes(ChangesArgs),
+    /// List tasks for a specific change
+    Tasks(TasksArgs),
+    /// List warnings
+    Warnings(WarningsArgs),
+    /// Acknowledge warnings
+    Okay,
+    /// Show the versions of the client and the daemon
+    Version,
+    /// Generate a shell completion script
+    Completion {
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+}
+
+/// Shells with completion scripts.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// A remote command's exit status, passed on as ours.
+#[derive(Debug)]
+pub struct ExitStatus(pub i32);
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit status {}", self.0)
+    }
+}
+
+impl std::error::Error for ExitStatus {}
+
+/// The new-warnings banner for the latest response of `client`, if one is due.
+pub fn warnstamp_banner(client: &Client) -> Option<String> {
+    let last = warnstamp::path().and_then(|p| warnstamp::read(&p).ok().flatten());
+    warnstamp::banner(client.warnings_summary(), last)
+}
+
+fn dispatch(ctx: &Ctx, command: Command, raw: &[String]) -> anyhow::Result<()> {
+    match command {
+        Command::Init(args) => cmd::init::run(ctx, &args),
+        Command::Launch(args) => cmd::lifecycle::launch(ctx, &args),
+        Command::Refresh(args) => cmd::lifecycle::refresh(ctx, &args),
+        Command::Restore(args) => cmd::lifecycle::restore(ctx, &args),
+        Command::Start(args) => cmd::lifecycle::simple(ctx, WorkshopAction::Start, &args),
+        Command::Stop(args) => cmd::lifecycle::simple(ctx, WorkshopAction::Stop, &args),
+        Command::Remove(args) => cmd::lifecycle::simple(ctx, WorkshopAction::Remove, &args),
+        Command::List(args) => cmd::list::run(ctx, &args),
+        Command::Info(args) => cmd::info::run(ctx, &args),
+        Command::Exec(flags) => cmd::exec::exec(ctx, &flags, false, raw),
+        Command::Shell(args) => cmd::exec::shell(ctx, &args),
+        Command::Run(flags) => cmd::exec::exec(ctx, &flags, true, raw),
+        Command::Actions(args) => cmd::exec::actions(ctx, &args),
+        Command::Changes(args) => cmd::changes::changes(ctx, &args),
+        Command::Tasks(args) => cmd::changes::tasks(ctx, &args),
+        Command::Warnings(args) => cmd::warnings::warnings(ctx, &args),
+        Command::Okay => cmd::warnings::okay(ctx),
+        Command::Version => cmd::version::run(ctx),
+        Command::Completion { shell } => {
+            let shell = match shell {
+                CompletionShell::Bash => Shell::Bash,
+                CompletionShell::Zsh => Shell::Zsh,
+                CompletionShell::Fish => Shell::Fish,
+            };
+            clap_complete::generate(shell, &mut Cli::command(), "workshop", &mut std::io::stdout());
+            Ok(())
+        }
+    }
+}
+
+/// Prints a command-line error the way the reference does and exits.
+fn usage_error(e: clap::Error) -> ! {
+    if !e.use_stderr() {
+        let _ = e.print();
+        std::process::exit(0);
+    }
+    if e.kind() == ErrorKind::InvalidSubcommand
+        && let Some(ContextValue::String(name)) = e.get(ContextKind::InvalidSubcommand)
+    {
+        let mut text = format!("error: unknown command {name:?} for \"workshop\"");
+        if let Some(ContextValue::Strings(suggestions)) = e.get(ContextKind::SuggestedSubcommand) {
+            text.push_str("\n\nDid you mean this?");
+            for s in suggestions {
+                text.push_str(&format!("\n\t{s}"));
+            }
+        }
+        eprintln!("{text}");
+        std::process::exit(1);
+    }
+    let _ = e.print();
+    std::process::exit(1);
+}
+
+fn main() {
+    let raw: Vec<String> = std::env::args().collect();
+    let cli = Cli::try_parse_from(&raw).unwrap_or_else(|e| usage_error(e));
+    if cli.version {
+        println!("{}", workshop_api::VERSION);
+        return;
+    }
+    let Some(command) = cli.command else {
+        let _ = Cli::command().print_help();
+        return;
+    };
+    let ctx = Ctx { client: Client::default(), project_flag: cli.project };
+    let result = dispatch(&ctx, command, &raw);
+    let banner = warnstamp_banner(&ctx.client);
+    let code = match result {
+        Ok(()) => 0,
+        Err(e) => match e.downcast_ref::<ExitStatus>() {
+            Some(status) => status.0,
+            None => {
+                eprintln!("error: {e:#}");
+                1
+            }
+        },
+    };
+    if let Some(banner) = banner {
+        eprintln!("{banner}");
+    }
+    std::process::exit(code);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(args)
+    }
+
+    #[test]
+    fn project_flag_before_or_after_the_command() {
+        let before = parse(&["workshop", "--project", "p", "list"]).unwrap();
+        assert_eq!(before.project, Some(PathBuf::from("p")));
+        let after = parse(&["workshop", "list", "-p", "p", "--no-headers"]).unwrap();
+        assert_eq!(after.project, Some(PathBuf::from("p")));
+    }
+
+    #[test]
+    fn exec_flags_stop_at_the_first_argument() {
+        let cli =
+            parse(&["workshop", "exec", "--env", "A=1", "-w", "/tmp", "ws", "cmd", "-w", "-p", "x"]).unwrap();
+        let Some(Command::Exec(flags)) = cli.command else { panic!("not exec") };
+        assert_eq!(flags.cwd, "/tmp");
+        assert_eq!(flags.env, ["A=1"]);
+        assert_eq!(flags.args, ["ws", "cmd", "-w", "-p", "x"]);
+        assert_eq!(cli.project, None);
+    }
+
+    #[test]
+    fn exec_timeout_is_a_go_duration() {
+        let cli = parse(&["workshop", "exec", "--timeout", "1m30s", "--", "sleep", "5"]).unwrap();
+        let Some(Command::Exec(flags)) = cli.command else { panic!("not exec") };
+        assert_eq!(flags.timeout, Some(std::time::Duration::from_secs(90)));
+        assert!(parse(&["workshop", "exec", "--timeout", "5", "--", "true"]).is_err());
+    }
+
+    #[test]
+    fn launch_modes_are_exclusive() {
+        assert!(parse(&["workshop", "launch", "--abort", "--continue"]).is_err());
+        assert!(parse(&["workshop", "refresh", "--wait-on-error", "ws"]).is_ok());
+    }
+
+    #[test]
+    fn init_sdks_are_comma_separated() {
+        let cli = parse(&["workshop", "init", "dev", "--sdks", "ollama/cpu/stable,jupyter"]).unwrap();
+        let Some(Command::Init(args)) = cli.command else { panic!("not init") };
+        assert_eq!(args.sdks, ["ollama/cpu/stable", "jupyter"]);
+        assert_eq!(args.base, "ubuntu@24.04");
+    }
+
+    #[test]
+    fn version_flag() {
+        assert!(parse(&["workshop", "-v"]).unwrap().version);
+    }
+
+    #[test]
+    fn command_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

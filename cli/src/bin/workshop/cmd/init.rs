@@ -1,0 +1,154 @@
+//! `workshop init`: writes `.workshop/<NAME>.yaml`, offline.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use workshop_api::definition::{DEFAULT_BASE, SdkName, SdkRecord, WorkshopFile};
+
+use crate::context::Ctx;
+
+/// Root definition files that make a project single-workshop.
+const ROOT_FILES: [&str; 2] = ["workshop.yaml", ".workshop.yaml"];
+
+/// Arguments of `init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Comma-separated SDKs, each `<name>` or `<name>/<channel>` (e.g. "go,uv/latest/stable")
+    #[arg(long, value_delimiter = ',')]
+    pub sdks: Vec<String>,
+    /// Base image of the workshop
+    #[arg(long, default_value = DEFAULT_BASE)]
+    pub base: String,
+    /// Name of the new workshop
+    #[arg(value_name = "NAME")]
+    pub name: String,
+}
+
+/// `workshop init`.
+pub fn run(ctx: &Ctx, args: &InitArgs) -> anyhow::Result<()> {
+    let path = create(&ctx.project_dir()?, args)?;
+    println!("{:?} workshop created at {}", args.name, path.display());
+    Ok(())
+}
+
+/// `--sdks` entries as records: the part after the first `/` is the channel.
+fn parse_sdks(args: &[String]) -> anyhow::Result<Vec<SdkRecord>> {
+    let mut sdks = Vec::new();
+    for arg in args.iter().map(|a| a.trim()).filter(|a| !a.is_empty()) {
+        let (name, channel) = match arg.split_once('/') {
+            Some((name, channel)) => (name, Some(channel)),
+            None => (arg, None),
+        };
+        SdkName::parse(name).map_err(anyhow::Error::msg)?;
+        sdks.push(SdkRecord::new(name, channel));
+    }
+    Ok(sdks)
+}
+
+/// Validates and writes the definition; returns its path.
+fn create(project: &Path, args: &InitArgs) -> anyhow::Result<PathBuf> {
+    let file = WorkshopFile::new(&args.name, &args.base, parse_sdks(&args.sdks)?);
+    file.validate()?;
+    for root in ROOT_FILES {
+        let path = project.join(root);
+        if path.exists() {
+            let dest = match root_name(&path) {
+                Some(name) => format!(".workshop/{name}.yaml"),
+                None => ".workshop/".to_string(),
+            };
+            bail!(
+                "cannot init: {root:?} already exists, move it to {dest} first to manage multiple workshops"
+            );
+        }
+    }
+    let dir = project.join(".workshop");
+    let path = dir.join(format!("{}.yaml", args.name));
+    if path.exists() {
+        bail!("cannot init: {:?} workshop already exists at {:?}", args.name, path.display().to_string());
+    }
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {:?}", dir.display().to_string()))?;
+    fs::write(&path, file.to_yaml())
+        .with_context(|| format!("cannot write {:?}", path.display().to_string()))?;
+    Ok(path)
+}
+
+/// The `name:` of a definition file, if it can be read.
+fn root_name(path: &Path) -> Option<String> {
+    let text = fs::read_to_string(path).ok()?;
+    let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).ok()?;
+    value.get("name")?.as_str().filter(|n| !n.is_empty()).map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(name: &str, sdks: &[&str], base: &str) -> InitArgs {
+        InitArgs { sdks: sdks.iter().map(|s| s.to_string()).collect(), base: base.into(), name: name.into() }
+    }
+
+    #[test]
+    fn scaffold_with_sdk_channel() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = create(dir.path(), &args("dev", &["ollama/cpu/stable"], "ubuntu@22.04")).unwrap();
+        assert_eq!(path, dir.path().join(".workshop/dev.yaml"));
+        assert_eq!(
+            fs::read_to_string(path).unwrap(),
+            "name: dev\nbase: ubuntu@22.04\nsdks:\n  - name: ollama\n    channel: cpu/stable\n"
+        );
+    }
+
+    #[test]
+    fn default_base_and_no_sdks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = create(dir.path(), &args("dev", &[], DEFAULT_BASE)).unwrap();
+        assert_eq!(fs::read_to_string(path).unwrap(), "name: dev\nbase: ubuntu@24.04\n");
+    }
+
+    #[test]
+    fn several_sdks_with_and_without_channels() {
+        let dir = tempfile::tempdir().unwrap();
+        let path =
+            create(dir.path(), &args("dev", &["ollama/vulkan/stable", "jupyter"], "ubuntu@24.04")).unwrap();
+        let text = fs::read_to_string(path).unwrap();
+        assert!(text.contains("  - name: ollama\n    channel: vulkan/stable\n  - name: jupyter\n"), "{text}");
+    }
+
+    #[test]
+    fn refuses_next_to_a_root_definition() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("workshop.yaml"), "name: main\nbase: ubuntu@24.04\n").unwrap();
+        let err = create(dir.path(), &args("dev", &[], DEFAULT_BASE)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot init: \"workshop.yaml\" already exists, move it to .workshop/main.yaml first to manage multiple workshops"
+        );
+        assert!(!dir.path().join(".workshop").exists());
+    }
+
+    #[test]
+    fn refuses_an_existing_workshop() {
+        let dir = tempfile::tempdir().unwrap();
+        create(dir.path(), &args("dev", &[], DEFAULT_BASE)).unwrap();
+        let err = create(dir.path(), &args("dev", &[], DEFAULT_BASE)).unwrap_err();
+        assert!(err.to_string().starts_with("cannot init: \"dev\" workshop already exists at "), "{err}");
+    }
+
+    #[test]
+    fn invalid_names_and_bases() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = create(dir.path(), &args("Dev", &[], DEFAULT_BASE)).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "a workshop's name must: (1) start with a letter, (2) only include digits, lowercase letters, and hyphens joining them"
+            ),
+            "{err}"
+        );
+        assert!(create(dir.path(), &args("dev", &[], "ubuntu@99.04")).is_err());
+        assert!(create(dir.path(), &args("dev", &["Bad_Name"], DEFAULT_BASE)).is_err());
+        assert!(create(dir.path(), &args("dev", &["go/nonsense-risk/x/y/z"], DEFAULT_BASE)).is_err());
+        assert!(!dir.path().join(".workshop").exists());
+    }
+}

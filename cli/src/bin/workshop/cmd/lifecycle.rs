@@ -1,0 +1,350 @@
+//! `launch`, `refresh`, `restore`, `start`, `stop` and `remove`.
+
+use anyhow::bail;
+use clap::Args;
+use workshop_api::ErrorKind;
+use workshop_api::workshops::{Mode, RefreshOption, WorkshopAction, WorkshopOptions, WorkshopsRequest};
+use workshop_client::ClientError;
+
+use crate::context::{Ctx, quoted};
+use crate::wait::{self, Outcome, WaitOptions};
+
+/// Flags of `launch` and `refresh`.
+#[derive(Debug, Args)]
+pub struct ModeArgs {
+    /// Pause the operation on error; to resume, use "--continue" or "--abort"
+    #[arg(long, group = "mode")]
+    pub wait_on_error: bool,
+    /// Continue the previously paused operation
+    #[arg(long = "continue", group = "mode")]
+    pub resume: bool,
+    /// Abort the previously paused operation, reverting any changes
+    #[arg(long, group = "mode")]
+    pub abort: bool,
+    /// Return the change ID, don't wait for the operation to finish
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Show task logs, including hook output, while waiting
+    #[arg(long)]
+    pub verbose: bool,
+    /// Workshops (default: the project's only workshop)
+    #[arg(value_name = "WORKSHOP")]
+    pub names: Vec<String>,
+}
+
+impl ModeArgs {
+    fn mode(&self) -> Mode {
+        if self.wait_on_error {
+            Mode::WaitOnError
+        } else if self.resume {
+            Mode::Continue
+        } else if self.abort {
+            Mode::Abort
+        } else {
+            Mode::Transactional
+        }
+    }
+
+    /// `abort` or `continue`, for the nothing-to-resume message.
+    fn resume_verb(&self) -> &'static str {
+        if self.resume { "continue" } else { "abort" }
+    }
+}
+
+/// Flags of `restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Return the change ID, don't wait for the operation to finish
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Show task logs, including hook output, while waiting
+    #[arg(long)]
+    pub verbose: bool,
+    /// Workshops (default: the project's only workshop)
+    #[arg(value_name = "WORKSHOP")]
+    pub names: Vec<String>,
+}
+
+/// Arguments of `start`, `stop` and `remove`.
+#[derive(Debug, Args)]
+pub struct NamesArgs {
+    /// Workshops (default: the project's only workshop)
+    #[arg(value_name = "WORKSHOP")]
+    pub names: Vec<String>,
+}
+
+fn request(names: &[String], action: WorkshopAction, options: WorkshopOptions) -> WorkshopsRequest {
+    WorkshopsRequest { names: names.to_vec(), action, options }
+}
+
+/// The workshop a conflict is about, or the first requested one.
+fn conflict_workshop(conflict_ws: &str, names: &[String]) -> String {
+    if conflict_ws.is_empty() { names.first().cloned().unwrap_or_default() } else { conflict_ws.to_string() }
+}
+
+fn paused_message(verb: &str, name: &str, change: &str) -> String {
+    format!(
+        "cannot {verb} {name:?}; paused\nTo view details: \"workshop tasks {change}\"\n\n\
+         To abort and undo: \"workshop {verb} --abort {name}\"\n\
+         Otherwise, resolve the error, then run \"workshop {verb} --continue {name}\""
+    )
+}
+
+/// `workshop launch`.
+pub fn launch(ctx: &Ctx, args: &ModeArgs) -> anyhow::Result<()> {
+    let project = ctx.project()?;
+    let names = ctx.names_or_single(&project, &args.names)?;
+    if args.mode() != Mode::Transactional && names.len() > 1 {
+        bail!("cannot launch: \"--wait-on-error\" incompatible with multiple workshops");
+    }
+    let options = WorkshopOptions { mode: args.mode(), refresh_option: None, verbose: args.verbose };
+    let change =
+        match ctx.client.workshop_action(&project.id, &request(&names, WorkshopAction::Launch, options)) {
+            Ok(change) => change,
+            Err(e) if e.kind() == Some(ErrorKind::NoWaitingChangeInProgress) => {
+                bail!("cannot {}: no launch in progress", args.resume_verb())
+            }
+            Err(e) => match e.conflict() {
+                Some(c) => bail!(
+                    "cannot launch {:?}: {} change is in progress",
+                    conflict_workshop(&c.workshop, &names),
+                    c.change_kind
+                ),
+                None => return Err(e.into()),
+            },
+        };
+    if args.no_wait {
+        println!("{change}");
+        return Ok(());
+    }
+    match wait::wait(&ctx.client, &change, WaitOptions { verbose: args.verbose, skip_abort: false })? {
+        Outcome::Done => println!("{} launched", quoted(&names)),
+        Outcome::Undone(_) => println!("{} launch aborted", quoted(&names)),
+        Outcome::Paused(chg) => bail!(paused_message("launch", &names[0], &chg.id)),
+        Outcome::Failed(_, err) => bail!("{err}\n{} launch aborted", quoted(&names)),
+    }
+    Ok(())
+}
+
+/// `workshop refresh`.
+pub fn refresh(ctx: &Ctx, args: &ModeArgs) -> anyhow::Result<()> {
+    let project = ctx.project()?;
+    let names = ctx.names_or_single(&project, &args.names)?;
+    if args.mode() != Mode::Transactional && names.len() > 1 {
+        bail!("cannot refresh: \"--wait-on-error\" incompatible with multiple workshops");
+    }
+    let mode = args.mode();
+    let refresh_option =
+        matches!(mode, Mode::Transactional | Mode::WaitOnError).then_some(RefreshOption::Update);
+    let options = WorkshopOptions { mode, refresh_option, verbose: args.verbose };
+    let q = quoted(&names);
+    let change =
+        match ctx.client.workshop_action(&project.id, &request(&names, WorkshopAction::Refresh, options)) {
+            Ok(change) => change,
+            Err(e) => return refresh_request_error(e, &names, args.resume_verb()),
+        };
+    if args.no_wait {
+        println!("{change}");
+        return Ok(());
+    }
+    match wait::wait(&ctx.client, &change, WaitOptions { verbose: args.verbose, skip_abort: false })? {
+        Outcome::Done => println!("{q} refreshed"),
+        Outcome::Undone(_) => println!("{q} refresh aborted"),
+        Outcome::Paused(chg) => bail!(paused_message("refresh", &names[0], &chg.id)),
+        Outcome::Failed(chg, _) => {
+            bail!("cannot refresh {q}; aborted\nTo view details: \"workshop tasks {}\"", chg.id)
+        }
+    }
+    Ok(())
+}
+
+/// How `refresh` reports a refused request.
+fn refresh_request_error(e: ClientError, names: &[String], resume_verb: &str) -> anyhow::Result<()> {
+    let q = quoted(names);
+    match e.kind() {
+        Some(ErrorKind::NoUpdatesAvailable) => {
+            println!("no updates available for {q}");
+            return Ok(());
+        }
+        Some(ErrorKind::NoWaitingChangeInProgress) => bail!("cannot {resume_verb}: no refresh in progress"),
+        _ => {}
+    }
+    if let Some(c) = e.conflict() {
+        let ws = conflict_workshop(&c.workshop, names);
+        if c.change_kind == "refresh" {
+            bail!("cannot refresh {ws:?}; another refresh change is waiting on error");
+        }
+        bail!("cannot refresh {ws:?}: {} change is in progress", c.change_kind);
+    }
+    if e.is_communication() {
+        return Err(e.into());
+    }
+    bail!("cannot refresh {q}: {e}")
+}
+
+/// `workshop restore`.
+pub fn restore(ctx: &Ctx, args: &RestoreArgs) -> anyhow::Result<()> {
+    let project = ctx.project()?;
+    let names = ctx.names_or_single(&project, &args.names)?;
+    let options = WorkshopOptions {
+        mode: Mode::Transactional,
+        refresh_option: Some(RefreshOption::Restore),
+        verbose: args.verbose,
+    };
+    let q = quoted(&names);
+    let change =
+        match ctx.client.workshop_action(&project.id, &request(&names, WorkshopAction::Refresh, options)) {
+            Ok(change) => change,
+            Err(e) => match e.conflict() {
+                Some(c) => bail!(
+                    "cannot restore {:?}: {} change is in progress",
+                    conflict_workshop(&c.workshop, &names),
+                    c.change_kind
+                ),
+                None => return Err(e.into()),
+            },
+        };
+    if args.no_wait {
+        println!("{change}");
+        return Ok(());
+    }
+    match wait::wait(&ctx.client, &change, WaitOptions { verbose: args.verbose, skip_abort: false })? {
+        Outcome::Done => println!("{q} restored"),
+        Outcome::Undone(_) => println!("{q} restore aborted"),
+        Outcome::Paused(chg) => {
+            bail!("cannot restore {q}; paused\nTo view details: \"workshop tasks {}\"", chg.id)
+        }
+        Outcome::Failed(chg, _) => {
+            bail!("cannot restore {q}; aborted\nTo view details: \"workshop tasks {}\"", chg.id)
+        }
+    }
+    Ok(())
+}
+
+/// `workshop start`, `stop` or `remove`: one change, reported per workshop.
+pub fn simple(ctx: &Ctx, action: WorkshopAction, args: &NamesArgs) -> anyhow::Result<()> {
+    let project = ctx.project()?;
+    let names = ctx.names_or_single(&project, &args.names)?;
+    let change =
+        match ctx.client.workshop_action(&project.id, &request(&names, action, WorkshopOptions::default())) {
+            Ok(change) => change,
+            Err(e) => return Err(simple_conflict(action, &e, &names).unwrap_or_else(|| e.into())),
+        };
+    match wait::wait(&ctx.client, &change, WaitOptions { verbose: false, skip_abort: true })? {
+        Outcome::Done => {
+            let done = match action {
+                WorkshopAction::Start => "started",
+                WorkshopAction::Stop => "stopped",
+                _ => "removed",
+            };
+            for name in &names {
+                println!("{name:?} {done}");
+            }
+            Ok(())
+        }
+        Outcome::Undone(chg) => {
+            bail!("cannot {} {}: change {} was undone", action.as_str(), quoted(&names), chg.id)
+        }
+        Outcome::Paused(chg) => {
+            bail!("cannot {} {}: change {} is paused", action.as_str(), quoted(&names), chg.id)
+        }
+        Outcome::Failed(_, err) => bail!(err),
+    }
+}
+
+/// The reference wording for a start/stop refused because of another change.
+fn simple_conflict(action: WorkshopAction, e: &ClientError, names: &[String]) -> Option<anyhow::Error> {
+    let c = e.conflict()?;
+    let ws = conflict_workshop(&c.workshop, names);
+    let waiting = c.change_status == "Wait" || (c.change_status.is_empty() && c.change_kind == "refresh");
+    match action {
+        WorkshopAction::Start if waiting => {
+            Some(anyhow::anyhow!("cannot start {ws:?}: {} change is waiting on error", c.change_kind))
+        }
+        WorkshopAction::Start => {
+            Some(anyhow::anyhow!("cannot start {ws:?}: change {} is in progress", c.change_kind))
+        }
+        WorkshopAction::Stop if c.change_kind == "refresh" => Some(anyhow::anyhow!(
+            "cannot stop {ws:?}: a refresh task is waiting on error\nTo view details: \"workshop tasks {id}\"\n\n\
+             To abort and undo the refresh: \"workshop refresh --abort {ws}\"\n\
+             Otherwise, resolve the error, then run \"workshop refresh --continue {ws}\"\n\
+             After that, run \"workshop stop {ws}\" again.",
+            id = c.change_id
+        )),
+        WorkshopAction::Stop => Some(anyhow::anyhow!(
+            "cannot stop {ws:?}: tasks are in progress\nTo view details: \"workshop tasks {}\"",
+            c.change_id
+        )),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use workshop_client::ApiError;
+
+    use super::*;
+
+    fn conflict(kind: &str, status: &str) -> ClientError {
+        ClientError::Api(ApiError {
+            status_code: 409,
+            message: "conflict".into(),
+            kind: Some(ErrorKind::ChangeConflict),
+            value: json!({"change-id": "29", "change-kind": kind, "change-status": status, "workshop": "dev"}),
+        })
+    }
+
+    #[test]
+    fn paused_message_matches_the_reference() {
+        assert_eq!(
+            paused_message("launch", "ws", "42"),
+            "cannot launch \"ws\"; paused\nTo view details: \"workshop tasks 42\"\n\n\
+             To abort and undo: \"workshop launch --abort ws\"\n\
+             Otherwise, resolve the error, then run \"workshop launch --continue ws\""
+        );
+    }
+
+    #[test]
+    fn start_conflicts() {
+        let names = vec!["dev".to_string()];
+        let msg = |e: ClientError| simple_conflict(WorkshopAction::Start, &e, &names).unwrap().to_string();
+        assert_eq!(
+            msg(conflict("refresh", "Wait")),
+            "cannot start \"dev\": refresh change is waiting on error"
+        );
+        assert_eq!(msg(conflict("refresh", "")), "cannot start \"dev\": refresh change is waiting on error");
+        assert_eq!(msg(conflict("remove", "Doing")), "cannot start \"dev\": change remove is in progress");
+        assert!(simple_conflict(WorkshopAction::Remove, &conflict("launch", "Doing"), &names).is_none());
+    }
+
+    #[test]
+    fn refresh_errors() {
+        let names = vec!["ws".to_string()];
+        let none = ClientError::Api(ApiError {
+            status_code: 400,
+            message: "no updates available".into(),
+            kind: Some(ErrorKind::NoUpdatesAvailable),
+            value: serde_json::Value::Null,
+        });
+        assert!(refresh_request_error(none, &names, "abort").is_ok());
+        let nothing = ClientError::Api(ApiError {
+            status_code: 400,
+            message: "no change".into(),
+            kind: Some(ErrorKind::NoWaitingChangeInProgress),
+            value: serde_json::Value::Null,
+        });
+        assert_eq!(
+            refresh_request_error(nothing, &names, "abort").unwrap_err().to_string(),
+            "cannot abort: no refresh in progress"
+        );
+        assert_eq!(
+            refresh_request_error(conflict("refresh", "Wait"), &names, "abort").unwrap_err().to_string(),
+            "cannot refresh \"dev\"; another refresh change is waiting on error"
+        );
+        assert_eq!(
+            refresh_request_error(conflict("exec", "Doing"), &names, "abort").unwrap_err().to_string(),
+            "cannot refresh \"dev\": exec change is in progress"
+        );
+    }
+}

@@ -1,0 +1,146 @@
+//! What every command needs: the client, the project directory and workshop-name inference.
+
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::Context as _;
+use workshop_api::Project;
+use workshop_client::{Client, ClientError};
+
+/// Shared state of one `workshop` invocation.
+pub struct Ctx {
+    pub client: Client,
+    /// `-p/--project`, as given.
+    pub project_flag: Option<PathBuf>,
+}
+
+/// Why no single workshop name could be inferred.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot infer workshop name: {reason}")]
+pub struct InferError {
+    pub reason: String,
+    /// The names found (several, or none).
+    pub names: Vec<String>,
+}
+
+impl Ctx {
+    /// The project directory: `--project` resolved against the working directory, or the latter.
+    pub fn project_dir(&self) -> anyhow::Result<PathBuf> {
+        let cwd = std::env::current_dir()
+            .or_else(|e| std::env::var("PWD").map(PathBuf::from).map_err(|_| e))
+            .context("cannot get the current directory")?;
+        Ok(match &self.project_flag {
+            Some(p) => absolute(&cwd, p),
+            None => cwd,
+        })
+    }
+
+    /// Tracks the project directory with the daemon (`POST /v1/projects`).
+    pub fn project(&self) -> anyhow::Result<Project> {
+        Ok(self.client.track_project(&self.project_dir()?)?)
+    }
+
+    /// Names of the workshops of `project`: instances first, then definition files.
+    pub fn workshop_names(&self, project: &Project) -> Result<Vec<String>, ClientError> {
+        let list = self.client.workshops(&project.id, Some("all"))?;
+        let mut names: Vec<String> = list.workshops.into_iter().map(|w| w.name).collect();
+        for file in list.files {
+            if !names.contains(&file.name) {
+                names.push(file.name);
+            }
+        }
+        Ok(names)
+    }
+
+    /// The project's only workshop.
+    pub fn single_workshop_name(&self, project: &Project) -> anyhow::Result<String> {
+        let names = self.workshop_names(project)?;
+        Ok(infer_name(names, &project.path)?)
+    }
+
+    /// `names`, or the project's only workshop when there are none; duplicates dropped.
+    pub fn names_or_single(&self, project: &Project, names: &[String]) -> anyhow::Result<Vec<String>> {
+        if names.is_empty() {
+            return Ok(vec![self.single_workshop_name(project)?]);
+        }
+        let mut out: Vec<String> = Vec::new();
+        for name in names {
+            if !out.contains(name) {
+                out.push(name.clone());
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The single name among `names`.
+pub fn infer_name(names: Vec<String>, project_path: &str) -> Result<String, InferError> {
+    match names.len() {
+        1 => Ok(names.into_iter().next().unwrap_or_default()),
+        0 => Err(InferError { reason: format!("no workshops found in {project_path:?}"), names }),
+        _ => Err(InferError { reason: format!("multiple workshops found: {}", quoted(&names)), names }),
+    }
+}
+
+/// `"a", "b"`: names quoted and joined like the reference's `strutil.Quoted`.
+pub fn quoted(names: &[String]) -> String {
+    names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
+}
+
+/// `p` made absolute against `cwd`, with `.` and `..` resolved lexically.
+pub fn absolute(cwd: &Path, p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in cwd.join(p).components() {
+        match part {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// `path` with `home` written as `~`.
+pub fn contract_home(path: &str, home: &str) -> String {
+    let home = home.trim_end_matches('/');
+    match path.strip_prefix(home) {
+        Some("") => "~".to_string(),
+        Some(rest) if rest.starts_with('/') => format!("~{rest}"),
+        _ => path.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_paths_are_made_absolute() {
+        let cwd = Path::new("/home/u/p");
+        assert_eq!(absolute(cwd, Path::new("relative")), PathBuf::from("/home/u/p/relative"));
+        assert_eq!(absolute(cwd, Path::new("../q/./r/")), PathBuf::from("/home/u/q/r"));
+        assert_eq!(absolute(cwd, Path::new("/abs/x/")), PathBuf::from("/abs/x"));
+    }
+
+    #[test]
+    fn name_inference() {
+        assert_eq!(infer_name(vec!["dev".into()], "/p"), Ok("dev".into()));
+        assert_eq!(
+            infer_name(vec!["a".into(), "b".into()], "/p").unwrap_err().to_string(),
+            "cannot infer workshop name: multiple workshops found: \"a\", \"b\""
+        );
+        assert_eq!(
+            infer_name(vec![], "/home/u/p").unwrap_err().to_string(),
+            "cannot infer workshop name: no workshops found in \"/home/u/p\""
+        );
+    }
+
+    #[test]
+    fn home_contraction() {
+        assert_eq!(contract_home("/home/u/acc/p", "/home/u"), "~/acc/p");
+        assert_eq!(contract_home("/home/u", "/home/u/"), "~");
+        assert_eq!(contract_home("/home/user2/p", "/home/u"), "/home/user2/p");
+        assert_eq!(contract_home("/srv/p", "/home/u"), "/srv/p");
+    }
+}
