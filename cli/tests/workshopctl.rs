@@ -1,0 +1,91 @@
+//! `workshopctl` against a fake daemon on a temporary socket.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixListener;
+use std::process::Command;
+use std::thread;
+
+/// Answers one request with `json`; returns the request body.
+fn serve_once(
+    listener: UnixListener,
+    status: &'static str,
+    json: &'static str,
+) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(&stream);
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        let response = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n\r\n{json}", json.len());
+        (&stream).write_all(response.as_bytes()).unwrap();
+        String::from_utf8(body).unwrap()
+    })
+}
+
+fn workshopctl(socket: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_workshopctl"))
+        .args(args)
+        .env("WORKSHOPCTL_SOCKET", socket)
+        .env("WORKSHOP_COOKIE", "cookie-1")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn relays_arguments_and_prints_the_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("workshop.socket.untrusted");
+    let server = serve_once(
+        UnixListener::bind(&socket).unwrap(),
+        "200 OK",
+        r#"{"type":"sync","status-code":200,"status":"OK","result":{"stdout":"out\n","stderr":"err\n"}}"#,
+    );
+    let out = workshopctl(&socket, &["set-health", "okay"]);
+    assert!(out.status.success());
+    assert_eq!(out.stdout, b"out\n");
+    assert_eq!(out.stderr, b"err\n");
+    assert_eq!(server.join().unwrap(), r#"{"context-id":"cookie-1","args":["set-health","okay"]}"#);
+}
+
+#[test]
+fn daemon_errors_are_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("workshop.socket.untrusted");
+    let server = serve_once(
+        UnixListener::bind(&socket).unwrap(),
+        "400 Bad Request",
+        r#"{"type":"error","status-code":400,"status":"Bad Request","result":{"message":"\"set-health\" is only allowed from a \"check-health\" hook"}}"#,
+    );
+    let out = workshopctl(&socket, &["set-health", "error", "broken thing"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "error: \"set-health\" is only allowed from a \"check-health\" hook\n"
+    );
+    server.join().unwrap();
+}
+
+#[test]
+fn unsuccessful_errors_carry_output_and_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("workshop.socket.untrusted");
+    let _server = serve_once(
+        UnixListener::bind(&socket).unwrap(),
+        "200 OK",
+        r#"{"type":"error","status-code":200,"status":"OK","result":{"message":"failed","kind":"unsuccessful","value":{"stdout":"o","stderr":"e","exit-code":3}}}"#,
+    );
+    let out = workshopctl(&socket, &["x"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!((out.stdout.as_slice(), out.stderr.as_slice()), (&b"o"[..], &b"e"[..]));
+}
