@@ -270,7 +270,7 @@ impl Client {
     /// `GET /v1/changes/{id}/wait?timeout=..`: blocks until the change is ready. The daemon answers
     /// 504 when `timeout` passes first; without a timeout it waits as long as the change runs.
     pub fn wait_change(&self, id: &str, timeout: Option<Duration>) -> Result<ChangeInfo, ClientError> {
-        let timeout_text = timeout.map(crate::duration::format).unwrap_or_default();
+        let timeout_text = timeout.map(workshop_api::duration::format).unwrap_or_default();
         let target = http::with_query(&paths::change_wait(id), &[("timeout", &timeout_text)]);
         self.sync("GET", &target, None, timeout.map(|t| t + LONG_POLL_GRACE))
     }

@@ -5,7 +5,6 @@
 //! websockets ([`exec`]). Wire types come from `workshop_api`.
 
 pub mod client;
-pub mod duration;
 pub mod exec;
 pub mod http;
 pub mod socket;

@@ -106,7 +106,7 @@ fn render_tasks(change: &ChangeInfo, headers: bool, bold: bool) -> String {
         let duration = if t.doing_time == 0 {
             String::new()
         } else {
-            workshop_client::duration::format(Duration::from_millis(ms))
+            workshop_api::duration::format(Duration::from_millis(ms))
         };
         table.row(vec![t.status.clone(), duration, t.summary.clone()]);
     }

@@ -50,7 +50,7 @@ pub struct ExecFlags {
 }
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {
-    workshop_client::duration::parse(text)
+    workshop_api::duration::parse(text)
 }
 
 /// Arguments of `shell`.
@@ -225,7 +225,7 @@ fn run_session(ctx: &Ctx, flags: &ExecFlags, action: bool, args: ExecArgv) -> an
         action,
         environment: env,
         working_dir: flags.cwd.clone(),
-        timeout: flags.timeout.map(workshop_client::duration::format).unwrap_or_default(),
+        timeout: flags.timeout.map(workshop_api::duration::format).unwrap_or_default(),
         user_id: Some(flags.uid),
         group_id: Some(flags.gid),
         interactive,

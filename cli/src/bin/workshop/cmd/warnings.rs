@@ -104,7 +104,7 @@ fn render(
 
 /// A Go duration written the way snapd's `quantity.FormatDuration` does (`1d00h`, `5h30m`).
 fn human_duration(go: &str) -> String {
-    let Ok(d) = workshop_client::duration::parse(go) else {
+    let Ok(d) = workshop_api::duration::parse(go) else {
         return go.to_string();
     };
     let secs = d.as_secs();
