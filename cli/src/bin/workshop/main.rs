@@ -28,7 +28,7 @@ use crate::context::Ctx;
 
 /// Declarative, container-isolated development environments.
 #[derive(Debug, Parser)]
-#[command(name = "workshop", disable_version_flag = true, arg_required_else_help = true)]
+#[command(name = "workshop", disable_version_flag = true)]
 struct Cli {
     /// Project directory (default: the current directory)
     #[arg(short = 'p', long = "project", global = true, value_name = "DIR")]
