@@ -2,6 +2,7 @@
 
 mod api;
 mod config;
+mod guest;
 mod listen;
 mod systemd;
 
@@ -12,10 +13,11 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing::{info, warn};
+use workshop_actors::backend::Backend;
 use workshop_actors::backend::fake::FakeBackend as LxdBackend;
-use workshop_actors::backend::{Backend, BackendCheck};
 use workshop_actors::daemon::{Daemon, DaemonConfig};
 use workshop_actors::health::CHECK_INTERVAL;
+use workshop_actors::managers::workshop::WorkshopConfig;
 
 use crate::api::AppState;
 use crate::api::peer::UntrustedPath;
@@ -78,7 +80,8 @@ fn init_tracing(args: &RunArgs) {
     let default = if debug { "debug" } else { "info" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match args.log_format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -95,12 +98,16 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         anyhow::bail!("cannot start: {} does not exist (use --create-dirs)", paths.base.display());
     }
 
-    let backend: Rc<dyn Backend> = Rc::new(LxdBackend::default());
-    let system_check = Rc::new(BackendCheck(backend.clone()));
+    let guest_bin_dir = guest::install_workshopctl(&paths.base)?;
     let daemon = Daemon::start(DaemonConfig {
         state_dir: paths.base.clone(),
-        system_check,
+        backend: backend(&paths)?,
         check_interval: CHECK_INTERVAL,
+        workshop: WorkshopConfig {
+            cache_dir: paths.cache.clone(),
+            guest_bin_dir,
+            untrusted_socket: paths.untrusted_socket(),
+        },
     })
     .context("cannot start daemon")?;
 
@@ -114,7 +121,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let untrusted_path = paths.untrusted_socket();
     let untrusted = listen::bind(&untrusted_path)?;
 
-    let data = web::Data::new(AppState { engine: daemon.engine.clone(), health: daemon.health.clone() });
+    let data = web::Data::new(AppState {
+        engine: daemon.engine.clone(),
+        workshops: daemon.workshops.clone(),
+        health: daemon.health.clone(),
+    });
     let marker = UntrustedPath(untrusted_path.clone());
     let server = HttpServer::new(move || {
         App::new()
@@ -157,9 +168,16 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The container runtime: LXD, configured from the environment.
+fn backend(paths: &Paths) -> anyhow::Result<Rc<dyn Backend>> {
+    let _ = paths;
+    Ok(Rc::new(LxdBackend::default()))
+}
+
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
         std::future::pending::<()>().await;
         return;
     };

@@ -6,17 +6,20 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use crate::engine::{AttachRunner, EngineError, StateEngine};
-use crate::health::{HealthMonitor, SharedHealth, SystemCheck};
-use crate::runner::{Drain, TaskRunner};
+use crate::backend::{Backend, BackendActor, BackendCheck};
+use crate::engine::{AddKinds, AttachRunner, EngineError, StateEngine};
+use crate::health::{HealthMonitor, SharedHealth};
+use crate::managers::workshop::{self, WorkshopConfig, WorkshopManager};
+use crate::runner::{Drain, RegisterHandler, TaskRunner};
 
 /// What the daemon needs to start.
 pub struct DaemonConfig {
     /// `$WORKSHOP`: where state.json and its lock live.
     pub state_dir: PathBuf,
-    /// The system check behind degraded mode.
-    pub system_check: Rc<dyn SystemCheck>,
+    /// The container runtime (LXD in the daemon, a fake in unit tests).
+    pub backend: Rc<dyn Backend>,
     pub check_interval: Duration,
+    pub workshop: WorkshopConfig,
 }
 
 /// Addresses of the running subsystems.
@@ -24,18 +27,30 @@ pub struct Daemon {
     pub engine: Addr<StateEngine>,
     pub runner: Addr<TaskRunner>,
     pub monitor: Addr<HealthMonitor>,
+    pub backend: Addr<BackendActor>,
+    pub workshops: Addr<WorkshopManager>,
     pub health: SharedHealth,
 }
 
 impl Daemon {
-    /// Starts every actor; must run inside an actix system.
+    /// Starts every actor; must run inside an actix system. Task kinds are registered before
+    /// the runner is attached, so tasks left running by a previous daemon resume at once.
     pub fn start(config: DaemonConfig) -> Result<Self, EngineError> {
         let engine = StateEngine::open(&config.state_dir)?.start();
         let runner = TaskRunner::new(engine.clone()).start();
         let health = SharedHealth::default();
-        let monitor = HealthMonitor::new(config.system_check, health.clone(), config.check_interval).start();
+        let check = Rc::new(BackendCheck(config.backend.clone()));
+        let monitor = HealthMonitor::new(check, health.clone(), config.check_interval).start();
+        let backend = BackendActor::new(config.backend).start();
+        let workshops = WorkshopManager::new(engine.clone(), backend.clone(), config.workshop).start();
+
+        engine.do_send(AddKinds(workshop::kind_specs()));
+        runner.do_send(RegisterHandler {
+            kinds: workshop::KINDS.iter().map(|(k, _)| *k).collect(),
+            handler: workshops.clone().recipient(),
+        });
         engine.do_send(AttachRunner(runner.clone()));
-        Ok(Self { engine, runner, monitor, health })
+        Ok(Self { engine, runner, monitor, backend, workshops, health })
     }
 
     /// Stops starting tasks and waits up to `grace` for running ones to finish. Tasks still

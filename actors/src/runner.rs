@@ -84,6 +84,18 @@ impl TaskCtx {
             .await;
     }
 
+    /// Appends an ERROR line to the task log (for errors that do not fail the task outright).
+    pub async fn log_error(&self, message: &str) {
+        let message = message.to_string();
+        let _ = self
+            .transact(move |st, task, _| {
+                if let Some(t) = st.task_mut(task) {
+                    t.logf(crate::state::LogLevel::Error, &message, chrono::Utc::now());
+                }
+            })
+            .await;
+    }
+
     /// Stores a value in the task's data.
     pub async fn set(&mut self, key: &str, value: Value) {
         self.data.insert(key.to_string(), value.clone());

@@ -53,9 +53,7 @@ impl ApiError {
             Self::Degraded(_) => (StatusCode::INTERNAL_SERVER_ERROR, Some(ErrorKind::Degraded)),
             Self::ChangeConflict { .. } => (StatusCode::CONFLICT, Some(ErrorKind::ChangeConflict)),
             Self::NoUpdatesAvailable => (StatusCode::BAD_REQUEST, Some(ErrorKind::NoUpdatesAvailable)),
-            Self::NoWaitingChange(_) => {
-                (StatusCode::BAD_REQUEST, Some(ErrorKind::NoWaitingChangeInProgress))
-            }
+            Self::NoWaitingChange(_) => (StatusCode::BAD_REQUEST, Some(ErrorKind::NoWaitingChangeInProgress)),
             Self::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, None),
             Self::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, None),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),
@@ -108,6 +106,33 @@ mod tests {
         assert_eq!(ApiError::NoEndpoint.to_string(), "invalid API endpoint requested");
         assert_eq!(ApiError::MethodNotAllowed("PUT".into()).to_string(), r#"method "PUT" not allowed"#);
         assert_eq!(ApiError::NoUpdatesAvailable.classify().1, Some(ErrorKind::NoUpdatesAvailable));
-        assert_eq!(ApiError::Unauthorized.classify(), (StatusCode::UNAUTHORIZED, Some(ErrorKind::LoginRequired)));
+        assert_eq!(
+            ApiError::Unauthorized.classify(),
+            (StatusCode::UNAUTHORIZED, Some(ErrorKind::LoginRequired))
+        );
+    }
+}
+
+impl From<workshop_actors::managers::workshop::WorkshopError> for ApiError {
+    fn from(e: workshop_actors::managers::workshop::WorkshopError) -> Self {
+        use workshop_actors::backend::BackendError as B;
+        use workshop_actors::managers::workshop::WorkshopError as W;
+        match e {
+            W::BadRequest(m) => Self::BadRequest(m),
+            W::NotFound(m) => Self::NotFound(m),
+            W::Conflict { message, change_id, change_kind, project_id, workshop } => Self::ChangeConflict {
+                message,
+                value: serde_json::json!({
+                    "change-id": change_id, "change-kind": change_kind,
+                    "project-id": project_id, "workshop": workshop,
+                }),
+            },
+            W::NoWaitingChange(m) => Self::NoWaitingChange(m),
+            W::Project(e) => Self::BadRequest(e.to_string()),
+            W::Backend(e @ B::NotLaunched(_)) => Self::NotFound(e.to_string()),
+            W::Backend(e @ B::Unavailable(_)) => Self::Degraded(e.to_string()),
+            W::Backend(e) => Self::Internal(e.to_string()),
+            W::Engine(e) => e.into(),
+        }
     }
 }

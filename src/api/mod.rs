@@ -10,6 +10,7 @@ use actix::Addr;
 use actix_web::{HttpRequest, HttpResponse, web};
 use workshop_actors::engine::{Query, StateEngine};
 use workshop_actors::health::SharedHealth;
+use workshop_actors::managers::workshop::WorkshopManager;
 
 use self::error::ApiError;
 use self::response::WarningMeta;
@@ -17,6 +18,7 @@ use self::response::WarningMeta;
 /// What every handler can reach.
 pub struct AppState {
     pub engine: Addr<StateEngine>,
+    pub workshops: Addr<WorkshopManager>,
     pub health: SharedHealth,
 }
 

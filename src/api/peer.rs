@@ -16,7 +16,6 @@ use super::error::ApiError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer {
     pub uid: u32,
-    pub pid: Option<i32>,
     /// Accepted on the untrusted (in-workshop) socket.
     pub untrusted: bool,
 }
@@ -30,11 +29,7 @@ pub fn on_connect(untrusted: &UntrustedPath, conn: &dyn Any, ext: &mut Extension
     let Some(sock) = conn.downcast_ref::<actix_web::rt::net::UnixStream>() else { return };
     let Ok(cred) = sock.peer_cred() else { return };
     let local = sock.local_addr().ok().and_then(|a| a.as_pathname().map(PathBuf::from));
-    ext.insert(Peer {
-        uid: cred.uid(),
-        pid: cred.pid(),
-        untrusted: local.is_some_and(|p| p == untrusted.0),
-    });
+    ext.insert(Peer { uid: cred.uid(), untrusted: local.is_some_and(|p| p == untrusted.0) });
 }
 
 /// A caller on the trusted socket (any local user). Refuses the untrusted socket (403),
@@ -42,13 +37,19 @@ pub fn on_connect(untrusted: &UntrustedPath, conn: &dyn Any, ext: &mut Extension
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub uid: u32,
-    pub pid: Option<i32>,
+    /// The user's primary group.
+    pub gid: u32,
     pub user: String,
 }
 
 impl Caller {
     pub fn is_root(&self) -> bool {
         self.uid == 0
+    }
+
+    /// The caller as the managers know users.
+    pub fn user_ref(&self) -> workshop_actors::managers::UserRef {
+        workshop_actors::managers::UserRef { name: self.user.clone(), uid: self.uid, gid: self.gid }
     }
 }
 
@@ -64,10 +65,7 @@ impl FromRequest for Caller {
 fn trusted_caller(req: &HttpRequest) -> Result<Caller, ApiError> {
     let peer = req.conn_data::<Peer>().copied().ok_or(ApiError::Unauthorized)?;
     if peer.untrusted {
-        return Err(ApiError::Forbidden(format!(
-            "cannot access {:?} from inside a workshop",
-            req.path()
-        )));
+        return Err(ApiError::Forbidden(format!("cannot access {:?} from inside a workshop", req.path())));
     }
     if req.method() != Method::GET {
         if let Some(state) = req.app_data::<web::Data<AppState>>() {
@@ -76,8 +74,8 @@ fn trusted_caller(req: &HttpRequest) -> Result<Caller, ApiError> {
             }
         }
     }
-    let user = username(peer.uid).ok_or(ApiError::NoUserName)?;
-    Ok(Caller { uid: peer.uid, pid: peer.pid, user })
+    let (user, gid) = user_entry(peer.uid).ok_or(ApiError::NoUserName)?;
+    Ok(Caller { uid: peer.uid, gid, user })
 }
 
 /// A caller on either socket (only `/v1/workshopctl` accepts these).
@@ -93,16 +91,14 @@ impl FromRequest for AnyCaller {
     }
 }
 
-/// The login name of `uid` (NSS lookup).
-pub fn username(uid: u32) -> Option<String> {
+/// The login name and primary group of `uid` (NSS lookup).
+pub fn user_entry(uid: u32) -> Option<(String, u32)> {
     let mut buf = vec![0u8; 4096];
     let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
     let mut result: *mut libc::passwd = std::ptr::null_mut();
     loop {
         // SAFETY: all pointers are valid for the call; buf outlives the use of pwd's fields.
-        let rc = unsafe {
-            libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr().cast(), buf.len(), &mut result)
-        };
+        let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr().cast(), buf.len(), &mut result) };
         if rc == libc::ERANGE && buf.len() < 1 << 20 {
             buf.resize(buf.len() * 2, 0);
             continue;
@@ -112,7 +108,7 @@ pub fn username(uid: u32) -> Option<String> {
         }
         // SAFETY: on success pw_name points to a NUL-terminated string inside buf.
         let name = unsafe { CStr::from_ptr(pwd.pw_name) };
-        return Some(name.to_string_lossy().into_owned());
+        return Some((name.to_string_lossy().into_owned(), pwd.pw_gid));
     }
 }
 
@@ -122,11 +118,11 @@ mod tests {
 
     #[test]
     fn root_has_a_name() {
-        assert_eq!(username(0).as_deref(), Some("root"));
+        assert_eq!(user_entry(0), Some(("root".to_string(), 0)));
     }
 
     #[test]
     fn unknown_uid_has_none() {
-        assert_eq!(username(3_999_999_999), None);
+        assert_eq!(user_entry(3_999_999_999), None);
     }
 }

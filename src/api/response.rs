@@ -50,7 +50,12 @@ pub fn accepted(change: &str, result: Value, meta: WarningMeta) -> HttpResponse 
 }
 
 /// An `error` response.
-pub fn error_body(status: StatusCode, message: String, kind: Option<ErrorKind>, value: Value) -> HttpResponse {
+pub fn error_body(
+    status: StatusCode,
+    message: String,
+    kind: Option<ErrorKind>,
+    value: Value,
+) -> HttpResponse {
     let result = ErrorResult { message, kind, value };
     let result = serde_json::to_value(result).unwrap_or(Value::Null);
     HttpResponse::build(status).json(envelope(ResponseType::Error, status, result))

@@ -42,7 +42,11 @@ pub async fn list(
         "all" => Select::All,
         "in-progress" => Select::InProgress,
         "ready" => Select::Ready,
-        other => return Err(ApiError::BadRequest(format!("select should be one of: all,in-progress,ready (got {other:?})"))),
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "select should be one of: all,in-progress,ready (got {other:?})"
+            )));
+        }
     };
     let project = query.project_id.clone();
     let changes = state
@@ -51,7 +55,9 @@ pub async fn list(
             let mut out: Vec<ChangeInfo> = st
                 .changes()
                 .filter(|c| visible(c, &caller))
-                .filter(|c| project.as_deref().is_none_or(|p| c.get::<String>("project-id").as_deref() == Some(p)))
+                .filter(|c| {
+                    project.as_deref().is_none_or(|p| c.get::<String>("project-id").as_deref() == Some(p))
+                })
                 .filter(|c| match select {
                     Select::All => true,
                     Select::InProgress => !st.change_ready(&c.id),
@@ -111,7 +117,10 @@ pub async fn wait(
     find(&state, &caller, id.clone()).await?;
     let ready = state.engine.send(WatchChange(id.clone())).await??;
     if tokio::time::timeout(timeout, ready).await.is_err() {
-        return Err(ApiError::Timeout(format!("timed out waiting for change after {}", workshop_api::duration::format(timeout))));
+        return Err(ApiError::Timeout(format!(
+            "timed out waiting for change after {}",
+            workshop_api::duration::format(timeout)
+        )));
     }
     let info = find(&state, &caller, id).await?;
     Ok(sync(StatusCode::OK, info, state.warning_meta().await))
@@ -164,7 +173,10 @@ fn task_info(t: &Task) -> TaskInfo {
         summary: t.summary.clone(),
         status: t.status().to_string(),
         log: t.log().to_vec(),
-        progress: { let (label, done, total) = t.progress(); Progress { label: label.to_string(), done, total } },
+        progress: {
+            let (label, done, total) = t.progress();
+            Progress { label: label.to_string(), done, total }
+        },
         spawn_time: t.spawn_time(),
         ready_time: t.ready_time(),
         doing_time: t.doing_time().as_nanos() as i64,

@@ -1,9 +1,11 @@
 //! v1 routes, one module per resource.
 
 mod changes;
+mod projects;
 mod system;
 mod warnings;
 mod workshopctl;
+mod workshops;
 
 use actix_web::{HttpRequest, Resource, web};
 
@@ -26,6 +28,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(warnings::post)),
         )
         .service(resource("/v1/system-info").route(web::get().to(system::info)))
+        .service(
+            resource("/v1/projects")
+                .route(web::get().to(projects::list))
+                .route(web::post().to(projects::post)),
+        )
+        .service(
+            resource("/v1/projects/{id}/workshops")
+                .route(web::get().to(workshops::list))
+                .route(web::post().to(workshops::post)),
+        )
+        .service(resource("/v1/projects/{id}/workshops/{name}").route(web::get().to(workshops::get)))
+        .service(
+            resource("/v1/projects/{id}/workshops/{name}/actions").route(web::get().to(workshops::actions)),
+        )
         .service(resource("/v1/workshopctl").route(web::post().to(workshopctl::post)));
 }
 
@@ -34,13 +50,12 @@ fn resource(path: &str) -> Resource {
 }
 
 fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default().limit(8 << 20).content_type_required(false).error_handler(|err, _req: &HttpRequest| {
-        ApiError::BadRequest(format!("cannot decode request body: {err}")).into()
-    })
+    web::JsonConfig::default().limit(8 << 20).content_type_required(false).error_handler(
+        |err, _req: &HttpRequest| ApiError::BadRequest(format!("cannot decode request body: {err}")).into(),
+    )
 }
 
 fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|err, _req: &HttpRequest| {
-        ApiError::BadRequest(format!("invalid query: {err}")).into()
-    })
+    web::QueryConfig::default()
+        .error_handler(|err, _req: &HttpRequest| ApiError::BadRequest(format!("invalid query: {err}")).into())
 }

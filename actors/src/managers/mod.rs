@@ -1,0 +1,55 @@
+//! Managers: each owns a family of task kinds (planners that turn a request into a task graph,
+//! and the handlers that run those tasks) behind a thin actor shell.
+
+pub mod workshop;
+
+use actix::prelude::*;
+use futures_util::future::Abortable;
+
+use crate::runner::{RunTask, TaskCtx};
+use crate::state::{Op, Outcome, Status};
+
+/// Who asked: the calling host user.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UserRef {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Runs a handler future for a `RunTask`, honouring abort and the change's wait-on-error mode
+/// (a failed Do handler pauses the change instead of undoing it).
+pub fn run_handler<F>(msg: RunTask, fut: impl FnOnce(TaskCtx) -> F) -> ResponseFuture<Outcome>
+where
+    F: std::future::Future<Output = Outcome> + 'static,
+{
+    let RunTask { ctx, op, abort } = msg;
+    let wait_on_error = op == Op::Do && wait_on_error(&ctx);
+    let log_ctx = ctx.clone();
+    let fut = Abortable::new(fut(ctx), abort);
+    Box::pin(async move {
+        match fut.await {
+            Err(_aborted) => Outcome::Cancelled,
+            Ok(Outcome::Failed(message)) if wait_on_error => {
+                log_ctx.log_error(&message).await;
+                Outcome::Wait { reason: message, waited: Status::Doing }
+            }
+            Ok(outcome) => outcome,
+        }
+    })
+}
+
+/// Whether the task's change pauses on errors (`wait-setup.mode == "wait-on-error"`).
+fn wait_on_error(ctx: &TaskCtx) -> bool {
+    ctx.change_get::<serde_json::Value>("wait-setup")
+        .and_then(|v| v.get("mode").and_then(|m| m.as_str().map(|m| m == "wait-on-error")))
+        .unwrap_or(false)
+}
+
+/// Turns a handler's `Result` into an [`Outcome`].
+pub fn outcome<E: std::fmt::Display>(result: Result<(), E>) -> Outcome {
+    match result {
+        Ok(()) => Outcome::Done,
+        Err(e) => Outcome::Failed(e.to_string()),
+    }
+}

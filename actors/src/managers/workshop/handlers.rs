@@ -1,0 +1,214 @@
+//! Task handlers of the workshop manager (reference §6.7, WorkshopManager rows). Each is
+//! idempotent: after a crash the engine runs a task that was Doing again.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use actix::Addr;
+
+use super::guest;
+use super::plan::TaskTarget;
+use crate::backend::*;
+use crate::runner::TaskCtx;
+
+/// Format of the instances this version creates (`user.workshop.format-revision`).
+pub const FORMAT_REVISION: &str = "1";
+
+/// Host-side locations the handlers need.
+#[derive(Debug, Clone)]
+pub struct WorkshopConfig {
+    /// `$WORKSHOP_CACHE`: per-workshop apt caches live under `id/<pid>/<ws>/`.
+    pub cache_dir: PathBuf,
+    /// Host directory holding the guest's `workshopctl`.
+    pub guest_bin_dir: PathBuf,
+    /// The daemon's untrusted socket.
+    pub untrusted_socket: PathBuf,
+}
+
+impl WorkshopConfig {
+    /// The workshop's cache directory (its apt archives are in `apt/`).
+    pub fn workshop_cache(&self, t: &TaskTarget) -> PathBuf {
+        self.cache_dir.join("id").join(&t.project_id).join(&t.name)
+    }
+}
+
+/// What every handler can use.
+#[derive(Clone)]
+pub struct Env {
+    pub backend: Addr<BackendActor>,
+    pub config: std::rc::Rc<WorkshopConfig>,
+}
+
+pub type HandlerResult = Result<(), String>;
+
+fn target(ctx: &TaskCtx) -> Result<TaskTarget, String> {
+    ctx.get::<TaskTarget>("target").ok_or_else(|| format!("task {} has no workshop target", ctx.task))
+}
+
+fn backend_target(t: &TaskTarget) -> Target {
+    Target::new(&t.user.name, &t.project_id, &t.name)
+}
+
+/// Sends a backend message; errors (backend or mailbox) become the task's error text.
+async fn call<M, T>(env: &Env, msg: M) -> Result<T, String>
+where
+    M: actix::Message<Result = Result<T, BackendError>> + Send + 'static,
+    T: Send + 'static,
+    BackendActor: actix::Handler<M>,
+{
+    match env.backend.send(msg).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(e) => Err(BackendError::from(e).to_string()),
+    }
+}
+
+/// Runs a root shell script in the workshop; a non-zero exit is an error naming `what`.
+async fn run_script(env: &Env, t: &TaskTarget, what: &str, script: String) -> HandlerResult {
+    let spec = ExecSpec { command: vec!["bash".into(), "-c".into(), script], ..Default::default() };
+    let out = call(env, RunCommand { target: backend_target(t), spec }).await?;
+    if out.exit_code != 0 {
+        return Err(format!(
+            "cannot {what} in {:?}: {} (exit status {})",
+            t.name,
+            out.combined(),
+            out.exit_code
+        ));
+    }
+    Ok(())
+}
+
+fn base_key(base: &str) -> String {
+    format!("base-image-{base}")
+}
+
+pub async fn download_base(mut ctx: TaskCtx, env: Env) -> HandlerResult {
+    let base: String = ctx.get("base").ok_or("task has no base")?;
+    let image = call(&env, ResolveBase { base: base.clone() }).await?;
+    ctx.log(format!("Base {base:?} is image {}", &image.fingerprint[..image.fingerprint.len().min(12)]))
+        .await;
+    ctx.change_set(&base_key(&base), serde_json::to_value(&image).map_err(|e| e.to_string())?).await;
+    Ok(())
+}
+
+pub async fn create_storage(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = target(&ctx)?;
+    let apt = env.config.workshop_cache(&t).join("apt");
+    make_user_dir(&apt, t.user.uid, t.user.gid, 0o755)
+        .map_err(|e| format!("cannot create {}: {e}", apt.display()))
+}
+
+pub async fn remove_storage(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = target(&ctx)?;
+    let dir = env.config.workshop_cache(&t);
+    if let Err(e) = std::fs::remove_dir_all(&dir) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            // Reference: storage cleanup errors are only logged.
+            ctx.log(format!("cannot remove {}: {e}", dir.display())).await;
+        }
+    }
+    Ok(())
+}
+
+pub async fn create_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = target(&ctx)?;
+    let base: String = ctx.get("base").ok_or("task has no base")?;
+    let image = match ctx.change_get::<BaseImage>(&base_key(&base)) {
+        Some(image) => image,
+        None => call(&env, ResolveBase { base: base.clone() }).await?,
+    };
+    call(&env, EnsureUser { user: t.user.name.clone() }).await?;
+    let file: String = ctx.get("workshop-file").unwrap_or_default();
+    let config = BTreeMap::from([
+        ("user.workshop.format-revision".to_string(), FORMAT_REVISION.to_string()),
+        ("user.workshop.project-id".to_string(), t.project_id.clone()),
+        ("user.workshop.name".to_string(), t.name.clone()),
+        ("user.workshop.file".to_string(), file),
+        ("user.workshop.base".to_string(), base),
+        ("user.workshop.base-fingerprint".to_string(), image.fingerprint.clone()),
+    ]);
+    let apt = env.config.workshop_cache(&t).join("apt");
+    let devices = BTreeMap::from([
+        ("cache.apt".to_string(), disk(&apt.to_string_lossy(), guest::GUEST_APT_CACHE, false)),
+        (
+            "workshop.bin".to_string(),
+            disk(&env.config.guest_bin_dir.to_string_lossy(), guest::GUEST_BIN, true),
+        ),
+    ]);
+    let spec =
+        CreateSpec { image: image.fingerprint, host_uid: t.user.uid, host_gid: t.user.gid, config, devices };
+    call(&env, CreateInstance { target: backend_target(&t), spec }).await
+}
+
+pub async fn remove_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = target(&ctx)?;
+    call(&env, DeleteInstance { target: backend_target(&t) }).await
+}
+
+/// Starts the instance, provisions the guest and plugs in the untrusted socket.
+pub async fn start_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = target(&ctx)?;
+    call(&env, StartInstance { target: backend_target(&t) }).await?;
+    run_script(&env, &t, "set up the workshop user", guest::provision_script()).await?;
+    let socket = Device::from([
+        ("type".to_string(), "proxy".to_string()),
+        ("bind".to_string(), "instance".to_string()),
+        ("connect".to_string(), format!("unix:{}", env.config.untrusted_socket.display())),
+        ("listen".to_string(), format!("unix:{}", guest::GUEST_SOCKET)),
+        ("mode".to_string(), "0666".to_string()),
+        ("security.uid".to_string(), t.user.uid.to_string()),
+        ("security.gid".to_string(), t.user.gid.to_string()),
+    ]);
+    call(&env, SetDevice { target: backend_target(&t), name: "workshop.socket".into(), device: socket }).await
+}
+
+pub async fn stop_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = target(&ctx)?;
+    let force = ctx.get::<bool>("force").unwrap_or(false);
+    call(&env, StopInstance { target: backend_target(&t), force }).await
+}
+
+/// Undo of a start: stop forcibly.
+pub async fn undo_start(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = target(&ctx)?;
+    call(&env, StopInstance { target: backend_target(&t), force: true }).await
+}
+
+pub async fn configure_timezone(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = target(&ctx)?;
+    let Some(zone) = guest::host_timezone() else {
+        ctx.log("cannot determine system time zone; keeping the workshop's").await;
+        return Ok(());
+    };
+    if let Err(e) = run_script(&env, &t, "set the time zone", guest::timezone_script(&zone)).await {
+        // The workshop stays usable with its own zone: note it rather than fail the launch.
+        ctx.log(e).await;
+    }
+    Ok(())
+}
+
+pub async fn mount_project(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = target(&ctx)?;
+    let device = disk(&t.project_path, "/project", false);
+    call(&env, SetDevice { target: backend_target(&t), name: "workshop.project".into(), device }).await
+}
+
+/// A disk device.
+fn disk(source: &str, path: &str, readonly: bool) -> Device {
+    let mut d = Device::from([
+        ("type".to_string(), "disk".to_string()),
+        ("source".to_string(), source.to_string()),
+        ("path".to_string(), path.to_string()),
+    ]);
+    if readonly {
+        d.insert("readonly".into(), "true".into());
+    }
+    d
+}
+
+/// Creates `dir` (and parents) and gives it to the user with `mode`.
+fn make_user_dir(dir: &Path, uid: u32, gid: u32, mode: u32) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::os::unix::fs::chown(dir, Some(uid), Some(gid))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+}

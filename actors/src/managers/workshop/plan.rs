@@ -1,0 +1,255 @@
+//! Planners: pure functions from a request to a change's task graph (reference §8).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use workshop_api::workshops::Mode;
+
+use crate::managers::UserRef;
+use crate::state::{ChangeId, State, TaskId};
+
+/// The workshop a task works on, stored in its data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskTarget {
+    pub name: String,
+    pub project_id: String,
+    pub project_path: String,
+    pub user: UserRef,
+}
+
+/// One workshop of a launch: its target, base name and normalised definition.
+#[derive(Debug, Clone)]
+pub struct LaunchItem {
+    pub target: TaskTarget,
+    pub base: String,
+    pub file: String,
+}
+
+/// Creates a change carrying the keys every workshop change has.
+fn new_change(
+    st: &mut State,
+    kind: &str,
+    names: &[&str],
+    user: &UserRef,
+    project_id: &str,
+    now: DateTime<Utc>,
+) -> ChangeId {
+    let summary = summary(kind, names);
+    let id = st.new_change(kind, &summary, now);
+    let c = st.change_mut(&id).expect("new change exists");
+    c.set("user", &user.name);
+    c.set("project-id", project_id);
+    id
+}
+
+/// `Launch "a" workshop` / `Launch "a", "b" workshops`.
+pub fn summary(kind: &str, names: &[&str]) -> String {
+    let mut title = kind.to_string();
+    if let Some(first) = title.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    let quoted: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+    let noun = if names.len() == 1 { "workshop" } else { "workshops" };
+    format!("{title} {} {noun}", quoted.join(", "))
+}
+
+/// Adds a task for `target` to `change`, after `prev` when given.
+fn task(
+    st: &mut State,
+    change: &ChangeId,
+    kind: &str,
+    summary: String,
+    target: &TaskTarget,
+    prev: Option<&TaskId>,
+    now: DateTime<Utc>,
+) -> TaskId {
+    let id = st.new_task(kind, &summary, now);
+    st.task_mut(&id).expect("new task exists").set("workshop", &target.name);
+    st.task_mut(&id).expect("new task exists").set("target", target);
+    st.add_task(change, &id);
+    if let Some(prev) = prev {
+        st.wait_for(&id, prev);
+    }
+    id
+}
+
+/// Builds a chain of tasks for one workshop, each waiting for the previous one.
+struct Chain<'a> {
+    st: &'a mut State,
+    change: ChangeId,
+    target: &'a TaskTarget,
+    last: Option<TaskId>,
+    now: DateTime<Utc>,
+}
+
+impl<'a> Chain<'a> {
+    fn new(st: &'a mut State, change: &ChangeId, target: &'a TaskTarget, now: DateTime<Utc>) -> Self {
+        Self { st, change: change.clone(), target, last: None, now }
+    }
+
+    fn then(&mut self, kind: &str, summary: String) -> TaskId {
+        let id = task(self.st, &self.change, kind, summary, self.target, self.last.as_ref(), self.now);
+        self.last = Some(id.clone());
+        id
+    }
+}
+
+/// Launch: base, storage, instance, start, time zone, project mount, per workshop; one lane,
+/// so a failure anywhere undoes every workshop of the change (all or nothing).
+pub fn launch(
+    st: &mut State,
+    user: &UserRef,
+    items: &[LaunchItem],
+    mode: Mode,
+    now: DateTime<Utc>,
+) -> ChangeId {
+    let names: Vec<&str> = items.iter().map(|i| i.target.name.as_str()).collect();
+    let project_id = items.first().map(|i| i.target.project_id.clone()).unwrap_or_default();
+    let change = new_change(st, "launch", &names, user, &project_id, now);
+    st.change_mut(&change).expect("exists").set("wait-setup", serde_json::json!({ "mode": mode.as_str() }));
+    for item in items {
+        let ws = &item.target.name;
+        let mut chain = Chain::new(st, &change, &item.target, now);
+        let base = chain.then("download-base", format!("Download base {:?} for {ws:?}", item.base));
+        chain.then("create-workshop-storage", format!("Create storage of {ws:?}"));
+        let create = chain.then("create-workshop", format!("Create new {ws:?} workshop"));
+        chain.then("start-workshop", format!("Start {ws:?} workshop"));
+        chain.then("configure-timezone", format!("Configure time zone of {ws:?}"));
+        chain.then("mount-project", format!("Mount project into {ws:?}"));
+        st.task_mut(&base).expect("exists").set("base", &item.base);
+        let t = st.task_mut(&create).expect("exists");
+        t.set("base", &item.base);
+        t.set("workshop-file", &item.file);
+    }
+    change
+}
+
+/// Start: one `start-workshop` per workshop.
+pub fn start(st: &mut State, user: &UserRef, targets: &[TaskTarget], now: DateTime<Utc>) -> ChangeId {
+    let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+    let change = new_change(st, "start", &names, user, &targets[0].project_id, now);
+    for t in targets {
+        task(st, &change, "start-workshop", format!("Start {:?} workshop", t.name), t, None, now);
+    }
+    change
+}
+
+/// Stop: one `stop-workshop` (not forced) per workshop.
+pub fn stop(st: &mut State, user: &UserRef, targets: &[TaskTarget], now: DateTime<Utc>) -> ChangeId {
+    let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+    let change = new_change(st, "stop", &names, user, &targets[0].project_id, now);
+    for t in targets {
+        let id = task(st, &change, "stop-workshop", format!("Stop {:?} workshop", t.name), t, None, now);
+        st.task_mut(&id).expect("exists").set("force", false);
+    }
+    change
+}
+
+/// Remove: stop (forced, when running), remove the instance (point of no return), then a
+/// cleanup lane that deletes the workshop's storage.
+pub fn remove(
+    st: &mut State,
+    user: &UserRef,
+    targets: &[(TaskTarget, bool)],
+    now: DateTime<Utc>,
+) -> ChangeId {
+    let names: Vec<&str> = targets.iter().map(|(t, _)| t.name.as_str()).collect();
+    let change = new_change(st, "remove", &names, user, &targets[0].0.project_id, now);
+    for (target, running) in targets {
+        let ws = &target.name;
+        let mut chain = Chain::new(st, &change, target, now);
+        if *running {
+            let stop = chain.then("stop-workshop", format!("Stop {ws:?} workshop"));
+            chain.st.task_mut(&stop).expect("exists").set("force", true);
+        }
+        let removed = chain.then("remove-workshop", format!("Remove {ws:?} workshop"));
+        let lane = st.new_lane();
+        let cleanup = task(
+            st,
+            &change,
+            "remove-workshop-storage",
+            format!("Remove storage of {ws:?}"),
+            target,
+            Some(&removed),
+            now,
+        );
+        st.join_lane(&cleanup, lane);
+    }
+    change
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(name: &str) -> TaskTarget {
+        TaskTarget {
+            name: name.into(),
+            project_id: "0123abcd".into(),
+            project_path: "/home/u/p".into(),
+            user: UserRef { name: "u".into(), uid: 1000, gid: 1000 },
+        }
+    }
+
+    fn kinds(st: &State, change: &str) -> Vec<String> {
+        st.change_tasks(change).iter().map(|t| t.kind.clone()).collect()
+    }
+
+    #[test]
+    fn summaries_match_the_reference() {
+        assert_eq!(summary("launch", &["ws"]), r#"Launch "ws" workshop"#);
+        assert_eq!(summary("remove", &["a", "b"]), r#"Remove "a", "b" workshops"#);
+    }
+
+    #[test]
+    fn launch_is_a_chain_per_workshop() {
+        let mut st = State::new();
+        let now = Utc::now();
+        let user = target("x").user;
+        let items = vec![
+            LaunchItem { target: target("a"), base: "ubuntu@22.04".into(), file: "name: a\n".into() },
+            LaunchItem { target: target("b"), base: "ubuntu@22.04".into(), file: "name: b\n".into() },
+        ];
+        let change = launch(&mut st, &user, &items, Mode::WaitOnError, now);
+        let c = st.change(&change).unwrap();
+        assert_eq!(c.summary, r#"Launch "a", "b" workshops"#);
+        assert_eq!(c.get::<String>("project-id").as_deref(), Some("0123abcd"));
+        let tasks = st.change_tasks(&change);
+        assert_eq!(tasks.len(), 12);
+        assert_eq!(
+            kinds(&st, &change)[..6],
+            [
+                "download-base",
+                "create-workshop-storage",
+                "create-workshop",
+                "start-workshop",
+                "configure-timezone",
+                "mount-project"
+            ]
+        );
+        // Each task waits for the previous one of its own workshop only.
+        assert!(tasks[0].wait_tasks.is_empty() && tasks[6].wait_tasks.is_empty());
+        assert_eq!(tasks[1].wait_tasks, vec![tasks[0].id.clone()]);
+        assert_eq!(tasks[7].wait_tasks, vec![tasks[6].id.clone()]);
+    }
+
+    #[test]
+    fn remove_stops_only_running_workshops_and_cleans_up_in_its_own_lane() {
+        let mut st = State::new();
+        let now = Utc::now();
+        let change = remove(&mut st, &target("x").user, &[(target("a"), true), (target("b"), false)], now);
+        assert_eq!(
+            kinds(&st, &change),
+            [
+                "stop-workshop",
+                "remove-workshop",
+                "remove-workshop-storage",
+                "remove-workshop",
+                "remove-workshop-storage"
+            ]
+        );
+        let tasks = st.change_tasks(&change);
+        assert_eq!(tasks[0].get::<bool>("force"), Some(true));
+        assert!(tasks[1].lanes().is_empty());
+        assert_eq!(tasks[2].lanes().len(), 1);
+    }
+}

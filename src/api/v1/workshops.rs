@@ -1,0 +1,74 @@
+//! `/v1/projects/{id}/workshops[/{name}[/actions]]`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use workshop_actors::managers::workshop::{ChangeWorkshops, GetActions, GetWorkshop, ListWorkshops};
+use workshop_api::workshops::WorkshopsRequest;
+
+use crate::api::AppState;
+use crate::api::error::ApiError;
+use crate::api::peer::Caller;
+use crate::api::response::{accepted, sync};
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    state: String,
+}
+
+const STATES: &[&str] =
+    &["", "all", "available", "unknown", "ready", "pending", "waiting", "error", "stopped"];
+
+pub async fn list(
+    caller: Caller,
+    state: web::Data<AppState>,
+    project_id: web::Path<String>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    if !STATES.contains(&query.state.as_str()) {
+        return Err(ApiError::BadRequest(format!("invalid state {:?}", query.state)));
+    }
+    let msg = ListWorkshops {
+        user: caller.user_ref(),
+        project_id: project_id.into_inner(),
+        state: query.state.clone(),
+    };
+    let list = state.workshops.send(msg).await??;
+    Ok(sync(StatusCode::OK, list, state.warning_meta().await))
+}
+
+pub async fn post(
+    caller: Caller,
+    state: web::Data<AppState>,
+    project_id: web::Path<String>,
+    body: web::Json<WorkshopsRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let msg = ChangeWorkshops {
+        user: caller.user_ref(),
+        project_id: project_id.into_inner(),
+        request: body.into_inner(),
+    };
+    let change = state.workshops.send(msg).await??;
+    Ok(accepted(&change, serde_json::Value::Null, state.warning_meta().await))
+}
+
+pub async fn get(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, name) = path.into_inner();
+    let info = state.workshops.send(GetWorkshop { user: caller.user_ref(), project_id, name }).await??;
+    Ok(sync(StatusCode::OK, info, state.warning_meta().await))
+}
+
+pub async fn actions(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, name) = path.into_inner();
+    let actions = state.workshops.send(GetActions { user: caller.user_ref(), project_id, name }).await??;
+    Ok(sync(StatusCode::OK, actions, state.warning_meta().await))
+}
