@@ -11,6 +11,7 @@ release:
 
 # Unit and socket-level tests; LXD tests skip themselves without WORKSHOP_TEST_LXD=1.
 test:
+	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace
 
 # Everything, against a real LXD that the scripts install and start (run as root).

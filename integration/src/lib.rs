@@ -1,1 +1,314 @@
-//! Helpers shared by the end-to-end tests.
+//! Helpers shared by the end-to-end tests: a real `workshopd` in a temp directory, the real
+//! `workshop` CLI (as the current user or as an unprivileged test user), raw HTTP over the
+//! sockets, and guards that remove what a test created in LXD even when it fails.
+
+use std::io::BufReader;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Directory of the workspace's built binaries (`target/debug`).
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/debug/deps/it-<hash> → target/debug
+    let dir = exe.parent().and_then(Path::parent).expect("target dir").to_path_buf();
+    for bin in ["workshopd", "workshop", "workshopctl"] {
+        assert!(
+            dir.join(bin).is_file(),
+            "{} is missing: build the binaries first (cargo build --workspace --bins)",
+            dir.join(bin).display()
+        );
+    }
+    dir
+}
+
+/// Whether the real-LXD tests should run (`WORKSHOP_TEST_LXD=1`); prints why not otherwise.
+pub fn lxd_enabled(test: &str) -> bool {
+    if std::env::var("WORKSHOP_TEST_LXD").is_ok_and(|v| v == "1") {
+        return true;
+    }
+    eprintln!("skipped {test}: WORKSHOP_TEST_LXD not set");
+    false
+}
+
+/// A short random suffix for names of test objects.
+pub fn suffix() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{:06x}", (nanos ^ std::process::id().rotate_left(16)) & 0xff_ffff)
+}
+
+/// A `workshopd` process with its own state directory; stopped (by PID) on drop.
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    child: Option<Child>,
+    env: Vec<(String, String)>,
+}
+
+impl Daemon {
+    /// Starts a daemon on the real LXD (or degraded without one).
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts a daemon with extra environment variables.
+    pub fn start_with(env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::Builder::new().prefix("wst-daemon-").tempdir().expect("temp dir");
+        // Test users must reach the socket inside.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut daemon = Self { dir, child: None, env };
+        daemon.spawn();
+        daemon
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("workshop.socket")
+    }
+
+    pub fn untrusted_socket(&self) -> PathBuf {
+        self.dir.path().join("workshop.socket.untrusted")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("workshopd.log"))
+            .unwrap();
+        let mut cmd = Command::new(bin_dir().join("workshopd"));
+        cmd.args(["run", "--create-dirs"])
+            .env("WORKSHOP", self.dir.path())
+            .env_remove("WORKSHOP_SOCKET")
+            .env_remove("NOTIFY_SOCKET")
+            .env("WORKSHOP_DEBUG", "1")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let _ = std::fs::remove_file(self.socket());
+        self.child = Some(cmd.spawn().expect("start workshopd"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if UnixStream::connect(self.socket()).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("workshopd did not start listening; log:\n{}", self.log());
+    }
+
+    /// Stops the daemon with `signal` and waits for it.
+    pub fn stop_with(&mut self, signal: i32) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        // SAFETY: signalling a child we spawned and have not reaped.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        child.wait().ok()
+    }
+
+    /// SIGTERM, wait, start again on the same state.
+    pub fn restart(&mut self) {
+        self.stop_with(libc::SIGTERM);
+        self.spawn();
+    }
+
+    /// SIGKILL, then start again on the same state.
+    pub fn kill_and_restart(&mut self) {
+        self.stop_with(libc::SIGKILL);
+        self.spawn();
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("workshopd.log")).unwrap_or_default()
+    }
+
+    /// `workshop ARGS` as the current user, in `cwd`.
+    pub fn cli(&self, cwd: &Path, args: &[&str]) -> Run {
+        self.cli_as(None, cwd, args, &[])
+    }
+
+    /// `workshop ARGS` as `user` (via runuser, needs root) or the current user, in `cwd`.
+    pub fn cli_as(&self, user: Option<&str>, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let workshop = bin_dir().join("workshop");
+        let mut cmd = match user {
+            Some(user) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", user, "--", "env"]);
+                c
+            }
+            None => Command::new("env"),
+        };
+        cmd.arg(format!("WORKSHOP_SOCKET={}", self.socket().display()));
+        cmd.arg("NO_COLOR=1");
+        if let Some(user) = user {
+            let home = user_home(user);
+            cmd.arg(format!("HOME={}", home.display()));
+            cmd.arg(format!("USER={user}"));
+        }
+        for (k, v) in env {
+            cmd.arg(format!("{k}={v}"));
+        }
+        cmd.arg(&workshop).args(args).current_dir(cwd).stdin(Stdio::null());
+        let started = Instant::now();
+        let out = cmd.output().expect("run workshop");
+        Run::new(args, out, started.elapsed())
+    }
+
+    /// A raw HTTP request on `socket`: (status, envelope).
+    pub fn http(socket: &Path, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+        let stream = UnixStream::connect(socket).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        workshop_client::http::write_request(&mut &stream, method, path, body.map(str::as_bytes)).unwrap();
+        let resp = workshop_client::http::read_response(&mut BufReader::new(&stream)).expect("response");
+        let value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+        (resp.status, value)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop_with(libc::SIGTERM);
+    }
+}
+
+/// What a CLI run produced.
+#[derive(Debug)]
+pub struct Run {
+    pub args: Vec<String>,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    fn new(args: &[&str], out: Output, elapsed: Duration) -> Self {
+        Self {
+            args: args.iter().map(|s| s.to_string()).collect(),
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            elapsed,
+        }
+    }
+
+    /// Both streams, as the scenarios read them.
+    pub fn output(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
+    /// Asserts success and returns stdout.
+    #[track_caller]
+    pub fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "workshop {:?} failed:\n{}", self.args, self.output());
+        &self.stdout
+    }
+
+    /// Asserts failure and returns the merged output.
+    #[track_caller]
+    pub fn fails(&self) -> String {
+        assert_ne!(self.code, 0, "workshop {:?} should have failed:\n{}", self.args, self.output());
+        self.output()
+    }
+
+    /// Whether some line of the merged output matches `re` (a regex-lite pattern).
+    pub fn has_line(&self, re: &str) -> bool {
+        let re = regex_lite::Regex::new(re).expect("pattern");
+        self.output().lines().any(|l| re.is_match(l))
+    }
+}
+
+/// The home directory of `user`.
+pub fn user_home(user: &str) -> PathBuf {
+    let out = Command::new("getent").args(["passwd", user]).output().expect("getent");
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    let home = line.trim().split(':').nth(5).unwrap_or_else(|| panic!("no such user {user}"));
+    PathBuf::from(home)
+}
+
+/// uid and gid of `user`.
+pub fn user_ids(user: &str) -> (u32, u32) {
+    let out = Command::new("getent").args(["passwd", user]).output().expect("getent");
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    let fields: Vec<&str> = line.trim().split(':').collect();
+    (fields[2].parse().unwrap(), fields[3].parse().unwrap())
+}
+
+/// A project directory owned by a test user, with definition files; on drop the test's LXD
+/// instances (named `<ws>-<project id>` in `workshop.<user>`) and the directory are removed.
+pub struct Project {
+    pub path: PathBuf,
+    pub user: String,
+}
+
+impl Project {
+    /// `$HOME/wst/<case>-<random>` of `user`.
+    pub fn new(user: &str, case: &str) -> Self {
+        let path = user_home(user).join("wst").join(format!("{case}-{}", suffix()));
+        std::fs::create_dir_all(&path).unwrap();
+        let project = Self { path, user: user.to_string() };
+        project.chown_all();
+        project
+    }
+
+    /// Writes `rel` (relative to the project) with `content`, owned by the user.
+    pub fn write(&self, rel: &str, content: &str) -> &Self {
+        let path = self.path.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, content).unwrap();
+        self.chown_all();
+        self
+    }
+
+    fn chown_all(&self) {
+        let (uid, gid) = user_ids(&self.user);
+        let home = user_home(&self.user);
+        let _ = std::os::unix::fs::chown(home.join("wst"), Some(uid), Some(gid));
+        let status = Command::new("chown").arg("-R").arg(format!("{uid}:{gid}")).arg(&self.path).status();
+        assert!(status.is_ok_and(|s| s.success()), "chown {}", self.path.display());
+    }
+
+    /// The project id, once a command has tracked the project.
+    pub fn id(&self) -> Option<String> {
+        std::fs::read_to_string(self.path.join(".workshop.lock")).ok().map(|s| s.trim().to_string())
+    }
+
+    /// LXD instances of this project.
+    pub fn instances(&self) -> Vec<String> {
+        let Some(id) = self.id() else { return Vec::new() };
+        let out = Command::new("lxc")
+            .args(["list", "--project", &format!("workshop.{}", self.user), "-f", "csv", "-c", "n"])
+            .output();
+        let Ok(out) = out else { return Vec::new() };
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::trim)
+            .filter(|n| n.ends_with(&format!("-{id}")))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        for name in self.instances() {
+            let _ = Command::new("lxc")
+                .args(["delete", "-f", "--project", &format!("workshop.{}", self.user), &name])
+                .status();
+        }
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// The unprivileged test users (created by scripts/test-all.sh).
+pub fn test_user() -> String {
+    std::env::var("WORKSHOP_TEST_USER").unwrap_or_else(|_| "workshop-test".into())
+}

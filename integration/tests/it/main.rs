@@ -1,1 +1,6 @@
-mod smoke { #[test] fn builds() {} }
+//! End-to-end tests: real `workshopd` processes, the real `workshop` CLI, real sockets; the
+//! `workshops` module also needs a real LXD (`WORKSHOP_TEST_LXD=1`).
+
+mod api;
+mod cli;
+mod workshops;

@@ -10,7 +10,7 @@ use crate::api::peer::AnyCaller;
 /// a hook and is refused with the reference's message.
 pub async fn post(_caller: AnyCaller, body: web::Json<WorkshopctlRequest>) -> Result<HttpResponse, ApiError> {
     let command = body.args.first().cloned().unwrap_or_default();
-    Err(ApiError::Forbidden(format!(
+    Err(ApiError::BadRequest(format!(
         "cannot invoke workshopctl operation commands (here {command:?}) from outside of a workshop"
     )))
 }
