@@ -11,11 +11,17 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// Directory of the workspace's built binaries (`target/debug`).
+/// Directory of the workspace's built binaries: `$WORKSHOP_BIN_DIR`, else the profile
+/// directory this test runs from (`target/debug` or `target/release`).
 pub fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/debug/deps/it-<hash> → target/debug
-    let dir = exe.parent().and_then(Path::parent).expect("target dir").to_path_buf();
+    let dir = match std::env::var_os("WORKSHOP_BIN_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        // target/<profile>/deps/it-<hash> → target/<profile>
+        None => {
+            let exe = std::env::current_exe().expect("test executable path");
+            exe.parent().and_then(Path::parent).expect("target dir").to_path_buf()
+        }
+    };
     for bin in ["workshopd", "workshop", "workshopctl"] {
         assert!(
             dir.join(bin).is_file(),

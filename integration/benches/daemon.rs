@@ -1,0 +1,87 @@
+//! Daemon benchmarks against the real binary: `GET /v1/changes` latency with 1,000 changes of
+//! 10 tasks in the state (p50/p99), and idle RSS. Prints `daemon-bench <name> <values>`.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use workshop_actors::state::{LogLevel, State};
+use workshop_integration::Daemon;
+
+const CHANGES: usize = 1000;
+const TASKS: usize = 10;
+const REQUESTS: usize = 300;
+
+fn state_with_changes() -> Vec<u8> {
+    let now = Utc::now();
+    let mut st = State::new();
+    for c in 0..CHANGES {
+        let change = st.new_change("launch", &format!("Launch \"ws{c}\" workshop"), now);
+        st.change_mut(&change).unwrap().set("project-id", "0123abcd");
+        let mut prev: Option<String> = None;
+        for t in 0..TASKS {
+            let task = st.new_task("create-workshop", &format!("Task {t} of ws{c}"), now);
+            let tk = st.task_mut(&task).unwrap();
+            tk.set("workshop", format!("ws{c}"));
+            tk.logf(LogLevel::Info, "a line of log output", now);
+            st.add_task(&change, &task);
+            if let Some(p) = &prev {
+                st.wait_for(&task, p);
+            }
+            prev = Some(task);
+        }
+    }
+    st.to_json()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() {
+    // Idle RSS of a fresh daemon.
+    let idle = Daemon::start_with(&[("WORKSHOP_DEBUG", "0")]);
+    std::thread::sleep(Duration::from_secs(2));
+    println!("daemon-bench idle-rss rss_mib={:.1}", rss_kib(idle.pid()) as f64 / 1024.0);
+    drop(idle);
+
+    // A daemon whose state already holds 1,000 changes.
+    let mut daemon = Daemon::start_with(&[("WORKSHOP_DEBUG", "0")]);
+    std::fs::write(daemon.dir.path().join("state.json"), state_with_changes()).unwrap();
+    daemon.restart();
+    let mut times = Vec::with_capacity(REQUESTS);
+    for _ in 0..REQUESTS {
+        let started = Instant::now();
+        let (status, _) = Daemon::http(&daemon.socket(), "GET", "/v1/changes?select=all", None);
+        times.push(started.elapsed());
+        assert_eq!(status, 200);
+    }
+    times.sort();
+    println!(
+        "daemon-bench get-changes changes={CHANGES} p50_ms={:.2} p99_ms={:.2}",
+        percentile(&times, 0.5).as_secs_f64() * 1e3,
+        percentile(&times, 0.99).as_secs_f64() * 1e3
+    );
+    let mut times = Vec::with_capacity(REQUESTS);
+    for _ in 0..REQUESTS {
+        let started = Instant::now();
+        let (status, _) = Daemon::http(&daemon.socket(), "GET", "/v1/changes", None);
+        times.push(started.elapsed());
+        assert_eq!(status, 200);
+    }
+    times.sort();
+    println!(
+        "daemon-bench get-changes-in-progress changes={CHANGES} p50_ms={:.2} p99_ms={:.2}",
+        percentile(&times, 0.5).as_secs_f64() * 1e3,
+        percentile(&times, 0.99).as_secs_f64() * 1e3
+    );
+    println!("daemon-bench loaded-rss changes={CHANGES} rss_mib={:.1}", rss_kib(daemon.pid()) as f64 / 1024.0);
+}

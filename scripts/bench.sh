@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Benchmarks, reported as ratios against raw LXD (`lxc`) measured in the same run.
+# Run as root after scripts/setup-lxd.sh (it is run here too).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+require_root
+require_cargo
+bash "$ROOT/scripts/setup-lxd.sh"
+cd "$ROOT"
+cargo build --release --workspace --bins
+log "state checkpoint"
+cargo bench -p workshop-actors --bench checkpoint
+log "daemon API and memory"
+cargo bench -p workshop-integration --bench daemon
+log "LXD client vs lxc"
+cargo bench -p workshop-actors --bench lxd
