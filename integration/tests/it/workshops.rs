@@ -1,2 +1,214 @@
 //! Workshops end to end against the real LXD (`WORKSHOP_TEST_LXD=1`), driven through the CLI
-//! as an unprivileged user.
+//! as an unprivileged user. Scenario ids refer to the public acceptance set.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use workshop_integration::{Daemon, Project, lxd_enabled, test_user, user_ids};
+
+fn bare(name: &str, base: &str) -> String {
+    format!("name: {name}\nbase: {base}\n")
+}
+
+/// Launch, list, exec, info, stop/start, remove of one bare workshop (L-01, L-02, L-14,
+/// P-15, S-01, S-02, T-01, T-02, R-01).
+#[test]
+fn bare_workshop_lifecycle() {
+    if !lxd_enabled("bare_workshop_lifecycle") {
+        return;
+    }
+    let user = test_user();
+    let d = Daemon::start();
+    let p = Project::new(&user, "lifecycle");
+    p.write(".workshop/ws-22.yaml", &bare("ws-22", "ubuntu@22.04"));
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+
+    let launch = w(&["launch", "ws-22"]);
+    assert!(launch.ok().lines().any(|l| l == r#""ws-22" launched"#), "{}", launch.output());
+    assert!(w(&["list"]).has_line(r"^ws-22\s+Ready\s+-$"));
+    w(&["exec", "ws-22", "--", "true"]).ok();
+
+    // L-02: guest plumbing.
+    w(&["exec", "ws-22", "--", "test", "-S", "/var/lib/workshop/run/workshop.socket.untrusted"]).ok();
+    w(&["exec", "ws-22", "--", "bash", "-lc", "command -v workshopctl"]).ok();
+    w(&["exec", "ws-22", "--", "mountpoint", "/var/cache/apt/archives"]).ok();
+    let stat = w(&["exec", "ws-22", "--", "stat", "--format=%A %U %G", "/var/cache/apt/archives"]);
+    assert_eq!(stat.ok().trim(), "drwxr-xr-x workshop workshop");
+
+    // L-14: the project is shared live, with host ownership both ways.
+    let outside = p.path.join("created_outside.txt");
+    std::fs::write(&outside, "x").unwrap();
+    let (uid, gid) = user_ids(&user);
+    std::os::unix::fs::chown(&outside, Some(uid), Some(gid)).unwrap();
+    w(&["exec", "ws-22", "--", "test", "-f", "/project/created_outside.txt"]).ok();
+    w(&["exec", "ws-22", "--", "touch", "/project/created_inside.txt"]).ok();
+    let meta = std::fs::metadata(p.path.join("created_inside.txt")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (uid, gid), "file written inside belongs to the host user");
+    let owner = w(&["exec", "ws-22", "--", "stat", "-c", "%U", "/project/created_outside.txt"]);
+    assert_eq!(owner.ok().trim(), "workshop");
+
+    // P-15: info.
+    let info = w(&["info", "ws-22"]);
+    info.ok();
+    for re in [r"^name:\s+ws-22$", r"^base:\s+ubuntu@22\.04$", r"^project:\s+~/", r"^status:\s+ready$", r"^notes:"] {
+        assert!(info.has_line(re), "info lacks {re}:\n{}", info.output());
+    }
+    assert!(!w(&["list", "--no-headers"]).has_line("^WORKSHOP"));
+
+    // T-01/T-02: the launch is a change with tasks.
+    assert!(w(&["changes"]).has_line(r#"^[0-9]+\s+Done\s+.+\s+Launch "ws-22" workshop$"#));
+    assert!(w(&["tasks"]).has_line(r"^Done\s"));
+
+    // S-01/S-02: stop, stop again, start; the user session lingers.
+    w(&["exec", "--", "test", "-f", "/var/lib/systemd/linger/workshop"]).ok();
+    w(&["exec", "--", "test", "-d", "/run/user/1000"]).ok();
+    assert!(w(&["stop"]).ok().lines().any(|l| l == r#""ws-22" stopped"#));
+    assert!(w(&["list"]).has_line(r"^ws-22\s+Stopped\s+-$"));
+    w(&["stop"]).ok();
+    assert!(w(&["list"]).has_line(r"^ws-22\s+Stopped\s+-$"));
+    let start = w(&["start"]);
+    assert!(start.ok().lines().any(|l| l == r#""ws-22" started"#), "{}", start.output());
+    assert!(w(&["list"]).has_line(r"^ws-22\s+Ready\s+-$"));
+    w(&["exec", "--", "test", "-d", "/run/user/1000"]).ok();
+    let again = w(&["start"]);
+    assert!(again.fails().contains(r#"currently "Ready", must be "Stopped""#), "{}", again.output());
+
+    // A second launch of a launched workshop is refused.
+    assert!(w(&["launch", "ws-22"]).fails().contains("already launched"));
+
+    // R-01: remove.
+    assert!(w(&["remove"]).ok().lines().any(|l| l == r#""ws-22" removed"#));
+    assert!(w(&["list"]).has_line(r"^ws-22\s+Off\s+-$"));
+    assert!(p.instances().is_empty(), "no LXD instance left: {:?}", p.instances());
+}
+
+/// L-06: several workshops in one command, then removed together; R-07: remove after the
+/// definition file is gone.
+#[test]
+fn several_workshops_in_one_command() {
+    if !lxd_enabled("several_workshops_in_one_command") {
+        return;
+    }
+    let user = test_user();
+    let d = Daemon::start();
+    let p = Project::new(&user, "multi");
+    for name in ["ws-one", "ws-two"] {
+        p.write(&format!(".workshop/{name}.yaml"), &bare(name, "ubuntu@24.04"));
+    }
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    w(&["launch", "ws-one", "ws-two"]).ok();
+    let list = w(&["list"]);
+    assert!(list.has_line(r"^ws-one\s+Ready\s+-$") && list.has_line(r"^ws-two\s+Ready\s+-$"), "{}", list.output());
+    // E-19: no name and two workshops.
+    assert!(w(&["exec", "--", "true"]).fails().contains("cannot infer workshop name: multiple workshops found"));
+    std::fs::remove_file(p.path.join(".workshop/ws-two.yaml")).unwrap();
+    w(&["remove", "ws-one", "ws-two"]).ok();
+    assert!(w(&["list"]).has_line(r"^ws-one\s+Off\s+-$"));
+    assert!(p.instances().is_empty(), "{:?}", p.instances());
+}
+
+/// Projects: nested directories, relative --project, moved projects, lost lock files
+/// (P-01, P-03, P-05, P-10), and bad input (ER-05, L-09, invalid names, unknown keys,
+/// duplicate SDKs, malformed connections).
+#[test]
+fn projects_and_bad_input() {
+    if !lxd_enabled("projects_and_bad_input") {
+        return;
+    }
+    let user = test_user();
+    let d = Daemon::start();
+    let mut p = Project::new(&user, "projects");
+    p.write("workshop.yaml", &bare("ws-list", "ubuntu@22.04"));
+    p.write("nested/deeper/.keep", "");
+    let w = |path: &Path, args: &[&str]| d.cli_as(Some(&user), path, args, &[]);
+
+    assert!(w(&p.path, &["list"]).has_line(r"^ws-list\s+Off\s+-$"));
+    w(&p.path, &["launch"]).ok();
+    let id = p.id().expect("lock file written");
+    assert!(w(&p.path.join("nested/deeper"), &["list"]).has_line(r"^ws-list\s+Ready\s+-$"));
+    assert!(w(&p.path, &["list", "--project", "nested"]).has_line(r"^ws-list\s+Ready\s+-$"));
+
+    // P-10: a deleted lock file comes back with the same id.
+    std::fs::remove_file(p.path.join(".workshop.lock")).unwrap();
+    assert!(w(&p.path, &["list"]).has_line(r"^ws-list\s+Ready\s+-$"));
+    assert_eq!(p.id().as_deref(), Some(id.as_str()));
+
+    // P-03: a moved project keeps its id and workshops.
+    let moved = p.path.with_file_name(format!("{}-moved", p.path.file_name().unwrap().to_string_lossy()));
+    std::fs::rename(&p.path, &moved).unwrap();
+    p.path = moved;
+    assert!(w(&p.path, &["list"]).has_line(r"^ws-list\s+Ready\s+-$"));
+    assert_eq!(p.id().as_deref(), Some(id.as_str()));
+
+    // ER-05: unknown workshops are named.
+    assert!(w(&p.path, &["start", "nope"]).fails().contains("nope"));
+    assert!(w(&p.path, &["exec", "nope", "--", "true"]).fails().contains("nope"));
+    // L-09: nothing to continue or abort.
+    assert!(w(&p.path, &["launch", "--abort"]).fails().contains("cannot abort: no launch in progress"));
+    assert!(w(&p.path, &["launch", "--continue"]).fails().contains("cannot continue: no launch in progress"));
+    w(&p.path, &["remove"]).ok();
+
+    // Definitions that are wrong say what and where.
+    let bad = Project::new(&user, "bad-input");
+    let cases: &[(&str, &str, &str)] = &[
+        ("ws-a", "name: ws-a\nbse: ubuntu@22.04\n", r#"unknown key "bse" at line 2, column 1 (did you mean "base"?)"#),
+        (
+            "ws-b",
+            "name: ws-b\nbase: ubuntu@22.04\nsdks:\n  - name: project-x\n  - name: project-x\n",
+            "SDK must only be included once",
+        ),
+        (
+            "ws-c",
+            "name: ws-c\nbase: ubuntu@22.04\nconnections:\n  - plug: test-sdk-mount\n    slot: system:mount\n",
+            r#""test-sdk-mount" is not a valid plug or slot reference (use <sdk>:<plug or slot>)"#,
+        ),
+        ("ws-d", "name: ws-d\nbase: ubuntu@99.04\n", "ubuntu@99.04"),
+    ];
+    for (name, text, expected) in cases {
+        bad.write(&format!(".workshop/{name}.yaml"), text);
+        let run = w(&bad.path, &["launch", name]);
+        assert!(run.fails().contains(expected), "launch {name}: expected {expected:?} in:\n{}", run.output());
+    }
+    assert!(w(&bad.path, &["launch", "Bad_Name"]).fails().contains("Bad_Name"));
+    assert!(bad.instances().is_empty(), "{:?}", bad.instances());
+    let missing = d.cli_as(Some(&user), Path::new("/"), &["--project", "/nonexistent/dir", "list"], &[]);
+    assert!(missing.fails().contains("/nonexistent/dir") || missing.output().contains("not a project"), "{}", missing.output());
+}
+
+/// A daemon killed with SIGKILL during a launch finishes it (or undoes it) after restart,
+/// leaving no stray instance; workshops keep working across restarts (D-03).
+#[test]
+fn sigkill_during_launch_then_restart() {
+    if !lxd_enabled("sigkill_during_launch_then_restart") {
+        return;
+    }
+    let user = test_user();
+    let mut d = Daemon::start();
+    let p = Project::new(&user, "sigkill");
+    p.write(".workshop/ws-k.yaml", &bare("ws-k", "ubuntu@22.04"));
+    let change = d.cli_as(Some(&user), &p.path, &["launch", "--no-wait", "ws-k"], &[]);
+    let id = change.ok().trim().to_string();
+    // Let it get into the instance creation or start.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while p.instances().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    d.kill_and_restart();
+    let wait = d.cli_as(Some(&user), &p.path, &["tasks", &id], &[]);
+    wait.ok();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let list = d.cli_as(Some(&user), &p.path, &["list"], &[]);
+        if list.has_line(r"^ws-k\s+Ready\s+-$") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "launch did not finish after restart:\n{}\n{}", list.output(), d.log());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(p.instances().len(), 1, "exactly one instance: {:?}", p.instances());
+    d.restart();
+    d.cli_as(Some(&user), &p.path, &["exec", "--", "true"], &[]).ok();
+    d.cli_as(Some(&user), &p.path, &["remove"], &[]).ok();
+    assert!(p.instances().is_empty());
+}
