@@ -124,6 +124,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let data = web::Data::new(AppState {
         engine: daemon.engine.clone(),
         workshops: daemon.workshops.clone(),
+        commands: daemon.commands.clone(),
         health: daemon.health.clone(),
     });
     let marker = UntrustedPath(untrusted_path.clone());

@@ -9,6 +9,7 @@ use actix::prelude::*;
 use crate::backend::{Backend, BackendActor, BackendCheck};
 use crate::engine::{AddKinds, AttachRunner, EngineError, StateEngine};
 use crate::health::{HealthMonitor, SharedHealth};
+use crate::managers::command::{self, CommandManager};
 use crate::managers::workshop::{self, WorkshopConfig, WorkshopManager};
 use crate::runner::{Drain, RegisterHandler, TaskRunner};
 
@@ -29,6 +30,7 @@ pub struct Daemon {
     pub monitor: Addr<HealthMonitor>,
     pub backend: Addr<BackendActor>,
     pub workshops: Addr<WorkshopManager>,
+    pub commands: Addr<CommandManager>,
     pub health: SharedHealth,
 }
 
@@ -49,8 +51,11 @@ impl Daemon {
             kinds: workshop::KINDS.iter().map(|(k, _)| *k).collect(),
             handler: workshops.clone().recipient(),
         });
+        let commands = CommandManager::new(engine.clone(), backend.clone(), workshops.clone()).start();
+        engine.do_send(AddKinds(command::kind_specs()));
+        runner.do_send(RegisterHandler { kinds: command::KINDS.to_vec(), handler: commands.clone().recipient() });
         engine.do_send(AttachRunner(runner.clone()));
-        Ok(Self { engine, runner, monitor, backend, workshops, health })
+        Ok(Self { engine, runner, monitor, backend, workshops, commands, health })
     }
 
     /// Stops starting tasks and waits up to `grace` for running ones to finish. Tasks still

@@ -10,6 +10,7 @@ use actix::Addr;
 use actix_web::{HttpRequest, HttpResponse, web};
 use workshop_actors::engine::{Query, StateEngine};
 use workshop_actors::health::SharedHealth;
+use workshop_actors::managers::command::CommandManager;
 use workshop_actors::managers::workshop::WorkshopManager;
 
 use self::error::ApiError;
@@ -19,6 +20,7 @@ use self::response::WarningMeta;
 pub struct AppState {
     pub engine: Addr<StateEngine>,
     pub workshops: Addr<WorkshopManager>,
+    pub commands: Addr<CommandManager>,
     pub health: SharedHealth,
 }
 

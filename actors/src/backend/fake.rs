@@ -1,9 +1,12 @@
 //! An in-memory [`Backend`] for unit tests of the managers: records every call and can be
-//! told to fail an operation, so undo paths get exercised without LXD.
+//! told to fail an operation, so undo paths get exercised without LXD. Its exec sessions run
+//! a tiny stand-in program chosen by the last words of the command (see [`FakeProgram`]).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use super::*;
@@ -17,6 +20,8 @@ struct Inner {
     files: BTreeMap<(Target, String), GuestFile>,
     bases: BTreeMap<String, String>,
     users: Vec<String>,
+    execs: Vec<ExecSpec>,
+    run_exits: Vec<(String, i32)>,
 }
 
 /// In-memory backend. Cheap to share through `Rc`.
@@ -29,8 +34,7 @@ impl FakeBackend {
     /// A backend that knows the given bases (name → fingerprint).
     pub fn with_bases(bases: &[(&str, &str)]) -> Self {
         let fake = Self::default();
-        fake.inner.borrow_mut().bases =
-            bases.iter().map(|(n, f)| (n.to_string(), f.to_string())).collect();
+        fake.inner.borrow_mut().bases = bases.iter().map(|(n, f)| (n.to_string(), f.to_string())).collect();
         fake
     }
 
@@ -52,6 +56,16 @@ impl FakeBackend {
         self.inner.borrow().files.get(&(target.clone(), path.to_string())).cloned()
     }
 
+    /// Every exec session started so far.
+    pub fn execs(&self) -> Vec<ExecSpec> {
+        self.inner.borrow().execs.clone()
+    }
+
+    /// Makes later `run` calls whose command line contains `needle` exit with `code`.
+    pub fn set_run_exit(&self, needle: &str, code: i32) {
+        self.inner.borrow_mut().run_exits.push((needle.to_string(), code));
+    }
+
     fn call(&self, op: &'static str, what: &str) -> Result<(), BackendError> {
         let mut inner = self.inner.borrow_mut();
         inner.calls.push(format!("{op} {what}"));
@@ -61,12 +75,14 @@ impl FakeBackend {
         }
     }
 
-    fn with_instance<R>(&self, target: &Target, f: impl FnOnce(&mut Instance) -> R) -> Result<R, BackendError> {
+    fn with_instance<R>(
+        &self,
+        target: &Target,
+        f: impl FnOnce(&mut Instance) -> R,
+    ) -> Result<R, BackendError> {
         let mut inner = self.inner.borrow_mut();
-        let inst = inner
-            .instances
-            .get_mut(target)
-            .ok_or_else(|| BackendError::NotLaunched(target.name.clone()))?;
+        let inst =
+            inner.instances.get_mut(target).ok_or_else(|| BackendError::NotLaunched(target.name.clone()))?;
         Ok(f(inst))
     }
 }
@@ -154,7 +170,11 @@ impl Backend for FakeBackend {
         })
     }
 
-    async fn set_config(&self, target: &Target, changes: &[(String, Option<String>)]) -> Result<(), BackendError> {
+    async fn set_config(
+        &self,
+        target: &Target,
+        changes: &[(String, Option<String>)],
+    ) -> Result<(), BackendError> {
         self.call("set-config", &target.instance_name())?;
         self.with_instance(target, |i| {
             for (k, v) in changes {
@@ -167,27 +187,165 @@ impl Backend for FakeBackend {
     }
 
     async fn run(&self, target: &Target, spec: &ExecSpec) -> Result<ExecOutput, BackendError> {
-        self.call("run", &format!("{} {}", target.instance_name(), spec.command.join(" ")))?;
+        let line = spec.command.join(" ");
+        self.call("run", &format!("{} {line}", target.instance_name()))?;
         let running = self.with_instance(target, |i| i.running)?;
         if !running {
             return Err(BackendError::Lxd("instance is not running".into()));
         }
-        Ok(ExecOutput::default())
+        let inner = self.inner.borrow();
+        let exit_code =
+            inner.run_exits.iter().rev().find(|(n, _)| line.contains(n.as_str())).map_or(0, |(_, c)| *c);
+        Ok(ExecOutput { exit_code, ..ExecOutput::default() })
     }
 
     async fn exec(&self, target: &Target, spec: &ExecSpec) -> Result<ExecSession, BackendError> {
         self.call("exec", &format!("{} {}", target.instance_name(), spec.command.join(" ")))?;
-        let (stdin, _stdin_rx) = mpsc::channel(1);
-        let (_stdout_tx, stdout) = mpsc::channel(1);
-        let (control, _control_rx) = mpsc::unbounded_channel();
+        if !self.with_instance(target, |i| i.running)? {
+            return Err(BackendError::Lxd("instance is not running".into()));
+        }
+        self.inner.borrow_mut().execs.push(spec.clone());
+        let (stdin, stdin_rx) = mpsc::channel(16);
+        let (stdout_tx, stdout) = mpsc::channel(16);
+        let (stderr_tx, stderr) = match spec.interactive {
+            true => (None, None),
+            false => {
+                let (tx, rx) = mpsc::channel(16);
+                (Some(tx), Some(rx))
+            }
+        };
+        let (control, control_rx) = mpsc::unbounded_channel();
         let (exit_tx, exit) = oneshot::channel();
-        let _ = exit_tx.send(Ok(0));
-        Ok(ExecSession { stdin, stdout, stderr: None, control, exit })
+        let io = FakeIo { stdin: stdin_rx, stdout: stdout_tx, stderr: stderr_tx, control: control_rx };
+        let program = FakeProgram::parse(&spec.command);
+        actix_rt::spawn(async move {
+            let code = program.run(io).await;
+            let _ = exit_tx.send(Ok(code));
+        });
+        Ok(ExecSession { stdin, stdout, stderr, control, exit })
     }
 
     async fn push_file(&self, target: &Target, file: &GuestFile) -> Result<(), BackendError> {
         self.call("push-file", &format!("{} {}", target.instance_name(), file.path))?;
         self.inner.borrow_mut().files.insert((target.clone(), file.path.clone()), file.clone());
         Ok(())
+    }
+}
+
+/// What a fake exec session runs, chosen by the last two words of its command:
+/// `exit N` exits with N; `sleep SECS` sleeps; `stderr TEXT` writes TEXT to standard error
+/// (standard output with a pty); anything else copies standard input to standard output
+/// until end of input. A signal ends the program with 128 + its number.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FakeProgram {
+    Exit(i32),
+    Sleep(Duration),
+    Stderr(String),
+    Cat,
+}
+
+impl FakeProgram {
+    /// The program a command line runs.
+    pub fn parse(command: &[String]) -> Self {
+        let [.., word, arg] = command else { return Self::Cat };
+        match word.as_str() {
+            "exit" => arg.parse().map_or(Self::Cat, Self::Exit),
+            "sleep" => arg.parse().map_or(Self::Cat, |s| Self::Sleep(Duration::from_secs_f64(s))),
+            "stderr" => Self::Stderr(arg.clone()),
+            _ => Self::Cat,
+        }
+    }
+
+    async fn run(self, mut io: FakeIo) -> i32 {
+        match self {
+            Self::Exit(code) => code,
+            Self::Stderr(text) => {
+                let out = io.stderr.as_ref().unwrap_or(&io.stdout);
+                let _ = out.send(Bytes::from(text)).await;
+                0
+            }
+            Self::Sleep(d) => tokio::select! {
+                _ = tokio::time::sleep(d) => 0,
+                sig = next_signal(&mut io.control) => 128 + sig,
+            },
+            Self::Cat => loop {
+                tokio::select! {
+                    data = io.stdin.recv() => match data {
+                        Some(bytes) => {
+                            let _ = io.stdout.send(bytes).await;
+                        }
+                        None => break 0,
+                    },
+                    sig = next_signal(&mut io.control) => break 128 + sig,
+                }
+            },
+        }
+    }
+}
+
+/// The command's side of a fake exec session.
+struct FakeIo {
+    stdin: mpsc::Receiver<Bytes>,
+    stdout: mpsc::Sender<Bytes>,
+    stderr: Option<mpsc::Sender<Bytes>>,
+    control: mpsc::UnboundedReceiver<ExecControl>,
+}
+
+/// The next signal sent to the session (window sizes are ignored).
+async fn next_signal(control: &mut mpsc::UnboundedReceiver<ExecControl>) -> i32 {
+    loop {
+        match control.recv().await {
+            Some(ExecControl::Signal(sig)) => return sig,
+            Some(ExecControl::Resize { .. }) => {}
+            None => return std::future::pending().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn programs_are_chosen_by_the_last_words() {
+        assert_eq!(
+            FakeProgram::parse(&v(&["sudo", "--", "bash", "-c", "x", "exit", "3"])),
+            FakeProgram::Exit(3)
+        );
+        assert_eq!(FakeProgram::parse(&v(&["sleep", "0.5"])), FakeProgram::Sleep(Duration::from_millis(500)));
+        assert_eq!(FakeProgram::parse(&v(&["stderr", "oops"])), FakeProgram::Stderr("oops".into()));
+        assert_eq!(FakeProgram::parse(&v(&["cat"])), FakeProgram::Cat);
+        assert_eq!(FakeProgram::parse(&v(&["exit", "x"])), FakeProgram::Cat);
+    }
+
+    #[actix_rt::test]
+    async fn sessions_echo_input_and_stop_on_signals() {
+        let fake = FakeBackend::default();
+        let t = Target::new("u", "p1", "ws");
+        fake.create(&t, &CreateSpec::default()).await.unwrap();
+        let spec = ExecSpec { command: v(&["cat"]), ..ExecSpec::default() };
+        assert!(fake.exec(&t, &spec).await.is_err(), "a stopped workshop runs nothing");
+        fake.start(&t).await.unwrap();
+
+        let mut session = fake.exec(&t, &spec).await.unwrap();
+        session.stdin.send(Bytes::from_static(b"hi")).await.unwrap();
+        assert_eq!(session.stdout.recv().await.unwrap(), "hi");
+        drop(session.stdin);
+        assert_eq!(session.exit.await.unwrap().unwrap(), 0);
+
+        let session =
+            fake.exec(&t, &ExecSpec { command: v(&["sleep", "60"]), ..spec.clone() }).await.unwrap();
+        session.control.send(ExecControl::Signal(libc::SIGTERM)).unwrap();
+        assert_eq!(session.exit.await.unwrap().unwrap(), 128 + libc::SIGTERM);
+        assert_eq!(fake.execs().len(), 2);
+
+        fake.set_run_exit("test -d /nope", 1);
+        let run = |c: &[&str]| ExecSpec { command: v(c), ..ExecSpec::default() };
+        assert_eq!(fake.run(&t, &run(&["test", "-d", "/nope"])).await.unwrap().exit_code, 1);
+        assert_eq!(fake.run(&t, &run(&["test", "-d", "/project"])).await.unwrap().exit_code, 0);
     }
 }

@@ -1,6 +1,7 @@
 //! Managers: each owns a family of task kinds (planners that turn a request into a task graph,
 //! and the handlers that run those tasks) behind a thin actor shell.
 
+pub mod command;
 pub mod workshop;
 
 use actix::prelude::*;

@@ -1,6 +1,7 @@
 //! v1 routes, one module per resource.
 
 mod changes;
+mod exec;
 mod projects;
 mod system;
 mod warnings;
@@ -42,6 +43,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/v1/projects/{id}/workshops/{name}/actions").route(web::get().to(workshops::actions)),
         )
+        .service(resource("/v1/projects/{id}/workshops/{name}/exec").route(web::post().to(exec::post)))
+        .service(resource("/v1/tasks/{task}/websocket/{ws}").route(web::get().to(exec::websocket)))
         .service(resource("/v1/workshopctl").route(web::post().to(workshopctl::post)));
 }
 

@@ -1,0 +1,288 @@
+//! Exec arguments: an API exec request checked and completed with the reference's defaults,
+//! and the commands the backend runs for it (ad-hoc commands and actions).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use workshop_api::exec::ExecRequest;
+
+use crate::backend::ExecSpec;
+
+/// The guest user's uid and gid.
+pub const WORKSHOP_ID: u32 = 1000;
+/// Default working directory.
+pub const DEFAULT_CWD: &str = "/project";
+/// Where installed actions live inside a workshop.
+pub const ACTIONS_DIR: &str = "/var/lib/workshop/run/actions";
+
+/// Everything needed to run one exec task. Lives only in memory (the daemon's exec cache).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecArgs {
+    /// The command as the user gave it; for actions, the action name and its arguments.
+    pub user_command: Vec<String>,
+    /// What the backend runs (as root): the login-shell wrapper and the user's command. For
+    /// actions this is set when the action is installed.
+    pub command: Vec<String>,
+    /// `command[0]` names an action of the definition.
+    pub action: bool,
+    pub env: BTreeMap<String, String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub interactive: bool,
+    pub width: u16,
+    pub height: u16,
+    pub timeout: Option<Duration>,
+}
+
+impl ExecArgs {
+    /// Checks `req` and fills in the defaults (uid/gid 1000, cwd `/project`, the session
+    /// environment). Errors are the text of a bad-request response.
+    pub fn from_request(req: &ExecRequest) -> Result<Self, String> {
+        let Some(argv0) = req.command.first() else {
+            return Err("cannot exec: no command given".into());
+        };
+        if argv0.is_empty() {
+            return Err("cannot exec: empty command name".into());
+        }
+        let (uid, gid) = match (req.user_id, req.group_id) {
+            (Some(uid), Some(gid)) => (uid, gid),
+            (None, None) => (WORKSHOP_ID, WORKSHOP_ID),
+            _ => return Err("cannot exec: user-id and group-id must be given together".into()),
+        };
+        let cwd = if req.working_dir.is_empty() { DEFAULT_CWD.to_string() } else { req.working_dir.clone() };
+        if !cwd.starts_with('/') {
+            return Err(format!("cannot exec: working directory {cwd:?} is not absolute"));
+        }
+        let timeout = match req.timeout.as_str() {
+            "" => None,
+            text => {
+                let t = workshop_api::duration::parse(text).map_err(|e| format!("cannot exec: {e}"))?;
+                (!t.is_zero()).then_some(t)
+            }
+        };
+        let env = session_env(uid, &req.environment);
+        let command = if req.action {
+            // Rewritten by install-action once the script is in place.
+            req.command.clone()
+        } else {
+            let prefix = if req.command_prefix.is_empty() {
+                login_prefix(uid, gid, &env)
+            } else {
+                req.command_prefix.clone()
+            };
+            prefix.into_iter().chain(req.command.iter().cloned()).collect()
+        };
+        Ok(Self {
+            user_command: req.command.clone(),
+            command,
+            action: req.action,
+            env,
+            cwd,
+            uid,
+            gid,
+            interactive: req.interactive,
+            width: req.width,
+            height: req.height,
+            timeout,
+        })
+    }
+
+    /// The user's command name (the action name for actions).
+    pub fn argv0(&self) -> &str {
+        self.user_command.first().map(String::as_str).unwrap_or_default()
+    }
+
+    /// `command` or `action`, as summaries and errors say it.
+    pub fn what(&self) -> &'static str {
+        if self.action { "action" } else { "command" }
+    }
+
+    /// Where the action's script is installed.
+    pub fn action_path(&self) -> String {
+        format!("{ACTIONS_DIR}/{}", self.argv0())
+    }
+
+    /// The command running the installed action with the user's arguments:
+    /// `sudo ... -- bash -elo pipefail <script> ARGS...`.
+    pub fn action_command(&self) -> Vec<String> {
+        let mut command = sudo(self.uid, self.gid, &self.env);
+        command.extend(["bash", "-elo", "pipefail"].map(String::from));
+        command.push(self.action_path());
+        command.extend(self.user_command.iter().skip(1).cloned());
+        command
+    }
+
+    /// The backend request: run `command` as root (the wrapper switches user).
+    pub fn spec(&self) -> ExecSpec {
+        ExecSpec {
+            command: self.command.clone(),
+            env: self.env.clone(),
+            cwd: Some(self.cwd.clone()),
+            uid: 0,
+            gid: 0,
+            interactive: self.interactive,
+            width: self.width,
+            height: self.height,
+            stdin: Vec::new(),
+        }
+    }
+}
+
+/// The session environment: `LANG`, the user's home and name (for the workshop user and
+/// root), the runtime directory and session bus, then what the client sent.
+fn session_env(uid: u32, client: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::from([("LANG".to_string(), "C.UTF-8".to_string())]);
+    let account = match uid {
+        WORKSHOP_ID => Some(("/home/workshop", "workshop")),
+        0 => Some(("/root", "root")),
+        _ => None,
+    };
+    if let Some((home, user)) = account {
+        env.insert("HOME".into(), home.into());
+        env.insert("USER".into(), user.into());
+    }
+    let runtime = format!("/run/user/{uid}");
+    env.insert("DBUS_SESSION_BUS_ADDRESS".into(), format!("unix:path={runtime}/bus"));
+    env.insert("XDG_RUNTIME_DIR".into(), runtime);
+    env.extend(client.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env
+}
+
+/// `sudo -u #<uid> -g #<gid> --preserve-env=<keys> --`.
+fn sudo(uid: u32, gid: u32, env: &BTreeMap<String, String>) -> Vec<String> {
+    let mut command = vec!["sudo".into(), "-u".into(), format!("#{uid}"), "-g".into(), format!("#{gid}")];
+    if !env.is_empty() {
+        let keys: Vec<&str> = env.keys().map(String::as_str).collect();
+        command.push(format!("--preserve-env={}", keys.join(",")));
+    }
+    command.push("--".into());
+    command
+}
+
+/// The wrapper that runs a command in a login shell of the user, so `/etc/profile.d` applies.
+fn login_prefix(uid: u32, gid: u32, env: &BTreeMap<String, String>) -> Vec<String> {
+    let mut prefix = sudo(uid, gid, env);
+    prefix.extend(["bash", "-l", "-c", "exec -- \"$0\" \"$@\""].map(String::from));
+    prefix
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn request(command: &[&str]) -> ExecRequest {
+        ExecRequest { command: v(command), ..ExecRequest::default() }
+    }
+
+    #[test]
+    fn defaults_are_the_workshop_user_in_the_project() {
+        let args = ExecArgs::from_request(&request(&["env"])).unwrap();
+        assert_eq!((args.uid, args.gid, args.cwd.as_str()), (1000, 1000, "/project"));
+        assert_eq!(
+            args.env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+            v(&[
+                "DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus",
+                "HOME=/home/workshop",
+                "LANG=C.UTF-8",
+                "USER=workshop",
+                "XDG_RUNTIME_DIR=/run/user/1000",
+            ])
+        );
+        assert_eq!(args.timeout, None);
+        assert_eq!(
+            args.command,
+            v(&[
+                "sudo",
+                "-u",
+                "#1000",
+                "-g",
+                "#1000",
+                "--preserve-env=DBUS_SESSION_BUS_ADDRESS,HOME,LANG,USER,XDG_RUNTIME_DIR",
+                "--",
+                "bash",
+                "-l",
+                "-c",
+                "exec -- \"$0\" \"$@\"",
+                "env",
+            ])
+        );
+        let spec = args.spec();
+        assert_eq!((spec.uid, spec.gid, spec.cwd.as_deref()), (0, 0, Some("/project")));
+    }
+
+    #[test]
+    fn root_gets_roots_home_and_the_client_environment_wins() {
+        let mut req = request(&["id"]);
+        req.user_id = Some(0);
+        req.group_id = Some(0);
+        req.environment = BTreeMap::from([
+            ("XDG_RUNTIME_DIR".to_string(), "/tmp/rt".to_string()),
+            ("Foo".to_string(), "bar".to_string()),
+        ]);
+        let args = ExecArgs::from_request(&req).unwrap();
+        assert_eq!(args.env["HOME"], "/root");
+        assert_eq!(args.env["USER"], "root");
+        assert_eq!(args.env["XDG_RUNTIME_DIR"], "/tmp/rt");
+        assert_eq!(args.env["DBUS_SESSION_BUS_ADDRESS"], "unix:path=/run/user/0/bus");
+        assert_eq!(args.env["Foo"], "bar");
+        assert_eq!(&args.command[..5], &v(&["sudo", "-u", "#0", "-g", "#0"])[..]);
+        assert!(args.command[5].contains("Foo"));
+
+        req.user_id = Some(1001);
+        req.group_id = Some(1001);
+        let other = ExecArgs::from_request(&req).unwrap();
+        assert!(!other.env.contains_key("HOME") && !other.env.contains_key("USER"));
+    }
+
+    #[test]
+    fn the_clients_prefix_is_used_as_given() {
+        let mut req = request(&["/bin/echo", "hi"]);
+        req.command_prefix = v(&["sudo", "-u", "#1000", "--", "bash", "-l", "-c", "exec -- \"$0\" \"$@\""]);
+        let args = ExecArgs::from_request(&req).unwrap();
+        assert_eq!(args.command[..8], req.command_prefix[..]);
+        assert_eq!(args.command[8..], v(&["/bin/echo", "hi"])[..]);
+        assert_eq!(args.argv0(), "/bin/echo");
+    }
+
+    #[test]
+    fn bad_requests_are_refused() {
+        assert!(ExecArgs::from_request(&request(&[])).is_err());
+        let mut req = request(&["true"]);
+        req.user_id = Some(0);
+        assert_eq!(
+            ExecArgs::from_request(&req).unwrap_err(),
+            "cannot exec: user-id and group-id must be given together"
+        );
+        let mut req = request(&["true"]);
+        req.timeout = "5x".into();
+        assert_eq!(ExecArgs::from_request(&req).unwrap_err(), "cannot exec: invalid duration \"5x\"");
+        let mut req = request(&["true"]);
+        req.working_dir = "rel".into();
+        assert!(ExecArgs::from_request(&req).is_err());
+        let mut req = request(&["true"]);
+        req.timeout = "1.5s".into();
+        assert_eq!(ExecArgs::from_request(&req).unwrap().timeout, Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn actions_run_their_script_with_bash_and_the_users_arguments() {
+        let mut req = request(&["greet", "a", "b"]);
+        req.action = true;
+        let args = ExecArgs::from_request(&req).unwrap();
+        assert_eq!(args.command, v(&["greet", "a", "b"]));
+        assert_eq!(args.action_path(), "/var/lib/workshop/run/actions/greet");
+        let command = args.action_command();
+        assert_eq!(&command[..5], &v(&["sudo", "-u", "#1000", "-g", "#1000"])[..]);
+        assert!(command[5].starts_with("--preserve-env="));
+        assert_eq!(
+            &command[6..],
+            &v(&["--", "bash", "-elo", "pipefail", "/var/lib/workshop/run/actions/greet", "a", "b"])[..]
+        );
+        assert_eq!(args.what(), "action");
+    }
+}

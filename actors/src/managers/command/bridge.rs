@@ -1,0 +1,249 @@
+//! The bridge between a running command ([`ExecSession`]) and the websockets of its exec task:
+//! input and control messages in, output out, until the command exits or times out.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::{self, Either};
+use tokio::sync::mpsc;
+
+use super::cache::{Inbound, SessionEnds};
+use crate::backend::{BackendError, ExecControl, ExecSession};
+
+/// How long a command has to end after SIGTERM before it gets SIGKILL.
+const KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// Why the bridge ended without an exit code.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BridgeError {
+    /// The reference's wording (Go's context error).
+    #[error("timed out after {}: context deadline exceeded", workshop_api::duration::format(*.0))]
+    TimedOut(Duration),
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+/// Kills the command when dropped while armed: SIGTERM at once (sudo relays it to the
+/// command), then SIGKILL after a grace period. Covers timeouts and aborted tasks.
+struct Killer {
+    control: mpsc::UnboundedSender<ExecControl>,
+    armed: bool,
+}
+
+impl Drop for Killer {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if self.control.send(ExecControl::Signal(libc::SIGTERM)).is_err() {
+            return;
+        }
+        let control = self.control.clone();
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                tokio::time::sleep(KILL_GRACE).await;
+                let _ = control.send(ExecControl::Signal(libc::SIGKILL));
+            });
+        }
+    }
+}
+
+/// Runs the session to its end: returns the command's exit code. The websockets end when
+/// this returns (their daemon ends are dropped).
+pub async fn bridge(
+    session: ExecSession,
+    ends: SessionEnds,
+    interactive: bool,
+    timeout: Option<Duration>,
+) -> Result<i32, BridgeError> {
+    let ExecSession { stdin, stdout, stderr, control, exit } = session;
+    let mut killer = Killer { control: control.clone(), armed: true };
+    let SessionEnds { control: control_ws, stdio, stdout: stdout_ws, stderr: stderr_ws } = ends;
+    let out_ws = if interactive { stdio.outbound } else { stdout_ws.outbound };
+
+    let inputs = async {
+        future::join(pump_stdin(stdio.inbound, stdin), pump_control(control_ws.inbound, control)).await;
+        // Both clients are gone: nothing left to forward, the command runs on.
+        future::pending::<()>().await
+    };
+    let finished = async {
+        let (code, (), ()) = futures_util::join!(
+            exit,
+            pump_output(stdout, out_ws),
+            pump_output_opt(stderr, stderr_ws.outbound)
+        );
+        code
+    };
+    let run = async {
+        futures_util::pin_mut!(inputs, finished);
+        match future::select(finished, inputs).await {
+            Either::Left((code, _)) => code,
+            Either::Right(((), _)) => unreachable!("inputs never finish"),
+        }
+    };
+    let code = match timeout {
+        Some(limit) => tokio::time::timeout(limit, run).await.map_err(|_| BridgeError::TimedOut(limit))?,
+        None => run.await,
+    };
+    let code = code.map_err(|_| BackendError::Lxd("the command ended without an exit status".into()))??;
+    killer.armed = false;
+    Ok(code)
+}
+
+/// Copies the client's input to the command; end of input (or a vanished client) closes the
+/// command's standard input.
+async fn pump_stdin(mut inbound: mpsc::UnboundedReceiver<Inbound>, stdin: mpsc::Sender<Bytes>) {
+    while let Some(message) = inbound.recv().await {
+        match message {
+            Inbound::Data(bytes) => {
+                if stdin.send(bytes).await.is_err() {
+                    return;
+                }
+            }
+            Inbound::Eof => return,
+            Inbound::Control(_) => {}
+        }
+    }
+}
+
+/// Relays control messages (signals, window sizes) to the command.
+async fn pump_control(
+    mut inbound: mpsc::UnboundedReceiver<Inbound>,
+    control: mpsc::UnboundedSender<ExecControl>,
+) {
+    while let Some(message) = inbound.recv().await {
+        if let Inbound::Control(c) = message
+            && control.send(c).is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Copies one output stream to its websocket. A client that went away does not stall the
+/// command: the rest is read and dropped.
+async fn pump_output(mut output: mpsc::Receiver<Bytes>, mut ws: Option<mpsc::Sender<Bytes>>) {
+    while let Some(bytes) = output.recv().await {
+        if let Some(tx) = &ws
+            && tx.send(bytes).await.is_err()
+        {
+            ws = None;
+        }
+    }
+}
+
+async fn pump_output_opt(output: Option<mpsc::Receiver<Bytes>>, ws: Option<mpsc::Sender<Bytes>>) {
+    if let Some(output) = output {
+        pump_output(output, ws).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::sync::oneshot;
+    use workshop_api::exec::{WS_STDERR, WS_STDIO, WS_STDOUT};
+
+    use super::*;
+    use crate::managers::command::args::ExecArgs;
+    use crate::managers::command::cache::ExecCache;
+
+    /// A hand-driven session: the test plays the command.
+    struct Command {
+        stdin: mpsc::Receiver<Bytes>,
+        stdout: mpsc::Sender<Bytes>,
+        stderr: mpsc::Sender<Bytes>,
+        control: mpsc::UnboundedReceiver<ExecControl>,
+        exit: oneshot::Sender<Result<i32, BackendError>>,
+    }
+
+    fn session() -> (ExecSession, Command) {
+        let (stdin_tx, stdin) = mpsc::channel(4);
+        let (stdout, stdout_rx) = mpsc::channel(4);
+        let (stderr, stderr_rx) = mpsc::channel(4);
+        let (control_tx, control) = mpsc::unbounded_channel();
+        let (exit, exit_rx) = oneshot::channel();
+        let session = ExecSession {
+            stdin: stdin_tx,
+            stdout: stdout_rx,
+            stderr: Some(stderr_rx),
+            control: control_tx,
+            exit: exit_rx,
+        };
+        (session, Command { stdin, stdout, stderr, control, exit })
+    }
+
+    fn cache(interactive: bool) -> ExecCache {
+        let req = workshop_api::exec::ExecRequest {
+            command: vec!["cat".into()],
+            interactive,
+            ..Default::default()
+        };
+        let cache = ExecCache::default();
+        cache.insert(&"1".to_string(), 1000, ExecArgs::from_request(&req).unwrap());
+        cache
+    }
+
+    #[tokio::test]
+    async fn input_output_and_exit_code_flow_through() {
+        let cache = cache(false);
+        let stdio = cache.attach("1", WS_STDIO, 1000).unwrap();
+        let mut stdout = cache.attach("1", WS_STDOUT, 1000).unwrap().outbound.unwrap();
+        let mut stderr = cache.attach("1", WS_STDERR, 1000).unwrap().outbound.unwrap();
+        let ends = cache.take_session_ends("1").unwrap();
+        let (session, mut cmd) = session();
+        let bridged = tokio::spawn(bridge(session, ends, false, None));
+
+        stdio.inbound.send(Inbound::Data(Bytes::from_static(b"ping"))).unwrap();
+        assert_eq!(cmd.stdin.recv().await.unwrap(), "ping");
+        stdio.inbound.send(Inbound::Eof).unwrap();
+        assert_eq!(cmd.stdin.recv().await, None);
+        cmd.stdout.send(Bytes::from_static(b"out")).await.unwrap();
+        cmd.stderr.send(Bytes::from_static(b"err")).await.unwrap();
+        assert_eq!(stdout.recv().await.unwrap(), "out");
+        assert_eq!(stderr.recv().await.unwrap(), "err");
+        drop((cmd.stdout, cmd.stderr));
+        cmd.exit.send(Ok(125)).unwrap();
+        assert_eq!(bridged.await.unwrap().unwrap(), 125);
+        assert_eq!(stdout.recv().await, None, "the stream ends with the command");
+        assert!(stdio.inbound.is_closed());
+        assert_eq!(
+            cmd.control.try_recv(),
+            Err(mpsc::error::TryRecvError::Disconnected),
+            "no kill after exit"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_timeout_kills_the_command() {
+        let cache = cache(true);
+        let stdio = cache.attach("1", WS_STDIO, 1000).unwrap();
+        let ends = cache.take_session_ends("1").unwrap();
+        let (session, mut cmd) = session();
+        let started = tokio::time::Instant::now();
+        let err = bridge(session, ends, true, Some(Duration::from_millis(100))).await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(err.to_string(), "timed out after 100ms: context deadline exceeded");
+        assert_eq!(cmd.control.recv().await, Some(ExecControl::Signal(libc::SIGTERM)));
+        assert!(stdio.inbound.is_closed());
+        let _ = cmd.exit.send(Ok(0));
+    }
+
+    #[tokio::test]
+    async fn control_messages_reach_the_command_and_a_lost_client_does_not_stall_it() {
+        let cache = cache(true);
+        let control = cache.attach("1", "control", 1000).unwrap();
+        let stdio = cache.attach("1", WS_STDIO, 1000).unwrap();
+        let ends = cache.take_session_ends("1").unwrap();
+        let (session, mut cmd) = session();
+        let bridged = tokio::spawn(bridge(session, ends, true, None));
+        control.inbound.send(Inbound::Control(ExecControl::Resize { width: 100, height: 30 })).unwrap();
+        assert_eq!(cmd.control.recv().await, Some(ExecControl::Resize { width: 100, height: 30 }));
+        drop(stdio);
+        for _ in 0..10 {
+            cmd.stdout.send(Bytes::from_static(b"x")).await.unwrap();
+        }
+        drop((cmd.stdout, cmd.stderr));
+        cmd.exit.send(Ok(0)).unwrap();
+        assert_eq!(bridged.await.unwrap().unwrap(), 0);
+    }
+}

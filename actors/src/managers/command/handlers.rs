@@ -1,0 +1,144 @@
+//! Task handlers of the command manager: `install-action` writes an action's script into the
+//! workshop; `exec` runs a command bridged to the task's websockets (reference §6.7).
+
+use std::path::Path;
+use std::time::Duration;
+
+use actix::Addr;
+use serde_json::json;
+
+use super::action;
+use super::bridge::{self, BridgeError};
+use super::cache::ExecCache;
+use super::plan::EXEC_TASK_KEY;
+use crate::backend::{
+    BackendActor, BackendError, ExecSpec, GuestFile, PushFile, RunCommand, StartExec, Target,
+};
+use crate::managers::workshop::plan::TaskTarget;
+use crate::project;
+use crate::runner::TaskCtx;
+
+/// How long `exec` waits for the client's I/O websockets.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the handlers use.
+#[derive(Clone)]
+pub struct Env {
+    pub backend: Addr<BackendActor>,
+    pub cache: ExecCache,
+    pub connect_timeout: Duration,
+}
+
+type HandlerResult = Result<(), String>;
+
+fn target(ctx: &TaskCtx) -> Result<TaskTarget, String> {
+    ctx.get::<TaskTarget>("target").ok_or_else(|| format!("task {} has no workshop target", ctx.task))
+}
+
+fn backend_target(t: &TaskTarget) -> Target {
+    Target::new(&t.user.name, &t.project_id, &t.name)
+}
+
+fn interrupted(task: &str) -> String {
+    format!("cannot get exec args for task {task:?}: task was probably interrupted")
+}
+
+async fn call<M, T>(env: &Env, msg: M) -> Result<T, String>
+where
+    M: actix::Message<Result = Result<T, BackendError>> + Send + 'static,
+    T: Send + 'static,
+    BackendActor: actix::Handler<M>,
+{
+    match env.backend.send(msg).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(e) => Err(BackendError::from(e).to_string()),
+    }
+}
+
+/// Writes the action named by the exec task's command to the actions directory, then points
+/// the exec task at it. The script is read from the definition now, so edits to actions need
+/// no refresh.
+pub async fn install_action(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = target(&ctx)?;
+    let exec_task: String = ctx.get(EXEC_TASK_KEY).ok_or_else(|| {
+        format!("cannot get exec task for task {:?}: no {EXEC_TASK_KEY:?} in its data", ctx.task)
+    })?;
+    let args = env.cache.args(&exec_task).ok_or_else(|| interrupted(&ctx.task))?;
+    let name = args.argv0().to_string();
+    let root = Path::new(&t.project_path);
+    let file = project::load_definition(root, &t.name).map_err(|e| e.to_string())?;
+    let script = file.actions.get(&name).ok_or("action not found")?;
+    let yaml = project::definition_files(root)
+        .ok()
+        .and_then(|files| files.into_iter().find(|f| f.name == t.name))
+        .and_then(|f| std::fs::read_to_string(f.path).ok());
+    let line = yaml.as_deref().and_then(|y| action::script_line(y, &name));
+    let file = GuestFile {
+        path: args.action_path(),
+        content: action::installed_script(script, line).into_bytes(),
+        uid: 0,
+        gid: 0,
+        mode: 0o755,
+    };
+    call(&env, PushFile { target: backend_target(&t), file }).await?;
+    if !env.cache.set_command(&exec_task, args.action_command()) {
+        return Err(interrupted(&ctx.task));
+    }
+    Ok(())
+}
+
+/// Runs the command once the client's websockets are attached, and records its exit code in
+/// the task's `api-data`. A non-zero exit is not an error; a timeout is.
+pub async fn exec(mut ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = target(&ctx)?;
+    let args = env.cache.args(&ctx.task).ok_or_else(|| interrupted(&ctx.task))?;
+    wait_connected(&env, &ctx.task).await?;
+    check_cwd(&env, &t, &args.cwd).await?;
+    let ends = env.cache.take_session_ends(&ctx.task).ok_or_else(|| interrupted(&ctx.task))?;
+    let session = call(&env, StartExec { target: backend_target(&t), spec: args.spec() }).await?;
+    let code = match bridge::bridge(session, ends, args.interactive, args.timeout).await {
+        Ok(code) => code,
+        Err(e @ BridgeError::TimedOut(_)) => return Err(e.to_string()),
+        Err(BridgeError::Backend(e)) => return Err(e.to_string()),
+    };
+    tracing::debug!(task = %ctx.task, code, "exec finished");
+    ctx.set("api-data", json!({ "exit-code": code })).await;
+    Ok(())
+}
+
+/// Waits for the I/O websockets (reference: `exec N: timeout waiting for websocket
+/// connections: context deadline exceeded`).
+async fn wait_connected(env: &Env, task: &str) -> HandlerResult {
+    let deadline = tokio::time::Instant::now() + env.connect_timeout;
+    loop {
+        let (connected, attached) = env.cache.io_connected(task).ok_or_else(|| interrupted(task))?;
+        if connected {
+            return Ok(());
+        }
+        if tokio::time::timeout_at(deadline, attached.notified()).await.is_err() {
+            return Err(format!(
+                "exec {task}: timeout waiting for websocket connections: context deadline exceeded"
+            ));
+        }
+    }
+}
+
+/// The working directory must exist in the workshop.
+async fn check_cwd(env: &Env, t: &TaskTarget, cwd: &str) -> HandlerResult {
+    let spec = ExecSpec {
+        command: vec!["test".into(), "-d".into(), cwd.to_string()],
+        cwd: Some("/".into()),
+        ..ExecSpec::default()
+    };
+    let out = call(env, RunCommand { target: backend_target(t), spec }).await?;
+    if out.exit_code != 0 {
+        return Err(format!("working directory {cwd:?} not found"));
+    }
+    Ok(())
+}
+
+/// Cleanup of either kind: the exec task's cache entry goes (its websockets end).
+pub fn drop_exec_args(ctx: &TaskCtx, env: &Env) {
+    let exec_task = ctx.get::<String>(EXEC_TASK_KEY).unwrap_or_else(|| ctx.task.clone());
+    env.cache.remove(&exec_task);
+}

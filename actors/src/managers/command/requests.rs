@@ -1,0 +1,107 @@
+//! Requests from the API front: start an exec change, attach one of its websockets.
+
+use actix::prelude::*;
+use chrono::Utc;
+use workshop_api::exec::ExecRequest;
+use workshop_api::workshops::WorkshopStatus;
+
+use super::CommandManager;
+use super::args::ExecArgs;
+use super::cache::{AttachError, ClientEnds};
+use super::plan;
+use crate::engine::{EngineError, Transact};
+use crate::managers::UserRef;
+use crate::managers::workshop::plan::TaskTarget;
+use crate::managers::workshop::{GetWorkshop, WorkshopError};
+use crate::state::{ChangeId, TaskId};
+
+/// Errors of exec requests.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("{0}")]
+    BadRequest(String),
+    /// Looking the workshop up failed (not launched, unknown project, backend trouble).
+    #[error(transparent)]
+    Workshop(#[from] WorkshopError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+impl From<MailboxError> for CommandError {
+    fn from(e: MailboxError) -> Self {
+        Self::Engine(EngineError::Mailbox(e))
+    }
+}
+
+/// Runs a command (or, with `request.action`, an action) in a workshop of the caller.
+#[derive(Message)]
+#[rtype(result = "Result<ExecStarted, CommandError>")]
+pub struct Exec {
+    pub user: UserRef,
+    pub project_id: String,
+    pub name: String,
+    pub request: ExecRequest,
+}
+
+/// The exec change and the task whose websockets carry the command's I/O.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecStarted {
+    pub change: ChangeId,
+    pub task: TaskId,
+}
+
+/// Attaches websocket `websocket` (`control`, `stdio`, `stdout`, `stderr`) of exec task `task`
+/// for host uid `uid`.
+#[derive(Message)]
+#[rtype(result = "Result<ClientEnds, AttachError>")]
+pub struct Attach {
+    pub task: String,
+    pub websocket: String,
+    pub uid: u32,
+}
+
+impl Handler<Exec> for CommandManager {
+    type Result = ResponseFuture<Result<ExecStarted, CommandError>>;
+
+    fn handle(&mut self, msg: Exec, _ctx: &mut Context<Self>) -> Self::Result {
+        let (engine, workshops, cache) =
+            (self.engine.clone(), self.workshops.clone(), self.env.cache.clone());
+        Box::pin(async move {
+            let Exec { user, project_id, name, request } = msg;
+            let args = ExecArgs::from_request(&request).map_err(CommandError::BadRequest)?;
+            let lookup = GetWorkshop { user: user.clone(), project_id, name: name.clone() };
+            let info = workshops.send(lookup).await??;
+            if !matches!(info.status, WorkshopStatus::Ready | WorkshopStatus::Waiting) {
+                let verb = if args.action { "run" } else { "exec" };
+                return Err(CommandError::BadRequest(format!(
+                    "cannot {verb} {} in {name:?}: not running",
+                    args.what()
+                )));
+            }
+            let target = TaskTarget {
+                name,
+                project_id: info.project_id.clone(),
+                project_path: info.project_path.clone().unwrap_or_default(),
+                user: user.clone(),
+            };
+            let owner = user.uid;
+            // The cache entry is made with the task, before the runner can start it.
+            let planned = engine
+                .send(Transact(Box::new(move |st| {
+                    let planned = plan::exec(st, &user, &target, &args, Utc::now());
+                    cache.insert(&planned.exec_task, owner, args);
+                    planned
+                })))
+                .await?;
+            Ok(ExecStarted { change: planned.change, task: planned.exec_task })
+        })
+    }
+}
+
+impl Handler<Attach> for CommandManager {
+    type Result = Result<ClientEnds, AttachError>;
+
+    fn handle(&mut self, msg: Attach, _ctx: &mut Context<Self>) -> Self::Result {
+        self.env.cache.attach(&msg.task, &msg.websocket, msg.uid)
+    }
+}
