@@ -133,6 +133,16 @@ impl ExecCache {
         self.lock().insert(task.clone(), entry);
     }
 
+    /// Ends the websockets of an exec task (attached or not), keeping the task known so that
+    /// late clients attach to streams that end at once instead of finding nothing.
+    pub fn close(&self, task: &str) {
+        if let Some(entry) = self.lock().get_mut(task) {
+            for stream in entry.streams.values_mut() {
+                stream.daemon = None;
+            }
+        }
+    }
+
     /// Forgets an exec task; its websockets end.
     pub fn remove(&self, task: &str) {
         self.lock().remove(task);
@@ -231,9 +241,25 @@ mod tests {
         assert!(ends.stdio.outbound.is_some() && ends.stdout.outbound.is_none());
         assert!(cache.take_session_ends("3").is_none());
         drop(ends);
-        cache.remove("3");
         assert!(stdio.inbound.is_closed());
         assert_eq!(stdio.outbound.as_mut().unwrap().try_recv(), Err(mpsc::error::TryRecvError::Disconnected));
+        cache.remove("3");
         assert!(cache.args("3").is_none());
+    }
+
+    #[test]
+    fn closed_tasks_still_accept_websockets_that_end_at_once() {
+        let cache = ExecCache::default();
+        cache.insert(&"4".to_string(), 1000, args(false));
+        let control = cache.attach("4", WS_CONTROL, 1000).unwrap();
+        cache.close("4");
+        assert!(control.inbound.is_closed());
+        let mut stdout = cache.attach("4", WS_STDOUT, 1000).unwrap();
+        assert!(stdout.inbound.is_closed());
+        assert_eq!(
+            stdout.outbound.as_mut().unwrap().try_recv(),
+            Err(mpsc::error::TryRecvError::Disconnected)
+        );
+        assert!(cache.take_session_ends("4").is_none());
     }
 }

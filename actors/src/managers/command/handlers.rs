@@ -137,8 +137,15 @@ async fn check_cwd(env: &Env, t: &TaskTarget, cwd: &str) -> HandlerResult {
     Ok(())
 }
 
-/// Cleanup of either kind: the exec task's cache entry goes (its websockets end).
+/// Cleanup of either kind: the exec task's websockets end at once, and its cache entry goes
+/// a little later, so that a client still connecting (the change may fail before it does)
+/// gets ended streams rather than an unknown task, then reads the change's error.
 pub fn drop_exec_args(ctx: &TaskCtx, env: &Env) {
     let exec_task = ctx.get::<String>(EXEC_TASK_KEY).unwrap_or_else(|| ctx.task.clone());
-    env.cache.remove(&exec_task);
+    env.cache.close(&exec_task);
+    let (cache, linger) = (env.cache.clone(), env.connect_timeout);
+    actix_rt::spawn(async move {
+        tokio::time::sleep(linger).await;
+        cache.remove(&exec_task);
+    });
 }

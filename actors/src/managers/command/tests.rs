@@ -333,3 +333,18 @@ async fn only_the_owner_attaches() {
     let msg = Attach { task: "999".into(), websocket: WS_STDIO.into(), uid: h.user.uid };
     assert!(matches!(h.commands.send(msg).await.unwrap(), Err(AttachError::NoTask(_))));
 }
+
+#[actix_rt::test]
+async fn clients_late_for_a_failed_change_get_ended_streams() {
+    let h = harness(Duration::from_secs(5)).await;
+    let mut req = request(&["nope"]);
+    req.action = true;
+    let started = h.exec(req).await.unwrap();
+    h.wait(&started.change).await;
+    // The change is ready: its cleanup ends the streams, attached or not.
+    let control = h.attach(&started.task, WS_CONTROL).await;
+    tokio::time::timeout(Duration::from_secs(5), control.inbound.closed()).await.expect("stream ended");
+    let stdout = h.attach(&started.task, WS_STDOUT).await;
+    assert!(stdout.inbound.is_closed());
+    assert!(read_all(Some(stdout)).await.is_empty());
+}
