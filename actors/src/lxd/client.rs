@@ -123,7 +123,7 @@ impl Client {
         let etag = raw.etag();
         match parse_envelope(raw.status.as_u16(), &raw.body)? {
             Envelope::Sync(metadata) => Ok(Reply::Sync { metadata, etag }),
-            Envelope::Async(op) => Ok(Reply::Async(op)),
+            Envelope::Async(op) => Ok(Reply::Async(*op)),
         }
     }
 
@@ -238,7 +238,7 @@ pub(crate) enum Reply {
 #[derive(Debug)]
 pub(crate) enum Envelope {
     Sync(Value),
-    Async(Operation),
+    Async(Box<Operation>),
 }
 
 #[derive(serde::Deserialize)]
@@ -271,7 +271,7 @@ pub(crate) fn parse_envelope(http_status: u16, body: &[u8]) -> Result<Envelope> 
             Err(LxdError::from_status(status, envelope.error))
         }
         "sync" if http_status < 400 => Ok(Envelope::Sync(envelope.metadata)),
-        "async" if http_status < 400 => Ok(Envelope::Async(decode(envelope.metadata)?)),
+        "async" if http_status < 400 => Ok(Envelope::Async(Box::new(decode(envelope.metadata)?))),
         _ => Err(LxdError::from_status(http_status, envelope.error)),
     }
 }

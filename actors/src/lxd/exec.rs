@@ -285,13 +285,18 @@ impl ExecSession {
     }
 
     /// Waits for the command to end and returns its exit code. Streams not taken are dropped
-    /// first (their output is discarded).
+    /// first (their output is discarded). A missing command gives 127 and a command that
+    /// cannot be executed 126, as in a shell.
     pub async fn wait(mut self) -> Result<i32> {
         self.stdin = None;
         self.stdout = None;
         self.stderr = None;
-        let op = self.client.wait_operation(&self.operation).await?;
-        exit_code(&op)
+        match self.client.wait_operation(&self.operation).await {
+            Ok(op) => exit_code(&op),
+            Err(LxdError::OperationFailed { message }) if message == "Command not found" => Ok(127),
+            Err(LxdError::OperationFailed { message }) if message == "Command not executable" => Ok(126),
+            Err(e) => Err(e),
+        }
     }
 }
 

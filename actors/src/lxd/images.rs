@@ -85,7 +85,7 @@ pub struct ImageAlias {
 /// Options of an image import.
 #[derive(Debug, Clone, Default)]
 pub struct ImageImport {
-    /// Original file name to record.
+    /// File name to record (default "rootfs.tar").
     pub filename: String,
     /// Make it public.
     pub public: bool,
@@ -104,6 +104,8 @@ pub struct RemoteImage {
     pub alias_or_fingerprint: String,
     /// "container" or "virtual-machine" (empty: server default).
     pub image_type: String,
+    /// PEM certificate of a remote LXD server (protocol "lxd" with a self-signed certificate).
+    pub certificate: String,
 }
 
 impl Client {
@@ -149,8 +151,10 @@ impl Client {
         let boundary = format!("lxd-image-{:032x}", rand::random::<u128>());
         let (meta_len, meta) = metadata.open().await?;
         let (rootfs_len, rootfs) = rootfs.open().await?;
+        // LXD records the rootfs part's file name as the image's filename.
+        let filename = if options.filename.is_empty() { "rootfs.tar" } else { options.filename.as_str() };
         let head = Bytes::from(part_header(&boundary, "metadata", "metadata.tar", true));
-        let middle = Bytes::from(part_header(&boundary, "rootfs", "rootfs.tar", false));
+        let middle = Bytes::from(part_header(&boundary, "rootfs", filename, false));
         let tail = Bytes::from(format!("\r\n--{boundary}--\r\n"));
         let len = head.len() as u64 + meta_len + middle.len() as u64 + rootfs_len + tail.len() as u64;
         let piece = |b: Bytes| futures_util::stream::once(async move { Ok(b) });
@@ -163,9 +167,6 @@ impl Client {
                 len,
                 stream,
             });
-        if !options.filename.is_empty() {
-            req = req.header("x-lxd-filename", options.filename.clone());
-        }
         if !options.properties.is_empty() {
             req = req.header("x-lxd-properties", form_encode(&options.properties));
         }
@@ -191,6 +192,9 @@ impl Client {
         src[key] = json!(source.alias_or_fingerprint);
         if !source.image_type.is_empty() {
             src["image_type"] = json!(source.image_type);
+        }
+        if !source.certificate.is_empty() {
+            src["certificate"] = json!(source.certificate);
         }
         let aliases: Vec<Value> = aliases.iter().map(|a| json!({ "name": a })).collect();
         let body =

@@ -121,10 +121,8 @@ impl Client {
                 done = &mut wait => return done,
                 event = stream.next() => match event {
                     Some(Ok(Event { kind: EventKind::Operation, metadata, .. })) => {
-                        if let Ok(op) = serde_json::from_value::<Operation>(metadata) {
-                            if op.id == id {
-                                progress(&op);
-                            }
+                        if let Ok(op) = serde_json::from_value::<Operation>(metadata) && op.id == id {
+                            progress(&op);
                         }
                     }
                     Some(Ok(_)) => {}

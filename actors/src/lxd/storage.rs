@@ -199,10 +199,15 @@ impl Client {
         self.run(Req::delete(volume_path(pool, name))).await.map(drop)
     }
 
-    /// Space used by a custom volume.
-    pub async fn custom_volume_usage(&self, pool: &str, name: &str) -> Result<Usage> {
+    /// Space used by a custom volume; None when the pool's driver cannot tell (LXD answers
+    /// "Not supported", e.g. btrfs without quotas).
+    pub async fn custom_volume_usage(&self, pool: &str, name: &str) -> Result<Option<Usage>> {
         let path = format!("{}/state", volume_path(pool, name));
-        Ok(self.sync::<VolumeState>(Req::get(path)).await?.usage.unwrap_or_default())
+        match self.sync::<VolumeState>(Req::get(path)).await {
+            Ok(state) => Ok(state.usage),
+            Err(LxdError::Api { message, .. }) if message == "Not supported" => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Creates a custom volume from a volume backup file (`lxc storage volume export` format;

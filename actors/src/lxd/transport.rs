@@ -65,7 +65,9 @@ impl Endpoint {
 
     /// Builds the HTTP client for this endpoint.
     pub(crate) fn http_client(&self) -> Result<awc::Client> {
-        let builder = awc::Client::builder().disable_timeout().max_http_version(awc::http::Version::HTTP_11);
+        // HTTP/1.1 comes from the ALPN list of the TLS config (and plain HTTP on the socket);
+        // the builder's `max_http_version` would replace the TLS config.
+        let builder = awc::Client::builder().disable_timeout().disable_redirects();
         match self {
             Self::Unix(path) => {
                 let connector = awc::Connector::new()

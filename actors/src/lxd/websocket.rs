@@ -78,7 +78,12 @@ where
                 };
                 match frame {
                     Frame::Binary(data) => deliver(&mut pump, Ok(data)).await,
-                    Frame::Text(text) => text_message(&mut pump, text).await,
+                    Frame::Text(text) => {
+                        text_message(&mut pump, text).await;
+                        if end_input_after_output(&mut ws, &mut pump).await.is_err() {
+                            break;
+                        }
+                    }
                     Frame::Continuation(item) => match item {
                         Item::FirstBinary(data) => {
                             partial = Partial::Binary;
@@ -86,7 +91,13 @@ where
                         }
                         Item::FirstText(data) => partial = Partial::Text(BytesMut::from(&data[..])),
                         Item::Continue(data) => fragment(&mut pump, &mut partial, data, false).await,
-                        Item::Last(data) => fragment(&mut pump, &mut partial, data, true).await,
+                        Item::Last(data) => {
+                            let text = matches!(partial, Partial::Text(_));
+                            fragment(&mut pump, &mut partial, data, true).await;
+                            if text && end_input_after_output(&mut ws, &mut pump).await.is_err() {
+                                break;
+                            }
+                        }
                     },
                     Frame::Ping(payload) => {
                         if ws.send(Message::Pong(payload)).await.is_err() {
@@ -133,13 +144,12 @@ async fn fragment(pump: &mut Pump, partial: &mut Partial, data: Bytes, last: boo
         Partial::Text(buf) => buf.extend_from_slice(&data),
         Partial::None => {}
     }
-    if last {
-        if let Partial::Text(buf) = std::mem::replace(partial, Partial::None) {
-            text_message(pump, buf.freeze()).await;
-        }
+    if last && let Partial::Text(buf) = std::mem::replace(partial, Partial::None) {
+        text_message(pump, buf.freeze()).await;
     }
 }
 
+/// A whole text message: forwarded, or (exec) the end of the output.
 async fn text_message(pump: &mut Pump, text: Bytes) {
     if pump.text_is_eof {
         pump.output = None;
@@ -148,10 +158,23 @@ async fn text_message(pump: &mut Pump, text: Bytes) {
     }
 }
 
+/// After LXD ended a pty's output the command is gone, but LXD still waits for the input
+/// direction to end before it finishes the operation: end it.
+async fn end_input_after_output<W>(ws: &mut W, pump: &mut Pump) -> Result<(), ProtocolError>
+where
+    W: Sink<Message, Error = ProtocolError> + Unpin,
+{
+    if pump.text_is_eof && pump.output.is_none() && pump.input.is_some() && pump.barrier_on_input_end {
+        pump.input = None;
+        ws.send(Message::Text("".into())).await?;
+    }
+    Ok(())
+}
+
 async fn deliver(pump: &mut Pump, item: Result<Bytes>) {
-    if let Some(tx) = &pump.output {
-        if tx.send(item).await.is_err() {
-            pump.output = None;
-        }
+    if let Some(tx) = &pump.output
+        && tx.send(item).await.is_err()
+    {
+        pump.output = None;
     }
 }
