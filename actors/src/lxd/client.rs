@@ -71,6 +71,18 @@ impl Client {
         &self.inner.endpoint
     }
 
+    /// Fails with [`LxdError::Invalid`] when the server lacks an API extension a call needs
+    /// (instead of the server silently ignoring the unknown field or parameter).
+    pub(crate) async fn require_extension(&self, name: &str, what: &str) -> Result<()> {
+        if self.has_extension(name).await? {
+            Ok(())
+        } else {
+            Err(LxdError::Invalid(format!(
+                "{what} needs the LXD API extension {name:?}, which this server lacks"
+            )))
+        }
+    }
+
     pub(crate) fn cached_server(&self) -> Option<Rc<ServerInfo>> {
         self.inner.server.borrow().clone()
     }

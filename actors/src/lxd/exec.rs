@@ -142,6 +142,10 @@ impl Client {
         if request.command.is_empty() {
             return Err(LxdError::Invalid("exec: empty command".into()));
         }
+        if request.user.is_some() || request.group.is_some() || request.cwd.is_some() {
+            self.require_extension("container_exec_user_group_cwd", "exec as a user or in a directory")
+                .await?;
+        }
         let body = ExecPost {
             command: &request.command,
             environment: &request.environment,

@@ -302,6 +302,7 @@ impl Client {
     pub async fn list_instances(&self, filter: Option<&str>) -> Result<Vec<Instance>> {
         let mut req = Req::get(api_path(&["instances"])).query("recursion", "1");
         if let Some(filter) = filter {
+            self.require_extension("api_filtering", "filtering instances").await?;
             req = req.query("filter", filter);
         }
         self.sync(req).await

@@ -160,6 +160,7 @@ impl Client {
         let mut req =
             Req::get(api_path(&["storage-pools", pool, "volumes", "custom"])).query("recursion", "1");
         if let Some(filter) = filter {
+            self.require_extension("storage_volume_api_filtering", "filtering volumes").await?;
             req = req.query("filter", filter);
         }
         self.sync(req).await
