@@ -216,7 +216,13 @@ impl Backend for FakeBackend {
         };
         let (control, control_rx) = mpsc::unbounded_channel();
         let (exit_tx, exit) = oneshot::channel();
-        let io = FakeIo { stdin: stdin_rx, stdout: stdout_tx, stderr: stderr_tx, control: control_rx };
+        let io = FakeIo {
+            stdin: stdin_rx,
+            stdout: stdout_tx,
+            stderr: stderr_tx,
+            control: control_rx,
+            pty: spec.interactive,
+        };
         let program = FakeProgram::parse(&spec.command);
         actix_rt::spawn(async move {
             let code = program.run(io).await;
@@ -235,7 +241,8 @@ impl Backend for FakeBackend {
 /// What a fake exec session runs, chosen by the last two words of its command:
 /// `exit N` exits with N; `sleep SECS` sleeps; `stderr TEXT` writes TEXT to standard error
 /// (standard output with a pty); anything else copies standard input to standard output
-/// until end of input. A signal ends the program with 128 + its number.
+/// until end of input (on a pty: up to a Ctrl-D). A signal ends the program with 128 + its
+/// number.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FakeProgram {
     Exit(i32),
@@ -272,7 +279,11 @@ impl FakeProgram {
                 tokio::select! {
                     data = io.stdin.recv() => match data {
                         Some(bytes) => {
-                            let _ = io.stdout.send(bytes).await;
+                            let eot = if io.pty { bytes.iter().position(|&b| b == 4) } else { None };
+                            let _ = io.stdout.send(bytes.slice(..eot.unwrap_or(bytes.len()))).await;
+                            if eot.is_some() {
+                                break 0;
+                            }
                         }
                         None => break 0,
                     },
@@ -289,6 +300,8 @@ struct FakeIo {
     stdout: mpsc::Sender<Bytes>,
     stderr: Option<mpsc::Sender<Bytes>>,
     control: mpsc::UnboundedReceiver<ExecControl>,
+    /// The session has a terminal (Ctrl-D is end of input).
+    pty: bool,
 }
 
 /// The next signal sent to the session (window sizes are ignored).
@@ -337,11 +350,17 @@ mod tests {
         drop(session.stdin);
         assert_eq!(session.exit.await.unwrap().unwrap(), 0);
 
+        let pty = ExecSpec { interactive: true, ..spec.clone() };
+        let mut session = fake.exec(&t, &pty).await.unwrap();
+        session.stdin.send(Bytes::from_static(b"typed\x04")).await.unwrap();
+        assert_eq!(session.stdout.recv().await.unwrap(), "typed");
+        assert_eq!(session.exit.await.unwrap().unwrap(), 0, "Ctrl-D ends input on a terminal");
+
         let session =
             fake.exec(&t, &ExecSpec { command: v(&["sleep", "60"]), ..spec.clone() }).await.unwrap();
         session.control.send(ExecControl::Signal(libc::SIGTERM)).unwrap();
         assert_eq!(session.exit.await.unwrap().unwrap(), 128 + libc::SIGTERM);
-        assert_eq!(fake.execs().len(), 2);
+        assert_eq!(fake.execs().len(), 3);
 
         fake.set_run_exit("test -d /nope", 1);
         let run = |c: &[&str]| ExecSpec { command: v(c), ..ExecSpec::default() };

@@ -62,7 +62,11 @@ pub async fn bridge(
     let out_ws = if interactive { stdio.outbound } else { stdout_ws.outbound };
 
     let inputs = async {
-        future::join(pump_stdin(stdio.inbound, stdin), pump_control(control_ws.inbound, control)).await;
+        future::join(
+            pump_stdin(stdio.inbound, stdin, interactive),
+            pump_control(control_ws.inbound, control),
+        )
+        .await;
         // Both clients are gone: nothing left to forward, the command runs on.
         future::pending::<()>().await
     };
@@ -90,13 +94,22 @@ pub async fn bridge(
     Ok(code)
 }
 
-/// Copies the client's input to the command; end of input (or a vanished client) closes the
-/// command's standard input.
-async fn pump_stdin(mut inbound: mpsc::UnboundedReceiver<Inbound>, stdin: mpsc::Sender<Bytes>) {
+/// The terminal's end-of-file character (Ctrl-D).
+const EOT: &[u8] = b"\x04";
+
+/// Copies the client's input to the command; end of input closes the command's standard
+/// input. On a terminal it is typed as Ctrl-D instead, as closing the terminal would hang up
+/// the session (SIGHUP) before the command has run. A vanished client closes it either way.
+async fn pump_stdin(mut inbound: mpsc::UnboundedReceiver<Inbound>, stdin: mpsc::Sender<Bytes>, pty: bool) {
     while let Some(message) = inbound.recv().await {
         match message {
             Inbound::Data(bytes) => {
                 if stdin.send(bytes).await.is_err() {
+                    return;
+                }
+            }
+            Inbound::Eof if pty => {
+                if stdin.send(Bytes::from_static(EOT)).await.is_err() {
                     return;
                 }
             }
@@ -238,6 +251,12 @@ mod tests {
         let bridged = tokio::spawn(bridge(session, ends, true, None));
         control.inbound.send(Inbound::Control(ExecControl::Resize { width: 100, height: 30 })).unwrap();
         assert_eq!(cmd.control.recv().await, Some(ExecControl::Resize { width: 100, height: 30 }));
+        stdio.inbound.send(Inbound::Eof).unwrap();
+        assert_eq!(cmd.stdin.recv().await.unwrap(), "\x04", "end of input is typed on a terminal");
+        assert!(
+            cmd.stdin.try_recv().is_err_and(|e| e == mpsc::error::TryRecvError::Empty),
+            "input stays open"
+        );
         drop(stdio);
         for _ in 0..10 {
             cmd.stdout.send(Bytes::from_static(b"x")).await.unwrap();
