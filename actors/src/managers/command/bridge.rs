@@ -98,18 +98,23 @@ pub async fn bridge(
 const EOT: &[u8] = b"\x04";
 
 /// Copies the client's input to the command; end of input closes the command's standard
-/// input. On a terminal it is typed as Ctrl-D instead, as closing the terminal would hang up
-/// the session (SIGHUP) before the command has run. A vanished client closes it either way.
+/// input. Not on a terminal: closing it would hang up the session (SIGHUP), possibly before
+/// the command has run. There, the end of input that followed some input is typed as Ctrl-D
+/// (a forced-interactive session fed from a pipe), and an input that was empty from the start
+/// is left open (typing Ctrl-D ahead of a starting command makes its terminal echo `^@`). A
+/// vanished client closes it either way.
 async fn pump_stdin(mut inbound: mpsc::UnboundedReceiver<Inbound>, stdin: mpsc::Sender<Bytes>, pty: bool) {
+    let mut typed = false;
     while let Some(message) = inbound.recv().await {
         match message {
             Inbound::Data(bytes) => {
+                typed = true;
                 if stdin.send(bytes).await.is_err() {
                     return;
                 }
             }
             Inbound::Eof if pty => {
-                if stdin.send(Bytes::from_static(EOT)).await.is_err() {
+                if typed && stdin.send(Bytes::from_static(EOT)).await.is_err() {
                     return;
                 }
             }
@@ -251,7 +256,11 @@ mod tests {
         let bridged = tokio::spawn(bridge(session, ends, true, None));
         control.inbound.send(Inbound::Control(ExecControl::Resize { width: 100, height: 30 })).unwrap();
         assert_eq!(cmd.control.recv().await, Some(ExecControl::Resize { width: 100, height: 30 }));
+        // An input empty from the start stays open; after some input, its end is typed.
         stdio.inbound.send(Inbound::Eof).unwrap();
+        stdio.inbound.send(Inbound::Data(Bytes::from_static(b"ls\n"))).unwrap();
+        stdio.inbound.send(Inbound::Eof).unwrap();
+        assert_eq!(cmd.stdin.recv().await.unwrap(), "ls\n");
         assert_eq!(cmd.stdin.recv().await.unwrap(), "\x04", "end of input is typed on a terminal");
         assert!(
             cmd.stdin.try_recv().is_err_and(|e| e == mpsc::error::TryRecvError::Empty),

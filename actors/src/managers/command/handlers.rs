@@ -92,8 +92,11 @@ pub async fn install_action(ctx: TaskCtx, env: Env) -> HandlerResult {
 pub async fn exec(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = target(&ctx)?;
     let args = env.cache.args(&ctx.task).ok_or_else(|| interrupted(&ctx.task))?;
-    wait_connected(&env, &ctx.task).await?;
-    check_cwd(&env, &t, &args.cwd).await?;
+    // The working directory is checked while the client connects.
+    let (connected, cwd) =
+        futures_util::join!(wait_connected(&env, &ctx.task), check_cwd(&env, &t, &args.cwd));
+    connected?;
+    cwd?;
     let ends = env.cache.take_session_ends(&ctx.task).ok_or_else(|| interrupted(&ctx.task))?;
     let session = call(&env, StartExec { target: backend_target(&t), spec: args.spec() }).await?;
     let code = match bridge::bridge(session, ends, args.interactive, args.timeout).await {
