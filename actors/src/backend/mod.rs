@@ -7,6 +7,7 @@
 mod actor;
 #[cfg(any(test, feature = "fake-backend"))]
 pub mod fake;
+pub mod lxd;
 mod types;
 
 pub use actor::*;

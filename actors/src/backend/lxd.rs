@@ -1,0 +1,242 @@
+//! [`LxdBackend`]: the [`Backend`] on a real LXD, with the reference's layout: one storage pool
+//! and one bridge shared by everyone, two LXD projects per host user (`workshop.<user>` for
+//! workshops, `workshop-snapshots.<user>` for snapshots), one container per workshop named
+//! `<workshop>-<project id>`, images shared from LXD's default project.
+
+mod exec;
+mod images;
+mod instances;
+mod layout;
+mod ready;
+mod users;
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+pub use images::ImageServer;
+
+use super::{
+    Backend, BackendError, BaseImage, CreateSpec, Device, ExecOutput, ExecSession, ExecSpec, GuestFile,
+    Instance, Target,
+};
+use crate::health::LxdStatus;
+use crate::lxd::{Client, Endpoint, LxdError, TlsIdentity};
+
+/// Environment variable naming a remote LXD to use over HTTPS (`https://host:8443`).
+pub const LXD_URL_ENV: &str = "WORKSHOP_LXD_URL";
+/// Environment variable choosing where base images come from.
+pub const IMAGE_SERVER_ENV: &str = "WORKSHOP_IMAGE_SERVER";
+
+/// Where the backend keeps things in LXD and where base images come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LxdBackendConfig {
+    /// Storage pool of every instance (`workshop`).
+    pub pool: String,
+    /// Bridge every instance is attached to (`workshopbr0`).
+    pub network: String,
+    /// Where base images come from.
+    pub image_server: ImageServer,
+}
+
+impl Default for LxdBackendConfig {
+    fn default() -> Self {
+        Self { pool: "workshop".into(), network: "workshopbr0".into(), image_server: ImageServer::Local }
+    }
+}
+
+impl LxdBackendConfig {
+    /// The defaults, with the image server from `WORKSHOP_IMAGE_SERVER`.
+    pub fn from_env() -> Result<Self, LxdSetupError> {
+        let spec = std::env::var(IMAGE_SERVER_ENV).unwrap_or_default();
+        Ok(Self { image_server: ImageServer::parse(&spec)?, ..Self::default() })
+    }
+}
+
+/// Why the backend cannot be set up from the environment.
+#[derive(Debug, thiserror::Error)]
+pub enum LxdSetupError {
+    #[error("invalid {IMAGE_SERVER_ENV} {0:?}: expected local, simplestreams:<url> or lxd:<url>")]
+    ImageServer(String),
+    #[error("cannot read {}: {source} ({LXD_URL_ENV} needs tls/client.crt, tls/client.key and tls/server.crt in the workshop directory)", path.display())]
+    TlsFile { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Client(#[from] LxdError),
+}
+
+/// The LXD backend. Not `Send`: it lives on one arbiter (inside the backend actor).
+pub struct LxdBackend {
+    client: Client,
+    config: LxdBackendConfig,
+    /// The pool's driver once the shared objects are known to exist.
+    pool_driver: RefCell<Option<String>>,
+    /// Users whose projects are known to exist.
+    users: RefCell<HashSet<String>>,
+    /// Base image downloads in progress.
+    downloads: RefCell<HashMap<String, images::Download>>,
+}
+
+impl LxdBackend {
+    pub fn new(client: Client, config: LxdBackendConfig) -> Self {
+        Self {
+            client,
+            config,
+            pool_driver: RefCell::default(),
+            users: RefCell::default(),
+            downloads: RefCell::default(),
+        }
+    }
+
+    /// A backend for the LXD the environment names: `WORKSHOP_LXD_URL` over HTTPS with the
+    /// certificates in `<base_dir>/tls/`, else the local Unix socket.
+    pub fn from_env(base_dir: &Path) -> Result<Self, LxdSetupError> {
+        let config = LxdBackendConfig::from_env()?;
+        let url = std::env::var(LXD_URL_ENV).ok().filter(|url| !url.is_empty());
+        let client = Client::new(endpoint(url, base_dir)?)?;
+        Ok(Self::new(client, config))
+    }
+}
+
+/// The endpoint for an optional remote URL.
+fn endpoint(url: Option<String>, base_dir: &Path) -> Result<Endpoint, LxdSetupError> {
+    let Some(url) = url else { return Ok(Endpoint::local()) };
+    let read = |name: &str| {
+        let path = base_dir.join("tls").join(name);
+        std::fs::read(&path).map_err(|source| LxdSetupError::TlsFile { path, source })
+    };
+    let identity = TlsIdentity {
+        client_cert_pem: read("client.crt")?,
+        client_key_pem: read("client.key")?,
+        server_cert_pem: read("server.crt")?,
+    };
+    Ok(Endpoint::Https { url, identity })
+}
+
+/// An LXD error in backend terms: unreachable LXD makes the backend unavailable; anything else
+/// is `cannot <what>: <LXD's message>`.
+fn lxd_error(what: &str, e: LxdError) -> BackendError {
+    match e {
+        LxdError::Unreachable { .. } => BackendError::Unavailable(e.to_string()),
+        e => BackendError::Lxd(format!("cannot {what}: {e}")),
+    }
+}
+
+/// Like [`lxd_error`], where a missing object means the workshop is not launched.
+fn instance_error(target: &Target, what: &str, e: LxdError) -> BackendError {
+    if e.is_not_found() { BackendError::NotLaunched(target.name.clone()) } else { lxd_error(what, e) }
+}
+
+#[async_trait::async_trait(?Send)]
+impl Backend for LxdBackend {
+    async fn check(&self) -> (LxdStatus, Result<(), String>) {
+        self.check_system().await
+    }
+
+    async fn ensure_user(&self, user: &str) -> Result<(), BackendError> {
+        self.ensure_projects(user).await
+    }
+
+    async fn resolve_base(&self, base: &str) -> Result<BaseImage, BackendError> {
+        self.resolve(base).await
+    }
+
+    async fn list(&self, user: &str, project_id: Option<&str>) -> Result<Vec<Instance>, BackendError> {
+        self.list_instances(user, project_id).await
+    }
+
+    async fn get(&self, target: &Target) -> Result<Option<Instance>, BackendError> {
+        self.get_instance(target).await
+    }
+
+    async fn create(&self, target: &Target, spec: &CreateSpec) -> Result<(), BackendError> {
+        self.create_instance(target, spec).await
+    }
+
+    async fn delete(&self, target: &Target) -> Result<(), BackendError> {
+        self.delete_instance(target).await
+    }
+
+    async fn start(&self, target: &Target) -> Result<(), BackendError> {
+        self.start_instance(target).await
+    }
+
+    async fn stop(&self, target: &Target, force: bool) -> Result<(), BackendError> {
+        self.stop_instance(target, force).await
+    }
+
+    async fn set_device(&self, target: &Target, name: &str, device: &Device) -> Result<(), BackendError> {
+        self.put_device(target, name, device).await
+    }
+
+    async fn remove_device(&self, target: &Target, name: &str) -> Result<(), BackendError> {
+        self.drop_device(target, name).await
+    }
+
+    async fn set_config(
+        &self,
+        target: &Target,
+        changes: &[(String, Option<String>)],
+    ) -> Result<(), BackendError> {
+        self.change_config(target, changes).await
+    }
+
+    async fn run(&self, target: &Target, spec: &ExecSpec) -> Result<ExecOutput, BackendError> {
+        self.run_command(target, spec).await
+    }
+
+    async fn exec(&self, target: &Target, spec: &ExecSpec) -> Result<ExecSession, BackendError> {
+        self.start_session(target, spec).await
+    }
+
+    async fn push_file(&self, target: &Target, file: &GuestFile) -> Result<(), BackendError> {
+        self.push(target, file).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_endpoint_without_url() {
+        let endpoint = endpoint(None, Path::new("/nonexistent")).unwrap();
+        assert!(matches!(endpoint, Endpoint::Unix(_)));
+    }
+
+    #[test]
+    fn remote_endpoint_reads_tls_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = endpoint(Some("https://127.0.0.1:8443".into()), dir.path()).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!("cannot read {}/tls/client.crt: ", dir.path().display())),
+            "{text}"
+        );
+        assert!(text.contains("WORKSHOP_LXD_URL needs tls/client.crt"), "{text}");
+
+        std::fs::create_dir(dir.path().join("tls")).unwrap();
+        for name in ["client.crt", "client.key", "server.crt"] {
+            std::fs::write(dir.path().join("tls").join(name), name).unwrap();
+        }
+        match endpoint(Some("https://127.0.0.1:8443".into()), dir.path()).unwrap() {
+            Endpoint::Https { url, identity } => {
+                assert_eq!(url, "https://127.0.0.1:8443");
+                assert_eq!(identity.client_key_pem, b"client.key");
+                assert_eq!(identity.server_cert_pem, b"server.crt");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_in_backend_terms() {
+        let target = Target::new("alice", "p1", "dev");
+        let missing =
+            instance_error(&target, "start workshop", LxdError::from_status(404, "Instance not found"));
+        assert_eq!(missing.to_string(), "workshop \"dev\" is not launched");
+        let other = lxd_error("start workshop", LxdError::from_status(400, "Invalid config"));
+        assert_eq!(other.to_string(), "cannot start workshop: Invalid config");
+        let down = LxdError::Unreachable { socket: "/x".into(), reason: crate::lxd::Unreachable::Refused };
+        assert!(matches!(lxd_error("list", down), BackendError::Unavailable(_)));
+    }
+}

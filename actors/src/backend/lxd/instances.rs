@@ -1,0 +1,279 @@
+//! Workshop instances: create, delete, start (and wait for the init system), stop, edits with
+//! ETags, list and get.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use tracing::{debug, warn};
+
+use super::exec::collect;
+use super::layout::{self, AUTOSTART_KEY};
+use super::{LxdBackend, instance_error, lxd_error};
+use crate::backend::{BackendError, CreateSpec, Device, ExecSpec, Instance, Target};
+use crate::lxd::{self, Client, InstanceCreate, InstancePut, InstanceSource, LxdError};
+
+/// How long LXD may take to start an instance.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the guest's init system may take to come up.
+const INIT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Pause between init-system probes that failed outright (bus not up yet, ...).
+const INIT_RETRY: Duration = Duration::from_millis(250);
+/// Clean-shutdown timeout of a stop, and of a forced stop before it kills.
+const STOP_TIMEOUT: Duration = Duration::from_secs(60);
+const FORCE_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to wait for LXD to finish another operation on an instance (e.g. the clean-up
+/// after a failed start), and how often to ask.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+const BUSY_RETRY: Duration = Duration::from_millis(500);
+
+impl LxdBackend {
+    /// A client scoped to the user's instances project.
+    pub(super) fn instances_client(&self, user: &str) -> Client {
+        self.client.project(&layout::instances_project(user))
+    }
+
+    pub(super) async fn list_instances(
+        &self,
+        user: &str,
+        project_id: Option<&str>,
+    ) -> Result<Vec<Instance>, BackendError> {
+        let instances = match self.instances_client(user).list_instances(None).await {
+            Ok(instances) => instances,
+            Err(e) if e.is_not_found() => return Ok(Vec::new()),
+            Err(e) => return Err(lxd_error(&format!("list the workshops of {user:?}"), e)),
+        };
+        Ok(instances
+            .into_iter()
+            .filter_map(|i| layout::to_instance(user, i))
+            .filter(|i| project_id.is_none_or(|p| i.target.project_id == p))
+            .collect())
+    }
+
+    pub(super) async fn get_instance(&self, target: &Target) -> Result<Option<Instance>, BackendError> {
+        match self.instances_client(&target.user).get_instance(&target.instance_name()).await {
+            Ok((instance, _)) => {
+                Ok(layout::to_instance(&target.user, instance).filter(|i| i.target == *target))
+            }
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(lxd_error(&format!("get workshop {:?}", target.name), e)),
+        }
+    }
+
+    pub(super) async fn create_instance(
+        &self,
+        target: &Target,
+        spec: &CreateSpec,
+    ) -> Result<(), BackendError> {
+        self.ensure_projects(&target.user).await?;
+        let client = self.instances_client(&target.user);
+        let name = target.instance_name();
+        let what = format!("create workshop {:?}", target.name);
+        match client.get_instance(&name).await {
+            Ok((existing, _)) => return check_owner(target, &existing),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(lxd_error(&what, e)),
+        }
+        let mut create = InstanceCreate::new(&name, InstanceSource::ImageFingerprint(spec.image.clone()));
+        create.config = layout::instance_config(target, spec);
+        create.devices = spec.devices.clone();
+        match client.create_instance(&create).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_already_exists() => {
+                let (existing, _) = client.get_instance(&name).await.map_err(|e| lxd_error(&what, e))?;
+                check_owner(target, &existing)
+            }
+            Err(e) => Err(lxd_error(&what, e)),
+        }
+    }
+
+    pub(super) async fn delete_instance(&self, target: &Target) -> Result<(), BackendError> {
+        let client = self.instances_client(&target.user);
+        let name = target.instance_name();
+        match when_idle(|| client.delete_instance(&name, true)).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(lxd_error(&format!("delete workshop {:?}", target.name), e)),
+        }
+    }
+
+    pub(super) async fn start_instance(&self, target: &Target) -> Result<(), BackendError> {
+        let client = self.instances_client(&target.user);
+        let name = target.instance_name();
+        let (instance, _) =
+            client.get_instance(&name).await.map_err(|e| instance_error(target, "start workshop", e))?;
+        if instance.is_running() {
+            return Ok(());
+        }
+        let failed = |reason: String| BackendError::StartFailed { name: target.name.clone(), reason };
+        match actix_rt::time::timeout(START_TIMEOUT, when_idle(|| client.start_instance(&name))).await {
+            Ok(Ok(())) => {}
+            Ok(Err(LxdError::StartFailed { message, log_tail, .. })) => {
+                return Err(failed(format!("{message}\n{log_tail}")));
+            }
+            Ok(Err(e)) => return Err(instance_error(target, "start workshop", e)),
+            Err(_) => {
+                return Err(failed(format!("LXD did not start it within {} s", START_TIMEOUT.as_secs())));
+            }
+        }
+        if let Err(reason) = wait_for_init(&client, &name).await {
+            if let Err(e) = client.stop_instance(&name, None, true).await {
+                warn!(instance = %name, error = %e, "cannot stop an instance whose init system failed");
+            }
+            return Err(failed(reason));
+        }
+        self.set_autostart(target, true).await
+    }
+
+    pub(super) async fn stop_instance(&self, target: &Target, force: bool) -> Result<(), BackendError> {
+        self.set_autostart(target, false).await?;
+        let client = self.instances_client(&target.user);
+        let name = target.instance_name();
+        let what = format!("stop workshop {:?}", target.name);
+        if is_stopped(&client, &name).await.map_err(|e| instance_error(target, &what, e))? {
+            return Ok(());
+        }
+        let timeout = if force { FORCE_STOP_TIMEOUT } else { STOP_TIMEOUT };
+        let stopped = match when_idle(|| client.stop_instance(&name, Some(timeout), false)).await {
+            Err(e) if force => {
+                debug!(instance = %name, error = %e, "clean stop failed; killing");
+                when_idle(|| client.stop_instance(&name, None, true)).await
+            }
+            other => other,
+        };
+        match stopped {
+            Ok(()) => Ok(()),
+            // It may have stopped by itself meanwhile.
+            Err(e) => match is_stopped(&client, &name).await {
+                Ok(true) => Ok(()),
+                _ => Err(instance_error(target, &what, e)),
+            },
+        }
+    }
+
+    pub(super) async fn put_device(
+        &self,
+        target: &Target,
+        name: &str,
+        device: &Device,
+    ) -> Result<(), BackendError> {
+        let what = format!("add device {name:?} to workshop {:?}", target.name);
+        self.edit_instance(target, &what, |put| layout::put_device(&mut put.devices, name, device)).await
+    }
+
+    pub(super) async fn drop_device(&self, target: &Target, name: &str) -> Result<(), BackendError> {
+        let what = format!("remove device {name:?} from workshop {:?}", target.name);
+        self.edit_instance(target, &what, |put| put.devices.remove(name).is_some()).await
+    }
+
+    pub(super) async fn change_config(
+        &self,
+        target: &Target,
+        changes: &[(String, Option<String>)],
+    ) -> Result<(), BackendError> {
+        let what = format!("configure workshop {:?}", target.name);
+        self.edit_instance(target, &what, |put| layout::apply_config(&mut put.config, changes)).await
+    }
+
+    async fn set_autostart(&self, target: &Target, on: bool) -> Result<(), BackendError> {
+        self.change_config(target, &[(AUTOSTART_KEY.to_string(), Some(on.to_string()))]).await
+    }
+
+    /// Read-modify-write of the instance guarded by its ETag, retried once when someone else
+    /// changed it meanwhile. `edit` returns whether it changed anything.
+    async fn edit_instance(
+        &self,
+        target: &Target,
+        what: &str,
+        edit: impl Fn(&mut InstancePut) -> bool,
+    ) -> Result<(), BackendError> {
+        let client = self.instances_client(&target.user);
+        let name = target.instance_name();
+        for attempt in 0..2 {
+            let (instance, etag) =
+                client.get_instance(&name).await.map_err(|e| instance_error(target, what, e))?;
+            let mut put = instance.writable();
+            if !edit(&mut put) {
+                return Ok(());
+            }
+            match when_idle(|| client.update_instance(&name, &put, &etag)).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_precondition_failed() && attempt == 0 => {
+                    debug!(instance = %name, "instance changed meanwhile; retrying the update");
+                }
+                Err(e) => return Err(instance_error(target, what, e)),
+            }
+        }
+        Err(BackendError::Lxd(format!("cannot {what}: the instance keeps changing")))
+    }
+}
+
+/// An existing instance is fine for `create` only when it belongs to the same project.
+fn check_owner(target: &Target, existing: &lxd::Instance) -> Result<(), BackendError> {
+    if layout::belongs_to(&existing.config, target) {
+        return Ok(());
+    }
+    Err(BackendError::Lxd(format!(
+        "cannot create workshop {:?}: LXD instance {:?} already exists and belongs to another project ({:?})",
+        target.name,
+        existing.name,
+        existing.config.get(layout::PROJECT_ID_KEY).map(String::as_str).unwrap_or("none")
+    )))
+}
+
+/// Runs `op`, again while LXD says the instance is busy with another operation.
+async fn when_idle<T, F, Fut>(mut op: F) -> Result<T, LxdError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, LxdError>>,
+{
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match op().await {
+            Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                debug!(error = %e, "instance busy; waiting");
+                actix_rt::time::sleep(BUSY_RETRY).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// LXD's "Instance is busy running a \"stop\" operation".
+fn is_busy(e: &LxdError) -> bool {
+    e.to_string().contains("is busy running")
+}
+
+async fn is_stopped(client: &Client, name: &str) -> Result<bool, LxdError> {
+    let state = client.instance_state(name).await?;
+    Ok(state.status_code == 102 || state.status == "Stopped")
+}
+
+/// Waits until `systemctl is-system-running` says `running` or `degraded`; the reason when it
+/// does not within [`INIT_TIMEOUT`].
+async fn wait_for_init(client: &Client, name: &str) -> Result<(), String> {
+    let probe = ExecSpec {
+        command: ["systemctl", "is-system-running", "--wait"].map(String::from).to_vec(),
+        ..ExecSpec::default()
+    };
+    let deadline = Instant::now() + INIT_TIMEOUT;
+    let mut last = "no answer".to_string();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match actix_rt::time::timeout(left, collect(client, name, &probe)).await {
+            Ok(Ok(output)) => {
+                let state = String::from_utf8_lossy(&output.stdout).trim().to_string();
+                if state == "running" || state == "degraded" {
+                    return Ok(());
+                }
+                last = format!("systemctl is-system-running: {}", output.combined());
+            }
+            Ok(Err(e)) => last = e.to_string(),
+            Err(_) => break,
+        }
+        actix_rt::time::sleep(INIT_RETRY.min(deadline.saturating_duration_since(Instant::now()))).await;
+    }
+    Err(format!("the init system did not come up within {} s ({last})", INIT_TIMEOUT.as_secs()))
+}

@@ -1,0 +1,320 @@
+//! The shape of the LXD layout as pure functions: project names, instance config, the devices
+//! of a project's default profile, config and device edits, and the mapping back to
+//! [`Instance`].
+
+use std::collections::BTreeMap;
+
+use sha3::{Digest, Sha3_256};
+
+use crate::backend::{CreateSpec, Device, Instance, Target};
+use crate::lxd::{self, Devices};
+
+/// Config key holding the workshop's project id.
+pub(super) const PROJECT_ID_KEY: &str = "user.workshop.project-id";
+/// Config key holding the workshop's name.
+pub(super) const NAME_KEY: &str = "user.workshop.name";
+/// Project config key holding the host user's name.
+pub(super) const USERNAME_KEY: &str = "user.workshop.username";
+/// Instance config key for starting with the host.
+pub(super) const AUTOSTART_KEY: &str = "boot.autostart";
+/// DNS domain of the bridge.
+pub(super) const DNS_DOMAIN: &str = "wp";
+/// Name of the NIC in the projects' default profile (and inside the guest).
+pub(super) const NIC_NAME: &str = "eth0";
+/// The guest user id (and group id) the host user is mapped to.
+pub(super) const GUEST_ID: u32 = 1000;
+/// A pool this full (percent) puts the daemon in degraded mode.
+pub(super) const FULL_PERCENT: u64 = 90;
+
+/// The user's part of LXD project names: the user name itself when it matches
+/// `^[a-zA-Z][-a-zA-Z0-9.]{0,31}$`, else a readable form of it plus a hash of the original, so
+/// distinct names never share projects.
+pub(super) fn user_key(user: &str) -> String {
+    if is_plain_name(user) {
+        return user.to_string();
+    }
+    let mut readable: String =
+        user.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '-' }).collect();
+    if !readable.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        readable.insert(0, 'u');
+    }
+    readable.truncate(20);
+    let digest = Sha3_256::digest(user.as_bytes());
+    let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hash}", readable.trim_end_matches('-'))
+}
+
+fn is_plain_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= 32
+        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+}
+
+/// The LXD project holding a user's workshops.
+pub(super) fn instances_project(user: &str) -> String {
+    format!("workshop.{}", user_key(user))
+}
+
+/// The LXD project holding a user's snapshots.
+pub(super) fn snapshots_project(user: &str) -> String {
+    format!("workshop-snapshots.{}", user_key(user))
+}
+
+/// Config of a user's projects: images are shared from the default project, profiles are
+/// the project's own, custom volumes live in the default project.
+pub(super) fn project_config(user: &str) -> BTreeMap<String, String> {
+    [
+        ("features.images", "false"),
+        ("features.profiles", "true"),
+        ("features.storage.volumes", "false"),
+        (USERNAME_KEY, user),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// `raw.idmap` mapping the host user and group to the guest's 1000.
+pub(super) fn raw_idmap(uid: u32, gid: u32) -> String {
+    format!("uid {uid} {GUEST_ID}\ngid {gid} {GUEST_ID}")
+}
+
+/// Config of a new instance: id mapping, nesting, the caller's keys, and the keys that tie
+/// it to its workshop (these win over the caller's).
+pub(super) fn instance_config(target: &Target, spec: &CreateSpec) -> BTreeMap<String, String> {
+    let mut config = BTreeMap::from([
+        ("raw.idmap".to_string(), raw_idmap(spec.host_uid, spec.host_gid)),
+        ("security.nesting".to_string(), "true".to_string()),
+    ]);
+    config.extend(spec.config.iter().map(|(k, v)| (k.clone(), v.clone())));
+    config.insert(PROJECT_ID_KEY.to_string(), target.project_id.clone());
+    config.insert(NAME_KEY.to_string(), target.name.clone());
+    config
+}
+
+/// Whether an existing instance belongs to `target`'s project (an instance without the key
+/// was not made by the daemon and does not).
+pub(super) fn belongs_to(config: &BTreeMap<String, String>, target: &Target) -> bool {
+    config.get(PROJECT_ID_KEY) == Some(&target.project_id)
+}
+
+/// Adds a root disk on `pool` and a NIC on `network` to a profile's devices unless it already
+/// has a disk mounted at `/` or a NIC (whatever their names). True when something was added.
+pub(super) fn add_profile_devices(devices: &mut Devices, pool: &str, network: &str) -> bool {
+    let has = |kind: &str, extra: &dyn Fn(&Device) -> bool| {
+        devices.values().any(|d| d.get("type").map(String::as_str) == Some(kind) && extra(d))
+    };
+    let has_root = has("disk", &|d| d.get("path").map(String::as_str) == Some("/"));
+    let has_nic = has("nic", &|_| true);
+    let device = |pairs: &[(&str, &str)]| -> Device {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    };
+    if !has_root {
+        devices.insert("root".into(), device(&[("type", "disk"), ("pool", pool), ("path", "/")]));
+    }
+    if !has_nic {
+        devices.insert(NIC_NAME.into(), device(&[("type", "nic"), ("network", network), ("name", NIC_NAME)]));
+    }
+    !has_root || !has_nic
+}
+
+/// Applies config changes (`None` removes the key). True when something changed.
+pub(super) fn apply_config(
+    config: &mut BTreeMap<String, String>,
+    changes: &[(String, Option<String>)],
+) -> bool {
+    let mut changed = false;
+    for (key, value) in changes {
+        changed |= match value {
+            Some(value) => config.insert(key.clone(), value.clone()).as_ref() != Some(value),
+            None => config.remove(key).is_some(),
+        };
+    }
+    changed
+}
+
+/// Adds or replaces a device. True when something changed.
+pub(super) fn put_device(devices: &mut Devices, name: &str, device: &Device) -> bool {
+    devices.insert(name.to_string(), device.clone()).as_ref() != Some(device)
+}
+
+/// Maps an LXD instance of `user`'s project to a workshop; None for instances the daemon did
+/// not make (no project id).
+pub(super) fn to_instance(user: &str, instance: lxd::Instance) -> Option<Instance> {
+    let project_id = instance.config.get(PROJECT_ID_KEY)?.clone();
+    let name = match instance.config.get(NAME_KEY) {
+        Some(name) => name.clone(),
+        None => instance.name.strip_suffix(&format!("-{project_id}"))?.to_string(),
+    };
+    let running = instance.is_running();
+    Some(Instance {
+        target: Target::new(user, &project_id, &name),
+        running,
+        config: instance.config,
+        devices: instance.devices,
+    })
+}
+
+/// The degraded-mode reason for a pool that is [`FULL_PERCENT`] or more used.
+pub(super) fn space_problem(pool: &str, used: u64, total: u64) -> Option<String> {
+    if total == 0 {
+        return None;
+    }
+    let percent = used.saturating_mul(100) / total;
+    (percent >= FULL_PERCENT).then(|| {
+        format!(
+            "storage pool {pool:?} is {percent}% full ({} of {} used): remove workshops you no longer \
+             need ('workshop remove') or give the pool more space",
+            gib(used),
+            gib(total)
+        )
+    })
+}
+
+fn gib(bytes: u64) -> String {
+    format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn plain_user_names_are_kept() {
+        assert_eq!(user_key("alice"), "alice");
+        assert_eq!(user_key("a.b-c9"), "a.b-c9");
+        assert_eq!(instances_project("alice"), "workshop.alice");
+        assert_eq!(snapshots_project("alice"), "workshop-snapshots.alice");
+        let longest = format!("a{}", "b".repeat(31));
+        assert_eq!(user_key(&longest), longest);
+    }
+
+    #[test]
+    fn other_user_names_are_sanitised_and_hashed() {
+        let key = user_key("john_doe");
+        assert!(key.starts_with("john-doe-"), "{key}");
+        assert_eq!(key.len(), "john-doe-".len() + 8);
+        assert_eq!(key, user_key("john_doe"), "deterministic");
+        assert_ne!(key, user_key("john-doe"));
+        assert_ne!(key, user_key("john.doe"));
+        assert_ne!(user_key("john_doe"), user_key("john@doe"), "same readable part, other hash");
+        for odd in ["1000", "_x", "", "éloïse", &format!("a{}", "b".repeat(40))] {
+            let key = user_key(odd);
+            assert!(is_plain_name(&key), "{odd:?} -> {key:?}");
+        }
+        assert!(user_key("1000").starts_with("u1000-"));
+    }
+
+    #[test]
+    fn idmap_text() {
+        assert_eq!(raw_idmap(1001, 1002), "uid 1001 1000\ngid 1002 1000");
+    }
+
+    #[test]
+    fn instance_config_ties_to_workshop() {
+        let target = Target::new("alice", "p1", "dev");
+        let spec = CreateSpec {
+            image: "abc".into(),
+            host_uid: 1000,
+            host_gid: 1000,
+            config: strings(&[("user.workshop.file", "dev.yaml"), (PROJECT_ID_KEY, "other")]),
+            devices: BTreeMap::new(),
+        };
+        let config = instance_config(&target, &spec);
+        assert_eq!(config["raw.idmap"], "uid 1000 1000\ngid 1000 1000");
+        assert_eq!(config["security.nesting"], "true");
+        assert_eq!(config["user.workshop.file"], "dev.yaml");
+        assert_eq!(config[PROJECT_ID_KEY], "p1");
+        assert_eq!(config[NAME_KEY], "dev");
+        assert!(belongs_to(&config, &target));
+        assert!(!belongs_to(&config, &Target::new("alice", "p2", "dev")));
+        assert!(!belongs_to(&BTreeMap::new(), &target));
+    }
+
+    #[test]
+    fn profile_devices_are_added_when_missing() {
+        let mut devices = Devices::new();
+        assert!(add_profile_devices(&mut devices, "workshop", "workshopbr0"));
+        assert_eq!(devices["root"], strings(&[("type", "disk"), ("pool", "workshop"), ("path", "/")]));
+        assert_eq!(
+            devices["eth0"],
+            strings(&[("type", "nic"), ("network", "workshopbr0"), ("name", "eth0")])
+        );
+        assert!(!add_profile_devices(&mut devices, "workshop", "workshopbr0"), "idempotent");
+
+        // A root disk under another name counts; the NIC is still added.
+        let mut devices = Devices::from([(
+            "rootfs".to_string(),
+            strings(&[("type", "disk"), ("pool", "other"), ("path", "/")]),
+        )]);
+        assert!(add_profile_devices(&mut devices, "workshop", "workshopbr0"));
+        assert_eq!(devices.len(), 2);
+        assert!(!devices.contains_key("root"));
+        assert!(devices.contains_key("eth0"));
+    }
+
+    #[test]
+    fn config_changes() {
+        let mut config = strings(&[("a", "1"), ("b", "2")]);
+        assert!(!apply_config(&mut config, &[("a".into(), Some("1".into())), ("x".into(), None)]));
+        assert!(apply_config(&mut config, &[("a".into(), Some("3".into())), ("b".into(), None)]));
+        assert_eq!(config, strings(&[("a", "3")]));
+        assert!(apply_config(&mut config, &[("c".into(), Some("".into()))]));
+        assert_eq!(config["c"], "");
+    }
+
+    #[test]
+    fn device_changes() {
+        let disk = strings(&[("type", "disk"), ("source", "/srv"), ("path", "/mnt/x")]);
+        let mut devices = Devices::new();
+        assert!(put_device(&mut devices, "x", &disk));
+        assert!(!put_device(&mut devices, "x", &disk));
+        let mut ro = disk.clone();
+        ro.insert("readonly".into(), "true".into());
+        assert!(put_device(&mut devices, "x", &ro));
+        assert_eq!(devices["x"], ro);
+    }
+
+    #[test]
+    fn instances_map_back_to_workshops() {
+        let lxd_instance = |name: &str, config: &[(&str, &str)], status: &str| lxd::Instance {
+            name: name.into(),
+            status: status.into(),
+            config: strings(config),
+            ..Default::default()
+        };
+        let inst = to_instance(
+            "alice",
+            lxd_instance("dev-p1", &[(PROJECT_ID_KEY, "p1"), (NAME_KEY, "dev")], "Running"),
+        )
+        .unwrap();
+        assert_eq!(inst.target, Target::new("alice", "p1", "dev"));
+        assert!(inst.running);
+        assert_eq!(inst.workshop_config("project-id"), Some("p1"));
+
+        let inst =
+            to_instance("alice", lxd_instance("my-ws-p1", &[(PROJECT_ID_KEY, "p1")], "Stopped")).unwrap();
+        assert_eq!(inst.target.name, "my-ws");
+        assert!(!inst.running);
+
+        assert!(to_instance("alice", lxd_instance("stray", &[], "Running")).is_none());
+        assert!(to_instance("alice", lxd_instance("stray", &[(PROJECT_ID_KEY, "p1")], "Running")).is_none());
+    }
+
+    #[test]
+    fn full_pools_are_reported() {
+        let gib = 1u64 << 30;
+        assert_eq!(space_problem("workshop", 0, 0), None);
+        assert_eq!(space_problem("workshop", 8 * gib, 10 * gib), None);
+        let text = space_problem("workshop", 9 * gib, 10 * gib).unwrap();
+        assert!(
+            text.starts_with("storage pool \"workshop\" is 90% full (9.0 GiB of 10.0 GiB used)"),
+            "{text}"
+        );
+    }
+}
