@@ -14,7 +14,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing::{info, warn};
 use workshop_actors::backend::Backend;
-use workshop_actors::backend::fake::FakeBackend as LxdBackend;
+use workshop_actors::backend::lxd::LxdBackend;
 use workshop_actors::daemon::{Daemon, DaemonConfig};
 use workshop_actors::health::CHECK_INTERVAL;
 use workshop_actors::managers::workshop::WorkshopConfig;
@@ -171,8 +171,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
 
 /// The container runtime: LXD, configured from the environment.
 fn backend(paths: &Paths) -> anyhow::Result<Rc<dyn Backend>> {
-    let _ = paths;
-    Ok(Rc::new(LxdBackend::default()))
+    Ok(Rc::new(LxdBackend::from_env(&paths.base).context("cannot set up the LXD backend")?))
 }
 
 async fn wait_for_signal() {
