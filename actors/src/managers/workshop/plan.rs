@@ -249,7 +249,8 @@ mod tests {
         );
         let tasks = st.change_tasks(&change);
         assert_eq!(tasks[0].get::<bool>("force"), Some(true));
-        assert!(tasks[1].lanes().is_empty());
-        assert_eq!(tasks[2].lanes().len(), 1);
+        // The removal is in the change's default lane 0; its cleanup in a lane of its own.
+        assert_eq!(tasks[1].lanes(), [0]);
+        assert_ne!(tasks[2].lanes(), [0]);
     }
 }
