@@ -53,7 +53,10 @@ impl Daemon {
         });
         let commands = CommandManager::new(engine.clone(), backend.clone(), workshops.clone()).start();
         engine.do_send(AddKinds(command::kind_specs()));
-        runner.do_send(RegisterHandler { kinds: command::KINDS.to_vec(), handler: commands.clone().recipient() });
+        runner.do_send(RegisterHandler {
+            kinds: command::KINDS.to_vec(),
+            handler: commands.clone().recipient(),
+        });
         engine.do_send(AttachRunner(runner.clone()));
         Ok(Self { engine, runner, monitor, backend, workshops, commands, health })
     }

@@ -74,19 +74,17 @@ impl HealthMonitor {
         }
         self.running = true;
         let check = self.check.clone();
-        ctx.spawn(
-            async move { check.check().await }.into_actor(self).map(|(lxd, result), act, _| {
-                act.running = false;
-                let was = act.shared.degraded();
-                let now = result.err().map(|why| format!("system is not healthy: {why}"));
-                match (&was, &now) {
-                    (Some(_), None) => info!("System is healthy."),
-                    (None, Some(why)) => warn!(reason = %why, "entering degraded mode"),
-                    _ => {}
-                }
-                act.shared.set(now, lxd);
-            }),
-        );
+        ctx.spawn(async move { check.check().await }.into_actor(self).map(|(lxd, result), act, _| {
+            act.running = false;
+            let was = act.shared.degraded();
+            let now = result.err().map(|why| format!("system is not healthy: {why}"));
+            match (&was, &now) {
+                (Some(_), None) => info!("System is healthy."),
+                (None, Some(why)) => warn!(reason = %why, "entering degraded mode"),
+                _ => {}
+            }
+            act.shared.set(now, lxd);
+        }));
     }
 }
 

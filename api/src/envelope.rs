@@ -111,8 +111,7 @@ mod tests {
 
     #[test]
     fn unknown_error_kind_is_tolerated() {
-        let e: ErrorResult =
-            serde_json::from_str(r#"{"message":"x","kind":"from-the-future"}"#).unwrap();
+        let e: ErrorResult = serde_json::from_str(r#"{"message":"x","kind":"from-the-future"}"#).unwrap();
         assert_eq!(e.kind, Some(ErrorKind::Unknown));
     }
 

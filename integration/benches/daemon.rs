@@ -83,5 +83,8 @@ fn main() {
         percentile(&times, 0.5).as_secs_f64() * 1e3,
         percentile(&times, 0.99).as_secs_f64() * 1e3
     );
-    println!("daemon-bench loaded-rss changes={CHANGES} rss_mib={:.1}", rss_kib(daemon.pid()) as f64 / 1024.0);
+    println!(
+        "daemon-bench loaded-rss changes={CHANGES} rss_mib={:.1}",
+        rss_kib(daemon.pid()) as f64 / 1024.0
+    );
 }

@@ -27,12 +27,8 @@ pub enum ApiError {
     Degraded(String),
     #[error("{message}")]
     ChangeConflict { message: String, value: Value },
-    #[error("no updates available")]
-    NoUpdatesAvailable,
     #[error("{0}")]
     NoWaitingChange(String),
-    #[error("{0}")]
-    NotImplemented(String),
     #[error("{0}")]
     Timeout(String),
     #[error("{0}")]
@@ -52,9 +48,7 @@ impl ApiError {
             Self::NoUserName => (StatusCode::INTERNAL_SERVER_ERROR, None),
             Self::Degraded(_) => (StatusCode::INTERNAL_SERVER_ERROR, Some(ErrorKind::Degraded)),
             Self::ChangeConflict { .. } => (StatusCode::CONFLICT, Some(ErrorKind::ChangeConflict)),
-            Self::NoUpdatesAvailable => (StatusCode::BAD_REQUEST, Some(ErrorKind::NoUpdatesAvailable)),
             Self::NoWaitingChange(_) => (StatusCode::BAD_REQUEST, Some(ErrorKind::NoWaitingChangeInProgress)),
-            Self::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, None),
             Self::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, None),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),
         }
@@ -96,23 +90,6 @@ impl From<workshop_actors::engine::EngineError> for ApiError {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn kinds_match_the_reference() {
-        assert_eq!(ApiError::NoEndpoint.status_code(), StatusCode::NOT_FOUND);
-        assert_eq!(ApiError::NoEndpoint.to_string(), "invalid API endpoint requested");
-        assert_eq!(ApiError::MethodNotAllowed("PUT".into()).to_string(), r#"method "PUT" not allowed"#);
-        assert_eq!(ApiError::NoUpdatesAvailable.classify().1, Some(ErrorKind::NoUpdatesAvailable));
-        assert_eq!(
-            ApiError::Unauthorized.classify(),
-            (StatusCode::UNAUTHORIZED, Some(ErrorKind::LoginRequired))
-        );
-    }
-}
-
 impl From<workshop_actors::managers::workshop::WorkshopError> for ApiError {
     fn from(e: workshop_actors::managers::workshop::WorkshopError) -> Self {
         use workshop_actors::backend::BackendError as B;
@@ -134,5 +111,21 @@ impl From<workshop_actors::managers::workshop::WorkshopError> for ApiError {
             W::Backend(e) => Self::Internal(e.to_string()),
             W::Engine(e) => e.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_match_the_reference() {
+        assert_eq!(ApiError::NoEndpoint.status_code(), StatusCode::NOT_FOUND);
+        assert_eq!(ApiError::NoEndpoint.to_string(), "invalid API endpoint requested");
+        assert_eq!(ApiError::MethodNotAllowed("PUT".into()).to_string(), r#"method "PUT" not allowed"#);
+        assert_eq!(
+            ApiError::Unauthorized.classify(),
+            (StatusCode::UNAUTHORIZED, Some(ErrorKind::LoginRequired))
+        );
     }
 }

@@ -67,12 +67,11 @@ fn trusted_caller(req: &HttpRequest) -> Result<Caller, ApiError> {
     if peer.untrusted {
         return Err(ApiError::Forbidden(format!("cannot access {:?} from inside a workshop", req.path())));
     }
-    if req.method() != Method::GET {
-        if let Some(state) = req.app_data::<web::Data<AppState>>() {
-            if let Some(reason) = state.health.degraded() {
-                return Err(ApiError::Degraded(reason));
-            }
-        }
+    if req.method() != Method::GET
+        && let Some(state) = req.app_data::<web::Data<AppState>>()
+        && let Some(reason) = state.health.degraded()
+    {
+        return Err(ApiError::Degraded(reason));
     }
     let (user, gid) = user_entry(peer.uid).ok_or(ApiError::NoUserName)?;
     Ok(Caller { uid: peer.uid, gid, user })

@@ -74,7 +74,11 @@ pub trait Backend {
     /// Removes a device; a missing one is fine.
     async fn remove_device(&self, target: &Target, name: &str) -> Result<(), BackendError>;
     /// Sets (or with `None` removes) instance config keys.
-    async fn set_config(&self, target: &Target, changes: &[(String, Option<String>)]) -> Result<(), BackendError>;
+    async fn set_config(
+        &self,
+        target: &Target,
+        changes: &[(String, Option<String>)],
+    ) -> Result<(), BackendError>;
     /// Runs a command and collects its output.
     async fn run(&self, target: &Target, spec: &ExecSpec) -> Result<ExecOutput, BackendError>;
     /// Starts a command whose standard streams the caller drives.

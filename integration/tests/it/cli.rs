@@ -24,7 +24,11 @@ fn degraded_daemon_refuses_project_tracking_with_the_reason() {
     loop {
         let run = d.cli(tmp.path(), &["list"]);
         if run.code != 0 {
-            assert!(run.output().contains("error: system is not healthy: cannot connect to LXD"), "{}", run.output());
+            assert!(
+                run.output().contains("error: system is not healthy: cannot connect to LXD"),
+                "{}",
+                run.output()
+            );
             break;
         }
         assert!(std::time::Instant::now() < deadline, "never degraded");
@@ -52,7 +56,11 @@ fn not_a_project() {
     let d = Daemon::start();
     let tmp = tempfile::tempdir().unwrap();
     let run = d.cli(tmp.path(), &["list"]);
-    assert!(run.fails().lines().any(|l| l == "error: not a project (no workshop files found)"), "{}", run.output());
+    assert!(
+        run.fails().lines().any(|l| l == "error: not a project (no workshop files found)"),
+        "{}",
+        run.output()
+    );
 }
 
 #[test]

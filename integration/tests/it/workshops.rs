@@ -51,7 +51,9 @@ fn bare_workshop_lifecycle() {
     // P-15: info.
     let info = w(&["info", "ws-22"]);
     info.ok();
-    for re in [r"^name:\s+ws-22$", r"^base:\s+ubuntu@22\.04$", r"^project:\s+~/", r"^status:\s+ready$", r"^notes:"] {
+    for re in
+        [r"^name:\s+ws-22$", r"^base:\s+ubuntu@22\.04$", r"^project:\s+~/", r"^status:\s+ready$", r"^notes:"]
+    {
         assert!(info.has_line(re), "info lacks {re}:\n{}", info.output());
     }
     assert!(!w(&["list", "--no-headers"]).has_line("^WORKSHOP"));
@@ -99,9 +101,15 @@ fn several_workshops_in_one_command() {
     let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
     w(&["launch", "ws-one", "ws-two"]).ok();
     let list = w(&["list"]);
-    assert!(list.has_line(r"^ws-one\s+Ready\s+-$") && list.has_line(r"^ws-two\s+Ready\s+-$"), "{}", list.output());
+    assert!(
+        list.has_line(r"^ws-one\s+Ready\s+-$") && list.has_line(r"^ws-two\s+Ready\s+-$"),
+        "{}",
+        list.output()
+    );
     // E-19: no name and two workshops.
-    assert!(w(&["exec", "--", "true"]).fails().contains("cannot infer workshop name: multiple workshops found"));
+    assert!(
+        w(&["exec", "--", "true"]).fails().contains("cannot infer workshop name: multiple workshops found")
+    );
     std::fs::remove_file(p.path.join(".workshop/ws-two.yaml")).unwrap();
     w(&["remove", "ws-one", "ws-two"]).ok();
     assert!(w(&["list"]).has_line(r"^ws-one\s+Off\s+-$"));
@@ -152,7 +160,11 @@ fn projects_and_bad_input() {
     // Definitions that are wrong say what and where.
     let bad = Project::new(&user, "bad-input");
     let cases: &[(&str, &str, &str)] = &[
-        ("ws-a", "name: ws-a\nbse: ubuntu@22.04\n", r#"unknown key "bse" at line 2, column 1 (did you mean "base"?)"#),
+        (
+            "ws-a",
+            "name: ws-a\nbse: ubuntu@22.04\n",
+            r#"unknown key "bse" at line 2, column 1 (did you mean "base"?)"#,
+        ),
         (
             "ws-b",
             "name: ws-b\nbase: ubuntu@22.04\nsdks:\n  - name: project-x\n  - name: project-x\n",
@@ -173,7 +185,11 @@ fn projects_and_bad_input() {
     assert!(w(&bad.path, &["launch", "Bad_Name"]).fails().contains("Bad_Name"));
     assert!(bad.instances().is_empty(), "{:?}", bad.instances());
     let missing = d.cli_as(Some(&user), Path::new("/"), &["--project", "/nonexistent/dir", "list"], &[]);
-    assert!(missing.fails().contains("/nonexistent/dir") || missing.output().contains("not a project"), "{}", missing.output());
+    assert!(
+        missing.fails().contains("/nonexistent/dir") || missing.output().contains("not a project"),
+        "{}",
+        missing.output()
+    );
 }
 
 /// A daemon killed with SIGKILL during a launch finishes it (or undoes it) after restart,
@@ -203,7 +219,12 @@ fn sigkill_during_launch_then_restart() {
         if list.has_line(r"^ws-k\s+Ready\s+-$") {
             break;
         }
-        assert!(Instant::now() < deadline, "launch did not finish after restart:\n{}\n{}", list.output(), d.log());
+        assert!(
+            Instant::now() < deadline,
+            "launch did not finish after restart:\n{}\n{}",
+            list.output(),
+            d.log()
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
     assert_eq!(p.instances().len(), 1, "exactly one instance: {:?}", p.instances());

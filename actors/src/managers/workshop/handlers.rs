@@ -101,11 +101,12 @@ pub async fn create_storage(ctx: TaskCtx, env: Env) -> HandlerResult {
 pub async fn remove_storage(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = target(&ctx)?;
     let dir = env.config.workshop_cache(&t);
-    if let Err(e) = std::fs::remove_dir_all(&dir) {
-        if e.kind() != std::io::ErrorKind::NotFound {
+    match std::fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
             // Reference: storage cleanup errors are only logged.
             ctx.log(format!("cannot remove {}: {e}", dir.display())).await;
         }
+        _ => {}
     }
     Ok(())
 }
