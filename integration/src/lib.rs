@@ -32,6 +32,26 @@ pub fn bin_dir() -> PathBuf {
     dir
 }
 
+/// Tests that stop LXD take this for writing; every other LXD test for reading.
+static LXD: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Shared use of the real LXD (held for the whole test).
+pub fn lxd_shared() -> std::sync::RwLockReadGuard<'static, ()> {
+    LXD.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Exclusive use of the real LXD, for tests that stop or restart it.
+pub fn lxd_exclusive() -> std::sync::RwLockWriteGuard<'static, ()> {
+    LXD.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs `scripts/lxd-ctl.sh <action>` (start, stop, restart).
+pub fn lxd_ctl(action: &str) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/lxd-ctl.sh");
+    let status = Command::new("bash").arg(script).arg(action).status().expect("lxd-ctl.sh");
+    assert!(status.success(), "lxd-ctl.sh {action} failed");
+}
+
 /// Whether the real-LXD tests should run (`WORKSHOP_TEST_LXD=1`); prints why not otherwise.
 pub fn lxd_enabled(test: &str) -> bool {
     if std::env::var("WORKSHOP_TEST_LXD").is_ok_and(|v| v == "1") {

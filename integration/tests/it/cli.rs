@@ -53,6 +53,7 @@ fn not_a_project() {
     if !workshop_integration::lxd_enabled("not_a_project") {
         return;
     }
+    let _lxd = workshop_integration::lxd_shared();
     let d = Daemon::start();
     let tmp = tempfile::tempdir().unwrap();
     let run = d.cli(tmp.path(), &["list"]);
@@ -68,6 +69,7 @@ fn list_shows_definitions_as_off_and_tracks_the_project() {
     if !workshop_integration::lxd_enabled("list_shows_definitions_as_off_and_tracks_the_project") {
         return;
     }
+    let _lxd = workshop_integration::lxd_shared();
     let d = Daemon::start();
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(tmp.path().join(".workshop/nested")).unwrap();

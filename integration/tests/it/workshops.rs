@@ -5,7 +5,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use workshop_integration::{Daemon, Project, lxd_enabled, test_user, user_ids};
+use workshop_integration::{Daemon, Project, lxd_ctl, lxd_enabled, lxd_exclusive, lxd_shared, test_user, user_ids};
 
 fn bare(name: &str, base: &str) -> String {
     format!("name: {name}\nbase: {base}\n")
@@ -18,6 +18,7 @@ fn bare_workshop_lifecycle() {
     if !lxd_enabled("bare_workshop_lifecycle") {
         return;
     }
+    let _lxd = lxd_shared();
     let user = test_user();
     let d = Daemon::start();
     let p = Project::new(&user, "lifecycle");
@@ -92,6 +93,7 @@ fn several_workshops_in_one_command() {
     if !lxd_enabled("several_workshops_in_one_command") {
         return;
     }
+    let _lxd = lxd_shared();
     let user = test_user();
     let d = Daemon::start();
     let p = Project::new(&user, "multi");
@@ -124,6 +126,7 @@ fn projects_and_bad_input() {
     if !lxd_enabled("projects_and_bad_input") {
         return;
     }
+    let _lxd = lxd_shared();
     let user = test_user();
     let d = Daemon::start();
     let mut p = Project::new(&user, "projects");
@@ -199,6 +202,7 @@ fn sigkill_during_launch_then_restart() {
     if !lxd_enabled("sigkill_during_launch_then_restart") {
         return;
     }
+    let _lxd = lxd_shared();
     let user = test_user();
     let mut d = Daemon::start();
     let p = Project::new(&user, "sigkill");
@@ -232,4 +236,60 @@ fn sigkill_during_launch_then_restart() {
     d.cli_as(Some(&user), &p.path, &["exec", "--", "true"], &[]).ok();
     d.cli_as(Some(&user), &p.path, &["remove"], &[]).ok();
     assert!(p.instances().is_empty());
+}
+
+/// D-02 and degraded mode: LXD stops and comes back while a workshop exists; the daemon goes
+/// degraded, recovers by itself, and the running workshop is Ready again (autostart), a
+/// stopped one stays Stopped.
+#[test]
+fn lxd_stops_and_comes_back() {
+    if !lxd_enabled("lxd_stops_and_comes_back") {
+        return;
+    }
+    let _lxd = lxd_exclusive();
+    let user = test_user();
+    let d = Daemon::start();
+    let p = Project::new(&user, "lxd-restart");
+    p.write(".workshop/ws-up.yaml", &bare("ws-up", "ubuntu@20.04"));
+    p.write(".workshop/ws-down.yaml", &bare("ws-down", "ubuntu@20.04"));
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    w(&["launch", "ws-up", "ws-down"]).ok();
+    w(&["stop", "ws-down"]).ok();
+
+    lxd_ctl("stop");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let run = w(&["stop", "ws-up"]);
+        if run.code != 0 && run.output().contains("system is not healthy") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "daemon did not notice LXD stopped: {}", run.output());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    lxd_ctl("start");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let list = w(&["list"]);
+        if list.has_line(r"^ws-up\s+Ready\s+-$") && list.has_line(r"^ws-down\s+Stopped\s+-$") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "workshops did not come back:\n{}", list.output());
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    w(&["exec", "ws-up", "--", "true"]).ok();
+    w(&["remove", "ws-up", "ws-down"]).ok();
+}
+
+/// Host root is refused with a message that says what to do.
+#[test]
+fn root_cannot_launch() {
+    if !lxd_enabled("root_cannot_launch") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let d = Daemon::start();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("workshop.yaml"), bare("ws-root", "ubuntu@22.04")).unwrap();
+    let run = d.cli(tmp.path(), &["launch"]);
+    assert!(run.fails().contains("cannot launch as root"), "{}", run.output());
 }

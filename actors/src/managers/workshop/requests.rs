@@ -406,6 +406,14 @@ async fn change_workshops(deps: &Deps, msg: ChangeWorkshops) -> Result<ChangeId,
     let now = Utc::now();
     let change = match action {
         WorkshopAction::Launch => {
+            if user.uid == 0 {
+                // LXD cannot map host root onto the guest user: refuse rather than half-launch.
+                return Err(WorkshopError::BadRequest(
+                    "cannot launch as root: workshops map the calling user into the workshop; \
+                     run workshop as your regular user (e.g. sudo -u <user> workshop launch)"
+                        .into(),
+                ));
+            }
             let root = Path::new(&project.path);
             let mut items = Vec::new();
             for name in &names {
