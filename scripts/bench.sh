@@ -12,5 +12,8 @@ log "state checkpoint"
 cargo bench -p workshop-actors --bench checkpoint
 log "daemon API and memory"
 cargo bench -p workshop-integration --bench daemon
+log "workshops vs lxc"
+ensure_user workshop-test
+WORKSHOP_TEST_LXD=1 WORKSHOP_TEST_USER=workshop-test cargo bench -p workshop-integration --bench workshops
 log "LXD client vs lxc"
 cargo bench -p workshop-actors --bench lxd
