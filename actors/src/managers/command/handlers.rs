@@ -92,13 +92,18 @@ pub async fn install_action(ctx: TaskCtx, env: Env) -> HandlerResult {
 pub async fn exec(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = target(&ctx)?;
     let args = env.cache.args(&ctx.task).ok_or_else(|| interrupted(&ctx.task))?;
-    // The working directory is checked while the client connects.
-    let (connected, cwd) =
-        futures_util::join!(wait_connected(&env, &ctx.task), check_cwd(&env, &t, &args.cwd));
+    // The command starts while the client connects (its output waits in the session's
+    // channels); a working directory other than the default mount is checked first.
+    let start = async {
+        if args.cwd != super::args::DEFAULT_CWD {
+            check_cwd(&env, &t, &args.cwd).await?;
+        }
+        call(&env, StartExec { target: backend_target(&t), spec: args.spec() }).await
+    };
+    let (connected, session) = futures_util::join!(wait_connected(&env, &ctx.task), start);
     connected?;
-    cwd?;
+    let session = session?;
     let ends = env.cache.take_session_ends(&ctx.task).ok_or_else(|| interrupted(&ctx.task))?;
-    let session = call(&env, StartExec { target: backend_target(&t), spec: args.spec() }).await?;
     let code = match bridge::bridge(session, ends, args.interactive, args.timeout).await {
         Ok(code) => code,
         Err(e @ BridgeError::TimedOut(_)) => return Err(e.to_string()),

@@ -208,6 +208,20 @@ async fn track_project(deps: &Deps, user: &UserRef, path: PathBuf) -> Result<(Pr
         return Err(WorkshopError::BadRequest(format!("project path {:?} is not absolute", path.display())));
     }
     check_access(user, &path)?;
+    // The common case, a known project whose lock file is intact, needs no state change.
+    let root = project::find_root(&path)?;
+    if let Some(lock) = project::read_lock(&root) {
+        let (name, root_text) = (user.name.clone(), root.to_string_lossy().into_owned());
+        let known = deps
+            .engine
+            .send(Query(Box::new(move |st| {
+                registries(st).get(&name).and_then(|r| r.get(&lock).filter(|p| p.path == root_text).cloned())
+            })))
+            .await?;
+        if let Some(project) = known {
+            return Ok((project, false));
+        }
+    }
     let name = user.name.clone();
     let tracked = deps
         .engine
