@@ -269,10 +269,9 @@ struct RawEnvelope {
 pub(crate) fn parse_envelope(http_status: u16, body: &[u8]) -> Result<Envelope> {
     let envelope: RawEnvelope = match serde_json::from_slice(body) {
         Ok(envelope) => envelope,
-        Err(e) if http_status >= 400 => {
+        Err(_) if http_status >= 400 => {
             let text = String::from_utf8_lossy(body).trim().to_owned();
             let text = if text.is_empty() { format!("HTTP {http_status}") } else { text };
-            let _ = e;
             return Err(LxdError::from_status(http_status, text));
         }
         Err(e) => return Err(LxdError::Decode(format!("not an LXD response ({e})"))),

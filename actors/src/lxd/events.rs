@@ -134,11 +134,13 @@ impl Client {
         websocket::spawn(
             ws,
             Pump {
+                label: "events",
                 input: None,
                 barrier_on_input_end: false,
                 output: Some(tx),
                 text_is_eof: false,
                 close_when_unread: true,
+                answer_pings: true,
             },
         );
         Ok(EventStream { rx })

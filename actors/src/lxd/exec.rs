@@ -26,7 +26,8 @@ pub struct ExecRequest {
     pub command: Vec<String>,
     /// Environment variables.
     pub environment: BTreeMap<String, String>,
-    /// Run on a pty (one combined output stream, window size, resize).
+    /// Run on a pty (one combined output stream, window size, resize). LXD 5.0 may drop pty
+    /// output written right before the command exits.
     pub interactive: bool,
     /// Terminal width (interactive).
     pub width: u32,
@@ -179,55 +180,63 @@ impl Client {
         let (stdin_tx, stdin_rx) = fmpsc::channel(16);
         let (stdout_tx, stdout_rx) = mpsc::channel(OUTPUT_BUFFER);
         let control_pump = Pump {
+            label: "control",
             input: Some(control_rx),
             barrier_on_input_end: false,
             output: None,
             text_is_eof: false,
             close_when_unread: false,
+            answer_pings: true,
         };
         let mut stderr = None;
         if request.interactive {
-            let (control, pty) =
-                futures_util::try_join!(self.websocket(socket("control")?), self.websocket(socket("0")?))?;
+            let control = self.websocket(socket("control")?).await?;
+            let pty = self.websocket(socket("0")?).await?;
             websocket::spawn(control, control_pump);
             websocket::spawn(
                 pty,
                 Pump {
+                    label: "pty",
                     input: Some(stdin_rx),
                     barrier_on_input_end: true,
                     output: Some(stdout_tx),
                     text_is_eof: true,
                     close_when_unread: false,
+                    answer_pings: true,
                 },
             );
         } else {
             let (stderr_tx, stderr_rx) = mpsc::channel(OUTPUT_BUFFER);
-            let (control, fd0, fd1, fd2) = futures_util::try_join!(
-                self.websocket(socket("control")?),
-                self.websocket(socket("0")?),
-                self.websocket(socket("1")?),
-                self.websocket(socket("2")?),
-            )?;
+            // One after the other, control first, as LXD's own client does: with concurrent
+            // connects LXD 5.0 sometimes loses the output of short commands.
+            let control = self.websocket(socket("control")?).await?;
+            let fd0 = self.websocket(socket("0")?).await?;
+            let fd1 = self.websocket(socket("1")?).await?;
+            let fd2 = self.websocket(socket("2")?).await?;
             websocket::spawn(control, control_pump);
             websocket::spawn(
                 fd0,
                 Pump {
+                    label: "stdin",
                     input: Some(stdin_rx),
                     barrier_on_input_end: true,
                     output: None,
                     text_is_eof: true,
                     close_when_unread: false,
+                    answer_pings: true,
                 },
             );
-            for (ws, tx) in [(fd1, stdout_tx), (fd2, stderr_tx)] {
+            for (label, ws, tx) in [("stdout", fd1, stdout_tx), ("stderr", fd2, stderr_tx)] {
                 websocket::spawn(
                     ws,
                     Pump {
+                        label,
                         input: None,
                         barrier_on_input_end: false,
                         output: Some(tx),
                         text_is_eof: true,
                         close_when_unread: false,
+                        answer_pings: false,
                     },
                 );
             }

@@ -131,11 +131,6 @@ impl Client {
             }
         }
     }
-
-    /// Cancels a running operation.
-    pub async fn cancel_operation(&self, id: &str) -> Result<()> {
-        self.sync::<Value>(Req::delete(api_path(&["operations", id]))).await.map(drop)
-    }
 }
 
 #[cfg(test)]

@@ -125,7 +125,7 @@ fn volume_path(pool: &str, name: &str) -> String {
 }
 
 impl Client {
-    /// One storage pool and its ETag.
+    /// One storage pool and its ETag (empty when the server sends none, as LXD 5.0 does).
     pub async fn get_storage_pool(&self, name: &str) -> Result<(StoragePool, String)> {
         self.sync_etag(Req::get(pool_path(name)).unscoped()).await
     }
@@ -146,6 +146,11 @@ impl Client {
     pub async fn update_storage_pool(&self, name: &str, put: &StoragePoolPut, etag: &str) -> Result<()> {
         let req = Req::put(pool_path(name)).unscoped().if_match(etag).json(put)?;
         self.run(req).await.map(drop)
+    }
+
+    /// Deletes an (unused) storage pool.
+    pub async fn delete_storage_pool(&self, name: &str) -> Result<()> {
+        self.run(Req::delete(pool_path(name)).unscoped()).await.map(drop)
     }
 
     /// Space used and available in a pool.

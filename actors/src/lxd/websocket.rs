@@ -19,6 +19,8 @@ pub(crate) enum Outgoing {
 
 /// How one websocket is driven.
 pub(crate) struct Pump {
+    /// What the socket carries, for logs.
+    pub(crate) label: &'static str,
     /// Messages to send; when it ends, see `barrier_on_input_end`.
     pub(crate) input: Option<fmpsc::Receiver<Outgoing>>,
     /// Send LXD's end-of-stream barrier (empty text) once `input` ends (stdin).
@@ -30,6 +32,9 @@ pub(crate) struct Pump {
     /// Close the socket once nobody reads `output` any more (events); otherwise keep reading
     /// and discard (exec: stopping would stall the command).
     pub(crate) close_when_unread: bool,
+    /// Answer pings. Not on sockets LXD never reads (exec stdout/stderr): unread pongs make
+    /// its close a connection reset, which over TCP can discard output not yet read.
+    pub(crate) answer_pings: bool,
 }
 
 enum Partial {
@@ -69,8 +74,12 @@ where
         tokio::select! {
             frame = ws.next() => {
                 let frame = match frame {
-                    None => break,
+                    None => {
+                        tracing::trace!(socket = pump.label, "lxd websocket closed");
+                        break;
+                    }
                     Some(Err(e)) => {
+                        tracing::debug!(socket = pump.label, error = %e, "lxd websocket failed");
                         deliver(&mut pump, Err(LxdError::Websocket(e.to_string()))).await;
                         break;
                     }
@@ -100,14 +109,16 @@ where
                         }
                     },
                     Frame::Ping(payload) => {
-                        if ws.send(Message::Pong(payload)).await.is_err() {
+                        if pump.answer_pings && ws.send(Message::Pong(payload)).await.is_err() {
                             break;
                         }
                     }
                     Frame::Pong(_) => {}
                     Frame::Close(reason) => {
+                        // Answer, but keep the socket until LXD closes it: closing our end
+                        // early makes LXD 5.0 drop the output of the other sockets.
                         let _ = ws.send(Message::Close(reason)).await;
-                        break;
+                        pump.input = None;
                     }
                 }
             }

@@ -26,19 +26,22 @@ fn fingerprint(cert: &std::path::Path) -> String {
 async fn https_with_client_certificate() {
     let Some(lxd) = common::lxd() else { return };
     let cleanup = Cleanup::new();
-    let info = lxd.server().await.unwrap();
-    let address =
-        match info.config.get("core.https_address").and_then(Value::as_str).filter(|a| !a.is_empty()) {
-            Some(address) => address.to_owned(),
-            None => {
-                let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-                let address = format!("127.0.0.1:{port}");
-                cleanup.lxc(&["config", "unset", "core.https_address"]);
-                let config = BTreeMap::from([("core.https_address".to_owned(), json!(address))]);
-                lxd.patch_server_config(&config).await.unwrap();
-                address
-            }
-        };
+    let (info, etag) = lxd.server_etag().await.unwrap();
+    let configured = info.config.get("core.https_address").and_then(Value::as_str).filter(|a| !a.is_empty());
+    let set_address = configured.is_none();
+    let address = match configured {
+        Some(address) => address.to_owned(),
+        None => {
+            // Read-modify-write of the whole server config, guarded by its ETag.
+            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let address = format!("127.0.0.1:{port}");
+            cleanup.lxc(&["config", "unset", "core.https_address"]);
+            let mut config = info.config.clone();
+            config.insert("core.https_address".to_owned(), json!(address));
+            lxd.update_server_config(&config, &etag).await.unwrap();
+            address
+        }
+    };
     let host = address.replace("[::]", "127.0.0.1").replace("0.0.0.0", "127.0.0.1");
     let host = if host.starts_with(':') { format!("127.0.0.1{host}") } else { host };
 
@@ -125,4 +128,11 @@ async fn https_with_client_certificate() {
     assert_eq!(scoped.get_image_alias(&tag).await.unwrap().target, fingerprint);
     eprintln!("image copy: {updates} progress updates");
     scoped.delete_image(&fingerprint).await.unwrap();
+
+    if set_address {
+        let unset = BTreeMap::from([("core.https_address".to_owned(), json!(""))]);
+        lxd.patch_server_config(&unset).await.unwrap();
+        let now = lxd.server().await.unwrap();
+        assert!(now.config.get("core.https_address").is_none_or(|v| v == ""), "{:?}", now.config);
+    }
 }

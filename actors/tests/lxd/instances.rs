@@ -81,6 +81,24 @@ async fn instance_lifecycle_snapshots_and_copies() {
     lxd.delete_snapshot(&name, "s0").await.unwrap();
     assert!(lxd.list_snapshots(&name).await.unwrap().is_empty());
 
+    // Other sources: an image by fingerprint, and nothing at all.
+    let fingerprint = lxd.get_image_alias(common::IMAGE).await.unwrap().target;
+    let by_fingerprint = common::name("inst-fp");
+    let empty = common::name("inst-none");
+    cleanup.instance(&project, &by_fingerprint);
+    cleanup.instance(&project, &empty);
+    let mut create = common::container(&by_fingerprint);
+    create.source = InstanceSource::ImageFingerprint(fingerprint.clone());
+    lxd.create_instance(&create).await.unwrap();
+    let (instance, _) = lxd.get_instance(&by_fingerprint).await.unwrap();
+    assert_eq!(instance.config.get("volatile.base_image"), Some(&fingerprint));
+    let mut create = common::container(&empty);
+    create.source = InstanceSource::None;
+    lxd.create_instance(&create).await.unwrap();
+    assert!(!lxd.get_instance(&empty).await.unwrap().0.config.contains_key("volatile.base_image"));
+    lxd.delete_instance(&by_fingerprint, false).await.unwrap();
+    lxd.delete_instance(&empty, false).await.unwrap();
+
     lxd.stop_instance(&name, Some(Duration::from_secs(30)), false).await.unwrap();
     assert_eq!(lxd.instance_state(&name).await.unwrap().status, "Stopped");
     let renamed = format!("{name}-b");

@@ -18,6 +18,24 @@ async fn pool_and_custom_volumes() {
     assert!(usage.total > 0 && usage.used <= usage.total, "{usage:?}");
     assert!(lxd.get_storage_pool("wst-no-pool").await.unwrap_err().is_not_found());
 
+    // A pool of our own: create, update with ETag, delete.
+    let own = common::name("pool");
+    cleanup.lxc(&["storage", "delete", &own]);
+    lxd.create_storage_pool(&own, "dir", &BTreeMap::new()).await.unwrap();
+    let (created, etag) = lxd.get_storage_pool(&own).await.unwrap();
+    assert_eq!((created.driver.as_str(), created.status.as_str()), ("dir", "Created"));
+    let mut put = created.writable();
+    put.config.insert("user.wst".into(), "1".into());
+    lxd.update_storage_pool(&own, &put, &etag).await.unwrap();
+    if !etag.is_empty() {
+        // LXD 5.0 sends no ETag for pools; newer servers do.
+        let stale = lxd.update_storage_pool(&own, &created.writable(), &etag).await.unwrap_err();
+        assert!(stale.is_precondition_failed(), "{stale:?}");
+    }
+    assert_eq!(lxd.get_storage_pool(&own).await.unwrap().0.config["user.wst"], "1");
+    lxd.delete_storage_pool(&own).await.unwrap();
+    assert!(lxd.get_storage_pool(&own).await.unwrap_err().is_not_found());
+
     let kind = common::name("kind");
     let name = common::name("vol");
     cleanup.lxc(&["storage", "volume", "delete", POOL, &name]);
