@@ -12,7 +12,7 @@ use workshop_actors::lxd::{
 use crate::common::{self, Cleanup};
 
 /// SHA-256 fingerprint of a PEM certificate, as LXD writes it.
-fn fingerprint(cert: &std::path::Path) -> String {
+fn cert_fingerprint(cert: &std::path::Path) -> String {
     let out = Command::new("openssl")
         .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
         .arg(cert)
@@ -67,7 +67,7 @@ async fn https_with_client_certificate() {
         .output()
         .expect("run openssl");
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
-    cleanup.lxc(&["config", "trust", "remove", &fingerprint(&cert)]);
+    cleanup.lxc(&["config", "trust", "remove", &cert_fingerprint(&cert)]);
     let cert_pem = std::fs::read(&cert).unwrap();
     lxd.add_client_certificate(&name, &cert_pem, &[]).await.unwrap();
     assert!(
@@ -75,7 +75,7 @@ async fn https_with_client_certificate() {
             .await
             .unwrap()
             .iter()
-            .any(|c| c.name == name && c.fingerprint == fingerprint(&cert))
+            .any(|c| c.name == name && c.fingerprint == cert_fingerprint(&cert))
     );
 
     let identity = TlsIdentity {
@@ -128,6 +128,10 @@ async fn https_with_client_certificate() {
     assert_eq!(scoped.get_image_alias(&tag).await.unwrap().target, fingerprint);
     eprintln!("image copy: {updates} progress updates");
     scoped.delete_image(&fingerprint).await.unwrap();
+
+    // Without the certificate in the trust store the same client is untrusted.
+    lxd.delete_certificate(&cert_fingerprint(&cert)).await.unwrap();
+    assert_eq!(remote.server().await.unwrap().auth, "untrusted");
 
     if set_address {
         let unset = BTreeMap::from([("core.https_address".to_owned(), json!(""))]);
