@@ -146,6 +146,12 @@ impl Daemon {
         self.spawn();
     }
 
+    /// SIGTERM, wait, start again on the same state with `env` instead of the start-up one.
+    pub fn restart_with(&mut self, env: &[(&str, &str)]) {
+        self.env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        self.restart();
+    }
+
     /// SIGKILL, then start again on the same state.
     pub fn kill_and_restart(&mut self) {
         self.stop_with(libc::SIGKILL);

@@ -5,7 +5,8 @@ pub mod command;
 pub mod workshop;
 
 use actix::prelude::*;
-use futures_util::future::Abortable;
+use futures_util::FutureExt;
+use futures_util::future::{Abortable, LocalBoxFuture};
 
 use crate::runner::{RunTask, TaskCtx};
 use crate::state::{Op, Outcome, Status};
@@ -27,17 +28,29 @@ where
     let RunTask { ctx, op, abort } = msg;
     let wait_on_error = op == Op::Do && wait_on_error(&ctx);
     let log_ctx = ctx.clone();
-    let fut = Abortable::new(fut(ctx), abort);
+    let handler: LocalBoxFuture<'static, Outcome> = if op == Op::Do && injected_fault(&ctx.kind) {
+        let message = format!("fault injected into {:?} by {FAULT_INJECT_ENV}", ctx.kind);
+        Box::pin(std::future::ready(Outcome::Failed(message)))
+    } else {
+        Box::pin(Abortable::new(fut(ctx), abort).map(|r| r.unwrap_or(Outcome::Cancelled)))
+    };
     Box::pin(async move {
-        match fut.await {
-            Err(_aborted) => Outcome::Cancelled,
-            Ok(Outcome::Failed(message)) if wait_on_error => {
+        match handler.await {
+            Outcome::Failed(message) if wait_on_error => {
                 log_ctx.log_error(&message).await;
                 Outcome::Wait { reason: message, waited: Status::Doing }
             }
-            Ok(outcome) => outcome,
+            outcome => outcome,
         }
     })
+}
+
+/// Names task kinds whose Do handler fails at once (comma-separated), for testing undo and
+/// wait-on-error paths against a real backend; unset in normal use.
+pub const FAULT_INJECT_ENV: &str = "WORKSHOP_FAULT_INJECT";
+
+fn injected_fault(kind: &str) -> bool {
+    std::env::var(FAULT_INJECT_ENV).is_ok_and(|v| v.split(',').any(|k| k.trim() == kind))
 }
 
 /// Whether the task's change pauses on errors (`wait-setup.mode == "wait-on-error"`).

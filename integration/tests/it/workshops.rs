@@ -5,7 +5,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use workshop_integration::{Daemon, Project, lxd_ctl, lxd_enabled, lxd_exclusive, lxd_shared, test_user, user_ids};
+use workshop_integration::{
+    Daemon, Project, lxd_ctl, lxd_enabled, lxd_exclusive, lxd_shared, test_user, user_ids,
+};
 
 fn bare(name: &str, base: &str) -> String {
     format!("name: {name}\nbase: {base}\n")
@@ -292,4 +294,83 @@ fn root_cannot_launch() {
     std::fs::write(tmp.path().join("workshop.yaml"), bare("ws-root", "ubuntu@22.04")).unwrap();
     let run = d.cli(tmp.path(), &["launch"]);
     assert!(run.fails().contains("cannot launch as root"), "{}", run.output());
+}
+
+/// A launch failing midway is undone completely: no instance, no storage, the workshop is Off
+/// again; several workshops in one launch are all or nothing (L-06 failure side).
+#[test]
+fn failed_launch_leaves_nothing_behind() {
+    if !lxd_enabled("failed_launch_leaves_nothing_behind") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start_with(&[("WORKSHOP_FAULT_INJECT", "mount-project")]);
+    let p = Project::new(&user, "failed-launch");
+    p.write(".workshop/ws-x.yaml", &bare("ws-x", "ubuntu@22.04"));
+    p.write(".workshop/ws-y.yaml", &bare("ws-y", "ubuntu@22.04"));
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+
+    let run = w(&["launch", "ws-x"]);
+    let out = run.fails();
+    assert!(out.lines().any(|l| l == r#""ws-x" launch aborted"#), "{out}");
+    assert!(out.contains("error: cannot perform the following tasks:"), "{out}");
+    assert!(out.contains(r#"- Mount project into "ws-x" (fault injected"#), "{out}");
+    assert!(w(&["list"]).has_line(r"^ws-x\s+Off\s+-$"));
+    assert!(w(&["changes"]).has_line(r#"^[0-9]+\s+Error\s+.+\s+Launch "ws-x" workshop$"#));
+    assert!(p.instances().is_empty(), "instance left behind: {:?}", p.instances());
+    let cache = d.dir.path().join("cache/id").join(p.id().unwrap()).join("ws-x");
+    assert!(!cache.exists(), "storage left behind: {}", cache.display());
+
+    w(&["launch", "ws-x", "ws-y"]).fails();
+    let list = w(&["list"]);
+    assert!(list.has_line(r"^ws-x\s+Off\s+-$") && list.has_line(r"^ws-y\s+Off\s+-$"), "{}", list.output());
+    assert!(p.instances().is_empty(), "{:?}", p.instances());
+}
+
+/// L-10 and L-12: a failed launch pauses with --wait-on-error; exec works while it waits;
+/// --abort undoes it; after the cause is gone --continue finishes it.
+#[test]
+fn wait_on_error_then_abort_or_continue() {
+    if !lxd_enabled("wait_on_error_then_abort_or_continue") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let mut d = Daemon::start_with(&[("WORKSHOP_FAULT_INJECT", "mount-project")]);
+    let p = Project::new(&user, "wait-on-error");
+    p.write("workshop.yaml", &bare("ws-wait", "ubuntu@22.04"));
+
+    let paused = d.cli_as(Some(&user), &p.path, &["launch", "--wait-on-error"], &[]);
+    let out = paused.fails();
+    assert!(out.contains(r#"cannot launch "ws-wait"; paused"#), "{out}");
+    assert!(paused.has_line(r#"^To view details: "workshop tasks [0-9]+"$"#), "{out}");
+    let change: String = out
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"To view details: "workshop tasks "#))
+        .map(|rest| rest.trim_end_matches('"').to_string())
+        .unwrap();
+    let w = |d: &Daemon, args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    assert!(w(&d, &["list"]).has_line(r"^ws-wait\s+Waiting\s+wait-on-error$"));
+    w(&d, &["exec", "--", "true"]).ok();
+    assert!(w(&d, &["start"]).fails().contains("launch change is waiting on error"));
+
+    let aborted = w(&d, &["launch", "--abort"]);
+    assert!(aborted.ok().lines().any(|l| l == r#""ws-wait" launch aborted"#), "{}", aborted.output());
+    assert!(w(&d, &["list"]).has_line(r"^ws-wait\s+Off\s+-$"));
+    let tasks = w(&d, &["tasks", &change]);
+    let last = tasks.ok().lines().rfind(|l| !l.trim().is_empty()).unwrap_or_default().to_string();
+    assert!(last.ends_with(r#"Aborting "launch" for workshop "ws-wait"..."#), "{}", tasks.output());
+    assert!(p.instances().is_empty(), "{:?}", p.instances());
+
+    w(&d, &["launch", "--wait-on-error"]).fails();
+    d.restart_with(&[]);
+    assert!(
+        w(&d, &["list"]).has_line(r"^ws-wait\s+Waiting\s+wait-on-error$"),
+        "a paused change survives restart"
+    );
+    let resumed = w(&d, &["launch", "--continue"]);
+    assert!(resumed.ok().lines().any(|l| l == r#""ws-wait" launched"#), "{}", resumed.output());
+    assert!(w(&d, &["list"]).has_line(r"^ws-wait\s+Ready\s+-$"));
+    w(&d, &["remove"]).ok();
 }

@@ -33,7 +33,15 @@ pub enum WorkshopError {
     NotFound(String),
     /// The workshop is busy with another change.
     #[error("{message}")]
-    Conflict { message: String, change_id: String, change_kind: String, project_id: String, workshop: String },
+    Conflict {
+        message: String,
+        change_id: String,
+        change_kind: String,
+        /// `Wait` when the change is paused on error, else `Doing`.
+        change_status: String,
+        project_id: String,
+        workshop: String,
+    },
     /// `--continue`/`--abort` without a paused change.
     #[error("{0}")]
     NoWaitingChange(String),
@@ -379,6 +387,7 @@ fn conflict(action: WorkshopAction, name: &str, project_id: &str, busy: &Busy) -
         message: format!("cannot {} {name:?}: {} change {what}", action.as_str(), busy.kind),
         change_id: busy.change.clone(),
         change_kind: busy.kind.clone(),
+        change_status: if busy.waiting { "Wait" } else { "Doing" }.to_string(),
         project_id: project_id.to_string(),
         workshop: name.to_string(),
     }
