@@ -97,15 +97,13 @@ impl From<workshop_actors::managers::workshop::WorkshopError> for ApiError {
         match e {
             W::BadRequest(m) => Self::BadRequest(m),
             W::NotFound(m) => Self::NotFound(m),
-            W::Conflict { message, change_id, change_kind, change_status, project_id, workshop } => {
-                Self::ChangeConflict {
-                    message,
-                    value: serde_json::json!({
-                        "change-id": change_id, "change-kind": change_kind, "change-status": change_status,
-                        "project-id": project_id, "workshop": workshop,
-                    }),
-                }
-            }
+            W::Conflict(c) => Self::ChangeConflict {
+                value: serde_json::json!({
+                    "change-id": c.change_id, "change-kind": c.change_kind, "change-status": c.change_status,
+                    "project-id": c.project_id, "workshop": c.workshop,
+                }),
+                message: c.message,
+            },
             W::NoWaitingChange(m) => Self::NoWaitingChange(m),
             W::Project(e) => Self::BadRequest(e.to_string()),
             W::Backend(e @ B::NotLaunched(_)) => Self::NotFound(e.to_string()),

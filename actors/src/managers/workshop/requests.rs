@@ -32,16 +32,8 @@ pub enum WorkshopError {
     #[error("{0}")]
     NotFound(String),
     /// The workshop is busy with another change.
-    #[error("{message}")]
-    Conflict {
-        message: String,
-        change_id: String,
-        change_kind: String,
-        /// `Wait` when the change is paused on error, else `Doing`.
-        change_status: String,
-        project_id: String,
-        workshop: String,
-    },
+    #[error("{}", .0.message)]
+    Conflict(Box<Conflict>),
     /// `--continue`/`--abort` without a paused change.
     #[error("{0}")]
     NoWaitingChange(String),
@@ -57,6 +49,18 @@ impl From<MailboxError> for WorkshopError {
     fn from(e: MailboxError) -> Self {
         Self::Engine(EngineError::Mailbox(e))
     }
+}
+
+/// Which change holds a workshop, for `change-conflict` errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    pub message: String,
+    pub change_id: String,
+    pub change_kind: String,
+    /// `Wait` when the change is paused on error, else `Doing`.
+    pub change_status: String,
+    pub project_id: String,
+    pub workshop: String,
 }
 
 /// Tracks the project holding `path` for `user`: `(project, newly tracked)`.
@@ -383,14 +387,14 @@ fn names_of(request: &WorkshopsRequest) -> Result<Vec<String>, WorkshopError> {
 
 fn conflict(action: WorkshopAction, name: &str, project_id: &str, busy: &Busy) -> WorkshopError {
     let what = if busy.waiting { "is waiting on error" } else { "is in progress" };
-    WorkshopError::Conflict {
+    WorkshopError::Conflict(Box::new(Conflict {
         message: format!("cannot {} {name:?}: {} change {what}", action.as_str(), busy.kind),
         change_id: busy.change.clone(),
         change_kind: busy.kind.clone(),
         change_status: if busy.waiting { "Wait" } else { "Doing" }.to_string(),
         project_id: project_id.to_string(),
         workshop: name.to_string(),
-    }
+    }))
 }
 
 async fn change_workshops(deps: &Deps, msg: ChangeWorkshops) -> Result<ChangeId, WorkshopError> {
