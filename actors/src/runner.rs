@@ -74,23 +74,19 @@ impl TaskCtx {
 
     /// Appends an INFO line to the task log.
     pub async fn log(&self, message: impl Into<String>) {
-        let message = message.into();
-        let _ = self
-            .transact(move |st, task, _| {
-                if let Some(t) = st.task_mut(task) {
-                    t.logf(crate::state::LogLevel::Info, &message, chrono::Utc::now());
-                }
-            })
-            .await;
+        self.log_at(crate::state::LogLevel::Info, message.into()).await;
     }
 
     /// Appends an ERROR line to the task log (for errors that do not fail the task outright).
     pub async fn log_error(&self, message: &str) {
-        let message = message.to_string();
+        self.log_at(crate::state::LogLevel::Error, message.to_string()).await;
+    }
+
+    async fn log_at(&self, level: crate::state::LogLevel, message: String) {
         let _ = self
             .transact(move |st, task, _| {
                 if let Some(t) = st.task_mut(task) {
-                    t.logf(crate::state::LogLevel::Error, &message, chrono::Utc::now());
+                    t.logf(level, &message, chrono::Utc::now());
                 }
             })
             .await;

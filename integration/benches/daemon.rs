@@ -57,32 +57,24 @@ fn main() {
     let mut daemon = Daemon::start_with(&[("WORKSHOP_DEBUG", "0")]);
     std::fs::write(daemon.dir.path().join("state.json"), state_with_changes()).unwrap();
     daemon.restart();
-    let mut times = Vec::with_capacity(REQUESTS);
-    for _ in 0..REQUESTS {
-        let started = Instant::now();
-        let (status, _) = Daemon::http(&daemon.socket(), "GET", "/v1/changes?select=all", None);
-        times.push(started.elapsed());
-        assert_eq!(status, 200);
+    for (name, path) in
+        [("get-changes", "/v1/changes?select=all"), ("get-changes-in-progress", "/v1/changes")]
+    {
+        let mut times: Vec<Duration> = (0..REQUESTS)
+            .map(|_| {
+                let started = Instant::now();
+                let (status, _) = Daemon::http(&daemon.socket(), "GET", path, None);
+                assert_eq!(status, 200);
+                started.elapsed()
+            })
+            .collect();
+        times.sort();
+        println!(
+            "daemon-bench {name} changes={CHANGES} p50_ms={:.2} p99_ms={:.2}",
+            percentile(&times, 0.5).as_secs_f64() * 1e3,
+            percentile(&times, 0.99).as_secs_f64() * 1e3
+        );
     }
-    times.sort();
-    println!(
-        "daemon-bench get-changes changes={CHANGES} p50_ms={:.2} p99_ms={:.2}",
-        percentile(&times, 0.5).as_secs_f64() * 1e3,
-        percentile(&times, 0.99).as_secs_f64() * 1e3
-    );
-    let mut times = Vec::with_capacity(REQUESTS);
-    for _ in 0..REQUESTS {
-        let started = Instant::now();
-        let (status, _) = Daemon::http(&daemon.socket(), "GET", "/v1/changes", None);
-        times.push(started.elapsed());
-        assert_eq!(status, 200);
-    }
-    times.sort();
-    println!(
-        "daemon-bench get-changes-in-progress changes={CHANGES} p50_ms={:.2} p99_ms={:.2}",
-        percentile(&times, 0.5).as_secs_f64() * 1e3,
-        percentile(&times, 0.99).as_secs_f64() * 1e3
-    );
     println!(
         "daemon-bench loaded-rss changes={CHANGES} rss_mib={:.1}",
         rss_kib(daemon.pid()) as f64 / 1024.0

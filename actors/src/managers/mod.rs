@@ -60,6 +60,20 @@ fn wait_on_error(ctx: &TaskCtx) -> bool {
         .unwrap_or(false)
 }
 
+/// Sends a message to the backend actor; backend and mailbox errors become the task's
+/// error text.
+pub async fn backend_call<M, T>(backend: &Addr<crate::backend::BackendActor>, msg: M) -> Result<T, String>
+where
+    M: Message<Result = Result<T, crate::backend::BackendError>> + Send + 'static,
+    T: Send + 'static,
+    crate::backend::BackendActor: Handler<M>,
+{
+    match backend.send(msg).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(e) => Err(crate::backend::BackendError::from(e).to_string()),
+    }
+}
+
 /// Turns a handler's `Result` into an [`Outcome`].
 pub fn outcome<E: std::fmt::Display>(result: Result<(), E>) -> Outcome {
     match result {

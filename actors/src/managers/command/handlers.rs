@@ -49,10 +49,7 @@ where
     T: Send + 'static,
     BackendActor: actix::Handler<M>,
 {
-    match env.backend.send(msg).await {
-        Ok(result) => result.map_err(|e| e.to_string()),
-        Err(e) => Err(BackendError::from(e).to_string()),
-    }
+    crate::managers::backend_call(&env.backend, msg).await
 }
 
 /// Writes the action named by the exec task's command to the actions directory, then points

@@ -50,17 +50,13 @@ fn backend_target(t: &TaskTarget) -> Target {
     Target::new(&t.user.name, &t.project_id, &t.name)
 }
 
-/// Sends a backend message; errors (backend or mailbox) become the task's error text.
 async fn call<M, T>(env: &Env, msg: M) -> Result<T, String>
 where
     M: actix::Message<Result = Result<T, BackendError>> + Send + 'static,
     T: Send + 'static,
     BackendActor: actix::Handler<M>,
 {
-    match env.backend.send(msg).await {
-        Ok(result) => result.map_err(|e| e.to_string()),
-        Err(e) => Err(BackendError::from(e).to_string()),
-    }
+    crate::managers::backend_call(&env.backend, msg).await
 }
 
 /// Runs a root shell script in the workshop; a non-zero exit is an error naming `what`.
