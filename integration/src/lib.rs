@@ -2,9 +2,10 @@
 //! `workshop` CLI (as the current user or as an unprivileged test user), raw HTTP over the
 //! sockets, and guards that remove what a test created in LXD even when it fails.
 
-use std::io::BufReader;
+use std::io::{BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -169,7 +170,26 @@ impl Daemon {
 
     /// `workshop ARGS` as `user` (via runuser, needs root) or the current user, in `cwd`.
     pub fn cli_as(&self, user: Option<&str>, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let workshop = bin_dir().join("workshop");
+        self.run_as(user, cwd, &bin_dir().join("workshop"), args, env, None)
+    }
+
+    /// `workshop ARGS` as `user` with `input` on standard input.
+    pub fn cli_input_as(&self, user: &str, cwd: &Path, args: &[&str], input: &str) -> Run {
+        self.run_as(Some(user), cwd, &bin_dir().join("workshop"), args, &[], Some(input.as_bytes()))
+    }
+
+    /// `program ARGS` as `user` (or the current user) in `cwd`, in the environment the CLI
+    /// needs (this daemon's socket, no colours, the user's home) plus `env`; standard input is
+    /// `input`, or /dev/null.
+    pub fn run_as(
+        &self,
+        user: Option<&str>,
+        cwd: &Path,
+        program: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        input: Option<&[u8]>,
+    ) -> Run {
         let mut cmd = match user {
             Some(user) => {
                 let mut c = Command::new("runuser");
@@ -188,10 +208,39 @@ impl Daemon {
         for (k, v) in env {
             cmd.arg(format!("{k}={v}"));
         }
-        cmd.arg(&workshop).args(args).current_dir(cwd).stdin(Stdio::null());
+        cmd.arg(program).args(args).current_dir(cwd).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() });
         let started = Instant::now();
-        let out = cmd.output().expect("run workshop");
+        let mut child = cmd.spawn().expect("run command");
+        if let Some(input) = input {
+            let mut stdin = child.stdin.take().expect("piped stdin");
+            let input = input.to_vec();
+            std::thread::spawn(move || stdin.write_all(&input));
+        }
+        let out = child.wait_with_output().expect("wait for command");
         Run::new(args, out, started.elapsed())
+    }
+
+    /// Starts `workshop ARGS` directly as `user` (no wrapper process, so signals sent to the
+    /// child reach the CLI), in `cwd`, with standard output piped.
+    pub fn spawn_cli_as(&self, user: &str, cwd: &Path, args: &[&str]) -> Child {
+        let (uid, gid) = user_ids(user);
+        Command::new(bin_dir().join("workshop"))
+            .args(args)
+            .current_dir(cwd)
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("WORKSHOP_SOCKET", self.socket())
+            .env("NO_COLOR", "1")
+            .env("HOME", user_home(user))
+            .env("USER", user)
+            .uid(uid)
+            .gid(gid)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start workshop")
     }
 
     /// A raw HTTP request on `socket`: (status, envelope).

@@ -3,4 +3,5 @@
 
 mod api;
 mod cli;
+mod exec;
 mod workshops;

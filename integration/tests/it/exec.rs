@@ -1,0 +1,282 @@
+//! `workshop exec`, `shell`, `run` and `actions` end to end against the real LXD
+//! (`WORKSHOP_TEST_LXD=1`), as an unprivileged user. Scenario ids refer to the public
+//! acceptance set (Exec and shell, Actions).
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use workshop_integration::{Daemon, Project, Run, bin_dir, lxd_enabled, lxd_shared, test_user};
+
+/// The EXEC setup of the acceptance set, without SDKs, plus the actions of A-06 and A-07.
+const EXEC_YAML: &str = r#"name: ws-exec
+base: ubuntu@22.04
+actions:
+  oneline: echo one line
+  multiline: |
+    echo multi
+    echo line
+  fail: "false"
+  file: ./script.sh
+  env: env
+  greet: echo "args:$*"
+  line1: echo 1 LINE
+"#;
+
+/// Whether some line of `run`'s output is exactly `line` (ignoring a terminal's `\r`).
+fn has_exact_line(run: &Run, line: &str) -> bool {
+    run.output().lines().any(|l| l.trim_end_matches('\r') == line)
+}
+
+/// E-01, E-02, E-04, E-05, E-08, E-10, E-11, E-13, E-15, E-16, E-17, E-18, A-01, A-02, A-06,
+/// A-07, A-09, the login environment, a terminal session and signal forwarding, against one
+/// launched workshop.
+#[test]
+fn exec_and_actions() {
+    if !lxd_enabled("exec_and_actions") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let p = Project::new(&user, "exec");
+    p.write("workshop.yaml", EXEC_YAML);
+    p.write("script.sh", "#!/bin/sh\necho script\n");
+    std::fs::set_permissions(p.path.join("script.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    w(&["launch"]).ok();
+
+    // E-01: ways to name the command.
+    for args in [
+        &["exec", "ws-exec", "--", "echo", "-e", r"\x66oo"][..],
+        &["exec", "ws-exec", "echo", "-e", r"\x66oo"],
+        &["exec", "--", "echo", "-e", r"\x66oo"],
+        &["exec", "-i", "echo", "-e", r"\x66oo"],
+    ] {
+        let run = w(args);
+        assert_eq!(run.ok().trim(), "foo", "{args:?}: {}", run.output());
+    }
+
+    // E-02: without a separator, non-interactive exec reads a workshop name first.
+    w(&["exec", "-I", "echo", "-e", r"\x66oo"]).fails();
+    let as_name = w(&["exec", "echo", "--", "-e", r"\x66oo"]);
+    assert!(as_name.fails().contains(r#"workshop "echo""#), "{}", as_name.output());
+
+    // E-04: exec changes are summarised by the user's command, never by the sudo wrapper.
+    let run = w(&["exec", "-I", "ws-exec", "--", "/bin/echo", "command-prefix-summary-check"]);
+    assert_eq!(run.ok(), "command-prefix-summary-check\n");
+    let changes = w(&["changes", "--no-headers"]);
+    let last = changes.ok().lines().last().unwrap_or_default().to_string();
+    assert!(last.ends_with(r#"Execute command "/bin/echo""#), "{}", changes.output());
+    let id = last.split_whitespace().next().unwrap().to_string();
+    let tasks = w(&["tasks", "--no-headers", &id]);
+    assert!(tasks.ok().lines().any(|l| l.ends_with(r#"Exec command "/bin/echo""#)), "{}", tasks.output());
+    for run in [&changes, &tasks] {
+        assert!(!run.output().lines().any(|l| l.ends_with(r#"command "sudo""#)), "{}", run.output());
+    }
+
+    // E-05: --env NAME=VALUE, and --env NAME inherited from the caller's environment only.
+    w(&["exec", "--env", "Foo=bar", "ws-exec", "bash", "-c", r#"[ "$Foo" = bar ]"#]).ok();
+    let caller = [("WST_FROM_CALLER", "inherited value")];
+    let wi = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &caller);
+    wi(&[
+        "exec",
+        "--env",
+        "WST_FROM_CALLER",
+        "--",
+        "bash",
+        "-c",
+        r#"[ "$WST_FROM_CALLER" = "inherited value" ]"#,
+    ])
+    .ok();
+    wi(&["exec", "--", "bash", "-c", r#"[ -z "${WST_FROM_CALLER+set}" ]"#]).ok();
+
+    // Login environment: a profile.d snippet written as root is seen by exec, run and shell.
+    w(&[
+        "exec",
+        "--uid",
+        "0",
+        "--gid",
+        "0",
+        "--",
+        "sh",
+        "-c",
+        "echo export FOO=BAR >/etc/profile.d/wst-env.sh",
+    ])
+    .ok();
+    assert!(has_exact_line(&w(&["exec", "--", "env"]), "FOO=BAR"));
+    assert!(has_exact_line(&w(&["run", "--", "env"]), "FOO=BAR"));
+
+    // E-08: default user, group and working directory.
+    assert_eq!(w(&["exec", "--", "bash", "-c", "id -u -n"]).ok().trim(), "workshop");
+    assert_eq!(w(&["exec", "ws-exec", "bash", "-c", "id -g -n"]).ok().trim(), "workshop");
+    assert_eq!(w(&["exec", "ws-exec", "pwd"]).ok().trim(), "/project");
+    assert_eq!(w(&["exec", "-w", "/home/workshop", "--", "pwd"]).ok().trim(), "/home/workshop");
+    let missing = w(&["exec", "-w", "/wst-missing", "--", "pwd"]);
+    assert!(
+        missing.fails().contains(r#"working directory "/wst-missing" not found"#),
+        "{}",
+        missing.output()
+    );
+
+    // E-10: timeout.
+    let timeout = w(&["exec", "--timeout", "1s", "--", "sleep", "5"]);
+    assert!(timeout.fails().contains("timed out after 1s"), "{}", timeout.output());
+    assert!(timeout.elapsed < Duration::from_millis(4500), "took {:?}", timeout.elapsed);
+
+    // E-11: exit status and stderr are passed through.
+    let stderr = w(&["exec", "-I", "ws-exec", "bash", "-c", ">&2 echo -n stderr"]);
+    assert_eq!((stderr.code, stderr.stderr.as_str()), (0, "stderr"), "{}", stderr.output());
+    assert_eq!(w(&["exec", "ws-exec", "bash", "-c", "exit 125"]).code, 125);
+
+    // E-13: running as root.
+    assert_eq!(
+        w(&["exec", "--uid", "0", "--gid", "0", "ws-exec", "--", "sh", "-c", "id -n -u; id -n -g"]).ok(),
+        "root\nroot\n"
+    );
+
+    // E-15: default environment of an exec session.
+    let env = w(&["exec", "ws-exec", "--", "env"]);
+    env.ok();
+    for line in [
+        "USER=workshop",
+        "HOME=/home/workshop",
+        "XDG_RUNTIME_DIR=/run/user/1000",
+        "DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus",
+    ] {
+        assert!(has_exact_line(&env, line), "no {line}:\n{}", env.output());
+    }
+    let path = env.stdout.lines().find_map(|l| l.strip_prefix("PATH=")).unwrap_or_default();
+    let dirs: Vec<&str> = path.split(':').collect();
+    assert!(dirs.contains(&"/usr/local/bin") && dirs.contains(&"/usr/bin"), "PATH={path}");
+
+    // E-16: -i and -I are exclusive.
+    assert!(w(&["exec", "-i", "-I", "--", "true"]).fails().contains(r#""-i" incompatible with "-I""#));
+
+    // E-17: `workshop shell` is a login session (standard input is not a terminal here).
+    for (script, expected) in [
+        ("echo $XDG_RUNTIME_DIR\n", "/run/user/1000"),
+        ("echo $DBUS_SESSION_BUS_ADDRESS\n", "unix:path=/run/user/1000/bus"),
+        ("echo $FOO; pwd\n", "BAR\n/project"),
+    ] {
+        let run = d.cli_input_as(&user, &p.path, &["shell", "ws-exec"], script);
+        assert_eq!(run.ok().trim(), expected, "{script:?}: {}", run.output());
+    }
+
+    // A terminal session: the remote command gets a pty and its exit status is ours.
+    let command = format!("{} exec ws-exec -- bash -c 'tty; exit 3'", bin_dir().join("workshop").display());
+    let pty =
+        d.run_as(Some(&user), &p.path, Path::new("script"), &["-qec", &command, "/dev/null"], &[], None);
+    assert_eq!(pty.code, 3, "{}", pty.output());
+    assert!(pty.stdout.contains("/dev/pts/"), "{}", pty.output());
+
+    // Signals sent to the CLI reach the remote command.
+    let script = r#"trap 'kill $!; echo got-term; exit 7' TERM; echo ready; sleep 30 </dev/null >/dev/null 2>&1 & wait"#;
+    let mut child = d.spawn_cli_as(&user, &p.path, &["exec", "--", "bash", "-c", script]);
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    let started = Instant::now();
+    // SAFETY: signalling a child we spawned and have not reaped.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!((status.code(), rest.as_str()), (Some(7), "got-term\n"));
+    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+
+    // SIGHUP is forwarded and the CLI exits 0 at once.
+    let mut child =
+        d.spawn_cli_as(&user, &p.path, &["exec", "--", "bash", "-c", "echo ready; exec sleep 30"]);
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    let started = Instant::now();
+    // SAFETY: as above.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let sleeping = w(&["exec", "--", "pgrep", "-x", "sleep"]);
+        if sleeping.code == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the remote command did not get SIGHUP: {}", sleeping.output());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // A-01: one-line and multi-line actions; a file action runs in /project.
+    assert_eq!(w(&["run", "--", "oneline"]).ok(), "one line\n");
+    assert_eq!(w(&["run", "ws-exec", "multiline"]).ok(), "multi\nline\n");
+    assert_eq!(w(&["run", "--", "file"]).ok(), "script\n");
+    // A-02: a failing action fails the command.
+    assert_eq!(w(&["run", "ws-exec", "fail"]).code, 1);
+    // A-07: arguments are forwarded to the action.
+    assert_eq!(w(&["run", "ws-exec", "--", "greet", "a", "b"]).ok(), "args:a b\n");
+
+    // A-06: failure to install an action is reported.
+    assert_eq!(w(&["run", "--", "line1"]).ok(), "1 LINE\n");
+    let root = ["exec", "--uid", "0", "--gid", "0", "--"];
+    w(&[&root[..], &["rm", "-f", "/var/lib/workshop/run/actions/line1"]].concat()).ok();
+    w(&[&root[..], &["mkdir", "/var/lib/workshop/run/actions/line1"]].concat()).ok();
+    let broken = w(&["run", "ws-exec", "line1"]);
+    broken.fails();
+    assert!(has_exact_line(&broken, "error: cannot perform the following tasks:"), "{}", broken.output());
+    assert!(broken.has_line(r#"^- Install action "line1" \(.*\)$"#), "{}", broken.output());
+    w(&[&root[..], &["rmdir", "/var/lib/workshop/run/actions/line1"]].concat()).ok();
+    assert_eq!(w(&["run", "ws-exec", "line1"]).ok(), "1 LINE\n");
+    // An unknown action.
+    assert!(w(&["run", "--", "nope"]).fails().contains("action not found"));
+
+    // A-09: listing actions.
+    let actions = w(&["actions"]);
+    let keys: Vec<&str> =
+        actions.ok().lines().filter(|l| !l.starts_with(' ')).filter_map(|l| l.strip_suffix(':')).collect();
+    for key in ["oneline", "multiline", "fail", "file", "env", "greet", "line1"] {
+        assert!(keys.contains(&key), "no action {key}:\n{}", actions.output());
+    }
+    // Actions are read from the definition when they run: no refresh needed.
+    p.write("workshop.yaml", &format!("{EXEC_YAML}  later: echo added later\n"));
+    assert_eq!(w(&["run", "--", "later"]).ok(), "added later\n");
+
+    // E-18 (last): exec into a stopped workshop.
+    w(&["stop"]).ok();
+    let stopped = w(&["exec", "ws-exec", "pwd"]);
+    assert!(
+        stopped.fails().trim_end().ends_with(r#"cannot exec command in "ws-exec": not running"#),
+        "{}",
+        stopped.output()
+    );
+    w(&["remove"]).ok();
+    assert!(p.instances().is_empty(), "{:?}", p.instances());
+}
+
+/// E-19: in a project with two launched workshops, exec and info need a name.
+#[test]
+fn name_cannot_be_inferred_among_several() {
+    if !lxd_enabled("name_cannot_be_inferred_among_several") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let p = Project::new(&user, "infer");
+    p.write(".workshop/ws-a.yaml", "name: ws-a\nbase: ubuntu@22.04\n");
+    p.write(".workshop/ws-b.yaml", "name: ws-b\nbase: ubuntu@22.04\n");
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    w(&["launch", "ws-a", "ws-b"]).ok();
+    let expected = r#"cannot infer workshop name: multiple workshops found: "ws-a", "ws-b""#;
+    for args in [&["exec", "--", "true"][..], &["info"], &["run", "--", "x"], &["actions"], &["shell"]] {
+        let run = w(args);
+        assert!(run.fails().contains(expected), "{args:?}: {}", run.output());
+    }
+    w(&["exec", "ws-b", "--", "true"]).ok();
+    assert!(w(&["info", "ws-a"]).has_line(r"^name:\s+ws-a$"));
+    w(&["remove", "ws-a", "ws-b"]).ok();
+    assert!(p.instances().is_empty(), "{:?}", p.instances());
+}
