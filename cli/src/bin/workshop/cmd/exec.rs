@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -257,6 +258,13 @@ fn run_session(ctx: &Ctx, flags: &ExecFlags, action: bool, args: ExecArgv) -> an
     copy_stdin(streams.stdio.sender());
 
     let waited = ctx.client.wait_change(&change, flags.timeout.map(|t| t + Duration::from_secs(1)));
+    if HANGUP.load(Ordering::SeqCst) {
+        // The remote command may have died of the forwarded SIGHUP; whatever its status, the
+        // signal thread ends the process with 0.
+        loop {
+            std::thread::park();
+        }
+    }
     streams.wait_output(OUTPUT_GRACE);
     restore_terminal(&raw_mode);
     match exec::exit_code(&waited?) {
@@ -297,6 +305,9 @@ fn copy_stdin(tx: std::sync::mpsc::Sender<Outgoing>) {
     drop(spawned);
 }
 
+/// Set once SIGHUP arrived: the signal thread then owns the exit.
+static HANGUP: AtomicBool = AtomicBool::new(false);
+
 /// Signals forwarded to the remote command; SIGWINCH becomes a resize, SIGHUP also ends us.
 const FORWARDED: [libc::c_int; 13] = [
     libc::SIGWINCH,
@@ -332,6 +343,7 @@ fn forward_signals(
                     }
                 }
                 libc::SIGHUP => {
+                    HANGUP.store(true, Ordering::SeqCst);
                     let _ = tx.send(Outgoing::Control(ExecControl::signal(sig)));
                     std::thread::sleep(Duration::from_millis(100));
                     restore_terminal(&raw_mode);
