@@ -19,20 +19,21 @@ pub fn provision_script() -> String {
         r#"set -eu
 getent group 1000 >/dev/null || groupadd --gid 1000 workshop
 id -u workshop >/dev/null 2>&1 || useradd --uid 1000 --gid 1000 --create-home --shell /bin/bash workshop
+groups=sudo
 for gid in {gids}; do
   getent group "$gid" >/dev/null || groupadd --gid "$gid" "workshop-compat-$gid"
-  usermod -a -G "$(getent group "$gid" | cut -d: -f1)" workshop
+  groups="$groups,$(getent group "$gid" | cut -d: -f1)"
 done
-usermod -a -G sudo workshop
+usermod -a -G "$groups" workshop
 printf 'workshop ALL=(ALL) NOPASSWD:ALL\n' > /etc/sudoers.d/90-workshop
 chmod 0440 /etc/sudoers.d/90-workshop
 mkdir -p /project /var/lib/workshop/run/actions /var/lib/workshop/state {apt}
 install -d -o workshop -g workshop /home/workshop/.local /home/workshop/.local/bin /home/workshop/.local/share /home/workshop/.config /home/workshop/.cache
 ln -sf {bin}/workshopctl /usr/local/bin/workshopctl
 loginctl enable-linger workshop
-for _ in $(seq 1 100); do
+for _ in $(seq 1 200); do
   [ -S /run/user/1000/bus ] && exit 0
-  sleep 0.1
+  sleep 0.05
 done
 echo "the user session of workshop did not start" >&2
 exit 1

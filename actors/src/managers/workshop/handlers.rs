@@ -145,8 +145,11 @@ pub async fn remove_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
 /// Starts the instance, provisions the guest and plugs in the untrusted socket.
 pub async fn start_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = target(&ctx)?;
+    let started = std::time::Instant::now();
     call(&env, StartInstance { target: backend_target(&t) }).await?;
+    tracing::debug!(workshop = %t.name, elapsed_ms = started.elapsed().as_millis() as u64, "instance up");
     run_script(&env, &t, "set up the workshop user", guest::provision_script()).await?;
+    tracing::debug!(workshop = %t.name, elapsed_ms = started.elapsed().as_millis() as u64, "guest provisioned");
     let socket = Device::from([
         ("type".to_string(), "proxy".to_string()),
         ("bind".to_string(), "instance".to_string()),
@@ -186,8 +189,18 @@ pub async fn configure_timezone(ctx: TaskCtx, env: Env) -> HandlerResult {
 
 pub async fn mount_project(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = target(&ctx)?;
-    let device = disk(&t.project_path, "/project", false);
-    call(&env, SetDevice { target: backend_target(&t), name: "workshop.project".into(), device }).await
+    let device = project_device(&t.project_path);
+    call(&env, SetDevice { target: backend_target(&t), name: PROJECT_DEVICE.into(), device }).await
+}
+
+/// Where the project directory is mounted in a workshop.
+pub(super) const GUEST_PROJECT: &str = "/project";
+/// Name of the device that mounts the project directory at [`GUEST_PROJECT`].
+pub(super) const PROJECT_DEVICE: &str = "workshop.project";
+
+/// The device mounting the project directory `source`.
+pub(super) fn project_device(source: &str) -> Device {
+    disk(source, GUEST_PROJECT, false)
 }
 
 /// A disk device.

@@ -13,12 +13,15 @@ use workshop_api::workshops::{
 };
 
 use super::WorkshopManager;
+use super::handlers::{GUEST_PROJECT, PROJECT_DEVICE, project_device};
 use super::plan::{self, LaunchItem, TaskTarget};
 use super::status::{self, Busy};
-use crate::backend::{BackendError, GetInstance, Instance, ListInstances, Target};
+use crate::backend::{
+    BackendError, ExecSpec, GetInstance, Instance, ListInstances, RunCommand, SetDevice, Target,
+};
 use crate::engine::{EngineError, Query, ResumeWaiting, StateEngine, Transact};
-use crate::managers::UserRef;
-use crate::project::{self, ProjectError, Registry, TrackOutcome};
+use crate::managers::{UserRef, backend_call};
+use crate::project::{self, ProjectError, Registry, TrackOutcome, mountinfo};
 use crate::state::{ChangeId, LogLevel, State};
 
 /// State data key of the per-user project registries.
@@ -71,7 +74,8 @@ pub struct TrackProject {
     pub path: PathBuf,
 }
 
-/// The user's projects (those whose directory is gone are forgotten).
+/// The user's projects: those whose directory moved are followed through their running
+/// workshops, those whose directory is gone are forgotten.
 #[derive(Message)]
 #[rtype(result = "Result<Vec<Project>, WorkshopError>")]
 pub struct ListProjects {
@@ -141,18 +145,40 @@ impl Handler<ListProjects> for WorkshopManager {
     fn handle(&mut self, msg: ListProjects, _ctx: &mut Context<Self>) -> Self::Result {
         let deps = self.deps();
         Box::pin(async move {
-            let user = msg.user.name.clone();
-            let projects = deps
+            let name = msg.user.name.clone();
+            let known = deps
+                .engine
+                .send(Query(Box::new(move |st| {
+                    registries(st).get(&name).map(|r| r.list().to_vec()).unwrap_or_default()
+                })))
+                .await?;
+            let mut found = Vec::new();
+            for gone in known.iter().filter(|p| !Path::new(&p.path).is_dir()) {
+                if let Some(path) = moved_to(&deps, &msg.user, gone).await {
+                    found.push((gone.id.clone(), path));
+                }
+            }
+            let name = msg.user.name.clone();
+            let (projects, moved) = deps
                 .engine
                 .send(Transact(Box::new(move |st| {
                     let mut regs = registries(st);
-                    let reg = regs.entry(user).or_default();
+                    let reg = regs.entry(name).or_default();
+                    let mut moved = Vec::new();
+                    for (id, path) in found {
+                        if let (project, TrackOutcome::Moved { .. }) = reg.track(&path, Some(id)) {
+                            moved.push(project);
+                        }
+                    }
                     reg.prune();
                     let list = reg.list().to_vec();
                     st.set(PROJECTS_KEY, &regs);
-                    list
+                    (list, moved)
                 })))
                 .await?;
+            for project in &moved {
+                repoint_project(&deps, &msg.user, project).await;
+            }
             Ok(projects)
         })
     }
@@ -247,7 +273,62 @@ async fn track_project(deps: &Deps, user: &UserRef, path: PathBuf) -> Result<(Pr
         })))
         .await??;
     let (project, outcome) = tracked;
+    // A moved directory, or one found again after it was forgotten, whose lock file names
+    // workshops that still mount the old path.
+    if matches!(outcome, TrackOutcome::Moved { .. } | TrackOutcome::New) {
+        repoint_project(deps, user, &project).await;
+    }
     Ok((project, matches!(outcome, TrackOutcome::New | TrackOutcome::Copied { .. })))
+}
+
+/// Where the directory of `project`, gone from its recorded path, is now: its running
+/// workshops still mount it, and the kernel names the mount by the directory's current path.
+async fn moved_to(deps: &Deps, user: &UserRef, project: &Project) -> Option<PathBuf> {
+    let host = mountinfo::parse(&std::fs::read_to_string("/proc/self/mountinfo").ok()?);
+    let running = instances(deps, user, &project.id).await.ok()?.into_iter().filter(|i| i.running);
+    for instance in running {
+        let spec =
+            ExecSpec { command: vec!["cat".into(), "/proc/self/mountinfo".into()], ..Default::default() };
+        let Ok(out) = backend_call(&deps.backend, RunCommand { target: instance.target, spec }).await else {
+            continue;
+        };
+        let guest = mountinfo::parse(&String::from_utf8_lossy(&out.stdout));
+        let Some(mount) = mountinfo::mounted_at(&guest, Path::new(GUEST_PROJECT)) else { continue };
+        let path = mountinfo::host_paths(&host, mount)
+            .into_iter()
+            .find(|p| project::read_lock(p).as_deref() == Some(project.id.as_str()));
+        if path.is_some() {
+            return path;
+        }
+    }
+    None
+}
+
+/// Points the project mount of `project`'s workshops at its current directory, so that they
+/// start again after the directory moved. Failures are logged: the workshops keep running.
+async fn repoint_project(deps: &Deps, user: &UserRef, project: &Project) {
+    let Ok(instances) = instances(deps, user, &project.id).await else { return };
+    for instance in instances {
+        let source = instance.devices.get(PROJECT_DEVICE).and_then(|d| d.get("source"));
+        // Without the device the launch has not mounted the project yet.
+        if source.is_none_or(|s| *s == project.path) {
+            continue;
+        }
+        let name = instance.target.name.clone();
+        let msg = SetDevice {
+            target: instance.target,
+            name: PROJECT_DEVICE.into(),
+            device: project_device(&project.path),
+        };
+        match backend_call(&deps.backend, msg).await {
+            Ok(()) => {
+                tracing::info!(project = %project.id, workshop = %name, path = %project.path, "project mount moved")
+            }
+            Err(error) => {
+                tracing::warn!(project = %project.id, workshop = %name, %error, "cannot move the project mount")
+            }
+        }
+    }
 }
 
 /// The daemon runs as root: refuse project paths the caller could not read themselves.
