@@ -4,6 +4,7 @@
 
 mod files;
 mod lock;
+pub mod mountinfo;
 mod registry;
 mod root;
 
