@@ -4,4 +4,5 @@
 mod api;
 mod cli;
 mod exec;
+mod projects;
 mod workshops;
