@@ -31,13 +31,15 @@ log "workshopd running (pid $(cat "$PIDFILE"), log /var/log/workshopd.log)"
 ensure_user "$DEMO_USER"
 HOME_DIR=$(getent passwd "$DEMO_USER" | cut -d: -f6)
 PROJECT=$HOME_DIR/hello
-rm -rf "$PROJECT"
+as_user() { runuser -u "$DEMO_USER" -- env WORKSHOP_SOCKET="$WORKSHOP_SOCKET" "$@"; }
+if [ -d "$PROJECT" ]; then
+    # A previous run's workshop goes first, so nothing is left behind in LXD.
+    (cd "$PROJECT" && as_user workshop remove hello >/dev/null 2>&1) || true
+    rm -rf "$PROJECT"
+fi
 cp -r "$ROOT/examples/hello" "$PROJECT"
 chown -R "$DEMO_USER:" "$PROJECT"
-
-as_user() { runuser -u "$DEMO_USER" -- env WORKSHOP_SOCKET="$WORKSHOP_SOCKET" "$@"; }
 cd "$PROJECT"
-if as_user workshop list --no-headers | grep -q '^hello .*Off'; then :; else as_user workshop remove hello >/dev/null 2>&1 || true; fi
 log "launching the example workshop in $PROJECT"
 as_user workshop launch
 log "running a command in it"
