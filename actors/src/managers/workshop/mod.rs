@@ -1,9 +1,12 @@
 //! The workshop manager: projects, workshop listing and status, and the launch / start /
 //! stop / remove changes with their task handlers.
 
+mod changes;
 mod guest;
 mod handlers;
+mod listing;
 pub mod plan;
+mod projects;
 mod requests;
 pub mod status;
 

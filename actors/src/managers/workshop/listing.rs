@@ -1,0 +1,74 @@
+//! Listing workshops and describing one: instances, derived status, definition files.
+
+use std::path::Path;
+
+use chrono::Utc;
+use workshop_api::Project;
+use workshop_api::workshops::{WorkshopFileRef, WorkshopInfo, WorkshopList};
+
+use super::requests::*;
+use super::status::{self, Busy};
+use crate::backend::Instance;
+use crate::engine::Transact;
+use crate::project::{self};
+
+pub(super) async fn workshop_info(
+    deps: &Deps,
+    project: &Project,
+    instance: &Instance,
+) -> Result<WorkshopInfo, WorkshopError> {
+    let name = instance.target.name.clone();
+    let busy = busy_map(deps, &project.id, vec![name.clone()]).await?;
+    Ok(info_of(project, instance, busy.get(&name)))
+}
+
+pub(super) fn info_of(project: &Project, instance: &Instance, busy: Option<&Busy>) -> WorkshopInfo {
+    let exists = Path::new(&project.path).is_dir();
+    let (status, notes) = status::derive(busy, instance.running, exists);
+    WorkshopInfo {
+        project_id: project.id.clone(),
+        name: instance.target.name.clone(),
+        base: instance.workshop_config("base").unwrap_or_default().to_string(),
+        status,
+        sdks: Vec::new(),
+        hostname: None,
+        notes,
+        path: None,
+        project_path: None,
+    }
+}
+
+pub(super) async fn list_workshops(deps: &Deps, msg: ListWorkshops) -> Result<WorkshopList, WorkshopError> {
+    let project = project(deps, &msg.user, &msg.project_id).await?;
+    let instances = instances(deps, &msg.user, &project.id).await?;
+    let names = instances.iter().map(|i| i.target.name.clone()).collect();
+    let busy = busy_map(deps, &project.id, names).await?;
+    let mut workshops: Vec<WorkshopInfo> =
+        instances.iter().map(|i| info_of(&project, i, busy.get(&i.target.name))).collect();
+    workshops.sort_by(|a, b| a.name.cmp(&b.name));
+    let wanted = msg.state.to_ascii_lowercase();
+    if !matches!(wanted.as_str(), "" | "all" | "available") {
+        workshops.retain(|w| w.status.as_str().eq_ignore_ascii_case(&wanted));
+    }
+    let mut files = Vec::new();
+    if matches!(wanted.as_str(), "all" | "available") {
+        match project::definition_files(Path::new(&project.path)) {
+            Ok(found) => {
+                files = found
+                    .into_iter()
+                    .map(|f| WorkshopFileRef {
+                        project_id: project.id.clone(),
+                        name: f.name,
+                        path: f.path.to_string_lossy().into_owned(),
+                    })
+                    .collect();
+            }
+            Err(e) if wanted == "available" => {
+                let message = e.to_string();
+                deps.engine.send(Transact(Box::new(move |st| st.warn(&message, Utc::now())))).await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(WorkshopList { workshops, files })
+}
