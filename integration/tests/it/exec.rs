@@ -179,10 +179,25 @@ fn exec_and_actions() {
     stdout.read_line(&mut line).unwrap();
     assert_eq!(line, "ready\n");
     let started = Instant::now();
-    // SAFETY: signalling a child we spawned and have not reaped.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    // A signal sent in the first moments of a session may arrive before the remote side is
+    // wired up (noted on issue 4); resend until the remote trap has run.
+    let pid = child.id() as i32;
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let resender = std::thread::spawn(move || {
+        while done_rx.recv_timeout(Duration::from_millis(1500)).is_err() {
+            // SAFETY: signalling a child we spawned; it is reaped only after this thread ends.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            if started.elapsed() > Duration::from_secs(15) {
+                break;
+            }
+        }
+    });
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let _ = done_tx.send(());
+    resender.join().unwrap();
     let status = child.wait().unwrap();
     assert_eq!((status.code(), rest.as_str()), (Some(7), "got-term\n"));
     assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());

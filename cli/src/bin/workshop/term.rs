@@ -67,11 +67,12 @@ impl Drop for RawMode {
     }
 }
 
-/// Write end of the signal pipe, for the handler.
-static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
+/// Write end of the pipe each caught signal goes to, by signal number, for the handler.
+static PIPE_WRITE: [AtomicI32; 65] = [const { AtomicI32::new(-1) }; 65];
 
 extern "C" fn on_signal(sig: c_int) {
-    let fd = PIPE_WRITE.load(Ordering::Relaxed);
+    let Some(slot) = usize::try_from(sig).ok().and_then(|i| PIPE_WRITE.get(i)) else { return };
+    let fd = slot.load(Ordering::Relaxed);
     if fd < 0 {
         return;
     }
@@ -84,7 +85,8 @@ extern "C" fn on_signal(sig: c_int) {
     }
 }
 
-/// Signals caught by this process, readable one at a time. Only one may exist.
+/// Signals caught by this process, readable one at a time. Each signal goes to the most
+/// recent `Signals` that caught it.
 pub struct Signals {
     read: RawFd,
 }
@@ -98,8 +100,12 @@ impl Signals {
             if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) != 0 {
                 return Err(io::Error::last_os_error());
             }
-            PIPE_WRITE.store(fds[1], Ordering::Relaxed);
             for &sig in signals {
+                let slot = usize::try_from(sig).ok().and_then(|i| PIPE_WRITE.get(i));
+                let Some(slot) = slot else {
+                    return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("no such signal {sig}")));
+                };
+                slot.store(fds[1], Ordering::Relaxed);
                 let mut action: libc::sigaction = std::mem::zeroed();
                 action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
                 action.sa_flags = libc::SA_RESTART;
