@@ -4,7 +4,7 @@ log() { echo "workshop: $*" >&2; }
 die() { echo "workshop: ERROR: $*" >&2; exit 1; }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export PATH="$HOME/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}"
+export PATH="${HOME:-/root}/.cargo/bin:${CARGO_HOME:-/root/.cargo}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}"
 
 require_root() {
     [ "$(id -u)" = 0 ] || die "run as root (LXD and the daemon need it): sudo $0"
