@@ -14,6 +14,15 @@ export WORKSHOP_TEST_USER=workshop-test
 export WORKSHOP_TEST_USER2=workshop-test2
 cd "$ROOT"
 log "building"
-cargo build --workspace --all-targets
+cargo build --workspace --bins --tests
 log "running the tests"
-cargo test --workspace --no-fail-fast -- --test-threads="${WORKSHOP_TEST_THREADS:-4}"
+LOG=$(mktemp)
+trap 'rm -f "$LOG"' EXIT
+set +e
+cargo test --workspace --lib --bins --tests --no-fail-fast -- --test-threads="${WORKSHOP_TEST_THREADS:-4}" 2>&1 | tee "$LOG"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$LOG"
+exit "$status"
