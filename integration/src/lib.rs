@@ -245,12 +245,17 @@ impl Daemon {
 
     /// A raw HTTP request on `socket`: (status, envelope).
     pub fn http(socket: &Path, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+        let (status, bytes) = Self::http_bytes(socket, method, path, body);
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// A raw HTTP request on `socket`: (status, body bytes), the body not decoded.
+    pub fn http_bytes(socket: &Path, method: &str, path: &str, body: Option<&str>) -> (u16, Vec<u8>) {
         let stream = UnixStream::connect(socket).expect("connect");
         stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
         workshop_client::http::write_request(&mut &stream, method, path, body.map(str::as_bytes)).unwrap();
         let resp = workshop_client::http::read_response(&mut BufReader::new(&stream)).expect("response");
-        let value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
-        (resp.status, value)
+        (resp.status, resp.body)
     }
 }
 

@@ -35,10 +35,34 @@ fn with_meta(mut env: Envelope, meta: WarningMeta) -> Envelope {
     env
 }
 
+/// The `sync` envelope, serialised straight from the typed result (no intermediate `Value`:
+/// large listings are the hot path). Field names are those of [`Envelope`].
+#[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct SyncEnvelope<'a, T: Serialize> {
+    #[serde(rename = "type")]
+    kind: ResponseType,
+    status_code: u16,
+    status: &'a str,
+    result: &'a T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning_timestamp: Option<DateTime<Utc>>,
+}
+
 /// A `sync` response.
-pub fn sync(status: StatusCode, result: impl Serialize, meta: WarningMeta) -> HttpResponse {
-    let result = serde_json::to_value(result).unwrap_or(Value::Null);
-    HttpResponse::build(status).json(with_meta(envelope(ResponseType::Sync, status, result), meta))
+pub fn sync<T: Serialize>(status: StatusCode, result: T, meta: WarningMeta) -> HttpResponse {
+    let pending = meta.count > 0;
+    let env = SyncEnvelope {
+        kind: ResponseType::Sync,
+        status_code: status.as_u16(),
+        status: status.canonical_reason().unwrap_or(""),
+        result: &result,
+        warning_count: pending.then_some(meta.count),
+        warning_timestamp: if pending { meta.latest } else { None },
+    };
+    HttpResponse::build(status).json(env)
 }
 
 /// An `async` response for a change (202).
