@@ -87,7 +87,10 @@ async fn exec_streams_codes_signals_pty() {
     // A pty: size, resize, input echo, exit code.
     // LXD 5.0 may drop pty output written just before the command exits (it stops reading
     // the pty once the process is gone), so the script lingers a moment.
-    let script = "stty size; read line; stty size; echo \"got $line\"; sleep 0.5; exit 7";
+    // The resize (control socket) and the input (stdin socket) are not ordered with respect
+    // to each other, so after the input the script waits for the new size to show.
+    let script = "stty size; read line; for _ in $(seq 1 50); do s=$(stty size); [ \"$s\" = '30 100' ] && break; \
+                  sleep 0.1; done; echo \"$s\"; echo \"got $line\"; sleep 0.5; exit 7";
     let mut session = lxd.exec(&name, &ExecRequest::new(["sh", "-c", script]).pty(80, 24)).await.unwrap();
     assert!(session.take_stderr().is_none());
     let mut stdin = session.take_stdin().unwrap();
