@@ -5,7 +5,7 @@ use std::path::PathBuf;
 /// Paths of one daemon instance.
 #[derive(Debug, Clone)]
 pub struct Paths {
-    /// `$WORKSHOP`, default `/var/lib/workshop`: state.json, the lock, run/, tls/.
+    /// `$WORKSHOP`, default `/var/lib/workshop`: state.json + state.journal, the lock, run/, tls/.
     pub base: PathBuf,
     /// `$WORKSHOP_CACHE`, default `$WORKSHOP/cache`.
     pub cache: PathBuf,

@@ -1,13 +1,14 @@
-//! Checkpoint cost: serialize the state and write it atomically (fsync included), for
-//! states of 10, 50, 100 and 1000 changes of 10 tasks each with realistic data and logs.
-//! Prints `checkpoint changes=N median_ms=X` per size.
+//! Checkpoint cost, for states of 10, 50, 100 and 1000 changes of 10 tasks each with
+//! realistic data and logs: the durable write that follows a message touching one task
+//! (a journal append, fsync included), and a compaction (the whole snapshot written
+//! atomically), as the state engine does them.
+//! Prints `checkpoint changes=N median_ms=X ...` per size.
 
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use serde_json::json;
-use workshop_actors::state::checkpoint::write_atomic;
-use workshop_actors::state::{LogLevel, State, Status};
+use workshop_actors::state::{LogLevel, State, Status, Store};
 
 const TASK_KINDS: [&str; 10] = [
     "download-base",
@@ -89,50 +90,51 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 
 fn main() {
     // CHECKPOINT_BENCH_DIR picks the file system (default: a temp dir under $TMPDIR).
-    let dir = match std::env::var_os("CHECKPOINT_BENCH_DIR") {
-        Some(parent) => tempfile::tempdir_in(parent),
-        None => tempfile::tempdir(),
-    }
-    .expect("temp dir");
-    let path = dir.path().join("state.json");
+    let parent = std::env::var_os("CHECKPOINT_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
     for changes in [10, 50, 100, 1000] {
+        let dir = tempfile::tempdir_in(&parent).expect("temp dir");
+        let (mut store, _) = Store::open(dir.path()).expect("open store");
         let mut st = build_state(changes);
-        let mut buf = Vec::new();
 
-        // First checkpoint after loading: every entry is encoded.
+        // Compaction: the whole state encoded from scratch and written atomically.
         let start = Instant::now();
-        st.write_json(&mut buf);
+        store.compact(&mut st).expect("compact");
         let cold_ms = start.elapsed().as_secs_f64() * 1e3;
+        let mut compactions = Vec::new();
+        for _ in 0..5 {
+            let start = Instant::now();
+            store.compact(&mut st).expect("compact");
+            compactions.push(start.elapsed());
+        }
 
         // Steady state: each checkpoint follows a message that touched one task (a
         // progress update with a log line, as a running handler does).
-        let runs = if changes >= 1000 { 21 } else { 51 };
+        let runs = 101;
         let mut samples = Vec::with_capacity(runs);
-        let mut encode = Vec::with_capacity(runs);
-        let mut write = Vec::with_capacity(runs);
         let last_task = st.tasks().last().expect("tasks").id.clone();
         for i in 0..runs {
             let now = Utc::now();
             let task = st.task_mut(&last_task).expect("task");
             task.set_progress("Downloading image", i as u64, runs as u64);
             task.logf(LogLevel::Info, &format!("downloaded chunk {i}"), now);
-
             let start = Instant::now();
-            st.write_json(&mut buf);
-            let encoded = start.elapsed();
-            write_atomic(&path, &buf).expect("write state");
-            let total = start.elapsed();
-            encode.push(encoded);
-            write.push(total - encoded);
-            samples.push(total);
+            store.checkpoint(&mut st).expect("checkpoint");
+            samples.push(start.elapsed());
         }
-        let median_ms = median(samples).as_secs_f64() * 1e3;
-        let encode_ms = median(encode).as_secs_f64() * 1e3;
-        let write_ms = median(write).as_secs_f64() * 1e3;
+        let snapshot = std::fs::metadata(dir.path().join("state.json")).map(|m| m.len()).unwrap_or(0);
         println!(
-            "checkpoint changes={changes} median_ms={median_ms:.3} encode_ms={encode_ms:.3} \
-             write_fsync_ms={write_ms:.3} cold_encode_ms={cold_ms:.3} bytes={}",
-            buf.len()
+            "checkpoint changes={changes} median_ms={:.3} p99_ms={:.3} compact_ms={:.3} cold_compact_ms={cold_ms:.3} \
+             snapshot_bytes={snapshot}",
+            median(samples.clone()).as_secs_f64() * 1e3,
+            p99(samples).as_secs_f64() * 1e3,
+            median(compactions).as_secs_f64() * 1e3,
         );
     }
+}
+
+fn p99(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[(samples.len() * 99 / 100).min(samples.len() - 1)]
 }

@@ -1,12 +1,12 @@
-//! The `StateEngine` actor: sole owner of [`State`], checkpointed to `state.json` after every
-//! mutating message. It hosts the pure [`Scheduler`] and hands runnable tasks to the
+//! The `StateEngine` actor: sole owner of [`State`], checkpointed (a `state.journal` append, see
+//! [`Store`]) after every mutating message. It hosts the pure [`Scheduler`] and hands runnable tasks to the
 //! [`TaskRunner`](crate::runner::TaskRunner).
 //!
 //! Invariant: nobody else holds a `State`; every read or write is a message to this actor, so
 //! the mailbox is the lock and the end of a mutating message is the checkpoint.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -15,8 +15,8 @@ use tokio::sync::oneshot;
 use tracing::{debug, error, info, warn};
 
 use crate::runner::{StartTasks, TaskRunner};
-use crate::state::checkpoint::{StateLock, write_atomic};
-use crate::state::{ChangeId, Ensured, Op, Outcome, Scheduler, State, StateError, Status, TaskId};
+use crate::state::checkpoint::StateLock;
+use crate::state::{ChangeId, Ensured, Op, Outcome, Scheduler, State, StateError, Status, Store, TaskId};
 
 /// How often the engine re-examines every task even without a trigger.
 const ENSURE_INTERVAL: Duration = Duration::from_secs(5 * 60);
@@ -35,8 +35,6 @@ pub enum EngineError {
     ChangeNotFound(ChangeId),
     #[error("cannot abort change {0}: it is already ready")]
     ChangeReady(ChangeId),
-    #[error("cannot read state file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
     #[error("cannot reach the state engine: {0}")]
     Mailbox(#[from] MailboxError),
 }
@@ -45,7 +43,7 @@ pub enum EngineError {
 pub struct Engine {
     state: State,
     scheduler: Scheduler,
-    path: PathBuf,
+    store: Store,
     waiters: HashMap<ChangeId, Vec<oneshot::Sender<()>>>,
     /// When the first of a run of failed checkpoints happened.
     failing_since: Option<Instant>,
@@ -53,18 +51,13 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Loads `state.json` from `dir` (or starts empty) without locking; see [`StateEngine::open`].
+    /// Loads the state of `dir` (or starts empty) without locking; see [`StateEngine::open`].
     pub fn load(dir: &Path) -> Result<Self, EngineError> {
-        let path = dir.join("state.json");
-        let state = match std::fs::read(&path) {
-            Ok(bytes) => State::from_json(&bytes)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::new(),
-            Err(source) => return Err(EngineError::Read { path, source }),
-        };
+        let (store, state) = Store::open(dir)?;
         Ok(Self {
             state,
             scheduler: Scheduler::new(),
-            path,
+            store,
             waiters: HashMap::new(),
             failing_since: None,
             dirty: false,
@@ -85,13 +78,14 @@ impl Engine {
         f(&mut self.state)
     }
 
-    /// Writes `state.json` if anything changed. Returns false when the write failed.
+    /// Makes the changes since the last checkpoint durable, if there are any. Returns false
+    /// when the write failed.
     pub fn checkpoint(&mut self) -> bool {
         if !self.dirty {
             return true;
         }
         let started = Instant::now();
-        match write_atomic(&self.path, &self.state.to_json()) {
+        match self.store.checkpoint(&mut self.state) {
             Ok(()) => {
                 self.dirty = false;
                 self.failing_since = None;
@@ -100,7 +94,7 @@ impl Engine {
             }
             Err(e) => {
                 let since = *self.failing_since.get_or_insert_with(Instant::now);
-                error!(path = %self.path.display(), error = %e, "cannot checkpoint state");
+                error!(path = %self.store.path().display(), error = %e, "cannot checkpoint state");
                 if since.elapsed() > CHECKPOINT_GIVE_UP {
                     // The durable state cannot make progress: let the supervisor restart us.
                     panic!("cannot checkpoint state for {CHECKPOINT_GIVE_UP:?}: {e}");
@@ -234,11 +228,15 @@ impl Actor for StateEngine {
             act.engine.mutate(|st| st.prune(Utc::now()));
             act.settle(ctx);
         });
-        info!(path = %self.engine.path.display(), "state engine started");
+        info!(path = %self.engine.store.path().display(), "state engine started");
     }
 
     fn stopping(&mut self, _ctx: &mut Self::Context) -> Running {
+        // A clean stop leaves the whole state in state.json.
         self.engine.checkpoint();
+        if let Err(e) = self.engine.store.compact(&mut self.engine.state) {
+            warn!(error = %e, "cannot compact state on stop; the journal keeps it");
+        }
         Running::Stop
     }
 }

@@ -23,6 +23,22 @@ pub enum StateError {
         /// The decoding error.
         source: serde_json::Error,
     },
+    /// A state file exists but cannot be read.
+    #[error("cannot read state file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// The state cannot be written.
+    #[error("cannot write state file {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
     /// Another process holds the state lock.
     #[error("cannot lock state: another workshopd is running ({})", path.display())]
     Locked {

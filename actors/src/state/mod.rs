@@ -15,6 +15,7 @@ mod scheduler;
 #[cfg(test)]
 mod scheduler_tests;
 mod status;
+pub mod store;
 mod task;
 mod taskset;
 mod warning;
@@ -33,6 +34,7 @@ pub use migrate::{PATCH_LEVEL, PATCH_SUBLEVEL};
 pub use prune::{PruneLimits, Pruned, START_OF_OPERATION_TIME};
 pub use scheduler::{BlockedFn, CLEANUP_RETRY, Ensured, Op, Outcome, Scheduler, Start};
 pub use status::Status;
+pub use store::Store;
 pub use task::{LogLevel, Progress, TASK_LOG_ENTRIES, Task};
 pub use taskset::{LAST_BEFORE_IRREVERSIBLE, REFRESH_CLEANUP, TaskSet};
 pub use warning::{WARNING_EXPIRE_AFTER, WARNING_REPEAT_AFTER, Warning};
@@ -57,6 +59,15 @@ pub struct State {
     last_change_id: u64,
     last_task_id: u64,
     last_lane_id: u64,
+    /// Entries created, modified or removed since the store last recorded them.
+    pending: Pending,
+}
+
+/// Keys of the changes and tasks touched since the last journal record or snapshot.
+#[derive(Debug, Clone, Default)]
+struct Pending {
+    changes: std::collections::BTreeSet<u64>,
+    tasks: std::collections::BTreeSet<u64>,
 }
 
 /// The numeric key of a decimal id (`None` for anything that is not a canonical number).
@@ -83,6 +94,36 @@ struct LoadedDocument {
     last_task_id: u64,
     #[serde(default)]
     last_lane_id: u64,
+    /// The journal generation this snapshot starts (see [`store`]).
+    #[serde(default)]
+    journal_generation: u64,
+}
+
+/// The members of the document besides changes and tasks, as a journal record carries them.
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct LoadedHead {
+    #[serde(default)]
+    data: Option<DataBag>,
+    #[serde(default)]
+    warnings: Option<Vec<Warning>>,
+    #[serde(default)]
+    last_change_id: u64,
+    #[serde(default)]
+    last_task_id: u64,
+    #[serde(default)]
+    last_lane_id: u64,
+}
+
+/// One journal record: entries to replace (`null`: removed) and, when it changed, the head.
+#[derive(Deserialize)]
+struct LoadedRecord {
+    #[serde(default)]
+    changes: BTreeMap<u64, Option<Change>>,
+    #[serde(default)]
+    tasks: BTreeMap<u64, Option<Task>>,
+    #[serde(default)]
+    head: Option<LoadedHead>,
 }
 
 impl State {
@@ -96,23 +137,62 @@ impl State {
     /// Loads a state.json document, applying migrations; refuses documents written by a
     /// newer workshopd. Unknown members are ignored.
     pub fn from_json(bytes: &[u8]) -> Result<State, StateError> {
+        let (mut st, _) = State::parse_snapshot(bytes)?;
+        st.migrate()?;
+        Ok(st)
+    }
+
+    /// Reads a snapshot without migrating it; returns its journal generation too.
+    fn parse_snapshot(bytes: &[u8]) -> Result<(State, u64), StateError> {
         let doc: LoadedDocument = serde_json::from_slice(bytes)?;
         let mut st = State {
-            data: doc.data.unwrap_or_default(),
             changes: doc.changes.unwrap_or_default(),
             tasks: doc.tasks.unwrap_or_default(),
-            warnings: doc
-                .warnings
-                .unwrap_or_default()
-                .into_iter()
-                .map(|w| (w.message().to_owned(), w))
-                .collect(),
+            ..State::default()
+        };
+        st.set_head(LoadedHead {
+            data: doc.data,
+            warnings: doc.warnings,
             last_change_id: doc.last_change_id,
             last_task_id: doc.last_task_id,
             last_lane_id: doc.last_lane_id,
-        };
-        migrate::apply(&mut st)?;
-        Ok(st)
+        });
+        Ok((st, doc.journal_generation))
+    }
+
+    fn set_head(&mut self, head: LoadedHead) {
+        self.data = head.data.unwrap_or_default();
+        self.warnings =
+            head.warnings.unwrap_or_default().into_iter().map(|w| (w.message().to_owned(), w)).collect();
+        self.last_change_id = head.last_change_id;
+        self.last_task_id = head.last_task_id;
+        self.last_lane_id = head.last_lane_id;
+    }
+
+    /// Brings a loaded state to the current schema.
+    fn migrate(&mut self) -> Result<(), StateError> {
+        migrate::apply(self)
+    }
+
+    /// Applies one journal record (a line of `state.journal`) on top of this state.
+    fn apply_record(&mut self, line: &[u8]) -> Result<(), serde_json::Error> {
+        let record: LoadedRecord = serde_json::from_slice(line)?;
+        for (k, change) in record.changes {
+            match change {
+                Some(c) => self.changes.insert(k, c),
+                None => self.changes.remove(&k),
+            };
+        }
+        for (k, task) in record.tasks {
+            match task {
+                Some(t) => self.tasks.insert(k, t),
+                None => self.tasks.remove(&k),
+            };
+        }
+        if let Some(head) = record.head {
+            self.set_head(head);
+        }
+        Ok(())
     }
 
     /// The state.json document.
@@ -126,6 +206,11 @@ impl State {
     /// caller can reuse one buffer. Changes and tasks keep their encoding between calls
     /// until they are modified, so only what changed is encoded again.
     pub fn write_json(&self, out: &mut Vec<u8>) {
+        self.write_snapshot(out, None);
+    }
+
+    /// [`Self::write_json`], recording the journal generation that follows the snapshot.
+    fn write_snapshot(&self, out: &mut Vec<u8>, journal_generation: Option<u64>) {
         fn entries<'a, T: Serialize + 'a>(
             out: &mut Vec<u8>,
             entries: impl Iterator<Item = (&'a u64, &'a T, &'a cache::JsonCache)>,
@@ -143,14 +228,24 @@ impl State {
         }
 
         out.clear();
-        // Writing into a Vec cannot fail and every map is keyed by strings.
-        let encode = "internal error: cannot encode state";
-        out.extend_from_slice(b"{\"data\":");
-        serde_json::to_writer(&mut *out, &self.data).expect(encode);
-        out.extend_from_slice(b",\"changes\":");
+        out.extend_from_slice(b"{\"changes\":");
         entries(out, self.changes.iter().map(|(k, c)| (k, c, &c.json)));
         out.extend_from_slice(b",\"tasks\":");
         entries(out, self.tasks.iter().map(|(k, t)| (k, t, &t.json)));
+        out.push(b',');
+        self.write_head_members(out);
+        if let Some(generation) = journal_generation {
+            let _ = write!(out, ",\"journal-generation\":{generation}");
+        }
+        out.push(b'}');
+    }
+
+    /// Appends the members besides changes and tasks: data, warnings and id counters.
+    fn write_head_members(&self, out: &mut Vec<u8>) {
+        // Writing into a Vec cannot fail and every map is keyed by strings.
+        let encode = "internal error: cannot encode state";
+        out.extend_from_slice(b"\"data\":");
+        serde_json::to_writer(&mut *out, &self.data).expect(encode);
         if !self.warnings.is_empty() {
             out.extend_from_slice(b",\"warnings\":");
             let warnings: Vec<&Warning> = self.warnings.values().collect();
@@ -158,9 +253,56 @@ impl State {
         }
         let _ = write!(
             out,
-            ",\"last-change-id\":{},\"last-task-id\":{},\"last-lane-id\":{}}}",
+            ",\"last-change-id\":{},\"last-task-id\":{},\"last-lane-id\":{}",
             self.last_change_id, self.last_task_id, self.last_lane_id
         );
+    }
+
+    /// Whether changes or tasks were touched since the pending set was last cleared.
+    fn has_pending(&self) -> bool {
+        !self.pending.changes.is_empty() || !self.pending.tasks.is_empty()
+    }
+
+    /// Writes a journal record (one line) of the pending entries into `out`, with `head`
+    /// (the encoded head members) when given. The pending set stays until
+    /// [`Self::clear_pending`], so a failed append loses nothing.
+    fn write_record(&self, out: &mut Vec<u8>, head: Option<&[u8]>) {
+        fn entries<T: Serialize>(
+            out: &mut Vec<u8>,
+            keys: &std::collections::BTreeSet<u64>,
+            map: &BTreeMap<u64, T>,
+            cache: impl Fn(&T) -> &cache::JsonCache,
+        ) {
+            out.push(b'{');
+            for (i, k) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                let _ = write!(out, "\"{k}\":");
+                match map.get(k) {
+                    Some(entry) => out.extend_from_slice(cache(entry).encoded(entry)),
+                    None => out.extend_from_slice(b"null"),
+                }
+            }
+            out.push(b'}');
+        }
+
+        out.clear();
+        out.extend_from_slice(b"{\"changes\":");
+        entries(out, &self.pending.changes, &self.changes, |c| &c.json);
+        out.extend_from_slice(b",\"tasks\":");
+        entries(out, &self.pending.tasks, &self.tasks, |t| &t.json);
+        if let Some(head) = head {
+            out.extend_from_slice(b",\"head\":{");
+            out.extend_from_slice(head);
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"}\n");
+    }
+
+    fn clear_pending(&mut self) {
+        self.pending.changes.clear();
+        self.pending.tasks.clear();
     }
 
     /// Creates a change and returns its id.
@@ -168,6 +310,7 @@ impl State {
         self.last_change_id += 1;
         let id = self.last_change_id;
         self.changes.insert(id, Change::new(id.to_string(), kind, summary, now));
+        self.pending.changes.insert(id);
         id.to_string()
     }
 
@@ -176,6 +319,7 @@ impl State {
         self.last_task_id += 1;
         let id = self.last_task_id;
         self.tasks.insert(id, Task::new(id.to_string(), kind, summary, now));
+        self.pending.tasks.insert(id);
         id.to_string()
     }
 
@@ -190,6 +334,8 @@ impl State {
         };
         chg.json.invalidate();
         t.json.invalidate();
+        self.pending.changes.insert(ck);
+        self.pending.tasks.insert(tk);
         if !t.change.is_empty() && t.change != *change {
             panic!("internal error: cannot add one {:?} task to multiple changes", t.kind);
         }
@@ -250,8 +396,10 @@ impl State {
 
     /// The change with this id, for data updates.
     pub fn change_mut(&mut self, id: &str) -> Option<&mut Change> {
-        let chg = self.changes.get_mut(&key(id)?)?;
+        let k = key(id)?;
+        let chg = self.changes.get_mut(&k)?;
         chg.json.invalidate();
+        self.pending.changes.insert(k);
         Some(chg)
     }
 
@@ -262,8 +410,10 @@ impl State {
 
     /// The task with this id, for data, log and progress updates.
     pub fn task_mut(&mut self, id: &str) -> Option<&mut Task> {
-        let t = self.tasks.get_mut(&key(id)?)?;
+        let k = key(id)?;
+        let t = self.tasks.get_mut(&k)?;
         t.json.invalidate();
+        self.pending.tasks.insert(k);
         Some(t)
     }
 

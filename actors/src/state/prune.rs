@@ -117,10 +117,15 @@ impl State {
         }
 
         let changes = &self.changes;
+        let pending = &mut self.pending;
         let before_count = self.tasks.len();
-        self.tasks.retain(|_, t| {
-            let orphan = super::key(&t.change).is_none_or(|k| !changes.contains_key(&k));
-            !(orphan && t.spawn_time < prune_limit)
+        self.tasks.retain(|&k, t| {
+            let orphan = super::key(&t.change).is_none_or(|ck| !changes.contains_key(&ck));
+            let remove = orphan && t.spawn_time < prune_limit;
+            if remove {
+                pending.tasks.insert(k);
+            }
+            !remove
         });
         pruned.removed_tasks += before_count - self.tasks.len();
         if pruned.removed_changes > 0 || !pruned.aborted.is_empty() {
@@ -137,10 +142,12 @@ impl State {
     fn remove_change(&mut self, id: &str, pruned: &mut Pruned) {
         let Some(k) = super::key(id) else { return };
         if let Some(chg) = self.changes.remove(&k) {
+            self.pending.changes.insert(k);
             for t in &chg.task_ids {
                 if let Some(tk) = super::key(t)
                     && self.tasks.remove(&tk).is_some()
                 {
+                    self.pending.tasks.insert(tk);
                     pruned.removed_tasks += 1;
                 }
             }
