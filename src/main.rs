@@ -17,10 +17,10 @@ use workshop_actors::backend::Backend;
 use workshop_actors::backend::lxd::LxdBackend;
 use workshop_actors::daemon::{Daemon, DaemonConfig};
 use workshop_actors::health::CHECK_INTERVAL;
-use workshop_actors::managers::workshop::WorkshopConfig;
+use workshop_actors::managers::workshop::{SHARED_SOCKET_NAME, WorkshopConfig};
 
 use crate::api::AppState;
-use crate::api::peer::UntrustedPath;
+use crate::api::peer::UntrustedPaths;
 use crate::config::Paths;
 
 /// How long SIGTERM waits for running tasks before exiting anyway.
@@ -103,11 +103,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         state_dir: paths.base.clone(),
         backend: backend(&paths)?,
         check_interval: CHECK_INTERVAL,
-        workshop: WorkshopConfig {
-            cache_dir: paths.cache.clone(),
-            guest_bin_dir,
-            untrusted_socket: paths.untrusted_socket(),
-        },
+        workshop: WorkshopConfig { cache_dir: paths.cache.clone(), guest_bin_dir: guest_bin_dir.clone() },
     })
     .context("cannot start daemon")?;
 
@@ -120,6 +116,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let untrusted_path = paths.untrusted_socket();
     let untrusted = listen::bind(&untrusted_path)?;
+    // Workshops reach the untrusted API through this one: its directory is mounted into them.
+    let guest_untrusted_path = guest_bin_dir.join(SHARED_SOCKET_NAME);
+    let guest_untrusted = listen::bind(&guest_untrusted_path)?;
 
     let data = web::Data::new(AppState {
         engine: daemon.engine.clone(),
@@ -127,7 +126,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         commands: daemon.commands.clone(),
         health: daemon.health.clone(),
     });
-    let marker = UntrustedPath(untrusted_path.clone());
+    let marker = UntrustedPaths(vec![untrusted_path.clone(), guest_untrusted_path.clone()]);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -141,6 +140,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     .shutdown_timeout(5)
     .listen_uds(trusted)?
     .listen_uds(untrusted)?
+    .listen_uds(guest_untrusted)?
     .run();
     let handle = server.handle();
     info!(socket = %paths.socket.display(), untrusted = %untrusted_path.display(), version = workshop_api::VERSION, "workshopd started");
@@ -165,6 +165,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     let _ = server_task.await;
     let _ = std::fs::remove_file(&untrusted_path);
+    let _ = std::fs::remove_file(&guest_untrusted_path);
     actix::System::current().stop();
     Ok(())
 }

@@ -100,6 +100,11 @@ impl Daemon {
         self.dir.path().join("workshop.socket.untrusted")
     }
 
+    /// The untrusted socket in the directory shared with workshops.
+    pub fn guest_socket(&self) -> PathBuf {
+        self.dir.path().join("guest/workshop.socket.untrusted")
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
     }

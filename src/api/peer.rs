@@ -20,16 +20,17 @@ pub struct Peer {
     pub untrusted: bool,
 }
 
-/// The untrusted socket's path, to tell the two listeners apart.
+/// The paths of the untrusted sockets (the host's `<socket>.untrusted` and the one shared
+/// with workshops), to tell them from the trusted listener.
 #[derive(Debug, Clone)]
-pub struct UntrustedPath(pub PathBuf);
+pub struct UntrustedPaths(pub Vec<PathBuf>);
 
 /// actix-web `on_connect` hook: reads SO_PEERCRED and the local socket path.
-pub fn on_connect(untrusted: &UntrustedPath, conn: &dyn Any, ext: &mut Extensions) {
+pub fn on_connect(untrusted: &UntrustedPaths, conn: &dyn Any, ext: &mut Extensions) {
     let Some(sock) = conn.downcast_ref::<actix_web::rt::net::UnixStream>() else { return };
     let Ok(cred) = sock.peer_cred() else { return };
     let local = sock.local_addr().ok().and_then(|a| a.as_pathname().map(PathBuf::from));
-    ext.insert(Peer { uid: cred.uid(), untrusted: local.is_some_and(|p| p == untrusted.0) });
+    ext.insert(Peer { uid: cred.uid(), untrusted: local.is_some_and(|p| untrusted.0.contains(&p)) });
 }
 
 /// A caller on the trusted socket (any local user). Refuses the untrusted socket (403),

@@ -61,6 +61,8 @@ backend_messages! {
     DeleteInstance { target: Target } -> () => |b, m| b.delete(&m.target);
     /// Starts a workshop.
     StartInstance { target: Target } -> () => |b, m| b.start(&m.target);
+    /// Waits for a started workshop's init system.
+    WaitReady { target: Target } -> () => |b, m| b.wait_ready(&m.target);
     /// Stops a workshop.
     StopInstance { target: Target, force: bool } -> () => |b, m| b.stop(&m.target, m.force);
     /// Adds or replaces a device.

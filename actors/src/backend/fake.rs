@@ -151,6 +151,17 @@ impl Backend for FakeBackend {
         self.with_instance(target, |i| i.running = true)
     }
 
+    async fn wait_ready(&self, target: &Target) -> Result<(), BackendError> {
+        self.call("wait-ready", &target.instance_name())?;
+        match self.inner.borrow().instances.get(target) {
+            Some(i) if i.running => Ok(()),
+            Some(_) => {
+                Err(BackendError::StartFailed { name: target.name.clone(), reason: "not running".into() })
+            }
+            None => Err(BackendError::NotLaunched(target.name.clone())),
+        }
+    }
+
     async fn stop(&self, target: &Target, force: bool) -> Result<(), BackendError> {
         self.call("stop", &format!("{} force={force}", target.instance_name()))?;
         self.with_instance(target, |i| i.running = false)

@@ -160,6 +160,10 @@ impl Backend for LxdBackend {
         self.start_instance(target).await
     }
 
+    async fn wait_ready(&self, target: &Target) -> Result<(), BackendError> {
+        self.wait_instance_ready(target).await
+    }
+
     async fn stop(&self, target: &Target, force: bool) -> Result<(), BackendError> {
         self.stop_instance(target, force).await
     }

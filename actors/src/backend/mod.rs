@@ -65,8 +65,12 @@ pub trait Backend {
     async fn create(&self, target: &Target, spec: &CreateSpec) -> Result<(), BackendError>;
     /// Deletes the instance (stopping it first). A missing one is fine.
     async fn delete(&self, target: &Target) -> Result<(), BackendError>;
-    /// Starts the instance and waits until its init system is up. Running is fine.
+    /// Starts the instance; returns once it runs, its init system possibly still booting
+    /// (see [`Backend::wait_ready`]). Running is fine.
     async fn start(&self, target: &Target) -> Result<(), BackendError>;
+    /// Waits until the instance's init system is up. When it does not come up, the instance
+    /// is stopped and the error says why.
+    async fn wait_ready(&self, target: &Target) -> Result<(), BackendError>;
     /// Stops the instance (forcibly when `force`). Stopped is fine.
     async fn stop(&self, target: &Target, force: bool) -> Result<(), BackendError>;
     /// Adds or replaces a device.

@@ -55,18 +55,27 @@ fn envelope_shapes_and_routing_errors() {
 #[test]
 fn untrusted_socket_serves_only_workshopctl() {
     let d = degraded();
-    for (method, path) in TRUSTED_ROUTES {
-        let body = (*method == "POST").then_some("{}");
-        let (status, env) = Daemon::http(&d.untrusted_socket(), method, path, body);
-        assert_eq!(status, 403, "{method} {path} from the untrusted socket: {env}");
-        assert_eq!(env["result"]["kind"], "permission-denied");
+    // Both untrusted listeners: the host's and the one in the directory shared with workshops.
+    for socket in [d.untrusted_socket(), d.guest_socket()] {
+        for (method, path) in TRUSTED_ROUTES {
+            let body = (*method == "POST").then_some("{}");
+            let (status, env) = Daemon::http(&socket, method, path, body);
+            assert_eq!(status, 403, "{method} {path} from {}: {env}", socket.display());
+            assert_eq!(env["result"]["kind"], "permission-denied");
+        }
+        // workshopctl is reachable there; outside a hook it is refused with the reference's text.
+        let body = r#"{"context-id":"","args":["set-health","okay"]}"#;
+        let (status, env) = Daemon::http(&socket, "POST", "/v1/workshopctl", Some(body));
+        assert_eq!(status, 400, "{env}");
+        let message = env["result"]["message"].as_str().unwrap();
+        assert!(message.contains(r#"(here "set-health") from outside of a workshop"#), "{message}");
     }
-    // workshopctl is reachable there; outside a hook it is refused with the reference's text.
-    let body = r#"{"context-id":"","args":["set-health","okay"]}"#;
-    let (status, env) = Daemon::http(&d.untrusted_socket(), "POST", "/v1/workshopctl", Some(body));
-    assert_eq!(status, 400, "{env}");
-    let message = env["result"]["message"].as_str().unwrap();
-    assert!(message.contains(r#"(here "set-health") from outside of a workshop"#), "{message}");
+    // Only the untrusted listener is shared: the trusted socket is not in that directory.
+    let shared: Vec<_> = std::fs::read_dir(d.guest_socket().parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(shared.iter().all(|n| n == "workshopctl" || n == "workshop.socket.untrusted"), "{shared:?}");
 }
 
 #[test]
@@ -121,6 +130,7 @@ fn sigterm_stops_cleanly_and_state_survives() {
     let status = d.stop_with(libc::SIGTERM).unwrap();
     assert!(status.success(), "exit status {status:?} of {pid}");
     assert!(!d.untrusted_socket().exists(), "untrusted socket removed on exit");
+    assert!(!d.guest_socket().exists(), "shared untrusted socket removed on exit");
     d.restart();
     let (status, _) = Daemon::http(&d.socket(), "GET", "/v1/changes", None);
     assert_eq!(status, 200);

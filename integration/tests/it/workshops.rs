@@ -22,7 +22,7 @@ fn bare_workshop_lifecycle() {
     }
     let _lxd = lxd_shared();
     let user = test_user();
-    let d = Daemon::start();
+    let mut d = Daemon::start();
     let p = Project::new(&user, "lifecycle");
     p.write(".workshop/ws-22.yaml", &bare("ws-22", "ubuntu@22.04"));
     let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
@@ -35,6 +35,15 @@ fn bare_workshop_lifecycle() {
     // L-02: guest plumbing.
     w(&["exec", "ws-22", "--", "test", "-S", "/var/lib/workshop/run/workshop.socket.untrusted"]).ok();
     w(&["exec", "ws-22", "--", "bash", "-lc", "command -v workshopctl"]).ok();
+    // workshopctl reaches the daemon (outside a hook it gets the reference's refusal), also
+    // after the daemon has re-created its sockets.
+    let outside_hook = r#"(here "set-health") from outside of a workshop"#;
+    let ctl = w(&["exec", "ws-22", "--", "workshopctl", "set-health", "okay"]).fails();
+    assert!(ctl.contains(outside_hook), "{ctl}");
+    d.restart();
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    let ctl = w(&["exec", "ws-22", "--", "sudo", "workshopctl", "set-health", "okay"]).fails();
+    assert!(ctl.contains(outside_hook), "{ctl}");
     w(&["exec", "ws-22", "--", "mountpoint", "/var/cache/apt/archives"]).ok();
     let stat = w(&["exec", "ws-22", "--", "stat", "--format=%A %U %G", "/var/cache/apt/archives"]);
     assert_eq!(stat.ok().trim(), "drwxr-xr-x workshop workshop");

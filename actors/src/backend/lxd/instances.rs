@@ -17,7 +17,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the guest's init system may take to come up.
 const INIT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Pause between init-system probes that failed outright (bus not up yet, ...).
-const INIT_RETRY: Duration = Duration::from_millis(250);
+const INIT_RETRY: Duration = Duration::from_millis(50);
 /// Clean-shutdown timeout of a stop, and of a forced stop before it kills.
 const STOP_TIMEOUT: Duration = Duration::from_secs(60);
 const FORCE_STOP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -105,6 +105,7 @@ impl LxdBackend {
             return Ok(());
         }
         let failed = |reason: String| BackendError::StartFailed { name: target.name.clone(), reason };
+        let started = Instant::now();
         match actix_rt::time::timeout(START_TIMEOUT, when_idle(|| client.start_instance(&name))).await {
             Ok(Ok(())) => {}
             Ok(Err(LxdError::StartFailed { message, log_tail, .. })) => {
@@ -115,13 +116,22 @@ impl LxdBackend {
                 return Err(failed(format!("LXD did not start it within {} s", START_TIMEOUT.as_secs())));
             }
         }
+        debug!(instance = %name, elapsed_ms = started.elapsed().as_millis() as u64, "instance started");
+        self.set_autostart(target, true).await
+    }
+
+    pub(super) async fn wait_instance_ready(&self, target: &Target) -> Result<(), BackendError> {
+        let client = self.instances_client(&target.user);
+        let name = target.instance_name();
+        let started = Instant::now();
         if let Err(reason) = wait_for_init(&client, &name).await {
             if let Err(e) = client.stop_instance(&name, None, true).await {
                 warn!(instance = %name, error = %e, "cannot stop an instance whose init system failed");
             }
-            return Err(failed(reason));
+            return Err(BackendError::StartFailed { name: target.name.clone(), reason });
         }
-        self.set_autostart(target, true).await
+        debug!(instance = %name, elapsed_ms = started.elapsed().as_millis() as u64, "init system up");
+        Ok(())
     }
 
     pub(super) async fn stop_instance(&self, target: &Target, force: bool) -> Result<(), BackendError> {
@@ -270,7 +280,15 @@ async fn wait_for_init(client: &Client, name: &str) -> Result<(), String> {
                 }
                 last = format!("systemctl is-system-running: {}", output.combined());
             }
-            Ok(Err(e)) => last = e.to_string(),
+            Ok(Err(e)) => {
+                // An instance that stopped (or never ran) will not come up by waiting.
+                if let Ok((instance, _)) = client.get_instance(name).await
+                    && !instance.is_running()
+                {
+                    return Err(format!("it is not running ({e})"));
+                }
+                last = e.to_string();
+            }
             Err(_) => break,
         }
         actix_rt::time::sleep(INIT_RETRY.min(deadline.saturating_duration_since(Instant::now()))).await;

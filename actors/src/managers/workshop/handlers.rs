@@ -20,10 +20,9 @@ pub const FORMAT_REVISION: &str = "1";
 pub struct WorkshopConfig {
     /// `$WORKSHOP_CACHE`: per-workshop apt caches live under `id/<pid>/<ws>/`.
     pub cache_dir: PathBuf,
-    /// Host directory holding the guest's `workshopctl`.
+    /// Host directory shared read-only with every workshop: `workshopctl` and the untrusted
+    /// socket workshops use.
     pub guest_bin_dir: PathBuf,
-    /// The daemon's untrusted socket.
-    pub untrusted_socket: PathBuf,
 }
 
 impl WorkshopConfig {
@@ -142,24 +141,22 @@ pub async fn remove_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
     call(&env, DeleteInstance { target: backend_target(&t) }).await
 }
 
-/// Starts the instance, provisions the guest and plugs in the untrusted socket.
+/// Starts the instance and provisions the guest while it boots, then waits for the init
+/// system and the workshop user's session.
 pub async fn start_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = target(&ctx)?;
     let started = std::time::Instant::now();
     call(&env, StartInstance { target: backend_target(&t) }).await?;
-    tracing::debug!(workshop = %t.name, elapsed_ms = started.elapsed().as_millis() as u64, "instance up");
-    run_script(&env, &t, "set up the workshop user", guest::provision_script()).await?;
-    tracing::debug!(workshop = %t.name, elapsed_ms = started.elapsed().as_millis() as u64, "guest provisioned");
-    let socket = Device::from([
-        ("type".to_string(), "proxy".to_string()),
-        ("bind".to_string(), "instance".to_string()),
-        ("connect".to_string(), format!("unix:{}", env.config.untrusted_socket.display())),
-        ("listen".to_string(), format!("unix:{}", guest::GUEST_SOCKET)),
-        ("mode".to_string(), "0666".to_string()),
-        ("security.uid".to_string(), t.user.uid.to_string()),
-        ("security.gid".to_string(), t.user.gid.to_string()),
-    ]);
-    call(&env, SetDevice { target: backend_target(&t), name: "workshop.socket".into(), device: socket }).await
+    let (ready, provisioned) = futures_util::future::join(
+        call(&env, WaitReady { target: backend_target(&t) }),
+        run_script(&env, &t, "set up the workshop user", guest::provision_script()),
+    )
+    .await;
+    ready?;
+    provisioned?;
+    run_script(&env, &t, "start the session of the workshop user", guest::session_script().into()).await?;
+    tracing::debug!(workshop = %t.name, elapsed_ms = started.elapsed().as_millis() as u64, "workshop up");
+    Ok(())
 }
 
 pub async fn stop_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {

@@ -10,7 +10,7 @@ mod projects;
 mod requests;
 pub mod status;
 
-pub use guest::GUEST_SOCKET;
+pub use guest::{GUEST_SOCKET, SHARED_SOCKET_NAME};
 pub use handlers::WorkshopConfig;
 pub use requests::*;
 

@@ -17,7 +17,7 @@ use workshop_api::exec::{ExecControl, ExecRequest};
 use workshop_client::Client;
 use workshop_client::exec::{self as client_exec, Outgoing};
 
-use crate::api::peer::{self, UntrustedPath};
+use crate::api::peer::{self, UntrustedPaths};
 use crate::api::{self, AppState};
 
 /// A daemon on the fake backend serving the v1 API on a unix socket, with one running
@@ -44,11 +44,7 @@ async fn server() -> Server {
         state_dir: root.clone(),
         backend: fake.clone(),
         check_interval: Duration::from_secs(3600),
-        workshop: WorkshopConfig {
-            cache_dir: root.join("cache"),
-            guest_bin_dir: root.join("bin"),
-            untrusted_socket: root.join("workshop.socket.untrusted"),
-        },
+        workshop: WorkshopConfig { cache_dir: root.join("cache"), guest_bin_dir: root.join("bin") },
     })
     .unwrap();
     let data = web::Data::new(AppState {
@@ -58,7 +54,7 @@ async fn server() -> Server {
         health: daemon.health.clone(),
     });
     let socket = root.join("workshop.socket");
-    let marker = UntrustedPath(root.join("workshop.socket.untrusted"));
+    let marker = UntrustedPaths(vec![root.join("workshop.socket.untrusted")]);
     let server = HttpServer::new(move || {
         App::new().app_data(data.clone()).configure(api::configure).default_service(web::to(api::not_found))
     })
