@@ -98,7 +98,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         anyhow::bail!("cannot start: {} does not exist (use --create-dirs)", paths.base.display());
     }
 
-    let guest_bin_dir = guest::install_workshopctl(&paths.base)?;
+    let guest_bin_dir = guest::install_guest_files(&paths.base)?;
     let daemon = Daemon::start(DaemonConfig {
         state_dir: paths.base.clone(),
         backend: backend(&paths)?,

@@ -4,6 +4,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// The user switch that command prefixes run in a workshop: takes sudo's
+/// `-u #UID -g #GID [--preserve-env=K,...] --` and is faster (installed by workshopd into the
+/// directory every workshop mounts at `/var/lib/workshop/bin`).
+pub const GUEST_EXEC: &str = "/var/lib/workshop/bin/workshop-exec";
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct ExecRequest {

@@ -112,6 +112,11 @@ fn exec_and_actions() {
     assert_eq!(w(&["exec", "--", "bash", "-c", "id -u -n"]).ok().trim(), "workshop");
     assert_eq!(w(&["exec", "ws-exec", "bash", "-c", "id -g -n"]).ok().trim(), "workshop");
     assert_eq!(w(&["exec", "ws-exec", "pwd"]).ok().trim(), "/project");
+    // The user's supplementary groups and passwordless sudo come along.
+    let groups = w(&["exec", "--", "id", "-G", "-n"]);
+    let groups: Vec<&str> = groups.ok().split_whitespace().collect();
+    assert!(groups.contains(&"sudo") && groups.contains(&"workshop-compat-990"), "{groups:?}");
+    assert_eq!(w(&["exec", "--", "sudo", "-n", "id", "-u"]).ok().trim(), "0");
     assert_eq!(w(&["exec", "-w", "/home/workshop", "--", "pwd"]).ok().trim(), "/home/workshop");
     let missing = w(&["exec", "-w", "/wst-missing", "--", "pwd"]);
     assert!(

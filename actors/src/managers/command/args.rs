@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use workshop_api::exec::ExecRequest;
+use workshop_api::exec::{ExecRequest, GUEST_EXEC};
 
 use crate::backend::ExecSpec;
 
@@ -104,9 +104,9 @@ impl ExecArgs {
     }
 
     /// The command running the installed action with the user's arguments:
-    /// `sudo ... -- bash -elo pipefail <script> ARGS...`.
+    /// `workshop-exec ... -- bash -elo pipefail <script> ARGS...`.
     pub fn action_command(&self) -> Vec<String> {
-        let mut command = sudo(self.uid, self.gid, &self.env);
+        let mut command = switch_user(self.uid, self.gid, &self.env);
         command.extend(["bash", "-elo", "pipefail"].map(String::from));
         command.push(self.action_path());
         command.extend(self.user_command.iter().skip(1).cloned());
@@ -149,9 +149,9 @@ fn session_env(uid: u32, client: &BTreeMap<String, String>) -> BTreeMap<String, 
     env
 }
 
-/// `sudo -u #<uid> -g #<gid> --preserve-env=<keys> --`.
-fn sudo(uid: u32, gid: u32, env: &BTreeMap<String, String>) -> Vec<String> {
-    let mut command = vec!["sudo".into(), "-u".into(), format!("#{uid}"), "-g".into(), format!("#{gid}")];
+/// `workshop-exec -u #<uid> -g #<gid> --preserve-env=<keys> --` (sudo's arguments).
+fn switch_user(uid: u32, gid: u32, env: &BTreeMap<String, String>) -> Vec<String> {
+    let mut command = vec![GUEST_EXEC.into(), "-u".into(), format!("#{uid}"), "-g".into(), format!("#{gid}")];
     if !env.is_empty() {
         let keys: Vec<&str> = env.keys().map(String::as_str).collect();
         command.push(format!("--preserve-env={}", keys.join(",")));
@@ -162,7 +162,7 @@ fn sudo(uid: u32, gid: u32, env: &BTreeMap<String, String>) -> Vec<String> {
 
 /// The wrapper that runs a command in a login shell of the user, so `/etc/profile.d` applies.
 fn login_prefix(uid: u32, gid: u32, env: &BTreeMap<String, String>) -> Vec<String> {
-    let mut prefix = sudo(uid, gid, env);
+    let mut prefix = switch_user(uid, gid, env);
     prefix.extend(["bash", "-l", "-c", "exec -- \"$0\" \"$@\""].map(String::from));
     prefix
 }
@@ -197,7 +197,7 @@ mod tests {
         assert_eq!(
             args.command,
             v(&[
-                "sudo",
+                GUEST_EXEC,
                 "-u",
                 "#1000",
                 "-g",
@@ -230,7 +230,7 @@ mod tests {
         assert_eq!(args.env["XDG_RUNTIME_DIR"], "/tmp/rt");
         assert_eq!(args.env["DBUS_SESSION_BUS_ADDRESS"], "unix:path=/run/user/0/bus");
         assert_eq!(args.env["Foo"], "bar");
-        assert_eq!(&args.command[..5], &v(&["sudo", "-u", "#0", "-g", "#0"])[..]);
+        assert_eq!(&args.command[..5], &v(&[GUEST_EXEC, "-u", "#0", "-g", "#0"])[..]);
         assert!(args.command[5].contains("Foo"));
 
         req.user_id = Some(1001);
@@ -277,7 +277,7 @@ mod tests {
         assert_eq!(args.command, v(&["greet", "a", "b"]));
         assert_eq!(args.action_path(), "/var/lib/workshop/run/actions/greet");
         let command = args.action_command();
-        assert_eq!(&command[..5], &v(&["sudo", "-u", "#1000", "-g", "#1000"])[..]);
+        assert_eq!(&command[..5], &v(&[GUEST_EXEC, "-u", "#1000", "-g", "#1000"])[..]);
         assert!(command[5].starts_with("--preserve-env="));
         assert_eq!(
             &command[6..],

@@ -159,7 +159,7 @@ async fn commands_run_with_the_login_wrapper_and_pass_io_and_exit_codes() {
 
     let spec = h.fake.execs().pop().unwrap();
     assert_eq!((spec.uid, spec.gid, spec.cwd.as_deref()), (0, 0, Some("/project")));
-    assert_eq!(&spec.command[..5], ["sudo", "-u", "#1000", "-g", "#1000"]);
+    assert_eq!(&spec.command[..5], [workshop_api::exec::GUEST_EXEC, "-u", "#1000", "-g", "#1000"]);
     assert_eq!(spec.command.last().map(String::as_str), Some("/bin/cat"));
     assert_eq!(spec.env["HOME"], "/home/workshop");
     assert_eq!(spec.env["XDG_RUNTIME_DIR"], "/run/user/1000");

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use workshop_api::exec::{ExecControl, ExecRequest};
+use workshop_api::exec::{ExecControl, ExecRequest, GUEST_EXEC};
 use workshop_client::exec::{self, ExitCodeError, Outgoing};
 
 use crate::context::{Ctx, InferError, infer_name};
@@ -149,7 +149,7 @@ pub fn split_exec_args(
 
 /// The login-shell wrapper put in front of ad-hoc commands (not actions).
 fn command_prefix(uid: u32, gid: u32, env: &BTreeMap<String, String>) -> Vec<String> {
-    let mut prefix = vec!["sudo".into(), "-u".into(), format!("#{uid}"), "-g".into(), format!("#{gid}")];
+    let mut prefix = vec![GUEST_EXEC.into(), "-u".into(), format!("#{uid}"), "-g".into(), format!("#{gid}")];
     prefix.extend(env.keys().map(|k| format!("--preserve-env={k}")));
     prefix.extend(["--", "bash", "-l", "-c", "exec -- \"$0\" \"$@\""].map(String::from));
     prefix
@@ -485,7 +485,7 @@ mod tests {
             ])
         );
         let prefix = command_prefix(0, 0, &env);
-        assert_eq!(&prefix[..5], &v(&["sudo", "-u", "#0", "-g", "#0"])[..]);
+        assert_eq!(&prefix[..5], &v(&[GUEST_EXEC, "-u", "#0", "-g", "#0"])[..]);
         assert!(prefix.contains(&"--preserve-env=Foo".to_string()));
         assert_eq!(&prefix[prefix.len() - 5..], &v(&["--", "bash", "-l", "-c", "exec -- \"$0\" \"$@\""])[..]);
     }
