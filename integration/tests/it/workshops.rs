@@ -383,3 +383,66 @@ fn wait_on_error_then_abort_or_continue() {
     assert!(w(&d, &["list"]).has_line(r"^ws-wait\s+Ready\s+-$"));
     w(&d, &["remove"]).ok();
 }
+
+/// Puts the host's time zone files back when dropped.
+struct HostZoneGuard {
+    localtime: Option<std::path::PathBuf>,
+    timezone: Option<Vec<u8>>,
+}
+
+impl HostZoneGuard {
+    fn set(zone: &str) -> Self {
+        let guard = HostZoneGuard {
+            localtime: std::fs::read_link("/etc/localtime").ok(),
+            timezone: std::fs::read("/etc/timezone").ok(),
+        };
+        let target = Path::new("/usr/share/zoneinfo").join(zone);
+        replace_link(&target, Path::new("/etc/localtime"));
+        std::fs::write("/etc/timezone", format!("{zone}\n")).unwrap();
+        guard
+    }
+}
+
+impl Drop for HostZoneGuard {
+    fn drop(&mut self) {
+        if let Some(target) = &self.localtime {
+            replace_link(target, Path::new("/etc/localtime"));
+        }
+        match &self.timezone {
+            Some(content) => std::fs::write("/etc/timezone", content).unwrap(),
+            None => {
+                let _ = std::fs::remove_file("/etc/timezone");
+            }
+        }
+    }
+}
+
+fn replace_link(target: &Path, link: &Path) {
+    let tmp = link.with_extension("wst-tmp");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp).unwrap();
+    std::fs::rename(&tmp, link).unwrap();
+}
+
+/// L-05: a workshop gets the host's time zone.
+#[test]
+fn host_time_zone_is_inherited() {
+    if !lxd_enabled("host_time_zone_is_inherited") {
+        return;
+    }
+    // The host's zone is changed for the test: no other workshop test runs meanwhile.
+    let _lxd = lxd_exclusive();
+    let user = test_user();
+    let d = Daemon::start();
+    let p = Project::new(&user, "timezone");
+    p.write("workshop.yaml", &bare("ws-tz", "ubuntu@22.04"));
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    {
+        let _zone = HostZoneGuard::set("Pacific/Auckland");
+        w(&["launch"]).ok();
+    }
+    let localtime = w(&["exec", "ws-tz", "--", "readlink", "-f", "/etc/localtime"]);
+    assert!(localtime.ok().trim().ends_with("Pacific/Auckland"), "{}", localtime.output());
+    let zone = w(&["exec", "ws-tz", "--", "timedatectl", "show", "--property=Timezone", "--value"]);
+    assert_eq!(zone.ok().trim(), "Pacific/Auckland");
+}
