@@ -3,12 +3,11 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::cache::JsonCache;
 use super::data::{self, DataBag};
-use super::{ChangeId, State, StateError, Status, Task, TaskId};
+use super::{ChangeId, State, Status, Task, TaskId};
 
 /// A change: a kind ("launch"), a summary and the tasks that accomplish it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -79,35 +78,7 @@ impl Change {
         self.ready_time
     }
 
-    /// The whole data bag.
-    pub fn data(&self) -> &DataBag {
-        &self.data
-    }
-
-    /// Decodes data entry `key`; `None` if missing or of another type (logged).
-    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        data::get(&self.data, key)
-    }
-
-    /// Decodes data entry `key`, reporting a type mismatch as an error.
-    pub fn try_get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StateError> {
-        data::try_get(&self.data, key)
-    }
-
-    /// Whether data entry `key` exists.
-    pub fn has(&self, key: &str) -> bool {
-        self.data.contains_key(key)
-    }
-
-    /// Stores data entry `key` (a `null` value removes it).
-    pub fn set<T: Serialize>(&mut self, key: &str, value: T) {
-        data::set(&mut self.data, key, value)
-    }
-
-    /// Removes data entry `key`.
-    pub fn clear(&mut self, key: &str) {
-        self.data.remove(key);
-    }
+    data::data_accessors!();
 }
 
 /// Priority of statuses when deriving a change status (Wait handled separately first).

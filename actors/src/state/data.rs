@@ -42,6 +42,46 @@ pub(crate) fn set<T: Serialize>(bag: &mut DataBag, key: &str, value: T) {
     }
 }
 
+/// The data accessors of a type with a `data: DataBag` field (the state, changes, tasks):
+/// `data`, `get`, `try_get`, `has`, `set` and `clear`, as inherent methods.
+macro_rules! data_accessors {
+    () => {
+        /// The whole data bag.
+        pub fn data(&self) -> &$crate::state::DataBag {
+            &self.data
+        }
+
+        /// Decodes data entry `key`; `None` if missing or of another type (logged).
+        pub fn get<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
+            $crate::state::data::get(&self.data, key)
+        }
+
+        /// Decodes data entry `key`, reporting a type mismatch as an error.
+        pub fn try_get<T: serde::de::DeserializeOwned>(
+            &self,
+            key: &str,
+        ) -> Result<Option<T>, $crate::state::StateError> {
+            $crate::state::data::try_get(&self.data, key)
+        }
+
+        /// Whether data entry `key` exists.
+        pub fn has(&self, key: &str) -> bool {
+            self.data.contains_key(key)
+        }
+
+        /// Stores data entry `key` (a `null` value removes it).
+        pub fn set<T: serde::Serialize>(&mut self, key: &str, value: T) {
+            $crate::state::data::set(&mut self.data, key, value)
+        }
+
+        /// Removes data entry `key`.
+        pub fn clear(&mut self, key: &str) {
+            self.data.remove(key);
+        }
+    };
+}
+pub(crate) use data_accessors;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,7 +24,6 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use change::Change;
@@ -99,22 +98,6 @@ struct LoadedDocument {
     journal_generation: u64,
 }
 
-/// The members of the document besides changes and tasks, as a journal record carries them.
-#[derive(Deserialize)]
-#[serde(rename_all = "kebab-case")]
-struct LoadedHead {
-    #[serde(default)]
-    data: Option<DataBag>,
-    #[serde(default)]
-    warnings: Option<Vec<Warning>>,
-    #[serde(default)]
-    last_change_id: u64,
-    #[serde(default)]
-    last_task_id: u64,
-    #[serde(default)]
-    last_lane_id: u64,
-}
-
 /// One journal record: entries to replace (`null`: removed) and, when it changed, the head.
 #[derive(Deserialize)]
 struct LoadedRecord {
@@ -122,8 +105,9 @@ struct LoadedRecord {
     changes: BTreeMap<u64, Option<Change>>,
     #[serde(default)]
     tasks: BTreeMap<u64, Option<Task>>,
+    /// A document of the head members only (no changes or tasks).
     #[serde(default)]
-    head: Option<LoadedHead>,
+    head: Option<LoadedDocument>,
 }
 
 impl State {
@@ -144,23 +128,19 @@ impl State {
 
     /// Reads a snapshot without migrating it; returns its journal generation too.
     fn parse_snapshot(bytes: &[u8]) -> Result<(State, u64), StateError> {
-        let doc: LoadedDocument = serde_json::from_slice(bytes)?;
+        let mut doc: LoadedDocument = serde_json::from_slice(bytes)?;
         let mut st = State {
-            changes: doc.changes.unwrap_or_default(),
-            tasks: doc.tasks.unwrap_or_default(),
+            changes: doc.changes.take().unwrap_or_default(),
+            tasks: doc.tasks.take().unwrap_or_default(),
             ..State::default()
         };
-        st.set_head(LoadedHead {
-            data: doc.data,
-            warnings: doc.warnings,
-            last_change_id: doc.last_change_id,
-            last_task_id: doc.last_task_id,
-            last_lane_id: doc.last_lane_id,
-        });
-        Ok((st, doc.journal_generation))
+        let generation = doc.journal_generation;
+        st.set_head(doc);
+        Ok((st, generation))
     }
 
-    fn set_head(&mut self, head: LoadedHead) {
+    /// Takes the data bag, warnings and counters of `head`.
+    fn set_head(&mut self, head: LoadedDocument) {
         self.data = head.data.unwrap_or_default();
         self.warnings =
             head.warnings.unwrap_or_default().into_iter().map(|w| (w.message().to_owned(), w)).collect();
@@ -507,35 +487,7 @@ impl State {
         }
     }
 
-    /// The top-level data bag.
-    pub fn data(&self) -> &DataBag {
-        &self.data
-    }
-
-    /// Decodes top-level entry `key`; `None` if missing or of another type (logged).
-    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        data::get(&self.data, key)
-    }
-
-    /// Decodes top-level entry `key`, reporting a type mismatch as an error.
-    pub fn try_get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StateError> {
-        data::try_get(&self.data, key)
-    }
-
-    /// Whether top-level entry `key` exists.
-    pub fn has(&self, key: &str) -> bool {
-        self.data.contains_key(key)
-    }
-
-    /// Stores top-level entry `key` (a `null` value removes it).
-    pub fn set<T: Serialize>(&mut self, key: &str, value: T) {
-        data::set(&mut self.data, key, value)
-    }
-
-    /// Removes top-level entry `key`.
-    pub fn remove(&mut self, key: &str) {
-        self.data.remove(key);
-    }
+    data::data_accessors!();
 }
 
 #[cfg(test)]

@@ -3,12 +3,11 @@
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::cache::JsonCache;
 use super::data::{self, DataBag};
-use super::{ChangeId, LaneId, StateError, Status, TaskId};
+use super::{ChangeId, LaneId, Status, TaskId};
 
 /// How many log entries a task keeps.
 pub const TASK_LOG_ENTRIES: usize = 10;
@@ -239,35 +238,7 @@ impl Task {
         self.at_time
     }
 
-    /// The whole data bag.
-    pub fn data(&self) -> &DataBag {
-        &self.data
-    }
-
-    /// Decodes data entry `key`; `None` if missing or of another type (logged).
-    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        data::get(&self.data, key)
-    }
-
-    /// Decodes data entry `key`, reporting a type mismatch as an error.
-    pub fn try_get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StateError> {
-        data::try_get(&self.data, key)
-    }
-
-    /// Whether data entry `key` exists.
-    pub fn has(&self, key: &str) -> bool {
-        self.data.contains_key(key)
-    }
-
-    /// Stores data entry `key` (a `null` value removes it).
-    pub fn set<T: Serialize>(&mut self, key: &str, value: T) {
-        data::set(&mut self.data, key, value)
-    }
-
-    /// Removes data entry `key`.
-    pub fn clear(&mut self, key: &str) {
-        self.data.remove(key);
-    }
+    data::data_accessors!();
 }
 
 #[cfg(test)]

@@ -175,7 +175,7 @@ fn data_bags() {
     st.set("conns", json!({"a": {"auto": true}}));
     assert!(st.has("conns"));
     assert_eq!(st.get::<serde_json::Value>("conns").unwrap()["a"]["auto"], true);
-    st.remove("conns");
+    st.clear("conns");
     assert!(!st.has("conns"));
     let chg = st.new_change("launch", "Launch", at(0));
     let c = st.change_mut(&chg).unwrap();
