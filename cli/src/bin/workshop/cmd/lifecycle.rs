@@ -77,6 +77,18 @@ fn request(names: &[String], action: WorkshopAction, options: WorkshopOptions) -
     WorkshopsRequest { names: names.to_vec(), action, options }
 }
 
+/// `cannot <verb> "<ws>": <kind> change is in progress` for a change conflict, else `e`.
+fn in_progress(verb: &str, e: ClientError, names: &[String]) -> anyhow::Error {
+    match e.conflict() {
+        Some(c) => anyhow::anyhow!(
+            "cannot {verb} {:?}: {} change is in progress",
+            conflict_workshop(&c.workshop, names),
+            c.change_kind
+        ),
+        None => e.into(),
+    }
+}
+
 /// The workshop a conflict is about, or the first requested one.
 fn conflict_workshop(conflict_ws: &str, names: &[String]) -> String {
     if conflict_ws.is_empty() { names.first().cloned().unwrap_or_default() } else { conflict_ws.to_string() }
@@ -104,14 +116,7 @@ pub fn launch(ctx: &Ctx, args: &ModeArgs) -> anyhow::Result<()> {
             Err(e) if e.kind() == Some(ErrorKind::NoWaitingChangeInProgress) => {
                 bail!("cannot {}: no launch in progress", args.resume_verb())
             }
-            Err(e) => match e.conflict() {
-                Some(c) => bail!(
-                    "cannot launch {:?}: {} change is in progress",
-                    conflict_workshop(&c.workshop, &names),
-                    c.change_kind
-                ),
-                None => return Err(e.into()),
-            },
+            Err(e) => return Err(in_progress("launch", e, &names)),
         };
     if args.no_wait {
         println!("{change}");
@@ -174,7 +179,7 @@ fn refresh_request_error(e: ClientError, names: &[String], resume_verb: &str) ->
         if c.change_kind == "refresh" {
             bail!("cannot refresh {ws:?}; another refresh change is waiting on error");
         }
-        bail!("cannot refresh {ws:?}: {} change is in progress", c.change_kind);
+        return Err(in_progress("refresh", e, names));
     }
     if e.is_communication() {
         return Err(e.into());
@@ -195,14 +200,7 @@ pub fn restore(ctx: &Ctx, args: &RestoreArgs) -> anyhow::Result<()> {
     let change =
         match ctx.client.workshop_action(&project.id, &request(&names, WorkshopAction::Refresh, options)) {
             Ok(change) => change,
-            Err(e) => match e.conflict() {
-                Some(c) => bail!(
-                    "cannot restore {:?}: {} change is in progress",
-                    conflict_workshop(&c.workshop, &names),
-                    c.change_kind
-                ),
-                None => return Err(e.into()),
-            },
+            Err(e) => return Err(in_progress("restore", e, &names)),
         };
     if args.no_wait {
         println!("{change}");
@@ -316,6 +314,22 @@ mod tests {
         assert_eq!(msg(conflict("refresh", "")), "cannot start \"dev\": refresh change is waiting on error");
         assert_eq!(msg(conflict("remove", "Doing")), "cannot start \"dev\": change remove is in progress");
         assert!(simple_conflict(WorkshopAction::Remove, &conflict("launch", "Doing"), &names).is_none());
+    }
+
+    #[test]
+    fn launch_and_restore_conflicts() {
+        let names = vec!["ws".to_string()];
+        assert_eq!(
+            in_progress("launch", conflict("remove", "Doing"), &names).to_string(),
+            "cannot launch \"dev\": remove change is in progress"
+        );
+        let other = ClientError::Api(ApiError {
+            status_code: 400,
+            message: "bad".into(),
+            kind: None,
+            value: serde_json::Value::Null,
+        });
+        assert_eq!(in_progress("restore", other, &names).to_string(), "bad");
     }
 
     #[test]
