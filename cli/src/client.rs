@@ -123,6 +123,8 @@ impl ChangeSelect {
 #[derive(Debug)]
 pub struct Client {
     socket: PathBuf,
+    /// Read timeout of ordinary (not long-poll) requests.
+    timeout: Duration,
     last: Mutex<(WarningsSummary, Option<Maintenance>)>,
 }
 
@@ -135,7 +137,18 @@ impl Default for Client {
 impl Client {
     /// A client of the socket at `socket`.
     pub fn new(socket: impl Into<PathBuf>) -> Self {
-        Self { socket: socket.into(), last: Mutex::new((WarningsSummary::default(), None)) }
+        Self {
+            socket: socket.into(),
+            timeout: REQUEST_TIMEOUT,
+            last: Mutex::new((WarningsSummary::default(), None)),
+        }
+    }
+
+    /// The same client with another read timeout for ordinary requests (shell completion
+    /// gives up quickly).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// The socket this client talks to.
@@ -221,7 +234,7 @@ impl Client {
 
     /// Sends an async request; returns the change id and the result.
     fn async_call(&self, target: &str, body: &[u8]) -> Result<(String, Value), ClientError> {
-        let envelope = self.call("POST", target, Some(body), Some(REQUEST_TIMEOUT))?;
+        let envelope = self.call("POST", target, Some(body), Some(self.timeout))?;
         match (envelope.kind, envelope.change) {
             (ResponseType::Async, Some(change)) if !change.is_empty() => Ok((change, envelope.result)),
             _ => Err(ClientError::Decode(format!(
@@ -231,12 +244,12 @@ impl Client {
     }
 
     fn get<T: DeserializeOwned>(&self, target: &str) -> Result<T, ClientError> {
-        self.sync("GET", target, None, Some(REQUEST_TIMEOUT))
+        self.sync("GET", target, None, Some(self.timeout))
     }
 
     fn post<T: DeserializeOwned>(&self, target: &str, body: &impl Serialize) -> Result<T, ClientError> {
         let body = encode(body)?;
-        self.sync("POST", target, Some(&body), Some(REQUEST_TIMEOUT))
+        self.sync("POST", target, Some(&body), Some(self.timeout))
     }
 
     /// `GET /v1/system-info`.

@@ -178,3 +178,36 @@ fn recreated_project_and_conflicting_definitions() {
     w(&["remove", "--project", &n_arg]).ok();
     assert!(project.instances().is_empty(), "{:?}", project.instances());
 }
+
+/// Shell completion asks the daemon for the project's workshops, filtered by command.
+#[test]
+fn completion_offers_workshops_by_status() {
+    if !lxd_enabled("completion_offers_workshops_by_status") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let p = Project::new(&user, "completion");
+    p.write(".workshop/alpha.yaml", &bare("alpha"));
+    p.write(".workshop/beta.yaml", &bare("beta"));
+    let complete = |command: &str, current: &str| {
+        let env = [
+            ("COMPLETE", "bash"),
+            ("_CLAP_IFS", "\n"),
+            ("_CLAP_COMPLETE_INDEX", "2"),
+            ("_CLAP_COMPLETE_COMP_TYPE", "9"),
+            ("_CLAP_COMPLETE_SPACE", "true"),
+        ];
+        let run = d.cli_as(Some(&user), &p.path, &["--", "workshop", command, current], &env);
+        run.ok().lines().filter(|l| !l.starts_with('-')).map(String::from).collect::<Vec<_>>()
+    };
+    assert_eq!(complete("launch", ""), ["alpha", "beta"]);
+    assert_eq!(complete("launch", "b"), ["beta"]);
+    assert_eq!(complete("info", ""), ["alpha", "beta"]);
+    assert!(complete("start", "").is_empty(), "nothing is stopped");
+    assert!(complete("stop", "").is_empty(), "nothing runs");
+    // The registration script hands the words back to `workshop`.
+    let script = d.cli_as(Some(&user), &p.path, &["completion", "bash"], &[]);
+    assert!(script.ok().contains("COMPLETE=\"bash\""), "{}", script.output());
+}

@@ -23,8 +23,9 @@ pub enum BridgeError {
     Backend(#[from] BackendError),
 }
 
-/// Kills the command when dropped while armed: SIGTERM at once (sudo relays it to the
-/// command), then SIGKILL after a grace period. Covers timeouts and aborted tasks.
+/// Kills the command when dropped while armed: SIGTERM at once (the user switch and the login
+/// shell exec the command in place, so it gets the signal itself), then SIGKILL after a grace
+/// period. Covers timeouts and aborted tasks.
 struct Killer {
     control: mpsc::UnboundedSender<ExecControl>,
     armed: bool,

@@ -1,6 +1,7 @@
 //! `workshop`: the command-line client of workshopd.
 
 mod cmd;
+mod complete;
 mod context;
 mod style;
 mod table;
@@ -78,7 +79,7 @@ enum Command {
     Okay,
     /// Show the versions of the client and the daemon
     Version,
-    /// Generate a shell completion script
+    /// Generate a shell completion script (it asks workshop for names as you type)
     Completion {
         #[arg(value_enum)]
         shell: CompletionShell,
@@ -137,8 +138,7 @@ fn dispatch(ctx: &Ctx, command: Command, raw: &[String]) -> anyhow::Result<()> {
                 CompletionShell::Zsh => Shell::Zsh,
                 CompletionShell::Fish => Shell::Fish,
             };
-            clap_complete::generate(shell, &mut Cli::command(), "workshop", &mut std::io::stdout());
-            Ok(())
+            Ok(complete::write_script(shell, &mut std::io::stdout())?)
         }
     }
 }
@@ -167,6 +167,7 @@ fn usage_error(e: clap::Error) -> ! {
 }
 
 fn main() {
+    complete::answer_if_asked();
     let raw: Vec<String> = std::env::args().collect();
     let cli = Cli::try_parse_from(&raw).unwrap_or_else(|e| usage_error(e));
     if cli.version {

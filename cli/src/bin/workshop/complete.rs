@@ -1,0 +1,189 @@
+//! Shell completion. `workshop completion <shell>` prints a script that asks this binary for
+//! candidates (`COMPLETE=<shell> workshop -- <words>`), so workshop names come from the daemon
+//! and fit the command: `start` offers stopped workshops, `stop` running ones, `launch` those
+//! not launched yet, `tasks` the latest change ids. The daemon is asked with a short timeout;
+//! when it does not answer there are simply no candidates.
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::time::Duration;
+
+use clap::{Command, CommandFactory};
+use clap_complete::engine::{ArgValueCompleter, CompletionCandidate};
+use clap_complete::env::{Bash, CompleteEnv, EnvCompleter, Fish, Zsh};
+use workshop_api::workshops::WorkshopStatus;
+use workshop_client::ChangeSelect;
+use workshop_client::Client;
+
+use crate::Cli;
+use crate::context::Ctx;
+
+/// How long completion waits for the daemon.
+const TIMEOUT: Duration = Duration::from_millis(800);
+/// How many change ids `tasks` offers.
+const CHANGE_IDS: usize = 10;
+/// The environment variable the registration scripts set.
+const VAR: &str = "COMPLETE";
+
+/// Which workshops an argument offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Offer {
+    /// Defined but not launched.
+    NotLaunched,
+    /// Launched and running (or paused on an error).
+    Running,
+    /// Launched and stopped.
+    Stopped,
+    /// Launched, whatever the status.
+    Launched,
+    /// Every workshop of the project.
+    Any,
+}
+
+/// The command line with its completers attached.
+pub fn command() -> Command {
+    let names = |offer: Offer| ArgValueCompleter::new(move |current: &OsStr| workshops(offer, current));
+    let with = |cmd: Command, sub: &str, arg: &'static str, offer: Offer| {
+        cmd.mut_subcommand(sub, |c| c.mut_arg(arg, |a| a.add(names(offer))))
+    };
+    let mut cmd = Cli::command();
+    for (sub, arg, offer) in [
+        ("launch", "names", Offer::NotLaunched),
+        ("start", "names", Offer::Stopped),
+        ("stop", "names", Offer::Running),
+        ("remove", "names", Offer::Launched),
+        ("refresh", "names", Offer::Launched),
+        ("restore", "names", Offer::Launched),
+        ("info", "name", Offer::Any),
+        ("shell", "name", Offer::Running),
+        ("actions", "name", Offer::Any),
+    ] {
+        cmd = with(cmd, sub, arg, offer);
+    }
+    cmd.mut_subcommand("tasks", |c| c.mut_arg("id", |a| a.add(ArgValueCompleter::new(change_ids))))
+}
+
+/// Answers a completion request when the shell made one (then exits); otherwise returns.
+pub fn answer_if_asked() {
+    CompleteEnv::with_factory(command).var(VAR).complete();
+}
+
+/// Writes the registration script of `shell`: completion of the `workshop` command, answered
+/// by the `workshop` found on the PATH (a snap refresh does not break it).
+pub fn write_script(shell: clap_complete::Shell, out: &mut dyn Write) -> std::io::Result<()> {
+    let bin = "workshop";
+    let completer: &dyn EnvCompleter = match shell {
+        clap_complete::Shell::Bash => &Bash,
+        clap_complete::Shell::Zsh => &Zsh,
+        _ => &Fish,
+    };
+    completer.write_registration(VAR, bin, bin, bin, out)
+}
+
+/// The workshops of the current project that `offer` admits, starting with `current`.
+fn workshops(offer: Offer, current: &OsStr) -> Vec<CompletionCandidate> {
+    let ctx = Ctx { client: Client::default().with_timeout(TIMEOUT), project_flag: None };
+    let Ok(project) = ctx.project() else { return Vec::new() };
+    let Ok(list) = ctx.client.workshops(&project.id, Some("all")) else { return Vec::new() };
+    let launched: Vec<(String, WorkshopStatus)> =
+        list.workshops.into_iter().map(|w| (w.name, w.status)).collect();
+    let defined: Vec<String> = list.files.into_iter().map(|f| f.name).collect();
+    admitted(offer, &launched, &defined, &current.to_string_lossy())
+        .into_iter()
+        .map(|(name, status)| CompletionCandidate::new(name).help(Some(status.into())))
+        .collect()
+}
+
+/// Names (with their status) among `launched` and the not launched `defined` ones that
+/// `offer` admits and that start with `prefix`.
+fn admitted(
+    offer: Offer,
+    launched: &[(String, WorkshopStatus)],
+    defined: &[String],
+    prefix: &str,
+) -> Vec<(String, &'static str)> {
+    let mut names: Vec<(String, &'static str)> = launched
+        .iter()
+        .filter(|(_, status)| match offer {
+            Offer::NotLaunched => false,
+            Offer::Running => matches!(status, WorkshopStatus::Ready | WorkshopStatus::Waiting),
+            Offer::Stopped => *status == WorkshopStatus::Stopped,
+            Offer::Launched | Offer::Any => true,
+        })
+        .map(|(name, status)| (name.clone(), status.as_str()))
+        .collect();
+    if matches!(offer, Offer::NotLaunched | Offer::Any) {
+        for name in defined {
+            if !launched.iter().any(|(n, _)| n == name) {
+                names.push((name.clone(), "Off"));
+            }
+        }
+    }
+    names.retain(|(name, _)| name.starts_with(prefix));
+    names
+}
+
+/// The latest change ids of the project (all changes outside a project), newest first.
+fn change_ids(current: &OsStr) -> Vec<CompletionCandidate> {
+    change_ids_from(Client::default().with_timeout(TIMEOUT), current)
+}
+
+fn change_ids_from(client: Client, current: &OsStr) -> Vec<CompletionCandidate> {
+    let prefix = current.to_string_lossy();
+    let ctx = Ctx { client, project_flag: None };
+    let project_id = ctx.project().ok().map(|p| p.id);
+    let Ok(changes) = ctx.client.changes(ChangeSelect::All, project_id.as_deref()) else { return Vec::new() };
+    changes
+        .into_iter()
+        .rev()
+        .filter(|c| !c.tasks.is_empty() && c.id.starts_with(prefix.as_ref()))
+        .take(CHANGE_IDS)
+        .map(|c| CompletionCandidate::new(c.id).help(Some(c.summary.into())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_completer_is_attached_to_an_existing_argument() {
+        // mut_arg panics on unknown names only when the command is built and checked.
+        command().debug_assert();
+    }
+
+    #[test]
+    fn scripts_call_back_into_the_binary() {
+        for shell in [clap_complete::Shell::Bash, clap_complete::Shell::Zsh, clap_complete::Shell::Fish] {
+            let mut out = Vec::new();
+            write_script(shell, &mut out).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert!(text.contains("COMPLETE"), "{shell:?}: {text}");
+        }
+    }
+
+    #[test]
+    fn candidates_fit_the_command() {
+        let launched = vec![
+            ("web".to_string(), WorkshopStatus::Ready),
+            ("db".to_string(), WorkshopStatus::Stopped),
+            ("wip".to_string(), WorkshopStatus::Waiting),
+        ];
+        let defined = vec!["web".to_string(), "docs".to_string(), "db".to_string()];
+        let names = |offer, prefix| -> Vec<String> {
+            admitted(offer, &launched, &defined, prefix).into_iter().map(|(n, _)| n).collect()
+        };
+        assert_eq!(names(Offer::Stopped, ""), ["db"]);
+        assert_eq!(names(Offer::Running, ""), ["web", "wip"]);
+        assert_eq!(names(Offer::NotLaunched, ""), ["docs"]);
+        assert_eq!(names(Offer::Launched, ""), ["web", "db", "wip"]);
+        assert_eq!(names(Offer::Any, "w"), ["web", "wip"]);
+        assert_eq!(admitted(Offer::Any, &launched, &defined, "do"), [("docs".to_string(), "Off")]);
+    }
+
+    #[test]
+    fn no_daemon_means_no_candidates() {
+        // Completion runs in the user's shell: an absent daemon gives nothing, quietly.
+        assert!(change_ids_from(Client::new("/nonexistent/workshop.socket"), OsStr::new("")).is_empty());
+    }
+}
