@@ -13,6 +13,22 @@ export WORKSHOP_TEST_LXD=1
 export WORKSHOP_TEST_USER=workshop-test
 export WORKSHOP_TEST_USER2=workshop-test2
 cd "$ROOT"
+
+# Workshops the test users left behind (a run that was killed, a guard that could not
+# run) are removed before and after the tests, and named when found after.
+leftovers() {
+    local project
+    for project in workshop.workshop-test workshop.workshop-test2; do
+        lxc list --project "$project" -c n -f csv 2>/dev/null | sed "s|^|$project/|"
+    done
+}
+remove_leftovers() {
+    local item
+    for item in $(leftovers); do
+        lxc delete -f --project "${item%%/*}" "${item#*/}" >/dev/null 2>&1 || true
+    done
+}
+remove_leftovers
 log "building"
 cargo build --workspace --bins --tests
 log "running the tests"
@@ -22,6 +38,11 @@ set +e
 cargo test --workspace --lib --bins --tests --no-fail-fast -- --test-threads="${WORKSHOP_TEST_THREADS:-4}" 2>&1 | tee "$LOG"
 status=${PIPESTATUS[0]}
 set -e
+left=$(leftovers)
+if [ -n "$left" ]; then
+    log "tests left these instances behind (removed now): $(echo $left)"
+    remove_leftovers
+fi
 # One closing line over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "%d passed, %d failed\n", p, f }' "$LOG"

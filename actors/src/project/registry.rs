@@ -79,10 +79,13 @@ impl Registry {
         Ok((project, outcome))
     }
 
-    /// Forgets the projects whose directory is gone; returns them.
-    pub fn prune(&mut self) -> Vec<Project> {
-        let (kept, gone) =
-            std::mem::take(&mut self.projects).into_iter().partition(|p| Path::new(&p.path).is_dir());
+    /// Forgets the projects whose directory is gone, except those `keep` names (projects
+    /// with launched workshops stay listed, in Error, until their workshops are removed);
+    /// returns the forgotten ones.
+    pub fn prune(&mut self, keep: impl Fn(&Project) -> bool) -> Vec<Project> {
+        let (kept, gone) = std::mem::take(&mut self.projects)
+            .into_iter()
+            .partition(|p| Path::new(&p.path).is_dir() || keep(p));
         self.projects = kept;
         gone
     }
@@ -281,7 +284,7 @@ mod tests {
         assert_eq!(read_lock(&n), Some(first.id.clone()));
         // After pruning (the directory was gone meanwhile), it is simply a new project.
         fs::remove_dir_all(&n).unwrap();
-        assert_eq!(registry.prune(), std::slice::from_ref(&first));
+        assert_eq!(registry.prune(|_| false), std::slice::from_ref(&first));
         home.project("new-project");
         let (third, outcome) = registry.track_dir(&n).unwrap();
         assert_eq!(outcome, TrackOutcome::New);
@@ -308,9 +311,10 @@ mod tests {
         let (pa, _) = registry.track_dir(&a).unwrap();
         let (pb, _) = registry.track_dir(&b).unwrap();
         fs::remove_dir_all(&a).unwrap();
-        assert_eq!(registry.prune(), [pa]);
+        assert!(registry.prune(|p| p.id == pa.id).is_empty(), "kept while it has workshops");
+        assert_eq!(registry.prune(|_| false), [pa]);
         assert_eq!(registry.list(), [pb]);
-        assert!(registry.prune().is_empty());
+        assert!(registry.prune(|_| false).is_empty());
     }
 
     #[test]

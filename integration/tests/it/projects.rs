@@ -211,3 +211,43 @@ fn completion_offers_workshops_by_status() {
     let script = d.cli_as(Some(&user), &p.path, &["completion", "bash"], &[]);
     assert!(script.ok().contains("COMPLETE=\"bash\""), "{}", script.output());
 }
+
+/// Puts a deleted project directory back (with its lock file) so the project's guard can
+/// find and remove its instances.
+struct Recreate<'a>(&'a Project, String);
+
+impl Drop for Recreate<'_> {
+    fn drop(&mut self) {
+        let _ = std::fs::create_dir_all(&self.0.path);
+        let _ = std::fs::write(self.0.path.join(".workshop.lock"), &self.1);
+    }
+}
+
+/// A workshop whose project directory was deleted is in Error with the note
+/// `missing-project`, and the daemon warns about it.
+#[test]
+fn deleted_project_directory_is_an_error_with_a_warning() {
+    if !lxd_enabled("deleted_project_directory_is_an_error_with_a_warning") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let p = Project::new(&user, "deleted");
+    p.write("workshop.yaml", &bare("ws-gone"));
+    let home = user_home(&user);
+    let w = |cwd: &Path, args: &[&str]| d.cli_as(Some(&user), cwd, args, &[]);
+    w(&p.path, &["launch"]).ok();
+    let id = p.id().expect("project id");
+    let _recreate = Recreate(&p, id);
+    std::fs::remove_dir_all(&p.path).unwrap();
+
+    let global = w(&home, &["list", "--global"]);
+    let row = format!(r"{}\s+ws-gone\s+Error\s+missing-project$", starts_with_path(&p.path));
+    assert!(global.has_line(&row), "{}", global.output());
+    let warnings = w(&home, &["warnings"]);
+    let squeezed = warnings.ok().split_whitespace().collect::<Vec<_>>().join(" ");
+    let message =
+        format!("cannot find project directory {:?} for workshop \"ws-gone\"", p.path.display().to_string());
+    assert!(squeezed.contains(&message), "{}", warnings.output());
+}

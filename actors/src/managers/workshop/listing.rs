@@ -19,7 +19,32 @@ pub(super) async fn workshop_info(
 ) -> Result<WorkshopInfo, WorkshopError> {
     let name = instance.target.name.clone();
     let busy = busy_map(deps, &project.id, vec![name.clone()]).await?;
-    Ok(info_of(project, instance, busy.get(&name)))
+    let info = info_of(project, instance, busy.get(&name));
+    warn_missing_project(deps, project, std::slice::from_ref(&info)).await?;
+    Ok(info)
+}
+
+/// The reference's warning for workshops whose project directory has gone.
+async fn warn_missing_project(
+    deps: &Deps,
+    project: &Project,
+    infos: &[WorkshopInfo],
+) -> Result<(), WorkshopError> {
+    let messages: Vec<String> = infos
+        .iter()
+        .filter(|w| w.notes.iter().any(|n| n == status::MISSING_PROJECT))
+        .map(|w| format!("cannot find project directory {:?} for workshop {:?}", project.path, w.name))
+        .collect();
+    if !messages.is_empty() {
+        deps.engine
+            .send(Transact(Box::new(move |st| {
+                for message in &messages {
+                    st.warn(message, Utc::now());
+                }
+            })))
+            .await?;
+    }
+    Ok(())
 }
 
 pub(super) fn info_of(project: &Project, instance: &Instance, busy: Option<&Busy>) -> WorkshopInfo {
@@ -46,12 +71,15 @@ pub(super) async fn list_workshops(deps: &Deps, msg: ListWorkshops) -> Result<Wo
     let mut workshops: Vec<WorkshopInfo> =
         instances.iter().map(|i| info_of(&project, i, busy.get(&i.target.name))).collect();
     workshops.sort_by(|a, b| a.name.cmp(&b.name));
+    warn_missing_project(deps, &project, &workshops).await?;
     let wanted = msg.state.to_ascii_lowercase();
     if !matches!(wanted.as_str(), "" | "all" | "available") {
         workshops.retain(|w| w.status.as_str().eq_ignore_ascii_case(&wanted));
     }
     let mut files = Vec::new();
-    if matches!(wanted.as_str(), "all" | "available") {
+    // A project whose directory is gone has no definition files (its workshops are in
+    // Error, with a warning of their own).
+    if matches!(wanted.as_str(), "all" | "available") && Path::new(&project.path).is_dir() {
         match project::definition_files(Path::new(&project.path)) {
             Ok(found) => {
                 files = found

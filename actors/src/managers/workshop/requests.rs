@@ -145,7 +145,15 @@ impl Handler<ListProjects> for WorkshopManager {
                 })))
                 .await?;
             let mut found = Vec::new();
-            for gone in known.iter().filter(|p| !Path::new(&p.path).is_dir()) {
+            let mut launched = std::collections::BTreeSet::new();
+            let gone: Vec<&Project> = known.iter().filter(|p| !Path::new(&p.path).is_dir()).collect();
+            if !gone.is_empty() {
+                // Projects with workshops stay listed even when their directory is gone.
+                let all = ListInstances { user: msg.user.name.clone(), project_id: None };
+                let instances = deps.backend.send(all).await.map_err(BackendError::from)??;
+                launched.extend(instances.into_iter().map(|i| i.target.project_id));
+            }
+            for gone in gone {
                 if let Some(path) = moved_to(&deps, &msg.user, gone).await {
                     found.push((gone.id.clone(), path));
                 }
@@ -162,7 +170,7 @@ impl Handler<ListProjects> for WorkshopManager {
                             moved.push(project);
                         }
                     }
-                    reg.prune();
+                    reg.prune(|p| launched.contains(&p.id));
                     let list = reg.list().to_vec();
                     st.set(PROJECTS_KEY, &regs);
                     (list, moved)

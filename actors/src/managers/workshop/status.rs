@@ -32,10 +32,13 @@ pub fn busy(st: &State, project_id: &str, name: &str) -> Option<Busy> {
         })
 }
 
+/// The note of a workshop whose project directory has gone.
+pub const MISSING_PROJECT: &str = "missing-project";
+
 /// Status and notes of a launched workshop.
 pub fn derive(busy: Option<&Busy>, running: bool, project_exists: bool) -> (WorkshopStatus, Vec<String>) {
     if !project_exists {
-        return (WorkshopStatus::Error, vec!["missing-project".into()]);
+        return (WorkshopStatus::Error, vec![MISSING_PROJECT.into()]);
     }
     match busy {
         Some(b) if b.waiting => (WorkshopStatus::Waiting, vec!["wait-on-error".into()]),

@@ -17,13 +17,19 @@ struct Stamp {
     timestamp: DateTime<Utc>,
 }
 
-/// Where the last-listed time is kept.
+/// Where the last-listed time is kept: `$XDG_CACHE_HOME/workshop/warnings.json` (the cache
+/// directory defaulting to `~/.cache`).
 pub fn path() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os(PATH_ENV).filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p));
+    path_from(|name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from))
+}
+
+fn path_from(var: impl Fn(&str) -> Option<PathBuf>) -> Option<PathBuf> {
+    if let Some(p) = var(PATH_ENV) {
+        return Some(p);
     }
-    let home = std::env::var_os("HOME").filter(|h| !h.is_empty())?;
-    Some(PathBuf::from(home).join(".cache/workshop/warnings.json"))
+    let cache =
+        var("XDG_CACHE_HOME").filter(|p| p.is_absolute()).or_else(|| Some(var("HOME")?.join(".cache")))?;
+    Some(cache.join("workshop/warnings.json"))
 }
 
 /// The time warnings were last listed; `None` if they never were.
@@ -65,6 +71,24 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+
+    #[test]
+    fn the_stamp_lives_in_the_cache_directory() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| PathBuf::from(v))
+        };
+        let at = |vars| path_from(env(vars)).map(|p| p.display().to_string());
+        assert_eq!(at(&[("HOME", "/home/u")]).as_deref(), Some("/home/u/.cache/workshop/warnings.json"));
+        assert_eq!(
+            at(&[("HOME", "/home/u"), ("XDG_CACHE_HOME", "/c")]).as_deref(),
+            Some("/c/workshop/warnings.json")
+        );
+        assert_eq!(
+            at(&[("HOME", "/home/u"), ("XDG_CACHE_HOME", "relative")]).as_deref(),
+            Some("/home/u/.cache/workshop/warnings.json")
+        );
+        assert_eq!(at(&[]), None);
+    }
 
     fn t(secs: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(secs, 0).unwrap()
