@@ -107,6 +107,12 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     })
     .context("cannot start daemon")?;
 
+    let untrusted_path = paths.untrusted_socket();
+    let untrusted = listen::bind(&untrusted_path)?;
+    // Workshops reach the untrusted API through this one: its directory is mounted into them.
+    let guest_untrusted_path = guest_bin_dir.join(SHARED_SOCKET_NAME);
+    let guest_untrusted = listen::bind(&guest_untrusted_path)?;
+    // The trusted socket comes last: once it answers, every listener is there.
     let trusted = match listen::activated() {
         Some(l) => {
             info!("using socket-activated trusted socket");
@@ -114,11 +120,6 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         None => listen::bind(&paths.socket)?,
     };
-    let untrusted_path = paths.untrusted_socket();
-    let untrusted = listen::bind(&untrusted_path)?;
-    // Workshops reach the untrusted API through this one: its directory is mounted into them.
-    let guest_untrusted_path = guest_bin_dir.join(SHARED_SOCKET_NAME);
-    let guest_untrusted = listen::bind(&guest_untrusted_path)?;
 
     let data = web::Data::new(AppState {
         engine: daemon.engine.clone(),
