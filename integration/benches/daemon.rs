@@ -56,6 +56,8 @@ fn main() {
 
     // A daemon whose state already holds 1,000 changes.
     let mut daemon = Daemon::start_with(&[("WORKSHOP_DEBUG", "0")]);
+    // Written while the daemon is stopped (a running one owns the file and rewrites it).
+    daemon.stop_with(libc::SIGTERM);
     std::fs::write(daemon.dir.path().join("state.json"), state_with_changes()).unwrap();
     daemon.restart();
     for (name, path) in
@@ -76,6 +78,9 @@ fn main() {
             percentile(&times, 0.99).as_secs_f64() * 1e3
         );
     }
+    let (_, listing) = Daemon::http(&daemon.socket(), "GET", "/v1/changes?select=all", None);
+    let loaded = listing["result"].as_array().map_or(0, Vec::len);
+    assert_eq!(loaded, CHANGES, "the daemon did not load the prepared state");
     println!(
         "daemon-bench loaded-rss changes={CHANGES} rss_mib={:.1}",
         rss_kib(daemon.pid()) as f64 / 1024.0
