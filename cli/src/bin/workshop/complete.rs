@@ -46,7 +46,7 @@ pub fn command() -> Command {
     let with = |cmd: Command, sub: &str, arg: &'static str, offer: Offer| {
         cmd.mut_subcommand(sub, |c| c.mut_arg(arg, |a| a.add(names(offer))))
     };
-    let mut cmd = Cli::command();
+    let mut cmd = crate::help::grouped(Cli::command());
     for (sub, arg, offer) in [
         ("launch", "names", Offer::NotLaunched),
         ("start", "names", Offer::Stopped),

@@ -3,6 +3,7 @@
 mod cmd;
 mod complete;
 mod context;
+mod help;
 mod style;
 mod table;
 mod term;
@@ -13,7 +14,7 @@ mod warnstamp;
 use std::path::PathBuf;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use clap_complete::Shell;
 use workshop_api::workshops::WorkshopAction;
 use workshop_client::Client;
@@ -169,13 +170,16 @@ fn usage_error(e: clap::Error) -> ! {
 fn main() {
     complete::answer_if_asked();
     let raw: Vec<String> = std::env::args().collect();
-    let cli = Cli::try_parse_from(&raw).unwrap_or_else(|e| usage_error(e));
+    let cli = help::grouped(Cli::command())
+        .try_get_matches_from(&raw)
+        .and_then(|matches| Cli::from_arg_matches(&matches))
+        .unwrap_or_else(|e| usage_error(e));
     if cli.version {
         println!("{}", workshop_api::VERSION);
         return;
     }
     let Some(command) = cli.command else {
-        let _ = Cli::command().print_help();
+        let _ = help::grouped(Cli::command()).print_help();
         return;
     };
     let ctx = Ctx { client: Client::default(), project_flag: cli.project };
