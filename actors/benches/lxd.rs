@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use workshop_actors::lxd::{Client, ExecRequest, InstanceCreate, InstanceSource, ProjectPut};
+use workshop_actors::lxd::{Client, ConfigPut, ExecRequest, InstanceCreate, InstanceSource};
 
 const IMAGE: &str = "debian@12";
 const POOL: &str = "workshop";
@@ -83,7 +83,7 @@ async fn run() {
         ("features.images".to_owned(), "false".to_owned()),
         ("features.profiles".to_owned(), "true".to_owned()),
     ]);
-    lxd.create_project(&project, &ProjectPut { config, description: "lxd-bench".into() })
+    lxd.create_project(&project, &ConfigPut { config, description: "lxd-bench".into() })
         .await
         .expect("project");
     let lxd = lxd.project(&project);

@@ -15,6 +15,7 @@ mod networks;
 mod operations;
 mod profiles;
 mod projects;
+mod put;
 mod serde_util;
 mod server;
 mod snapshots;
@@ -33,11 +34,12 @@ pub use instances::{
     Instance, InstanceCreate, InstancePut, InstanceSource, InstanceState, NetworkAddress, NetworkState,
     StateAction,
 };
-pub use networks::{Network, NetworkPut};
+pub use networks::Network;
 pub use operations::Operation;
 pub use profiles::{Devices, Profile, ProfilePut};
-pub use projects::{Project, ProjectPut};
+pub use projects::Project;
+pub use put::ConfigPut;
 pub use server::{ServerEnvironment, ServerInfo, ServerVersion, StorageDriverInfo};
 pub use snapshots::InstanceSnapshot;
-pub use storage::{StoragePool, StoragePoolPut, StorageVolume, StorageVolumePut, Usage};
+pub use storage::{StoragePool, StorageVolume, Usage};
 pub use transport::{Endpoint, TlsIdentity, discover_socket};

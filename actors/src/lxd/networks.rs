@@ -2,11 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::client::{Client, Req, api_path};
 use super::error::Result;
+use super::put::ConfigPut;
 use super::serde_util::null_default;
 
 /// A network.
@@ -35,19 +36,10 @@ pub struct Network {
     pub used_by: Vec<String>,
 }
 
-/// The writable part of a network.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct NetworkPut {
-    /// Configuration.
-    pub config: BTreeMap<String, String>,
-    /// Description.
-    pub description: String,
-}
-
 impl Network {
     /// The writable part, to modify and send back with [`Client::update_network`].
-    pub fn writable(&self) -> NetworkPut {
-        NetworkPut { config: self.config.clone(), description: self.description.clone() }
+    pub fn writable(&self) -> ConfigPut {
+        ConfigPut { config: self.config.clone(), description: self.description.clone() }
     }
 }
 
@@ -69,7 +61,7 @@ impl Client {
     }
 
     /// Replaces a network's writable part, guarded by `etag` when not empty.
-    pub async fn update_network(&self, name: &str, put: &NetworkPut, etag: &str) -> Result<()> {
+    pub async fn update_network(&self, name: &str, put: &ConfigPut, etag: &str) -> Result<()> {
         let req = Req::put(api_path(&["networks", name])).if_match(etag).json(put)?;
         self.sync::<Value>(req).await.map(drop)
     }

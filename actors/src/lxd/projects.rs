@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::client::{Client, Req, api_path};
 use super::error::Result;
+use super::put::ConfigPut;
 use super::serde_util::null_default;
 
 /// A project.
@@ -26,19 +27,10 @@ pub struct Project {
     pub used_by: Vec<String>,
 }
 
-/// The writable part of a project.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ProjectPut {
-    /// Configuration.
-    pub config: BTreeMap<String, String>,
-    /// Description.
-    pub description: String,
-}
-
 impl Project {
     /// The writable part, to modify and send back with [`Client::update_project`].
-    pub fn writable(&self) -> ProjectPut {
-        ProjectPut { config: self.config.clone(), description: self.description.clone() }
+    pub fn writable(&self) -> ConfigPut {
+        ConfigPut { config: self.config.clone(), description: self.description.clone() }
     }
 }
 
@@ -46,7 +38,7 @@ impl Project {
 struct ProjectsPost<'a> {
     name: &'a str,
     #[serde(flatten)]
-    put: &'a ProjectPut,
+    put: &'a ConfigPut,
 }
 
 impl Client {
@@ -61,13 +53,13 @@ impl Client {
     }
 
     /// Creates a project.
-    pub async fn create_project(&self, name: &str, put: &ProjectPut) -> Result<()> {
+    pub async fn create_project(&self, name: &str, put: &ConfigPut) -> Result<()> {
         let req = Req::post(api_path(&["projects"])).unscoped().json(&ProjectsPost { name, put })?;
         self.sync::<Value>(req).await.map(drop)
     }
 
     /// Replaces a project's writable part, guarded by `etag` when not empty.
-    pub async fn update_project(&self, name: &str, put: &ProjectPut, etag: &str) -> Result<()> {
+    pub async fn update_project(&self, name: &str, put: &ConfigPut, etag: &str) -> Result<()> {
         let req = Req::put(api_path(&["projects", name])).unscoped().if_match(etag).json(put)?;
         self.sync::<Value>(req).await.map(drop)
     }

@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
 use super::client::{Body, Client, Req, Upload, api_path};
 use super::error::{LxdError, Result};
+use super::put::ConfigPut;
 use super::serde_util::null_default;
 
 /// A storage pool.
@@ -35,19 +36,10 @@ pub struct StoragePool {
     pub status: String,
 }
 
-/// The writable part of a storage pool.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct StoragePoolPut {
-    /// Configuration.
-    pub config: BTreeMap<String, String>,
-    /// Description.
-    pub description: String,
-}
-
 impl StoragePool {
     /// The writable part, to modify and send back.
-    pub fn writable(&self) -> StoragePoolPut {
-        StoragePoolPut { config: self.config.clone(), description: self.description.clone() }
+    pub fn writable(&self) -> ConfigPut {
+        ConfigPut { config: self.config.clone(), description: self.description.clone() }
     }
 }
 
@@ -100,19 +92,10 @@ pub struct StorageVolume {
     pub location: String,
 }
 
-/// The writable part of a storage volume.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct StorageVolumePut {
-    /// Configuration.
-    pub config: BTreeMap<String, String>,
-    /// Description.
-    pub description: String,
-}
-
 impl StorageVolume {
     /// The writable part, to modify and send back.
-    pub fn writable(&self) -> StorageVolumePut {
-        StorageVolumePut { config: self.config.clone(), description: self.description.clone() }
+    pub fn writable(&self) -> ConfigPut {
+        ConfigPut { config: self.config.clone(), description: self.description.clone() }
     }
 }
 
@@ -143,7 +126,7 @@ impl Client {
     }
 
     /// Replaces a pool's writable part, guarded by `etag` when not empty.
-    pub async fn update_storage_pool(&self, name: &str, put: &StoragePoolPut, etag: &str) -> Result<()> {
+    pub async fn update_storage_pool(&self, name: &str, put: &ConfigPut, etag: &str) -> Result<()> {
         let req = Req::put(pool_path(name)).unscoped().if_match(etag).json(put)?;
         self.run(req).await.map(drop)
     }
@@ -193,7 +176,7 @@ impl Client {
         &self,
         pool: &str,
         name: &str,
-        put: &StorageVolumePut,
+        put: &ConfigPut,
         etag: &str,
     ) -> Result<()> {
         let req = Req::put(volume_path(pool, name)).if_match(etag).json(put)?;

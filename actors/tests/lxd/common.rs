@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use workshop_actors::lxd::{Client, Devices, InstanceCreate, InstanceSource, ProjectPut};
+use workshop_actors::lxd::{Client, ConfigPut, Devices, InstanceCreate, InstanceSource};
 
 /// Pool and image the machine's setup script provides.
 pub const POOL: &str = "workshop";
@@ -96,7 +96,7 @@ pub async fn project(lxd: &Client, cleanup: &Cleanup, test: &str) -> (String, Cl
         ("features.storage.volumes".to_owned(), "false".to_owned()),
     ]);
     cleanup.project(&name);
-    lxd.create_project(&name, &ProjectPut { config, description: format!("test {test}") })
+    lxd.create_project(&name, &ConfigPut { config, description: format!("test {test}") })
         .await
         .expect("create project");
     let scoped = lxd.project(&name);

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 use workshop_actors::lxd::{
-    Client, Endpoint, ImageImport, LxdError, ProjectPut, RemoteImage, TlsIdentity, Upload,
+    Client, ConfigPut, Endpoint, ImageImport, LxdError, RemoteImage, TlsIdentity, Upload,
 };
 
 use crate::common::{self, Cleanup};
@@ -111,7 +111,7 @@ async fn https_with_client_certificate() {
     let project = common::name("remote");
     cleanup.project(&project);
     let config = BTreeMap::from([("features.images".to_owned(), "true".to_owned())]);
-    lxd.create_project(&project, &ProjectPut { config, description: String::new() }).await.unwrap();
+    lxd.create_project(&project, &ConfigPut { config, description: String::new() }).await.unwrap();
     cleanup.lxc(&["image", "delete", "--project", &project, &fingerprint]);
     let source = RemoteImage {
         server: url,

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use workshop_actors::lxd::{LxdError, ProjectPut};
+use workshop_actors::lxd::{ConfigPut, LxdError};
 
 use crate::common::{self, Cleanup};
 
@@ -12,7 +12,7 @@ async fn project_lifecycle() {
     let cleanup = Cleanup::new();
     let name = common::name("project");
     cleanup.project(&name);
-    let put = ProjectPut {
+    let put = ConfigPut {
         config: BTreeMap::from([
             ("features.images".to_owned(), "false".to_owned()),
             ("user.wst".to_owned(), "1".to_owned()),

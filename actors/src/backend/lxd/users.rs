@@ -6,7 +6,7 @@ use tracing::info;
 use super::layout;
 use super::{LxdBackend, lxd_error};
 use crate::backend::BackendError;
-use crate::lxd::ProjectPut;
+use crate::lxd::ConfigPut;
 
 impl LxdBackend {
     pub(super) async fn ensure_projects(&self, user: &str) -> Result<(), BackendError> {
@@ -36,7 +36,7 @@ impl LxdBackend {
                 self.client.update_project(project, &put, &etag).await.map_err(|e| lxd_error(&what(), e))
             }
             Err(e) if e.is_not_found() => {
-                let put = ProjectPut { config: wanted, description: format!("Workshop projects of {user}") };
+                let put = ConfigPut { config: wanted, description: format!("Workshop projects of {user}") };
                 match self.client.create_project(project, &put).await {
                     Ok(()) => {
                         info!(project, user, "created LXD project");
