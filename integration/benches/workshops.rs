@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use workshop_integration::{Daemon, Project, test_user};
 
 const EXEC_RUNS: usize = 15;
-const LAUNCH_RUNS: usize = 5;
+const LAUNCH_RUNS: usize = 7;
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();

@@ -130,6 +130,9 @@ pub async fn create_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
             "workshop.bin".to_string(),
             disk(&env.config.guest_bin_dir.to_string_lossy(), guest::GUEST_BIN, true),
         ),
+        // Mounted from the first boot (mount-project then finds it in place): plugging it into
+        // a running instance would cost a device hot-plug.
+        (PROJECT_DEVICE.to_string(), project_device(&t.project_path)),
     ]);
     let spec =
         CreateSpec { image: image.fingerprint, host_uid: t.user.uid, host_gid: t.user.gid, config, devices };
@@ -184,6 +187,8 @@ pub async fn configure_timezone(ctx: TaskCtx, env: Env) -> HandlerResult {
     Ok(())
 }
 
+/// Makes sure the project is mounted at `/project` (create-workshop already mounts it; this
+/// re-points or restores the device when it differs).
 pub async fn mount_project(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = target(&ctx)?;
     let device = project_device(&t.project_path);
