@@ -43,7 +43,15 @@ if [ -n "$left" ]; then
     log "tests left these instances behind (removed now): $(echo $left)"
     remove_leftovers
 fi
-# One closing line over every test binary.
+# The purge procedure last: it removes and re-creates the pool and the bridge.
+log "checking the purge procedure"
+if bash "$ROOT/scripts/check-purge.sh"; then
+    echo "test result: ok. 1 passed; 0 failed (purge check)" >>"$LOG"
+else
+    echo "test result: FAILED. 0 passed; 1 failed (purge check)" >>"$LOG"
+    status=1
+fi
+# One closing line over every test binary and the purge check.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "%d passed, %d failed\n", p, f }' "$LOG"
 exit "$status"

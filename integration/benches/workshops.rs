@@ -20,6 +20,15 @@ fn lxc(args: &[&str]) {
     assert!(out.status.success(), "lxc {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// Deletes the raw LXD instance of a comparison run, even when the run fails.
+struct RawInstance(String);
+
+impl Drop for RawInstance {
+    fn drop(&mut self) {
+        let _ = Command::new("lxc").args(["delete", "-f", &self.0]).output();
+    }
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -55,13 +64,13 @@ fn main() {
         ours.push(started.elapsed());
         w(&["remove", "b0"]).ok();
         let name = format!("wst-bench-{i}-{}", std::process::id());
+        let _raw = RawInstance(name.clone());
         let started = Instant::now();
         lxc(&["launch", "ubuntu@22.04", &name]);
         // What a workshop start waits for: systemd up (running or degraded).
         let wait = "until s=$(systemctl is-system-running --wait 2>/dev/null); [ \"$s\" = running ] || [ \"$s\" = degraded ]; do sleep 0.05; done";
         lxc(&["exec", &name, "--", "sh", "-c", wait]);
         raw.push(started.elapsed());
-        lxc(&["delete", "-f", &name]);
     }
     let (o, r) = (median(ours), median(raw));
     println!("workshop-bench launch ours_ms={:.0} lxc_ms={:.0} ratio={:.2}", ms(o), ms(r), ms(o) / ms(r));
