@@ -4,10 +4,17 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// The user switch that command prefixes run in a workshop: takes sudo's
-/// `-u #UID -g #GID [--preserve-env=K,...] --` and is faster (installed by workshopd into the
-/// directory every workshop mounts at `/var/lib/workshop/bin`).
+/// A user switch for command prefixes that takes sudo's `-u #UID -g #GID
+/// [--preserve-env=K,...] --` and is faster: it replaces itself with the command (installed by
+/// workshopd into the directory every workshop mounts at `/var/lib/workshop/bin`).
 pub const GUEST_EXEC: &str = "/var/lib/workshop/bin/workshop-exec";
+
+/// The user switch of a command prefix. Terminal sessions keep sudo, which stays the
+/// command's parent: LXD 5.0 may drop the last output on a terminal when the process it
+/// started exits at once, and sudo relays signals to the command.
+pub fn user_switch(interactive: bool) -> &'static str {
+    if interactive { "sudo" } else { GUEST_EXEC }
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

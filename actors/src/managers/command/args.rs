@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use workshop_api::exec::{ExecRequest, GUEST_EXEC};
+use workshop_api::exec::{ExecRequest, user_switch};
 
 use crate::backend::ExecSpec;
 
@@ -67,7 +67,7 @@ impl ExecArgs {
             req.command.clone()
         } else {
             let prefix = if req.command_prefix.is_empty() {
-                login_prefix(uid, gid, &env)
+                login_prefix(uid, gid, &env, req.interactive)
             } else {
                 req.command_prefix.clone()
             };
@@ -106,7 +106,7 @@ impl ExecArgs {
     /// The command running the installed action with the user's arguments:
     /// `workshop-exec ... -- bash -elo pipefail <script> ARGS...`.
     pub fn action_command(&self) -> Vec<String> {
-        let mut command = switch_user(self.uid, self.gid, &self.env);
+        let mut command = switch_user(self.uid, self.gid, &self.env, self.interactive);
         command.extend(["bash", "-elo", "pipefail"].map(String::from));
         command.push(self.action_path());
         command.extend(self.user_command.iter().skip(1).cloned());
@@ -149,9 +149,11 @@ fn session_env(uid: u32, client: &BTreeMap<String, String>) -> BTreeMap<String, 
     env
 }
 
-/// `workshop-exec -u #<uid> -g #<gid> --preserve-env=<keys> --` (sudo's arguments).
-fn switch_user(uid: u32, gid: u32, env: &BTreeMap<String, String>) -> Vec<String> {
-    let mut command = vec![GUEST_EXEC.into(), "-u".into(), format!("#{uid}"), "-g".into(), format!("#{gid}")];
+/// `<switch> -u #<uid> -g #<gid> --preserve-env=<keys> --` with sudo's arguments (the switch
+/// is sudo or workshop-exec, see [`user_switch`]).
+fn switch_user(uid: u32, gid: u32, env: &BTreeMap<String, String>, interactive: bool) -> Vec<String> {
+    let mut command =
+        vec![user_switch(interactive).into(), "-u".into(), format!("#{uid}"), "-g".into(), format!("#{gid}")];
     if !env.is_empty() {
         let keys: Vec<&str> = env.keys().map(String::as_str).collect();
         command.push(format!("--preserve-env={}", keys.join(",")));
@@ -161,8 +163,8 @@ fn switch_user(uid: u32, gid: u32, env: &BTreeMap<String, String>) -> Vec<String
 }
 
 /// The wrapper that runs a command in a login shell of the user, so `/etc/profile.d` applies.
-fn login_prefix(uid: u32, gid: u32, env: &BTreeMap<String, String>) -> Vec<String> {
-    let mut prefix = switch_user(uid, gid, env);
+fn login_prefix(uid: u32, gid: u32, env: &BTreeMap<String, String>, interactive: bool) -> Vec<String> {
+    let mut prefix = switch_user(uid, gid, env, interactive);
     prefix.extend(["bash", "-l", "-c", "exec -- \"$0\" \"$@\""].map(String::from));
     prefix
 }
@@ -197,7 +199,7 @@ mod tests {
         assert_eq!(
             args.command,
             v(&[
-                GUEST_EXEC,
+                workshop_api::exec::GUEST_EXEC,
                 "-u",
                 "#1000",
                 "-g",
@@ -230,7 +232,7 @@ mod tests {
         assert_eq!(args.env["XDG_RUNTIME_DIR"], "/tmp/rt");
         assert_eq!(args.env["DBUS_SESSION_BUS_ADDRESS"], "unix:path=/run/user/0/bus");
         assert_eq!(args.env["Foo"], "bar");
-        assert_eq!(&args.command[..5], &v(&[GUEST_EXEC, "-u", "#0", "-g", "#0"])[..]);
+        assert_eq!(&args.command[..5], &v(&[workshop_api::exec::GUEST_EXEC, "-u", "#0", "-g", "#0"])[..]);
         assert!(args.command[5].contains("Foo"));
 
         req.user_id = Some(1001);
@@ -277,7 +279,7 @@ mod tests {
         assert_eq!(args.command, v(&["greet", "a", "b"]));
         assert_eq!(args.action_path(), "/var/lib/workshop/run/actions/greet");
         let command = args.action_command();
-        assert_eq!(&command[..5], &v(&[GUEST_EXEC, "-u", "#1000", "-g", "#1000"])[..]);
+        assert_eq!(&command[..5], &v(&[workshop_api::exec::GUEST_EXEC, "-u", "#1000", "-g", "#1000"])[..]);
         assert!(command[5].starts_with("--preserve-env="));
         assert_eq!(
             &command[6..],

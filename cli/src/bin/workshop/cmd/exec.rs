@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use workshop_api::exec::{ExecControl, ExecRequest, GUEST_EXEC};
+use workshop_api::exec::{ExecControl, ExecRequest, user_switch};
 use workshop_client::exec::{self, ExitCodeError, Outgoing};
 
 use crate::context::{Ctx, InferError, infer_name};
@@ -148,8 +148,9 @@ pub fn split_exec_args(
 }
 
 /// The login-shell wrapper put in front of ad-hoc commands (not actions).
-fn command_prefix(uid: u32, gid: u32, env: &BTreeMap<String, String>) -> Vec<String> {
-    let mut prefix = vec![GUEST_EXEC.into(), "-u".into(), format!("#{uid}"), "-g".into(), format!("#{gid}")];
+fn command_prefix(uid: u32, gid: u32, env: &BTreeMap<String, String>, interactive: bool) -> Vec<String> {
+    let switch = user_switch(interactive);
+    let mut prefix = vec![switch.into(), "-u".into(), format!("#{uid}"), "-g".into(), format!("#{gid}")];
     prefix.extend(env.keys().map(|k| format!("--preserve-env={k}")));
     prefix.extend(["--", "bash", "-l", "-c", "exec -- \"$0\" \"$@\""].map(String::from));
     prefix
@@ -222,7 +223,11 @@ fn run_session(ctx: &Ctx, flags: &ExecFlags, action: bool, args: ExecArgv) -> an
     let (width, height) = if stdout_tty { term::window_size(1).unwrap_or((0, 0)) } else { (0, 0) };
     let request = ExecRequest {
         command,
-        command_prefix: if action { Vec::new() } else { command_prefix(flags.uid, flags.gid, &env) },
+        command_prefix: if action {
+            Vec::new()
+        } else {
+            command_prefix(flags.uid, flags.gid, &env, interactive)
+        },
         action,
         environment: env,
         working_dir: flags.cwd.clone(),
@@ -484,8 +489,9 @@ mod tests {
                 "XDG_RUNTIME_DIR=/run/user/1000"
             ])
         );
-        let prefix = command_prefix(0, 0, &env);
-        assert_eq!(&prefix[..5], &v(&[GUEST_EXEC, "-u", "#0", "-g", "#0"])[..]);
+        let prefix = command_prefix(0, 0, &env, false);
+        assert_eq!(&prefix[..5], &v(&[workshop_api::exec::GUEST_EXEC, "-u", "#0", "-g", "#0"])[..]);
+        assert_eq!(command_prefix(0, 0, &env, true)[0], "sudo");
         assert!(prefix.contains(&"--preserve-env=Foo".to_string()));
         assert_eq!(&prefix[prefix.len() - 5..], &v(&["--", "bash", "-l", "-c", "exec -- \"$0\" \"$@\""])[..]);
     }
