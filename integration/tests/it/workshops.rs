@@ -98,7 +98,8 @@ fn bare_workshop_lifecycle() {
 }
 
 /// L-06: several workshops in one command, then removed together; R-07: remove after the
-/// definition file is gone.
+/// definition file is gone; R-03: remove a stopped workshop; R-02: removal discards the apt
+/// archive cache.
 #[test]
 fn several_workshops_in_one_command() {
     if !lxd_enabled("several_workshops_in_one_command") {
@@ -108,25 +109,35 @@ fn several_workshops_in_one_command() {
     let user = test_user();
     let d = Daemon::start();
     let p = Project::new(&user, "multi");
-    for name in ["ws-one", "ws-two"] {
+    let names = ["ws-one", "ws-two", "ws-three"];
+    for name in names {
         p.write(&format!(".workshop/{name}.yaml"), &bare(name, "ubuntu@24.04"));
     }
     let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
-    w(&["launch", "ws-one", "ws-two"]).ok();
+    w(&["launch", "ws-one", "ws-two", "ws-three"]).ok();
     let list = w(&["list"]);
-    assert!(
-        list.has_line(r"^ws-one\s+Ready\s+-$") && list.has_line(r"^ws-two\s+Ready\s+-$"),
-        "{}",
-        list.output()
-    );
-    // E-19: no name and two workshops.
+    for name in names {
+        assert!(list.has_line(&format!(r"^{name}\s+Ready\s+-$")), "{}", list.output());
+    }
+    // E-19: no name and several workshops.
     assert!(
         w(&["exec", "--", "true"]).fails().contains("cannot infer workshop name: multiple workshops found")
     );
+    w(&["exec", "ws-one", "--", "sudo", "touch", "/var/cache/apt/archives/sentinel"]).ok();
+    // R-03: a stopped workshop is removed too.
+    w(&["stop", "ws-three"]).ok();
     std::fs::remove_file(p.path.join(".workshop/ws-two.yaml")).unwrap();
-    w(&["remove", "ws-one", "ws-two"]).ok();
-    assert!(w(&["list"]).has_line(r"^ws-one\s+Off\s+-$"));
+    w(&["remove", "ws-one", "ws-two", "ws-three"]).ok();
+    let list = w(&["list"]);
+    for name in ["ws-one", "ws-three"] {
+        assert!(list.has_line(&format!(r"^{name}\s+Off\s+-$")), "{}", list.output());
+    }
+    assert!(!list.has_line("^ws-two"), "{}", list.output());
     assert!(p.instances().is_empty(), "{:?}", p.instances());
+
+    // R-02: launched again, the workshop starts with an empty apt archive cache.
+    w(&["launch", "ws-one"]).ok();
+    w(&["exec", "ws-one", "--", "sudo", "test", "!", "-f", "/var/cache/apt/archives/sentinel"]).ok();
 }
 
 /// Projects: nested directories, relative --project, moved projects, lost lock files
