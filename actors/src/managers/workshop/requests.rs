@@ -148,10 +148,16 @@ impl Handler<ListProjects> for WorkshopManager {
             let mut launched = std::collections::BTreeSet::new();
             let gone: Vec<&Project> = known.iter().filter(|p| !Path::new(&p.path).is_dir()).collect();
             if !gone.is_empty() {
-                // Projects with workshops stay listed even when their directory is gone.
+                // Projects with workshops stay listed even when their directory is gone; when
+                // LXD cannot tell, none is forgotten this time.
                 let all = ListInstances { user: msg.user.name.clone(), project_id: None };
-                let instances = deps.backend.send(all).await.map_err(BackendError::from)??;
-                launched.extend(instances.into_iter().map(|i| i.target.project_id));
+                match deps.backend.send(all).await.map_err(BackendError::from).and_then(|r| r) {
+                    Ok(instances) => launched.extend(instances.into_iter().map(|i| i.target.project_id)),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "cannot list instances; keeping projects whose directory is gone");
+                        launched.extend(gone.iter().map(|p| p.id.clone()));
+                    }
+                }
             }
             for gone in gone {
                 if let Some(path) = moved_to(&deps, &msg.user, gone).await {
