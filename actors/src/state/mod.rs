@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 pub use change::Change;
 pub use data::DataBag;
@@ -67,6 +67,20 @@ pub struct State {
 struct Pending {
     changes: std::collections::BTreeSet<u64>,
     tasks: std::collections::BTreeSet<u64>,
+}
+
+/// Writes a JSON object of id → cached encoding (`null` for a removed entry).
+fn write_entries<'a>(out: &mut Vec<u8>, entries: impl Iterator<Item = (u64, Option<&'a [u8]>)>) {
+    out.push(b'{');
+    for (i, (id, encoded)) in entries.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "\"{id}\":");
+        out.extend_from_slice(encoded.unwrap_or(b"null"));
+    }
+    out.push(b'}');
 }
 
 /// The numeric key of a decimal id (`None` for anything that is not a canonical number).
@@ -191,27 +205,11 @@ impl State {
 
     /// [`Self::write_json`], recording the journal generation that follows the snapshot.
     fn write_snapshot(&self, out: &mut Vec<u8>, journal_generation: Option<u64>) {
-        fn entries<'a, T: Serialize + 'a>(
-            out: &mut Vec<u8>,
-            entries: impl Iterator<Item = (&'a u64, &'a T, &'a cache::JsonCache)>,
-        ) {
-            out.push(b'{');
-            for (i, (id, entry, cache)) in entries.enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                // Writing into a Vec cannot fail.
-                let _ = write!(out, "\"{id}\":");
-                out.extend_from_slice(cache.encoded(entry));
-            }
-            out.push(b'}');
-        }
-
         out.clear();
         out.extend_from_slice(b"{\"changes\":");
-        entries(out, self.changes.iter().map(|(k, c)| (k, c, &c.json)));
+        write_entries(out, self.changes.iter().map(|(k, c)| (*k, Some(c.json.encoded(c)))));
         out.extend_from_slice(b",\"tasks\":");
-        entries(out, self.tasks.iter().map(|(k, t)| (k, t, &t.json)));
+        write_entries(out, self.tasks.iter().map(|(k, t)| (*k, Some(t.json.encoded(t)))));
         out.push(b',');
         self.write_head_members(out);
         if let Some(generation) = journal_generation {
@@ -247,31 +245,14 @@ impl State {
     /// (the encoded head members) when given. The pending set stays until
     /// [`Self::clear_pending`], so a failed append loses nothing.
     fn write_record(&self, out: &mut Vec<u8>, head: Option<&[u8]>) {
-        fn entries<T: Serialize>(
-            out: &mut Vec<u8>,
-            keys: &std::collections::BTreeSet<u64>,
-            map: &BTreeMap<u64, T>,
-            cache: impl Fn(&T) -> &cache::JsonCache,
-        ) {
-            out.push(b'{');
-            for (i, k) in keys.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                let _ = write!(out, "\"{k}\":");
-                match map.get(k) {
-                    Some(entry) => out.extend_from_slice(cache(entry).encoded(entry)),
-                    None => out.extend_from_slice(b"null"),
-                }
-            }
-            out.push(b'}');
-        }
-
         out.clear();
         out.extend_from_slice(b"{\"changes\":");
-        entries(out, &self.pending.changes, &self.changes, |c| &c.json);
+        let changes =
+            self.pending.changes.iter().map(|k| (*k, self.changes.get(k).map(|c| c.json.encoded(c))));
+        write_entries(out, changes);
         out.extend_from_slice(b",\"tasks\":");
-        entries(out, &self.pending.tasks, &self.tasks, |t| &t.json);
+        let tasks = self.pending.tasks.iter().map(|k| (*k, self.tasks.get(k).map(|t| t.json.encoded(t))));
+        write_entries(out, tasks);
         if let Some(head) = head {
             out.extend_from_slice(b",\"head\":{");
             out.extend_from_slice(head);
