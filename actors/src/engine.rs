@@ -1,6 +1,6 @@
-//! The `StateEngine` actor: sole owner of [`State`], checkpointed (a `state.journal` append, see
-//! [`Store`]) after every mutating message. It hosts the pure [`Scheduler`] and hands runnable tasks to the
-//! [`TaskRunner`](crate::runner::TaskRunner).
+//! The `StateEngine` actor: sole owner of [`State`], checkpointed after every mutating message
+//! (a `state.journal` append, see [`Store`]). It hosts the pure [`Scheduler`] and hands
+//! runnable tasks to the [`TaskRunner`](crate::runner::TaskRunner).
 //!
 //! Invariant: nobody else holds a `State`; every read or write is a message to this actor, so
 //! the mailbox is the lock and the end of a mutating message is the checkpoint.
@@ -100,6 +100,18 @@ impl Engine {
                     panic!("cannot checkpoint state for {CHECKPOINT_GIVE_UP:?}: {e}");
                 }
                 false
+            }
+        }
+    }
+
+    /// Leaves the whole state in `state.json` (a clean stop); when that cannot be written, the
+    /// journal keeps what changed.
+    pub fn close(&mut self) {
+        match self.store.compact(&mut self.state) {
+            Ok(()) => self.dirty = false,
+            Err(e) => {
+                warn!(error = %e, "cannot compact state on stop; the journal keeps it");
+                self.checkpoint();
             }
         }
     }
@@ -232,11 +244,7 @@ impl Actor for StateEngine {
     }
 
     fn stopping(&mut self, _ctx: &mut Self::Context) -> Running {
-        // A clean stop leaves the whole state in state.json.
-        self.engine.checkpoint();
-        if let Err(e) = self.engine.store.compact(&mut self.engine.state) {
-            warn!(error = %e, "cannot compact state on stop; the journal keeps it");
-        }
+        self.engine.close();
         Running::Stop
     }
 }

@@ -8,7 +8,7 @@ use workshop_api::Project;
 
 use super::handlers::{GUEST_PROJECT, PROJECT_DEVICE, project_device};
 use super::requests::*;
-use crate::backend::{ExecSpec, RunCommand, SetDevice};
+use crate::backend::{ExecSpec, Instance, RunCommand, SetDevice};
 use crate::engine::{Query, Transact};
 use crate::managers::{UserRef, backend_call};
 use crate::project::{self, Registry, TrackOutcome, mountinfo};
@@ -66,14 +66,17 @@ pub(super) async fn track_project(
 }
 
 /// Where the directory of `project`, gone from its recorded path, is now: its running
-/// workshops still mount it, and the kernel names the mount by the directory's current path.
-pub(super) async fn moved_to(deps: &Deps, user: &UserRef, project: &Project) -> Option<PathBuf> {
+/// workshops (among `instances`, the user's) still mount it, and the kernel names the mount by
+/// the directory's current path.
+pub(super) async fn moved_to(deps: &Deps, project: &Project, instances: &[Instance]) -> Option<PathBuf> {
+    let mut running = instances.iter().filter(|i| i.running && i.target.project_id == project.id).peekable();
+    running.peek()?;
     let host = mountinfo::parse(&std::fs::read_to_string("/proc/self/mountinfo").ok()?);
-    let running = instances(deps, user, &project.id).await.ok()?.into_iter().filter(|i| i.running);
     for instance in running {
         let spec =
             ExecSpec { command: vec!["cat".into(), "/proc/self/mountinfo".into()], ..Default::default() };
-        let Ok(out) = backend_call(&deps.backend, RunCommand { target: instance.target, spec }).await else {
+        let Ok(out) = backend_call(&deps.backend, RunCommand { target: instance.target.clone(), spec }).await
+        else {
             continue;
         };
         let guest = mountinfo::parse(&String::from_utf8_lossy(&out.stdout));

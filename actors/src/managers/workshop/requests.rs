@@ -144,24 +144,27 @@ impl Handler<ListProjects> for WorkshopManager {
                     registries(st).get(&name).map(|r| r.list().to_vec()).unwrap_or_default()
                 })))
                 .await?;
+            let gone: Vec<&Project> = known.iter().filter(|p| !Path::new(&p.path).is_dir()).collect();
             let mut found = Vec::new();
             let mut launched = std::collections::BTreeSet::new();
-            let gone: Vec<&Project> = known.iter().filter(|p| !Path::new(&p.path).is_dir()).collect();
             if !gone.is_empty() {
-                // Projects with workshops stay listed even when their directory is gone; when
-                // LXD cannot tell, none is forgotten this time.
+                // A gone directory may have moved (its running workshops say where to), and a
+                // project with workshops stays listed even when its directory is gone. When
+                // LXD cannot tell, no project is forgotten this time.
                 let all = ListInstances { user: msg.user.name.clone(), project_id: None };
                 match deps.backend.send(all).await.map_err(BackendError::from).and_then(|r| r) {
-                    Ok(instances) => launched.extend(instances.into_iter().map(|i| i.target.project_id)),
+                    Ok(instances) => {
+                        for project in &gone {
+                            if let Some(path) = moved_to(&deps, project, &instances).await {
+                                found.push((project.id.clone(), path));
+                            }
+                        }
+                        launched.extend(instances.into_iter().map(|i| i.target.project_id));
+                    }
                     Err(e) => {
                         tracing::debug!(error = %e, "cannot list instances; keeping projects whose directory is gone");
                         launched.extend(gone.iter().map(|p| p.id.clone()));
                     }
-                }
-            }
-            for gone in gone {
-                if let Some(path) = moved_to(&deps, &msg.user, gone).await {
-                    found.push((gone.id.clone(), path));
                 }
             }
             let name = msg.user.name.clone();
