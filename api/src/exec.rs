@@ -4,6 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// Where every workshop mounts (read-only) the host directory workshopd shares with it:
+/// `workshopctl`, `workshop-exec` and the untrusted socket.
+pub const GUEST_BIN: &str = "/var/lib/workshop/bin";
+
 /// A user switch for command prefixes that takes sudo's `-u #UID -g #GID
 /// [--preserve-env=K,...] --` and is faster: it replaces itself with the command (installed by
 /// workshopd into the directory every workshop mounts at `/var/lib/workshop/bin`).
@@ -77,5 +81,14 @@ impl ExecControl {
 
     pub fn signal(signal: i32) -> Self {
         Self { command: "signal".into(), args: BTreeMap::new(), signal: Some(signal) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn workshop_exec_is_in_the_shared_directory() {
+        let exec = std::path::Path::new(super::GUEST_EXEC);
+        assert_eq!(exec.parent(), Some(std::path::Path::new(super::GUEST_BIN)));
     }
 }

@@ -5,8 +5,9 @@
 /// Where the untrusted socket appears inside a workshop (a link into [`GUEST_BIN`]).
 pub const GUEST_SOCKET: &str = "/var/lib/workshop/run/workshop.socket.untrusted";
 /// Where the host directory shared with every workshop is mounted (read-only): it holds
-/// `workshopctl` and a listener of the untrusted API named [`SHARED_SOCKET_NAME`].
-pub const GUEST_BIN: &str = "/var/lib/workshop/bin";
+/// `workshopctl`, `workshop-exec` and a listener of the untrusted API named
+/// [`SHARED_SOCKET_NAME`].
+pub use workshop_api::exec::GUEST_BIN;
 /// The file name of the untrusted socket in the shared directory. A bind mount of the
 /// directory (not of the socket) keeps working when the daemon re-creates the socket, and
 /// unlike an LXD proxy device it costs nothing when a workshop starts.
