@@ -21,6 +21,10 @@ const INIT_RETRY: Duration = Duration::from_millis(50);
 /// Clean-shutdown timeout of a stop, and of a forced stop before it kills.
 const STOP_TIMEOUT: Duration = Duration::from_secs(60);
 const FORCE_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// After a clean stop reported as failed: how long to watch for the guest to finish going
+/// down before asking again, and how often to look.
+const STOP_SETTLE: Duration = Duration::from_secs(5);
+const STOP_POLL: Duration = Duration::from_millis(200);
 /// How long to wait for LXD to finish another operation on an instance (e.g. the clean-up
 /// after a failed start), and how often to ask.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -142,17 +146,29 @@ impl LxdBackend {
         if is_stopped(&client, &name).await.map_err(|e| instance_error(target, &what, e))? {
             return Ok(());
         }
-        let timeout = if force { FORCE_STOP_TIMEOUT } else { STOP_TIMEOUT };
-        let stopped = match when_idle(|| client.stop_instance(&name, Some(timeout), false)).await {
-            Err(e) if force => {
-                debug!(instance = %name, error = %e, "clean stop failed; killing");
-                when_idle(|| client.stop_instance(&name, None, true)).await
+        let deadline = Instant::now() + if force { FORCE_STOP_TIMEOUT } else { STOP_TIMEOUT };
+        let failure = loop {
+            // LXD takes whole seconds; a clean stop is always given at least one.
+            let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
+            let Err(e) = when_idle(|| client.stop_instance(&name, Some(left), false)).await else {
+                return Ok(());
+            };
+            // LXD can report a clean shutdown as failed while the guest is still going down
+            // (its wait for the init process is cut short): give the guest a moment to finish.
+            if wait_stopped(&client, &name, deadline).await {
+                return Ok(());
             }
-            other => other,
+            if Instant::now() >= deadline {
+                break e;
+            }
+            debug!(instance = %name, error = %e, "clean stop failed; asking again");
         };
-        match stopped {
+        if !force {
+            return Err(instance_error(target, &what, failure));
+        }
+        debug!(instance = %name, error = %failure, "clean stop failed; killing");
+        match when_idle(|| client.stop_instance(&name, None, true)).await {
             Ok(()) => Ok(()),
-            // It may have stopped by itself meanwhile.
             Err(e) => match is_stopped(&client, &name).await {
                 Ok(true) => Ok(()),
                 _ => Err(instance_error(target, &what, e)),
@@ -251,6 +267,20 @@ where
 /// LXD's "Instance is busy running a \"stop\" operation".
 fn is_busy(e: &LxdError) -> bool {
     e.to_string().contains("is busy running")
+}
+
+/// Polls until the instance is stopped, for at most [`STOP_SETTLE`] and not past `deadline`.
+async fn wait_stopped(client: &Client, name: &str, deadline: Instant) -> bool {
+    let until = deadline.min(Instant::now() + STOP_SETTLE);
+    loop {
+        if let Ok(true) = is_stopped(client, name).await {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        actix_rt::time::sleep(STOP_POLL).await;
+    }
 }
 
 async fn is_stopped(client: &Client, name: &str) -> Result<bool, LxdError> {
