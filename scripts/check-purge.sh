@@ -52,7 +52,12 @@ touch "$apt_cache/sentinel" || fail "no apt cache at $apt_cache"
 stop_daemon
 
 # The purge procedure, with this check's daemon data in place of /var/lib/workshop.
-bash "$ROOT/scripts/purge.sh" >/dev/null 2>&1 || fail "purge.sh exited non-zero"
+PURGE_LOG=$(mktemp)
+if ! bash "$ROOT/scripts/purge.sh" >"$PURGE_LOG" 2>&1; then
+    tail -n 20 "$PURGE_LOG" >&2
+    fail "purge.sh exited non-zero (its last lines above)"
+fi
+rm -f "$PURGE_LOG"
 ! lxc storage list -f csv | cut -d, -f1 | grep -qx workshop || fail "pool workshop left"
 ! lxc network list -f csv | cut -d, -f1 | grep -qx workshopbr0 || fail "network workshopbr0 left"
 ! lxc project list -f csv | cut -d, -f1 | grep -q '^workshop' || fail "workshop projects left"
