@@ -19,7 +19,8 @@ cd "$ROOT"
 leftovers() {
     local project
     for project in workshop.workshop-test workshop.workshop-test2; do
-        lxc list --project "$project" -c n -f csv 2>/dev/null | sed "s|^|$project/|"
+        # Templates (tpl-…) are the daemon's own and stay for the next launch.
+        { lxc list --project "$project" -c n -f csv 2>/dev/null || true; } | { grep -v '^tpl-' || true; } | sed "s|^|$project/|"
     done
 }
 remove_leftovers() {

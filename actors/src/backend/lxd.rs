@@ -8,6 +8,7 @@ mod images;
 mod instances;
 mod layout;
 mod ready;
+mod templates;
 mod users;
 
 use std::cell::RefCell;
@@ -74,6 +75,8 @@ pub struct LxdBackend {
     users: RefCell<HashSet<String>>,
     /// Base image downloads in progress.
     downloads: RefCell<HashMap<String, images::Download>>,
+    /// Template preparations in progress, by `<project>/<template>`.
+    templates: RefCell<HashMap<String, templates::Preparation>>,
 }
 
 impl LxdBackend {
@@ -84,6 +87,7 @@ impl LxdBackend {
             pool_driver: RefCell::default(),
             users: RefCell::default(),
             downloads: RefCell::default(),
+            templates: RefCell::default(),
         }
     }
 

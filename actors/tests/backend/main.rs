@@ -6,3 +6,4 @@ mod common;
 mod failures;
 mod lifecycle;
 mod setup;
+mod templates;

@@ -80,7 +80,32 @@ impl LxdBackend {
         let mut create = InstanceCreate::new(&name, InstanceSource::ImageFingerprint(spec.image.clone()));
         create.config = layout::instance_config(target, spec);
         create.devices = spec.devices.clone();
-        match client.create_instance(&create).await {
+        let created = match self.template(target, spec).await {
+            Ok(template) => {
+                let mut copy = create.clone();
+                copy.source = InstanceSource::Copy {
+                    source: template,
+                    project: None,
+                    instance_only: true,
+                    refresh: false,
+                };
+                copy.config.extend(layout::template_overrides());
+                // LXD 5.0 gives a copy without profiles none at all (so no root disk).
+                copy.profiles = Some(vec!["default".to_string()]);
+                match client.create_instance(&copy).await {
+                    Err(e) if !e.is_already_exists() => {
+                        warn!(instance = %name, error = %e, "cannot copy the template; creating from the image");
+                        client.create_instance(&create).await
+                    }
+                    copied => copied,
+                }
+            }
+            Err(reason) => {
+                warn!(instance = %name, reason = %reason, "no template; creating from the image");
+                client.create_instance(&create).await
+            }
+        };
+        match created {
             Ok(()) => Ok(()),
             Err(e) if e.is_already_exists() => {
                 let (existing, _) = client.get_instance(&name).await.map_err(|e| lxd_error(&what, e))?;

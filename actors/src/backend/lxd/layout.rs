@@ -39,9 +39,12 @@ pub(super) fn user_key(user: &str) -> String {
         readable.insert(0, 'u');
     }
     readable.truncate(20);
-    let digest = Sha3_256::digest(user.as_bytes());
-    let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{hash}", readable.trim_end_matches('-'))
+    format!("{}-{}", readable.trim_end_matches('-'), short_hash(user))
+}
+
+/// Eight hex digits of a SHA3 digest: enough to keep distinct inputs' names apart.
+fn short_hash(input: &str) -> String {
+    Sha3_256::digest(input.as_bytes())[..4].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn is_plain_name(name: &str) -> bool {
@@ -91,6 +94,48 @@ pub(super) fn instance_config(target: &Target, spec: &CreateSpec) -> BTreeMap<St
     config.insert(PROJECT_ID_KEY.to_string(), target.project_id.clone());
     config.insert(NAME_KEY.to_string(), target.name.clone());
     config
+}
+
+/// Config key marking a template instance; it holds the image fingerprint it was made from.
+pub(super) const TEMPLATE_KEY: &str = "user.workshop.template";
+/// LXD's record of the id mapping an instance's files are shifted to, and of the mapping
+/// its next start uses: when they agree, the start does not remap the root filesystem.
+const LAST_IDMAP_KEY: &str = "volatile.last_state.idmap";
+const NEXT_IDMAP_KEY: &str = "volatile.idmap.next";
+
+/// The template of `user`'s workshops made from `image` with `raw_idmap`:
+/// `tpl-<fingerprint, 12>-<hash of user and mapping, 8>`. LXD's bridge wants instance names
+/// unique across projects (they are DNS names), hence the user in it.
+pub(super) fn template_name(image: &str, user: &str, raw_idmap: &str) -> String {
+    let short: String = image.chars().take(12).collect();
+    format!("tpl-{short}-{}", short_hash(&format!("{user}\n{raw_idmap}")))
+}
+
+/// Config of a template: the workshops' id mapping, an init that only sleeps (the template
+/// starts once, so that LXD shifts its files to the mapping, and runs nothing of the guest),
+/// and the marker.
+pub(super) fn template_config(image: &str, raw_idmap: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("raw.idmap".to_string(), raw_idmap.to_string()),
+        ("raw.lxc".to_string(), "lxc.init.cmd = /bin/sleep 600".to_string()),
+        (TEMPLATE_KEY.to_string(), image.to_string()),
+    ])
+}
+
+/// Template keys a copy drops (LXD does not store keys with empty values, and a copy keeps
+/// the source's keys it is not given).
+pub(super) fn template_overrides() -> [(String, String); 2] {
+    [("raw.lxc".to_string(), String::new()), (TEMPLATE_KEY.to_string(), String::new())]
+}
+
+/// Whether a template is ready to copy: stopped, with its files shifted to the mapping its
+/// copies start with.
+pub(super) fn is_prepared(instance: &lxd::Instance) -> bool {
+    let last = instance.config.get(LAST_IDMAP_KEY).map(String::as_str).unwrap_or_default();
+    instance.config.contains_key(TEMPLATE_KEY)
+        && !instance.is_running()
+        && !matches!(last, "" | "[]")
+        && instance.config.get(NEXT_IDMAP_KEY).map(String::as_str) == Some(last)
 }
 
 /// Whether an existing instance belongs to `target`'s project (an instance without the key
@@ -304,6 +349,43 @@ mod tests {
 
         assert!(to_instance("alice", lxd_instance("stray", &[], "Running")).is_none());
         assert!(to_instance("alice", lxd_instance("stray", &[(PROJECT_ID_KEY, "p1")], "Running")).is_none());
+    }
+
+    #[test]
+    fn templates_are_named_by_image_and_mapping() {
+        let map = raw_idmap(1001, 1002);
+        let image = "ece96a5dc17dcbf24e86d9a7698be41";
+        let name = template_name(image, "alice", &map);
+        assert!(name.starts_with("tpl-ece96a5dc17d-"), "{name}");
+        assert_eq!(name.len(), "tpl-".len() + 12 + 1 + 8);
+        assert_ne!(name, template_name(image, "alice", &raw_idmap(1001, 1001)));
+        assert_ne!(name, template_name(image, "bob", &map), "names are unique across projects");
+        let config = template_config("ece96a5dc17d", &map);
+        assert_eq!(config[TEMPLATE_KEY], "ece96a5dc17d");
+        assert_eq!(config["raw.idmap"], map);
+        // A copy drops every template-only key.
+        for key in config.keys().filter(|k| *k != "raw.idmap") {
+            assert!(template_overrides().iter().any(|(k, v)| k == key && v.is_empty()), "{key}");
+        }
+    }
+
+    #[test]
+    fn a_template_is_prepared_once_shifted_and_stopped() {
+        let map = r#"[{"Isuid":true,"Hostid":1000,"Nsid":1000,"Maprange":1}]"#;
+        let template = |config: &[(&str, &str)], status: &str| lxd::Instance {
+            name: "tpl-x".into(),
+            status: status.into(),
+            config: strings(config),
+            ..Default::default()
+        };
+        let shifted = [(TEMPLATE_KEY, "fp"), (LAST_IDMAP_KEY, map), (NEXT_IDMAP_KEY, map)];
+        assert!(is_prepared(&template(&shifted, "Stopped")));
+        assert!(!is_prepared(&template(&shifted, "Running")), "still being prepared");
+        assert!(!is_prepared(&template(&shifted[1..], "Stopped")), "not a template");
+        let never_started = [(TEMPLATE_KEY, "fp"), (LAST_IDMAP_KEY, "[]"), (NEXT_IDMAP_KEY, map)];
+        assert!(!is_prepared(&template(&never_started, "Stopped")));
+        let other_map = [(TEMPLATE_KEY, "fp"), (LAST_IDMAP_KEY, map), (NEXT_IDMAP_KEY, "[]")];
+        assert!(!is_prepared(&template(&other_map, "Stopped")));
     }
 
     #[test]

@@ -1,0 +1,96 @@
+//! Workshops are copies of a per-user template whose files LXD has already shifted to the
+//! workshops' id mapping, so that their first start does not remap the root filesystem.
+
+use workshop_actors::backend::Backend;
+
+use crate::common::{self, HOST_ID, UserGuard};
+
+/// The instances of `project` whose names start with `tpl-`, with their config.
+fn templates(project: &str) -> Vec<serde_json::Value> {
+    let all = common::query(&format!("/1.0/instances?project={project}&recursion=1"));
+    all.as_array()
+        .expect("instance list")
+        .iter()
+        .filter(|i| i["name"].as_str().is_some_and(|n| n.starts_with("tpl-")))
+        .cloned()
+        .collect()
+}
+
+#[actix_rt::test]
+async fn workshops_are_copies_of_a_shifted_template() {
+    let Some(backend) = common::backend() else { return };
+    let user = common::user_name();
+    let _guard = UserGuard(user.clone());
+    let project = format!("workshop.{user}");
+    let image = common::image(&backend).await;
+
+    let first = common::target(&user, "one");
+    let second = common::target(&user, "two");
+    backend.create(&first, &common::spec(&image)).await.expect("create one");
+    backend.create(&second, &common::spec(&image)).await.expect("create two");
+
+    // One template, stopped, shifted to the workshops' mapping, never booted.
+    let found = templates(&project);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let template = &found[0];
+    let config = &template["config"];
+    assert_eq!(template["status"], "Stopped");
+    assert_eq!(config["user.workshop.template"], image.as_str());
+    assert_eq!(config["raw.idmap"], format!("uid {HOST_ID} 1000\ngid {HOST_ID} 1000"));
+    assert_eq!(config["volatile.last_state.idmap"], config["volatile.idmap.next"]);
+    assert_ne!(config["volatile.last_state.idmap"], "[]");
+
+    // The workshops carry none of the template's own keys, and start without a remap.
+    for target in [&first, &second] {
+        let instance = backend.get(target).await.unwrap().expect("workshop");
+        assert!(!instance.config.contains_key("raw.lxc"), "{:?}", instance.config);
+        assert!(!instance.config.contains_key("user.workshop.template"));
+        assert_eq!(
+            instance.config.get("volatile.last_state.idmap").map(String::as_str),
+            config["volatile.idmap.next"].as_str()
+        );
+    }
+    assert_eq!(backend.list(&user, None).await.unwrap().len(), 2, "templates are not workshops");
+
+    // Each copy boots as itself.
+    let mut ids = Vec::new();
+    for target in [&first, &second] {
+        backend.start(target).await.expect("start");
+        backend.wait_ready(target).await.expect("init system up");
+        let out = backend.run(target, &common::command(&["sh", "-c", "hostname; cat /etc/machine-id"])).await;
+        let text = String::from_utf8_lossy(&out.expect("run").stdout).to_string();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some(target.instance_name().as_str()));
+        ids.push(lines.next().expect("machine id").to_string());
+    }
+    assert_ne!(ids[0], ids[1], "every workshop has its own machine id");
+    for target in [&first, &second] {
+        backend.delete(target).await.expect("delete");
+    }
+}
+
+#[actix_rt::test]
+async fn an_instance_in_the_templates_place_is_left_alone() {
+    let Some(backend) = common::backend() else { return };
+    let user = common::user_name();
+    let _guard = UserGuard(user.clone());
+    let project = format!("workshop.{user}");
+    let image = common::image(&backend).await;
+    backend.ensure_user(&user).await.expect("projects");
+
+    // Not a template (no marker) but with a template's name: workshops come from the image.
+    let first = common::target(&user, "one");
+    backend.create(&first, &common::spec(&image)).await.expect("create one");
+    let name = templates(&project)[0]["name"].as_str().unwrap().to_string();
+    backend.delete(&first).await.unwrap();
+    common::lxc(&["delete", "-f", "--project", &project, &name]).expect("delete the template");
+    common::lxc(&["init", &image, &name, "--project", &project]).expect("a stray instance");
+
+    let second = common::target(&user, "two");
+    backend.create(&second, &common::spec(&image)).await.expect("create from the image");
+    let stray = templates(&project);
+    assert_eq!(stray.len(), 1);
+    assert!(stray[0]["config"].get("user.workshop.template").is_none(), "untouched: {stray:#?}");
+    backend.start(&second).await.expect("start");
+    backend.wait_ready(&second).await.expect("init system up");
+}
