@@ -1,6 +1,8 @@
 //! Workshops are copies of a per-user template whose files LXD has already shifted to the
 //! workshops' id mapping, so that their first start does not remap the root filesystem.
 
+use std::time::{Duration, Instant};
+
 use workshop_actors::backend::Backend;
 
 use crate::common::{self, HOST_ID, UserGuard};
@@ -16,6 +18,22 @@ fn templates(project: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Waits (up to 60 s) until `project` has a stopped template that LXD has shifted.
+async fn prepared_template(project: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let found = templates(project);
+        if let [template] = &found[..]
+            && template["status"] == "Stopped"
+            && !matches!(template["config"]["volatile.last_state.idmap"].as_str(), None | Some("[]"))
+        {
+            return template.clone();
+        }
+        assert!(Instant::now() < deadline, "no prepared template in {project}: {found:#?}");
+        actix_rt::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[actix_rt::test]
 async fn workshops_are_copies_of_a_shifted_template() {
     let Some(backend) = common::backend() else { return };
@@ -24,15 +42,15 @@ async fn workshops_are_copies_of_a_shifted_template() {
     let project = format!("workshop.{user}");
     let image = common::image(&backend).await;
 
+    // The first launch comes from the image and has the template prepared meanwhile.
     let first = common::target(&user, "one");
     let second = common::target(&user, "two");
     backend.create(&first, &common::spec(&image)).await.expect("create one");
+    let template = prepared_template(&project).await;
     backend.create(&second, &common::spec(&image)).await.expect("create two");
 
     // One template, stopped, shifted to the workshops' mapping, never booted.
-    let found = templates(&project);
-    assert_eq!(found.len(), 1, "{found:#?}");
-    let template = &found[0];
+    assert_eq!(templates(&project).len(), 1);
     let config = &template["config"];
     assert_eq!(template["status"], "Stopped");
     assert_eq!(config["user.workshop.template"], image.as_str());
@@ -40,8 +58,8 @@ async fn workshops_are_copies_of_a_shifted_template() {
     assert_eq!(config["volatile.last_state.idmap"], config["volatile.idmap.next"]);
     assert_ne!(config["volatile.last_state.idmap"], "[]");
 
-    // The workshops carry none of the template's own keys, and start without a remap.
-    for target in [&first, &second] {
+    // The copy carries none of the template's own keys, and starts without a remap.
+    for target in [&second] {
         let instance = backend.get(target).await.unwrap().expect("workshop");
         assert!(!instance.config.contains_key("raw.lxc"), "{:?}", instance.config);
         assert!(!instance.config.contains_key("user.workshop.template"));
@@ -81,13 +99,20 @@ async fn an_instance_in_the_templates_place_is_left_alone() {
     // Not a template (no marker) but with a template's name: workshops come from the image.
     let first = common::target(&user, "one");
     backend.create(&first, &common::spec(&image)).await.expect("create one");
-    let name = templates(&project)[0]["name"].as_str().unwrap().to_string();
+    let name = prepared_template(&project).await["name"].as_str().unwrap().to_string();
     backend.delete(&first).await.unwrap();
-    common::lxc(&["delete", "-f", "--project", &project, &name]).expect("delete the template");
+    // LXD may still be finishing the template's stop for a moment.
+    let deleted = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        common::lxc(&["delete", "-f", "--project", &project, &name]).is_some()
+    });
+    assert!(deleted, "cannot delete the template");
     common::lxc(&["init", &image, &name, "--project", &project]).expect("a stray instance");
 
     let second = common::target(&user, "two");
     backend.create(&second, &common::spec(&image)).await.expect("create from the image");
+    // Its background preparation gives up on the stray instance.
+    actix_rt::time::sleep(Duration::from_secs(2)).await;
     let stray = templates(&project);
     assert_eq!(stray.len(), 1);
     assert!(stray[0]["config"].get("user.workshop.template").is_none(), "untouched: {stray:#?}");

@@ -80,8 +80,8 @@ impl LxdBackend {
         let mut create = InstanceCreate::new(&name, InstanceSource::ImageFingerprint(spec.image.clone()));
         create.config = layout::instance_config(target, spec);
         create.devices = spec.devices.clone();
-        let created = match self.template(target, spec).await {
-            Ok(template) => {
+        let created = match self.ready_template(target, spec).await {
+            Some(template) => {
                 let mut copy = create.clone();
                 copy.source = InstanceSource::Copy {
                     source: template,
@@ -92,7 +92,8 @@ impl LxdBackend {
                 copy.config.extend(layout::template_overrides());
                 // LXD 5.0 gives a copy without profiles none at all (so no root disk).
                 copy.profiles = Some(vec!["default".to_string()]);
-                match client.create_instance(&copy).await {
+                // LXD may still be finishing the template's stop ("busy").
+                match when_idle(|| client.create_instance(&copy)).await {
                     Err(e) if !e.is_already_exists() => {
                         warn!(instance = %name, error = %e, "cannot copy the template; creating from the image");
                         client.create_instance(&create).await
@@ -100,10 +101,7 @@ impl LxdBackend {
                     copied => copied,
                 }
             }
-            Err(reason) => {
-                warn!(instance = %name, reason = %reason, "no template; creating from the image");
-                client.create_instance(&create).await
-            }
+            None => client.create_instance(&create).await,
         };
         match created {
             Ok(()) => Ok(()),

@@ -111,13 +111,13 @@ pub(super) fn template_name(image: &str, user: &str, raw_idmap: &str) -> String 
     format!("tpl-{short}-{}", short_hash(&format!("{user}\n{raw_idmap}")))
 }
 
-/// Config of a template: the workshops' id mapping, an init that only sleeps (the template
-/// starts once, so that LXD shifts its files to the mapping, and runs nothing of the guest),
-/// and the marker.
+/// Config of a template: the workshops' id mapping, an init that exits at once (the template
+/// starts once, so that LXD shifts its files to the mapping, runs nothing of the guest and
+/// stops by itself), and the marker.
 pub(super) fn template_config(image: &str, raw_idmap: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("raw.idmap".to_string(), raw_idmap.to_string()),
-        ("raw.lxc".to_string(), "lxc.init.cmd = /bin/sleep 600".to_string()),
+        ("raw.lxc".to_string(), "lxc.init.cmd = /bin/true".to_string()),
         (TEMPLATE_KEY.to_string(), image.to_string()),
     ])
 }

@@ -1,10 +1,11 @@
 //! Templates: one stopped instance per user, base image and id mapping whose files LXD has
 //! already shifted to the workshops' mapping. On this LXD (no idmapped mounts) the first start
 //! of an instance made from an image rewrites the owner of every file, which takes most of a
-//! second; a copy of a shifted template starts without it. A template is made at the first
-//! launch that needs it, by starting it once with an init that only sleeps, so nothing of the
-//! guest runs in it. Several daemons may share a user's project: one prepares, the others wait
-//! for it, and a template left half-made is replaced once it is old.
+//! second; a copy of a shifted template starts without it. A launch copies the template when
+//! it is ready, else creates from the image and has the template prepared in the background
+//! (started once with an init that exits at once, so nothing of the guest runs in it). Several
+//! daemons may share a user's project: one prepares, the others wait for it, and a template
+//! left half-made is replaced once it is old.
 
 use std::time::{Duration, Instant};
 
@@ -17,63 +18,75 @@ use super::{LxdBackend, layout};
 use crate::backend::{CreateSpec, Target};
 use crate::lxd::{Client, InstanceCreate, InstanceSource};
 
-/// A preparation shared by every launch that needs the same template meanwhile; the
-/// template's name, or why there is none.
-pub(super) type Preparation = Shared<LocalBoxFuture<'static, Result<String, String>>>;
+/// A preparation running in the background, known so that it is not started twice.
+pub(super) type Preparation = Shared<LocalBoxFuture<'static, ()>>;
 
 /// How long to wait for a template another daemon is preparing.
 const WAIT_FOR_OTHERS: Duration = Duration::from_secs(30);
-const WAIT_RETRY: Duration = Duration::from_millis(250);
+const WAIT_RETRY: Duration = Duration::from_millis(100);
+/// How long a template's start may take to end by itself.
+const STOP_WAIT: Duration = Duration::from_secs(30);
 /// A template that is still not prepared this long after its creation was abandoned.
 const ABANDONED_AFTER: Duration = Duration::from_secs(120);
 
 impl LxdBackend {
-    /// The name of a prepared template to copy `spec`'s workshop from, preparing it first
-    /// when needed.
-    pub(super) async fn template(&self, target: &Target, spec: &CreateSpec) -> Result<String, String> {
+    /// The name of the prepared template to copy `spec`'s workshop from, if there is one.
+    /// Otherwise the template is prepared in the background, for the launches after this
+    /// one: a launch never waits for it.
+    pub(super) async fn ready_template(&self, target: &Target, spec: &CreateSpec) -> Option<String> {
         let raw_idmap = layout::raw_idmap(spec.host_uid, spec.host_gid);
         let name = layout::template_name(&spec.image, &target.user, &raw_idmap);
-        let key = format!("{}/{name}", layout::instances_project(&target.user));
-        let preparation = self
-            .templates
-            .borrow_mut()
-            .entry(key.clone())
-            .or_insert_with(|| {
-                let client = self.instances_client(&target.user);
-                let images = self.client.unscoped();
-                prepare(client, images, name, spec.image.clone(), raw_idmap).boxed_local().shared()
-            })
-            .clone();
-        let result = preparation.clone().await;
-        let mut templates = self.templates.borrow_mut();
-        if templates.get(&key).is_some_and(|p| p.ptr_eq(&preparation)) {
-            templates.remove(&key);
+        let client = self.instances_client(&target.user);
+        match client.get_instance(&name).await {
+            Ok((instance, _)) if layout::is_prepared(&instance) => return Some(name),
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                debug!(template = %name, error = %e, "cannot look up the template");
+                return None;
+            }
         }
-        result
+        let key = format!("{}/{name}", layout::instances_project(&target.user));
+        let mut templates = self.templates.borrow_mut();
+        templates.retain(|_, preparation| preparation.peek().is_none());
+        templates.entry(key).or_insert_with(|| {
+            let images = self.client.unscoped();
+            let preparation =
+                prepare(client, images, name, spec.image.clone(), raw_idmap).boxed_local().shared();
+            actix_rt::spawn(preparation.clone());
+            preparation
+        });
+        None
     }
 }
 
-/// Makes sure the template `name` exists and is prepared.
-async fn prepare(
-    client: Client,
-    images: Client,
-    name: String,
-    image: String,
-    raw_idmap: String,
-) -> Result<String, String> {
+/// Makes sure the template `name` exists and is prepared; says so in the log either way.
+async fn prepare(client: Client, images: Client, name: String, image: String, raw_idmap: String) {
+    if let Err(reason) = make(&client, &images, &name, &image, &raw_idmap).await {
+        warn!(template = %name, reason = %reason, "cannot prepare a template; launches create workshops from the image");
+    }
+}
+
+async fn make(
+    client: &Client,
+    images: &Client,
+    name: &str,
+    image: &str,
+    raw_idmap: &str,
+) -> Result<(), String> {
     let waiting_since = Instant::now();
     loop {
-        match client.get_instance(&name).await {
+        match client.get_instance(name).await {
             Ok((instance, _)) => {
                 if !instance.config.contains_key(layout::TEMPLATE_KEY) {
                     return Err(format!("instance {name:?} exists and is not a template"));
                 }
                 if layout::is_prepared(&instance) {
-                    return Ok(name);
+                    return Ok(());
                 }
                 if is_abandoned(&instance.created_at) {
                     info!(template = %name, "replacing a template left half-made");
-                    client.delete_instance(&name, true).await.map_err(|e| e.to_string())?;
+                    client.delete_instance(name, true).await.map_err(|e| e.to_string())?;
                     continue;
                 }
                 if waiting_since.elapsed() >= WAIT_FOR_OTHERS {
@@ -82,8 +95,9 @@ async fn prepare(
                 actix_rt::time::sleep(WAIT_RETRY).await;
             }
             Err(e) if e.is_not_found() => {
-                let mut create = InstanceCreate::new(&name, InstanceSource::ImageFingerprint(image.clone()));
-                create.config = layout::template_config(&image, &raw_idmap);
+                let mut create =
+                    InstanceCreate::new(name, InstanceSource::ImageFingerprint(image.to_string()));
+                create.config = layout::template_config(image, raw_idmap);
                 match client.create_instance(&create).await {
                     Ok(()) => {}
                     // Another daemon got there first: wait for it.
@@ -91,30 +105,55 @@ async fn prepare(
                     Err(e) => return Err(e.to_string()),
                 }
                 let started = Instant::now();
-                if let Err(e) = shift(&client, &name).await {
-                    if let Err(e) = client.delete_instance(&name, true).await {
-                        warn!(template = %name, error = %e, "cannot remove a template that failed");
-                    }
+                if let Err(e) = shift(client, name).await {
+                    remove_failed(client, name).await;
                     return Err(e);
                 }
                 info!(template = %name, elapsed_ms = started.elapsed().as_millis() as u64, "template prepared");
-                prune(&client, &images, &image).await;
-                return Ok(name);
+                prune(client, images, image).await;
+                return Ok(());
             }
             Err(e) => return Err(e.to_string()),
         }
     }
 }
 
-/// Starts the template once (LXD shifts its files) and stops it.
+/// Starts the template once (LXD shifts its files; its init exits at once) and waits until
+/// it has stopped.
 async fn shift(client: &Client, name: &str) -> Result<(), String> {
-    client.start_instance(name).await.map_err(|e| e.to_string())?;
-    client.stop_instance(name, None, true).await.map_err(|e| e.to_string())?;
-    let (instance, _) = client.get_instance(name).await.map_err(|e| e.to_string())?;
-    if layout::is_prepared(&instance) {
-        Ok(())
-    } else {
-        Err(format!("LXD did not record template {name:?} as shifted"))
+    // Whatever LXD says of a start whose init is gone at once, the record below decides.
+    if let Err(e) = client.start_instance(name).await {
+        debug!(template = %name, error = %e, "template start reported an error");
+    }
+    let deadline = Instant::now() + STOP_WAIT;
+    loop {
+        let (instance, _) = client.get_instance(name).await.map_err(|e| e.to_string())?;
+        if !instance.config.contains_key(layout::TEMPLATE_KEY) {
+            return Err(format!("template {name:?} was replaced by another instance"));
+        }
+        if !instance.is_running() {
+            return if layout::is_prepared(&instance) {
+                Ok(())
+            } else {
+                Err(format!("LXD did not record template {name:?} as shifted"))
+            };
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("template {name:?} did not stop after its start"));
+        }
+        actix_rt::time::sleep(WAIT_RETRY).await;
+    }
+}
+
+/// Removes a template whose preparation failed, if it is still an unprepared template (the
+/// name may meanwhile be someone else's).
+async fn remove_failed(client: &Client, name: &str) {
+    let Ok((instance, _)) = client.get_instance(name).await else { return };
+    if !instance.config.contains_key(layout::TEMPLATE_KEY) || layout::is_prepared(&instance) {
+        return;
+    }
+    if let Err(e) = client.delete_instance(name, true).await {
+        warn!(template = %name, error = %e, "cannot remove a template that failed");
     }
 }
 
