@@ -162,11 +162,27 @@ pub async fn start_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
     Ok(())
 }
 
+/// Stops the workshop; a stop that takes long says so in the task log every
+/// [`STOP_LOG_INTERVAL`].
 pub async fn stop_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = target(&ctx)?;
     let force = ctx.get::<bool>("force").unwrap_or(false);
-    call(&env, StopInstance { target: backend_target(&t), force }).await
+    let stop = call(&env, StopInstance { target: backend_target(&t), force });
+    futures_util::pin_mut!(stop);
+    let mut ticks =
+        tokio::time::interval_at(tokio::time::Instant::now() + STOP_LOG_INTERVAL, STOP_LOG_INTERVAL);
+    loop {
+        tokio::select! {
+            done = &mut stop => return done,
+            _ = ticks.tick() => {
+                ctx.log(format!("Still waiting for {:?} to stop; no change in the last 30 seconds...", t.name)).await;
+            }
+        }
+    }
 }
+
+/// How often a long stop says it is still waiting.
+const STOP_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Undo of a start: stop forcibly.
 pub async fn undo_start(ctx: TaskCtx, env: Env) -> HandlerResult {
