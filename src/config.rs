@@ -28,6 +28,11 @@ impl Paths {
         PathBuf::from(s)
     }
 
+    /// Root-only staging directories of project mounts (see `userfs::stage`).
+    pub fn mounts(&self) -> PathBuf {
+        self.base.join("run/mounts")
+    }
+
     /// The directories `run --create-dirs` makes.
     pub fn dirs(&self) -> Vec<PathBuf> {
         vec![

@@ -103,7 +103,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         state_dir: paths.base.clone(),
         backend: backend(&paths)?,
         check_interval: CHECK_INTERVAL,
-        workshop: WorkshopConfig { cache_dir: paths.cache.clone(), guest_bin_dir: guest_bin_dir.clone() },
+        workshop: WorkshopConfig {
+            cache_dir: paths.cache.clone(),
+            guest_bin_dir: guest_bin_dir.clone(),
+            mounts_dir: paths.mounts(),
+        },
     })
     .context("cannot start daemon")?;
 

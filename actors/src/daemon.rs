@@ -42,9 +42,12 @@ impl Daemon {
         let runner = TaskRunner::new(engine.clone()).start();
         let health = SharedHealth::default();
         let check = Rc::new(BackendCheck(config.backend.clone()));
-        let monitor = HealthMonitor::new(check, health.clone(), config.check_interval).start();
         let backend = BackendActor::new(config.backend).start();
         let workshops = WorkshopManager::new(engine.clone(), backend.clone(), config.workshop).start();
+        // Workshops LXD could not start by itself (their project is staged by the daemon) are
+        // started again whenever LXD is healthy.
+        let subscribers = vec![workshops.clone().recipient()];
+        let monitor = HealthMonitor::new(check, health.clone(), config.check_interval, subscribers).start();
 
         engine.do_send(AddKinds(workshop::kind_specs()));
         runner.do_send(RegisterHandler {

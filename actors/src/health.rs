@@ -55,17 +55,31 @@ pub trait SystemCheck {
     async fn check(&self) -> (LxdStatus, Result<(), String>);
 }
 
+/// The system checks passed, for the first time or again after degraded mode.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct SystemHealthy;
+
 /// Runs the checks periodically and publishes the result.
 pub struct HealthMonitor {
     check: Rc<dyn SystemCheck>,
     shared: SharedHealth,
     interval: Duration,
     running: bool,
+    /// Told of every [`SystemHealthy`].
+    subscribers: Vec<Recipient<SystemHealthy>>,
+    /// A check has passed since the daemon started.
+    healthy_once: bool,
 }
 
 impl HealthMonitor {
-    pub fn new(check: Rc<dyn SystemCheck>, shared: SharedHealth, interval: Duration) -> Self {
-        Self { check, shared, interval, running: false }
+    pub fn new(
+        check: Rc<dyn SystemCheck>,
+        shared: SharedHealth,
+        interval: Duration,
+        subscribers: Vec<Recipient<SystemHealthy>>,
+    ) -> Self {
+        Self { check, shared, interval, running: false, subscribers, healthy_once: false }
     }
 
     fn run_check(&mut self, ctx: &mut Context<Self>) {
@@ -83,7 +97,14 @@ impl HealthMonitor {
                 (None, Some(why)) => warn!(reason = %why, "entering degraded mode"),
                 _ => {}
             }
+            let recovered = now.is_none() && (was.is_some() || !act.healthy_once);
+            act.healthy_once |= now.is_none();
             act.shared.set(now, lxd);
+            if recovered {
+                for subscriber in &act.subscribers {
+                    subscriber.do_send(SystemHealthy);
+                }
+            }
         }));
     }
 }

@@ -10,3 +10,4 @@ pub mod health;
 pub mod project;
 pub mod runner;
 pub mod state;
+pub mod userfs;

@@ -134,6 +134,7 @@ impl Backend for FakeBackend {
         self.inner.borrow_mut().instances.entry(target.clone()).or_insert_with(|| Instance {
             target: target.clone(),
             running: false,
+            autostart: false,
             config,
             devices: spec.devices.clone(),
         });
@@ -148,7 +149,10 @@ impl Backend for FakeBackend {
 
     async fn start(&self, target: &Target) -> Result<(), BackendError> {
         self.call("start", &target.instance_name())?;
-        self.with_instance(target, |i| i.running = true)
+        self.with_instance(target, |i| {
+            i.running = true;
+            i.autostart = true;
+        })
     }
 
     async fn wait_ready(&self, target: &Target) -> Result<(), BackendError> {
@@ -164,7 +168,10 @@ impl Backend for FakeBackend {
 
     async fn stop(&self, target: &Target, force: bool) -> Result<(), BackendError> {
         self.call("stop", &format!("{} force={force}", target.instance_name()))?;
-        self.with_instance(target, |i| i.running = false)
+        self.with_instance(target, |i| {
+            i.running = false;
+            i.autostart = false;
+        })
     }
 
     async fn set_device(&self, target: &Target, name: &str, device: &Device) -> Result<(), BackendError> {

@@ -55,6 +55,9 @@ pub struct CreateSpec {
 pub struct Instance {
     pub target: Target,
     pub running: bool,
+    /// The workshop is meant to be running: started by the daemon and not stopped since
+    /// (LXD's `boot.autostart`).
+    pub autostart: bool,
     pub config: BTreeMap<String, String>,
     pub devices: BTreeMap<String, Device>,
 }

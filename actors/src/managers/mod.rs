@@ -19,6 +19,31 @@ pub struct UserRef {
     pub gid: u32,
 }
 
+impl UserRef {
+    /// The user called `name` in the system's user database.
+    pub fn lookup(name: &str) -> Option<UserRef> {
+        let c_name = std::ffi::CString::new(name).ok()?;
+        let mut buf = vec![0u8; 4096];
+        // SAFETY: an all-zero passwd is a valid value to be overwritten.
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        loop {
+            // SAFETY: all pointers are valid for the call; buf outlives the use of pwd.
+            let rc = unsafe {
+                libc::getpwnam_r(c_name.as_ptr(), &mut pwd, buf.as_mut_ptr().cast(), buf.len(), &mut result)
+            };
+            if rc == libc::ERANGE && buf.len() < 1 << 20 {
+                buf.resize(buf.len() * 2, 0);
+                continue;
+            }
+            if rc != 0 || result.is_null() {
+                return None;
+            }
+            return Some(UserRef { name: name.to_string(), uid: pwd.pw_uid, gid: pwd.pw_gid });
+        }
+    }
+}
+
 /// Runs a handler future for a `RunTask`, honouring abort and the change's wait-on-error mode
 /// (a failed Do handler pauses the change instead of undoing it).
 pub fn run_handler<F>(msg: RunTask, fut: impl FnOnce(TaskCtx) -> F) -> ResponseFuture<Outcome>

@@ -1,14 +1,13 @@
 //! The definition files of a project: one root file (`workshop.yaml` or `.workshop.yaml`),
 //! or `.workshop/<name>.yaml` files.
 
-use std::fs;
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use workshop_api::definition::{self, WorkshopFile};
 
 use super::ProjectError;
 use super::root::{DEFINITION_DIR, ROOT_FILES, directory_files};
+use crate::userfs::{Dir, MAX_YAML};
 
 /// A workshop definition file of a project.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,80 +19,113 @@ pub struct DefinitionFile {
 
 /// How a project lays out its definitions.
 enum Layout {
-    /// A single root file.
-    Single(PathBuf),
-    /// `.workshop/<name>.yaml` files (possibly none).
-    Directory(Vec<(String, PathBuf)>),
+    /// A single root file (its name).
+    Single(&'static str),
+    /// `.workshop/<name>.yaml` files (possibly none, and then no directory).
+    Directory(Option<Dir>, Vec<String>),
 }
 
-fn layout(root: &Path) -> Result<Layout, ProjectError> {
-    let mut single: Option<PathBuf> = None;
+fn layout(root: &Dir) -> Result<Layout, ProjectError> {
+    let mut single: Option<&'static str> = None;
     for name in ROOT_FILES {
-        let path = root.join(name);
-        if path.is_file() {
+        if root.kind(name)?.is_some() {
             if let Some(first) = single {
-                return Err(ProjectError::Ambiguous { path: first, other: name.to_string() });
+                return Err(ProjectError::Ambiguous {
+                    path: root.path().join(first),
+                    other: name.to_string(),
+                });
             }
-            single = Some(path);
+            single = Some(name);
         }
     }
-    let files = directory_files(root);
+    let defs = root.subdir(DEFINITION_DIR)?;
+    let files = match &defs {
+        Some(defs) => directory_files(defs)?,
+        None => Vec::new(),
+    };
     match single {
-        Some(path) if !files.is_empty() => Err(ProjectError::RootFileWithDirectory { path }),
-        Some(path) => Ok(Layout::Single(path)),
-        None => Ok(Layout::Directory(files)),
+        Some(name) if !files.is_empty() => {
+            Err(ProjectError::RootFileWithDirectory { path: root.path().join(name) })
+        }
+        Some(name) => Ok(Layout::Single(name)),
+        None => Ok(Layout::Directory(defs, files)),
     }
 }
 
-/// The definition files of the project at `root`, sorted by name.
+/// The definition files of the project opened at `root`, sorted by name.
 ///
 /// Files under `.workshop/` are not read (their name is the file's stem); a root file is
 /// loaded to learn its workshop's name.
-pub fn definition_files(root: &Path) -> Result<Vec<DefinitionFile>, ProjectError> {
+pub fn definition_files(root: &Dir) -> Result<Vec<DefinitionFile>, ProjectError> {
     match layout(root)? {
-        Layout::Single(path) => {
-            let file = read_definition(&path)?;
-            Ok(vec![DefinitionFile { name: file.name, path }])
+        Layout::Single(file_name) => {
+            let (file, _) = read_definition(root, file_name)?;
+            Ok(vec![DefinitionFile { name: file.name, path: root.path().join(file_name) }])
         }
-        Layout::Directory(files) => {
-            Ok(files.into_iter().map(|(name, path)| DefinitionFile { name, path }).collect())
+        Layout::Directory(defs, names) => {
+            let dir =
+                defs.as_ref().map_or_else(|| root.path().join(DEFINITION_DIR), |d| d.path().to_path_buf());
+            Ok(names
+                .into_iter()
+                .map(|name| {
+                    let path = dir.join(format!("{name}.yaml"));
+                    DefinitionFile { name, path }
+                })
+                .collect())
         }
     }
 }
 
-/// Loads and validates the definition of workshop `name` in the project at `root`.
-pub fn load_definition(root: &Path, name: &str) -> Result<WorkshopFile, ProjectError> {
+/// Loads and validates the definition of workshop `name` in the project opened at `root`.
+pub fn load_definition(root: &Dir, name: &str) -> Result<WorkshopFile, ProjectError> {
+    load_definition_text(root, name).map(|(file, _)| file)
+}
+
+/// [`load_definition`], with the text of the file.
+pub fn load_definition_text(root: &Dir, name: &str) -> Result<(WorkshopFile, String), ProjectError> {
     match layout(root)? {
-        Layout::Single(path) => {
-            let file = read_definition(&path)?;
+        Layout::Single(file_name) => {
+            let (file, text) = read_definition(root, file_name)?;
             if file.name != name {
                 return Err(ProjectError::OnlyFound { name: name.to_string(), found: file.name });
             }
-            Ok(file)
+            Ok((file, text))
         }
-        Layout::Directory(_) => {
+        Layout::Directory(defs, _) => {
             let file_name = format!("{name}.yaml");
-            let path = root.join(DEFINITION_DIR).join(&file_name);
-            let file = read_definition(&path)?;
+            let Some(defs) = defs else {
+                let path = root.path().join(DEFINITION_DIR).join(&file_name);
+                return Err(ProjectError::DefinitionNotFound { path });
+            };
+            let (file, text) = read_definition(&defs, &file_name)?;
             if file.name != name {
                 return Err(ProjectError::Misnamed { name: file.name, file: file_name });
             }
-            Ok(file)
+            Ok((file, text))
         }
     }
 }
 
-fn read_definition(path: &Path) -> Result<WorkshopFile, ProjectError> {
-    let text = fs::read_to_string(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => ProjectError::DefinitionNotFound { path: path.to_path_buf() },
-        _ => ProjectError::Io { what: format!("read \"{}\"", path.display()), source: e },
+/// Reads and parses `dir/file_name`: a regular file of at most [`MAX_YAML`] bytes.
+fn read_definition(dir: &Dir, file_name: &str) -> Result<(WorkshopFile, String), ProjectError> {
+    let path = dir.path().join(file_name);
+    let text = dir.read_text(file_name, MAX_YAML).map_err(|e| {
+        if e.is_not_found() { ProjectError::DefinitionNotFound { path: path.clone() } } else { e.into() }
     })?;
-    Ok(definition::load(&text, path)?)
+    let file = definition::load(&text, &path)?;
+    Ok((file, text))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+    use std::path::Path;
+
     use super::*;
+
+    fn open(root: &Path) -> Dir {
+        Dir::open(root).unwrap()
+    }
 
     fn write(path: &Path, text: &str) {
         fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -119,12 +151,12 @@ mod tests {
         write(&root.join(".workshop/nested.yaml"), "");
         write(&root.join(".workshop/some-sdk/sdk.yaml"), "name: some-sdk\n");
         write(&root.join(".workshop/notes.txt"), "");
-        let files = definition_files(&root).unwrap();
+        let files = definition_files(&open(&root)).unwrap();
         let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["a", "b", "nested"]);
         assert_eq!(files[0].path, root.join(".workshop/a.yaml"));
-        assert_eq!(load_definition(&root, "a").unwrap().name, "a");
-        let empty = load_definition(&root, "nested").unwrap_err().to_string();
+        assert_eq!(load_definition(&open(&root), "a").unwrap().name, "a");
+        let empty = load_definition(&open(&root), "nested").unwrap_err().to_string();
         assert!(empty.contains("empty workshop definition"), "{empty}");
     }
 
@@ -135,11 +167,11 @@ mod tests {
             write(&root.join(file_name), &bare("ws-list"));
             // P-05 / C-17: `.workshop/` may hold project SDKs next to a root file.
             write(&root.join(".workshop/test-sdk-tunnel/sdk.yaml"), "name: x\n");
-            let files = definition_files(&root).unwrap();
+            let files = definition_files(&open(&root)).unwrap();
             assert_eq!(files, [DefinitionFile { name: "ws-list".into(), path: root.join(file_name) }]);
-            assert_eq!(load_definition(&root, "ws-list").unwrap().name, "ws-list");
+            assert_eq!(load_definition(&open(&root), "ws-list").unwrap().name, "ws-list");
             assert_eq!(
-                load_definition(&root, "other").unwrap_err().to_string(),
+                load_definition(&open(&root), "other").unwrap_err().to_string(),
                 "workshop \"other\" not found (only found \"ws-list\")"
             );
         }
@@ -151,7 +183,7 @@ mod tests {
         write(&root.join("workshop.yaml"), &bare("a"));
         write(&root.join(".workshop.yaml"), &bare("b"));
         assert_eq!(
-            definition_files(&root).unwrap_err().to_string(),
+            definition_files(&open(&root)).unwrap_err().to_string(),
             format!(
                 "ambiguous file \"{}\" (directory also contains \".workshop.yaml\")",
                 root.join("workshop.yaml").display()
@@ -169,11 +201,11 @@ mod tests {
             "multiple workshops found, but \"{}\" not in \".workshop\" subdirectory",
             root.join(".workshop.yaml").display()
         );
-        assert_eq!(definition_files(&root).unwrap_err().to_string(), want);
-        assert_eq!(load_definition(&root, "ws").unwrap_err().to_string(), want);
+        assert_eq!(definition_files(&open(&root)).unwrap_err().to_string(), want);
+        assert_eq!(load_definition(&open(&root), "ws").unwrap_err().to_string(), want);
         // Removing the directory file leaves a valid single-file project.
         fs::remove_file(root.join(".workshop/ws.yaml")).unwrap();
-        assert_eq!(definition_files(&root).unwrap()[0].name, "ws");
+        assert_eq!(definition_files(&open(&root)).unwrap()[0].name, "ws");
     }
 
     #[test]
@@ -181,7 +213,7 @@ mod tests {
         let (_tmp, root) = project();
         write(&root.join(".workshop/dev.yaml"), &bare("prod"));
         assert_eq!(
-            load_definition(&root, "dev").unwrap_err().to_string(),
+            load_definition(&open(&root), "dev").unwrap_err().to_string(),
             "\"prod\" workshop file must be named \"prod.yaml\" (now: \"dev.yaml\")"
         );
     }
@@ -191,10 +223,10 @@ mod tests {
         let (_tmp, root) = project();
         write(&root.join(".workshop/dev.yaml"), "name: Dev\nbase: ubuntu@22.04\n");
         assert_eq!(
-            load_definition(&root, "nope").unwrap_err().to_string(),
+            load_definition(&open(&root), "nope").unwrap_err().to_string(),
             format!("workshop definition \"{}\" not found", root.join(".workshop/nope.yaml").display())
         );
-        let invalid = load_definition(&root, "dev").unwrap_err().to_string();
+        let invalid = load_definition(&open(&root), "dev").unwrap_err().to_string();
         assert!(
             invalid.starts_with(&format!(
                 "cannot load \"{}\": name: a workshop's name must",
@@ -205,7 +237,71 @@ mod tests {
         // An invalid root file cannot even be listed: its name is unknown.
         let (_tmp2, single) = project();
         write(&single.join("workshop.yaml"), "name: ws\nbse: ubuntu@22.04\n");
-        let err = definition_files(&single).unwrap_err().to_string();
+        let err = definition_files(&open(&single)).unwrap_err().to_string();
         assert!(err.ends_with("(did you mean \"base\"?)"), "{err}");
+    }
+
+    #[test]
+    fn c1_hostile_definitions_are_refused_without_quoting_them() {
+        // A symlink to a root-only file, a FIFO, an oversized file and a link to /dev/zero:
+        // each gets an error that names the file and what is wrong, quickly, and nothing of
+        // what the link points to.
+        let secret_dir = tempfile::tempdir().unwrap();
+        let secret = secret_dir.path().join("shadow");
+        fs::write(&secret, "root:*:20228:0:99999:7:::\n").unwrap();
+        type Make<'a> = Box<dyn Fn(&Path) + 'a>;
+        let cases: [(&str, Make, &str); 4] = [
+            (
+                "symlink",
+                Box::new(|p: &Path| std::os::unix::fs::symlink(&secret, p).unwrap()),
+                "symbolic link",
+            ),
+            (
+                "zero",
+                Box::new(|p: &Path| std::os::unix::fs::symlink("/dev/zero", p).unwrap()),
+                "symbolic link",
+            ),
+            (
+                "fifo",
+                Box::new(|p: &Path| {
+                    let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+                    // SAFETY: a NUL-terminated path.
+                    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+                }),
+                "not a regular file",
+            ),
+            (
+                "huge",
+                Box::new(|p: &Path| fs::write(p, "a".repeat(MAX_YAML as usize + 1)).unwrap()),
+                "larger than 1048576 bytes",
+            ),
+        ];
+        for (case, make, why) in cases {
+            for layout in ["workshop.yaml", ".workshop/ws.yaml"] {
+                let (_tmp, root) = project();
+                fs::create_dir_all(root.join(".workshop")).unwrap();
+                make(&root.join(layout));
+                let started = std::time::Instant::now();
+                let err = match layout {
+                    "workshop.yaml" => definition_files(&open(&root)).unwrap_err(),
+                    _ => load_definition(&open(&root), "ws").unwrap_err(),
+                }
+                .to_string();
+                assert!(started.elapsed() < std::time::Duration::from_secs(2), "{case} {layout} blocked");
+                let prefix = format!("cannot read \"{}\": ", root.join(layout).display());
+                assert!(err.starts_with(&prefix) && err.contains(why), "{case}: {err}");
+                assert!(!err.contains("root:"), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_symlinked_definition_directory_is_refused() {
+        let (_tmp, root) = project();
+        let elsewhere = root.join("elsewhere");
+        write(&elsewhere.join("ws.yaml"), &bare("ws"));
+        std::os::unix::fs::symlink(&elsewhere, root.join(".workshop")).unwrap();
+        let err = load_definition(&open(&root), "ws").unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
     }
 }

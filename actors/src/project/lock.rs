@@ -1,11 +1,7 @@
 //! `.workshop.lock`: the project id, written into the project directory.
 
-use std::fs::{self, File, OpenOptions, Permissions};
-use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt, fchown};
-use std::path::Path;
-
 use super::ProjectError;
+use crate::userfs::Dir;
 
 /// Name of the lock file at a project's root.
 pub const LOCK_FILE: &str = ".workshop.lock";
@@ -20,47 +16,34 @@ pub(super) fn is_project_id(id: &str) -> bool {
     id.len() == 8 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// The id in `root/.workshop.lock`, if the file exists and holds a well-formed id.
-pub fn read_lock(root: &Path) -> Option<String> {
-    let text = fs::read_to_string(root.join(LOCK_FILE)).ok()?;
+/// Largest lock file read: an id and a newline, with room for stray whitespace.
+const MAX_LOCK: u64 = 64;
+
+/// The id in the lock file of the project opened at `root`, if it is a regular file holding a
+/// well-formed id (a symlink, FIFO or oversized file reads as no lock).
+pub fn read_lock(root: &Dir) -> Option<String> {
+    let text = root.read_text(LOCK_FILE, MAX_LOCK).ok()?;
     let id = text.trim();
     is_project_id(id).then(|| id.to_string())
 }
 
-/// Writes `id` to `root/.workshop.lock` atomically, mode 0666, owned by the owner of `root`
-/// (the daemon runs as root, the project belongs to the user).
-pub fn write_lock(root: &Path, id: &str) -> Result<(), ProjectError> {
-    let lock = root.join(LOCK_FILE);
-    let what = || format!("write \"{}\"", lock.display());
-    let owner = fs::metadata(root).map_err(ProjectError::io(what()))?;
-    let temporary = root.join(format!("{LOCK_FILE}.{}", new_project_id()));
-    let result =
-        write_new(&temporary, id, owner.uid(), owner.gid()).and_then(|()| fs::rename(&temporary, &lock));
-    if result.is_err() {
-        // Best effort: the temporary file may not even exist.
-        let _ = fs::remove_file(&temporary);
-    }
-    result.map_err(ProjectError::io(what()))
-}
-
-/// Creates `path` (never following a symlink), owned by `uid`:`gid`, holding `id`.
-fn write_new(path: &Path, id: &str, uid: u32, gid: u32) -> std::io::Result<()> {
-    let mut file: File = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o666)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)?;
-    // The umask may have cleared bits of the creation mode.
-    file.set_permissions(Permissions::from_mode(0o666))?;
-    fchown(&file, Some(uid), Some(gid))?;
-    file.write_all(id.as_bytes())?;
-    file.sync_all()
+/// Writes `id` to the lock file of the project opened at `root`, atomically, mode 0666, as
+/// the calling identity (the caller makes sure that is the directory's owner). A symlink in
+/// its place is replaced, not followed.
+pub fn write_lock(root: &Dir, id: &str) -> Result<(), ProjectError> {
+    Ok(root.write_atomic(LOCK_FILE, id.as_bytes(), 0o666)?)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+    use std::os::unix::fs::MetadataExt;
+
     use super::*;
+
+    fn open(path: &std::path::Path) -> Dir {
+        Dir::open(path).unwrap()
+    }
 
     #[test]
     fn ids_are_eight_lowercase_hex_digits() {
@@ -77,49 +60,53 @@ mod tests {
     #[test]
     fn lock_round_trip() {
         let tmp = tempfile::tempdir().unwrap();
-        assert_eq!(read_lock(tmp.path()), None);
-        write_lock(tmp.path(), "0a1b2c3d").unwrap();
-        assert_eq!(read_lock(tmp.path()), Some("0a1b2c3d".to_string()));
+        let root = open(tmp.path());
+        assert_eq!(read_lock(&root), None);
+        write_lock(&root, "0a1b2c3d").unwrap();
+        assert_eq!(read_lock(&root), Some("0a1b2c3d".to_string()));
         assert_eq!(fs::read_to_string(tmp.path().join(LOCK_FILE)).unwrap(), "0a1b2c3d");
-        write_lock(tmp.path(), "ffffffff").unwrap();
-        assert_eq!(read_lock(tmp.path()), Some("ffffffff".to_string()));
+        write_lock(&root, "ffffffff").unwrap();
+        assert_eq!(read_lock(&root), Some("ffffffff".to_string()));
         // No temporary file is left behind.
         assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
-    }
-
-    #[test]
-    fn malformed_locks_read_as_none() {
-        let tmp = tempfile::tempdir().unwrap();
-        fs::write(tmp.path().join(LOCK_FILE), "not an id").unwrap();
-        assert_eq!(read_lock(tmp.path()), None);
-        fs::write(tmp.path().join(LOCK_FILE), "0a1b2c3d\n").unwrap();
-        assert_eq!(read_lock(tmp.path()), Some("0a1b2c3d".to_string()));
-    }
-
-    #[test]
-    fn lock_mode_and_owner_follow_the_project_directory() {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path();
-        // Only root may give the directory away; the lock must follow it then too.
-        if fs::metadata(root).unwrap().uid() == 0 {
-            std::os::unix::fs::chown(root, Some(4321), Some(4322)).unwrap();
-        }
-        write_lock(root, "12345678").unwrap();
-        let dir = fs::metadata(root).unwrap();
-        let lock = fs::symlink_metadata(root.join(LOCK_FILE)).unwrap();
-        assert!(lock.file_type().is_file());
+        let lock = fs::symlink_metadata(tmp.path().join(LOCK_FILE)).unwrap();
         assert_eq!(lock.mode() & 0o777, 0o666);
-        assert_eq!((lock.uid(), lock.gid()), (dir.uid(), dir.gid()));
+    }
+
+    #[test]
+    fn malformed_and_hostile_locks_read_as_none() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = open(tmp.path());
+        fs::write(tmp.path().join(LOCK_FILE), "not an id").unwrap();
+        assert_eq!(read_lock(&root), None);
+        fs::write(tmp.path().join(LOCK_FILE), "0a1b2c3d\n").unwrap();
+        assert_eq!(read_lock(&root), Some("0a1b2c3d".to_string()));
+        // H5: a huge lock, a FIFO or a link to /dev/zero is neither read whole nor waited on.
+        fs::write(tmp.path().join(LOCK_FILE), "0a1b2c3d".repeat(1 << 17)).unwrap();
+        assert_eq!(read_lock(&root), None);
+        fs::remove_file(tmp.path().join(LOCK_FILE)).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", tmp.path().join(LOCK_FILE)).unwrap();
+        assert_eq!(read_lock(&root), None);
+        fs::remove_file(tmp.path().join(LOCK_FILE)).unwrap();
+        let fifo =
+            std::ffi::CString::new(tmp.path().join(LOCK_FILE).into_os_string().into_encoded_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o666) }, 0);
+        let started = std::time::Instant::now();
+        assert_eq!(read_lock(&root), None);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]
     fn a_symlinked_lock_is_replaced_not_followed() {
         let tmp = tempfile::tempdir().unwrap();
         let target = tmp.path().join("elsewhere");
-        fs::write(&target, "keep").unwrap();
+        fs::write(&target, "abcdef00").unwrap();
         std::os::unix::fs::symlink(&target, tmp.path().join(LOCK_FILE)).unwrap();
-        write_lock(tmp.path(), "abcdef01").unwrap();
-        assert_eq!(fs::read_to_string(&target).unwrap(), "keep");
-        assert_eq!(read_lock(tmp.path()), Some("abcdef01".to_string()));
+        let root = open(tmp.path());
+        assert_eq!(read_lock(&root), None, "a symlinked lock is not read");
+        write_lock(&root, "abcdef01").unwrap();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "abcdef00");
+        assert_eq!(read_lock(&root), Some("abcdef01".to_string()));
     }
 }

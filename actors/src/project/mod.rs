@@ -1,22 +1,26 @@
 //! Projects on the host filesystem: finding a project's root, its definition files, its
 //! `.workshop.lock` id, and the per-user registry of known projects (moved and copied
-//! directories included). Pure filesystem logic: no LXD, no actors.
+//! directories included). Filesystem logic only, no LXD, no actors; every path is reached
+//! through [`crate::userfs`], and the functions that touch files run inside
+//! [`crate::userfs::as_user`] so that they see only what the user may see.
 
+pub mod as_user;
 mod files;
 mod lock;
 pub mod mountinfo;
 mod registry;
 mod root;
 
-use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use workshop_api::definition::DefinitionError;
 
-pub use files::{DefinitionFile, definition_files, load_definition};
+pub use files::{DefinitionFile, definition_files, load_definition, load_definition_text};
 pub use lock::{LOCK_FILE, new_project_id, read_lock, write_lock};
-pub use registry::{Registry, TrackOutcome};
+pub use registry::{Found, Registry, TrackOutcome, Tracked, track};
 pub use root::{DEFINITION_DIR, ROOT_FILES, find_root};
+
+use crate::userfs::{Dir, UserFsError};
 
 /// Why a project or one of its definitions cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -45,17 +49,22 @@ pub enum ProjectError {
     /// The definition file is not valid.
     #[error(transparent)]
     Definition(#[from] DefinitionError),
-    /// A filesystem operation failed.
-    #[error("cannot {what}: {source}")]
-    Io {
-        what: String,
-        #[source]
-        source: io::Error,
-    },
+    /// The path cannot be used by the caller (refused as the user, or not a regular file).
+    #[error(transparent)]
+    Access(#[from] UserFsError),
 }
 
-impl ProjectError {
-    fn io(what: impl Into<String>) -> impl FnOnce(io::Error) -> ProjectError {
-        move |source| ProjectError::Io { what: what.into(), source }
-    }
+/// Looks at the project holding `start` with the calling thread's identity: the opened root,
+/// and what the registry needs to know of it (`uid` is the caller's).
+pub fn inspect(start: &Path, uid: u32) -> Result<(Dir, Found), ProjectError> {
+    let root = find_root(start)?;
+    let found =
+        Found { root: root.path().to_path_buf(), lock: read_lock(&root), owned: root.owner()? == uid };
+    Ok((root, found))
+}
+
+/// Whether the directory at `path` still holds the lock `id` (read with the calling thread's
+/// identity; a directory the caller cannot open holds nothing).
+pub fn holds_lock(path: &Path, id: &str) -> bool {
+    Dir::open(path).is_ok_and(|dir| read_lock(&dir).as_deref() == Some(id))
 }

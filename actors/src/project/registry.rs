@@ -1,13 +1,12 @@
 //! The per-user registry of known projects (path ↔ id), kept by the daemon in its state.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use workshop_api::Project;
 
-use super::ProjectError;
-use super::lock::{new_project_id, read_lock, write_lock};
-use super::root::find_root;
+use super::lock::new_project_id;
 
 /// What [`Registry::track`] found out about a project directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +19,49 @@ pub enum TrackOutcome {
     Moved { old: PathBuf },
     /// A copy of the project at `from`, which still exists; the copy gets a new id.
     Copied { from: PathBuf },
+}
+
+/// What the caller found at a project directory (gathered with the caller's identity).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// The project's root: absolute, symlinks resolved.
+    pub root: PathBuf,
+    /// The well-formed id in its lock file, if any.
+    pub lock: Option<String>,
+    /// The caller owns the directory (the only case where the daemon writes into it).
+    pub owned: bool,
+}
+
+/// The result of [`track`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tracked {
+    pub project: Project,
+    pub outcome: TrackOutcome,
+    /// The lock file must be (re)written with the project's id.
+    pub write_lock: bool,
+}
+
+/// Tracks the project `found` for `user` among every user's registries.
+///
+/// A lock id that another user's registry holds is not the caller's to use: the caller's copy
+/// gets an id of its own (found by path, or new), and its lock file is rewritten only when it
+/// is the caller's own directory and not the very directory the other user tracks.
+pub fn track(
+    registries: &mut BTreeMap<String, Registry>,
+    user: &str,
+    found: &Found,
+    copy_source: impl FnOnce(&Path) -> bool,
+) -> Tracked {
+    let root = found.root.to_string_lossy();
+    let foreign = found.lock.as_deref().and_then(|id| {
+        registries.iter().filter(|(u, _)| *u != user).find_map(|(_, r)| r.get(id)).map(|p| p.path == root)
+    });
+    let lock = if foreign.is_some() { None } else { found.lock.clone() };
+    let (project, outcome) =
+        registries.entry(user.to_string()).or_default().track(&found.root, lock, copy_source);
+    let shared = foreign == Some(true);
+    let write_lock = found.owned && !shared && found.lock.as_deref() != Some(project.id.as_str());
+    Tracked { project, outcome, write_lock }
 }
 
 /// The projects of one user, serialised as `[{"path","id"}]`.
@@ -41,9 +83,15 @@ impl Registry {
     }
 
     /// Records the project at `root` (an absolute, symlink-free path), given the id in its
-    /// lock file. The caller writes the lock file when the returned id differs from
-    /// `lock_id`.
-    pub fn track(&mut self, root: &Path, lock_id: Option<String>) -> (Project, TrackOutcome) {
+    /// lock file. `copy_source(old)` says whether the directory at a known project's old path
+    /// still holds that project (then `root` is a copy). The caller writes the lock file when
+    /// the returned id differs from `lock_id`.
+    pub fn track(
+        &mut self,
+        root: &Path,
+        lock_id: Option<String>,
+        copy_source: impl FnOnce(&Path) -> bool,
+    ) -> (Project, TrackOutcome) {
         let path = root.to_string_lossy().into_owned();
         let Some(id) = lock_id else {
             // A lost lock file: the path still tells which project this is.
@@ -61,33 +109,25 @@ impl Registry {
         if old == root {
             return (self.projects[index].clone(), TrackOutcome::Known);
         }
-        if old.is_dir() && read_lock(&old).as_deref() == Some(id.as_str()) {
+        if copy_source(&old) {
             return (self.add(path), TrackOutcome::Copied { from: old });
         }
         self.projects[index].path = path;
         (self.projects[index].clone(), TrackOutcome::Moved { old })
     }
 
-    /// Finds the project holding `start`, tracks it and (re)writes its lock file as needed.
-    pub fn track_dir(&mut self, start: &Path) -> Result<(Project, TrackOutcome), ProjectError> {
-        let root = find_root(start)?;
-        let lock_id = read_lock(&root);
-        let (project, outcome) = self.track(&root, lock_id.clone());
-        if lock_id.as_deref() != Some(project.id.as_str()) {
-            write_lock(&root, &project.id)?;
-        }
-        Ok((project, outcome))
-    }
-
-    /// Forgets the projects whose directory is gone, except those `keep` names (projects
-    /// with launched workshops stay listed, in Error, until their workshops are removed);
-    /// returns the forgotten ones.
+    /// Forgets the projects `keep` does not name (the caller keeps those whose directory is
+    /// there, and those with launched workshops, which stay listed in Error until their
+    /// workshops are removed); returns the forgotten ones.
     pub fn prune(&mut self, keep: impl Fn(&Project) -> bool) -> Vec<Project> {
-        let (kept, gone) = std::mem::take(&mut self.projects)
-            .into_iter()
-            .partition(|p| Path::new(&p.path).is_dir() || keep(p));
+        let (kept, gone) = std::mem::take(&mut self.projects).into_iter().partition(|p| keep(p));
         self.projects = kept;
         gone
+    }
+
+    /// Forgets the project with id `id`.
+    pub fn forget(&mut self, id: &str) {
+        self.projects.retain(|p| p.id != id);
     }
 
     /// Tracks `path` under a fresh id, unique in the registry.
@@ -109,7 +149,42 @@ mod tests {
     use std::fs;
 
     use super::*;
-    use crate::project::lock::LOCK_FILE;
+    use crate::project::lock::{LOCK_FILE, write_lock};
+    use crate::project::{ProjectError, holds_lock, inspect};
+    use crate::userfs::Dir;
+
+    fn read_lock(path: &Path) -> Option<String> {
+        crate::project::read_lock(&Dir::open(path).unwrap())
+    }
+
+    /// What the workshop manager does, on one thread: look as the user, track, write the lock.
+    fn track_dir_as(
+        regs: &mut BTreeMap<String, Registry>,
+        user: &str,
+        start: &Path,
+    ) -> Result<(Project, TrackOutcome), ProjectError> {
+        // SAFETY: geteuid has no preconditions.
+        let (root, found) = inspect(start, unsafe { libc::geteuid() })?;
+        let id = found.lock.clone().unwrap_or_default();
+        let tracked = track(regs, user, &found, |old| holds_lock(old, &id));
+        if tracked.write_lock {
+            write_lock(&root, &tracked.project.id)?;
+        }
+        Ok((tracked.project, tracked.outcome))
+    }
+
+    trait TrackDir {
+        fn track_dir(&mut self, start: &Path) -> Result<(Project, TrackOutcome), ProjectError>;
+    }
+
+    impl TrackDir for Registry {
+        fn track_dir(&mut self, start: &Path) -> Result<(Project, TrackOutcome), ProjectError> {
+            let mut regs = BTreeMap::from([("u".to_string(), std::mem::take(self))]);
+            let result = track_dir_as(&mut regs, "u", start);
+            *self = regs.remove("u").unwrap();
+            result
+        }
+    }
 
     struct Home {
         _tmp: tempfile::TempDir,
@@ -284,7 +359,7 @@ mod tests {
         assert_eq!(read_lock(&n), Some(first.id.clone()));
         // After pruning (the directory was gone meanwhile), it is simply a new project.
         fs::remove_dir_all(&n).unwrap();
-        assert_eq!(registry.prune(|_| false), std::slice::from_ref(&first));
+        assert_eq!(registry.prune(|p| Path::new(&p.path).is_dir()), std::slice::from_ref(&first));
         home.project("new-project");
         let (third, outcome) = registry.track_dir(&n).unwrap();
         assert_eq!(outcome, TrackOutcome::New);
@@ -295,7 +370,7 @@ mod tests {
     fn an_unknown_lock_id_is_adopted() {
         let home = Home::new();
         let p = home.project("p");
-        write_lock(&p, "0badcafe").unwrap();
+        write_lock(&Dir::open(&p).unwrap(), "0badcafe").unwrap();
         let mut registry = Registry::default();
         let (project, outcome) = registry.track_dir(&p).unwrap();
         assert_eq!(outcome, TrackOutcome::New);
@@ -311,18 +386,65 @@ mod tests {
         let (pa, _) = registry.track_dir(&a).unwrap();
         let (pb, _) = registry.track_dir(&b).unwrap();
         fs::remove_dir_all(&a).unwrap();
-        assert!(registry.prune(|p| p.id == pa.id).is_empty(), "kept while it has workshops");
-        assert_eq!(registry.prune(|_| false), [pa]);
+        let there = |p: &Project| Path::new(&p.path).is_dir();
+        assert!(registry.prune(|p| there(p) || p.id == pa.id).is_empty(), "kept while it has workshops");
+        assert_eq!(registry.prune(there), [pa]);
         assert_eq!(registry.list(), [pb]);
-        assert!(registry.prune(|_| false).is_empty());
+        assert!(registry.prune(there).is_empty());
     }
 
     #[test]
     fn registry_serialises_as_a_list_of_projects() {
         let mut registry = Registry::default();
-        let (project, _) = registry.track(Path::new("/p"), Some("01234567".into()));
+        let (project, _) = registry.track(Path::new("/p"), Some("01234567".into()), |_| false);
         assert_eq!(serde_json::to_string(&registry).unwrap(), r#"[{"path":"/p","id":"01234567"}]"#);
         let back: Registry = serde_json::from_str(r#"[{"path":"/p","id":"01234567"}]"#).unwrap();
         assert_eq!(back.list(), [project]);
+    }
+
+    #[test]
+    fn h4_a_lock_id_another_user_holds_gives_the_copy_its_own_id() {
+        let home = Home::new();
+        let theirs = home.project("theirs");
+        let mut regs = BTreeMap::new();
+        let (original, _) = track_dir_as(&mut regs, "alice", &theirs).unwrap();
+        // Bob copies Alice's project, lock file included.
+        let copy = home.base.join("copy");
+        copy_dir(&theirs, &copy);
+        let (copied, outcome) = track_dir_as(&mut regs, "bob", &copy).unwrap();
+        assert_eq!(outcome, TrackOutcome::New);
+        assert_ne!(copied.id, original.id);
+        assert_eq!(read_lock(&copy), Some(copied.id.clone()), "only the copy's lock changes");
+        assert_eq!(read_lock(&theirs), Some(original.id.clone()));
+        // Bob finds his copy again; Alice keeps hers.
+        assert_eq!(track_dir_as(&mut regs, "bob", &copy).unwrap(), (copied, TrackOutcome::Known));
+        assert_eq!(
+            track_dir_as(&mut regs, "alice", &theirs).unwrap(),
+            (original.clone(), TrackOutcome::Known)
+        );
+        // A directory both use is tracked by path for the second user; its lock stays.
+        let (shared, outcome) = track_dir_as(&mut regs, "carol", &theirs).unwrap();
+        assert_eq!(outcome, TrackOutcome::New);
+        assert_ne!(shared.id, original.id);
+        assert_eq!(read_lock(&theirs), Some(original.id.clone()));
+        assert_eq!(track_dir_as(&mut regs, "carol", &theirs).unwrap(), (shared, TrackOutcome::Known));
+    }
+
+    #[test]
+    fn h4_the_lock_is_written_only_into_the_callers_own_directory() {
+        let home = Home::new();
+        let p = home.project("p");
+        let mut regs = BTreeMap::new();
+        // SAFETY: geteuid has no preconditions.
+        let (_, mut found) = inspect(&p, unsafe { libc::geteuid() }).unwrap();
+        assert!(found.owned);
+        found.owned = false;
+        let tracked = track(&mut regs, "u", &found, |_| false);
+        assert!(!tracked.write_lock);
+        found.owned = true;
+        assert!(track(&mut regs, "v", &found, |_| false).write_lock);
+        // SAFETY: as above.
+        let (_, other) = inspect(&p, unsafe { libc::geteuid() } + 1).unwrap();
+        assert!(!other.owned);
     }
 }

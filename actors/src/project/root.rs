@@ -1,60 +1,90 @@
 //! Finding the project that holds a path.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::ProjectError;
 use super::lock::LOCK_FILE;
+use crate::userfs::{Dir, Kind, UserFsError};
 
 /// Definition files at the root of a single-workshop project.
 pub const ROOT_FILES: [&str; 2] = ["workshop.yaml", ".workshop.yaml"];
 /// Directory of a multi-workshop project's definitions (`<name>.yaml`) and project SDKs.
 pub const DEFINITION_DIR: &str = ".workshop";
 
-/// The project holding `start`: the nearest ancestor (symlinks resolved) with a
-/// `.workshop.lock` or a workshop file. A `.workshop` directory is never a project.
-pub fn find_root(start: &Path) -> Result<PathBuf, ProjectError> {
-    let start = fs::canonicalize(start)
-        .map_err(ProjectError::io(format!("resolve project path \"{}\"", start.display())))?;
-    start
-        .ancestors()
-        .filter(|dir| dir.file_name().is_none_or(|name| name != DEFINITION_DIR))
-        .find(|dir| dir.join(LOCK_FILE).is_file() || has_definitions(dir))
-        .map(Path::to_path_buf)
-        .ok_or(ProjectError::NotProject)
-}
-
-/// Whether `dir` holds a root workshop file or a `.workshop/*.yaml` file.
-fn has_definitions(dir: &Path) -> bool {
-    ROOT_FILES.iter().any(|name| dir.join(name).is_file()) || !directory_files(dir).is_empty()
-}
-
-/// The `.workshop/<name>.yaml` regular files of `root`, sorted by name. Subdirectories
-/// (project SDKs) are not definitions.
-pub(super) fn directory_files(root: &Path) -> Vec<(String, PathBuf)> {
-    let Ok(entries) = fs::read_dir(root.join(DEFINITION_DIR)) else {
-        return Vec::new();
-    };
-    let mut files: Vec<(String, PathBuf)> = entries
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let file_name = entry.file_name().into_string().ok()?;
-            let name = file_name.strip_suffix(".yaml")?;
-            let path = entry.path();
-            (!name.is_empty() && path.is_file()).then(|| (name.to_string(), path))
+/// The project holding the absolute path `start`, opened: the nearest ancestor (symlinks
+/// resolved, with the calling thread's identity) with a `.workshop.lock` or a workshop file.
+/// A `.workshop` directory is never a project; ancestors the caller cannot open are skipped.
+pub fn find_root(start: &Path) -> Result<Dir, ProjectError> {
+    let start = std::fs::canonicalize(start).map_err(|source| {
+        ProjectError::Access(UserFsError::Io {
+            op: "resolve project path",
+            path: start.to_path_buf(),
+            source,
         })
+    })?;
+    // The start itself must be open to the caller; ancestors only when they are projects.
+    let first = Dir::open(&start)?;
+    for (index, path) in start.ancestors().enumerate() {
+        if path.file_name().is_some_and(|name| name == DEFINITION_DIR) {
+            continue;
+        }
+        let dir = if index == 0 {
+            None
+        } else {
+            match Dir::open(path) {
+                Ok(dir) => Some(dir),
+                Err(_) => continue,
+            }
+        };
+        if is_project(dir.as_ref().unwrap_or(&first)) {
+            return Ok(dir.unwrap_or(first));
+        }
+    }
+    Err(ProjectError::NotProject)
+}
+
+/// Whether `dir` holds a lock, a root workshop file or `.workshop/*.yaml` files. Entries that
+/// are there but cannot be used (a symlinked or unreadable file) count: loading them later
+/// says what is wrong with them.
+fn is_project(dir: &Dir) -> bool {
+    let present = |name: &str| !matches!(dir.kind(name), Ok(None) | Ok(Some(Kind::Dir)));
+    present(LOCK_FILE)
+        || ROOT_FILES.iter().any(|name| present(name))
+        || match dir.subdir(DEFINITION_DIR) {
+            Ok(Some(defs)) => !directory_files(&defs).unwrap_or_default().is_empty(),
+            Ok(None) => false,
+            Err(_) => true,
+        }
+}
+
+/// The `<name>.yaml` entries of the opened `.workshop` directory, sorted by name.
+/// Subdirectories (project SDKs) are not definitions; anything else is listed (loading a
+/// symlink or a FIFO says why it cannot be used).
+pub(super) fn directory_files(defs: &Dir) -> Result<Vec<String>, ProjectError> {
+    let mut names: Vec<String> = defs
+        .entries()?
+        .into_iter()
+        .filter(|(_, kind)| *kind != Kind::Dir)
+        .filter_map(|(file, _)| file.strip_suffix(".yaml").filter(|n| !n.is_empty()).map(str::to_string))
         .collect();
-    files.sort();
-    files
+    names.sort();
+    Ok(names)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+    use std::path::PathBuf;
+
     use super::*;
 
     fn touch(path: &Path) {
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(path, "").unwrap();
+    }
+
+    fn root_of(path: &Path) -> PathBuf {
+        find_root(path).unwrap().path().to_path_buf()
     }
 
     #[test]
@@ -63,11 +93,11 @@ mod tests {
         let p = fs::canonicalize(tmp.path()).unwrap().join("p");
         touch(&p.join(".workshop/ws-list.yaml"));
         fs::create_dir_all(p.join("nested/deeper")).unwrap();
-        assert_eq!(find_root(&p).unwrap(), p);
-        assert_eq!(find_root(&p.join("nested/deeper")).unwrap(), p);
+        assert_eq!(root_of(&p), p);
+        assert_eq!(root_of(&p.join("nested/deeper")), p);
         // P-06: a nested project inside a known project is its own project.
         touch(&p.join("subprj/.workshop/nested.yaml"));
-        assert_eq!(find_root(&p.join("subprj")).unwrap(), p.join("subprj"));
+        assert_eq!(root_of(&p.join("subprj")), p.join("subprj"));
     }
 
     #[test]
@@ -78,8 +108,18 @@ mod tests {
             let p = base.join(marker.replace('.', "_"));
             touch(&p.join(marker));
             fs::create_dir_all(p.join("sub")).unwrap();
-            assert_eq!(find_root(&p.join("sub")).unwrap(), p, "{marker}");
+            assert_eq!(root_of(&p.join("sub")), p, "{marker}");
         }
+    }
+
+    #[test]
+    fn unusable_markers_still_mark_the_project() {
+        // C1: a symlinked definition marks the project; loading it says it is a link.
+        let tmp = tempfile::tempdir().unwrap();
+        let p = fs::canonicalize(tmp.path()).unwrap().join("p");
+        fs::create_dir_all(&p).unwrap();
+        std::os::unix::fs::symlink("/etc/shadow", p.join("workshop.yaml")).unwrap();
+        assert_eq!(root_of(&p), p);
     }
 
     #[test]
@@ -90,9 +130,10 @@ mod tests {
         // A project SDK directory inside `.workshop/` holds yaml, but not definitions.
         touch(&p.join(".workshop/test-sdk/sdk.yaml"));
         touch(&p.join(".workshop/.workshop.lock"));
-        assert_eq!(find_root(&p.join(".workshop")).unwrap(), p);
-        assert_eq!(find_root(&p.join(".workshop/test-sdk")).unwrap(), p);
-        assert!(directory_files(&p).is_empty());
+        assert_eq!(root_of(&p.join(".workshop")), p);
+        assert_eq!(root_of(&p.join(".workshop/test-sdk")), p);
+        let defs = Dir::open(&p.join(".workshop")).unwrap();
+        assert!(directory_files(&defs).unwrap().is_empty());
     }
 
     #[test]
@@ -102,7 +143,7 @@ mod tests {
         let p = base.join("real");
         touch(&p.join(".workshop/ws.yaml"));
         std::os::unix::fs::symlink(&p, base.join("link")).unwrap();
-        assert_eq!(find_root(&base.join("link")).unwrap(), p);
+        assert_eq!(root_of(&base.join("link")), p);
     }
 
     #[test]

@@ -193,9 +193,11 @@ pub(super) fn to_instance(user: &str, instance: lxd::Instance) -> Option<Instanc
         None => instance.name.strip_suffix(&format!("-{project_id}"))?.to_string(),
     };
     let running = instance.is_running();
+    let autostart = instance.config.get(AUTOSTART_KEY).is_some_and(|v| v == "true");
     Some(Instance {
         target: Target::new(user, &project_id, &name),
         running,
+        autostart,
         config: instance.config,
         devices: instance.devices,
     })

@@ -1,7 +1,6 @@
 //! Task handlers of the command manager: `install-action` writes an action's script into the
 //! workshop; `exec` runs a command bridged to the task's websockets (reference §6.7).
 
-use std::path::Path;
 use std::time::Duration;
 
 use actix::Addr;
@@ -62,14 +61,11 @@ pub async fn install_action(ctx: TaskCtx, env: Env) -> HandlerResult {
     })?;
     let args = env.cache.args(&exec_task).ok_or_else(|| interrupted(&ctx.task))?;
     let name = args.argv0().to_string();
-    let root = Path::new(&t.project_path);
-    let file = project::load_definition(root, &t.name).map_err(|e| e.to_string())?;
+    let (file, yaml) = project::as_user::definition_text(&t.user, &t.project_path, &t.name)
+        .await
+        .map_err(|e| e.to_string())?;
     let script = file.actions.get(&name).ok_or("action not found")?;
-    let yaml = project::definition_files(root)
-        .ok()
-        .and_then(|files| files.into_iter().find(|f| f.name == t.name))
-        .and_then(|f| std::fs::read_to_string(f.path).ok());
-    let line = yaml.as_deref().and_then(|y| action::script_line(y, &name));
+    let line = action::script_line(&yaml, &name);
     let file = GuestFile {
         path: args.action_path(),
         content: action::installed_script(script, line).into_bytes(),

@@ -40,7 +40,11 @@ async fn harness(connect_timeout: Duration) -> Harness {
     let runner = TaskRunner::new(engine.clone()).start();
     let fake = Rc::new(FakeBackend::default());
     let backend = BackendActor::new(fake.clone()).start();
-    let config = WorkshopConfig { cache_dir: root.join("cache"), guest_bin_dir: root.join("bin") };
+    let config = WorkshopConfig {
+        cache_dir: root.join("cache"),
+        guest_bin_dir: root.join("bin"),
+        mounts_dir: root.join("mounts"),
+    };
     let workshops = WorkshopManager::new(engine.clone(), backend.clone(), config).start();
     let commands = CommandManager::new(engine.clone(), backend, workshops.clone())
         .with_connect_timeout(connect_timeout)

@@ -2,7 +2,6 @@
 //! `--continue`/`--abort` of paused changes.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use chrono::Utc;
 use workshop_api::Project;
@@ -13,7 +12,7 @@ use super::requests::*;
 use super::status::{self, Busy};
 use crate::backend::Instance;
 use crate::engine::{ResumeWaiting, Transact};
-use crate::project::{self};
+use crate::project::as_user;
 use crate::state::{ChangeId, LogLevel};
 
 /// Names deduplicated, in order; at least one.
@@ -89,7 +88,6 @@ pub(super) async fn change_workshops(deps: &Deps, msg: ChangeWorkshops) -> Resul
                         .into(),
                 ));
             }
-            let root = Path::new(&project.path);
             let mut items = Vec::new();
             for name in &names {
                 if let Some(b) = busy.get(name) {
@@ -100,7 +98,7 @@ pub(super) async fn change_workshops(deps: &Deps, msg: ChangeWorkshops) -> Resul
                         "cannot launch {name:?}: already launched"
                     )));
                 }
-                let file = project::load_definition(root, name)?;
+                let file = as_user::definition(&user, &project.path, name).await?;
                 items.push(LaunchItem {
                     target: target(name),
                     base: file.base.clone(),
@@ -112,6 +110,7 @@ pub(super) async fn change_workshops(deps: &Deps, msg: ChangeWorkshops) -> Resul
         }
         WorkshopAction::Start | WorkshopAction::Stop | WorkshopAction::Remove => {
             let mut targets = Vec::new();
+            let exists = super::listing::project_exists(&user, &project).await;
             for name in &names {
                 let instance = instances.get(name).ok_or_else(|| not_launched(name))?;
                 if let Some(b) = busy.get(name) {
@@ -123,7 +122,7 @@ pub(super) async fn change_workshops(deps: &Deps, msg: ChangeWorkshops) -> Resul
                         return Err(conflict(action, name, &project.id, b));
                     }
                 }
-                let (status, _) = status::derive(None, instance.running, Path::new(&project.path).is_dir());
+                let (status, _) = status::derive(None, instance.running, exists);
                 let allowed: &[WorkshopStatus] = match action {
                     WorkshopAction::Start => &[WorkshopStatus::Stopped],
                     WorkshopAction::Stop => &[WorkshopStatus::Ready, WorkshopStatus::Stopped],

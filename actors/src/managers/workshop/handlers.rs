@@ -11,6 +11,8 @@ use super::guest;
 use super::plan::TaskTarget;
 use crate::backend::*;
 use crate::runner::TaskCtx;
+use crate::userfs::stage::{Staged, stage};
+use crate::userfs::{self, Dir, UserFsError};
 
 /// Format of the instances this version creates (`user.workshop.format-revision`).
 pub const FORMAT_REVISION: &str = "1";
@@ -23,12 +25,20 @@ pub struct WorkshopConfig {
     /// Host directory shared read-only with every workshop: `workshopctl` and the untrusted
     /// socket workshops use.
     pub guest_bin_dir: PathBuf,
+    /// Root-only directory where project directories are staged for LXD to mount
+    /// (`userfs::stage`): `<uid>/<project id>/<ws>`.
+    pub mounts_dir: PathBuf,
 }
 
 impl WorkshopConfig {
     /// The workshop's cache directory (its apt archives are in `apt/`).
     pub fn workshop_cache(&self, t: &TaskTarget) -> PathBuf {
         self.cache_dir.join("id").join(&t.project_id).join(&t.name)
+    }
+
+    /// Where the workshop's project directory is staged: the source of its project device.
+    pub fn project_mount(&self, t: &TaskTarget) -> PathBuf {
+        self.mounts_dir.join(t.user.uid.to_string()).join(&t.project_id).join(&t.name)
     }
 }
 
@@ -132,10 +142,12 @@ pub async fn create_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
         ),
         // Mounted from the first boot (mount-project then finds it in place): plugging it into
         // a running instance would cost a device hot-plug.
-        (PROJECT_DEVICE.to_string(), project_device(&t.project_path)),
+        (PROJECT_DEVICE.to_string(), project_device(&env.config.project_mount(&t))),
     ]);
     let spec =
         CreateSpec { image: image.fingerprint, host_uid: t.user.uid, host_gid: t.user.gid, config, devices };
+    // LXD checks that the project device's source exists when the instance is created.
+    let _staged = stage_project(&env, &t).await?;
     call(&env, CreateInstance { target: backend_target(&t), spec }).await
 }
 
@@ -149,7 +161,14 @@ pub async fn remove_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
 pub async fn start_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = target(&ctx)?;
     let started = std::time::Instant::now();
+    // Workshops made before project directories were staged mount the path itself: point
+    // them at the staging directory first (nothing changes for the others).
+    let device = project_device(&env.config.project_mount(&t));
+    call(&env, SetDevice { target: backend_target(&t), name: PROJECT_DEVICE.into(), device }).await?;
+    let staged = stage_project(&env, &t).await?;
     call(&env, StartInstance { target: backend_target(&t) }).await?;
+    // The workshop holds its own mount now.
+    drop(staged);
     let (ready, provisioned) = futures_util::future::join(
         call(&env, WaitReady { target: backend_target(&t) }),
         run_script(&env, &t, "set up the workshop user", guest::provision_script()),
@@ -204,11 +223,23 @@ pub async fn configure_timezone(ctx: TaskCtx, env: Env) -> HandlerResult {
 }
 
 /// Makes sure the project is mounted at `/project` (create-workshop already mounts it; this
-/// re-points or restores the device when it differs).
+/// restores the device when it differs, while the project is staged for LXD to plug it in).
 pub async fn mount_project(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = target(&ctx)?;
-    let device = project_device(&t.project_path);
+    let device = project_device(&env.config.project_mount(&t));
+    let _staged = stage_project(&env, &t).await?;
     call(&env, SetDevice { target: backend_target(&t), name: PROJECT_DEVICE.into(), device }).await
+}
+
+/// Opens the project directory as its user (so a path the user could not open, or one swapped
+/// for another directory since, is never mounted) and stages it for LXD.
+async fn stage_project(env: &Env, t: &TaskTarget) -> Result<Staged, String> {
+    let root = PathBuf::from(&t.project_path);
+    let dir = userfs::as_user(&t.user, move || Dir::open(&root))
+        .await
+        .map_err(|e: UserFsError| format!("cannot mount the project of {:?}: {e}", t.name))?;
+    let at = env.config.project_mount(t);
+    stage(&dir, &at).map_err(|e| format!("cannot stage the project of {:?} at {}: {e}", t.name, at.display()))
 }
 
 /// Where the project directory is mounted in a workshop.
@@ -216,9 +247,9 @@ pub(super) const GUEST_PROJECT: &str = "/project";
 /// Name of the device that mounts the project directory at [`GUEST_PROJECT`].
 pub(super) const PROJECT_DEVICE: &str = "workshop.project";
 
-/// The device mounting the project directory `source`.
-pub(super) fn project_device(source: &str) -> Device {
-    disk(source, GUEST_PROJECT, false)
+/// The device mounting the project directory staged at `source`.
+pub(super) fn project_device(source: &Path) -> Device {
+    disk(&source.to_string_lossy(), GUEST_PROJECT, false)
 }
 
 /// A disk device.

@@ -1,7 +1,5 @@
 //! Listing workshops and describing one: instances, derived status, definition files.
 
-use std::path::Path;
-
 use chrono::Utc;
 use workshop_api::Project;
 use workshop_api::workshops::{WorkshopFileRef, WorkshopInfo, WorkshopList};
@@ -10,16 +8,19 @@ use super::requests::*;
 use super::status::{self, Busy};
 use crate::backend::Instance;
 use crate::engine::Transact;
-use crate::project::{self};
+use crate::managers::UserRef;
+use crate::project::as_user;
 
 pub(super) async fn workshop_info(
     deps: &Deps,
+    user: &UserRef,
     project: &Project,
     instance: &Instance,
 ) -> Result<WorkshopInfo, WorkshopError> {
     let name = instance.target.name.clone();
     let busy = busy_map(deps, &project.id, vec![name.clone()]).await?;
-    let info = info_of(project, instance, busy.get(&name));
+    let exists = project_exists(user, project).await;
+    let info = info_of(project, instance, busy.get(&name), exists);
     warn_missing_project(deps, project, std::slice::from_ref(&info)).await?;
     Ok(info)
 }
@@ -47,8 +48,17 @@ async fn warn_missing_project(
     Ok(())
 }
 
-pub(super) fn info_of(project: &Project, instance: &Instance, busy: Option<&Busy>) -> WorkshopInfo {
-    let exists = Path::new(&project.path).is_dir();
+/// Whether the user can open the project's directory.
+pub(super) async fn project_exists(user: &UserRef, project: &Project) -> bool {
+    as_user::existing(user, vec![project.path.clone()]).await.first().copied().unwrap_or(true)
+}
+
+pub(super) fn info_of(
+    project: &Project,
+    instance: &Instance,
+    busy: Option<&Busy>,
+    exists: bool,
+) -> WorkshopInfo {
     let (status, notes) = status::derive(busy, instance.running, exists);
     WorkshopInfo {
         project_id: project.id.clone(),
@@ -68,8 +78,9 @@ pub(super) async fn list_workshops(deps: &Deps, msg: ListWorkshops) -> Result<Wo
     let instances = instances(deps, &msg.user, &project.id).await?;
     let names = instances.iter().map(|i| i.target.name.clone()).collect();
     let busy = busy_map(deps, &project.id, names).await?;
+    let exists = project_exists(&msg.user, &project).await;
     let mut workshops: Vec<WorkshopInfo> =
-        instances.iter().map(|i| info_of(&project, i, busy.get(&i.target.name))).collect();
+        instances.iter().map(|i| info_of(&project, i, busy.get(&i.target.name), exists)).collect();
     workshops.sort_by(|a, b| a.name.cmp(&b.name));
     warn_missing_project(deps, &project, &workshops).await?;
     let wanted = msg.state.to_ascii_lowercase();
@@ -79,8 +90,8 @@ pub(super) async fn list_workshops(deps: &Deps, msg: ListWorkshops) -> Result<Wo
     let mut files = Vec::new();
     // A project whose directory is gone has no definition files (its workshops are in
     // Error, with a warning of their own).
-    if matches!(wanted.as_str(), "all" | "available") && Path::new(&project.path).is_dir() {
-        match project::definition_files(Path::new(&project.path)) {
+    if matches!(wanted.as_str(), "all" | "available") && exists {
+        match as_user::definitions(&msg.user, &project.path).await {
             Ok(found) => {
                 files = found
                     .into_iter()

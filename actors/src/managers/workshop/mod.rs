@@ -1,6 +1,7 @@
 //! The workshop manager: projects, workshop listing and status, and the launch / start /
 //! stop / remove changes with their task handlers.
 
+mod autostart;
 mod changes;
 mod guest;
 mod handlers;

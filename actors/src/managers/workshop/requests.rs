@@ -2,7 +2,7 @@
 //! and the lookups they share. The work is in `projects.rs`, `listing.rs` and `changes.rs`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use actix::prelude::*;
 use workshop_api::Project;
@@ -16,7 +16,7 @@ use super::status::{self, Busy};
 use crate::backend::{BackendError, GetInstance, Instance, ListInstances, Target};
 use crate::engine::{EngineError, Query, StateEngine, Transact};
 use crate::managers::UserRef;
-use crate::project::{self, ProjectError, TrackOutcome};
+use crate::project::{ProjectError, as_user};
 use crate::state::ChangeId;
 
 /// Errors of workshop requests.
@@ -116,11 +116,16 @@ pub struct ChangeWorkshops {
 pub(super) struct Deps {
     pub(super) engine: Addr<StateEngine>,
     pub(super) backend: Addr<crate::backend::BackendActor>,
+    pub(super) config: std::rc::Rc<super::WorkshopConfig>,
 }
 
 impl WorkshopManager {
-    fn deps(&self) -> Deps {
-        Deps { engine: self.engine.clone(), backend: self.env.backend.clone() }
+    pub(super) fn deps(&self) -> Deps {
+        Deps {
+            engine: self.engine.clone(),
+            backend: self.env.backend.clone(),
+            config: self.env.config.clone(),
+        }
     }
 }
 
@@ -144,7 +149,9 @@ impl Handler<ListProjects> for WorkshopManager {
                     registries(st).get(&name).map(|r| r.list().to_vec()).unwrap_or_default()
                 })))
                 .await?;
-            let gone: Vec<&Project> = known.iter().filter(|p| !Path::new(&p.path).is_dir()).collect();
+            let present = as_user::existing(&msg.user, known.iter().map(|p| p.path.clone()).collect()).await;
+            let gone: Vec<&Project> =
+                known.iter().zip(present).filter(|(_, there)| !there).map(|(p, _)| p).collect();
             let mut found = Vec::new();
             let mut launched = std::collections::BTreeSet::new();
             if !gone.is_empty() {
@@ -155,7 +162,7 @@ impl Handler<ListProjects> for WorkshopManager {
                 match deps.backend.send(all).await.map_err(BackendError::from).and_then(|r| r) {
                     Ok(instances) => {
                         for project in &gone {
-                            if let Some(path) = moved_to(&deps, project, &instances).await {
+                            if let Some(path) = moved_to(&deps, &msg.user, project, &instances).await {
                                 found.push((project.id.clone(), path));
                             }
                         }
@@ -167,27 +174,23 @@ impl Handler<ListProjects> for WorkshopManager {
                     }
                 }
             }
+            let gone: Vec<String> = gone.iter().map(|p| p.id.clone()).collect();
             let name = msg.user.name.clone();
-            let (projects, moved) = deps
+            let projects = deps
                 .engine
                 .send(Transact(Box::new(move |st| {
                     let mut regs = registries(st);
                     let reg = regs.entry(name).or_default();
-                    let mut moved = Vec::new();
                     for (id, path) in found {
-                        if let (project, TrackOutcome::Moved { .. }) = reg.track(&path, Some(id)) {
-                            moved.push(project);
-                        }
+                        // The old directory is gone: this is the project itself, moved.
+                        reg.track(&path, Some(id), |_| false);
                     }
-                    reg.prune(|p| launched.contains(&p.id));
+                    reg.prune(|p| !gone.contains(&p.id) || launched.contains(&p.id));
                     let list = reg.list().to_vec();
                     st.set(PROJECTS_KEY, &regs);
-                    (list, moved)
+                    list
                 })))
                 .await?;
-            for project in &moved {
-                repoint_project(&deps, &msg.user, project).await;
-            }
             Ok(projects)
         })
     }
@@ -210,9 +213,9 @@ impl Handler<GetWorkshop> for WorkshopManager {
             let target = Target::new(&msg.user.name, &project.id, &msg.name);
             let instance = deps.backend.send(GetInstance { target }).await.map_err(BackendError::from)??;
             let instance = instance.ok_or_else(|| not_launched(&msg.name))?;
-            let mut info = workshop_info(&deps, &project, &instance).await?;
-            let root = Path::new(&project.path);
-            info.path = project::definition_files(root)
+            let mut info = workshop_info(&deps, &msg.user, &project, &instance).await?;
+            info.path = as_user::definitions(&msg.user, &project.path)
+                .await
                 .ok()
                 .and_then(|files| files.into_iter().find(|f| f.name == msg.name))
                 .map(|f| f.path.to_string_lossy().into_owned());
@@ -228,7 +231,7 @@ impl Handler<GetActions> for WorkshopManager {
         let deps = self.deps();
         Box::pin(async move {
             let project = project(&deps, &msg.user, &msg.project_id).await?;
-            let file = project::load_definition(Path::new(&project.path), &msg.name)?;
+            let file = as_user::definition(&msg.user, &project.path, &msg.name).await?;
             Ok(file.actions.into_iter().map(|(name, script)| (name, ActionInfo { script })).collect())
         })
     }

@@ -44,7 +44,11 @@ async fn server() -> Server {
         state_dir: root.clone(),
         backend: fake.clone(),
         check_interval: Duration::from_secs(3600),
-        workshop: WorkshopConfig { cache_dir: root.join("cache"), guest_bin_dir: root.join("bin") },
+        workshop: WorkshopConfig {
+            cache_dir: root.join("cache"),
+            guest_bin_dir: root.join("bin"),
+            mounts_dir: root.join("mounts"),
+        },
     })
     .unwrap();
     let data = web::Data::new(AppState {

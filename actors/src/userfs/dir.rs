@@ -1,0 +1,387 @@
+//! Directories held open by fd, and what the daemon may do in them: look at an entry without
+//! following it, list entries, read a bounded regular file, write a file atomically. Every
+//! name is one path component, opened relative to the directory with `O_NOFOLLOW`, so a
+//! symlink or a swapped directory between two steps cannot send the daemon elsewhere.
+
+use std::ffi::{CStr, CString, OsStr};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use super::UserFsError;
+
+/// What a directory entry is, seen without following it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+    /// A FIFO, socket or device.
+    Other,
+}
+
+impl Kind {
+    fn of(mode: libc::mode_t) -> Kind {
+        match mode & libc::S_IFMT {
+            libc::S_IFREG => Kind::File,
+            libc::S_IFDIR => Kind::Dir,
+            libc::S_IFLNK => Kind::Symlink,
+            _ => Kind::Other,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Kind::File => "a regular file",
+            Kind::Dir => "a directory",
+            Kind::Symlink => "a symbolic link (links in projects are not followed)",
+            Kind::Other => "not a regular file",
+        }
+    }
+}
+
+/// Most entries [`Dir::entries`] reads from one directory.
+pub const MAX_ENTRIES: usize = 4096;
+
+/// An open directory and the path it was opened by (for messages only).
+#[derive(Debug)]
+pub struct Dir {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+impl Dir {
+    /// Opens the directory at the absolute `path`. Symlinks on the way are followed with the
+    /// calling thread's identity: within [`super::as_user`], only where the user could.
+    pub fn open(path: &Path) -> Result<Dir, UserFsError> {
+        let fd = open_at(libc::AT_FDCWD, path.as_os_str(), libc::O_DIRECTORY)
+            .map_err(|e| UserFsError::io("open", path, e))?;
+        Ok(Dir { fd, path: path.to_path_buf() })
+    }
+
+    /// The path the directory was opened by.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The directory's owner.
+    pub fn owner(&self) -> Result<u32, UserFsError> {
+        stat_at(self.fd.as_raw_fd(), c"", libc::AT_EMPTY_PATH)
+            .map(|st| st.st_uid)
+            .map_err(|e| UserFsError::io("inspect", &self.path, e))
+    }
+
+    /// What `name` is (not following a symlink); `None` when there is no such entry.
+    pub fn kind(&self, name: &str) -> Result<Option<Kind>, UserFsError> {
+        let path = self.path.join(name);
+        let c_name = component(name, &path)?;
+        match stat_at(self.fd.as_raw_fd(), &c_name, libc::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(Kind::of(st.st_mode))),
+            Err(e) if gone(&e) => Ok(None),
+            Err(e) => Err(UserFsError::io("inspect", &path, e)),
+        }
+    }
+
+    /// Opens the subdirectory `name`; `None` when there is none. A symlink is refused.
+    pub fn subdir(&self, name: &str) -> Result<Option<Dir>, UserFsError> {
+        let path = self.path.join(name);
+        let c_name = component(name, &path)?;
+        match open_at(self.fd.as_raw_fd(), OsStr::from_bytes(c_name.to_bytes()), libc::O_DIRECTORY) {
+            Ok(fd) => Ok(Some(Dir { fd, path })),
+            Err(e) if gone(&e) => Ok(None),
+            Err(e) => Err(self.refusal("open", name, path, e)),
+        }
+    }
+
+    /// The entries of the directory (without `.` and `..`) and what each is, in no order;
+    /// at most [`MAX_ENTRIES`].
+    pub fn entries(&self) -> Result<Vec<(String, Kind)>, UserFsError> {
+        let what = |e| UserFsError::io("list", &self.path, e);
+        // fdopendir takes its fd over: give it a duplicate reopened at the directory's start.
+        let fd = open_at(self.fd.as_raw_fd(), OsStr::new("."), libc::O_DIRECTORY).map_err(what)?;
+        let raw = std::os::fd::IntoRawFd::into_raw_fd(fd);
+        // SAFETY: `raw` is an open directory fd we own; on success the stream owns it.
+        let stream = unsafe { libc::fdopendir(raw) };
+        if stream.is_null() {
+            let error = io::Error::last_os_error();
+            // SAFETY: fdopendir failed, so `raw` is still ours to close.
+            unsafe { libc::close(raw) };
+            return Err(what(error));
+        }
+        let mut entries = Vec::new();
+        let result = loop {
+            // SAFETY: `stream` is a valid directory stream until closedir below.
+            let entry = unsafe { libc::readdir(stream) };
+            if entry.is_null() {
+                break Ok(());
+            }
+            // SAFETY: readdir returned a valid entry whose d_name is NUL-terminated.
+            let (name, d_type) = unsafe { (CStr::from_ptr((*entry).d_name.as_ptr()), (*entry).d_type) };
+            let name = name.to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            if entries.len() == MAX_ENTRIES {
+                break Err(UserFsError::TooMany { path: self.path.clone(), limit: MAX_ENTRIES });
+            }
+            let Ok(name) = std::str::from_utf8(name) else { continue };
+            let kind = match d_type {
+                libc::DT_REG => Kind::File,
+                libc::DT_DIR => Kind::Dir,
+                libc::DT_LNK => Kind::Symlink,
+                libc::DT_UNKNOWN => match self.kind(name) {
+                    Ok(Some(kind)) => kind,
+                    _ => continue,
+                },
+                _ => Kind::Other,
+            };
+            entries.push((name.to_string(), kind));
+        };
+        // SAFETY: `stream` came from fdopendir and is closed once.
+        unsafe { libc::closedir(stream) };
+        result.map(|()| entries)
+    }
+
+    /// Reads the regular file `name`, refusing symlinks, FIFOs, devices and files larger than
+    /// `limit` bytes. Never blocks on a FIFO: its type is checked before it is opened, and
+    /// the open itself does not wait for a writer.
+    pub fn read(&self, name: &str, limit: u64) -> Result<Vec<u8>, UserFsError> {
+        let path = self.path.join(name);
+        let c_name = component(name, &path)?;
+        match self.kind(name)? {
+            None => return Err(UserFsError::io("read", &path, io::ErrorKind::NotFound.into())),
+            Some(Kind::File) => {}
+            Some(kind) => return Err(UserFsError::NotRegular { path, what: kind.describe() }),
+        }
+        let fd = open_at(self.fd.as_raw_fd(), OsStr::from_bytes(c_name.to_bytes()), libc::O_NONBLOCK)
+            .map_err(|e| self.refusal("read", name, path.clone(), e))?;
+        // The entry may have been swapped since it was looked at: check what was opened.
+        let st = stat_at(fd.as_raw_fd(), c"", libc::AT_EMPTY_PATH)
+            .map_err(|e| UserFsError::io("read", &path, e))?;
+        if Kind::of(st.st_mode) != Kind::File {
+            return Err(UserFsError::NotRegular { path, what: Kind::of(st.st_mode).describe() });
+        }
+        if st.st_size as u64 > limit {
+            return Err(UserFsError::TooLarge { path, limit });
+        }
+        let mut data = Vec::with_capacity(st.st_size as usize);
+        File::from(fd)
+            .take(limit + 1)
+            .read_to_end(&mut data)
+            .map_err(|e| UserFsError::io("read", &path, e))?;
+        if data.len() as u64 > limit {
+            return Err(UserFsError::TooLarge { path, limit });
+        }
+        Ok(data)
+    }
+
+    /// [`Dir::read`] of a UTF-8 text file.
+    pub fn read_text(&self, name: &str, limit: u64) -> Result<String, UserFsError> {
+        let data = self.read(name, limit)?;
+        String::from_utf8(data).map_err(|_| UserFsError::NotText { path: self.path.join(name) })
+    }
+
+    /// Replaces `name` with a new file holding `data` (mode `mode`, owned by the calling
+    /// identity): written to a temporary file created beside it, synced, renamed over it.
+    /// A symlink at `name` is replaced, never followed.
+    pub fn write_atomic(&self, name: &str, data: &[u8], mode: u32) -> Result<(), UserFsError> {
+        let path = self.path.join(name);
+        let c_name = component(name, &path)?;
+        let what = |e| UserFsError::io("write", &path, e);
+        let temporary = format!("{name}.{:08x}", rand::random::<u32>());
+        let c_temp = component(&temporary, &path)?;
+        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+        // SAFETY: the name is NUL-terminated; the returned fd is checked before use.
+        let raw = unsafe { libc::openat(self.fd.as_raw_fd(), c_temp.as_ptr(), flags, mode as libc::c_uint) };
+        if raw < 0 {
+            return Err(what(io::Error::last_os_error()));
+        }
+        // SAFETY: openat returned a new fd that nothing else owns.
+        let mut file = File::from(unsafe { OwnedFd::from_raw_fd(raw) });
+        let written = (|| {
+            // The umask may have cleared bits of the creation mode.
+            // SAFETY: fchmod on an fd we own.
+            if unsafe { libc::fchmod(file.as_raw_fd(), mode) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            file.write_all(data)?;
+            file.sync_all()?;
+            // SAFETY: both names are NUL-terminated and relative to our directory fd.
+            let rc = unsafe {
+                libc::renameat(self.fd.as_raw_fd(), c_temp.as_ptr(), self.fd.as_raw_fd(), c_name.as_ptr())
+            };
+            if rc != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: fsync of the directory fd we own.
+            if unsafe { libc::fsync(self.fd.as_raw_fd()) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        })();
+        if written.is_err() {
+            // SAFETY: best effort removal of our own temporary file, relative to our fd.
+            unsafe { libc::unlinkat(self.fd.as_raw_fd(), c_temp.as_ptr(), 0) };
+        }
+        written.map_err(what)
+    }
+
+    /// The open directory, e.g. to mount it.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Turns an open error into a refusal that says why: a symlink or not a directory.
+    fn refusal(&self, op: &'static str, name: &str, path: PathBuf, error: io::Error) -> UserFsError {
+        match error.raw_os_error() {
+            Some(libc::ELOOP) | Some(libc::ENOTDIR) | Some(libc::ENXIO) => match self.kind(name) {
+                Ok(Some(kind)) if kind != Kind::Dir || op != "open" => {
+                    UserFsError::NotRegular { path, what: kind.describe() }
+                }
+                _ => UserFsError::io(op, &path, error),
+            },
+            _ => UserFsError::io(op, &path, error),
+        }
+    }
+}
+
+/// Whether an error means the entry is not there.
+fn gone(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::NotFound
+}
+
+/// `name` as one path component.
+fn component(name: &str, path: &Path) -> Result<CString, UserFsError> {
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') {
+        return Err(UserFsError::BadName { path: path.to_path_buf() });
+    }
+    CString::new(name).map_err(|_| UserFsError::BadName { path: path.to_path_buf() })
+}
+
+/// `openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | extra)`. With `AT_FDCWD`
+/// and an absolute path, symlinks before the last component are followed.
+fn open_at(dir: libc::c_int, name: &OsStr, extra: libc::c_int) -> io::Result<OwnedFd> {
+    let c_name = CString::new(name.as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let nofollow = if dir == libc::AT_FDCWD { 0 } else { libc::O_NOFOLLOW };
+    let flags = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY | nofollow | extra;
+    // SAFETY: the name is NUL-terminated; the returned fd is checked before use.
+    let fd = unsafe { libc::openat(dir, c_name.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: openat returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn stat_at(dir: libc::c_int, name: &CStr, flags: libc::c_int) -> io::Result<libc::stat> {
+    // SAFETY: an all-zero stat is a valid value to be overwritten.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: the name is NUL-terminated and `st` is valid for writing.
+    if unsafe { libc::fstatat(dir, name.as_ptr(), &mut st, flags) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(st)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::os::unix::fs::{MetadataExt, symlink};
+
+    use super::*;
+
+    fn dir() -> (tempfile::TempDir, Dir) {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = Dir::open(tmp.path()).unwrap();
+        (tmp, d)
+    }
+
+    fn mkfifo(path: &Path) {
+        let c = CString::new(path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    }
+
+    #[test]
+    fn reads_regular_files_up_to_the_limit() {
+        let (tmp, d) = dir();
+        fs::write(tmp.path().join("a"), "hello").unwrap();
+        assert_eq!(d.read_text("a", 5).unwrap(), "hello");
+        let err = d.read("a", 4).unwrap_err();
+        assert!(matches!(err, UserFsError::TooLarge { limit: 4, .. }), "{err}");
+        assert!(err.to_string().ends_with("larger than 4 bytes"), "{err}");
+        assert!(d.read("missing", 5).unwrap_err().is_not_found());
+    }
+
+    #[test]
+    fn symlinks_fifos_and_devices_are_refused_without_reading_them() {
+        let (tmp, d) = dir();
+        fs::write(tmp.path().join("secret"), "root:*:1:0").unwrap();
+        symlink(tmp.path().join("secret"), tmp.path().join("link")).unwrap();
+        symlink("/dev/zero", tmp.path().join("zero")).unwrap();
+        mkfifo(&tmp.path().join("fifo"));
+        for name in ["link", "zero", "fifo"] {
+            let started = std::time::Instant::now();
+            let err = d.read(name, 1 << 20).unwrap_err().to_string();
+            assert!(started.elapsed() < std::time::Duration::from_secs(1), "{name} blocked");
+            assert!(!err.contains("root:"), "{err}");
+            assert!(
+                err.starts_with(&format!("cannot read \"{}\": ", tmp.path().join(name).display())),
+                "{err}"
+            );
+        }
+        assert!(d.read("link", 100).unwrap_err().to_string().contains("symbolic link"));
+        assert!(d.read("fifo", 100).unwrap_err().to_string().ends_with("not a regular file"));
+        assert_eq!(d.kind("link").unwrap(), Some(Kind::Symlink));
+        assert_eq!(d.kind("fifo").unwrap(), Some(Kind::Other));
+        assert_eq!(d.kind("nothing").unwrap(), None);
+    }
+
+    #[test]
+    fn subdirectories_are_not_reached_through_symlinks() {
+        let (tmp, d) = dir();
+        fs::create_dir(tmp.path().join("real")).unwrap();
+        fs::write(tmp.path().join("real/f"), "x").unwrap();
+        symlink(tmp.path().join("real"), tmp.path().join("link")).unwrap();
+        let real = d.subdir("real").unwrap().unwrap();
+        assert_eq!(real.read_text("f", 10).unwrap(), "x");
+        assert!(d.subdir("missing").unwrap().is_none());
+        let err = d.subdir("link").unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        for bad in ["", ".", "..", "a/b", "../etc"] {
+            assert!(matches!(d.read(bad, 1), Err(UserFsError::BadName { .. })), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn entries_say_what_each_is() {
+        let (tmp, d) = dir();
+        fs::write(tmp.path().join("f"), "").unwrap();
+        fs::create_dir(tmp.path().join("d")).unwrap();
+        symlink("f", tmp.path().join("l")).unwrap();
+        let mut entries = d.entries().unwrap();
+        entries.sort();
+        assert_eq!(
+            entries,
+            [("d".to_string(), Kind::Dir), ("f".to_string(), Kind::File), ("l".to_string(), Kind::Symlink)]
+        );
+    }
+
+    #[test]
+    fn atomic_writes_replace_symlinks_and_leave_nothing_behind() {
+        let (tmp, d) = dir();
+        let target = tmp.path().join("elsewhere");
+        fs::write(&target, "keep").unwrap();
+        symlink(&target, tmp.path().join("lock")).unwrap();
+        d.write_atomic("lock", b"0a1b2c3d", 0o666).unwrap();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "keep");
+        let meta = fs::symlink_metadata(tmp.path().join("lock")).unwrap();
+        assert!(meta.file_type().is_file());
+        assert_eq!(meta.mode() & 0o777, 0o666);
+        assert_eq!(d.read_text("lock", 100).unwrap(), "0a1b2c3d");
+        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 2);
+        assert_eq!(d.owner().unwrap(), fs::metadata(tmp.path()).unwrap().uid());
+    }
+}
