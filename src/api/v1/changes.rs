@@ -138,9 +138,9 @@ async fn find(state: &AppState, caller: &Caller, id: String) -> Result<ChangeInf
         .ok_or_else(|| ApiError::NotFound(format!("cannot find change with id {id:?}")))
 }
 
-/// Root sees every change; others see their own.
+/// Root sees every change; others see their own (a change without an owner is root's).
 fn visible(change: &Change, caller: &Caller) -> bool {
-    caller.is_root() || change.get::<String>("user").is_none_or(|u| u == caller.user)
+    caller.is_root() || change.get::<String>("user").is_some_and(|u| u == caller.user)
 }
 
 fn numeric(id: &str) -> u64 {
@@ -181,5 +181,31 @@ fn task_info(t: &Task) -> TaskInfo {
         ready_time: t.ready_time(),
         doing_time: t.doing_time().as_nanos() as i64,
         data: t.get::<serde_json::Value>("api-data").unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(uid: u32, user: &str) -> Caller {
+        Caller { uid, gid: uid, user: user.into() }
+    }
+
+    #[test]
+    fn changes_are_visible_to_their_owner_and_root_only() {
+        let mut st = State::new();
+        let now = chrono::Utc::now();
+        let owned = st.new_change("launch", "Launch \"ws\" workshop", now);
+        st.change_mut(&owned).unwrap().set("user", "alice");
+        let ownerless = st.new_change("launch", "Launch \"ws\" workshop", now);
+        let (alice, bob, root) = (caller(1000, "alice"), caller(1001, "bob"), caller(0, "root"));
+        let owned = st.change(&owned).unwrap();
+        assert!(visible(owned, &alice) && visible(owned, &root));
+        assert!(!visible(owned, &bob));
+        // A change without an owner (none is planned so, but a state may hold one) is root's.
+        let ownerless = st.change(&ownerless).unwrap();
+        assert!(visible(ownerless, &root));
+        assert!(!visible(ownerless, &alice));
     }
 }

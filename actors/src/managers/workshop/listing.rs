@@ -10,15 +10,17 @@ use super::requests::*;
 use super::status::{self, Busy};
 use crate::backend::Instance;
 use crate::engine::Transact;
+use crate::managers::UserRef;
 use crate::project::{self};
 
 pub(super) async fn workshop_info(
     deps: &Deps,
+    user: &UserRef,
     project: &Project,
     instance: &Instance,
 ) -> Result<WorkshopInfo, WorkshopError> {
     let name = instance.target.name.clone();
-    let busy = busy_map(deps, &project.id, vec![name.clone()]).await?;
+    let busy = busy_map(deps, user, &project.id, vec![name.clone()]).await?;
     let info = info_of(project, instance, busy.get(&name));
     warn_missing_project(deps, project, std::slice::from_ref(&info)).await?;
     Ok(info)
@@ -67,7 +69,7 @@ pub(super) async fn list_workshops(deps: &Deps, msg: ListWorkshops) -> Result<Wo
     let project = project(deps, &msg.user, &msg.project_id).await?;
     let instances = instances(deps, &msg.user, &project.id).await?;
     let names = instances.iter().map(|i| i.target.name.clone()).collect();
-    let busy = busy_map(deps, &project.id, names).await?;
+    let busy = busy_map(deps, &msg.user, &project.id, names).await?;
     let mut workshops: Vec<WorkshopInfo> =
         instances.iter().map(|i| info_of(&project, i, busy.get(&i.target.name))).collect();
     workshops.sort_by(|a, b| a.name.cmp(&b.name));

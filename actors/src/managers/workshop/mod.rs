@@ -90,3 +90,6 @@ impl Handler<RunTask> for WorkshopManager {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
