@@ -49,12 +49,13 @@ pub async fn list(
         }
     };
     let project = query.project_id.clone();
+    let viewer = caller.clone();
     let changes = state
         .engine
         .send(Query(Box::new(move |st| {
             let mut out: Vec<ChangeInfo> = st
                 .changes()
-                .filter(|c| visible(c, &caller))
+                .filter(|c| visible(c, &viewer))
                 .filter(|c| {
                     project.as_deref().is_none_or(|p| c.get::<String>("project-id").as_deref() == Some(p))
                 })
@@ -69,7 +70,7 @@ pub async fn list(
             out
         })))
         .await?;
-    Ok(sync(StatusCode::OK, changes, state.warning_meta().await))
+    Ok(sync(StatusCode::OK, changes, state.warning_meta(&caller).await))
 }
 
 pub async fn get(
@@ -78,7 +79,7 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let info = find(&state, &caller, id.into_inner()).await?;
-    Ok(sync(StatusCode::OK, info, state.warning_meta().await))
+    Ok(sync(StatusCode::OK, info, state.warning_meta(&caller).await))
 }
 
 pub async fn post(
@@ -94,7 +95,7 @@ pub async fn post(
     find(&state, &caller, id.clone()).await?;
     state.engine.send(AbortChange(id.clone())).await??;
     let info = find(&state, &caller, id).await?;
-    Ok(sync(StatusCode::OK, info, state.warning_meta().await))
+    Ok(sync(StatusCode::OK, info, state.warning_meta(&caller).await))
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,7 +124,7 @@ pub async fn wait(
         )));
     }
     let info = find(&state, &caller, id).await?;
-    Ok(sync(StatusCode::OK, info, state.warning_meta().await))
+    Ok(sync(StatusCode::OK, info, state.warning_meta(&caller).await))
 }
 
 async fn find(state: &AppState, caller: &Caller, id: String) -> Result<ChangeInfo, ApiError> {
