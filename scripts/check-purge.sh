@@ -47,7 +47,7 @@ chown -R "$USER1:" "$HOME1/wst"
 start_daemon
 as_user "$USER1" launch >/dev/null || fail "launch"
 id=$(cat "$PROJECT/.workshop.lock")
-apt_cache=$WORKSHOP/cache/id/$id/ws-purge/apt
+apt_cache=$WORKSHOP/cache/users/$(id -u "$USER1")/$id/ws-purge/apt
 touch "$apt_cache/sentinel" || fail "no apt cache at $apt_cache"
 stop_daemon
 

@@ -79,7 +79,7 @@ fn build_state(changes: usize) -> State {
             prev = Some(t);
         }
     }
-    st.warn("cannot determine system time zone: no such file", t0);
+    st.warn(None, "cannot determine system time zone: no such file", t0);
     st
 }
 

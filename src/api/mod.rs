@@ -14,6 +14,7 @@ use workshop_actors::managers::command::CommandManager;
 use workshop_actors::managers::workshop::WorkshopManager;
 
 use self::error::ApiError;
+use self::peer::Caller;
 use self::response::WarningMeta;
 
 /// What every handler can reach.
@@ -25,12 +26,14 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Pending warnings, for the envelope of non-error responses.
-    pub async fn warning_meta(&self) -> WarningMeta {
+    /// The warnings pending for `caller` (their own and daemon-wide ones), for the envelope
+    /// of non-error responses.
+    pub async fn warning_meta(&self, caller: &Caller) -> WarningMeta {
+        let uid = caller.uid;
         self.engine
-            .send(Query(Box::new(|st| {
-                let (pending, latest) = st.pending_warnings(chrono::Utc::now());
-                WarningMeta { count: pending.len() as u64, latest }
+            .send(Query(Box::new(move |st| {
+                let (count, latest) = st.warnings_summary(uid, chrono::Utc::now());
+                WarningMeta { count: count as u64, latest }
             })))
             .await
             .unwrap_or_default()

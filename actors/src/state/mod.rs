@@ -54,7 +54,7 @@ pub struct State {
     data: DataBag,
     changes: BTreeMap<u64, Change>,
     tasks: BTreeMap<u64, Task>,
-    warnings: BTreeMap<String, Warning>,
+    warnings: BTreeMap<warning::WarningKey, Warning>,
     last_change_id: u64,
     last_task_id: u64,
     last_lane_id: u64,
@@ -156,8 +156,7 @@ impl State {
     /// Takes the data bag, warnings and counters of `head`.
     fn set_head(&mut self, head: LoadedDocument) {
         self.data = head.data.unwrap_or_default();
-        self.warnings =
-            head.warnings.unwrap_or_default().into_iter().map(|w| (w.message().to_owned(), w)).collect();
+        self.warnings = head.warnings.unwrap_or_default().into_iter().map(|w| (w.key(), w)).collect();
         self.last_change_id = head.last_change_id;
         self.last_task_id = head.last_task_id;
         self.last_lane_id = head.last_lane_id;

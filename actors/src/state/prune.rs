@@ -233,8 +233,8 @@ mod tests {
     #[test]
     fn drops_expired_warnings() {
         let mut st = State::new();
-        st.warn("old", at(0));
+        st.warn(None, "old", at(0));
         st.prune(at(24 * 29));
-        assert!(st.all_warnings().is_empty());
+        assert!(st.all_warnings(0).is_empty());
     }
 }

@@ -214,7 +214,7 @@ mod tests {
         st.set_task_status(&t1, Status::Doing, at(1));
         store.checkpoint(&mut st).unwrap();
         st.set("projects", serde_json::json!({"p": 1}));
-        st.warn("something happened", at(2));
+        st.warn(Some(1000), "something happened", at(2));
         store.checkpoint(&mut st).unwrap();
         // Nothing changed: nothing is appended.
         store.checkpoint(&mut st).unwrap();
@@ -223,7 +223,7 @@ mod tests {
         let back = reopen(dir.path());
         assert_eq!(back.to_json(), fresh_json(&st));
         assert_eq!(back.task(&t1).unwrap().get::<String>("workshop").as_deref(), Some("ws"));
-        assert_eq!(back.all_warnings().len(), 1);
+        assert_eq!(back.all_warnings(1000).len(), 1);
         // Opening compacted: the snapshot alone holds everything now.
         assert_eq!(journal_lines(dir.path()), 1);
         assert_eq!(

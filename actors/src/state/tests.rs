@@ -203,7 +203,7 @@ fn sample_state() -> State {
     t.logf(LogLevel::Info, "hello", at(4));
     t.doing_time = std::time::Duration::from_millis(250);
     t.at_time = Some(at(60));
-    st.warn("something", at(1));
+    st.warn(None, "something", at(1));
     st
 }
 
@@ -211,7 +211,7 @@ fn sample_state() -> State {
 fn json_document_shape() {
     let st = sample_state();
     let doc: serde_json::Value = serde_json::from_slice(&st.to_json()).unwrap();
-    assert_eq!(doc["data"], json!({"patch-level": 1, "patch-sublevel": 0}));
+    assert_eq!(doc["data"], json!({"patch-level": 1, "patch-sublevel": 1}));
     assert_eq!(doc["last-change-id"], 1);
     assert_eq!(doc["last-task-id"], 2);
     assert_eq!(doc["last-lane-id"], 1);
@@ -249,7 +249,7 @@ fn json_round_trip_is_stable() {
     assert_eq!(back.to_json(), bytes);
     assert_eq!(back.change_status("1"), Status::Doing);
     assert_eq!(back.task("2").unwrap().progress(), ("Creating", 1, 3));
-    assert_eq!(back.all_warnings().len(), 1);
+    assert_eq!(back.all_warnings(0).len(), 1);
     let mut buf = vec![b'x'; 3];
     back.write_json(&mut buf);
     assert_eq!(buf, bytes);
@@ -325,7 +325,7 @@ fn cached_encodings_follow_every_mutation() {
         Box::new(|st| st.abort_change("1", at(11))),
         Box::new(|st| st.set_task_clean("1")),
         Box::new(|st| st.set_change_status("1", Status::Error, at(12))),
-        Box::new(|st| st.warn("another", at(13))),
+        Box::new(|st| st.warn(Some(1000), "another", at(13))),
         Box::new(|st| st.set("key", 1)),
     ];
     // Every step is journaled too: reopening the store gives the same state.

@@ -339,7 +339,8 @@ fn failed_launch_leaves_nothing_behind() {
     assert!(w(&["list"]).has_line(r"^ws-x\s+Off\s+-$"));
     assert!(w(&["changes"]).has_line(r#"^[0-9]+\s+Error\s+.+\s+Launch "ws-x" workshop$"#));
     assert!(p.instances().is_empty(), "instance left behind: {:?}", p.instances());
-    let cache = d.dir.path().join("cache/id").join(p.id().unwrap()).join("ws-x");
+    let uid = user_ids(&user).0.to_string();
+    let cache = d.dir.path().join("cache/users").join(uid).join(p.id().unwrap()).join("ws-x");
     assert!(!cache.exists(), "storage left behind: {}", cache.display());
 
     w(&["launch", "ws-x", "ws-y"]).fails();

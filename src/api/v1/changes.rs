@@ -49,12 +49,13 @@ pub async fn list(
         }
     };
     let project = query.project_id.clone();
+    let viewer = caller.clone();
     let changes = state
         .engine
         .send(Query(Box::new(move |st| {
             let mut out: Vec<ChangeInfo> = st
                 .changes()
-                .filter(|c| visible(c, &caller))
+                .filter(|c| visible(c, &viewer))
                 .filter(|c| {
                     project.as_deref().is_none_or(|p| c.get::<String>("project-id").as_deref() == Some(p))
                 })
@@ -69,7 +70,7 @@ pub async fn list(
             out
         })))
         .await?;
-    Ok(sync(StatusCode::OK, changes, state.warning_meta().await))
+    Ok(sync(StatusCode::OK, changes, state.warning_meta(&caller).await))
 }
 
 pub async fn get(
@@ -78,7 +79,7 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let info = find(&state, &caller, id.into_inner()).await?;
-    Ok(sync(StatusCode::OK, info, state.warning_meta().await))
+    Ok(sync(StatusCode::OK, info, state.warning_meta(&caller).await))
 }
 
 pub async fn post(
@@ -94,7 +95,7 @@ pub async fn post(
     find(&state, &caller, id.clone()).await?;
     state.engine.send(AbortChange(id.clone())).await??;
     let info = find(&state, &caller, id).await?;
-    Ok(sync(StatusCode::OK, info, state.warning_meta().await))
+    Ok(sync(StatusCode::OK, info, state.warning_meta(&caller).await))
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,7 +124,7 @@ pub async fn wait(
         )));
     }
     let info = find(&state, &caller, id).await?;
-    Ok(sync(StatusCode::OK, info, state.warning_meta().await))
+    Ok(sync(StatusCode::OK, info, state.warning_meta(&caller).await))
 }
 
 async fn find(state: &AppState, caller: &Caller, id: String) -> Result<ChangeInfo, ApiError> {
@@ -138,9 +139,9 @@ async fn find(state: &AppState, caller: &Caller, id: String) -> Result<ChangeInf
         .ok_or_else(|| ApiError::NotFound(format!("cannot find change with id {id:?}")))
 }
 
-/// Root sees every change; others see their own.
+/// Root sees every change; others see their own (a change without an owner is root's).
 fn visible(change: &Change, caller: &Caller) -> bool {
-    caller.is_root() || change.get::<String>("user").is_none_or(|u| u == caller.user)
+    caller.is_root() || change.get::<String>("user").is_some_and(|u| u == caller.user)
 }
 
 fn numeric(id: &str) -> u64 {
@@ -181,5 +182,31 @@ fn task_info(t: &Task) -> TaskInfo {
         ready_time: t.ready_time(),
         doing_time: t.doing_time().as_nanos() as i64,
         data: t.get::<serde_json::Value>("api-data").unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(uid: u32, user: &str) -> Caller {
+        Caller { uid, gid: uid, user: user.into() }
+    }
+
+    #[test]
+    fn changes_are_visible_to_their_owner_and_root_only() {
+        let mut st = State::new();
+        let now = chrono::Utc::now();
+        let owned = st.new_change("launch", "Launch \"ws\" workshop", now);
+        st.change_mut(&owned).unwrap().set("user", "alice");
+        let ownerless = st.new_change("launch", "Launch \"ws\" workshop", now);
+        let (alice, bob, root) = (caller(1000, "alice"), caller(1001, "bob"), caller(0, "root"));
+        let owned = st.change(&owned).unwrap();
+        assert!(visible(owned, &alice) && visible(owned, &root));
+        assert!(!visible(owned, &bob));
+        // A change without an owner (none is planned so, but a state may hold one) is root's.
+        let ownerless = st.change(&ownerless).unwrap();
+        assert!(visible(ownerless, &root));
+        assert!(!visible(ownerless, &alice));
     }
 }

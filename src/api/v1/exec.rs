@@ -63,7 +63,7 @@ pub async fn post(
     let msg = Exec { user: caller.user_ref(), project_id, name, request };
     let started = state.commands.send(msg).await??;
     let result = serde_json::json!({ "task-id": started.task });
-    Ok(accepted(&started.change, result, state.warning_meta().await))
+    Ok(accepted(&started.change, result, state.warning_meta(&caller).await))
 }
 
 pub async fn websocket(

@@ -12,7 +12,7 @@ use crate::api::response::sync;
 
 pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let projects = state.workshops.send(ListProjects { user: caller.user_ref() }).await??;
-    Ok(sync(StatusCode::OK, projects, state.warning_meta().await))
+    Ok(sync(StatusCode::OK, projects, state.warning_meta(&caller).await))
 }
 
 pub async fn post(
@@ -23,5 +23,5 @@ pub async fn post(
     let path = std::path::PathBuf::from(&body.path);
     let (project, created) = state.workshops.send(TrackProject { user: caller.user_ref(), path }).await??;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok(sync(status, project, state.warning_meta().await))
+    Ok(sync(status, project, state.warning_meta(&caller).await))
 }

@@ -9,7 +9,7 @@ use crate::api::error::ApiError;
 use crate::api::peer::Caller;
 use crate::api::response::sync;
 
-pub async fn info(_caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn info(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let lxd = state.health.lxd();
     let info = SystemInfo {
         version: workshop_api::VERSION.to_string(),
@@ -21,5 +21,5 @@ pub async fn info(_caller: Caller, state: web::Data<AppState>) -> Result<HttpRes
         },
         degraded: state.health.degraded(),
     };
-    Ok(sync(StatusCode::OK, info, state.warning_meta().await))
+    Ok(sync(StatusCode::OK, info, state.warning_meta(&caller).await))
 }

@@ -1,4 +1,5 @@
-//! `GET/POST /v1/warnings`.
+//! `GET/POST /v1/warnings`: each caller lists their own warnings and daemon-wide ones, and
+//! dismisses their own (root: daemon-wide ones too).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -18,7 +19,7 @@ pub struct ListQuery {
 }
 
 pub async fn list(
-    _caller: Caller,
+    caller: Caller,
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -27,11 +28,12 @@ pub async fn list(
         "pending" => false,
         other => return Err(ApiError::BadRequest(format!("invalid select parameter: {other:?}"))),
     };
+    let uid = caller.uid;
     let warnings = state
         .engine
         .send(Query(Box::new(move |st| {
             let now = chrono::Utc::now();
-            let list = if all { st.all_warnings() } else { st.pending_warnings(now).0 };
+            let list = if all { st.all_warnings(uid) } else { st.pending_warnings(uid, now).0 };
             list.into_iter()
                 .map(|w| WarningInfo {
                     message: w.message().to_string(),
@@ -44,18 +46,21 @@ pub async fn list(
                 .collect::<Vec<_>>()
         })))
         .await?;
-    Ok(sync(StatusCode::OK, warnings, state.warning_meta().await))
+    Ok(sync(StatusCode::OK, warnings, state.warning_meta(&caller).await))
 }
 
 pub async fn post(
-    _caller: Caller,
+    caller: Caller,
     state: web::Data<AppState>,
     body: web::Json<WarningAction>,
 ) -> Result<HttpResponse, ApiError> {
     if body.action != "okay" {
         return Err(ApiError::BadRequest(format!("unknown warning action {:?}", body.action)));
     }
-    let t = body.timestamp;
-    let n = state.engine.send(Transact(Box::new(move |st| st.okay_warnings(t)))).await?;
-    Ok(sync(StatusCode::OK, n, state.warning_meta().await))
+    let (uid, t) = (caller.uid, body.timestamp);
+    let n = state.engine.send(Transact(Box::new(move |st| st.okay_warnings(uid, t)))).await?;
+    Ok(sync(StatusCode::OK, n, state.warning_meta(&caller).await))
 }
+
+#[cfg(test)]
+mod tests;

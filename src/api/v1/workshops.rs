@@ -35,7 +35,7 @@ pub async fn list(
         state: query.state.clone(),
     };
     let list = state.workshops.send(msg).await??;
-    Ok(sync(StatusCode::OK, list, state.warning_meta().await))
+    Ok(sync(StatusCode::OK, list, state.warning_meta(&caller).await))
 }
 
 pub async fn post(
@@ -50,7 +50,7 @@ pub async fn post(
         request: body.into_inner(),
     };
     let change = state.workshops.send(msg).await??;
-    Ok(accepted(&change, serde_json::Value::Null, state.warning_meta().await))
+    Ok(accepted(&change, serde_json::Value::Null, state.warning_meta(&caller).await))
 }
 
 pub async fn get(
@@ -60,7 +60,7 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, name) = path.into_inner();
     let info = state.workshops.send(GetWorkshop { user: caller.user_ref(), project_id, name }).await??;
-    Ok(sync(StatusCode::OK, info, state.warning_meta().await))
+    Ok(sync(StatusCode::OK, info, state.warning_meta(&caller).await))
 }
 
 pub async fn actions(
@@ -70,5 +70,5 @@ pub async fn actions(
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, name) = path.into_inner();
     let actions = state.workshops.send(GetActions { user: caller.user_ref(), project_id, name }).await??;
-    Ok(sync(StatusCode::OK, actions, state.warning_meta().await))
+    Ok(sync(StatusCode::OK, actions, state.warning_meta(&caller).await))
 }

@@ -12,6 +12,7 @@ use super::requests::*;
 use super::status::{self, Busy};
 use crate::backend::Instance;
 use crate::engine::{ResumeWaiting, Transact};
+use crate::managers::UserRef;
 use crate::project::as_user;
 use crate::state::{ChangeId, LogLevel};
 
@@ -66,11 +67,11 @@ pub(super) async fn change_workshops(deps: &Deps, msg: ChangeWorkshops) -> Resul
     }
     let project = project(deps, &user, &project_id).await?;
     if matches!(mode, Mode::Continue | Mode::Abort) {
-        return resume(deps, &project, action, &names[0], mode == Mode::Abort).await;
+        return resume(deps, &user, &project, action, &names[0], mode == Mode::Abort).await;
     }
     let instances: BTreeMap<String, Instance> =
         instances(deps, &user, &project.id).await?.into_iter().map(|i| (i.target.name.clone(), i)).collect();
-    let busy = busy_map(deps, &project.id, names.clone()).await?;
+    let busy = busy_map(deps, &user, &project.id, names.clone()).await?;
     let target = |name: &str| TaskTarget {
         name: name.to_string(),
         project_id: project.id.clone(),
@@ -171,16 +172,17 @@ pub(super) async fn change_workshops(deps: &Deps, msg: ChangeWorkshops) -> Resul
     Ok(change)
 }
 
-/// `--continue` / `--abort` of a paused launch or refresh.
+/// `--continue` / `--abort` of a paused launch or refresh of `user`.
 pub(super) async fn resume(
     deps: &Deps,
+    user: &UserRef,
     project: &Project,
     action: WorkshopAction,
     name: &str,
     abort: bool,
 ) -> Result<ChangeId, WorkshopError> {
     let verb = if abort { "abort" } else { "continue" };
-    let busy = busy_map(deps, &project.id, vec![name.to_string()]).await?;
+    let busy = busy_map(deps, user, &project.id, vec![name.to_string()]).await?;
     let Some(b) = busy.get(name).filter(|b| b.waiting && b.kind == action.as_str()) else {
         return Err(WorkshopError::NoWaitingChange(format!(
             "cannot {verb}: no {} in progress",

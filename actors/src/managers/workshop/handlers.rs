@@ -2,7 +2,7 @@
 //! idempotent: after a crash the engine runs a task that was Doing again.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use actix::Addr;
@@ -20,7 +20,7 @@ pub const FORMAT_REVISION: &str = "1";
 /// Host-side locations the handlers need.
 #[derive(Debug, Clone)]
 pub struct WorkshopConfig {
-    /// `$WORKSHOP_CACHE`: per-workshop apt caches live under `id/<pid>/<ws>/`.
+    /// `$WORKSHOP_CACHE`: per-workshop apt caches live under `users/<uid>/<pid>/<ws>/`.
     pub cache_dir: PathBuf,
     /// Host directory shared read-only with every workshop: `workshopctl` and the untrusted
     /// socket workshops use.
@@ -31,9 +31,34 @@ pub struct WorkshopConfig {
 }
 
 impl WorkshopConfig {
-    /// The workshop's cache directory (its apt archives are in `apt/`).
+    /// The workshop's cache directory (its apt archives are in `apt/`). Keyed by the owner's
+    /// uid as well: project ids are per user, and two users may hold the same one. A uid is a
+    /// number and project ids and workshop names are validated, so no part can traverse.
     pub fn workshop_cache(&self, t: &TaskTarget) -> PathBuf {
-        self.cache_dir.join("id").join(&t.project_id).join(&t.name)
+        self.cache_dir.join("users").join(t.user.uid.to_string()).join(&t.project_id).join(&t.name)
+    }
+
+    /// The cache directory a version before per-user caches made (`id/<pid>/<ws>`), when it
+    /// is this user's (its `apt` belongs to them). Workshops launched then keep using it (their
+    /// device names it) until they are removed, which removes it too.
+    fn legacy_cache(&self, t: &TaskTarget) -> Option<PathBuf> {
+        let dir = self.cache_dir.join("id").join(&t.project_id).join(&t.name);
+        let apt = std::fs::symlink_metadata(dir.join("apt")).ok()?;
+        (apt.is_dir() && apt.uid() == t.user.uid).then_some(dir)
+    }
+
+    /// Removes the workshop's cache directories; what could not be removed, as messages.
+    fn remove_caches(&self, t: &TaskTarget) -> Vec<String> {
+        let mut errors = Vec::new();
+        for dir in std::iter::once(self.workshop_cache(t)).chain(self.legacy_cache(t)) {
+            match std::fs::remove_dir_all(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    errors.push(format!("cannot remove {}: {e}", dir.display()));
+                }
+                _ => {}
+            }
+        }
+        errors
     }
 
     /// Where the workshop's project directory is staged: the source of its project device.
@@ -105,13 +130,9 @@ pub async fn create_storage(ctx: TaskCtx, env: Env) -> HandlerResult {
 
 pub async fn remove_storage(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = target(&ctx)?;
-    let dir = env.config.workshop_cache(&t);
-    match std::fs::remove_dir_all(&dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            // Reference: storage cleanup errors are only logged.
-            ctx.log(format!("cannot remove {}: {e}", dir.display())).await;
-        }
-        _ => {}
+    for error in env.config.remove_caches(&t) {
+        // Reference: storage cleanup errors are only logged.
+        ctx.log(error).await;
     }
     Ok(())
 }
@@ -270,4 +291,51 @@ fn make_user_dir(dir: &Path, uid: u32, gid: u32, mode: u32) -> std::io::Result<(
     std::fs::create_dir_all(dir)?;
     std::os::unix::fs::chown(dir, Some(uid), Some(gid))?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::managers::UserRef;
+
+    fn target(user: &str, uid: u32) -> TaskTarget {
+        TaskTarget {
+            name: "ws".into(),
+            project_id: "0123abcd".into(),
+            project_path: format!("/home/{user}/p"),
+            user: UserRef { name: user.into(), uid, gid: uid },
+        }
+    }
+
+    #[test]
+    fn two_users_with_the_same_project_id_have_cache_dirs_of_their_own() {
+        let config =
+            WorkshopConfig { cache_dir: "/c".into(), guest_bin_dir: "/b".into(), mounts_dir: "/m".into() };
+        let (alice, bob) =
+            (config.workshop_cache(&target("alice", 1000)), config.workshop_cache(&target("bob", 1001)));
+        assert_ne!(alice, bob);
+        assert_eq!(alice, Path::new("/c/users/1000/0123abcd/ws"));
+    }
+
+    #[test]
+    fn removal_takes_the_users_cache_of_the_old_layout_too() {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = WorkshopConfig {
+            cache_dir: tmp.path().into(),
+            guest_bin_dir: "/b".into(),
+            mounts_dir: "/m".into(),
+        };
+        // SAFETY: a plain getter.
+        let uid = unsafe { libc::geteuid() };
+        let (owner, other) = (target("alice", uid), target("bob", uid.wrapping_add(1)));
+        let legacy = tmp.path().join("id/0123abcd/ws");
+        std::fs::create_dir_all(legacy.join("apt")).unwrap();
+        std::fs::create_dir_all(config.workshop_cache(&other).join("apt")).unwrap();
+
+        // Another user's removal keeps the old directory (its apt is not theirs).
+        assert_eq!(config.remove_caches(&other), Vec::<String>::new());
+        assert!(!config.workshop_cache(&other).exists() && legacy.is_dir());
+        assert_eq!(config.remove_caches(&owner), Vec::<String>::new());
+        assert!(!legacy.exists());
+    }
 }

@@ -18,16 +18,17 @@ pub(super) async fn workshop_info(
     instance: &Instance,
 ) -> Result<WorkshopInfo, WorkshopError> {
     let name = instance.target.name.clone();
-    let busy = busy_map(deps, &project.id, vec![name.clone()]).await?;
+    let busy = busy_map(deps, user, &project.id, vec![name.clone()]).await?;
     let exists = project_exists(user, project).await;
     let info = info_of(project, instance, busy.get(&name), exists);
-    warn_missing_project(deps, project, std::slice::from_ref(&info)).await?;
+    warn_missing_project(deps, user, project, std::slice::from_ref(&info)).await?;
     Ok(info)
 }
 
-/// The reference's warning for workshops whose project directory has gone.
+/// The reference's warning for workshops whose project directory has gone (the user's own).
 async fn warn_missing_project(
     deps: &Deps,
+    user: &UserRef,
     project: &Project,
     infos: &[WorkshopInfo],
 ) -> Result<(), WorkshopError> {
@@ -37,10 +38,11 @@ async fn warn_missing_project(
         .map(|w| format!("cannot find project directory {:?} for workshop {:?}", project.path, w.name))
         .collect();
     if !messages.is_empty() {
+        let owner = Some(user.uid);
         deps.engine
             .send(Transact(Box::new(move |st| {
                 for message in &messages {
-                    st.warn(message, Utc::now());
+                    st.warn(owner, message, Utc::now());
                 }
             })))
             .await?;
@@ -77,12 +79,12 @@ pub(super) async fn list_workshops(deps: &Deps, msg: ListWorkshops) -> Result<Wo
     let project = project(deps, &msg.user, &msg.project_id).await?;
     let instances = instances(deps, &msg.user, &project.id).await?;
     let names = instances.iter().map(|i| i.target.name.clone()).collect();
-    let busy = busy_map(deps, &project.id, names).await?;
+    let busy = busy_map(deps, &msg.user, &project.id, names).await?;
     let exists = project_exists(&msg.user, &project).await;
     let mut workshops: Vec<WorkshopInfo> =
         instances.iter().map(|i| info_of(&project, i, busy.get(&i.target.name), exists)).collect();
     workshops.sort_by(|a, b| a.name.cmp(&b.name));
-    warn_missing_project(deps, &project, &workshops).await?;
+    warn_missing_project(deps, &msg.user, &project, &workshops).await?;
     let wanted = msg.state.to_ascii_lowercase();
     if !matches!(wanted.as_str(), "" | "all" | "available") {
         workshops.retain(|w| w.status.as_str().eq_ignore_ascii_case(&wanted));
@@ -103,8 +105,8 @@ pub(super) async fn list_workshops(deps: &Deps, msg: ListWorkshops) -> Result<Wo
                     .collect();
             }
             Err(e) if wanted == "available" => {
-                let message = e.to_string();
-                deps.engine.send(Transact(Box::new(move |st| st.warn(&message, Utc::now())))).await?;
+                let (owner, message) = (Some(msg.user.uid), e.to_string());
+                deps.engine.send(Transact(Box::new(move |st| st.warn(owner, &message, Utc::now())))).await?;
             }
             Err(e) => return Err(e.into()),
         }

@@ -91,3 +91,6 @@ impl Handler<RunTask> for WorkshopManager {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

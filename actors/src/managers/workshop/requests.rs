@@ -259,16 +259,18 @@ pub(super) async fn project(deps: &Deps, user: &UserRef, id: &str) -> Result<Pro
         .ok_or_else(|| WorkshopError::NotFound(format!("cannot find project {id:?}")))
 }
 
+/// The changes of `user` holding workshops `names` of project `project_id`.
 pub(super) async fn busy_map(
     deps: &Deps,
+    user: &UserRef,
     project_id: &str,
     names: Vec<String>,
 ) -> Result<BTreeMap<String, Busy>, WorkshopError> {
-    let pid = project_id.to_string();
+    let (user, pid) = (user.name.clone(), project_id.to_string());
     Ok(deps
         .engine
         .send(Query(Box::new(move |st| {
-            names.into_iter().filter_map(|n| status::busy(st, &pid, &n).map(|b| (n, b))).collect()
+            names.into_iter().filter_map(|n| status::busy(st, &user, &pid, &n).map(|b| (n, b))).collect()
         })))
         .await?)
 }

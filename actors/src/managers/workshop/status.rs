@@ -17,10 +17,13 @@ pub struct Busy {
 /// Change kinds that never make a workshop busy.
 const NON_BLOCKING_KINDS: &[&str] = &["exec"];
 
-/// The non-ready change holding workshop `name` of project `project_id`, if any.
-pub fn busy(st: &State, project_id: &str, name: &str) -> Option<Busy> {
+/// The non-ready change of `user` holding workshop `name` of project `project_id`, if any.
+/// Project ids live in per-user registries and two users may hold the same one (a copied
+/// `.workshop.lock`), so a change of another user never holds the workshop.
+pub fn busy(st: &State, user: &str, project_id: &str, name: &str) -> Option<Busy> {
     st.changes()
         .filter(|c| !NON_BLOCKING_KINDS.contains(&c.kind.as_str()))
+        .filter(|c| c.get::<String>("user").as_deref() == Some(user))
         .filter(|c| c.get::<String>("project-id").as_deref() == Some(project_id))
         .filter(|c| !c.get::<bool>("discard-background").unwrap_or(false))
         .filter(|c| !st.change_ready(&c.id))
@@ -67,7 +70,7 @@ mod tests {
     }
 
     #[test]
-    fn busy_ignores_exec_and_other_projects() {
+    fn busy_ignores_exec_other_projects_and_other_users() {
         let now = chrono::Utc::now();
         let mut st = State::new();
         let exec = st.new_change("exec", "Execute command \"true\"", now);
@@ -75,15 +78,18 @@ mod tests {
         st.task_mut(&t).unwrap().set("workshop", "ws");
         st.add_task(&exec, &t);
         st.change_mut(&exec).unwrap().set("project-id", "aaaa0000");
-        assert_eq!(busy(&st, "aaaa0000", "ws"), None);
+        st.change_mut(&exec).unwrap().set("user", "u");
+        assert_eq!(busy(&st, "u", "aaaa0000", "ws"), None);
 
         let launch = st.new_change("launch", "Launch \"ws\" workshop", now);
         let t = st.new_task("create-workshop", "Create", now);
         st.task_mut(&t).unwrap().set("workshop", "ws");
         st.add_task(&launch, &t);
         st.change_mut(&launch).unwrap().set("project-id", "aaaa0000");
-        assert_eq!(busy(&st, "bbbb0000", "ws"), None);
-        let b = busy(&st, "aaaa0000", "ws").unwrap();
+        st.change_mut(&launch).unwrap().set("user", "u");
+        assert_eq!(busy(&st, "u", "bbbb0000", "ws"), None);
+        assert_eq!(busy(&st, "v", "aaaa0000", "ws"), None);
+        let b = busy(&st, "u", "aaaa0000", "ws").unwrap();
         assert_eq!((b.kind.as_str(), b.waiting), ("launch", false));
     }
 }

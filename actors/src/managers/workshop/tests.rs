@@ -1,0 +1,209 @@
+//! The workshop manager on the fake backend: changes of two users who hold the same project
+//! id (a copied `.workshop.lock`; project ids live in per-user registries) stay apart.
+
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
+
+use chrono::Utc;
+use workshop_api::workshops::{Mode, WorkshopAction, WorkshopOptions, WorkshopStatus, WorkshopsRequest};
+
+use super::plan::{self, LaunchItem, TaskTarget};
+use super::projects::{PROJECTS_KEY, registries};
+use super::*;
+use crate::backend::fake::FakeBackend;
+use crate::backend::{Backend, BackendActor, CreateSpec, Target};
+use crate::engine::{AttachRunner, Query, StateEngine, Transact};
+use crate::managers::UserRef;
+use crate::runner::{RegisterHandler, TaskRunner};
+use crate::state::Status;
+
+/// The project id both users hold.
+const PID: &str = "0123abcd";
+
+struct Harness {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    engine: Addr<StateEngine>,
+    fake: Rc<FakeBackend>,
+    workshops: Addr<WorkshopManager>,
+}
+
+/// A user of the test: the test's own uid (so the handlers may give it directories) under
+/// a name of its own.
+fn user(name: &str) -> UserRef {
+    // SAFETY: plain getters without preconditions.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    UserRef { name: name.into(), uid, gid }
+}
+
+/// Engine, runner, fake backend (which knows no base, so a launch fails in its first task)
+/// and the workshop manager; `alice` and `bob` both track a project with id [`PID`], each in
+/// a directory of their own.
+async fn harness() -> Harness {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(tmp.path()).unwrap();
+    let state_dir = root.join("state");
+    std::fs::create_dir_all(&state_dir).unwrap();
+    let engine = StateEngine::open(&state_dir).unwrap().start();
+    let runner = TaskRunner::new(engine.clone()).start();
+    let fake = Rc::new(FakeBackend::default());
+    let backend = BackendActor::new(fake.clone()).start();
+    let config = WorkshopConfig {
+        cache_dir: root.join("cache"),
+        guest_bin_dir: root.join("bin"),
+        mounts_dir: root.join("mounts"),
+    };
+    let workshops = WorkshopManager::new(engine.clone(), backend, config).start();
+    engine.do_send(crate::engine::AddKinds(kind_specs()));
+    runner.do_send(RegisterHandler {
+        kinds: KINDS.iter().map(|(k, _)| *k).collect(),
+        handler: workshops.clone().recipient(),
+    });
+    engine.do_send(AttachRunner(runner));
+    let mut dirs = Vec::new();
+    for name in ["alice", "bob"] {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        dirs.push((name.to_string(), dir));
+    }
+    engine
+        .send(Transact(Box::new(move |st| {
+            let mut regs = registries(st);
+            for (name, dir) in dirs {
+                regs.entry(name).or_default().track(&dir, Some(PID.into()), |_| false);
+            }
+            st.set(PROJECTS_KEY, &regs);
+        })))
+        .await
+        .unwrap();
+    Harness { _tmp: tmp, root, engine, fake, workshops }
+}
+
+impl Harness {
+    fn target(&self, user: &UserRef, name: &str) -> TaskTarget {
+        TaskTarget {
+            name: name.into(),
+            project_id: PID.into(),
+            project_path: self.root.join(&user.name).to_string_lossy().into_owned(),
+            user: user.clone(),
+        }
+    }
+
+    /// Plans a wait-on-error launch of `name` for `user` and waits until it is paused (the
+    /// fake backend knows no base).
+    async fn paused_launch(&self, user: &UserRef, name: &str) -> String {
+        let item =
+            LaunchItem { target: self.target(user, name), base: "ubuntu@22.04".into(), file: String::new() };
+        let u = user.clone();
+        let change = self
+            .engine
+            .send(Transact(Box::new(move |st| plan::launch(st, &u, &[item], Mode::WaitOnError, Utc::now()))))
+            .await
+            .unwrap();
+        for _ in 0..500 {
+            if self.status(&change).await == Status::Wait {
+                return change;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("launch {change} did not pause on error");
+    }
+
+    async fn status(&self, change: &str) -> Status {
+        let id = change.to_string();
+        self.engine.send(Query(Box::new(move |st| st.change_status(&id)))).await.unwrap()
+    }
+
+    async fn discarded(&self, change: &str) -> bool {
+        let id = change.to_string();
+        self.engine
+            .send(Query(Box::new(move |st| {
+                st.change(&id).and_then(|c| c.get::<bool>("discard-background")).unwrap_or(false)
+            })))
+            .await
+            .unwrap()
+    }
+
+    /// A stopped instance `name` of `user` in project [`PID`].
+    async fn instance(&self, user: &UserRef, name: &str) {
+        let target = Target::new(&user.name, PID, name);
+        Backend::create(self.fake.as_ref(), &target, &CreateSpec::default()).await.unwrap();
+    }
+
+    async fn change(
+        &self,
+        user: &UserRef,
+        action: WorkshopAction,
+        mode: Mode,
+    ) -> Result<String, WorkshopError> {
+        let request = WorkshopsRequest {
+            names: vec!["ws".into()],
+            action,
+            options: WorkshopOptions { mode, ..WorkshopOptions::default() },
+        };
+        let msg = ChangeWorkshops { user: user.clone(), project_id: PID.into(), request };
+        self.workshops.send(msg).await.unwrap()
+    }
+
+    async fn status_of(&self, user: &UserRef, name: &str) -> WorkshopStatus {
+        let msg = GetWorkshop { user: user.clone(), project_id: PID.into(), name: name.into() };
+        self.workshops.send(msg).await.unwrap().unwrap().status
+    }
+}
+
+fn assert_no_waiting_change(result: Result<String, WorkshopError>) {
+    assert!(matches!(result, Err(WorkshopError::NoWaitingChange(_))), "{result:?}");
+}
+
+#[actix_rt::test]
+async fn another_users_paused_change_does_not_hold_a_workshop_of_the_same_name() {
+    let h = harness().await;
+    let (alice, bob) = (user("alice"), user("bob"));
+    let paused = h.paused_launch(&alice, "ws").await;
+    h.instance(&bob, "ws").await;
+    assert_eq!(h.status_of(&bob, "ws").await, WorkshopStatus::Stopped);
+    let list = ListWorkshops { user: bob.clone(), project_id: PID.into(), state: String::new() };
+    let list = h.workshops.send(list).await.unwrap().unwrap();
+    assert_eq!(list.workshops.iter().map(|w| w.status).collect::<Vec<_>>(), [WorkshopStatus::Stopped]);
+    let stop = h.change(&bob, WorkshopAction::Stop, Mode::Transactional).await.unwrap();
+    assert_ne!(stop, paused);
+}
+
+#[actix_rt::test]
+async fn another_user_cannot_continue_or_abort_a_paused_change() {
+    let h = harness().await;
+    let (alice, bob) = (user("alice"), user("bob"));
+    let paused = h.paused_launch(&alice, "ws").await;
+    assert_no_waiting_change(h.change(&bob, WorkshopAction::Launch, Mode::Continue).await);
+    assert_no_waiting_change(h.change(&bob, WorkshopAction::Launch, Mode::Abort).await);
+    assert_eq!(h.status(&paused).await, Status::Wait);
+    // Alice still can.
+    assert_eq!(h.change(&alice, WorkshopAction::Launch, Mode::Abort).await.unwrap(), paused);
+}
+
+#[actix_rt::test]
+async fn another_users_remove_does_not_discard_a_paused_change() {
+    let h = harness().await;
+    let (alice, bob) = (user("alice"), user("bob"));
+    let paused = h.paused_launch(&alice, "ws").await;
+    h.instance(&bob, "ws").await;
+    let remove = h.change(&bob, WorkshopAction::Remove, Mode::Transactional).await.unwrap();
+    assert_ne!(remove, paused);
+    assert!(!h.discarded(&paused).await);
+    assert_eq!(h.status(&paused).await, Status::Wait);
+}
+
+#[actix_rt::test]
+async fn the_owner_sees_her_paused_change_and_removing_discards_it() {
+    let h = harness().await;
+    let alice = user("alice");
+    let paused = h.paused_launch(&alice, "ws").await;
+    h.instance(&alice, "ws").await;
+    assert_eq!(h.status_of(&alice, "ws").await, WorkshopStatus::Waiting);
+    let err = h.change(&alice, WorkshopAction::Start, Mode::Transactional).await.unwrap_err();
+    assert!(matches!(err, WorkshopError::Conflict(ref c) if c.change_id == paused), "{err:?}");
+    let remove = h.change(&alice, WorkshopAction::Remove, Mode::Transactional).await.unwrap();
+    assert_ne!(remove, paused);
+    assert!(h.discarded(&paused).await);
+}
