@@ -61,6 +61,13 @@ impl FakeBackend {
         self.inner.borrow().execs.clone()
     }
 
+    /// The instance stops behind the daemon's back (LXD went down), still marked to run.
+    pub fn halt(&self, target: &Target) {
+        if let Some(i) = self.inner.borrow_mut().instances.get_mut(target) {
+            i.running = false;
+        }
+    }
+
     /// Makes later `run` calls whose command line contains `needle` exit with `code`.
     pub fn set_run_exit(&self, needle: &str, code: i32) {
         self.inner.borrow_mut().run_exits.push((needle.to_string(), code));

@@ -5,4 +5,5 @@ mod api;
 mod cli;
 mod exec;
 mod projects;
+mod security;
 mod workshops;

@@ -207,3 +207,40 @@ async fn the_owner_sees_her_paused_change_and_removing_discards_it() {
     assert_ne!(remove, paused);
     assert!(h.discarded(&paused).await);
 }
+
+#[actix_rt::test]
+async fn workshops_lxd_left_stopped_are_started_again_when_the_system_is_healthy() {
+    // The owner must be a real user (the daemon looks it up by name): the test's own, root.
+    let me = user("root");
+    if me.uid != 0 {
+        eprintln!("skipped: needs to run as root");
+        return;
+    }
+    let h = harness().await;
+    std::fs::create_dir_all(h.root.join("root")).unwrap();
+    let dir = h.root.join("root");
+    h.engine
+        .send(Transact(Box::new(move |st| {
+            let mut regs = registries(st);
+            regs.entry("root".into()).or_default().track(&dir, Some(PID.into()), |_| false);
+            st.set(PROJECTS_KEY, &regs);
+        })))
+        .await
+        .unwrap();
+    h.instance(&me, "ws").await;
+    h.instance(&me, "off").await;
+    let (ws, off) = (Target::new("root", PID, "ws"), Target::new("root", PID, "off"));
+    h.fake.start(&ws).await.unwrap();
+    h.fake.halt(&ws);
+    h.workshops.send(crate::health::SystemHealthy).await.unwrap();
+    for _ in 0..500 {
+        if h.fake.instance(&ws).unwrap().running {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(h.fake.instance(&ws).unwrap().running, "the workshop marked to run is started");
+    assert!(!h.fake.instance(&off).unwrap().running, "a stopped workshop stays stopped");
+    // It was started through the staged project, which is gone again.
+    assert!(!h.root.join("mounts/0").join(PID).join("ws").exists());
+}
