@@ -231,3 +231,75 @@ fn a_project_swapped_for_another_users_directory_is_not_mounted() {
     std::fs::remove_file(&p.path).unwrap();
     std::fs::rename(&moved, &p.path).unwrap();
 }
+
+/// Copies the directory `from` to `to` (files and directories only) for `user`.
+fn copy_project(from: &Path, to: &Path, user: &str) {
+    let status = Command::new("cp").arg("-a").arg(from).arg(to).status().unwrap();
+    assert!(status.success());
+    let status = Command::new("chown").arg("-R").arg(format!("{user}:")).arg(to).status().unwrap();
+    assert!(status.success());
+}
+
+/// H2, H4, L5, M5 end to end: user B, holding a copy of A's project (lock file included),
+/// can neither see, continue, abort nor discard A's paused launch, nor see or dismiss A's
+/// warnings; B's copy gets a project id of its own.
+#[test]
+fn another_user_cannot_touch_a_users_changes_or_warnings() {
+    if !lxd_enabled("another_user_cannot_touch_a_users_changes_or_warnings") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let (alice, bob) = (test_user(), other_user());
+    let d = Daemon::start_with(&[("WORKSHOP_FAULT_INJECT", "mount-project")]);
+    let p = Project::new(&alice, "sec-owner");
+    p.write("workshop.yaml", &bare("ws-owned"));
+    let out = d.cli_as(Some(&alice), &p.path, &["launch", "--wait-on-error"], &[]).fails();
+    assert!(out.contains("paused"), "{out}");
+    let id = p.id().expect("lock written");
+    let (_, changes) = http_as(&d, &alice, "GET", "/v1/changes?select=all", None);
+    let change = changes["result"][0]["id"].as_str().expect("alice sees her change").to_string();
+    // A warning of Alice's: a definition she broke.
+    let broken = Project::new(&alice, "sec-owner-warn");
+    std::os::unix::fs::symlink("/etc/hostname", broken.path.join("workshop.yaml")).unwrap();
+    chown_to(&alice, &broken.path.join("workshop.yaml"));
+    d.cli_as(Some(&alice), &broken.path, &["list"], &[]).ok();
+
+    // Bob's copy of the project, lock file included.
+    let copy = Project::new(&bob, "sec-owner-copy");
+    std::fs::remove_dir(&copy.path).unwrap();
+    copy_project(&p.path, &copy.path, &bob);
+    let wb = |args: &[&str]| d.cli_as(Some(&bob), &copy.path, args, &[]);
+    assert!(wb(&["list"]).has_line(r"^ws-owned\s+Off\s+-$"), "Alice's paused launch is not Bob's");
+    assert_ne!(copy.id().as_deref(), Some(id.as_str()), "the copy gets an id of its own");
+    assert_eq!(p.id().as_deref(), Some(id.as_str()));
+    assert!(wb(&["launch", "--continue"]).fails().contains("no launch in progress"));
+    assert!(wb(&["launch", "--abort"]).fails().contains("no launch in progress"));
+
+    // Bob addressing Alice's change and project directly.
+    let (status, list) = http_as(&d, &bob, "GET", "/v1/changes?select=all", None);
+    assert_eq!(status, 200);
+    assert!(
+        list["result"].as_array().is_some_and(|l| l.iter().all(|c| c["id"] != change.as_str())),
+        "{list}"
+    );
+    let (status, _) = http_as(&d, &bob, "GET", &format!("/v1/changes/{change}"), None);
+    assert_eq!(status, 404);
+    let (status, _) =
+        http_as(&d, &bob, "POST", &format!("/v1/changes/{change}"), Some(r#"{"action":"abort"}"#));
+    assert_eq!(status, 404);
+    let body = r#"{"action":"remove","names":["ws-owned"]}"#;
+    let (status, _) = http_as(&d, &bob, "POST", &format!("/v1/projects/{id}/workshops"), Some(body));
+    assert_eq!(status, 404, "Alice's project id is not Bob's");
+
+    // Warnings: Bob sees none of Alice's and cannot dismiss them.
+    let theirs = d.cli_as(Some(&bob), &copy.path, &["warnings"], &[]);
+    assert!(!theirs.output().contains("sec-owner-warn"), "{}", theirs.output());
+    d.cli_as(Some(&bob), &copy.path, &["okay"], &[]);
+    let mine = d.cli_as(Some(&alice), &p.path, &["warnings"], &[]);
+    assert!(mine.output().contains("sec-owner-warn"), "{}", mine.output());
+
+    // Alice's change is still paused, and hers to abort.
+    let (_, c) = http_as(&d, &alice, "GET", &format!("/v1/changes/{change}"), None);
+    assert_eq!(c["result"]["status"], "Wait", "{c}");
+    d.cli_as(Some(&alice), &p.path, &["launch", "--abort"], &[]).ok();
+}
