@@ -11,6 +11,7 @@ pub mod envelope;
 pub mod exec;
 pub mod paths;
 pub mod projects;
+pub mod routes;
 pub mod system;
 pub mod warnings;
 pub mod workshopctl;

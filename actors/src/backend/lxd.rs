@@ -7,6 +7,7 @@ mod exec;
 mod images;
 mod instances;
 mod layout;
+pub mod origin;
 mod ready;
 mod templates;
 mod users;

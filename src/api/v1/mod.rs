@@ -8,48 +8,54 @@ mod warnings;
 mod workshopctl;
 mod workshops;
 
-use actix_web::{HttpRequest, Resource, web};
+use actix_web::http::Method;
+use actix_web::{HttpRequest, Route, web};
+use workshop_api::routes::Endpoint;
 
 use super::error::ApiError;
 use super::method_not_allowed;
 
+/// Registers every endpoint of [`Endpoint::ALL`], one resource per path; a known path answers
+/// 405 for the verbs it does not serve.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(json_config())
-        .app_data(query_config())
-        .service(resource("/v1/changes").route(web::get().to(changes::list)))
-        .service(
-            resource("/v1/changes/{id}")
-                .route(web::get().to(changes::get))
-                .route(web::post().to(changes::post)),
-        )
-        .service(resource("/v1/changes/{id}/wait").route(web::get().to(changes::wait)))
-        .service(
-            resource("/v1/warnings")
-                .route(web::get().to(warnings::list))
-                .route(web::post().to(warnings::post)),
-        )
-        .service(resource("/v1/system-info").route(web::get().to(system::info)))
-        .service(
-            resource("/v1/projects")
-                .route(web::get().to(projects::list))
-                .route(web::post().to(projects::post)),
-        )
-        .service(
-            resource("/v1/projects/{id}/workshops")
-                .route(web::get().to(workshops::list))
-                .route(web::post().to(workshops::post)),
-        )
-        .service(resource("/v1/projects/{id}/workshops/{name}").route(web::get().to(workshops::get)))
-        .service(
-            resource("/v1/projects/{id}/workshops/{name}/actions").route(web::get().to(workshops::actions)),
-        )
-        .service(resource("/v1/projects/{id}/workshops/{name}/exec").route(web::post().to(exec::post)))
-        .service(resource("/v1/tasks/{task}/websocket/{ws}").route(web::get().to(exec::websocket)))
-        .service(resource("/v1/workshopctl").route(web::post().to(workshopctl::post)));
+    cfg.app_data(json_config()).app_data(query_config());
+    let mut paths: Vec<&str> = Vec::new();
+    for e in Endpoint::ALL {
+        if !paths.contains(&e.path()) {
+            paths.push(e.path());
+        }
+    }
+    for path in paths {
+        let resource = Endpoint::ALL
+            .iter()
+            .filter(|e| e.path() == path)
+            .fold(web::resource(path), |resource, e| resource.route(route(*e)));
+        cfg.service(resource.default_service(web::to(method_not_allowed)));
+    }
 }
 
-fn resource(path: &str) -> Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+/// The handler of each endpoint, behind its method.
+fn route(e: Endpoint) -> Route {
+    let method = Method::from_bytes(e.method().as_bytes()).expect("endpoint methods are valid");
+    let route = web::route().method(method);
+    match e {
+        Endpoint::ListChanges => route.to(changes::list),
+        Endpoint::GetChange => route.to(changes::get),
+        Endpoint::PostChange => route.to(changes::post),
+        Endpoint::WaitChange => route.to(changes::wait),
+        Endpoint::ListWarnings => route.to(warnings::list),
+        Endpoint::PostWarnings => route.to(warnings::post),
+        Endpoint::SystemInfo => route.to(system::info),
+        Endpoint::ListProjects => route.to(projects::list),
+        Endpoint::PostProjects => route.to(projects::post),
+        Endpoint::ListWorkshops => route.to(workshops::list),
+        Endpoint::PostWorkshops => route.to(workshops::post),
+        Endpoint::GetWorkshop => route.to(workshops::get),
+        Endpoint::WorkshopActions => route.to(workshops::actions),
+        Endpoint::Exec => route.to(exec::post),
+        Endpoint::TaskWebsocket => route.to(exec::websocket),
+        Endpoint::Workshopctl => route.to(workshopctl::post),
+    }
 }
 
 fn json_config() -> web::JsonConfig {

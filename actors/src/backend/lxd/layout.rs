@@ -54,9 +54,17 @@ fn is_plain_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
 }
 
+/// Prefix of the LXD projects holding users' workshops.
+const INSTANCES_PROJECT_PREFIX: &str = "workshop.";
+
 /// The LXD project holding a user's workshops.
 pub(super) fn instances_project(user: &str) -> String {
-    format!("workshop.{}", user_key(user))
+    format!("{INSTANCES_PROJECT_PREFIX}{}", user_key(user))
+}
+
+/// The user key of a project [`instances_project`] names, if `project` is one.
+pub(super) fn user_key_of_instances_project(project: &str) -> Option<&str> {
+    project.strip_prefix(INSTANCES_PROJECT_PREFIX).filter(|key| is_plain_name(key))
 }
 
 /// The LXD project holding a user's snapshots.
@@ -255,6 +263,17 @@ mod tests {
             assert!(is_plain_name(&key), "{odd:?} -> {key:?}");
         }
         assert!(user_key("1000").starts_with("u1000-"));
+    }
+
+    #[test]
+    fn instances_projects_give_back_their_user_key() {
+        for user in ["alice", "john_doe", "1000", "a.b-c9"] {
+            let key = user_key(user);
+            assert_eq!(user_key_of_instances_project(&instances_project(user)), Some(key.as_str()));
+        }
+        for other in ["default", "workshop-snapshots.alice", "workshop.", "workshop.a_b", "workshop.1x", "workshop"] {
+            assert_eq!(user_key_of_instances_project(other), None, "{other}");
+        }
     }
 
     #[test]
