@@ -9,7 +9,7 @@ mod systemd;
 use std::rc::Rc;
 use std::time::Duration;
 
-use actix_web::{App, HttpServer, web};
+use actix_web::web;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing::{info, warn};
@@ -20,7 +20,7 @@ use workshop_actors::health::CHECK_INTERVAL;
 use workshop_actors::managers::workshop::{SHARED_SOCKET_NAME, WorkshopConfig};
 
 use crate::api::AppState;
-use crate::api::peer::UntrustedPaths;
+use crate::api::peer::Listener;
 use crate::config::Paths;
 
 /// How long SIGTERM waits for running tasks before exiting anyway.
@@ -131,23 +131,16 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         commands: daemon.commands.clone(),
         health: daemon.health.clone(),
     });
-    let marker = UntrustedPaths(vec![untrusted_path.clone(), guest_untrusted_path.clone()]);
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
-            .wrap_fn(api::log_request)
-            .configure(api::configure)
-            .default_service(web::to(api::not_found))
-    })
-    .on_connect(move |conn, ext| api::peer::on_connect(&marker, conn, ext))
-    .workers(2)
-    .disable_signals()
-    .shutdown_timeout(5)
-    .listen_uds(trusted)?
-    .listen_uds(untrusted)?
-    .listen_uds(guest_untrusted)?
-    .run();
-    let handle = server.handle();
+    // One server per listener, so that each connection's listener is known (see api::peer).
+    let servers = [
+        (trusted, Listener::Trusted, 2),
+        (untrusted, Listener::HostUntrusted, 1),
+        (guest_untrusted, Listener::Guest, 1),
+    ]
+    .into_iter()
+    .map(|(listener, tag, workers)| api::serve(listener, tag, workers, data.clone()))
+    .collect::<std::io::Result<Vec<_>>>()?;
+    let handles: Vec<_> = servers.iter().map(|s| s.handle()).collect();
     info!(socket = %paths.socket.display(), untrusted = %untrusted_path.display(), version = workshop_api::VERSION, "workshopd started");
     systemd::notify("READY=1");
     if let Some(every) = systemd::watchdog_interval() {
@@ -159,16 +152,22 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         });
     }
 
-    let server_task = actix_web::rt::spawn(server);
+    let server_tasks: Vec<_> = servers.into_iter().map(actix_web::rt::spawn).collect();
     wait_for_signal().await;
     info!("stopping");
     systemd::notify("STOPPING=1");
-    handle.stop(true).await;
+    // Each stop is sent at once; then wait for all of them.
+    let stopping: Vec<_> = handles.iter().map(|h| h.stop(true)).collect();
+    for stopped in stopping {
+        stopped.await;
+    }
     let left = daemon.drain(SHUTDOWN_GRACE).await;
     if left > 0 {
         warn!(running = left, "tasks still running at exit; they resume after restart");
     }
-    let _ = server_task.await;
+    for task in server_tasks {
+        let _ = task.await;
+    }
     let _ = std::fs::remove_file(&untrusted_path);
     let _ = std::fs::remove_file(&guest_untrusted_path);
     actix::System::current().stop();

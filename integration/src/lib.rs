@@ -256,12 +256,49 @@ impl Daemon {
 
     /// A raw HTTP request on `socket`: (status, body bytes), the body not decoded.
     pub fn http_bytes(socket: &Path, method: &str, path: &str, body: Option<&str>) -> (u16, Vec<u8>) {
-        let stream = UnixStream::connect(socket).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        workshop_client::http::write_request(&mut &stream, method, path, body.map(str::as_bytes)).unwrap();
-        let resp = workshop_client::http::read_response(&mut BufReader::new(&stream)).expect("response");
-        (resp.status, resp.body)
+        http_on_bytes(UnixStream::connect(socket).expect("connect"), method, path, body)
     }
+}
+
+/// A raw HTTP request on a connected stream: (status, envelope).
+pub fn http_on(stream: UnixStream, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+    let (status, bytes) = http_on_bytes(stream, method, path, body);
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+fn http_on_bytes(stream: UnixStream, method: &str, path: &str, body: Option<&str>) -> (u16, Vec<u8>) {
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    workshop_client::http::write_request(&mut &stream, method, path, body.map(str::as_bytes)).unwrap();
+    let resp = workshop_client::http::read_response(&mut BufReader::new(&stream)).expect("response");
+    (resp.status, resp.body)
+}
+
+/// Whether this test runs as root (and so can connect as other users).
+pub fn is_root() -> bool {
+    // SAFETY: a plain getter.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Connects to `socket` as `uid`/`gid` (needs root): from a thread of its own that gives up
+/// root for good before connecting, so SO_PEERCRED reports that user. Linux keeps credentials
+/// per thread; the raw system calls change only the calling thread's (libc's wrappers would
+/// change every thread's), and the thread ends right after.
+pub fn connect_as(socket: &Path, uid: u32, gid: u32) -> std::io::Result<UnixStream> {
+    let socket = socket.to_path_buf();
+    std::thread::spawn(move || {
+        // SAFETY: plain system calls on this thread's credentials; no pointers but a null list.
+        let dropped = unsafe {
+            libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) == 0
+                && libc::syscall(libc::SYS_setresgid, gid, gid, gid) == 0
+                && libc::syscall(libc::SYS_setresuid, uid, uid, uid) == 0
+        };
+        if !dropped {
+            return Err(std::io::Error::last_os_error());
+        }
+        UnixStream::connect(socket)
+    })
+    .join()
+    .expect("connecting thread")
 }
 
 impl Drop for Daemon {

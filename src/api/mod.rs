@@ -3,18 +3,22 @@
 
 pub mod error;
 pub mod peer;
+mod peer_workshop;
 pub mod response;
 mod v1;
 
+use std::os::unix::net::UnixListener;
+
 use actix::Addr;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::dev::Server;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use workshop_actors::engine::{Query, StateEngine};
 use workshop_actors::health::SharedHealth;
 use workshop_actors::managers::command::CommandManager;
 use workshop_actors::managers::workshop::WorkshopManager;
 
 use self::error::ApiError;
-use self::peer::Caller;
+use self::peer::{Caller, Listener};
 use self::response::WarningMeta;
 
 /// What every handler can reach.
@@ -38,6 +42,29 @@ impl AppState {
             .await
             .unwrap_or_default()
     }
+}
+
+/// The v1 API on `listener`, with its own server so that every connection it accepts is known
+/// to come from that listener.
+pub fn serve(
+    listener: UnixListener,
+    tag: Listener,
+    workers: usize,
+    data: web::Data<AppState>,
+) -> std::io::Result<Server> {
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .wrap_fn(log_request)
+            .configure(configure)
+            .default_service(web::to(not_found))
+    })
+    .on_connect(move |conn, ext| peer::on_connect(tag, conn, ext))
+    .workers(workers)
+    .disable_signals()
+    .shutdown_timeout(5)
+    .listen_uds(listener)?
+    .run())
 }
 
 /// Registers every v1 route. Each resource answers 405 for verbs it does not serve.

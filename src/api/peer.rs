@@ -1,39 +1,61 @@
-//! Who is calling: peer credentials (SO_PEERCRED) read once per connection, and the request
-//! extractors that enforce each route's access level.
+//! Who is calling: the listener a connection came in on (tagged when it was bound), peer
+//! credentials (SO_PEERCRED) and, on the socket shared with workshops, the workshop the peer
+//! runs in, all read once per connection; and the request extractors that enforce each
+//! route's access level.
 
 use std::any::Any;
 use std::ffi::CStr;
 use std::future::{Ready, ready};
-use std::path::PathBuf;
+use std::os::fd::AsRawFd;
 
 use actix_web::dev::{Extensions, Payload};
 use actix_web::{FromRequest, HttpRequest, http::Method, web};
+use workshop_actors::backend::lxd::origin::GuestWorkshop;
 
 use super::AppState;
 use super::error::ApiError;
+use super::peer_workshop;
+
+/// The listener a connection was accepted on: each has its own server, so this is known
+/// from the listener itself and never guessed from the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// The trusted socket (ours, or the one systemd passes).
+    Trusted,
+    /// The host's untrusted socket (`<socket>.untrusted`).
+    HostUntrusted,
+    /// The untrusted socket in the directory shared with every workshop.
+    Guest,
+}
 
 /// The credentials of a connection, stored in its extensions by [`on_connect`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer {
     pub uid: u32,
-    /// Accepted on the untrusted (in-workshop) socket.
-    pub untrusted: bool,
+    pub listener: Listener,
 }
 
-/// The paths of the untrusted sockets (the host's `<socket>.untrusted` and the one shared
-/// with workshops), to tell them from the trusted listener.
+/// On the guest listener: the workshop the peer process runs in, or why it is not known.
 #[derive(Debug, Clone)]
-pub struct UntrustedPaths(pub Vec<PathBuf>);
+struct GuestOrigin(Result<GuestWorkshop, String>);
 
-/// actix-web `on_connect` hook: reads SO_PEERCRED and the local socket path.
-pub fn on_connect(untrusted: &UntrustedPaths, conn: &dyn Any, ext: &mut Extensions) {
+/// actix-web `on_connect` hook of the server of `listener`: reads SO_PEERCRED and, on the guest
+/// listener, which workshop the peer runs in. A connection whose credentials cannot be read
+/// gets no [`Peer`], so every route refuses it.
+pub fn on_connect(listener: Listener, conn: &dyn Any, ext: &mut Extensions) {
     let Some(sock) = conn.downcast_ref::<actix_web::rt::net::UnixStream>() else { return };
     let Ok(cred) = sock.peer_cred() else { return };
-    let local = sock.local_addr().ok().and_then(|a| a.as_pathname().map(PathBuf::from));
-    ext.insert(Peer { uid: cred.uid(), untrusted: local.is_some_and(|p| untrusted.0.contains(&p)) });
+    if listener == Listener::Guest {
+        let origin = peer_workshop::workshop_of_peer(sock.as_raw_fd(), cred.pid());
+        if let Err(e) = &origin {
+            tracing::debug!(pid = cred.pid(), uid = cred.uid(), error = %e, "guest connection from no workshop");
+        }
+        ext.insert(GuestOrigin(origin.map_err(|e| e.to_string())));
+    }
+    ext.insert(Peer { uid: cred.uid(), listener });
 }
 
-/// A caller on the trusted socket (any local user). Refuses the untrusted socket (403),
+/// A caller on the trusted socket (any local user). Refuses both untrusted sockets (403),
 /// connections without credentials (401), and non-GET requests in degraded mode (500).
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -65,8 +87,11 @@ impl FromRequest for Caller {
 
 fn trusted_caller(req: &HttpRequest) -> Result<Caller, ApiError> {
     let peer = req.conn_data::<Peer>().copied().ok_or(ApiError::Unauthorized)?;
-    if peer.untrusted {
-        return Err(ApiError::Forbidden(format!("cannot access {:?} from inside a workshop", req.path())));
+    let refused = |from: &str| ApiError::Forbidden(format!("cannot access {:?} from {from}", req.path()));
+    match peer.listener {
+        Listener::Trusted => {}
+        Listener::HostUntrusted => return Err(refused("the untrusted socket")),
+        Listener::Guest => return Err(refused("inside a workshop")),
     }
     if req.method() != Method::GET
         && let Some(state) = req.app_data::<web::Data<AppState>>()
@@ -78,16 +103,57 @@ fn trusted_caller(req: &HttpRequest) -> Result<Caller, ApiError> {
     Ok(Caller { uid: peer.uid, gid, user })
 }
 
-/// A caller on either socket (only `/v1/workshopctl` accepts these).
-#[derive(Debug, Clone, Copy)]
-pub struct AnyCaller(pub Peer);
+/// A process inside a workshop, on the socket shared with workshops: the workshop is the one
+/// its process runs in, whatever the request says. Refuses the other sockets and a peer in no
+/// workshop (403).
+#[derive(Debug, Clone)]
+pub struct GuestCaller {
+    /// The peer's uid as the host sees it.
+    pub uid: u32,
+    pub workshop: GuestWorkshop,
+}
+
+impl FromRequest for GuestCaller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(guest_caller(req))
+    }
+}
+
+fn guest_caller(req: &HttpRequest) -> Result<GuestCaller, ApiError> {
+    let peer = req.conn_data::<Peer>().copied().ok_or(ApiError::Unauthorized)?;
+    if peer.listener != Listener::Guest {
+        return Err(ApiError::Forbidden(format!("cannot access {:?} from outside a workshop", req.path())));
+    }
+    match req.conn_data::<GuestOrigin>() {
+        Some(GuestOrigin(Ok(workshop))) => Ok(GuestCaller { uid: peer.uid, workshop: workshop.clone() }),
+        Some(GuestOrigin(Err(why))) => {
+            Err(ApiError::Forbidden(format!("cannot identify the calling workshop: {why}")))
+        }
+        None => Err(ApiError::Forbidden("cannot identify the calling workshop".into())),
+    }
+}
+
+/// A caller on any socket (only `/v1/workshopctl` accepts these): a host process on the
+/// trusted or the host's untrusted socket, or an identified workshop on the guest socket.
+#[derive(Debug, Clone)]
+pub enum AnyCaller {
+    Host(Peer),
+    Guest(GuestCaller),
+}
 
 impl FromRequest for AnyCaller {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(req.conn_data::<Peer>().copied().map(AnyCaller).ok_or(ApiError::Unauthorized))
+        ready(match req.conn_data::<Peer>().copied() {
+            None => Err(ApiError::Unauthorized),
+            Some(peer) if peer.listener == Listener::Guest => guest_caller(req).map(AnyCaller::Guest),
+            Some(peer) => Ok(AnyCaller::Host(peer)),
+        })
     }
 }
 
@@ -114,7 +180,72 @@ pub fn user_entry(uid: u32) -> Option<(String, u32)> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::BufReader;
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
+
+    use actix_web::{App, HttpServer};
+
     use super::*;
+
+    /// Serves `GET /caller` (a [`Caller`]) and `GET /any` (an [`AnyCaller`]) with connections
+    /// tagged `tag`, on an abstract socket: its connections have no local path, which the
+    /// untrusted check used to compare with a list and so took for the trusted socket (L1).
+    fn serve_abstract(tag: Listener) -> SocketAddr {
+        let name = format!("workshopd-peer-test-{}-{tag:?}", std::process::id());
+        let address = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+        let listener = UnixListener::bind_addr(&address).unwrap();
+        let server = HttpServer::new(|| {
+            App::new()
+                .route("/caller", web::get().to(|c: Caller| async move { c.user }))
+                .route("/any", web::get().to(|_: AnyCaller| async { "any" }))
+        })
+        .on_connect(move |conn, ext| on_connect(tag, conn, ext))
+        .workers(1)
+        .disable_signals()
+        .listen_uds(listener)
+        .unwrap()
+        .run();
+        actix_web::rt::spawn(server);
+        address
+    }
+
+    async fn get(address: &SocketAddr, path: &'static str) -> (u16, String) {
+        let address = address.clone();
+        tokio::task::spawn_blocking(move || {
+            let stream = UnixStream::connect_addr(&address).unwrap();
+            workshop_client::http::write_request(&mut &stream, "GET", path, None).unwrap();
+            let response = workshop_client::http::read_response(&mut BufReader::new(&stream)).unwrap();
+            (response.status, String::from_utf8_lossy(&response.body).into_owned())
+        })
+        .await
+        .unwrap()
+    }
+
+    #[actix_web::test]
+    async fn the_listener_decides_even_without_a_local_address() {
+        let untrusted = serve_abstract(Listener::HostUntrusted);
+        let (status, body) = get(&untrusted, "/caller").await;
+        assert_eq!(status, 403, "{body}");
+        assert!(body.contains(r#"cannot access \"/caller\" from the untrusted socket"#), "{body}");
+        assert_eq!(get(&untrusted, "/any").await, (200, "any".to_string()));
+
+        let guest = serve_abstract(Listener::Guest);
+        let (status, body) = get(&guest, "/caller").await;
+        assert_eq!(status, 403, "{body}");
+        assert!(body.contains("from inside a workshop"), "{body}");
+        // The test process is in no workshop.
+        let (status, body) = get(&guest, "/any").await;
+        assert_eq!(status, 403, "{body}");
+        assert!(
+            body.contains("cannot identify the calling workshop: the process is not in a container"),
+            "{body}"
+        );
+
+        let trusted = serve_abstract(Listener::Trusted);
+        let (status, body) = get(&trusted, "/caller").await;
+        assert_eq!(status, 200, "{body}");
+    }
 
     #[test]
     fn root_has_a_name() {

@@ -6,4 +6,5 @@ mod cli;
 mod exec;
 mod projects;
 mod security;
+mod sockets;
 mod workshops;

@@ -271,7 +271,9 @@ mod tests {
             let key = user_key(user);
             assert_eq!(user_key_of_instances_project(&instances_project(user)), Some(key.as_str()));
         }
-        for other in ["default", "workshop-snapshots.alice", "workshop.", "workshop.a_b", "workshop.1x", "workshop"] {
+        for other in
+            ["default", "workshop-snapshots.alice", "workshop.", "workshop.a_b", "workshop.1x", "workshop"]
+        {
             assert_eq!(user_key_of_instances_project(other), None, "{other}");
         }
     }

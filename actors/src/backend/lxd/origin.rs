@@ -184,7 +184,10 @@ mod tests {
             let project = layout::instances_project(user);
             let text = format!("0::/lxc.payload.{project}_{}/init.scope\n", target.instance_name());
             let found = workshop_of_cgroups(&text).unwrap();
-            assert_eq!(found, GuestWorkshop { lxd_project: project, project_id: id, workshop: "my-ws2".into() });
+            assert_eq!(
+                found,
+                GuestWorkshop { lxd_project: project, project_id: id, workshop: "my-ws2".into() }
+            );
         }
     }
 
@@ -209,7 +212,8 @@ mod tests {
 
     #[test]
     fn a_nested_container_belongs_to_the_outer_workshop() {
-        let text = "0::/lxc.payload.workshop.alice_dev-0123abcd/lxc.payload.workshop.bob_ws-11111111/init.scope\n";
+        let text =
+            "0::/lxc.payload.workshop.alice_dev-0123abcd/lxc.payload.workshop.bob_ws-11111111/init.scope\n";
         assert_eq!(workshop_of_cgroups(text), Ok(alice_dev()));
         let text = "0::/lxc.payload.workshop.alice_dev-0123abcd/lxc.payload.inner/system.slice\n";
         assert_eq!(workshop_of_cgroups(text), Ok(alice_dev()));
@@ -218,9 +222,11 @@ mod tests {
     #[test]
     fn a_forged_line_makes_the_caller_ambiguous() {
         // A cgroup named "x\n0::/lxc.payload.workshop.bob_ws-11111111" inside alice's workshop.
-        let text = "0::/lxc.payload.workshop.alice_dev-0123abcd/x\n0::/lxc.payload.workshop.bob_ws-11111111\n";
+        let text =
+            "0::/lxc.payload.workshop.alice_dev-0123abcd/x\n0::/lxc.payload.workshop.bob_ws-11111111\n";
         assert_eq!(workshop_of_cgroups(text), Err(OriginError::Ambiguous));
-        let text = "4:memory:/lxc.payload.workshop.bob_ws-11111111\n0::/lxc.payload.workshop.alice_dev-0123abcd\n";
+        let text =
+            "4:memory:/lxc.payload.workshop.bob_ws-11111111\n0::/lxc.payload.workshop.alice_dev-0123abcd\n";
         assert_eq!(workshop_of_cgroups(text), Err(OriginError::Ambiguous));
         // Garbage forged the same way is refused as such.
         let text = "0::/lxc.payload.workshop.alice_dev-0123abcd/x\ngarbage\n";
@@ -258,7 +264,9 @@ mod tests {
 
     #[test]
     fn malformed_and_overlong_input_is_refused() {
-        for text in ["garbage\n", "0::relative/path\n", "x::/lxc.payload.workshop.alice_dev-0123abcd\n", ":/\n"] {
+        for text in
+            ["garbage\n", "0::relative/path\n", "x::/lxc.payload.workshop.alice_dev-0123abcd\n", ":/\n"]
+        {
             assert!(matches!(workshop_of_cgroups(text), Err(OriginError::Malformed(_))), "{text:?}");
         }
         let text = format!("0::/lxc.payload.{}\n", "a".repeat(MAX_CONTAINER_NAME + 1));

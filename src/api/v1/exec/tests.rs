@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::{App, HttpServer, web};
+use actix_web::web;
 use workshop_actors::backend::fake::FakeBackend;
 use workshop_actors::backend::{Backend, CreateSpec, Target};
 use workshop_actors::daemon::{Daemon, DaemonConfig};
@@ -17,7 +17,7 @@ use workshop_api::exec::{ExecControl, ExecRequest};
 use workshop_client::Client;
 use workshop_client::exec::{self as client_exec, Outgoing};
 
-use crate::api::peer::{self, UntrustedPaths};
+use crate::api::peer::{self, Listener};
 use crate::api::{self, AppState};
 
 /// A daemon on the fake backend serving the v1 API on a unix socket, with one running
@@ -58,16 +58,7 @@ async fn server() -> Server {
         health: daemon.health.clone(),
     });
     let socket = root.join("workshop.socket");
-    let marker = UntrustedPaths(vec![root.join("workshop.socket.untrusted")]);
-    let server = HttpServer::new(move || {
-        App::new().app_data(data.clone()).configure(api::configure).default_service(web::to(api::not_found))
-    })
-    .on_connect(move |conn, ext| peer::on_connect(&marker, conn, ext))
-    .workers(1)
-    .disable_signals()
-    .listen_uds(UnixListener::bind(&socket).unwrap())
-    .unwrap()
-    .run();
+    let server = api::serve(UnixListener::bind(&socket).unwrap(), Listener::Trusted, 1, data).unwrap();
     actix_web::rt::spawn(server);
 
     let client = Client::new(&socket);

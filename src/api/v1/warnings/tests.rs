@@ -6,7 +6,7 @@ use std::os::unix::net::UnixListener;
 use std::rc::Rc;
 use std::time::Duration;
 
-use actix_web::{App, HttpServer, web};
+use actix_web::web;
 use chrono::Utc;
 use workshop_actors::backend::fake::FakeBackend;
 use workshop_actors::backend::{Backend, CreateSpec, Target};
@@ -16,7 +16,7 @@ use workshop_actors::managers::UserRef;
 use workshop_actors::managers::workshop::{ListWorkshops, WorkshopConfig};
 use workshop_client::Client;
 
-use crate::api::peer::{self, UntrustedPaths};
+use crate::api::peer::{self, Listener};
 use crate::api::{self, AppState};
 
 /// The project id the caller and another user both hold; neither directory exists, so
@@ -50,16 +50,7 @@ async fn callers_see_count_and_dismiss_only_their_own_and_daemon_wide_warnings()
         health: daemon.health.clone(),
     });
     let socket = root.join("workshop.socket");
-    let marker = UntrustedPaths(vec![root.join("workshop.socket.untrusted")]);
-    let server = HttpServer::new(move || {
-        App::new().app_data(data.clone()).configure(api::configure).default_service(web::to(api::not_found))
-    })
-    .on_connect(move |conn, ext| peer::on_connect(&marker, conn, ext))
-    .workers(1)
-    .disable_signals()
-    .listen_uds(UnixListener::bind(&socket).unwrap())
-    .unwrap()
-    .run();
+    let server = api::serve(UnixListener::bind(&socket).unwrap(), Listener::Trusted, 1, data).unwrap();
     actix_web::rt::spawn(server);
 
     // SAFETY: a plain getter.
