@@ -8,7 +8,8 @@
 //! top-level cgroups, and whatever a container (or a host user with a delegated subtree) makes
 //! stays below its own, so only the first component of a path is believed. Every line that
 //! names a container must name the same one: a cgroup name may hold a newline and so forge a
-//! line of its own, but only after the real container's name.
+//! line of its own, but only after the real container's name. This holds while no workshop's
+//! `raw.lxc` moves its cgroup (`lxc.cgroup.dir.*`): the daemon sets none and users cannot.
 
 use workshop_api::definition::is_valid_name;
 
