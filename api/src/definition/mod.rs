@@ -144,4 +144,6 @@ where
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;

@@ -20,7 +20,7 @@ fn invalid(text: &str) -> String {
     file.validate().unwrap_err().to_string()
 }
 
-const TUNNEL: &str = r#"
+pub(super) const TUNNEL: &str = r#"
 name: ws-tunnel
 base: ubuntu@22.04
 sdks:
@@ -51,7 +51,7 @@ connections:
     slot: test-sdk-tunnel:http
 "#;
 
-const BIND: &str = r#"
+pub(super) const BIND: &str = r#"
 name: ws-bind
 base: ubuntu@22.04
 sdks:
@@ -69,7 +69,7 @@ sdks:
         bind: test-sdk-multiple-plugs:ssh-agent
 "#;
 
-const MOUNT: &str = r#"
+pub(super) const MOUNT: &str = r#"
 name: ws-mount
 base: ubuntu@22.04
 sdks:
@@ -97,7 +97,7 @@ connections:
     slot: test-sdk-mount:ro-source
 "#;
 
-const EXEC: &str = r#"
+pub(super) const EXEC: &str = r#"
 name: ws-exec
 base: ubuntu@22.04
 sdks:
@@ -113,7 +113,7 @@ actions:
   env: env
 "#;
 
-const USER_CONNS: &str = r#"
+pub(super) const USER_CONNS: &str = r#"
 name: ws-user-conns
 base: ubuntu@22.04
 sdks:
