@@ -2,39 +2,84 @@
 
 use std::time::Duration;
 
-/// Parses `300ms`, `1.5s`, `2m30s`, `1h`; units ns, us, µs, ms, s, m, h. `0` is zero.
-pub fn parse(text: &str) -> Result<Duration, String> {
-    let invalid = || format!("invalid duration {text:?}");
+/// The longest duration: Go's `time.Duration` counts nanoseconds in an `i64`.
+pub const MAX: Duration = Duration::from_nanos(i64::MAX as u64);
+
+/// Why a duration cannot be read; the text is quoted (at most 64 characters of it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot parse duration {}: {reason}", crate::ids::quoted(.text))]
+pub struct DurationError {
+    text: String,
+    reason: &'static str,
+}
+
+/// Nanoseconds per unit.
+fn unit_nanos(unit: &str) -> Option<u128> {
+    Some(match unit {
+        "ns" => 1,
+        "us" | "µs" | "μs" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        _ => return None,
+    })
+}
+
+/// Parses `300ms`, `1.5s`, `2m30s`, `1h`; units ns, us, µs, ms, s, m, h. `0` is zero. Exact to
+/// the nanosecond (digits beyond are dropped); longer than [`MAX`] is out of range.
+pub fn parse(text: &str) -> Result<Duration, DurationError> {
+    let error = |reason| DurationError { text: text.to_string(), reason };
     let s = text.trim();
     if s == "0" {
         return Ok(Duration::ZERO);
     }
     if s.is_empty() {
-        return Err(invalid());
+        return Err(error("empty"));
     }
-    let mut total = 0f64;
+    let mut total: u128 = 0;
     let mut rest = s;
     while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(invalid)?;
-        if num_len == 0 {
-            return Err(invalid());
-        }
-        let value: f64 = rest[..num_len].parse().map_err(|_| invalid())?;
-        rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(invalid()),
+        let whole_len = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let (whole, after) = rest.split_at(whole_len);
+        let (fraction, after) = match after.strip_prefix('.') {
+            Some(f) => f.split_at(f.find(|c: char| !c.is_ascii_digit()).unwrap_or(f.len())),
+            None => ("", after),
         };
-        total += value * scale;
-        rest = &rest[unit_len..];
+        if whole.is_empty() && fraction.is_empty() {
+            return Err(error("expected a number"));
+        }
+        let unit_len = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_len);
+        if unit.is_empty() {
+            return Err(error("missing unit"));
+        }
+        let scale = unit_nanos(unit).ok_or_else(|| error("unknown unit"))?;
+        total = whole_nanos(whole, scale)
+            .and_then(|n| n.checked_add(fraction_nanos(fraction, scale)))
+            .and_then(|n| n.checked_add(total))
+            .filter(|&n| n <= MAX.as_nanos())
+            .ok_or_else(|| error("out of range"))?;
+        rest = after;
     }
-    Ok(Duration::from_secs_f64(total))
+    // At most MAX, which fits a u64 of nanoseconds.
+    Ok(Duration::from_nanos(total as u64))
+}
+
+/// `digits` × `scale` nanoseconds; `None` when that is far beyond any duration.
+fn whole_nanos(digits: &str, scale: u128) -> Option<u128> {
+    digits
+        .bytes()
+        .try_fold(0u128, |n, d| n.checked_mul(10)?.checked_add(u128::from(d - b'0')))?
+        .checked_mul(scale)
+}
+
+/// `0.digits` × `scale` nanoseconds, rounded down; digits past the nanosecond do not count.
+fn fraction_nanos(digits: &str, scale: u128) -> u128 {
+    // 10^18 × 3.6e12 (an hour in ns) stays far below u128::MAX.
+    let kept = &digits[..digits.len().min(18)];
+    let value = kept.bytes().fold(0u128, |n, d| n * 10 + u128::from(d - b'0'));
+    value * scale / 10u128.pow(kept.len() as u32)
 }
 
 /// Formats like Go's `time.Duration.String` for whole seconds and above (`24h0m0s`, `1m30s`, `5s`),
@@ -67,10 +112,37 @@ mod tests {
         assert_eq!(parse("300ms").unwrap(), Duration::from_millis(300));
         assert_eq!(parse("1h").unwrap(), Duration::from_secs(3600));
         assert_eq!(parse("0").unwrap(), Duration::ZERO);
-        assert!(parse("").is_err());
-        assert!(parse("5").is_err());
-        assert!(parse("5x").is_err());
-        assert!(parse("s").is_err());
+        assert_eq!(parse(".5s").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse("1h2m3.004005006s").unwrap(), Duration::new(3723, 4_005_006));
+        assert_eq!(parse("1µs1us1μs").unwrap(), Duration::from_micros(3));
+        assert_eq!(parse("").unwrap_err().to_string(), r#"cannot parse duration "": empty"#);
+        assert_eq!(parse("5").unwrap_err().to_string(), r#"cannot parse duration "5": missing unit"#);
+        assert_eq!(parse("5x").unwrap_err().to_string(), r#"cannot parse duration "5x": unknown unit"#);
+        assert_eq!(parse("s").unwrap_err().to_string(), r#"cannot parse duration "s": expected a number"#);
+        assert!(parse(".s").is_err());
+        assert!(parse("-1s").is_err());
+    }
+
+    /// L2: these panicked in `Duration::from_secs_f64` (an exec `--timeout` too large was a
+    /// panic in the daemon, not a 400).
+    #[test]
+    fn huge_durations_are_out_of_range() {
+        let huge = format!("{}h", "9".repeat(400));
+        for text in [huge.as_str(), "9999999999999999999h", "18446744073709551616s", "2562048h"] {
+            assert_eq!(
+                parse(text).unwrap_err().to_string(),
+                format!("cannot parse duration {}: out of range", crate::ids::quoted(text)),
+                "{text}"
+            );
+        }
+        assert_eq!(parse("2562047h47m16.854775807s").unwrap(), MAX);
+        assert!(parse("2562047h47m16.854775808s").is_err());
+    }
+
+    #[test]
+    fn long_texts_are_quoted_short() {
+        let text = format!("{}x", "1".repeat(10_000));
+        assert!(parse(&text).unwrap_err().to_string().len() < 120);
     }
 
     #[test]
@@ -81,5 +153,26 @@ mod tests {
         assert_eq!(format(Duration::from_secs(1)), "1s");
         assert_eq!(format(Duration::from_millis(1500)), "1.5s");
         assert_eq!(format(Duration::from_millis(250)), "250ms");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(text in ".{0,40}") {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn duration_like_text_never_panics(text in "[0-9.]{0,30}(ns|us|µs|ms|s|m|h|x|)([0-9.]{0,30}(h|m|s|))?") {
+            if let Ok(d) = parse(&text) {
+                proptest::prop_assert!(d <= MAX);
+            }
+        }
+
+        #[test]
+        fn formatted_durations_read_back(nanos in 0..=MAX.as_nanos() as u64) {
+            // format keeps milliseconds only.
+            let d = Duration::from_millis(nanos / 1_000_000);
+            proptest::prop_assert_eq!(parse(&format(d)).unwrap(), d);
+        }
     }
 }

@@ -2,13 +2,15 @@
 //!
 //! API boundary: every type that crosses the daemon's sockets is defined here, once, and
 //! nothing else is. The JSON shapes follow the reference implementation's v1 API
-//! (kebab-case keys). This crate depends on serde and chrono only.
+//! (kebab-case keys). This crate depends on serde, chrono and
+//! thiserror only.
 
 pub mod changes;
 pub mod definition;
 pub mod duration;
 pub mod envelope;
 pub mod exec;
+pub mod ids;
 pub mod paths;
 pub mod projects;
 pub mod routes;

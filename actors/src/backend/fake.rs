@@ -282,7 +282,12 @@ impl FakeProgram {
         let [.., word, arg] = command else { return Self::Cat };
         match word.as_str() {
             "exit" => arg.parse().map_or(Self::Cat, Self::Exit),
-            "sleep" => arg.parse().map_or(Self::Cat, |s| Self::Sleep(Duration::from_secs_f64(s))),
+            // Negative, NaN or endless sleeps are a client's mistake, not a panic.
+            "sleep" => arg
+                .parse()
+                .ok()
+                .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                .map_or(Self::Cat, Self::Sleep),
             "stderr" => Self::Stderr(arg.clone()),
             _ => Self::Cat,
         }
@@ -358,6 +363,10 @@ mod tests {
         assert_eq!(FakeProgram::parse(&v(&["stderr", "oops"])), FakeProgram::Stderr("oops".into()));
         assert_eq!(FakeProgram::parse(&v(&["cat"])), FakeProgram::Cat);
         assert_eq!(FakeProgram::parse(&v(&["exit", "x"])), FakeProgram::Cat);
+        // These panicked in Duration::from_secs_f64.
+        for bad in ["-1", "NaN", "inf", "1e300"] {
+            assert_eq!(FakeProgram::parse(&v(&["sleep", bad])), FakeProgram::Cat, "{bad}");
+        }
     }
 
     #[actix_rt::test]

@@ -2,6 +2,8 @@
 //! the host now: the kernel reports a bind mount's root by the current path of its directory,
 //! so a project moved on the host shows its new path inside the running workshop.
 
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 /// The fields of one mountinfo line that locate a mount.
@@ -22,8 +24,8 @@ pub fn parse(text: &str) -> Vec<MountEntry> {
             let mut fields = line.split(' ');
             let (_id, _parent) = (fields.next()?, fields.next()?);
             let device = fields.next()?.to_string();
-            let root = PathBuf::from(unescape(fields.next()?));
-            let mount_point = PathBuf::from(unescape(fields.next()?));
+            let root = unescape(fields.next()?);
+            let mount_point = unescape(fields.next()?);
             Some(MountEntry { device, root, mount_point })
         })
         .collect()
@@ -58,17 +60,16 @@ pub fn host_paths(host: &[MountEntry], mount: &MountEntry) -> Vec<PathBuf> {
 }
 
 /// Undoes the kernel's octal escapes (`\040` for a space, `\134` for a backslash, ...).
-fn unescape(field: &str) -> String {
+/// Anything else, including an escape beyond a byte (`\777`), stays as it is. The bytes are
+/// taken as they are: a path need not be UTF-8.
+fn unescape(field: &str) -> PathBuf {
     let bytes = field.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let octal = bytes
-            .get(i + 1..i + 4)
-            .filter(|d| bytes[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
-        match octal {
-            Some(d) => {
-                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+        match escaped_byte(&bytes[i..]) {
+            Some(b) => {
+                out.push(b);
                 i += 4;
             }
             None => {
@@ -77,7 +78,16 @@ fn unescape(field: &str) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    PathBuf::from(OsString::from_vec(out))
+}
+
+/// The byte of a `\ooo` escape at the start of `bytes` (at most `\377`).
+fn escaped_byte(bytes: &[u8]) -> Option<u8> {
+    let [b'\\', digits @ ..] = bytes.get(..4)? else { return None };
+    let value = digits
+        .iter()
+        .try_fold(0u32, |n, &d| (b'0'..=b'7').contains(&d).then(|| n * 8 + u32::from(d - b'0')))?;
+    u8::try_from(value).ok()
 }
 
 #[cfg(test)]
@@ -104,7 +114,7 @@ mod tests {
         assert_eq!(project.device, "254:0");
         assert_eq!(project.root, PathBuf::from("/home/u/wst/global/project new"));
         assert!(mounted_at(&entries, Path::new("/nowhere")).is_none());
-        assert_eq!(unescape(r"a\134b\011c\0x"), "a\\b\tc\\0x");
+        assert_eq!(unescape(r"a\134b\011c\0x"), Path::new("a\\b\tc\\0x"));
     }
 
     #[test]
@@ -138,5 +148,33 @@ mod tests {
         let unknown =
             MountEntry { device: "9:9".into(), root: PathBuf::from("/p"), mount_point: "/x".into() };
         assert!(host_paths(&host, &unknown).is_empty());
+    }
+
+    /// L3: `\777` overflowed a u8 (a panic in debug builds, a wrong byte in release).
+    #[test]
+    fn escapes_beyond_a_byte_stay_as_they_are() {
+        assert_eq!(unescape(r"/a\777b"), Path::new(r"/a\777b"));
+        assert_eq!(unescape(r"/a\400\377"), PathBuf::from(OsString::from_vec(b"/a\\400\xff".to_vec())));
+        let entries = parse("1 0 0:1 /p\\777 /project rw - ext4 a rw\n");
+        assert_eq!(entries[0].root, Path::new(r"/p\777"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_lines_never_panic(text in r"([0-9 :/\\a-z]|\\[0-9]{0,3}|.){0,120}") {
+            let entries = parse(&text);
+            let _ = host_paths(&entries, entries.last().unwrap_or(&MountEntry {
+                device: "0:0".into(),
+                root: "/".into(),
+                mount_point: "/".into(),
+            }));
+            let _ = mounted_at(&entries, Path::new("/project"));
+        }
+
+        #[test]
+        fn escapes_read_back(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..40)) {
+            let escaped: String = bytes.iter().map(|b| format!("\\{b:03o}")).collect();
+            proptest::prop_assert_eq!(unescape(&escaped), PathBuf::from(OsString::from_vec(bytes)));
+        }
     }
 }

@@ -17,12 +17,68 @@ const VALID: &[&str] =
 /// Pieces of YAML and of the format's vocabulary, so that random documents get past the
 /// tokenizer often enough to reach the deserializer and the rules.
 const TOKENS: &[&str] = &[
-    "name", "base", "sdks", "connections", "actions", "plugs", "slots", "channel", "plug", "slot",
-    "interface", "bind", "endpoint", "workshop-target", "workshop-source", "system", "sketch",
-    "project-x", "try-x", "ubuntu@22.04", "latest/stable", "a:b", ":", ": ", "- ", "-", "\n", "  ",
-    "    ", "\t", "{", "}", "[", "]", ",", "&a ", "*a", "!!str ", "!!map ", "!tag ", "|", "|-", ">",
-    "'", "\"", "#", "~", "null", "true", "0x1f", "1e999", "-0", ".inf", "? ", "---", "...", "%YAML 1.2",
-    "<<: ", "\\", "é", "\u{0}", "\u{feff}",
+    "name",
+    "base",
+    "sdks",
+    "connections",
+    "actions",
+    "plugs",
+    "slots",
+    "channel",
+    "plug",
+    "slot",
+    "interface",
+    "bind",
+    "endpoint",
+    "workshop-target",
+    "workshop-source",
+    "system",
+    "sketch",
+    "project-x",
+    "try-x",
+    "ubuntu@22.04",
+    "latest/stable",
+    "a:b",
+    ":",
+    ": ",
+    "- ",
+    "-",
+    "\n",
+    "  ",
+    "    ",
+    "\t",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    "&a ",
+    "*a",
+    "!!str ",
+    "!!map ",
+    "!tag ",
+    "|",
+    "|-",
+    ">",
+    "'",
+    "\"",
+    "#",
+    "~",
+    "null",
+    "true",
+    "0x1f",
+    "1e999",
+    "-0",
+    ".inf",
+    "? ",
+    "---",
+    "...",
+    "%YAML 1.2",
+    "<<: ",
+    "\\",
+    "é",
+    "\u{0}",
+    "\u{feff}",
 ];
 
 /// Mutations of a valid text, at byte positions taken modulo its length (snapped to char
@@ -101,7 +157,13 @@ fn check(text: &str) -> Result<(), TestCaseError> {
     if let Ok(file) = load(text, path) {
         let yaml = file.to_yaml();
         let again: Result<WorkshopFile, _> = load(&yaml, path);
-        prop_assert_eq!(again.as_ref().ok(), Some(&file), "normalised:\n{}\nerror: {:?}", yaml, again.as_ref().err());
+        prop_assert_eq!(
+            again.as_ref().ok(),
+            Some(&file),
+            "normalised:\n{}\nerror: {:?}",
+            yaml,
+            again.as_ref().err()
+        );
     }
     Ok(())
 }

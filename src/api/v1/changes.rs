@@ -113,7 +113,9 @@ pub async fn wait(
     let id = id.into_inner();
     let timeout = match query.timeout.as_deref() {
         None | Some("") => MAX_WAIT,
-        Some(t) => workshop_api::duration::parse(t).map_err(ApiError::BadRequest)?,
+        Some(t) => {
+            workshop_api::duration::parse(t).map_err(|e| ApiError::BadRequest(e.to_string()))?.min(MAX_WAIT)
+        }
     };
     find(&state, &caller, id.clone()).await?;
     let ready = state.engine.send(WatchChange(id.clone())).await??;

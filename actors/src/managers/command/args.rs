@@ -262,7 +262,10 @@ mod tests {
         );
         let mut req = request(&["true"]);
         req.timeout = "5x".into();
-        assert_eq!(ExecArgs::from_request(&req).unwrap_err(), "cannot exec: invalid duration \"5x\"");
+        assert_eq!(
+            ExecArgs::from_request(&req).unwrap_err(),
+            "cannot exec: cannot parse duration \"5x\": unknown unit"
+        );
         let mut req = request(&["true"]);
         req.working_dir = "rel".into();
         assert!(ExecArgs::from_request(&req).is_err());

@@ -50,7 +50,7 @@ pub struct ExecFlags {
     pub args: Vec<String>,
 }
 
-fn parse_timeout(text: &str) -> Result<Duration, String> {
+fn parse_timeout(text: &str) -> Result<Duration, workshop_api::duration::DurationError> {
     workshop_api::duration::parse(text)
 }
 
