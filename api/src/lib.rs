@@ -2,8 +2,7 @@
 //!
 //! API boundary: every type that crosses the daemon's sockets is defined here, once, and
 //! nothing else is. The JSON shapes follow the reference implementation's v1 API
-//! (kebab-case keys). This crate depends on serde, chrono and
-//! thiserror only.
+//! (kebab-case keys). This crate depends on serde and chrono only.
 
 pub mod changes;
 pub mod definition;
@@ -18,6 +17,9 @@ pub mod system;
 pub mod warnings;
 pub mod workshopctl;
 pub mod workshops;
+
+#[cfg(test)]
+mod body_properties;
 
 pub use changes::{ChangeAction, ChangeInfo, Progress, TaskInfo};
 pub use envelope::{Envelope, ErrorKind, ErrorResult, Maintenance, ResponseType};

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::ids::WorkshopName;
+
 /// What `POST /v1/projects/{id}/workshops` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -76,7 +78,8 @@ pub struct WorkshopOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct WorkshopsRequest {
-    pub names: Vec<String>,
+    /// Checked when the body is read: a malformed name never reaches a lookup.
+    pub names: Vec<WorkshopName>,
     pub action: WorkshopAction,
     #[serde(default)]
     pub options: WorkshopOptions,

@@ -476,7 +476,7 @@ mod tests {
             r#"{"type":"error","status-code":409,"status":"Conflict","result":{"message":"cannot start \"dev\": waiting on error","kind":"change-conflict","value":{"change-id":"29","change-kind":"refresh","change-status":"Wait","project-id":"42424242","workshop":"dev"}}}"#,
         )]);
         let request = WorkshopsRequest {
-            names: vec!["dev".into()],
+            names: vec!["dev".parse().unwrap()],
             action: WorkshopAction::Start,
             options: WorkshopOptions { mode: Mode::Transactional, refresh_option: None, verbose: false },
         };
@@ -518,7 +518,7 @@ mod tests {
         let (_dir, client, _server) =
             serve(vec![reply("200 OK", r#"{"type":"sync","status-code":200,"status":"OK","result":null}"#)]);
         let request = WorkshopsRequest {
-            names: vec!["dev".into()],
+            names: vec!["dev".parse().unwrap()],
             action: WorkshopAction::Stop,
             options: WorkshopOptions::default(),
         };

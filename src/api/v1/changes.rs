@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use workshop_actors::engine::{AbortChange, Query, WatchChange};
 use workshop_actors::state::{Change, State, Task};
+use workshop_api::ids::{ChangeId, ProjectId};
 use workshop_api::{ChangeAction, ChangeInfo, Progress, TaskInfo};
 
 use crate::api::AppState;
@@ -23,7 +24,7 @@ pub struct ListQuery {
     #[serde(default)]
     select: Option<String>,
     #[serde(default)]
-    project_id: Option<String>,
+    project_id: Option<ProjectId>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -57,7 +58,9 @@ pub async fn list(
                 .changes()
                 .filter(|c| visible(c, &viewer))
                 .filter(|c| {
-                    project.as_deref().is_none_or(|p| c.get::<String>("project-id").as_deref() == Some(p))
+                    project
+                        .as_ref()
+                        .is_none_or(|p| c.get::<String>("project-id").as_deref() == Some(p.as_str()))
                 })
                 .filter(|c| match select {
                     Select::All => true,
@@ -76,19 +79,19 @@ pub async fn list(
 pub async fn get(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<ChangeId>,
 ) -> Result<HttpResponse, ApiError> {
-    let info = find(&state, &caller, id.into_inner()).await?;
+    let info = find(&state, &caller, id.into_inner().into_string()).await?;
     Ok(sync(StatusCode::OK, info, state.warning_meta(&caller).await))
 }
 
 pub async fn post(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<ChangeId>,
     body: web::Json<ChangeAction>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = id.into_inner().into_string();
     if body.action != "abort" {
         return Err(ApiError::BadRequest(format!("change action {:?} is unsupported", body.action)));
     }
@@ -107,10 +110,10 @@ pub struct WaitQuery {
 pub async fn wait(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<ChangeId>,
     query: web::Query<WaitQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = id.into_inner().into_string();
     let timeout = match query.timeout.as_deref() {
         None | Some("") => MAX_WAIT,
         Some(t) => {

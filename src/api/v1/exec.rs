@@ -13,6 +13,7 @@ use tracing::debug;
 use workshop_actors::backend::ExecControl;
 use workshop_actors::managers::command::{Attach, AttachError, ClientEnds, CommandError, Exec, Inbound};
 use workshop_api::exec::{ExecRequest, WS_CONTROL};
+use workshop_api::ids::{ProjectId, TaskId, WorkshopName};
 
 use crate::api::AppState;
 use crate::api::error::ApiError;
@@ -48,7 +49,7 @@ const UNSUPPORTED: &[&str] = &["terminal", "split-stderr"];
 pub async fn post(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(ProjectId, WorkshopName)>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, name) = path.into_inner();
@@ -60,7 +61,12 @@ pub async fn post(
     }
     let request: ExecRequest = serde_json::from_value(body)
         .map_err(|e| ApiError::BadRequest(format!("cannot decode request body: {e}")))?;
-    let msg = Exec { user: caller.user_ref(), project_id, name, request };
+    let msg = Exec {
+        user: caller.user_ref(),
+        project_id: project_id.into_string(),
+        name: name.into_string(),
+        request,
+    };
     let started = state.commands.send(msg).await??;
     let result = serde_json::json!({ "task-id": started.task });
     Ok(accepted(&started.change, result, state.warning_meta(&caller).await))
@@ -69,11 +75,12 @@ pub async fn post(
 pub async fn websocket(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(TaskId, String)>,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (task, name) = path.into_inner();
+    let task = task.into_string();
     let (response, session, stream) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::BadRequest(format!("cannot upgrade to a websocket: {e}")))?;
     let attach = Attach { task: task.clone(), websocket: name.clone(), uid: caller.uid };
@@ -163,4 +170,4 @@ fn parse_control(text: &str) -> Option<ExecControl> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

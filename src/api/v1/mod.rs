@@ -8,6 +8,10 @@ mod warnings;
 mod workshopctl;
 mod workshops;
 
+#[cfg(test)]
+mod hostile_tests;
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::Method;
 use actix_web::{HttpRequest, Route, web};
 use workshop_api::routes::Endpoint;
@@ -16,9 +20,10 @@ use super::error::ApiError;
 use super::method_not_allowed;
 
 /// Registers every endpoint of [`Endpoint::ALL`], one resource per path; a known path answers
-/// 405 for the verbs it does not serve.
+/// 405 for the verbs it does not serve. Path parameters are typed and match empty segments
+/// too, so that an empty id is a 400 naming it like any other malformed one.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(json_config()).app_data(query_config());
+    cfg.app_data(json_config()).app_data(query_config()).app_data(path_config());
     let mut paths: Vec<&str> = Vec::new();
     for e in Endpoint::ALL {
         if !paths.contains(&e.path()) {
@@ -29,9 +34,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         let resource = Endpoint::ALL
             .iter()
             .filter(|e| e.path() == path)
-            .fold(web::resource(path), |resource, e| resource.route(route(*e)));
+            .fold(web::resource(empty_segments_too(path)), |resource, e| resource.route(route(*e)));
         cfg.service(resource.default_service(web::to(method_not_allowed)));
     }
+}
+
+/// `/a/{id}/b` as `/a/{id:[^/]*}/b`: a parameter also matches an empty segment.
+fn empty_segments_too(path: &str) -> String {
+    path.replace('}', ":[^/]*}")
 }
 
 /// The handler of each endpoint, behind its method.
@@ -60,11 +70,34 @@ fn route(e: Endpoint) -> Route {
 
 fn json_config() -> web::JsonConfig {
     web::JsonConfig::default().limit(8 << 20).content_type_required(false).error_handler(
-        |err, _req: &HttpRequest| ApiError::BadRequest(format!("cannot decode request body: {err}")).into(),
+        |err, _req: &HttpRequest| {
+            let why = match err {
+                JsonPayloadError::Deserialize(e) => e.to_string(),
+                other => other.to_string(),
+            };
+            ApiError::BadRequest(format!("cannot decode request body: {why}")).into()
+        },
     )
 }
 
 fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default()
-        .error_handler(|err, _req: &HttpRequest| ApiError::BadRequest(format!("invalid query: {err}")).into())
+    web::QueryConfig::default().error_handler(|err, _req: &HttpRequest| {
+        let why = match err {
+            QueryPayloadError::Deserialize(e) => e.to_string(),
+            other => other.to_string(),
+        };
+        ApiError::BadRequest(format!("invalid query: {why}")).into()
+    })
+}
+
+/// Path parameters are typed (`ProjectId`, `WorkshopName`, `ChangeId`, `TaskId` of
+/// `workshop_api::ids`): a malformed one is a 400 naming it, before any lookup.
+fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err, _req: &HttpRequest| {
+        let why = match err {
+            PathError::Deserialize(e) => e.to_string(),
+            other => other.to_string(),
+        };
+        ApiError::BadRequest(why).into()
+    })
 }

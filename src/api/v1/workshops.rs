@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use workshop_actors::managers::workshop::{ChangeWorkshops, GetActions, GetWorkshop, ListWorkshops};
+use workshop_api::ids::{ProjectId, WorkshopName};
 use workshop_api::workshops::WorkshopsRequest;
 
 use crate::api::AppState;
@@ -23,7 +24,7 @@ const STATES: &[&str] =
 pub async fn list(
     caller: Caller,
     state: web::Data<AppState>,
-    project_id: web::Path<String>,
+    project_id: web::Path<ProjectId>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     if !STATES.contains(&query.state.as_str()) {
@@ -31,7 +32,7 @@ pub async fn list(
     }
     let msg = ListWorkshops {
         user: caller.user_ref(),
-        project_id: project_id.into_inner(),
+        project_id: project_id.into_inner().into_string(),
         state: query.state.clone(),
     };
     let list = state.workshops.send(msg).await??;
@@ -41,12 +42,12 @@ pub async fn list(
 pub async fn post(
     caller: Caller,
     state: web::Data<AppState>,
-    project_id: web::Path<String>,
+    project_id: web::Path<ProjectId>,
     body: web::Json<WorkshopsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let msg = ChangeWorkshops {
         user: caller.user_ref(),
-        project_id: project_id.into_inner(),
+        project_id: project_id.into_inner().into_string(),
         request: body.into_inner(),
     };
     let change = state.workshops.send(msg).await??;
@@ -56,9 +57,10 @@ pub async fn post(
 pub async fn get(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(ProjectId, WorkshopName)>,
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, name) = path.into_inner();
+    let (project_id, name) = (project_id.into_string(), name.into_string());
     let info = state.workshops.send(GetWorkshop { user: caller.user_ref(), project_id, name }).await??;
     Ok(sync(StatusCode::OK, info, state.warning_meta(&caller).await))
 }
@@ -66,9 +68,10 @@ pub async fn get(
 pub async fn actions(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(ProjectId, WorkshopName)>,
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, name) = path.into_inner();
+    let (project_id, name) = (project_id.into_string(), name.into_string());
     let actions = state.workshops.send(GetActions { user: caller.user_ref(), project_id, name }).await??;
     Ok(sync(StatusCode::OK, actions, state.warning_meta(&caller).await))
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use workshop_api::exec::{ExecRequest, user_switch};
+use workshop_api::ids::ActionName;
 
 use crate::backend::ExecSpec;
 
@@ -44,6 +45,10 @@ impl ExecArgs {
         };
         if argv0.is_empty() {
             return Err("cannot exec: empty command name".into());
+        }
+        if req.action {
+            // The name becomes a file name in the workshop: only the definition's grammar.
+            argv0.parse::<ActionName>().map_err(|e| format!("cannot run: {e}"))?;
         }
         let (uid, gid) = match (req.user_id, req.group_id) {
             (Some(uid), Some(gid)) => (uid, gid),
@@ -272,6 +277,20 @@ mod tests {
         let mut req = request(&["true"]);
         req.timeout = "1.5s".into();
         assert_eq!(ExecArgs::from_request(&req).unwrap().timeout, Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn action_names_are_checked_before_anything_else() {
+        for bad in ["../../../etc/passwd", "a/b", "Greet", "a\0", "-x"] {
+            let mut req = request(&[bad]);
+            req.action = true;
+            assert_eq!(
+                ExecArgs::from_request(&req).unwrap_err(),
+                format!("cannot run: invalid action name {bad:?}")
+            );
+        }
+        // Commands are not actions: any path will do.
+        assert!(ExecArgs::from_request(&request(&["../bin/x"])).is_ok());
     }
 
     #[test]

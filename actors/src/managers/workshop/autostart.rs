@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use actix::prelude::*;
+use workshop_api::ids::WorkshopName;
 use workshop_api::workshops::{WorkshopAction, WorkshopsRequest};
 
 use super::WorkshopManager;
@@ -38,9 +39,14 @@ async fn restart_stopped(deps: &Deps) -> Result<(), WorkshopError> {
         let Some(user) = UserRef::lookup(&name) else { continue };
         let all = ListInstances { user: name.clone(), project_id: None };
         let instances = deps.backend.send(all).await.map_err(BackendError::from)??;
-        let mut stopped: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut stopped: BTreeMap<String, Vec<WorkshopName>> = BTreeMap::new();
         for i in instances.into_iter().filter(|i| i.autostart && !i.running) {
-            stopped.entry(i.target.project_id).or_default().push(i.target.name);
+            match i.target.name.parse() {
+                Ok(ws) => stopped.entry(i.target.project_id).or_default().push(ws),
+                Err(e) => {
+                    tracing::warn!(user = %name, error = %e, "not starting an instance LXD left stopped")
+                }
+            }
         }
         for (project_id, names) in stopped {
             let request = WorkshopsRequest {

@@ -20,11 +20,8 @@ use crate::state::{ChangeId, LogLevel};
 pub(super) fn names_of(request: &WorkshopsRequest) -> Result<Vec<String>, WorkshopError> {
     let mut names: Vec<String> = Vec::new();
     for n in &request.names {
-        if !workshop_api::definition::is_valid_name(n) {
-            return Err(WorkshopError::BadRequest(format!("invalid workshop name {n:?}")));
-        }
-        if !names.contains(n) {
-            names.push(n.clone());
+        if !names.iter().any(|m| n == m.as_str()) {
+            names.push(n.to_string());
         }
     }
     if names.is_empty() {

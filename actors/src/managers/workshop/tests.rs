@@ -138,7 +138,7 @@ impl Harness {
         mode: Mode,
     ) -> Result<String, WorkshopError> {
         let request = WorkshopsRequest {
-            names: vec!["ws".into()],
+            names: vec!["ws".parse().unwrap()],
             action,
             options: WorkshopOptions { mode, ..WorkshopOptions::default() },
         };

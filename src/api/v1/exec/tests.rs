@@ -22,18 +22,18 @@ use crate::api::{self, AppState};
 
 /// A daemon on the fake backend serving the v1 API on a unix socket, with one running
 /// workshop `ws` in a tracked project.
-struct Server {
+pub(in crate::api::v1) struct Server {
     _tmp: tempfile::TempDir,
     _daemon: Daemon,
-    socket: PathBuf,
-    project_id: String,
+    pub socket: PathBuf,
+    pub project_id: String,
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+pub(in crate::api::v1) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.unwrap()
 }
 
-async fn server() -> Server {
+pub(in crate::api::v1) async fn server() -> Server {
     let tmp = tempfile::tempdir().unwrap();
     let root = std::fs::canonicalize(tmp.path()).unwrap();
     let project = root.join("project");
@@ -163,7 +163,7 @@ async fn output_input_and_exit_codes_cross_the_websockets() {
 }
 
 /// A raw HTTP/1.1 exchange: (status, body).
-fn http(socket: &Path, method: &str, path: &str, body: &str) -> (u16, String) {
+pub(in crate::api::v1) fn http(socket: &Path, method: &str, path: &str, body: &str) -> (u16, String) {
     let mut stream = UnixStream::connect(socket).unwrap();
     write!(
         stream,

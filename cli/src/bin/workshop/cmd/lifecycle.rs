@@ -73,8 +73,14 @@ pub struct NamesArgs {
     pub names: Vec<String>,
 }
 
-fn request(names: &[String], action: WorkshopAction, options: WorkshopOptions) -> WorkshopsRequest {
-    WorkshopsRequest { names: names.to_vec(), action, options }
+/// The request; a name that no workshop can have is refused here, with the daemon's message.
+fn request(
+    names: &[String],
+    action: WorkshopAction,
+    options: WorkshopOptions,
+) -> anyhow::Result<WorkshopsRequest> {
+    let names = names.iter().map(|n| n.parse()).collect::<Result<_, _>>()?;
+    Ok(WorkshopsRequest { names, action, options })
 }
 
 /// `cannot <verb> "<ws>": <kind> change is in progress` for a change conflict, else `e`.
@@ -111,7 +117,7 @@ pub fn launch(ctx: &Ctx, args: &ModeArgs) -> anyhow::Result<()> {
     }
     let options = WorkshopOptions { mode: args.mode(), refresh_option: None, verbose: args.verbose };
     let change =
-        match ctx.client.workshop_action(&project.id, &request(&names, WorkshopAction::Launch, options)) {
+        match ctx.client.workshop_action(&project.id, &request(&names, WorkshopAction::Launch, options)?) {
             Ok(change) => change,
             Err(e) if e.kind() == Some(ErrorKind::NoWaitingChangeInProgress) => {
                 bail!("cannot {}: no launch in progress", args.resume_verb())
@@ -144,7 +150,7 @@ pub fn refresh(ctx: &Ctx, args: &ModeArgs) -> anyhow::Result<()> {
     let options = WorkshopOptions { mode, refresh_option, verbose: args.verbose };
     let q = quoted(&names);
     let change =
-        match ctx.client.workshop_action(&project.id, &request(&names, WorkshopAction::Refresh, options)) {
+        match ctx.client.workshop_action(&project.id, &request(&names, WorkshopAction::Refresh, options)?) {
             Ok(change) => change,
             Err(e) => return refresh_request_error(e, &names, args.resume_verb()),
         };
@@ -198,7 +204,7 @@ pub fn restore(ctx: &Ctx, args: &RestoreArgs) -> anyhow::Result<()> {
     };
     let q = quoted(&names);
     let change =
-        match ctx.client.workshop_action(&project.id, &request(&names, WorkshopAction::Refresh, options)) {
+        match ctx.client.workshop_action(&project.id, &request(&names, WorkshopAction::Refresh, options)?) {
             Ok(change) => change,
             Err(e) => return Err(in_progress("restore", e, &names)),
         };
@@ -223,11 +229,13 @@ pub fn restore(ctx: &Ctx, args: &RestoreArgs) -> anyhow::Result<()> {
 pub fn simple(ctx: &Ctx, action: WorkshopAction, args: &NamesArgs) -> anyhow::Result<()> {
     let project = ctx.project()?;
     let names = ctx.names_or_single(&project, &args.names)?;
-    let change =
-        match ctx.client.workshop_action(&project.id, &request(&names, action, WorkshopOptions::default())) {
-            Ok(change) => change,
-            Err(e) => return Err(simple_conflict(action, &e, &names).unwrap_or_else(|| e.into())),
-        };
+    let change = match ctx
+        .client
+        .workshop_action(&project.id, &request(&names, action, WorkshopOptions::default())?)
+    {
+        Ok(change) => change,
+        Err(e) => return Err(simple_conflict(action, &e, &names).unwrap_or_else(|| e.into())),
+    };
     match wait::wait(&ctx.client, &change, WaitOptions { verbose: false, skip_abort: true })? {
         Outcome::Done => {
             let done = match action {
