@@ -18,6 +18,11 @@ pub enum DefinitionError {
         hint_text(.suggestion)
     )]
     UnknownKey { key: String, within: Option<String>, line: usize, column: usize, suggestion: Option<String> },
+    /// Flow collections nested deeper than the reader is allowed to go.
+    #[error(
+        "flow collections ([...], {{...}}) nested deeper than {limit} levels at line {line}, column {column}"
+    )]
+    TooDeep { line: usize, column: usize, limit: usize },
     /// Malformed YAML or a value of the wrong type.
     #[error("workshop definition YAML:\n{0}")]
     Yaml(String),

@@ -14,11 +14,38 @@ pub fn parse(text: &str, path: &Path) -> Result<WorkshopFile, DefinitionError> {
 }
 
 fn parse_text(text: &str) -> Result<WorkshopFile, DefinitionError> {
+    check_flow_depth(text)?;
     let document: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(yaml_error)?;
     if document.is_null() {
         return Err(DefinitionError::Empty);
     }
     serde_yaml_ng::from_str(text).map_err(yaml_error)
+}
+
+/// Deepest nesting of flow collections (`[`, `{`) a definition may hold.
+pub const MAX_FLOW_DEPTH: usize = 256;
+
+/// The YAML reader's time grows with the nesting of flow collections times the length of the
+/// text (a 1 MiB file of `[` takes minutes): refuse deep nesting before reading. Brackets are
+/// counted wherever they are (in quotes and scripts too), an upper bound of the real nesting
+/// that only a file with hundreds of unclosed brackets can reach.
+fn check_flow_depth(text: &str) -> Result<(), DefinitionError> {
+    let (mut depth, mut line, mut column) = (0usize, 1usize, 0usize);
+    for c in text.chars() {
+        column += 1;
+        match c {
+            '\n' => (line, column) = (line + 1, 0),
+            '[' | '{' => {
+                depth += 1;
+                if depth > MAX_FLOW_DEPTH {
+                    return Err(DefinitionError::TooDeep { line, column, limit: MAX_FLOW_DEPTH });
+                }
+            }
+            ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Turns a serde_yaml_ng error into ours, recognising unknown keys.

@@ -450,3 +450,21 @@ fn attributes_of_any_shape_survive_normalisation() {
     assert!(yaml.contains("        nested:\n          a:\n            - 1\n            - b: c\n"), "{yaml}");
     assert_eq!(load_ok(&yaml), file);
 }
+
+#[test]
+fn deeply_nested_flow_collections_are_refused_before_reading() {
+    // Found by review of the property tests: a 1 MiB file of "[" kept the reader busy for
+    // minutes (its time grows with nesting times length).
+    let text = format!("name: ws\nbase: ubuntu@24.04\nx: {}", "[".repeat(1 << 20));
+    let started = std::time::Instant::now();
+    let err = crate::definition::load(&text, Path::new("/p/workshop.yaml")).unwrap_err().to_string();
+    assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
+    assert_eq!(
+        err,
+        "cannot load \"/p/workshop.yaml\": flow collections ([...], {...}) nested deeper than 256 levels at \
+         line 3, column 260"
+    );
+    // Balanced brackets in scripts are nothing to worry about.
+    let script = "if [ -f x ]; then echo ${HOME}; fi; ".repeat(1000);
+    load_ok(&format!("name: ws\nbase: ubuntu@24.04\nactions:\n  t: \"{script}\"\n"));
+}
