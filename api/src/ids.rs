@@ -56,9 +56,13 @@ fn action_name(s: &str) -> Result<(), Option<&'static str>> {
     Ok(())
 }
 
+/// Whether `s` has the form of a project id: 8 lowercase hexadecimal digits.
+pub fn is_project_id(s: &str) -> bool {
+    s.len() == 8 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 fn project_id(s: &str) -> Result<(), Option<&'static str>> {
-    let hex = s.len() == 8 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    if hex { Ok(()) } else { Err(Some("want 8 lowercase hexadecimal digits")) }
+    if is_project_id(s) { Ok(()) } else { Err(Some("want 8 lowercase hexadecimal digits")) }
 }
 
 fn numeric_id(s: &str) -> Result<(), Option<&'static str>> {

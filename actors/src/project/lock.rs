@@ -1,5 +1,7 @@
 //! `.workshop.lock`: the project id, written into the project directory.
 
+use workshop_api::ids::is_project_id;
+
 use super::ProjectError;
 use crate::userfs::Dir;
 
@@ -9,11 +11,6 @@ pub const LOCK_FILE: &str = ".workshop.lock";
 /// A fresh project id: 8 lowercase hex digits from 4 random bytes.
 pub fn new_project_id() -> String {
     rand::random::<[u8; 4]>().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Whether `id` has the form of a project id.
-pub(super) fn is_project_id(id: &str) -> bool {
-    id.len() == 8 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// Largest lock file read: an id and a newline, with room for stray whitespace.

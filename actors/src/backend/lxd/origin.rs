@@ -12,6 +12,7 @@
 //! `raw.lxc` moves its cgroup (`lxc.cgroup.dir.*`): the daemon sets none and users cannot.
 
 use workshop_api::definition::is_valid_name;
+use workshop_api::ids::is_project_id;
 
 use super::layout;
 
@@ -129,11 +130,6 @@ fn split_instance(instance: &str) -> Option<(&str, &str)> {
 fn without_retry_suffix(instance: &str) -> Option<&str> {
     let (rest, n) = instance.rsplit_once('-')?;
     (!n.is_empty() && n.len() <= MAX_RETRY_DIGITS && n.bytes().all(|b| b.is_ascii_digit())).then_some(rest)
-}
-
-/// The form of the ids `project::new_project_id` makes: 8 lowercase hex digits.
-fn is_project_id(id: &str) -> bool {
-    id.len() == 8 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 #[cfg(test)]
