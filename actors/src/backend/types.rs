@@ -109,15 +109,20 @@ pub enum ExecControl {
     Signal(i32),
 }
 
+/// Control messages queued for a running command before their sender is slowed down.
+pub const CONTROL_BUFFER: usize = 8;
+
 /// A running command. Dropping `stdin` closes the command's standard input. The channels are
-/// `Send`, so the API front can pump them from its own threads.
+/// `Send`, so the API front can pump them from its own threads, and bounded, so a client
+/// faster than the command waits instead of filling the daemon's memory.
 pub struct ExecSession {
     pub stdin: mpsc::Sender<Bytes>,
     /// Standard output (with a pty: everything).
     pub stdout: mpsc::Receiver<Bytes>,
     /// Standard error (none with a pty).
     pub stderr: Option<mpsc::Receiver<Bytes>>,
-    pub control: mpsc::UnboundedSender<ExecControl>,
+    /// Signals and window sizes, at most [`CONTROL_BUFFER`] waiting.
+    pub control: mpsc::Sender<ExecControl>,
     /// The exit code once the command has ended.
     pub exit: oneshot::Receiver<Result<i32, BackendError>>,
 }

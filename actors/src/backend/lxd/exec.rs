@@ -9,7 +9,9 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
 use super::{LxdBackend, instance_error};
-use crate::backend::{BackendError, ExecControl, ExecOutput, ExecSession, ExecSpec, GuestFile, Target};
+use crate::backend::{
+    BackendError, CONTROL_BUFFER, ExecControl, ExecOutput, ExecSession, ExecSpec, GuestFile, Target,
+};
 use crate::lxd::{self, Client, ExecRequest, LxdError, PushOptions, Upload};
 
 /// Input chunks queued before the caller is slowed down.
@@ -107,7 +109,7 @@ impl LxdBackend {
             rx
         });
         let (stdin, stdin_rx) = mpsc::channel(STDIN_BUFFER);
-        let (control, control_rx) = mpsc::unbounded_channel();
+        let (control, control_rx) = mpsc::channel(CONTROL_BUFFER);
         let (exit_tx, exit) = oneshot::channel();
         let name = target.name.clone();
         actix_rt::spawn(async move {
@@ -199,7 +201,7 @@ async fn drive(
     mut stdin: Option<lxd::ExecStdin>,
     mut input: mpsc::Receiver<Bytes>,
     control: lxd::ExecControl,
-    mut controls: mpsc::UnboundedReceiver<ExecControl>,
+    mut controls: mpsc::Receiver<ExecControl>,
 ) -> Result<i32, LxdError> {
     let wait = session.wait();
     futures_util::pin_mut!(wait);

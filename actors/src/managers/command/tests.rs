@@ -109,9 +109,9 @@ impl Harness {
         let stderr = attach(WS_STDERR).await;
         if let Some(stdio) = &stdio {
             if !stdin.is_empty() {
-                let _ = stdio.inbound.send(Inbound::Data(Bytes::copy_from_slice(stdin)));
+                let _ = stdio.inbound.send(Inbound::Data(Bytes::copy_from_slice(stdin))).await;
             }
-            let _ = stdio.inbound.send(Inbound::Eof);
+            let _ = stdio.inbound.send(Inbound::Eof).await;
         }
         let (stdout, stderr) = futures_util::join!(read_all(stdout), read_all(stderr));
         self.wait(&started.change).await;
@@ -321,7 +321,7 @@ async fn aborting_the_change_stops_the_command_and_ends_the_streams() {
     assert_ne!(h.task(&task).await.0, Status::Done);
     assert!(read_all(Some(stdout)).await.is_empty());
     tokio::time::timeout(Duration::from_secs(5), control.inbound.closed()).await.expect("control ends");
-    assert!(control.inbound.send(Inbound::Control(ExecControl::Signal(2))).is_err());
+    assert!(control.inbound.try_send(Inbound::Control(ExecControl::Signal(2))).is_err());
 }
 
 #[actix_rt::test]
