@@ -263,6 +263,7 @@ async fn exec_tasks_without_cached_args_were_interrupted() {
             plan::exec(st, &user, &target, &args, chrono::Utc::now())
         })))
         .await
+        .unwrap()
         .unwrap();
     h.wait(&planned.change).await;
     assert!(h.change_err(&planned.change).await.unwrap().ends_with(&format!(

@@ -74,7 +74,7 @@ pub(super) async fn track_project(
                     }
                 }
             })))
-            .await?;
+            .await??;
         match attempt {
             Ok(result) => {
                 tracked = Some(result);
@@ -108,7 +108,7 @@ pub(super) async fn track_project(
                     }
                     st.set(PROJECTS_KEY, &regs);
                 })))
-                .await?;
+                .await??;
         }
         return Err(e.into());
     }
