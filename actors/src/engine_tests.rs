@@ -91,7 +91,10 @@ async fn a_change_is_answered_and_started_only_once_saved() {
     let (good, bad) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (engine, started) = start(StateEngine::open(good.path()).unwrap());
     let change = engine.send(Transact(Box::new(add_change))).await.unwrap().unwrap();
-    settle_down().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while started.borrow().is_empty() && tokio::time::Instant::now() < deadline {
+        settle_down().await;
+    }
     assert_eq!(started.borrow().len(), 1, "a saved change's task starts");
     assert!(engine.send(Query(Box::new(move |st| st.change(&change).is_some()))).await.unwrap());
 

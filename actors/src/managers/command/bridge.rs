@@ -258,7 +258,9 @@ mod tests {
             }
             accepted += 1;
         }
-        assert_eq!(accepted, crate::managers::command::cache::INBOUND_BUFFER + command_buffer + 1);
+        let bound = crate::managers::command::cache::INBOUND_BUFFER + command_buffer + 1;
+        assert!(accepted <= bound, "{accepted} chunks held for a command that reads nothing");
+        assert!(accepted >= crate::managers::command::cache::INBOUND_BUFFER, "{accepted}");
 
         // Once the command reads, everything arrives, in order and whole.
         let total = accepted + 20;
