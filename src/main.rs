@@ -12,7 +12,7 @@ use std::time::Duration;
 use actix_web::web;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 use workshop_actors::backend::Backend;
 use workshop_actors::backend::lxd::LxdBackend;
 use workshop_actors::daemon::{Daemon, DaemonConfig};
@@ -99,7 +99,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
 
     let guest_bin_dir = guest::install_guest_files(&paths.base)?;
-    let daemon = Daemon::start(DaemonConfig {
+    let mut daemon = Daemon::start(DaemonConfig {
         state_dir: paths.base.clone(),
         backend: backend(&paths)?,
         check_interval: CHECK_INTERVAL,
@@ -153,7 +153,19 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
 
     let server_tasks: Vec<_> = servers.into_iter().map(actix_web::rt::spawn).collect();
-    wait_for_signal().await;
+    tokio::select! {
+        () = wait_for_signal() => {}
+        failed = &mut daemon.failed => {
+            let reason = failed.unwrap_or_else(|_| "the state engine is gone".into());
+            // Without a durable state nothing may be acknowledged: exit at once, so that the
+            // service manager starts the daemon again from what was saved.
+            error!(%reason, "cannot go on without saving the state; exiting for the service manager to start workshopd again");
+            systemd::notify("STOPPING=1");
+            let _ = std::fs::remove_file(&untrusted_path);
+            let _ = std::fs::remove_file(&guest_untrusted_path);
+            std::process::exit(1);
+        }
+    }
     info!("stopping");
     systemd::notify("STOPPING=1");
     // Each stop is sent at once; then wait for all of them.

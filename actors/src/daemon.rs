@@ -5,9 +5,10 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use tokio::sync::oneshot;
 
 use crate::backend::{Backend, BackendActor, BackendCheck};
-use crate::engine::{AddKinds, AttachRunner, EngineError, StateEngine};
+use crate::engine::{AddKinds, AttachRunner, EngineError, Failure, StateEngine};
 use crate::health::{HealthMonitor, SharedHealth};
 use crate::managers::command::{self, CommandManager};
 use crate::managers::workshop::{self, WorkshopConfig, WorkshopManager};
@@ -32,13 +33,17 @@ pub struct Daemon {
     pub workshops: Addr<WorkshopManager>,
     pub commands: Addr<CommandManager>,
     pub health: SharedHealth,
+    /// Why the state engine can no longer keep the state durable, once it cannot: the daemon
+    /// must then exit (non-zero), never serve on without its engine.
+    pub failed: oneshot::Receiver<String>,
 }
 
 impl Daemon {
     /// Starts every actor; must run inside an actix system. Task kinds are registered before
     /// the runner is attached, so tasks left running by a previous daemon resume at once.
     pub fn start(config: DaemonConfig) -> Result<Self, EngineError> {
-        let engine = StateEngine::open(&config.state_dir)?.start();
+        let (failure, failed) = Failure::new();
+        let engine = StateEngine::open(&config.state_dir)?.with_failure(failure).start();
         let runner = TaskRunner::new(engine.clone()).start();
         let health = SharedHealth::default();
         let check = Rc::new(BackendCheck(config.backend.clone()));
@@ -61,7 +66,7 @@ impl Daemon {
             handler: commands.clone().recipient(),
         });
         engine.do_send(AttachRunner(runner.clone()));
-        Ok(Self { engine, runner, monitor, backend, workshops, commands, health })
+        Ok(Self { engine, runner, monitor, backend, workshops, commands, health, failed })
     }
 
     /// Stops starting tasks and waits up to `grace` for running ones to finish. Tasks still

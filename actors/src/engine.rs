@@ -3,7 +3,10 @@
 //! runnable tasks to the [`TaskRunner`](crate::runner::TaskRunner).
 //!
 //! Invariant: nobody else holds a `State`; every read or write is a message to this actor, so
-//! the mailbox is the lock and the end of a mutating message is the checkpoint.
+//! the mailbox is the lock and the end of a mutating message is the checkpoint. Only once the
+//! checkpoint is durable is the message answered and are its tasks started. A checkpoint that
+//! fails leaves the engine refusing every change and raises its [`Failure`]: the daemon exits
+//! and its supervisor starts it again from what was saved.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -22,9 +25,6 @@ use crate::state::{ChangeId, Ensured, Op, Outcome, Scheduler, State, StateError,
 const ENSURE_INTERVAL: Duration = Duration::from_secs(5 * 60);
 /// How often old changes and warnings are pruned.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(10 * 60);
-/// Retry interval and give-up time for a failing checkpoint.
-const CHECKPOINT_RETRY: Duration = Duration::from_secs(3);
-const CHECKPOINT_GIVE_UP: Duration = Duration::from_secs(5 * 60);
 
 /// Errors of the state engine's messages.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +37,35 @@ pub enum EngineError {
     ChangeReady(ChangeId),
     #[error("cannot reach the state engine: {0}")]
     Mailbox(#[from] MailboxError),
+    /// A checkpoint failed (the text says why): nothing was changed, and the daemon stops.
+    #[error("{0}")]
+    Unsaved(String),
+}
+
+/// Raised when the engine can no longer keep the state durable (a checkpoint failed, or the
+/// actor died): the daemon must exit, so that its supervisor starts it again from the saved
+/// state, instead of serving requests without an engine.
+pub struct Failure(Option<oneshot::Sender<String>>);
+
+impl Failure {
+    /// A failure signal and what receives its reason.
+    pub fn new() -> (Self, oneshot::Receiver<String>) {
+        let (tx, rx) = oneshot::channel();
+        (Self(Some(tx)), rx)
+    }
+
+    fn raise(&mut self, reason: String) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(reason);
+        }
+    }
+}
+
+impl Drop for Failure {
+    /// The engine is gone (in the daemon it only goes at exit, or when a handler panicked).
+    fn drop(&mut self) {
+        self.raise("the state engine stopped unexpectedly".into());
+    }
 }
 
 /// The plain part of the engine: state, scheduler and change waiters. Tests drive it directly.
@@ -45,22 +74,31 @@ pub struct Engine {
     scheduler: Scheduler,
     store: Store,
     waiters: HashMap<ChangeId, Vec<oneshot::Sender<()>>>,
-    /// When the first of a run of failed checkpoints happened.
-    failing_since: Option<Instant>,
+    /// Why a checkpoint failed: from then on the state in memory is never saved or acted on.
+    unsaved: Option<String>,
     dirty: bool,
+    /// A change of the state is under way; still set after it, it panicked halfway, and
+    /// what it left is never saved.
+    changing: bool,
 }
 
 impl Engine {
     /// Loads the state of `dir` (or starts empty) without locking; see [`StateEngine::open`].
     pub fn load(dir: &Path) -> Result<Self, EngineError> {
-        let (store, state) = Store::open(dir)?;
+        let (mut store, state) = Store::open(dir)?;
+        if crate::managers::injected_fault(crate::managers::STATE_JOURNAL_FAULT) {
+            store
+                .fill_disk()
+                .map_err(|source| StateError::Write { path: dir.join("state.journal"), source })?;
+        }
         Ok(Self {
             state,
             scheduler: Scheduler::new(),
             store,
             waiters: HashMap::new(),
-            failing_since: None,
+            unsaved: None,
             dirty: false,
+            changing: false,
         })
     }
 
@@ -74,51 +112,80 @@ impl Engine {
 
     /// Applies a mutation and marks the state for checkpointing.
     pub fn mutate<R>(&mut self, f: impl FnOnce(&mut State) -> R) -> R {
-        self.dirty = true;
-        f(&mut self.state)
+        self.change(|_, st| f(st))
     }
 
-    /// Makes the changes since the last checkpoint durable, if there are any. Returns false
-    /// when the write failed.
-    pub fn checkpoint(&mut self) -> bool {
+    /// Runs `f` on the scheduler and state, marking the state for checkpointing.
+    fn change<R>(&mut self, f: impl FnOnce(&mut Scheduler, &mut State) -> R) -> R {
+        self.dirty = true;
+        self.changing = true;
+        let result = f(&mut self.scheduler, &mut self.state);
+        self.changing = false;
+        result
+    }
+
+    /// Makes the changes since the last checkpoint durable, if there are any. A failure is
+    /// final: the engine then refuses every change (its state in memory is ahead of the
+    /// saved one, which is what a restart goes back to).
+    pub fn checkpoint(&mut self) -> Result<(), EngineError> {
+        if let Some(reason) = &self.unsaved {
+            return Err(EngineError::Unsaved(reason.clone()));
+        }
         if !self.dirty {
-            return true;
+            return Ok(());
         }
         let started = Instant::now();
         match self.store.checkpoint(&mut self.state) {
             Ok(()) => {
                 self.dirty = false;
-                self.failing_since = None;
                 debug!(elapsed_us = started.elapsed().as_micros() as u64, "checkpoint");
-                true
+                Ok(())
             }
             Err(e) => {
-                let since = *self.failing_since.get_or_insert_with(Instant::now);
-                error!(path = %self.store.path().display(), error = %e, "cannot checkpoint state");
-                if since.elapsed() > CHECKPOINT_GIVE_UP {
-                    // The durable state cannot make progress: let the supervisor restart us.
-                    panic!("cannot checkpoint state for {CHECKPOINT_GIVE_UP:?}: {e}");
-                }
-                false
+                error!(error = %e, "cannot save the state: no change is acknowledged or started any more");
+                let reason = e.to_string();
+                self.unsaved = Some(reason.clone());
+                Err(EngineError::Unsaved(reason))
             }
         }
     }
 
+    /// Ends a mutating message: checkpoints, then wakes the waiters of changes that became
+    /// ready and returns what to start and cancel. Nothing of it when the checkpoint fails.
+    pub fn settle(&mut self, now: DateTime<Utc>) -> Result<Ensured, EngineError> {
+        if let Some(reason) = &self.unsaved {
+            return Err(EngineError::Unsaved(reason.clone()));
+        }
+        let ensured = self.ensure(now);
+        self.checkpoint()?;
+        self.wake_ready();
+        Ok(ensured)
+    }
+
     /// Leaves the whole state in `state.json` (a clean stop); when that cannot be written, the
-    /// journal keeps what changed.
+    /// journal keeps what changed. After a failed checkpoint nothing is written.
     pub fn close(&mut self) {
+        if self.changing {
+            error!("a change of the state was interrupted halfway; it is not saved");
+            return;
+        }
+        if self.unsaved.is_some() {
+            return;
+        }
         match self.store.compact(&mut self.state) {
             Ok(()) => self.dirty = false,
             Err(e) => {
                 warn!(error = %e, "cannot compact state on stop; the journal keeps it");
-                self.checkpoint();
+                let _ = self.checkpoint();
             }
         }
     }
 
     /// Runs the scheduler: what to start, what to cancel, and when to look again.
     pub fn ensure(&mut self, now: DateTime<Utc>) -> Ensured {
+        self.changing = true;
         let ensured = self.scheduler.ensure(&mut self.state, now);
+        self.changing = false;
         if !ensured.start.is_empty() || !ensured.cancel.is_empty() {
             self.dirty = true;
         }
@@ -127,14 +194,12 @@ impl Engine {
 
     /// Records a handler's outcome; returns running tasks to cancel (their lane was aborted).
     pub fn finished(&mut self, task: &TaskId, op: Op, outcome: Outcome, now: DateTime<Utc>) -> Vec<TaskId> {
-        self.dirty = true;
-        self.scheduler.finished(&mut self.state, task, op, outcome, now)
+        self.change(|sched, st| sched.finished(st, task, op, outcome, now))
     }
 
     /// Runs a scheduler operation that may abort running tasks; returns those to cancel.
     pub fn schedule(&mut self, f: impl FnOnce(&mut Scheduler, &mut State) -> Vec<TaskId>) -> Vec<TaskId> {
-        self.dirty = true;
-        f(&mut self.scheduler, &mut self.state)
+        self.change(f)
     }
 
     /// Registers a waiter woken when `change` is ready (at once if it already is).
@@ -172,7 +237,7 @@ pub struct StateEngine {
     engine: Engine,
     runner: Option<Addr<TaskRunner>>,
     wakeup: Option<(DateTime<Utc>, SpawnHandle)>,
-    retry_scheduled: bool,
+    failure: Failure,
     _lock: StateLock,
 }
 
@@ -181,27 +246,36 @@ impl StateEngine {
     pub fn open(dir: &Path) -> Result<Self, EngineError> {
         let lock = StateLock::acquire(dir)?;
         let engine = Engine::load(dir)?;
-        Ok(Self { engine, runner: None, wakeup: None, retry_scheduled: false, _lock: lock })
+        Ok(Self { engine, runner: None, wakeup: None, failure: Failure(None), _lock: lock })
+    }
+
+    /// Raises `failure` when the state can no longer be saved or the actor dies.
+    pub fn with_failure(mut self, failure: Failure) -> Self {
+        self.failure = failure;
+        self
     }
 
     /// Ends a mutating message: checkpoint, wake waiters, schedule runnable tasks.
-    fn settle(&mut self, ctx: &mut Context<Self>) {
-        self.settle_cancelling(Vec::new(), ctx);
+    fn settle(&mut self, ctx: &mut Context<Self>) -> Result<(), EngineError> {
+        self.settle_cancelling(Vec::new(), ctx)
     }
 
-    /// [`Self::settle`], cancelling the given running tasks first.
-    fn settle_cancelling(&mut self, mut cancel: Vec<TaskId>, ctx: &mut Context<Self>) {
+    /// [`Self::settle`], cancelling the given running tasks first. When the checkpoint fails,
+    /// nothing is started, cancelled or answered as done, and the failure is raised.
+    fn settle_cancelling(
+        &mut self,
+        mut cancel: Vec<TaskId>,
+        ctx: &mut Context<Self>,
+    ) -> Result<(), EngineError> {
         let now = Utc::now();
-        let Ensured { start, cancel: more, next_wakeup: next } = self.engine.ensure(now);
+        let Ensured { start, cancel: more, next_wakeup: next } = match self.engine.settle(now) {
+            Ok(ensured) => ensured,
+            Err(e) => {
+                self.failure.raise(e.to_string());
+                return Err(e);
+            }
+        };
         cancel.extend(more);
-        if !self.engine.checkpoint() && !self.retry_scheduled {
-            self.retry_scheduled = true;
-            ctx.run_later(CHECKPOINT_RETRY, |act, ctx| {
-                act.retry_scheduled = false;
-                act.settle(ctx);
-            });
-        }
-        self.engine.wake_ready();
         if let (Some(runner), false) = (&self.runner, cancel.is_empty()) {
             runner.do_send(crate::runner::CancelTasks(cancel));
         }
@@ -212,6 +286,7 @@ impl StateEngine {
             }
         }
         self.schedule_wakeup(next, now, ctx);
+        Ok(())
     }
 
     fn schedule_wakeup(&mut self, next: Option<DateTime<Utc>>, now: DateTime<Utc>, ctx: &mut Context<Self>) {
@@ -225,7 +300,7 @@ impl StateEngine {
         let delay = (at - now).to_std().unwrap_or_default();
         let handle = ctx.run_later(delay, |act, ctx| {
             act.wakeup = None;
-            act.settle(ctx);
+            let _ = act.settle(ctx);
         });
         self.wakeup = Some((at, handle));
     }
@@ -235,10 +310,12 @@ impl Actor for StateEngine {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.run_interval(ENSURE_INTERVAL, |act, ctx| act.settle(ctx));
+        ctx.run_interval(ENSURE_INTERVAL, |act, ctx| {
+            let _ = act.settle(ctx);
+        });
         ctx.run_interval(PRUNE_INTERVAL, |act, ctx| {
             act.engine.mutate(|st| st.prune(Utc::now()));
-            act.settle(ctx);
+            let _ = act.settle(ctx);
         });
         info!(path = %self.engine.store.path().display(), "state engine started");
     }
@@ -259,7 +336,7 @@ impl Handler<AttachRunner> for StateEngine {
     type Result = ();
     fn handle(&mut self, msg: AttachRunner, ctx: &mut Context<Self>) {
         self.runner = Some(msg.0);
-        self.settle(ctx);
+        let _ = self.settle(ctx);
     }
 }
 
@@ -299,19 +376,20 @@ impl<R: 'static> Handler<Query<R>> for StateEngine {
     }
 }
 
-/// Mutates the state: `Transact(|st| ...)`; checkpointed, then tasks are scheduled.
+/// Mutates the state: `Transact(|st| ...)`; checkpointed, then answered and its tasks
+/// scheduled. An error when the checkpoint failed: then nothing of it is saved or started.
 pub struct Transact<R>(pub Box<dyn FnOnce(&mut State) -> R + Send>);
 
 impl<R: 'static> Message for Transact<R> {
-    type Result = R;
+    type Result = Result<R, EngineError>;
 }
 
 impl<R: 'static> Handler<Transact<R>> for StateEngine {
-    type Result = MessageResult<Transact<R>>;
+    type Result = Result<R, EngineError>;
     fn handle(&mut self, msg: Transact<R>, ctx: &mut Context<Self>) -> Self::Result {
         let result = self.engine.mutate(msg.0);
-        self.settle(ctx);
-        MessageResult(result)
+        self.settle(ctx)?;
+        Ok(result)
     }
 }
 
@@ -345,8 +423,7 @@ impl Handler<AbortChange> for StateEngine {
         }
         let now = Utc::now();
         let cancel = self.engine.schedule(|sched, st| sched.abort(st, &id, now));
-        self.settle_cancelling(cancel, ctx);
-        Ok(())
+        self.settle_cancelling(cancel, ctx)
     }
 }
 
@@ -364,7 +441,8 @@ impl Handler<TaskFinished> for StateEngine {
     fn handle(&mut self, msg: TaskFinished, ctx: &mut Context<Self>) {
         debug!(task = %msg.task, op = ?msg.op, outcome = ?msg.outcome, "task finished");
         let cancel = self.engine.finished(&msg.task, msg.op, msg.outcome, Utc::now());
-        self.settle_cancelling(cancel, ctx);
+        // Not saved: the task runs again after the restart (handlers are idempotent).
+        let _ = self.settle_cancelling(cancel, ctx);
     }
 }
 
@@ -404,7 +482,10 @@ impl Handler<ResumeWaiting> for StateEngine {
                 Vec::new()
             }
         });
-        self.settle_cancelling(cancel, ctx);
-        Ok(())
+        self.settle_cancelling(cancel, ctx)
     }
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

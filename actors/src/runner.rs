@@ -9,7 +9,7 @@ use futures_util::future::{AbortHandle, AbortRegistration};
 use serde_json::{Map, Value};
 use tracing::{debug, warn};
 
-use crate::engine::{StateEngine, TaskFinished, Transact};
+use crate::engine::{EngineError, StateEngine, TaskFinished, Transact};
 use crate::state::{ChangeId, Op, Outcome, Start, TaskId};
 
 /// Asks a manager to run one handler. The manager wraps its future in
@@ -67,9 +67,9 @@ impl TaskCtx {
     pub async fn transact<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut crate::state::State, &TaskId, &ChangeId) -> R + Send + 'static,
-    ) -> Result<R, MailboxError> {
+    ) -> Result<R, EngineError> {
         let (task, change) = (self.task.clone(), self.change.clone());
-        self.engine.send(Transact(Box::new(move |st| f(st, &task, &change)))).await
+        self.engine.send(Transact(Box::new(move |st| f(st, &task, &change)))).await?
     }
 
     /// Appends an INFO line to the task log.

@@ -85,7 +85,7 @@ impl From<workshop_actors::engine::EngineError> for ApiError {
         match e {
             E::ChangeNotFound(_) => Self::NotFound(e.to_string()),
             E::ChangeReady(_) => Self::BadRequest(e.to_string()),
-            E::State(_) | E::Mailbox(_) => Self::Internal(e.to_string()),
+            E::State(_) | E::Mailbox(_) | E::Unsaved(_) => Self::Internal(e.to_string()),
         }
     }
 }

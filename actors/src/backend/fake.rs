@@ -239,7 +239,7 @@ impl Backend for FakeBackend {
                 (Some(tx), Some(rx))
             }
         };
-        let (control, control_rx) = mpsc::unbounded_channel();
+        let (control, control_rx) = mpsc::channel(CONTROL_BUFFER);
         let (exit_tx, exit) = oneshot::channel();
         let io = FakeIo {
             stdin: stdin_rx,
@@ -329,13 +329,13 @@ struct FakeIo {
     stdin: mpsc::Receiver<Bytes>,
     stdout: mpsc::Sender<Bytes>,
     stderr: Option<mpsc::Sender<Bytes>>,
-    control: mpsc::UnboundedReceiver<ExecControl>,
+    control: mpsc::Receiver<ExecControl>,
     /// The session has a terminal (Ctrl-D is end of input).
     pty: bool,
 }
 
 /// The next signal sent to the session (window sizes are ignored).
-async fn next_signal(control: &mut mpsc::UnboundedReceiver<ExecControl>) -> i32 {
+async fn next_signal(control: &mut mpsc::Receiver<ExecControl>) -> i32 {
     loop {
         match control.recv().await {
             Some(ExecControl::Signal(sig)) => return sig,
@@ -392,7 +392,7 @@ mod tests {
 
         let session =
             fake.exec(&t, &ExecSpec { command: v(&["sleep", "60"]), ..spec.clone() }).await.unwrap();
-        session.control.send(ExecControl::Signal(libc::SIGTERM)).unwrap();
+        session.control.send(ExecControl::Signal(libc::SIGTERM)).await.unwrap();
         assert_eq!(session.exit.await.unwrap().unwrap(), 128 + libc::SIGTERM);
         assert_eq!(fake.execs().len(), 3);
 

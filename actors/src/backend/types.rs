@@ -1,6 +1,7 @@
 //! Domain types of the backend seam.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
@@ -83,6 +84,39 @@ pub struct ExecSpec {
     pub height: u16,
     /// Standard input for [`Backend::run`].
     pub stdin: Vec<u8>,
+    /// Bounds of [`Backend::run`].
+    pub limits: RunLimits,
+}
+
+/// What a command run for the daemon ([`Backend::run`]) may cost: the guest decides what
+/// the command prints and how long it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunLimits {
+    /// Bytes kept of each output stream; the rest is read and dropped
+    /// ([`ExecOutput::truncated`]).
+    pub output: usize,
+    /// How long the command may run; then it is killed and the run fails.
+    pub timeout: Duration,
+}
+
+impl RunLimits {
+    /// Output kept per stream by default.
+    pub const OUTPUT: usize = 1 << 20;
+    /// Run time allowed by default.
+    pub const TIMEOUT: Duration = Duration::from_secs(120);
+    /// A quick look inside a workshop (reading a file the daemon needs at once).
+    pub const QUICK: Self = Self { output: Self::OUTPUT, timeout: Duration::from_secs(10) };
+
+    /// The default output bound with another time limit.
+    pub fn within(timeout: Duration) -> Self {
+        Self { timeout, ..Self::default() }
+    }
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        Self { output: Self::OUTPUT, timeout: Self::TIMEOUT }
+    }
 }
 
 /// The collected result of [`Backend::run`].
@@ -91,6 +125,8 @@ pub struct ExecOutput {
     pub exit_code: i32,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
+    /// A stream printed more than [`RunLimits::output`]: what is here is its beginning.
+    pub truncated: bool,
 }
 
 impl ExecOutput {
@@ -98,7 +134,11 @@ impl ExecOutput {
     pub fn combined(&self) -> String {
         let mut s = String::from_utf8_lossy(&self.stdout).into_owned();
         s.push_str(&String::from_utf8_lossy(&self.stderr));
-        s.trim().to_string()
+        let mut s = s.trim().to_string();
+        if self.truncated {
+            s.push_str(" [output truncated]");
+        }
+        s
     }
 }
 
@@ -109,15 +149,20 @@ pub enum ExecControl {
     Signal(i32),
 }
 
+/// Control messages queued for a running command before their sender is slowed down.
+pub const CONTROL_BUFFER: usize = 8;
+
 /// A running command. Dropping `stdin` closes the command's standard input. The channels are
-/// `Send`, so the API front can pump them from its own threads.
+/// `Send`, so the API front can pump them from its own threads, and bounded, so a client
+/// faster than the command waits instead of filling the daemon's memory.
 pub struct ExecSession {
     pub stdin: mpsc::Sender<Bytes>,
     /// Standard output (with a pty: everything).
     pub stdout: mpsc::Receiver<Bytes>,
     /// Standard error (none with a pty).
     pub stderr: Option<mpsc::Receiver<Bytes>>,
-    pub control: mpsc::UnboundedSender<ExecControl>,
+    /// Signals and window sizes, at most [`CONTROL_BUFFER`] waiting.
+    pub control: mpsc::Sender<ExecControl>,
     /// The exit code once the command has ended.
     pub exit: oneshot::Receiver<Result<i32, BackendError>>,
 }

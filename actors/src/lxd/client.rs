@@ -121,6 +121,9 @@ impl Client {
         let mut response = sent.map_err(|e| self.send_error(e))?;
         let status = response.status();
         let headers = response.headers().clone();
+        if !req.read_body && status.is_success() {
+            return Ok(RawResponse { status, headers, body: Bytes::new() });
+        }
         let body = response
             .body()
             .limit(MAX_BODY)
@@ -342,6 +345,8 @@ pub(crate) struct Req {
     etag: Option<String>,
     headers: Vec<(HeaderName, String)>,
     body: Body,
+    /// Read the body of a successful answer (not: only its status and headers matter).
+    read_body: bool,
 }
 
 impl Req {
@@ -355,6 +360,7 @@ impl Req {
             etag: None,
             headers: Vec::new(),
             body: Body::Empty,
+            read_body: true,
         }
     }
 
@@ -411,6 +417,13 @@ impl Req {
 
     pub(crate) fn body(mut self, body: Body) -> Self {
         self.body = body;
+        self
+    }
+
+    /// Leaves the body of a successful answer unread (it may be as large as what the
+    /// instance holds); error answers are still read for their message.
+    pub(crate) fn without_body(mut self) -> Self {
+        self.read_body = false;
         self
     }
 }

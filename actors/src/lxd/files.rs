@@ -129,6 +129,16 @@ impl Client {
         Ok((info, content))
     }
 
+    /// Whether a path exists inside an instance, without reading what it holds.
+    pub async fn path_exists(&self, instance: &str, path: &str) -> Result<bool> {
+        let req = files_req(Req::get(files_path(instance)), path).without_body();
+        match self.send_raw(req).await?.error_for_status() {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Writes a file inside an instance (parent directories must exist).
     pub async fn push_file(
         &self,
@@ -245,6 +255,58 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Serves `answers` in turn on a Unix socket, one per connection, like LXD's file API:
+    /// a file as large as the guest made it (headers, a first part, then a stall), or not found.
+    fn serve(socket: &Path, answers: Vec<&'static str>) {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::os::unix::net::UnixListener::bind(socket).unwrap();
+        std::thread::spawn(move || {
+            for answer in answers {
+                let (stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap() > 2 {
+                    line.clear();
+                }
+                let mut stream = stream;
+                match answer {
+                    "huge" => {
+                        let head =
+                            "HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\nX-LXD-Type: file\r\n\r\n";
+                        stream.write_all(head.as_bytes()).unwrap();
+                        let _ = stream.write_all(&[b'x'; 64 << 10]);
+                        // The rest never comes (a reader would wait for it).
+                        std::thread::spawn(move || {
+                            std::thread::sleep(std::time::Duration::from_secs(30));
+                            drop(stream);
+                        });
+                    }
+                    _ => {
+                        let body = r#"{"type":"error","error_code":404,"error":"Not Found"}"#;
+                        let head = format!(
+                            "HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        );
+                        stream.write_all(head.as_bytes()).unwrap();
+                        stream.write_all(body.as_bytes()).unwrap();
+                    }
+                }
+            }
+        });
+    }
+
+    #[actix_rt::test]
+    async fn a_path_is_probed_without_reading_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("lxd.socket");
+        serve(&socket, vec!["huge", "missing"]);
+        let client = Client::new(crate::lxd::Endpoint::Unix(socket)).unwrap();
+        let probe = client.path_exists("ws", "/var/lib/workshop/run/actions");
+        let exists = tokio::time::timeout(std::time::Duration::from_secs(5), probe).await;
+        assert!(exists.expect("the probe does not read the 1 GiB file").unwrap());
+        assert!(!client.path_exists("ws", "/nope").await.unwrap());
+    }
 
     #[test]
     fn modes_are_octal_with_leading_zero() {

@@ -71,10 +71,13 @@ where
 }
 
 /// Names task kinds whose Do handler fails at once (comma-separated), for testing undo and
-/// wait-on-error paths against a real backend; unset in normal use.
+/// wait-on-error paths against a real backend, and [`STATE_JOURNAL_FAULT`]; unset in normal
+/// use.
 pub const FAULT_INJECT_ENV: &str = "WORKSHOP_FAULT_INJECT";
+/// In [`FAULT_INJECT_ENV`]: every append to the state journal fails as on a full disk.
+pub const STATE_JOURNAL_FAULT: &str = "state-journal";
 
-fn injected_fault(kind: &str) -> bool {
+pub(crate) fn injected_fault(kind: &str) -> bool {
     std::env::var(FAULT_INJECT_ENV).is_ok_and(|v| v.split(',').any(|k| k.trim() == kind))
 }
 

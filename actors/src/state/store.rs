@@ -11,13 +11,16 @@
 //! (`journal-generation`) and the journal's first line names its generation. A journal
 //! of another generation (a crash between writing a snapshot and starting its journal)
 //! is ignored; a torn last line (a crash during an append that was never acknowledged)
-//! is dropped.
+//! is dropped. Anything else that cannot be read is corruption: the state is loaded up to
+//! the last good record, the journal is kept aside as `state.journal.corrupt`, and a
+//! warning and a log line say what was lost.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use tracing::{debug, warn};
+use chrono::Utc;
+use tracing::{debug, error, warn};
 
 use super::checkpoint::write_atomic;
 use super::{State, StateError};
@@ -61,7 +64,11 @@ impl Store {
             Err(source) => return Err(StateError::Read { path: snapshot_path, source }),
         };
         match std::fs::read(&journal_path) {
-            Ok(bytes) => replay(&mut st, generation, &bytes, &journal_path),
+            Ok(bytes) => {
+                if let Err(corrupt) = replay(&mut st, generation, &bytes) {
+                    report_corruption(&mut st, &journal_path, &corrupt);
+                }
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(source) => return Err(StateError::Read { path: journal_path, source }),
         }
@@ -77,9 +84,7 @@ impl Store {
             buf: Vec::new(),
             scratch: Vec::new(),
         };
-        store
-            .compact(&mut st)
-            .map_err(|source| StateError::Write { path: store.snapshot_path.clone(), source })?;
+        store.compact(&mut st)?;
         Ok((store, st))
     }
 
@@ -91,7 +96,7 @@ impl Store {
     /// Makes everything changed in `st` since the last checkpoint durable: a journal
     /// append, or a compaction when the journal is due for one. Nothing is written when
     /// nothing changed. On failure the changes stay pending for the next checkpoint.
-    pub fn checkpoint(&mut self, st: &mut State) -> io::Result<()> {
+    pub fn checkpoint(&mut self, st: &mut State) -> Result<(), StateError> {
         let limit = self.snapshot_len.max(MIN_COMPACT_BYTES);
         let Some(journal) = self.journal.as_mut().filter(|_| self.journal_len <= limit) else {
             return self.compact(st);
@@ -104,10 +109,10 @@ impl Store {
         }
         st.write_record(&mut self.buf, head_changed.then_some(&self.scratch[..]));
         let appended = journal.write_all(&self.buf).and_then(|()| journal.sync_data());
-        if let Err(e) = appended {
+        if let Err(source) = appended {
             // The journal may end in a partial line now: never append after it.
             self.journal = None;
-            return Err(e);
+            return Err(StateError::Write { path: self.journal_path.clone(), source });
         }
         self.journal_len += self.buf.len() as u64;
         std::mem::swap(&mut self.head, &mut self.scratch);
@@ -115,19 +120,29 @@ impl Store {
         Ok(())
     }
 
+    /// Makes the next append fail the way a full disk does (fault injection and tests).
+    pub(crate) fn fill_disk(&mut self) -> io::Result<()> {
+        self.journal = Some(OpenOptions::new().append(true).open("/dev/full")?);
+        Ok(())
+    }
+
     /// Writes a whole snapshot of `st` and starts a new, empty journal.
-    pub fn compact(&mut self, st: &mut State) -> io::Result<()> {
+    pub fn compact(&mut self, st: &mut State) -> Result<(), StateError> {
         let generation = self.generation + 1;
         st.write_snapshot(&mut self.buf, Some(generation));
-        write_atomic(&self.snapshot_path, &self.buf)?;
+        write_atomic(&self.snapshot_path, &self.buf)
+            .map_err(|source| StateError::Write { path: self.snapshot_path.clone(), source })?;
         self.snapshot_len = self.buf.len() as u64;
         self.generation = generation;
         // From here the old journal no longer matches the snapshot and is ignored.
         self.journal = None;
-        let mut header = serde_json::to_vec(&Header { generation }).map_err(io::Error::other)?;
+        let journal_error = |source| StateError::Write { path: self.journal_path.clone(), source };
+        let mut header =
+            serde_json::to_vec(&Header { generation }).map_err(io::Error::other).map_err(journal_error)?;
         header.push(b'\n');
-        write_atomic(&self.journal_path, &header)?;
-        self.journal = Some(OpenOptions::new().append(true).open(&self.journal_path)?);
+        write_atomic(&self.journal_path, &header).map_err(journal_error)?;
+        let journal = OpenOptions::new().append(true).open(&self.journal_path).map_err(journal_error)?;
+        self.journal = Some(journal);
         self.journal_len = header.len() as u64;
         self.head.clear();
         st.write_head_members(&mut self.head);
@@ -137,36 +152,73 @@ impl Store {
     }
 }
 
-/// Applies the records of `journal` that continue the snapshot of `generation`.
-fn replay(st: &mut State, generation: u64, journal: &[u8], path: &Path) {
+/// Where a journal stops making sense.
+#[derive(Debug)]
+struct Corrupt {
+    /// The first record not applied (1 is the one after the header; 0 is the header).
+    record: usize,
+    reason: String,
+}
+
+/// Applies the records of `journal` that continue the snapshot of `generation`, up to the
+/// first one that cannot be applied (other than a torn last line).
+fn replay(st: &mut State, generation: u64, journal: &[u8]) -> Result<(), Corrupt> {
     let mut lines = journal.split_inclusive(|&b| b == b'\n');
-    let header = lines.next().and_then(|l| serde_json::from_slice::<Header>(l).ok());
+    let header = lines.next().map(serde_json::from_slice::<Header>);
     match header {
-        Some(Header { generation: g }) if g == generation => {}
-        Some(Header { generation: g }) => {
+        Some(Ok(Header { generation: g })) if g == generation => {}
+        Some(Ok(Header { generation: g })) => {
             debug!(journal = g, snapshot = generation, "ignoring the journal of another snapshot");
-            return;
+            return Ok(());
         }
-        None => {
-            warn!(path = %path.display(), "ignoring a journal without a header");
-            return;
-        }
+        Some(Err(e)) => return Err(Corrupt { record: 0, reason: e.to_string() }),
+        None => return Ok(()),
     }
     let mut applied = 0usize;
     for line in lines {
         // A line without its newline was being appended when the daemon stopped: that
         // checkpoint never completed.
         if !line.ends_with(b"\n") {
-            warn!(path = %path.display(), applied, "dropping a torn record at the end of the state journal");
+            warn!(applied, "dropping a torn record at the end of the state journal");
             break;
         }
-        if let Err(e) = st.apply_record(line) {
-            warn!(path = %path.display(), applied, error = %e, "ignoring the rest of the state journal");
-            break;
-        }
+        st.apply_record(line).map_err(|e| Corrupt { record: applied + 1, reason: e.to_string() })?;
         applied += 1;
     }
     debug!(applied, "replayed state journal");
+    Ok(())
+}
+
+/// Keeps a corrupt journal aside and says what was lost, in the log and in a warning.
+fn report_corruption(st: &mut State, journal: &Path, corrupt: &Corrupt) {
+    let mut kept = journal.as_os_str().to_owned();
+    kept.push(".corrupt");
+    let kept = PathBuf::from(kept);
+    let aside = match std::fs::rename(journal, &kept) {
+        Ok(()) => format!("; it is kept as {}", kept.display()),
+        Err(e) => {
+            error!(path = %journal.display(), error = %e, "cannot keep the corrupt state journal aside");
+            String::new()
+        }
+    };
+    let what = match corrupt.record {
+        0 => "its header".to_string(),
+        n => format!("record {n}"),
+    };
+    error!(
+        path = %journal.display(),
+        record = corrupt.record,
+        error = %corrupt.reason,
+        "the state journal is corrupt: starting from the last good state, later changes are lost"
+    );
+    st.warn(
+        None,
+        &format!(
+            "cannot read the state journal at {what} ({}): workshopd started from the state saved before it, and changes saved after it are lost{aside}",
+            corrupt.reason
+        ),
+        Utc::now(),
+    );
 }
 
 /// Writes `bytes` and syncs them; used by tests to tear a journal.
@@ -262,11 +314,67 @@ mod tests {
         let back = reopen(dir.path());
         assert_eq!(back.to_json(), expected);
         assert!(back.change(&chg).is_some());
+        assert!(back.all_warnings(0).is_empty(), "a torn last record is no corruption");
+        assert!(!dir.path().join("state.journal.corrupt").exists());
         // The reopened store starts a clean journal: later appends are readable again.
         let (mut store, mut st) = Store::open(dir.path()).unwrap();
         st.change_mut(&chg).unwrap().set("attempt", 2);
         store.checkpoint(&mut st).unwrap();
         assert_eq!(reopen(dir.path()).change(&chg).unwrap().get::<u64>("attempt"), Some(2));
+    }
+
+    #[test]
+    fn a_corrupt_record_is_reported_and_the_last_good_state_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, mut st) = Store::open(dir.path()).unwrap();
+        let first = st.new_change("launch", "Launch", at(0));
+        store.checkpoint(&mut st).unwrap();
+        let good = fresh_json(&st);
+        st.change_mut(&first).unwrap().set("attempt", 2);
+        store.checkpoint(&mut st).unwrap();
+        st.new_change("launch", "Launch again", at(1));
+        store.checkpoint(&mut st).unwrap();
+        drop(store);
+        // A flipped byte in the second record of three.
+        let path = dir.path().join("state.journal");
+        let mut journal = std::fs::read(&path).unwrap();
+        let second = journal.iter().enumerate().filter(|(_, b)| **b == b'\n').nth(1).unwrap().0 + 1;
+        journal[second] = b'#';
+        std::fs::write(&path, &journal).unwrap();
+
+        let mut back = reopen(dir.path());
+        // Daemon-wide: every user sees it.
+        let warnings: Vec<String> = back.all_warnings(1000).iter().map(|w| w.message().to_string()).collect();
+        let [warning] = warnings.as_slice() else { panic!("{warnings:?}") };
+        assert!(
+            warning.starts_with(
+                "cannot read the state journal at record 2 (expected value at line 1 column 1): "
+            ),
+            "{warning}"
+        );
+        assert!(warning.contains("changes saved after it are lost"), "{warning}");
+        assert!(warning.ends_with(&format!("kept as {}.corrupt", path.display())), "{warning}");
+        assert_eq!(std::fs::read(dir.path().join("state.journal.corrupt")).unwrap(), journal);
+        back.remove_warning(None, warning);
+        assert_eq!(back.to_json(), good, "loaded up to the last good record");
+        // The warning is saved with the state, and the new journal is clean.
+        assert_eq!(reopen(dir.path()).all_warnings(0).len(), 1);
+    }
+
+    #[test]
+    fn a_corrupt_header_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, mut st) = Store::open(dir.path()).unwrap();
+        st.new_change("launch", "Launch", at(0));
+        store.compact(&mut st).unwrap();
+        let expected = fresh_json(&st);
+        drop(store);
+        std::fs::write(dir.path().join("state.journal"), b"{\"generation\":x}\n").unwrap();
+        let mut back = reopen(dir.path());
+        let warning = back.all_warnings(0)[0].message().to_string();
+        assert!(warning.starts_with("cannot read the state journal at its header ("), "{warning}");
+        back.remove_warning(None, &warning);
+        assert_eq!(back.to_json(), expected);
     }
 
     #[test]
@@ -289,10 +397,10 @@ mod tests {
     fn a_failed_append_keeps_changes_pending_and_compacts_next() {
         let dir = tempfile::tempdir().unwrap();
         let (mut store, mut st) = Store::open(dir.path()).unwrap();
-        // A read-only handle makes the append fail.
-        store.journal = Some(File::open(dir.path().join("state.journal")).unwrap());
+        store.fill_disk().unwrap();
         let chg = st.new_change("launch", "Launch", at(0));
-        assert!(store.checkpoint(&mut st).is_err());
+        let err = store.checkpoint(&mut st).unwrap_err().to_string();
+        assert!(err.ends_with("state.journal: No space left on device (os error 28)"), "{err}");
         assert!(store.journal.is_none());
         store.checkpoint(&mut st).unwrap();
         assert_eq!(journal_lines(dir.path()), 1, "the retry compacted");

@@ -11,6 +11,11 @@ use super::{ChangeId, LaneId, Status, TaskId};
 
 /// How many log entries a task keeps.
 pub const TASK_LOG_ENTRIES: usize = 10;
+/// Bytes of a log message a task keeps (messages can carry a guest's output); the rest is
+/// replaced by [`TRUNCATED`].
+pub const TASK_LOG_MESSAGE_BYTES: usize = 8 << 10;
+/// What ends a log message that was cut.
+const TRUNCATED: &str = " [truncated]";
 
 /// Level of a task log entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,12 +192,18 @@ impl Task {
         &self.log
     }
 
-    /// Appends a log entry stamped with `now`, keeping the last [`TASK_LOG_ENTRIES`].
+    /// Appends a log entry stamped with `now`, keeping the last [`TASK_LOG_ENTRIES`], each
+    /// with at most [`TASK_LOG_MESSAGE_BYTES`] of its message.
     pub fn logf(&mut self, level: LogLevel, msg: &str, now: DateTime<Utc>) {
         if self.log.len() >= TASK_LOG_ENTRIES {
             self.log.drain(..=self.log.len() - TASK_LOG_ENTRIES);
         }
-        let entry = format!("{} {} {msg}", now.to_rfc3339_opts(SecondsFormat::Secs, true), level.as_str());
+        let (msg, cut) = match msg.len() > TASK_LOG_MESSAGE_BYTES {
+            true => (&msg[..msg.floor_char_boundary(TASK_LOG_MESSAGE_BYTES)], TRUNCATED),
+            false => (msg, ""),
+        };
+        let entry =
+            format!("{} {} {msg}{cut}", now.to_rfc3339_opts(SecondsFormat::Secs, true), level.as_str());
         tracing::debug!(task = %self.id, kind = %self.kind, "{entry}");
         self.log.push(entry);
     }
@@ -260,6 +271,20 @@ mod tests {
         assert_eq!(t.log().len(), 10);
         assert_eq!(t.log()[0], "2025-03-04T05:06:07Z INFO msg 4");
         assert_eq!(t.log()[9], "2025-03-04T05:06:07Z ERROR boom");
+    }
+
+    #[test]
+    fn log_messages_are_cut_to_their_bound() {
+        let mut t = Task::new("1".into(), "k", "s", now());
+        // A guest's output in an error, with a character across the bound.
+        let long = format!("{}é{}", "x".repeat(TASK_LOG_MESSAGE_BYTES - 1), "y".repeat(1 << 20));
+        t.logf(LogLevel::Error, &long, now());
+        let entry = &t.log()[0];
+        let message = entry.strip_prefix("2025-03-04T05:06:07Z ERROR ").unwrap();
+        assert_eq!(message, format!("{} [truncated]", "x".repeat(TASK_LOG_MESSAGE_BYTES - 1)));
+        let exact = "z".repeat(TASK_LOG_MESSAGE_BYTES);
+        t.logf(LogLevel::Info, &exact, now());
+        assert!(t.log()[1].ends_with(&format!("INFO {exact}")), "a message at the bound is kept whole");
     }
 
     #[test]

@@ -97,3 +97,45 @@ fn sigterm_stops_cleanly_and_state_survives() {
     let (status, _) = Daemon::http(&d.socket(), "GET", "/v1/changes", None);
     assert_eq!(status, 200);
 }
+
+#[test]
+fn a_state_that_cannot_be_saved_stops_the_daemon_at_once() {
+    use workshop_actors::state::{Status, Store};
+    // A task left running by a previous daemon: starting it again is a change to save.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, mut st) = Store::open(dir.path()).unwrap();
+    let now = chrono::Utc::now();
+    let change = st.new_change("exec", "Run a command", now);
+    let task = st.new_task("exec", "Run a command", now);
+    st.add_task(&change, &task);
+    st.set_task_status(&task, Status::Doing, now);
+    store.checkpoint(&mut st).unwrap();
+    drop(store);
+
+    let mut child = std::process::Command::new(workshop_integration::bin_dir().join("workshopd"))
+        .args(["run"])
+        .env("WORKSHOP", dir.path())
+        .env("LXD_SOCKET", "/nonexistent/lxd.socket")
+        .env("WORKSHOP_FAULT_INJECT", "state-journal")
+        .env_remove("WORKSHOP_SOCKET")
+        .env_remove("NOTIFY_SOCKET")
+        .stderr(std::fs::File::create(dir.path().join("workshopd.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the daemon runs on without saving its state");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let log = std::fs::read_to_string(dir.path().join("workshopd.log")).unwrap();
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("cannot go on without saving the state; exiting"), "{log}");
+    assert!(log.contains("No space left on device"), "{log}");
+    assert!(!dir.path().join("workshop.socket.untrusted").exists(), "untrusted socket removed");
+}

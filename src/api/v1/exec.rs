@@ -92,21 +92,26 @@ pub async fn websocket(
 }
 
 /// Serves one websocket until its stream ends or the client goes away.
+///
+/// Backpressure: a client message is read only once the previous one is queued for the
+/// command (whose queue is bounded), so a client faster than the command is left unread and
+/// waits; output keeps flowing meanwhile, so a command that stops reading its input until its
+/// output is read does not lock up the session.
 async fn pump(mut session: Session, mut stream: MessageStream, ends: ClientEnds, control: bool) {
     let ClientEnds { inbound, mut outbound } = ends;
     let has_output = outbound.is_some();
+    // The client message waiting for room in the command's queue.
+    let mut pending: Option<Inbound> = None;
+    // The client is gone: end once `pending` (its end of input) is handed over.
+    let mut client_gone = false;
     loop {
         tokio::select! {
-            message = stream.recv() => match message {
-                Some(Ok(Message::Binary(bytes))) => {
-                    let _ = inbound.send(Inbound::Data(bytes));
-                }
-                Some(Ok(Message::Text(text))) if text.is_empty() => {
-                    let _ = inbound.send(Inbound::Eof);
-                }
+            message = stream.recv(), if pending.is_none() && !client_gone => match message {
+                Some(Ok(Message::Binary(bytes))) => pending = Some(Inbound::Data(bytes)),
+                Some(Ok(Message::Text(text))) if text.is_empty() => pending = Some(Inbound::Eof),
                 Some(Ok(Message::Text(text))) => {
-                    if control && let Some(c) = parse_control(&text) {
-                        let _ = inbound.send(Inbound::Control(c));
+                    if control {
+                        pending = parse_control(&text).map(Inbound::Control);
                     }
                 }
                 Some(Ok(Message::Ping(bytes))) => {
@@ -116,10 +121,20 @@ async fn pump(mut session: Session, mut stream: MessageStream, ends: ClientEnds,
                 }
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
                     // A vanished client is the end of its input.
-                    let _ = inbound.send(Inbound::Eof);
-                    break;
+                    pending = Some(Inbound::Eof);
+                    client_gone = true;
                 }
                 Some(Ok(_)) => {}
+            },
+            permit = inbound.reserve(), if pending.is_some() => {
+                // A closed queue (the command finished) drops what the client sent.
+                if let (Ok(permit), Some(message)) = (permit, pending.take()) {
+                    permit.send(message);
+                }
+                pending = None;
+                if client_gone {
+                    break;
+                }
             },
             chunk = next_output(&mut outbound) => match chunk {
                 Some(bytes) => {

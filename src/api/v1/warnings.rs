@@ -58,7 +58,7 @@ pub async fn post(
         return Err(ApiError::BadRequest(format!("unknown warning action {:?}", body.action)));
     }
     let (uid, t) = (caller.uid, body.timestamp);
-    let n = state.engine.send(Transact(Box::new(move |st| st.okay_warnings(uid, t)))).await?;
+    let n = state.engine.send(Transact(Box::new(move |st| st.okay_warnings(uid, t)))).await??;
     Ok(sync(StatusCode::OK, n, state.warning_meta(&caller).await))
 }
 

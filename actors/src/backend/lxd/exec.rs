@@ -1,15 +1,20 @@
 //! Commands and files inside workshops: collected runs, streamed sessions adapted to the
 //! channel-based [`ExecSession`], and file pushes.
 
+use std::future::Future;
 use std::path::Path;
+use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::StreamExt as _;
+use futures_util::{Stream, StreamExt as _};
 use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
 use super::{LxdBackend, instance_error};
-use crate::backend::{BackendError, ExecControl, ExecOutput, ExecSession, ExecSpec, GuestFile, Target};
+use crate::backend::{
+    BackendError, CONTROL_BUFFER, ExecControl, ExecOutput, ExecSession, ExecSpec, GuestFile, RunLimits,
+    Target,
+};
 use crate::lxd::{self, Client, ExecRequest, LxdError, PushOptions, Upload};
 
 /// Input chunks queued before the caller is slowed down.
@@ -38,7 +43,20 @@ fn command_text(spec: &ExecSpec) -> String {
     format!("run {:?}", spec.command.join(" "))
 }
 
-/// Runs a command with `spec.stdin` as input and collects what its streams carry.
+/// Why a collected run failed.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum RunError {
+    #[error(transparent)]
+    Lxd(#[from] LxdError),
+    #[error("it did not finish within {}, so it was killed", workshop_api::duration::format(*.0))]
+    TimedOut(Duration),
+}
+
+/// How long sending the kill of a timed-out command may take.
+const KILL_SEND: Duration = Duration::from_secs(5);
+
+/// Runs a command with `spec.stdin` as input and collects what its streams carry, within
+/// `spec.limits`.
 ///
 /// The streams are complete since the client connects LXD's exec sockets in the order the
 /// `lxc` command does (LXD 5.0.2 dropped the last output of short commands otherwise; the
@@ -47,7 +65,7 @@ pub(super) async fn collect(
     client: &Client,
     instance: &str,
     spec: &ExecSpec,
-) -> Result<ExecOutput, LxdError> {
+) -> Result<ExecOutput, RunError> {
     let mut session = client.exec(instance, &exec_request(spec)).await?;
     let stdin = session.take_stdin();
     let feed = async move {
@@ -60,16 +78,59 @@ pub(super) async fn collect(
         }
         let _ = stdin.close().await;
     };
-    let read = |output: Option<lxd::ExecOutput>| async move {
-        match output {
-            Some(output) => output.read_to_end().await,
-            None => Ok(Vec::new()),
-        }
+    let (stdout, stderr) = (session.take_stdout(), session.take_stderr());
+    let control = session.control();
+    let kill = async move {
+        // Then the command is abandoned: LXD ends its operation once it has died.
+        let _ = actix_rt::time::timeout(KILL_SEND, control.signal(libc::SIGKILL)).await;
     };
-    let ((), stdout, stderr) =
-        futures_util::join!(feed, read(session.take_stdout()), read(session.take_stderr()));
-    let exit_code = session.wait().await?;
-    Ok(ExecOutput { exit_code, stdout: stdout?, stderr: stderr? })
+    gather(feed, stdout, stderr, session.wait(), kill, spec.limits).await
+}
+
+/// Feeds the input, reads both streams and waits for the exit code, all within
+/// `limits.timeout` (past it, runs `kill` and fails). Each stream is read to its end so that
+/// the command never stalls on a full pipe, but only its first `limits.output` bytes are kept.
+async fn gather<S>(
+    feed: impl Future<Output = ()>,
+    stdout: Option<S>,
+    stderr: Option<S>,
+    wait: impl Future<Output = Result<i32, LxdError>>,
+    kill: impl Future<Output = ()>,
+    limits: RunLimits,
+) -> Result<ExecOutput, RunError>
+where
+    S: Stream<Item = Result<Bytes, LxdError>> + Unpin,
+{
+    let run = async {
+        let ((), stdout, stderr) =
+            futures_util::join!(feed, read_capped(stdout, limits.output), read_capped(stderr, limits.output));
+        let exit_code = wait.await?;
+        let ((stdout, stdout_cut), (stderr, stderr_cut)) = (stdout?, stderr?);
+        Ok(ExecOutput { exit_code, stdout, stderr, truncated: stdout_cut || stderr_cut })
+    };
+    match actix_rt::time::timeout(limits.timeout, run).await {
+        Ok(output) => output,
+        Err(_) => {
+            kill.await;
+            Err(RunError::TimedOut(limits.timeout))
+        }
+    }
+}
+
+/// Reads a stream to its end and keeps its first `limit` bytes; whether it had more.
+async fn read_capped<S>(stream: Option<S>, limit: usize) -> Result<(Vec<u8>, bool), LxdError>
+where
+    S: Stream<Item = Result<Bytes, LxdError>> + Unpin,
+{
+    let (mut kept, mut truncated) = (Vec::new(), false);
+    let Some(mut stream) = stream else { return Ok((kept, truncated)) };
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        let room = limit - kept.len();
+        truncated |= chunk.len() > room;
+        kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+    Ok((kept, truncated))
 }
 
 impl LxdBackend {
@@ -79,9 +140,14 @@ impl LxdBackend {
         spec: &ExecSpec,
     ) -> Result<ExecOutput, BackendError> {
         let client = self.instances_client(&target.user);
-        collect(&client, &target.instance_name(), spec)
-            .await
-            .map_err(|e| instance_error(target, &command_text(spec), e))
+        collect(&client, &target.instance_name(), spec).await.map_err(|e| match e {
+            RunError::Lxd(e) => instance_error(target, &command_text(spec), e),
+            e @ RunError::TimedOut(_) => BackendError::GuestCommand {
+                what: command_text(spec),
+                name: target.name.clone(),
+                reason: e.to_string(),
+            },
+        })
     }
 
     pub(super) async fn start_session(
@@ -107,7 +173,7 @@ impl LxdBackend {
             rx
         });
         let (stdin, stdin_rx) = mpsc::channel(STDIN_BUFFER);
-        let (control, control_rx) = mpsc::unbounded_channel();
+        let (control, control_rx) = mpsc::channel(CONTROL_BUFFER);
         let (exit_tx, exit) = oneshot::channel();
         let name = target.name.clone();
         actix_rt::spawn(async move {
@@ -160,10 +226,10 @@ async fn create_parents(
         if parent == "/" || parent.is_empty() {
             break;
         }
-        match client.pull_file(instance, &parent).await {
-            Ok(_) => break,
-            Err(e) if e.is_not_found() => missing.push(parent.into_owned()),
-            Err(e) => return Err(e),
+        // The guest may have put a huge file there: look, do not read.
+        match client.path_exists(instance, &parent).await? {
+            true => break,
+            false => missing.push(parent.into_owned()),
         }
     }
     let options = PushOptions::owned(uid, gid, 0o755);
@@ -199,7 +265,7 @@ async fn drive(
     mut stdin: Option<lxd::ExecStdin>,
     mut input: mpsc::Receiver<Bytes>,
     control: lxd::ExecControl,
-    mut controls: mpsc::UnboundedReceiver<ExecControl>,
+    mut controls: mpsc::Receiver<ExecControl>,
 ) -> Result<i32, LxdError> {
     let wait = session.wait();
     futures_util::pin_mut!(wait);
@@ -239,6 +305,69 @@ async fn drive(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::Cell;
+    use std::time::Instant;
+
+    use futures_util::stream::{self, LocalBoxStream};
+
+    type Output = LocalBoxStream<'static, Result<Bytes, LxdError>>;
+
+    /// A stream the way LXD delivers one: through a bounded channel, fed by `chunks`.
+    fn channel_stream(chunks: impl Iterator<Item = Bytes> + 'static) -> Output {
+        let (tx, rx) = mpsc::channel(OUTPUT_BUFFER);
+        actix_rt::spawn(async move {
+            for chunk in chunks {
+                if tx.send(Ok(chunk)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) }).boxed_local()
+    }
+
+    #[actix_rt::test]
+    async fn output_past_the_cap_is_read_and_dropped() {
+        let read = std::rc::Rc::new(Cell::new(0));
+        let counted = read.clone();
+        let stdout = channel_stream(std::iter::repeat_n(Bytes::from(vec![b'o'; 64 * 1024]), 48))
+            .inspect(move |chunk| counted.set(counted.get() + chunk.as_ref().map_or(0, Bytes::len)))
+            .boxed_local();
+        let stderr = channel_stream(std::iter::once(Bytes::from_static(b"short")));
+        let out =
+            gather(async {}, Some(stdout), Some(stderr), async { Ok(3) }, async {}, RunLimits::default())
+                .await
+                .unwrap();
+        assert_eq!(read.get(), 3 << 20, "the command's whole output was read");
+        assert_eq!(out.stdout.len(), RunLimits::OUTPUT);
+        assert_eq!((out.stderr.as_slice(), out.exit_code, out.truncated), (&b"short"[..], 3, true));
+        assert!(out.combined().ends_with("short [output truncated]"));
+
+        let small = channel_stream(std::iter::once(Bytes::from_static(b"all of it\n")));
+        let out =
+            gather(async {}, Some(small), None::<Output>, async { Ok(0) }, async {}, RunLimits::default())
+                .await
+                .unwrap();
+        assert_eq!((out.stdout.as_slice(), out.truncated), (&b"all of it\n"[..], false));
+    }
+
+    #[actix_rt::test]
+    async fn a_command_past_its_time_is_killed_and_fails() {
+        for stdout in [
+            stream::pending().boxed_local(),
+            channel_stream(std::iter::repeat(Bytes::from(vec![b'y'; 64 * 1024]))),
+        ] {
+            let killed = Cell::new(false);
+            let started = Instant::now();
+            let limits = RunLimits::within(Duration::from_millis(100));
+            let wait = std::future::pending::<Result<i32, LxdError>>();
+            let err = gather(async {}, Some(stdout), None, wait, async { killed.set(true) }, limits)
+                .await
+                .unwrap_err();
+            assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+            assert!(killed.get());
+            assert_eq!(err.to_string(), "it did not finish within 100ms, so it was killed");
+        }
+    }
 
     #[test]
     fn requests_carry_user_env_and_pty() {

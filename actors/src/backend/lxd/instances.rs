@@ -9,7 +9,7 @@ use tracing::{debug, warn};
 use super::exec::collect;
 use super::layout::{self, AUTOSTART_KEY};
 use super::{LxdBackend, instance_error, lxd_error};
-use crate::backend::{BackendError, CreateSpec, Device, ExecSpec, Instance, Target};
+use crate::backend::{BackendError, CreateSpec, Device, ExecSpec, Instance, RunLimits, Target};
 use crate::lxd::{self, Client, InstanceCreate, InstancePut, InstanceSource, LxdError};
 
 /// How long LXD may take to start an instance.
@@ -316,6 +316,7 @@ async fn is_stopped(client: &Client, name: &str) -> Result<bool, LxdError> {
 async fn wait_for_init(client: &Client, name: &str) -> Result<(), String> {
     let probe = ExecSpec {
         command: ["systemctl", "is-system-running", "--wait"].map(String::from).to_vec(),
+        limits: RunLimits::within(INIT_TIMEOUT),
         ..ExecSpec::default()
     };
     let deadline = Instant::now() + INIT_TIMEOUT;

@@ -129,7 +129,8 @@ impl ExecArgs {
             interactive: self.interactive,
             width: self.width,
             height: self.height,
-            stdin: Vec::new(),
+            // Input, output and time of a session are the client's to bound.
+            ..ExecSpec::default()
         }
     }
 }

@@ -25,9 +25,10 @@ pub enum BridgeError {
 
 /// Kills the command when dropped while armed: SIGTERM at once (the user switch and the login
 /// shell exec the command in place, so it gets the signal itself), then SIGKILL after a grace
-/// period. Covers timeouts and aborted tasks.
+/// period. Covers timeouts and aborted tasks. A control queue full of the client's messages
+/// delays the SIGTERM until there is room.
 struct Killer {
-    control: mpsc::UnboundedSender<ExecControl>,
+    control: mpsc::Sender<ExecControl>,
     armed: bool,
 }
 
@@ -36,14 +37,19 @@ impl Drop for Killer {
         if !self.armed {
             return;
         }
-        if self.control.send(ExecControl::Signal(libc::SIGTERM)).is_err() {
-            return;
-        }
+        let queued = match self.control.try_send(ExecControl::Signal(libc::SIGTERM)) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => false,
+            Err(mpsc::error::TrySendError::Closed(_)) => return,
+        };
         let control = self.control.clone();
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move {
+                if !queued && control.send(ExecControl::Signal(libc::SIGTERM)).await.is_err() {
+                    return;
+                }
                 tokio::time::sleep(KILL_GRACE).await;
-                let _ = control.send(ExecControl::Signal(libc::SIGKILL));
+                let _ = control.send(ExecControl::Signal(libc::SIGKILL)).await;
             });
         }
     }
@@ -104,7 +110,7 @@ const EOT: &[u8] = b"\x04";
 /// (a forced-interactive session fed from a pipe), and an input that was empty from the start
 /// is left open (typing Ctrl-D ahead of a starting command makes its terminal echo `^@`). A
 /// vanished client closes it either way.
-async fn pump_stdin(mut inbound: mpsc::UnboundedReceiver<Inbound>, stdin: mpsc::Sender<Bytes>, pty: bool) {
+async fn pump_stdin(mut inbound: mpsc::Receiver<Inbound>, stdin: mpsc::Sender<Bytes>, pty: bool) {
     let mut typed = false;
     while let Some(message) = inbound.recv().await {
         match message {
@@ -126,13 +132,10 @@ async fn pump_stdin(mut inbound: mpsc::UnboundedReceiver<Inbound>, stdin: mpsc::
 }
 
 /// Relays control messages (signals, window sizes) to the command.
-async fn pump_control(
-    mut inbound: mpsc::UnboundedReceiver<Inbound>,
-    control: mpsc::UnboundedSender<ExecControl>,
-) {
+async fn pump_control(mut inbound: mpsc::Receiver<Inbound>, control: mpsc::Sender<ExecControl>) {
     while let Some(message) = inbound.recv().await {
         if let Inbound::Control(c) = message
-            && control.send(c).is_err()
+            && control.send(c).await.is_err()
         {
             return;
         }
@@ -171,7 +174,7 @@ mod tests {
         stdin: mpsc::Receiver<Bytes>,
         stdout: mpsc::Sender<Bytes>,
         stderr: mpsc::Sender<Bytes>,
-        control: mpsc::UnboundedReceiver<ExecControl>,
+        control: mpsc::Receiver<ExecControl>,
         exit: oneshot::Sender<Result<i32, BackendError>>,
     }
 
@@ -179,7 +182,7 @@ mod tests {
         let (stdin_tx, stdin) = mpsc::channel(4);
         let (stdout, stdout_rx) = mpsc::channel(4);
         let (stderr, stderr_rx) = mpsc::channel(4);
-        let (control_tx, control) = mpsc::unbounded_channel();
+        let (control_tx, control) = mpsc::channel(crate::backend::CONTROL_BUFFER);
         let (exit, exit_rx) = oneshot::channel();
         let session = ExecSession {
             stdin: stdin_tx,
@@ -212,9 +215,9 @@ mod tests {
         let (session, mut cmd) = session();
         let bridged = tokio::spawn(bridge(session, ends, false, None));
 
-        stdio.inbound.send(Inbound::Data(Bytes::from_static(b"ping"))).unwrap();
+        stdio.inbound.send(Inbound::Data(Bytes::from_static(b"ping"))).await.unwrap();
         assert_eq!(cmd.stdin.recv().await.unwrap(), "ping");
-        stdio.inbound.send(Inbound::Eof).unwrap();
+        stdio.inbound.send(Inbound::Eof).await.unwrap();
         assert_eq!(cmd.stdin.recv().await, None);
         cmd.stdout.send(Bytes::from_static(b"out")).await.unwrap();
         cmd.stderr.send(Bytes::from_static(b"err")).await.unwrap();
@@ -230,6 +233,52 @@ mod tests {
             Err(mpsc::error::TryRecvError::Disconnected),
             "no kill after exit"
         );
+    }
+
+    #[tokio::test]
+    async fn a_client_faster_than_the_command_waits_for_it() {
+        let cache = cache(false);
+        let stdio = cache.attach("1", WS_STDIO, 1000).unwrap();
+        let _stdout = cache.attach("1", WS_STDOUT, 1000).unwrap();
+        let _stderr = cache.attach("1", WS_STDERR, 1000).unwrap();
+        let ends = cache.take_session_ends("1").unwrap();
+        let (session, mut cmd) = session();
+        let command_buffer = cmd.stdin.max_capacity();
+        let bridged = tokio::spawn(bridge(session, ends, false, None));
+
+        // The command reads nothing: the client gets ahead only by what the queues hold (the
+        // websocket's, the command's, and the one chunk the bridge is handing over).
+        let chunk = Bytes::from(vec![b'x'; 1024]);
+        let mut accepted = 0;
+        while accepted < 1000 {
+            let send = stdio.inbound.send(Inbound::Data(chunk.clone()));
+            match tokio::time::timeout(Duration::from_millis(100), send).await {
+                Ok(sent) => sent.unwrap(),
+                Err(_) => break,
+            }
+            accepted += 1;
+        }
+        let bound = crate::managers::command::cache::INBOUND_BUFFER + command_buffer + 1;
+        assert!(accepted <= bound, "{accepted} chunks held for a command that reads nothing");
+        assert!(accepted >= crate::managers::command::cache::INBOUND_BUFFER, "{accepted}");
+
+        // Once the command reads, everything arrives, in order and whole.
+        let total = accepted + 20;
+        let client = tokio::spawn(async move {
+            for _ in accepted..total {
+                stdio.inbound.send(Inbound::Data(chunk.clone())).await.unwrap();
+            }
+            stdio.inbound.send(Inbound::Eof).await.unwrap();
+        });
+        let mut received = 0;
+        while let Some(bytes) = cmd.stdin.recv().await {
+            received += bytes.len();
+        }
+        assert_eq!(received, total * 1024);
+        client.await.unwrap();
+        drop((cmd.stdout, cmd.stderr));
+        cmd.exit.send(Ok(0)).unwrap();
+        assert_eq!(bridged.await.unwrap().unwrap(), 0);
     }
 
     #[tokio::test]
@@ -255,12 +304,12 @@ mod tests {
         let ends = cache.take_session_ends("1").unwrap();
         let (session, mut cmd) = session();
         let bridged = tokio::spawn(bridge(session, ends, true, None));
-        control.inbound.send(Inbound::Control(ExecControl::Resize { width: 100, height: 30 })).unwrap();
+        control.inbound.send(Inbound::Control(ExecControl::Resize { width: 100, height: 30 })).await.unwrap();
         assert_eq!(cmd.control.recv().await, Some(ExecControl::Resize { width: 100, height: 30 }));
         // An input empty from the start stays open; after some input, its end is typed.
-        stdio.inbound.send(Inbound::Eof).unwrap();
-        stdio.inbound.send(Inbound::Data(Bytes::from_static(b"ls\n"))).unwrap();
-        stdio.inbound.send(Inbound::Eof).unwrap();
+        stdio.inbound.send(Inbound::Eof).await.unwrap();
+        stdio.inbound.send(Inbound::Data(Bytes::from_static(b"ls\n"))).await.unwrap();
+        stdio.inbound.send(Inbound::Eof).await.unwrap();
         assert_eq!(cmd.stdin.recv().await.unwrap(), "ls\n");
         assert_eq!(cmd.stdin.recv().await.unwrap(), "\x04", "end of input is typed on a terminal");
         assert!(

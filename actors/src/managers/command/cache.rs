@@ -31,8 +31,10 @@ pub enum Inbound {
 /// The API front's side of one websocket.
 #[derive(Debug)]
 pub struct ClientEnds {
-    /// Where to put what the client sends. Closed once the command has finished.
-    pub inbound: mpsc::UnboundedSender<Inbound>,
+    /// Where to put what the client sends: at most [`INBOUND_BUFFER`] messages wait here, so
+    /// a reader must stop reading the client when it is full. Closed once the command has
+    /// finished.
+    pub inbound: mpsc::Sender<Inbound>,
     /// Output for the client (only on the streams that carry output); its end is the end of
     /// the stream.
     pub outbound: Option<mpsc::Receiver<Bytes>>,
@@ -41,7 +43,7 @@ pub struct ClientEnds {
 /// The exec handler's side of one websocket.
 #[derive(Debug)]
 pub struct DaemonEnds {
-    pub inbound: mpsc::UnboundedReceiver<Inbound>,
+    pub inbound: mpsc::Receiver<Inbound>,
     pub outbound: Option<mpsc::Sender<Bytes>>,
 }
 
@@ -69,6 +71,9 @@ pub enum AttachError {
 
 /// Output chunks queued per websocket before the command is slowed down.
 const OUTBOUND_BUFFER: usize = 64;
+/// Client messages (each at most one websocket frame) queued per websocket before the client
+/// is slowed down: past this, the API front stops reading its websocket.
+pub const INBOUND_BUFFER: usize = 8;
 
 struct Stream {
     client: Option<ClientEnds>,
@@ -77,7 +82,7 @@ struct Stream {
 
 impl Stream {
     fn new(carries_output: bool) -> Self {
-        let (in_tx, in_rx) = mpsc::unbounded_channel();
+        let (in_tx, in_rx) = mpsc::channel(INBOUND_BUFFER);
         let (out_tx, out_rx) = match carries_output {
             true => {
                 let (tx, rx) = mpsc::channel(OUTBOUND_BUFFER);
@@ -245,6 +250,28 @@ mod tests {
         assert_eq!(stdio.outbound.as_mut().unwrap().try_recv(), Err(mpsc::error::TryRecvError::Disconnected));
         cache.remove("3");
         assert!(cache.args("3").is_none());
+    }
+
+    #[test]
+    fn a_websocket_queues_at_most_its_bound_of_client_messages() {
+        let cache = ExecCache::default();
+        cache.insert(&"5".to_string(), 1000, args(false));
+        let stdio = cache.attach("5", WS_STDIO, 1000).unwrap();
+        let control = cache.attach("5", WS_CONTROL, 1000).unwrap();
+        let mut ends = cache.take_session_ends("5").unwrap();
+        for ends in [&stdio, &control] {
+            for _ in 0..INBOUND_BUFFER {
+                ends.inbound.try_send(Inbound::Data(Bytes::from_static(b"x"))).unwrap();
+            }
+            assert!(matches!(
+                ends.inbound.try_send(Inbound::Eof),
+                Err(mpsc::error::TrySendError::Full(Inbound::Eof))
+            ));
+        }
+        // Room comes back as the daemon reads.
+        assert!(ends.stdio.inbound.try_recv().is_ok());
+        stdio.inbound.try_send(Inbound::Eof).unwrap();
+        assert!(stdio.inbound.try_send(Inbound::Eof).is_err());
     }
 
     #[test]

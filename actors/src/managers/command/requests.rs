@@ -92,7 +92,7 @@ impl Handler<Exec> for CommandManager {
                     cache.insert(&planned.exec_task, owner, args);
                     planned
                 })))
-                .await?;
+                .await??;
             Ok(ExecStarted { change: planned.change, task: planned.exec_task })
         })
     }

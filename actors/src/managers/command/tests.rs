@@ -109,9 +109,9 @@ impl Harness {
         let stderr = attach(WS_STDERR).await;
         if let Some(stdio) = &stdio {
             if !stdin.is_empty() {
-                let _ = stdio.inbound.send(Inbound::Data(Bytes::copy_from_slice(stdin)));
+                let _ = stdio.inbound.send(Inbound::Data(Bytes::copy_from_slice(stdin))).await;
             }
-            let _ = stdio.inbound.send(Inbound::Eof);
+            let _ = stdio.inbound.send(Inbound::Eof).await;
         }
         let (stdout, stderr) = futures_util::join!(read_all(stdout), read_all(stderr));
         self.wait(&started.change).await;
@@ -263,6 +263,7 @@ async fn exec_tasks_without_cached_args_were_interrupted() {
             plan::exec(st, &user, &target, &args, chrono::Utc::now())
         })))
         .await
+        .unwrap()
         .unwrap();
     h.wait(&planned.change).await;
     assert!(h.change_err(&planned.change).await.unwrap().ends_with(&format!(
@@ -321,7 +322,7 @@ async fn aborting_the_change_stops_the_command_and_ends_the_streams() {
     assert_ne!(h.task(&task).await.0, Status::Done);
     assert!(read_all(Some(stdout)).await.is_empty());
     tokio::time::timeout(Duration::from_secs(5), control.inbound.closed()).await.expect("control ends");
-    assert!(control.inbound.send(Inbound::Control(ExecControl::Signal(2))).is_err());
+    assert!(control.inbound.try_send(Inbound::Control(ExecControl::Signal(2))).is_err());
 }
 
 #[actix_rt::test]

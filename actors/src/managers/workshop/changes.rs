@@ -104,7 +104,7 @@ pub(super) async fn change_workshops(deps: &Deps, msg: ChangeWorkshops) -> Resul
                 });
             }
             let u = user.clone();
-            deps.engine.send(Transact(Box::new(move |st| plan::launch(st, &u, &items, mode, now)))).await?
+            deps.engine.send(Transact(Box::new(move |st| plan::launch(st, &u, &items, mode, now)))).await??
         }
         WorkshopAction::Start | WorkshopAction::Stop | WorkshopAction::Remove => {
             let mut targets = Vec::new();
@@ -162,7 +162,7 @@ pub(super) async fn change_workshops(deps: &Deps, msg: ChangeWorkshops) -> Resul
                         _ => plan::remove(st, &u, &targets, now),
                     }
                 })))
-                .await?
+                .await??
         }
         WorkshopAction::Refresh => unreachable!("refused above"),
     };
@@ -211,7 +211,7 @@ pub(super) async fn resume(
                 c.set("attempt", attempt + 1);
             }
         })))
-        .await?;
+        .await??;
     deps.engine.send(ResumeWaiting { change: change.clone(), abort }).await??;
     Ok(change)
 }

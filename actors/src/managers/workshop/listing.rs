@@ -45,7 +45,7 @@ async fn warn_missing_project(
                     st.warn(owner, message, Utc::now());
                 }
             })))
-            .await?;
+            .await??;
     }
     Ok(())
 }
@@ -106,7 +106,9 @@ pub(super) async fn list_workshops(deps: &Deps, msg: ListWorkshops) -> Result<Wo
             }
             Err(e) if wanted == "available" => {
                 let (owner, message) = (Some(msg.user.uid), e.to_string());
-                deps.engine.send(Transact(Box::new(move |st| st.warn(owner, &message, Utc::now())))).await?;
+                deps.engine
+                    .send(Transact(Box::new(move |st| st.warn(owner, &message, Utc::now()))))
+                    .await??;
             }
             Err(e) => return Err(e.into()),
         }

@@ -9,7 +9,7 @@ use workshop_api::Project;
 
 use super::handlers::GUEST_PROJECT;
 use super::requests::*;
-use crate::backend::{ExecSpec, Instance, RunCommand};
+use crate::backend::{ExecSpec, Instance, RunCommand, RunLimits};
 use crate::engine::{Query, Transact};
 use crate::managers::{UserRef, backend_call};
 use crate::project::{self, Registry, TrackOutcome, as_user, mountinfo};
@@ -74,7 +74,7 @@ pub(super) async fn track_project(
                     }
                 }
             })))
-            .await?;
+            .await??;
         match attempt {
             Ok(result) => {
                 tracked = Some(result);
@@ -108,7 +108,7 @@ pub(super) async fn track_project(
                     }
                     st.set(PROJECTS_KEY, &regs);
                 })))
-                .await?;
+                .await??;
         }
         return Err(e.into());
     }
@@ -129,8 +129,8 @@ pub(super) async fn moved_to(
     running.peek()?;
     let host = mountinfo::parse(&std::fs::read_to_string("/proc/self/mountinfo").ok()?);
     for instance in running {
-        let spec =
-            ExecSpec { command: vec!["cat".into(), "/proc/self/mountinfo".into()], ..Default::default() };
+        let command = vec!["cat".into(), "/proc/self/mountinfo".into()];
+        let spec = ExecSpec { command, limits: RunLimits::QUICK, ..Default::default() };
         let Ok(out) = backend_call(&deps.backend, RunCommand { target: instance.target.clone(), spec }).await
         else {
             continue;

@@ -190,7 +190,7 @@ impl Handler<ListProjects> for WorkshopManager {
                     st.set(PROJECTS_KEY, &regs);
                     list
                 })))
-                .await?;
+                .await??;
             Ok(projects)
         })
     }

@@ -76,6 +76,7 @@ async fn harness() -> Harness {
             st.set(PROJECTS_KEY, &regs);
         })))
         .await
+        .unwrap()
         .unwrap();
     Harness { _tmp: tmp, root, engine, fake, workshops }
 }
@@ -100,6 +101,7 @@ impl Harness {
             .engine
             .send(Transact(Box::new(move |st| plan::launch(st, &u, &[item], Mode::WaitOnError, Utc::now()))))
             .await
+            .unwrap()
             .unwrap();
         for _ in 0..500 {
             if self.status(&change).await == Status::Wait {
@@ -226,6 +228,7 @@ async fn workshops_lxd_left_stopped_are_started_again_when_the_system_is_healthy
             st.set(PROJECTS_KEY, &regs);
         })))
         .await
+        .unwrap()
         .unwrap();
     h.instance(&me, "ws").await;
     h.instance(&me, "off").await;

@@ -212,3 +212,77 @@ async fn bad_requests_and_unknown_websockets_are_refused() {
     })
     .await;
 }
+
+#[actix_web::test]
+async fn a_client_faster_than_the_command_is_left_unread() {
+    let s = server().await;
+    let (socket, project_id) = (s.socket.clone(), s.project_id.clone());
+    let sent = blocking(move || {
+        let client = Client::new(&socket);
+        let (_, task) = client.exec(&project_id, "ws", &request(&["sleep", "60"])).unwrap();
+        let mut stdio = client.exec_websocket(&task, "stdio").unwrap();
+        let _stdout = client.exec_websocket(&task, "stdout").unwrap();
+        let _stderr = client.exec_websocket(&task, "stderr").unwrap();
+        // The command never reads its input: once the daemon's bounded queues are full, it
+        // stops reading the websocket and the client's writes block.
+        stdio.get_ref().set_write_timeout(Some(Duration::from_millis(500))).unwrap();
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut sent = 0;
+        while sent < 32 << 20 && stdio.send(tungstenite::Message::Binary(chunk.clone().into())).is_ok() {
+            sent += chunk.len();
+        }
+        sent
+    })
+    .await;
+    // The bound: the daemon's queues, its HTTP read buffers and the socket's kernel buffers.
+    assert!(sent < 4 << 20, "the daemon took {sent} bytes of input the command did not read");
+}
+
+#[actix_web::test]
+async fn request_bodies_and_websocket_frames_are_bounded() {
+    let s = server().await;
+    let (socket, project_id) = (s.socket.clone(), s.project_id.clone());
+    blocking(move || {
+        // A body past the JSON limit (8 MiB) is refused while it is still arriving: the
+        // daemon answers before the client has finished instead of collecting it all.
+        let mut stream = UnixStream::connect(&socket).unwrap();
+        write!(
+            stream,
+            "POST /v1/projects/{project_id}/workshops/ws/exec HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        .unwrap();
+        let chunk = vec![b' '; 1 << 20];
+        for _ in 0..10 {
+            write!(stream, "{:x}\r\n", chunk.len()).unwrap();
+            stream.write_all(&chunk).unwrap();
+            stream.write_all(b"\r\n").unwrap();
+        }
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut response = Vec::new();
+        let mut buf = [0; 4096];
+        while !String::from_utf8_lossy(&response).contains("exceeded limit (8388608 bytes)") {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => response.extend_from_slice(&buf[..n]),
+            }
+        }
+        let response = String::from_utf8_lossy(&response);
+        assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+        assert!(response.contains("exceeded limit (8388608 bytes)"), "{response}");
+
+        // A websocket frame over 1 MiB ends the stream; the command never sees it.
+        let client = Client::new(&socket);
+        let (change, task) = client.exec(&project_id, "ws", &request(&["cat"])).unwrap();
+        let mut stdio = client.exec_websocket(&task, "stdio").unwrap();
+        let out = Sink::default();
+        let stdout = client_exec::Pump::spawn(client.exec_websocket(&task, "stdout").unwrap(), Some(Box::new(out.clone())))
+            .unwrap();
+        let _stderr = client.exec_websocket(&task, "stderr").unwrap();
+        let _ = stdio.send(tungstenite::Message::Binary(vec![b'x'; 2 << 20].into()));
+        let info = client.wait_change(&change, Some(Duration::from_secs(10))).unwrap();
+        assert_eq!(client_exec::exit_code(&info), Ok(0), "the oversized frame was the end of input");
+        stdout.wait(Duration::from_secs(3));
+        assert_eq!(out.text(), "");
+    })
+    .await;
+}

@@ -61,7 +61,7 @@ async fn callers_see_count_and_dismiss_only_their_own_and_daemon_wide_warnings()
         name.clone(): [{"path": root.join("gone-mine"), "id": PID}],
         other.name.clone(): [{"path": root.join("gone-other"), "id": PID}],
     });
-    daemon.engine.send(Transact(Box::new(move |st| st.set("projects", projects)))).await.unwrap();
+    daemon.engine.send(Transact(Box::new(move |st| st.set("projects", projects)))).await.unwrap().unwrap();
     for user in [&name, &other.name] {
         Backend::create(fake.as_ref(), &Target::new(user, PID, "ws"), &CreateSpec::default()).await.unwrap();
     }
@@ -108,7 +108,12 @@ async fn callers_see_count_and_dismiss_only_their_own_and_daemon_wide_warnings()
     assert!(others[0].contains("gone-other"), "{others:?}");
 
     // A daemon-wide warning is everyone's to see; only root dismisses it.
-    daemon.engine.send(Transact(Box::new(|st| st.warn(None, "daemon-wide", Utc::now())))).await.unwrap();
+    daemon
+        .engine
+        .send(Transact(Box::new(|st| st.warn(None, "daemon-wide", Utc::now()))))
+        .await
+        .unwrap()
+        .unwrap();
     let client = Client::new(&socket);
     let (wide, left) = blocking(move || {
         let wide = client.warnings(false).unwrap();
