@@ -49,6 +49,11 @@ pub struct CreateSpec {
     pub config: BTreeMap<String, String>,
     /// Devices besides the root disk and the network.
     pub devices: BTreeMap<String, Device>,
+    /// The guest set-up: a root shell script, idempotent, that never exits early when it
+    /// succeeds. The backend may run it once, with no init system running, in an instance it
+    /// copies new workshops from (so that their starts find it done); it is not a substitute
+    /// for running it after a start.
+    pub setup: String,
 }
 
 /// A launched workshop as the backend sees it.

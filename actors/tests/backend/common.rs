@@ -41,6 +41,7 @@ pub fn spec(image: &str) -> CreateSpec {
         host_gid: HOST_ID,
         config: BTreeMap::from([("user.workshop.file".to_string(), "test.yaml".to_string())]),
         devices: BTreeMap::new(),
+        setup: String::new(),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use workshop_actors::backend::Backend;
+use workshop_actors::backend::{Backend, CreateSpec};
 
 use crate::common::{self, HOST_ID, UserGuard};
 
@@ -18,7 +18,8 @@ fn templates(project: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// Waits (up to 60 s) until `project` has a stopped template that LXD has shifted.
+/// Waits (up to 60 s) until `project` has a stopped template that LXD has shifted and that
+/// was set up.
 async fn prepared_template(project: &str) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -26,6 +27,7 @@ async fn prepared_template(project: &str) -> serde_json::Value {
         if let [template] = &found[..]
             && template["status"] == "Stopped"
             && !matches!(template["config"]["volatile.last_state.idmap"].as_str(), None | Some("[]"))
+            && template["config"]["user.workshop.template-setup"].is_string()
         {
             return template.clone();
         }
@@ -41,17 +43,22 @@ async fn workshops_are_copies_of_a_shifted_template() {
     let _guard = UserGuard(user.clone());
     let project = format!("workshop.{user}");
     let image = common::image(&backend).await;
+    // The guest set-up runs once in the template, as its init, with no boot around it.
+    let spec = CreateSpec {
+        setup: "set -eu\n[ \"$$\" = 1 ]\necho set-up > /set-up-ran".into(),
+        ..common::spec(&image)
+    };
 
     // The first launch comes from the image and has the template prepared meanwhile.
     let first = common::target(&user, "one");
-    backend.create(&first, &common::spec(&image)).await.expect("create one");
+    backend.create(&first, &spec).await.expect("create one");
     // Once it is prepared, launches copy it. A launch may still fall back to the image while
     // LXD finishes with the template (by design): a copy must come within three launches.
     let mut copied = None;
     for attempt in 0..3 {
         let template = prepared_template(&project).await;
         let target = common::target(&user, &format!("two{attempt}"));
-        backend.create(&target, &common::spec(&image)).await.expect("create two");
+        backend.create(&target, &spec).await.expect("create two");
         let instance = backend.get(&target).await.unwrap().expect("workshop");
         if instance.config.get("volatile.last_state.idmap").map(String::as_str) != Some("[]") {
             copied = Some((target, template));
@@ -62,10 +69,11 @@ async fn workshops_are_copies_of_a_shifted_template() {
     }
     let (second, template) = copied.expect("no launch copied the template");
 
-    // One template, stopped, shifted to the workshops' mapping, never booted.
+    // One template, stopped, shifted to the workshops' mapping, set up, never booted.
     assert_eq!(templates(&project).len(), 1);
     let config = &template["config"];
     assert_eq!(template["status"], "Stopped");
+    assert!(config["user.workshop.template-setup"].as_str().is_some_and(|h| h.len() == 16), "{config:#}");
     assert_eq!(config["user.workshop.template"], image.as_str());
     assert_eq!(config["raw.idmap"], format!("uid {HOST_ID} 1000\ngid {HOST_ID} 1000"));
     assert_eq!(config["volatile.last_state.idmap"], config["volatile.idmap.next"]);
@@ -74,8 +82,13 @@ async fn workshops_are_copies_of_a_shifted_template() {
     // The copy carries none of the template's own keys, and starts without a remap.
     for target in [&second] {
         let instance = backend.get(target).await.unwrap().expect("workshop");
-        assert!(!instance.config.contains_key("raw.lxc"), "{:?}", instance.config);
+        assert_eq!(
+            instance.config.get("raw.lxc").map(String::as_str),
+            Some("lxc.mount.entry = tmpfs tmp tmpfs defaults"),
+            "the workshops' own raw.lxc"
+        );
         assert!(!instance.config.contains_key("user.workshop.template"));
+        assert!(!instance.config.contains_key("user.workshop.template-setup"));
         assert_eq!(
             instance.config.get("volatile.last_state.idmap").map(String::as_str),
             config["volatile.idmap.next"].as_str()
@@ -88,11 +101,18 @@ async fn workshops_are_copies_of_a_shifted_template() {
     for target in [&first, &second] {
         backend.start(target).await.expect("start");
         backend.wait_ready(target).await.expect("init system up");
-        let out = backend.run(target, &common::command(&["sh", "-c", "hostname; cat /etc/machine-id"])).await;
+        let out = backend
+            .run(target, &common::command(&["sh", "-c", "hostname; cat /etc/machine-id; cat /set-up-ran || true; ls /workshop-template-setup || true"]))
+            .await;
         let text = String::from_utf8_lossy(&out.expect("run").stdout).to_string();
         let mut lines = text.lines();
         assert_eq!(lines.next(), Some(target.instance_name().as_str()));
         ids.push(lines.next().expect("machine id").to_string());
+        // The copy has the template's set-up (which removed itself); the first, from the
+        // image, has none.
+        let set_up = lines.next();
+        assert_eq!(set_up, (target == &second).then_some("set-up"), "{text}");
+        assert_eq!(lines.next(), None, "{text}");
     }
     assert_ne!(ids[0], ids[1], "every workshop has its own machine id");
     for target in [&first, &second] {

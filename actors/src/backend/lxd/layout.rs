@@ -91,11 +91,15 @@ pub(super) fn raw_idmap(uid: u32, gid: u32) -> String {
     format!("uid {uid} {GUEST_ID}\ngid {gid} {GUEST_ID}")
 }
 
-/// Config of a new instance: id mapping, nesting, the caller's keys, and the keys that tie
-/// it to its workshop (these win over the caller's).
+/// `raw.lxc` of workshops: `/tmp` is a tmpfs, as in the reference.
+pub(super) const WORKSHOP_RAW_LXC: &str = "lxc.mount.entry = tmpfs tmp tmpfs defaults";
+
+/// Config of a new instance: id mapping, nesting, `/tmp` on a tmpfs, the caller's keys, and
+/// the keys that tie it to its workshop (these win over the caller's).
 pub(super) fn instance_config(target: &Target, spec: &CreateSpec) -> BTreeMap<String, String> {
     let mut config = BTreeMap::from([
         ("raw.idmap".to_string(), raw_idmap(spec.host_uid, spec.host_gid)),
+        ("raw.lxc".to_string(), WORKSHOP_RAW_LXC.to_string()),
         ("security.nesting".to_string(), "true".to_string()),
     ]);
     config.extend(spec.config.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -119,31 +123,67 @@ pub(super) fn template_name(image: &str, user: &str, raw_idmap: &str) -> String 
     format!("tpl-{short}-{}", short_hash(&format!("{user}\n{raw_idmap}")))
 }
 
-/// Config of a template: the workshops' id mapping, an init that exits at once (the template
-/// starts once, so that LXD shifts its files to the mapping, runs nothing of the guest and
-/// stops by itself), and the marker.
+/// Config key of a prepared template: a hash of the guest set-up that ran in it (see
+/// [`template_setup_file`]). Set once the set-up has completed; a template whose set-up is
+/// not the current one is replaced.
+pub(super) const TEMPLATE_SETUP_KEY: &str = "user.workshop.template-setup";
+/// Where the guest set-up is put in a template, to run as its init. It removes itself at the
+/// end, so a template where it is gone after the start has been set up.
+pub(super) const TEMPLATE_SETUP_PATH: &str = "/workshop-template-setup";
+
+/// Config of a template: the workshops' id mapping, the guest set-up as init (the template
+/// starts once, so that LXD shifts its files to the mapping; the set-up runs with nothing of
+/// the guest's boot around it and the template stops when it ends), and the marker.
 pub(super) fn template_config(image: &str, raw_idmap: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("raw.idmap".to_string(), raw_idmap.to_string()),
-        ("raw.lxc".to_string(), "lxc.init.cmd = /bin/true".to_string()),
+        ("raw.lxc".to_string(), format!("lxc.init.cmd = {TEMPLATE_SETUP_PATH}")),
         (TEMPLATE_KEY.to_string(), image.to_string()),
     ])
 }
 
-/// Template keys a copy drops (LXD does not store keys with empty values, and a copy keeps
-/// the source's keys it is not given).
-pub(super) fn template_overrides() -> [(String, String); 2] {
-    [("raw.lxc".to_string(), String::new()), (TEMPLATE_KEY.to_string(), String::new())]
+/// The executable put at [`TEMPLATE_SETUP_PATH`]: the set-up, then its own removal (the
+/// set-up stops the script at its first failure and never exits early when it succeeds).
+pub(super) fn template_setup_file(setup: &str) -> String {
+    format!("#!/bin/sh\n{setup}\nrm -f {TEMPLATE_SETUP_PATH}\n")
 }
 
-/// Whether a template is ready to copy: stopped, with its files shifted to the mapping its
+/// The value of [`TEMPLATE_SETUP_KEY`] for a template set up with `setup`.
+pub(super) fn setup_hash(setup: &str) -> String {
+    Sha3_256::digest(template_setup_file(setup).as_bytes())[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Template keys a copy drops or replaces (LXD does not store keys with empty values, and a
+/// copy keeps the source's keys it is not given).
+pub(super) fn template_overrides() -> [(String, String); 3] {
+    [
+        ("raw.lxc".to_string(), WORKSHOP_RAW_LXC.to_string()),
+        (TEMPLATE_KEY.to_string(), String::new()),
+        (TEMPLATE_SETUP_KEY.to_string(), String::new()),
+    ]
+}
+
+/// Whether a template has been shifted: stopped, with its files shifted to the mapping its
 /// copies start with.
-pub(super) fn is_prepared(instance: &lxd::Instance) -> bool {
+pub(super) fn is_shifted(instance: &lxd::Instance) -> bool {
     let last = instance.config.get(LAST_IDMAP_KEY).map(String::as_str).unwrap_or_default();
     instance.config.contains_key(TEMPLATE_KEY)
         && !instance.is_running()
         && !matches!(last, "" | "[]")
         && instance.config.get(NEXT_IDMAP_KEY).map(String::as_str) == Some(last)
+}
+
+/// Whether a template is ready to copy: shifted, and set up with the set-up whose hash is
+/// `setup_hash`.
+pub(super) fn is_prepared(instance: &lxd::Instance, setup_hash: &str) -> bool {
+    is_shifted(instance) && instance.config.get(TEMPLATE_SETUP_KEY).map(String::as_str) == Some(setup_hash)
+}
+
+/// Whether a template was prepared with another set-up (another version of the daemon): it
+/// is replaced at once.
+pub(super) fn is_stale(instance: &lxd::Instance, setup_hash: &str) -> bool {
+    is_shifted(instance)
+        && instance.config.get(TEMPLATE_SETUP_KEY).is_some_and(|hash| hash.as_str() != setup_hash)
 }
 
 /// Whether an existing instance belongs to `target`'s project (an instance without the key
@@ -292,10 +332,12 @@ mod tests {
             host_gid: 1000,
             config: strings(&[("user.workshop.file", "dev.yaml"), (PROJECT_ID_KEY, "other")]),
             devices: BTreeMap::new(),
+            setup: String::new(),
         };
         let config = instance_config(&target, &spec);
         assert_eq!(config["raw.idmap"], "uid 1000 1000\ngid 1000 1000");
         assert_eq!(config["security.nesting"], "true");
+        assert_eq!(config["raw.lxc"], "lxc.mount.entry = tmpfs tmp tmpfs defaults", "/tmp is a tmpfs");
         assert_eq!(config["user.workshop.file"], "dev.yaml");
         assert_eq!(config[PROJECT_ID_KEY], "p1");
         assert_eq!(config[NAME_KEY], "dev");
@@ -386,14 +428,26 @@ mod tests {
         let config = template_config("ece96a5dc17d", &map);
         assert_eq!(config[TEMPLATE_KEY], "ece96a5dc17d");
         assert_eq!(config["raw.idmap"], map);
-        // A copy drops every template-only key.
-        for key in config.keys().filter(|k| *k != "raw.idmap") {
-            assert!(template_overrides().iter().any(|(k, v)| k == key && v.is_empty()), "{key}");
+        assert_eq!(config["raw.lxc"], "lxc.init.cmd = /workshop-template-setup");
+        // A copy drops every template-only key and has the workshops' raw.lxc.
+        let overrides = template_overrides();
+        for key in config.keys().chain([&TEMPLATE_SETUP_KEY.to_string()]).filter(|k| *k != "raw.idmap") {
+            let (_, value) = overrides.iter().find(|(k, _)| k == key).unwrap_or_else(|| panic!("{key}"));
+            assert_eq!(value, if key == "raw.lxc" { WORKSHOP_RAW_LXC } else { "" }, "{key}");
         }
     }
 
     #[test]
-    fn a_template_is_prepared_once_shifted_and_stopped() {
+    fn the_template_setup_removes_itself_at_its_end() {
+        let file = template_setup_file("set -eu\ntrue");
+        assert!(file.starts_with("#!/bin/sh\nset -eu\ntrue\n"), "{file}");
+        assert!(file.ends_with("\nrm -f /workshop-template-setup\n"), "{file}");
+        assert_eq!(setup_hash("a"), setup_hash("a"));
+        assert_ne!(setup_hash("a"), setup_hash("b"));
+    }
+
+    #[test]
+    fn a_template_is_prepared_once_shifted_stopped_and_set_up() {
         let map = r#"[{"Isuid":true,"Hostid":1000,"Nsid":1000,"Maprange":1}]"#;
         let template = |config: &[(&str, &str)], status: &str| lxd::Instance {
             name: "tpl-x".into(),
@@ -401,14 +455,27 @@ mod tests {
             config: strings(config),
             ..Default::default()
         };
-        let shifted = [(TEMPLATE_KEY, "fp"), (LAST_IDMAP_KEY, map), (NEXT_IDMAP_KEY, map)];
-        assert!(is_prepared(&template(&shifted, "Stopped")));
-        assert!(!is_prepared(&template(&shifted, "Running")), "still being prepared");
-        assert!(!is_prepared(&template(&shifted[1..], "Stopped")), "not a template");
+        let setup = setup_hash("set-up");
+        let prepared = [
+            (TEMPLATE_SETUP_KEY, setup.as_str()),
+            (TEMPLATE_KEY, "fp"),
+            (LAST_IDMAP_KEY, map),
+            (NEXT_IDMAP_KEY, map),
+        ];
+        assert!(is_prepared(&template(&prepared, "Stopped"), &setup));
+        assert!(!is_stale(&template(&prepared, "Stopped"), &setup));
+        assert!(!is_prepared(&template(&prepared, "Running"), &setup), "still being prepared");
+        assert!(!is_prepared(&template(&prepared[1..], "Stopped"), &setup), "shifted, not yet set up");
+        assert!(!is_stale(&template(&prepared[1..], "Stopped"), &setup), "may be in preparation");
+        assert!(is_shifted(&template(&prepared[1..], "Stopped")));
+        let other = setup_hash("another set-up");
+        assert!(!is_prepared(&template(&prepared, "Stopped"), &other));
+        assert!(is_stale(&template(&prepared, "Stopped"), &other), "another version's set-up");
+        assert!(!is_prepared(&template(&prepared[2..], "Stopped"), &setup), "not a template");
         let never_started = [(TEMPLATE_KEY, "fp"), (LAST_IDMAP_KEY, "[]"), (NEXT_IDMAP_KEY, map)];
-        assert!(!is_prepared(&template(&never_started, "Stopped")));
+        assert!(!is_shifted(&template(&never_started, "Stopped")));
         let other_map = [(TEMPLATE_KEY, "fp"), (LAST_IDMAP_KEY, map), (NEXT_IDMAP_KEY, "[]")];
-        assert!(!is_prepared(&template(&other_map, "Stopped")));
+        assert!(!is_shifted(&template(&other_map, "Stopped")));
     }
 
     #[test]

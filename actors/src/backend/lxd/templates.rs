@@ -2,10 +2,12 @@
 //! already shifted to the workshops' mapping. On this LXD (no idmapped mounts) the first start
 //! of an instance made from an image rewrites the owner of every file, which takes most of a
 //! second; a copy of a shifted template starts without it. A launch copies the template when
-//! it is ready, else creates from the image and has the template prepared in the background
-//! (started once with an init that exits at once, so nothing of the guest runs in it). Several
-//! daemons may share a user's project: one prepares, the others wait for it, and a template
-//! left half-made is replaced once it is old.
+//! it is ready, else creates from the image and has the template prepared in the background.
+//! Its one start runs the guest set-up as its init, so nothing of the guest's boot runs in it
+//! and a copy starts with the set-up done (no edits of the user database while it boots). A
+//! template is ready once LXD has shifted it and its set-up has completed; one made with
+//! another set-up is replaced. Several daemons may share a user's project: one prepares, the
+//! others wait for it, and a template left half-made is replaced once it is old.
 
 use std::time::{Duration, Instant};
 
@@ -16,7 +18,7 @@ use tracing::{debug, info, warn};
 
 use super::{LxdBackend, layout};
 use crate::backend::{CreateSpec, Target};
-use crate::lxd::{Client, InstanceCreate, InstanceSource};
+use crate::lxd::{Client, InstanceCreate, InstanceSource, PushOptions, Upload};
 
 /// A preparation running in the background, known so that it is not started twice.
 pub(super) type Preparation = Shared<LocalBoxFuture<'static, ()>>;
@@ -36,9 +38,10 @@ impl LxdBackend {
     pub(super) async fn ready_template(&self, target: &Target, spec: &CreateSpec) -> Option<String> {
         let raw_idmap = layout::raw_idmap(spec.host_uid, spec.host_gid);
         let name = layout::template_name(&spec.image, &target.user, &raw_idmap);
+        let setup_hash = layout::setup_hash(&spec.setup);
         let client = self.instances_client(&target.user);
         match client.get_instance(&name).await {
-            Ok((instance, _)) if layout::is_prepared(&instance) => return Some(name),
+            Ok((instance, _)) if layout::is_prepared(&instance, &setup_hash) => return Some(name),
             Ok(_) => {}
             Err(e) if e.is_not_found() => {}
             Err(e) => {
@@ -51,8 +54,8 @@ impl LxdBackend {
         templates.retain(|_, preparation| preparation.peek().is_none());
         templates.entry(key).or_insert_with(|| {
             let images = self.client.unscoped();
-            let preparation =
-                prepare(client, images, name, spec.image.clone(), raw_idmap).boxed_local().shared();
+            let template = Template { name, image: spec.image.clone(), raw_idmap, setup: spec.setup.clone() };
+            let preparation = prepare(client, images, template).boxed_local().shared();
             actix_rt::spawn(preparation.clone());
             preparation
         });
@@ -60,20 +63,26 @@ impl LxdBackend {
     }
 }
 
-/// Makes sure the template `name` exists and is prepared; says so in the log either way.
-async fn prepare(client: Client, images: Client, name: String, image: String, raw_idmap: String) {
-    if let Err(reason) = make(&client, &images, &name, &image, &raw_idmap).await {
-        warn!(template = %name, reason = %reason, "cannot prepare a template; launches create workshops from the image");
+/// What a template is made of.
+struct Template {
+    name: String,
+    /// Fingerprint of the image.
+    image: String,
+    raw_idmap: String,
+    /// The guest set-up its start runs.
+    setup: String,
+}
+
+/// Makes sure the template exists and is prepared; says so in the log either way.
+async fn prepare(client: Client, images: Client, template: Template) {
+    if let Err(reason) = make(&client, &images, &template).await {
+        warn!(template = %template.name, reason = %reason, "cannot prepare a template; launches create workshops from the image");
     }
 }
 
-async fn make(
-    client: &Client,
-    images: &Client,
-    name: &str,
-    image: &str,
-    raw_idmap: &str,
-) -> Result<(), String> {
+async fn make(client: &Client, images: &Client, template: &Template) -> Result<(), String> {
+    let name = template.name.as_str();
+    let setup_hash = layout::setup_hash(&template.setup);
     let waiting_since = Instant::now();
     loop {
         match client.get_instance(name).await {
@@ -81,8 +90,13 @@ async fn make(
                 if !instance.config.contains_key(layout::TEMPLATE_KEY) {
                     return Err(format!("instance {name:?} exists and is not a template"));
                 }
-                if layout::is_prepared(&instance) {
+                if layout::is_prepared(&instance, &setup_hash) {
                     return Ok(());
+                }
+                if layout::is_stale(&instance, &setup_hash) {
+                    info!(template = %name, "replacing a template made with another guest set-up");
+                    client.delete_instance(name, true).await.map_err(|e| e.to_string())?;
+                    continue;
                 }
                 if is_abandoned(&instance.created_at) {
                     info!(template = %name, "replacing a template left half-made");
@@ -96,8 +110,8 @@ async fn make(
             }
             Err(e) if e.is_not_found() => {
                 let mut create =
-                    InstanceCreate::new(name, InstanceSource::ImageFingerprint(image.to_string()));
-                create.config = layout::template_config(image, raw_idmap);
+                    InstanceCreate::new(name, InstanceSource::ImageFingerprint(template.image.clone()));
+                create.config = layout::template_config(&template.image, &template.raw_idmap);
                 match client.create_instance(&create).await {
                     Ok(()) => {}
                     // Another daemon got there first: wait for it.
@@ -105,12 +119,12 @@ async fn make(
                     Err(e) => return Err(e.to_string()),
                 }
                 let started = Instant::now();
-                if let Err(e) = shift(client, name).await {
-                    remove_failed(client, name).await;
+                if let Err(e) = set_up(client, name, &template.setup, &setup_hash).await {
+                    remove_failed(client, name, &setup_hash).await;
                     return Err(e);
                 }
                 info!(template = %name, elapsed_ms = started.elapsed().as_millis() as u64, "template prepared");
-                prune(client, images, image).await;
+                prune(client, images, &template.image).await;
                 return Ok(());
             }
             Err(e) => return Err(e.to_string()),
@@ -118,8 +132,29 @@ async fn make(
     }
 }
 
-/// Starts the template once (LXD shifts its files; its init exits at once) and waits until
-/// it has stopped.
+/// Puts the guest set-up in the new template, starts it once (LXD shifts its files, then the
+/// set-up runs as its init), waits until it has stopped, checks that the set-up completed and
+/// records which set-up it was.
+async fn set_up(client: &Client, name: &str, setup: &str, setup_hash: &str) -> Result<(), String> {
+    let file = Upload::Bytes(layout::template_setup_file(setup).into_bytes().into());
+    client
+        .push_file(name, layout::TEMPLATE_SETUP_PATH, file, &PushOptions::owned(0, 0, 0o755))
+        .await
+        .map_err(|e| format!("cannot put the guest set-up in template {name:?}: {e}"))?;
+    shift(client, name).await?;
+    // The set-up removes itself at its end.
+    match client.path_exists(name, layout::TEMPLATE_SETUP_PATH).await {
+        Ok(false) => {}
+        Ok(true) => return Err(format!("the guest set-up did not complete in template {name:?}")),
+        Err(e) => return Err(format!("cannot check the guest set-up of template {name:?}: {e}")),
+    }
+    let (_, etag) = client.get_instance(name).await.map_err(|e| e.to_string())?;
+    let patch = serde_json::json!({ "config": { layout::TEMPLATE_SETUP_KEY: setup_hash } });
+    client.patch_instance(name, &patch, &etag).await.map_err(|e| e.to_string())
+}
+
+/// Starts the template once (LXD shifts its files; its init, the set-up, ends by itself) and
+/// waits until it has stopped.
 async fn shift(client: &Client, name: &str) -> Result<(), String> {
     // Whatever LXD says of a start whose init is gone at once, the record below decides.
     if let Err(e) = client.start_instance(name).await {
@@ -132,7 +167,7 @@ async fn shift(client: &Client, name: &str) -> Result<(), String> {
             return Err(format!("template {name:?} was replaced by another instance"));
         }
         if !instance.is_running() {
-            return if layout::is_prepared(&instance) {
+            return if layout::is_shifted(&instance) {
                 Ok(())
             } else {
                 Err(format!("LXD did not record template {name:?} as shifted"))
@@ -147,9 +182,9 @@ async fn shift(client: &Client, name: &str) -> Result<(), String> {
 
 /// Removes a template whose preparation failed, if it is still an unprepared template (the
 /// name may meanwhile be someone else's).
-async fn remove_failed(client: &Client, name: &str) {
+async fn remove_failed(client: &Client, name: &str, setup_hash: &str) {
     let Ok((instance, _)) = client.get_instance(name).await else { return };
-    if !instance.config.contains_key(layout::TEMPLATE_KEY) || layout::is_prepared(&instance) {
+    if !instance.config.contains_key(layout::TEMPLATE_KEY) || layout::is_prepared(&instance, setup_hash) {
         return;
     }
     if let Err(e) = client.delete_instance(name, true).await {

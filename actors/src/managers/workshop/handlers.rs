@@ -165,8 +165,14 @@ pub async fn create_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
         // a running instance would cost a device hot-plug.
         (PROJECT_DEVICE.to_string(), project_device(&env.config.project_mount(&t))),
     ]);
-    let spec =
-        CreateSpec { image: image.fingerprint, host_uid: t.user.uid, host_gid: t.user.gid, config, devices };
+    let spec = CreateSpec {
+        image: image.fingerprint,
+        host_uid: t.user.uid,
+        host_gid: t.user.gid,
+        config,
+        devices,
+        setup: guest::setup_script(),
+    };
     // LXD checks that the project device's source exists when the instance is created.
     let _staged = stage_project(&env, &t).await?;
     call(&env, CreateInstance { target: backend_target(&t), spec }).await
@@ -177,8 +183,8 @@ pub async fn remove_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
     call(&env, DeleteInstance { target: backend_target(&t) }).await
 }
 
-/// Starts the instance and provisions the guest while it boots, then waits for the init
-/// system and the workshop user's session.
+/// Starts the instance and runs the guest set-up while it boots (a copy of a template finds
+/// it done), then waits for the init system and the workshop user's session.
 pub async fn start_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = target(&ctx)?;
     let started = std::time::Instant::now();
@@ -192,7 +198,7 @@ pub async fn start_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
     drop(staged);
     let (ready, provisioned) = futures_util::future::join(
         call(&env, WaitReady { target: backend_target(&t) }),
-        run_script(&env, &t, "set up the workshop user", guest::provision_script()),
+        run_script(&env, &t, "set up the workshop user", guest::setup_script()),
     )
     .await;
     ready?;
