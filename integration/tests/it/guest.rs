@@ -117,7 +117,8 @@ fn a_new_workshop_holds_the_guest_contract() {
     assert_eq!(apt.ok().trim(), "# mine", "the set-up does not overwrite the user's apt configuration");
 }
 
-/// Busy threads that keep every core loaded until dropped (also when the test panics).
+/// Busy threads, one per core, that keep the machine loaded until dropped (also when the
+/// test panics).
 struct CpuLoad {
     stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<()>>,
@@ -154,12 +155,32 @@ impl Drop for CpuLoad {
 /// Workshops launched at once in each round of the stress test.
 const PARALLEL: usize = 8;
 
+/// The lines of shadow's tools (user database edits) in the boot journal of workshop `ws`
+/// that come before the boot reached `sysinit.target`, until which the boot's
+/// `systemd-tmpfiles-setup` may remove their lock files under them. (An edit made before
+/// journald runs leaves no line: this sees a lower bound.)
+fn edits_before_sysinit(run: impl Fn(&[&str]) -> Run, ws: &str) -> Vec<String> {
+    let journal = run(&["exec", ws, "--", "sudo", "journalctl", "-b", "-o", "short-monotonic", "--no-pager"]);
+    let mut early = Vec::new();
+    for line in journal.ok().lines() {
+        if line.contains("Reached target sysinit.target") {
+            return early;
+        }
+        if [" groupadd[", " useradd[", " usermod[", " gpasswd["].iter().any(|tool| line.contains(tool)) {
+            early.push(line.to_string());
+        }
+    }
+    panic!("{ws}: the boot journal has no sysinit.target:\n{}", journal.output());
+}
+
 /// Item 6 of issue 9: a launch's guest set-up never collides with the guest's boot. Rounds of
-/// eight workshops launched in one command under CPU load, then removed; the first round
-/// comes from the image (the user's templates are removed first, so those workshops create
-/// the user while they boot), the later ones mostly from the template. Before the fix one
-/// launch in about a hundred failed in `groupadd` ("lock file already used (nlink: 1)": the
-/// boot's systemd-tmpfiles removed /etc/group.lock under it). `WORKSHOP_STRESS_ROUNDS`
+/// eight workshops launched in one command under CPU load, then removed. Each round comes from
+/// the image (the user's templates are removed first; copies of a template never edit the user
+/// database while they boot, workshops made from the image create the user then), and in each
+/// workshop no user database edit may precede `sysinit.target` in the boot's journal. Before
+/// the fix every such launch edited it from the first moments of the boot, and now and then
+/// one failed in `groupadd` ("lock file already used (nlink: 1)": the boot's
+/// systemd-tmpfiles-setup removed /etc/group.lock under it). `WORKSHOP_STRESS_ROUNDS`
 /// (default 7, 56 launches) sets the number of rounds.
 #[test]
 fn launches_never_race_the_guest_boot() {
@@ -182,18 +203,19 @@ fn launches_never_race_the_guest_boot() {
     let mut remove = launch.clone();
     remove[0] = "remove";
 
-    let project = format!("workshop.{user}");
-    let listed = Command::new("lxc").args(["list", "--project", &project, "-c", "n", "-f", "csv"]).output();
-    for template in
-        String::from_utf8_lossy(&listed.expect("lxc list").stdout).lines().filter(|n| n.starts_with("tpl-"))
-    {
-        // Another test may be copying it: its launch then creates from the image.
-        let _ = Command::new("lxc").args(["delete", "-f", "--project", &project, template]).output();
-    }
-
     let _load = CpuLoad::start();
     let started = Instant::now();
     for round in 0..rounds {
+        let project = format!("workshop.{user}");
+        let listed =
+            Command::new("lxc").args(["list", "--project", &project, "-c", "n", "-f", "csv"]).output();
+        for template in String::from_utf8_lossy(&listed.expect("lxc list").stdout)
+            .lines()
+            .filter(|n| n.starts_with("tpl-"))
+        {
+            // Another test may be copying it: its launch then creates from the image.
+            let _ = Command::new("lxc").args(["delete", "-f", "--project", &project, template]).output();
+        }
         let out = w(&launch);
         assert_eq!(
             out.code,
@@ -205,6 +227,12 @@ fn launches_never_race_the_guest_boot() {
         let list = w(&["list"]);
         for name in &names {
             assert!(list.has_line(&format!(r"^{name}\s+Ready\s+-$")), "round {round}: {}", list.output());
+            let early = edits_before_sysinit(w, name);
+            assert!(
+                early.is_empty(),
+                "round {round}: {name} edited its users while booting:\n{}",
+                early.join("\n")
+            );
         }
         w(&remove).ok();
     }
