@@ -79,6 +79,13 @@ backend_messages! {
     StartExec { target: Target, spec: ExecSpec } -> ExecSession => |b, m| b.exec(&m.target, &m.spec);
     /// Writes a file inside a workshop.
     PushFile { target: Target, file: GuestFile } -> () => |b, m| b.push_file(&m.target, &m.file);
+    /// Publishes a workshop's names on the network.
+    PublishNames { target: Target, project_name: String } -> HostName
+        => |b, m| b.publish_names(&m.target, &m.project_name);
+    /// Withdraws a workshop's names.
+    WithdrawNames { target: Target } -> () => |b, m| b.withdraw_names(&m.target);
+    /// The names of a user's workshops.
+    HostNames { user: String } -> std::collections::BTreeMap<Target, HostName> => |b, m| b.host_names(&m.user);
 }
 
 /// The health check goes straight to the backend (it runs on the same arbiter).

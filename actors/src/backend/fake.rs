@@ -22,6 +22,7 @@ struct Inner {
     users: Vec<String>,
     execs: Vec<ExecSpec>,
     run_exits: Vec<(String, i32)>,
+    names: BTreeMap<Target, HostName>,
 }
 
 /// In-memory backend. Cheap to share through `Rc`.
@@ -254,6 +255,34 @@ impl Backend for FakeBackend {
             let _ = exit_tx.send(Ok(code));
         });
         Ok(ExecSession { stdin, stdout, stderr, control, exit })
+    }
+
+    async fn publish_names(&self, target: &Target, project_name: &str) -> Result<HostName, BackendError> {
+        self.call("publish-names", &format!("{} {project_name}", target.instance_name()))?;
+        let mut inner = self.inner.borrow_mut();
+        let friendly = hostname::project_label(project_name)
+            .map(|label| hostname::friendly_name(&target.name, &label, "wp"))
+            .filter(|name| !inner.names.iter().any(|(t, h)| t != target && h.name == *name));
+        let host = match friendly {
+            Some(name) => HostName { name, fallback: false },
+            None => HostName {
+                name: hostname::fallback_name(&target.name, &target.project_id, "wp"),
+                fallback: true,
+            },
+        };
+        inner.names.insert(target.clone(), host.clone());
+        Ok(host)
+    }
+
+    async fn withdraw_names(&self, target: &Target) -> Result<(), BackendError> {
+        self.call("withdraw-names", &target.instance_name())?;
+        self.inner.borrow_mut().names.remove(target);
+        Ok(())
+    }
+
+    async fn host_names(&self, user: &str) -> Result<BTreeMap<Target, HostName>, BackendError> {
+        let names = &self.inner.borrow().names;
+        Ok(names.iter().filter(|(t, _)| t.user == user).map(|(t, h)| (t.clone(), h.clone())).collect())
     }
 
     async fn push_file(&self, target: &Target, file: &GuestFile) -> Result<(), BackendError> {

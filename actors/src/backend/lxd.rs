@@ -3,24 +3,28 @@
 //! workshops, `workshop-snapshots.<user>` for snapshots), one container per workshop named
 //! `<workshop>-<project id>`, images shared from LXD's default project.
 
+mod dnsmasq;
 mod exec;
 mod images;
 mod instances;
 mod layout;
+mod names;
 pub mod origin;
 mod ready;
+mod search;
 mod templates;
 mod users;
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 pub use images::ImageServer;
 
 use super::{
     Backend, BackendError, BaseImage, CreateSpec, Device, ExecOutput, ExecSession, ExecSpec, GuestFile,
-    Instance, Target,
+    HostName, Instance, Target,
 };
 use crate::health::LxdStatus;
 use crate::lxd::{Client, Endpoint, LxdError, TlsIdentity};
@@ -78,6 +82,8 @@ pub struct LxdBackend {
     downloads: RefCell<HashMap<String, images::Download>>,
     /// Template preparations in progress, by `<project>/<template>`.
     templates: RefCell<HashMap<String, templates::Preparation>>,
+    /// Edits of the workshops' names waiting for their write.
+    names: Rc<RefCell<names::NameQueue>>,
 }
 
 impl LxdBackend {
@@ -89,6 +95,7 @@ impl LxdBackend {
             users: RefCell::default(),
             downloads: RefCell::default(),
             templates: RefCell::default(),
+            names: Rc::default(),
         }
     }
 
@@ -199,6 +206,18 @@ impl Backend for LxdBackend {
 
     async fn push_file(&self, target: &Target, file: &GuestFile) -> Result<(), BackendError> {
         self.push(target, file).await
+    }
+
+    async fn publish_names(&self, target: &Target, project_name: &str) -> Result<HostName, BackendError> {
+        self.publish(target, project_name).await
+    }
+
+    async fn withdraw_names(&self, target: &Target) -> Result<(), BackendError> {
+        self.withdraw(target).await
+    }
+
+    async fn host_names(&self, user: &str) -> Result<BTreeMap<Target, HostName>, BackendError> {
+        self.names_of(user).await
     }
 }
 

@@ -7,10 +7,14 @@
 mod actor;
 #[cfg(any(test, feature = "fake-backend"))]
 pub mod fake;
+pub mod hostname;
 pub mod lxd;
 mod types;
 
+use std::collections::BTreeMap;
+
 pub use actor::*;
+pub use hostname::HostName;
 pub use types::*;
 
 use crate::health::LxdStatus;
@@ -89,4 +93,13 @@ pub trait Backend {
     async fn exec(&self, target: &Target, spec: &ExecSpec) -> Result<ExecSession, BackendError>;
     /// Writes a file inside the workshop.
     async fn push_file(&self, target: &Target, file: &GuestFile) -> Result<(), BackendError>;
+    /// Publishes the workshop's names on the network ([`hostname`]), with the friendly one
+    /// made from `project_name` (the project directory's name) when it is valid and no other
+    /// workshop holds it. A workshop whose names are still right keeps them as they are.
+    /// Returns the name the workshop is known by.
+    async fn publish_names(&self, target: &Target, project_name: &str) -> Result<HostName, BackendError>;
+    /// Withdraws the workshop's names; none is fine.
+    async fn withdraw_names(&self, target: &Target) -> Result<(), BackendError>;
+    /// The names of `user`'s workshops that have theirs.
+    async fn host_names(&self, user: &str) -> Result<BTreeMap<Target, HostName>, BackendError>;
 }

@@ -11,6 +11,7 @@ mod exec;
 mod files;
 mod images;
 mod instances;
+mod metadata;
 mod networks;
 mod operations;
 mod profiles;
@@ -34,6 +35,7 @@ pub use instances::{
     Instance, InstanceCreate, InstancePut, InstanceSource, InstanceState, NetworkAddress, NetworkState,
     StateAction,
 };
+pub use metadata::{InstanceMetadata, MetadataTemplate};
 pub use networks::Network;
 pub use operations::Operation;
 pub use profiles::{Devices, Profile, ProfilePut};

@@ -8,7 +8,7 @@ use tracing::{debug, warn};
 
 use super::exec::collect;
 use super::layout::{self, AUTOSTART_KEY};
-use super::{LxdBackend, instance_error, lxd_error};
+use super::{LxdBackend, instance_error, lxd_error, search};
 use crate::backend::{BackendError, CreateSpec, Device, ExecSpec, Instance, RunLimits, Target};
 use crate::lxd::{self, Client, InstanceCreate, InstancePut, InstanceSource, LxdError};
 
@@ -73,7 +73,10 @@ impl LxdBackend {
         let name = target.instance_name();
         let what = format!("create workshop {:?}", target.name);
         match client.get_instance(&name).await {
-            Ok((existing, _)) => return check_owner(target, &existing),
+            Ok((existing, _)) => {
+                check_owner(target, &existing)?;
+                return search::add_hook(&client, &name).await.map_err(|e| lxd_error(&what, e));
+            }
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(lxd_error(&what, e)),
         }
@@ -104,13 +107,14 @@ impl LxdBackend {
             None => client.create_instance(&create).await,
         };
         match created {
-            Ok(()) => Ok(()),
+            Ok(()) => {}
             Err(e) if e.is_already_exists() => {
                 let (existing, _) = client.get_instance(&name).await.map_err(|e| lxd_error(&what, e))?;
-                check_owner(target, &existing)
+                check_owner(target, &existing)?;
             }
-            Err(e) => Err(lxd_error(&what, e)),
+            Err(e) => return Err(lxd_error(&what, e)),
         }
+        search::add_hook(&client, &name).await.map_err(|e| lxd_error(&what, e))
     }
 
     pub(super) async fn delete_instance(&self, target: &Target) -> Result<(), BackendError> {

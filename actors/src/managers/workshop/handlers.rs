@@ -167,14 +167,52 @@ pub async fn create_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
     ]);
     let spec =
         CreateSpec { image: image.fingerprint, host_uid: t.user.uid, host_gid: t.user.gid, config, devices };
-    // LXD checks that the project device's source exists when the instance is created.
-    let _staged = stage_project(&env, &t).await?;
-    call(&env, CreateInstance { target: backend_target(&t), spec }).await
+    let create = async {
+        // LXD checks that the project device's source exists when the instance is created.
+        let _staged = stage_project(&env, &t).await?;
+        call(&env, CreateInstance { target: backend_target(&t), spec }).await
+    };
+    // The names are published while the instance is made: publishing restarts the bridge's
+    // DNS and DHCP server, which must not happen while the guest asks for its address.
+    let (created, published) = futures_util::future::join(create, publish_names(&env, &t)).await;
+    match (created, published) {
+        (Err(e), published) => {
+            if published.is_ok()
+                && let Err(withdrawn) = call(&env, WithdrawNames { target: backend_target(&t) }).await
+            {
+                ctx.log(format!("cannot withdraw the names of {:?}: {withdrawn}", t.name)).await;
+            }
+            Err(e)
+        }
+        // The start publishes them again, and fails when it cannot.
+        (Ok(()), Err(e)) => {
+            ctx.log(format!("cannot publish the names of {:?} yet: {e}", t.name)).await;
+            Ok(())
+        }
+        (Ok(()), Ok(_)) => Ok(()),
+    }
 }
 
 pub async fn remove_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = target(&ctx)?;
-    call(&env, DeleteInstance { target: backend_target(&t) }).await
+    let (removed, withdrawn) = futures_util::future::join(
+        call(&env, DeleteInstance { target: backend_target(&t) }),
+        call(&env, WithdrawNames { target: backend_target(&t) }),
+    )
+    .await;
+    if let Err(e) = withdrawn {
+        // The line of an instance that is gone is pruned by a later edit.
+        ctx.log(format!("cannot withdraw the names of {:?}: {e}", t.name)).await;
+    }
+    removed
+}
+
+/// Publishes the workshop's names on the network ([`PublishNames`]), the friendly one made
+/// from the project directory's name.
+async fn publish_names(env: &Env, t: &TaskTarget) -> Result<HostName, String> {
+    let project_name =
+        Path::new(&t.project_path).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    call(env, PublishNames { target: backend_target(t), project_name }).await
 }
 
 /// Starts the instance and provisions the guest while it boots, then waits for the init
@@ -182,11 +220,18 @@ pub async fn remove_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
 pub async fn start_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = target(&ctx)?;
     let started = std::time::Instant::now();
-    // Workshops made before project directories were staged mount the path itself: point
-    // them at the staging directory first (nothing changes for the others).
-    let device = project_device(&env.config.project_mount(&t));
-    call(&env, SetDevice { target: backend_target(&t), name: PROJECT_DEVICE.into(), device }).await?;
-    let staged = stage_project(&env, &t).await?;
+    let prepare = async {
+        // Workshops made before project directories were staged mount the path itself: point
+        // them at the staging directory first (nothing changes for the others).
+        let device = project_device(&env.config.project_mount(&t));
+        call(&env, SetDevice { target: backend_target(&t), name: PROJECT_DEVICE.into(), device }).await?;
+        stage_project(&env, &t).await
+    };
+    // A workshop keeps its names when it stops: publishing only reads them, unless they are
+    // missing or out of date, and then it is done before the guest boots (see create).
+    let (staged, published) = futures_util::future::join(prepare, publish_names(&env, &t)).await;
+    let staged = staged?;
+    published?;
     call(&env, StartInstance { target: backend_target(&t) }).await?;
     // The workshop holds its own mount now.
     drop(staged);

@@ -4,9 +4,12 @@ use chrono::Utc;
 use workshop_api::Project;
 use workshop_api::workshops::{WorkshopFileRef, WorkshopInfo, WorkshopList};
 
+use std::collections::BTreeMap;
+
 use super::requests::*;
 use super::status::{self, Busy};
-use crate::backend::Instance;
+use crate::backend::hostname::FALLBACK_NOTE;
+use crate::backend::{BackendError, HostName, HostNames, Instance, Target};
 use crate::engine::Transact;
 use crate::managers::UserRef;
 use crate::project::as_user;
@@ -19,8 +22,8 @@ pub(super) async fn workshop_info(
 ) -> Result<WorkshopInfo, WorkshopError> {
     let name = instance.target.name.clone();
     let busy = busy_map(deps, user, &project.id, vec![name.clone()]).await?;
-    let exists = project_exists(user, project).await;
-    let info = info_of(project, instance, busy.get(&name), exists);
+    let (exists, names) = futures_util::join!(project_exists(user, project), host_names(deps, user));
+    let info = info_of(project, instance, busy.get(&name), exists, names.get(&instance.target));
     warn_missing_project(deps, user, project, std::slice::from_ref(&info)).await?;
     Ok(info)
 }
@@ -50,6 +53,18 @@ async fn warn_missing_project(
     Ok(())
 }
 
+/// The names of the user's workshops on the network; none when they cannot be read (the
+/// listing does not depend on them).
+async fn host_names(deps: &Deps, user: &UserRef) -> BTreeMap<Target, HostName> {
+    match deps.backend.send(HostNames { user: user.name.clone() }).await.map_err(BackendError::from) {
+        Ok(Ok(names)) => names,
+        Ok(Err(e)) | Err(e) => {
+            tracing::debug!(user = %user.name, error = %e, "cannot read the workshops' names");
+            BTreeMap::new()
+        }
+    }
+}
+
 /// Whether the user can open the project's directory.
 pub(super) async fn project_exists(user: &UserRef, project: &Project) -> bool {
     as_user::existing(user, vec![project.path.clone()]).await.first().copied().unwrap_or(true)
@@ -60,15 +75,19 @@ pub(super) fn info_of(
     instance: &Instance,
     busy: Option<&Busy>,
     exists: bool,
+    host: Option<&HostName>,
 ) -> WorkshopInfo {
-    let (status, notes) = status::derive(busy, instance.running, exists);
+    let (status, mut notes) = status::derive(busy, instance.running, exists);
+    if host.is_some_and(|h| h.fallback) {
+        notes.push(FALLBACK_NOTE.to_string());
+    }
     WorkshopInfo {
         project_id: project.id.clone(),
         name: instance.target.name.clone(),
         base: instance.workshop_config("base").unwrap_or_default().to_string(),
         status,
         sdks: Vec::new(),
-        hostname: None,
+        hostname: host.map(|h| h.name.clone()),
         notes,
         path: None,
         project_path: None,
@@ -80,9 +99,12 @@ pub(super) async fn list_workshops(deps: &Deps, msg: ListWorkshops) -> Result<Wo
     let instances = instances(deps, &msg.user, &project.id).await?;
     let names = instances.iter().map(|i| i.target.name.clone()).collect();
     let busy = busy_map(deps, &msg.user, &project.id, names).await?;
-    let exists = project_exists(&msg.user, &project).await;
-    let mut workshops: Vec<WorkshopInfo> =
-        instances.iter().map(|i| info_of(&project, i, busy.get(&i.target.name), exists)).collect();
+    let (exists, host_names) =
+        futures_util::join!(project_exists(&msg.user, &project), host_names(deps, &msg.user));
+    let mut workshops: Vec<WorkshopInfo> = instances
+        .iter()
+        .map(|i| info_of(&project, i, busy.get(&i.target.name), exists, host_names.get(&i.target)))
+        .collect();
     workshops.sort_by(|a, b| a.name.cmp(&b.name));
     warn_missing_project(deps, &msg.user, &project, &workshops).await?;
     let wanted = msg.state.to_ascii_lowercase();

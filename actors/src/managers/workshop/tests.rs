@@ -247,3 +247,33 @@ async fn workshops_lxd_left_stopped_are_started_again_when_the_system_is_healthy
     // It was started through the staged project, which is gone again.
     assert!(!h.root.join("mounts/0").join(PID).join("ws").exists());
 }
+
+#[actix_rt::test]
+async fn list_and_info_show_the_hostname_and_the_fallback_note() {
+    let h = harness().await;
+    let (alice, bob) = (user("alice"), user("bob"));
+    h.instance(&alice, "ws").await;
+    h.instance(&bob, "ws").await;
+    h.instance(&bob, "other").await;
+    // Both projects' directories are named "app": the first to publish gets the friendly name.
+    for who in [&alice, &bob] {
+        let target = Target::new(&who.name, PID, "ws");
+        h.fake.publish_names(&target, "app").await.unwrap();
+    }
+    let info = |who: &UserRef, name: &str| {
+        let msg = GetWorkshop { user: who.clone(), project_id: PID.into(), name: name.into() };
+        h.workshops.send(msg)
+    };
+    let alices = info(&alice, "ws").await.unwrap().unwrap();
+    assert_eq!((alices.hostname.as_deref(), alices.notes.as_slice()), (Some("ws.app.wp"), &[] as &[String]));
+    let bobs = info(&bob, "ws").await.unwrap().unwrap();
+    assert_eq!(bobs.hostname.as_deref(), Some("ws-0123abcd.wp"));
+    assert_eq!(bobs.notes, ["hostname-fallback"]);
+    // A workshop without names (not started yet) has neither.
+    let list = ListWorkshops { user: bob.clone(), project_id: PID.into(), state: String::new() };
+    let list = h.workshops.send(list).await.unwrap().unwrap();
+    let other = list.workshops.iter().find(|w| w.name == "other").unwrap();
+    assert_eq!((other.hostname.as_deref(), other.notes.len()), (None, 0));
+    let ws = list.workshops.iter().find(|w| w.name == "ws").unwrap();
+    assert_eq!(ws.notes, ["hostname-fallback"]);
+}
