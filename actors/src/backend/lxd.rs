@@ -3,6 +3,7 @@
 //! workshops, `workshop-snapshots.<user>` for snapshots), one container per workshop named
 //! `<workshop>-<project id>`, images shared from LXD's default project.
 
+mod dns_probe;
 mod dnsmasq;
 mod exec;
 mod images;

@@ -71,13 +71,6 @@ impl Client {
             Req::post(api_path(&["instances", name, "metadata", "templates"])).query("path", file).body(body);
         self.sync::<Value>(req).await.map(drop)
     }
-
-    /// The content of the template file `file` of an instance.
-    pub async fn instance_template(&self, name: &str, file: &str) -> Result<Bytes> {
-        let req = Req::get(api_path(&["instances", name, "metadata", "templates"])).query("path", file);
-        let raw = self.send_raw(req).await?.error_for_status()?;
-        Ok(raw.body)
-    }
 }
 
 #[cfg(test)]

@@ -7,22 +7,25 @@
 //! whose DHCP request falls into that gap waits 8 s for its address). So the edits of one
 //! daemon are gathered: while a write is in flight, the edits asked for meanwhile wait and go
 //! together in the next one; an edit that changes nothing (the workshop has its line) writes
-//! nothing.
+//! nothing; and a publication is done as soon as the bridge's DNS server answers the new
+//! name (the restart is over), not when LXD is done with the network.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
+use std::net::Ipv4Addr;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tracing::{debug, warn};
 
+use super::dns_probe;
 use super::dnsmasq::{self, Edit, Outcome};
 use super::layout::{self, DNS_DOMAIN};
 use super::{LxdBackend, lxd_error};
 use crate::backend::hostname::{self, HostName};
 use crate::backend::{BackendError, Target};
-use crate::lxd::{Client, LxdError};
+use crate::lxd::{Client, LxdError, Network};
 
 /// The configuration key holding dnsmasq's extra configuration.
 const RAW_DNSMASQ: &str = "raw.dnsmasq";
@@ -30,6 +33,10 @@ const RAW_DNSMASQ: &str = "raw.dnsmasq";
 const MAX_CONFLICTS: u32 = 10;
 /// How long one round (read, edit, write) may take.
 const ROUND_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long withdrawals wait for others before they are written: the workshops of one
+/// removal come to it as their stops end, and each write restarts dnsmasq. (Publications do
+/// not wait: a launch waits for them.)
+const GATHER_WITHDRAWALS: Duration = Duration::from_millis(250);
 
 /// Edits waiting for the next write, and whether a writer runs.
 #[derive(Default)]
@@ -40,6 +47,9 @@ pub(super) struct NameQueue {
 
 struct Pending {
     edit: Edit,
+    /// What the edit comes to in the write in flight (set before each attempt).
+    planned: watch::Sender<Option<Outcome>>,
+    /// What it came to once written (or why it was not).
     reply: oneshot::Sender<Result<Outcome, BackendError>>,
 }
 
@@ -55,7 +65,29 @@ impl LxdBackend {
             project_id: target.project_id.clone(),
             project_name: project_name.to_string(),
         };
-        match self.edit_names(edit).await? {
+        // Most starts find the names as they should be: a read tells, without waiting for a
+        // write in flight.
+        let mut network = self.network().await?;
+        let raw = network.config.remove(RAW_DNSMASQ).unwrap_or_default();
+        let (text, outcomes) = dnsmasq::apply(&raw, std::slice::from_ref(&edit), None, now(), DNS_DOMAIN);
+        let outcome = match outcomes.into_iter().next() {
+            Some(outcome) if text.is_none() => outcome,
+            _ => {
+                // A workshop that had no line is served once its first name is answered.
+                let instance = target.instance_name();
+                let had_line = dnsmasq::entries(&raw, DNS_DOMAIN).iter().any(|e| e.instance() == instance);
+                let probe = network
+                    .config
+                    .get("ipv4.address")
+                    .and_then(|cidr| dns_probe::bridge_address(cidr))
+                    .filter(|_| !had_line)
+                    .map(|server| {
+                        (server, hostname::project_name(&target.name, &target.project_id, DNS_DOMAIN))
+                    });
+                self.edit_names(edit, probe).await?
+            }
+        };
+        match outcome {
             Outcome::Published(host) => Ok(host),
             Outcome::Blocked { name } => {
                 warn!(instance = %target.instance_name(), name = %name, "another line of raw.dnsmasq gives this workshop's name to something else; the workshop has no names of its own");
@@ -74,40 +106,70 @@ impl LxdBackend {
             workshop: target.name.clone(),
             project_id: target.project_id.clone(),
         };
-        self.edit_names(edit).await.map(drop)
+        self.edit_names(edit, None).await.map(drop)
     }
 
     pub(super) async fn names_of(&self, user: &str) -> Result<BTreeMap<Target, HostName>, BackendError> {
-        let (network, _) = self
-            .client
-            .get_network(&self.config.network)
-            .await
-            .map_err(|e| lxd_error(&format!("read network {:?}", self.config.network), e))?;
+        let raw = self.raw_dnsmasq().await?;
         let lxd_project = layout::instances_project(user);
-        let raw = network.config.get(RAW_DNSMASQ).map(String::as_str).unwrap_or_default();
-        Ok(dnsmasq::entries(raw, DNS_DOMAIN)
+        Ok(dnsmasq::entries(&raw, DNS_DOMAIN)
             .into_iter()
             .filter(|e| e.lxd_project == lxd_project)
             .map(|e| (Target::new(user, &e.project_id, &e.workshop), e.host_name(DNS_DOMAIN)))
             .collect())
     }
 
+    async fn network(&self) -> Result<Network, BackendError> {
+        let (network, _) = self
+            .client
+            .get_network(&self.config.network)
+            .await
+            .map_err(|e| lxd_error(&format!("read network {:?}", self.config.network), e))?;
+        Ok(network)
+    }
+
+    async fn raw_dnsmasq(&self) -> Result<String, BackendError> {
+        Ok(self.network().await?.config.remove(RAW_DNSMASQ).unwrap_or_default())
+    }
+
     /// Queues `edit` for the next write (starting the writer when none runs) and waits for
-    /// what it came to.
-    async fn edit_names(&self, edit: Edit) -> Result<Outcome, BackendError> {
-        let (reply, outcome) = oneshot::channel();
+    /// what it came to: until the write returns, or with `probe` (the bridge's DNS server and
+    /// a name the edit adds), until that server answers the name, which it does once it was
+    /// restarted with the new configuration (LXD goes on with the network for as long again).
+    async fn edit_names(
+        &self,
+        edit: Edit,
+        probe: Option<(Ipv4Addr, String)>,
+    ) -> Result<Outcome, BackendError> {
+        let (reply, done) = oneshot::channel();
+        let (planned_tx, planned) = watch::channel(None);
         let start = {
             let mut queue = self.names.borrow_mut();
-            queue.pending.push(Pending { edit, reply });
+            debug!(edit = ?edit, "queued an edit of the workshop names");
+            queue.pending.push(Pending { edit, planned: planned_tx, reply });
             !std::mem::replace(&mut queue.writing, true)
         };
         if start {
             let writer = Writer { client: self.client.unscoped(), network: self.config.network.clone() };
             actix_rt::spawn(writer.run(self.names.clone()));
         }
-        outcome.await.map_err(|_| {
-            BackendError::Lxd("cannot publish the workshop's names: the writer stopped".into())
-        })?
+        let stopped = |_| BackendError::Lxd("cannot publish the workshop's names: the writer stopped".into());
+        let Some((server, name)) = probe else { return done.await.map_err(stopped)? };
+        let served = dns_probe::served(server, &name);
+        futures_util::pin_mut!(done, served);
+        tokio::select! {
+            biased;
+            written = &mut done => return written.map_err(stopped)?,
+            () = &mut served => {}
+        }
+        let outcome = planned.borrow().clone();
+        match outcome {
+            Some(outcome) => {
+                debug!(name = %name, "the bridge's DNS server answers the new name");
+                Ok(outcome)
+            }
+            None => done.await.map_err(stopped)?,
+        }
     }
 }
 
@@ -124,6 +186,11 @@ impl Writer {
             if queue.borrow().pending.is_empty() {
                 queue.borrow_mut().writing = false;
                 return;
+            }
+            let withdrawals_only =
+                queue.borrow().pending.iter().all(|p| matches!(p.edit, Edit::Withdraw { .. }));
+            if withdrawals_only {
+                actix_rt::time::sleep(GATHER_WITHDRAWALS).await;
             }
             let mut batch = Vec::new();
             let round = actix_rt::time::timeout(ROUND_TIMEOUT, self.round(&queue, &mut batch)).await;
@@ -145,7 +212,9 @@ impl Writer {
                         RoundError::Failed(e) => e,
                     };
                     for pending in batch {
-                        let _ = pending.reply.send(Err(error.clone()));
+                        if pending.reply.send(Err(error.clone())).is_err() {
+                            warn!(edit = ?pending.edit, error = %error, "an edit of the workshop names that was already served failed");
+                        }
                     }
                     conflicts = 0;
                 }
@@ -180,6 +249,9 @@ impl Writer {
         let existing = self.existing().await?;
         let (text, outcomes) = dnsmasq::apply(raw, &edits, existing.as_ref(), now(), DNS_DOMAIN);
         let Some(text) = text else { return Ok(outcomes) };
+        for (pending, outcome) in batch.iter().zip(&outcomes) {
+            pending.planned.send_replace(Some(outcome.clone()));
+        }
         let mut put = network.writable();
         if text.is_empty() {
             put.config.remove(RAW_DNSMASQ);
