@@ -6,6 +6,7 @@
 mod dns_probe;
 mod dnsmasq;
 mod exec;
+mod host_lock;
 mod images;
 mod instances;
 mod layout;

@@ -5,5 +5,6 @@
 mod common;
 mod failures;
 mod lifecycle;
+mod names;
 mod setup;
 mod templates;

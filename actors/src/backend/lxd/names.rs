@@ -13,16 +13,17 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 use std::net::Ipv4Addr;
+use std::path::Path;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{oneshot, watch};
 use tracing::{debug, warn};
 
-use super::dns_probe;
 use super::dnsmasq::{self, Edit, Outcome};
 use super::layout::{self, DNS_DOMAIN};
 use super::{LxdBackend, lxd_error};
+use super::{dns_probe, host_lock};
 use crate::backend::hostname::{self, HostName};
 use crate::backend::{BackendError, Target};
 use crate::lxd::{Client, LxdError, Network};
@@ -33,6 +34,10 @@ const RAW_DNSMASQ: &str = "raw.dnsmasq";
 const MAX_CONFLICTS: u32 = 10;
 /// How long one round (read, edit, write) may take.
 const ROUND_TIMEOUT: Duration = Duration::from_secs(60);
+/// Where the daemons of this machine take turns writing the network ([`host_lock`]).
+const LOCK_DIR: &str = "/run";
+/// LXD's error when two restarts of dnsmasq collide.
+const DNSMASQ_COLLISION: &str = "DNS and DHCP service exited prematurely";
 /// How long withdrawals wait for others before they are written: the workshops of one
 /// removal come to it as their stops end, and each write restarts dnsmasq. (Publications do
 /// not wait: a launch waits for them.)
@@ -259,9 +264,20 @@ impl Writer {
             put.config.insert(RAW_DNSMASQ.to_string(), text);
         }
         let started = std::time::Instant::now();
+        let _lock = match host_lock::lock(&host_lock::path(Path::new(LOCK_DIR), &self.network)).await {
+            Ok(lock) => Some(lock),
+            Err(e) => {
+                debug!(error = %e, "cannot take the host's lock of the network; writing without it");
+                None
+            }
+        };
         let written = match self.client.update_network(&self.network, &put, &etag).await {
             Ok(()) => Ok(outcomes),
-            Err(e) if e.is_precondition_failed() => Err(RoundError::Conflict),
+            // Someone else wrote meanwhile; or a writer that does not take the lock (an
+            // administrator's `lxc network set`) restarted dnsmasq at the same time.
+            Err(e) if e.is_precondition_failed() || e.to_string().contains(DNSMASQ_COLLISION) => {
+                Err(RoundError::Conflict)
+            }
             Err(e) => Err(RoundError::Failed(self.lxd_error(e))),
         };
         debug!(network = %self.network, edits = edits.len(), elapsed_ms = started.elapsed().as_millis() as u64, "wrote workshop names");

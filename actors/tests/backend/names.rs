@@ -1,0 +1,137 @@
+//! Workshop names in the bridge's `raw.dnsmasq`: daemons writing at the same time keep each
+//! other's lines, a new name is answered by the bridge's dnsmasq when its publication
+//! returns, and lines of instances that are gone are pruned. No instance is needed: a young
+//! line is spared by the pruning, and each write prunes.
+
+use std::net::{Ipv4Addr, UdpSocket};
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use workshop_actors::backend::lxd::LxdBackend;
+use workshop_actors::backend::{Backend, Target};
+use workshop_actors::lxd::Client;
+
+use crate::common;
+
+const BRIDGE: &str = "workshopbr0";
+
+/// Withdraws every line of `user` at the end, even when the test fails (on a thread of its
+/// own: the test's runtime may be gone or busy).
+struct Lines(String);
+
+impl Drop for Lines {
+    fn drop(&mut self) {
+        let user = self.0.clone();
+        let cleaned = std::thread::spawn(move || {
+            actix_rt::System::new().block_on(async move {
+                let Some(backend) = common::backend() else { return };
+                let names = backend.host_names(&user).await.unwrap_or_default();
+                for target in names.keys() {
+                    if let Err(e) = backend.withdraw_names(target).await {
+                        eprintln!("cleanup: cannot withdraw {target:?}: {e}");
+                    }
+                }
+            })
+        });
+        let _ = cleaned.join();
+    }
+}
+
+fn pid() -> String {
+    format!("{:08x}", rand::random::<u32>())
+}
+
+/// Whether the bridge's dnsmasq answers `name` (a CNAME counts).
+fn answered(name: &str) -> bool {
+    let address = common::lxc(&["network", "get", BRIDGE, "ipv4.address"]).expect("bridge address");
+    let server: Ipv4Addr = address.trim().split('/').next().unwrap().parse().unwrap();
+    let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut query = vec![0x21, 0x43, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.split('.') {
+        query.push(label.len() as u8);
+        query.extend_from_slice(label.as_bytes());
+    }
+    query.extend_from_slice(&[0, 0, 1, 0, 1]);
+    socket.send_to(&query, (server, 53)).unwrap();
+    let mut reply = [0u8; 512];
+    let n = socket.recv(&mut reply).expect("an answer");
+    n >= 12
+        && reply[..2] == [0x21, 0x43]
+        && reply[3] & 0x0f == 0
+        && u16::from_be_bytes([reply[6], reply[7]]) > 0
+}
+
+/// Appends `line` to the bridge's `raw.dnsmasq` (ETag-guarded, as another daemon would).
+async fn append_line(client: &Client, line: &str) {
+    for _ in 0..20 {
+        let (network, etag) = client.get_network(BRIDGE).await.unwrap();
+        let mut put = network.writable();
+        let raw = put.config.remove("raw.dnsmasq").unwrap_or_default();
+        let raw = if raw.is_empty() { line.to_string() } else { format!("{raw}\n{line}") };
+        put.config.insert("raw.dnsmasq".into(), raw);
+        match client.update_network(BRIDGE, &put, &etag).await {
+            Ok(()) => return,
+            Err(e) if e.is_precondition_failed() => continue,
+            Err(e) => panic!("cannot append to raw.dnsmasq: {e}"),
+        }
+    }
+    panic!("raw.dnsmasq keeps changing");
+}
+
+async fn raw_dnsmasq(client: &Client) -> String {
+    client.get_network(BRIDGE).await.unwrap().0.config.get("raw.dnsmasq").cloned().unwrap_or_default()
+}
+
+#[actix_rt::test]
+async fn daemons_writing_at_once_keep_every_line_and_prune_the_lines_of_gone_instances() {
+    if common::backend().is_none() {
+        return;
+    }
+    let user = format!("wst-names-{:08x}", rand::random::<u32>());
+    let _lines = Lines(user.clone());
+    let targets: Vec<Target> = (0..6).map(|i| Target::new(&user, &pid(), &format!("w{i}"))).collect();
+    let gone = Target::new(&user, &pid(), "gone");
+
+    // Two daemons: each has its own client and its own queue of edits.
+    let (a, b): (LxdBackend, LxdBackend) = (common::backend().unwrap(), common::backend().unwrap());
+    let client = Client::local().unwrap();
+    // A line another daemon wrote long ago for an instance that no longer exists.
+    let stale = format!(
+        "cname=gone.{id}.wp,gone.stale.wp,gone-{id}.wp,0  # workshop.{user} 1000000000 stale",
+        id = gone.project_id
+    );
+    append_line(&client, &stale).await;
+    assert_eq!(a.host_names(&user).await.unwrap().len(), 1);
+
+    let dirs: Vec<String> = (0..targets.len()).map(|i| format!("wst-names-{i}")).collect();
+    let publications = targets.iter().zip(&dirs).enumerate().map(|(i, (t, dir))| {
+        let backend = if i % 2 == 0 { &a } else { &b };
+        backend.publish_names(t, dir)
+    });
+    let hosts = join_all(publications).await;
+    let names = a.host_names(&user).await.unwrap();
+    let raw = raw_dnsmasq(&client).await;
+    for (i, (target, host)) in targets.iter().zip(&hosts).enumerate() {
+        let host = host.as_ref().unwrap_or_else(|e| panic!("{target:?}: {e}"));
+        assert_eq!(host.name, format!("w{i}.wst-names-{i}.wp"));
+        assert!(!host.fallback);
+        assert_eq!(names.get(target), Some(host), "{raw}");
+        // Answered as soon as the publication returned.
+        assert!(answered(&format!("w{i}.{}.wp", target.project_id)), "w{i}");
+    }
+    assert_eq!(names.len(), targets.len(), "the stale line is pruned:\n{raw}");
+    assert!(!raw.contains("gone.stale.wp"), "{raw}");
+    assert!(!answered("gone.stale.wp"));
+
+    let withdrawals = targets.iter().enumerate().map(|(i, t)| {
+        let backend = if i % 2 == 0 { &a } else { &b };
+        backend.withdraw_names(t)
+    });
+    for withdrawn in join_all(withdrawals).await {
+        withdrawn.unwrap();
+    }
+    let left = a.host_names(&user).await.unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(!answered(&format!("w0.{}.wp", targets[0].project_id)));
+}
