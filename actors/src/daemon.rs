@@ -7,8 +7,9 @@ use std::time::Duration;
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
+use crate::activity::Activity;
 use crate::backend::{Backend, BackendActor, BackendCheck};
-use crate::engine::{AddKinds, AttachRunner, EngineError, Failure, StateEngine};
+use crate::engine::{AddKinds, AttachRunner, EngineError, Failure, IsBusy, StateEngine};
 use crate::health::{HealthMonitor, SharedHealth};
 use crate::managers::command::{self, CommandManager};
 use crate::managers::workshop::{self, WorkshopConfig, WorkshopManager};
@@ -22,6 +23,8 @@ pub struct DaemonConfig {
     pub backend: Rc<dyn Backend>,
     pub check_interval: Duration,
     pub workshop: WorkshopConfig,
+    /// Counts background work (also given to the backend, for its template preparations).
+    pub activity: Activity,
 }
 
 /// Addresses of the running subsystems.
@@ -33,6 +36,7 @@ pub struct Daemon {
     pub workshops: Addr<WorkshopManager>,
     pub commands: Addr<CommandManager>,
     pub health: SharedHealth,
+    activity: Activity,
     /// Why the state engine can no longer keep the state durable, once it cannot: the daemon
     /// must then exit (non-zero), never serve on without its engine.
     pub failed: oneshot::Receiver<String>,
@@ -48,7 +52,9 @@ impl Daemon {
         let health = SharedHealth::default();
         let check = Rc::new(BackendCheck(config.backend.clone()));
         let backend = BackendActor::new(config.backend).start();
-        let workshops = WorkshopManager::new(engine.clone(), backend.clone(), config.workshop).start();
+        let workshops = WorkshopManager::new(engine.clone(), backend.clone(), config.workshop)
+            .with_activity(config.activity.clone())
+            .start();
         // Workshops LXD could not start by itself (their project is staged by the daemon) are
         // started again whenever LXD is healthy.
         let subscribers = vec![workshops.clone().recipient()];
@@ -66,7 +72,8 @@ impl Daemon {
             handler: commands.clone().recipient(),
         });
         engine.do_send(AttachRunner(runner.clone()));
-        Ok(Self { engine, runner, monitor, backend, workshops, commands, health, failed })
+        let activity = config.activity;
+        Ok(Self { engine, runner, monitor, backend, workshops, commands, health, activity, failed })
     }
 
     /// Stops starting tasks and waits up to `grace` for running ones to finish. Tasks still
@@ -80,5 +87,39 @@ impl Daemon {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// What tells whether the daemon has work (see [`Workload::busy`]).
+    pub fn workload(&self) -> Workload {
+        Workload { engine: self.engine.clone(), health: self.health.clone(), activity: self.activity.clone() }
+    }
+}
+
+/// Whether the daemon has work, for standing by (cheap to clone).
+#[derive(Clone)]
+pub struct Workload {
+    engine: Addr<StateEngine>,
+    health: SharedHealth,
+    activity: Activity,
+}
+
+impl Workload {
+    /// What keeps the daemon busy, if anything: the first system check not done yet, degraded
+    /// mode (workshops LXD left stopped are started when it ends), work in the state
+    /// ([`IsBusy`]) or in the background ([`Activity`]). Open connections are the front's.
+    pub async fn busy(&self) -> Option<&'static str> {
+        if !self.health.checked() {
+            return Some("the first system check has not completed");
+        }
+        if self.health.degraded().is_some() {
+            return Some("the system is not healthy");
+        }
+        if self.activity.count() > 0 {
+            return Some("background work is under way");
+        }
+        if self.engine.send(IsBusy).await.unwrap_or(true) {
+            return Some("a change is in progress");
+        }
+        None
     }
 }

@@ -110,6 +110,14 @@ impl Engine {
         &mut self.scheduler
     }
 
+    /// Whether work is under way: a change that is neither ready nor paused in Wait (a user's
+    /// `--continue` or `--abort` resumes that one), or a running handler (cleanups too).
+    pub fn is_busy(&self) -> bool {
+        let st = &self.state;
+        self.scheduler.running().next().is_some()
+            || st.changes().any(|c| !st.change_ready(&c.id) && st.change_status(&c.id) != Status::Wait)
+    }
+
     /// Applies a mutation and marks the state for checkpointing.
     pub fn mutate<R>(&mut self, f: impl FnOnce(&mut State) -> R) -> R {
         self.change(|_, st| f(st))
@@ -446,7 +454,7 @@ impl Handler<TaskFinished> for StateEngine {
     }
 }
 
-/// Whether any change is still running (used for graceful shutdown).
+/// Whether work is under way ([`Engine::is_busy`]): the daemon does not stand by then.
 #[derive(Message)]
 #[rtype(result = "bool")]
 pub struct IsBusy;
@@ -454,8 +462,7 @@ pub struct IsBusy;
 impl Handler<IsBusy> for StateEngine {
     type Result = bool;
     fn handle(&mut self, _msg: IsBusy, _ctx: &mut Context<Self>) -> bool {
-        let st = self.engine.state();
-        st.changes().any(|c| !st.change_ready(&c.id) && st.change_status(&c.id) != Status::Wait)
+        self.engine.is_busy()
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod lxd;
 pub mod managers;
 
+pub mod activity;
 pub mod backend;
 pub mod daemon;
 pub mod engine;

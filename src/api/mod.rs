@@ -1,6 +1,7 @@
 //! The v1 REST API front: routes, access levels and the envelope. This is the only place that
 //! knows HTTP; it converts between wire types (`workshop_api`) and the actors' messages.
 
+pub mod connections;
 pub mod error;
 pub mod peer;
 mod peer_workshop;
@@ -17,6 +18,7 @@ use workshop_actors::health::SharedHealth;
 use workshop_actors::managers::command::CommandManager;
 use workshop_actors::managers::workshop::WorkshopManager;
 
+use self::connections::Connections;
 use self::error::ApiError;
 use self::peer::{Caller, Listener};
 use self::response::WarningMeta;
@@ -45,12 +47,13 @@ impl AppState {
 }
 
 /// The v1 API on `listener`, with its own server so that every connection it accepts is known
-/// to come from that listener.
+/// to come from that listener; each connection counts in `connections` while it is open.
 pub fn serve(
     listener: UnixListener,
     tag: Listener,
     workers: usize,
     data: web::Data<AppState>,
+    connections: Connections,
 ) -> std::io::Result<Server> {
     Ok(HttpServer::new(move || {
         App::new()
@@ -59,7 +62,10 @@ pub fn serve(
             .configure(configure)
             .default_service(web::to(not_found))
     })
-    .on_connect(move |conn, ext| peer::on_connect(tag, conn, ext))
+    .on_connect(move |conn, ext| {
+        connections.open(ext);
+        peer::on_connect(tag, conn, ext);
+    })
     .workers(workers)
     .disable_signals()
     .shutdown_timeout(5)

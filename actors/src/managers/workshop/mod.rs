@@ -20,6 +20,7 @@ use std::rc::Rc;
 use actix::prelude::*;
 
 use self::handlers::Env;
+use crate::activity::Activity;
 use crate::backend::BackendActor;
 use crate::engine::{KindSpec, StateEngine};
 use crate::managers::{outcome, run_handler};
@@ -48,11 +49,19 @@ pub fn kind_specs() -> Vec<KindSpec> {
 pub struct WorkshopManager {
     engine: Addr<StateEngine>,
     env: Env,
+    /// Counts the starts of workshops LXD left stopped, which no request waits for.
+    activity: Activity,
 }
 
 impl WorkshopManager {
     pub fn new(engine: Addr<StateEngine>, backend: Addr<BackendActor>, config: WorkshopConfig) -> Self {
-        Self { engine, env: Env { backend, config: Rc::new(config) } }
+        Self { engine, env: Env { backend, config: Rc::new(config) }, activity: Activity::default() }
+    }
+
+    /// Counts its background work in `activity`.
+    pub fn with_activity(mut self, activity: Activity) -> Self {
+        self.activity = activity;
+        self
     }
 }
 

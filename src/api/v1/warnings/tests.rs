@@ -41,6 +41,7 @@ async fn callers_see_count_and_dismiss_only_their_own_and_daemon_wide_warnings()
             guest_bin_dir: root.join("bin"),
             mounts_dir: root.join("mounts"),
         },
+        activity: Default::default(),
     })
     .unwrap();
     let data = web::Data::new(AppState {
@@ -50,7 +51,9 @@ async fn callers_see_count_and_dismiss_only_their_own_and_daemon_wide_warnings()
         health: daemon.health.clone(),
     });
     let socket = root.join("workshop.socket");
-    let server = api::serve(UnixListener::bind(&socket).unwrap(), Listener::Trusted, 1, data).unwrap();
+    let server =
+        api::serve(UnixListener::bind(&socket).unwrap(), Listener::Trusted, 1, data, Default::default())
+            .unwrap();
     actix_web::rt::spawn(server);
 
     // SAFETY: a plain getter.
