@@ -7,4 +7,5 @@ mod exec;
 mod projects;
 mod security;
 mod sockets;
+mod systemd;
 mod workshops;
