@@ -48,6 +48,9 @@ enum Command {
     Run(RunArgs),
     /// Print the version.
     Version,
+    /// Write the manual pages (workshopd.1 and one per command) into DIR (`make install`).
+    #[command(hide = true)]
+    GenerateManpages { dir: PathBuf },
 }
 
 #[derive(clap::Args)]
@@ -90,6 +93,10 @@ fn main() -> anyhow::Result<()> {
         Command::Version => {
             println!("{}", workshop_api::VERSION);
             Ok(())
+        }
+        Command::GenerateManpages { dir } => {
+            use clap::CommandFactory as _;
+            Ok(clap_mangen::generate_to(Cli::command(), dir)?)
         }
         Command::Run(args) => {
             init_tracing(&args);

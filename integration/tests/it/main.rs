@@ -4,6 +4,7 @@
 mod api;
 mod cli;
 mod exec;
+mod install;
 mod projects;
 mod security;
 mod sockets;
