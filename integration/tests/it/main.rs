@@ -7,6 +7,7 @@ mod exec;
 mod install;
 mod projects;
 mod security;
+mod snap;
 mod sockets;
 mod systemd;
 mod workshops;
