@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+// The model is parsed to check each documented key's type and values; most are not read.
+#[allow(dead_code)]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct Snapcraft {
@@ -53,6 +55,8 @@ struct Snapcraft {
     lint: Option<serde_yaml_ng::Value>,
 }
 
+// The model is parsed to check each documented key's type and values; most are not read.
+#[allow(dead_code)]
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum OneOrMany {
@@ -100,6 +104,8 @@ enum Compression {
     Lzo,
 }
 
+// The model is parsed to check each documented key's type and values; most are not read.
+#[allow(dead_code)]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct App {
@@ -221,6 +227,8 @@ impl SocketMode {
     }
 }
 
+// The model is parsed to check each documented key's type and values; most are not read.
+#[allow(dead_code)]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct Hook {
