@@ -216,3 +216,34 @@ fn installed_manual_pages_render_with_man() {
     let run = std::fs::read_to_string(man1.join("workshopd-run.1")).unwrap();
     assert!(run.contains("WORKSHOP_STANDBY_AFTER"), "the environment variable is documented:\n{run}");
 }
+
+/// The README's two commands, as it gives them, and every script they run work in a root
+/// shell on a machine without sudo: nothing runs `sudo` on the host (the guest image has its
+/// own), and set-up does not install it.
+#[test]
+fn the_readme_commands_run_as_root_without_sudo() {
+    let root = workspace();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let block = readme.split("```sh\n").nth(1).and_then(|b| b.split("```").next()).unwrap();
+    let commands: Vec<&str> = block.lines().collect();
+    assert_eq!(commands.len(), 2, "{block}");
+    for command in commands {
+        assert!(command.starts_with("bash scripts/") && command.contains("# as root"), "{command}");
+    }
+    let mut scripts: Vec<PathBuf> = Vec::new();
+    for dir in ["scripts", "snap/hooks", "snap/local/commands"] {
+        scripts.extend(std::fs::read_dir(root.join(dir)).unwrap().map(|e| e.unwrap().path()));
+    }
+    scripts.push(root.join("Makefile"));
+    let word = regex_lite::Regex::new(r"(^|[^A-Za-z0-9_-])sudo([^A-Za-z0-9_-]|$)").unwrap();
+    for script in scripts {
+        let text = std::fs::read_to_string(&script).unwrap();
+        for line in text.lines() {
+            let code = line.split(" #").next().unwrap_or_default();
+            if code.trim_start().starts_with('#') || code.starts_with("IMAGE_PACKAGES=") {
+                continue;
+            }
+            assert!(!word.is_match(code), "{} needs sudo: {line}", script.display());
+        }
+    }
+}
