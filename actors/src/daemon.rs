@@ -76,17 +76,22 @@ impl Daemon {
         Ok(Self { engine, runner, monitor, backend, workshops, commands, health, activity, failed })
     }
 
-    /// Stops starting tasks and waits up to `grace` for running ones to finish. Tasks still
-    /// running afterwards stay Doing in the state and run again after restart.
+    /// Stops starting tasks and waits up to `grace` for running ones to finish, and for the
+    /// engine to have saved what they did. Tasks still running afterwards stay Doing in the
+    /// state and run again after restart.
     pub async fn drain(&self, grace: Duration) -> usize {
         let deadline = tokio::time::Instant::now() + grace;
-        loop {
+        let running = loop {
             let running = self.runner.send(Drain).await.unwrap_or(0);
             if running == 0 || tokio::time::Instant::now() >= deadline {
-                return running;
+                break running;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        };
+        // The runner passes each outcome on before it stops counting the task: a message to
+        // the engine now is handled after those outcomes, each of which ends with a checkpoint.
+        let _ = self.engine.send(IsBusy).await;
+        running
     }
 
     /// What tells whether the daemon has work (see [`Workload::busy`]).
@@ -121,5 +126,79 @@ impl Workload {
             return Some("a change is in progress");
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::fake::FakeBackend;
+    use crate::engine::{Engine, Transact};
+    use crate::runner::RunTask;
+    use crate::state::{Outcome, Status};
+
+    /// Finishes each task it is given after a short while; says when it has one.
+    struct Quick(Rc<std::cell::Cell<bool>>);
+
+    impl Actor for Quick {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<RunTask> for Quick {
+        type Result = ResponseFuture<Outcome>;
+        fn handle(&mut self, _msg: RunTask, _ctx: &mut Context<Self>) -> Self::Result {
+            self.0.set(true);
+            Box::pin(async {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Outcome::Done
+            })
+        }
+    }
+
+    #[actix_rt::test]
+    async fn a_task_that_ends_while_draining_is_saved_when_drain_returns() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let daemon = Daemon::start(DaemonConfig {
+            state_dir: root.to_path_buf(),
+            backend: Rc::new(FakeBackend::default()),
+            check_interval: Duration::from_secs(3600),
+            workshop: WorkshopConfig {
+                cache_dir: root.join("cache"),
+                guest_bin_dir: root.join("bin"),
+                mounts_dir: root.join("mounts"),
+            },
+            activity: Activity::default(),
+        })
+        .unwrap();
+        daemon
+            .engine
+            .send(AddKinds(vec![crate::engine::KindSpec { kind: "quick", undo: false, cleanup: false }]))
+            .await
+            .unwrap();
+        let started = Rc::new(std::cell::Cell::new(false));
+        let handler = Quick(started.clone()).start().recipient();
+        daemon.runner.send(RegisterHandler { kinds: vec!["quick"], handler }).await.unwrap();
+        let task = daemon
+            .engine
+            .send(Transact(Box::new(|st| {
+                let now = chrono::Utc::now();
+                let change = st.new_change("test", "Test", now);
+                let task = st.new_task("quick", "Quick", now);
+                st.add_task(&change, &task);
+                task
+            })))
+            .await
+            .unwrap()
+            .unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !started.get() {
+            assert!(tokio::time::Instant::now() < deadline, "the task did not start");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(daemon.drain(Duration::from_secs(5)).await, 0);
+        // What a daemon exiting now leaves on disk.
+        let saved = Engine::load(root).unwrap();
+        assert_eq!(saved.state().task(&task).map(|t| t.status()), Some(Status::Done));
     }
 }
