@@ -8,7 +8,7 @@ use actix::prelude::*;
 use tokio::sync::oneshot;
 
 use crate::backend::{Backend, BackendActor, BackendCheck};
-use crate::engine::{AddKinds, AttachRunner, EngineError, Failure, StateEngine};
+use crate::engine::{AddKinds, EngineError, Failure, StateEngine};
 use crate::health::{HealthMonitor, SharedHealth};
 use crate::managers::command::{self, CommandManager};
 use crate::managers::workshop::{self, WorkshopConfig, WorkshopManager};
@@ -65,7 +65,7 @@ impl Daemon {
             kinds: command::KINDS.to_vec(),
             handler: commands.clone().recipient(),
         });
-        engine.do_send(AttachRunner(runner.clone()));
+        engine.do_send(TaskRunner::attach(&runner));
         Ok(Self { engine, runner, monitor, backend, workshops, commands, health, failed })
     }
 

@@ -5,6 +5,7 @@ pub mod managers;
 
 pub mod backend;
 pub mod daemon;
+pub mod dispatch;
 pub mod engine;
 pub mod health;
 pub mod project;

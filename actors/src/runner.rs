@@ -9,8 +9,9 @@ use futures_util::future::{AbortHandle, AbortRegistration};
 use serde_json::{Map, Value};
 use tracing::{debug, warn};
 
-use crate::engine::{EngineError, StateEngine, TaskFinished, Transact};
-use crate::state::{ChangeId, Op, Outcome, Start, TaskId};
+use crate::dispatch::{AttachRunner, CancelTasks, StartTasks, TaskFinished};
+use crate::engine::{EngineError, StateEngine, Transact};
+use crate::state::{ChangeId, Op, Outcome, TaskId};
 
 /// Asks a manager to run one handler. The manager wraps its future in
 /// `Abortable::new(fut, abort)` so that aborting the change cancels it.
@@ -131,16 +132,6 @@ impl TaskCtx {
     }
 }
 
-/// Starts the given tasks (sent by the state engine).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct StartTasks(pub Vec<Start>);
-
-/// Cancels running tasks (their change was aborted).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct CancelTasks(pub Vec<TaskId>);
-
 /// Routes `kinds` to `handler`.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -173,6 +164,11 @@ pub struct TaskRunner {
 impl TaskRunner {
     pub fn new(engine: Addr<StateEngine>) -> Self {
         Self { engine, handlers: HashMap::new(), running: HashMap::new(), draining: false }
+    }
+
+    /// What the engine needs to hand this runner its tasks.
+    pub fn attach(runner: &Addr<TaskRunner>) -> AttachRunner {
+        AttachRunner { start: runner.clone().recipient(), cancel: runner.clone().recipient() }
     }
 }
 
@@ -211,18 +207,7 @@ impl Handler<StartTasks> for TaskRunner {
             let me = ctx.address();
             let op = start.op;
             actix::spawn(async move {
-                let (data, change_data) = engine
-                    .send(crate::engine::Query(Box::new({
-                        let (task, change) = (start.task.clone(), start.change.clone());
-                        move |st| {
-                            let data = st.task(&task).map(|t| t.data().clone()).unwrap_or_default();
-                            let cdata = st.change(&change).map(|c| c.data().clone()).unwrap_or_default();
-                            (data, cdata)
-                        }
-                    })))
-                    .await
-                    .unwrap_or_default();
-                let ctx = TaskCtx::new(start.task, start.change, start.kind, data, change_data, engine);
+                let ctx = TaskCtx::new(start.task, start.change, start.kind, start.data, start.change_data, engine);
                 let outcome = match handler.send(RunTask { ctx, op, abort: registration }).await {
                     Ok(outcome) => outcome,
                     Err(e) => Outcome::Failed(format!("cannot run task: {e}")),

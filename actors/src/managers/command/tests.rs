@@ -9,7 +9,7 @@ use workshop_api::exec::{ExecRequest, WS_CONTROL, WS_STDERR, WS_STDIO, WS_STDOUT
 use super::*;
 use crate::backend::fake::FakeBackend;
 use crate::backend::{Backend, BackendActor, CreateSpec, ExecControl, Target};
-use crate::engine::{AbortChange, AddKinds, AttachRunner, Query, Transact, WatchChange};
+use crate::engine::{AbortChange, AddKinds, Query, Transact, WatchChange};
 use crate::managers::UserRef;
 use crate::managers::workshop::{self, TrackProject, WorkshopConfig, WorkshopError};
 use crate::runner::{RegisterHandler, TaskRunner};
@@ -52,7 +52,7 @@ async fn harness(connect_timeout: Duration) -> Harness {
     engine.do_send(AddKinds(workshop::kind_specs()));
     engine.do_send(AddKinds(kind_specs()));
     runner.do_send(RegisterHandler { kinds: KINDS.to_vec(), handler: commands.clone().recipient() });
-    engine.do_send(AttachRunner(runner));
+    engine.do_send(TaskRunner::attach(&runner));
 
     // SAFETY: plain getters without preconditions.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };

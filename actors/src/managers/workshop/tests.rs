@@ -13,7 +13,7 @@ use super::projects::{PROJECTS_KEY, registries};
 use super::*;
 use crate::backend::fake::FakeBackend;
 use crate::backend::{Backend, BackendActor, CreateSpec, Target};
-use crate::engine::{AttachRunner, Query, StateEngine, Transact};
+use crate::engine::{Query, StateEngine, Transact};
 use crate::managers::UserRef;
 use crate::runner::{RegisterHandler, TaskRunner};
 use crate::state::Status;
@@ -60,7 +60,7 @@ async fn harness() -> Harness {
         kinds: KINDS.iter().map(|(k, _)| *k).collect(),
         handler: workshops.clone().recipient(),
     });
-    engine.do_send(AttachRunner(runner));
+    engine.do_send(TaskRunner::attach(&runner));
     let mut dirs = Vec::new();
     for name in ["alice", "bob"] {
         let dir = root.join(name);
