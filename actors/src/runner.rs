@@ -207,7 +207,8 @@ impl Handler<StartTasks> for TaskRunner {
             let me = ctx.address();
             let op = start.op;
             actix::spawn(async move {
-                let ctx = TaskCtx::new(start.task, start.change, start.kind, start.data, start.change_data, engine);
+                let ctx =
+                    TaskCtx::new(start.task, start.change, start.kind, start.data, start.change_data, engine);
                 let outcome = match handler.send(RunTask { ctx, op, abort: registration }).await {
                     Ok(outcome) => outcome,
                     Err(e) => Outcome::Failed(format!("cannot run task: {e}")),

@@ -93,4 +93,6 @@ impl Handler<RunTask> for WorkshopManager {
 }
 
 #[cfg(test)]
+mod lifecycle_tests;
+#[cfg(test)]
 mod tests;
