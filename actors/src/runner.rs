@@ -11,7 +11,7 @@ use tracing::{debug, warn};
 
 use crate::dispatch::{AttachRunner, CancelTasks, StartTasks, TaskFinished};
 use crate::engine::{EngineError, StateEngine, Transact};
-use crate::state::{ChangeId, Op, Outcome, TaskId};
+use crate::state::{ChangeId, Key, Op, Outcome, TaskId};
 
 /// Asks a manager to run one handler. The manager wraps its future in
 /// `Abortable::new(fut, abort)` so that aborting the change cancels it.
@@ -54,9 +54,14 @@ impl TaskCtx {
         Self { task, change, kind, data, change_data, engine }
     }
 
-    /// A typed value of the task's data (as of the start of the handler).
-    pub fn get<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
-        self.data.get(key).and_then(|v| serde_json::from_value(v.clone()).ok())
+    /// The value of a typed key of the task's data (as of the start of the handler).
+    pub fn read<T: serde::de::DeserializeOwned>(&self, key: &Key<T>) -> Option<T> {
+        key.get(&self.data)
+    }
+
+    /// The value of a typed key of the change's data (as of the start of the handler).
+    pub fn change_read<T: serde::de::DeserializeOwned>(&self, key: &Key<T>) -> Option<T> {
+        key.get(&self.change_data)
     }
 
     /// A typed value of the change's data (as of the start of the handler).
@@ -93,8 +98,14 @@ impl TaskCtx {
             .await;
     }
 
+    /// Stores the value of a typed key in the task's data.
+    pub async fn write<T: serde::Serialize>(&mut self, key: &Key<T>, value: &T) {
+        let value = serde_json::to_value(value).unwrap_or(Value::Null);
+        self.set(key.name(), value).await
+    }
+
     /// Stores a value in the task's data.
-    pub async fn set(&mut self, key: &str, value: Value) {
+    async fn set(&mut self, key: &str, value: Value) {
         self.data.insert(key.to_string(), value.clone());
         let key = key.to_string();
         let _ = self

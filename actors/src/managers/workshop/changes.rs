@@ -7,12 +7,14 @@ use chrono::Utc;
 use workshop_api::Project;
 use workshop_api::workshops::{Mode, WorkshopAction, WorkshopsRequest};
 
-use super::plan::{self, LaunchItem, TaskTarget};
+use super::plan::{self, LaunchItem};
 use super::requests::*;
 use super::status::{self, Refusal};
 use crate::backend::Instance;
 use crate::engine::{ResumeWaiting, Transact};
 use crate::managers::UserRef;
+use crate::managers::task::TaskTarget;
+use crate::managers::task::keys;
 use crate::project::as_user;
 use crate::state::{ChangeId, LogLevel};
 
@@ -184,7 +186,7 @@ async fn transition(
             }
             for id in &discard {
                 if let Some(c) = st.change_mut(id) {
-                    c.set("discard-background", true);
+                    c.write(&keys::DISCARD_BACKGROUND, &true);
                 }
                 st.abort_change(id, now);
             }
@@ -236,8 +238,8 @@ pub(super) async fn resume(
                 }
             }
             if let Some(c) = st.change_mut(&id) {
-                let attempt = c.get::<u64>("attempt").unwrap_or(1);
-                c.set("attempt", attempt + 1);
+                let attempt = c.read(&keys::ATTEMPT).unwrap_or(1);
+                c.write(&keys::ATTEMPT, &(attempt + 1));
             }
         })))
         .await??;

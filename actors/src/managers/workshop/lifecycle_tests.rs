@@ -222,7 +222,7 @@ async fn a_launch_failing_at_any_task_is_undone_completely() {
         let tasks = h.tasks(&change).await;
         assert!(tasks.iter().any(|(k, s)| k == failing && *s == Status::Error), "{failing}: {tasks:?}");
         // Every task with an undo that ran is undone (KINDS says which have one).
-        let undoable = |kind: &str| KINDS.iter().any(|(k, undo)| *k == kind && *undo);
+        let undoable = |kind: &str| KINDS.iter().any(|k| k.name == kind && k.undo.is_some());
         assert!(
             tasks
                 .iter()

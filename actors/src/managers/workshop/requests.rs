@@ -124,7 +124,7 @@ impl WorkshopManager {
         Deps {
             engine: self.engine.clone(),
             backend: self.env.backend.clone(),
-            config: self.env.config.clone(),
+            config: self.env.manager.clone(),
         }
     }
 }

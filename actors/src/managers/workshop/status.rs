@@ -3,6 +3,7 @@
 
 use workshop_api::workshops::{WorkshopAction, WorkshopStatus};
 
+use crate::managers::task::keys;
 use crate::state::{State, Status};
 
 /// A non-ready change that holds a workshop.
@@ -23,11 +24,11 @@ const NON_BLOCKING_KINDS: &[&str] = &["exec"];
 pub fn busy(st: &State, user: &str, project_id: &str, name: &str) -> Option<Busy> {
     st.changes()
         .filter(|c| !NON_BLOCKING_KINDS.contains(&c.kind.as_str()))
-        .filter(|c| c.get::<String>("user").as_deref() == Some(user))
-        .filter(|c| c.get::<String>("project-id").as_deref() == Some(project_id))
-        .filter(|c| !c.get::<bool>("discard-background").unwrap_or(false))
+        .filter(|c| c.read(&keys::USER).as_deref() == Some(user))
+        .filter(|c| c.read(&keys::PROJECT_ID).as_deref() == Some(project_id))
+        .filter(|c| !c.read(&keys::DISCARD_BACKGROUND).unwrap_or(false))
         .filter(|c| !st.change_ready(&c.id))
-        .find(|c| st.change_tasks(&c.id).iter().any(|t| t.get::<String>("workshop").as_deref() == Some(name)))
+        .find(|c| st.change_tasks(&c.id).iter().any(|t| t.read(&keys::WORKSHOP).as_deref() == Some(name)))
         .map(|c| Busy {
             change: c.id.clone(),
             kind: c.kind.clone(),
