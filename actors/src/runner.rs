@@ -130,17 +130,6 @@ impl TaskCtx {
             .await;
     }
 
-    /// Reports progress (`label`, `done` of `total`).
-    pub async fn progress(&self, label: &str, done: u64, total: u64) {
-        let label = label.to_string();
-        let _ = self
-            .transact(move |st, task, _| {
-                if let Some(t) = st.task_mut(task) {
-                    t.set_progress(&label, done, total);
-                }
-            })
-            .await;
-    }
 }
 
 /// Routes `kinds` to `handler`.
