@@ -129,7 +129,6 @@ impl TaskCtx {
             })
             .await;
     }
-
 }
 
 /// Routes `kinds` to `handler`.

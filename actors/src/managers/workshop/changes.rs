@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use chrono::Utc;
-use workshop_api::Project;
 use workshop_api::workshops::{Mode, WorkshopAction, WorkshopsRequest};
+use workshop_api::{ChangeConflict, Project};
 
 use super::plan::{self, LaunchItem};
 use super::requests::*;
@@ -39,11 +39,13 @@ fn refused(action: WorkshopAction, name: &str, project_id: &str, refusal: Refusa
             let what = if busy.waiting { "is waiting on error" } else { "is in progress" };
             WorkshopError::Conflict(Box::new(Conflict {
                 message: format!("cannot {} {name:?}: {} change {what}", action.as_str(), busy.kind),
-                change_status: if busy.waiting { "Wait" } else { "Doing" }.to_string(),
-                change_id: busy.change,
-                change_kind: busy.kind,
-                project_id: project_id.to_string(),
-                workshop: name.to_string(),
+                change: ChangeConflict {
+                    change_status: if busy.waiting { "Wait" } else { "Doing" }.to_string(),
+                    change_id: busy.change,
+                    change_kind: busy.kind,
+                    project_id: project_id.to_string(),
+                    workshop: name.to_string(),
+                },
             }))
         }
         Refusal::AlreadyLaunched => {

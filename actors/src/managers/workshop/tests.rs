@@ -202,7 +202,7 @@ async fn the_owner_sees_her_paused_change_and_removing_discards_it() {
     h.instance(&alice, "ws").await;
     assert_eq!(h.status_of(&alice, "ws").await, WorkshopStatus::Waiting);
     let err = h.change(&alice, WorkshopAction::Start, Mode::Transactional).await.unwrap_err();
-    assert!(matches!(err, WorkshopError::Conflict(ref c) if c.change_id == paused), "{err:?}");
+    assert!(matches!(err, WorkshopError::Conflict(ref c) if c.change.change_id == paused), "{err:?}");
     let remove = h.change(&alice, WorkshopAction::Remove, Mode::Transactional).await.unwrap();
     assert_ne!(remove, paused);
     assert!(h.discarded(&paused).await);
