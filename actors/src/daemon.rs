@@ -25,6 +25,23 @@ pub struct DaemonConfig {
     pub workshop: WorkshopConfig,
 }
 
+impl DaemonConfig {
+    /// A daemon on `backend` keeping everything under `root` (tests).
+    #[cfg(any(test, feature = "fake-backend"))]
+    pub fn for_tests(root: &std::path::Path, backend: Rc<dyn Backend>) -> Self {
+        Self {
+            state_dir: root.join("state"),
+            backend,
+            check_interval: Duration::from_secs(3600),
+            workshop: WorkshopConfig {
+                cache_dir: root.join("cache"),
+                guest_bin_dir: root.join("bin"),
+                mounts_dir: root.join("mounts"),
+            },
+        }
+    }
+}
+
 /// Addresses of the running subsystems.
 pub struct Daemon {
     pub engine: Addr<StateEngine>,

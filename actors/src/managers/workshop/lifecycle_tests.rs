@@ -40,8 +40,8 @@ fn is_root() -> bool {
 async fn harness(names: &[&str]) -> Harness {
     let tmp = tempfile::tempdir().unwrap();
     let root = std::fs::canonicalize(tmp.path()).unwrap();
-    let (state_dir, project) = (root.join("state"), root.join("project"));
-    std::fs::create_dir_all(&state_dir).unwrap();
+    let project = root.join("project");
+    std::fs::create_dir_all(root.join("state")).unwrap();
     std::fs::create_dir_all(project.join(".workshop")).unwrap();
     for name in names {
         let file = project.join(format!(".workshop/{name}.yaml"));
@@ -52,17 +52,7 @@ async fn harness(names: &[&str]) -> Harness {
         chown(dir, Some(UID), Some(UID)).unwrap();
     }
     let fake = Rc::new(FakeBackend::with_bases(&[("ubuntu@22.04", "f00d")]));
-    let daemon = Daemon::start(DaemonConfig {
-        state_dir,
-        backend: fake.clone(),
-        check_interval: Duration::from_secs(3600),
-        workshop: WorkshopConfig {
-            cache_dir: root.join("cache"),
-            guest_bin_dir: root.join("bin"),
-            mounts_dir: root.join("mounts"),
-        },
-    })
-    .unwrap();
+    let daemon = Daemon::start(DaemonConfig::for_tests(&root, fake.clone())).unwrap();
     let user = UserRef { name: "lifecycle".into(), uid: UID, gid: UID };
     let track = TrackProject { user: user.clone(), path: project };
     let (p, _) = daemon.workshops.send(track).await.unwrap().unwrap();
