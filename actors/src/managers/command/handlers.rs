@@ -1,5 +1,5 @@
 //! Task handlers of the command manager: `install-action` writes an action's script into the
-//! workshop; `exec` runs a command bridged to the task's websockets (reference §6.7).
+//! workshop; `exec` runs a command bridged to the task's websockets (../shared/spec/reference-inventory.md §6.7).
 
 use std::time::Duration;
 

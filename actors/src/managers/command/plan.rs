@@ -1,4 +1,4 @@
-//! The exec change: one `exec` task, preceded by `install-action` for actions (reference §8.8).
+//! The exec change: one `exec` task, preceded by `install-action` for actions (../shared/spec/reference-inventory.md §8.8).
 
 use chrono::{DateTime, Utc};
 

@@ -1,4 +1,4 @@
-//! Task handlers of the workshop manager (reference §6.7, WorkshopManager rows). Each is
+//! Task handlers of the workshop manager (../shared/spec/reference-inventory.md §6.7, WorkshopManager rows). Each is
 //! idempotent: after a crash the engine runs a task that was Doing again.
 
 use std::collections::BTreeMap;

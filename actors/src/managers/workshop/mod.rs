@@ -112,7 +112,7 @@ impl Handler<RunTask> for WorkshopManager {
 
     fn handle(&mut self, msg: RunTask, _ctx: &mut Context<Self>) -> Self::Result {
         if msg.op == Op::Undo && msg.ctx.change_read(&keys::DISCARD_BACKGROUND).unwrap_or(false) {
-            // A paused change discarded by `remove`: its undo is skipped (reference §6.3).
+            // A paused change discarded by `remove`: its undo is skipped (../shared/spec/reference-inventory.md §6.3).
             return Box::pin(async { Outcome::Done });
         }
         task::dispatch(KINDS, msg, self.env.clone())

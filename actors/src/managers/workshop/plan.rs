@@ -1,4 +1,4 @@
-//! Planners: pure functions from a request to a change's task graph (reference §8).
+//! Planners: pure functions from a request to a change's task graph (../shared/spec/reference-inventory.md §8).
 
 use chrono::{DateTime, Utc};
 use workshop_api::workshops::Mode;

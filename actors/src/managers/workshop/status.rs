@@ -1,5 +1,5 @@
 //! Workshop status derived from the state (busy changes) and the backend (running or not),
-//! and the conflict checks built on it (reference §6.4).
+//! and the conflict checks built on it (../shared/spec/reference-inventory.md §6.4).
 
 use workshop_api::workshops::{WorkshopAction, WorkshopStatus};
 
