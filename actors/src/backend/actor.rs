@@ -69,7 +69,7 @@ backend_messages! {
     SetDevice { target: Target, name: String, device: Device } -> ()
         => |b, m| b.set_device(&m.target, &m.name, &m.device);
     /// Runs a command and collects its output.
-    RunCommand { target: Target, spec: ExecSpec } -> ExecOutput => |b, m| b.run(&m.target, &m.spec);
+    RunCommand { target: Target, spec: ExecSpec } -> RunOutput => |b, m| b.run(&m.target, &m.spec);
     /// Starts an interactive or streamed command.
     StartExec { target: Target, spec: ExecSpec } -> ExecSession => |b, m| b.exec(&m.target, &m.spec);
     /// Writes a file inside a workshop.

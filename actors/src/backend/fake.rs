@@ -221,7 +221,7 @@ impl Backend for FakeBackend {
         })
     }
 
-    async fn run(&self, target: &Target, spec: &ExecSpec) -> Result<ExecOutput, BackendError> {
+    async fn run(&self, target: &Target, spec: &ExecSpec) -> Result<RunOutput, BackendError> {
         let line = spec.command.join(" ");
         self.call("run", &format!("{} {line}", target.instance_name()))?;
         let running = self.with_instance(target, |i| i.running)?;
@@ -231,7 +231,7 @@ impl Backend for FakeBackend {
         let inner = self.inner.borrow();
         let exit_code =
             inner.run_exits.iter().rev().find(|(n, _)| line.contains(n.as_str())).map_or(0, |(_, c)| *c);
-        Ok(ExecOutput { exit_code, ..ExecOutput::default() })
+        Ok(RunOutput { exit_code, ..RunOutput::default() })
     }
 
     async fn exec(&self, target: &Target, spec: &ExecSpec) -> Result<ExecSession, BackendError> {
@@ -339,17 +339,17 @@ struct FakeIo {
     stdin: mpsc::Receiver<Bytes>,
     stdout: mpsc::Sender<Bytes>,
     stderr: Option<mpsc::Sender<Bytes>>,
-    control: mpsc::Receiver<ExecControl>,
+    control: mpsc::Receiver<SessionControl>,
     /// The session has a terminal (Ctrl-D is end of input).
     pty: bool,
 }
 
 /// The next signal sent to the session (window sizes are ignored).
-async fn next_signal(control: &mut mpsc::Receiver<ExecControl>) -> i32 {
+async fn next_signal(control: &mut mpsc::Receiver<SessionControl>) -> i32 {
     loop {
         match control.recv().await {
-            Some(ExecControl::Signal(sig)) => return sig,
-            Some(ExecControl::Resize { .. }) => {}
+            Some(SessionControl::Signal(sig)) => return sig,
+            Some(SessionControl::Resize { .. }) => {}
             None => return std::future::pending().await,
         }
     }
@@ -402,7 +402,7 @@ mod tests {
 
         let session =
             fake.exec(&t, &ExecSpec { command: v(&["sleep", "60"]), ..spec.clone() }).await.unwrap();
-        session.control.send(ExecControl::Signal(libc::SIGTERM)).await.unwrap();
+        session.control.send(SessionControl::Signal(libc::SIGTERM)).await.unwrap();
         assert_eq!(session.exit.await.unwrap().unwrap(), 128 + libc::SIGTERM);
         assert_eq!(fake.execs().len(), 3);
 

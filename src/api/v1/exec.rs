@@ -10,7 +10,7 @@ use actix_ws::{Message, MessageStream, Session};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tracing::debug;
-use workshop_actors::backend::ExecControl;
+use workshop_actors::backend::SessionControl;
 use workshop_actors::managers::command::{Attach, ClientEnds, Exec, Inbound};
 use workshop_api::exec::{ExecRequest, ExecResult, WS_CONTROL};
 use workshop_api::ids::{ProjectId, TaskId, WorkshopName};
@@ -143,7 +143,7 @@ async fn next_output(outbound: &mut Option<mpsc::Receiver<Bytes>>) -> Option<Byt
 
 /// An LXD-style control message: `window-resize` with string `width`/`height` args, or
 /// `signal` with a number.
-fn parse_control(text: &str) -> Option<ExecControl> {
+fn parse_control(text: &str) -> Option<SessionControl> {
     let control: workshop_api::exec::ExecControl = match serde_json::from_str(text) {
         Ok(c) => c,
         Err(e) => {
@@ -154,9 +154,9 @@ fn parse_control(text: &str) -> Option<ExecControl> {
     match control.command.as_str() {
         "window-resize" => {
             let size = |key: &str| control.args.get(key).and_then(|v| v.parse::<u16>().ok());
-            Some(ExecControl::Resize { width: size("width")?, height: size("height")? })
+            Some(SessionControl::Resize { width: size("width")?, height: size("height")? })
         }
-        "signal" => control.signal.map(ExecControl::Signal),
+        "signal" => control.signal.map(SessionControl::Signal),
         other => {
             debug!(command = other, "ignoring unknown exec control command");
             None

@@ -8,7 +8,7 @@ use workshop_api::exec::{ExecRequest, WS_CONTROL, WS_STDERR, WS_STDIO, WS_STDOUT
 
 use super::*;
 use crate::backend::fake::FakeBackend;
-use crate::backend::{Backend, BackendActor, CreateSpec, ExecControl, Target};
+use crate::backend::{Backend, BackendActor, CreateSpec, SessionControl, Target};
 use crate::engine::{AbortChange, AddKinds, Query, Transact, WatchChange};
 use crate::managers::UserRef;
 use crate::managers::task;
@@ -323,7 +323,7 @@ async fn aborting_the_change_stops_the_command_and_ends_the_streams() {
     assert_ne!(h.task(&task).await.0, Status::Done);
     assert!(read_all(Some(stdout)).await.is_empty());
     tokio::time::timeout(Duration::from_secs(5), control.inbound.closed()).await.expect("control ends");
-    assert!(control.inbound.try_send(Inbound::Control(ExecControl::Signal(2))).is_err());
+    assert!(control.inbound.try_send(Inbound::Control(SessionControl::Signal(2))).is_err());
 }
 
 #[actix_rt::test]
