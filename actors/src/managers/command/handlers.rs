@@ -39,7 +39,7 @@ fn backend_target(t: &TaskTarget) -> Target {
 }
 
 fn interrupted(task: &str) -> String {
-    format!("cannot get exec args for task {task:?}: task was probably interrupted")
+    crate::messages::exec_interrupted(task)
 }
 
 async fn call<M, T>(env: &Env, msg: M) -> Result<T, String>
@@ -64,7 +64,7 @@ pub async fn install_action(ctx: TaskCtx, env: Env) -> HandlerResult {
     let (file, yaml) = project::as_user::definition_text(&t.user, &t.project_path, &t.name)
         .await
         .map_err(|e| e.to_string())?;
-    let script = file.actions.get(&name).ok_or("action not found")?;
+    let script = file.actions.get(&name).ok_or(crate::messages::ACTION_NOT_FOUND)?;
     let line = action::script_line(&yaml, &name);
     let file = GuestFile {
         path: args.action_path(),
@@ -133,7 +133,7 @@ async fn check_cwd(env: &Env, t: &TaskTarget, cwd: &str) -> HandlerResult {
     };
     let out = call(env, RunCommand { target: backend_target(t), spec }).await?;
     if out.exit_code != 0 {
-        return Err(format!("working directory {cwd:?} not found"));
+        return Err(crate::messages::working_directory_not_found(cwd));
     }
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use workshop_api::definition::{DEFAULT_BASE, SdkName, SdkRecord, WorkshopFile};
+use workshop_api::definition::{DEFAULT_BASE, DefinitionError, SdkName, SdkRecord, WorkshopFile};
 
 use crate::context::Ctx;
 
@@ -18,8 +18,20 @@ pub struct InitArgs {
     /// Comma-separated SDKs, each `<name>` or `<name>/<channel>` (e.g. "go,uv/latest/stable")
     #[arg(long, value_delimiter = ',')]
     pub sdks: Vec<String>,
-    /// Base image of the workshop
-    #[arg(long, default_value = DEFAULT_BASE)]
+    /// Base image of the workshop: ubuntu@20.04, ubuntu@22.04, ubuntu@24.04, ubuntu@26.04 or debian@12
+    ///
+    /// Accepted bases: ubuntu@20.04, ubuntu@22.04, ubuntu@24.04, ubuntu@26.04 (those of the
+    /// reference Workshop) and debian@12. Where workshopd gets the image depends on its
+    /// WORKSHOP_IMAGE_SERVER:
+    ///
+    /// - "local" (the default): the LXD image alias of the same name in LXD's default project.
+    ///   scripts/setup-lxd.sh points all five at one offline Debian 12 image it builds with
+    ///   debootstrap, so every base is served without a network.
+    ///
+    /// - "simplestreams:<url>" or "lxd:<url>": copied from that image server on first use,
+    ///   ubuntu@<version> as the alias <version> (as on https://cloud-images.ubuntu.com/releases)
+    ///   and debian@12 as debian/12 (as on https://images.linuxcontainers.org).
+    #[arg(long, default_value = DEFAULT_BASE, value_name = "BASE")]
     pub base: String,
     /// Name of the new workshop
     #[arg(value_name = "NAME")]
@@ -50,7 +62,11 @@ fn parse_sdks(args: &[String]) -> anyhow::Result<Vec<SdkRecord>> {
 /// Validates and writes the definition; returns its path.
 fn create(project: &Path, args: &InitArgs) -> anyhow::Result<PathBuf> {
     let file = WorkshopFile::new(&args.name, &args.base, parse_sdks(&args.sdks)?);
-    file.validate()?;
+    // The reference's message alone: the key is the option or argument given.
+    file.validate().map_err(|e| match e {
+        DefinitionError::Invalid { message, .. } => anyhow::Error::msg(message),
+        e => e.into(),
+    })?;
     for root in ROOT_FILES {
         let path = project.join(root);
         if path.exists() {
