@@ -473,3 +473,93 @@ fn deeply_nested_flow_collections_are_refused_before_reading() {
     let script = "if [ -f x ]; then echo ${HOME}; fi; ".repeat(1000);
     load_ok(&format!("name: ws\nbase: ubuntu@24.04\nactions:\n  t: \"{script}\"\n"));
 }
+
+/// The reference's messages for definition files (§3, ER-01, ER-03, I-07), and the
+/// definitions that get them: ours start with the reference's words (the key and the file
+/// follow), both from the rules alone and when a file is loaded.
+#[test]
+fn reference_messages() {
+    let sdks = |entries: &str| format!("{HEAD}sdks:\n{entries}");
+    let table: Vec<(&str, String)> = vec![
+        (
+            "a workshop's name must: (1) start with a letter, (2) only include digits, lowercase letters, and hyphens joining them",
+            "name: Dev\nbase: ubuntu@24.04\n".into(),
+        ),
+        (
+            "workshop name \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" too long",
+            format!("name: {}\nbase: ubuntu@24.04\n", "a".repeat(41)),
+        ),
+        (
+            "base \"ubuntu@18.04\" not supported; valid bases: ubuntu@20.04, ubuntu@22.04, ubuntu@24.04, ubuntu@26.04, debian@12",
+            "name: ws\nbase: ubuntu@18.04\n".into(),
+        ),
+        ("\"uv\" SDK must only be included once", sdks("  - name: uv\n  - name: uv\n")),
+        (
+            "\"test-sdk-basic-2\" SDK must only be included once",
+            sdks("  - name: project-test-sdk-basic-2\n  - name: project-test-sdk-basic-2\n"),
+        ),
+        ("\"agent\" is a reserved SDK name", sdks("  - name: agent\n")),
+        ("\"system\" is a reserved SDK name", sdks("  - name: try-system\n")),
+        ("invalid SDK name \"Bad_Name\"", sdks("  - name: Bad_Name\n")),
+        ("\"uv\" SDK: ", sdks("  - name: uv\n    channel: cpu/unstable\n")),
+        ("invalid plug name: \"Bad\"", sdks("  - name: uv\n    plugs:\n      Bad:\n")),
+        ("invalid slot name: \"s_1\"", sdks("  - name: uv\n    slots:\n      s_1:\n")),
+        (
+            "invalid interface name \"Mount\" for plug \"p\"",
+            sdks("  - name: uv\n    plugs:\n      p:\n        interface: Mount\n"),
+        ),
+        (
+            "cannot bind system SDK plug \"system:p\"",
+            sdks("  - name: system\n    plugs:\n      p:\n        bind: a:q\n  - name: a\n"),
+        ),
+        (
+            "cannot bind to system SDK plug \"system:mount\"",
+            sdks("  - name: a\n    plugs:\n      p:\n        bind: system:mount\n"),
+        ),
+        (
+            "cannot bind plug \"b:q\": SDK \"b\" not found",
+            sdks("  - name: a\n    plugs:\n      p:\n        bind: b:q\n"),
+        ),
+        (
+            "cannot bind plug \"a:p\" to itself",
+            sdks("  - name: a\n    plugs:\n      p:\n        bind: a:p\n"),
+        ),
+        (
+            "cannot bind \"b:q\" to \"c:r\": plug \"b:q\" is already bound",
+            sdks(
+                "  - name: a\n    plugs:\n      p:\n        bind: b:q\n  - name: b\n    plugs:\n      q:\n        bind: c:r\n  - name: c\n",
+            ),
+        ),
+        (
+            "cannot connect plug \"a:p\" to slot \"system:mount\": plug is bound",
+            sdks(
+                "  - name: a\n    plugs:\n      p:\n        bind: b:q\n  - name: b\nconnections:\n  - plug: a:p\n    slot: system:mount\n",
+            ),
+        ),
+        (
+            "cannot connect plug \"b:q\" to slot \"c:s\": workshop \"ws\" has no SDK named \"c\"",
+            sdks("  - name: b\nconnections:\n  - plug: b:q\n    slot: c:s\n"),
+        ),
+        (
+            "action name \"Build\" must: (1) start with a letter, (2) only include digits, lowercase letters, and hyphens joining them",
+            format!("{HEAD}actions:\n  Build: make\n"),
+        ),
+    ];
+    for (reference, text) in &table {
+        let rule = invalid(text);
+        assert!(rule.starts_with(reference), "reference: {reference:?}\nours:      {rule:?}");
+        let loaded = load(text, Path::new(PATH)).unwrap_err().to_string();
+        assert!(loaded.starts_with(reference), "reference: {reference:?}\nours:      {loaded:?}");
+        assert!(loaded.ends_with(&format!(" in \"{PATH}\")")), "{loaded}");
+    }
+    // Found while reading the file, so within the YAML reader's message (ER-03).
+    let malformed = parse_err(&sdks(
+        "  - name: project-test-sdk-mount\nconnections:\n  - plug: test-sdk-mount\n    slot: system:mount\n",
+    ));
+    assert!(malformed.starts_with("workshop definition YAML:\n"), "{malformed}");
+    assert!(
+        malformed
+            .contains("\"test-sdk-mount\" is not a valid plug or slot reference (use <sdk>:<plug or slot>)"),
+        "{malformed}"
+    );
+}

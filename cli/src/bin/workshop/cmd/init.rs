@@ -41,7 +41,7 @@ pub struct InitArgs {
 /// `workshop init`.
 pub fn run(ctx: &Ctx, args: &InitArgs) -> anyhow::Result<()> {
     let path = create(&ctx.project_dir()?, args)?;
-    println!("{:?} workshop created at {}", args.name, path.display());
+    println!("{}", crate::messages::init_created(&args.name, &path));
     Ok(())
 }
 
@@ -74,9 +74,7 @@ fn create(project: &Path, args: &InitArgs) -> anyhow::Result<PathBuf> {
                 Some(name) => format!(".workshop/{name}.yaml"),
                 None => ".workshop/".to_string(),
             };
-            bail!(
-                "cannot init: {root:?} already exists, move it to {dest} first to manage multiple workshops"
-            );
+            bail!(crate::messages::init_root_exists(root, &dest));
         }
     }
     let dir = project.join(".workshop");
