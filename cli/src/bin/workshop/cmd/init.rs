@@ -160,9 +160,33 @@ mod tests {
             ),
             "{err}"
         );
-        assert!(create(dir.path(), &args("dev", &[], "ubuntu@99.04")).is_err());
+        assert_eq!(
+            create(dir.path(), &args("dev", &[], "ubuntu@99.04")).unwrap_err().to_string(),
+            "base \"ubuntu@99.04\" not supported; valid bases: ubuntu@20.04, ubuntu@22.04, ubuntu@24.04, \
+             ubuntu@26.04, debian@12"
+        );
         assert!(create(dir.path(), &args("dev", &["Bad_Name"], DEFAULT_BASE)).is_err());
         assert!(create(dir.path(), &args("dev", &["go/nonsense-risk/x/y/z"], DEFAULT_BASE)).is_err());
         assert!(!dir.path().join(".workshop").exists());
+    }
+
+    #[test]
+    fn help_lists_every_base_and_where_it_comes_from() {
+        use clap::CommandFactory;
+        let mut cmd = crate::Cli::command();
+        let init = cmd.find_subcommand_mut("init").unwrap();
+        let squeeze = |text: String| text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let help = squeeze(init.render_long_help().to_string());
+        for base in workshop_api::definition::SUPPORTED_BASES {
+            assert!(help.contains(base), "{base} missing from:\n{help}");
+        }
+        for source in ["WORKSHOP_IMAGE_SERVER", "scripts/setup-lxd.sh", "simplestreams:<url>", "debian/12"] {
+            assert!(help.contains(source), "{source} missing from:\n{help}");
+        }
+        let short = squeeze(init.render_help().to_string());
+        assert!(
+            short.contains("ubuntu@20.04, ubuntu@22.04, ubuntu@24.04, ubuntu@26.04 or debian@12"),
+            "{short}"
+        );
     }
 }
