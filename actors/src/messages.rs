@@ -43,6 +43,11 @@ pub fn working_directory_not_found(cwd: &str) -> String {
     format!("working directory {cwd:?} not found")
 }
 
+/// An exec task whose client did not connect its streams in time.
+pub fn exec_not_connected(task: &str) -> String {
+    format!("exec {task}: timeout waiting for websocket connections: context deadline exceeded")
+}
+
 /// An exec task whose arguments (kept in memory only) were lost to a daemon restart.
 pub fn exec_interrupted(task: &str) -> String {
     format!("cannot get exec args for task {task:?}: task was probably interrupted")
@@ -169,6 +174,17 @@ mod reference {
                 resume_log(true, "launch", "ws-launch-abort"),
             ),
             ("Continuing \"refresh\" for workshop \"ws\"...", Is, resume_log(false, "refresh", "ws")),
+            // T-01, §6.7: change summaries.
+            (
+                "Launch \"ws-changes\" workshop",
+                Is,
+                crate::managers::workshop::plan::summary("launch", &["ws-changes"]),
+            ),
+            (
+                "Remove \"a\", \"b\" workshops",
+                Is,
+                crate::managers::workshop::plan::summary("remove", &["a", "b"]),
+            ),
             // E-18.
             (
                 "cannot exec command in \"ws-exec\": not running",
@@ -186,11 +202,22 @@ mod reference {
             // §6.6.
             ("cannot get exec args", Starts, exec_interrupted("7")),
             ("task was probably interrupted", Holds, exec_interrupted("7")),
+            (
+                "exec 7: timeout waiting for websocket connections: context deadline exceeded",
+                Is,
+                exec_not_connected("7"),
+            ),
             // E-10, §2.3.
             (
                 "timed out after 1s: context deadline exceeded",
                 Is,
                 BridgeError::TimedOut(Duration::from_secs(1)).to_string(),
+            ),
+            // §6.6: a state written by a newer daemon.
+            (
+                "cannot downgrade: workshopd is too old for the current system state",
+                Starts,
+                crate::state::StateError::TooNew { level: 2 }.to_string(),
             ),
             // §9 degraded mode, §7 connection errors.
             ("system is not healthy: ", Starts, unhealthy("cannot connect to LXD: x")),

@@ -117,9 +117,7 @@ async fn wait_connected(env: &Env, task: &str) -> HandlerResult {
             return Ok(());
         }
         if tokio::time::timeout_at(deadline, attached.notified()).await.is_err() {
-            return Err(format!(
-                "exec {task}: timeout waiting for websocket connections: context deadline exceeded"
-            ));
+            return Err(crate::messages::exec_not_connected(task));
         }
     }
 }

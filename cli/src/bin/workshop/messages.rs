@@ -149,6 +149,7 @@ mod reference {
                 Is,
                 crate::wait::CANNOT_INTERRUPT.into(),
             ),
+            ("Waiting for server to restart", Is, crate::wait::SERVER_RESTARTING.into()),
             ("WARNING: There is 1 new warning. See \"workshop warnings\".", Is, banner(1)),
             ("WARNING: There are 3 new warnings. See \"workshop warnings\".", Is, banner(3)),
             (
