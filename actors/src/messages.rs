@@ -58,6 +58,12 @@ pub fn missing_project_directory(path: &str, workshop: &str) -> String {
     format!("cannot find project directory {path:?} for workshop {workshop:?}")
 }
 
+/// The warning when the host's time zone is unknown (no `/etc/timezone`, `/etc/localtime`
+/// link or `TZ`): the workshop keeps its own.
+pub fn no_time_zone() -> String {
+    "cannot determine system time zone: no /etc/timezone, /etc/localtime link or TZ on the host".into()
+}
+
 /// Why the daemon is in degraded mode (every change refused).
 pub fn unhealthy(why: &str) -> String {
     format!("system is not healthy: {why}")
@@ -219,6 +225,8 @@ mod reference {
                 Starts,
                 crate::state::StateError::TooNew { level: 2 }.to_string(),
             ),
+            // §6.6 warnings.
+            ("cannot determine system time zone: ", Starts, no_time_zone()),
             // §9 degraded mode, §7 connection errors.
             ("system is not healthy: ", Starts, unhealthy("cannot connect to LXD: x")),
             ("cannot connect to LXD: ", Starts, unreachable(SNAP_LXD, Unreachable::Refused)),
