@@ -125,12 +125,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         None => listen::bind(&paths.socket)?,
     };
 
-    let data = web::Data::new(AppState {
-        engine: daemon.engine.clone(),
-        workshops: daemon.workshops.clone(),
-        commands: daemon.commands.clone(),
-        health: daemon.health.clone(),
-    });
+    let data = web::Data::new(AppState::of(&daemon));
     // One server per listener, so that each connection's listener is known (see api::peer).
     let servers = [
         (trusted, Listener::Trusted, 2),

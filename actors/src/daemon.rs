@@ -8,11 +8,12 @@ use actix::prelude::*;
 use tokio::sync::oneshot;
 
 use crate::backend::{Backend, BackendActor, BackendCheck};
-use crate::engine::{AddKinds, AttachRunner, EngineError, Failure, StateEngine};
+use crate::engine::{EngineError, Failure, StateEngine};
 use crate::health::{HealthMonitor, SharedHealth};
 use crate::managers::command::{self, CommandManager};
+use crate::managers::task;
 use crate::managers::workshop::{self, WorkshopConfig, WorkshopManager};
-use crate::runner::{Drain, RegisterHandler, TaskRunner};
+use crate::runner::{Drain, TaskRunner};
 
 /// What the daemon needs to start.
 pub struct DaemonConfig {
@@ -22,6 +23,23 @@ pub struct DaemonConfig {
     pub backend: Rc<dyn Backend>,
     pub check_interval: Duration,
     pub workshop: WorkshopConfig,
+}
+
+impl DaemonConfig {
+    /// A daemon on `backend` keeping everything under `root` (tests).
+    #[cfg(any(test, feature = "fake-backend"))]
+    pub fn for_tests(root: &std::path::Path, backend: Rc<dyn Backend>) -> Self {
+        Self {
+            state_dir: root.join("state"),
+            backend,
+            check_interval: Duration::from_secs(3600),
+            workshop: WorkshopConfig {
+                cache_dir: root.join("cache"),
+                guest_bin_dir: root.join("bin"),
+                mounts_dir: root.join("mounts"),
+            },
+        }
+    }
 }
 
 /// Addresses of the running subsystems.
@@ -54,18 +72,10 @@ impl Daemon {
         let subscribers = vec![workshops.clone().recipient()];
         let monitor = HealthMonitor::new(check, health.clone(), config.check_interval, subscribers).start();
 
-        engine.do_send(AddKinds(workshop::kind_specs()));
-        runner.do_send(RegisterHandler {
-            kinds: workshop::KINDS.iter().map(|(k, _)| *k).collect(),
-            handler: workshops.clone().recipient(),
-        });
+        task::register(&engine, &runner, workshop::KINDS, workshops.clone().recipient());
         let commands = CommandManager::new(engine.clone(), backend.clone(), workshops.clone()).start();
-        engine.do_send(AddKinds(command::kind_specs()));
-        runner.do_send(RegisterHandler {
-            kinds: command::KINDS.to_vec(),
-            handler: commands.clone().recipient(),
-        });
-        engine.do_send(AttachRunner(runner.clone()));
+        task::register(&engine, &runner, command::KINDS, commands.clone().recipient());
+        engine.do_send(TaskRunner::attach(&runner));
         Ok(Self { engine, runner, monitor, backend, workshops, commands, health, failed })
     }
 

@@ -117,15 +117,3 @@ impl Actor for HealthMonitor {
         ctx.run_interval(self.interval, |act, ctx| act.run_check(ctx));
     }
 }
-
-/// Runs the checks now (e.g. after an LXD error) instead of waiting for the timer.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct CheckNow;
-
-impl Handler<CheckNow> for HealthMonitor {
-    type Result = ();
-    fn handle(&mut self, _msg: CheckNow, ctx: &mut Context<Self>) {
-        self.run_check(ctx);
-    }
-}

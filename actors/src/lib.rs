@@ -6,6 +6,7 @@ pub mod messages;
 
 pub mod backend;
 pub mod daemon;
+pub mod dispatch;
 pub mod engine;
 pub mod health;
 pub mod project;

@@ -40,16 +40,7 @@ pub struct ApiError {
     pub value: Value,
 }
 
-/// The `value` of a `change-conflict` error.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "kebab-case", default)]
-pub struct ChangeConflict {
-    pub change_id: String,
-    pub change_kind: String,
-    pub change_status: String,
-    pub project_id: String,
-    pub workshop: String,
-}
+pub use workshop_api::ChangeConflict;
 
 /// Everything that can go wrong talking to workshopd.
 #[derive(Debug, thiserror::Error)]

@@ -16,7 +16,8 @@ use crate::health::LxdStatus;
 struct Inner {
     instances: BTreeMap<Target, Instance>,
     calls: Vec<String>,
-    failures: HashMap<&'static str, String>,
+    /// Per operation: how many more calls succeed first, and the message of the failure.
+    failures: HashMap<&'static str, (usize, String)>,
     files: BTreeMap<(Target, String), GuestFile>,
     bases: BTreeMap<String, String>,
     users: Vec<String>,
@@ -40,7 +41,12 @@ impl FakeBackend {
 
     /// Makes the next call of `op` (e.g. `"start"`) fail with `message`.
     pub fn fail_next(&self, op: &'static str, message: &str) {
-        self.inner.borrow_mut().failures.insert(op, message.to_string());
+        self.fail_after(op, 0, message);
+    }
+
+    /// Makes the call of `op` after the next `skip` ones fail with `message`.
+    pub fn fail_after(&self, op: &'static str, skip: usize, message: &str) {
+        self.inner.borrow_mut().failures.insert(op, (skip, message.to_string()));
     }
 
     /// Every call so far, as `op target` strings.
@@ -76,8 +82,12 @@ impl FakeBackend {
     fn call(&self, op: &'static str, what: &str) -> Result<(), BackendError> {
         let mut inner = self.inner.borrow_mut();
         inner.calls.push(format!("{op} {what}"));
-        match inner.failures.remove(op) {
-            Some(message) => Err(BackendError::Lxd(message)),
+        match inner.failures.get_mut(op) {
+            Some((0, _)) => Err(BackendError::Lxd(inner.failures.remove(op).expect("present").1)),
+            Some((skip, _)) => {
+                *skip -= 1;
+                Ok(())
+            }
             None => Ok(()),
         }
     }

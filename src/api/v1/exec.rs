@@ -11,8 +11,8 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tracing::debug;
 use workshop_actors::backend::ExecControl;
-use workshop_actors::managers::command::{Attach, AttachError, ClientEnds, CommandError, Exec, Inbound};
-use workshop_api::exec::{ExecRequest, WS_CONTROL};
+use workshop_actors::managers::command::{Attach, ClientEnds, Exec, Inbound};
+use workshop_api::exec::{ExecRequest, ExecResult, WS_CONTROL};
 use workshop_api::ids::{ProjectId, TaskId, WorkshopName};
 
 use crate::api::AppState;
@@ -22,26 +22,6 @@ use crate::api::response::accepted;
 
 /// Largest websocket frame accepted from a client (the CLI sends 16 KiB of stdin at most).
 const MAX_FRAME: usize = 1 << 20;
-
-impl From<CommandError> for ApiError {
-    fn from(e: CommandError) -> Self {
-        match e {
-            CommandError::BadRequest(m) => Self::BadRequest(m),
-            CommandError::Workshop(e) => e.into(),
-            CommandError::Engine(e) => e.into(),
-        }
-    }
-}
-
-impl From<AttachError> for ApiError {
-    fn from(e: AttachError) -> Self {
-        match e {
-            AttachError::NoTask(_) | AttachError::NoWebsocket(_) => Self::NotFound(e.to_string()),
-            AttachError::NotOwner(_) => Self::Forbidden(e.to_string()),
-            AttachError::AlreadyConnected(_) => Self::BadRequest(e.to_string()),
-        }
-    }
-}
 
 /// Request fields the reference refuses when set.
 const UNSUPPORTED: &[&str] = &["terminal", "split-stderr"];
@@ -68,7 +48,7 @@ pub async fn post(
         request,
     };
     let started = state.commands.send(msg).await??;
-    let result = serde_json::json!({ "task-id": started.task });
+    let result = serde_json::to_value(ExecResult { task_id: started.task }).unwrap_or_default();
     Ok(accepted(&started.change, result, state.warning_meta(&caller).await))
 }
 

@@ -11,7 +11,7 @@ use super::cache::{AttachError, ClientEnds};
 use super::plan;
 use crate::engine::{EngineError, Transact};
 use crate::managers::UserRef;
-use crate::managers::workshop::plan::TaskTarget;
+use crate::managers::task::TaskTarget;
 use crate::managers::workshop::{GetWorkshop, WorkshopError};
 use crate::state::{ChangeId, TaskId};
 

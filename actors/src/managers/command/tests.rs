@@ -9,10 +9,11 @@ use workshop_api::exec::{ExecRequest, WS_CONTROL, WS_STDERR, WS_STDIO, WS_STDOUT
 use super::*;
 use crate::backend::fake::FakeBackend;
 use crate::backend::{Backend, BackendActor, CreateSpec, ExecControl, Target};
-use crate::engine::{AbortChange, AddKinds, AttachRunner, Query, Transact, WatchChange};
+use crate::engine::{AbortChange, AddKinds, Query, Transact, WatchChange};
 use crate::managers::UserRef;
+use crate::managers::task;
 use crate::managers::workshop::{self, TrackProject, WorkshopConfig, WorkshopError};
-use crate::runner::{RegisterHandler, TaskRunner};
+use crate::runner::TaskRunner;
 use crate::state::Status;
 
 const DEFINITION: &str =
@@ -49,10 +50,10 @@ async fn harness(connect_timeout: Duration) -> Harness {
     let commands = CommandManager::new(engine.clone(), backend, workshops.clone())
         .with_connect_timeout(connect_timeout)
         .start();
-    engine.do_send(AddKinds(workshop::kind_specs()));
-    engine.do_send(AddKinds(kind_specs()));
-    runner.do_send(RegisterHandler { kinds: KINDS.to_vec(), handler: commands.clone().recipient() });
-    engine.do_send(AttachRunner(runner));
+    // The workshop manager's kinds are known but not run here.
+    engine.do_send(AddKinds(task::kind_specs(workshop::KINDS)));
+    task::register(&engine, &runner, KINDS, commands.clone().recipient());
+    engine.do_send(TaskRunner::attach(&runner));
 
     // SAFETY: plain getters without preconditions.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
@@ -133,7 +134,7 @@ impl Harness {
         self.engine
             .send(Query(Box::new(move |st| {
                 let t = st.task(&id).unwrap();
-                (t.status(), t.get::<serde_json::Value>("api-data"))
+                (t.status(), t.read(&task::keys::API_DATA))
             })))
             .await
             .unwrap()
@@ -254,7 +255,7 @@ async fn exec_tasks_without_cached_args_were_interrupted() {
     let planned = h
         .engine
         .send(Transact(Box::new(move |st| {
-            let target = workshop::plan::TaskTarget {
+            let target = task::TaskTarget {
                 name: "ws-exec".into(),
                 project_id,
                 project_path: "/p".into(),
