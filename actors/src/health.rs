@@ -91,7 +91,7 @@ impl HealthMonitor {
         ctx.spawn(async move { check.check().await }.into_actor(self).map(|(lxd, result), act, _| {
             act.running = false;
             let was = act.shared.degraded();
-            let now = result.err().map(|why| format!("system is not healthy: {why}"));
+            let now = result.err().map(|why| crate::messages::unhealthy(&why));
             match (&was, &now) {
                 (Some(_), None) => info!("System is healthy."),
                 (None, Some(why)) => warn!(reason = %why, "entering degraded mode"),

@@ -2,6 +2,7 @@
 //! plain struct; this crate knows nothing about HTTP, sockets or command-line parsing.
 pub mod lxd;
 pub mod managers;
+pub mod messages;
 
 pub mod backend;
 pub mod daemon;

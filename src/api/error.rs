@@ -218,11 +218,23 @@ mod tests {
     #[test]
     fn kinds_match_the_reference() {
         assert_eq!(ApiError::NoEndpoint.status_code(), StatusCode::NOT_FOUND);
-        assert_eq!(ApiError::NoEndpoint.to_string(), "invalid API endpoint requested");
-        assert_eq!(ApiError::MethodNotAllowed("PUT".into()).to_string(), r#"method "PUT" not allowed"#);
         assert_eq!(
             ApiError::Unauthorized.classify(),
             (StatusCode::UNAUTHORIZED, Some(ErrorKind::LoginRequired))
         );
+    }
+
+    /// The reference's words for the errors of the API front (§2.1, §2.2).
+    #[test]
+    fn reference_messages() {
+        let table = [
+            ("invalid API endpoint requested", ApiError::NoEndpoint),
+            (r#"method "PUT" not allowed"#, ApiError::MethodNotAllowed("PUT".into())),
+            ("access denied", ApiError::Unauthorized),
+            ("cannot get an associated user name", ApiError::NoUserName),
+        ];
+        for (reference, error) in table {
+            assert_eq!(error.to_string(), reference);
+        }
     }
 }

@@ -4,6 +4,7 @@
 mod api;
 mod cli;
 mod exec;
+mod messages;
 mod projects;
 mod security;
 mod sockets;

@@ -27,7 +27,7 @@ pub struct Commands {
 pub type Env = task::Env<Commands>;
 
 fn interrupted(task: &str) -> String {
-    format!("cannot get exec args for task {task:?}: task was probably interrupted")
+    crate::messages::exec_interrupted(task)
 }
 
 /// Writes the action named by the exec task's command to the actions directory, then points
@@ -43,7 +43,7 @@ pub async fn install_action(ctx: TaskCtx, env: Env) -> HandlerResult {
     let (file, yaml) = project::as_user::definition_text(&t.user, &t.project_path, &t.name)
         .await
         .map_err(|e| e.to_string())?;
-    let script = file.actions.get(&name).ok_or("action not found")?;
+    let script = file.actions.get(&name).ok_or(crate::messages::ACTION_NOT_FOUND)?;
     let line = action::script_line(&yaml, &name);
     let file = GuestFile {
         path: args.action_path(),
@@ -96,9 +96,7 @@ async fn wait_connected(env: &Env, task: &str) -> HandlerResult {
             return Ok(());
         }
         if tokio::time::timeout_at(deadline, attached.notified()).await.is_err() {
-            return Err(format!(
-                "exec {task}: timeout waiting for websocket connections: context deadline exceeded"
-            ));
+            return Err(crate::messages::exec_not_connected(task));
         }
     }
 }
@@ -112,7 +110,7 @@ async fn check_cwd(env: &Env, t: &TaskTarget, cwd: &str) -> HandlerResult {
     };
     let out = env.call(RunCommand { target: t.backend(), spec }).await?;
     if out.exit_code != 0 {
-        return Err(format!("working directory {cwd:?} not found"));
+        return Err(crate::messages::working_directory_not_found(cwd));
     }
     Ok(())
 }

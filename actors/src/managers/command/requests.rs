@@ -73,10 +73,7 @@ impl Handler<Exec> for CommandManager {
             let info = workshops.send(lookup).await??;
             if !matches!(info.status, WorkshopStatus::Ready | WorkshopStatus::Waiting) {
                 let verb = if args.action { "run" } else { "exec" };
-                return Err(CommandError::BadRequest(format!(
-                    "cannot {verb} {} in {name:?}: not running",
-                    args.what()
-                )));
+                return Err(CommandError::BadRequest(crate::messages::not_running(verb, args.what(), &name)));
             }
             let target = TaskTarget {
                 name,

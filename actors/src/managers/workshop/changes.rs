@@ -15,6 +15,7 @@ use crate::engine::{ResumeWaiting, Transact};
 use crate::managers::UserRef;
 use crate::managers::task::TaskTarget;
 use crate::managers::task::keys;
+use crate::messages;
 use crate::project::as_user;
 use crate::state::{ChangeId, LogLevel};
 
@@ -27,7 +28,7 @@ pub(super) fn names_of(request: &WorkshopsRequest) -> Result<Vec<String>, Worksh
         }
     }
     if names.is_empty() {
-        return Err(WorkshopError::BadRequest("no workshop names given".into()));
+        return Err(WorkshopError::BadRequest(messages::no_workshop_names(request.action.as_str())));
     }
     Ok(names)
 }
@@ -66,16 +67,10 @@ fn refused(action: WorkshopAction, name: &str, project_id: &str, refusal: Refusa
 /// Checks the request's modes against its action and names.
 fn check_modes(action: WorkshopAction, mode: Mode, names: &[String]) -> Result<(), WorkshopError> {
     if mode != Mode::Transactional && !matches!(action, WorkshopAction::Launch | WorkshopAction::Refresh) {
-        return Err(WorkshopError::BadRequest(format!(
-            "mode {:?} is only supported for launch and refresh",
-            mode.as_str()
-        )));
+        return Err(WorkshopError::BadRequest(messages::mode_not_valid(action.as_str(), mode.as_str())));
     }
     if mode != Mode::Transactional && names.len() > 1 {
-        return Err(WorkshopError::BadRequest(format!(
-            "{} is not supported for multiple workshops",
-            mode.as_str()
-        )));
+        return Err(WorkshopError::BadRequest(messages::MULTIPLE_WAIT_ON_ERROR.into()));
     }
     if action == WorkshopAction::Refresh {
         return Err(WorkshopError::BadRequest("cannot refresh: refresh is not supported yet".into()));
@@ -214,17 +209,10 @@ pub(super) async fn resume(
     let verb = if abort { "abort" } else { "continue" };
     let busy = busy_map(deps, user, &project.id, vec![name.to_string()]).await?;
     let Some(b) = busy.get(name).filter(|b| b.waiting && b.kind == action.as_str()) else {
-        return Err(WorkshopError::NoWaitingChange(format!(
-            "cannot {verb}: no {} in progress",
-            action.as_str()
-        )));
+        return Err(WorkshopError::NoWaitingChange(messages::no_waiting_change(verb, action.as_str())));
     };
     let change = b.change.clone();
-    let line = format!(
-        "{} {:?} for workshop {name:?}...",
-        if abort { "Aborting" } else { "Continuing" },
-        action.as_str()
-    );
+    let line = messages::resume_log(abort, action.as_str(), name);
     let id = change.clone();
     deps.engine
         .send(Transact(Box::new(move |st| {

@@ -205,7 +205,10 @@ pub async fn undo_start(ctx: TaskCtx, env: Env) -> HandlerResult {
 pub async fn configure_timezone(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
     let Some(zone) = guest::host_timezone() else {
-        ctx.log("cannot determine system time zone; keeping the workshop's").await;
+        // As the reference: a warning to the workshop's user; the workshop keeps its zone.
+        let (owner, message) = (t.user.uid, crate::messages::no_time_zone());
+        ctx.log(message.clone()).await;
+        let _ = ctx.transact(move |st, _, _| st.warn(Some(owner), &message, chrono::Utc::now())).await;
         return Ok(());
     };
     if let Err(e) = run_script(&env, &t, "set the time zone", guest::timezone_script(&zone)).await {
