@@ -166,12 +166,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     // The trusted socket comes last: once it answers, every listener is there.
     let trusted = listener(activated.trusted, &paths.socket)?;
 
-    let data = web::Data::new(AppState {
-        engine: daemon.engine.clone(),
-        workshops: daemon.workshops.clone(),
-        commands: daemon.commands.clone(),
-        health: daemon.health.clone(),
-    });
+    let data = web::Data::new(AppState::of(&daemon));
     let connections = Connections::default();
     // One server per listener, so that each connection's listener is known (see api::peer).
     let servers = [

@@ -95,7 +95,6 @@ mod tests {
 
     use workshop_actors::backend::fake::FakeBackend;
     use workshop_actors::daemon::{Daemon, DaemonConfig};
-    use workshop_actors::managers::workshop::WorkshopConfig;
 
     use super::*;
 
@@ -122,19 +121,9 @@ mod tests {
     #[actix_web::test]
     async fn busy_until_the_first_check_then_while_a_connection_is_open() {
         let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path();
-        let daemon = Daemon::start(DaemonConfig {
-            state_dir: root.to_path_buf(),
-            backend: Rc::new(FakeBackend::default()),
-            check_interval: Duration::from_secs(3600),
-            workshop: WorkshopConfig {
-                cache_dir: root.join("cache"),
-                guest_bin_dir: root.join("bin"),
-                mounts_dir: root.join("mounts"),
-            },
-            activity: Default::default(),
-        })
-        .unwrap();
+        let config = DaemonConfig::for_tests(tmp.path(), Rc::new(FakeBackend::default()));
+        std::fs::create_dir_all(&config.state_dir).unwrap();
+        let daemon = Daemon::start(config).unwrap();
         let workload = daemon.workload();
         let connections = Connections::default();
         assert_eq!(busy(&workload, &connections).await, Some("the first system check has not completed"));

@@ -9,11 +9,12 @@ use tokio::sync::oneshot;
 
 use crate::activity::Activity;
 use crate::backend::{Backend, BackendActor, BackendCheck};
-use crate::engine::{AddKinds, AttachRunner, EngineError, Failure, IsBusy, StateEngine};
+use crate::engine::{EngineError, Failure, IsBusy, StateEngine};
 use crate::health::{HealthMonitor, SharedHealth};
 use crate::managers::command::{self, CommandManager};
+use crate::managers::task;
 use crate::managers::workshop::{self, WorkshopConfig, WorkshopManager};
-use crate::runner::{Drain, RegisterHandler, TaskRunner};
+use crate::runner::{Drain, TaskRunner};
 
 /// What the daemon needs to start.
 pub struct DaemonConfig {
@@ -25,6 +26,24 @@ pub struct DaemonConfig {
     pub workshop: WorkshopConfig,
     /// Counts background work (also given to the backend, for its template preparations).
     pub activity: Activity,
+}
+
+impl DaemonConfig {
+    /// A daemon on `backend` keeping everything under `root` (tests).
+    #[cfg(any(test, feature = "fake-backend"))]
+    pub fn for_tests(root: &std::path::Path, backend: Rc<dyn Backend>) -> Self {
+        Self {
+            state_dir: root.join("state"),
+            backend,
+            check_interval: Duration::from_secs(3600),
+            workshop: WorkshopConfig {
+                cache_dir: root.join("cache"),
+                guest_bin_dir: root.join("bin"),
+                mounts_dir: root.join("mounts"),
+            },
+            activity: Activity::default(),
+        }
+    }
 }
 
 /// Addresses of the running subsystems.
@@ -60,18 +79,10 @@ impl Daemon {
         let subscribers = vec![workshops.clone().recipient()];
         let monitor = HealthMonitor::new(check, health.clone(), config.check_interval, subscribers).start();
 
-        engine.do_send(AddKinds(workshop::kind_specs()));
-        runner.do_send(RegisterHandler {
-            kinds: workshop::KINDS.iter().map(|(k, _)| *k).collect(),
-            handler: workshops.clone().recipient(),
-        });
+        task::register(&engine, &runner, workshop::KINDS, workshops.clone().recipient());
         let commands = CommandManager::new(engine.clone(), backend.clone(), workshops.clone()).start();
-        engine.do_send(AddKinds(command::kind_specs()));
-        runner.do_send(RegisterHandler {
-            kinds: command::KINDS.to_vec(),
-            handler: commands.clone().recipient(),
-        });
-        engine.do_send(AttachRunner(runner.clone()));
+        task::register(&engine, &runner, command::KINDS, commands.clone().recipient());
+        engine.do_send(TaskRunner::attach(&runner));
         let activity = config.activity;
         Ok(Self { engine, runner, monitor, backend, workshops, commands, health, activity, failed })
     }
@@ -133,8 +144,8 @@ impl Workload {
 mod tests {
     use super::*;
     use crate::backend::fake::FakeBackend;
-    use crate::engine::{Engine, Transact};
-    use crate::runner::RunTask;
+    use crate::engine::{AddKinds, Engine, KindSpec, Transact};
+    use crate::runner::{RegisterHandler, RunTask};
     use crate::state::{Outcome, Status};
 
     /// Finishes each task it is given after a short while; says when it has one.
@@ -159,21 +170,13 @@ mod tests {
     async fn a_task_that_ends_while_draining_is_saved_when_drain_returns() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
-        let daemon = Daemon::start(DaemonConfig {
-            state_dir: root.to_path_buf(),
-            backend: Rc::new(FakeBackend::default()),
-            check_interval: Duration::from_secs(3600),
-            workshop: WorkshopConfig {
-                cache_dir: root.join("cache"),
-                guest_bin_dir: root.join("bin"),
-                mounts_dir: root.join("mounts"),
-            },
-            activity: Activity::default(),
-        })
-        .unwrap();
+        let config = DaemonConfig::for_tests(root, Rc::new(FakeBackend::default()));
+        let state_dir = config.state_dir.clone();
+        std::fs::create_dir_all(&state_dir).unwrap();
+        let daemon = Daemon::start(config).unwrap();
         daemon
             .engine
-            .send(AddKinds(vec![crate::engine::KindSpec { kind: "quick", undo: false, cleanup: false }]))
+            .send(AddKinds(vec![KindSpec { kind: "quick", undo: false, cleanup: false }]))
             .await
             .unwrap();
         let started = Rc::new(std::cell::Cell::new(false));
@@ -198,7 +201,7 @@ mod tests {
         }
         assert_eq!(daemon.drain(Duration::from_secs(5)).await, 0);
         // What a daemon exiting now leaves on disk.
-        let saved = Engine::load(root).unwrap();
+        let saved = Engine::load(&state_dir).unwrap();
         assert_eq!(saved.state().task(&task).map(|t| t.status()), Some(Status::Done));
     }
 }

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 use tracing::{debug, error, info, warn};
 
-use crate::runner::{StartTasks, TaskRunner};
+use crate::dispatch::{AttachRunner, CancelTasks, Dispatch, StartTasks, TaskFinished};
 use crate::state::checkpoint::StateLock;
 use crate::state::{ChangeId, Ensured, Op, Outcome, Scheduler, State, StateError, Status, Store, TaskId};
 
@@ -189,6 +189,21 @@ impl Engine {
         }
     }
 
+    /// The tasks to start, with their data as the state has it now.
+    fn dispatch(&self, start: Vec<crate::state::Start>) -> Vec<Dispatch> {
+        start
+            .into_iter()
+            .map(|s| Dispatch {
+                data: self.state.task(&s.task).map(|t| t.data().clone()).unwrap_or_default(),
+                change_data: self.state.change(&s.change).map(|c| c.data().clone()).unwrap_or_default(),
+                task: s.task,
+                change: s.change,
+                kind: s.kind,
+                op: s.op,
+            })
+            .collect()
+    }
+
     /// Runs the scheduler: what to start, what to cancel, and when to look again.
     pub fn ensure(&mut self, now: DateTime<Utc>) -> Ensured {
         self.changing = true;
@@ -243,7 +258,7 @@ impl Engine {
 /// The actor shell over [`Engine`].
 pub struct StateEngine {
     engine: Engine,
-    runner: Option<Addr<TaskRunner>>,
+    runner: Option<AttachRunner>,
     wakeup: Option<(DateTime<Utc>, SpawnHandle)>,
     failure: Failure,
     _lock: StateLock,
@@ -285,11 +300,11 @@ impl StateEngine {
         };
         cancel.extend(more);
         if let (Some(runner), false) = (&self.runner, cancel.is_empty()) {
-            runner.do_send(crate::runner::CancelTasks(cancel));
+            runner.cancel.do_send(CancelTasks(cancel));
         }
         if !start.is_empty() {
             match &self.runner {
-                Some(runner) => runner.do_send(StartTasks(start)),
+                Some(runner) => runner.start.do_send(StartTasks(self.engine.dispatch(start))),
                 None => warn!(count = start.len(), "tasks runnable but no task runner attached"),
             }
         }
@@ -334,16 +349,12 @@ impl Actor for StateEngine {
     }
 }
 
-/// Attaches the task runner and starts scheduling (restart recovery happens here: tasks left
+/// Attaching the task runner starts scheduling (restart recovery happens here: tasks left
 /// Doing/Undoing by a previous run are started again).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct AttachRunner(pub Addr<TaskRunner>);
-
 impl Handler<AttachRunner> for StateEngine {
     type Result = ();
     fn handle(&mut self, msg: AttachRunner, ctx: &mut Context<Self>) {
-        self.runner = Some(msg.0);
+        self.runner = Some(msg);
         let _ = self.settle(ctx);
     }
 }
@@ -433,15 +444,6 @@ impl Handler<AbortChange> for StateEngine {
         let cancel = self.engine.schedule(|sched, st| sched.abort(st, &id, now));
         self.settle_cancelling(cancel, ctx)
     }
-}
-
-/// A handler finished (sent by the task runner).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct TaskFinished {
-    pub task: TaskId,
-    pub op: Op,
-    pub outcome: Outcome,
 }
 
 impl Handler<TaskFinished> for StateEngine {

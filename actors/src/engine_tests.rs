@@ -7,7 +7,8 @@ use std::rc::Rc;
 use futures_util::FutureExt as _;
 
 use super::*;
-use crate::runner::{RegisterHandler, RunTask};
+use crate::runner::{RegisterHandler, RunTask, TaskRunner};
+use crate::state::Status;
 
 /// A change of one task of kind "k", not started yet.
 fn add_change(st: &mut State) -> ChangeId {
@@ -78,7 +79,7 @@ fn start(engine: StateEngine) -> (Addr<StateEngine>, Rc<RefCell<Vec<TaskId>>>) {
     let recorder = Recorder(started.clone()).start();
     engine.do_send(AddKinds(vec![KindSpec { kind: "k", undo: false, cleanup: false }]));
     runner.do_send(RegisterHandler { kinds: vec!["k"], handler: recorder.recipient() });
-    engine.do_send(AttachRunner(runner));
+    engine.do_send(TaskRunner::attach(&runner));
     (engine, started)
 }
 

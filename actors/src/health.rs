@@ -98,7 +98,7 @@ impl HealthMonitor {
         ctx.spawn(async move { check.check().await }.into_actor(self).map(|(lxd, result), act, _| {
             act.running = false;
             let was = act.shared.degraded();
-            let now = result.err().map(|why| format!("system is not healthy: {why}"));
+            let now = result.err().map(|why| crate::messages::unhealthy(&why));
             match (&was, &now) {
                 (Some(_), None) => info!("System is healthy."),
                 (None, Some(why)) => warn!(reason = %why, "entering degraded mode"),
@@ -122,17 +122,5 @@ impl Actor for HealthMonitor {
     fn started(&mut self, ctx: &mut Self::Context) {
         self.run_check(ctx);
         ctx.run_interval(self.interval, |act, ctx| act.run_check(ctx));
-    }
-}
-
-/// Runs the checks now (e.g. after an LXD error) instead of waiting for the timer.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct CheckNow;
-
-impl Handler<CheckNow> for HealthMonitor {
-    type Result = ();
-    fn handle(&mut self, _msg: CheckNow, ctx: &mut Context<Self>) {
-        self.run_check(ctx);
     }
 }

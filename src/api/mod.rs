@@ -32,6 +32,16 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// What the routes need of a started daemon.
+    pub fn of(daemon: &workshop_actors::daemon::Daemon) -> Self {
+        Self {
+            engine: daemon.engine.clone(),
+            workshops: daemon.workshops.clone(),
+            commands: daemon.commands.clone(),
+            health: daemon.health.clone(),
+        }
+    }
+
     /// The warnings pending for `caller` (their own and daemon-wide ones), for the envelope
     /// of non-error responses.
     pub async fn warning_meta(&self, caller: &Caller) -> WarningMeta {
@@ -114,4 +124,23 @@ where
         }
         Ok(res)
     }
+}
+
+/// A daemon on the fake backend under `root`, serving the API on `root/workshop.socket`
+/// (the trusted listener, its connections counted in `connections`), for the API front's tests.
+#[cfg(test)]
+pub(crate) fn test_server(
+    root: &std::path::Path,
+    backend: std::rc::Rc<workshop_actors::backend::fake::FakeBackend>,
+    connections: Connections,
+) -> (workshop_actors::daemon::Daemon, std::path::PathBuf) {
+    use workshop_actors::daemon::{Daemon, DaemonConfig};
+    std::fs::create_dir_all(root.join("state")).unwrap();
+    let daemon = Daemon::start(DaemonConfig::for_tests(root, backend)).unwrap();
+    let socket = root.join("workshop.socket");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let data = web::Data::new(AppState::of(&daemon));
+    let server = serve(listener, peer::Listener::Trusted, 1, data, connections).unwrap();
+    actix_web::rt::spawn(server);
+    (daemon, socket)
 }

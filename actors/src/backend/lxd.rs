@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 pub use images::ImageServer;
 
 use super::{
-    Backend, BackendError, BaseImage, CreateSpec, Device, ExecOutput, ExecSession, ExecSpec, GuestFile,
-    Instance, Target,
+    Backend, BackendError, BaseImage, CreateSpec, Device, ExecSession, ExecSpec, GuestFile, Instance,
+    RunOutput, Target,
 };
 use crate::activity::Activity;
 use crate::health::LxdStatus;
@@ -199,7 +199,7 @@ impl Backend for LxdBackend {
         self.change_config(target, changes).await
     }
 
-    async fn run(&self, target: &Target, spec: &ExecSpec) -> Result<ExecOutput, BackendError> {
+    async fn run(&self, target: &Target, spec: &ExecSpec) -> Result<RunOutput, BackendError> {
         self.run_command(target, spec).await
     }
 

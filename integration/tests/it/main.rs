@@ -5,6 +5,7 @@ mod api;
 mod cli;
 mod exec;
 mod install;
+mod messages;
 mod projects;
 mod security;
 mod snap;

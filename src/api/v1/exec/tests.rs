@@ -2,24 +2,22 @@
 //! daemon's actors on the fake backend.
 
 use std::io::{Read, Write};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::web;
 use workshop_actors::backend::fake::FakeBackend;
 use workshop_actors::backend::{Backend, CreateSpec, Target};
-use workshop_actors::daemon::{Daemon, DaemonConfig};
-use workshop_actors::managers::workshop::WorkshopConfig;
+use workshop_actors::daemon::Daemon;
 use workshop_api::exec::{ExecControl, ExecRequest};
 use workshop_client::Client;
 use workshop_client::exec::{self as client_exec, Outgoing};
 
+use crate::api;
 use crate::api::connections::Connections;
-use crate::api::peer::{self, Listener};
-use crate::api::{self, AppState};
+use crate::api::peer;
 
 /// A daemon on the fake backend serving the v1 API on a unix socket, with one running
 /// workshop `ws` in a tracked project.
@@ -43,29 +41,8 @@ pub(in crate::api::v1) async fn server() -> Server {
     std::fs::create_dir_all(project.join(".workshop")).unwrap();
     std::fs::write(project.join(".workshop/ws.yaml"), "name: ws\nbase: ubuntu@22.04\n").unwrap();
     let fake = Rc::new(FakeBackend::default());
-    let daemon = Daemon::start(DaemonConfig {
-        state_dir: root.clone(),
-        backend: fake.clone(),
-        check_interval: Duration::from_secs(3600),
-        workshop: WorkshopConfig {
-            cache_dir: root.join("cache"),
-            guest_bin_dir: root.join("bin"),
-            mounts_dir: root.join("mounts"),
-        },
-        activity: Default::default(),
-    })
-    .unwrap();
-    let data = web::Data::new(AppState {
-        engine: daemon.engine.clone(),
-        workshops: daemon.workshops.clone(),
-        commands: daemon.commands.clone(),
-        health: daemon.health.clone(),
-    });
-    let socket = root.join("workshop.socket");
     let connections = Connections::default();
-    let listener = UnixListener::bind(&socket).unwrap();
-    let server = api::serve(listener, Listener::Trusted, 1, data, connections.clone()).unwrap();
-    actix_web::rt::spawn(server);
+    let (daemon, socket) = api::test_server(&root, fake.clone(), connections.clone());
 
     let client = Client::new(&socket);
     let tracked = blocking(move || client.track_project(&project)).await.unwrap();
