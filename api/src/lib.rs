@@ -22,7 +22,7 @@ pub mod workshops;
 mod body_properties;
 
 pub use changes::{ChangeAction, ChangeInfo, Progress, TaskInfo};
-pub use envelope::{Envelope, ErrorKind, ErrorResult, Maintenance, ResponseType};
+pub use envelope::{ChangeConflict, Envelope, ErrorKind, ErrorResult, Maintenance, ResponseType};
 pub use projects::{Project, ProjectRequest};
 pub use system::{LxdInfo, SystemInfo};
 pub use warnings::{WarningAction, WarningInfo};

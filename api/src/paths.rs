@@ -34,3 +34,26 @@ pub fn workshop_exec(project_id: &str, name: &str) -> String {
 pub fn task_websocket(task_id: &str, ws: &str) -> String {
     format!("/v1/tasks/{task_id}/websocket/{ws}")
 }
+
+/// Percent-encodes one path segment or query value (RFC 3986 unreserved characters pass).
+pub fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_unreserved_characters_pass() {
+        assert_eq!(super::encode("ubuntu@22.04"), "ubuntu%4022.04");
+        assert_eq!(super::encode("a b/c~d-e_f.g"), "a%20b%2Fc~d-e_f.g");
+        assert_eq!(super::encode("é"), "%C3%A9");
+    }
+}

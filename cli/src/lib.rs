@@ -6,6 +6,8 @@
 
 pub mod client;
 pub mod exec;
+#[doc(hidden)]
+pub mod fake_daemon;
 pub mod http;
 pub mod socket;
 

@@ -1,6 +1,7 @@
 //! The v1 REST API front: routes, access levels and the envelope. This is the only place that
 //! knows HTTP; it converts between wire types (`workshop_api`) and the actors' messages.
 
+pub mod connections;
 pub mod error;
 pub mod peer;
 mod peer_workshop;
@@ -17,6 +18,7 @@ use workshop_actors::health::SharedHealth;
 use workshop_actors::managers::command::CommandManager;
 use workshop_actors::managers::workshop::WorkshopManager;
 
+use self::connections::Connections;
 use self::error::ApiError;
 use self::peer::{Caller, Listener};
 use self::response::WarningMeta;
@@ -30,6 +32,16 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// What the routes need of a started daemon.
+    pub fn of(daemon: &workshop_actors::daemon::Daemon) -> Self {
+        Self {
+            engine: daemon.engine.clone(),
+            workshops: daemon.workshops.clone(),
+            commands: daemon.commands.clone(),
+            health: daemon.health.clone(),
+        }
+    }
+
     /// The warnings pending for `caller` (their own and daemon-wide ones), for the envelope
     /// of non-error responses.
     pub async fn warning_meta(&self, caller: &Caller) -> WarningMeta {
@@ -45,12 +57,13 @@ impl AppState {
 }
 
 /// The v1 API on `listener`, with its own server so that every connection it accepts is known
-/// to come from that listener.
+/// to come from that listener; each connection counts in `connections` while it is open.
 pub fn serve(
     listener: UnixListener,
     tag: Listener,
     workers: usize,
     data: web::Data<AppState>,
+    connections: Connections,
 ) -> std::io::Result<Server> {
     Ok(HttpServer::new(move || {
         App::new()
@@ -59,7 +72,10 @@ pub fn serve(
             .configure(configure)
             .default_service(web::to(not_found))
     })
-    .on_connect(move |conn, ext| peer::on_connect(tag, conn, ext))
+    .on_connect(move |conn, ext| {
+        connections.open(ext);
+        peer::on_connect(tag, conn, ext);
+    })
     .workers(workers)
     .disable_signals()
     .shutdown_timeout(5)
@@ -108,4 +124,23 @@ where
         }
         Ok(res)
     }
+}
+
+/// A daemon on the fake backend under `root`, serving the API on `root/workshop.socket`
+/// (the trusted listener, its connections counted in `connections`), for the API front's tests.
+#[cfg(test)]
+pub(crate) fn test_server(
+    root: &std::path::Path,
+    backend: std::rc::Rc<workshop_actors::backend::fake::FakeBackend>,
+    connections: Connections,
+) -> (workshop_actors::daemon::Daemon, std::path::PathBuf) {
+    use workshop_actors::daemon::{Daemon, DaemonConfig};
+    std::fs::create_dir_all(root.join("state")).unwrap();
+    let daemon = Daemon::start(DaemonConfig::for_tests(root, backend)).unwrap();
+    let socket = root.join("workshop.socket");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let data = web::Data::new(AppState::of(&daemon));
+    let server = serve(listener, peer::Listener::Trusted, 1, data, connections).unwrap();
+    actix_web::rt::spawn(server);
+    (daemon, socket)
 }

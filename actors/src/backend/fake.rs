@@ -16,7 +16,8 @@ use crate::health::LxdStatus;
 struct Inner {
     instances: BTreeMap<Target, Instance>,
     calls: Vec<String>,
-    failures: HashMap<&'static str, String>,
+    /// Per operation: how many more calls succeed first, and the message of the failure.
+    failures: HashMap<&'static str, (usize, String)>,
     files: BTreeMap<(Target, String), GuestFile>,
     bases: BTreeMap<String, String>,
     users: Vec<String>,
@@ -41,7 +42,12 @@ impl FakeBackend {
 
     /// Makes the next call of `op` (e.g. `"start"`) fail with `message`.
     pub fn fail_next(&self, op: &'static str, message: &str) {
-        self.inner.borrow_mut().failures.insert(op, message.to_string());
+        self.fail_after(op, 0, message);
+    }
+
+    /// Makes the call of `op` after the next `skip` ones fail with `message`.
+    pub fn fail_after(&self, op: &'static str, skip: usize, message: &str) {
+        self.inner.borrow_mut().failures.insert(op, (skip, message.to_string()));
     }
 
     /// Every call so far, as `op target` strings.
@@ -77,8 +83,12 @@ impl FakeBackend {
     fn call(&self, op: &'static str, what: &str) -> Result<(), BackendError> {
         let mut inner = self.inner.borrow_mut();
         inner.calls.push(format!("{op} {what}"));
-        match inner.failures.remove(op) {
-            Some(message) => Err(BackendError::Lxd(message)),
+        match inner.failures.get_mut(op) {
+            Some((0, _)) => Err(BackendError::Lxd(inner.failures.remove(op).expect("present").1)),
+            Some((skip, _)) => {
+                *skip -= 1;
+                Ok(())
+            }
             None => Ok(()),
         }
     }
@@ -212,7 +222,7 @@ impl Backend for FakeBackend {
         })
     }
 
-    async fn run(&self, target: &Target, spec: &ExecSpec) -> Result<ExecOutput, BackendError> {
+    async fn run(&self, target: &Target, spec: &ExecSpec) -> Result<RunOutput, BackendError> {
         let line = spec.command.join(" ");
         self.call("run", &format!("{} {line}", target.instance_name()))?;
         let running = self.with_instance(target, |i| i.running)?;
@@ -222,7 +232,7 @@ impl Backend for FakeBackend {
         let inner = self.inner.borrow();
         let exit_code =
             inner.run_exits.iter().rev().find(|(n, _)| line.contains(n.as_str())).map_or(0, |(_, c)| *c);
-        Ok(ExecOutput { exit_code, ..ExecOutput::default() })
+        Ok(RunOutput { exit_code, ..RunOutput::default() })
     }
 
     async fn exec(&self, target: &Target, spec: &ExecSpec) -> Result<ExecSession, BackendError> {
@@ -358,17 +368,17 @@ struct FakeIo {
     stdin: mpsc::Receiver<Bytes>,
     stdout: mpsc::Sender<Bytes>,
     stderr: Option<mpsc::Sender<Bytes>>,
-    control: mpsc::Receiver<ExecControl>,
+    control: mpsc::Receiver<SessionControl>,
     /// The session has a terminal (Ctrl-D is end of input).
     pty: bool,
 }
 
 /// The next signal sent to the session (window sizes are ignored).
-async fn next_signal(control: &mut mpsc::Receiver<ExecControl>) -> i32 {
+async fn next_signal(control: &mut mpsc::Receiver<SessionControl>) -> i32 {
     loop {
         match control.recv().await {
-            Some(ExecControl::Signal(sig)) => return sig,
-            Some(ExecControl::Resize { .. }) => {}
+            Some(SessionControl::Signal(sig)) => return sig,
+            Some(SessionControl::Resize { .. }) => {}
             None => return std::future::pending().await,
         }
     }
@@ -421,7 +431,7 @@ mod tests {
 
         let session =
             fake.exec(&t, &ExecSpec { command: v(&["sleep", "60"]), ..spec.clone() }).await.unwrap();
-        session.control.send(ExecControl::Signal(libc::SIGTERM)).await.unwrap();
+        session.control.send(SessionControl::Signal(libc::SIGTERM)).await.unwrap();
         assert_eq!(session.exit.await.unwrap().unwrap(), 128 + libc::SIGTERM);
         assert_eq!(fake.execs().len(), 3);
 

@@ -25,9 +25,10 @@ use std::rc::Rc;
 pub use images::ImageServer;
 
 use super::{
-    Backend, BackendError, BaseImage, CreateSpec, Device, ExecOutput, ExecSession, ExecSpec, GuestFile,
-    HostName, Instance, Target,
+    Backend, BackendError, BaseImage, CreateSpec, Device, ExecSession, ExecSpec, GuestFile, HostName,
+    Instance, RunOutput, Target,
 };
+use crate::activity::Activity;
 use crate::health::LxdStatus;
 use crate::lxd::{Client, Endpoint, LxdError, TlsIdentity};
 
@@ -86,6 +87,8 @@ pub struct LxdBackend {
     templates: RefCell<HashMap<String, templates::Preparation>>,
     /// Edits of the workshops' names waiting for their write.
     names: Rc<RefCell<names::NameQueue>>,
+    /// Counts the template preparations and the writes of names, which run outside any change.
+    activity: Activity,
 }
 
 impl LxdBackend {
@@ -98,7 +101,14 @@ impl LxdBackend {
             downloads: RefCell::default(),
             templates: RefCell::default(),
             names: Rc::default(),
+            activity: Activity::default(),
         }
+    }
+
+    /// Counts its background work (template preparations, writes of names) in `activity`.
+    pub fn with_activity(mut self, activity: Activity) -> Self {
+        self.activity = activity;
+        self
     }
 
     /// A backend for the LXD the environment names: `WORKSHOP_LXD_URL` over HTTPS with the
@@ -198,7 +208,7 @@ impl Backend for LxdBackend {
         self.change_config(target, changes).await
     }
 
-    async fn run(&self, target: &Target, spec: &ExecSpec) -> Result<ExecOutput, BackendError> {
+    async fn run(&self, target: &Target, spec: &ExecSpec) -> Result<RunOutput, BackendError> {
         self.run_command(target, spec).await
     }
 

@@ -88,7 +88,7 @@ pub trait Backend {
         changes: &[(String, Option<String>)],
     ) -> Result<(), BackendError>;
     /// Runs a command and collects its output.
-    async fn run(&self, target: &Target, spec: &ExecSpec) -> Result<ExecOutput, BackendError>;
+    async fn run(&self, target: &Target, spec: &ExecSpec) -> Result<RunOutput, BackendError>;
     /// Starts a command whose standard streams the caller drives.
     async fn exec(&self, target: &Target, spec: &ExecSpec) -> Result<ExecSession, BackendError>;
     /// Writes a file inside the workshop.

@@ -28,7 +28,7 @@ pub use certificates::Certificate;
 pub use client::{Client, Upload};
 pub use error::{LxdError, Result, Unreachable};
 pub use events::{Event, EventKind, EventStream, LifecycleEvent};
-pub use exec::{ExecControl, ExecOutput, ExecRequest, ExecResult, ExecSession, ExecStdin};
+pub use exec::{ControlSender, ExecRequest, ExecResult, ExecSession, ExecStdin, OutputStream};
 pub use files::{FileContent, FileInfo, FileKind, PushOptions};
 pub use images::{AliasRef, Image, ImageAlias, ImageImport, RemoteImage};
 pub use instances::{

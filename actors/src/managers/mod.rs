@@ -2,6 +2,7 @@
 //! and the handlers that run those tasks) behind a thin actor shell.
 
 pub mod command;
+pub mod task;
 pub mod workshop;
 
 use actix::prelude::*;
@@ -83,9 +84,7 @@ pub(crate) fn injected_fault(kind: &str) -> bool {
 
 /// Whether the task's change pauses on errors (`wait-setup.mode == "wait-on-error"`).
 fn wait_on_error(ctx: &TaskCtx) -> bool {
-    ctx.change_get::<serde_json::Value>("wait-setup")
-        .and_then(|v| v.get("mode").and_then(|m| m.as_str().map(|m| m == "wait-on-error")))
-        .unwrap_or(false)
+    ctx.change_read(&task::keys::WAIT_SETUP).is_some_and(|w| w.mode == "wait-on-error")
 }
 
 /// Sends a message to the backend actor; backend and mailbox errors become the task's

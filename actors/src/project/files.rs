@@ -227,18 +227,19 @@ mod tests {
             format!("workshop definition \"{}\" not found", root.join(".workshop/nope.yaml").display())
         );
         let invalid = load_definition(&open(&root), "dev").unwrap_err().to_string();
+        assert!(invalid.starts_with("a workshop's name must: (1)"), "{invalid}");
         assert!(
-            invalid.starts_with(&format!(
-                "cannot load \"{}\": name: a workshop's name must",
-                root.join(".workshop/dev.yaml").display()
-            )),
+            invalid.ends_with(&format!(" (name in \"{}\")", root.join(".workshop/dev.yaml").display())),
             "{invalid}"
         );
         // An invalid root file cannot even be listed: its name is unknown.
         let (_tmp2, single) = project();
         write(&single.join("workshop.yaml"), "name: ws\nbse: ubuntu@22.04\n");
         let err = definition_files(&open(&single)).unwrap_err().to_string();
-        assert!(err.ends_with("(did you mean \"base\"?)"), "{err}");
+        assert!(
+            err.starts_with("unknown key \"bse\" at line 2, column 1 (did you mean \"base\"?) (in "),
+            "{err}"
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 pub use change::Change;
-pub use data::DataBag;
+pub use data::{DataBag, Key};
 pub use error::StateError;
 pub use migrate::{PATCH_LEVEL, PATCH_SUBLEVEL};
 pub use prune::{PruneLimits, Pruned, START_OF_OPERATION_TIME};

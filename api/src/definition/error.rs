@@ -1,12 +1,13 @@
 //! Errors of loading and checking a workshop definition.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Why a workshop definition cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DefinitionError {
-    /// Any of the errors below, found in the file at `path`.
-    #[error("cannot load \"{}\": {error}", path.display())]
+    /// Any of the errors below, found in the file at `path`. The reference's words come first
+    /// (scripts match them), the location after them.
+    #[error("{}", located(error, path))]
     File { path: PathBuf, error: Box<DefinitionError> },
     /// The file holds no YAML document (or only comments).
     #[error("empty workshop definition (it needs at least \"name\" and \"base\")")]
@@ -27,7 +28,7 @@ pub enum DefinitionError {
     #[error("workshop definition YAML:\n{0}")]
     Yaml(String),
     /// A rule of the format is broken by the value at `key` (e.g. `sdks[1].plugs.two`).
-    #[error("{key}: {message}")]
+    #[error("{message} ({key})")]
     Invalid { key: String, message: String },
 }
 
@@ -39,6 +40,14 @@ impl DefinitionError {
     /// Wraps the error with the file it was found in.
     pub fn in_file(self, path: impl Into<PathBuf>) -> Self {
         DefinitionError::File { path: path.into(), error: Box::new(self) }
+    }
+}
+
+/// `error` with where it was found: the key (for rule errors) and the file.
+fn located(error: &DefinitionError, path: &Path) -> String {
+    match error {
+        DefinitionError::Invalid { key, message } => format!("{message} ({key} in \"{}\")", path.display()),
+        other => format!("{other} (in \"{}\")", path.display()),
     }
 }
 

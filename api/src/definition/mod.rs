@@ -32,7 +32,7 @@ pub use names::{
 };
 pub use parse::parse;
 pub use schema::json_schema;
-pub use validate::SUPPORTED_BASES;
+pub use validate::{SUPPORTED_BASES, unsupported_base};
 
 /// The base used when `workshop init` is not given one.
 pub const DEFAULT_BASE: &str = "ubuntu@24.04";

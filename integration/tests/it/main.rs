@@ -4,8 +4,12 @@
 mod api;
 mod cli;
 mod exec;
+mod install;
+mod messages;
 mod names;
 mod projects;
 mod security;
+mod snap;
 mod sockets;
+mod systemd;
 mod workshops;

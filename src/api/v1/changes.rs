@@ -1,6 +1,7 @@
 //! `/v1/changes`, `/v1/changes/{id}`, `/v1/changes/{id}/wait`.
 
 use std::time::Duration;
+use workshop_actors::managers::task::keys;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -58,9 +59,7 @@ pub async fn list(
                 .changes()
                 .filter(|c| visible(c, &viewer))
                 .filter(|c| {
-                    project
-                        .as_ref()
-                        .is_none_or(|p| c.get::<String>("project-id").as_deref() == Some(p.as_str()))
+                    project.as_ref().is_none_or(|p| c.read(&keys::PROJECT_ID).as_deref() == Some(p.as_str()))
                 })
                 .filter(|c| match select {
                     Select::All => true,
@@ -146,7 +145,7 @@ async fn find(state: &AppState, caller: &Caller, id: String) -> Result<ChangeInf
 
 /// Root sees every change; others see their own (a change without an owner is root's).
 fn visible(change: &Change, caller: &Caller) -> bool {
-    caller.is_root() || change.get::<String>("user").is_some_and(|u| u == caller.user)
+    caller.is_root() || change.read(&keys::USER).is_some_and(|u| u == caller.user)
 }
 
 fn numeric(id: &str) -> u64 {
@@ -167,8 +166,8 @@ pub fn change_info(st: &State, c: &Change) -> ChangeInfo {
         err: if ready { st.change_err(&c.id) } else { None },
         spawn_time: c.spawn_time(),
         ready_time: if ready { c.ready_time() } else { None },
-        project_id: c.get::<String>("project-id"),
-        data: c.get::<serde_json::Value>("api-data").unwrap_or_default(),
+        project_id: c.read(&keys::PROJECT_ID),
+        data: c.read(&keys::API_DATA).unwrap_or_default(),
     }
 }
 
@@ -186,7 +185,7 @@ fn task_info(t: &Task) -> TaskInfo {
         spawn_time: t.spawn_time(),
         ready_time: t.ready_time(),
         doing_time: t.doing_time().as_nanos() as i64,
-        data: t.get::<serde_json::Value>("api-data").unwrap_or_default(),
+        data: t.read(&keys::API_DATA).unwrap_or_default(),
     }
 }
 

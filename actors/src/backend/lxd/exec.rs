@@ -12,7 +12,7 @@ use tracing::debug;
 
 use super::{LxdBackend, instance_error};
 use crate::backend::{
-    BackendError, CONTROL_BUFFER, ExecControl, ExecOutput, ExecSession, ExecSpec, GuestFile, RunLimits,
+    BackendError, CONTROL_BUFFER, ExecSession, ExecSpec, GuestFile, RunLimits, RunOutput, SessionControl,
     Target,
 };
 use crate::lxd::{self, Client, ExecRequest, LxdError, PushOptions, Upload};
@@ -61,11 +61,7 @@ const KILL_SEND: Duration = Duration::from_secs(5);
 /// The streams are complete since the client connects LXD's exec sockets in the order the
 /// `lxc` command does (LXD 5.0.2 dropped the last output of short commands otherwise; the
 /// LXD client tests keep that covered).
-pub(super) async fn collect(
-    client: &Client,
-    instance: &str,
-    spec: &ExecSpec,
-) -> Result<ExecOutput, RunError> {
+pub(super) async fn collect(client: &Client, instance: &str, spec: &ExecSpec) -> Result<RunOutput, RunError> {
     let mut session = client.exec(instance, &exec_request(spec)).await?;
     let stdin = session.take_stdin();
     let feed = async move {
@@ -97,7 +93,7 @@ async fn gather<S>(
     wait: impl Future<Output = Result<i32, LxdError>>,
     kill: impl Future<Output = ()>,
     limits: RunLimits,
-) -> Result<ExecOutput, RunError>
+) -> Result<RunOutput, RunError>
 where
     S: Stream<Item = Result<Bytes, LxdError>> + Unpin,
 {
@@ -106,7 +102,7 @@ where
             futures_util::join!(feed, read_capped(stdout, limits.output), read_capped(stderr, limits.output));
         let exit_code = wait.await?;
         let ((stdout, stdout_cut), (stderr, stderr_cut)) = (stdout?, stderr?);
-        Ok(ExecOutput { exit_code, stdout, stderr, truncated: stdout_cut || stderr_cut })
+        Ok(RunOutput { exit_code, stdout, stderr, truncated: stdout_cut || stderr_cut })
     };
     match actix_rt::time::timeout(limits.timeout, run).await {
         Ok(output) => output,
@@ -138,7 +134,7 @@ impl LxdBackend {
         &self,
         target: &Target,
         spec: &ExecSpec,
-    ) -> Result<ExecOutput, BackendError> {
+    ) -> Result<RunOutput, BackendError> {
         let client = self.instances_client(&target.user);
         collect(&client, &target.instance_name(), spec).await.map_err(|e| match e {
             RunError::Lxd(e) => instance_error(target, &command_text(spec), e),
@@ -242,7 +238,7 @@ async fn create_parents(
 /// Copies one output stream of the command to the caller's channel. When the caller stops
 /// reading, the stream is dropped (the client then discards the rest so the command does not
 /// stall).
-async fn forward_output(mut output: lxd::ExecOutput, tx: mpsc::Sender<Bytes>) {
+async fn forward_output(mut output: lxd::OutputStream, tx: mpsc::Sender<Bytes>) {
     while let Some(chunk) = output.next().await {
         match chunk {
             Ok(data) => {
@@ -264,8 +260,8 @@ async fn drive(
     session: lxd::ExecSession,
     mut stdin: Option<lxd::ExecStdin>,
     mut input: mpsc::Receiver<Bytes>,
-    control: lxd::ExecControl,
-    mut controls: mpsc::Receiver<ExecControl>,
+    control: lxd::ControlSender,
+    mut controls: mpsc::Receiver<SessionControl>,
 ) -> Result<i32, LxdError> {
     let wait = session.wait();
     futures_util::pin_mut!(wait);
@@ -287,8 +283,8 @@ async fn drive(
             },
             message = controls.recv(), if controls_open => {
                 let sent = match message {
-                    Some(ExecControl::Resize { width, height }) => control.resize(width.into(), height.into()).await,
-                    Some(ExecControl::Signal(signal)) => control.signal(signal).await,
+                    Some(SessionControl::Resize { width, height }) => control.resize(width.into(), height.into()).await,
+                    Some(SessionControl::Signal(signal)) => control.signal(signal).await,
                     None => {
                         controls_open = false;
                         Ok(())

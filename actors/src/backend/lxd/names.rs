@@ -156,7 +156,13 @@ impl LxdBackend {
         };
         if start {
             let writer = Writer { client: self.client.unscoped(), network: self.config.network.clone() };
-            actix_rt::spawn(writer.run(self.names.clone()));
+            // A write goes on after the edits it serves were answered (see above).
+            let job = self.activity.begin();
+            let queue = self.names.clone();
+            actix_rt::spawn(async move {
+                writer.run(queue).await;
+                drop(job);
+            });
         }
         let stopped = |_| BackendError::Lxd("cannot publish the workshop's names: the writer stopped".into());
         let Some((server, name)) = probe else { return done.await.map_err(stopped)? };

@@ -38,7 +38,7 @@ async fn warn_missing_project(
     let messages: Vec<String> = infos
         .iter()
         .filter(|w| w.notes.iter().any(|n| n == status::MISSING_PROJECT))
-        .map(|w| format!("cannot find project directory {:?} for workshop {:?}", project.path, w.name))
+        .map(|w| crate::messages::missing_project_directory(&project.path, &w.name))
         .collect();
     if !messages.is_empty() {
         let owner = Some(user.uid);

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use actix::prelude::*;
-use workshop_api::Project;
 use workshop_api::workshops::{ActionInfo, Actions, WorkshopInfo, WorkshopList, WorkshopsRequest};
+use workshop_api::{ChangeConflict, Project};
 
 use super::WorkshopManager;
 use super::changes::*;
@@ -50,12 +50,7 @@ impl From<MailboxError> for WorkshopError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conflict {
     pub message: String,
-    pub change_id: String,
-    pub change_kind: String,
-    /// `Wait` when the change is paused on error, else `Doing`.
-    pub change_status: String,
-    pub project_id: String,
-    pub workshop: String,
+    pub change: ChangeConflict,
 }
 
 /// Tracks the project holding `path` for `user`: `(project, newly tracked)`.
@@ -124,7 +119,7 @@ impl WorkshopManager {
         Deps {
             engine: self.engine.clone(),
             backend: self.env.backend.clone(),
-            config: self.env.config.clone(),
+            config: self.env.manager.clone(),
         }
     }
 }

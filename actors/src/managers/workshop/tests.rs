@@ -8,14 +8,16 @@ use std::time::Duration;
 use chrono::Utc;
 use workshop_api::workshops::{Mode, WorkshopAction, WorkshopOptions, WorkshopStatus, WorkshopsRequest};
 
-use super::plan::{self, LaunchItem, TaskTarget};
+use super::plan::{self, LaunchItem};
 use super::projects::{PROJECTS_KEY, registries};
 use super::*;
 use crate::backend::fake::FakeBackend;
 use crate::backend::{Backend, BackendActor, CreateSpec, Target};
-use crate::engine::{AttachRunner, Query, StateEngine, Transact};
+use crate::engine::{Query, StateEngine, Transact};
 use crate::managers::UserRef;
-use crate::runner::{RegisterHandler, TaskRunner};
+use crate::managers::task;
+use crate::managers::task::TaskTarget;
+use crate::runner::TaskRunner;
 use crate::state::Status;
 
 /// The project id both users hold.
@@ -55,12 +57,8 @@ async fn harness() -> Harness {
         mounts_dir: root.join("mounts"),
     };
     let workshops = WorkshopManager::new(engine.clone(), backend, config).start();
-    engine.do_send(crate::engine::AddKinds(kind_specs()));
-    runner.do_send(RegisterHandler {
-        kinds: KINDS.iter().map(|(k, _)| *k).collect(),
-        handler: workshops.clone().recipient(),
-    });
-    engine.do_send(AttachRunner(runner));
+    task::register(&engine, &runner, KINDS, workshops.clone().recipient());
+    engine.do_send(TaskRunner::attach(&runner));
     let mut dirs = Vec::new();
     for name in ["alice", "bob"] {
         let dir = root.join(name);
@@ -204,7 +202,7 @@ async fn the_owner_sees_her_paused_change_and_removing_discards_it() {
     h.instance(&alice, "ws").await;
     assert_eq!(h.status_of(&alice, "ws").await, WorkshopStatus::Waiting);
     let err = h.change(&alice, WorkshopAction::Start, Mode::Transactional).await.unwrap_err();
-    assert!(matches!(err, WorkshopError::Conflict(ref c) if c.change_id == paused), "{err:?}");
+    assert!(matches!(err, WorkshopError::Conflict(ref c) if c.change.change_id == paused), "{err:?}");
     let remove = h.change(&alice, WorkshopAction::Remove, Mode::Transactional).await.unwrap();
     assert_ne!(remove, paused);
     assert!(h.discarded(&paused).await);

@@ -78,11 +78,11 @@ pub fn tasks(ctx: &Ctx, args: &TasksArgs) -> anyhow::Result<()> {
         None => {
             let changes = project_changes(ctx)?;
             if changes.is_empty() {
-                bail!("cannot find any changes");
+                bail!(crate::messages::NO_CHANGES);
             }
             match changes.into_iter().rev().find(|c| !c.tasks.is_empty()) {
                 Some(change) => change,
-                None => bail!("cannot find any nonempty changes"),
+                None => bail!(crate::messages::NO_NONEMPTY_CHANGES),
             }
         }
     };
