@@ -135,3 +135,38 @@ async fn daemons_writing_at_once_keep_every_line_and_prune_the_lines_of_gone_ins
     assert!(left.is_empty(), "{left:?}");
     assert!(!answered(&format!("w0.{}.wp", targets[0].project_id)));
 }
+
+/// A daemon finds the workshop it is to create while another is creating it (as after a
+/// daemon died while LXD created it): it waits for LXD to finish before it gives it its
+/// search list (touching its storage meanwhile broke LXD's creation: the sigkill test of the
+/// integration suite), and the workshop boots searching its project's names first.
+#[actix_rt::test]
+async fn a_workshop_being_created_elsewhere_gets_its_search_list() {
+    let Some(first) = common::backend() else { return };
+    let second = common::backend().unwrap();
+    let user = common::user_name();
+    let _guard = common::UserGuard(user.clone());
+    let image = common::image(&first).await;
+    let target = Target::new(&user, &pid(), "dev");
+    let spec = common::spec(&image);
+    let client = Client::local().unwrap().project(&format!("workshop.{user}"));
+    let racing = async {
+        // As a daemon restarted while LXD creates the instance finds it.
+        while client.get_instance(&target.instance_name()).await.is_err() {
+            actix_rt::time::sleep(Duration::from_millis(5)).await;
+        }
+        second.create(&target, &spec).await
+    };
+    let (a, b) = futures_util::join!(first.create(&target, &spec), racing);
+    a.expect("first create");
+    b.expect("second create");
+    let (metadata, _) = client.instance_metadata(&target.instance_name()).await.unwrap();
+    let hook = &metadata.templates["/etc/dhcp/dhclient-enter-hooks.d/workshop-search"];
+    assert_eq!(hook.when, ["create", "copy"]);
+
+    first.start(&target).await.expect("start");
+    first.wait_ready(&target).await.expect("ready");
+    let resolv = first.run(&target, &common::command(&["cat", "/etc/resolv.conf"])).await.unwrap();
+    let resolv = String::from_utf8_lossy(&resolv.stdout).into_owned();
+    assert!(resolv.lines().any(|l| l == format!("search {}.wp wp", target.project_id)), "{resolv}");
+}

@@ -75,7 +75,15 @@ impl LxdBackend {
         match client.get_instance(&name).await {
             Ok((existing, _)) => {
                 check_owner(target, &existing)?;
-                return search::add_hook(&client, &name).await.map_err(|e| lxd_error(&what, e));
+                // Made by a daemon that died meanwhile: LXD may still be at it (and its
+                // storage must not be touched until it is done).
+                wait_for_operations(&client, &name).await.map_err(|e| lxd_error(&what, e))?;
+                match search::add_hook(&client, &name).await {
+                    Ok(()) => return Ok(()),
+                    // That creation failed and LXD removed what it had made.
+                    Err(e) if e.is_not_found() => debug!(instance = %name, "gone; creating it again"),
+                    Err(e) => return Err(lxd_error(&what, e)),
+                }
             }
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(lxd_error(&what, e)),
@@ -99,18 +107,21 @@ impl LxdBackend {
                 match when_idle(|| client.create_instance(&copy)).await {
                     Err(e) if !e.is_already_exists() => {
                         warn!(instance = %name, error = %e, "cannot copy the template; creating from the image");
-                        client.create_instance(&create).await
+                        when_idle(|| client.create_instance(&create)).await
                     }
                     copied => copied,
                 }
             }
-            None => client.create_instance(&create).await,
+            // Busy: another daemon is creating it; then it exists.
+            None => when_idle(|| client.create_instance(&create)).await,
         };
         match created {
             Ok(()) => {}
             Err(e) if e.is_already_exists() => {
                 let (existing, _) = client.get_instance(&name).await.map_err(|e| lxd_error(&what, e))?;
                 check_owner(target, &existing)?;
+                // Another daemon is making it.
+                wait_for_operations(&client, &name).await.map_err(|e| lxd_error(&what, e))?;
             }
             Err(e) => return Err(lxd_error(&what, e)),
         }
@@ -289,6 +300,22 @@ where
             other => return other,
         }
     }
+}
+
+/// Waits (at most [`BUSY_TIMEOUT`]) until no operation of LXD concerns instance `name`.
+async fn wait_for_operations(client: &Client, name: &str) -> Result<(), LxdError> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    while client.running_operations().await?.iter().any(|op| op.concerns_instance(name)) {
+        if Instant::now() >= deadline {
+            return Err(LxdError::Invalid(format!(
+                "LXD is still busy with instance {name:?} after {} s",
+                BUSY_TIMEOUT.as_secs()
+            )));
+        }
+        debug!(instance = %name, "waiting for LXD's operations on the instance");
+        actix_rt::time::sleep(BUSY_RETRY).await;
+    }
+    Ok(())
 }
 
 /// LXD's "Instance is busy running a \"stop\" operation".
