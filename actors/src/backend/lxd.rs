@@ -87,6 +87,8 @@ pub struct LxdBackend {
     templates: RefCell<HashMap<String, templates::Preparation>>,
     /// Edits of the workshops' names waiting for their write.
     names: Rc<RefCell<names::NameQueue>>,
+    /// The boot locks of the instances starting.
+    boots: names::Boots,
     /// Counts the template preparations and the writes of names, which run outside any change.
     activity: Activity,
 }
@@ -101,6 +103,7 @@ impl LxdBackend {
             downloads: RefCell::default(),
             templates: RefCell::default(),
             names: Rc::default(),
+            boots: RefCell::default(),
             activity: Activity::default(),
         }
     }

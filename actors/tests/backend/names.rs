@@ -16,7 +16,8 @@ use crate::common;
 const BRIDGE: &str = "workshopbr0";
 
 /// Withdraws every line of `user` at the end, even when the test fails (on a thread of its
-/// own: the test's runtime may be gone or busy).
+/// own: the test's runtime is blocked meanwhile, so a test withdraws its lines itself with
+/// [`withdraw_all`] first, and this finds none left).
 struct Lines(String);
 
 impl Drop for Lines {
@@ -24,16 +25,22 @@ impl Drop for Lines {
         let user = self.0.clone();
         let cleaned = std::thread::spawn(move || {
             actix_rt::System::new().block_on(async move {
-                let Some(backend) = common::backend() else { return };
-                let names = backend.host_names(&user).await.unwrap_or_default();
-                for target in names.keys() {
-                    if let Err(e) = backend.withdraw_names(target).await {
-                        eprintln!("cleanup: cannot withdraw {target:?}: {e}");
-                    }
+                if let Some(backend) = common::backend() {
+                    withdraw_all(&backend, &user).await;
                 }
             })
         });
         let _ = cleaned.join();
+    }
+}
+
+/// Withdraws every line of `user`.
+async fn withdraw_all(backend: &LxdBackend, user: &str) {
+    let names = backend.host_names(user).await.unwrap_or_default();
+    for target in names.keys() {
+        if let Err(e) = backend.withdraw_names(target).await {
+            eprintln!("cleanup: cannot withdraw {target:?}: {e}");
+        }
     }
 }
 
@@ -62,8 +69,30 @@ fn answered(name: &str) -> bool {
         && u16::from_be_bytes([reply[6], reply[7]]) > 0
 }
 
+/// Takes the host's locks of the bridge as a daemon's writer does (blocking: nothing else runs
+/// on the test's thread meanwhile).
+fn lock_as_a_writer() -> Vec<std::fs::File> {
+    ["write", "boot"]
+        .iter()
+        .map(|purpose| {
+            let path = format!("/run/workshop-network-{BRIDGE}.{purpose}.lock");
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .unwrap();
+            // SAFETY: flock on a descriptor this function owns.
+            assert_eq!(unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) }, 0);
+            file
+        })
+        .collect()
+}
+
 /// Appends `line` to the bridge's `raw.dnsmasq` (ETag-guarded, as another daemon would).
 async fn append_line(client: &Client, line: &str) {
+    let _locks = lock_as_a_writer();
     for _ in 0..20 {
         let (network, etag) = client.get_network(BRIDGE).await.unwrap();
         let mut put = network.writable();
@@ -169,4 +198,36 @@ async fn a_workshop_being_created_elsewhere_gets_its_search_list() {
     let resolv = first.run(&target, &common::command(&["cat", "/etc/resolv.conf"])).await.unwrap();
     let resolv = String::from_utf8_lossy(&resolv.stdout).into_owned();
     assert!(resolv.lines().any(|l| l == format!("search {}.wp wp", target.project_id)), "{resolv}");
+}
+
+/// A write of names waits for a workshop that boots to have come up: its restart of dnsmasq
+/// would lose the guest's DHCP request, and the guest would ask again only 8 s later.
+#[actix_rt::test]
+async fn a_write_waits_for_the_workshops_that_boot() {
+    let Some(backend) = common::backend() else { return };
+    let user = common::user_name();
+    let _guard = common::UserGuard(user.clone());
+    let _lines = Lines(user.clone());
+    let image = common::image(&backend).await;
+    let target = Target::new(&user, &pid(), "dev");
+    backend.create(&target, &common::spec(&image)).await.expect("create");
+    // Its own names are published before it boots, as a launch does.
+    backend.publish_names(&target, "wst-names-boot").await.unwrap();
+
+    backend.start(&target).await.expect("start");
+    let started = std::time::Instant::now();
+    let other = Target::new(&user, &pid(), "other");
+    let (ready, published) = futures_util::join!(
+        async {
+            backend.wait_ready(&target).await.expect("ready");
+            started.elapsed()
+        },
+        async {
+            backend.publish_names(&other, "wst-names-other").await.expect("publish");
+            started.elapsed()
+        },
+    );
+    assert!(published > ready, "the write went first: published after {published:?}, ready after {ready:?}");
+    assert!(ready < Duration::from_secs(6), "the guest waited for its address: ready after {ready:?}");
+    withdraw_all(&backend, &user).await;
 }

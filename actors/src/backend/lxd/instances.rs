@@ -147,17 +147,23 @@ impl LxdBackend {
             return Ok(());
         }
         let failed = |reason: String| BackendError::StartFailed { name: target.name.clone(), reason };
+        // Until it has its address (see wait_instance_ready), no write of the workshop names
+        // restarts the bridge's dnsmasq.
+        self.booting(boot_key(target)).await;
         let started = Instant::now();
-        match actix_rt::time::timeout(START_TIMEOUT, when_idle(|| client.start_instance(&name))).await {
-            Ok(Ok(())) => {}
-            Ok(Err(LxdError::StartFailed { message, log_tail, .. })) => {
-                return Err(failed(format!("{message}\n{log_tail}")));
-            }
-            Ok(Err(e)) => return Err(instance_error(target, "start workshop", e)),
-            Err(_) => {
-                return Err(failed(format!("LXD did not start it within {} s", START_TIMEOUT.as_secs())));
-            }
+        let result =
+            match actix_rt::time::timeout(START_TIMEOUT, when_idle(|| client.start_instance(&name))).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(LxdError::StartFailed { message, log_tail, .. })) => {
+                    Err(failed(format!("{message}\n{log_tail}")))
+                }
+                Ok(Err(e)) => Err(instance_error(target, "start workshop", e)),
+                Err(_) => Err(failed(format!("LXD did not start it within {} s", START_TIMEOUT.as_secs()))),
+            };
+        if result.is_err() {
+            self.booted(&boot_key(target));
         }
+        result?;
         debug!(instance = %name, elapsed_ms = started.elapsed().as_millis() as u64, "instance started");
         self.set_autostart(target, true).await
     }
@@ -166,7 +172,9 @@ impl LxdBackend {
         let client = self.instances_client(&target.user);
         let name = target.instance_name();
         let started = Instant::now();
-        if let Err(reason) = wait_for_init(&client, &name).await {
+        let up = wait_for_init(&client, &name).await;
+        self.booted(&boot_key(target));
+        if let Err(reason) = up {
             if let Err(e) = client.stop_instance(&name, None, true).await {
                 warn!(instance = %name, error = %e, "cannot stop an instance whose init system failed");
             }
@@ -269,6 +277,11 @@ impl LxdBackend {
         }
         Err(BackendError::Lxd(format!("cannot {what}: the instance keeps changing")))
     }
+}
+
+/// The key of an instance's boot lock.
+fn boot_key(target: &Target) -> String {
+    format!("{}/{}", layout::instances_project(&target.user), target.instance_name())
 }
 
 /// An existing instance is fine for `create` only when it belongs to the same project.

@@ -7,26 +7,26 @@
 //! whose DHCP request falls into that gap waits 8 s for its address). So the edits of one
 //! daemon are gathered: while a write is in flight, the edits asked for meanwhile wait and go
 //! together in the next one; an edit that changes nothing (the workshop has its line) writes
-//! nothing; and a publication is done as soon as the bridge's DNS server answers the new
-//! name (the restart is over), not when LXD is done with the network.
+//! nothing; a publication is done as soon as the bridge's DNS server answers the new name
+//! (dnsmasq is back), not when LXD is done with the network (as long again); and no write
+//! restarts dnsmasq while a workshop of this machine boots ([`host_lock`]).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
-use std::net::Ipv4Addr;
 use std::path::Path;
 use std::rc::Rc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
 use super::dnsmasq::{self, Edit, Outcome};
+use super::host_lock::{self, Mode};
 use super::layout::{self, DNS_DOMAIN};
-use super::{LxdBackend, lxd_error};
-use super::{dns_probe, host_lock};
+use super::{LxdBackend, dns_probe, lxd_error};
 use crate::backend::hostname::{self, HostName};
 use crate::backend::{BackendError, Target};
-use crate::lxd::{Client, LxdError, Network};
+use crate::lxd::{Client, LxdError};
 
 /// The configuration key holding dnsmasq's extra configuration.
 const RAW_DNSMASQ: &str = "raw.dnsmasq";
@@ -34,10 +34,13 @@ const RAW_DNSMASQ: &str = "raw.dnsmasq";
 const MAX_CONFLICTS: u32 = 10;
 /// How long one round (read, edit, write) may take.
 const ROUND_TIMEOUT: Duration = Duration::from_secs(60);
-/// Where the daemons of this machine take turns writing the network ([`host_lock`]).
+/// Where the daemons of this machine keep their locks of the network ([`host_lock`]).
 const LOCK_DIR: &str = "/run";
-/// LXD's error when two restarts of dnsmasq collide.
-const DNSMASQ_COLLISION: &str = "DNS and DHCP service exited prematurely";
+/// How long a write waits for the workshops that boot to have their addresses, and a boot
+/// for a write to have dnsmasq back, before going ahead anyway.
+const BOOT_WAIT: Duration = Duration::from_secs(10);
+/// A boot lock not released by then (its start was never waited for) is dropped.
+const BOOT_HOLD: Duration = Duration::from_secs(90);
 /// How long withdrawals wait for others before they are written: the workshops of one
 /// removal come to it as their stops end, and each write restarts dnsmasq. (Publications do
 /// not wait: a launch waits for them.)
@@ -52,11 +55,25 @@ pub(super) struct NameQueue {
 
 struct Pending {
     edit: Edit,
-    /// What the edit comes to in the write in flight (set before each attempt).
-    planned: watch::Sender<Option<Outcome>>,
-    /// What it came to once written (or why it was not).
-    reply: oneshot::Sender<Result<Outcome, BackendError>>,
+    /// What it came to once served (or why it was not); taken when answered.
+    reply: Option<oneshot::Sender<Result<Outcome, BackendError>>>,
 }
+
+impl Pending {
+    fn answer(&mut self, result: Result<Outcome, BackendError>) {
+        match self.reply.take() {
+            Some(reply) => drop(reply.send(result)),
+            None => {
+                if let Err(e) = result {
+                    warn!(edit = ?self.edit, error = %e, "an edit of the workshop names that was already served failed");
+                }
+            }
+        }
+    }
+}
+
+/// The boot locks held, by instance (`<LXD project>/<instance>`), and since when.
+pub(super) type Boots = RefCell<BTreeMap<String, (host_lock::HostLock, Instant)>>;
 
 impl LxdBackend {
     pub(super) async fn publish(
@@ -72,25 +89,11 @@ impl LxdBackend {
         };
         // Most starts find the names as they should be: a read tells, without waiting for a
         // write in flight.
-        let mut network = self.network().await?;
-        let raw = network.config.remove(RAW_DNSMASQ).unwrap_or_default();
+        let raw = self.raw_dnsmasq().await?;
         let (text, outcomes) = dnsmasq::apply(&raw, std::slice::from_ref(&edit), None, now(), DNS_DOMAIN);
         let outcome = match outcomes.into_iter().next() {
             Some(outcome) if text.is_none() => outcome,
-            _ => {
-                // A workshop that had no line is served once its first name is answered.
-                let instance = target.instance_name();
-                let had_line = dnsmasq::entries(&raw, DNS_DOMAIN).iter().any(|e| e.instance() == instance);
-                let probe = network
-                    .config
-                    .get("ipv4.address")
-                    .and_then(|cidr| dns_probe::bridge_address(cidr))
-                    .filter(|_| !had_line)
-                    .map(|server| {
-                        (server, hostname::project_name(&target.name, &target.project_id, DNS_DOMAIN))
-                    });
-                self.edit_names(edit, probe).await?
-            }
+            _ => self.edit_names(edit).await?,
         };
         match outcome {
             Outcome::Published(host) => Ok(host),
@@ -111,7 +114,7 @@ impl LxdBackend {
             workshop: target.name.clone(),
             project_id: target.project_id.clone(),
         };
-        self.edit_names(edit, None).await.map(drop)
+        self.edit_names(edit).await.map(drop)
     }
 
     pub(super) async fn names_of(&self, user: &str) -> Result<BTreeMap<Target, HostName>, BackendError> {
@@ -124,39 +127,28 @@ impl LxdBackend {
             .collect())
     }
 
-    async fn network(&self) -> Result<Network, BackendError> {
-        let (network, _) = self
+    async fn raw_dnsmasq(&self) -> Result<String, BackendError> {
+        let (mut network, _) = self
             .client
             .get_network(&self.config.network)
             .await
             .map_err(|e| lxd_error(&format!("read network {:?}", self.config.network), e))?;
-        Ok(network)
+        Ok(network.config.remove(RAW_DNSMASQ).unwrap_or_default())
     }
 
-    async fn raw_dnsmasq(&self) -> Result<String, BackendError> {
-        Ok(self.network().await?.config.remove(RAW_DNSMASQ).unwrap_or_default())
-    }
-
-    /// Queues `edit` for the next write (starting the writer when none runs) and waits for
-    /// what it came to: until the write returns, or with `probe` (the bridge's DNS server and
-    /// a name the edit adds), until that server answers the name, which it does once it was
-    /// restarted with the new configuration (LXD goes on with the network for as long again).
-    async fn edit_names(
-        &self,
-        edit: Edit,
-        probe: Option<(Ipv4Addr, String)>,
-    ) -> Result<Outcome, BackendError> {
-        let (reply, done) = oneshot::channel();
-        let (planned_tx, planned) = watch::channel(None);
+    /// Queues `edit` for the next write (starting the writer when none runs) and waits until
+    /// it is served.
+    async fn edit_names(&self, edit: Edit) -> Result<Outcome, BackendError> {
+        let (reply, served) = oneshot::channel();
         let start = {
             let mut queue = self.names.borrow_mut();
             debug!(edit = ?edit, "queued an edit of the workshop names");
-            queue.pending.push(Pending { edit, planned: planned_tx, reply });
+            queue.pending.push(Pending { edit, reply: Some(reply) });
             !std::mem::replace(&mut queue.writing, true)
         };
         if start {
             let writer = Writer { client: self.client.unscoped(), network: self.config.network.clone() };
-            // A write goes on after the edits it serves were answered (see above).
+            // A write goes on after the edits it serves were answered.
             let job = self.activity.begin();
             let queue = self.names.clone();
             actix_rt::spawn(async move {
@@ -164,23 +156,29 @@ impl LxdBackend {
                 drop(job);
             });
         }
-        let stopped = |_| BackendError::Lxd("cannot publish the workshop's names: the writer stopped".into());
-        let Some((server, name)) = probe else { return done.await.map_err(stopped)? };
-        let served = dns_probe::served(server, &name);
-        futures_util::pin_mut!(done, served);
-        tokio::select! {
-            biased;
-            written = &mut done => return written.map_err(stopped)?,
-            () = &mut served => {}
-        }
-        let outcome = planned.borrow().clone();
-        match outcome {
-            Some(outcome) => {
-                debug!(name = %name, "the bridge's DNS server answers the new name");
-                Ok(outcome)
+        served.await.map_err(|_| {
+            BackendError::Lxd("cannot publish the workshop's names: the writer stopped".into())
+        })?
+    }
+
+    /// Holds the boot lock (shared) for instance `key` until [`LxdBackend::booted`], so that
+    /// no write restarts dnsmasq meanwhile. A boot that waited too long goes ahead without it.
+    pub(super) async fn booting(&self, key: String) {
+        let path = host_lock::path(Path::new(LOCK_DIR), &self.config.network, "boot");
+        match host_lock::lock(&path, Mode::Shared, BOOT_WAIT).await {
+            Ok(Some(lock)) => {
+                let mut boots = self.boots.borrow_mut();
+                boots.retain(|_, (_, since)| since.elapsed() < BOOT_HOLD);
+                boots.insert(key, (lock, Instant::now()));
             }
-            None => done.await.map_err(stopped)?,
+            Ok(None) => warn!(instance = %key, "a write of the workshop names took long; booting anyway"),
+            Err(e) => debug!(error = %e, "cannot take the boot lock of the network"),
         }
+    }
+
+    /// The instance `key` has its address (or will not get one): releases its boot lock.
+    pub(super) fn booted(&self, key: &str) {
+        self.boots.borrow_mut().remove(key);
     }
 }
 
@@ -222,16 +220,14 @@ impl Writer {
                         RoundError::Conflict => self.error("it keeps changing".into()),
                         RoundError::Failed(e) => e,
                     };
-                    for pending in batch {
-                        if pending.reply.send(Err(error.clone())).is_err() {
-                            warn!(edit = ?pending.edit, error = %error, "an edit of the workshop names that was already served failed");
-                        }
+                    for pending in &mut batch {
+                        pending.answer(Err(error.clone()));
                     }
                     conflicts = 0;
                 }
                 Ok(outcomes) => {
-                    for (pending, outcome) in batch.into_iter().zip(outcomes) {
-                        let _ = pending.reply.send(Ok(outcome));
+                    for (pending, outcome) in batch.iter_mut().zip(outcomes) {
+                        pending.answer(Ok(outcome));
                     }
                     conflicts = 0;
                 }
@@ -240,7 +236,8 @@ impl Writer {
     }
 
     /// Reads the network and the instances, then takes the edits queued by then (into
-    /// `batch`) and writes them in one update guarded by the ETag read.
+    /// `batch`) and writes them in one update guarded by the ETag read. Once the bridge's DNS
+    /// server answers a name the write adds, the edits are answered (before LXD is done).
     async fn round(
         &self,
         queue: &RefCell<NameQueue>,
@@ -260,34 +257,76 @@ impl Writer {
         let existing = self.existing().await?;
         let (text, outcomes) = dnsmasq::apply(raw, &edits, existing.as_ref(), now(), DNS_DOMAIN);
         let Some(text) = text else { return Ok(outcomes) };
-        for (pending, outcome) in batch.iter().zip(&outcomes) {
-            pending.planned.send_replace(Some(outcome.clone()));
-        }
+        let probe = network
+            .config
+            .get("ipv4.address")
+            .and_then(|cidr| dns_probe::bridge_address(cidr))
+            .zip(added_name(raw, &text));
         let mut put = network.writable();
         if text.is_empty() {
             put.config.remove(RAW_DNSMASQ);
         } else {
             put.config.insert(RAW_DNSMASQ.to_string(), text);
         }
-        let started = std::time::Instant::now();
-        let _lock = match host_lock::lock(&host_lock::path(Path::new(LOCK_DIR), &self.network)).await {
-            Ok(lock) => Some(lock),
-            Err(e) => {
-                debug!(error = %e, "cannot take the host's lock of the network; writing without it");
-                None
+
+        let started = Instant::now();
+        let _writing = self.lock("write", Mode::Exclusive, ROUND_TIMEOUT).await;
+        let boots = self.lock("boot", Mode::Exclusive, BOOT_WAIT).await;
+        let update = self.client.update_network(&self.network, &put, &etag);
+        futures_util::pin_mut!(update);
+        let returned = match probe {
+            Some((server, name)) => {
+                let served = dns_probe::served(server, &name);
+                futures_util::pin_mut!(served);
+                tokio::select! {
+                    biased;
+                    result = &mut update => Some(result),
+                    () = &mut served => None,
+                }
+            }
+            None => Some((&mut update).await),
+        };
+        let result = match returned {
+            Some(result) => result,
+            None => {
+                drop(boots);
+                debug!(network = %self.network, elapsed_ms = started.elapsed().as_millis() as u64, "dnsmasq answers the new names");
+                for (pending, outcome) in batch.iter_mut().zip(&outcomes) {
+                    pending.answer(Ok(outcome.clone()));
+                }
+                update.await
             }
         };
-        let written = match self.client.update_network(&self.network, &put, &etag).await {
+        let written = match result {
             Ok(()) => Ok(outcomes),
             // Someone else wrote meanwhile; or a writer that does not take the lock (an
-            // administrator's `lxc network set`) restarted dnsmasq at the same time.
-            Err(e) if e.is_precondition_failed() || e.to_string().contains(DNSMASQ_COLLISION) => {
+            // administrator's `lxc network set`) set the network up at the same time, and
+            // LXD's set-ups collided ("DNS and DHCP service exited prematurely", "Failed
+            // clearing firewall"): LXD has put the network back as it was.
+            Err(e) if e.is_precondition_failed() || matches!(e, LxdError::Api { status: 500, .. }) => {
                 Err(RoundError::Conflict)
             }
             Err(e) => Err(RoundError::Failed(self.lxd_error(e))),
         };
         debug!(network = %self.network, edits = edits.len(), elapsed_ms = started.elapsed().as_millis() as u64, "wrote workshop names");
         written
+    }
+
+    /// The host lock of the network for `purpose`; None (going ahead without it) when it
+    /// cannot be had within `wait`.
+    async fn lock(&self, purpose: &str, mode: Mode, wait: Duration) -> Option<host_lock::HostLock> {
+        let path = host_lock::path(Path::new(LOCK_DIR), &self.network, purpose);
+        match host_lock::lock(&path, mode, wait).await {
+            Ok(Some(lock)) => Some(lock),
+            Ok(None) => {
+                warn!(network = %self.network, purpose, "the network's lock is still held; writing anyway");
+                None
+            }
+            Err(e) => {
+                debug!(error = %e, purpose, "cannot take the network's lock; writing without it");
+                None
+            }
+        }
     }
 
     /// The instances of every project, read after the network: a line in what was read was
@@ -313,6 +352,16 @@ impl Writer {
     }
 }
 
+/// A name of a workshop that has a line in `after` and none in `before`: answered only by a
+/// dnsmasq that runs with `after`.
+fn added_name(before: &str, after: &str) -> Option<String> {
+    let had: HashSet<String> = dnsmasq::entries(before, DNS_DOMAIN).iter().map(|e| e.instance()).collect();
+    dnsmasq::entries(after, DNS_DOMAIN)
+        .into_iter()
+        .find(|e| !had.contains(&e.instance()))
+        .map(|e| hostname::project_name(&e.workshop, &e.project_id, DNS_DOMAIN))
+}
+
 enum RoundError {
     /// The network changed since it was read.
     Conflict,
@@ -321,4 +370,21 @@ enum RoundError {
 
 fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_name_a_write_adds() {
+        let line = |ws: &str, pid: &str| format!("cname={ws}.{pid}.wp,{ws}-{pid}.wp,0  # workshop.a 1 x");
+        let before = line("dev", "0123abcd");
+        let after = format!("{before}\n{}", line("web", "0123abcd"));
+        assert_eq!(added_name(&before, &after).as_deref(), Some("web.0123abcd.wp"));
+        // A line changed or removed adds nothing a dnsmasq with the old one would not answer.
+        assert_eq!(added_name(&after, &before), None);
+        let renamed = "cname=dev.0123abcd.wp,dev.app.wp,dev-0123abcd.wp,0  # workshop.a 2 app";
+        assert_eq!(added_name(&before, renamed), None);
+    }
 }
