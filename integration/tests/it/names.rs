@@ -113,8 +113,8 @@ fn project_at(user: &str, dir: &Path) -> Project {
 /// L-02 (names): two workshops of one project talk by bare name, by `<ws>.<pid>.wp`, by the
 /// friendly `<ws>.<project>.wp` and by `<ws>-<pid>.wp`; a second project whose directory has
 /// the same name gets the fallback and the `hostname-fallback` note, and is reached by it; the
-/// host resolves the names through the bridge's dnsmasq; names stay while a workshop is
-/// stopped and go with it.
+/// host resolves the names through the bridge's dnsmasq; a guest cannot take another's name;
+/// names stay while a workshop is stopped and go with it.
 #[test]
 fn workshops_reach_each_other_by_name() {
     if !lxd_enabled("workshops_reach_each_other_by_name") {
@@ -182,6 +182,13 @@ fn workshops_reach_each_other_by_name() {
     // In its own project, the bare name is its own web.
     assert_eq!(fetch(&wq, "web", "http://web:8080/marker.txt"), other_marker);
     assert_eq!(resolve(&fallback), [instance_address(&user, &format!("web-{qid}"))]);
+
+    // A guest cannot take another workshop's name: LXD's DHCP entry pins each instance's.
+    let claim = format!("hostname web-{pid} && dhclient -r eth0 && dhclient eth0");
+    w(&["exec", "cli", "--", "sudo", "sh", "-c", &claim]).ok();
+    assert_eq!(resolve(&format!("web-{pid}.wp")), [web_address]);
+    assert_eq!(resolve(&friendly), [web_address]);
+    assert_eq!(resolve(&format!("cli-{pid}.wp")), [instance_address(&user, &format!("cli-{pid}"))]);
 
     // A stopped workshop keeps its names (a start does not write them again); a removed one
     // loses them.
