@@ -207,7 +207,7 @@ impl Writer {
                 Err(RoundError::Failed(self.error(format!("no answer within {} s", ROUND_TIMEOUT.as_secs()))))
             });
             match result {
-                Err(RoundError::Conflict) if conflicts < MAX_CONFLICTS => {
+                Err(RoundError::Conflict(_)) if conflicts < MAX_CONFLICTS => {
                     conflicts += 1;
                     debug!(network = %self.network, conflicts, "network changed meanwhile; editing again");
                     // Back in front, in order; later edits go with them.
@@ -217,8 +217,7 @@ impl Writer {
                 }
                 Err(e) => {
                     let error = match e {
-                        RoundError::Conflict => self.error("it keeps changing".into()),
-                        RoundError::Failed(e) => e,
+                        RoundError::Conflict(e) | RoundError::Failed(e) => e,
                     };
                     for pending in &mut batch {
                         pending.answer(Err(error.clone()));
@@ -304,7 +303,7 @@ impl Writer {
             // LXD's set-ups collided ("DNS and DHCP service exited prematurely", "Failed
             // clearing firewall"): LXD has put the network back as it was.
             Err(e) if e.is_precondition_failed() || matches!(e, LxdError::Api { status: 500, .. }) => {
-                Err(RoundError::Conflict)
+                Err(RoundError::Conflict(self.lxd_error(e)))
             }
             Err(e) => Err(RoundError::Failed(self.lxd_error(e))),
         };
@@ -363,8 +362,9 @@ fn added_name(before: &str, after: &str) -> Option<String> {
 }
 
 enum RoundError {
-    /// The network changed since it was read.
-    Conflict,
+    /// The network changed since it was read, or its set-up collided with another: worth
+    /// another try (LXD's error, for when there are too many).
+    Conflict(BackendError),
     Failed(BackendError),
 }
 
