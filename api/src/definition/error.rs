@@ -1,4 +1,4 @@
-//! Errors of loading and checking a workshop definition.
+//! Errors and warnings of loading and checking a workshop definition.
 
 use std::path::{Path, PathBuf};
 
@@ -12,13 +12,6 @@ pub enum DefinitionError {
     /// The file holds no YAML document (or only comments).
     #[error("empty workshop definition (it needs at least \"name\" and \"base\")")]
     Empty,
-    /// A key that the format does not know; `within` is the path of the enclosing map.
-    #[error(
-        "unknown key \"{key}\"{} at line {line}, column {column}{}",
-        within_text(.within),
-        hint_text(.suggestion)
-    )]
-    UnknownKey { key: String, within: Option<String>, line: usize, column: usize, suggestion: Option<String> },
     /// Flow collections nested deeper than the reader is allowed to go.
     #[error(
         "flow collections ([...], {{...}}) nested deeper than {limit} levels at line {line}, column {column}"
@@ -49,6 +42,30 @@ fn located(error: &DefinitionError, path: &Path) -> String {
         DefinitionError::Invalid { key, message } => format!("{message} ({key} in \"{}\")", path.display()),
         other => format!("{other} (in \"{}\")", path.display()),
     }
+}
+
+/// What is wrong with a definition that still loads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DefinitionWarning {
+    /// A key that the format does not know (ignored); `within` is the path of the enclosing
+    /// map, `suggestion` the known key it is closest to.
+    #[error(
+        "unknown key \"{key}\"{} at line {line}, column {column}{} (in \"{}\")",
+        within_text(.within),
+        hint_text(.suggestion),
+        path.display()
+    )]
+    UnknownKey {
+        path: PathBuf,
+        key: String,
+        within: Option<String>,
+        line: usize,
+        column: usize,
+        suggestion: Option<String>,
+    },
+    /// Unknown keys beyond those located.
+    #[error("{count} more unknown keys (in \"{}\")", path.display())]
+    MoreUnknownKeys { path: PathBuf, count: usize },
 }
 
 fn within_text(within: &Option<String>) -> String {
