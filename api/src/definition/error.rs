@@ -1,5 +1,6 @@
 //! Errors and warnings of loading and checking a workshop definition.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Why a workshop definition cannot be used.
@@ -45,16 +46,10 @@ fn located(error: &DefinitionError, path: &Path) -> String {
 }
 
 /// What is wrong with a definition that still loads.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DefinitionWarning {
     /// A key that the format does not know (ignored); `within` is the path of the enclosing
     /// map, `suggestion` the known key it is closest to.
-    #[error(
-        "unknown key \"{key}\"{} at line {line}, column {column}{} (in \"{}\")",
-        within_text(.within),
-        hint_text(.suggestion),
-        path.display()
-    )]
     UnknownKey {
         path: PathBuf,
         key: String,
@@ -64,8 +59,29 @@ pub enum DefinitionWarning {
         suggestion: Option<String>,
     },
     /// Unknown keys beyond those located.
-    #[error("{count} more unknown keys (in \"{}\")", path.display())]
     MoreUnknownKeys { path: PathBuf, count: usize },
+}
+
+impl DefinitionWarning {
+    /// The warning without the file it is about.
+    pub fn describe(&self) -> String {
+        match self {
+            DefinitionWarning::UnknownKey { key, within, line, column, suggestion, .. } => format!(
+                "unknown key \"{key}\"{} at line {line}, column {column}{}",
+                within_text(within),
+                hint_text(suggestion)
+            ),
+            DefinitionWarning::MoreUnknownKeys { count, .. } => format!("{count} more unknown keys"),
+        }
+    }
+}
+
+impl fmt::Display for DefinitionWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (DefinitionWarning::UnknownKey { path, .. } | DefinitionWarning::MoreUnknownKeys { path, .. }) =
+            self;
+        write!(f, "{} (in \"{}\")", self.describe(), path.display())
+    }
 }
 
 fn within_text(within: &Option<String>) -> String {

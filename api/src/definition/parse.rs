@@ -60,7 +60,7 @@ fn parse_text(text: &str, path: &Path) -> Result<(WorkshopFile, Vec<DefinitionWa
         // A misspelt key often explains the error (a required key missing): say both.
         Err(e) => Err(match yaml_error(e) {
             DefinitionError::Yaml(message) if !warnings.is_empty() => {
-                let listed: Vec<String> = warnings.iter().map(|w| w.to_string()).collect();
+                let listed: Vec<String> = warnings.iter().map(DefinitionWarning::describe).collect();
                 DefinitionError::Yaml(format!("{message}\n{}", listed.join("\n")))
             }
             other => other,

@@ -244,8 +244,7 @@ fn an_error_lists_the_unknown_keys_that_may_explain_it() {
     assert_eq!(
         parse_err("name: dev\nbse: ubuntu@24.04\n"),
         "workshop definition YAML:\nmissing key \"base\" at line 1, column 1\n\
-         unknown key \"bse\" at line 2, column 1 (did you mean \"base\"?) (in \"/p/.workshop/dev.yaml\") \
-         (in \"/p/.workshop/dev.yaml\")"
+         unknown key \"bse\" at line 2, column 1 (did you mean \"base\"?) (in \"/p/.workshop/dev.yaml\")"
     );
 }
 
