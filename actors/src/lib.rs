@@ -12,5 +12,6 @@ pub mod engine;
 pub mod health;
 pub mod project;
 pub mod runner;
+pub mod sdk;
 pub mod state;
 pub mod userfs;
