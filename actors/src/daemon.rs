@@ -12,9 +12,11 @@ use crate::backend::{Backend, BackendActor, BackendCheck};
 use crate::engine::{EngineError, Failure, IsBusy, StateEngine};
 use crate::health::{HealthMonitor, SharedHealth};
 use crate::managers::command::{self, CommandManager};
+use crate::managers::sdk::{self, SdkManager};
 use crate::managers::task;
 use crate::managers::workshop::{self, WorkshopConfig, WorkshopManager};
 use crate::runner::{Drain, TaskRunner};
+use crate::sdk::{TREES_DIR, TreeStore};
 
 /// What the daemon needs to start.
 pub struct DaemonConfig {
@@ -46,6 +48,15 @@ impl DaemonConfig {
     }
 }
 
+/// Why the daemon cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Trees(#[from] crate::sdk::TreeError),
+}
+
 /// Addresses of the running subsystems.
 pub struct Daemon {
     pub engine: Addr<StateEngine>,
@@ -64,7 +75,7 @@ pub struct Daemon {
 impl Daemon {
     /// Starts every actor; must run inside an actix system. Task kinds are registered before
     /// the runner is attached, so tasks left running by a previous daemon resume at once.
-    pub fn start(config: DaemonConfig) -> Result<Self, EngineError> {
+    pub fn start(config: DaemonConfig) -> Result<Self, StartError> {
         let (failure, failed) = Failure::new();
         let engine = StateEngine::open(&config.state_dir)?.with_failure(failure).start();
         let runner = TaskRunner::new(engine.clone()).start();
@@ -82,6 +93,13 @@ impl Daemon {
         task::register(&engine, &runner, workshop::KINDS, workshops.clone().recipient());
         let commands = CommandManager::new(engine.clone(), backend.clone(), workshops.clone()).start();
         task::register(&engine, &runner, command::KINDS, commands.clone().recipient());
+        let trees = TreeStore::open(config.state_dir.join(TREES_DIR))?;
+        // What an interrupted commit left behind.
+        if let Err(e) = trees.sweep() {
+            tracing::warn!(error = %e, "cannot sweep the SDK tree store");
+        }
+        let sdks = SdkManager::new(backend.clone(), trees).start();
+        task::register(&engine, &runner, sdk::KINDS, sdks.recipient());
         engine.do_send(TaskRunner::attach(&runner));
         let activity = config.activity;
         Ok(Self { engine, runner, monitor, backend, workshops, commands, health, activity, failed })

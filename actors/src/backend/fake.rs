@@ -16,8 +16,9 @@ use crate::health::LxdStatus;
 struct Inner {
     instances: BTreeMap<Target, Instance>,
     calls: Vec<String>,
-    /// Per operation: how many more calls succeed first, and the message of the failure.
-    failures: HashMap<&'static str, (usize, String)>,
+    /// Per operation: which calls count (those whose description contains the text), how many
+    /// more of them succeed first, and the message of the failure.
+    failures: HashMap<&'static str, (String, usize, String)>,
     files: BTreeMap<(Target, String), GuestFile>,
     bases: BTreeMap<String, String>,
     users: Vec<String>,
@@ -46,7 +47,13 @@ impl FakeBackend {
 
     /// Makes the call of `op` after the next `skip` ones fail with `message`.
     pub fn fail_after(&self, op: &'static str, skip: usize, message: &str) {
-        self.inner.borrow_mut().failures.insert(op, (skip, message.to_string()));
+        self.fail_matching(op, "", skip, message);
+    }
+
+    /// Makes the call of `op` on something containing `needle` (e.g. a device name), after the
+    /// next `skip` such calls, fail with `message`.
+    pub fn fail_matching(&self, op: &'static str, needle: &str, skip: usize, message: &str) {
+        self.inner.borrow_mut().failures.insert(op, (needle.to_string(), skip, message.to_string()));
     }
 
     /// Every call so far, as `op target` strings.
@@ -83,8 +90,9 @@ impl FakeBackend {
         let mut inner = self.inner.borrow_mut();
         inner.calls.push(format!("{op} {what}"));
         match inner.failures.get_mut(op) {
-            Some((0, _)) => Err(BackendError::Lxd(inner.failures.remove(op).expect("present").1)),
-            Some((skip, _)) => {
+            Some((needle, _, _)) if !what.contains(needle.as_str()) => Ok(()),
+            Some((_, 0, _)) => Err(BackendError::Lxd(inner.failures.remove(op).expect("present").2)),
+            Some((_, skip, _)) => {
                 *skip -= 1;
                 Ok(())
             }

@@ -13,6 +13,7 @@ use super::status::{self, Refusal};
 use crate::backend::Instance;
 use crate::engine::{ResumeWaiting, Transact};
 use crate::managers::UserRef;
+use crate::managers::sdk::spec as sdk_spec;
 use crate::managers::task::TaskTarget;
 use crate::managers::task::keys;
 use crate::messages;
@@ -133,6 +134,7 @@ async fn launch(
                 target: target(user, project, name),
                 base: String::new(),
                 file: String::new(),
+                sdks: Vec::new(),
             });
             continue;
         }
@@ -140,10 +142,12 @@ async fn launch(
         let warnings = definition.warnings.iter().map(ToString::to_string).collect();
         crate::managers::warn_user(&deps.engine, user, warnings).await?;
         let file = definition.file;
+        let sdks = sdk_spec::specs(&file).map_err(|e| WorkshopError::BadRequest(e.to_string()))?;
         items.push(LaunchItem {
             target: target(user, project, name),
             base: file.base.clone(),
             file: file.to_yaml(),
+            sdks,
         });
     }
     let (u, pid, now) = (user.clone(), project.id.clone(), Utc::now());

@@ -9,6 +9,7 @@ use super::status::{self, Busy};
 use crate::backend::Instance;
 use crate::engine::Transact;
 use crate::managers::UserRef;
+use crate::managers::sdk::spec::{self as sdk_spec, SdkSource};
 use crate::project::as_user;
 
 pub(super) async fn workshop_info(
@@ -67,7 +68,7 @@ pub(super) fn info_of(
         name: instance.target.name.clone(),
         base: instance.workshop_config("base").unwrap_or_default().to_string(),
         status,
-        sdks: Vec::new(),
+        sdks: sdk_spec::installed(&instance.config).into_iter().map(|s| sdk_info(project, s)).collect(),
         hostname: None,
         notes,
         path: None,
@@ -114,4 +115,25 @@ pub(super) async fn list_workshops(deps: &Deps, msg: ListWorkshops) -> Result<Wo
         }
     }
     Ok(WorkshopList { workshops, files })
+}
+
+/// How an installed SDK is shown: a local SDK by its source directory, a Store SDK by its
+/// channel.
+fn sdk_info(project: &Project, sdk: sdk_spec::Installed) -> workshop_api::workshops::SdkInfo {
+    let source = match sdk.source {
+        SdkSource::Project => Some(format!("{}/.workshop/{}", project.path, sdk.name)),
+        SdkSource::System => None,
+    };
+    workshop_api::workshops::SdkInfo {
+        name: sdk.name,
+        version: (!sdk.version.is_empty()).then_some(sdk.version),
+        channel: sdk.channel,
+        source,
+        revision: sdk.revision,
+        built_at: sdk.built_at,
+        installed_at: Some(sdk.installed_at),
+        health_check: None,
+        mounts: Vec::new(),
+        tunnels: Vec::new(),
+    }
 }

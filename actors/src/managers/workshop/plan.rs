@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use workshop_api::workshops::Mode;
 
 use crate::managers::UserRef;
+use crate::managers::sdk::plan as sdk_plan;
+use crate::managers::sdk::spec::SdkSpec;
 use crate::managers::task::TaskTarget;
 use crate::managers::task::{self, WaitSetup, add_task, keys};
 use crate::state::{ChangeId, State, TaskId};
@@ -14,6 +16,8 @@ pub struct LaunchItem {
     pub target: TaskTarget,
     pub base: String,
     pub file: String,
+    /// Its SDKs, in install order.
+    pub sdks: Vec<SdkSpec>,
 }
 
 /// Creates a change of `user` for the workshops `names` of `project_id`.
@@ -79,9 +83,27 @@ pub fn launch(
         let ws = &item.target.name;
         let mut chain = Chain::new(st, &change, &item.target, now);
         let base = chain.then("download-base", format!("Download base {:?} for {ws:?}", item.base));
+        for sdk in &item.sdks {
+            let id = sdk_plan::add_retrieve(chain.st, &change, &item.target, sdk, chain.last.as_ref(), now);
+            chain.last = Some(id);
+        }
         chain.then("create-workshop-storage", format!("Create storage of {ws:?}"));
         let create = chain.then("create-workshop", format!("Create new {ws:?} workshop"));
         chain.then("start-workshop", format!("Start {ws:?} workshop"));
+        for (order, sdk) in item.sdks.iter().enumerate() {
+            let after = chain.last.clone();
+            let id = sdk_plan::add_install(
+                chain.st,
+                &change,
+                &item.target,
+                sdk,
+                order,
+                &item.base,
+                after.as_ref(),
+                now,
+            );
+            chain.last = Some(id);
+        }
         chain.then("configure-timezone", format!("Configure time zone of {ws:?}"));
         chain.then("mount-project", format!("Mount project into {ws:?}"));
         st.task_mut(&base).expect("exists").write(&keys::BASE, &item.base);
@@ -175,8 +197,18 @@ mod tests {
         let now = Utc::now();
         let user = target("x").user;
         let items = vec![
-            LaunchItem { target: target("a"), base: "ubuntu@22.04".into(), file: "name: a\n".into() },
-            LaunchItem { target: target("b"), base: "ubuntu@22.04".into(), file: "name: b\n".into() },
+            LaunchItem {
+                target: target("a"),
+                base: "ubuntu@22.04".into(),
+                file: "name: a\n".into(),
+                sdks: Vec::new(),
+            },
+            LaunchItem {
+                target: target("b"),
+                base: "ubuntu@22.04".into(),
+                file: "name: b\n".into(),
+                sdks: Vec::new(),
+            },
         ];
         let change = launch(&mut st, &user, &items, Mode::WaitOnError, now);
         let c = st.change(&change).unwrap();

@@ -92,8 +92,12 @@ impl Harness {
     /// Plans a wait-on-error launch of `name` for `user` and waits until it is paused (the
     /// fake backend knows no base).
     async fn paused_launch(&self, user: &UserRef, name: &str) -> String {
-        let item =
-            LaunchItem { target: self.target(user, name), base: "ubuntu@22.04".into(), file: String::new() };
+        let item = LaunchItem {
+            target: self.target(user, name),
+            base: "ubuntu@22.04".into(),
+            file: String::new(),
+            sdks: Vec::new(),
+        };
         let u = user.clone();
         let change = self
             .engine

@@ -1,0 +1,147 @@
+//! Task handlers of the SDK manager (../shared/spec/reference-inventory.md §6.7, SdkManager
+//! rows). Each is idempotent: after a crash the engine runs a task that was Doing again.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use workshop_api::sdk::{SDK_ROOT, SdkInfo, Strictness, host_architecture};
+
+use super::plan::{ORDER, SDK};
+use super::spec::{Installed, Retrieved, SdkSource, SdkSpec, device_name, installed_key, retrieved_key};
+use crate::backend::{Device, RemoveDevice, SetConfig, SetDevice};
+use crate::managers::task::{self, HandlerResult, TaskTarget, keys};
+use crate::runner::TaskCtx;
+use crate::sdk::revisions::{self, LocalSdkRef};
+use crate::sdk::{self, TreeStore, system};
+
+/// What the SDK manager's handlers use besides the backend.
+pub struct Sdks {
+    /// Where SDK trees are kept.
+    pub trees: TreeStore,
+}
+
+/// The SDK manager's handler environment.
+pub type Env = task::Env<Sdks>;
+
+fn spec(ctx: &TaskCtx) -> Result<SdkSpec, String> {
+    ctx.read(&SDK).ok_or_else(|| format!("task {} has no SDK", ctx.task))
+}
+
+/// Makes the SDK's tree exist in the tree store and says which it is, for `install-sdk`.
+pub async fn retrieve_sdk(mut ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    let sdk = spec(&ctx)?;
+    let retrieved = match sdk.source {
+        SdkSource::System => {
+            let trees = env.trees.clone();
+            let tree = blocking(move || system::commit_system(&trees)).await?;
+            Retrieved { tree, revision: system::SYSTEM_REVISION.to_string() }
+        }
+        SdkSource::Project => {
+            let tree = sdk::project::commit(
+                &t.user,
+                t.project_path.clone().into(),
+                sdk.name.clone(),
+                env.trees.clone(),
+                sdk::TREE_LIMITS,
+                sdk::project::COMMIT_TIMEOUT,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            let local = LocalSdkRef {
+                uid: t.user.uid,
+                project_id: t.project_id.clone(),
+                workshop: t.name.clone(),
+                sdk: sdk.name.clone(),
+            };
+            let digest = tree.clone();
+            let recorded = ctx
+                .transact(move |st, _, _| revisions::record(st, &local, &digest, None))
+                .await
+                .map_err(|e| e.to_string())?;
+            if recorded.new {
+                ctx.log(format!(
+                    "Committed {:?} as revision {}",
+                    sdk.name,
+                    revisions::label(recorded.revision)
+                ))
+                .await;
+            }
+            Retrieved { tree, revision: revisions::label(recorded.revision) }
+        }
+    };
+    let value = serde_json::to_value(&retrieved).map_err(|e| e.to_string())?;
+    ctx.change_set(&retrieved_key(&t.name, &sdk.name), value).await;
+    Ok(())
+}
+
+/// Checks the retrieved SDK against the workshop and mounts its tree, read-only, at
+/// `/var/lib/workshop/sdk/<name>`; records it in the instance.
+pub async fn install_sdk(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    let sdk = spec(&ctx)?;
+    let base = ctx.read(&keys::BASE).unwrap_or_default();
+    let order = ctx.read(&ORDER).unwrap_or_default();
+    let retrieved: Retrieved = ctx
+        .change_get(&retrieved_key(&t.name, &sdk.name))
+        .ok_or_else(|| format!("cannot install {:?} SDK: it was not retrieved", sdk.name))?;
+    let trees = env.trees.clone();
+    let tree = retrieved.tree.clone();
+    let text = blocking(move || trees.read_meta(&tree)).await?;
+    let strictness = match sdk.source {
+        SdkSource::Project => Strictness::Strict,
+        SdkSource::System => Strictness::Lenient,
+    };
+    let info =
+        SdkInfo::load(&text, strictness, &sdk.name, &base, host_architecture()).map_err(|e| e.to_string())?;
+    info.check_installable().map_err(|e| e.to_string())?;
+    let installed = Installed {
+        name: sdk.name.clone(),
+        source: sdk.source.clone(),
+        order,
+        revision: retrieved.revision,
+        tree: retrieved.tree.clone(),
+        channel: sdk.channel.clone(),
+        version: info.version.clone(),
+        built_at: info.built_at,
+        installed_at: Utc::now(),
+    };
+    let record = serde_json::to_string(&installed).map_err(|e| e.to_string())?;
+    let changes = vec![(installed_key(&sdk.name), Some(record))];
+    env.call(SetConfig { target: t.backend(), changes }).await?;
+    let device = tree_device(&env.trees, &retrieved.tree, &sdk.name);
+    env.call(SetDevice { target: t.backend(), name: device_name(&sdk.name), device }).await
+}
+
+/// Undo of `install-sdk`: the device and the record go.
+pub async fn uninstall_sdk(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    let sdk = spec(&ctx)?;
+    match env.call(RemoveDevice { target: t.backend(), name: device_name(&sdk.name) }).await {
+        // A workshop already removed has nothing left to uninstall.
+        Err(e) if e.contains("is not launched") => return Ok(()),
+        other => other?,
+    }
+    let changes = vec![(installed_key(&sdk.name), None)];
+    env.call(SetConfig { target: t.backend(), changes }).await
+}
+
+/// The read-only disk device mounting the tree `id` as SDK `name`.
+fn tree_device(trees: &TreeStore, id: &sdk::TreeId, name: &str) -> Device {
+    BTreeMap::from([
+        ("type".to_string(), "disk".to_string()),
+        ("source".to_string(), trees.path(id).to_string_lossy().into_owned()),
+        ("path".to_string(), format!("{SDK_ROOT}/{name}")),
+        ("readonly".to_string(), "true".to_string()),
+    ])
+}
+
+/// Runs filesystem work of the daemon's own off the actor thread.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, sdk::TreeError> + Send + 'static,
+) -> Result<T, String> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(e) => Err(format!("cannot work on SDK trees: {e}")),
+    }
+}

@@ -1,0 +1,59 @@
+//! The SDK manager: what a workshop is made of. It retrieves each SDK's tree into the tree
+//! store (`crate::sdk`) and installs it into workshops; the workshop manager's planners add
+//! its tasks (`plan.rs`).
+
+mod handlers;
+pub mod plan;
+pub mod spec;
+
+pub use handlers::Sdks;
+
+use std::rc::Rc;
+
+use actix::prelude::*;
+
+use self::handlers::Env;
+use crate::backend::BackendActor;
+use crate::managers::task::{self, Kind};
+use crate::runner::RunTask;
+use crate::sdk::TreeStore;
+use crate::state::Outcome;
+
+/// The task kinds of this manager.
+pub static KINDS: &[Kind<Sdks>] = &[
+    Kind {
+        name: "retrieve-sdk",
+        run: |c, e| Box::pin(handlers::retrieve_sdk(c, e)),
+        undo: None,
+        cleanup: None,
+    },
+    Kind {
+        name: "install-sdk",
+        run: |c, e| Box::pin(handlers::install_sdk(c, e)),
+        undo: Some(|c, e| Box::pin(handlers::uninstall_sdk(c, e))),
+        cleanup: None,
+    },
+];
+
+/// The actor shell.
+pub struct SdkManager {
+    env: Env,
+}
+
+impl SdkManager {
+    pub fn new(backend: Addr<BackendActor>, trees: TreeStore) -> Self {
+        Self { env: Env { backend, manager: Rc::new(Sdks { trees }) } }
+    }
+}
+
+impl Actor for SdkManager {
+    type Context = Context<Self>;
+}
+
+impl Handler<RunTask> for SdkManager {
+    type Result = ResponseFuture<Outcome>;
+
+    fn handle(&mut self, msg: RunTask, _ctx: &mut Context<Self>) -> Self::Result {
+        task::dispatch(KINDS, msg, self.env.clone())
+    }
+}
