@@ -87,19 +87,19 @@ impl Daemon {
             .start();
         // Workshops LXD could not start by itself (their project is staged by the daemon) are
         // started again whenever LXD is healthy.
-        let subscribers = vec![workshops.clone().recipient()];
-        let monitor = HealthMonitor::new(check, health.clone(), config.check_interval, subscribers).start();
-
-        task::register(&engine, &runner, workshop::KINDS, workshops.clone().recipient());
-        let commands = CommandManager::new(engine.clone(), backend.clone(), workshops.clone()).start();
-        task::register(&engine, &runner, command::KINDS, commands.clone().recipient());
         let trees = TreeStore::open(config.state_dir.join(TREES_DIR))?;
         // What an interrupted commit left behind.
         if let Err(e) = trees.sweep() {
             tracing::warn!(error = %e, "cannot sweep the SDK tree store");
         }
-        let sdks = SdkManager::new(backend.clone(), trees).start();
-        task::register(&engine, &runner, sdk::KINDS, sdks.recipient());
+        let sdks = SdkManager::new(engine.clone(), backend.clone(), trees).start();
+        let subscribers = vec![workshops.clone().recipient(), sdks.clone().recipient()];
+        let monitor = HealthMonitor::new(check, health.clone(), config.check_interval, subscribers).start();
+
+        task::register(&engine, &runner, workshop::KINDS, workshops.clone().recipient());
+        let commands = CommandManager::new(engine.clone(), backend.clone(), workshops.clone()).start();
+        task::register(&engine, &runner, command::KINDS, commands.clone().recipient());
+        task::register(&engine, &runner, sdk::KINDS, sdks.clone().recipient());
         engine.do_send(TaskRunner::attach(&runner));
         let activity = config.activity;
         Ok(Self { engine, runner, monitor, backend, workshops, commands, health, activity, failed })

@@ -16,6 +16,7 @@ use crate::sdk::{self, TreeStore, system};
 
 /// What the SDK manager's handlers use besides the backend.
 pub struct Sdks {
+    pub engine: actix::Addr<crate::engine::StateEngine>,
     /// Where SDK trees are kept.
     pub trees: TreeStore,
 }
@@ -124,6 +125,17 @@ pub async fn uninstall_sdk(ctx: TaskCtx, env: Env) -> HandlerResult {
     }
     let changes = vec![(installed_key(&sdk.name), None)];
     env.call(SetConfig { target: t.backend(), changes }).await
+}
+
+/// Cleanup of `install-sdk`: once the change is over, trees nothing uses any more go.
+pub async fn collect_trees(ctx: TaskCtx, env: Env) -> HandlerResult {
+    match super::collect::collect(&env.engine, &env.backend, &env.trees).await {
+        Ok(0) => {}
+        Ok(n) => ctx.log(format!("Removed {n} unused SDK trees")).await,
+        // Not the change's failure: the next collection tries again.
+        Err(e) => tracing::warn!(error = %e, "cannot remove unused SDK trees"),
+    }
+    Ok(())
 }
 
 /// The read-only disk device mounting the tree `id` as SDK `name`.

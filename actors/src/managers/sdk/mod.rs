@@ -2,6 +2,7 @@
 //! store (`crate::sdk`) and installs it into workshops; the workshop manager's planners add
 //! its tasks (`plan.rs`).
 
+mod collect;
 mod handlers;
 pub mod plan;
 pub mod spec;
@@ -14,6 +15,8 @@ use actix::prelude::*;
 
 use self::handlers::Env;
 use crate::backend::BackendActor;
+use crate::engine::StateEngine;
+use crate::health::SystemHealthy;
 use crate::managers::task::{self, Kind};
 use crate::runner::RunTask;
 use crate::sdk::TreeStore;
@@ -31,7 +34,7 @@ pub static KINDS: &[Kind<Sdks>] = &[
         name: "install-sdk",
         run: |c, e| Box::pin(handlers::install_sdk(c, e)),
         undo: Some(|c, e| Box::pin(handlers::uninstall_sdk(c, e))),
-        cleanup: None,
+        cleanup: Some(|c, e| Box::pin(handlers::collect_trees(c, e))),
     },
 ];
 
@@ -41,8 +44,22 @@ pub struct SdkManager {
 }
 
 impl SdkManager {
-    pub fn new(backend: Addr<BackendActor>, trees: TreeStore) -> Self {
-        Self { env: Env { backend, manager: Rc::new(Sdks { trees }) } }
+    pub fn new(engine: Addr<StateEngine>, backend: Addr<BackendActor>, trees: TreeStore) -> Self {
+        Self { env: Env { backend, manager: Rc::new(Sdks { engine, trees }) } }
+    }
+}
+
+/// Whenever the system is healthy (at start-up among others), unused trees go.
+impl Handler<SystemHealthy> for SdkManager {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _msg: SystemHealthy, _ctx: &mut Context<Self>) -> Self::Result {
+        let env = self.env.clone();
+        Box::pin(async move {
+            if let Err(e) = collect::collect(&env.engine, &env.backend, &env.trees).await {
+                tracing::warn!(error = %e, "cannot remove unused SDK trees");
+            }
+        })
     }
 }
 
