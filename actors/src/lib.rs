@@ -12,4 +12,5 @@ pub mod health;
 pub mod project;
 pub mod runner;
 pub mod state;
+pub mod store;
 pub mod userfs;

@@ -4,6 +4,7 @@
 //! nothing else is. The JSON shapes follow the reference implementation's v1 API
 //! (kebab-case keys). This crate depends on serde and chrono only.
 
+pub mod arch;
 pub mod changes;
 pub mod definition;
 pub mod duration;
@@ -13,6 +14,7 @@ pub mod ids;
 pub mod paths;
 pub mod projects;
 pub mod routes;
+pub mod sdks;
 pub mod system;
 pub mod warnings;
 pub mod workshopctl;

@@ -144,14 +144,14 @@ impl Dir {
         result.map(|()| entries)
     }
 
-    /// Reads the regular file `name`, refusing symlinks, FIFOs, devices and files larger than
-    /// `limit` bytes. Never blocks on a FIFO: its type is checked before it is opened, and
-    /// the open itself does not wait for a writer.
-    pub fn read(&self, name: &str, limit: u64) -> Result<Vec<u8>, UserFsError> {
+    /// Opens the regular file `name` for reading and gives its size, refusing symlinks, FIFOs
+    /// and devices. Never blocks on a FIFO: its type is checked before it is opened, the open
+    /// itself does not wait for a writer, and the type is checked again on what was opened.
+    pub fn open_file(&self, name: &str) -> Result<(File, u64), UserFsError> {
         let path = self.path.join(name);
         let c_name = component(name, &path)?;
         match self.kind(name)? {
-            None => return Err(UserFsError::io("read", &path, io::ErrorKind::NotFound.into())),
+            None => return Err(UserFsError::io("read", &path, io::Error::from_raw_os_error(libc::ENOENT))),
             Some(Kind::File) => {}
             Some(kind) => return Err(UserFsError::NotRegular { path, what: kind.describe() }),
         }
@@ -163,14 +163,19 @@ impl Dir {
         if Kind::of(st.st_mode) != Kind::File {
             return Err(UserFsError::NotRegular { path, what: Kind::of(st.st_mode).describe() });
         }
-        if st.st_size as u64 > limit {
+        Ok((File::from(fd), st.st_size as u64))
+    }
+
+    /// Reads the regular file `name` (see [`Dir::open_file`]), refusing files larger than
+    /// `limit` bytes.
+    pub fn read(&self, name: &str, limit: u64) -> Result<Vec<u8>, UserFsError> {
+        let (file, size) = self.open_file(name)?;
+        let path = self.path.join(name);
+        if size > limit {
             return Err(UserFsError::TooLarge { path, limit });
         }
-        let mut data = Vec::with_capacity(st.st_size as usize);
-        File::from(fd)
-            .take(limit + 1)
-            .read_to_end(&mut data)
-            .map_err(|e| UserFsError::io("read", &path, e))?;
+        let mut data = Vec::with_capacity(size as usize);
+        file.take(limit + 1).read_to_end(&mut data).map_err(|e| UserFsError::io("read", &path, e))?;
         if data.len() as u64 > limit {
             return Err(UserFsError::TooLarge { path, limit });
         }

@@ -1,0 +1,195 @@
+//! Downloading a resolved revision into the archive cache (`$WORKSHOP_CACHE/sdk/<name>_<rev>.sdk`):
+//! written to a temporary file while it is hashed, checked against the size and sha3-384 the
+//! Store announced (a mismatch is refused and the file removed), then renamed into place; older
+//! revisions of the same SDK are removed from the cache. A cached archive is checked again
+//! before it is used.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use super::archive::{Hasher, VerifiedArchive, copy_hashing};
+use super::error::StoreError;
+use super::http::Http;
+use super::resolve::ResolvedSdk;
+
+/// Partial downloads older than this were abandoned (by a daemon that stopped) and are removed.
+const STALE_PARTIAL: Duration = Duration::from_secs(3600);
+
+/// `<name>_<revision>.sdk`.
+pub fn archive_name(name: &str, revision: u64) -> String {
+    format!("{name}_{revision}.sdk")
+}
+
+/// The download path of a revision, under the Store's URL.
+fn download_path(sdk: &ResolvedSdk) -> String {
+    format!("/api/v1/sdks/download/{}_{}.sdk", sdk.package_id, sdk.revision)
+}
+
+pub(crate) async fn download(
+    http: &Http,
+    cache_dir: &Path,
+    sdk: &ResolvedSdk,
+) -> Result<VerifiedArchive, StoreError> {
+    create_cache(cache_dir)?;
+    let path = cache_dir.join(archive_name(&sdk.name, sdk.revision));
+    if let Some(cached) = cached(&path, sdk).await? {
+        tracing::debug!(sdk = %sdk.name, revision = sdk.revision, path = %path.display(), "using cached SDK archive");
+        remove_older(cache_dir, sdk);
+        return Ok(cached);
+    }
+    let partial = cache_dir.join(format!(
+        ".{}.{:08x}.partial",
+        archive_name(&sdk.name, sdk.revision),
+        rand::random::<u32>()
+    ));
+    let result = fetch(http, sdk, &partial).await;
+    let file = match result {
+        Ok(file) => file,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    if let Err(e) = std::fs::rename(&partial, &path) {
+        let _ = std::fs::remove_file(&partial);
+        return Err(StoreError::cache("store", &path, e));
+    }
+    tracing::info!(sdk = %sdk.name, revision = sdk.revision, size = sdk.size, path = %path.display(), "downloaded SDK archive");
+    remove_older(cache_dir, sdk);
+    Ok(VerifiedArchive { path, file, sha3_384: sdk.sha3_384.clone(), size: sdk.size })
+}
+
+/// Streams the revision into `partial`, checking length and digest; the file, rewound.
+async fn fetch(http: &Http, sdk: &ResolvedSdk, partial: &Path) -> Result<File, StoreError> {
+    let fail = |why: String| StoreError::Download { name: sdk.name.clone(), revision: sdk.revision, why };
+    let what = format!("download \"{}\" SDK (revision {})", sdk.name, sdk.revision);
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(partial)
+        .map_err(|e| StoreError::cache("create", partial, e))?;
+    let mut streamed = http.stream(&what, &download_path(sdk)).await?;
+    if let Some(announced) = streamed.content_length
+        && announced != sdk.size
+    {
+        return Err(fail(format!("the download is {announced} bytes, the SDK Store announced {}", sdk.size)));
+    }
+    let mut hasher = Hasher::default();
+    while let Some(chunk) = http.next_chunk(&what, &mut streamed).await? {
+        if hasher.size() + chunk.len() as u64 > sdk.size {
+            return Err(fail(format!("more than the {} bytes the SDK Store announced", sdk.size)));
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).map_err(|e| StoreError::cache("write", partial, e))?;
+    }
+    let (digest, size) = hasher.finish();
+    if size != sdk.size {
+        return Err(fail(format!("got {size} of the {} bytes the SDK Store announced", sdk.size)));
+    }
+    if digest != sdk.sha3_384 {
+        return Err(fail(format!("corrupted download: sha3-384 is {digest}, expected {}", sdk.sha3_384)));
+    }
+    file.sync_all().map_err(|e| StoreError::cache("write", partial, e))?;
+    file.rewind().map_err(|e| StoreError::cache("read", partial, e))?;
+    Ok(file)
+}
+
+/// The cached archive at `path` if it is there and still has the announced digest; a cached
+/// file that does not is removed.
+async fn cached(path: &Path, sdk: &ResolvedSdk) -> Result<Option<VerifiedArchive>, StoreError> {
+    let file = match OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(_) => {
+            // A symlink or something else that is not our file: replace it.
+            let _ = std::fs::remove_file(path);
+            return Ok(None);
+        }
+    };
+    let owned = path.to_path_buf();
+    let limit = sdk.size;
+    let checked = tokio::task::spawn_blocking(move || {
+        let mut file = file;
+        let regular = file.metadata().map(|m| m.is_file()).unwrap_or(false);
+        let digest = regular.then(|| copy_hashing(&mut file, &mut std::io::sink(), limit).ok()).flatten();
+        (file, digest)
+    })
+    .await
+    .map_err(|e| StoreError::cache("check", &owned, std::io::Error::other(e.to_string())))?;
+    match checked {
+        (mut file, Some((digest, size))) if digest == sdk.sha3_384 && size == sdk.size => {
+            file.rewind().map_err(|e| StoreError::cache("read", path, e))?;
+            Ok(Some(VerifiedArchive { path: path.to_path_buf(), file, sha3_384: digest, size }))
+        }
+        _ => {
+            tracing::warn!(path = %path.display(), "cached SDK archive does not match the SDK Store's digest; downloading it again");
+            let _ = std::fs::remove_file(path);
+            Ok(None)
+        }
+    }
+}
+
+fn create_cache(dir: &Path) -> Result<(), StoreError> {
+    std::fs::create_dir_all(dir).map_err(|e| StoreError::cache("create", dir, e))
+}
+
+/// Removes the cached archives of lower revisions of the same SDK, and partial downloads of it
+/// that were abandoned. Failures are only logged: the cache is an optimisation.
+fn remove_older(dir: &Path, sdk: &ResolvedSdk) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let prefix = format!("{}_", sdk.name);
+    let partial_prefix = format!(".{}_", sdk.name);
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let older = name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".sdk"))
+            .and_then(|rev| rev.parse::<u64>().ok())
+            .is_some_and(|rev| rev < sdk.revision);
+        let stale = name.starts_with(&partial_prefix)
+            && name.ends_with(".partial")
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| SystemTime::now().duration_since(t).unwrap_or_default() > STALE_PARTIAL);
+        if older || stale {
+            let path: PathBuf = entry.path();
+            match std::fs::remove_file(&path) {
+                Ok(()) => tracing::debug!(path = %path.display(), "removed older SDK archive"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot remove older SDK archive")
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_paths() {
+        let sdk = ResolvedSdk {
+            name: "go".into(),
+            package_id: "Abc123".into(),
+            revision: 17,
+            channel: "latest/stable".into(),
+            version: "1".into(),
+            sha3_384: "a".repeat(96),
+            size: 1,
+            base: String::new(),
+            architecture: "all".into(),
+        };
+        assert_eq!(archive_name("go", 17), "go_17.sdk");
+        assert_eq!(download_path(&sdk), "/api/v1/sdks/download/Abc123_17.sdk");
+    }
+}
