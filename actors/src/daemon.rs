@@ -14,6 +14,8 @@ use crate::managers::command::{self, CommandManager};
 use crate::managers::task;
 use crate::managers::workshop::{self, WorkshopConfig, WorkshopManager};
 use crate::runner::{Drain, TaskRunner};
+use crate::store::installed::ListInstalled;
+use crate::store::{StoreActor, StoreClient, StoreConfig};
 
 /// What the daemon needs to start.
 pub struct DaemonConfig {
@@ -23,6 +25,8 @@ pub struct DaemonConfig {
     pub backend: Rc<dyn Backend>,
     pub check_interval: Duration,
     pub workshop: WorkshopConfig,
+    /// The SDK Store and the archive cache.
+    pub store: StoreConfig,
 }
 
 impl DaemonConfig {
@@ -38,6 +42,9 @@ impl DaemonConfig {
                 guest_bin_dir: root.join("bin"),
                 mounts_dir: root.join("mounts"),
             },
+            // Nothing listens on port 1 of loopback: tests never reach a real Store.
+            store: StoreConfig::new("http://127.0.0.1:1", crate::store::URL_ENV, &root.join("cache/sdk"))
+                .expect("a valid URL"),
         }
     }
 }
@@ -50,6 +57,11 @@ pub struct Daemon {
     pub backend: Addr<BackendActor>,
     pub workshops: Addr<WorkshopManager>,
     pub commands: Addr<CommandManager>,
+    /// The SDK Store client.
+    pub store: Addr<StoreActor>,
+    /// The SDK trees on this machine, for `GET /v1/sdks[/{name}]`: `None` until the tree store
+    /// (issue 11 item 3) answers [`ListInstalled`]; without it there are no SDK trees.
+    pub installed: Option<Recipient<ListInstalled>>,
     pub health: SharedHealth,
     /// Why the state engine can no longer keep the state durable, once it cannot: the daemon
     /// must then exit (non-zero), never serve on without its engine.
@@ -75,8 +87,20 @@ impl Daemon {
         task::register(&engine, &runner, workshop::KINDS, workshops.clone().recipient());
         let commands = CommandManager::new(engine.clone(), backend.clone(), workshops.clone()).start();
         task::register(&engine, &runner, command::KINDS, commands.clone().recipient());
+        let store = StoreActor::new(StoreClient::new(config.store)).start();
         engine.do_send(TaskRunner::attach(&runner));
-        Ok(Self { engine, runner, monitor, backend, workshops, commands, health, failed })
+        Ok(Self {
+            engine,
+            runner,
+            monitor,
+            backend,
+            workshops,
+            commands,
+            store,
+            installed: None,
+            health,
+            failed,
+        })
     }
 
     /// Stops starting tasks and waits up to `grace` for running ones to finish. Tasks still

@@ -16,6 +16,8 @@ use workshop_actors::engine::{Query, StateEngine};
 use workshop_actors::health::SharedHealth;
 use workshop_actors::managers::command::CommandManager;
 use workshop_actors::managers::workshop::WorkshopManager;
+use workshop_actors::store::StoreActor;
+use workshop_actors::store::installed::ListInstalled;
 
 use self::error::ApiError;
 use self::peer::{Caller, Listener};
@@ -26,6 +28,9 @@ pub struct AppState {
     pub engine: Addr<StateEngine>,
     pub workshops: Addr<WorkshopManager>,
     pub commands: Addr<CommandManager>,
+    pub store: Addr<StoreActor>,
+    /// The tree store, once there is one (see `Daemon::installed`).
+    pub installed: Option<actix::Recipient<ListInstalled>>,
     pub health: SharedHealth,
 }
 
@@ -36,6 +41,8 @@ impl AppState {
             engine: daemon.engine.clone(),
             workshops: daemon.workshops.clone(),
             commands: daemon.commands.clone(),
+            store: daemon.store.clone(),
+            installed: daemon.installed.clone(),
             health: daemon.health.clone(),
         }
     }
@@ -127,9 +134,21 @@ pub(crate) fn test_server(
     root: &std::path::Path,
     backend: std::rc::Rc<workshop_actors::backend::fake::FakeBackend>,
 ) -> (workshop_actors::daemon::Daemon, std::path::PathBuf) {
+    test_server_with(root, backend, |_| {})
+}
+
+/// [`test_server`] with the daemon's configuration adjusted first (e.g. its SDK Store).
+#[cfg(test)]
+pub(crate) fn test_server_with(
+    root: &std::path::Path,
+    backend: std::rc::Rc<workshop_actors::backend::fake::FakeBackend>,
+    adjust: impl FnOnce(&mut workshop_actors::daemon::DaemonConfig),
+) -> (workshop_actors::daemon::Daemon, std::path::PathBuf) {
     use workshop_actors::daemon::{Daemon, DaemonConfig};
     std::fs::create_dir_all(root.join("state")).unwrap();
-    let daemon = Daemon::start(DaemonConfig::for_tests(root, backend)).unwrap();
+    let mut config = DaemonConfig::for_tests(root, backend);
+    adjust(&mut config);
+    let daemon = Daemon::start(config).unwrap();
     let socket = root.join("workshop.socket");
     let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
     let server = serve(listener, peer::Listener::Trusted, 1, web::Data::new(AppState::of(&daemon))).unwrap();
