@@ -6,6 +6,7 @@ mod cli;
 mod exec;
 mod messages;
 mod projects;
+mod sdks;
 mod security;
 mod sockets;
 mod workshops;
