@@ -5,10 +5,12 @@
 //! before it is used.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Seek, Write};
+use std::io::{self, Seek};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
+
+use tokio::io::AsyncWriteExt;
 
 use super::archive::{Hasher, VerifiedArchive, copy_hashing};
 use super::error::StoreError;
@@ -40,33 +42,51 @@ pub(crate) async fn download(
         remove_older(cache_dir, sdk);
         return Ok(cached);
     }
-    let partial = cache_dir.join(format!(
-        ".{}.{:08x}.partial",
-        archive_name(&sdk.name, sdk.revision),
-        rand::random::<u32>()
-    ));
-    let result = fetch(http, sdk, &partial).await;
-    let file = match result {
-        Ok(file) => file,
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            return Err(e);
-        }
-    };
-    if let Err(e) = std::fs::rename(&partial, &path) {
-        let _ = std::fs::remove_file(&partial);
-        return Err(StoreError::cache("store", &path, e));
-    }
+    let name = format!(".{}.{:08x}.partial", archive_name(&sdk.name, sdk.revision), rand::random::<u32>());
+    let mut partial = Partial { path: cache_dir.join(name), kept: false };
+    let file = fetch(http, sdk, &partial.path).await?;
+    // Synced and renamed off the arbiter: the fsync of a large file takes a while.
+    let (from, to) = (partial.path.clone(), path.clone());
+    let file = blocking(move || {
+        let mut file = file;
+        file.sync_all()?;
+        std::fs::rename(&from, &to)?;
+        file.rewind()?;
+        Ok(file)
+    })
+    .await
+    .map_err(|e| StoreError::cache("store", &path, e))?;
+    partial.kept = true;
     tracing::info!(sdk = %sdk.name, revision = sdk.revision, size = sdk.size, path = %path.display(), "downloaded SDK archive");
     remove_older(cache_dir, sdk);
     Ok(VerifiedArchive { path, file, sha3_384: sdk.sha3_384.clone(), size: sdk.size })
 }
 
-/// Streams the revision into `partial`, checking length and digest; the file, rewound.
+/// A partial download: removed when dropped (an error, or the download abandoned) unless it
+/// was renamed into place.
+struct Partial {
+    path: PathBuf,
+    kept: bool,
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Runs blocking file work on tokio's blocking threads.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| io::Error::other(e.to_string()))?
+}
+
+/// Streams the revision into `partial`, checking length and digest.
 async fn fetch(http: &Http, sdk: &ResolvedSdk, partial: &Path) -> Result<File, StoreError> {
     let fail = |why: String| StoreError::Download { name: sdk.name.clone(), revision: sdk.revision, why };
     let what = format!("download \"{}\" SDK (revision {})", sdk.name, sdk.revision);
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create_new(true)
@@ -74,6 +94,7 @@ async fn fetch(http: &Http, sdk: &ResolvedSdk, partial: &Path) -> Result<File, S
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(partial)
         .map_err(|e| StoreError::cache("create", partial, e))?;
+    let mut file = tokio::fs::File::from_std(file);
     let mut streamed = http.stream(&what, &download_path(sdk)).await?;
     if let Some(announced) = streamed.content_length
         && announced != sdk.size
@@ -86,8 +107,9 @@ async fn fetch(http: &Http, sdk: &ResolvedSdk, partial: &Path) -> Result<File, S
             return Err(fail(format!("more than the {} bytes the SDK Store announced", sdk.size)));
         }
         hasher.update(&chunk);
-        file.write_all(&chunk).map_err(|e| StoreError::cache("write", partial, e))?;
+        file.write_all(&chunk).await.map_err(|e| StoreError::cache("write", partial, e))?;
     }
+    file.flush().await.map_err(|e| StoreError::cache("write", partial, e))?;
     let (digest, size) = hasher.finish();
     if size != sdk.size {
         return Err(fail(format!("got {size} of the {} bytes the SDK Store announced", sdk.size)));
@@ -95,9 +117,7 @@ async fn fetch(http: &Http, sdk: &ResolvedSdk, partial: &Path) -> Result<File, S
     if digest != sdk.sha3_384 {
         return Err(fail(format!("corrupted download: sha3-384 is {digest}, expected {}", sdk.sha3_384)));
     }
-    file.sync_all().map_err(|e| StoreError::cache("write", partial, e))?;
-    file.rewind().map_err(|e| StoreError::cache("read", partial, e))?;
-    Ok(file)
+    Ok(file.into_std().await)
 }
 
 /// The cached archive at `path` if it is there and still has the announced digest; a cached
@@ -115,14 +135,14 @@ async fn cached(path: &Path, sdk: &ResolvedSdk) -> Result<Option<VerifiedArchive
     };
     let owned = path.to_path_buf();
     let limit = sdk.size;
-    let checked = tokio::task::spawn_blocking(move || {
+    let checked = blocking(move || {
         let mut file = file;
         let regular = file.metadata().map(|m| m.is_file()).unwrap_or(false);
-        let digest = regular.then(|| copy_hashing(&mut file, &mut std::io::sink(), limit).ok()).flatten();
-        (file, digest)
+        let digest = regular.then(|| copy_hashing(&mut file, &mut io::sink(), limit).ok()).flatten();
+        Ok((file, digest))
     })
     .await
-    .map_err(|e| StoreError::cache("check", &owned, std::io::Error::other(e.to_string())))?;
+    .map_err(|e| StoreError::cache("check", &owned, e))?;
     match checked {
         (mut file, Some((digest, size))) if digest == sdk.sha3_384 && size == sdk.size => {
             file.rewind().map_err(|e| StoreError::cache("read", path, e))?;

@@ -186,6 +186,11 @@ async fn a_download_that_does_not_match_is_refused_and_removed() {
     assert_eq!(e, "cannot download \"go\" SDK (revision 3): the SDK Store did not answer within 500 ms");
     assert_eq!(cached(cache.path()), Vec::<String>::new());
 
+    // A download abandoned halfway (its task aborted) leaves nothing either.
+    let abandoned = tokio::time::timeout(Duration::from_millis(200), c.download(&three)).await;
+    assert!(abandoned.is_err());
+    assert_eq!(cached(cache.path()), Vec::<String>::new());
+
     store.fault(Route::Download, Some(Fault::Status(503)));
     let e = c.download(&three).await.unwrap_err().to_string();
     assert_eq!(e, "cannot download \"go\" SDK (revision 3): the SDK Store answered 503: fault 503 injected");
