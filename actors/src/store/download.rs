@@ -12,10 +12,12 @@ use std::time::{Duration, SystemTime};
 
 use tokio::io::AsyncWriteExt;
 
-use super::archive::{Hasher, VerifiedArchive, copy_hashing};
-use super::error::StoreError;
+use workshop_api::definition::validate_sdk_name;
+
+use super::archive::{Hasher, VerifiedArchive, copy_hashing, is_digest};
+use super::error::{StoreError, sanitized};
 use super::http::Http;
-use super::resolve::ResolvedSdk;
+use super::resolve::{ResolvedSdk, is_package_id};
 
 /// Partial downloads older than this were abandoned (by a daemon that stopped) and are removed.
 const STALE_PARTIAL: Duration = Duration::from_secs(3600);
@@ -35,6 +37,11 @@ pub(crate) async fn download(
     cache_dir: &Path,
     sdk: &ResolvedSdk,
 ) -> Result<VerifiedArchive, StoreError> {
+    // The revision may come back from task data: its parts name a file and a URL path.
+    if validate_sdk_name(&sdk.name).is_err() || !is_package_id(&sdk.package_id) || !is_digest(&sdk.sha3_384) {
+        let why = "not a revision the SDK Store resolved (invalid name, package id or digest)".to_string();
+        return Err(StoreError::Download { name: sanitized(&sdk.name), revision: sdk.revision, why });
+    }
     create_cache(cache_dir)?;
     let path = cache_dir.join(archive_name(&sdk.name, sdk.revision));
     if let Some(cached) = cached(&path, sdk).await? {
@@ -211,5 +218,36 @@ mod tests {
         };
         assert_eq!(archive_name("go", 17), "go_17.sdk");
         assert_eq!(download_path(&sdk), "/api/v1/sdks/download/Abc123_17.sdk");
+    }
+
+    #[actix_rt::test]
+    async fn revisions_that_would_name_other_paths_are_refused() {
+        let good = ResolvedSdk {
+            name: "go".into(),
+            package_id: "Abc123".into(),
+            revision: 17,
+            channel: "latest/stable".into(),
+            version: "1".into(),
+            sha3_384: "a".repeat(96),
+            size: 1,
+            base: String::new(),
+            architecture: "all".into(),
+        };
+        let config =
+            crate::store::StoreConfig::new("http://127.0.0.1:1", "test", Path::new("/nonexistent")).unwrap();
+        let http = Http::new(&config);
+        let cache = tempfile::tempdir().unwrap();
+        for bad in [
+            ResolvedSdk { name: "../../etc".into(), ..good.clone() },
+            ResolvedSdk { package_id: "x/../../y".into(), ..good.clone() },
+            ResolvedSdk { sha3_384: "nope".into(), ..good.clone() },
+        ] {
+            let e = download(&http, cache.path(), &bad).await.unwrap_err().to_string();
+            assert!(
+                e.ends_with("not a revision the SDK Store resolved (invalid name, package id or digest)"),
+                "{e}"
+            );
+        }
+        assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 0);
     }
 }
