@@ -241,14 +241,19 @@ fn io_reason(error: &io::Error) -> String {
 /// TLS with the system's CA certificates (`$SSL_CERT_FILE`, else the usual bundle paths); when
 /// none are found, a configuration that trusts nothing and the reason why.
 fn tls_config() -> (rustls::ClientConfig, Option<String>) {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
     let env = std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty());
     let candidates: Vec<&Path> = match &env {
         Some(file) => vec![Path::new(file)],
         None => CA_BUNDLES.iter().map(Path::new).collect(),
     };
-    for path in &candidates {
+    tls_config_from(&candidates)
+}
+
+/// [`tls_config`] with the CA certificates of the first of `candidates` that has any.
+fn tls_config_from(candidates: &[&Path]) -> (rustls::ClientConfig, Option<String>) {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for path in candidates {
         let Ok(pem) = std::fs::read(path) else { continue };
         for cert in rustls_pemfile::certs(&mut &pem[..]).flatten() {
             let _ = roots.add(cert);
@@ -286,6 +291,33 @@ mod tests {
         );
         let e = status_error("find SDKs", StatusCode::BAD_GATEWAY, b"<html>");
         assert_eq!(e.to_string(), "cannot find SDKs: the SDK Store answered 502");
+    }
+
+    #[test]
+    fn ca_certificates_come_from_the_first_bundle_that_has_some() {
+        let tmp = tempfile::tempdir().unwrap();
+        let empty = tmp.path().join("empty.pem");
+        std::fs::write(&empty, "no certificates here").unwrap();
+        let (_, problem) = tls_config_from(&[&empty, &tmp.path().join("missing.pem")]);
+        let problem = problem.unwrap();
+        assert!(problem.starts_with("no CA certificates found (looked in "), "{problem}");
+        assert!(problem.contains("empty.pem, ") && problem.contains("missing.pem;"), "{problem}");
+        let system = Path::new(CA_BUNDLES[0]);
+        if system.exists() {
+            assert!(tls_config_from(&[&empty, system]).1.is_none());
+        }
+    }
+
+    #[actix_rt::test]
+    async fn https_without_ca_certificates_says_so_before_connecting() {
+        let config = StoreConfig::new("https://127.0.0.1:1", "test", Path::new("/nonexistent")).unwrap();
+        let mut http = Http::new(&config);
+        http.tls_problem = Some("no CA certificates found (looked in /x)".into());
+        let e = http.get_json::<serde_json::Value>("find SDKs", "/v2/sdks/find").await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "cannot find SDKs: cannot reach the SDK Store at https://127.0.0.1:1: no CA certificates found (looked in /x)"
+        );
     }
 
     #[test]
