@@ -7,6 +7,17 @@ require_root
 require_cargo
 
 bash "$ROOT/scripts/setup-lxd.sh"
+# Tools only the tests use: the shells whose completion is tested, Debian's systemd package
+# (systemd-socket-activate, systemd-analyze; PID 1 need not be systemd), man and make.
+missing=()
+for p in zsh fish systemd man-db make; do
+    [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" = installed ] || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing test tools: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 ensure_user workshop-test
 ensure_user workshop-test2
 export WORKSHOP_TEST_LXD=1

@@ -19,7 +19,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::dispatch::{AttachRunner, CancelTasks, Dispatch, StartTasks, TaskFinished};
 use crate::state::checkpoint::StateLock;
-use crate::state::{ChangeId, Ensured, Op, Outcome, Scheduler, State, StateError, Store, TaskId};
+use crate::state::{ChangeId, Ensured, Op, Outcome, Scheduler, State, StateError, Status, Store, TaskId};
 
 /// How often the engine re-examines every task even without a trigger.
 const ENSURE_INTERVAL: Duration = Duration::from_secs(5 * 60);
@@ -108,6 +108,14 @@ impl Engine {
 
     pub fn scheduler_mut(&mut self) -> &mut Scheduler {
         &mut self.scheduler
+    }
+
+    /// Whether work is under way: a change that is neither ready nor paused in Wait (a user's
+    /// `--continue` or `--abort` resumes that one), or a running handler (cleanups too).
+    pub fn is_busy(&self) -> bool {
+        let st = &self.state;
+        self.scheduler.running().next().is_some()
+            || st.changes().any(|c| !st.change_ready(&c.id) && st.change_status(&c.id) != Status::Wait)
     }
 
     /// Applies a mutation and marks the state for checkpointing.
@@ -445,6 +453,18 @@ impl Handler<TaskFinished> for StateEngine {
         let cancel = self.engine.finished(&msg.task, msg.op, msg.outcome, Utc::now());
         // Not saved: the task runs again after the restart (handlers are idempotent).
         let _ = self.settle_cancelling(cancel, ctx);
+    }
+}
+
+/// Whether work is under way ([`Engine::is_busy`]): the daemon does not stand by then.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct IsBusy;
+
+impl Handler<IsBusy> for StateEngine {
+    type Result = bool;
+    fn handle(&mut self, _msg: IsBusy, _ctx: &mut Context<Self>) -> bool {
+        self.engine.is_busy()
     }
 }
 

@@ -25,6 +25,8 @@ pub struct LxdStatus {
 struct Report {
     degraded: Option<String>,
     lxd: LxdStatus,
+    /// A check has completed since the daemon started.
+    checked: bool,
 }
 
 /// Read-mostly health flag shared with the API front (cheap to clone).
@@ -41,9 +43,14 @@ impl SharedHealth {
         self.0.read().map(|r| r.lxd.clone()).unwrap_or_default()
     }
 
+    /// Whether a check has completed yet (before, the daemon is not known to be degraded).
+    pub fn checked(&self) -> bool {
+        self.0.read().map(|r| r.checked).unwrap_or(false)
+    }
+
     fn set(&self, degraded: Option<String>, lxd: LxdStatus) {
         if let Ok(mut r) = self.0.write() {
-            *r = Report { degraded, lxd };
+            *r = Report { degraded, lxd, checked: true };
         }
     }
 }

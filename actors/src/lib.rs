@@ -4,6 +4,7 @@ pub mod lxd;
 pub mod managers;
 pub mod messages;
 
+pub mod activity;
 pub mod backend;
 pub mod daemon;
 pub mod dispatch;

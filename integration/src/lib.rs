@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod activation;
+
 /// Directory of the workspace's built binaries: `$WORKSHOP_BIN_DIR`, else the profile
 /// directory this test runs from (`target/debug` or `target/release`).
 pub fn bin_dir() -> PathBuf {
@@ -60,6 +62,22 @@ pub fn lxd_enabled(test: &str) -> bool {
     }
     eprintln!("skipped {test}: WORKSHOP_TEST_LXD not set");
     false
+}
+
+/// Whether `program` is on the PATH. A full run (`WORKSHOP_TEST_LXD=1`, as set up by
+/// scripts/test-all.sh, which installs every tool the tests use) fails without it; any other
+/// run skips the test and says why.
+pub fn tool_available(test: &str, program: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()));
+    if !found {
+        assert!(
+            !std::env::var("WORKSHOP_TEST_LXD").is_ok_and(|v| v == "1"),
+            "{test}: {program} is not installed (scripts/test-all.sh installs it)"
+        );
+        eprintln!("skipped {test}: {program} is not installed");
+    }
+    found
 }
 
 /// A short random suffix for names of test objects.

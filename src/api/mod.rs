@@ -1,6 +1,7 @@
 //! The v1 REST API front: routes, access levels and the envelope. This is the only place that
 //! knows HTTP; it converts between wire types (`workshop_api`) and the actors' messages.
 
+pub mod connections;
 pub mod error;
 pub mod peer;
 mod peer_workshop;
@@ -19,6 +20,7 @@ use workshop_actors::managers::workshop::WorkshopManager;
 use workshop_actors::store::StoreActor;
 use workshop_actors::store::installed::ListInstalled;
 
+use self::connections::Connections;
 use self::error::ApiError;
 use self::peer::{Caller, Listener};
 use self::response::WarningMeta;
@@ -62,12 +64,13 @@ impl AppState {
 }
 
 /// The v1 API on `listener`, with its own server so that every connection it accepts is known
-/// to come from that listener.
+/// to come from that listener; each connection counts in `connections` while it is open.
 pub fn serve(
     listener: UnixListener,
     tag: Listener,
     workers: usize,
     data: web::Data<AppState>,
+    connections: Connections,
 ) -> std::io::Result<Server> {
     Ok(HttpServer::new(move || {
         App::new()
@@ -76,7 +79,10 @@ pub fn serve(
             .configure(configure)
             .default_service(web::to(not_found))
     })
-    .on_connect(move |conn, ext| peer::on_connect(tag, conn, ext))
+    .on_connect(move |conn, ext| {
+        connections.open(ext);
+        peer::on_connect(tag, conn, ext);
+    })
     .workers(workers)
     .disable_signals()
     .shutdown_timeout(5)
@@ -128,13 +134,14 @@ where
 }
 
 /// A daemon on the fake backend under `root`, serving the API on `root/workshop.socket`
-/// (the trusted listener), for the API front's tests.
+/// (the trusted listener, its connections counted in `connections`), for the API front's tests.
 #[cfg(test)]
 pub(crate) fn test_server(
     root: &std::path::Path,
     backend: std::rc::Rc<workshop_actors::backend::fake::FakeBackend>,
+    connections: Connections,
 ) -> (workshop_actors::daemon::Daemon, std::path::PathBuf) {
-    test_server_with(root, backend, |_| {})
+    test_server_with(root, backend, connections, |_| {})
 }
 
 /// [`test_server`] with the daemon's configuration adjusted first (e.g. its SDK Store).
@@ -142,6 +149,7 @@ pub(crate) fn test_server(
 pub(crate) fn test_server_with(
     root: &std::path::Path,
     backend: std::rc::Rc<workshop_actors::backend::fake::FakeBackend>,
+    connections: Connections,
     adjust: impl FnOnce(&mut workshop_actors::daemon::DaemonConfig),
 ) -> (workshop_actors::daemon::Daemon, std::path::PathBuf) {
     use workshop_actors::daemon::{Daemon, DaemonConfig};
@@ -151,7 +159,8 @@ pub(crate) fn test_server_with(
     let daemon = Daemon::start(config).unwrap();
     let socket = root.join("workshop.socket");
     let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
-    let server = serve(listener, peer::Listener::Trusted, 1, web::Data::new(AppState::of(&daemon))).unwrap();
+    let data = web::Data::new(AppState::of(&daemon));
+    let server = serve(listener, peer::Listener::Trusted, 1, data, connections).unwrap();
     actix_web::rt::spawn(server);
     (daemon, socket)
 }

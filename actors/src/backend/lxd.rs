@@ -22,6 +22,7 @@ use super::{
     Backend, BackendError, BaseImage, CreateSpec, Device, ExecSession, ExecSpec, GuestFile, Instance,
     RunOutput, Target,
 };
+use crate::activity::Activity;
 use crate::health::LxdStatus;
 use crate::lxd::{Client, Endpoint, LxdError, TlsIdentity};
 
@@ -78,6 +79,8 @@ pub struct LxdBackend {
     downloads: RefCell<HashMap<String, images::Download>>,
     /// Template preparations in progress, by `<project>/<template>`.
     templates: RefCell<HashMap<String, templates::Preparation>>,
+    /// Counts the template preparations, which run outside any change.
+    activity: Activity,
 }
 
 impl LxdBackend {
@@ -89,7 +92,14 @@ impl LxdBackend {
             users: RefCell::default(),
             downloads: RefCell::default(),
             templates: RefCell::default(),
+            activity: Activity::default(),
         }
+    }
+
+    /// Counts its background work (template preparations) in `activity`.
+    pub fn with_activity(mut self, activity: Activity) -> Self {
+        self.activity = activity;
+        self
     }
 
     /// A backend for the LXD the environment names: `WORKSHOP_LXD_URL` over HTTPS with the

@@ -4,9 +4,12 @@
 mod api;
 mod cli;
 mod exec;
+mod install;
 mod messages;
 mod projects;
 mod sdks;
 mod security;
+mod snap;
 mod sockets;
+mod systemd;
 mod workshops;

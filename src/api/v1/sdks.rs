@@ -100,10 +100,14 @@ pub(in crate::api::v1) mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(tmp.path()).unwrap();
         let cache = root.join("cache/sdk");
-        let (daemon, socket) =
-            crate::api::test_server_with(&root, Rc::new(FakeBackend::default()), |config| {
+        let (daemon, socket) = crate::api::test_server_with(
+            &root,
+            Rc::new(FakeBackend::default()),
+            Default::default(),
+            |config| {
                 config.store = StoreConfig::new(url, URL_ENV, &cache).unwrap();
-            });
+            },
+        );
         SdkServer { _tmp: tmp, _daemon: daemon, socket }
     }
 

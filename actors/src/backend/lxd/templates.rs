@@ -51,8 +51,11 @@ impl LxdBackend {
         templates.retain(|_, preparation| preparation.peek().is_none());
         templates.entry(key).or_insert_with(|| {
             let images = self.client.unscoped();
-            let preparation =
-                prepare(client, images, name, spec.image.clone(), raw_idmap).boxed_local().shared();
+            let job = self.activity.begin();
+            let preparation = prepare(client, images, name, spec.image.clone(), raw_idmap)
+                .map(move |()| drop(job))
+                .boxed_local()
+                .shared();
             actix_rt::spawn(preparation.clone());
             preparation
         });

@@ -20,6 +20,7 @@ use std::rc::Rc;
 use actix::prelude::*;
 
 use self::handlers::Env;
+use crate::activity::Activity;
 use crate::backend::BackendActor;
 use crate::engine::StateEngine;
 use crate::managers::task::{self, Kind, keys};
@@ -95,11 +96,19 @@ pub static KINDS: &[Kind<WorkshopConfig>] = &[
 pub struct WorkshopManager {
     engine: Addr<StateEngine>,
     env: Env,
+    /// Counts the starts of workshops LXD left stopped, which no request waits for.
+    activity: Activity,
 }
 
 impl WorkshopManager {
     pub fn new(engine: Addr<StateEngine>, backend: Addr<BackendActor>, config: WorkshopConfig) -> Self {
-        Self { engine, env: Env { backend, manager: Rc::new(config) } }
+        Self { engine, env: Env { backend, manager: Rc::new(config) }, activity: Activity::default() }
+    }
+
+    /// Counts its background work in `activity`.
+    pub fn with_activity(mut self, activity: Activity) -> Self {
+        self.activity = activity;
+        self
     }
 }
 

@@ -122,8 +122,19 @@ pub fn answer_if_asked() {
     CompleteEnv::with_factory(command).var(VAR).complete();
 }
 
+/// The end of the zsh script: installed in `$fpath` as `_workshop`, compinit autoloads the file
+/// as the body of `_workshop` on the first completion, which must then complete too (not only
+/// define the completer and register it for the next time). Sourced, it does nothing.
+const ZSH_AUTOLOADED: &str = r#"
+if [[ ${funcstack[1]-} == _workshop ]]; then
+    _clap_dynamic_completer_workshop "$@"
+fi
+"#;
+
 /// Writes the registration script of `shell`: completion of the `workshop` command, answered
-/// by the `workshop` found on the PATH (a snap refresh does not break it).
+/// by the `workshop` found on the PATH (a snap refresh does not break it). The same script
+/// works sourced (`source <(workshop completion zsh)`) and installed where the shell looks for
+/// completions (`make install`, the snap's configure hook).
 pub fn write_script(shell: clap_complete::Shell, out: &mut dyn Write) -> std::io::Result<()> {
     let bin = "workshop";
     let completer: &dyn EnvCompleter = match shell {
@@ -131,7 +142,11 @@ pub fn write_script(shell: clap_complete::Shell, out: &mut dyn Write) -> std::io
         clap_complete::Shell::Zsh => &Zsh,
         _ => &Fish,
     };
-    completer.write_registration(VAR, bin, bin, bin, out)
+    completer.write_registration(VAR, bin, bin, bin, out)?;
+    if shell == clap_complete::Shell::Zsh {
+        out.write_all(ZSH_AUTOLOADED.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// The workshops of the current project that `offer` admits, starting with `current`.

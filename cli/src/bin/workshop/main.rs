@@ -85,6 +85,9 @@ enum Command {
         #[arg(value_enum)]
         shell: CompletionShell,
     },
+    /// Write the manual pages (workshop.1 and one per command) into DIR (`make install`)
+    #[command(hide = true)]
+    GenerateManpages { dir: PathBuf },
 }
 
 /// Shells with completion scripts.
@@ -141,6 +144,7 @@ fn dispatch(ctx: &Ctx, command: Command, raw: &[String]) -> anyhow::Result<()> {
             };
             Ok(complete::write_script(shell, &mut std::io::stdout())?)
         }
+        Command::GenerateManpages { dir } => Ok(clap_mangen::generate_to(Cli::command(), dir)?),
     }
 }
 

@@ -16,6 +16,7 @@ use workshop_client::Client;
 use workshop_client::exec::{self as client_exec, Outgoing};
 
 use crate::api;
+use crate::api::connections::Connections;
 use crate::api::peer;
 
 /// A daemon on the fake backend serving the v1 API on a unix socket, with one running
@@ -25,6 +26,8 @@ pub(in crate::api::v1) struct Server {
     _daemon: Daemon,
     pub socket: PathBuf,
     pub project_id: String,
+    /// The server's open connections.
+    pub connections: Connections,
 }
 
 pub(in crate::api::v1) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -38,7 +41,8 @@ pub(in crate::api::v1) async fn server() -> Server {
     std::fs::create_dir_all(project.join(".workshop")).unwrap();
     std::fs::write(project.join(".workshop/ws.yaml"), "name: ws\nbase: ubuntu@22.04\n").unwrap();
     let fake = Rc::new(FakeBackend::default());
-    let (daemon, socket) = api::test_server(&root, fake.clone());
+    let connections = Connections::default();
+    let (daemon, socket) = api::test_server(&root, fake.clone(), connections.clone());
 
     let client = Client::new(&socket);
     let tracked = blocking(move || client.track_project(&project)).await.unwrap();
@@ -47,7 +51,7 @@ pub(in crate::api::v1) async fn server() -> Server {
     let target = Target::new(&user, &tracked.id, "ws");
     Backend::create(fake.as_ref(), &target, &CreateSpec::default()).await.unwrap();
     Backend::start(fake.as_ref(), &target).await.unwrap();
-    Server { _tmp: tmp, _daemon: daemon, socket, project_id: tracked.id }
+    Server { _tmp: tmp, _daemon: daemon, socket, project_id: tracked.id, connections }
 }
 
 #[derive(Clone, Default)]
@@ -262,6 +266,32 @@ async fn request_bodies_and_websocket_frames_are_bounded() {
         assert_eq!(client_exec::exit_code(&info), Ok(0), "the oversized frame was the end of input");
         stdout.wait(Duration::from_secs(3));
         assert_eq!(out.text(), "");
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn an_exec_websocket_is_an_open_connection_until_it_closes() {
+    let s = server().await;
+    let (socket, project_id, connections) = (s.socket.clone(), s.project_id.clone(), s.connections.clone());
+    blocking(move || {
+        let client = Client::new(&socket);
+        let (change, task) = client.exec(&project_id, "ws", &request(&["cat"])).unwrap();
+        let streams = client
+            .open_exec_streams(&task, false, Box::new(Sink::default()), Box::new(Sink::default()))
+            .unwrap();
+        // The exec request is answered; its stdio and control websockets stay open.
+        assert!(connections.count() >= 2, "{} open", connections.count());
+        streams.stdio.send(Outgoing::Eof);
+        client.wait_change(&change, Some(Duration::from_secs(10))).unwrap();
+        streams.wait_output(Duration::from_secs(3));
+        drop(streams);
+        drop(client);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while connections.count() > 0 {
+            assert!(std::time::Instant::now() < deadline, "{} still open", connections.count());
+            std::thread::sleep(Duration::from_millis(10));
+        }
     })
     .await;
 }
