@@ -4,7 +4,6 @@
 //! nothing else is. The JSON shapes follow the reference implementation's v1 API
 //! (kebab-case keys). This crate depends on serde and chrono only.
 
-pub mod arch;
 pub mod changes;
 pub mod definition;
 pub mod duration;
@@ -14,11 +13,13 @@ pub mod ids;
 pub mod paths;
 pub mod projects;
 pub mod routes;
+pub mod sdk;
 pub mod sdks;
 pub mod system;
 pub mod warnings;
 pub mod workshopctl;
 pub mod workshops;
+mod yaml_checks;
 
 #[cfg(test)]
 mod body_properties;

@@ -167,6 +167,8 @@ impl From<UserFsError> for ApiError {
             | UserFsError::TooLarge { .. }
             | UserFsError::NotText { .. }
             | UserFsError::TooMany { .. }
+            | UserFsError::TooDeep { .. }
+            | UserFsError::Changed { .. }
             | UserFsError::BadName { .. } => Self::BadRequest(e.to_string()),
             UserFsError::Identity { .. } | UserFsError::Busy { .. } | UserFsError::TimedOut { .. } => {
                 Self::Internal(e.to_string())

@@ -9,6 +9,7 @@ use actix::prelude::*;
 use futures_util::FutureExt;
 use futures_util::future::{Abortable, LocalBoxFuture};
 
+use crate::engine::{EngineError, StateEngine, Transact};
 use crate::runner::{RunTask, TaskCtx};
 use crate::state::{Op, Outcome, Status};
 
@@ -68,6 +69,27 @@ impl UserRef {
             return Some(std::path::PathBuf::from(std::ffi::OsStr::from_bytes(dir.to_bytes())));
         }
     }
+}
+
+/// Raises `messages` as warnings of `user`: only they see them and dismiss them.
+pub async fn warn_user(
+    engine: &Addr<StateEngine>,
+    user: &UserRef,
+    messages: Vec<String>,
+) -> Result<(), EngineError> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let owner = Some(user.uid);
+    engine
+        .send(Transact(Box::new(move |st| {
+            let now = chrono::Utc::now();
+            for message in &messages {
+                st.warn(owner, message, now);
+            }
+        })))
+        .await
+        .map_err(EngineError::Mailbox)?
 }
 
 /// Runs a handler future for a `RunTask`, honouring abort and the change's wait-on-error mode

@@ -45,7 +45,7 @@ pub struct Resolve {
     pub sdks: Vec<StoreSdk>,
     /// `ubuntu@24.04`.
     pub base: String,
-    /// A Debian architecture (`workshop_api::arch::host()`).
+    /// A Debian architecture (`workshop_api::sdk::host_architecture()`).
     pub arch: String,
 }
 

@@ -113,10 +113,7 @@ fn find(name: &str, dir: &Path, names: &[String; 4], max_size: u64) -> Result<Fo
         return Err(not_found(format!("none of {} in \"{}\"", names.join(", "), dir.display())));
     };
     let path = dir.join(chosen);
-    let (file, size) = area.open_file(chosen).map_err(|e| invalid(e.to_string()))?;
-    if size > max_size {
-        return Err(invalid(format!("\"{}\" is larger than {max_size} bytes", path.display())));
-    }
+    let (file, _) = area.open_file(chosen, max_size).map_err(|e| invalid(e.to_string()))?;
     let sidecar = format!("{chosen}.sha3-384");
     let text = area.read_text(&sidecar, MAX_SIDECAR).map_err(|e| invalid(e.to_string()))?;
     // `sha3sum`-style lines (`<digest>  <file>`) are accepted too.

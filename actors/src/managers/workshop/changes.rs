@@ -136,7 +136,10 @@ async fn launch(
             });
             continue;
         }
-        let file = as_user::definition(user, &project.path, name).await?;
+        let definition = as_user::definition(user, &project.path, name).await?;
+        let warnings = definition.warnings.iter().map(ToString::to_string).collect();
+        crate::managers::warn_user(&deps.engine, user, warnings).await?;
+        let file = definition.file;
         items.push(LaunchItem {
             target: target(user, project, name),
             base: file.base.clone(),

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use clap::Args;
-use workshop_api::arch;
 use workshop_api::definition::{RISKS, SUPPORTED_BASES};
+use workshop_api::sdk::{ARCHITECTURES, host_architecture};
 use workshop_api::sdks::{SdkFullInfo, SdkInstalled, SdkRevision};
 use workshop_client::Client;
 use workshop_client::style::contract_home;
@@ -32,8 +32,11 @@ pub struct InfoArgs {
     pub format: Format,
 }
 
+/// Every architecture, or an SDK built for every one.
+const ALL: &str = "all";
+
 fn architectures() -> Vec<&'static str> {
-    std::iter::once(arch::ALL).chain(arch::ALLOWED).collect()
+    std::iter::once(ALL).chain(ARCHITECTURES).collect()
 }
 
 /// Which revisions and installations are shown.
@@ -51,7 +54,7 @@ impl View {
             Some(wanted) => base.is_empty() || base == wanted,
             None => true,
         };
-        base_ok && (self.arch == arch::ALL || arch == arch::ALL || arch == self.arch)
+        base_ok && (self.arch == ALL || arch == ALL || arch == self.arch)
     }
 }
 
@@ -60,8 +63,10 @@ pub fn run(client: &Client, args: &InfoArgs, marks: &Marks) -> anyhow::Result<()
     if args.format == Format::Json {
         return print_json(&info);
     }
-    let view =
-        View { base: args.base.clone(), arch: args.arch.clone().unwrap_or_else(|| arch::host().into()) };
+    let view = View {
+        base: args.base.clone(),
+        arch: args.arch.clone().unwrap_or_else(|| host_architecture().into()),
+    };
     let home = std::env::var("HOME").ok().filter(|h| !h.is_empty() && h != "/");
     print!("{}", render(&info, &view, marks, home.as_deref()));
     Ok(())
@@ -159,7 +164,7 @@ fn channels(out: &mut Out, info: &SdkFullInfo, view: &View, marks: &Marks) {
         if view.base.is_none() {
             cells.push(base.to_string());
         }
-        if view.arch == arch::ALL {
+        if view.arch == ALL {
             cells.push(arch.to_string());
         }
         // A closed channel has neither revision nor size, not even padding.
@@ -224,7 +229,7 @@ fn installed(out: &mut Out, info: &SdkFullInfo, view: &View, home: Option<&str>)
             if view.base.is_none() {
                 cells.push(base.to_string());
             }
-            if view.arch == arch::ALL {
+            if view.arch == ALL {
                 cells.push(arch.to_string());
             }
             cells.push(format!("{rev:>rev_width$}"));
