@@ -17,6 +17,8 @@ use crate::managers::task;
 use crate::managers::workshop::{self, WorkshopConfig, WorkshopManager};
 use crate::runner::{Drain, TaskRunner};
 use crate::sdk::{TREES_DIR, TreeStore};
+use crate::store::installed::ListInstalled;
+use crate::store::{StoreActor, StoreClient, StoreConfig};
 
 /// What the daemon needs to start.
 pub struct DaemonConfig {
@@ -26,6 +28,8 @@ pub struct DaemonConfig {
     pub backend: Rc<dyn Backend>,
     pub check_interval: Duration,
     pub workshop: WorkshopConfig,
+    /// The SDK Store and the archive cache.
+    pub store: StoreConfig,
     /// Counts background work (also given to the backend, for its template preparations).
     pub activity: Activity,
 }
@@ -43,6 +47,9 @@ impl DaemonConfig {
                 guest_bin_dir: root.join("bin"),
                 mounts_dir: root.join("mounts"),
             },
+            // Nothing listens on port 1 of loopback: tests never reach a real Store.
+            store: StoreConfig::new("http://127.0.0.1:1", crate::store::URL_ENV, &root.join("cache/sdk"))
+                .expect("a valid URL"),
             activity: Activity::default(),
         }
     }
@@ -65,6 +72,11 @@ pub struct Daemon {
     pub backend: Addr<BackendActor>,
     pub workshops: Addr<WorkshopManager>,
     pub commands: Addr<CommandManager>,
+    /// The SDK Store client.
+    pub store: Addr<StoreActor>,
+    /// The SDK trees on this machine, for `GET /v1/sdks[/{name}]`: `None` until the tree store
+    /// (issue 11 item 3) answers [`ListInstalled`]; without it there are no SDK trees.
+    pub installed: Option<Recipient<ListInstalled>>,
     pub health: SharedHealth,
     activity: Activity,
     /// Why the state engine can no longer keep the state durable, once it cannot: the daemon
@@ -100,9 +112,22 @@ impl Daemon {
         let commands = CommandManager::new(engine.clone(), backend.clone(), workshops.clone()).start();
         task::register(&engine, &runner, command::KINDS, commands.clone().recipient());
         task::register(&engine, &runner, sdk::KINDS, sdks.clone().recipient());
+        let store = StoreActor::new(StoreClient::new(config.store)).start();
         engine.do_send(TaskRunner::attach(&runner));
         let activity = config.activity;
-        Ok(Self { engine, runner, monitor, backend, workshops, commands, health, activity, failed })
+        Ok(Self {
+            engine,
+            runner,
+            monitor,
+            backend,
+            workshops,
+            commands,
+            store,
+            installed: None,
+            health,
+            activity,
+            failed,
+        })
     }
 
     /// Stops starting tasks and waits up to `grace` for running ones to finish, and for the

@@ -14,4 +14,5 @@ pub mod project;
 pub mod runner;
 pub mod sdk;
 pub mod state;
+pub mod store;
 pub mod userfs;

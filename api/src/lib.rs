@@ -14,6 +14,7 @@ pub mod paths;
 pub mod projects;
 pub mod routes;
 pub mod sdk;
+pub mod sdks;
 pub mod system;
 pub mod warnings;
 pub mod workshopctl;

@@ -45,6 +45,31 @@ impl UserRef {
             return Some(UserRef { name: name.to_string(), uid: pwd.pw_uid, gid: pwd.pw_gid });
         }
     }
+
+    /// The user's home directory in the system's user database.
+    pub fn home(&self) -> Option<std::path::PathBuf> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut buf = vec![0u8; 4096];
+        // SAFETY: an all-zero passwd is a valid value to be overwritten.
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        loop {
+            // SAFETY: all pointers are valid for the call; buf outlives the use of pwd.
+            let rc = unsafe {
+                libc::getpwuid_r(self.uid, &mut pwd, buf.as_mut_ptr().cast(), buf.len(), &mut result)
+            };
+            if rc == libc::ERANGE && buf.len() < 1 << 20 {
+                buf.resize(buf.len() * 2, 0);
+                continue;
+            }
+            if rc != 0 || result.is_null() || pwd.pw_dir.is_null() {
+                return None;
+            }
+            // SAFETY: pw_dir points to a NUL-terminated string inside buf.
+            let dir = unsafe { std::ffi::CStr::from_ptr(pwd.pw_dir) };
+            return Some(std::path::PathBuf::from(std::ffi::OsStr::from_bytes(dir.to_bytes())));
+        }
+    }
 }
 
 /// Raises `messages` as warnings of `user`: only they see them and dismiss them.

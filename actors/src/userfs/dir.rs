@@ -216,7 +216,7 @@ impl Dir {
         let path = self.path.join(name);
         let c_name = component(name, &path)?;
         match self.kind(name)? {
-            None => return Err(UserFsError::io("read", &path, io::ErrorKind::NotFound.into())),
+            None => return Err(UserFsError::io("read", &path, io::Error::from_raw_os_error(libc::ENOENT))),
             Some(Kind::File) => {}
             Some(kind) => return Err(UserFsError::NotRegular { path, what: kind.describe() }),
         }

@@ -23,7 +23,7 @@ use std::path::Path;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
-pub use channel::Channel;
+pub use channel::{Channel, RISKS};
 pub use endpoint::EndpointRef;
 pub use error::{DefinitionError, DefinitionWarning};
 pub use interface::{InterfaceDef, PlugDef, SlotDef};

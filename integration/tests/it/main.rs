@@ -7,6 +7,7 @@ mod exec;
 mod install;
 mod messages;
 mod projects;
+mod sdk_cli;
 mod sdks;
 mod security;
 mod snap;

@@ -51,6 +51,7 @@ async fn hostile_path_segments_are_refused_by_name() {
                 ("GET", format!("/v1/changes/{segment}/wait"), change.clone()),
                 ("GET", format!("/v1/tasks/{segment}/websocket/stdio"), format!("invalid task id {quoted}")),
                 ("GET", format!("/v1/changes?project-id={segment}"), format!("invalid query: {project}")),
+                ("GET", format!("/v1/sdks/{segment}"), format!("invalid SDK name {quoted}")),
             ];
             for (method, path, want) in routes {
                 let body = if method == "POST" {
@@ -75,6 +76,46 @@ async fn hostile_path_segments_are_refused_by_name() {
         assert_400("GET", path, "", http(&socket, "GET", path, ""), "invalid project id");
     })
     .await;
+}
+
+/// Searches and SDK names that never reach the Store (its requests are counted), and answers
+/// from the Store that are refused.
+#[actix_web::test]
+async fn hostile_sdk_requests_are_refused_before_the_store() {
+    use workshop_actors::store::fixture::{Fault, FixtureSdk, FixtureStore, Route};
+    let store = FixtureStore::start();
+    store.publish(FixtureSdk::new("go", 1));
+    let s = super::sdks::tests::sdk_server(&store.url());
+    let socket = s.socket.clone();
+    let store = std::sync::Arc::new(store);
+    let fixture = store.clone();
+    blocking(move || {
+        let long = "a".repeat(257);
+        let refused = [
+            (format!("/v1/find?q={long}"), "invalid query: longer than 256 characters"),
+            ("/v1/find?q=a%00b".to_string(), "invalid query: control characters"),
+            ("/v1/find?q=%1B%5B2J".to_string(), "invalid query: control characters"),
+            ("/v1/sdks/try-go".to_string(), r#"invalid SDK name \"try-go\""#),
+            (format!("/v1/sdks/{}", "a".repeat(41)), "longer than 40 characters"),
+        ];
+        for (path, want) in refused {
+            assert_400("GET", &path, "", http(&socket, "GET", &path, ""), want);
+        }
+        assert!(fixture.requests().is_empty(), "{:?}", fixture.requests());
+        // A search with every byte a client may send reaches the Store percent-encoded.
+        let (status, _) = http(&socket, "GET", "/v1/find?q=%22%2F..%2F%3F%26x%3D", "");
+        assert_eq!(status, 200);
+        let sent = fixture.requests().pop().unwrap();
+        assert!(sent.starts_with("GET /v2/sdks/find?q=%22%2F..%2F%3F%26x%3D&fields="), "{sent}");
+        // A Store that answers nonsense is the Store's failure (502), never the daemon's.
+        for fault in [Fault::Huge, Fault::Malformed, Fault::Short, Fault::Status(500)] {
+            fixture.fault(Route::Info, Some(fault));
+            let (status, text) = http(&socket, "GET", "/v1/sdks/go", "");
+            assert_eq!(status, 502, "{fault:?}: {text}");
+        }
+    })
+    .await;
+    drop(store);
 }
 
 #[actix_web::test]
@@ -172,6 +213,39 @@ mod properties {
 
     fn cases(default: u32) -> u32 {
         std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(default)
+    }
+
+    /// The SDK routes on arbitrary names and searches, with a Store that knows one SDK: an
+    /// answer (200, 400 or 404), never a server error.
+    #[actix_web::test]
+    async fn arbitrary_sdk_requests_get_an_answer() {
+        let store = workshop_actors::store::fixture::FixtureStore::start();
+        store.publish(workshop_actors::store::fixture::FixtureSdk::new("go", 1));
+        let s = super::super::sdks::tests::sdk_server(&store.url());
+        let socket = s.socket.clone();
+        blocking(move || {
+            let mut runner =
+                TestRunner::new(Config { cases: cases(64), failure_persistence: None, ..Config::default() });
+            runner
+                .run(&".{0,24}", |segment| {
+                    let seg = encode(&segment);
+                    for path in [format!("/v1/sdks/{seg}"), format!("/v1/find?q={seg}")] {
+                        let (status, text) = http(&socket, "GET", &path, "");
+                        prop_assert!(
+                            matches!(status, 200 | 400 | 404),
+                            "{} {:?}: {} {}",
+                            path,
+                            segment,
+                            status,
+                            text
+                        );
+                    }
+                    Ok(())
+                })
+                .unwrap();
+        })
+        .await;
+        drop(store);
     }
 
     /// Every route with a typed parameter or a body, on arbitrary input: the daemon answers
