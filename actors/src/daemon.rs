@@ -12,6 +12,7 @@ use crate::backend::{Backend, BackendActor, BackendCheck};
 use crate::engine::{EngineError, Failure, IsBusy, StateEngine};
 use crate::health::{HealthMonitor, SharedHealth};
 use crate::managers::command::{self, CommandManager};
+use crate::managers::hook::{self, HookManager};
 use crate::managers::task;
 use crate::managers::workshop::{self, WorkshopConfig, WorkshopManager};
 use crate::runner::{Drain, TaskRunner};
@@ -54,6 +55,7 @@ pub struct Daemon {
     pub backend: Addr<BackendActor>,
     pub workshops: Addr<WorkshopManager>,
     pub commands: Addr<CommandManager>,
+    pub hooks: Addr<HookManager>,
     pub health: SharedHealth,
     activity: Activity,
     /// Why the state engine can no longer keep the state durable, once it cannot: the daemon
@@ -82,9 +84,11 @@ impl Daemon {
         task::register(&engine, &runner, workshop::KINDS, workshops.clone().recipient());
         let commands = CommandManager::new(engine.clone(), backend.clone(), workshops.clone()).start();
         task::register(&engine, &runner, command::KINDS, commands.clone().recipient());
+        let hooks = HookManager::new(backend.clone()).start();
+        task::register(&engine, &runner, hook::KINDS, hooks.clone().recipient());
         engine.do_send(TaskRunner::attach(&runner));
         let activity = config.activity;
-        Ok(Self { engine, runner, monitor, backend, workshops, commands, health, activity, failed })
+        Ok(Self { engine, runner, monitor, backend, workshops, commands, hooks, health, activity, failed })
     }
 
     /// Stops starting tasks and waits up to `grace` for running ones to finish, and for the

@@ -121,6 +121,7 @@ impl From<BackendError> for ApiError {
             BackendError::BaseNotFound { .. } => Self::BadRequest(e.to_string()),
             BackendError::StartFailed { .. }
             | BackendError::GuestCommand { .. }
+            | BackendError::TimedOut { .. }
             | BackendError::Lxd(_)
             | BackendError::Mailbox(_) => Self::Internal(e.to_string()),
         }

@@ -2,6 +2,7 @@
 //! and the handlers that run those tasks) behind a thin actor shell.
 
 pub mod command;
+pub mod hook;
 pub mod task;
 pub mod workshop;
 

@@ -138,11 +138,9 @@ impl LxdBackend {
         let client = self.instances_client(&target.user);
         collect(&client, &target.instance_name(), spec).await.map_err(|e| match e {
             RunError::Lxd(e) => instance_error(target, &command_text(spec), e),
-            e @ RunError::TimedOut(_) => BackendError::GuestCommand {
-                what: command_text(spec),
-                name: target.name.clone(),
-                reason: e.to_string(),
-            },
+            RunError::TimedOut(after) => {
+                BackendError::TimedOut { what: command_text(spec), name: target.name.clone(), after }
+            }
         })
     }
 
