@@ -16,6 +16,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use workshop_actors::engine::{Query, StateEngine};
 use workshop_actors::health::SharedHealth;
 use workshop_actors::managers::command::CommandManager;
+use workshop_actors::managers::hook::HookManager;
 use workshop_actors::managers::workshop::WorkshopManager;
 
 use self::connections::Connections;
@@ -28,6 +29,7 @@ pub struct AppState {
     pub engine: Addr<StateEngine>,
     pub workshops: Addr<WorkshopManager>,
     pub commands: Addr<CommandManager>,
+    pub hooks: Addr<HookManager>,
     pub health: SharedHealth,
 }
 
@@ -38,6 +40,7 @@ impl AppState {
             engine: daemon.engine.clone(),
             workshops: daemon.workshops.clone(),
             commands: daemon.commands.clone(),
+            hooks: daemon.hooks.clone(),
             health: daemon.health.clone(),
         }
     }
