@@ -18,15 +18,27 @@ pub async fn post(
     state: web::Data<AppState>,
     body: web::Json<WorkshopctlRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let command = body.args.first().map(String::as_str).unwrap_or_default();
     let (workshop, uid) = match caller {
-        AnyCaller::Host(peer) => (None, peer.uid),
-        AnyCaller::Guest(guest) => (Some(guest.workshop), guest.uid),
+        AnyCaller::Host(peer) => {
+            tracing::debug!(uid = peer.uid, listener = ?peer.listener, %command, "workshopctl request");
+            (None, peer.uid)
+        }
+        AnyCaller::Guest(guest) => {
+            let w = &guest.workshop;
+            tracing::debug!(
+                uid = guest.uid,
+                lxd_project = %w.lxd_project,
+                project_id = %w.project_id,
+                workshop = %w.workshop,
+                %command,
+                "workshopctl request"
+            );
+            (Some(guest.workshop), guest.uid)
+        }
     };
-    let command = body.args.first().cloned().unwrap_or_default();
-    let msg = Workshopctl { caller: workshop.clone(), uid, request: body.into_inner() };
-    let result = state.hooks.send(msg).await?;
-    if let Err(e) = &result {
-        tracing::debug!(uid, ?workshop, %command, error = %e, "workshopctl refused");
-    }
+    let msg = Workshopctl { caller: workshop, uid, request: body.into_inner() };
+    let result =
+        state.hooks.send(msg).await?.inspect_err(|e| tracing::debug!(error = %e, "workshopctl refused"));
     Ok(sync(StatusCode::OK, result?, Default::default()))
 }
