@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use workshop_api::workshopctl::HealthStatus;
-use workshop_api::workshops::HealthCheck;
+use workshop_api::workshops::{HealthCheck, SdkInfo};
 
 use super::contexts::HealthReport;
 use crate::managers::task::keys;
@@ -115,6 +115,16 @@ pub fn summary(st: &State, change: &str, workshop: &str) -> BTreeMap<String, Hea
         .collect()
 }
 
+/// Gives each of `sdks` its health from `summary` (`info` shows its message, and its code
+/// among the notes).
+pub fn attach(sdks: &mut [SdkInfo], summary: &BTreeMap<String, HealthCheck>) {
+    for sdk in sdks {
+        if let Some(health) = summary.get(&sdk.name) {
+            sdk.health_check = Some(health.clone());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +177,28 @@ mod tests {
         assert_eq!(json["check-result"], "waiting");
         assert_eq!(serde_json::from_value::<HealthRecord>(json).unwrap(), r);
         assert_eq!(HealthRecord::of("db", None, Utc::now()).check_result, CheckResult::Unknown);
+    }
+
+    #[test]
+    fn health_is_attached_to_the_sdks_that_reported() {
+        let sdk = |name: &str| SdkInfo {
+            name: name.into(),
+            version: None,
+            channel: None,
+            source: None,
+            revision: "x1".into(),
+            built_at: None,
+            installed_at: None,
+            health_check: None,
+            mounts: Vec::new(),
+            tunnels: Vec::new(),
+        };
+        let mut sdks = vec![sdk("db"), sdk("web")];
+        let check =
+            HealthCheck { timestamp: Utc::now(), message: "Cannot finish".into(), code: "try-later".into() };
+        attach(&mut sdks, &BTreeMap::from([("db".to_string(), check.clone())]));
+        assert_eq!(sdks[0].health_check, Some(check));
+        assert_eq!(sdks[1].health_check, None);
     }
 
     #[test]
