@@ -101,10 +101,10 @@ impl Contexts {
         }
     }
 
-    /// How many hooks are running.
+    /// Whether no hook is running.
     #[cfg(test)]
-    pub fn len(&self) -> usize {
-        self.live.borrow().len()
+    pub fn is_empty(&self) -> bool {
+        self.live.borrow().is_empty()
     }
 }
 
@@ -140,7 +140,7 @@ mod tests {
         let cookie = b.cookie().to_string();
         drop(b);
         assert_eq!(contexts.hook_of(&cookie, &dev), None, "a cancelled hook's cookie names nothing");
-        assert_eq!(contexts.len(), 0);
+        assert!(contexts.is_empty());
     }
 
     #[test]
