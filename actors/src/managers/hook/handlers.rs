@@ -66,6 +66,14 @@ async fn run_once(ctx: &TaskCtx, env: &Env, t: &TaskTarget, setup: &HookSetup) -
         Err(BackendError::TimedOut { .. }) if setup.hook == Hook::CheckHealth && setup.timeout.is_some() => {
             return Err(health::timed_out(&setup.sdk));
         }
+        Err(BackendError::TimedOut { after, .. }) => {
+            return Err(format!(
+                "cannot run hook {:?} for {:?} SDK: it did not finish within {}, so it was killed",
+                setup.hook.as_str(),
+                setup.sdk,
+                workshop_api::duration::format(after)
+            ));
+        }
         Err(e) => return Err(e.to_string()),
     };
     let (code, output, truncated) = match Ran::of(out) {

@@ -67,8 +67,8 @@ struct Options {
     refresh: bool,
     verbose: bool,
     wait_on_error: bool,
-    /// In place of the launch's 5 s per run of check-health.
-    health_timeout: Option<Duration>,
+    /// In place of each hook's time limit (5 s for check-health at launch).
+    timeout: Option<Duration>,
 }
 
 impl Harness {
@@ -90,10 +90,12 @@ impl Harness {
                 let mut tasks = Vec::new();
                 for (sdk, hook) in hooks {
                     let id = plan::add_hook(st, &change, &target, sdk, hook, last.as_ref(), now);
-                    if let Some(limit) = opts.health_timeout {
+                    if let Some(limit) = opts.timeout {
                         let t = st.task_mut(&id).unwrap();
                         let mut setup = t.read(&keys::HOOK_SETUP).unwrap();
-                        assert_eq!(setup.timeout, Some(health::LAUNCH_TIMEOUT));
+                        if hook == Hook::CheckHealth {
+                            assert_eq!(setup.timeout, Some(health::LAUNCH_TIMEOUT));
+                        }
                         setup.timeout = Some(limit);
                         t.write(&keys::HOOK_SETUP, &setup);
                     }
@@ -387,11 +389,17 @@ async fn check_health_verdicts_in_the_reference_words() {
     assert_eq!(waited, 11, "the first run and ten retries");
 
     // At launch a run has 5 s (shortened here); past it the check has timed out.
-    let short = Options { health_timeout: Some(Duration::from_millis(50)), ..Options::default() };
+    let short = Options { timeout: Some(Duration::from_millis(50)), ..Options::default() };
     let (change, _) = h.plan(&[("slow", Hook::CheckHealth)], short).await;
     assert_eq!(h.settled(&change).await, Status::Error);
     let err = h.change_err(&change).await.unwrap();
     assert!(err.contains(r#"(SDK "slow" health status check timed out)"#), "{err}");
+    // Any other hook past its time limit is killed too.
+    let (change, _) = h.plan(&[("slow", Hook::SetupBase)], short).await;
+    assert_eq!(h.settled(&change).await, Status::Error);
+    let err = h.change_err(&change).await.unwrap();
+    let want = r#"(cannot run hook "setup-base" for "slow" SDK: it did not finish within 50ms, so it was killed)"#;
+    assert!(err.contains(want), "{err}");
 }
 
 #[actix_rt::test]
