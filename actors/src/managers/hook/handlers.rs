@@ -1,8 +1,6 @@
 //! Task handlers of the hook manager: `run-hook` (and its `check-health` protocol) and the
 //! cleanup that drops a hook's full output.
 
-use workshop_api::definition::is_valid_name;
-
 use super::health::{self, HealthRecord, Verdict};
 use super::invocation::{self, Ran};
 use super::output::{self, HookOutput};
@@ -11,13 +9,19 @@ use crate::backend::{BackendError, RunCommand};
 use crate::managers::task::{HandlerResult, TaskTarget, keys};
 use crate::runner::TaskCtx;
 
+/// Whether an SDK name may be a directory name in the workshop's paths: lowercase letters,
+/// digits and hyphens (the SDK grammar is stricter; this only keeps `/` and `..` out).
+fn is_path_safe(sdk: &str) -> bool {
+    !sdk.is_empty() && sdk.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
 /// Runs the task's hook; `check-health` runs again while the SDK reports `waiting`.
 pub async fn run_hook(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
     let setup = ctx
         .read(&keys::HOOK_SETUP)
         .ok_or_else(|| format!("task {} has no {:?} in its data", ctx.task, keys::HOOK_SETUP.name()))?;
-    if !is_valid_name(&setup.sdk) {
+    if !is_path_safe(&setup.sdk) {
         return Err(format!("cannot run hook {:?}: invalid SDK name {:?}", setup.hook.as_str(), setup.sdk));
     }
     if setup.hook != Hook::CheckHealth {

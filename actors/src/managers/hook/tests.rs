@@ -276,6 +276,13 @@ async fn a_missing_hook_is_skipped_and_verbose_changes_trace_hooks() {
         async { RunOutput { stderr: invocation::SKIPPED.as_bytes().to_vec(), ..RunOutput::default() } }
             .boxed_local()
     });
+    // SDK names become directory names in the workshop: nothing else runs.
+    let (change, tasks) = h.plan(&[("../etc", Hook::SetupBase)], Options::default()).await;
+    assert_eq!(h.settled(&change).await, Status::Error);
+    let (_, log, _) = h.task(&tasks[0]).await;
+    assert!(log[0].ends_with(r#"cannot run hook "setup-base": invalid SDK name "../etc""#), "{log:?}");
+    assert!(h.hook_runs().is_empty());
+
     let verbose = Options { verbose: true, ..Options::default() };
     let (change, tasks) = h.plan(&[("one", Hook::SetupBase), ("one", Hook::CheckHealth)], verbose).await;
     assert_eq!(h.settled(&change).await, Status::Done, "{:?}", h.change_err(&change).await);
