@@ -105,8 +105,13 @@ async fn run_once(ctx: &TaskCtx, env: &Env, t: &TaskTarget, setup: &HookSetup) -
     Ok(Run::Finished(report))
 }
 
-/// Cleanup: the change is ready, so no verbose client needs the hook's full output.
+/// Cleanup: the change is ready, so the hook's full output goes, after a verbose client has
+/// had time for its last look.
 pub async fn drop_output(ctx: TaskCtx, env: Env) -> HandlerResult {
-    env.outputs.remove(&ctx.task);
+    let (outputs, linger) = (env.outputs.clone(), env.linger);
+    actix_rt::spawn(async move {
+        tokio::time::sleep(linger).await;
+        outputs.remove(&ctx.task);
+    });
     Ok(())
 }

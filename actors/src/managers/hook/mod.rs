@@ -82,18 +82,25 @@ pub const HOOK_TIME_LIMIT: Duration = Duration::from_secs(3600);
 pub struct Hooks {
     /// The running hooks, by cookie.
     pub contexts: Rc<Contexts>,
-    /// The full output of finished hooks, until their change is ready.
-    outputs: output::Outputs,
+    /// The full output of finished hooks, until a little after their change is ready.
+    outputs: Rc<output::Outputs>,
     /// Pause before `check-health` runs again after a `waiting`.
     retry_after: Duration,
+    /// How long a hook's full output outlives its change, so that a verbose client's last
+    /// look at the change (it is woken when the change is ready) still finds it.
+    linger: Duration,
 }
+
+/// The default of [`Hooks::linger`].
+pub const OUTPUT_LINGER: Duration = Duration::from_secs(5);
 
 impl Default for Hooks {
     fn default() -> Self {
         Self {
             contexts: Rc::default(),
-            outputs: output::Outputs::default(),
+            outputs: Rc::default(),
             retry_after: health::RETRY_AFTER,
+            linger: OUTPUT_LINGER,
         }
     }
 }
@@ -111,9 +118,9 @@ impl HookManager {
         Self { env: Env { backend, manager: Rc::new(Hooks::default()) } }
     }
 
-    /// Changes the pause between runs of `check-health` (tests).
-    pub fn with_retry_after(mut self, pause: Duration) -> Self {
-        self.env.manager = Rc::new(Hooks { retry_after: pause, ..Hooks::default() });
+    /// Changes the pause between runs of `check-health` and how long outputs linger (tests).
+    pub fn with_timing(mut self, retry_after: Duration, linger: Duration) -> Self {
+        self.env.manager = Rc::new(Hooks { retry_after, linger, ..Hooks::default() });
         self
     }
 }

@@ -37,6 +37,9 @@ fn dev() -> GuestWorkshop {
     }
 }
 
+/// How long outputs outlive their change here.
+const LINGER: Duration = Duration::from_millis(200);
+
 /// The engine, the runner and a hook manager (pausing `retry` between health checks) on a
 /// fake backend with alice's running workshop `dev`.
 async fn harness(retry: Duration) -> Harness {
@@ -46,7 +49,7 @@ async fn harness(retry: Duration) -> Harness {
     let runner = TaskRunner::new(engine.clone()).start();
     let fake = Rc::new(FakeBackend::default());
     let backend = BackendActor::new(fake.clone()).start();
-    let hooks = HookManager::new(backend).with_retry_after(retry).start();
+    let hooks = HookManager::new(backend).with_timing(retry, LINGER).start();
     task::register(&engine, &runner, KINDS, hooks.clone().recipient());
     engine.do_send(TaskRunner::attach(&runner));
     let user = UserRef { name: "alice".into(), uid: UID, gid: UID };
@@ -315,7 +318,10 @@ async fn a_failing_hook_fails_its_change_with_the_tail_of_its_output_and_pauses_
     let err = h.change_err(&change).await.unwrap();
     assert!(err.contains(r#"- Run hook "setup-base" for "one" SDK (command exit code 1)"#), "{err}");
     assert_eq!(h.hook_runs().len(), 1, "setup-project never ran");
-    // The change is ready: its cleanup dropped the full output.
+    // The change is ready: the full output outlives it a little, for verbose clients.
+    let outputs = h.hooks.send(HookOutputs { uid: UID, tasks: tasks.clone() }).await.unwrap();
+    assert_eq!(outputs[&tasks[0]].full, text);
+    tokio::time::sleep(LINGER * 2).await;
     let outputs = h.hooks.send(HookOutputs { uid: UID, tasks: tasks.clone() }).await.unwrap();
     assert!(outputs.is_empty(), "{outputs:?}");
 
@@ -332,6 +338,7 @@ async fn a_failing_hook_fails_its_change_with_the_tail_of_its_output_and_pauses_
     assert!(other.is_empty(), "another user's hook output is not theirs to see");
     h.engine.send(AbortChange(change.clone())).await.unwrap().unwrap();
     h.settled(&change).await;
+    tokio::time::sleep(LINGER * 2).await;
     let outputs = h.hooks.send(HookOutputs { uid: UID, tasks }).await.unwrap();
     assert!(outputs.is_empty());
 }
@@ -405,7 +412,8 @@ async fn check_health_verdicts_in_the_reference_words() {
     let (change, _) = h.plan(&[("slow", Hook::SetupBase)], short).await;
     assert_eq!(h.settled(&change).await, Status::Error);
     let err = h.change_err(&change).await.unwrap();
-    let want = r#"(cannot run hook "setup-base" for "slow" SDK: it did not finish within 50ms, so it was killed)"#;
+    let want =
+        r#"(cannot run hook "setup-base" for "slow" SDK: it did not finish within 50ms, so it was killed)"#;
     assert!(err.contains(want), "{err}");
 }
 
