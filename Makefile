@@ -22,8 +22,11 @@ MANPAGES_DIR ?= $(BUILD_DIR)/man
 build:
 	$(CARGO) build --workspace
 
+# workshopctl runs in workshops of every base: it is linked statically (glibc's static
+# libraries; it needs nothing of NSS or dlopen), replacing the dynamic one the first step built.
 release:
 	$(CARGO) build --workspace --release
+	$(CARGO) rustc --release -p workshop-cli --bin workshopctl -- -C target-feature=+crt-static
 
 # Unit and socket-level tests; LXD tests skip themselves without WORKSHOP_TEST_LXD=1.
 test:

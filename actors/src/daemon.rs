@@ -13,6 +13,7 @@ use crate::engine::{EngineError, Failure, IsBusy, StateEngine};
 use crate::health::{HealthMonitor, SharedHealth};
 use crate::managers::command::{self, CommandManager};
 use crate::managers::sdk::{self, SdkManager};
+use crate::managers::hook::{self, HookManager};
 use crate::managers::task;
 use crate::managers::workshop::{self, WorkshopConfig, WorkshopManager};
 use crate::runner::{Drain, TaskRunner};
@@ -77,6 +78,7 @@ pub struct Daemon {
     /// The SDK trees on this machine, for `GET /v1/sdks[/{name}]`: `None` until the tree store
     /// (issue 11 item 3) answers [`ListInstalled`]; without it there are no SDK trees.
     pub installed: Option<Recipient<ListInstalled>>,
+    pub hooks: Addr<HookManager>,
     pub health: SharedHealth,
     activity: Activity,
     /// Why the state engine can no longer keep the state durable, once it cannot: the daemon
@@ -112,6 +114,8 @@ impl Daemon {
         let commands = CommandManager::new(engine.clone(), backend.clone(), workshops.clone()).start();
         task::register(&engine, &runner, command::KINDS, commands.clone().recipient());
         task::register(&engine, &runner, sdk::KINDS, sdks.clone().recipient());
+        let hooks = HookManager::new(backend.clone()).start();
+        task::register(&engine, &runner, hook::KINDS, hooks.clone().recipient());
         let store = StoreActor::new(StoreClient::new(config.store)).start();
         engine.do_send(TaskRunner::attach(&runner));
         let activity = config.activity;
@@ -122,6 +126,7 @@ impl Daemon {
             backend,
             workshops,
             commands,
+            hooks,
             store,
             installed: None,
             health,

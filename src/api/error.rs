@@ -7,6 +7,7 @@ use workshop_api::ErrorKind;
 
 use workshop_actors::backend::BackendError;
 use workshop_actors::managers::command::{AttachError, CommandError};
+use workshop_actors::managers::hook::WorkshopctlError;
 use workshop_actors::managers::workshop::WorkshopError;
 use workshop_actors::project::ProjectError;
 use workshop_actors::store::StoreError;
@@ -127,6 +128,7 @@ impl From<BackendError> for ApiError {
             BackendError::BaseNotFound { .. } => Self::BadRequest(e.to_string()),
             BackendError::StartFailed { .. }
             | BackendError::GuestCommand { .. }
+            | BackendError::TimedOut { .. }
             | BackendError::Lxd(_)
             | BackendError::Mailbox(_) => Self::Internal(e.to_string()),
         }
@@ -217,6 +219,19 @@ impl From<AttachError> for ApiError {
             AttachError::NoTask(_) | AttachError::NoWebsocket(_) => Self::NotFound(e.to_string()),
             AttachError::NotOwner(_) => Self::Forbidden(e.to_string()),
             AttachError::AlreadyConnected(_) => Self::BadRequest(e.to_string()),
+        }
+    }
+}
+
+/// Every refusal of a `workshopctl` command is the caller's to fix, as in the reference.
+impl From<WorkshopctlError> for ApiError {
+    fn from(e: WorkshopctlError) -> Self {
+        match e {
+            WorkshopctlError::InvalidCookie
+            | WorkshopctlError::NeedsRoot { .. }
+            | WorkshopctlError::Usage(_)
+            | WorkshopctlError::OutsideHook(_)
+            | WorkshopctlError::NotCheckHealth => Self::BadRequest(e.to_string()),
         }
     }
 }

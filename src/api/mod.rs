@@ -16,6 +16,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use workshop_actors::engine::{Query, StateEngine};
 use workshop_actors::health::SharedHealth;
 use workshop_actors::managers::command::CommandManager;
+use workshop_actors::managers::hook::HookManager;
 use workshop_actors::managers::workshop::WorkshopManager;
 use workshop_actors::store::StoreActor;
 use workshop_actors::store::installed::ListInstalled;
@@ -33,6 +34,7 @@ pub struct AppState {
     pub store: Addr<StoreActor>,
     /// The tree store, once there is one (see `Daemon::installed`).
     pub installed: Option<actix::Recipient<ListInstalled>>,
+    pub hooks: Addr<HookManager>,
     pub health: SharedHealth,
 }
 
@@ -45,6 +47,7 @@ impl AppState {
             commands: daemon.commands.clone(),
             store: daemon.store.clone(),
             installed: daemon.installed.clone(),
+            hooks: daemon.hooks.clone(),
             health: daemon.health.clone(),
         }
     }

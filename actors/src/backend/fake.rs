@@ -4,15 +4,17 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::LocalBoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
 use super::*;
 use crate::health::LxdStatus;
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Inner {
     instances: BTreeMap<Target, Instance>,
     calls: Vec<String>,
@@ -24,6 +26,21 @@ struct Inner {
     users: Vec<String>,
     execs: Vec<ExecSpec>,
     run_exits: Vec<(String, i32)>,
+    runs: Vec<ExecSpec>,
+    programs: Vec<(String, RunProgram)>,
+}
+
+/// What a fake collected run does: given the command's spec, what it outputs, after as long
+/// as the future takes (a run longer than its [`RunLimits::timeout`] is killed).
+pub type RunProgram = Rc<dyn Fn(ExecSpec) -> LocalBoxFuture<'static, RunOutput>>;
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("instances", &self.instances)
+            .field("calls", &self.calls)
+            .finish_non_exhaustive()
+    }
 }
 
 /// In-memory backend. Cheap to share through `Rc`.
@@ -84,6 +101,21 @@ impl FakeBackend {
     /// Makes later `run` calls whose command line contains `needle` exit with `code`.
     pub fn set_run_exit(&self, needle: &str, code: i32) {
         self.inner.borrow_mut().run_exits.push((needle.to_string(), code));
+    }
+
+    /// Makes later `run` calls whose command line contains `needle` run `program` (the
+    /// latest program whose needle matches wins over [`Self::set_run_exit`]).
+    pub fn on_run(
+        &self,
+        needle: &str,
+        program: impl Fn(ExecSpec) -> LocalBoxFuture<'static, RunOutput> + 'static,
+    ) {
+        self.inner.borrow_mut().programs.push((needle.to_string(), Rc::new(program)));
+    }
+
+    /// Every collected run so far.
+    pub fn runs(&self) -> Vec<ExecSpec> {
+        self.inner.borrow().runs.clone()
     }
 
     fn call(&self, op: &'static str, what: &str) -> Result<(), BackendError> {
@@ -235,6 +267,28 @@ impl Backend for FakeBackend {
         let running = self.with_instance(target, |i| i.running)?;
         if !running {
             return Err(BackendError::Lxd("instance is not running".into()));
+        }
+        let program = {
+            let mut inner = self.inner.borrow_mut();
+            inner.runs.push(spec.clone());
+            inner.programs.iter().rev().find(|(n, _)| line.contains(n.as_str())).map(|(_, p)| p.clone())
+        };
+        if let Some(program) = program {
+            let Ok(mut out) = tokio::time::timeout(spec.limits.timeout, program(spec.clone())).await else {
+                let what = format!("run {line:?}");
+                return Err(BackendError::TimedOut {
+                    what,
+                    name: target.name.clone(),
+                    after: spec.limits.timeout,
+                });
+            };
+            for stream in [&mut out.stdout, &mut out.stderr] {
+                if stream.len() > spec.limits.output {
+                    stream.truncate(spec.limits.output);
+                    out.truncated = true;
+                }
+            }
+            return Ok(out);
         }
         let inner = self.inner.borrow();
         let exit_code =

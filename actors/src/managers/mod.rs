@@ -3,6 +3,7 @@
 
 pub mod command;
 pub mod sdk;
+pub mod hook;
 pub mod task;
 pub mod workshop;
 

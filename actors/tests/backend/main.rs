@@ -4,6 +4,7 @@
 
 mod common;
 mod failures;
+mod hooks;
 mod lifecycle;
 mod setup;
 mod templates;

@@ -4,6 +4,7 @@
 mod api;
 mod cli;
 mod exec;
+mod hooks;
 mod install;
 mod messages;
 mod projects;

@@ -1,15 +1,18 @@
 //! Listing workshops and describing one: instances, derived status, definition files.
 
+use std::collections::BTreeMap;
+
 use chrono::Utc;
 use workshop_api::Project;
-use workshop_api::workshops::{WorkshopFileRef, WorkshopInfo, WorkshopList};
+use workshop_api::workshops::{HealthCheck, WorkshopFileRef, WorkshopInfo, WorkshopList};
 
 use super::requests::*;
 use super::status::{self, Busy};
 use crate::backend::Instance;
-use crate::engine::Transact;
+use crate::engine::{Query, Transact};
 use crate::managers::UserRef;
 use crate::managers::sdk::spec::{self as sdk_spec, SdkSource};
+use crate::managers::hook::health;
 use crate::project::as_user;
 
 pub(super) async fn workshop_info(
@@ -20,8 +23,9 @@ pub(super) async fn workshop_info(
 ) -> Result<WorkshopInfo, WorkshopError> {
     let name = instance.target.name.clone();
     let busy = busy_map(deps, user, &project.id, vec![name.clone()]).await?;
+    let health = sdk_health(deps, &busy).await?;
     let exists = project_exists(user, project).await;
-    let info = info_of(project, instance, busy.get(&name), exists);
+    let info = info_of(project, instance, busy.get(&name), health.get(&name), exists);
     warn_missing_project(deps, user, project, std::slice::from_ref(&info)).await?;
     Ok(info)
 }
@@ -56,14 +60,36 @@ pub(super) async fn project_exists(user: &UserRef, project: &Project) -> bool {
     as_user::existing(user, vec![project.path.clone()]).await.first().copied().unwrap_or(true)
 }
 
+/// For each busy workshop, the health its SDKs reported in the change holding it.
+async fn sdk_health(
+    deps: &Deps,
+    busy: &BTreeMap<String, Busy>,
+) -> Result<BTreeMap<String, BTreeMap<String, HealthCheck>>, WorkshopError> {
+    if busy.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let busy: Vec<(String, String)> = busy.iter().map(|(name, b)| (name.clone(), b.change.clone())).collect();
+    Ok(deps
+        .engine
+        .send(Query(Box::new(move |st| {
+            busy.into_iter()
+                .map(|(name, change)| (name.clone(), health::summary(st, &change, &name)))
+                .collect()
+        })))
+        .await?)
+}
+
+/// A workshop as `list` and `info` show it; while a change holds it, its SDKs carry the
+/// health their `check-health` hooks reported.
 pub(super) fn info_of(
     project: &Project,
     instance: &Instance,
     busy: Option<&Busy>,
+    health: Option<&BTreeMap<String, HealthCheck>>,
     exists: bool,
 ) -> WorkshopInfo {
     let (status, notes) = status::derive(busy, instance.running, exists);
-    WorkshopInfo {
+    let mut info = WorkshopInfo {
         project_id: project.id.clone(),
         name: instance.target.name.clone(),
         base: instance.workshop_config("base").unwrap_or_default().to_string(),
@@ -73,7 +99,11 @@ pub(super) fn info_of(
         notes,
         path: None,
         project_path: None,
+    };
+    if let Some(health) = health {
+        health::attach(&mut info.sdks, health);
     }
+    info
 }
 
 pub(super) async fn list_workshops(deps: &Deps, msg: ListWorkshops) -> Result<WorkshopList, WorkshopError> {
@@ -81,9 +111,12 @@ pub(super) async fn list_workshops(deps: &Deps, msg: ListWorkshops) -> Result<Wo
     let instances = instances(deps, &msg.user, &project.id).await?;
     let names = instances.iter().map(|i| i.target.name.clone()).collect();
     let busy = busy_map(deps, &msg.user, &project.id, names).await?;
+    let health = sdk_health(deps, &busy).await?;
     let exists = project_exists(&msg.user, &project).await;
-    let mut workshops: Vec<WorkshopInfo> =
-        instances.iter().map(|i| info_of(&project, i, busy.get(&i.target.name), exists)).collect();
+    let mut workshops: Vec<WorkshopInfo> = instances
+        .iter()
+        .map(|i| info_of(&project, i, busy.get(&i.target.name), health.get(&i.target.name), exists))
+        .collect();
     workshops.sort_by(|a, b| a.name.cmp(&b.name));
     warn_missing_project(deps, &msg.user, &project, &workshops).await?;
     let wanted = msg.state.to_ascii_lowercase();
