@@ -2,8 +2,8 @@
 //! and the handlers that run those tasks) behind a thin actor shell.
 
 pub mod command;
-pub mod sdk;
 pub mod hook;
+pub mod sdk;
 pub mod task;
 pub mod workshop;
 

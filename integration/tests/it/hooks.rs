@@ -3,9 +3,6 @@
 //! scenarios H-01, H-03, H-05, K-01, K-05, K-07 and L-07 of the public acceptance set, the
 //! health retry and timeout at launch, and cookies refused from another workshop and another
 //! user's workshop.
-//!
-//! They need launches that install SDKs and plan their hooks (issue 11 item 6): until that
-//! wiring lands they are ignored.
 
 use std::time::{Duration, Instant};
 
@@ -32,7 +29,6 @@ fn w(d: &Daemon, p: &Project, args: &[&str]) -> Run {
 /// H-01: a healthy SDK; its launch is Done and the workshop Ready. (Step 2, a refresh, waits
 /// for refresh: issue 12.)
 #[test]
-#[ignore = "needs SDK launches (issue 11 item 6)"]
 fn h01_healthy_sdk() {
     if !lxd_enabled("h01_healthy_sdk") {
         return;
@@ -48,7 +44,6 @@ fn h01_healthy_sdk() {
 
 /// H-03: an SDK that reports `error` fails the launch, which is undone.
 #[test]
-#[ignore = "needs SDK launches (issue 11 item 6)"]
 fn h03_an_sdk_reporting_error_fails_the_launch() {
     if !lxd_enabled("h03_an_sdk_reporting_error_fails_the_launch") {
         return;
@@ -69,7 +64,6 @@ fn h03_an_sdk_reporting_error_fails_the_launch() {
 /// H-05: `workshopctl set-health` works only inside a check-health hook: not from `exec`,
 /// and a setup-project hook that calls it fails with the reference's words.
 #[test]
-#[ignore = "needs SDK launches (issue 11 item 6)"]
 fn h05_set_health_only_from_check_health() {
     if !lxd_enabled("h05_set_health_only_from_check_health") {
         return;
@@ -89,14 +83,20 @@ fn h05_set_health_only_from_check_health() {
     assert_ne!(run.code, 0);
     assert!(run.stderr.starts_with("error: "), "{}", run.output());
     let out = w(&d, &p, &["launch", "ws-misplaced"]).fails();
-    assert!(out.contains(r#""set-health" is only allowed from a "check-health" hook"#), "{out}");
+    assert!(out.contains(r#"Run hook "setup-project""#), "{out}");
+    // The hook's output, in the task log of the launch (the latest change).
+    let tasks = w(&d, &p, &["tasks"]);
+    assert!(
+        tasks.output().contains(r#""set-health" is only allowed from a "check-health" hook"#),
+        "{}",
+        tasks.output()
+    );
     assert!(w(&d, &p, &["list"]).has_line(r"^ws-misplaced\s+Off\s+-$"));
 }
 
 /// A running check-health hook's cookie, handed to another workshop of the project and to
 /// a workshop of another user, speaks for neither; the hook itself reports with it.
 #[test]
-#[ignore = "needs SDK launches (issue 11 item 6)"]
 fn cookies_are_refused_from_other_workshops_and_users() {
     if !lxd_enabled("cookies_are_refused_from_other_workshops_and_users") {
         return;
@@ -146,7 +146,6 @@ fn cookies_are_refused_from_other_workshops_and_users() {
 /// check-health at launch: `waiting` is run again every second until `okay`; a run that
 /// takes more than 5 s fails the launch.
 #[test]
-#[ignore = "needs SDK launches (issue 11 item 6)"]
 fn health_checks_retry_while_waiting_and_time_out_at_launch() {
     if !lxd_enabled("health_checks_retry_while_waiting_and_time_out_at_launch") {
         return;
@@ -159,8 +158,9 @@ fn health_checks_retry_while_waiting_and_time_out_at_launch() {
     ];
     let (d, p) = setup("health", &[waiting, slow], &files);
     w(&d, &p, &["launch", "ws-wait"]).ok();
-    assert_eq!(w(&d, &p, &["exec", "ws-wait", "--", "sudo", "cat", "/root/counter"]).ok().trim(), "4");
+    // `tasks` shows the latest change: the launch, before any exec.
     assert!(w(&d, &p, &["tasks"]).has_line("Cannot finish health check"));
+    assert_eq!(w(&d, &p, &["exec", "ws-wait", "--", "sudo", "cat", "/root/counter"]).ok().trim(), "4");
     let out = w(&d, &p, &["launch", "ws-slow"]).fails();
     assert!(out.contains(r#"SDK "test-sdk-health-slow" health status check timed out"#), "{out}");
     assert!(w(&d, &p, &["list"]).has_line(r"^ws-slow\s+Off\s+-$"));
@@ -169,7 +169,6 @@ fn health_checks_retry_while_waiting_and_time_out_at_launch() {
 /// K-01: hook identity, environment and ordering, with the three local-SDK layouts.
 /// (Step 3, `connections`, waits for interfaces: issue 13.)
 #[test]
-#[ignore = "needs SDK launches (issue 11 item 6)"]
 fn k01_hook_identity_environment_and_order() {
     if !lxd_enabled("k01_hook_identity_environment_and_order") {
         return;
@@ -184,7 +183,6 @@ fn k01_hook_identity_environment_and_order() {
 
 /// K-05: a five-hook SDK: profile snippet, user files, health.
 #[test]
-#[ignore = "needs SDK launches (issue 11 item 6)"]
 fn k05_five_hook_sdk() {
     if !lxd_enabled("k05_five_hook_sdk") {
         return;
@@ -208,7 +206,6 @@ fn k05_five_hook_sdk() {
 /// K-07: the SDK's payload on the PATH; check-health gates Ready. L-07: `--verbose` puts the
 /// traced commands of hooks in the task log.
 #[test]
-#[ignore = "needs SDK launches (issue 11 item 6)"]
 fn k07_payload_on_the_path_and_l07_traced_hooks() {
     if !lxd_enabled("k07_payload_on_the_path_and_l07_traced_hooks") {
         return;
@@ -218,6 +215,8 @@ fn k07_payload_on_the_path_and_l07_traced_hooks() {
     let file = definition("dev", "ubuntu@24.04", &[&sdk.project_name()]);
     let (d, p) = setup("k07", &[sdk], &[("workshop.yaml", file)]);
     w(&d, &p, &["launch", "--verbose"]).ok();
+    // L-07, with this SDK: the verbose launch traced its hooks (`tasks`: the latest change).
+    assert!(w(&d, &p, &["tasks"]).has_line(r#"\+ workshopctl set-health okay$"#));
     assert!(w(&d, &p, &["list"]).has_line(r"^dev\s+Ready"));
     w(&d, &p, &["exec", "dev", "--", "test", "-f", "/var/lib/build-demo/setup-base.marker"]).ok();
     w(&d, &p, &["exec", "dev", "--", "test", "-f", "/home/workshop/.build-demo.marker"]).ok();
@@ -225,8 +224,6 @@ fn k07_payload_on_the_path_and_l07_traced_hooks() {
         w(&d, &p, &["exec", "dev", "--", "bash", "-lc", "hello-build-demo"]).ok().trim(),
         "hello-build-demo"
     );
-    // L-07, with this SDK: the verbose launch traced its hooks.
-    assert!(w(&d, &p, &["tasks"]).has_line(r#"\+ workshopctl set-health okay$"#));
 
     let basic = sdk_fixtures::basic();
     let p = Project::new(&test_user(), "l07");

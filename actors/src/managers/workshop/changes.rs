@@ -91,7 +91,9 @@ pub(super) async fn change_workshops(deps: &Deps, msg: ChangeWorkshops) -> Resul
     let instances: BTreeMap<String, Instance> =
         instances(deps, &user, &project.id).await?.into_iter().map(|i| (i.target.name.clone(), i)).collect();
     match action {
-        WorkshopAction::Launch => launch(deps, &user, &project, &names, &instances, mode).await,
+        WorkshopAction::Launch => {
+            launch(deps, &user, &project, &names, &instances, mode, request.options.verbose).await
+        }
         _ => transition(deps, &user, &project, action, &names, &instances).await,
     }
 }
@@ -115,6 +117,7 @@ async fn launch(
     names: &[String],
     instances: &BTreeMap<String, Instance>,
     mode: Mode,
+    verbose: bool,
 ) -> Result<ChangeId, WorkshopError> {
     let action = WorkshopAction::Launch;
     if user.uid == 0 {
@@ -158,7 +161,7 @@ async fn launch(
                 let busy = status::busy(st, &u.name, &pid, name);
                 status::check_launch(busy, launched).map_err(|r| refused(action, name, &pid, r))?;
             }
-            Ok(plan::launch(st, &u, &items, mode, now))
+            Ok(plan::launch(st, &u, &items, mode, verbose, now))
         })))
         .await??
 }

@@ -52,6 +52,13 @@ async fn harness(names: &[&str]) -> Harness {
         chown(dir, Some(UID), Some(UID)).unwrap();
     }
     let fake = Rc::new(FakeBackend::with_bases(&[("ubuntu@22.04", "f00d")]));
+    // The SDKs of these tests have no hooks.
+    fake.on_run("/sdk/hooks/", |_| {
+        let skipped = crate::managers::hook::invocation::SKIPPED.as_bytes().to_vec();
+        Box::pin(
+            async move { crate::backend::RunOutput { exit_code: 0, stderr: skipped, ..Default::default() } },
+        )
+    });
     let daemon = Daemon::start(DaemonConfig::for_tests(&root, fake.clone())).unwrap();
     let user = UserRef { name: "lifecycle".into(), uid: UID, gid: UID };
     let track = TrackProject { user: user.clone(), path: project };

@@ -11,8 +11,8 @@ use super::status::{self, Busy};
 use crate::backend::Instance;
 use crate::engine::{Query, Transact};
 use crate::managers::UserRef;
-use crate::managers::sdk::spec::{self as sdk_spec, SdkSource};
 use crate::managers::hook::health;
+use crate::managers::sdk::spec::{self as sdk_spec, SdkSource};
 use crate::project::as_user;
 
 pub(super) async fn workshop_info(

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use workshop_api::workshops::Mode;
 
 use crate::managers::UserRef;
+use crate::managers::hook::{Hook, plan as hook_plan};
 use crate::managers::sdk::plan as sdk_plan;
 use crate::managers::sdk::spec::SdkSpec;
 use crate::managers::task::TaskTarget;
@@ -71,11 +72,13 @@ pub fn launch(
     user: &UserRef,
     items: &[LaunchItem],
     mode: Mode,
+    verbose: bool,
     now: DateTime<Utc>,
 ) -> ChangeId {
     let names: Vec<&str> = items.iter().map(|i| i.target.name.as_str()).collect();
     let project_id = items.first().map(|i| i.target.project_id.clone()).unwrap_or_default();
     let change = new_change(st, "launch", &names, user, &project_id, now);
+    hook_plan::set_verbose(st, &change, verbose);
     st.change_mut(&change)
         .expect("exists")
         .write(&keys::WAIT_SETUP, &WaitSetup { mode: mode.as_str().into() });
@@ -102,10 +105,34 @@ pub fn launch(
                 after.as_ref(),
                 now,
             );
+            let id = hook_plan::add_hook(
+                chain.st,
+                &change,
+                &item.target,
+                &sdk.name,
+                Hook::SetupBase,
+                Some(&id),
+                now,
+            );
             chain.last = Some(id);
         }
         chain.then("configure-timezone", format!("Configure time zone of {ws:?}"));
         chain.then("mount-project", format!("Mount project into {ws:?}"));
+        for hook in [Hook::SetupProject, Hook::CheckHealth] {
+            for sdk in &item.sdks {
+                let after = chain.last.clone();
+                let id = hook_plan::add_hook(
+                    chain.st,
+                    &change,
+                    &item.target,
+                    &sdk.name,
+                    hook,
+                    after.as_ref(),
+                    now,
+                );
+                chain.last = Some(id);
+            }
+        }
         st.task_mut(&base).expect("exists").write(&keys::BASE, &item.base);
         let t = st.task_mut(&create).expect("exists");
         t.write(&keys::BASE, &item.base);
@@ -210,7 +237,7 @@ mod tests {
                 sdks: Vec::new(),
             },
         ];
-        let change = launch(&mut st, &user, &items, Mode::WaitOnError, now);
+        let change = launch(&mut st, &user, &items, Mode::WaitOnError, false, now);
         let c = st.change(&change).unwrap();
         assert_eq!(c.summary, r#"Launch "a", "b" workshops"#);
         assert_eq!(c.read(&keys::PROJECT_ID).as_deref(), Some("0123abcd"));

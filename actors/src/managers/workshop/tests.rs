@@ -101,7 +101,9 @@ impl Harness {
         let u = user.clone();
         let change = self
             .engine
-            .send(Transact(Box::new(move |st| plan::launch(st, &u, &[item], Mode::WaitOnError, Utc::now()))))
+            .send(Transact(Box::new(move |st| {
+                plan::launch(st, &u, &[item], Mode::WaitOnError, false, Utc::now())
+            })))
             .await
             .unwrap()
             .unwrap();
