@@ -13,7 +13,7 @@ use crate::engine::{EngineError, Failure, IsBusy, StateEngine};
 use crate::health::{HealthMonitor, SharedHealth};
 use crate::managers::command::{self, CommandManager};
 use crate::managers::hook::{self, HookManager};
-use crate::managers::sdk::{self, SdkManager};
+use crate::managers::sdk::{self, SdkManager, Sdks};
 use crate::managers::task;
 use crate::managers::workshop::{self, WorkshopConfig, WorkshopManager};
 use crate::runner::{Drain, TaskRunner};
@@ -96,8 +96,11 @@ impl Daemon {
         let health = SharedHealth::default();
         let check = Rc::new(BackendCheck(config.backend.clone()));
         let backend = BackendActor::new(config.backend).start();
+        let try_dir = config.store.cache_dir.join("try");
+        let store = StoreActor::new(StoreClient::new(config.store)).start();
         let workshops = WorkshopManager::new(engine.clone(), backend.clone(), config.workshop)
             .with_activity(config.activity.clone())
+            .with_store(store.clone())
             .start();
         // Workshops LXD could not start by itself (their project is staged by the daemon) are
         // started again whenever LXD is healthy.
@@ -106,7 +109,11 @@ impl Daemon {
         if let Err(e) = trees.sweep() {
             tracing::warn!(error = %e, "cannot sweep the SDK tree store");
         }
-        let sdks = SdkManager::new(engine.clone(), backend.clone(), trees).start();
+        let sdks = SdkManager::new(
+            backend.clone(),
+            Sdks { engine: engine.clone(), trees, store: store.clone(), try_dir },
+        )
+        .start();
         let subscribers = vec![workshops.clone().recipient(), sdks.clone().recipient()];
         let monitor = HealthMonitor::new(check, health.clone(), config.check_interval, subscribers).start();
 
@@ -116,7 +123,6 @@ impl Daemon {
         task::register(&engine, &runner, sdk::KINDS, sdks.clone().recipient());
         let hooks = HookManager::new(backend.clone()).start();
         task::register(&engine, &runner, hook::KINDS, hooks.clone().recipient());
-        let store = StoreActor::new(StoreClient::new(config.store)).start();
         engine.do_send(TaskRunner::attach(&runner));
         let activity = config.activity;
         Ok(Self {

@@ -2,6 +2,7 @@
 //! rows). Each is idempotent: after a crash the engine runs a task that was Doing again.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use chrono::Utc;
 use workshop_api::sdk::{SDK_ROOT, SdkInfo, Strictness, host_architecture};
@@ -13,12 +14,17 @@ use crate::managers::task::{self, HandlerResult, TaskTarget, keys};
 use crate::runner::TaskCtx;
 use crate::sdk::revisions::{self, LocalSdkRef};
 use crate::sdk::{self, TreeStore, system};
+use crate::store::{Download, StoreActor, VerifiedArchive, try_area};
 
 /// What the SDK manager's handlers use besides the backend.
 pub struct Sdks {
     pub engine: actix::Addr<crate::engine::StateEngine>,
     /// Where SDK trees are kept.
     pub trees: TreeStore,
+    /// The SDK Store.
+    pub store: actix::Addr<StoreActor>,
+    /// Where checked copies of try SDKs are made (root-only).
+    pub try_dir: PathBuf,
 }
 
 /// The SDK manager's handler environment.
@@ -32,7 +38,7 @@ fn spec(ctx: &TaskCtx) -> Result<SdkSpec, String> {
 pub async fn retrieve_sdk(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
     let sdk = spec(&ctx)?;
-    let retrieved = match sdk.source {
+    let retrieved = match &sdk.source {
         SdkSource::System => {
             let trees = env.trees.clone();
             let tree = blocking(move || system::commit_system(&trees)).await?;
@@ -49,31 +55,73 @@ pub async fn retrieve_sdk(mut ctx: TaskCtx, env: Env) -> HandlerResult {
             )
             .await
             .map_err(|e| e.to_string())?;
-            let local = LocalSdkRef {
-                uid: t.user.uid,
-                project_id: t.project_id.clone(),
-                workshop: t.name.clone(),
-                sdk: sdk.name.clone(),
-            };
-            let digest = tree.clone();
-            let recorded = ctx
-                .transact(move |st, _, _| revisions::record(st, &local, &digest, None))
-                .await
-                .map_err(|e| e.to_string())?;
-            if recorded.new {
-                ctx.log(format!(
-                    "Committed {:?} as revision {}",
-                    sdk.name,
-                    revisions::label(recorded.revision)
-                ))
-                .await;
-            }
-            Retrieved { tree, revision: revisions::label(recorded.revision) }
+            local_revision(&mut ctx, &t, &sdk, tree).await?
+        }
+        SdkSource::Try => {
+            let data = try_area::data_dir(&t.user)
+                .ok_or_else(|| format!("cannot find the home directory of {:?}", t.user.name))?;
+            let base = ctx.read(&keys::BASE).unwrap_or_default();
+            let archive = try_area::fetch(
+                &t.user,
+                &data,
+                &sdk.name,
+                &base,
+                host_architecture(),
+                &env.try_dir,
+                sdk::TREE_LIMITS.bytes,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            let tree = commit_archive(&env, archive).await?;
+            local_revision(&mut ctx, &t, &sdk, tree).await?
+        }
+        SdkSource::Store { resolved: Some(resolved) } => {
+            let download = Download { sdk: resolved.clone() };
+            let archive =
+                env.store.send(download).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+            let tree = commit_archive(&env, archive).await?;
+            Retrieved { tree, revision: resolved.revision.to_string() }
+        }
+        SdkSource::Store { resolved: None } => {
+            return Err(format!("cannot retrieve {:?} SDK: the Store did not resolve it", sdk.name));
         }
     };
     let value = serde_json::to_value(&retrieved).map_err(|e| e.to_string())?;
     ctx.change_set(&retrieved_key(&t.name, &sdk.name), value).await;
     Ok(())
+}
+
+/// Records `tree` as a local revision of `sdk` (`x1`, `x2`, ...: an unchanged tree keeps its
+/// revision).
+async fn local_revision(
+    ctx: &mut TaskCtx,
+    t: &TaskTarget,
+    sdk: &SdkSpec,
+    tree: sdk::TreeId,
+) -> Result<Retrieved, String> {
+    let local = LocalSdkRef {
+        uid: t.user.uid,
+        project_id: t.project_id.clone(),
+        workshop: t.name.clone(),
+        sdk: sdk.name.clone(),
+    };
+    let digest = tree.clone();
+    let recorded = ctx
+        .transact(move |st, _, _| revisions::record(st, &local, &digest, None))
+        .await
+        .map_err(|e| e.to_string())?;
+    if recorded.new {
+        ctx.log(format!("Committed {:?} as revision {}", sdk.name, revisions::label(recorded.revision)))
+            .await;
+    }
+    Ok(Retrieved { tree, revision: revisions::label(recorded.revision) })
+}
+
+/// Extracts a checked archive into the tree store; its digest is the tree's id.
+async fn commit_archive(env: &Env, archive: VerifiedArchive) -> Result<sdk::TreeId, String> {
+    let expected = sdk::TreeId::try_from(archive.sha3_384.clone())?;
+    let trees = env.trees.clone();
+    blocking(move || trees.commit(archive.file, sdk::TREE_LIMITS, Some(&expected))).await
 }
 
 /// Checks the retrieved SDK against the workshop and mounts its tree, read-only, at
@@ -89,10 +137,7 @@ pub async fn install_sdk(ctx: TaskCtx, env: Env) -> HandlerResult {
     let trees = env.trees.clone();
     let tree = retrieved.tree.clone();
     let text = blocking(move || trees.read_meta(&tree)).await?;
-    let strictness = match sdk.source {
-        SdkSource::Project => Strictness::Strict,
-        SdkSource::System => Strictness::Lenient,
-    };
+    let strictness = if sdk.source.is_local() { Strictness::Strict } else { Strictness::Lenient };
     let info =
         SdkInfo::load(&text, strictness, &sdk.name, &base, host_architecture()).map_err(|e| e.to_string())?;
     info.check_installable().map_err(|e| e.to_string())?;

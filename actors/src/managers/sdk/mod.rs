@@ -15,11 +15,9 @@ use actix::prelude::*;
 
 use self::handlers::Env;
 use crate::backend::BackendActor;
-use crate::engine::StateEngine;
 use crate::health::SystemHealthy;
 use crate::managers::task::{self, Kind};
 use crate::runner::RunTask;
-use crate::sdk::TreeStore;
 use crate::state::Outcome;
 
 /// The task kinds of this manager.
@@ -44,8 +42,8 @@ pub struct SdkManager {
 }
 
 impl SdkManager {
-    pub fn new(engine: Addr<StateEngine>, backend: Addr<BackendActor>, trees: TreeStore) -> Self {
-        Self { env: Env { backend, manager: Rc::new(Sdks { engine, trees }) } }
+    pub fn new(backend: Addr<BackendActor>, sdks: Sdks) -> Self {
+        Self { env: Env { backend, manager: Rc::new(sdks) } }
     }
 }
 

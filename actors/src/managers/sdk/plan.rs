@@ -11,18 +11,21 @@ pub const SDK: Key<SdkSpec> = Key::new("sdk");
 /// Task data: the SDK's position in the install order.
 pub const ORDER: Key<usize> = Key::new("install-order");
 
-/// `retrieve-sdk` of `sdk` for `target`, after `after`.
+/// `retrieve-sdk` of `sdk` for `target` on `base`, after `after`.
 pub fn add_retrieve(
     st: &mut State,
     change: &ChangeId,
     target: &TaskTarget,
     sdk: &SdkSpec,
+    base: &str,
     after: Option<&TaskId>,
     now: DateTime<Utc>,
 ) -> TaskId {
     let summary = format!("Retrieve {:?} SDK for {:?}", sdk.name, target.name);
     let id = add_task(st, change, "retrieve-sdk", &summary, target, after, now);
-    st.task_mut(&id).expect("new task exists").write(&SDK, sdk);
+    let t = st.task_mut(&id).expect("new task exists");
+    t.write(&SDK, sdk);
+    t.write(&keys::BASE, &base.to_string());
     id
 }
 

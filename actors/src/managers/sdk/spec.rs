@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use workshop_api::definition::{SdkKind, WorkshopFile};
 
 use crate::sdk::TreeId;
+use crate::store::{ResolvedSdk, StoreSdk};
 
 /// Where an SDK comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,6 +17,20 @@ pub enum SdkSource {
     System,
     /// `project-<name>`: the project's `.workshop/<name>/`, committed as a local revision.
     Project,
+    /// `try-<name>`: an archive in the user's try area, committed as a local revision.
+    Try,
+    /// A Store SDK; `resolved` once the Store said which revision (before planning).
+    Store {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resolved: Option<ResolvedSdk>,
+    },
+}
+
+impl SdkSource {
+    /// Local SDKs are read strictly and get local revisions.
+    pub fn is_local(&self) -> bool {
+        matches!(self, SdkSource::Project | SdkSource::Try)
+    }
 }
 
 /// One SDK of a workshop, as planned.
@@ -33,10 +48,6 @@ pub struct SdkSpec {
 /// Why a definition's SDKs cannot be planned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
-    #[error("cannot launch {workshop:?}: {sdk:?} is a Store SDK and no SDK Store is configured")]
-    NoStore { workshop: String, sdk: String },
-    #[error("cannot launch {workshop:?}: try SDK {sdk:?} is not supported yet")]
-    Try { workshop: String, sdk: String },
     #[error("cannot launch {workshop:?}: the sketch SDK is not supported yet")]
     Sketch { workshop: String },
     #[error("{0}")]
@@ -51,17 +62,31 @@ pub fn specs(file: &WorkshopFile) -> Result<Vec<SdkSpec>, SpecError> {
         let source = match name.kind {
             SdkKind::System => continue,
             SdkKind::Project => SdkSource::Project,
-            SdkKind::Try => {
-                return Err(SpecError::Try { workshop: file.name.clone(), sdk: record.name.clone() });
-            }
+            SdkKind::Try => SdkSource::Try,
             SdkKind::Sketch => return Err(SpecError::Sketch { workshop: file.name.clone() }),
-            SdkKind::Store => {
-                return Err(SpecError::NoStore { workshop: file.name.clone(), sdk: record.name.clone() });
-            }
+            SdkKind::Store => SdkSource::Store { resolved: None },
         };
         specs.push(SdkSpec { name: name.bare.clone(), source, channel: record.channel.clone() });
     }
     Ok(specs)
+}
+
+/// The Store SDKs of `specs`, to resolve in one call.
+pub fn store_sdks(specs: &[SdkSpec]) -> Vec<StoreSdk> {
+    specs
+        .iter()
+        .filter(|s| matches!(s.source, SdkSource::Store { .. }))
+        .map(|s| StoreSdk { name: s.name.clone(), channel: s.channel.clone() })
+        .collect()
+}
+
+/// Fills in what the Store resolved for the Store SDKs of `specs`.
+pub fn apply_resolved(specs: &mut [SdkSpec], resolved: Vec<ResolvedSdk>) {
+    for r in resolved {
+        if let Some(spec) = specs.iter_mut().find(|s| s.name == r.name) {
+            spec.source = SdkSource::Store { resolved: Some(r) };
+        }
+    }
 }
 
 /// What `retrieve-sdk` found: the tree and the revision it is.

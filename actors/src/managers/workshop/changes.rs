@@ -145,7 +145,8 @@ async fn launch(
         let warnings = definition.warnings.iter().map(ToString::to_string).collect();
         crate::managers::warn_user(&deps.engine, user, warnings).await?;
         let file = definition.file;
-        let sdks = sdk_spec::specs(&file).map_err(|e| WorkshopError::BadRequest(e.to_string()))?;
+        let mut sdks = sdk_spec::specs(&file).map_err(|e| WorkshopError::BadRequest(e.to_string()))?;
+        resolve_store_sdks(deps, &file, &mut sdks).await?;
         items.push(LaunchItem {
             target: target(user, project, name),
             base: file.base.clone(),
@@ -164,6 +165,33 @@ async fn launch(
             Ok(plan::launch(st, &u, &items, mode, verbose, now))
         })))
         .await??
+}
+
+/// Asks the Store which revision each Store SDK of `file` is, in one call, before anything is
+/// planned: with no Store reachable the launch fails here, naming the SDKs and why.
+async fn resolve_store_sdks(
+    deps: &Deps,
+    file: &workshop_api::definition::WorkshopFile,
+    sdks: &mut [sdk_spec::SdkSpec],
+) -> Result<(), WorkshopError> {
+    let wanted = sdk_spec::store_sdks(sdks);
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let Some(store) = &deps.store else {
+        return Err(WorkshopError::BadRequest(format!(
+            "cannot launch {:?}: no SDK Store is configured",
+            file.name
+        )));
+    };
+    let msg = crate::store::Resolve {
+        sdks: wanted,
+        base: file.base.clone(),
+        arch: workshop_api::sdk::host_architecture().to_string(),
+    };
+    let resolved = store.send(msg).await?.map_err(|e| WorkshopError::BadRequest(e.to_string()))?;
+    sdk_spec::apply_resolved(sdks, resolved);
+    Ok(())
 }
 
 /// Start, stop and remove: the backend's view of each workshop is gathered first, then the

@@ -38,6 +38,11 @@ fn is_root() -> bool {
 
 /// A daemon on the fake backend and a tracked project of the test user holding `names`.
 async fn harness(names: &[&str]) -> Harness {
+    harness_with_store(names, None).await
+}
+
+/// [`harness`], with the SDK Store at `store`.
+async fn harness_with_store(names: &[&str], store: Option<&str>) -> Harness {
     let tmp = tempfile::tempdir().unwrap();
     let root = std::fs::canonicalize(tmp.path()).unwrap();
     let project = root.join("project");
@@ -59,7 +64,11 @@ async fn harness(names: &[&str]) -> Harness {
             async move { crate::backend::RunOutput { exit_code: 0, stderr: skipped, ..Default::default() } },
         )
     });
-    let daemon = Daemon::start(DaemonConfig::for_tests(&root, fake.clone())).unwrap();
+    let mut config = DaemonConfig::for_tests(&root, fake.clone());
+    if let Some(url) = store {
+        config.store = crate::store::StoreConfig::new(url, crate::store::URL_ENV, &root.join("cache/sdk")).unwrap();
+    }
+    let daemon = Daemon::start(config).unwrap();
     let user = UserRef { name: "lifecycle".into(), uid: UID, gid: UID };
     let track = TrackProject { user: user.clone(), path: project };
     let (p, _) = daemon.workshops.send(track).await.unwrap().unwrap();
@@ -352,4 +361,44 @@ async fn an_sdk_that_does_not_fit_the_workshop_undoes_the_launch() {
     let tasks = h.tasks(&change).await;
     assert!(tasks.iter().any(|(k, s)| k == "install-sdk" && *s == Status::Error), "{tasks:?}");
     h.gone("ws");
+}
+
+#[actix_rt::test]
+async fn a_store_sdk_is_resolved_downloaded_checked_and_installed() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let store = crate::store::fixture::FixtureStore::start();
+    store.publish(crate::store::fixture::FixtureSdk::new("go", 3));
+    store.publish(crate::store::fixture::FixtureSdk::new("go", 5).channel("edge"));
+    let h = harness_with_store(&["ws"], Some(&store.url())).await;
+    h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: go\n");
+    assert_eq!(h.run(WorkshopAction::Launch, &["ws"], Mode::Transactional).await.1, Status::Done);
+    let instance = h.fake.instance(&h.target("ws")).unwrap();
+    let tree = std::path::Path::new(&instance.devices["sdk.go"]["source"]).to_path_buf();
+    assert_eq!(std::fs::read_to_string(tree.join("README")).unwrap(), "go revision 3\n");
+    let msg = GetWorkshop { user: h.user.clone(), project_id: h.project_id.clone(), name: "ws".into() };
+    let info = h.daemon.workshops.send(msg).await.unwrap().unwrap();
+    let go = info.sdks.iter().find(|s| s.name == "go").unwrap();
+    assert_eq!((go.revision.as_str(), go.version.as_deref()), ("3", Some("1.3")));
+
+    // An SDK the Store does not know fails the launch before anything is planned.
+    h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: nope\n");
+    h.run(WorkshopAction::Remove, &["ws"], Mode::Transactional).await;
+    let refused = h.request(WorkshopAction::Launch, &["ws"], Mode::Transactional).await.unwrap_err();
+    assert!(refused.to_string().contains("nope"), "{refused}");
+}
+
+#[actix_rt::test]
+async fn without_a_store_a_store_sdk_is_refused_at_once() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let h = harness(&["ws"]).await;
+    h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: go\n");
+    let refused = h.request(WorkshopAction::Launch, &["ws"], Mode::Transactional).await.unwrap_err();
+    assert!(refused.to_string().contains("cannot reach the SDK Store"), "{refused}");
+    assert!(h.fake.instance(&h.target("ws")).is_none());
 }

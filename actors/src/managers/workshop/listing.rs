@@ -155,7 +155,8 @@ pub(super) async fn list_workshops(deps: &Deps, msg: ListWorkshops) -> Result<Wo
 fn sdk_info(project: &Project, sdk: sdk_spec::Installed) -> workshop_api::workshops::SdkInfo {
     let source = match sdk.source {
         SdkSource::Project => Some(format!("{}/.workshop/{}", project.path, sdk.name)),
-        SdkSource::System => None,
+        SdkSource::Try => Some(format!("try-{}", sdk.name)),
+        SdkSource::System | SdkSource::Store { .. } => None,
     };
     workshop_api::workshops::SdkInfo {
         name: sdk.name,

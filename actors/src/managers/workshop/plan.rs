@@ -87,7 +87,15 @@ pub fn launch(
         let mut chain = Chain::new(st, &change, &item.target, now);
         let base = chain.then("download-base", format!("Download base {:?} for {ws:?}", item.base));
         for sdk in &item.sdks {
-            let id = sdk_plan::add_retrieve(chain.st, &change, &item.target, sdk, chain.last.as_ref(), now);
+            let id = sdk_plan::add_retrieve(
+                chain.st,
+                &change,
+                &item.target,
+                sdk,
+                &item.base,
+                chain.last.as_ref(),
+                now,
+            );
             chain.last = Some(id);
         }
         chain.then("create-workshop-storage", format!("Create storage of {ws:?}"));

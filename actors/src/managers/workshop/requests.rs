@@ -112,6 +112,7 @@ pub(super) struct Deps {
     pub(super) engine: Addr<StateEngine>,
     pub(super) backend: Addr<crate::backend::BackendActor>,
     pub(super) config: std::rc::Rc<super::WorkshopConfig>,
+    pub(super) store: Option<Addr<crate::store::StoreActor>>,
 }
 
 impl WorkshopManager {
@@ -120,6 +121,7 @@ impl WorkshopManager {
             engine: self.engine.clone(),
             backend: self.env.backend.clone(),
             config: self.env.manager.clone(),
+            store: self.store.clone(),
         }
     }
 }
