@@ -22,8 +22,11 @@ MANPAGES_DIR ?= $(BUILD_DIR)/man
 build:
 	$(CARGO) build --workspace
 
+# workshopctl runs in workshops of every base: it is linked statically (glibc's static
+# libraries; it needs nothing of NSS or dlopen), replacing the dynamic one the first step built.
 release:
 	$(CARGO) build --workspace --release
+	$(CARGO) rustc --release -p workshop-cli --bin workshopctl -- -C target-feature=+crt-static
 
 # Unit and socket-level tests; LXD tests skip themselves without WORKSHOP_TEST_LXD=1.
 test:
@@ -59,7 +62,7 @@ schema:
 # systemctl daemon-reload && systemctl enable --now workshopd.socket workshopd.service
 install: manpages
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(MANDIR)/man1
-	install -m 0755 $(BUILD_DIR)/workshop $(BUILD_DIR)/workshopd $(BUILD_DIR)/workshopctl $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(BUILD_DIR)/workshop $(BUILD_DIR)/workshopd $(BUILD_DIR)/workshopctl $(BUILD_DIR)/sdk $(DESTDIR)$(BINDIR)/
 	for unit in workshopd.service workshopd.socket; do \
 		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@STATEDIR@|$(STATEDIR)|g' dist/systemd/$$unit.in >$(DESTDIR)$(SYSTEMDUNITDIR)/$$unit.tmp && \
 		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$unit.tmp && \
@@ -71,7 +74,7 @@ install: manpages
 
 # Removes exactly what `make install` (with the same variables and build) put in place.
 uninstall: manpages
-	rm -f $(DESTDIR)$(BINDIR)/workshop $(DESTDIR)$(BINDIR)/workshopd $(DESTDIR)$(BINDIR)/workshopctl
+	rm -f $(DESTDIR)$(BINDIR)/workshop $(DESTDIR)$(BINDIR)/workshopd $(DESTDIR)$(BINDIR)/workshopctl $(DESTDIR)$(BINDIR)/sdk
 	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/workshopd.service $(DESTDIR)$(SYSTEMDUNITDIR)/workshopd.socket
 	sh snap/local/commands/completions remove \
 		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
@@ -79,7 +82,7 @@ uninstall: manpages
 
 # Generated afresh from the binaries each time, so that uninstall knows their names too.
 manpages:
-	@test -x $(BUILD_DIR)/workshop && test -x $(BUILD_DIR)/workshopd && test -x $(BUILD_DIR)/workshopctl || \
+	@test -x $(BUILD_DIR)/workshop && test -x $(BUILD_DIR)/workshopd && test -x $(BUILD_DIR)/workshopctl && test -x $(BUILD_DIR)/sdk || \
 		{ echo "no binaries in $(BUILD_DIR): run make release first (or set BUILD_DIR)" >&2; exit 1; }
 	rm -rf $(MANPAGES_DIR) && mkdir -p $(MANPAGES_DIR)
 	$(BUILD_DIR)/workshop generate-manpages $(MANPAGES_DIR)

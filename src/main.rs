@@ -21,6 +21,7 @@ use workshop_actors::backend::lxd::LxdBackend;
 use workshop_actors::daemon::{Daemon, DaemonConfig};
 use workshop_actors::health::CHECK_INTERVAL;
 use workshop_actors::managers::workshop::{SHARED_SOCKET_NAME, WorkshopConfig};
+use workshop_actors::store::StoreConfig;
 
 use crate::api::AppState;
 use crate::api::connections::Connections;
@@ -131,6 +132,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
 
     let guest_bin_dir = guest::install_guest_files(&paths.base)?;
+    let store = StoreConfig::from_env(&paths.cache)?;
+    info!(url = %store.url, "SDK Store");
     let activity = Activity::default();
     let mut daemon = Daemon::start(DaemonConfig {
         state_dir: paths.base.clone(),
@@ -141,6 +144,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             guest_bin_dir: guest_bin_dir.clone(),
             mounts_dir: paths.mounts(),
         },
+        store,
         activity,
     })
     .context("cannot start daemon")?;

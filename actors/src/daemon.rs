@@ -12,9 +12,14 @@ use crate::backend::{Backend, BackendActor, BackendCheck};
 use crate::engine::{EngineError, Failure, IsBusy, StateEngine};
 use crate::health::{HealthMonitor, SharedHealth};
 use crate::managers::command::{self, CommandManager};
+use crate::managers::hook::{self, HookManager};
+use crate::managers::sdk::{self, SdkManager, Sdks};
 use crate::managers::task;
 use crate::managers::workshop::{self, WorkshopConfig, WorkshopManager};
 use crate::runner::{Drain, TaskRunner};
+use crate::sdk::{TREES_DIR, TreeStore};
+use crate::store::installed::ListInstalled;
+use crate::store::{StoreActor, StoreClient, StoreConfig};
 
 /// What the daemon needs to start.
 pub struct DaemonConfig {
@@ -24,6 +29,8 @@ pub struct DaemonConfig {
     pub backend: Rc<dyn Backend>,
     pub check_interval: Duration,
     pub workshop: WorkshopConfig,
+    /// The SDK Store and the archive cache.
+    pub store: StoreConfig,
     /// Counts background work (also given to the backend, for its template preparations).
     pub activity: Activity,
 }
@@ -41,9 +48,21 @@ impl DaemonConfig {
                 guest_bin_dir: root.join("bin"),
                 mounts_dir: root.join("mounts"),
             },
+            // Nothing listens on port 1 of loopback: tests never reach a real Store.
+            store: StoreConfig::new("http://127.0.0.1:1", crate::store::URL_ENV, &root.join("cache/sdk"))
+                .expect("a valid URL"),
             activity: Activity::default(),
         }
     }
+}
+
+/// Why the daemon cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Trees(#[from] crate::sdk::TreeError),
 }
 
 /// Addresses of the running subsystems.
@@ -54,6 +73,12 @@ pub struct Daemon {
     pub backend: Addr<BackendActor>,
     pub workshops: Addr<WorkshopManager>,
     pub commands: Addr<CommandManager>,
+    /// The SDK Store client.
+    pub store: Addr<StoreActor>,
+    /// The SDK trees on this machine, for `GET /v1/sdks[/{name}]`: `None` until the tree store
+    /// (issue 11 item 3) answers [`ListInstalled`]; without it there are no SDK trees.
+    pub installed: Option<Recipient<ListInstalled>>,
+    pub hooks: Addr<HookManager>,
     pub health: SharedHealth,
     activity: Activity,
     /// Why the state engine can no longer keep the state durable, once it cannot: the daemon
@@ -64,27 +89,56 @@ pub struct Daemon {
 impl Daemon {
     /// Starts every actor; must run inside an actix system. Task kinds are registered before
     /// the runner is attached, so tasks left running by a previous daemon resume at once.
-    pub fn start(config: DaemonConfig) -> Result<Self, EngineError> {
+    pub fn start(config: DaemonConfig) -> Result<Self, StartError> {
         let (failure, failed) = Failure::new();
         let engine = StateEngine::open(&config.state_dir)?.with_failure(failure).start();
         let runner = TaskRunner::new(engine.clone()).start();
         let health = SharedHealth::default();
         let check = Rc::new(BackendCheck(config.backend.clone()));
         let backend = BackendActor::new(config.backend).start();
+        let try_dir = config.store.cache_dir.join("try");
+        let store = StoreActor::new(StoreClient::new(config.store)).start();
         let workshops = WorkshopManager::new(engine.clone(), backend.clone(), config.workshop)
             .with_activity(config.activity.clone())
+            .with_store(store.clone())
             .start();
         // Workshops LXD could not start by itself (their project is staged by the daemon) are
         // started again whenever LXD is healthy.
-        let subscribers = vec![workshops.clone().recipient()];
+        let trees = TreeStore::open(config.state_dir.join(TREES_DIR))?;
+        // What an interrupted commit left behind.
+        if let Err(e) = trees.sweep() {
+            tracing::warn!(error = %e, "cannot sweep the SDK tree store");
+        }
+        let sdks = SdkManager::new(
+            backend.clone(),
+            Sdks { engine: engine.clone(), trees, store: store.clone(), try_dir },
+        )
+        .start();
+        let subscribers = vec![workshops.clone().recipient(), sdks.clone().recipient()];
         let monitor = HealthMonitor::new(check, health.clone(), config.check_interval, subscribers).start();
 
         task::register(&engine, &runner, workshop::KINDS, workshops.clone().recipient());
         let commands = CommandManager::new(engine.clone(), backend.clone(), workshops.clone()).start();
         task::register(&engine, &runner, command::KINDS, commands.clone().recipient());
+        task::register(&engine, &runner, sdk::KINDS, sdks.clone().recipient());
+        let hooks = HookManager::new(backend.clone()).start();
+        task::register(&engine, &runner, hook::KINDS, hooks.clone().recipient());
         engine.do_send(TaskRunner::attach(&runner));
         let activity = config.activity;
-        Ok(Self { engine, runner, monitor, backend, workshops, commands, health, activity, failed })
+        Ok(Self {
+            engine,
+            runner,
+            monitor,
+            backend,
+            workshops,
+            commands,
+            hooks,
+            store,
+            installed: None,
+            health,
+            activity,
+            failed,
+        })
     }
 
     /// Stops starting tasks and waits up to `grace` for running ones to finish, and for the

@@ -12,5 +12,7 @@ pub mod engine;
 pub mod health;
 pub mod project;
 pub mod runner;
+pub mod sdk;
 pub mod state;
+pub mod store;
 pub mod userfs;

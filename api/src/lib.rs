@@ -13,10 +13,13 @@ pub mod ids;
 pub mod paths;
 pub mod projects;
 pub mod routes;
+pub mod sdk;
+pub mod sdks;
 pub mod system;
 pub mod warnings;
 pub mod workshopctl;
 pub mod workshops;
+mod yaml_checks;
 
 #[cfg(test)]
 mod body_properties;

@@ -6,6 +6,8 @@ pub const SYSTEM_INFO: &str = "/v1/system-info";
 pub const PROJECTS: &str = "/v1/projects";
 pub const WORKSHOPCTL: &str = "/v1/workshopctl";
 pub const CONNECTIONS: &str = "/v1/connections";
+pub const SDKS: &str = "/v1/sdks";
+pub const FIND: &str = "/v1/find";
 
 pub fn change(id: &str) -> String {
     format!("/v1/changes/{id}")
@@ -29,6 +31,11 @@ pub fn workshop_actions(project_id: &str, name: &str) -> String {
 
 pub fn workshop_exec(project_id: &str, name: &str) -> String {
     format!("/v1/projects/{project_id}/workshops/{name}/exec")
+}
+
+/// `GET /v1/sdks/{name}`; `name` must already be a valid (or percent-encoded) segment.
+pub fn sdk(name: &str) -> String {
+    format!("/v1/sdks/{name}")
 }
 
 pub fn task_websocket(task_id: &str, ws: &str) -> String {

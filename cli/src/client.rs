@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use workshop_api::exec::{ExecRequest, ExecResult};
+use workshop_api::sdks::{SdkFullInfo, SdkSummary, SdkTree};
 use workshop_api::workshopctl::{WorkshopctlRequest, WorkshopctlResult};
 use workshop_api::workshops::{Actions, WorkshopInfo, WorkshopList, WorkshopsRequest};
 use workshop_api::{
@@ -339,6 +340,23 @@ impl Client {
         let result: ExecResult = serde_json::from_value(result)
             .map_err(|e| ClientError::Decode(format!("result of POST {target}: {e}")))?;
         Ok((change, result.task_id))
+    }
+
+    /// `GET /v1/find?q=..`: the Store's SDKs matching `query`.
+    pub fn find_sdks(&self, query: &str) -> Result<Vec<SdkSummary>, ClientError> {
+        Ok(self
+            .get::<Option<Vec<SdkSummary>>>(&http::with_query(paths::FIND, &[("q", query)]))?
+            .unwrap_or_default())
+    }
+
+    /// `GET /v1/sdks`: the SDK trees on this machine.
+    pub fn sdks(&self) -> Result<Vec<SdkTree>, ClientError> {
+        Ok(self.get::<Option<Vec<SdkTree>>>(paths::SDKS)?.unwrap_or_default())
+    }
+
+    /// `GET /v1/sdks/{name}`: the Store's channels of an SDK and where it is installed.
+    pub fn sdk_info(&self, name: &str) -> Result<SdkFullInfo, ClientError> {
+        self.get(&paths::sdk(&http::encode_component(name)))
     }
 
     /// `POST /v1/workshopctl` (the untrusted socket's only route).

@@ -64,7 +64,41 @@ fn unsuccessful_errors_carry_output_and_exit_code() {
         "200 OK",
         r#"{"type":"error","status-code":200,"status":"OK","result":{"message":"failed","kind":"unsuccessful","value":{"stdout":"o","stderr":"e","exit-code":3}}}"#,
     );
-    let out = workshopctl(&socket, &["x"]);
+    let out = workshopctl(&socket, &["set-health", "okay"]);
     assert_eq!(out.status.code(), Some(3));
     assert_eq!((out.stdout.as_slice(), out.stderr.as_slice()), (&b"o"[..], &b"e"[..]));
+}
+
+#[test]
+fn mistakes_and_help_are_answered_without_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens here: a request would fail to connect.
+    let socket = dir.path().join("none");
+    let cases: &[(&[&str], &str)] = &[
+        (&["set-health", "error", "bad"], "error: message must be at least 7 characters long (got 3)\n"),
+        (
+            &["set-health", "okay", "fine now"],
+            "error: when status is \"okay\", message and code must be empty\n",
+        ),
+        (
+            &["set-health", "--code=Xy1", "waiting", "starting up"],
+            "error: invalid code \"Xy1\" (code must start with lowercase ASCII letters, and contain only ASCII letters and numbers, optionally separated by single dashes)\n",
+        ),
+        (&["set-health", "unknown", "no idea yet"], "error: status cannot be manually set to \"unknown\"\n"),
+        (&[], "error: workshopctl cannot run without args\n"),
+    ];
+    for (args, want) in cases {
+        let out = workshopctl(&socket, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(String::from_utf8(out.stderr).unwrap(), *want, "{args:?}");
+        assert!(out.stdout.is_empty());
+    }
+    for args in [&["--help"][..], &["set-health", "-h"]] {
+        let out = workshopctl(&socket, args);
+        assert!(out.status.success(), "{args:?}");
+        assert!(String::from_utf8(out.stdout).unwrap().starts_with("Usage:\n  workshopctl"), "{args:?}");
+    }
+    // A valid command does go to the daemon.
+    let out = workshopctl(&socket, &["set-health", "okay"]);
+    assert!(String::from_utf8(out.stderr).unwrap().starts_with("error: cannot communicate with workshopd"));
 }

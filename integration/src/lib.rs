@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod activation;
+pub mod sdk_fixtures;
 
 /// Directory of the workspace's built binaries: `$WORKSHOP_BIN_DIR`, else the profile
 /// directory this test runs from (`target/debug` or `target/release`).
@@ -25,7 +26,7 @@ pub fn bin_dir() -> PathBuf {
             exe.parent().and_then(Path::parent).expect("target dir").to_path_buf()
         }
     };
-    for bin in ["workshopd", "workshop", "workshopctl"] {
+    for bin in ["workshopd", "workshop", "workshopctl", "sdk"] {
         assert!(
             dir.join(bin).is_file(),
             "{} is missing: build the binaries first (cargo build --workspace --bins)",
@@ -138,6 +139,10 @@ impl Daemon {
             .env("WORKSHOP", self.dir.path())
             .env_remove("WORKSHOP_SOCKET")
             .env_remove("NOTIFY_SOCKET")
+            // Tests never reach a real SDK Store: nothing listens on port 1 of loopback (those
+            // that need a Store start a fixture one and pass its URL).
+            .env("WORKSHOP_STORE_URL", "http://127.0.0.1:1")
+            .env_remove("SDK_STORE_URL")
             .env("WORKSHOP_DEBUG", "1")
             .stdout(log.try_clone().unwrap())
             .stderr(log);
@@ -194,6 +199,11 @@ impl Daemon {
     /// `workshop ARGS` as `user` (via runuser, needs root) or the current user, in `cwd`.
     pub fn cli_as(&self, user: Option<&str>, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         self.run_as(user, cwd, &bin_dir().join("workshop"), args, env, None)
+    }
+
+    /// `sdk ARGS` as the current user.
+    pub fn sdk(&self, args: &[&str]) -> Run {
+        self.run_as(None, Path::new("/"), &bin_dir().join("sdk"), args, &[], None)
     }
 
     /// `workshop ARGS` as `user` with `input` on standard input.

@@ -7,8 +7,11 @@ use workshop_api::ErrorKind;
 
 use workshop_actors::backend::BackendError;
 use workshop_actors::managers::command::{AttachError, CommandError};
+use workshop_actors::managers::hook::WorkshopctlError;
 use workshop_actors::managers::workshop::WorkshopError;
 use workshop_actors::project::ProjectError;
+use workshop_actors::store::StoreError;
+use workshop_actors::store::installed::InstalledError;
 use workshop_actors::userfs::UserFsError;
 
 use super::response::error_body;
@@ -37,6 +40,9 @@ pub enum ApiError {
     NoWaitingChange(String),
     #[error("{0}")]
     Timeout(String),
+    /// A service the daemon relies on (the SDK Store) failed or answered nonsense.
+    #[error("{0}")]
+    BadGateway(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -56,6 +62,7 @@ impl ApiError {
             Self::ChangeConflict { .. } => (StatusCode::CONFLICT, Some(ErrorKind::ChangeConflict)),
             Self::NoWaitingChange(_) => (StatusCode::BAD_REQUEST, Some(ErrorKind::NoWaitingChangeInProgress)),
             Self::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, None),
+            Self::BadGateway(_) => (StatusCode::BAD_GATEWAY, None),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),
         }
     }
@@ -121,6 +128,7 @@ impl From<BackendError> for ApiError {
             BackendError::BaseNotFound { .. } => Self::BadRequest(e.to_string()),
             BackendError::StartFailed { .. }
             | BackendError::GuestCommand { .. }
+            | BackendError::TimedOut { .. }
             | BackendError::Lxd(_)
             | BackendError::Mailbox(_) => Self::Internal(e.to_string()),
         }
@@ -161,11 +169,37 @@ impl From<UserFsError> for ApiError {
             | UserFsError::TooLarge { .. }
             | UserFsError::NotText { .. }
             | UserFsError::TooMany { .. }
+            | UserFsError::TooDeep { .. }
+            | UserFsError::Changed { .. }
             | UserFsError::BadName { .. } => Self::BadRequest(e.to_string()),
             UserFsError::Identity { .. } | UserFsError::Busy { .. } | UserFsError::TimedOut { .. } => {
                 Self::Internal(e.to_string())
             }
         }
+    }
+}
+
+/// The Store's failures are a bad gateway (502): the caller did nothing wrong; an SDK it does
+/// not know is a 404.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(_) => Self::NotFound(e.to_string()),
+            StoreError::Unreachable { .. }
+            | StoreError::Status { .. }
+            | StoreError::Invalid { .. }
+            | StoreError::TooLarge { .. }
+            | StoreError::TimedOut { .. }
+            | StoreError::Resolve(_)
+            | StoreError::Download { .. } => Self::BadGateway(e.to_string()),
+            StoreError::BadUrl { .. } | StoreError::Cache { .. } => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<InstalledError> for ApiError {
+    fn from(e: InstalledError) -> Self {
+        Self::Internal(e.to_string())
     }
 }
 
@@ -185,6 +219,19 @@ impl From<AttachError> for ApiError {
             AttachError::NoTask(_) | AttachError::NoWebsocket(_) => Self::NotFound(e.to_string()),
             AttachError::NotOwner(_) => Self::Forbidden(e.to_string()),
             AttachError::AlreadyConnected(_) => Self::BadRequest(e.to_string()),
+        }
+    }
+}
+
+/// Every refusal of a `workshopctl` command is the caller's to fix, as in the reference.
+impl From<WorkshopctlError> for ApiError {
+    fn from(e: WorkshopctlError) -> Self {
+        match e {
+            WorkshopctlError::InvalidCookie
+            | WorkshopctlError::NeedsRoot { .. }
+            | WorkshopctlError::Usage(_)
+            | WorkshopctlError::OutsideHook(_)
+            | WorkshopctlError::NotCheckHealth => Self::BadRequest(e.to_string()),
         }
     }
 }
@@ -213,6 +260,10 @@ mod tests {
             ApiError::from(BackendError::NotLaunched("ws".into())).status_code(),
             StatusCode::NOT_FOUND
         );
+        let offline =
+            StoreError::Unreachable { what: "find SDKs".into(), url: "u".into(), why: "down".into() };
+        assert_eq!(ApiError::from(offline).status_code(), StatusCode::BAD_GATEWAY);
+        assert_eq!(ApiError::from(StoreError::NotFound("go".into())).status_code(), StatusCode::NOT_FOUND);
     }
 
     #[test]

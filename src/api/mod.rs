@@ -16,7 +16,10 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use workshop_actors::engine::{Query, StateEngine};
 use workshop_actors::health::SharedHealth;
 use workshop_actors::managers::command::CommandManager;
+use workshop_actors::managers::hook::HookManager;
 use workshop_actors::managers::workshop::WorkshopManager;
+use workshop_actors::store::StoreActor;
+use workshop_actors::store::installed::ListInstalled;
 
 use self::connections::Connections;
 use self::error::ApiError;
@@ -28,6 +31,10 @@ pub struct AppState {
     pub engine: Addr<StateEngine>,
     pub workshops: Addr<WorkshopManager>,
     pub commands: Addr<CommandManager>,
+    pub store: Addr<StoreActor>,
+    /// The tree store, once there is one (see `Daemon::installed`).
+    pub installed: Option<actix::Recipient<ListInstalled>>,
+    pub hooks: Addr<HookManager>,
     pub health: SharedHealth,
 }
 
@@ -38,6 +45,9 @@ impl AppState {
             engine: daemon.engine.clone(),
             workshops: daemon.workshops.clone(),
             commands: daemon.commands.clone(),
+            store: daemon.store.clone(),
+            installed: daemon.installed.clone(),
+            hooks: daemon.hooks.clone(),
             health: daemon.health.clone(),
         }
     }
@@ -134,9 +144,22 @@ pub(crate) fn test_server(
     backend: std::rc::Rc<workshop_actors::backend::fake::FakeBackend>,
     connections: Connections,
 ) -> (workshop_actors::daemon::Daemon, std::path::PathBuf) {
+    test_server_with(root, backend, connections, |_| {})
+}
+
+/// [`test_server`] with the daemon's configuration adjusted first (e.g. its SDK Store).
+#[cfg(test)]
+pub(crate) fn test_server_with(
+    root: &std::path::Path,
+    backend: std::rc::Rc<workshop_actors::backend::fake::FakeBackend>,
+    connections: Connections,
+    adjust: impl FnOnce(&mut workshop_actors::daemon::DaemonConfig),
+) -> (workshop_actors::daemon::Daemon, std::path::PathBuf) {
     use workshop_actors::daemon::{Daemon, DaemonConfig};
     std::fs::create_dir_all(root.join("state")).unwrap();
-    let daemon = Daemon::start(DaemonConfig::for_tests(root, backend)).unwrap();
+    let mut config = DaemonConfig::for_tests(root, backend);
+    adjust(&mut config);
+    let daemon = Daemon::start(config).unwrap();
     let socket = root.join("workshop.socket");
     let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
     let data = web::Data::new(AppState::of(&daemon));

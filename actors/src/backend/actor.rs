@@ -68,6 +68,11 @@ backend_messages! {
     /// Adds or replaces a device.
     SetDevice { target: Target, name: String, device: Device } -> ()
         => |b, m| b.set_device(&m.target, &m.name, &m.device);
+    /// Removes a device.
+    RemoveDevice { target: Target, name: String } -> () => |b, m| b.remove_device(&m.target, &m.name);
+    /// Sets or removes config keys.
+    SetConfig { target: Target, changes: Vec<(String, Option<String>)> } -> ()
+        => |b, m| b.set_config(&m.target, &m.changes);
     /// Runs a command and collects its output.
     RunCommand { target: Target, spec: ExecSpec } -> RunOutput => |b, m| b.run(&m.target, &m.spec);
     /// Starts an interactive or streamed command.

@@ -4,26 +4,44 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::LocalBoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
 use super::*;
 use crate::health::LxdStatus;
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Inner {
     instances: BTreeMap<Target, Instance>,
     calls: Vec<String>,
-    /// Per operation: how many more calls succeed first, and the message of the failure.
-    failures: HashMap<&'static str, (usize, String)>,
+    /// Per operation: which calls count (those whose description contains the text), how many
+    /// more of them succeed first, and the message of the failure.
+    failures: HashMap<&'static str, (String, usize, String)>,
     files: BTreeMap<(Target, String), GuestFile>,
     bases: BTreeMap<String, String>,
     users: Vec<String>,
     execs: Vec<ExecSpec>,
     run_exits: Vec<(String, i32)>,
     names: BTreeMap<Target, HostName>,
+    runs: Vec<ExecSpec>,
+    programs: Vec<(String, RunProgram)>,
+}
+
+/// What a fake collected run does: given the command's spec, what it outputs, after as long
+/// as the future takes (a run longer than its [`RunLimits::timeout`] is killed).
+pub type RunProgram = Rc<dyn Fn(ExecSpec) -> LocalBoxFuture<'static, RunOutput>>;
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("instances", &self.instances)
+            .field("calls", &self.calls)
+            .finish_non_exhaustive()
+    }
 }
 
 /// In-memory backend. Cheap to share through `Rc`.
@@ -47,7 +65,13 @@ impl FakeBackend {
 
     /// Makes the call of `op` after the next `skip` ones fail with `message`.
     pub fn fail_after(&self, op: &'static str, skip: usize, message: &str) {
-        self.inner.borrow_mut().failures.insert(op, (skip, message.to_string()));
+        self.fail_matching(op, "", skip, message);
+    }
+
+    /// Makes the call of `op` on something containing `needle` (e.g. a device name), after the
+    /// next `skip` such calls, fail with `message`.
+    pub fn fail_matching(&self, op: &'static str, needle: &str, skip: usize, message: &str) {
+        self.inner.borrow_mut().failures.insert(op, (needle.to_string(), skip, message.to_string()));
     }
 
     /// Every call so far, as `op target` strings.
@@ -80,12 +104,28 @@ impl FakeBackend {
         self.inner.borrow_mut().run_exits.push((needle.to_string(), code));
     }
 
+    /// Makes later `run` calls whose command line contains `needle` run `program` (the
+    /// latest program whose needle matches wins over [`Self::set_run_exit`]).
+    pub fn on_run(
+        &self,
+        needle: &str,
+        program: impl Fn(ExecSpec) -> LocalBoxFuture<'static, RunOutput> + 'static,
+    ) {
+        self.inner.borrow_mut().programs.push((needle.to_string(), Rc::new(program)));
+    }
+
+    /// Every collected run so far.
+    pub fn runs(&self) -> Vec<ExecSpec> {
+        self.inner.borrow().runs.clone()
+    }
+
     fn call(&self, op: &'static str, what: &str) -> Result<(), BackendError> {
         let mut inner = self.inner.borrow_mut();
         inner.calls.push(format!("{op} {what}"));
         match inner.failures.get_mut(op) {
-            Some((0, _)) => Err(BackendError::Lxd(inner.failures.remove(op).expect("present").1)),
-            Some((skip, _)) => {
+            Some((needle, _, _)) if !what.contains(needle.as_str()) => Ok(()),
+            Some((_, 0, _)) => Err(BackendError::Lxd(inner.failures.remove(op).expect("present").2)),
+            Some((_, skip, _)) => {
                 *skip -= 1;
                 Ok(())
             }
@@ -228,6 +268,28 @@ impl Backend for FakeBackend {
         let running = self.with_instance(target, |i| i.running)?;
         if !running {
             return Err(BackendError::Lxd("instance is not running".into()));
+        }
+        let program = {
+            let mut inner = self.inner.borrow_mut();
+            inner.runs.push(spec.clone());
+            inner.programs.iter().rev().find(|(n, _)| line.contains(n.as_str())).map(|(_, p)| p.clone())
+        };
+        if let Some(program) = program {
+            let Ok(mut out) = tokio::time::timeout(spec.limits.timeout, program(spec.clone())).await else {
+                let what = format!("run {line:?}");
+                return Err(BackendError::TimedOut {
+                    what,
+                    name: target.name.clone(),
+                    after: spec.limits.timeout,
+                });
+            };
+            for stream in [&mut out.stdout, &mut out.stderr] {
+                if stream.len() > spec.limits.output {
+                    stream.truncate(spec.limits.output);
+                    out.truncated = true;
+                }
+            }
+            return Ok(out);
         }
         let inner = self.inner.borrow();
         let exit_code =

@@ -37,6 +37,13 @@ pub enum BackendError {
     /// A command run for the daemon inside the workshop failed.
     #[error("cannot {what} in workshop {name:?}: {reason}")]
     GuestCommand { what: String, name: String, reason: String },
+    /// A command run for the daemon ([`Backend::run`]) outlived its [`RunLimits::timeout`]
+    /// and was killed.
+    #[error(
+        "cannot {what} in workshop {name:?}: it did not finish within {}, so it was killed",
+        workshop_api::duration::format(*.after)
+    )]
+    TimedOut { what: String, name: String, after: std::time::Duration },
     /// Any other LXD error, with LXD's message.
     #[error("{0}")]
     Lxd(String),

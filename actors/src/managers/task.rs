@@ -131,6 +131,7 @@ pub mod keys {
     use serde_json::Value;
 
     use super::{TaskTarget, WaitSetup};
+    use crate::managers::hook::{HealthRecord, HookSetup};
     use crate::state::{Key, TaskId};
 
     /// Change: the owner's user name.
@@ -141,6 +142,8 @@ pub mod keys {
     pub const WAIT_SETUP: Key<WaitSetup> = Key::new("wait-setup");
     /// Change: how many times it was resumed, plus one.
     pub const ATTEMPT: Key<u64> = Key::new("attempt");
+    /// Change: its hooks trace what they run (`--verbose`).
+    pub const VERBOSE: Key<bool> = Key::new("verbose");
     /// Change: discarded by `remove` while paused; its undo is skipped.
     pub const DISCARD_BACKGROUND: Key<bool> = Key::new("discard-background");
     /// Change or task: what the API shows as the change's or task's `data`.
@@ -157,6 +160,10 @@ pub mod keys {
     pub const FORCE: Key<bool> = Key::new("force");
     /// Task: the exec task an install-action prepares.
     pub const EXEC_TASK: Key<TaskId> = Key::new("exec-task");
+    /// Task: the SDK hook a run-hook runs.
+    pub const HOOK_SETUP: Key<HookSetup> = Key::new("hook-setup");
+    /// Task: what the last run of a check-health hook established.
+    pub const HEALTH: Key<HealthRecord> = Key::new("health");
 }
 
 /// Creates a change of `user` on `project_id`.

@@ -4,6 +4,7 @@
 
 mod common;
 mod failures;
+mod hooks;
 mod lifecycle;
 mod names;
 mod setup;

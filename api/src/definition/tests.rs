@@ -6,8 +6,17 @@ use super::*;
 
 const PATH: &str = "/p/.workshop/dev.yaml";
 
+/// A definition that loads without warnings.
 fn load_ok(text: &str) -> WorkshopFile {
-    load(text, Path::new(PATH)).unwrap_or_else(|e| panic!("{e}"))
+    let (file, warnings) = load(text, Path::new(PATH)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(warnings, [], "{text}");
+    file
+}
+
+/// The warnings of a definition that loads.
+fn warnings(text: &str) -> Vec<String> {
+    let (_, warnings) = load(text, Path::new(PATH)).unwrap_or_else(|e| panic!("{e}"));
+    warnings.iter().map(ToString::to_string).collect()
 }
 
 fn parse_err(text: &str) -> String {
@@ -16,7 +25,7 @@ fn parse_err(text: &str) -> String {
 
 /// The rule message for a definition that parses but breaks a rule.
 fn invalid(text: &str) -> String {
-    let file = parse(text, Path::new(PATH)).unwrap_or_else(|e| panic!("{e}"));
+    let (file, _) = parse(text, Path::new(PATH)).unwrap_or_else(|e| panic!("{e}"));
     file.validate().unwrap_err().to_string()
 }
 
@@ -207,23 +216,35 @@ fn null_collections_are_empty() {
 }
 
 #[test]
-fn unknown_keys_have_location_and_hint() {
+fn unknown_keys_are_warnings_with_location_and_hint() {
+    // Files written for the reference load: the key is ignored, and said where it is.
+    let text = "name: dev\nbase: ubuntu@24.04\nsdks:\n  - name: uv\n    chanel: edge\nports: [8080]\n\
+                connections:\n  - plug: uv:b\n    slot: :d\n    slto: c:d\n";
+    let (file, _) = load(text, Path::new(PATH)).unwrap();
+    assert_eq!(file.sdks[0].channel, None);
+    assert_eq!(
+        warnings(text),
+        [
+            r#"unknown key "chanel" in sdks[0] at line 5, column 5 (did you mean "channel"?) (in "/p/.workshop/dev.yaml")"#,
+            r#"unknown key "ports" at line 6, column 1 (in "/p/.workshop/dev.yaml")"#,
+            r#"unknown key "slto" in connections[0] at line 10, column 5 (did you mean "slot"?) (in "/p/.workshop/dev.yaml")"#,
+        ]
+    );
+    // Free maps (actions, plug attributes) have no unknown keys.
+    assert_eq!(warnings(&format!("{HEAD}actions:\n  anything: x\n")), Vec::<String>::new());
+    // Past the ones located, the rest are counted.
+    let many: String = (0..20).map(|i| format!("k{i}: 1\n")).collect();
+    let listed = warnings(&format!("{HEAD}{many}"));
+    assert_eq!(listed.len(), 17);
+    assert_eq!(listed[16], r#"4 more unknown keys (in "/p/.workshop/dev.yaml")"#);
+}
+
+#[test]
+fn an_error_lists_the_unknown_keys_that_may_explain_it() {
     assert_eq!(
         parse_err("name: dev\nbse: ubuntu@24.04\n"),
-        r#"unknown key "bse" at line 2, column 1 (did you mean "base"?) (in "/p/.workshop/dev.yaml")"#
-    );
-    assert_eq!(
-        parse_err("name: dev\nbase: ubuntu@24.04\nsdks:\n  - name: uv\n    chanel: edge\n"),
-        r#"unknown key "chanel" in sdks[0] at line 5, column 5 (did you mean "channel"?) (in "/p/.workshop/dev.yaml")"#
-    );
-    assert_eq!(
-        parse_err("name: dev\nbase: ubuntu@24.04\nports: [8080]\n"),
-        r#"unknown key "ports" at line 3, column 1 (in "/p/.workshop/dev.yaml")"#
-    );
-    let err = parse_err("name: dev\nbase: ubuntu@24.04\nconnections:\n  - plug: a:b\n    slto: c:d\n");
-    assert!(
-        err.starts_with(r#"unknown key "slto" in connections[0] at line 5, column 5 (did you mean "slot"?)"#),
-        "{err}"
+        "workshop definition YAML:\nmissing key \"base\" at line 1, column 1\n\
+         unknown key \"bse\" at line 2, column 1 (did you mean \"base\"?) (in \"/p/.workshop/dev.yaml\")"
     );
 }
 

@@ -4,10 +4,13 @@
 mod api;
 mod cli;
 mod exec;
+mod hooks;
 mod install;
 mod messages;
 mod names;
 mod projects;
+mod sdk_cli;
+mod sdks;
 mod security;
 mod snap;
 mod sockets;

@@ -7,6 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use workshop_actors::engine::{AbortChange, Query, WatchChange};
+use workshop_actors::managers::hook::{HookOutput, HookOutputs};
 use workshop_actors::state::{Change, State, Task};
 use workshop_api::ids::{ChangeId, ProjectId};
 use workshop_api::{ChangeAction, ChangeInfo, Progress, TaskInfo};
@@ -75,13 +76,59 @@ pub async fn list(
     Ok(sync(StatusCode::OK, changes, state.warning_meta(&caller).await))
 }
 
+#[derive(Debug, Deserialize)]
+pub struct GetQuery {
+    #[serde(default)]
+    verbose: Option<String>,
+}
+
+/// `?verbose=true` (the CLI's `--verbose`): the log of each hook task holds the hook's whole
+/// output in place of its last lines, while the change is in progress.
 pub async fn get(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<ChangeId>,
+    query: web::Query<GetQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let info = find(&state, &caller, id.into_inner().into_string()).await?;
+    let verbose = match query.verbose.as_deref().unwrap_or_default() {
+        "" | "false" | "0" => false,
+        "true" | "1" => true,
+        other => return Err(ApiError::BadRequest(format!("invalid value for verbose: {other:?}"))),
+    };
+    let mut info = find(&state, &caller, id.into_inner().into_string()).await?;
+    if verbose {
+        full_hook_output(&state, &caller, &mut info).await?;
+    }
     Ok(sync(StatusCode::OK, info, state.warning_meta(&caller).await))
+}
+
+/// Puts the full output the hook manager still holds into the logs of `info`'s hook tasks.
+async fn full_hook_output(state: &AppState, caller: &Caller, info: &mut ChangeInfo) -> Result<(), ApiError> {
+    let tasks: Vec<String> =
+        info.tasks.iter().filter(|t| t.kind == "run-hook").map(|t| t.id.clone()).collect();
+    if tasks.is_empty() {
+        return Ok(());
+    }
+    let outputs = state.hooks.send(HookOutputs { uid: caller.uid, tasks }).await?;
+    for task in &mut info.tasks {
+        if let Some(output) = outputs.get(&task.id) {
+            with_full_output(&mut task.log, output);
+        }
+    }
+    Ok(())
+}
+
+/// Replaces the message of the log entry holding `output`'s truncated copy with all of it.
+fn with_full_output(log: &mut [String], output: &HookOutput) {
+    let full = output.full.strip_suffix('\n').unwrap_or(&output.full);
+    for entry in log {
+        let mut parts = entry.splitn(3, ' ');
+        if let (Some(time), Some(level), Some(message)) = (parts.next(), parts.next(), parts.next())
+            && message == output.logged
+        {
+            *entry = format!("{time} {level} {full}");
+        }
+    }
 }
 
 pub async fn post(
@@ -195,6 +242,18 @@ mod tests {
 
     fn caller(uid: u32, user: &str) -> Caller {
         Caller { uid, gid: uid, user: user.into() }
+    }
+
+    #[test]
+    fn a_verbose_log_holds_the_whole_hook_output() {
+        let output = HookOutput { logged: "line 2\nline 3".into(), full: "line 1\nline 2\nline 3\n".into() };
+        let mut log = vec![
+            "2024-05-01T10:00:00Z INFO line 2\nline 3".to_string(),
+            "2024-05-01T10:00:01Z ERROR command exit code 1".to_string(),
+        ];
+        with_full_output(&mut log, &output);
+        assert_eq!(log[0], "2024-05-01T10:00:00Z INFO line 1\nline 2\nline 3");
+        assert_eq!(log[1], "2024-05-01T10:00:01Z ERROR command exit code 1");
     }
 
     #[test]

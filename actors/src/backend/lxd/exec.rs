@@ -39,8 +39,14 @@ fn exec_request(spec: &ExecSpec) -> ExecRequest {
     request
 }
 
+/// `run "<command>"` for errors, quoting at most the first 64 characters of the command (the
+/// daemon's commands can be long scripts).
 fn command_text(spec: &ExecSpec) -> String {
-    format!("run {:?}", spec.command.join(" "))
+    let line = spec.command.join(" ");
+    match line.char_indices().nth(64) {
+        Some((cut, _)) => format!("run {:?}…", &line[..cut]),
+        None => format!("run {line:?}"),
+    }
 }
 
 /// Why a collected run failed.
@@ -138,11 +144,9 @@ impl LxdBackend {
         let client = self.instances_client(&target.user);
         collect(&client, &target.instance_name(), spec).await.map_err(|e| match e {
             RunError::Lxd(e) => instance_error(target, &command_text(spec), e),
-            e @ RunError::TimedOut(_) => BackendError::GuestCommand {
-                what: command_text(spec),
-                name: target.name.clone(),
-                reason: e.to_string(),
-            },
+            RunError::TimedOut(after) => {
+                BackendError::TimedOut { what: command_text(spec), name: target.name.clone(), after }
+            }
         })
     }
 
@@ -319,6 +323,17 @@ mod tests {
             }
         });
         stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) }).boxed_local()
+    }
+
+    #[test]
+    fn errors_quote_the_start_of_long_commands() {
+        let spec = |command: &[&str]| ExecSpec {
+            command: command.iter().map(|s| s.to_string()).collect(),
+            ..ExecSpec::default()
+        };
+        assert_eq!(command_text(&spec(&["test", "-d", "/x"])), r#"run "test -d /x""#);
+        let long = command_text(&spec(&["/bin/sh", "-c", &"é".repeat(500)]));
+        assert_eq!(long, format!("run {:?}…", format!("/bin/sh -c {}", "é".repeat(53))));
     }
 
     #[actix_rt::test]

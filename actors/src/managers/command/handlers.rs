@@ -8,7 +8,10 @@ use serde_json::json;
 use super::action;
 use super::bridge::{self, BridgeError};
 use super::cache::ExecCache;
+use actix::Addr;
+
 use crate::backend::{ExecSpec, GuestFile, PushFile, RunCommand, StartExec};
+use crate::engine::StateEngine;
 use crate::managers::task::{self, HandlerResult, TaskTarget, keys};
 use crate::project;
 use crate::runner::TaskCtx;
@@ -19,6 +22,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// What the command manager's handlers use besides the backend.
 pub struct Commands {
     pub cache: ExecCache,
+    /// Where warnings found reading a definition are raised.
+    pub engine: Addr<StateEngine>,
     /// How long `exec` waits for the client's I/O websockets.
     pub connect_timeout: Duration,
 }
@@ -40,11 +45,12 @@ pub async fn install_action(ctx: TaskCtx, env: Env) -> HandlerResult {
     })?;
     let args = env.cache.args(&exec_task).ok_or_else(|| interrupted(&ctx.task))?;
     let name = args.argv0().to_string();
-    let (file, yaml) = project::as_user::definition_text(&t.user, &t.project_path, &t.name)
-        .await
-        .map_err(|e| e.to_string())?;
-    let script = file.actions.get(&name).ok_or(crate::messages::ACTION_NOT_FOUND)?;
-    let line = action::script_line(&yaml, &name);
+    let definition =
+        project::as_user::definition(&t.user, &t.project_path, &t.name).await.map_err(|e| e.to_string())?;
+    let warnings = definition.warnings.iter().map(ToString::to_string).collect();
+    crate::managers::warn_user(&env.engine, &t.user, warnings).await.map_err(|e| e.to_string())?;
+    let script = definition.file.actions.get(&name).ok_or(crate::messages::ACTION_NOT_FOUND)?;
+    let line = action::script_line(&definition.text, &name);
     let file = GuestFile {
         path: args.action_path(),
         content: action::installed_script(script, line).into_bytes(),

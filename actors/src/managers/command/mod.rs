@@ -56,7 +56,11 @@ impl CommandManager {
         backend: Addr<BackendActor>,
         workshops: Addr<WorkshopManager>,
     ) -> Self {
-        let manager = Commands { cache: ExecCache::default(), connect_timeout: handlers::CONNECT_TIMEOUT };
+        let manager = Commands {
+            cache: ExecCache::default(),
+            engine: engine.clone(),
+            connect_timeout: handlers::CONNECT_TIMEOUT,
+        };
         Self {
             engine,
             workshops,
@@ -67,7 +71,8 @@ impl CommandManager {
 
     /// Changes how long `exec` waits for the client's websockets (tests).
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
-        let manager = Commands { cache: self.env.cache.clone(), connect_timeout: timeout };
+        let manager =
+            Commands { cache: self.env.cache.clone(), engine: self.engine.clone(), connect_timeout: timeout };
         self.env.manager = Rc::new(manager);
         self.connect_timeout = timeout;
         self

@@ -13,6 +13,7 @@ use super::status::{self, Refusal};
 use crate::backend::Instance;
 use crate::engine::{ResumeWaiting, Transact};
 use crate::managers::UserRef;
+use crate::managers::sdk::spec as sdk_spec;
 use crate::managers::task::TaskTarget;
 use crate::managers::task::keys;
 use crate::messages;
@@ -90,7 +91,9 @@ pub(super) async fn change_workshops(deps: &Deps, msg: ChangeWorkshops) -> Resul
     let instances: BTreeMap<String, Instance> =
         instances(deps, &user, &project.id).await?.into_iter().map(|i| (i.target.name.clone(), i)).collect();
     match action {
-        WorkshopAction::Launch => launch(deps, &user, &project, &names, &instances, mode).await,
+        WorkshopAction::Launch => {
+            launch(deps, &user, &project, &names, &instances, mode, request.options.verbose).await
+        }
         _ => transition(deps, &user, &project, action, &names, &instances).await,
     }
 }
@@ -114,6 +117,7 @@ async fn launch(
     names: &[String],
     instances: &BTreeMap<String, Instance>,
     mode: Mode,
+    verbose: bool,
 ) -> Result<ChangeId, WorkshopError> {
     let action = WorkshopAction::Launch;
     if user.uid == 0 {
@@ -133,14 +137,21 @@ async fn launch(
                 target: target(user, project, name),
                 base: String::new(),
                 file: String::new(),
+                sdks: Vec::new(),
             });
             continue;
         }
-        let file = as_user::definition(user, &project.path, name).await?;
+        let definition = as_user::definition(user, &project.path, name).await?;
+        let warnings = definition.warnings.iter().map(ToString::to_string).collect();
+        crate::managers::warn_user(&deps.engine, user, warnings).await?;
+        let file = definition.file;
+        let mut sdks = sdk_spec::specs(&file).map_err(|e| WorkshopError::BadRequest(e.to_string()))?;
+        resolve_store_sdks(deps, &file, &mut sdks).await?;
         items.push(LaunchItem {
             target: target(user, project, name),
             base: file.base.clone(),
             file: file.to_yaml(),
+            sdks,
         });
     }
     let (u, pid, now) = (user.clone(), project.id.clone(), Utc::now());
@@ -151,9 +162,36 @@ async fn launch(
                 let busy = status::busy(st, &u.name, &pid, name);
                 status::check_launch(busy, launched).map_err(|r| refused(action, name, &pid, r))?;
             }
-            Ok(plan::launch(st, &u, &items, mode, now))
+            Ok(plan::launch(st, &u, &items, mode, verbose, now))
         })))
         .await??
+}
+
+/// Asks the Store which revision each Store SDK of `file` is, in one call, before anything is
+/// planned: with no Store reachable the launch fails here, naming the SDKs and why.
+async fn resolve_store_sdks(
+    deps: &Deps,
+    file: &workshop_api::definition::WorkshopFile,
+    sdks: &mut [sdk_spec::SdkSpec],
+) -> Result<(), WorkshopError> {
+    let wanted = sdk_spec::store_sdks(sdks);
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let Some(store) = &deps.store else {
+        return Err(WorkshopError::BadRequest(format!(
+            "cannot launch {:?}: no SDK Store is configured",
+            file.name
+        )));
+    };
+    let msg = crate::store::Resolve {
+        sdks: wanted,
+        base: file.base.clone(),
+        arch: workshop_api::sdk::host_architecture().to_string(),
+    };
+    let resolved = store.send(msg).await?.map_err(|e| WorkshopError::BadRequest(e.to_string()))?;
+    sdk_spec::apply_resolved(sdks, resolved);
+    Ok(())
 }
 
 /// Start, stop and remove: the backend's view of each workshop is gathered first, then the

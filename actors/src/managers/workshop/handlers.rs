@@ -103,12 +103,18 @@ pub async fn create_storage(ctx: TaskCtx, env: Env) -> HandlerResult {
         .map_err(|e| format!("cannot create {}: {e}", apt.display()))
 }
 
+/// Removes the workshop's caches, and forgets the local revisions of its SDKs (their trees go
+/// when nothing else uses them).
 pub async fn remove_storage(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
     for error in env.remove_caches(&t) {
         // Reference: storage cleanup errors are only logged.
         ctx.log(error).await;
     }
+    let (uid, pid, name) = (t.user.uid, t.project_id.clone(), t.name.clone());
+    ctx.transact(move |st, _, _| crate::sdk::revisions::forget_workshop(st, uid, &pid, &name))
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(())
 }
 

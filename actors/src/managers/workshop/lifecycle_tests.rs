@@ -38,6 +38,11 @@ fn is_root() -> bool {
 
 /// A daemon on the fake backend and a tracked project of the test user holding `names`.
 async fn harness(names: &[&str]) -> Harness {
+    harness_with_store(names, None).await
+}
+
+/// [`harness`], with the SDK Store at `store`.
+async fn harness_with_store(names: &[&str], store: Option<&str>) -> Harness {
     let tmp = tempfile::tempdir().unwrap();
     let root = std::fs::canonicalize(tmp.path()).unwrap();
     let project = root.join("project");
@@ -52,7 +57,19 @@ async fn harness(names: &[&str]) -> Harness {
         chown(dir, Some(UID), Some(UID)).unwrap();
     }
     let fake = Rc::new(FakeBackend::with_bases(&[("ubuntu@22.04", "f00d")]));
-    let daemon = Daemon::start(DaemonConfig::for_tests(&root, fake.clone())).unwrap();
+    // The SDKs of these tests have no hooks.
+    fake.on_run("/sdk/hooks/", |_| {
+        let skipped = crate::managers::hook::invocation::SKIPPED.as_bytes().to_vec();
+        Box::pin(
+            async move { crate::backend::RunOutput { exit_code: 0, stderr: skipped, ..Default::default() } },
+        )
+    });
+    let mut config = DaemonConfig::for_tests(&root, fake.clone());
+    if let Some(url) = store {
+        config.store =
+            crate::store::StoreConfig::new(url, crate::store::URL_ENV, &root.join("cache/sdk")).unwrap();
+    }
+    let daemon = Daemon::start(config).unwrap();
     let user = UserRef { name: "lifecycle".into(), uid: UID, gid: UID };
     let track = TrackProject { user: user.clone(), path: project };
     let (p, _) = daemon.workshops.send(track).await.unwrap().unwrap();
@@ -174,8 +191,8 @@ async fn launch_stop_start_remove() {
 
 /// Where a launch can fail, the task that fails, and how to make it fail.
 enum Fault {
-    /// The `skip`+1-th call of a backend operation from now.
-    Backend(&'static str, usize),
+    /// The `skip`+1-th call of a backend operation from now on something named by the text.
+    Backend(&'static str, &'static str, usize),
     /// The cache directory cannot be made.
     Storage,
 }
@@ -188,19 +205,20 @@ async fn a_launch_failing_at_any_task_is_undone_completely() {
     }
     // The launch of two workshops is one lane: a failure anywhere undoes both.
     let cases = [
-        ("download-base", Fault::Backend("resolve-base", 0)),
+        ("download-base", Fault::Backend("resolve-base", "", 0)),
         ("create-workshop-storage", Fault::Storage),
-        ("create-workshop", Fault::Backend("create", 0)),
-        ("start-workshop", Fault::Backend("start", 0)),
-        ("start-workshop", Fault::Backend("wait-ready", 0)),
-        // set-device: start-workshop of each workshop, then mount-project of the first.
-        ("mount-project", Fault::Backend("set-device", 2)),
-        ("start-workshop", Fault::Backend("start", 1)),
+        ("create-workshop", Fault::Backend("create", "", 0)),
+        ("start-workshop", Fault::Backend("start", "", 0)),
+        ("start-workshop", Fault::Backend("wait-ready", "", 0)),
+        ("install-sdk", Fault::Backend("set-device", "sdk.system", 0)),
+        // The project device of workshop one: start-workshop sets it, then mount-project.
+        ("mount-project", Fault::Backend("set-device", "one-", 2)),
+        ("start-workshop", Fault::Backend("start", "", 1)),
     ];
     for (failing, fault) in cases {
         let h = harness(&["one", "two"]).await;
         match fault {
-            Fault::Backend(op, skip) => h.fake.fail_after(op, skip, "injected"),
+            Fault::Backend(op, needle, skip) => h.fake.fail_matching(op, needle, skip, "injected"),
             Fault::Storage => {
                 std::fs::create_dir_all(h.root.join("cache/users").join(UID.to_string())).unwrap();
                 std::fs::write(h.root.join("cache/users").join(UID.to_string()).join(&h.project_id), "")
@@ -286,4 +304,102 @@ async fn two_launches_at_once_make_one_change_and_one_conflict() {
     assert!(matches!(refused[0], Err(WorkshopError::Conflict(_))), "{refused:?}");
     let change = ok.into_iter().next().unwrap().unwrap();
     assert_eq!(h.settled(&change).await, Status::Done);
+}
+
+impl Harness {
+    /// Writes `rel` in the project, owned by the test user.
+    fn write(&self, rel: &str, text: &str) {
+        let path = self.root.join("project").join(rel);
+        let mut dir = path.parent().unwrap().to_path_buf();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(&path, text).unwrap();
+        chown(&path, Some(UID), Some(UID)).unwrap();
+        while dir != self.root.join("project") {
+            chown(&dir, Some(UID), Some(UID)).unwrap();
+            dir.pop();
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn a_project_sdk_is_committed_installed_and_shown() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let h = harness(&["ws"]).await;
+    h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: project-tools\n");
+    h.write(".workshop/tools/sdk.yaml", "name: tools\nversion: \"1.0\"\n");
+    h.write(".workshop/tools/hooks/setup-base", "echo hi\n");
+    assert_eq!(h.run(WorkshopAction::Launch, &["ws"], Mode::Transactional).await.1, Status::Done);
+    let instance = h.fake.instance(&h.target("ws")).unwrap();
+    let device = &instance.devices["sdk.tools"];
+    assert_eq!(device["path"], "/var/lib/workshop/sdk/tools");
+    assert_eq!(device["readonly"], "true");
+    let tree = std::path::Path::new(&device["source"]);
+    assert!(tree.join("meta/sdk.yaml").is_file() && tree.join("sdk/hooks/setup-base").is_file());
+    assert!(instance.devices.contains_key("sdk.system"));
+    let msg = GetWorkshop { user: h.user.clone(), project_id: h.project_id.clone(), name: "ws".into() };
+    let info = h.daemon.workshops.send(msg).await.unwrap().unwrap();
+    let shown: Vec<(&str, &str, Option<&str>)> =
+        info.sdks.iter().map(|s| (s.name.as_str(), s.revision.as_str(), s.version.as_deref())).collect();
+    assert_eq!(shown, [("system", "2", None), ("tools", "x1", Some("1.0"))]);
+    assert!(info.sdks[1].source.as_deref().is_some_and(|s| s.ends_with("/.workshop/tools")));
+}
+
+#[actix_rt::test]
+async fn an_sdk_that_does_not_fit_the_workshop_undoes_the_launch() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let h = harness(&["ws"]).await;
+    h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: project-tools\n");
+    // Another base than the workshop's, and an unknown key.
+    h.write(".workshop/tools/sdk.yaml", "name: tools\nbase: ubuntu@24.04\nsurprise: 1\n");
+    let (change, status) = h.run(WorkshopAction::Launch, &["ws"], Mode::Transactional).await;
+    assert_eq!(status, Status::Error);
+    let tasks = h.tasks(&change).await;
+    assert!(tasks.iter().any(|(k, s)| k == "install-sdk" && *s == Status::Error), "{tasks:?}");
+    h.gone("ws");
+}
+
+#[actix_rt::test]
+async fn a_store_sdk_is_resolved_downloaded_checked_and_installed() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let store = crate::store::fixture::FixtureStore::start();
+    store.publish(crate::store::fixture::FixtureSdk::new("go", 3));
+    store.publish(crate::store::fixture::FixtureSdk::new("go", 5).channel("edge"));
+    let h = harness_with_store(&["ws"], Some(&store.url())).await;
+    h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: go\n");
+    assert_eq!(h.run(WorkshopAction::Launch, &["ws"], Mode::Transactional).await.1, Status::Done);
+    let instance = h.fake.instance(&h.target("ws")).unwrap();
+    let tree = std::path::Path::new(&instance.devices["sdk.go"]["source"]).to_path_buf();
+    assert_eq!(std::fs::read_to_string(tree.join("README")).unwrap(), "go revision 3\n");
+    let msg = GetWorkshop { user: h.user.clone(), project_id: h.project_id.clone(), name: "ws".into() };
+    let info = h.daemon.workshops.send(msg).await.unwrap().unwrap();
+    let go = info.sdks.iter().find(|s| s.name == "go").unwrap();
+    assert_eq!((go.revision.as_str(), go.version.as_deref()), ("3", Some("1.3")));
+
+    // An SDK the Store does not know fails the launch before anything is planned.
+    h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: nope\n");
+    h.run(WorkshopAction::Remove, &["ws"], Mode::Transactional).await;
+    let refused = h.request(WorkshopAction::Launch, &["ws"], Mode::Transactional).await.unwrap_err();
+    assert!(refused.to_string().contains("nope"), "{refused}");
+}
+
+#[actix_rt::test]
+async fn without_a_store_a_store_sdk_is_refused_at_once() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let h = harness(&["ws"]).await;
+    h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: go\n");
+    let refused = h.request(WorkshopAction::Launch, &["ws"], Mode::Transactional).await.unwrap_err();
+    assert!(refused.to_string().contains("cannot reach the SDK Store"), "{refused}");
+    assert!(h.fake.instance(&h.target("ws")).is_none());
 }

@@ -26,6 +26,7 @@ use crate::engine::StateEngine;
 use crate::managers::task::{self, Kind, keys};
 use crate::runner::RunTask;
 use crate::state::{Op, Outcome};
+use crate::store::StoreActor;
 
 /// Declares a handler of the table: an async handler function boxed for [`task::Handler`].
 macro_rules! handler {
@@ -98,11 +99,24 @@ pub struct WorkshopManager {
     env: Env,
     /// Counts the starts of workshops LXD left stopped, which no request waits for.
     activity: Activity,
+    /// Resolves the Store SDKs of a launch; without it such a launch is refused.
+    store: Option<Addr<StoreActor>>,
 }
 
 impl WorkshopManager {
     pub fn new(engine: Addr<StateEngine>, backend: Addr<BackendActor>, config: WorkshopConfig) -> Self {
-        Self { engine, env: Env { backend, manager: Rc::new(config) }, activity: Activity::default() }
+        Self {
+            engine,
+            env: Env { backend, manager: Rc::new(config) },
+            activity: Activity::default(),
+            store: None,
+        }
+    }
+
+    /// Resolves Store SDKs with `store`.
+    pub fn with_store(mut self, store: Addr<StoreActor>) -> Self {
+        self.store = Some(store);
+        self
     }
 
     /// Counts its background work in `activity`.

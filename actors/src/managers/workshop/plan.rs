@@ -4,6 +4,9 @@ use chrono::{DateTime, Utc};
 use workshop_api::workshops::Mode;
 
 use crate::managers::UserRef;
+use crate::managers::hook::{Hook, plan as hook_plan};
+use crate::managers::sdk::plan as sdk_plan;
+use crate::managers::sdk::spec::SdkSpec;
 use crate::managers::task::TaskTarget;
 use crate::managers::task::{self, WaitSetup, add_task, keys};
 use crate::state::{ChangeId, State, TaskId};
@@ -14,6 +17,8 @@ pub struct LaunchItem {
     pub target: TaskTarget,
     pub base: String,
     pub file: String,
+    /// Its SDKs, in install order.
+    pub sdks: Vec<SdkSpec>,
 }
 
 /// Creates a change of `user` for the workshops `names` of `project_id`.
@@ -67,11 +72,13 @@ pub fn launch(
     user: &UserRef,
     items: &[LaunchItem],
     mode: Mode,
+    verbose: bool,
     now: DateTime<Utc>,
 ) -> ChangeId {
     let names: Vec<&str> = items.iter().map(|i| i.target.name.as_str()).collect();
     let project_id = items.first().map(|i| i.target.project_id.clone()).unwrap_or_default();
     let change = new_change(st, "launch", &names, user, &project_id, now);
+    hook_plan::set_verbose(st, &change, verbose);
     st.change_mut(&change)
         .expect("exists")
         .write(&keys::WAIT_SETUP, &WaitSetup { mode: mode.as_str().into() });
@@ -79,11 +86,61 @@ pub fn launch(
         let ws = &item.target.name;
         let mut chain = Chain::new(st, &change, &item.target, now);
         let base = chain.then("download-base", format!("Download base {:?} for {ws:?}", item.base));
+        for sdk in &item.sdks {
+            let id = sdk_plan::add_retrieve(
+                chain.st,
+                &change,
+                &item.target,
+                sdk,
+                &item.base,
+                chain.last.as_ref(),
+                now,
+            );
+            chain.last = Some(id);
+        }
         chain.then("create-workshop-storage", format!("Create storage of {ws:?}"));
         let create = chain.then("create-workshop", format!("Create new {ws:?} workshop"));
         chain.then("start-workshop", format!("Start {ws:?} workshop"));
+        for (order, sdk) in item.sdks.iter().enumerate() {
+            let after = chain.last.clone();
+            let id = sdk_plan::add_install(
+                chain.st,
+                &change,
+                &item.target,
+                sdk,
+                order,
+                &item.base,
+                after.as_ref(),
+                now,
+            );
+            let id = hook_plan::add_hook(
+                chain.st,
+                &change,
+                &item.target,
+                &sdk.name,
+                Hook::SetupBase,
+                Some(&id),
+                now,
+            );
+            chain.last = Some(id);
+        }
         chain.then("configure-timezone", format!("Configure time zone of {ws:?}"));
         chain.then("mount-project", format!("Mount project into {ws:?}"));
+        for hook in [Hook::SetupProject, Hook::CheckHealth] {
+            for sdk in &item.sdks {
+                let after = chain.last.clone();
+                let id = hook_plan::add_hook(
+                    chain.st,
+                    &change,
+                    &item.target,
+                    &sdk.name,
+                    hook,
+                    after.as_ref(),
+                    now,
+                );
+                chain.last = Some(id);
+            }
+        }
         st.task_mut(&base).expect("exists").write(&keys::BASE, &item.base);
         let t = st.task_mut(&create).expect("exists");
         t.write(&keys::BASE, &item.base);
@@ -175,10 +232,20 @@ mod tests {
         let now = Utc::now();
         let user = target("x").user;
         let items = vec![
-            LaunchItem { target: target("a"), base: "ubuntu@22.04".into(), file: "name: a\n".into() },
-            LaunchItem { target: target("b"), base: "ubuntu@22.04".into(), file: "name: b\n".into() },
+            LaunchItem {
+                target: target("a"),
+                base: "ubuntu@22.04".into(),
+                file: "name: a\n".into(),
+                sdks: Vec::new(),
+            },
+            LaunchItem {
+                target: target("b"),
+                base: "ubuntu@22.04".into(),
+                file: "name: b\n".into(),
+                sdks: Vec::new(),
+            },
         ];
-        let change = launch(&mut st, &user, &items, Mode::WaitOnError, now);
+        let change = launch(&mut st, &user, &items, Mode::WaitOnError, false, now);
         let c = st.change(&change).unwrap();
         assert_eq!(c.summary, r#"Launch "a", "b" workshops"#);
         assert_eq!(c.read(&keys::PROJECT_ID).as_deref(), Some("0123abcd"));

@@ -112,6 +112,7 @@ pub(super) struct Deps {
     pub(super) engine: Addr<StateEngine>,
     pub(super) backend: Addr<crate::backend::BackendActor>,
     pub(super) config: std::rc::Rc<super::WorkshopConfig>,
+    pub(super) store: Option<Addr<crate::store::StoreActor>>,
 }
 
 impl WorkshopManager {
@@ -120,6 +121,7 @@ impl WorkshopManager {
             engine: self.engine.clone(),
             backend: self.env.backend.clone(),
             config: self.env.manager.clone(),
+            store: self.store.clone(),
         }
     }
 }
@@ -226,8 +228,15 @@ impl Handler<GetActions> for WorkshopManager {
         let deps = self.deps();
         Box::pin(async move {
             let project = project(&deps, &msg.user, &msg.project_id).await?;
-            let file = as_user::definition(&msg.user, &project.path, &msg.name).await?;
-            Ok(file.actions.into_iter().map(|(name, script)| (name, ActionInfo { script })).collect())
+            let definition = as_user::definition(&msg.user, &project.path, &msg.name).await?;
+            let warnings = definition.warnings.iter().map(ToString::to_string).collect();
+            crate::managers::warn_user(&deps.engine, &msg.user, warnings).await?;
+            Ok(definition
+                .file
+                .actions
+                .into_iter()
+                .map(|(name, script)| (name, ActionInfo { script }))
+                .collect())
         })
     }
 }

@@ -92,12 +92,18 @@ impl Harness {
     /// Plans a wait-on-error launch of `name` for `user` and waits until it is paused (the
     /// fake backend knows no base).
     async fn paused_launch(&self, user: &UserRef, name: &str) -> String {
-        let item =
-            LaunchItem { target: self.target(user, name), base: "ubuntu@22.04".into(), file: String::new() };
+        let item = LaunchItem {
+            target: self.target(user, name),
+            base: "ubuntu@22.04".into(),
+            file: String::new(),
+            sdks: Vec::new(),
+        };
         let u = user.clone();
         let change = self
             .engine
-            .send(Transact(Box::new(move |st| plan::launch(st, &u, &[item], Mode::WaitOnError, Utc::now()))))
+            .send(Transact(Box::new(move |st| {
+                plan::launch(st, &u, &[item], Mode::WaitOnError, false, Utc::now())
+            })))
             .await
             .unwrap()
             .unwrap();
@@ -244,6 +250,34 @@ async fn workshops_lxd_left_stopped_are_started_again_when_the_system_is_healthy
     assert!(!h.fake.instance(&off).unwrap().running, "a stopped workshop stays stopped");
     // It was started through the staged project, which is gone again.
     assert!(!h.root.join("mounts/0").join(PID).join("ws").exists());
+}
+
+#[actix_rt::test]
+async fn unknown_keys_of_a_definition_are_warnings_of_the_reader() {
+    // Issue 11 item 1: a file written for the reference (with a key it ignores) is used, and
+    // the key is a warning of the user who read it (before: the read failed).
+    let h = harness().await;
+    let alice = user("alice");
+    let path = h.root.join("alice/.workshop/ws.yaml");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, "name: ws\nbase: ubuntu@22.04\nactons:\n  x: y\nactions:\n  hi: echo hi\n")
+        .unwrap();
+    let msg = GetActions { user: alice.clone(), project_id: PID.into(), name: "ws".into() };
+    let actions = h.workshops.send(msg).await.unwrap().unwrap();
+    assert_eq!(actions.keys().collect::<Vec<_>>(), ["hi"]);
+    let uid = alice.uid;
+    let warnings = h
+        .engine
+        .send(Query(Box::new(move |st| {
+            st.all_warnings(uid).iter().map(|w| (w.owner(), w.message().to_string())).collect::<Vec<_>>()
+        })))
+        .await
+        .unwrap();
+    let expected = format!(
+        "unknown key \"actons\" at line 3, column 1 (did you mean \"actions\"?) (in \"{}\")",
+        path.display()
+    );
+    assert_eq!(warnings, [(Some(uid), expected)]);
 }
 
 #[actix_rt::test]

@@ -5,8 +5,6 @@ mod complete;
 mod context;
 mod help;
 mod messages;
-mod style;
-mod table;
 mod term;
 mod timefmt;
 mod wait;
@@ -19,6 +17,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use clap_complete::Shell;
 use workshop_api::workshops::WorkshopAction;
 use workshop_client::Client;
+use workshop_client::{style, table};
 
 use crate::cmd::changes::{ChangesArgs, TasksArgs};
 use crate::cmd::exec::{ActionsArgs, ExecFlags, ShellArgs};

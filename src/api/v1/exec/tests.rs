@@ -23,7 +23,8 @@ use crate::api::peer;
 /// workshop `ws` in a tracked project.
 pub(in crate::api::v1) struct Server {
     _tmp: tempfile::TempDir,
-    _daemon: Daemon,
+    pub daemon: Daemon,
+    pub fake: Rc<FakeBackend>,
     pub socket: PathBuf,
     pub project_id: String,
     /// The server's open connections.
@@ -51,7 +52,7 @@ pub(in crate::api::v1) async fn server() -> Server {
     let target = Target::new(&user, &tracked.id, "ws");
     Backend::create(fake.as_ref(), &target, &CreateSpec::default()).await.unwrap();
     Backend::start(fake.as_ref(), &target).await.unwrap();
-    Server { _tmp: tmp, _daemon: daemon, socket, project_id: tracked.id, connections }
+    Server { _tmp: tmp, daemon, fake, socket, project_id: tracked.id, connections }
 }
 
 #[derive(Clone, Default)]
