@@ -75,8 +75,8 @@ pub struct Daemon {
     pub commands: Addr<CommandManager>,
     /// The SDK Store client.
     pub store: Addr<StoreActor>,
-    /// The SDK trees on this machine, for `GET /v1/sdks[/{name}]`: `None` until the tree store
-    /// (issue 11 item 3) answers [`ListInstalled`]; without it there are no SDK trees.
+    /// The SDK trees on this machine, for `GET /v1/sdks[/{name}]` (the SDK manager answers);
+    /// `None` means none are known.
     pub installed: Option<Recipient<ListInstalled>>,
     pub hooks: Addr<HookManager>,
     pub health: SharedHealth,
@@ -134,7 +134,7 @@ impl Daemon {
             commands,
             hooks,
             store,
-            installed: None,
+            installed: Some(sdks.clone().recipient()),
             health,
             activity,
             failed,

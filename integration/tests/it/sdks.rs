@@ -57,3 +57,30 @@ fn a_local_sdk_is_installed_read_only_and_described() {
     touch.fails();
     assert!(Path::new(&p.path).is_dir());
 }
+
+/// `sdk list` shows the user's installed SDK trees, `sdk info` where they are installed.
+#[test]
+fn sdk_list_shows_installed_trees() {
+    if !lxd_enabled("sdk_list_shows_installed_trees") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let p = Project::new(&user, "sdk-list");
+    p.write(
+        "workshop.yaml",
+        "name: ws-list\nbase: ubuntu@22.04\nsdks:\n  - name: project-test-sdk-basic-2\n",
+    );
+    basic_sdk(&p);
+    d.cli_as(Some(&user), &p.path, &["launch"], &[]).ok();
+    let list =
+        d.run_as(Some(&user), &p.path, &workshop_integration::bin_dir().join("sdk"), &["list"], &[], None);
+    let text = list.ok();
+    assert!(
+        text.lines().any(|l| l.starts_with("test-sdk-basic-2") && l.contains("x1")),
+        "{text}\n{}",
+        d.log()
+    );
+    assert!(text.lines().any(|l| l.starts_with("system")), "{text}");
+}

@@ -4,6 +4,7 @@
 
 mod collect;
 mod handlers;
+mod listing;
 pub mod plan;
 pub mod spec;
 

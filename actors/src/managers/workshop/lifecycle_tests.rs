@@ -345,6 +345,17 @@ async fn a_project_sdk_is_committed_installed_and_shown() {
         info.sdks.iter().map(|s| (s.name.as_str(), s.revision.as_str(), s.version.as_deref())).collect();
     assert_eq!(shown, [("system", "2", None), ("tools", "x1", Some("1.0"))]);
     assert!(info.sdks[1].source.as_deref().is_some_and(|s| s.ends_with("/.workshop/tools")));
+    // The kept local revision is listed for its user and for root, not for another user.
+    let installed = h.daemon.installed.clone().unwrap();
+    for (viewer, seen) in [(UID, 1), (0, 1), (UID + 1, 0)] {
+        let list = crate::store::installed::ListInstalled { viewer, name: Some("tools".into()) };
+        let trees = installed.send(list).await.unwrap().unwrap();
+        assert_eq!(trees.len(), seen, "viewer {viewer}");
+        if let Some(tree) = trees.first() {
+            assert_eq!((tree.tree.revision.as_str(), tree.tree.version.as_str()), ("x1", "1.0"));
+            assert!(tree.tree.size > 0);
+        }
+    }
 }
 
 #[actix_rt::test]
