@@ -455,10 +455,22 @@ impl Project {
 
 impl Drop for Project {
     fn drop(&mut self) {
+        let project = format!("workshop.{}", self.user);
         for name in self.instances() {
-            let _ = Command::new("lxc")
-                .args(["delete", "-f", "--project", &format!("workshop.{}", self.user), &name])
-                .status();
+            // LXD refuses while a stop or start is still under way: ask again for a while.
+            let deleted = (0..30).any(|attempt| {
+                if attempt > 0 {
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                Command::new("lxc")
+                    .args(["delete", "-f", "--project", &project, &name])
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            });
+            if !deleted {
+                eprintln!("cleanup: cannot delete instance {name} of {project}");
+            }
         }
         let _ = std::fs::remove_dir_all(&self.path);
     }

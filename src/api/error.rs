@@ -199,7 +199,10 @@ impl From<StoreError> for ApiError {
 
 impl From<InstalledError> for ApiError {
     fn from(e: InstalledError) -> Self {
-        Self::Internal(e.to_string())
+        match e {
+            InstalledError::Backend(BackendError::Unavailable(_)) => Self::Degraded(e.to_string()),
+            InstalledError::Backend(_) | InstalledError::Failed(_) => Self::Internal(e.to_string()),
+        }
     }
 }
 

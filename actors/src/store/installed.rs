@@ -33,6 +33,11 @@ pub struct ListInstalled {
 }
 
 /// Why the trees cannot be listed.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("cannot list SDK trees: {0}")]
-pub struct InstalledError(pub String);
+#[derive(Debug, thiserror::Error)]
+pub enum InstalledError {
+    /// Installations are read off LXD's instances: without LXD (degraded mode) they are unknown.
+    #[error("cannot list SDK trees: {0}")]
+    Backend(#[from] crate::backend::BackendError),
+    #[error("cannot list SDK trees: {0}")]
+    Failed(String),
+}

@@ -47,9 +47,19 @@ fn resolve(name: &str) -> Vec<Ipv4Addr> {
         query.extend_from_slice(label.as_bytes());
     }
     query.extend_from_slice(&[0, 0, 1, 0, 1]);
-    socket.send_to(&query, (server, 53)).unwrap();
+    // Like a stub resolver, ask again when no answer comes: LXD restarts dnsmasq whenever a
+    // workshop's names change, and a query sent during the restart is lost.
     let mut reply = [0u8; 1500];
-    let n = socket.recv(&mut reply).expect("an answer from the bridge's DNS server");
+    let mut attempts = 0;
+    let n = loop {
+        attempts += 1;
+        socket.send_to(&query, (server, 53)).unwrap();
+        match socket.recv(&mut reply) {
+            Ok(n) => break n,
+            Err(e) if attempts < 5 => eprintln!("resolve {name}: no answer yet ({e}), asking again"),
+            Err(e) => panic!("no answer from the bridge's DNS server to {attempts} queries for {name}: {e}"),
+        }
+    };
     let reply = &reply[..n];
     assert_eq!(&reply[..2], &[0x4a, 0x17]);
     let count = |at: usize| usize::from(u16::from_be_bytes([reply[at], reply[at + 1]]));

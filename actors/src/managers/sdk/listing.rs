@@ -12,7 +12,7 @@ use super::SdkManager;
 use super::spec::{Installed, SdkSource, installed};
 use crate::backend::ListInstances;
 use crate::engine::Query;
-use crate::managers::{UserRef, backend_call};
+use crate::managers::UserRef;
 use crate::project::Registry;
 use crate::sdk::{TreeId, TreeStore, revisions};
 use crate::store::installed::{InstalledError, InstalledTree, ListInstalled};
@@ -23,7 +23,7 @@ impl Handler<ListInstalled> for SdkManager {
     fn handle(&mut self, msg: ListInstalled, _ctx: &mut Context<Self>) -> Self::Result {
         let env = self.env.clone();
         Box::pin(async move {
-            let fail = |e: String| InstalledError(e);
+            let fail = |e: String| InstalledError::Failed(e);
             let (registries, kept) = env
                 .engine
                 .send(Query(Box::new(|st| {
@@ -39,10 +39,11 @@ impl Handler<ListInstalled> for SdkManager {
                 if msg.viewer != 0 && user.uid != msg.viewer {
                     continue;
                 }
-                let instances =
-                    backend_call(&env.backend, ListInstances { user: name.clone(), project_id: None })
-                        .await
-                        .map_err(fail)?;
+                let instances = env
+                    .backend
+                    .send(ListInstances { user: name.clone(), project_id: None })
+                    .await
+                    .map_err(crate::backend::BackendError::from)??;
                 for instance in instances {
                     let project_path =
                         registry.get(&instance.target.project_id).map(|p| p.path.clone()).unwrap_or_default();
