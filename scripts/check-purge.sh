@@ -55,6 +55,10 @@ stop_daemon
 PURGE_LOG=$(mktemp)
 if ! bash "$ROOT/scripts/purge.sh" >"$PURGE_LOG" 2>&1; then
     grep "cannot" "$PURGE_LOG" >&2 || tail -n 20 "$PURGE_LOG" >&2
+    # Name what still holds the bridge or the pool.
+    for what in "network show workshopbr0" "storage show workshop"; do
+        lxc $what 2>/dev/null | sed -n '/^used_by:/,/^[a-z_]*:/p' | grep '^- ' | sed "s|^|still using ${what#* show }: |" >&2 || true
+    done
     fail "purge.sh exited non-zero (what it could not remove is above)"
 fi
 rm -f "$PURGE_LOG"

@@ -7,7 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="${HOME:-/root}/.cargo/bin:${CARGO_HOME:-/root/.cargo}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}"
 
 require_root() {
-    [ "$(id -u)" = 0 ] || die "run as root (LXD and the daemon need it): sudo $0"
+    [ "$(id -u)" = 0 ] || die "run as root (LXD and the daemon need it), e.g. from a root shell: bash $0"
 }
 
 require_cargo() {

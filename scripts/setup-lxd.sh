@@ -61,7 +61,7 @@ trap finish EXIT
 # 1. packages
 # ---------------------------------------------------------------------------------------
 PACKAGES=(lxd lxd-client uidmap dnsmasq-base btrfs-progs debootstrap debian-archive-keyring
-          nftables iptables iproute2 jq socat curl util-linux procps sudo python3 gzip tar)
+          nftables iptables iproute2 jq socat curl util-linux procps python3 gzip tar)
 
 pkg_installed() {
     [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]

@@ -7,6 +7,17 @@ require_root
 require_cargo
 
 bash "$ROOT/scripts/setup-lxd.sh"
+# Tools only the tests use: the shells whose completion is tested, Debian's systemd package
+# (systemd-socket-activate, systemd-analyze; PID 1 need not be systemd), man and make.
+missing=()
+for p in zsh fish systemd man-db make; do
+    [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" = installed ] || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing test tools: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 ensure_user workshop-test
 ensure_user workshop-test2
 export WORKSHOP_TEST_LXD=1
@@ -14,19 +25,41 @@ export WORKSHOP_TEST_USER=workshop-test
 export WORKSHOP_TEST_USER2=workshop-test2
 cd "$ROOT"
 
-# Workshops the test users left behind (a run that was killed, a guard that could not
-# run) are removed before and after the tests, and named when found after.
+# What the tests left behind (a run that was killed, a guard that could not run) is removed
+# before and after the tests, and named when found after: the test users' workshops, and the
+# LXD projects and default-project instances the tests name wst-…. A leftover would hold the
+# pool and the bridge, and the purge check at the end would rightly refuse to remove them.
 leftovers() {
     local project
     for project in workshop.workshop-test workshop.workshop-test2; do
         # Templates (tpl-…) are the daemon's own and stay for the next launch.
         { lxc list --project "$project" -c n -f csv 2>/dev/null || true; } | { grep -v '^tpl-' || true; } | sed "s|^|$project/|"
     done
+    { lxc list --project default -c n -f csv 2>/dev/null || true; } | { grep '^wst-' || true; } | sed 's|^|default/|'
+    { lxc project list -f csv 2>/dev/null || true; } | cut -d, -f1 | { grep '^wst-' || true; } | sed 's|$|/|'
+}
+# Deletes an instance, asking again while LXD is still busy starting or stopping it.
+delete_instance() {
+    local project=$1 name=$2 try
+    for try in $(seq 1 30); do
+        lxc delete -f --project "$project" "$name" >/dev/null 2>&1 && return
+        sleep 1
+    done
+    log "cannot delete instance $project/$name"
 }
 remove_leftovers() {
-    local item
+    local item project name
     for item in $(leftovers); do
-        lxc delete -f --project "${item%%/*}" "${item#*/}" >/dev/null 2>&1 || true
+        project=${item%%/*} name=${item#*/}
+        if [ -n "$name" ]; then
+            delete_instance "$project" "$name"
+            continue
+        fi
+        # A whole test project: its instances, images and profiles, then the project.
+        for name in $(lxc list --project "$project" -c n -f csv 2>/dev/null); do delete_instance "$project" "$name"; done
+        for name in $(lxc image list --project "$project" -c f -f csv 2>/dev/null); do lxc image delete --project "$project" "$name" >/dev/null 2>&1 || true; done
+        for name in $(lxc profile list --project "$project" -f csv 2>/dev/null | cut -d, -f1 | grep -v '^default$'); do lxc profile delete --project "$project" "$name" >/dev/null 2>&1 || true; done
+        lxc project delete "$project" >/dev/null 2>&1 || log "cannot delete project $project"
     done
 }
 remove_leftovers

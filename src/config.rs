@@ -1,4 +1,4 @@
-//! Where the daemon keeps its files, from the environment (reference §9 variables).
+//! Where the daemon keeps its files, from the environment (../shared/spec/reference-inventory.md §9 variables).
 
 use std::path::PathBuf;
 

@@ -4,8 +4,10 @@ mod api;
 mod config;
 mod guest;
 mod listen;
+mod standby;
 mod systemd;
 
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -13,18 +15,26 @@ use actix_web::web;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing::{error, info, warn};
+use workshop_actors::activity::Activity;
 use workshop_actors::backend::Backend;
 use workshop_actors::backend::lxd::LxdBackend;
 use workshop_actors::daemon::{Daemon, DaemonConfig};
 use workshop_actors::health::CHECK_INTERVAL;
 use workshop_actors::managers::workshop::{SHARED_SOCKET_NAME, WorkshopConfig};
+use workshop_actors::store::StoreConfig;
 
 use crate::api::AppState;
+use crate::api::connections::Connections;
 use crate::api::peer::Listener;
 use crate::config::Paths;
 
-/// How long SIGTERM waits for running tasks before exiting anyway.
+/// How long SIGTERM waits for running tasks before exiting anyway (the units give the stop
+/// 40 s: this, the servers' 5 s, and the final compaction of the state).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+/// While the daemon starts (a large state is migrated and compacted), it asks the service
+/// manager for this much more time again and again, and for at most `STARTUP_EXTENSION_MAX`.
+const STARTUP_EXTENSION: Duration = Duration::from_secs(10);
+const STARTUP_EXTENSION_MAX: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Parser)]
 #[command(name = "workshopd", version, about = "The Workshop daemon")]
@@ -39,6 +49,9 @@ enum Command {
     Run(RunArgs),
     /// Print the version.
     Version,
+    /// Write the manual pages (workshopd.1 and one per command) into DIR (`make install`).
+    #[command(hide = true)]
+    GenerateManpages { dir: PathBuf },
 }
 
 #[derive(clap::Args)]
@@ -52,6 +65,21 @@ struct RunArgs {
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Exit after this long with nothing to do (no change in progress, no open connection),
+    /// for systemd to start the daemon again on the next connection; only when systemd passes
+    /// all three sockets. A Go duration; 0 never stands by.
+    #[arg(long, env = "WORKSHOP_STANDBY_AFTER", value_name = "DURATION", default_value = standby::DEFAULT_AFTER, value_parser = parse_duration)]
+    standby_after: Duration,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    workshop_api::duration::parse(text).map_err(|e| e.to_string())
+}
+
+/// Why the daemon stops.
+enum Stop {
+    Signal,
+    Standby,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -66,6 +94,10 @@ fn main() -> anyhow::Result<()> {
         Command::Version => {
             println!("{}", workshop_api::VERSION);
             Ok(())
+        }
+        Command::GenerateManpages { dir } => {
+            use clap::CommandFactory as _;
+            Ok(clap_mangen::generate_to(Cli::command(), dir)?)
         }
         Command::Run(args) => {
             init_tracing(&args);
@@ -89,6 +121,7 @@ fn init_tracing(args: &RunArgs) {
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let startup = systemd::StartupExtension::start(STARTUP_EXTENSION, STARTUP_EXTENSION_MAX);
     let paths = Paths::from_env();
     if args.create_dirs {
         for dir in paths.dirs() {
@@ -99,38 +132,46 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
 
     let guest_bin_dir = guest::install_guest_files(&paths.base)?;
+    let store = StoreConfig::from_env(&paths.cache)?;
+    info!(url = %store.url, "SDK Store");
+    let activity = Activity::default();
     let mut daemon = Daemon::start(DaemonConfig {
         state_dir: paths.base.clone(),
-        backend: backend(&paths)?,
+        backend: backend(&paths, &activity)?,
         check_interval: CHECK_INTERVAL,
         workshop: WorkshopConfig {
             cache_dir: paths.cache.clone(),
             guest_bin_dir: guest_bin_dir.clone(),
             mounts_dir: paths.mounts(),
         },
+        store,
+        activity,
     })
     .context("cannot start daemon")?;
 
     let untrusted_path = paths.untrusted_socket();
-    let untrusted = listen::bind(&untrusted_path)?;
     // Workshops reach the untrusted API through this one: its directory is mounted into them.
     let guest_untrusted_path = guest_bin_dir.join(SHARED_SOCKET_NAME);
-    let guest_untrusted = listen::bind(&guest_untrusted_path)?;
-    // The trusted socket comes last: once it answers, every listener is there.
-    let trusted = match listen::activated() {
-        Some(l) => {
-            info!("using socket-activated trusted socket");
-            l
+    let activated = listen::activated(&untrusted_path, &guest_untrusted_path)?;
+    let standby = standby_after(&args, &activated);
+    // The socket files this daemon made itself, removed when it exits; systemd's stay.
+    let mut own: Vec<PathBuf> = Vec::new();
+    let mut listener = |passed: Option<std::os::unix::net::UnixListener>, path: &std::path::Path| match passed
+    {
+        Some(l) => Ok(l),
+        None => {
+            let l = listen::bind(path)?;
+            own.push(path.to_path_buf());
+            Ok::<_, listen::ListenError>(l)
         }
-        None => listen::bind(&paths.socket)?,
     };
+    let untrusted = listener(activated.untrusted, &untrusted_path)?;
+    let guest_untrusted = listener(activated.guest, &guest_untrusted_path)?;
+    // The trusted socket comes last: once it answers, every listener is there.
+    let trusted = listener(activated.trusted, &paths.socket)?;
 
-    let data = web::Data::new(AppState {
-        engine: daemon.engine.clone(),
-        workshops: daemon.workshops.clone(),
-        commands: daemon.commands.clone(),
-        health: daemon.health.clone(),
-    });
+    let data = web::Data::new(AppState::of(&daemon));
+    let connections = Connections::default();
     // One server per listener, so that each connection's listener is known (see api::peer).
     let servers = [
         (trusted, Listener::Trusted, 2),
@@ -138,10 +179,18 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         (guest_untrusted, Listener::Guest, 1),
     ]
     .into_iter()
-    .map(|(listener, tag, workers)| api::serve(listener, tag, workers, data.clone()))
+    .map(|(listener, tag, workers)| api::serve(listener, tag, workers, data.clone(), connections.clone()))
     .collect::<std::io::Result<Vec<_>>>()?;
     let handles: Vec<_> = servers.iter().map(|s| s.handle()).collect();
-    info!(socket = %paths.socket.display(), untrusted = %untrusted_path.display(), version = workshop_api::VERSION, "workshopd started");
+    info!(
+        socket = %paths.socket.display(),
+        untrusted = %untrusted_path.display(),
+        activated = own.is_empty(),
+        standby_after_ms = standby.map(|d| d.as_millis() as u64),
+        version = workshop_api::VERSION,
+        "workshopd started"
+    );
+    drop(startup);
     systemd::notify("READY=1");
     if let Some(every) = systemd::watchdog_interval() {
         actix_web::rt::spawn(async move {
@@ -153,20 +202,38 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
 
     let server_tasks: Vec<_> = servers.into_iter().map(actix_web::rt::spawn).collect();
-    tokio::select! {
-        () = wait_for_signal() => {}
+    let workload = daemon.workload();
+    let idle = async {
+        match standby {
+            Some(after) => standby::wait_until_idle(after, &workload, &connections, &handles).await,
+            None => std::future::pending().await,
+        }
+    };
+    let remove_own = || {
+        for path in &own {
+            let _ = std::fs::remove_file(path);
+        }
+    };
+    let stop = tokio::select! {
+        () = wait_for_signal() => Stop::Signal,
+        () = idle => Stop::Standby,
         failed = &mut daemon.failed => {
             let reason = failed.unwrap_or_else(|_| "the state engine is gone".into());
             // Without a durable state nothing may be acknowledged: exit at once, so that the
             // service manager starts the daemon again from what was saved.
             error!(%reason, "cannot go on without saving the state; exiting for the service manager to start workshopd again");
             systemd::notify("STOPPING=1");
-            let _ = std::fs::remove_file(&untrusted_path);
-            let _ = std::fs::remove_file(&guest_untrusted_path);
+            remove_own();
             std::process::exit(1);
         }
+    };
+    match stop {
+        Stop::Signal => info!("stopping"),
+        Stop::Standby => info!(
+            idle_ms = standby.unwrap_or_default().as_millis() as u64,
+            "standing by: nothing to do; the next connection starts workshopd again"
+        ),
     }
-    info!("stopping");
     systemd::notify("STOPPING=1");
     // Each stop is sent at once; then wait for all of them.
     let stopping: Vec<_> = handles.iter().map(|h| h.stop(true)).collect();
@@ -180,15 +247,31 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     for task in server_tasks {
         let _ = task.await;
     }
-    let _ = std::fs::remove_file(&untrusted_path);
-    let _ = std::fs::remove_file(&guest_untrusted_path);
+    remove_own();
     actix::System::current().stop();
     Ok(())
 }
 
+/// How long to wait idle before standing by, if the daemon may: only when systemd holds all
+/// three sockets, since it is what brings the daemon back (a workshop reaching the guest socket
+/// of a daemon that is gone would otherwise find nothing).
+fn standby_after(args: &RunArgs, activated: &listen::Activated) -> Option<Duration> {
+    if args.standby_after.is_zero() {
+        return None;
+    }
+    if !activated.all() {
+        if activated.trusted.is_some() {
+            info!("no standby: systemd passed only some of the sockets (see workshopd.socket)");
+        }
+        return None;
+    }
+    Some(args.standby_after)
+}
+
 /// The container runtime: LXD, configured from the environment.
-fn backend(paths: &Paths) -> anyhow::Result<Rc<dyn Backend>> {
-    Ok(Rc::new(LxdBackend::from_env(&paths.base).context("cannot set up the LXD backend")?))
+fn backend(paths: &Paths, activity: &Activity) -> anyhow::Result<Rc<dyn Backend>> {
+    let lxd = LxdBackend::from_env(&paths.base).context("cannot set up the LXD backend")?;
+    Ok(Rc::new(lxd.with_activity(activity.clone())))
 }
 
 async fn wait_for_signal() {

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 use tracing::{debug, error, info, warn};
 
-use crate::runner::{StartTasks, TaskRunner};
+use crate::dispatch::{AttachRunner, CancelTasks, Dispatch, StartTasks, TaskFinished};
 use crate::state::checkpoint::StateLock;
 use crate::state::{ChangeId, Ensured, Op, Outcome, Scheduler, State, StateError, Status, Store, TaskId};
 
@@ -110,6 +110,14 @@ impl Engine {
         &mut self.scheduler
     }
 
+    /// Whether work is under way: a change that is neither ready nor paused in Wait (a user's
+    /// `--continue` or `--abort` resumes that one), or a running handler (cleanups too).
+    pub fn is_busy(&self) -> bool {
+        let st = &self.state;
+        self.scheduler.running().next().is_some()
+            || st.changes().any(|c| !st.change_ready(&c.id) && st.change_status(&c.id) != Status::Wait)
+    }
+
     /// Applies a mutation and marks the state for checkpointing.
     pub fn mutate<R>(&mut self, f: impl FnOnce(&mut State) -> R) -> R {
         self.change(|_, st| f(st))
@@ -181,6 +189,21 @@ impl Engine {
         }
     }
 
+    /// The tasks to start, with their data as the state has it now.
+    fn dispatch(&self, start: Vec<crate::state::Start>) -> Vec<Dispatch> {
+        start
+            .into_iter()
+            .map(|s| Dispatch {
+                data: self.state.task(&s.task).map(|t| t.data().clone()).unwrap_or_default(),
+                change_data: self.state.change(&s.change).map(|c| c.data().clone()).unwrap_or_default(),
+                task: s.task,
+                change: s.change,
+                kind: s.kind,
+                op: s.op,
+            })
+            .collect()
+    }
+
     /// Runs the scheduler: what to start, what to cancel, and when to look again.
     pub fn ensure(&mut self, now: DateTime<Utc>) -> Ensured {
         self.changing = true;
@@ -235,7 +258,7 @@ impl Engine {
 /// The actor shell over [`Engine`].
 pub struct StateEngine {
     engine: Engine,
-    runner: Option<Addr<TaskRunner>>,
+    runner: Option<AttachRunner>,
     wakeup: Option<(DateTime<Utc>, SpawnHandle)>,
     failure: Failure,
     _lock: StateLock,
@@ -277,11 +300,11 @@ impl StateEngine {
         };
         cancel.extend(more);
         if let (Some(runner), false) = (&self.runner, cancel.is_empty()) {
-            runner.do_send(crate::runner::CancelTasks(cancel));
+            runner.cancel.do_send(CancelTasks(cancel));
         }
         if !start.is_empty() {
             match &self.runner {
-                Some(runner) => runner.do_send(StartTasks(start)),
+                Some(runner) => runner.start.do_send(StartTasks(self.engine.dispatch(start))),
                 None => warn!(count = start.len(), "tasks runnable but no task runner attached"),
             }
         }
@@ -326,16 +349,12 @@ impl Actor for StateEngine {
     }
 }
 
-/// Attaches the task runner and starts scheduling (restart recovery happens here: tasks left
+/// Attaching the task runner starts scheduling (restart recovery happens here: tasks left
 /// Doing/Undoing by a previous run are started again).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct AttachRunner(pub Addr<TaskRunner>);
-
 impl Handler<AttachRunner> for StateEngine {
     type Result = ();
     fn handle(&mut self, msg: AttachRunner, ctx: &mut Context<Self>) {
-        self.runner = Some(msg.0);
+        self.runner = Some(msg);
         let _ = self.settle(ctx);
     }
 }
@@ -427,15 +446,6 @@ impl Handler<AbortChange> for StateEngine {
     }
 }
 
-/// A handler finished (sent by the task runner).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct TaskFinished {
-    pub task: TaskId,
-    pub op: Op,
-    pub outcome: Outcome,
-}
-
 impl Handler<TaskFinished> for StateEngine {
     type Result = ();
     fn handle(&mut self, msg: TaskFinished, ctx: &mut Context<Self>) {
@@ -446,7 +456,7 @@ impl Handler<TaskFinished> for StateEngine {
     }
 }
 
-/// Whether any change is still running (used for graceful shutdown).
+/// Whether work is under way ([`Engine::is_busy`]): the daemon does not stand by then.
 #[derive(Message)]
 #[rtype(result = "bool")]
 pub struct IsBusy;
@@ -454,8 +464,7 @@ pub struct IsBusy;
 impl Handler<IsBusy> for StateEngine {
     type Result = bool;
     fn handle(&mut self, _msg: IsBusy, _ctx: &mut Context<Self>) -> bool {
-        let st = self.engine.state();
-        st.changes().any(|c| !st.change_ready(&c.id) && st.change_status(&c.id) != Status::Wait)
+        self.engine.is_busy()
     }
 }
 

@@ -7,7 +7,8 @@ use std::rc::Rc;
 use futures_util::FutureExt as _;
 
 use super::*;
-use crate::runner::{RegisterHandler, RunTask};
+use crate::runner::{RegisterHandler, RunTask, TaskRunner};
+use crate::state::Status;
 
 /// A change of one task of kind "k", not started yet.
 fn add_change(st: &mut State) -> ChangeId {
@@ -78,7 +79,7 @@ fn start(engine: StateEngine) -> (Addr<StateEngine>, Rc<RefCell<Vec<TaskId>>>) {
     let recorder = Recorder(started.clone()).start();
     engine.do_send(AddKinds(vec![KindSpec { kind: "k", undo: false, cleanup: false }]));
     runner.do_send(RegisterHandler { kinds: vec!["k"], handler: recorder.recipient() });
-    engine.do_send(AttachRunner(runner));
+    engine.do_send(TaskRunner::attach(&runner));
     (engine, started)
 }
 
@@ -129,4 +130,38 @@ async fn an_engine_that_dies_fails_the_daemon_and_saves_nothing_of_its_last_chan
     assert_eq!(reason, "the state engine stopped unexpectedly");
     let back = Engine::load(dir.path()).unwrap();
     assert_eq!(back.state().changes().map(|c| c.id.clone()).collect::<Vec<_>>(), [saved]);
+}
+
+#[test]
+fn busy_while_a_change_or_a_cleanup_runs_but_not_while_one_waits_for_the_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut e = Engine::load(dir.path()).unwrap();
+    e.scheduler_mut().add_kind("k", false, true);
+    assert!(!e.is_busy(), "nothing to do");
+
+    let add = |e: &mut Engine| {
+        e.mutate(|st| {
+            let change = add_change(st);
+            st.change_tasks(&change)[0].id.clone()
+        })
+    };
+    let task = add(&mut e);
+    assert!(e.is_busy(), "a change not started yet");
+    let started = e.settle(Utc::now()).unwrap().start;
+    assert_eq!(started.len(), 1);
+    assert!(e.is_busy(), "its task runs");
+    e.finished(&task, Op::Do, Outcome::Done, Utc::now());
+    let cleanup = e.settle(Utc::now()).unwrap().start;
+    assert_eq!(cleanup.iter().map(|s| s.op).collect::<Vec<_>>(), [Op::Cleanup]);
+    assert!(e.is_busy(), "the change is ready but its cleanup runs");
+    e.finished(&task, Op::Cleanup, Outcome::Done, Utc::now());
+    e.settle(Utc::now()).unwrap();
+    assert!(!e.is_busy(), "done and clean");
+
+    let waiting = add(&mut e);
+    e.settle(Utc::now()).unwrap();
+    let reason = "paused on an error".to_string();
+    e.finished(&waiting, Op::Do, Outcome::Wait { reason, waited: Status::Default }, Utc::now());
+    e.settle(Utc::now()).unwrap();
+    assert!(!e.is_busy(), "a change paused for the user's --continue or --abort");
 }

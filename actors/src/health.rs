@@ -25,6 +25,8 @@ pub struct LxdStatus {
 struct Report {
     degraded: Option<String>,
     lxd: LxdStatus,
+    /// A check has completed since the daemon started.
+    checked: bool,
 }
 
 /// Read-mostly health flag shared with the API front (cheap to clone).
@@ -41,9 +43,14 @@ impl SharedHealth {
         self.0.read().map(|r| r.lxd.clone()).unwrap_or_default()
     }
 
+    /// Whether a check has completed yet (before, the daemon is not known to be degraded).
+    pub fn checked(&self) -> bool {
+        self.0.read().map(|r| r.checked).unwrap_or(false)
+    }
+
     fn set(&self, degraded: Option<String>, lxd: LxdStatus) {
         if let Ok(mut r) = self.0.write() {
-            *r = Report { degraded, lxd };
+            *r = Report { degraded, lxd, checked: true };
         }
     }
 }
@@ -91,7 +98,7 @@ impl HealthMonitor {
         ctx.spawn(async move { check.check().await }.into_actor(self).map(|(lxd, result), act, _| {
             act.running = false;
             let was = act.shared.degraded();
-            let now = result.err().map(|why| format!("system is not healthy: {why}"));
+            let now = result.err().map(|why| crate::messages::unhealthy(&why));
             match (&was, &now) {
                 (Some(_), None) => info!("System is healthy."),
                 (None, Some(why)) => warn!(reason = %why, "entering degraded mode"),
@@ -115,17 +122,5 @@ impl Actor for HealthMonitor {
     fn started(&mut self, ctx: &mut Self::Context) {
         self.run_check(ctx);
         ctx.run_interval(self.interval, |act, ctx| act.run_check(ctx));
-    }
-}
-
-/// Runs the checks now (e.g. after an LXD error) instead of waiting for the timer.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct CheckNow;
-
-impl Handler<CheckNow> for HealthMonitor {
-    type Result = ();
-    fn handle(&mut self, _msg: CheckNow, ctx: &mut Context<Self>) {
-        self.run_check(ctx);
     }
 }

@@ -2,12 +2,17 @@
 //! plain struct; this crate knows nothing about HTTP, sockets or command-line parsing.
 pub mod lxd;
 pub mod managers;
+pub mod messages;
 
+pub mod activity;
 pub mod backend;
 pub mod daemon;
+pub mod dispatch;
 pub mod engine;
 pub mod health;
 pub mod project;
 pub mod runner;
+pub mod sdk;
 pub mod state;
+pub mod store;
 pub mod userfs;

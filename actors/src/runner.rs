@@ -9,8 +9,9 @@ use futures_util::future::{AbortHandle, AbortRegistration};
 use serde_json::{Map, Value};
 use tracing::{debug, warn};
 
-use crate::engine::{EngineError, StateEngine, TaskFinished, Transact};
-use crate::state::{ChangeId, Op, Outcome, Start, TaskId};
+use crate::dispatch::{AttachRunner, CancelTasks, StartTasks, TaskFinished};
+use crate::engine::{EngineError, StateEngine, Transact};
+use crate::state::{ChangeId, Key, Op, Outcome, TaskId};
 
 /// Asks a manager to run one handler. The manager wraps its future in
 /// `Abortable::new(fut, abort)` so that aborting the change cancels it.
@@ -53,9 +54,14 @@ impl TaskCtx {
         Self { task, change, kind, data, change_data, engine }
     }
 
-    /// A typed value of the task's data (as of the start of the handler).
-    pub fn get<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
-        self.data.get(key).and_then(|v| serde_json::from_value(v.clone()).ok())
+    /// The value of a typed key of the task's data (as of the start of the handler).
+    pub fn read<T: serde::de::DeserializeOwned>(&self, key: &Key<T>) -> Option<T> {
+        key.get(&self.data)
+    }
+
+    /// The value of a typed key of the change's data (as of the start of the handler).
+    pub fn change_read<T: serde::de::DeserializeOwned>(&self, key: &Key<T>) -> Option<T> {
+        key.get(&self.change_data)
     }
 
     /// A typed value of the change's data (as of the start of the handler).
@@ -92,8 +98,14 @@ impl TaskCtx {
             .await;
     }
 
+    /// Stores the value of a typed key in the task's data.
+    pub async fn write<T: serde::Serialize>(&mut self, key: &Key<T>, value: &T) {
+        let value = serde_json::to_value(value).unwrap_or(Value::Null);
+        self.set(key.name(), value).await
+    }
+
     /// Stores a value in the task's data.
-    pub async fn set(&mut self, key: &str, value: Value) {
+    async fn set(&mut self, key: &str, value: Value) {
         self.data.insert(key.to_string(), value.clone());
         let key = key.to_string();
         let _ = self
@@ -117,29 +129,7 @@ impl TaskCtx {
             })
             .await;
     }
-
-    /// Reports progress (`label`, `done` of `total`).
-    pub async fn progress(&self, label: &str, done: u64, total: u64) {
-        let label = label.to_string();
-        let _ = self
-            .transact(move |st, task, _| {
-                if let Some(t) = st.task_mut(task) {
-                    t.set_progress(&label, done, total);
-                }
-            })
-            .await;
-    }
 }
-
-/// Starts the given tasks (sent by the state engine).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct StartTasks(pub Vec<Start>);
-
-/// Cancels running tasks (their change was aborted).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct CancelTasks(pub Vec<TaskId>);
 
 /// Routes `kinds` to `handler`.
 #[derive(Message)]
@@ -173,6 +163,11 @@ pub struct TaskRunner {
 impl TaskRunner {
     pub fn new(engine: Addr<StateEngine>) -> Self {
         Self { engine, handlers: HashMap::new(), running: HashMap::new(), draining: false }
+    }
+
+    /// What the engine needs to hand this runner its tasks.
+    pub fn attach(runner: &Addr<TaskRunner>) -> AttachRunner {
+        AttachRunner { start: runner.clone().recipient(), cancel: runner.clone().recipient() }
     }
 }
 
@@ -211,18 +206,8 @@ impl Handler<StartTasks> for TaskRunner {
             let me = ctx.address();
             let op = start.op;
             actix::spawn(async move {
-                let (data, change_data) = engine
-                    .send(crate::engine::Query(Box::new({
-                        let (task, change) = (start.task.clone(), start.change.clone());
-                        move |st| {
-                            let data = st.task(&task).map(|t| t.data().clone()).unwrap_or_default();
-                            let cdata = st.change(&change).map(|c| c.data().clone()).unwrap_or_default();
-                            (data, cdata)
-                        }
-                    })))
-                    .await
-                    .unwrap_or_default();
-                let ctx = TaskCtx::new(start.task, start.change, start.kind, data, change_data, engine);
+                let ctx =
+                    TaskCtx::new(start.task, start.change, start.kind, start.data, start.change_data, engine);
                 let outcome = match handler.send(RunTask { ctx, op, abort: registration }).await {
                     Ok(outcome) => outcome,
                     Err(e) => Outcome::Failed(format!("cannot run task: {e}")),

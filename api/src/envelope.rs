@@ -64,6 +64,18 @@ pub struct ErrorResult {
     pub value: Value,
 }
 
+/// The `value` of a `change-conflict` error: the change holding the workshop.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct ChangeConflict {
+    pub change_id: String,
+    pub change_kind: String,
+    /// `Wait` when the change is paused on error, else `Doing`.
+    pub change_status: String,
+    pub project_id: String,
+    pub workshop: String,
+}
+
 /// Machine-readable error kinds (reference-compatible strings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

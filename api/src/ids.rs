@@ -1,13 +1,13 @@
 //! Names and ids that clients put in URLs and request bodies, checked where they are parsed
 //! (`FromStr` and serde), so the daemon never looks anything up by a malformed one: workshop
-//! and action names (the definition's grammar), project ids, change and task ids.
+//! and action names (the definition's grammar), SDK names, project ids, change and task ids.
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::definition::{MAX_WORKSHOP_NAME_LENGTH, is_valid_name};
+use crate::definition::{MAX_WORKSHOP_NAME_LENGTH, is_valid_name, validate_sdk_name};
 
 /// How much of a rejected text an error message quotes.
 const MAX_QUOTED_CHARS: usize = 64;
@@ -54,6 +54,16 @@ fn action_name(s: &str) -> Result<(), Option<&'static str>> {
         return Err(Some("longer than 255 characters"));
     }
     Ok(())
+}
+
+/// The longest SDK name (the definition's limit).
+const MAX_SDK_NAME_LENGTH: usize = 40;
+
+fn sdk_name(s: &str) -> Result<(), Option<&'static str>> {
+    if s.len() > MAX_SDK_NAME_LENGTH {
+        return Err(Some("longer than 40 characters"));
+    }
+    validate_sdk_name(s).map_err(|_| None)
 }
 
 /// Whether `s` has the form of a project id: 8 lowercase hexadecimal digits.
@@ -136,6 +146,14 @@ checked_string!(
     action_name
 );
 checked_string!(
+    /// An SDK as it is known inside a workshop and in the Store (no `try-`/`project-` prefix):
+    /// lowercase letters and digits joined by single hyphens, at least one letter, at most 40
+    /// characters.
+    SdkBareName,
+    "SDK name",
+    sdk_name
+);
+checked_string!(
     /// A project id: 8 lowercase hexadecimal digits (what `.workshop.lock` holds).
     ProjectId,
     "project id",
@@ -184,6 +202,21 @@ mod tests {
         assert_eq!(err::<ActionName>("../../etc/passwd"), r#"invalid action name "../../etc/passwd""#);
         assert!("a".repeat(255).parse::<ActionName>().is_ok());
         assert!(err::<ActionName>(&"a".repeat(256)).ends_with(": longer than 255 characters"));
+    }
+
+    #[test]
+    fn sdk_names_are_bare_names() {
+        for good in ["go", "7zip", "test-sdk-basic-2", "system", "sketch"] {
+            assert_eq!(good.parse::<SdkBareName>().unwrap().as_str(), good);
+        }
+        for bad in ["", "..", "../x", "Go", "a--b", "123", "try-go", "project-go", "agent", "a%2Fb", "a\0b"] {
+            assert_eq!(err::<SdkBareName>(bad), format!("invalid SDK name {}", quoted(bad)));
+        }
+        let long = "a".repeat(41);
+        assert_eq!(
+            err::<SdkBareName>(&long),
+            format!("invalid SDK name {long:?}: longer than 40 characters")
+        );
     }
 
     #[test]

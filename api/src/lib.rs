@@ -13,16 +13,19 @@ pub mod ids;
 pub mod paths;
 pub mod projects;
 pub mod routes;
+pub mod sdk;
+pub mod sdks;
 pub mod system;
 pub mod warnings;
 pub mod workshopctl;
 pub mod workshops;
+mod yaml_checks;
 
 #[cfg(test)]
 mod body_properties;
 
 pub use changes::{ChangeAction, ChangeInfo, Progress, TaskInfo};
-pub use envelope::{Envelope, ErrorKind, ErrorResult, Maintenance, ResponseType};
+pub use envelope::{ChangeConflict, Envelope, ErrorKind, ErrorResult, Maintenance, ResponseType};
 pub use projects::{Project, ProjectRequest};
 pub use system::{LxdInfo, SystemInfo};
 pub use warnings::{WarningAction, WarningInfo};

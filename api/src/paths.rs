@@ -6,6 +6,8 @@ pub const SYSTEM_INFO: &str = "/v1/system-info";
 pub const PROJECTS: &str = "/v1/projects";
 pub const WORKSHOPCTL: &str = "/v1/workshopctl";
 pub const CONNECTIONS: &str = "/v1/connections";
+pub const SDKS: &str = "/v1/sdks";
+pub const FIND: &str = "/v1/find";
 
 pub fn change(id: &str) -> String {
     format!("/v1/changes/{id}")
@@ -31,6 +33,34 @@ pub fn workshop_exec(project_id: &str, name: &str) -> String {
     format!("/v1/projects/{project_id}/workshops/{name}/exec")
 }
 
+/// `GET /v1/sdks/{name}`; `name` must already be a valid (or percent-encoded) segment.
+pub fn sdk(name: &str) -> String {
+    format!("/v1/sdks/{name}")
+}
+
 pub fn task_websocket(task_id: &str, ws: &str) -> String {
     format!("/v1/tasks/{task_id}/websocket/{ws}")
+}
+
+/// Percent-encodes one path segment or query value (RFC 3986 unreserved characters pass).
+pub fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_unreserved_characters_pass() {
+        assert_eq!(super::encode("ubuntu@22.04"), "ubuntu%4022.04");
+        assert_eq!(super::encode("a b/c~d-e_f.g"), "a%20b%2Fc~d-e_f.g");
+        assert_eq!(super::encode("é"), "%C3%A9");
+    }
 }

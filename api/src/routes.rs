@@ -69,6 +69,12 @@ endpoints! {
     /// The streams of an exec task.
     TaskWebsocket: "GET" "/v1/tasks/{task}/websocket/{ws}" Trusted;
     Workshopctl: "POST" "/v1/workshopctl" AnySocket;
+    /// The SDK trees on this machine.
+    ListSdks: "GET" "/v1/sdks" Trusted;
+    /// One SDK: its Store channels and the workshops it is installed in.
+    GetSdk: "GET" "/v1/sdks/{name}" Trusted;
+    /// Search the SDK Store.
+    FindSdks: "GET" "/v1/find" Trusted;
 }
 
 #[cfg(test)]

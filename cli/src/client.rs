@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use workshop_api::exec::{ExecRequest, ExecResult};
+use workshop_api::sdks::{SdkFullInfo, SdkSummary, SdkTree};
 use workshop_api::workshopctl::{WorkshopctlRequest, WorkshopctlResult};
 use workshop_api::workshops::{Actions, WorkshopInfo, WorkshopList, WorkshopsRequest};
 use workshop_api::{
@@ -40,16 +41,7 @@ pub struct ApiError {
     pub value: Value,
 }
 
-/// The `value` of a `change-conflict` error.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "kebab-case", default)]
-pub struct ChangeConflict {
-    pub change_id: String,
-    pub change_kind: String,
-    pub change_status: String,
-    pub project_id: String,
-    pub workshop: String,
-}
+pub use workshop_api::ChangeConflict;
 
 /// Everything that can go wrong talking to workshopd.
 #[derive(Debug, thiserror::Error)]
@@ -350,6 +342,23 @@ impl Client {
         Ok((change, result.task_id))
     }
 
+    /// `GET /v1/find?q=..`: the Store's SDKs matching `query`.
+    pub fn find_sdks(&self, query: &str) -> Result<Vec<SdkSummary>, ClientError> {
+        Ok(self
+            .get::<Option<Vec<SdkSummary>>>(&http::with_query(paths::FIND, &[("q", query)]))?
+            .unwrap_or_default())
+    }
+
+    /// `GET /v1/sdks`: the SDK trees on this machine.
+    pub fn sdks(&self) -> Result<Vec<SdkTree>, ClientError> {
+        Ok(self.get::<Option<Vec<SdkTree>>>(paths::SDKS)?.unwrap_or_default())
+    }
+
+    /// `GET /v1/sdks/{name}`: the Store's channels of an SDK and where it is installed.
+    pub fn sdk_info(&self, name: &str) -> Result<SdkFullInfo, ClientError> {
+        self.get(&paths::sdk(&http::encode_component(name)))
+    }
+
     /// `POST /v1/workshopctl` (the untrusted socket's only route).
     pub fn workshopctl(&self, request: &WorkshopctlRequest) -> Result<WorkshopctlResult, ClientError> {
         self.post(paths::WORKSHOPCTL, request)
@@ -376,64 +385,23 @@ fn decode_envelope(response: &Response) -> Result<Envelope, ClientError> {
 
 #[cfg(test)]
 mod tests {
-    use std::io::{BufRead, Read, Write};
-    use std::os::unix::net::UnixListener;
     use std::thread;
 
     use workshop_api::workshops::{Mode, WorkshopAction, WorkshopOptions};
 
     use super::*;
-
-    /// What the fake daemon saw of one request.
-    #[derive(Debug)]
-    struct Seen {
-        request_line: String,
-        body: String,
-    }
+    use crate::fake_daemon::Seen;
 
     /// Serves one canned HTTP response per connection, in order, on a temporary socket.
     fn serve(responses: Vec<String>) -> (tempfile::TempDir, Client, thread::JoinHandle<Vec<Seen>>) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("workshop.socket");
-        let listener = UnixListener::bind(&path).unwrap();
-        let handle = thread::spawn(move || {
-            let mut seen = Vec::new();
-            for response in responses {
-                let (stream, _) = listener.accept().unwrap();
-                let mut reader = BufReader::new(&stream);
-                let mut request_line = String::new();
-                reader.read_line(&mut request_line).unwrap();
-                let mut length = 0;
-                loop {
-                    let mut line = String::new();
-                    reader.read_line(&mut line).unwrap();
-                    if line == "\r\n" {
-                        break;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap();
-                    }
-                }
-                let mut body = vec![0; length];
-                reader.read_exact(&mut body).unwrap();
-                (&stream).write_all(response.as_bytes()).unwrap();
-                seen.push(Seen {
-                    request_line: request_line.trim_end().to_string(),
-                    body: String::from_utf8(body).unwrap(),
-                });
-            }
-            seen
-        });
+        let handle = crate::fake_daemon::serve(&path, responses);
         let client = Client::new(path);
         (dir, client, handle)
     }
 
-    fn reply(status: &str, json: &str) -> String {
-        format!(
-            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{json}",
-            json.len()
-        )
-    }
+    use crate::fake_daemon::reply;
 
     fn chunked(status: &str, json: &str) -> String {
         let (a, b) = json.split_at(json.len() / 2);

@@ -165,18 +165,7 @@ fn read_chunked<R: BufRead>(input: &mut R) -> Result<Vec<u8>, HttpError> {
     }
 }
 
-/// Percent-encodes a query component (RFC 3986 unreserved characters are kept).
-pub fn encode_component(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use workshop_api::paths::encode as encode_component;
 
 /// `path?k=v&...` with encoded values; pairs with an empty value are left out.
 pub fn with_query(path: &str, query: &[(&str, &str)]) -> String {

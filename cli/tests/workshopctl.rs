@@ -1,36 +1,15 @@
 //! `workshopctl` against a fake daemon on a temporary socket.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::net::UnixListener;
+use std::path::Path;
 use std::process::Command;
 use std::thread;
 
+use workshop_client::fake_daemon;
+
 /// Answers one request with `json`; returns the request body.
-fn serve_once(
-    listener: UnixListener,
-    status: &'static str,
-    json: &'static str,
-) -> thread::JoinHandle<String> {
-    thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut reader = BufReader::new(&stream);
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            if line == "\r\n" {
-                break;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap();
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
-        let response = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n\r\n{json}", json.len());
-        (&stream).write_all(response.as_bytes()).unwrap();
-        String::from_utf8(body).unwrap()
-    })
+fn serve_once(socket: &Path, status: &'static str, json: &'static str) -> thread::JoinHandle<String> {
+    let server = fake_daemon::serve(socket, vec![fake_daemon::reply(status, json)]);
+    thread::spawn(move || server.join().unwrap().remove(0).body)
 }
 
 fn workshopctl(socket: &std::path::Path, args: &[&str]) -> std::process::Output {
@@ -47,7 +26,7 @@ fn relays_arguments_and_prints_the_result() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("workshop.socket.untrusted");
     let server = serve_once(
-        UnixListener::bind(&socket).unwrap(),
+        &socket,
         "200 OK",
         r#"{"type":"sync","status-code":200,"status":"OK","result":{"stdout":"out\n","stderr":"err\n"}}"#,
     );
@@ -63,7 +42,7 @@ fn daemon_errors_are_printed() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("workshop.socket.untrusted");
     let server = serve_once(
-        UnixListener::bind(&socket).unwrap(),
+        &socket,
         "400 Bad Request",
         r#"{"type":"error","status-code":400,"status":"Bad Request","result":{"message":"\"set-health\" is only allowed from a \"check-health\" hook"}}"#,
     );
@@ -81,11 +60,45 @@ fn unsuccessful_errors_carry_output_and_exit_code() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("workshop.socket.untrusted");
     let _server = serve_once(
-        UnixListener::bind(&socket).unwrap(),
+        &socket,
         "200 OK",
         r#"{"type":"error","status-code":200,"status":"OK","result":{"message":"failed","kind":"unsuccessful","value":{"stdout":"o","stderr":"e","exit-code":3}}}"#,
     );
-    let out = workshopctl(&socket, &["x"]);
+    let out = workshopctl(&socket, &["set-health", "okay"]);
     assert_eq!(out.status.code(), Some(3));
     assert_eq!((out.stdout.as_slice(), out.stderr.as_slice()), (&b"o"[..], &b"e"[..]));
+}
+
+#[test]
+fn mistakes_and_help_are_answered_without_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens here: a request would fail to connect.
+    let socket = dir.path().join("none");
+    let cases: &[(&[&str], &str)] = &[
+        (&["set-health", "error", "bad"], "error: message must be at least 7 characters long (got 3)\n"),
+        (
+            &["set-health", "okay", "fine now"],
+            "error: when status is \"okay\", message and code must be empty\n",
+        ),
+        (
+            &["set-health", "--code=Xy1", "waiting", "starting up"],
+            "error: invalid code \"Xy1\" (code must start with lowercase ASCII letters, and contain only ASCII letters and numbers, optionally separated by single dashes)\n",
+        ),
+        (&["set-health", "unknown", "no idea yet"], "error: status cannot be manually set to \"unknown\"\n"),
+        (&[], "error: workshopctl cannot run without args\n"),
+    ];
+    for (args, want) in cases {
+        let out = workshopctl(&socket, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(String::from_utf8(out.stderr).unwrap(), *want, "{args:?}");
+        assert!(out.stdout.is_empty());
+    }
+    for args in [&["--help"][..], &["set-health", "-h"]] {
+        let out = workshopctl(&socket, args);
+        assert!(out.status.success(), "{args:?}");
+        assert!(String::from_utf8(out.stdout).unwrap().starts_with("Usage:\n  workshopctl"), "{args:?}");
+    }
+    // A valid command does go to the daemon.
+    let out = workshopctl(&socket, &["set-health", "okay"]);
+    assert!(String::from_utf8(out.stderr).unwrap().starts_with("error: cannot communicate with workshopd"));
 }

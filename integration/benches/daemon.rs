@@ -1,16 +1,23 @@
 //! Daemon benchmarks against the real binary: `GET /v1/changes` latency with 1,000 changes of
-//! 10 tasks in the state (p50/p99; the response is read whole but not decoded), and idle RSS.
-//! Prints `daemon-bench <name> <values>`.
+//! 10 tasks in the state (p50/p99; the response is read whole but not decoded), idle RSS, and
+//! the first request after a standby (the socket starts the daemon again) against a request to
+//! a running daemon (needs a healthy LXD: the daemon stands by only then). Prints
+//! `daemon-bench <name> <values>`.
 
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use workshop_actors::state::{LogLevel, State};
 use workshop_integration::Daemon;
+use workshop_integration::activation::Activator;
 
 const CHANGES: usize = 1000;
 const TASKS: usize = 10;
 const REQUESTS: usize = 300;
+/// Standbys measured (each waits for the daemon to stand by again).
+const REACTIVATIONS: usize = 7;
+/// What re-activation may add to a request.
+const REACTIVATION_TARGET: Duration = Duration::from_millis(200);
 
 fn state_with_changes() -> Vec<u8> {
     let now = Utc::now();
@@ -47,7 +54,43 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// `GET /v1/system-info` on `socket`, timed.
+fn timed_request(socket: &std::path::Path) -> Duration {
+    let started = Instant::now();
+    let (status, _) = Daemon::http_bytes(socket, "GET", "/v1/system-info", None);
+    assert_eq!(status, 200);
+    started.elapsed()
+}
+
+/// A request to a running daemon against the first one after a standby.
+fn reactivation() {
+    let a = Activator::start(&[("WORKSHOP_STANDBY_AFTER", "1s"), ("WORKSHOP_DEBUG", "0")]);
+    timed_request(&a.socket());
+    let mut running: Vec<Duration> = (0..REQUESTS).map(|_| timed_request(&a.socket())).collect();
+    let mut first: Vec<Duration> = Vec::new();
+    for round in 1..=REACTIVATIONS {
+        assert!(a.wait_for_exits(round, Duration::from_secs(60)), "no standby (is LXD up?):\n{}", a.log());
+        first.push(timed_request(&a.socket()));
+        assert_eq!(a.starts(), round + 1, "the request did not start the daemon");
+    }
+    running.sort();
+    first.sort();
+    let (running_p50, first_p50) = (percentile(&running, 0.5), percentile(&first, 0.5));
+    let added = first_p50.saturating_sub(running_p50);
+    println!(
+        "daemon-bench reactivation running_p50_ms={:.2} first_after_standby_p50_ms={:.1} max_ms={:.1} added_ms={:.1} target_ms={} {}",
+        running_p50.as_secs_f64() * 1e3,
+        first_p50.as_secs_f64() * 1e3,
+        first.last().unwrap().as_secs_f64() * 1e3,
+        added.as_secs_f64() * 1e3,
+        REACTIVATION_TARGET.as_millis(),
+        if added < REACTIVATION_TARGET { "ok" } else { "OVER" },
+    );
+}
+
 fn main() {
+    reactivation();
+
     // Idle RSS of a fresh daemon.
     let idle = Daemon::start_with(&[("WORKSHOP_DEBUG", "0")]);
     std::thread::sleep(Duration::from_secs(2));

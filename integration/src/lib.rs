@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod activation;
+pub mod sdk_fixtures;
+
 /// Directory of the workspace's built binaries: `$WORKSHOP_BIN_DIR`, else the profile
 /// directory this test runs from (`target/debug` or `target/release`).
 pub fn bin_dir() -> PathBuf {
@@ -23,7 +26,7 @@ pub fn bin_dir() -> PathBuf {
             exe.parent().and_then(Path::parent).expect("target dir").to_path_buf()
         }
     };
-    for bin in ["workshopd", "workshop", "workshopctl"] {
+    for bin in ["workshopd", "workshop", "workshopctl", "sdk"] {
         assert!(
             dir.join(bin).is_file(),
             "{} is missing: build the binaries first (cargo build --workspace --bins)",
@@ -60,6 +63,22 @@ pub fn lxd_enabled(test: &str) -> bool {
     }
     eprintln!("skipped {test}: WORKSHOP_TEST_LXD not set");
     false
+}
+
+/// Whether `program` is on the PATH. A full run (`WORKSHOP_TEST_LXD=1`, as set up by
+/// scripts/test-all.sh, which installs every tool the tests use) fails without it; any other
+/// run skips the test and says why.
+pub fn tool_available(test: &str, program: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()));
+    if !found {
+        assert!(
+            !std::env::var("WORKSHOP_TEST_LXD").is_ok_and(|v| v == "1"),
+            "{test}: {program} is not installed (scripts/test-all.sh installs it)"
+        );
+        eprintln!("skipped {test}: {program} is not installed");
+    }
+    found
 }
 
 /// A short random suffix for names of test objects.
@@ -120,6 +139,10 @@ impl Daemon {
             .env("WORKSHOP", self.dir.path())
             .env_remove("WORKSHOP_SOCKET")
             .env_remove("NOTIFY_SOCKET")
+            // Tests never reach a real SDK Store: nothing listens on port 1 of loopback (those
+            // that need a Store start a fixture one and pass its URL).
+            .env("WORKSHOP_STORE_URL", "http://127.0.0.1:1")
+            .env_remove("SDK_STORE_URL")
             .env("WORKSHOP_DEBUG", "1")
             .stdout(log.try_clone().unwrap())
             .stderr(log);
@@ -176,6 +199,11 @@ impl Daemon {
     /// `workshop ARGS` as `user` (via runuser, needs root) or the current user, in `cwd`.
     pub fn cli_as(&self, user: Option<&str>, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         self.run_as(user, cwd, &bin_dir().join("workshop"), args, env, None)
+    }
+
+    /// `sdk ARGS` as the current user.
+    pub fn sdk(&self, args: &[&str]) -> Run {
+        self.run_as(None, Path::new("/"), &bin_dir().join("sdk"), args, &[], None)
     }
 
     /// `workshop ARGS` as `user` with `input` on standard input.
@@ -427,10 +455,22 @@ impl Project {
 
 impl Drop for Project {
     fn drop(&mut self) {
+        let project = format!("workshop.{}", self.user);
         for name in self.instances() {
-            let _ = Command::new("lxc")
-                .args(["delete", "-f", "--project", &format!("workshop.{}", self.user), &name])
-                .status();
+            // LXD refuses while a stop or start is still under way: ask again for a while.
+            let deleted = (0..30).any(|attempt| {
+                if attempt > 0 {
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                Command::new("lxc")
+                    .args(["delete", "-f", "--project", &project, &name])
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            });
+            if !deleted {
+                eprintln!("cleanup: cannot delete instance {name} of {project}");
+            }
         }
         let _ = std::fs::remove_dir_all(&self.path);
     }

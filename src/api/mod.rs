@@ -1,6 +1,7 @@
 //! The v1 REST API front: routes, access levels and the envelope. This is the only place that
 //! knows HTTP; it converts between wire types (`workshop_api`) and the actors' messages.
 
+pub mod connections;
 pub mod error;
 pub mod peer;
 mod peer_workshop;
@@ -15,8 +16,12 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use workshop_actors::engine::{Query, StateEngine};
 use workshop_actors::health::SharedHealth;
 use workshop_actors::managers::command::CommandManager;
+use workshop_actors::managers::hook::HookManager;
 use workshop_actors::managers::workshop::WorkshopManager;
+use workshop_actors::store::StoreActor;
+use workshop_actors::store::installed::ListInstalled;
 
+use self::connections::Connections;
 use self::error::ApiError;
 use self::peer::{Caller, Listener};
 use self::response::WarningMeta;
@@ -26,10 +31,27 @@ pub struct AppState {
     pub engine: Addr<StateEngine>,
     pub workshops: Addr<WorkshopManager>,
     pub commands: Addr<CommandManager>,
+    pub store: Addr<StoreActor>,
+    /// The tree store, once there is one (see `Daemon::installed`).
+    pub installed: Option<actix::Recipient<ListInstalled>>,
+    pub hooks: Addr<HookManager>,
     pub health: SharedHealth,
 }
 
 impl AppState {
+    /// What the routes need of a started daemon.
+    pub fn of(daemon: &workshop_actors::daemon::Daemon) -> Self {
+        Self {
+            engine: daemon.engine.clone(),
+            workshops: daemon.workshops.clone(),
+            commands: daemon.commands.clone(),
+            store: daemon.store.clone(),
+            installed: daemon.installed.clone(),
+            hooks: daemon.hooks.clone(),
+            health: daemon.health.clone(),
+        }
+    }
+
     /// The warnings pending for `caller` (their own and daemon-wide ones), for the envelope
     /// of non-error responses.
     pub async fn warning_meta(&self, caller: &Caller) -> WarningMeta {
@@ -45,12 +67,13 @@ impl AppState {
 }
 
 /// The v1 API on `listener`, with its own server so that every connection it accepts is known
-/// to come from that listener.
+/// to come from that listener; each connection counts in `connections` while it is open.
 pub fn serve(
     listener: UnixListener,
     tag: Listener,
     workers: usize,
     data: web::Data<AppState>,
+    connections: Connections,
 ) -> std::io::Result<Server> {
     Ok(HttpServer::new(move || {
         App::new()
@@ -59,7 +82,10 @@ pub fn serve(
             .configure(configure)
             .default_service(web::to(not_found))
     })
-    .on_connect(move |conn, ext| peer::on_connect(tag, conn, ext))
+    .on_connect(move |conn, ext| {
+        connections.open(ext);
+        peer::on_connect(tag, conn, ext);
+    })
     .workers(workers)
     .disable_signals()
     .shutdown_timeout(5)
@@ -108,4 +134,36 @@ where
         }
         Ok(res)
     }
+}
+
+/// A daemon on the fake backend under `root`, serving the API on `root/workshop.socket`
+/// (the trusted listener, its connections counted in `connections`), for the API front's tests.
+#[cfg(test)]
+pub(crate) fn test_server(
+    root: &std::path::Path,
+    backend: std::rc::Rc<workshop_actors::backend::fake::FakeBackend>,
+    connections: Connections,
+) -> (workshop_actors::daemon::Daemon, std::path::PathBuf) {
+    test_server_with(root, backend, connections, |_| {})
+}
+
+/// [`test_server`] with the daemon's configuration adjusted first (e.g. its SDK Store).
+#[cfg(test)]
+pub(crate) fn test_server_with(
+    root: &std::path::Path,
+    backend: std::rc::Rc<workshop_actors::backend::fake::FakeBackend>,
+    connections: Connections,
+    adjust: impl FnOnce(&mut workshop_actors::daemon::DaemonConfig),
+) -> (workshop_actors::daemon::Daemon, std::path::PathBuf) {
+    use workshop_actors::daemon::{Daemon, DaemonConfig};
+    std::fs::create_dir_all(root.join("state")).unwrap();
+    let mut config = DaemonConfig::for_tests(root, backend);
+    adjust(&mut config);
+    let daemon = Daemon::start(config).unwrap();
+    let socket = root.join("workshop.socket");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let data = web::Data::new(AppState::of(&daemon));
+    let server = serve(listener, peer::Listener::Trusted, 1, data, connections).unwrap();
+    actix_web::rt::spawn(server);
+    (daemon, socket)
 }

@@ -74,11 +74,18 @@ backend_messages! {
     SetConfig { target: Target, changes: Vec<(String, Option<String>)> } -> ()
         => |b, m| b.set_config(&m.target, &m.changes);
     /// Runs a command and collects its output.
-    RunCommand { target: Target, spec: ExecSpec } -> ExecOutput => |b, m| b.run(&m.target, &m.spec);
+    RunCommand { target: Target, spec: ExecSpec } -> RunOutput => |b, m| b.run(&m.target, &m.spec);
     /// Starts an interactive or streamed command.
     StartExec { target: Target, spec: ExecSpec } -> ExecSession => |b, m| b.exec(&m.target, &m.spec);
     /// Writes a file inside a workshop.
     PushFile { target: Target, file: GuestFile } -> () => |b, m| b.push_file(&m.target, &m.file);
+    /// Publishes a workshop's names on the network.
+    PublishNames { target: Target, project_name: String } -> HostName
+        => |b, m| b.publish_names(&m.target, &m.project_name);
+    /// Withdraws a workshop's names.
+    WithdrawNames { target: Target } -> () => |b, m| b.withdraw_names(&m.target);
+    /// The names of a user's workshops.
+    HostNames { user: String } -> std::collections::BTreeMap<Target, HostName> => |b, m| b.host_names(&m.user);
 }
 
 /// The health check goes straight to the backend (it runs on the same arbiter).

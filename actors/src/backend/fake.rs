@@ -4,24 +4,44 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::LocalBoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
 use super::*;
 use crate::health::LxdStatus;
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Inner {
     instances: BTreeMap<Target, Instance>,
     calls: Vec<String>,
-    failures: HashMap<&'static str, String>,
+    /// Per operation: which calls count (those whose description contains the text), how many
+    /// more of them succeed first, and the message of the failure.
+    failures: HashMap<&'static str, (String, usize, String)>,
     files: BTreeMap<(Target, String), GuestFile>,
     bases: BTreeMap<String, String>,
     users: Vec<String>,
     execs: Vec<ExecSpec>,
     run_exits: Vec<(String, i32)>,
+    names: BTreeMap<Target, HostName>,
+    runs: Vec<ExecSpec>,
+    programs: Vec<(String, RunProgram)>,
+}
+
+/// What a fake collected run does: given the command's spec, what it outputs, after as long
+/// as the future takes (a run longer than its [`RunLimits::timeout`] is killed).
+pub type RunProgram = Rc<dyn Fn(ExecSpec) -> LocalBoxFuture<'static, RunOutput>>;
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("instances", &self.instances)
+            .field("calls", &self.calls)
+            .finish_non_exhaustive()
+    }
 }
 
 /// In-memory backend. Cheap to share through `Rc`.
@@ -40,7 +60,18 @@ impl FakeBackend {
 
     /// Makes the next call of `op` (e.g. `"start"`) fail with `message`.
     pub fn fail_next(&self, op: &'static str, message: &str) {
-        self.inner.borrow_mut().failures.insert(op, message.to_string());
+        self.fail_after(op, 0, message);
+    }
+
+    /// Makes the call of `op` after the next `skip` ones fail with `message`.
+    pub fn fail_after(&self, op: &'static str, skip: usize, message: &str) {
+        self.fail_matching(op, "", skip, message);
+    }
+
+    /// Makes the call of `op` on something containing `needle` (e.g. a device name), after the
+    /// next `skip` such calls, fail with `message`.
+    pub fn fail_matching(&self, op: &'static str, needle: &str, skip: usize, message: &str) {
+        self.inner.borrow_mut().failures.insert(op, (needle.to_string(), skip, message.to_string()));
     }
 
     /// Every call so far, as `op target` strings.
@@ -73,11 +104,31 @@ impl FakeBackend {
         self.inner.borrow_mut().run_exits.push((needle.to_string(), code));
     }
 
+    /// Makes later `run` calls whose command line contains `needle` run `program` (the
+    /// latest program whose needle matches wins over [`Self::set_run_exit`]).
+    pub fn on_run(
+        &self,
+        needle: &str,
+        program: impl Fn(ExecSpec) -> LocalBoxFuture<'static, RunOutput> + 'static,
+    ) {
+        self.inner.borrow_mut().programs.push((needle.to_string(), Rc::new(program)));
+    }
+
+    /// Every collected run so far.
+    pub fn runs(&self) -> Vec<ExecSpec> {
+        self.inner.borrow().runs.clone()
+    }
+
     fn call(&self, op: &'static str, what: &str) -> Result<(), BackendError> {
         let mut inner = self.inner.borrow_mut();
         inner.calls.push(format!("{op} {what}"));
-        match inner.failures.remove(op) {
-            Some(message) => Err(BackendError::Lxd(message)),
+        match inner.failures.get_mut(op) {
+            Some((needle, _, _)) if !what.contains(needle.as_str()) => Ok(()),
+            Some((_, 0, _)) => Err(BackendError::Lxd(inner.failures.remove(op).expect("present").2)),
+            Some((_, skip, _)) => {
+                *skip -= 1;
+                Ok(())
+            }
             None => Ok(()),
         }
     }
@@ -211,17 +262,39 @@ impl Backend for FakeBackend {
         })
     }
 
-    async fn run(&self, target: &Target, spec: &ExecSpec) -> Result<ExecOutput, BackendError> {
+    async fn run(&self, target: &Target, spec: &ExecSpec) -> Result<RunOutput, BackendError> {
         let line = spec.command.join(" ");
         self.call("run", &format!("{} {line}", target.instance_name()))?;
         let running = self.with_instance(target, |i| i.running)?;
         if !running {
             return Err(BackendError::Lxd("instance is not running".into()));
         }
+        let program = {
+            let mut inner = self.inner.borrow_mut();
+            inner.runs.push(spec.clone());
+            inner.programs.iter().rev().find(|(n, _)| line.contains(n.as_str())).map(|(_, p)| p.clone())
+        };
+        if let Some(program) = program {
+            let Ok(mut out) = tokio::time::timeout(spec.limits.timeout, program(spec.clone())).await else {
+                let what = format!("run {line:?}");
+                return Err(BackendError::TimedOut {
+                    what,
+                    name: target.name.clone(),
+                    after: spec.limits.timeout,
+                });
+            };
+            for stream in [&mut out.stdout, &mut out.stderr] {
+                if stream.len() > spec.limits.output {
+                    stream.truncate(spec.limits.output);
+                    out.truncated = true;
+                }
+            }
+            return Ok(out);
+        }
         let inner = self.inner.borrow();
         let exit_code =
             inner.run_exits.iter().rev().find(|(n, _)| line.contains(n.as_str())).map_or(0, |(_, c)| *c);
-        Ok(ExecOutput { exit_code, ..ExecOutput::default() })
+        Ok(RunOutput { exit_code, ..RunOutput::default() })
     }
 
     async fn exec(&self, target: &Target, spec: &ExecSpec) -> Result<ExecSession, BackendError> {
@@ -254,6 +327,34 @@ impl Backend for FakeBackend {
             let _ = exit_tx.send(Ok(code));
         });
         Ok(ExecSession { stdin, stdout, stderr, control, exit })
+    }
+
+    async fn publish_names(&self, target: &Target, project_name: &str) -> Result<HostName, BackendError> {
+        self.call("publish-names", &format!("{} {project_name}", target.instance_name()))?;
+        let mut inner = self.inner.borrow_mut();
+        let friendly = hostname::project_label(project_name)
+            .map(|label| hostname::friendly_name(&target.name, &label, "wp"))
+            .filter(|name| !inner.names.iter().any(|(t, h)| t != target && h.name == *name));
+        let host = match friendly {
+            Some(name) => HostName { name, fallback: false },
+            None => HostName {
+                name: hostname::fallback_name(&target.name, &target.project_id, "wp"),
+                fallback: true,
+            },
+        };
+        inner.names.insert(target.clone(), host.clone());
+        Ok(host)
+    }
+
+    async fn withdraw_names(&self, target: &Target) -> Result<(), BackendError> {
+        self.call("withdraw-names", &target.instance_name())?;
+        self.inner.borrow_mut().names.remove(target);
+        Ok(())
+    }
+
+    async fn host_names(&self, user: &str) -> Result<BTreeMap<Target, HostName>, BackendError> {
+        let names = &self.inner.borrow().names;
+        Ok(names.iter().filter(|(t, _)| t.user == user).map(|(t, h)| (t.clone(), h.clone())).collect())
     }
 
     async fn push_file(&self, target: &Target, file: &GuestFile) -> Result<(), BackendError> {
@@ -329,17 +430,17 @@ struct FakeIo {
     stdin: mpsc::Receiver<Bytes>,
     stdout: mpsc::Sender<Bytes>,
     stderr: Option<mpsc::Sender<Bytes>>,
-    control: mpsc::Receiver<ExecControl>,
+    control: mpsc::Receiver<SessionControl>,
     /// The session has a terminal (Ctrl-D is end of input).
     pty: bool,
 }
 
 /// The next signal sent to the session (window sizes are ignored).
-async fn next_signal(control: &mut mpsc::Receiver<ExecControl>) -> i32 {
+async fn next_signal(control: &mut mpsc::Receiver<SessionControl>) -> i32 {
     loop {
         match control.recv().await {
-            Some(ExecControl::Signal(sig)) => return sig,
-            Some(ExecControl::Resize { .. }) => {}
+            Some(SessionControl::Signal(sig)) => return sig,
+            Some(SessionControl::Resize { .. }) => {}
             None => return std::future::pending().await,
         }
     }
@@ -392,7 +493,7 @@ mod tests {
 
         let session =
             fake.exec(&t, &ExecSpec { command: v(&["sleep", "60"]), ..spec.clone() }).await.unwrap();
-        session.control.send(ExecControl::Signal(libc::SIGTERM)).await.unwrap();
+        session.control.send(SessionControl::Signal(libc::SIGTERM)).await.unwrap();
         assert_eq!(session.exit.await.unwrap().unwrap(), 128 + libc::SIGTERM);
         assert_eq!(fake.execs().len(), 3);
 

@@ -3,25 +3,32 @@
 //! workshops, `workshop-snapshots.<user>` for snapshots), one container per workshop named
 //! `<workshop>-<project id>`, images shared from LXD's default project.
 
+mod dns_probe;
+mod dnsmasq;
 mod exec;
+mod host_lock;
 mod images;
 mod instances;
 mod layout;
+mod names;
 pub mod origin;
 mod ready;
+mod search;
 mod templates;
 mod users;
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 pub use images::ImageServer;
 
 use super::{
-    Backend, BackendError, BaseImage, CreateSpec, Device, ExecOutput, ExecSession, ExecSpec, GuestFile,
-    Instance, Target,
+    Backend, BackendError, BaseImage, CreateSpec, Device, ExecSession, ExecSpec, GuestFile, HostName,
+    Instance, RunOutput, Target,
 };
+use crate::activity::Activity;
 use crate::health::LxdStatus;
 use crate::lxd::{Client, Endpoint, LxdError, TlsIdentity};
 
@@ -78,6 +85,12 @@ pub struct LxdBackend {
     downloads: RefCell<HashMap<String, images::Download>>,
     /// Template preparations in progress, by `<project>/<template>`.
     templates: RefCell<HashMap<String, templates::Preparation>>,
+    /// Edits of the workshops' names waiting for their write.
+    names: Rc<RefCell<names::NameQueue>>,
+    /// The boot locks of the instances starting.
+    boots: names::Boots,
+    /// Counts the template preparations and the writes of names, which run outside any change.
+    activity: Activity,
 }
 
 impl LxdBackend {
@@ -89,7 +102,16 @@ impl LxdBackend {
             users: RefCell::default(),
             downloads: RefCell::default(),
             templates: RefCell::default(),
+            names: Rc::default(),
+            boots: RefCell::default(),
+            activity: Activity::default(),
         }
+    }
+
+    /// Counts its background work (template preparations, writes of names) in `activity`.
+    pub fn with_activity(mut self, activity: Activity) -> Self {
+        self.activity = activity;
+        self
     }
 
     /// A backend for the LXD the environment names: `WORKSHOP_LXD_URL` over HTTPS with the
@@ -189,7 +211,7 @@ impl Backend for LxdBackend {
         self.change_config(target, changes).await
     }
 
-    async fn run(&self, target: &Target, spec: &ExecSpec) -> Result<ExecOutput, BackendError> {
+    async fn run(&self, target: &Target, spec: &ExecSpec) -> Result<RunOutput, BackendError> {
         self.run_command(target, spec).await
     }
 
@@ -199,6 +221,18 @@ impl Backend for LxdBackend {
 
     async fn push_file(&self, target: &Target, file: &GuestFile) -> Result<(), BackendError> {
         self.push(target, file).await
+    }
+
+    async fn publish_names(&self, target: &Target, project_name: &str) -> Result<HostName, BackendError> {
+        self.publish(target, project_name).await
+    }
+
+    async fn withdraw_names(&self, target: &Target) -> Result<(), BackendError> {
+        self.withdraw(target).await
+    }
+
+    async fn host_names(&self, user: &str) -> Result<BTreeMap<Target, HostName>, BackendError> {
+        self.names_of(user).await
     }
 }
 

@@ -7,10 +7,14 @@
 mod actor;
 #[cfg(any(test, feature = "fake-backend"))]
 pub mod fake;
+pub mod hostname;
 pub mod lxd;
 mod types;
 
+use std::collections::BTreeMap;
+
 pub use actor::*;
+pub use hostname::HostName;
 pub use types::*;
 
 use crate::health::LxdStatus;
@@ -33,6 +37,13 @@ pub enum BackendError {
     /// A command run for the daemon inside the workshop failed.
     #[error("cannot {what} in workshop {name:?}: {reason}")]
     GuestCommand { what: String, name: String, reason: String },
+    /// A command run for the daemon ([`Backend::run`]) outlived its [`RunLimits::timeout`]
+    /// and was killed.
+    #[error(
+        "cannot {what} in workshop {name:?}: it did not finish within {}, so it was killed",
+        workshop_api::duration::format(*.after)
+    )]
+    TimedOut { what: String, name: String, after: std::time::Duration },
     /// Any other LXD error, with LXD's message.
     #[error("{0}")]
     Lxd(String),
@@ -84,9 +95,18 @@ pub trait Backend {
         changes: &[(String, Option<String>)],
     ) -> Result<(), BackendError>;
     /// Runs a command and collects its output.
-    async fn run(&self, target: &Target, spec: &ExecSpec) -> Result<ExecOutput, BackendError>;
+    async fn run(&self, target: &Target, spec: &ExecSpec) -> Result<RunOutput, BackendError>;
     /// Starts a command whose standard streams the caller drives.
     async fn exec(&self, target: &Target, spec: &ExecSpec) -> Result<ExecSession, BackendError>;
     /// Writes a file inside the workshop.
     async fn push_file(&self, target: &Target, file: &GuestFile) -> Result<(), BackendError>;
+    /// Publishes the workshop's names on the network ([`hostname`]), with the friendly one
+    /// made from `project_name` (the project directory's name) when it is valid and no other
+    /// workshop holds it. A workshop whose names are still right keeps them as they are.
+    /// Returns the name the workshop is known by.
+    async fn publish_names(&self, target: &Target, project_name: &str) -> Result<HostName, BackendError>;
+    /// Withdraws the workshop's names; none is fine.
+    async fn withdraw_names(&self, target: &Target) -> Result<(), BackendError>;
+    /// The names of `user`'s workshops that have theirs.
+    async fn host_names(&self, user: &str) -> Result<BTreeMap<Target, HostName>, BackendError>;
 }

@@ -98,7 +98,7 @@ pub struct ExecSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunLimits {
     /// Bytes kept of each output stream; the rest is read and dropped
-    /// ([`ExecOutput::truncated`]).
+    /// ([`RunOutput::truncated`]).
     pub output: usize,
     /// How long the command may run; then it is killed and the run fails.
     pub timeout: Duration,
@@ -126,7 +126,7 @@ impl Default for RunLimits {
 
 /// The collected result of [`Backend::run`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ExecOutput {
+pub struct RunOutput {
     pub exit_code: i32,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
@@ -134,7 +134,7 @@ pub struct ExecOutput {
     pub truncated: bool,
 }
 
-impl ExecOutput {
+impl RunOutput {
     /// Both streams as text, for error messages.
     pub fn combined(&self) -> String {
         let mut s = String::from_utf8_lossy(&self.stdout).into_owned();
@@ -149,7 +149,7 @@ impl ExecOutput {
 
 /// A control message for a running command.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ExecControl {
+pub enum SessionControl {
     Resize { width: u16, height: u16 },
     Signal(i32),
 }
@@ -167,7 +167,7 @@ pub struct ExecSession {
     /// Standard error (none with a pty).
     pub stderr: Option<mpsc::Receiver<Bytes>>,
     /// Signals and window sizes, at most [`CONTROL_BUFFER`] waiting.
-    pub control: mpsc::Sender<ExecControl>,
+    pub control: mpsc::Sender<SessionControl>,
     /// The exit code once the command has ended.
     pub exit: oneshot::Receiver<Result<i32, BackendError>>,
 }

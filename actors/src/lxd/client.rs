@@ -428,18 +428,7 @@ impl Req {
     }
 }
 
-/// Percent-encodes one path segment or query value (RFC 3986 unreserved characters pass).
-pub(crate) fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
+pub(crate) use workshop_api::paths::encode;
 
 /// `/1.0/<seg>/<seg>...` with each segment encoded.
 pub(crate) fn api_path(segments: &[&str]) -> String {

@@ -9,8 +9,9 @@ pub type Result<T, E = LxdError> = std::result::Result<T, E>;
 /// Everything that can go wrong talking to LXD. LXD's own message text is kept verbatim.
 #[derive(Debug, thiserror::Error)]
 pub enum LxdError {
-    /// The LXD endpoint could not be reached at all.
-    #[error("cannot connect to LXD at {socket}: {reason}{}", reason.hint(socket))]
+    /// The LXD endpoint could not be reached at all. The reference's words first, then where
+    /// and the advice.
+    #[error("cannot connect to LXD: {socket}: {reason}{}", reason.hint(socket))]
     Unreachable {
         /// Socket path or URL that was tried.
         socket: String,
@@ -129,24 +130,25 @@ impl Unreachable {
         }
     }
 
-    /// The advice appended to the message (matches the reference wording for the snap).
+    /// The advice appended to the message: the reference's (for the snap), or the same for
+    /// Debian's packages.
     fn hint(&self, socket: &str) -> &'static str {
         let snap = socket.contains("/snap/");
         match (self, snap) {
             (Self::Refused, true) => {
-                ". Maybe LXD daemon isn't active? To start the LXD daemon: 'sudo snap start lxd'"
+                "\n\nMaybe LXD daemon isn't active?\nTo start the LXD daemon: 'sudo snap start lxd'"
             }
             (Self::Refused, false) => {
-                ". Maybe LXD daemon isn't active? To start the LXD daemon: 'sudo systemctl start lxd' (or run 'lxd --group lxd')"
+                "\n\nMaybe LXD daemon isn't active?\nTo start the LXD daemon: 'sudo systemctl start lxd' (or run 'lxd --group lxd')"
             }
             (Self::NoSuchFile, true) => {
-                ". Maybe LXD isn't installed? To install LXD: 'sudo snap install --channel=6/stable lxd'"
+                "\n\nMaybe LXD isn't installed?\nTo install LXD: 'sudo snap install --channel=6/stable lxd'"
             }
             (Self::NoSuchFile, false) => {
-                ". Maybe LXD isn't installed? To install LXD: 'sudo snap install --channel=6/stable lxd' (or 'sudo apt install lxd')"
+                "\n\nMaybe LXD isn't installed?\nTo install LXD: 'sudo snap install --channel=6/stable lxd' (or 'sudo apt install lxd')"
             }
             (Self::PermissionDenied, _) => {
-                ". Maybe you are not in the 'lxd' group? Add yourself with 'sudo usermod -aG lxd $USER' and log in again"
+                "\n\nMaybe you are not in the 'lxd' group?\nAdd yourself with 'sudo usermod -aG lxd $USER' and log in again"
             }
             (Self::Timeout | Self::Other(_), _) => "",
         }
@@ -177,8 +179,8 @@ mod tests {
         };
         assert_eq!(
             err.to_string(),
-            "cannot connect to LXD at /var/snap/lxd/common/lxd/unix.socket: connection refused. \
-             Maybe LXD daemon isn't active? To start the LXD daemon: 'sudo snap start lxd'"
+            "cannot connect to LXD: /var/snap/lxd/common/lxd/unix.socket: connection refused\n\n\
+             Maybe LXD daemon isn't active?\nTo start the LXD daemon: 'sudo snap start lxd'"
         );
     }
 
@@ -191,7 +193,7 @@ mod tests {
         let text = err.to_string();
         assert!(
             text.starts_with(
-                "cannot connect to LXD at /var/lib/lxd/unix.socket: no such file. Maybe LXD isn't installed?"
+                "cannot connect to LXD: /var/lib/lxd/unix.socket: no such file\n\nMaybe LXD isn't installed?"
             ),
             "{text}"
         );

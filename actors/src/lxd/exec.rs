@@ -104,9 +104,9 @@ pub struct ExecSession {
     client: Client,
     operation: String,
     stdin: Option<ExecStdin>,
-    stdout: Option<ExecOutput>,
-    stderr: Option<ExecOutput>,
-    control: ExecControl,
+    stdout: Option<OutputStream>,
+    stderr: Option<OutputStream>,
+    control: ControlSender,
 }
 
 /// The command's standard input: a `Sink` of bytes. Closing (or dropping) it is end-of-file.
@@ -116,13 +116,13 @@ pub struct ExecStdin {
 
 /// One output stream (stdout, stderr, or the pty): a `Stream` of byte chunks that ends when
 /// the command closes it.
-pub struct ExecOutput {
+pub struct OutputStream {
     rx: mpsc::Receiver<Result<Bytes>>,
 }
 
 /// Out-of-band control of a running command: window size and signals.
 #[derive(Clone)]
-pub struct ExecControl {
+pub struct ControlSender {
     tx: fmpsc::Sender<Outgoing>,
 }
 
@@ -240,15 +240,15 @@ impl Client {
                     },
                 );
             }
-            stderr = Some(ExecOutput { rx: stderr_rx });
+            stderr = Some(OutputStream { rx: stderr_rx });
         }
         Ok(ExecSession {
             client: self.clone(),
             operation: op.id,
             stdin: Some(ExecStdin { tx: stdin_tx }),
-            stdout: Some(ExecOutput { rx: stdout_rx }),
+            stdout: Some(OutputStream { rx: stdout_rx }),
             stderr,
-            control: ExecControl { tx: control_tx },
+            control: ControlSender { tx: control_tx },
         })
     }
 
@@ -260,8 +260,8 @@ impl Client {
         if let Some(stdin) = session.take_stdin() {
             stdin.close().await?;
         }
-        let stdout = session.take_stdout().map(ExecOutput::read_to_end);
-        let stderr = session.take_stderr().map(ExecOutput::read_to_end);
+        let stdout = session.take_stdout().map(OutputStream::read_to_end);
+        let stderr = session.take_stderr().map(OutputStream::read_to_end);
         let (stdout, stderr) = futures_util::join!(
             async move { if let Some(f) = stdout { f.await } else { Ok(Vec::new()) } },
             async move { if let Some(f) = stderr { f.await } else { Ok(Vec::new()) } },
@@ -283,17 +283,17 @@ impl ExecSession {
     }
 
     /// Standard output, or the pty output when interactive (once).
-    pub fn take_stdout(&mut self) -> Option<ExecOutput> {
+    pub fn take_stdout(&mut self) -> Option<OutputStream> {
         self.stdout.take()
     }
 
     /// Standard error (once; None when interactive).
-    pub fn take_stderr(&mut self) -> Option<ExecOutput> {
+    pub fn take_stderr(&mut self) -> Option<OutputStream> {
         self.stderr.take()
     }
 
     /// Control handle (window size, signals).
-    pub fn control(&self) -> ExecControl {
+    pub fn control(&self) -> ControlSender {
         self.control.clone()
     }
 
@@ -358,7 +358,7 @@ impl Sink<Bytes> for ExecStdin {
     }
 }
 
-impl ExecOutput {
+impl OutputStream {
     /// Reads the stream to its end.
     pub async fn read_to_end(mut self) -> Result<Vec<u8>> {
         let mut out = Vec::new();
@@ -369,7 +369,7 @@ impl ExecOutput {
     }
 }
 
-impl Stream for ExecOutput {
+impl Stream for OutputStream {
     type Item = Result<Bytes>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -377,7 +377,7 @@ impl Stream for ExecOutput {
     }
 }
 
-impl ExecControl {
+impl ControlSender {
     /// Resizes the pty.
     pub async fn resize(&self, width: u32, height: u32) -> Result<()> {
         self.send(window_resize(width, height)).await

@@ -287,6 +287,34 @@ impl StateAction {
     }
 }
 
+/// The project and name of `/1.0/instances/<name>[?project=<project>]` (no project: `default`).
+fn instance_of_url(url: &str) -> Option<(String, String)> {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let name = percent_decode(path.strip_prefix("/1.0/instances/")?)?;
+    let project = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("project="))
+        .map_or(Some("default".to_string()), percent_decode)?;
+    (!name.is_empty() && !name.contains('/')).then_some((project, name))
+}
+
+/// Decodes `%XX` escapes; None for a malformed escape or a result that is not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b'%' {
+            let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = &tail[2..];
+        } else {
+            bytes.push(b);
+            rest = tail;
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
 fn instance_path(name: &str) -> String {
     api_path(&["instances", name])
 }
@@ -306,6 +334,15 @@ impl Client {
             req = req.query("filter", filter);
         }
         self.sync(req).await
+    }
+
+    /// Every instance of every project, as (project, name) pairs (extension
+    /// `instance_all_projects`).
+    pub async fn list_all_instance_names(&self) -> Result<Vec<(String, String)>> {
+        self.require_extension("instance_all_projects", "listing the instances of every project").await?;
+        let req = Req::get(api_path(&["instances"])).query("all-projects", "true").unscoped();
+        let urls: Vec<String> = self.sync(req).await?;
+        Ok(urls.iter().filter_map(|url| instance_of_url(url)).collect())
     }
 
     /// One instance and its ETag.
@@ -409,6 +446,19 @@ pub(crate) fn log_tail(log: &str, lines: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instance_urls_of_every_project() {
+        assert_eq!(
+            instance_of_url("/1.0/instances/dev-0123abcd?project=workshop.alice"),
+            Some(("workshop.alice".into(), "dev-0123abcd".into()))
+        );
+        assert_eq!(instance_of_url("/1.0/instances/c1"), Some(("default".into(), "c1".into())));
+        assert_eq!(instance_of_url("/1.0/instances/c%31?project=a%2Db"), Some(("a-b".into(), "c1".into())));
+        assert_eq!(instance_of_url("/1.0/images/c1"), None);
+        assert_eq!(instance_of_url("/1.0/instances/c%3"), None);
+        assert_eq!(instance_of_url("/1.0/instances/"), None);
+    }
 
     #[test]
     fn tail_keeps_last_lines() {

@@ -11,6 +11,7 @@ mod exec;
 mod files;
 mod images;
 mod instances;
+mod metadata;
 mod networks;
 mod operations;
 mod profiles;
@@ -27,13 +28,14 @@ pub use certificates::Certificate;
 pub use client::{Client, Upload};
 pub use error::{LxdError, Result, Unreachable};
 pub use events::{Event, EventKind, EventStream, LifecycleEvent};
-pub use exec::{ExecControl, ExecOutput, ExecRequest, ExecResult, ExecSession, ExecStdin};
+pub use exec::{ControlSender, ExecRequest, ExecResult, ExecSession, ExecStdin, OutputStream};
 pub use files::{FileContent, FileInfo, FileKind, PushOptions};
 pub use images::{AliasRef, Image, ImageAlias, ImageImport, RemoteImage};
 pub use instances::{
     Instance, InstanceCreate, InstancePut, InstanceSource, InstanceState, NetworkAddress, NetworkState,
     StateAction,
 };
+pub use metadata::{InstanceMetadata, MetadataTemplate};
 pub use networks::Network;
 pub use operations::Operation;
 pub use profiles::{Devices, Profile, ProfilePut};

@@ -56,6 +56,16 @@ pub struct Operation {
 }
 
 impl Operation {
+    /// Whether it concerns instance `name` (of whatever project).
+    pub fn concerns_instance(&self, name: &str) -> bool {
+        let path = format!("/1.0/instances/{name}");
+        self.resources.get("instances").is_some_and(|urls| {
+            urls.iter().any(|url| {
+                url.strip_prefix(&path).is_some_and(|rest| rest.is_empty() || rest.starts_with('?'))
+            })
+        })
+    }
+
     /// True once it succeeded, failed or was cancelled.
     pub fn is_done(&self) -> bool {
         self.status_code >= 200
@@ -80,6 +90,13 @@ impl Operation {
 }
 
 impl Client {
+    /// The operations of the project that are still running.
+    pub async fn running_operations(&self) -> Result<Vec<Operation>> {
+        let req = Req::get(api_path(&["operations"])).query("recursion", "1");
+        let by_status: Option<BTreeMap<String, Option<Vec<Operation>>>> = self.sync(req).await?;
+        Ok(by_status.and_then(|mut s| s.remove("running")).flatten().unwrap_or_default())
+    }
+
     /// Current state of an operation.
     pub async fn get_operation(&self, id: &str) -> Result<Operation> {
         self.sync(Req::get(api_path(&["operations", id]))).await
@@ -136,6 +153,19 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn operations_name_the_instances_they_concern() {
+        let create = op(
+            r#"{"id":"1","status_code":103,"resources":{"instances":["/1.0/instances/ws-k-0123abcd?project=workshop.u"]}}"#,
+        );
+        assert!(create.concerns_instance("ws-k-0123abcd"));
+        assert!(!create.concerns_instance("ws-k"));
+        assert!(!create.concerns_instance("ws-k-0123abc"));
+        let plain = op(r#"{"id":"2","resources":{"instances":["/1.0/instances/c1"]}}"#);
+        assert!(plain.concerns_instance("c1"));
+        assert!(!op(r#"{"id":"3","resources":null}"#).concerns_instance("c1"));
+    }
 
     fn op(json: &str) -> Operation {
         serde_json::from_str(json).unwrap()

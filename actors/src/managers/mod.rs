@@ -2,12 +2,16 @@
 //! and the handlers that run those tasks) behind a thin actor shell.
 
 pub mod command;
+pub mod hook;
+pub mod sdk;
+pub mod task;
 pub mod workshop;
 
 use actix::prelude::*;
 use futures_util::FutureExt;
 use futures_util::future::{Abortable, LocalBoxFuture};
 
+use crate::engine::{EngineError, StateEngine, Transact};
 use crate::runner::{RunTask, TaskCtx};
 use crate::state::{Op, Outcome, Status};
 
@@ -42,6 +46,52 @@ impl UserRef {
             return Some(UserRef { name: name.to_string(), uid: pwd.pw_uid, gid: pwd.pw_gid });
         }
     }
+
+    /// The user's home directory in the system's user database.
+    pub fn home(&self) -> Option<std::path::PathBuf> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut buf = vec![0u8; 4096];
+        // SAFETY: an all-zero passwd is a valid value to be overwritten.
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        loop {
+            // SAFETY: all pointers are valid for the call; buf outlives the use of pwd.
+            let rc = unsafe {
+                libc::getpwuid_r(self.uid, &mut pwd, buf.as_mut_ptr().cast(), buf.len(), &mut result)
+            };
+            if rc == libc::ERANGE && buf.len() < 1 << 20 {
+                buf.resize(buf.len() * 2, 0);
+                continue;
+            }
+            if rc != 0 || result.is_null() || pwd.pw_dir.is_null() {
+                return None;
+            }
+            // SAFETY: pw_dir points to a NUL-terminated string inside buf.
+            let dir = unsafe { std::ffi::CStr::from_ptr(pwd.pw_dir) };
+            return Some(std::path::PathBuf::from(std::ffi::OsStr::from_bytes(dir.to_bytes())));
+        }
+    }
+}
+
+/// Raises `messages` as warnings of `user`: only they see them and dismiss them.
+pub async fn warn_user(
+    engine: &Addr<StateEngine>,
+    user: &UserRef,
+    messages: Vec<String>,
+) -> Result<(), EngineError> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let owner = Some(user.uid);
+    engine
+        .send(Transact(Box::new(move |st| {
+            let now = chrono::Utc::now();
+            for message in &messages {
+                st.warn(owner, message, now);
+            }
+        })))
+        .await
+        .map_err(EngineError::Mailbox)?
 }
 
 /// Runs a handler future for a `RunTask`, honouring abort and the change's wait-on-error mode
@@ -83,9 +133,7 @@ pub(crate) fn injected_fault(kind: &str) -> bool {
 
 /// Whether the task's change pauses on errors (`wait-setup.mode == "wait-on-error"`).
 fn wait_on_error(ctx: &TaskCtx) -> bool {
-    ctx.change_get::<serde_json::Value>("wait-setup")
-        .and_then(|v| v.get("mode").and_then(|m| m.as_str().map(|m| m == "wait-on-error")))
-        .unwrap_or(false)
+    ctx.change_read(&task::keys::WAIT_SETUP).is_some_and(|w| w.mode == "wait-on-error")
 }
 
 /// Sends a message to the backend actor; backend and mailbox errors become the task's

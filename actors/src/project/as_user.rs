@@ -4,9 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use workshop_api::definition::WorkshopFile;
-
-use super::{DefinitionFile, Found, ProjectError};
+use super::{Definition, DefinitionFile, Found, ProjectError};
 use crate::managers::UserRef;
 use crate::userfs::{self, Dir};
 
@@ -36,19 +34,11 @@ pub async fn write_lock(user: &UserRef, root: PathBuf, id: String) -> Result<(),
     .await
 }
 
-/// The definition of workshop `name` in the project at `root`.
-pub async fn definition(user: &UserRef, root: &str, name: &str) -> Result<WorkshopFile, ProjectError> {
-    definition_text(user, root, name).await.map(|(file, _)| file)
-}
-
-/// The definition of workshop `name` in the project at `root`, with its text.
-pub async fn definition_text(
-    user: &UserRef,
-    root: &str,
-    name: &str,
-) -> Result<(WorkshopFile, String), ProjectError> {
+/// The definition of workshop `name` in the project at `root`, with its text and warnings
+/// (which the caller raises for the user: [`crate::managers::warn_user`]).
+pub async fn definition(user: &UserRef, root: &str, name: &str) -> Result<Definition, ProjectError> {
     let (root, name) = (PathBuf::from(root), name.to_string());
-    userfs::as_user(user, move || super::load_definition_text(&Dir::open(&root)?, &name)).await
+    userfs::as_user(user, move || super::load_definition(&Dir::open(&root)?, &name)).await
 }
 
 /// The definition files of the project at `root`.

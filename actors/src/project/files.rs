@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use workshop_api::definition::{self, WorkshopFile};
+use workshop_api::definition::{self, DefinitionWarning, WorkshopFile};
 
 use super::ProjectError;
 use super::root::{DEFINITION_DIR, ROOT_FILES, directory_files};
@@ -15,6 +15,17 @@ pub struct DefinitionFile {
     /// The workshop's name (the file's stem under `.workshop/`, the `name` key of a root file).
     pub name: String,
     pub path: PathBuf,
+}
+
+/// A workshop definition as read from its file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Definition {
+    pub file: WorkshopFile,
+    /// The file's text (actions are found in it by line).
+    pub text: String,
+    /// What is wrong with the file that still lets it load (unknown keys), for the caller to
+    /// raise as warnings of the user.
+    pub warnings: Vec<DefinitionWarning>,
 }
 
 /// How a project lays out its definitions.
@@ -55,12 +66,12 @@ fn layout(root: &Dir) -> Result<Layout, ProjectError> {
 /// The definition files of the project opened at `root`, sorted by name.
 ///
 /// Files under `.workshop/` are not read (their name is the file's stem); a root file is
-/// loaded to learn its workshop's name.
+/// loaded to learn its workshop's name (its warnings are for the reads that use it).
 pub fn definition_files(root: &Dir) -> Result<Vec<DefinitionFile>, ProjectError> {
     match layout(root)? {
         Layout::Single(file_name) => {
-            let (file, _) = read_definition(root, file_name)?;
-            Ok(vec![DefinitionFile { name: file.name, path: root.path().join(file_name) }])
+            let name = read_definition(root, file_name)?.file.name;
+            Ok(vec![DefinitionFile { name, path: root.path().join(file_name) }])
         }
         Layout::Directory(defs, names) => {
             let dir =
@@ -77,19 +88,14 @@ pub fn definition_files(root: &Dir) -> Result<Vec<DefinitionFile>, ProjectError>
 }
 
 /// Loads and validates the definition of workshop `name` in the project opened at `root`.
-pub fn load_definition(root: &Dir, name: &str) -> Result<WorkshopFile, ProjectError> {
-    load_definition_text(root, name).map(|(file, _)| file)
-}
-
-/// [`load_definition`], with the text of the file.
-pub fn load_definition_text(root: &Dir, name: &str) -> Result<(WorkshopFile, String), ProjectError> {
+pub fn load_definition(root: &Dir, name: &str) -> Result<Definition, ProjectError> {
     match layout(root)? {
         Layout::Single(file_name) => {
-            let (file, text) = read_definition(root, file_name)?;
-            if file.name != name {
-                return Err(ProjectError::OnlyFound { name: name.to_string(), found: file.name });
+            let definition = read_definition(root, file_name)?;
+            if definition.file.name != name {
+                return Err(ProjectError::OnlyFound { name: name.to_string(), found: definition.file.name });
             }
-            Ok((file, text))
+            Ok(definition)
         }
         Layout::Directory(defs, _) => {
             let file_name = format!("{name}.yaml");
@@ -97,23 +103,23 @@ pub fn load_definition_text(root: &Dir, name: &str) -> Result<(WorkshopFile, Str
                 let path = root.path().join(DEFINITION_DIR).join(&file_name);
                 return Err(ProjectError::DefinitionNotFound { path });
             };
-            let (file, text) = read_definition(&defs, &file_name)?;
-            if file.name != name {
-                return Err(ProjectError::Misnamed { name: file.name, file: file_name });
+            let definition = read_definition(&defs, &file_name)?;
+            if definition.file.name != name {
+                return Err(ProjectError::Misnamed { name: definition.file.name, file: file_name });
             }
-            Ok((file, text))
+            Ok(definition)
         }
     }
 }
 
 /// Reads and parses `dir/file_name`: a regular file of at most [`MAX_YAML`] bytes.
-fn read_definition(dir: &Dir, file_name: &str) -> Result<(WorkshopFile, String), ProjectError> {
+fn read_definition(dir: &Dir, file_name: &str) -> Result<Definition, ProjectError> {
     let path = dir.path().join(file_name);
     let text = dir.read_text(file_name, MAX_YAML).map_err(|e| {
         if e.is_not_found() { ProjectError::DefinitionNotFound { path: path.clone() } } else { e.into() }
     })?;
-    let file = definition::load(&text, &path)?;
-    Ok((file, text))
+    let (file, warnings) = definition::load(&text, &path)?;
+    Ok(Definition { file, text, warnings })
 }
 
 #[cfg(test)]
@@ -155,7 +161,7 @@ mod tests {
         let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["a", "b", "nested"]);
         assert_eq!(files[0].path, root.join(".workshop/a.yaml"));
-        assert_eq!(load_definition(&open(&root), "a").unwrap().name, "a");
+        assert_eq!(load_definition(&open(&root), "a").unwrap().file.name, "a");
         let empty = load_definition(&open(&root), "nested").unwrap_err().to_string();
         assert!(empty.contains("empty workshop definition"), "{empty}");
     }
@@ -169,7 +175,7 @@ mod tests {
             write(&root.join(".workshop/test-sdk-tunnel/sdk.yaml"), "name: x\n");
             let files = definition_files(&open(&root)).unwrap();
             assert_eq!(files, [DefinitionFile { name: "ws-list".into(), path: root.join(file_name) }]);
-            assert_eq!(load_definition(&open(&root), "ws-list").unwrap().name, "ws-list");
+            assert_eq!(load_definition(&open(&root), "ws-list").unwrap().file.name, "ws-list");
             assert_eq!(
                 load_definition(&open(&root), "other").unwrap_err().to_string(),
                 "workshop \"other\" not found (only found \"ws-list\")"
@@ -227,18 +233,32 @@ mod tests {
             format!("workshop definition \"{}\" not found", root.join(".workshop/nope.yaml").display())
         );
         let invalid = load_definition(&open(&root), "dev").unwrap_err().to_string();
+        assert!(invalid.starts_with("a workshop's name must: (1)"), "{invalid}");
         assert!(
-            invalid.starts_with(&format!(
-                "cannot load \"{}\": name: a workshop's name must",
-                root.join(".workshop/dev.yaml").display()
-            )),
+            invalid.ends_with(&format!(" (name in \"{}\")", root.join(".workshop/dev.yaml").display())),
             "{invalid}"
         );
         // An invalid root file cannot even be listed: its name is unknown.
         let (_tmp2, single) = project();
         write(&single.join("workshop.yaml"), "name: ws\nbse: ubuntu@22.04\n");
         let err = definition_files(&open(&single)).unwrap_err().to_string();
-        assert!(err.ends_with("(did you mean \"base\"?)"), "{err}");
+        assert!(err.starts_with("workshop definition YAML:\nmissing key \"base\""), "{err}");
+        assert!(err.contains("unknown key \"bse\" at line 2, column 1 (did you mean \"base\"?)"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_load_with_warnings() {
+        // Issue 11 item 1: a file written for the reference, with a key it ignores.
+        let (_tmp, root) = project();
+        let path = root.join(".workshop/dev.yaml");
+        write(&path, "name: dev\nbase: ubuntu@22.04\nruntime: container\n");
+        let definition = load_definition(&open(&root), "dev").unwrap();
+        assert_eq!(definition.file.name, "dev");
+        let warnings: Vec<String> = definition.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            warnings,
+            [format!("unknown key \"runtime\" at line 3, column 1 (in \"{}\")", path.display())]
+        );
     }
 
     #[test]

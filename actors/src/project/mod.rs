@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use workshop_api::definition::DefinitionError;
 
-pub use files::{DefinitionFile, definition_files, load_definition, load_definition_text};
+pub use files::{Definition, DefinitionFile, definition_files, load_definition};
 pub use lock::{LOCK_FILE, new_project_id, read_lock, write_lock};
 pub use registry::{Found, Registry, TrackOutcome, Tracked, track};
 pub use root::{DEFINITION_DIR, ROOT_FILES, find_root};

@@ -42,6 +42,37 @@ pub(crate) fn set<T: Serialize>(bag: &mut DataBag, key: &str, value: T) {
     }
 }
 
+/// A typed key of a data bag: its name and the type of its value, declared once and used by
+/// whoever writes or reads it.
+pub struct Key<T> {
+    name: &'static str,
+    _type: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> Key<T> {
+    pub const fn new(name: &'static str) -> Self {
+        Self { name, _type: std::marker::PhantomData }
+    }
+
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl<T: DeserializeOwned> Key<T> {
+    /// The value in `bag`; `None` when missing or of another type (logged).
+    pub fn get(&self, bag: &DataBag) -> Option<T> {
+        get(bag, self.name)
+    }
+}
+
+impl<T: Serialize> Key<T> {
+    /// Stores `value` in `bag` (a `null` value removes the entry).
+    pub fn set(&self, bag: &mut DataBag, value: &T) {
+        set(bag, self.name, value)
+    }
+}
+
 /// The data accessors of a type with a `data: DataBag` field (the state, changes, tasks):
 /// `data`, `get`, `try_get`, `has`, `set` and `clear`, as inherent methods.
 macro_rules! data_accessors {
@@ -77,6 +108,16 @@ macro_rules! data_accessors {
         /// Removes data entry `key`.
         pub fn clear(&mut self, key: &str) {
             self.data.remove(key);
+        }
+
+        /// The value of a typed key.
+        pub fn read<T: serde::de::DeserializeOwned>(&self, key: &$crate::state::Key<T>) -> Option<T> {
+            key.get(&self.data)
+        }
+
+        /// Stores the value of a typed key.
+        pub fn write<T: serde::Serialize>(&mut self, key: &$crate::state::Key<T>, value: &T) {
+            key.set(&mut self.data, value)
         }
     };
 }

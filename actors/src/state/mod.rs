@@ -27,14 +27,14 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 pub use change::Change;
-pub use data::DataBag;
+pub use data::{DataBag, Key};
 pub use error::StateError;
 pub use migrate::{PATCH_LEVEL, PATCH_SUBLEVEL};
 pub use prune::{PruneLimits, Pruned, START_OF_OPERATION_TIME};
 pub use scheduler::{BlockedFn, CLEANUP_RETRY, Ensured, Op, Outcome, Scheduler, Start};
 pub use status::Status;
 pub use store::Store;
-pub use task::{LogLevel, Progress, TASK_LOG_ENTRIES, Task};
+pub use task::{LogLevel, Progress, TASK_LOG_ENTRIES, TASK_LOG_MESSAGE_BYTES, Task};
 pub use taskset::{LAST_BEFORE_IRREVERSIBLE, REFRESH_CLEANUP, TaskSet};
 pub use warning::{WARNING_EXPIRE_AFTER, WARNING_REPEAT_AFTER, Warning};
 

@@ -44,6 +44,17 @@ impl Kind {
 
 /// Most entries [`Dir::entries`] reads from one directory.
 pub const MAX_ENTRIES: usize = 4096;
+/// Longest symlink target [`Dir::read_link`] reads (the kernel's `PATH_MAX`).
+pub const MAX_LINK: usize = 4096;
+
+/// What an entry is, seen without following it: its kind, permission bits (`0o7777`) and
+/// size in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Metadata {
+    pub kind: Kind,
+    pub mode: u32,
+    pub size: u64,
+}
 
 /// An open directory and the path it was opened by (for messages only).
 #[derive(Debug)]
@@ -95,9 +106,50 @@ impl Dir {
         }
     }
 
+    /// What `name` is, its permissions and size (not following a symlink); `None` when there
+    /// is no such entry.
+    pub fn metadata(&self, name: &str) -> Result<Option<Metadata>, UserFsError> {
+        let path = self.path.join(name);
+        let c_name = component(name, &path)?;
+        match stat_at(self.fd.as_raw_fd(), &c_name, libc::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(Metadata {
+                kind: Kind::of(st.st_mode),
+                mode: st.st_mode & 0o7777,
+                size: st.st_size as u64,
+            })),
+            Err(e) if gone(&e) => Ok(None),
+            Err(e) => Err(UserFsError::io("inspect", &path, e)),
+        }
+    }
+
+    /// The target of the symlink `name` (never followed), at most [`MAX_LINK`] bytes of UTF-8.
+    pub fn read_link(&self, name: &str) -> Result<String, UserFsError> {
+        let path = self.path.join(name);
+        let c_name = component(name, &path)?;
+        let mut buf = vec![0u8; MAX_LINK + 1];
+        // SAFETY: the name is NUL-terminated and `buf` is valid for `buf.len()` bytes.
+        let n = unsafe {
+            libc::readlinkat(self.fd.as_raw_fd(), c_name.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+        };
+        if n < 0 {
+            return Err(UserFsError::io("read link", &path, io::Error::last_os_error()));
+        }
+        let n = n as usize;
+        if n > MAX_LINK {
+            return Err(UserFsError::TooLarge { path, limit: MAX_LINK as u64 });
+        }
+        buf.truncate(n);
+        String::from_utf8(buf).map_err(|_| UserFsError::NotText { path })
+    }
+
     /// The entries of the directory (without `.` and `..`) and what each is, in no order;
     /// at most [`MAX_ENTRIES`].
     pub fn entries(&self) -> Result<Vec<(String, Kind)>, UserFsError> {
+        self.entries_within(MAX_ENTRIES)
+    }
+
+    /// [`Dir::entries`], at most `limit` of them.
+    pub fn entries_within(&self, limit: usize) -> Result<Vec<(String, Kind)>, UserFsError> {
         let what = |e| UserFsError::io("list", &self.path, e);
         // fdopendir takes its fd over: give it a duplicate reopened at the directory's start.
         let fd = open_at(self.fd.as_raw_fd(), OsStr::new("."), libc::O_DIRECTORY).map_err(what)?;
@@ -123,8 +175,8 @@ impl Dir {
             if name == b"." || name == b".." {
                 continue;
             }
-            if entries.len() == MAX_ENTRIES {
-                break Err(UserFsError::TooMany { path: self.path.clone(), limit: MAX_ENTRIES });
+            if entries.len() == limit {
+                break Err(UserFsError::TooMany { path: self.path.clone(), limit });
             }
             let Ok(name) = std::str::from_utf8(name) else { continue };
             let kind = match d_type {
@@ -149,9 +201,22 @@ impl Dir {
     /// the open itself does not wait for a writer.
     pub fn read(&self, name: &str, limit: u64) -> Result<Vec<u8>, UserFsError> {
         let path = self.path.join(name);
+        let (file, size) = self.open_file(name, limit)?;
+        let mut data = Vec::with_capacity(size as usize);
+        file.take(limit + 1).read_to_end(&mut data).map_err(|e| UserFsError::io("read", &path, e))?;
+        if data.len() as u64 > limit {
+            return Err(UserFsError::TooLarge { path, limit });
+        }
+        Ok(data)
+    }
+
+    /// Opens the regular file `name` for reading, with its size: as [`Dir::read`], for a
+    /// caller that streams the content (and reads at most the size returned).
+    pub fn open_file(&self, name: &str, limit: u64) -> Result<(File, u64), UserFsError> {
+        let path = self.path.join(name);
         let c_name = component(name, &path)?;
         match self.kind(name)? {
-            None => return Err(UserFsError::io("read", &path, io::ErrorKind::NotFound.into())),
+            None => return Err(UserFsError::io("read", &path, io::Error::from_raw_os_error(libc::ENOENT))),
             Some(Kind::File) => {}
             Some(kind) => return Err(UserFsError::NotRegular { path, what: kind.describe() }),
         }
@@ -166,15 +231,7 @@ impl Dir {
         if st.st_size as u64 > limit {
             return Err(UserFsError::TooLarge { path, limit });
         }
-        let mut data = Vec::with_capacity(st.st_size as usize);
-        File::from(fd)
-            .take(limit + 1)
-            .read_to_end(&mut data)
-            .map_err(|e| UserFsError::io("read", &path, e))?;
-        if data.len() as u64 > limit {
-            return Err(UserFsError::TooLarge { path, limit });
-        }
-        Ok(data)
+        Ok((File::from(fd), st.st_size as u64))
     }
 
     /// [`Dir::read`] of a UTF-8 text file.
@@ -288,7 +345,7 @@ fn stat_at(dir: libc::c_int, name: &CStr, flags: libc::c_int) -> io::Result<libc
 #[cfg(test)]
 mod tests {
     use std::fs;
-    use std::os::unix::fs::{MetadataExt, symlink};
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 
     use super::*;
 
@@ -353,6 +410,48 @@ mod tests {
         for bad in ["", ".", "..", "a/b", "../etc"] {
             assert!(matches!(d.read(bad, 1), Err(UserFsError::BadName { .. })), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn metadata_and_link_targets_are_read_without_following() {
+        let (tmp, d) = dir();
+        fs::write(tmp.path().join("f"), "12345").unwrap();
+        fs::set_permissions(tmp.path().join("f"), fs::Permissions::from_mode(0o4751)).unwrap();
+        symlink("/etc/shadow", tmp.path().join("l")).unwrap();
+        let f = d.metadata("f").unwrap().unwrap();
+        assert_eq!((f.kind, f.mode, f.size), (Kind::File, 0o4751, 5));
+        assert_eq!(d.metadata("l").unwrap().unwrap().kind, Kind::Symlink);
+        assert_eq!(d.metadata("none").unwrap(), None);
+        assert_eq!(d.read_link("l").unwrap(), "/etc/shadow");
+        // The kernel's longest target (PATH_MAX with its NUL).
+        let long = "x".repeat(MAX_LINK - 1);
+        symlink(&long, tmp.path().join("long")).unwrap();
+        assert_eq!(d.read_link("long").unwrap(), long);
+        let err = d.read_link("f").unwrap_err().to_string();
+        assert!(err.starts_with("cannot read link \"") && err.ends_with("invalid argument"), "{err}");
+    }
+
+    #[test]
+    fn files_are_opened_for_streaming_with_their_size() {
+        let (tmp, d) = dir();
+        fs::write(tmp.path().join("f"), "hello").unwrap();
+        let (mut file, size) = d.open_file("f", 5).unwrap();
+        let mut text = String::new();
+        file.read_to_string(&mut text).unwrap();
+        assert_eq!((text.as_str(), size), ("hello", 5));
+        assert!(matches!(d.open_file("f", 4), Err(UserFsError::TooLarge { limit: 4, .. })));
+        mkfifo(&tmp.path().join("fifo"));
+        assert!(matches!(d.open_file("fifo", 5), Err(UserFsError::NotRegular { .. })));
+    }
+
+    #[test]
+    fn entries_can_be_bounded() {
+        let (tmp, d) = dir();
+        for name in ["a", "b", "c"] {
+            fs::write(tmp.path().join(name), "").unwrap();
+        }
+        assert_eq!(d.entries_within(3).unwrap().len(), 3);
+        assert!(matches!(d.entries_within(2), Err(UserFsError::TooMany { limit: 2, .. })));
     }
 
     #[test]

@@ -11,13 +11,15 @@
 mod creds;
 mod dir;
 pub mod stage;
+mod walk;
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-pub use dir::{Dir, Kind, MAX_ENTRIES};
+pub use dir::{Dir, Kind, MAX_ENTRIES, MAX_LINK, Metadata};
+pub use walk::{Reopen, WalkEntry, WalkLimits, walk};
 
 use crate::managers::UserRef;
 
@@ -48,6 +50,11 @@ pub enum UserFsError {
     NotText { path: PathBuf },
     #[error("cannot list \"{}\": more than {limit} entries", path.display())]
     TooMany { path: PathBuf, limit: usize },
+    #[error("cannot list \"{}\": directories nested deeper than {limit} levels", path.display())]
+    TooDeep { path: PathBuf, limit: usize },
+    /// An entry changed between two looks at it (e.g. a file's size while it was copied).
+    #[error("cannot read \"{}\": it changed while being read", path.display())]
+    Changed { path: PathBuf },
     /// A name that is not a single path component.
     #[error("cannot use \"{}\": not a file name", path.display())]
     BadName { path: PathBuf },
@@ -71,7 +78,7 @@ impl UserFsError {
 }
 
 /// The OS error without Rust's " (os error N)" suffix, in lowercase like our messages.
-fn io_reason(error: &io::Error) -> String {
+pub(crate) fn io_reason(error: &io::Error) -> String {
     let text = error.to_string();
     let text = match text.find(" (os error") {
         Some(at) => &text[..at],
@@ -116,7 +123,9 @@ where
     as_user_within(user, TIMEOUT, work).await
 }
 
-async fn as_user_within<T, E, F>(user: &UserRef, timeout: Duration, work: F) -> Result<T, E>
+/// [`as_user`] waiting at most `timeout`, for work that takes longer than single files (a
+/// whole tree).
+pub async fn as_user_within<T, E, F>(user: &UserRef, timeout: Duration, work: F) -> Result<T, E>
 where
     F: FnOnce() -> Result<T, E> + Send + 'static,
     T: Send + 'static,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use workshop_actors::backend::lxd::LxdBackend;
-use workshop_actors::backend::{Backend, BackendError, Device, ExecControl, ExecSpec, GuestFile, Target};
+use workshop_actors::backend::{Backend, BackendError, Device, ExecSpec, GuestFile, SessionControl, Target};
 
 use crate::common::{self, HOST_ID, UserGuard};
 
@@ -150,7 +150,7 @@ async fn sessions(backend: &LxdBackend, target: &Target) {
     let mut session = backend.exec(target, &spec).await.expect("exec on a pty");
     assert!(session.stderr.is_none());
     common::read_until(&mut session.stdout, "20 90").await;
-    session.control.send(ExecControl::Resize { width: 100, height: 30 }).await.unwrap();
+    session.control.send(SessionControl::Resize { width: 100, height: 30 }).await.unwrap();
     actix_rt::time::sleep(Duration::from_millis(300)).await;
     session.stdin.send(Bytes::from_static(b"abc\r")).await.unwrap();
     let text = common::read_until(&mut session.stdout, "got:abc").await;
@@ -160,7 +160,7 @@ async fn sessions(backend: &LxdBackend, target: &Target) {
     // A signal ends a long command.
     let session = backend.exec(target, &common::command(&["sleep", "60"])).await.expect("exec sleep");
     actix_rt::time::sleep(Duration::from_millis(300)).await;
-    session.control.send(ExecControl::Signal(15)).await.unwrap();
+    session.control.send(SessionControl::Signal(15)).await.unwrap();
     assert_eq!(common::exit_code(session.exit).await, 128 + 15);
 }
 

@@ -4,6 +4,8 @@
 
 mod common;
 mod failures;
+mod hooks;
 mod lifecycle;
+mod names;
 mod setup;
 mod templates;

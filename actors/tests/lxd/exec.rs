@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
-use workshop_actors::lxd::{ExecOutput, ExecRequest};
+use workshop_actors::lxd::{ExecRequest, OutputStream};
 
 use crate::common::{self, Cleanup};
 
 /// Reads the pty until `needle` shows up; an error (with what was read) if the pty ends or
 /// 15 s pass first.
-async fn read_until(output: &mut ExecOutput, seen: &mut Vec<u8>, needle: &str) -> Result<(), String> {
+async fn read_until(output: &mut OutputStream, seen: &mut Vec<u8>, needle: &str) -> Result<(), String> {
     let found = tokio::time::timeout(Duration::from_secs(15), async {
         while !String::from_utf8_lossy(seen).contains(needle) {
             match output.next().await {

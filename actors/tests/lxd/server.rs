@@ -30,7 +30,7 @@ async fn missing_socket_is_actionable() {
     let text = err.to_string();
     assert!(
         text.starts_with(&format!(
-            "cannot connect to LXD at {}: no such file. Maybe LXD isn't installed?",
+            "cannot connect to LXD: {}: no such file\n\nMaybe LXD isn't installed?",
             socket.display()
         )),
         "{text}"
@@ -40,5 +40,5 @@ async fn missing_socket_is_actionable() {
     let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
     drop(listener);
     let err = lxd.server().await.unwrap_err();
-    assert!(err.to_string().contains("connection refused. Maybe LXD daemon isn't active?"), "{err}");
+    assert!(err.to_string().contains("connection refused\n\nMaybe LXD daemon isn't active?"), "{err}");
 }

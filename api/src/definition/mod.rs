@@ -1,9 +1,10 @@
 //! The workshop definition file (`workshop.yaml`, `.workshop.yaml`, `.workshop/<name>.yaml`),
 //! shared by the daemon and `workshop init`.
 //!
-//! Unlike the reference, unknown keys are rejected (with line, column and a "did you mean"
-//! hint). [`parse`] reads the YAML, [`WorkshopFile::validate`] applies the rules of the
-//! format, [`load`] does both, and [`WorkshopFile::to_yaml`] writes the normalised form.
+//! As in the reference, unknown keys are ignored; each one is a warning with its line, column
+//! and a "did you mean" hint. [`parse`] reads the YAML, [`WorkshopFile::validate`] applies the
+//! rules of the format, [`load`] does both, and [`WorkshopFile::to_yaml`] writes the
+//! normalised form.
 
 mod channel;
 mod emit;
@@ -22,9 +23,9 @@ use std::path::Path;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
-pub use channel::Channel;
+pub use channel::{Channel, RISKS};
 pub use endpoint::EndpointRef;
-pub use error::DefinitionError;
+pub use error::{DefinitionError, DefinitionWarning};
 pub use interface::{InterfaceDef, PlugDef, SlotDef};
 pub use names::{
     MAX_WORKSHOP_NAME_LENGTH, SKETCH_SDK, SYSTEM_SDK, SdkKind, SdkName, is_implicit_sdk, is_valid_name,
@@ -32,14 +33,14 @@ pub use names::{
 };
 pub use parse::parse;
 pub use schema::json_schema;
-pub use validate::SUPPORTED_BASES;
+pub use validate::{SUPPORTED_BASES, unsupported_base};
 
 /// The base used when `workshop init` is not given one.
 pub const DEFAULT_BASE: &str = "ubuntu@24.04";
 
 /// A workshop definition: what one workshop is made of.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 #[schemars(title = "Workshop definition")]
 pub struct WorkshopFile {
     /// The workshop's name: a lowercase letter, then lowercase letters and digits joined by
@@ -60,7 +61,7 @@ pub struct WorkshopFile {
 
 /// One SDK of the workshop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct SdkRecord {
     /// The SDK: a Store name, `try-<name>`, `project-<name>` (`.workshop/<name>/`), `system`
     /// or `sketch`.
@@ -96,7 +97,7 @@ impl SdkRecord {
 
 /// A connection requested by the definition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct Connection {
     /// The plug, `<sdk>:<plug>`.
     pub plug: EndpointRef,
@@ -128,11 +129,12 @@ impl fmt::Display for WorkshopFile {
     }
 }
 
-/// Parses and validates the definition `text` read from `path`; errors name the file.
-pub fn load(text: &str, path: &Path) -> Result<WorkshopFile, DefinitionError> {
-    let file = parse(text, path)?;
+/// Parses and validates the definition `text` read from `path`; errors and warnings name the
+/// file.
+pub fn load(text: &str, path: &Path) -> Result<(WorkshopFile, Vec<DefinitionWarning>), DefinitionError> {
+    let (file, warnings) = parse(text, path)?;
     file.validate().map_err(|e| e.in_file(path))?;
-    Ok(file)
+    Ok((file, warnings))
 }
 
 /// Reads an explicit `null` (a key with nothing after it) as the empty collection.

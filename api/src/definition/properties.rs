@@ -153,10 +153,10 @@ fn apply(text: &str, mutation: &Mutation) -> String {
 /// Reads `text` as the daemon does; whatever loads must survive normalisation unchanged.
 fn check(text: &str) -> Result<(), TestCaseError> {
     let path = Path::new(PATH);
-    let _ = parse(text, path).map(|file| file.validate());
-    if let Ok(file) = load(text, path) {
+    let _ = parse(text, path).map(|(file, _)| file.validate());
+    if let Ok((file, _)) = load(text, path) {
         let yaml = file.to_yaml();
-        let again: Result<WorkshopFile, _> = load(&yaml, path);
+        let again: Result<WorkshopFile, _> = load(&yaml, path).map(|(file, _)| file);
         prop_assert_eq!(
             again.as_ref().ok(),
             Some(&file),

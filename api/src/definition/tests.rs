@@ -6,8 +6,17 @@ use super::*;
 
 const PATH: &str = "/p/.workshop/dev.yaml";
 
+/// A definition that loads without warnings.
 fn load_ok(text: &str) -> WorkshopFile {
-    load(text, Path::new(PATH)).unwrap_or_else(|e| panic!("{e}"))
+    let (file, warnings) = load(text, Path::new(PATH)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(warnings, [], "{text}");
+    file
+}
+
+/// The warnings of a definition that loads.
+fn warnings(text: &str) -> Vec<String> {
+    let (_, warnings) = load(text, Path::new(PATH)).unwrap_or_else(|e| panic!("{e}"));
+    warnings.iter().map(ToString::to_string).collect()
 }
 
 fn parse_err(text: &str) -> String {
@@ -16,7 +25,7 @@ fn parse_err(text: &str) -> String {
 
 /// The rule message for a definition that parses but breaks a rule.
 fn invalid(text: &str) -> String {
-    let file = parse(text, Path::new(PATH)).unwrap_or_else(|e| panic!("{e}"));
+    let (file, _) = parse(text, Path::new(PATH)).unwrap_or_else(|e| panic!("{e}"));
     file.validate().unwrap_err().to_string()
 }
 
@@ -207,23 +216,35 @@ fn null_collections_are_empty() {
 }
 
 #[test]
-fn unknown_keys_have_location_and_hint() {
+fn unknown_keys_are_warnings_with_location_and_hint() {
+    // Files written for the reference load: the key is ignored, and said where it is.
+    let text = "name: dev\nbase: ubuntu@24.04\nsdks:\n  - name: uv\n    chanel: edge\nports: [8080]\n\
+                connections:\n  - plug: uv:b\n    slot: :d\n    slto: c:d\n";
+    let (file, _) = load(text, Path::new(PATH)).unwrap();
+    assert_eq!(file.sdks[0].channel, None);
+    assert_eq!(
+        warnings(text),
+        [
+            r#"unknown key "chanel" in sdks[0] at line 5, column 5 (did you mean "channel"?) (in "/p/.workshop/dev.yaml")"#,
+            r#"unknown key "ports" at line 6, column 1 (in "/p/.workshop/dev.yaml")"#,
+            r#"unknown key "slto" in connections[0] at line 10, column 5 (did you mean "slot"?) (in "/p/.workshop/dev.yaml")"#,
+        ]
+    );
+    // Free maps (actions, plug attributes) have no unknown keys.
+    assert_eq!(warnings(&format!("{HEAD}actions:\n  anything: x\n")), Vec::<String>::new());
+    // Past the ones located, the rest are counted.
+    let many: String = (0..20).map(|i| format!("k{i}: 1\n")).collect();
+    let listed = warnings(&format!("{HEAD}{many}"));
+    assert_eq!(listed.len(), 17);
+    assert_eq!(listed[16], r#"4 more unknown keys (in "/p/.workshop/dev.yaml")"#);
+}
+
+#[test]
+fn an_error_lists_the_unknown_keys_that_may_explain_it() {
     assert_eq!(
         parse_err("name: dev\nbse: ubuntu@24.04\n"),
-        r#"cannot load "/p/.workshop/dev.yaml": unknown key "bse" at line 2, column 1 (did you mean "base"?)"#
-    );
-    assert_eq!(
-        parse_err("name: dev\nbase: ubuntu@24.04\nsdks:\n  - name: uv\n    chanel: edge\n"),
-        r#"cannot load "/p/.workshop/dev.yaml": unknown key "chanel" in sdks[0] at line 5, column 5 (did you mean "channel"?)"#
-    );
-    assert_eq!(
-        parse_err("name: dev\nbase: ubuntu@24.04\nports: [8080]\n"),
-        r#"cannot load "/p/.workshop/dev.yaml": unknown key "ports" at line 3, column 1"#
-    );
-    let err = parse_err("name: dev\nbase: ubuntu@24.04\nconnections:\n  - plug: a:b\n    slto: c:d\n");
-    assert!(
-        err.ends_with(r#"unknown key "slto" in connections[0] at line 5, column 5 (did you mean "slot"?)"#),
-        "{err}"
+        "workshop definition YAML:\nmissing key \"base\" at line 1, column 1\n\
+         unknown key \"bse\" at line 2, column 1 (did you mean \"base\"?) (in \"/p/.workshop/dev.yaml\")"
     );
 }
 
@@ -231,19 +252,19 @@ fn unknown_keys_have_location_and_hint() {
 fn type_errors_have_location() {
     assert_eq!(
         parse_err("name: dev\nbase: ubuntu@24.04\nsdks: uv\n"),
-        "cannot load \"/p/.workshop/dev.yaml\": workshop definition YAML:\nsdks: invalid type: string \"uv\", expected a sequence at line 3, column 7"
+        "workshop definition YAML:\nsdks: invalid type: string \"uv\", expected a sequence at line 3, column 7 (in \"/p/.workshop/dev.yaml\")"
     );
     assert_eq!(
         parse_err("base: ubuntu@24.04\n"),
-        "cannot load \"/p/.workshop/dev.yaml\": workshop definition YAML:\nmissing key \"name\" at line 1, column 1"
+        "workshop definition YAML:\nmissing key \"name\" at line 1, column 1 (in \"/p/.workshop/dev.yaml\")"
     );
     assert_eq!(
         parse_err("name: dev\nbase: [ubuntu\n"),
-        "cannot load \"/p/.workshop/dev.yaml\": workshop definition YAML:\ndid not find expected ',' or ']' at line 3, column 1, while parsing a flow sequence at line 2, column 7"
+        "workshop definition YAML:\ndid not find expected ',' or ']' at line 3, column 1, while parsing a flow sequence at line 2, column 7 (in \"/p/.workshop/dev.yaml\")"
     );
     assert_eq!(
         parse_err("name: dev\nbase: ubuntu@24.04\nsdks:\n  - name: a\n    plugs:\n      p: [1]\n"),
-        "cannot load \"/p/.workshop/dev.yaml\": workshop definition YAML:\nsdks[0].plugs.p: invalid type: sequence, expected a plug definition at line 6, column 10"
+        "workshop definition YAML:\nsdks[0].plugs.p: invalid type: sequence, expected a plug definition at line 6, column 10 (in \"/p/.workshop/dev.yaml\")"
     );
     let err = parse_err(
         "name: dev\nbase: ubuntu@24.04\nsdks:\n  - name: a\n    plugs:\n      p:\n        bind: b:c\n        label: x\n",
@@ -259,7 +280,7 @@ fn empty_files_are_refused() {
     for text in ["", "\n", "# nothing\n"] {
         assert_eq!(
             parse_err(text),
-            r#"cannot load "/p/.workshop/dev.yaml": empty workshop definition (it needs at least "name" and "base")"#
+            r#"empty workshop definition (it needs at least "name" and "base") (in "/p/.workshop/dev.yaml")"#
         );
     }
 }
@@ -270,7 +291,7 @@ fn malformed_connection_reference() {
         "name: ws-ref\nbase: ubuntu@22.04\nsdks:\n  - name: project-test-sdk-mount\nconnections:\n  - plug: test-sdk-mount\n    slot: system:mount\n",
     );
     assert!(
-        err.ends_with("connections[0].plug: \"test-sdk-mount\" is not a valid plug or slot reference (use <sdk>:<plug or slot>) at line 6, column 11"),
+        err.ends_with("connections[0].plug: \"test-sdk-mount\" is not a valid plug or slot reference (use <sdk>:<plug or slot>) at line 6, column 11 (in \"/p/.workshop/dev.yaml\")"),
         "{err}"
     );
 }
@@ -281,12 +302,12 @@ const HEAD: &str = "name: ws\nbase: ubuntu@22.04\n";
 fn name_rules() {
     assert_eq!(
         invalid("name: Dev\nbase: ubuntu@24.04\n"),
-        "name: a workshop's name must: (1) start with a letter, (2) only include digits, lowercase letters, and hyphens joining them"
+        "a workshop's name must: (1) start with a letter, (2) only include digits, lowercase letters, and hyphens joining them (name)"
     );
     let long = "a".repeat(41);
     assert_eq!(
         invalid(&format!("name: {long}\nbase: ubuntu@24.04\n")),
-        format!("name: workshop name \"{long}\" too long")
+        format!("workshop name \"{long}\" too long (name)")
     );
     load_ok(&format!("name: {}\nbase: ubuntu@24.04\n", "a".repeat(40)));
 }
@@ -296,7 +317,10 @@ fn base_rules() {
     for base in SUPPORTED_BASES {
         load_ok(&format!("name: ws\nbase: {base}\n"));
     }
-    assert_eq!(invalid("name: ws\nbase: ubuntu@18.04\n"), "base: base \"ubuntu@18.04\" not supported");
+    assert_eq!(
+        invalid("name: ws\nbase: ubuntu@18.04\n"),
+        format!("{} (base)", unsupported_base("ubuntu@18.04"))
+    );
 }
 
 #[test]
@@ -304,22 +328,22 @@ fn sdk_name_rules() {
     let sdks = |entries: &str| format!("{HEAD}sdks:\n{entries}");
     assert_eq!(
         invalid(&sdks("  - name: uv\n  - name: try-system\n")),
-        "sdks[1].name: \"system\" is a reserved SDK name"
+        "\"system\" is a reserved SDK name (sdks[1].name)"
     );
-    assert_eq!(invalid(&sdks("  - name: agent\n")), "sdks[0].name: \"agent\" is a reserved SDK name");
-    assert_eq!(invalid(&sdks("  - name: Bad_Name\n")), "sdks[0].name: invalid SDK name \"Bad_Name\"");
+    assert_eq!(invalid(&sdks("  - name: agent\n")), "\"agent\" is a reserved SDK name (sdks[0].name)");
+    assert_eq!(invalid(&sdks("  - name: Bad_Name\n")), "invalid SDK name \"Bad_Name\" (sdks[0].name)");
     let long = "a".repeat(41);
     assert_eq!(
         invalid(&sdks(&format!("  - name: project-{long}\n"))),
-        format!("sdks[0].name: SDK name \"{long}\" too long")
+        format!("SDK name \"{long}\" too long (sdks[0].name)")
     );
     assert_eq!(
         invalid(&sdks("  - name: project-test-sdk-basic-2\n  - name: project-test-sdk-basic-2\n")),
-        "sdks[1].name: \"test-sdk-basic-2\" SDK must only be included once"
+        "\"test-sdk-basic-2\" SDK must only be included once (sdks[1].name)"
     );
     assert_eq!(
         invalid(&sdks("  - name: uv\n  - name: try-uv\n")),
-        "sdks[1].name: \"uv\" SDK must only be included once"
+        "\"uv\" SDK must only be included once (sdks[1].name)"
     );
     load_ok(&sdks("  - name: system\n  - name: uv\n  - name: try-jq\n  - name: project-x\n"));
 }
@@ -328,12 +352,12 @@ fn sdk_name_rules() {
 fn channel_rules() {
     assert_eq!(
         invalid(&format!("{HEAD}sdks:\n  - name: uv\n    channel: cpu/unstable\n")),
-        "sdks[0].channel: \"uv\" SDK: invalid risk \"unstable\" in channel \"cpu/unstable\""
+        "\"uv\" SDK: invalid risk \"unstable\" in channel \"cpu/unstable\" (sdks[0].channel)"
     );
     // Validated even where it is ignored.
     assert!(
         invalid(&format!("{HEAD}sdks:\n  - name: project-x\n    channel: a/b/c/d\n"))
-            .ends_with("has too many components")
+            .ends_with("has too many components (sdks[0].channel)")
     );
     load_ok(&format!("{HEAD}sdks:\n  - name: uv\n    channel: 22/edge/fix-1\n"));
 }
@@ -341,19 +365,19 @@ fn channel_rules() {
 #[test]
 fn plug_and_slot_rules() {
     let with = |body: &str| format!("{HEAD}sdks:\n  - name: uv\n{body}");
-    assert_eq!(invalid(&with("    plugs:\n      Bad:\n")), "sdks[0].plugs.Bad: invalid plug name: \"Bad\"");
-    assert_eq!(invalid(&with("    slots:\n      s_1:\n")), "sdks[0].slots.s_1: invalid slot name: \"s_1\"");
+    assert_eq!(invalid(&with("    plugs:\n      Bad:\n")), "invalid plug name: \"Bad\" (sdks[0].plugs.Bad)");
+    assert_eq!(invalid(&with("    slots:\n      s_1:\n")), "invalid slot name: \"s_1\" (sdks[0].slots.s_1)");
     assert_eq!(
         invalid(&with("    plugs:\n      p:\n        interface: Mount\n")),
-        "sdks[0].plugs.p: invalid interface name \"Mount\" for plug \"p\""
+        "invalid interface name \"Mount\" for plug \"p\" (sdks[0].plugs.p)"
     );
     assert_eq!(
         invalid(&with("    slots:\n      s:\n        interface: mount\n        $x: 1\n")),
-        "sdks[0].slots.s: slot \"s\" uses reserved attribute \"$x\""
+        "slot \"s\" uses reserved attribute \"$x\" (sdks[0].slots.s)"
     );
     assert_eq!(
         invalid(&with("    plugs:\n      p:\n        interface: mount\n        '': 1\n")),
-        "sdks[0].plugs.p: plug \"p\" has an empty attribute key"
+        "plug \"p\" has an empty attribute key (sdks[0].plugs.p)"
     );
 }
 
@@ -362,29 +386,29 @@ fn bind_rules() {
     let sdks = |entries: &str| format!("{HEAD}sdks:\n{entries}");
     assert_eq!(
         invalid(&sdks("  - name: system\n    plugs:\n      p:\n        bind: a:q\n  - name: a\n")),
-        "sdks[0].plugs.p: cannot bind system SDK plug \"system:p\""
+        "cannot bind system SDK plug \"system:p\" (sdks[0].plugs.p)"
     );
     assert_eq!(
         invalid(&sdks("  - name: a\n    plugs:\n      p:\n        bind: system:mount\n")),
-        "sdks[0].plugs.p: cannot bind to system SDK plug \"system:mount\""
+        "cannot bind to system SDK plug \"system:mount\" (sdks[0].plugs.p)"
     );
     assert_eq!(
         invalid(&sdks("  - name: a\n    plugs:\n      p:\n        bind: :mount\n")),
-        "sdks[0].plugs.p: cannot bind to system SDK plug \"system:mount\""
+        "cannot bind to system SDK plug \"system:mount\" (sdks[0].plugs.p)"
     );
     assert_eq!(
         invalid(&sdks("  - name: a\n    plugs:\n      p:\n        bind: b:q\n")),
-        "sdks[0].plugs.p: cannot bind plug \"b:q\": SDK \"b\" not found"
+        "cannot bind plug \"b:q\": SDK \"b\" not found (sdks[0].plugs.p)"
     );
     assert_eq!(
         invalid(&sdks("  - name: a\n    plugs:\n      p:\n        bind: a:p\n")),
-        "sdks[0].plugs.p: cannot bind plug \"a:p\" to itself"
+        "cannot bind plug \"a:p\" to itself (sdks[0].plugs.p)"
     );
     assert_eq!(
         invalid(&sdks(
             "  - name: a\n    plugs:\n      p:\n        bind: b:q\n  - name: b\n    plugs:\n      q:\n        bind: c:r\n  - name: c\n"
         )),
-        "sdks[1].plugs.q: cannot bind \"b:q\" to \"c:r\": plug \"b:q\" is already bound"
+        "cannot bind \"b:q\" to \"c:r\": plug \"b:q\" is already bound (sdks[1].plugs.q)"
     );
     // The sketch SDK is implicit, so it can be bound to.
     load_ok(&sdks("  - name: a\n    plugs:\n      p:\n        bind: sketch:q\n"));
@@ -397,19 +421,19 @@ fn connection_rules() {
     );
     assert_eq!(
         invalid(&format!("{base}  - plug: a:p\n    slot: system:mount\n")),
-        "connections[0].plug: cannot connect plug \"a:p\" to slot \"system:mount\": plug is bound"
+        "cannot connect plug \"a:p\" to slot \"system:mount\": plug is bound (connections[0].plug)"
     );
     assert_eq!(
         invalid(&format!("{base}  - plug: b:q\n    slot: c:s\n")),
-        "connections[0].slot: cannot connect plug \"b:q\" to slot \"c:s\": workshop \"ws\" has no SDK named \"c\""
+        "cannot connect plug \"b:q\" to slot \"c:s\": workshop \"ws\" has no SDK named \"c\" (connections[0].slot)"
     );
     assert_eq!(
         invalid(&format!("{base}  - plug: b:q\n    slot: b:s\n  - plug: z:q\n    slot: :mount\n")),
-        "connections[1].plug: cannot connect plug \"z:q\" to slot \"system:mount\": workshop \"ws\" has no SDK named \"z\""
+        "cannot connect plug \"z:q\" to slot \"system:mount\": workshop \"ws\" has no SDK named \"z\" (connections[1].plug)"
     );
     assert_eq!(
         invalid(&format!("{base}  - plug: 'b:'\n    slot: :mount\n")),
-        "connections[0].plug: invalid plug name: \"\""
+        "invalid plug name: \"\" (connections[0].plug)"
     );
     // Implicit SDKs need not be listed, even with no SDK listed at all.
     load_ok(&format!("{HEAD}connections:\n  - plug: system:web\n    slot: sketch:http\n"));
@@ -419,7 +443,7 @@ fn connection_rules() {
 fn action_rules() {
     assert_eq!(
         invalid(&format!("{HEAD}actions:\n  Build: make\n")),
-        "actions.Build: action name \"Build\" must: (1) start with a letter, (2) only include digits, lowercase letters, and hyphens joining them"
+        "action name \"Build\" must: (1) start with a letter, (2) only include digits, lowercase letters, and hyphens joining them (actions.Build)"
     );
 }
 
@@ -427,7 +451,9 @@ fn action_rules() {
 fn load_names_the_file_for_rule_errors() {
     let err = load("name: Dev\nbase: ubuntu@24.04\n", Path::new(PATH)).unwrap_err();
     assert!(
-        err.to_string().starts_with("cannot load \"/p/.workshop/dev.yaml\": name: a workshop's name must")
+        err.to_string().starts_with("a workshop's name must: (1)")
+            && err.to_string().ends_with(" (name in \"/p/.workshop/dev.yaml\")"),
+        "{err}"
     );
 }
 
@@ -461,10 +487,100 @@ fn deeply_nested_flow_collections_are_refused_before_reading() {
     assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
     assert_eq!(
         err,
-        "cannot load \"/p/workshop.yaml\": flow collections ([...], {...}) nested deeper than 256 levels at \
-         line 3, column 260"
+        "flow collections ([...], {...}) nested deeper than 256 levels at line 3, column 260 \
+         (in \"/p/workshop.yaml\")"
     );
     // Balanced brackets in scripts are nothing to worry about.
     let script = "if [ -f x ]; then echo ${HOME}; fi; ".repeat(1000);
     load_ok(&format!("name: ws\nbase: ubuntu@24.04\nactions:\n  t: \"{script}\"\n"));
+}
+
+/// The reference's messages for definition files (§3, ER-01, ER-03, I-07), and the
+/// definitions that get them: ours start with the reference's words (the key and the file
+/// follow), both from the rules alone and when a file is loaded.
+#[test]
+fn reference_messages() {
+    let sdks = |entries: &str| format!("{HEAD}sdks:\n{entries}");
+    let table: Vec<(&str, String)> = vec![
+        (
+            "a workshop's name must: (1) start with a letter, (2) only include digits, lowercase letters, and hyphens joining them",
+            "name: Dev\nbase: ubuntu@24.04\n".into(),
+        ),
+        (
+            "workshop name \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" too long",
+            format!("name: {}\nbase: ubuntu@24.04\n", "a".repeat(41)),
+        ),
+        (
+            "base \"ubuntu@18.04\" not supported; valid bases: ubuntu@20.04, ubuntu@22.04, ubuntu@24.04, ubuntu@26.04, debian@12",
+            "name: ws\nbase: ubuntu@18.04\n".into(),
+        ),
+        ("\"uv\" SDK must only be included once", sdks("  - name: uv\n  - name: uv\n")),
+        (
+            "\"test-sdk-basic-2\" SDK must only be included once",
+            sdks("  - name: project-test-sdk-basic-2\n  - name: project-test-sdk-basic-2\n"),
+        ),
+        ("\"agent\" is a reserved SDK name", sdks("  - name: agent\n")),
+        ("\"system\" is a reserved SDK name", sdks("  - name: try-system\n")),
+        ("invalid SDK name \"Bad_Name\"", sdks("  - name: Bad_Name\n")),
+        ("\"uv\" SDK: ", sdks("  - name: uv\n    channel: cpu/unstable\n")),
+        ("invalid plug name: \"Bad\"", sdks("  - name: uv\n    plugs:\n      Bad:\n")),
+        ("invalid slot name: \"s_1\"", sdks("  - name: uv\n    slots:\n      s_1:\n")),
+        (
+            "invalid interface name \"Mount\" for plug \"p\"",
+            sdks("  - name: uv\n    plugs:\n      p:\n        interface: Mount\n"),
+        ),
+        (
+            "cannot bind system SDK plug \"system:p\"",
+            sdks("  - name: system\n    plugs:\n      p:\n        bind: a:q\n  - name: a\n"),
+        ),
+        (
+            "cannot bind to system SDK plug \"system:mount\"",
+            sdks("  - name: a\n    plugs:\n      p:\n        bind: system:mount\n"),
+        ),
+        (
+            "cannot bind plug \"b:q\": SDK \"b\" not found",
+            sdks("  - name: a\n    plugs:\n      p:\n        bind: b:q\n"),
+        ),
+        (
+            "cannot bind plug \"a:p\" to itself",
+            sdks("  - name: a\n    plugs:\n      p:\n        bind: a:p\n"),
+        ),
+        (
+            "cannot bind \"b:q\" to \"c:r\": plug \"b:q\" is already bound",
+            sdks(
+                "  - name: a\n    plugs:\n      p:\n        bind: b:q\n  - name: b\n    plugs:\n      q:\n        bind: c:r\n  - name: c\n",
+            ),
+        ),
+        (
+            "cannot connect plug \"a:p\" to slot \"system:mount\": plug is bound",
+            sdks(
+                "  - name: a\n    plugs:\n      p:\n        bind: b:q\n  - name: b\nconnections:\n  - plug: a:p\n    slot: system:mount\n",
+            ),
+        ),
+        (
+            "cannot connect plug \"b:q\" to slot \"c:s\": workshop \"ws\" has no SDK named \"c\"",
+            sdks("  - name: b\nconnections:\n  - plug: b:q\n    slot: c:s\n"),
+        ),
+        (
+            "action name \"Build\" must: (1) start with a letter, (2) only include digits, lowercase letters, and hyphens joining them",
+            format!("{HEAD}actions:\n  Build: make\n"),
+        ),
+    ];
+    for (reference, text) in &table {
+        let rule = invalid(text);
+        assert!(rule.starts_with(reference), "reference: {reference:?}\nours:      {rule:?}");
+        let loaded = load(text, Path::new(PATH)).unwrap_err().to_string();
+        assert!(loaded.starts_with(reference), "reference: {reference:?}\nours:      {loaded:?}");
+        assert!(loaded.ends_with(&format!(" in \"{PATH}\")")), "{loaded}");
+    }
+    // Found while reading the file, so within the YAML reader's message (ER-03).
+    let malformed = parse_err(&sdks(
+        "  - name: project-test-sdk-mount\nconnections:\n  - plug: test-sdk-mount\n    slot: system:mount\n",
+    ));
+    assert!(malformed.starts_with("workshop definition YAML:\n"), "{malformed}");
+    assert!(
+        malformed
+            .contains("\"test-sdk-mount\" is not a valid plug or slot reference (use <sdk>:<plug or slot>)"),
+        "{malformed}"
+    );
 }

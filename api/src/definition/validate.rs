@@ -11,6 +11,11 @@ use super::{DefinitionError, EndpointRef, InterfaceDef, PlugDef, SdkName, Worksh
 pub const SUPPORTED_BASES: [&str; 5] =
     ["ubuntu@20.04", "ubuntu@22.04", "ubuntu@24.04", "ubuntu@26.04", "debian@12"];
 
+/// The reference's message for a base it does not know, followed by the list.
+pub fn unsupported_base(base: &str) -> String {
+    format!("base \"{base}\" not supported; valid bases: {}", SUPPORTED_BASES.join(", "))
+}
+
 const NAME_RULE: &str =
     "must: (1) start with a letter, (2) only include digits, lowercase letters, and hyphens joining them";
 
@@ -19,7 +24,7 @@ impl WorkshopFile {
     pub fn validate(&self) -> Result<(), DefinitionError> {
         self.validate_name()?;
         if !SUPPORTED_BASES.contains(&self.base.as_str()) {
-            return Err(DefinitionError::invalid("base", format!("base \"{}\" not supported", self.base)));
+            return Err(DefinitionError::invalid("base", unsupported_base(&self.base)));
         }
         let listed = self.validate_sdks()?;
         let bound = self.validate_binding(&listed)?;

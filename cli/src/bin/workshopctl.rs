@@ -1,30 +1,44 @@
 //! `workshopctl`: the in-workshop tool hooks use to talk to workshopd (`set-health`).
 //!
-//! It is copied into every workshop, so it stays small: no argument parser of its own. The
-//! arguments go to the daemon as they are (`POST /v1/workshopctl` on the untrusted socket),
-//! which parses them and answers the output to print.
+//! It is copied into every workshop, whatever its base, so it is built as a static binary
+//! (`make release`) and stays small. Its arguments are checked here with the daemon's own
+//! grammar (`workshop_api::workshopctl`), so that a mistake is reported without a round trip
+//! and help needs no daemon; a valid command goes to the daemon (`POST /v1/workshopctl` on
+//! the untrusted socket) with the hook's cookie, and the daemon, which trusts nothing a
+//! workshop sends, checks it all again.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use workshop_api::ErrorKind;
-use workshop_api::workshopctl::WorkshopctlRequest;
+use workshop_api::workshopctl::{self, Invocation, WorkshopctlRequest};
 use workshop_client::{Client, ClientError, socket};
 
 /// Overrides the socket path (tests).
 const SOCKET_ENV: &str = "WORKSHOPCTL_SOCKET";
+/// The hook's cookie, set by the daemon in every hook's environment.
+const COOKIE_ENV: &str = "WORKSHOP_COOKIE";
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match workshopctl::parse(&args) {
+        Ok(Invocation::Help(text)) => {
+            print_streams(&text, "");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Invocation::SetHealth(_)) => {}
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let socket = std::env::var(SOCKET_ENV)
         .ok()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| socket::GUEST_UNTRUSTED_SOCKET.to_string());
     let client = Client::new(socket);
-    let request = WorkshopctlRequest {
-        context_id: std::env::var("WORKSHOP_COOKIE").unwrap_or_default(),
-        args: std::env::args().skip(1).collect(),
-        stdin: None,
-    };
+    let request =
+        WorkshopctlRequest { context_id: std::env::var(COOKIE_ENV).unwrap_or_default(), args, stdin: None };
     match client.workshopctl(&request) {
         Ok(result) => {
             print_streams(&result.stdout, &result.stderr);

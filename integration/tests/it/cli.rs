@@ -125,3 +125,46 @@ fn exec_flags_are_checked_before_anything_else() {
     let run = d.cli(tmp.path(), &["exec", "-i", "-I", "--", "true"]);
     assert!(run.fails().contains(r#""-i" incompatible with "-I""#), "{}", run.output());
 }
+
+/// `--project` completes directories through the real binary's completion entry point:
+/// relative, absolute and `~` prefixes; `launch` offers directories whose workshops are not
+/// launched yet (nothing is launched: the daemon runs without LXD), other commands do not,
+/// `init` offers any; `.` where the current directory fits.
+#[test]
+fn project_completion_offers_directories() {
+    let d = degraded();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(tmp.path()).unwrap();
+    for dir in ["proj/.workshop", "empty", "deep/proj2"] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+    }
+    std::fs::write(root.join("proj/.workshop/dev.yaml"), "name: dev\nbase: debian@12\n").unwrap();
+    std::fs::write(root.join("deep/proj2/workshop.yaml"), "name: ws\nbase: debian@12\n").unwrap();
+    std::fs::write(root.join("file.txt"), "").unwrap();
+    let home = root.display().to_string();
+    let complete = |cwd: &Path, words: &[&str]| {
+        let index = (words.len() - 1).to_string();
+        let env = [
+            ("COMPLETE", "bash"),
+            ("_CLAP_IFS", "\n"),
+            ("_CLAP_COMPLETE_INDEX", index.as_str()),
+            ("_CLAP_COMPLETE_COMP_TYPE", "9"),
+            ("_CLAP_COMPLETE_SPACE", "false"),
+            ("HOME", home.as_str()),
+        ];
+        let mut args = vec!["--"];
+        args.extend_from_slice(words);
+        let run = d.cli_as(None, cwd, &args, &env);
+        run.ok().lines().map(String::from).collect::<Vec<_>>()
+    };
+    assert_eq!(complete(&root, &["workshop", "launch", "--project", ""]), ["proj/"]);
+    assert_eq!(complete(&root, &["workshop", "launch", "--project", "deep/"]), ["deep/proj2/"]);
+    assert!(complete(&root, &["workshop", "list", "--project", ""]).is_empty(), "nothing is launched");
+    assert_eq!(complete(&root, &["workshop", "init", "x", "-p", "e"]), ["empty/"]);
+    let abs = format!("{home}/pr");
+    assert_eq!(complete(Path::new("/"), &["workshop", "launch", "-p", &abs]), [format!("{home}/proj/")]);
+    assert_eq!(complete(Path::new("/"), &["workshop", "launch", "--project", "~/p"]), ["~/proj/"]);
+    assert_eq!(complete(&root.join("deep"), &["workshop", "launch", "-p", "../p"]), ["../proj/"]);
+    assert_eq!(complete(&root.join("proj"), &["workshop", "launch", "--project", ""]), ["."]);
+    assert_eq!(complete(&root, &["workshop", "launch", "--project=pr"]), ["--project=proj/"]);
+}

@@ -251,3 +251,30 @@ fn deleted_project_directory_is_an_error_with_a_warning() {
         format!("cannot find project directory {:?} for workshop \"ws-gone\"", p.path.display().to_string());
     assert!(squeezed.contains(&message), "{}", warnings.output());
 }
+
+/// Issue 11 item 1: a definition written for the reference, with a key it ignores, is used;
+/// the key is a warning of the user who read it, with its line, column and the key meant.
+#[test]
+fn unknown_definition_keys_are_warnings() {
+    if !lxd_enabled("unknown_definition_keys_are_warnings") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let p = Project::new(&user, "unknown-keys");
+    let stamp = p.path.join("warnings.json");
+    let env = [("WORKSHOPD_LAST_WARNING_TIMESTAMP_FILENAME", stamp.to_str().unwrap())];
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &env);
+    p.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nactons:\n  x: y\nactions:\n  hi: echo hi\n");
+    let actions = w(&["actions", "ws"]);
+    assert_eq!(actions.stdout, "hi:\n  script: echo hi\n", "{}", actions.output());
+    assert!(actions.stderr.lines().any(|l| l == BANNER), "{}", actions.output());
+    let warnings = w(&["warnings"]);
+    let text = warnings.ok().split_whitespace().collect::<Vec<_>>().join(" ");
+    let expected = format!(
+        r#"unknown key "actons" at line 3, column 1 (did you mean "actions"?) (in "{}/.workshop/ws.yaml")"#,
+        p.path.display()
+    );
+    assert!(text.contains(&expected), "no {expected:?} in:\n{}", warnings.output());
+}

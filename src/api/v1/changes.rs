@@ -1,11 +1,13 @@
 //! `/v1/changes`, `/v1/changes/{id}`, `/v1/changes/{id}/wait`.
 
 use std::time::Duration;
+use workshop_actors::managers::task::keys;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use workshop_actors::engine::{AbortChange, Query, WatchChange};
+use workshop_actors::managers::hook::{HookOutput, HookOutputs};
 use workshop_actors::state::{Change, State, Task};
 use workshop_api::ids::{ChangeId, ProjectId};
 use workshop_api::{ChangeAction, ChangeInfo, Progress, TaskInfo};
@@ -58,9 +60,7 @@ pub async fn list(
                 .changes()
                 .filter(|c| visible(c, &viewer))
                 .filter(|c| {
-                    project
-                        .as_ref()
-                        .is_none_or(|p| c.get::<String>("project-id").as_deref() == Some(p.as_str()))
+                    project.as_ref().is_none_or(|p| c.read(&keys::PROJECT_ID).as_deref() == Some(p.as_str()))
                 })
                 .filter(|c| match select {
                     Select::All => true,
@@ -76,13 +76,59 @@ pub async fn list(
     Ok(sync(StatusCode::OK, changes, state.warning_meta(&caller).await))
 }
 
+#[derive(Debug, Deserialize)]
+pub struct GetQuery {
+    #[serde(default)]
+    verbose: Option<String>,
+}
+
+/// `?verbose=true` (the CLI's `--verbose`): the log of each hook task holds the hook's whole
+/// output in place of its last lines, while the change is in progress.
 pub async fn get(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<ChangeId>,
+    query: web::Query<GetQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let info = find(&state, &caller, id.into_inner().into_string()).await?;
+    let verbose = match query.verbose.as_deref().unwrap_or_default() {
+        "" | "false" | "0" => false,
+        "true" | "1" => true,
+        other => return Err(ApiError::BadRequest(format!("invalid value for verbose: {other:?}"))),
+    };
+    let mut info = find(&state, &caller, id.into_inner().into_string()).await?;
+    if verbose {
+        full_hook_output(&state, &caller, &mut info).await?;
+    }
     Ok(sync(StatusCode::OK, info, state.warning_meta(&caller).await))
+}
+
+/// Puts the full output the hook manager still holds into the logs of `info`'s hook tasks.
+async fn full_hook_output(state: &AppState, caller: &Caller, info: &mut ChangeInfo) -> Result<(), ApiError> {
+    let tasks: Vec<String> =
+        info.tasks.iter().filter(|t| t.kind == "run-hook").map(|t| t.id.clone()).collect();
+    if tasks.is_empty() {
+        return Ok(());
+    }
+    let outputs = state.hooks.send(HookOutputs { uid: caller.uid, tasks }).await?;
+    for task in &mut info.tasks {
+        if let Some(output) = outputs.get(&task.id) {
+            with_full_output(&mut task.log, output);
+        }
+    }
+    Ok(())
+}
+
+/// Replaces the message of the log entry holding `output`'s truncated copy with all of it.
+fn with_full_output(log: &mut [String], output: &HookOutput) {
+    let full = output.full.strip_suffix('\n').unwrap_or(&output.full);
+    for entry in log {
+        let mut parts = entry.splitn(3, ' ');
+        if let (Some(time), Some(level), Some(message)) = (parts.next(), parts.next(), parts.next())
+            && message == output.logged
+        {
+            *entry = format!("{time} {level} {full}");
+        }
+    }
 }
 
 pub async fn post(
@@ -146,7 +192,7 @@ async fn find(state: &AppState, caller: &Caller, id: String) -> Result<ChangeInf
 
 /// Root sees every change; others see their own (a change without an owner is root's).
 fn visible(change: &Change, caller: &Caller) -> bool {
-    caller.is_root() || change.get::<String>("user").is_some_and(|u| u == caller.user)
+    caller.is_root() || change.read(&keys::USER).is_some_and(|u| u == caller.user)
 }
 
 fn numeric(id: &str) -> u64 {
@@ -167,8 +213,8 @@ pub fn change_info(st: &State, c: &Change) -> ChangeInfo {
         err: if ready { st.change_err(&c.id) } else { None },
         spawn_time: c.spawn_time(),
         ready_time: if ready { c.ready_time() } else { None },
-        project_id: c.get::<String>("project-id"),
-        data: c.get::<serde_json::Value>("api-data").unwrap_or_default(),
+        project_id: c.read(&keys::PROJECT_ID),
+        data: c.read(&keys::API_DATA).unwrap_or_default(),
     }
 }
 
@@ -186,7 +232,7 @@ fn task_info(t: &Task) -> TaskInfo {
         spawn_time: t.spawn_time(),
         ready_time: t.ready_time(),
         doing_time: t.doing_time().as_nanos() as i64,
-        data: t.get::<serde_json::Value>("api-data").unwrap_or_default(),
+        data: t.read(&keys::API_DATA).unwrap_or_default(),
     }
 }
 
@@ -196,6 +242,18 @@ mod tests {
 
     fn caller(uid: u32, user: &str) -> Caller {
         Caller { uid, gid: uid, user: user.into() }
+    }
+
+    #[test]
+    fn a_verbose_log_holds_the_whole_hook_output() {
+        let output = HookOutput { logged: "line 2\nline 3".into(), full: "line 1\nline 2\nline 3\n".into() };
+        let mut log = vec![
+            "2024-05-01T10:00:00Z INFO line 2\nline 3".to_string(),
+            "2024-05-01T10:00:01Z ERROR command exit code 1".to_string(),
+        ];
+        with_full_output(&mut log, &output);
+        assert_eq!(log[0], "2024-05-01T10:00:00Z INFO line 1\nline 2\nline 3");
+        assert_eq!(log[1], "2024-05-01T10:00:01Z ERROR command exit code 1");
     }
 
     #[test]

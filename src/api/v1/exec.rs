@@ -10,9 +10,9 @@ use actix_ws::{Message, MessageStream, Session};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tracing::debug;
-use workshop_actors::backend::ExecControl;
-use workshop_actors::managers::command::{Attach, AttachError, ClientEnds, CommandError, Exec, Inbound};
-use workshop_api::exec::{ExecRequest, WS_CONTROL};
+use workshop_actors::backend::SessionControl;
+use workshop_actors::managers::command::{Attach, ClientEnds, Exec, Inbound};
+use workshop_api::exec::{ExecRequest, ExecResult, WS_CONTROL};
 use workshop_api::ids::{ProjectId, TaskId, WorkshopName};
 
 use crate::api::AppState;
@@ -22,26 +22,6 @@ use crate::api::response::accepted;
 
 /// Largest websocket frame accepted from a client (the CLI sends 16 KiB of stdin at most).
 const MAX_FRAME: usize = 1 << 20;
-
-impl From<CommandError> for ApiError {
-    fn from(e: CommandError) -> Self {
-        match e {
-            CommandError::BadRequest(m) => Self::BadRequest(m),
-            CommandError::Workshop(e) => e.into(),
-            CommandError::Engine(e) => e.into(),
-        }
-    }
-}
-
-impl From<AttachError> for ApiError {
-    fn from(e: AttachError) -> Self {
-        match e {
-            AttachError::NoTask(_) | AttachError::NoWebsocket(_) => Self::NotFound(e.to_string()),
-            AttachError::NotOwner(_) => Self::Forbidden(e.to_string()),
-            AttachError::AlreadyConnected(_) => Self::BadRequest(e.to_string()),
-        }
-    }
-}
 
 /// Request fields the reference refuses when set.
 const UNSUPPORTED: &[&str] = &["terminal", "split-stderr"];
@@ -68,7 +48,7 @@ pub async fn post(
         request,
     };
     let started = state.commands.send(msg).await??;
-    let result = serde_json::json!({ "task-id": started.task });
+    let result = serde_json::to_value(ExecResult { task_id: started.task }).unwrap_or_default();
     Ok(accepted(&started.change, result, state.warning_meta(&caller).await))
 }
 
@@ -163,7 +143,7 @@ async fn next_output(outbound: &mut Option<mpsc::Receiver<Bytes>>) -> Option<Byt
 
 /// An LXD-style control message: `window-resize` with string `width`/`height` args, or
 /// `signal` with a number.
-fn parse_control(text: &str) -> Option<ExecControl> {
+fn parse_control(text: &str) -> Option<SessionControl> {
     let control: workshop_api::exec::ExecControl = match serde_json::from_str(text) {
         Ok(c) => c,
         Err(e) => {
@@ -174,9 +154,9 @@ fn parse_control(text: &str) -> Option<ExecControl> {
     match control.command.as_str() {
         "window-resize" => {
             let size = |key: &str| control.args.get(key).and_then(|v| v.parse::<u16>().ok());
-            Some(ExecControl::Resize { width: size("width")?, height: size("height")? })
+            Some(SessionControl::Resize { width: size("width")?, height: size("height")? })
         }
-        "signal" => control.signal.map(ExecControl::Signal),
+        "signal" => control.signal.map(SessionControl::Signal),
         other => {
             debug!(command = other, "ignoring unknown exec control command");
             None

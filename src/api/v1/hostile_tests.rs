@@ -51,6 +51,7 @@ async fn hostile_path_segments_are_refused_by_name() {
                 ("GET", format!("/v1/changes/{segment}/wait"), change.clone()),
                 ("GET", format!("/v1/tasks/{segment}/websocket/stdio"), format!("invalid task id {quoted}")),
                 ("GET", format!("/v1/changes?project-id={segment}"), format!("invalid query: {project}")),
+                ("GET", format!("/v1/sdks/{segment}"), format!("invalid SDK name {quoted}")),
             ];
             for (method, path, want) in routes {
                 let body = if method == "POST" {
@@ -75,6 +76,46 @@ async fn hostile_path_segments_are_refused_by_name() {
         assert_400("GET", path, "", http(&socket, "GET", path, ""), "invalid project id");
     })
     .await;
+}
+
+/// Searches and SDK names that never reach the Store (its requests are counted), and answers
+/// from the Store that are refused.
+#[actix_web::test]
+async fn hostile_sdk_requests_are_refused_before_the_store() {
+    use workshop_actors::store::fixture::{Fault, FixtureSdk, FixtureStore, Route};
+    let store = FixtureStore::start();
+    store.publish(FixtureSdk::new("go", 1));
+    let s = super::sdks::tests::sdk_server(&store.url());
+    let socket = s.socket.clone();
+    let store = std::sync::Arc::new(store);
+    let fixture = store.clone();
+    blocking(move || {
+        let long = "a".repeat(257);
+        let refused = [
+            (format!("/v1/find?q={long}"), "invalid query: longer than 256 characters"),
+            ("/v1/find?q=a%00b".to_string(), "invalid query: control characters"),
+            ("/v1/find?q=%1B%5B2J".to_string(), "invalid query: control characters"),
+            ("/v1/sdks/try-go".to_string(), r#"invalid SDK name \"try-go\""#),
+            (format!("/v1/sdks/{}", "a".repeat(41)), "longer than 40 characters"),
+        ];
+        for (path, want) in refused {
+            assert_400("GET", &path, "", http(&socket, "GET", &path, ""), want);
+        }
+        assert!(fixture.requests().is_empty(), "{:?}", fixture.requests());
+        // A search with every byte a client may send reaches the Store percent-encoded.
+        let (status, _) = http(&socket, "GET", "/v1/find?q=%22%2F..%2F%3F%26x%3D", "");
+        assert_eq!(status, 200);
+        let sent = fixture.requests().pop().unwrap();
+        assert!(sent.starts_with("GET /v2/sdks/find?q=%22%2F..%2F%3F%26x%3D&fields="), "{sent}");
+        // A Store that answers nonsense is the Store's failure (502), never the daemon's.
+        for fault in [Fault::Huge, Fault::Malformed, Fault::Short, Fault::Status(500)] {
+            fixture.fault(Route::Info, Some(fault));
+            let (status, text) = http(&socket, "GET", "/v1/sdks/go", "");
+            assert_eq!(status, 502, "{fault:?}: {text}");
+        }
+    })
+    .await;
+    drop(store);
 }
 
 #[actix_web::test]
@@ -103,6 +144,200 @@ async fn hostile_names_in_bodies_are_refused_by_name() {
         assert_400("GET", wait, "", http(&socket, "GET", wait, ""), "out of range");
     })
     .await;
+}
+
+/// `POST /v1/workshopctl` from the host: no cookie is valid from a process in no workshop
+/// (not even a live one), and oversized requests are refused before anything is looked up.
+#[actix_web::test]
+async fn workshopctl_refuses_host_callers_forged_cookies_and_oversized_requests() {
+    let s = server().await;
+    let (change, cookie) = running_check_health(&s).await;
+    let socket = s.socket.clone();
+    let live = cookie.clone();
+    blocking(move || {
+        let post = |body: &str| http(&socket, "POST", "/v1/workshopctl", body);
+        let request = |cookie: &str, args: &str| format!(r#"{{"context-id":"{cookie}","args":{args}}}"#);
+        let okay = r#"["set-health","okay"]"#;
+        for cookie in [live.as_str(), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "../../x", "%00"] {
+            let body = request(cookie, okay);
+            assert_400("POST", "/v1/workshopctl", &body, post(&body), "invalid workshop cookie");
+        }
+        let body = request("", okay);
+        let outside = r#"cannot invoke workshopctl operation commands (here \"set-health\") from outside of a workshop"#;
+        assert_400("POST", "/v1/workshopctl", &body, post(&body), outside);
+        let many = serde_json::to_string(&vec!["okay"; 17]).unwrap();
+        let body = request("", &many);
+        assert_400("POST", "/v1/workshopctl", &body, post(&body), "17 arguments given, at most 16");
+        let long = serde_json::to_string(&["set-health", "error", &"m".repeat(5000)]).unwrap();
+        let body = request(&live, &long);
+        assert_400("POST", "/v1/workshopctl", &body, post(&body), "argument 3 is longer than 4096 bytes");
+        let huge = serde_json::to_string(&["set-health", "error", &"m".repeat(9 << 20)]).unwrap();
+        let body = request("", &huge);
+        assert_400("POST", "/v1/workshopctl", &body, post(&body), "cannot decode request body");
+        let body = format!(r#"{{"context-id":"","args":{okay},"stdin":"eA=="}}"#);
+        assert_400("POST", "/v1/workshopctl", &body, post(&body), "no command reads standard input");
+    })
+    .await;
+    end(&s, &change).await;
+}
+
+/// The route with the identity the guest socket gives: a hook's cookie works from its own
+/// workshop only, and only while the hook runs.
+#[actix_web::test]
+async fn workshopctl_speaks_for_a_running_hook_of_the_callers_own_workshop_only() {
+    use actix_web::web::{Data, Json};
+    use workshop_actors::backend::lxd::origin::{GuestWorkshop, workshop_of_cgroups};
+    use workshop_api::workshopctl::WorkshopctlRequest;
+
+    use crate::api::peer::{AnyCaller, GuestCaller};
+
+    let s = server().await;
+    let (change, cookie) = running_check_health(&s).await;
+    let state = Data::new(crate::api::AppState::of(&s.daemon));
+    let user = current_user();
+    let own = workshop_of_cgroups(&format!("0::/lxc.payload.workshop.{user}_ws-{}\n", s.project_id)).unwrap();
+    let call = |workshop: GuestWorkshop| {
+        let request = WorkshopctlRequest {
+            context_id: cookie.clone(),
+            args: vec!["set-health".into(), "okay".into()],
+            stdin: None,
+        };
+        let caller = AnyCaller::Guest(GuestCaller { uid: 100_000, workshop });
+        super::workshopctl::post(caller, state.clone(), Json(request))
+    };
+    let status = |r: Result<actix_web::HttpResponse, crate::api::error::ApiError>| match r {
+        Ok(response) => (response.status().as_u16(), String::new()),
+        Err(e) => (actix_web::ResponseError::status_code(&e).as_u16(), e.to_string()),
+    };
+    let other = GuestWorkshop { workshop: "other".into(), ..own.clone() };
+    assert_eq!(status(call(other).await), (400, "invalid workshop cookie".to_string()));
+    let others_user = GuestWorkshop { lxd_project: "workshop.someone-else".into(), ..own.clone() };
+    assert_eq!(status(call(others_user).await), (400, "invalid workshop cookie".to_string()));
+    assert_eq!(status(call(own.clone()).await), (200, String::new()));
+    end(&s, &change).await;
+    assert_eq!(status(call(own).await), (400, "invalid workshop cookie".to_string()), "the hook has ended");
+}
+
+/// `GET /v1/changes/{id}?verbose=true`: a paused hook's whole output in its task's log (the
+/// plain view keeps the last lines); a verbose value that is no boolean is refused.
+#[actix_web::test]
+async fn verbose_changes_show_whole_hook_output() {
+    use futures_util::FutureExt;
+    use workshop_actors::backend::RunOutput;
+    use workshop_actors::engine::Transact;
+    use workshop_actors::managers::hook::{Hook, plan};
+    use workshop_actors::managers::task::{self, TaskTarget, WaitSetup, keys};
+
+    let s = server().await;
+    let text: String = (1..=30).map(|i| format!("line {i}\n")).collect();
+    let output = text.clone();
+    s.fake.on_run("/hooks/setup-base", move |_| {
+        let stdout = output.clone().into_bytes();
+        async move { RunOutput { exit_code: 3, stdout, ..RunOutput::default() } }.boxed_local()
+    });
+    // SAFETY: plain getters.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let user = workshop_actors::managers::UserRef { name: current_user(), uid, gid };
+    let target =
+        TaskTarget { name: "ws".into(), project_id: s.project_id.clone(), project_path: "/".into(), user };
+    let change = s
+        .daemon
+        .engine
+        .send(Transact(Box::new(move |st| {
+            let now = chrono::Utc::now();
+            let change = task::new_change(
+                st,
+                "launch",
+                "Launch \"ws\" workshop",
+                &target.user,
+                &target.project_id,
+                now,
+            );
+            let mode = WaitSetup { mode: "wait-on-error".into() };
+            st.change_mut(&change).unwrap().write(&keys::WAIT_SETUP, &mode);
+            plan::add_hook(st, &change, &target, "db", Hook::SetupBase, None, now);
+            change
+        })))
+        .await
+        .unwrap()
+        .unwrap();
+    let socket = s.socket.clone();
+    let id = change.clone();
+    blocking(move || {
+        let client = workshop_client::Client::new(&socket);
+        let log = |verbose: bool| loop {
+            let info = client.change(&id, verbose).unwrap();
+            if info.status == "Wait" {
+                return info.tasks[0].log.clone();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let plain = log(false);
+        assert!(plain[0].ends_with(" INFO line 21\nline 22\nline 23\nline 24\nline 25\nline 26\nline 27\nline 28\nline 29\nline 30"), "{plain:?}");
+        let verbose = log(true);
+        assert!(verbose[0].ends_with(&format!(" INFO {}", text.trim_end())), "{verbose:?}");
+        assert_eq!(plain[1..], verbose[1..]);
+        let path = format!("/v1/changes/{id}?verbose=yes");
+        assert_400("GET", &path, "", http(&socket, "GET", &path, ""), r#"invalid value for verbose: \"yes\""#);
+    })
+    .await;
+    end(&s, &change).await;
+}
+
+/// The name of the user the test server's workshop belongs to.
+fn current_user() -> String {
+    // SAFETY: a plain getter.
+    crate::api::peer::user_entry(unsafe { libc::geteuid() }).unwrap().0
+}
+
+/// Plans a check-health hook in the test server's workshop `ws` that runs until its change is
+/// aborted; returns the change and the hook's cookie once it runs.
+async fn running_check_health(s: &super::exec::tests::Server) -> (String, String) {
+    use futures_util::FutureExt;
+    use workshop_actors::engine::Transact;
+    use workshop_actors::managers::hook::{Hook, plan};
+    use workshop_actors::managers::task::{self, TaskTarget};
+
+    s.fake.on_run("/hooks/check-health", |_| std::future::pending().boxed_local());
+    // SAFETY: plain getters.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let user = workshop_actors::managers::UserRef { name: current_user(), uid, gid };
+    let target =
+        TaskTarget { name: "ws".into(), project_id: s.project_id.clone(), project_path: "/".into(), user };
+    let change = s
+        .daemon
+        .engine
+        .send(Transact(Box::new(move |st| {
+            let now = chrono::Utc::now();
+            let change = task::new_change(
+                st,
+                "launch",
+                "Launch \"ws\" workshop",
+                &target.user,
+                &target.project_id,
+                now,
+            );
+            plan::add_hook(st, &change, &target, "db", Hook::CheckHealth, None, now);
+            change
+        })))
+        .await
+        .unwrap()
+        .unwrap();
+    for _ in 0..1000 {
+        if let Some(spec) = s.fake.runs().into_iter().find(|r| r.env.contains_key("WORKSHOP_COOKIE")) {
+            return (change, spec.env["WORKSHOP_COOKIE"].clone());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("the hook did not start");
+}
+
+/// Aborts `change` and waits until it is ready.
+async fn end(s: &super::exec::tests::Server, change: &str) {
+    use workshop_actors::engine::{AbortChange, WatchChange};
+    let ready = s.daemon.engine.send(WatchChange(change.to_string())).await.unwrap().unwrap();
+    s.daemon.engine.send(AbortChange(change.to_string())).await.unwrap().unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), ready).await.unwrap().unwrap();
 }
 
 mod properties {
@@ -172,6 +407,39 @@ mod properties {
 
     fn cases(default: u32) -> u32 {
         std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(default)
+    }
+
+    /// The SDK routes on arbitrary names and searches, with a Store that knows one SDK: an
+    /// answer (200, 400 or 404), never a server error.
+    #[actix_web::test]
+    async fn arbitrary_sdk_requests_get_an_answer() {
+        let store = workshop_actors::store::fixture::FixtureStore::start();
+        store.publish(workshop_actors::store::fixture::FixtureSdk::new("go", 1));
+        let s = super::super::sdks::tests::sdk_server(&store.url());
+        let socket = s.socket.clone();
+        blocking(move || {
+            let mut runner =
+                TestRunner::new(Config { cases: cases(64), failure_persistence: None, ..Config::default() });
+            runner
+                .run(&".{0,24}", |segment| {
+                    let seg = encode(&segment);
+                    for path in [format!("/v1/sdks/{seg}"), format!("/v1/find?q={seg}")] {
+                        let (status, text) = http(&socket, "GET", &path, "");
+                        prop_assert!(
+                            matches!(status, 200 | 400 | 404),
+                            "{} {:?}: {} {}",
+                            path,
+                            segment,
+                            status,
+                            text
+                        );
+                    }
+                    Ok(())
+                })
+                .unwrap();
+        })
+        .await;
+        drop(store);
     }
 
     /// Every route with a typed parameter or a body, on arbitrary input: the daemon answers

@@ -3,6 +3,7 @@
 mod changes;
 mod exec;
 mod projects;
+mod sdks;
 mod system;
 mod warnings;
 mod workshopctl;
@@ -65,6 +66,9 @@ fn route(e: Endpoint) -> Route {
         Endpoint::Exec => route.to(exec::post),
         Endpoint::TaskWebsocket => route.to(exec::websocket),
         Endpoint::Workshopctl => route.to(workshopctl::post),
+        Endpoint::ListSdks => route.to(sdks::list),
+        Endpoint::GetSdk => route.to(sdks::get),
+        Endpoint::FindSdks => route.to(sdks::find),
     }
 }
 
@@ -90,7 +94,7 @@ fn query_config() -> web::QueryConfig {
     })
 }
 
-/// Path parameters are typed (`ProjectId`, `WorkshopName`, `ChangeId`, `TaskId` of
+/// Path parameters are typed (`ProjectId`, `WorkshopName`, `ChangeId`, `TaskId`, `SdkBareName` of
 /// `workshop_api::ids`): a malformed one is a 400 naming it, before any lookup.
 fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|err, _req: &HttpRequest| {

@@ -12,7 +12,7 @@ use tracing::debug;
 
 use super::{LxdBackend, instance_error};
 use crate::backend::{
-    BackendError, CONTROL_BUFFER, ExecControl, ExecOutput, ExecSession, ExecSpec, GuestFile, RunLimits,
+    BackendError, CONTROL_BUFFER, ExecSession, ExecSpec, GuestFile, RunLimits, RunOutput, SessionControl,
     Target,
 };
 use crate::lxd::{self, Client, ExecRequest, LxdError, PushOptions, Upload};
@@ -39,8 +39,14 @@ fn exec_request(spec: &ExecSpec) -> ExecRequest {
     request
 }
 
+/// `run "<command>"` for errors, quoting at most the first 64 characters of the command (the
+/// daemon's commands can be long scripts).
 fn command_text(spec: &ExecSpec) -> String {
-    format!("run {:?}", spec.command.join(" "))
+    let line = spec.command.join(" ");
+    match line.char_indices().nth(64) {
+        Some((cut, _)) => format!("run {:?}…", &line[..cut]),
+        None => format!("run {line:?}"),
+    }
 }
 
 /// Why a collected run failed.
@@ -61,11 +67,7 @@ const KILL_SEND: Duration = Duration::from_secs(5);
 /// The streams are complete since the client connects LXD's exec sockets in the order the
 /// `lxc` command does (LXD 5.0.2 dropped the last output of short commands otherwise; the
 /// LXD client tests keep that covered).
-pub(super) async fn collect(
-    client: &Client,
-    instance: &str,
-    spec: &ExecSpec,
-) -> Result<ExecOutput, RunError> {
+pub(super) async fn collect(client: &Client, instance: &str, spec: &ExecSpec) -> Result<RunOutput, RunError> {
     let mut session = client.exec(instance, &exec_request(spec)).await?;
     let stdin = session.take_stdin();
     let feed = async move {
@@ -97,7 +99,7 @@ async fn gather<S>(
     wait: impl Future<Output = Result<i32, LxdError>>,
     kill: impl Future<Output = ()>,
     limits: RunLimits,
-) -> Result<ExecOutput, RunError>
+) -> Result<RunOutput, RunError>
 where
     S: Stream<Item = Result<Bytes, LxdError>> + Unpin,
 {
@@ -106,7 +108,7 @@ where
             futures_util::join!(feed, read_capped(stdout, limits.output), read_capped(stderr, limits.output));
         let exit_code = wait.await?;
         let ((stdout, stdout_cut), (stderr, stderr_cut)) = (stdout?, stderr?);
-        Ok(ExecOutput { exit_code, stdout, stderr, truncated: stdout_cut || stderr_cut })
+        Ok(RunOutput { exit_code, stdout, stderr, truncated: stdout_cut || stderr_cut })
     };
     match actix_rt::time::timeout(limits.timeout, run).await {
         Ok(output) => output,
@@ -138,15 +140,13 @@ impl LxdBackend {
         &self,
         target: &Target,
         spec: &ExecSpec,
-    ) -> Result<ExecOutput, BackendError> {
+    ) -> Result<RunOutput, BackendError> {
         let client = self.instances_client(&target.user);
         collect(&client, &target.instance_name(), spec).await.map_err(|e| match e {
             RunError::Lxd(e) => instance_error(target, &command_text(spec), e),
-            e @ RunError::TimedOut(_) => BackendError::GuestCommand {
-                what: command_text(spec),
-                name: target.name.clone(),
-                reason: e.to_string(),
-            },
+            RunError::TimedOut(after) => {
+                BackendError::TimedOut { what: command_text(spec), name: target.name.clone(), after }
+            }
         })
     }
 
@@ -242,7 +242,7 @@ async fn create_parents(
 /// Copies one output stream of the command to the caller's channel. When the caller stops
 /// reading, the stream is dropped (the client then discards the rest so the command does not
 /// stall).
-async fn forward_output(mut output: lxd::ExecOutput, tx: mpsc::Sender<Bytes>) {
+async fn forward_output(mut output: lxd::OutputStream, tx: mpsc::Sender<Bytes>) {
     while let Some(chunk) = output.next().await {
         match chunk {
             Ok(data) => {
@@ -264,8 +264,8 @@ async fn drive(
     session: lxd::ExecSession,
     mut stdin: Option<lxd::ExecStdin>,
     mut input: mpsc::Receiver<Bytes>,
-    control: lxd::ExecControl,
-    mut controls: mpsc::Receiver<ExecControl>,
+    control: lxd::ControlSender,
+    mut controls: mpsc::Receiver<SessionControl>,
 ) -> Result<i32, LxdError> {
     let wait = session.wait();
     futures_util::pin_mut!(wait);
@@ -287,8 +287,8 @@ async fn drive(
             },
             message = controls.recv(), if controls_open => {
                 let sent = match message {
-                    Some(ExecControl::Resize { width, height }) => control.resize(width.into(), height.into()).await,
-                    Some(ExecControl::Signal(signal)) => control.signal(signal).await,
+                    Some(SessionControl::Resize { width, height }) => control.resize(width.into(), height.into()).await,
+                    Some(SessionControl::Signal(signal)) => control.signal(signal).await,
                     None => {
                         controls_open = false;
                         Ok(())
@@ -323,6 +323,17 @@ mod tests {
             }
         });
         stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) }).boxed_local()
+    }
+
+    #[test]
+    fn errors_quote_the_start_of_long_commands() {
+        let spec = |command: &[&str]| ExecSpec {
+            command: command.iter().map(|s| s.to_string()).collect(),
+            ..ExecSpec::default()
+        };
+        assert_eq!(command_text(&spec(&["test", "-d", "/x"])), r#"run "test -d /x""#);
+        let long = command_text(&spec(&["/bin/sh", "-c", &"é".repeat(500)]));
+        assert_eq!(long, format!("run {:?}…", format!("/bin/sh -c {}", "é".repeat(53))));
     }
 
     #[actix_rt::test]

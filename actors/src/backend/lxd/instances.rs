@@ -8,7 +8,7 @@ use tracing::{debug, warn};
 
 use super::exec::collect;
 use super::layout::{self, AUTOSTART_KEY};
-use super::{LxdBackend, instance_error, lxd_error};
+use super::{LxdBackend, instance_error, lxd_error, search};
 use crate::backend::{BackendError, CreateSpec, Device, ExecSpec, Instance, RunLimits, Target};
 use crate::lxd::{self, Client, InstanceCreate, InstancePut, InstanceSource, LxdError};
 
@@ -73,7 +73,18 @@ impl LxdBackend {
         let name = target.instance_name();
         let what = format!("create workshop {:?}", target.name);
         match client.get_instance(&name).await {
-            Ok((existing, _)) => return check_owner(target, &existing),
+            Ok((existing, _)) => {
+                check_owner(target, &existing)?;
+                // Made by a daemon that died meanwhile: LXD may still be at it (and its
+                // storage must not be touched until it is done).
+                wait_for_operations(&client, &name).await.map_err(|e| lxd_error(&what, e))?;
+                match search::add_hook(&client, &name).await {
+                    Ok(()) => return Ok(()),
+                    // That creation failed and LXD removed what it had made.
+                    Err(e) if e.is_not_found() => debug!(instance = %name, "gone; creating it again"),
+                    Err(e) => return Err(lxd_error(&what, e)),
+                }
+            }
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(lxd_error(&what, e)),
         }
@@ -96,21 +107,25 @@ impl LxdBackend {
                 match when_idle(|| client.create_instance(&copy)).await {
                     Err(e) if !e.is_already_exists() => {
                         warn!(instance = %name, error = %e, "cannot copy the template; creating from the image");
-                        client.create_instance(&create).await
+                        when_idle(|| client.create_instance(&create)).await
                     }
                     copied => copied,
                 }
             }
-            None => client.create_instance(&create).await,
+            // Busy: another daemon is creating it; then it exists.
+            None => when_idle(|| client.create_instance(&create)).await,
         };
         match created {
-            Ok(()) => Ok(()),
+            Ok(()) => {}
             Err(e) if e.is_already_exists() => {
                 let (existing, _) = client.get_instance(&name).await.map_err(|e| lxd_error(&what, e))?;
-                check_owner(target, &existing)
+                check_owner(target, &existing)?;
+                // Another daemon is making it.
+                wait_for_operations(&client, &name).await.map_err(|e| lxd_error(&what, e))?;
             }
-            Err(e) => Err(lxd_error(&what, e)),
+            Err(e) => return Err(lxd_error(&what, e)),
         }
+        search::add_hook(&client, &name).await.map_err(|e| lxd_error(&what, e))
     }
 
     pub(super) async fn delete_instance(&self, target: &Target) -> Result<(), BackendError> {
@@ -132,17 +147,23 @@ impl LxdBackend {
             return Ok(());
         }
         let failed = |reason: String| BackendError::StartFailed { name: target.name.clone(), reason };
+        // Until it has its address (see wait_instance_ready), no write of the workshop names
+        // restarts the bridge's dnsmasq.
+        self.booting(boot_key(target)).await;
         let started = Instant::now();
-        match actix_rt::time::timeout(START_TIMEOUT, when_idle(|| client.start_instance(&name))).await {
-            Ok(Ok(())) => {}
-            Ok(Err(LxdError::StartFailed { message, log_tail, .. })) => {
-                return Err(failed(format!("{message}\n{log_tail}")));
-            }
-            Ok(Err(e)) => return Err(instance_error(target, "start workshop", e)),
-            Err(_) => {
-                return Err(failed(format!("LXD did not start it within {} s", START_TIMEOUT.as_secs())));
-            }
+        let result =
+            match actix_rt::time::timeout(START_TIMEOUT, when_idle(|| client.start_instance(&name))).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(LxdError::StartFailed { message, log_tail, .. })) => {
+                    Err(failed(format!("{message}\n{log_tail}")))
+                }
+                Ok(Err(e)) => Err(instance_error(target, "start workshop", e)),
+                Err(_) => Err(failed(format!("LXD did not start it within {} s", START_TIMEOUT.as_secs()))),
+            };
+        if result.is_err() {
+            self.booted(&boot_key(target));
         }
+        result?;
         debug!(instance = %name, elapsed_ms = started.elapsed().as_millis() as u64, "instance started");
         self.set_autostart(target, true).await
     }
@@ -151,7 +172,9 @@ impl LxdBackend {
         let client = self.instances_client(&target.user);
         let name = target.instance_name();
         let started = Instant::now();
-        if let Err(reason) = wait_for_init(&client, &name).await {
+        let up = wait_for_init(&client, &name).await;
+        self.booted(&boot_key(target));
+        if let Err(reason) = up {
             if let Err(e) = client.stop_instance(&name, None, true).await {
                 warn!(instance = %name, error = %e, "cannot stop an instance whose init system failed");
             }
@@ -256,6 +279,11 @@ impl LxdBackend {
     }
 }
 
+/// The key of an instance's boot lock.
+fn boot_key(target: &Target) -> String {
+    format!("{}/{}", layout::instances_project(&target.user), target.instance_name())
+}
+
 /// An existing instance is fine for `create` only when it belongs to the same project.
 fn check_owner(target: &Target, existing: &lxd::Instance) -> Result<(), BackendError> {
     if layout::belongs_to(&existing.config, target) {
@@ -285,6 +313,22 @@ where
             other => return other,
         }
     }
+}
+
+/// Waits (at most [`BUSY_TIMEOUT`]) until no operation of LXD concerns instance `name`.
+async fn wait_for_operations(client: &Client, name: &str) -> Result<(), LxdError> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    while client.running_operations().await?.iter().any(|op| op.concerns_instance(name)) {
+        if Instant::now() >= deadline {
+            return Err(LxdError::Invalid(format!(
+                "LXD is still busy with instance {name:?} after {} s",
+                BUSY_TIMEOUT.as_secs()
+            )));
+        }
+        debug!(instance = %name, "waiting for LXD's operations on the instance");
+        actix_rt::time::sleep(BUSY_RETRY).await;
+    }
+    Ok(())
 }
 
 /// LXD's "Instance is busy running a \"stop\" operation".

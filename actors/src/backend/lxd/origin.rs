@@ -40,6 +40,15 @@ pub struct GuestWorkshop {
     pub workshop: String,
 }
 
+impl GuestWorkshop {
+    /// Whether this is the instance of `target` (its user's LXD project, project id and name).
+    pub fn is(&self, target: &crate::backend::Target) -> bool {
+        self.workshop == target.name
+            && self.project_id == target.project_id
+            && self.lxd_project == layout::instances_project(&target.user)
+    }
+}
+
 /// Why a process is not known to run in a workshop.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OriginError {
@@ -186,6 +195,21 @@ mod tests {
                 GuestWorkshop { lxd_project: project, project_id: id, workshop: "my-ws2".into() }
             );
         }
+    }
+
+    #[test]
+    fn a_guest_is_its_own_workshop_only() {
+        let guest = alice_dev();
+        assert!(guest.is(&Target::new("alice", "0123abcd", "dev")));
+        assert!(!guest.is(&Target::new("bob", "0123abcd", "dev")), "another user's workshop");
+        assert!(!guest.is(&Target::new("alice", "0123abce", "dev")), "another project");
+        assert!(!guest.is(&Target::new("alice", "0123abcd", "prod")), "another workshop");
+        // A user whose name needs a key.
+        let odd = Target::new("john_doe", "0123abcd", "dev");
+        let text =
+            format!("0::/lxc.payload.{}_{}\n", layout::instances_project("john_doe"), odd.instance_name());
+        let found = workshop_of_cgroups(&text).unwrap();
+        assert!(found.is(&odd));
     }
 
     #[test]

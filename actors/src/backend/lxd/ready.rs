@@ -70,11 +70,7 @@ impl LxdBackend {
         let candidates: Vec<&str> =
             POOL_DRIVERS.iter().copied().filter(|d| supported.iter().any(|s| s == d)).collect();
         if candidates.is_empty() {
-            return Err(format!(
-                "suitable storage backend not found: LXD supports neither zfs nor btrfs here \
-                 (it has: {}); install zfsutils-linux or btrfs-progs and restart LXD",
-                supported.join(", ")
-            ));
+            return Err(crate::messages::no_storage_driver(&supported));
         }
         let config = BTreeMap::from([("size".to_string(), POOL_SIZE.to_string())]);
         let mut failures = Vec::new();
@@ -158,11 +154,7 @@ fn check_server(info: &ServerInfo) -> Result<(), String> {
     if missing.is_empty() {
         return Ok(());
     }
-    Err(format!(
-        "incompatible backend: LXD server version {:?} lacks the API extension(s) {}; a newer LXD is needed",
-        info.environment.server_version,
-        missing.join(", ")
-    ))
+    Err(crate::messages::incompatible_server(&info.environment.server_version, &missing))
 }
 
 #[cfg(test)]
@@ -186,8 +178,8 @@ mod tests {
         let err = check_server(&server("trusted", &["projects"])).unwrap_err();
         assert_eq!(
             err,
-            "incompatible backend: LXD server version \"4.0.0\" lacks the API extension(s) \
-             container_exec_user_group_cwd; a newer LXD is needed"
+            "incompatible backend: LXD server version \"4.0.0\" is not supported; it lacks the API \
+             extension(s) container_exec_user_group_cwd, so a newer LXD is needed"
         );
     }
 }

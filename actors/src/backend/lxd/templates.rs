@@ -54,8 +54,10 @@ impl LxdBackend {
         templates.retain(|_, preparation| preparation.peek().is_none());
         templates.entry(key).or_insert_with(|| {
             let images = self.client.unscoped();
+            let job = self.activity.begin();
             let template = Template { name, image: spec.image.clone(), raw_idmap, setup: spec.setup.clone() };
-            let preparation = prepare(client, images, template).boxed_local().shared();
+            let preparation =
+                prepare(client, images, template).map(move |()| drop(job)).boxed_local().shared();
             actix_rt::spawn(preparation.clone());
             preparation
         });

@@ -136,8 +136,9 @@ impl ExecArgs {
 }
 
 /// The session environment: `LANG`, the user's home and name (for the workshop user and
-/// root), the runtime directory and session bus, then what the client sent.
-fn session_env(uid: u32, client: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+/// root), the runtime directory and session bus, then what the client sent (hooks run as the
+/// workshop user get the same).
+pub(crate) fn session_env(uid: u32, client: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     let mut env = BTreeMap::from([("LANG".to_string(), "C.UTF-8".to_string())]);
     let account = match uid {
         WORKSHOP_ID => Some(("/home/workshop", "workshop")),
@@ -168,8 +169,14 @@ fn switch_user(uid: u32, gid: u32, env: &BTreeMap<String, String>, interactive: 
     command
 }
 
-/// The wrapper that runs a command in a login shell of the user, so `/etc/profile.d` applies.
-fn login_prefix(uid: u32, gid: u32, env: &BTreeMap<String, String>, interactive: bool) -> Vec<String> {
+/// The wrapper that runs a command in a login shell of the user, so `/etc/profile.d` applies
+/// (also the prefix of every hook).
+pub(crate) fn login_prefix(
+    uid: u32,
+    gid: u32,
+    env: &BTreeMap<String, String>,
+    interactive: bool,
+) -> Vec<String> {
     let mut prefix = switch_user(uid, gid, env, interactive);
     prefix.extend(["bash", "-l", "-c", "exec -- \"$0\" \"$@\""].map(String::from));
     prefix

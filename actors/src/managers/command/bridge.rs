@@ -8,7 +8,7 @@ use futures_util::future::{self, Either};
 use tokio::sync::mpsc;
 
 use super::cache::{Inbound, SessionEnds};
-use crate::backend::{BackendError, ExecControl, ExecSession};
+use crate::backend::{BackendError, ExecSession, SessionControl};
 
 /// How long a command has to end after SIGTERM before it gets SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(2);
@@ -28,7 +28,7 @@ pub enum BridgeError {
 /// period. Covers timeouts and aborted tasks. A control queue full of the client's messages
 /// delays the SIGTERM until there is room.
 struct Killer {
-    control: mpsc::Sender<ExecControl>,
+    control: mpsc::Sender<SessionControl>,
     armed: bool,
 }
 
@@ -37,7 +37,7 @@ impl Drop for Killer {
         if !self.armed {
             return;
         }
-        let queued = match self.control.try_send(ExecControl::Signal(libc::SIGTERM)) {
+        let queued = match self.control.try_send(SessionControl::Signal(libc::SIGTERM)) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => false,
             Err(mpsc::error::TrySendError::Closed(_)) => return,
@@ -45,11 +45,11 @@ impl Drop for Killer {
         let control = self.control.clone();
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move {
-                if !queued && control.send(ExecControl::Signal(libc::SIGTERM)).await.is_err() {
+                if !queued && control.send(SessionControl::Signal(libc::SIGTERM)).await.is_err() {
                     return;
                 }
                 tokio::time::sleep(KILL_GRACE).await;
-                let _ = control.send(ExecControl::Signal(libc::SIGKILL)).await;
+                let _ = control.send(SessionControl::Signal(libc::SIGKILL)).await;
             });
         }
     }
@@ -132,7 +132,7 @@ async fn pump_stdin(mut inbound: mpsc::Receiver<Inbound>, stdin: mpsc::Sender<By
 }
 
 /// Relays control messages (signals, window sizes) to the command.
-async fn pump_control(mut inbound: mpsc::Receiver<Inbound>, control: mpsc::Sender<ExecControl>) {
+async fn pump_control(mut inbound: mpsc::Receiver<Inbound>, control: mpsc::Sender<SessionControl>) {
     while let Some(message) = inbound.recv().await {
         if let Inbound::Control(c) = message
             && control.send(c).await.is_err()
@@ -174,7 +174,7 @@ mod tests {
         stdin: mpsc::Receiver<Bytes>,
         stdout: mpsc::Sender<Bytes>,
         stderr: mpsc::Sender<Bytes>,
-        control: mpsc::Receiver<ExecControl>,
+        control: mpsc::Receiver<SessionControl>,
         exit: oneshot::Sender<Result<i32, BackendError>>,
     }
 
@@ -291,7 +291,7 @@ mod tests {
         let err = bridge(session, ends, true, Some(Duration::from_millis(100))).await.unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(1));
         assert_eq!(err.to_string(), "timed out after 100ms: context deadline exceeded");
-        assert_eq!(cmd.control.recv().await, Some(ExecControl::Signal(libc::SIGTERM)));
+        assert_eq!(cmd.control.recv().await, Some(SessionControl::Signal(libc::SIGTERM)));
         assert!(stdio.inbound.is_closed());
         let _ = cmd.exit.send(Ok(0));
     }
@@ -304,8 +304,12 @@ mod tests {
         let ends = cache.take_session_ends("1").unwrap();
         let (session, mut cmd) = session();
         let bridged = tokio::spawn(bridge(session, ends, true, None));
-        control.inbound.send(Inbound::Control(ExecControl::Resize { width: 100, height: 30 })).await.unwrap();
-        assert_eq!(cmd.control.recv().await, Some(ExecControl::Resize { width: 100, height: 30 }));
+        control
+            .inbound
+            .send(Inbound::Control(SessionControl::Resize { width: 100, height: 30 }))
+            .await
+            .unwrap();
+        assert_eq!(cmd.control.recv().await, Some(SessionControl::Resize { width: 100, height: 30 }));
         // An input empty from the start stays open; after some input, its end is typed.
         stdio.inbound.send(Inbound::Eof).await.unwrap();
         stdio.inbound.send(Inbound::Data(Bytes::from_static(b"ls\n"))).await.unwrap();

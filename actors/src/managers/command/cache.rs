@@ -14,7 +14,7 @@ use tokio::sync::{Notify, mpsc};
 use workshop_api::exec::{WS_CONTROL, WS_STDERR, WS_STDIO, WS_STDOUT};
 
 use super::args::ExecArgs;
-use crate::backend::ExecControl;
+use crate::backend::SessionControl;
 use crate::state::TaskId;
 
 /// What a client sends on an exec websocket.
@@ -25,7 +25,7 @@ pub enum Inbound {
     /// End of standard input.
     Eof,
     /// A signal or a new window size.
-    Control(ExecControl),
+    Control(SessionControl),
 }
 
 /// The API front's side of one websocket.

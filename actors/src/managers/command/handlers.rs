@@ -1,71 +1,56 @@
 //! Task handlers of the command manager: `install-action` writes an action's script into the
-//! workshop; `exec` runs a command bridged to the task's websockets (reference §6.7).
+//! workshop; `exec` runs a command bridged to the task's websockets (../shared/spec/reference-inventory.md §6.7).
 
 use std::time::Duration;
 
-use actix::Addr;
 use serde_json::json;
 
 use super::action;
 use super::bridge::{self, BridgeError};
 use super::cache::ExecCache;
-use super::plan::EXEC_TASK_KEY;
-use crate::backend::{
-    BackendActor, BackendError, ExecSpec, GuestFile, PushFile, RunCommand, StartExec, Target,
-};
-use crate::managers::workshop::plan::TaskTarget;
+use actix::Addr;
+
+use crate::backend::{ExecSpec, GuestFile, PushFile, RunCommand, StartExec};
+use crate::engine::StateEngine;
+use crate::managers::task::{self, HandlerResult, TaskTarget, keys};
 use crate::project;
 use crate::runner::TaskCtx;
 
 /// How long `exec` waits for the client's I/O websockets.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What the handlers use.
-#[derive(Clone)]
-pub struct Env {
-    pub backend: Addr<BackendActor>,
+/// What the command manager's handlers use besides the backend.
+pub struct Commands {
     pub cache: ExecCache,
+    /// Where warnings found reading a definition are raised.
+    pub engine: Addr<StateEngine>,
+    /// How long `exec` waits for the client's I/O websockets.
     pub connect_timeout: Duration,
 }
 
-type HandlerResult = Result<(), String>;
-
-fn target(ctx: &TaskCtx) -> Result<TaskTarget, String> {
-    ctx.get::<TaskTarget>("target").ok_or_else(|| format!("task {} has no workshop target", ctx.task))
-}
-
-fn backend_target(t: &TaskTarget) -> Target {
-    Target::new(&t.user.name, &t.project_id, &t.name)
-}
+/// The command manager's handler environment.
+pub type Env = task::Env<Commands>;
 
 fn interrupted(task: &str) -> String {
-    format!("cannot get exec args for task {task:?}: task was probably interrupted")
-}
-
-async fn call<M, T>(env: &Env, msg: M) -> Result<T, String>
-where
-    M: actix::Message<Result = Result<T, BackendError>> + Send + 'static,
-    T: Send + 'static,
-    BackendActor: actix::Handler<M>,
-{
-    crate::managers::backend_call(&env.backend, msg).await
+    crate::messages::exec_interrupted(task)
 }
 
 /// Writes the action named by the exec task's command to the actions directory, then points
 /// the exec task at it. The script is read from the definition now, so edits to actions need
 /// no refresh.
 pub async fn install_action(ctx: TaskCtx, env: Env) -> HandlerResult {
-    let t = target(&ctx)?;
-    let exec_task: String = ctx.get(EXEC_TASK_KEY).ok_or_else(|| {
-        format!("cannot get exec task for task {:?}: no {EXEC_TASK_KEY:?} in its data", ctx.task)
+    let t = TaskTarget::of(&ctx)?;
+    let exec_task = ctx.read(&keys::EXEC_TASK).ok_or_else(|| {
+        format!("cannot get exec task for task {:?}: no {:?} in its data", ctx.task, keys::EXEC_TASK.name())
     })?;
     let args = env.cache.args(&exec_task).ok_or_else(|| interrupted(&ctx.task))?;
     let name = args.argv0().to_string();
-    let (file, yaml) = project::as_user::definition_text(&t.user, &t.project_path, &t.name)
-        .await
-        .map_err(|e| e.to_string())?;
-    let script = file.actions.get(&name).ok_or("action not found")?;
-    let line = action::script_line(&yaml, &name);
+    let definition =
+        project::as_user::definition(&t.user, &t.project_path, &t.name).await.map_err(|e| e.to_string())?;
+    let warnings = definition.warnings.iter().map(ToString::to_string).collect();
+    crate::managers::warn_user(&env.engine, &t.user, warnings).await.map_err(|e| e.to_string())?;
+    let script = definition.file.actions.get(&name).ok_or(crate::messages::ACTION_NOT_FOUND)?;
+    let line = action::script_line(&definition.text, &name);
     let file = GuestFile {
         path: args.action_path(),
         content: action::installed_script(script, line).into_bytes(),
@@ -73,7 +58,7 @@ pub async fn install_action(ctx: TaskCtx, env: Env) -> HandlerResult {
         gid: 0,
         mode: 0o755,
     };
-    call(&env, PushFile { target: backend_target(&t), file }).await?;
+    env.call(PushFile { target: t.backend(), file }).await?;
     if !env.cache.set_command(&exec_task, args.action_command()) {
         return Err(interrupted(&ctx.task));
     }
@@ -83,7 +68,7 @@ pub async fn install_action(ctx: TaskCtx, env: Env) -> HandlerResult {
 /// Runs the command once the client's websockets are attached, and records its exit code in
 /// the task's `api-data`. A non-zero exit is not an error; a timeout is.
 pub async fn exec(mut ctx: TaskCtx, env: Env) -> HandlerResult {
-    let t = target(&ctx)?;
+    let t = TaskTarget::of(&ctx)?;
     let args = env.cache.args(&ctx.task).ok_or_else(|| interrupted(&ctx.task))?;
     // The command starts while the client connects (its output waits in the session's
     // channels); a working directory other than the default mount is checked first.
@@ -91,7 +76,7 @@ pub async fn exec(mut ctx: TaskCtx, env: Env) -> HandlerResult {
         if args.cwd != super::args::DEFAULT_CWD {
             check_cwd(&env, &t, &args.cwd).await?;
         }
-        call(&env, StartExec { target: backend_target(&t), spec: args.spec() }).await
+        env.call(StartExec { target: t.backend(), spec: args.spec() }).await
     };
     let (connected, session) = futures_util::join!(wait_connected(&env, &ctx.task), start);
     connected?;
@@ -103,7 +88,7 @@ pub async fn exec(mut ctx: TaskCtx, env: Env) -> HandlerResult {
         Err(BridgeError::Backend(e)) => return Err(e.to_string()),
     };
     tracing::debug!(task = %ctx.task, code, "exec finished");
-    ctx.set("api-data", json!({ "exit-code": code })).await;
+    ctx.write(&keys::API_DATA, &json!({ "exit-code": code })).await;
     Ok(())
 }
 
@@ -117,9 +102,7 @@ async fn wait_connected(env: &Env, task: &str) -> HandlerResult {
             return Ok(());
         }
         if tokio::time::timeout_at(deadline, attached.notified()).await.is_err() {
-            return Err(format!(
-                "exec {task}: timeout waiting for websocket connections: context deadline exceeded"
-            ));
+            return Err(crate::messages::exec_not_connected(task));
         }
     }
 }
@@ -131,9 +114,9 @@ async fn check_cwd(env: &Env, t: &TaskTarget, cwd: &str) -> HandlerResult {
         cwd: Some("/".into()),
         ..ExecSpec::default()
     };
-    let out = call(env, RunCommand { target: backend_target(t), spec }).await?;
+    let out = env.call(RunCommand { target: t.backend(), spec }).await?;
     if out.exit_code != 0 {
-        return Err(format!("working directory {cwd:?} not found"));
+        return Err(crate::messages::working_directory_not_found(cwd));
     }
     Ok(())
 }
@@ -141,12 +124,13 @@ async fn check_cwd(env: &Env, t: &TaskTarget, cwd: &str) -> HandlerResult {
 /// Cleanup of either kind: the exec task's websockets end at once, and its cache entry goes
 /// a little later, so that a client still connecting (the change may fail before it does)
 /// gets ended streams rather than an unknown task, then reads the change's error.
-pub fn drop_exec_args(ctx: &TaskCtx, env: &Env) {
-    let exec_task = ctx.get::<String>(EXEC_TASK_KEY).unwrap_or_else(|| ctx.task.clone());
+pub async fn drop_exec_args(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let exec_task = ctx.read(&keys::EXEC_TASK).unwrap_or_else(|| ctx.task.clone());
     env.cache.close(&exec_task);
     let (cache, linger) = (env.cache.clone(), env.connect_timeout);
     actix_rt::spawn(async move {
         tokio::time::sleep(linger).await;
         cache.remove(&exec_task);
     });
+    Ok(())
 }

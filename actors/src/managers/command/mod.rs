@@ -13,31 +13,41 @@ pub use bridge::BridgeError;
 pub use cache::{AttachError, ClientEnds, ExecCache, Inbound};
 pub use requests::*;
 
+use std::rc::Rc;
 use std::time::Duration;
 
 use actix::prelude::*;
 
-use self::handlers::Env;
+use self::handlers::{Commands, Env};
 use crate::backend::BackendActor;
-use crate::engine::{KindSpec, StateEngine};
+use crate::engine::StateEngine;
+use crate::managers::task::{self, Kind};
 use crate::managers::workshop::WorkshopManager;
-use crate::managers::{outcome, run_handler};
 use crate::runner::RunTask;
-use crate::state::{Op, Outcome};
+use crate::state::Outcome;
 
-/// Task kinds this manager handles. Neither has an undo; both clean up the exec cache.
-pub const KINDS: &[&str] = &["exec", "install-action"];
-
-/// Scheduler registration for [`KINDS`].
-pub fn kind_specs() -> Vec<KindSpec> {
-    KINDS.iter().map(|&kind| KindSpec { kind, undo: false, cleanup: true }).collect()
-}
+/// The task kinds of this manager: neither has an undo; both clean up the exec cache.
+pub static KINDS: &[Kind<Commands>] = &[
+    Kind {
+        name: "exec",
+        run: |c, e| Box::pin(handlers::exec(c, e)),
+        undo: None,
+        cleanup: Some(|c, e| Box::pin(handlers::drop_exec_args(c, e))),
+    },
+    Kind {
+        name: "install-action",
+        run: |c, e| Box::pin(handlers::install_action(c, e)),
+        undo: None,
+        cleanup: Some(|c, e| Box::pin(handlers::drop_exec_args(c, e))),
+    },
+];
 
 /// The actor shell.
 pub struct CommandManager {
     engine: Addr<StateEngine>,
     workshops: Addr<WorkshopManager>,
     env: Env,
+    connect_timeout: Duration,
 }
 
 impl CommandManager {
@@ -46,13 +56,25 @@ impl CommandManager {
         backend: Addr<BackendActor>,
         workshops: Addr<WorkshopManager>,
     ) -> Self {
-        let env = Env { backend, cache: ExecCache::default(), connect_timeout: handlers::CONNECT_TIMEOUT };
-        Self { engine, workshops, env }
+        let manager = Commands {
+            cache: ExecCache::default(),
+            engine: engine.clone(),
+            connect_timeout: handlers::CONNECT_TIMEOUT,
+        };
+        Self {
+            engine,
+            workshops,
+            env: Env { backend, manager: Rc::new(manager) },
+            connect_timeout: handlers::CONNECT_TIMEOUT,
+        }
     }
 
     /// Changes how long `exec` waits for the client's websockets (tests).
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
-        self.env.connect_timeout = timeout;
+        let manager =
+            Commands { cache: self.env.cache.clone(), engine: self.engine.clone(), connect_timeout: timeout };
+        self.env.manager = Rc::new(manager);
+        self.connect_timeout = timeout;
         self
     }
 }
@@ -65,20 +87,7 @@ impl Handler<RunTask> for CommandManager {
     type Result = ResponseFuture<Outcome>;
 
     fn handle(&mut self, msg: RunTask, _ctx: &mut Context<Self>) -> Self::Result {
-        let env = self.env.clone();
-        let (kind, op) = (msg.ctx.kind.clone(), msg.op);
-        run_handler(msg, move |ctx| async move {
-            let result = match (kind.as_str(), op) {
-                ("exec", Op::Do) => handlers::exec(ctx, env).await,
-                ("install-action", Op::Do) => handlers::install_action(ctx, env).await,
-                (_, Op::Cleanup) => {
-                    handlers::drop_exec_args(&ctx, &env);
-                    Ok(())
-                }
-                (kind, op) => Err(format!("command manager has no {op:?} handler for {kind:?}")),
-            };
-            outcome(result)
-        })
+        task::dispatch(KINDS, msg, self.env.clone())
     }
 }
 

@@ -1,14 +1,11 @@
-//! The exec change: one `exec` task, preceded by `install-action` for actions (reference §8.8).
+//! The exec change: one `exec` task, preceded by `install-action` for actions (../shared/spec/reference-inventory.md §8.8).
 
 use chrono::{DateTime, Utc};
 
 use super::args::ExecArgs;
 use crate::managers::UserRef;
-use crate::managers::workshop::plan::TaskTarget;
+use crate::managers::task::{TaskTarget, add_task, keys, new_change};
 use crate::state::{ChangeId, State, TaskId};
-
-/// Task data key naming the exec task an `install-action` prepares.
-pub const EXEC_TASK_KEY: &str = "exec-task";
 
 /// The change and tasks of one exec.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,22 +13,6 @@ pub struct ExecPlan {
     pub change: ChangeId,
     pub exec_task: TaskId,
     pub install_task: Option<TaskId>,
-}
-
-fn new_task(
-    st: &mut State,
-    change: &ChangeId,
-    kind: &str,
-    summary: &str,
-    target: &TaskTarget,
-    now: DateTime<Utc>,
-) -> TaskId {
-    let id = st.new_task(kind, summary, now);
-    let t = st.task_mut(&id).expect("new task exists");
-    t.set("workshop", &target.name);
-    t.set("target", target);
-    st.add_task(change, &id);
-    id
 }
 
 /// Plans `Execute command "x"` (or `Execute action "x"`) for `args` in `target`.
@@ -43,16 +24,13 @@ pub fn exec(
     now: DateTime<Utc>,
 ) -> ExecPlan {
     let (what, argv0) = (args.what(), args.argv0());
-    let change = st.new_change("exec", &format!("Execute {what} {argv0:?}"), now);
-    let c = st.change_mut(&change).expect("new change exists");
-    c.set("user", &user.name);
-    c.set("project-id", &target.project_id);
-    let install_task = args
-        .action
-        .then(|| new_task(st, &change, "install-action", &format!("Install action {argv0:?}"), target, now));
-    let exec_task = new_task(st, &change, "exec", &format!("Exec {what} {argv0:?}"), target, now);
+    let change = new_change(st, "exec", &format!("Execute {what} {argv0:?}"), user, &target.project_id, now);
+    let install_task = args.action.then(|| {
+        add_task(st, &change, "install-action", &format!("Install action {argv0:?}"), target, None, now)
+    });
+    let exec_task = add_task(st, &change, "exec", &format!("Exec {what} {argv0:?}"), target, None, now);
     if let Some(install) = &install_task {
-        st.task_mut(install).expect("exists").set(EXEC_TASK_KEY, &exec_task);
+        st.task_mut(install).expect("exists").write(&keys::EXEC_TASK, &exec_task);
         st.wait_for(&exec_task, install);
     }
     ExecPlan { change, exec_task, install_task }
@@ -89,15 +67,15 @@ mod tests {
         let plan = exec(&mut st, &t.user, &t, &args(&["/bin/echo", "x"], false), Utc::now());
         let c = st.change(&plan.change).unwrap();
         assert_eq!((c.kind.as_str(), c.summary.as_str()), ("exec", r#"Execute command "/bin/echo""#));
-        assert_eq!(c.get::<String>("user").as_deref(), Some("u"));
-        assert_eq!(c.get::<String>("project-id").as_deref(), Some("0123abcd"));
+        assert_eq!(c.read(&keys::USER).as_deref(), Some("u"));
+        assert_eq!(c.read(&keys::PROJECT_ID).as_deref(), Some("0123abcd"));
         let tasks = st.change_tasks(&plan.change);
         assert_eq!(tasks.len(), 1);
         assert_eq!(
             (tasks[0].kind.as_str(), tasks[0].summary.as_str()),
             ("exec", r#"Exec command "/bin/echo""#)
         );
-        assert_eq!(tasks[0].get::<TaskTarget>("target"), Some(t));
+        assert_eq!(tasks[0].read(&keys::TARGET), Some(t));
         assert_eq!(plan.install_task, None);
     }
 
@@ -111,7 +89,7 @@ mod tests {
         let summaries: Vec<&str> = tasks.iter().map(|t| t.summary.as_str()).collect();
         assert_eq!(summaries, [r#"Install action "greet""#, r#"Exec action "greet""#]);
         let install = plan.install_task.unwrap();
-        assert_eq!(tasks[0].get::<String>(EXEC_TASK_KEY), Some(plan.exec_task.clone()));
+        assert_eq!(tasks[0].read(&keys::EXEC_TASK), Some(plan.exec_task.clone()));
         assert_eq!(tasks[1].wait_tasks, vec![install]);
     }
 }

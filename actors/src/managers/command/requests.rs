@@ -11,7 +11,7 @@ use super::cache::{AttachError, ClientEnds};
 use super::plan;
 use crate::engine::{EngineError, Transact};
 use crate::managers::UserRef;
-use crate::managers::workshop::plan::TaskTarget;
+use crate::managers::task::TaskTarget;
 use crate::managers::workshop::{GetWorkshop, WorkshopError};
 use crate::state::{ChangeId, TaskId};
 
@@ -73,10 +73,7 @@ impl Handler<Exec> for CommandManager {
             let info = workshops.send(lookup).await??;
             if !matches!(info.status, WorkshopStatus::Ready | WorkshopStatus::Waiting) {
                 let verb = if args.action { "run" } else { "exec" };
-                return Err(CommandError::BadRequest(format!(
-                    "cannot {verb} {} in {name:?}: not running",
-                    args.what()
-                )));
+                return Err(CommandError::BadRequest(crate::messages::not_running(verb, args.what(), &name)));
             }
             let target = TaskTarget {
                 name,

@@ -8,11 +8,12 @@ use workshop_api::exec::{ExecRequest, WS_CONTROL, WS_STDERR, WS_STDIO, WS_STDOUT
 
 use super::*;
 use crate::backend::fake::FakeBackend;
-use crate::backend::{Backend, BackendActor, CreateSpec, ExecControl, Target};
-use crate::engine::{AbortChange, AddKinds, AttachRunner, Query, Transact, WatchChange};
+use crate::backend::{Backend, BackendActor, CreateSpec, SessionControl, Target};
+use crate::engine::{AbortChange, AddKinds, Query, Transact, WatchChange};
 use crate::managers::UserRef;
+use crate::managers::task;
 use crate::managers::workshop::{self, TrackProject, WorkshopConfig, WorkshopError};
-use crate::runner::{RegisterHandler, TaskRunner};
+use crate::runner::TaskRunner;
 use crate::state::Status;
 
 const DEFINITION: &str =
@@ -49,10 +50,10 @@ async fn harness(connect_timeout: Duration) -> Harness {
     let commands = CommandManager::new(engine.clone(), backend, workshops.clone())
         .with_connect_timeout(connect_timeout)
         .start();
-    engine.do_send(AddKinds(workshop::kind_specs()));
-    engine.do_send(AddKinds(kind_specs()));
-    runner.do_send(RegisterHandler { kinds: KINDS.to_vec(), handler: commands.clone().recipient() });
-    engine.do_send(AttachRunner(runner));
+    // The workshop manager's kinds are known but not run here.
+    engine.do_send(AddKinds(task::kind_specs(workshop::KINDS)));
+    task::register(&engine, &runner, KINDS, commands.clone().recipient());
+    engine.do_send(TaskRunner::attach(&runner));
 
     // SAFETY: plain getters without preconditions.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
@@ -133,7 +134,7 @@ impl Harness {
         self.engine
             .send(Query(Box::new(move |st| {
                 let t = st.task(&id).unwrap();
-                (t.status(), t.get::<serde_json::Value>("api-data"))
+                (t.status(), t.read(&task::keys::API_DATA))
             })))
             .await
             .unwrap()
@@ -254,7 +255,7 @@ async fn exec_tasks_without_cached_args_were_interrupted() {
     let planned = h
         .engine
         .send(Transact(Box::new(move |st| {
-            let target = workshop::plan::TaskTarget {
+            let target = task::TaskTarget {
                 name: "ws-exec".into(),
                 project_id,
                 project_path: "/p".into(),
@@ -322,7 +323,7 @@ async fn aborting_the_change_stops_the_command_and_ends_the_streams() {
     assert_ne!(h.task(&task).await.0, Status::Done);
     assert!(read_all(Some(stdout)).await.is_empty());
     tokio::time::timeout(Duration::from_secs(5), control.inbound.closed()).await.expect("control ends");
-    assert!(control.inbound.try_send(Inbound::Control(ExecControl::Signal(2))).is_err());
+    assert!(control.inbound.try_send(Inbound::Control(SessionControl::Signal(2))).is_err());
 }
 
 #[actix_rt::test]

@@ -23,10 +23,12 @@ impl Handler<SystemHealthy> for WorkshopManager {
 
     fn handle(&mut self, _msg: SystemHealthy, _ctx: &mut Context<Self>) -> Self::Result {
         let deps = self.deps();
+        let job = self.activity.begin();
         Box::pin(async move {
             if let Err(e) = restart_stopped(&deps).await {
                 tracing::warn!(error = %e, "cannot start the workshops LXD left stopped");
             }
+            drop(job);
         })
     }
 }

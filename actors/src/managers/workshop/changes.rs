@@ -4,15 +4,19 @@
 use std::collections::BTreeMap;
 
 use chrono::Utc;
-use workshop_api::Project;
-use workshop_api::workshops::{Mode, WorkshopAction, WorkshopStatus, WorkshopsRequest};
+use workshop_api::workshops::{Mode, WorkshopAction, WorkshopsRequest};
+use workshop_api::{ChangeConflict, Project};
 
-use super::plan::{self, LaunchItem, TaskTarget};
+use super::plan::{self, LaunchItem};
 use super::requests::*;
-use super::status::{self, Busy};
+use super::status::{self, Refusal};
 use crate::backend::Instance;
 use crate::engine::{ResumeWaiting, Transact};
 use crate::managers::UserRef;
+use crate::managers::sdk::spec as sdk_spec;
+use crate::managers::task::TaskTarget;
+use crate::managers::task::keys;
+use crate::messages;
 use crate::project::as_user;
 use crate::state::{ChangeId, LogLevel};
 
@@ -25,148 +29,210 @@ pub(super) fn names_of(request: &WorkshopsRequest) -> Result<Vec<String>, Worksh
         }
     }
     if names.is_empty() {
-        return Err(WorkshopError::BadRequest("no workshop names given".into()));
+        return Err(WorkshopError::BadRequest(messages::no_workshop_names(request.action.as_str())));
     }
     Ok(names)
 }
 
-pub(super) fn conflict(action: WorkshopAction, name: &str, project_id: &str, busy: &Busy) -> WorkshopError {
-    let what = if busy.waiting { "is waiting on error" } else { "is in progress" };
-    WorkshopError::Conflict(Box::new(Conflict {
-        message: format!("cannot {} {name:?}: {} change {what}", action.as_str(), busy.kind),
-        change_id: busy.change.clone(),
-        change_kind: busy.kind.clone(),
-        change_status: if busy.waiting { "Wait" } else { "Doing" }.to_string(),
-        project_id: project_id.to_string(),
-        workshop: name.to_string(),
-    }))
+/// The error for a refusal of the rules in `status.rs`.
+fn refused(action: WorkshopAction, name: &str, project_id: &str, refusal: Refusal) -> WorkshopError {
+    match refusal {
+        Refusal::Busy(busy) => {
+            let what = if busy.waiting { "is waiting on error" } else { "is in progress" };
+            WorkshopError::Conflict(Box::new(Conflict {
+                message: format!("cannot {} {name:?}: {} change {what}", action.as_str(), busy.kind),
+                change: ChangeConflict {
+                    change_status: if busy.waiting { "Wait" } else { "Doing" }.to_string(),
+                    change_id: busy.change,
+                    change_kind: busy.kind,
+                    project_id: project_id.to_string(),
+                    workshop: name.to_string(),
+                },
+            }))
+        }
+        Refusal::AlreadyLaunched => {
+            WorkshopError::BadRequest(format!("cannot {} {name:?}: already launched", action.as_str()))
+        }
+        Refusal::Status { status, allowed } => {
+            let want: Vec<String> = allowed.iter().map(|s| format!("{:?}", s.as_str())).collect();
+            WorkshopError::BadRequest(format!(
+                "cannot {}: workshop {name:?} currently {:?}, must be {}",
+                action.as_str(),
+                status.as_str(),
+                want.join(" or ")
+            ))
+        }
+    }
+}
+
+/// Checks the request's modes against its action and names.
+fn check_modes(action: WorkshopAction, mode: Mode, names: &[String]) -> Result<(), WorkshopError> {
+    if mode != Mode::Transactional && !matches!(action, WorkshopAction::Launch | WorkshopAction::Refresh) {
+        return Err(WorkshopError::BadRequest(messages::mode_not_valid(action.as_str(), mode.as_str())));
+    }
+    if mode != Mode::Transactional && names.len() > 1 {
+        return Err(WorkshopError::BadRequest(messages::MULTIPLE_WAIT_ON_ERROR.into()));
+    }
+    if action == WorkshopAction::Refresh {
+        return Err(WorkshopError::BadRequest("cannot refresh: refresh is not supported yet".into()));
+    }
+    Ok(())
 }
 
 pub(super) async fn change_workshops(deps: &Deps, msg: ChangeWorkshops) -> Result<ChangeId, WorkshopError> {
     let ChangeWorkshops { user, project_id, request } = msg;
     let names = names_of(&request)?;
-    let action = request.action;
-    let mode = request.options.mode;
-    if mode != Mode::Transactional && !matches!(action, WorkshopAction::Launch | WorkshopAction::Refresh) {
-        return Err(WorkshopError::BadRequest(format!(
-            "mode {:?} is only supported for launch and refresh",
-            mode.as_str()
-        )));
-    }
-    if mode != Mode::Transactional && names.len() > 1 {
-        return Err(WorkshopError::BadRequest(format!(
-            "{} is not supported for multiple workshops",
-            mode.as_str()
-        )));
-    }
-    if action == WorkshopAction::Refresh {
-        return Err(WorkshopError::BadRequest("cannot refresh: refresh is not supported yet".into()));
-    }
+    let (action, mode) = (request.action, request.options.mode);
+    check_modes(action, mode, &names)?;
     let project = project(deps, &user, &project_id).await?;
     if matches!(mode, Mode::Continue | Mode::Abort) {
         return resume(deps, &user, &project, action, &names[0], mode == Mode::Abort).await;
     }
     let instances: BTreeMap<String, Instance> =
         instances(deps, &user, &project.id).await?.into_iter().map(|i| (i.target.name.clone(), i)).collect();
-    let busy = busy_map(deps, &user, &project.id, names.clone()).await?;
-    let target = |name: &str| TaskTarget {
+    match action {
+        WorkshopAction::Launch => {
+            launch(deps, &user, &project, &names, &instances, mode, request.options.verbose).await
+        }
+        _ => transition(deps, &user, &project, action, &names, &instances).await,
+    }
+}
+
+fn target(user: &UserRef, project: &Project, name: &str) -> TaskTarget {
+    TaskTarget {
         name: name.to_string(),
         project_id: project.id.clone(),
         project_path: project.path.clone(),
         user: user.clone(),
-    };
-    let now = Utc::now();
-    let change = match action {
-        WorkshopAction::Launch => {
-            if user.uid == 0 {
-                // LXD cannot map host root onto the guest user: refuse rather than half-launch.
-                return Err(WorkshopError::BadRequest(
-                    "cannot launch as root: workshops map the calling user into the workshop; \
-                     run workshop as your regular user (e.g. sudo -u <user> workshop launch)"
-                        .into(),
-                ));
-            }
-            let mut items = Vec::new();
-            for name in &names {
-                if let Some(b) = busy.get(name) {
-                    return Err(conflict(action, name, &project.id, b));
-                }
-                if instances.contains_key(name) {
-                    return Err(WorkshopError::BadRequest(format!(
-                        "cannot launch {name:?}: already launched"
-                    )));
-                }
-                let file = as_user::definition(&user, &project.path, name).await?;
-                items.push(LaunchItem {
-                    target: target(name),
-                    base: file.base.clone(),
-                    file: file.to_yaml(),
-                });
-            }
-            let u = user.clone();
-            deps.engine.send(Transact(Box::new(move |st| plan::launch(st, &u, &items, mode, now)))).await??
+    }
+}
+
+/// Launch: what the backend and the definitions say is gathered first; the rules that depend
+/// on the state (another change holding a workshop) are checked in the same engine message
+/// that plans the change, so two launches cannot both pass them.
+async fn launch(
+    deps: &Deps,
+    user: &UserRef,
+    project: &Project,
+    names: &[String],
+    instances: &BTreeMap<String, Instance>,
+    mode: Mode,
+    verbose: bool,
+) -> Result<ChangeId, WorkshopError> {
+    let action = WorkshopAction::Launch;
+    if user.uid == 0 {
+        // LXD cannot map host root onto the guest user: refuse rather than half-launch.
+        return Err(WorkshopError::BadRequest(
+            "cannot launch as root: workshops map the calling user into the workshop; \
+             run workshop as your regular user (e.g. sudo -u <user> workshop launch)"
+                .into(),
+        ));
+    }
+    let launched: Vec<bool> = names.iter().map(|n| instances.contains_key(n)).collect();
+    let mut items = Vec::new();
+    for (name, launched) in names.iter().zip(&launched) {
+        if *launched {
+            // Checked with the state below (a change holding it says more); no file to read.
+            items.push(LaunchItem {
+                target: target(user, project, name),
+                base: String::new(),
+                file: String::new(),
+                sdks: Vec::new(),
+            });
+            continue;
         }
-        WorkshopAction::Start | WorkshopAction::Stop | WorkshopAction::Remove => {
-            let mut targets = Vec::new();
-            let exists = super::listing::project_exists(&user, &project).await;
-            for name in &names {
-                let instance = instances.get(name).ok_or_else(|| not_launched(name))?;
-                if let Some(b) = busy.get(name) {
-                    // `remove` discards a launch or refresh paused on error, in the background.
-                    let discardable = action == WorkshopAction::Remove
-                        && b.waiting
-                        && matches!(b.kind.as_str(), "launch" | "refresh");
-                    if !discardable {
-                        return Err(conflict(action, name, &project.id, b));
-                    }
-                }
-                let (status, _) = status::derive(None, instance.running, exists);
-                let allowed: &[WorkshopStatus] = match action {
-                    WorkshopAction::Start => &[WorkshopStatus::Stopped],
-                    WorkshopAction::Stop => &[WorkshopStatus::Ready, WorkshopStatus::Stopped],
-                    _ => &[WorkshopStatus::Ready, WorkshopStatus::Error, WorkshopStatus::Stopped],
-                };
-                if !allowed.contains(&status) {
-                    let want: Vec<String> = allowed.iter().map(|s| format!("{:?}", s.as_str())).collect();
-                    return Err(WorkshopError::BadRequest(format!(
-                        "cannot {}: workshop {name:?} currently {:?}, must be {}",
-                        action.as_str(),
-                        status.as_str(),
-                        want.join(" or ")
-                    )));
-                }
-                targets.push((target(name), instance.running));
+        let definition = as_user::definition(user, &project.path, name).await?;
+        let warnings = definition.warnings.iter().map(ToString::to_string).collect();
+        crate::managers::warn_user(&deps.engine, user, warnings).await?;
+        let file = definition.file;
+        let mut sdks = sdk_spec::specs(&file).map_err(|e| WorkshopError::BadRequest(e.to_string()))?;
+        resolve_store_sdks(deps, &file, &mut sdks).await?;
+        items.push(LaunchItem {
+            target: target(user, project, name),
+            base: file.base.clone(),
+            file: file.to_yaml(),
+            sdks,
+        });
+    }
+    let (u, pid, now) = (user.clone(), project.id.clone(), Utc::now());
+    deps.engine
+        .send(Transact(Box::new(move |st| {
+            for (item, launched) in items.iter().zip(launched) {
+                let name = &item.target.name;
+                let busy = status::busy(st, &u.name, &pid, name);
+                status::check_launch(busy, launched).map_err(|r| refused(action, name, &pid, r))?;
             }
-            let discard: Vec<ChangeId> = names
-                .iter()
-                .filter_map(|n| busy.get(n))
-                .filter(|_| action == WorkshopAction::Remove)
-                .map(|b| b.change.clone())
-                .collect();
-            let u = user.clone();
-            deps.engine
-                .send(Transact(Box::new(move |st| {
-                    for id in &discard {
-                        if let Some(c) = st.change_mut(id) {
-                            c.set("discard-background", true);
-                        }
-                        st.abort_change(id, now);
-                    }
-                    match action {
-                        WorkshopAction::Start => {
-                            plan::start(st, &u, &targets.into_iter().map(|(t, _)| t).collect::<Vec<_>>(), now)
-                        }
-                        WorkshopAction::Stop => {
-                            plan::stop(st, &u, &targets.into_iter().map(|(t, _)| t).collect::<Vec<_>>(), now)
-                        }
-                        _ => plan::remove(st, &u, &targets, now),
-                    }
-                })))
-                .await??
-        }
-        WorkshopAction::Refresh => unreachable!("refused above"),
+            Ok(plan::launch(st, &u, &items, mode, verbose, now))
+        })))
+        .await??
+}
+
+/// Asks the Store which revision each Store SDK of `file` is, in one call, before anything is
+/// planned: with no Store reachable the launch fails here, naming the SDKs and why.
+async fn resolve_store_sdks(
+    deps: &Deps,
+    file: &workshop_api::definition::WorkshopFile,
+    sdks: &mut [sdk_spec::SdkSpec],
+) -> Result<(), WorkshopError> {
+    let wanted = sdk_spec::store_sdks(sdks);
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let Some(store) = &deps.store else {
+        return Err(WorkshopError::BadRequest(format!(
+            "cannot launch {:?}: no SDK Store is configured",
+            file.name
+        )));
     };
-    Ok(change)
+    let msg = crate::store::Resolve {
+        sdks: wanted,
+        base: file.base.clone(),
+        arch: workshop_api::sdk::host_architecture().to_string(),
+    };
+    let resolved = store.send(msg).await?.map_err(|e| WorkshopError::BadRequest(e.to_string()))?;
+    sdk_spec::apply_resolved(sdks, resolved);
+    Ok(())
+}
+
+/// Start, stop and remove: the backend's view of each workshop is gathered first, then the
+/// rules are checked and the change planned in one engine message.
+async fn transition(
+    deps: &Deps,
+    user: &UserRef,
+    project: &Project,
+    action: WorkshopAction,
+    names: &[String],
+    instances: &BTreeMap<String, Instance>,
+) -> Result<ChangeId, WorkshopError> {
+    let exists = super::listing::project_exists(user, project).await;
+    let mut targets = Vec::new();
+    for name in names {
+        let instance = instances.get(name).ok_or_else(|| not_launched(name))?;
+        targets.push((target(user, project, name), instance.running));
+    }
+    let (u, pid, now) = (user.clone(), project.id.clone(), Utc::now());
+    deps.engine
+        .send(Transact(Box::new(move |st| {
+            let mut discard = Vec::new();
+            for (t, running) in &targets {
+                let busy = status::busy(st, &u.name, &pid, &t.name);
+                let rule = status::check_transition(action, busy, *running, exists);
+                discard.extend(rule.map_err(|r| refused(action, &t.name, &pid, r))?);
+            }
+            for id in &discard {
+                if let Some(c) = st.change_mut(id) {
+                    c.write(&keys::DISCARD_BACKGROUND, &true);
+                }
+                st.abort_change(id, now);
+            }
+            let plain = || targets.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>();
+            Ok(match action {
+                WorkshopAction::Start => plan::start(st, &u, &plain(), now),
+                WorkshopAction::Stop => plan::stop(st, &u, &plain(), now),
+                _ => plan::remove(st, &u, &targets, now),
+            })
+        })))
+        .await??
 }
 
 /// `--continue` / `--abort` of a paused launch or refresh of `user`.
@@ -181,17 +247,10 @@ pub(super) async fn resume(
     let verb = if abort { "abort" } else { "continue" };
     let busy = busy_map(deps, user, &project.id, vec![name.to_string()]).await?;
     let Some(b) = busy.get(name).filter(|b| b.waiting && b.kind == action.as_str()) else {
-        return Err(WorkshopError::NoWaitingChange(format!(
-            "cannot {verb}: no {} in progress",
-            action.as_str()
-        )));
+        return Err(WorkshopError::NoWaitingChange(messages::no_waiting_change(verb, action.as_str())));
     };
     let change = b.change.clone();
-    let line = format!(
-        "{} {:?} for workshop {name:?}...",
-        if abort { "Aborting" } else { "Continuing" },
-        action.as_str()
-    );
+    let line = messages::resume_log(abort, action.as_str(), name);
     let id = change.clone();
     deps.engine
         .send(Transact(Box::new(move |st| {
@@ -207,8 +266,8 @@ pub(super) async fn resume(
                 }
             }
             if let Some(c) = st.change_mut(&id) {
-                let attempt = c.get::<u64>("attempt").unwrap_or(1);
-                c.set("attempt", attempt + 1);
+                let attempt = c.read(&keys::ATTEMPT).unwrap_or(1);
+                c.write(&keys::ATTEMPT, &(attempt + 1));
             }
         })))
         .await??;

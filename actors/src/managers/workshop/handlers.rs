@@ -1,15 +1,13 @@
-//! Task handlers of the workshop manager (reference §6.7, WorkshopManager rows). Each is
+//! Task handlers of the workshop manager (../shared/spec/reference-inventory.md §6.7, WorkshopManager rows). Each is
 //! idempotent: after a crash the engine runs a task that was Doing again.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use actix::Addr;
-
 use super::guest;
-use super::plan::TaskTarget;
 use crate::backend::*;
+use crate::managers::task::{self, HandlerResult, TaskTarget, keys};
 use crate::runner::TaskCtx;
 use crate::userfs::stage::{Staged, stage};
 use crate::userfs::{self, Dir, UserFsError};
@@ -67,36 +65,13 @@ impl WorkshopConfig {
     }
 }
 
-/// What every handler can use.
-#[derive(Clone)]
-pub struct Env {
-    pub backend: Addr<BackendActor>,
-    pub config: std::rc::Rc<WorkshopConfig>,
-}
-
-pub type HandlerResult = Result<(), String>;
-
-fn target(ctx: &TaskCtx) -> Result<TaskTarget, String> {
-    ctx.get::<TaskTarget>("target").ok_or_else(|| format!("task {} has no workshop target", ctx.task))
-}
-
-fn backend_target(t: &TaskTarget) -> Target {
-    Target::new(&t.user.name, &t.project_id, &t.name)
-}
-
-async fn call<M, T>(env: &Env, msg: M) -> Result<T, String>
-where
-    M: actix::Message<Result = Result<T, BackendError>> + Send + 'static,
-    T: Send + 'static,
-    BackendActor: actix::Handler<M>,
-{
-    crate::managers::backend_call(&env.backend, msg).await
-}
+/// What the workshop manager's handlers use: the backend and the [`WorkshopConfig`].
+pub type Env = task::Env<WorkshopConfig>;
 
 /// Runs a root shell script in the workshop; a non-zero exit is an error naming `what`.
 async fn run_script(env: &Env, t: &TaskTarget, what: &str, script: String) -> HandlerResult {
     let spec = ExecSpec { command: vec!["bash".into(), "-c".into(), script], ..Default::default() };
-    let out = call(env, RunCommand { target: backend_target(t), spec }).await?;
+    let out = env.call(RunCommand { target: t.backend(), spec }).await?;
     if out.exit_code != 0 {
         return Err(format!(
             "cannot {what} in {:?}: {} (exit status {})",
@@ -113,8 +88,8 @@ fn base_key(base: &str) -> String {
 }
 
 pub async fn download_base(mut ctx: TaskCtx, env: Env) -> HandlerResult {
-    let base: String = ctx.get("base").ok_or("task has no base")?;
-    let image = call(&env, ResolveBase { base: base.clone() }).await?;
+    let base = ctx.read(&keys::BASE).ok_or("task has no base")?;
+    let image = env.call(ResolveBase { base: base.clone() }).await?;
     ctx.log(format!("Base {base:?} is image {}", &image.fingerprint[..image.fingerprint.len().min(12)]))
         .await;
     ctx.change_set(&base_key(&base), serde_json::to_value(&image).map_err(|e| e.to_string())?).await;
@@ -122,30 +97,36 @@ pub async fn download_base(mut ctx: TaskCtx, env: Env) -> HandlerResult {
 }
 
 pub async fn create_storage(ctx: TaskCtx, env: Env) -> HandlerResult {
-    let t = target(&ctx)?;
-    let apt = env.config.workshop_cache(&t).join("apt");
+    let t = TaskTarget::of(&ctx)?;
+    let apt = env.workshop_cache(&t).join("apt");
     make_user_dir(&apt, t.user.uid, t.user.gid, 0o755)
         .map_err(|e| format!("cannot create {}: {e}", apt.display()))
 }
 
+/// Removes the workshop's caches, and forgets the local revisions of its SDKs (their trees go
+/// when nothing else uses them).
 pub async fn remove_storage(ctx: TaskCtx, env: Env) -> HandlerResult {
-    let t = target(&ctx)?;
-    for error in env.config.remove_caches(&t) {
+    let t = TaskTarget::of(&ctx)?;
+    for error in env.remove_caches(&t) {
         // Reference: storage cleanup errors are only logged.
         ctx.log(error).await;
     }
+    let (uid, pid, name) = (t.user.uid, t.project_id.clone(), t.name.clone());
+    ctx.transact(move |st, _, _| crate::sdk::revisions::forget_workshop(st, uid, &pid, &name))
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(())
 }
 
 pub async fn create_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
-    let t = target(&ctx)?;
-    let base: String = ctx.get("base").ok_or("task has no base")?;
+    let t = TaskTarget::of(&ctx)?;
+    let base = ctx.read(&keys::BASE).ok_or("task has no base")?;
     let image = match ctx.change_get::<BaseImage>(&base_key(&base)) {
         Some(image) => image,
-        None => call(&env, ResolveBase { base: base.clone() }).await?,
+        None => env.call(ResolveBase { base: base.clone() }).await?,
     };
-    call(&env, EnsureUser { user: t.user.name.clone() }).await?;
-    let file: String = ctx.get("workshop-file").unwrap_or_default();
+    env.call(EnsureUser { user: t.user.name.clone() }).await?;
+    let file = ctx.read(&keys::WORKSHOP_FILE).unwrap_or_default();
     let config = BTreeMap::from([
         ("user.workshop.format-revision".to_string(), FORMAT_REVISION.to_string()),
         ("user.workshop.project-id".to_string(), t.project_id.clone()),
@@ -154,16 +135,13 @@ pub async fn create_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
         ("user.workshop.base".to_string(), base),
         ("user.workshop.base-fingerprint".to_string(), image.fingerprint.clone()),
     ]);
-    let apt = env.config.workshop_cache(&t).join("apt");
+    let apt = env.workshop_cache(&t).join("apt");
     let devices = BTreeMap::from([
         ("cache.apt".to_string(), disk(&apt.to_string_lossy(), guest::GUEST_APT_CACHE, false)),
-        (
-            "workshop.bin".to_string(),
-            disk(&env.config.guest_bin_dir.to_string_lossy(), guest::GUEST_BIN, true),
-        ),
+        ("workshop.bin".to_string(), disk(&env.guest_bin_dir.to_string_lossy(), guest::GUEST_BIN, true)),
         // Mounted from the first boot (mount-project then finds it in place): plugging it into
         // a running instance would cost a device hot-plug.
-        (PROJECT_DEVICE.to_string(), project_device(&env.config.project_mount(&t))),
+        (PROJECT_DEVICE.to_string(), project_device(&env.project_mount(&t))),
     ]);
     let spec = CreateSpec {
         image: image.fingerprint,
@@ -173,31 +151,76 @@ pub async fn create_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
         devices,
         setup: guest::setup_script(),
     };
-    // LXD checks that the project device's source exists when the instance is created.
-    let _staged = stage_project(&env, &t).await?;
-    call(&env, CreateInstance { target: backend_target(&t), spec }).await
+    let create = async {
+        // LXD checks that the project device's source exists when the instance is created.
+        let _staged = stage_project(&env, &t).await?;
+        env.call(CreateInstance { target: t.backend(), spec }).await
+    };
+    // The names are published while the instance is made: publishing restarts the bridge's
+    // DNS and DHCP server, which must not happen while the guest asks for its address.
+    let (created, published) = futures_util::future::join(create, publish_names(&env, &t)).await;
+    match (created, published) {
+        (Err(e), published) => {
+            if published.is_ok()
+                && let Err(withdrawn) = env.call(WithdrawNames { target: t.backend() }).await
+            {
+                ctx.log(format!("cannot withdraw the names of {:?}: {withdrawn}", t.name)).await;
+            }
+            Err(e)
+        }
+        // The start publishes them again, and fails when it cannot.
+        (Ok(()), Err(e)) => {
+            ctx.log(format!("cannot publish the names of {:?} yet: {e}", t.name)).await;
+            Ok(())
+        }
+        (Ok(()), Ok(_)) => Ok(()),
+    }
 }
 
 pub async fn remove_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
-    let t = target(&ctx)?;
-    call(&env, DeleteInstance { target: backend_target(&t) }).await
+    let t = TaskTarget::of(&ctx)?;
+    let (removed, withdrawn) = futures_util::future::join(
+        env.call(DeleteInstance { target: t.backend() }),
+        env.call(WithdrawNames { target: t.backend() }),
+    )
+    .await;
+    if let Err(e) = withdrawn {
+        // The line of an instance that is gone is pruned by a later edit.
+        ctx.log(format!("cannot withdraw the names of {:?}: {e}", t.name)).await;
+    }
+    removed
+}
+
+/// Publishes the workshop's names on the network ([`PublishNames`]), the friendly one made
+/// from the project directory's name.
+async fn publish_names(env: &Env, t: &TaskTarget) -> Result<HostName, String> {
+    let project_name =
+        Path::new(&t.project_path).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    env.call(PublishNames { target: t.backend(), project_name }).await
 }
 
 /// Starts the instance and runs the guest set-up while it boots (a copy of a template finds
 /// it done), then waits for the init system and the workshop user's session.
 pub async fn start_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
-    let t = target(&ctx)?;
+    let t = TaskTarget::of(&ctx)?;
     let started = std::time::Instant::now();
-    // Workshops made before project directories were staged mount the path itself: point
-    // them at the staging directory first (nothing changes for the others).
-    let device = project_device(&env.config.project_mount(&t));
-    call(&env, SetDevice { target: backend_target(&t), name: PROJECT_DEVICE.into(), device }).await?;
-    let staged = stage_project(&env, &t).await?;
-    call(&env, StartInstance { target: backend_target(&t) }).await?;
+    let prepare = async {
+        // Workshops made before project directories were staged mount the path itself: point
+        // them at the staging directory first (nothing changes for the others).
+        let device = project_device(&env.project_mount(&t));
+        env.call(SetDevice { target: t.backend(), name: PROJECT_DEVICE.into(), device }).await?;
+        stage_project(&env, &t).await
+    };
+    // A workshop keeps its names when it stops: publishing only reads them, unless they are
+    // missing or out of date, and then it is done before the guest boots (see create).
+    let (staged, published) = futures_util::future::join(prepare, publish_names(&env, &t)).await;
+    let staged = staged?;
+    published?;
+    env.call(StartInstance { target: t.backend() }).await?;
     // The workshop holds its own mount now.
     drop(staged);
     let (ready, provisioned) = futures_util::future::join(
-        call(&env, WaitReady { target: backend_target(&t) }),
+        env.call(WaitReady { target: t.backend() }),
         run_script(&env, &t, "set up the workshop user", guest::setup_script()),
     )
     .await;
@@ -211,9 +234,9 @@ pub async fn start_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
 /// Stops the workshop; a stop that takes long says so in the task log every
 /// [`STOP_LOG_INTERVAL`].
 pub async fn stop_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
-    let t = target(&ctx)?;
-    let force = ctx.get::<bool>("force").unwrap_or(false);
-    let stop = call(&env, StopInstance { target: backend_target(&t), force });
+    let t = TaskTarget::of(&ctx)?;
+    let force = ctx.read(&keys::FORCE).unwrap_or(false);
+    let stop = env.call(StopInstance { target: t.backend(), force });
     futures_util::pin_mut!(stop);
     let mut ticks =
         tokio::time::interval_at(tokio::time::Instant::now() + STOP_LOG_INTERVAL, STOP_LOG_INTERVAL);
@@ -232,14 +255,17 @@ const STOP_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30
 
 /// Undo of a start: stop forcibly.
 pub async fn undo_start(ctx: TaskCtx, env: Env) -> HandlerResult {
-    let t = target(&ctx)?;
-    call(&env, StopInstance { target: backend_target(&t), force: true }).await
+    let t = TaskTarget::of(&ctx)?;
+    env.call(StopInstance { target: t.backend(), force: true }).await
 }
 
 pub async fn configure_timezone(ctx: TaskCtx, env: Env) -> HandlerResult {
-    let t = target(&ctx)?;
+    let t = TaskTarget::of(&ctx)?;
     let Some(zone) = guest::host_timezone() else {
-        ctx.log("cannot determine system time zone; keeping the workshop's").await;
+        // As the reference: a warning to the workshop's user; the workshop keeps its zone.
+        let (owner, message) = (t.user.uid, crate::messages::no_time_zone());
+        ctx.log(message.clone()).await;
+        let _ = ctx.transact(move |st, _, _| st.warn(Some(owner), &message, chrono::Utc::now())).await;
         return Ok(());
     };
     if let Err(e) = run_script(&env, &t, "set the time zone", guest::timezone_script(&zone)).await {
@@ -252,10 +278,10 @@ pub async fn configure_timezone(ctx: TaskCtx, env: Env) -> HandlerResult {
 /// Makes sure the project is mounted at `/project` (create-workshop already mounts it; this
 /// restores the device when it differs, while the project is staged for LXD to plug it in).
 pub async fn mount_project(ctx: TaskCtx, env: Env) -> HandlerResult {
-    let t = target(&ctx)?;
-    let device = project_device(&env.config.project_mount(&t));
+    let t = TaskTarget::of(&ctx)?;
+    let device = project_device(&env.project_mount(&t));
     let _staged = stage_project(&env, &t).await?;
-    call(&env, SetDevice { target: backend_target(&t), name: PROJECT_DEVICE.into(), device }).await
+    env.call(SetDevice { target: t.backend(), name: PROJECT_DEVICE.into(), device }).await
 }
 
 /// Opens the project directory as its user (so a path the user could not open, or one swapped
@@ -265,7 +291,7 @@ async fn stage_project(env: &Env, t: &TaskTarget) -> Result<Staged, String> {
     let dir = userfs::as_user(&t.user, move || Dir::open(&root))
         .await
         .map_err(|e: UserFsError| format!("cannot mount the project of {:?}: {e}", t.name))?;
-    let at = env.config.project_mount(t);
+    let at = env.project_mount(t);
     stage(&dir, &at).map_err(|e| format!("cannot stage the project of {:?} at {}: {e}", t.name, at.display()))
 }
 

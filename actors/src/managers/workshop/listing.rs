@@ -1,14 +1,19 @@
 //! Listing workshops and describing one: instances, derived status, definition files.
 
+use std::collections::BTreeMap;
+
 use chrono::Utc;
 use workshop_api::Project;
-use workshop_api::workshops::{WorkshopFileRef, WorkshopInfo, WorkshopList};
+use workshop_api::workshops::{HealthCheck, WorkshopFileRef, WorkshopInfo, WorkshopList};
 
 use super::requests::*;
 use super::status::{self, Busy};
-use crate::backend::Instance;
-use crate::engine::Transact;
+use crate::backend::hostname::FALLBACK_NOTE;
+use crate::backend::{BackendError, HostName, HostNames, Instance, Target};
+use crate::engine::{Query, Transact};
 use crate::managers::UserRef;
+use crate::managers::hook::health;
+use crate::managers::sdk::spec::{self as sdk_spec, SdkSource};
 use crate::project::as_user;
 
 pub(super) async fn workshop_info(
@@ -19,8 +24,10 @@ pub(super) async fn workshop_info(
 ) -> Result<WorkshopInfo, WorkshopError> {
     let name = instance.target.name.clone();
     let busy = busy_map(deps, user, &project.id, vec![name.clone()]).await?;
-    let exists = project_exists(user, project).await;
-    let info = info_of(project, instance, busy.get(&name), exists);
+    let health = sdk_health(deps, &busy).await?;
+    let (exists, names) = futures_util::join!(project_exists(user, project), host_names(deps, user));
+    let info =
+        info_of(project, instance, busy.get(&name), health.get(&name), exists, names.get(&instance.target));
     warn_missing_project(deps, user, project, std::slice::from_ref(&info)).await?;
     Ok(info)
 }
@@ -35,7 +42,7 @@ async fn warn_missing_project(
     let messages: Vec<String> = infos
         .iter()
         .filter(|w| w.notes.iter().any(|n| n == status::MISSING_PROJECT))
-        .map(|w| format!("cannot find project directory {:?} for workshop {:?}", project.path, w.name))
+        .map(|w| crate::messages::missing_project_directory(&project.path, &w.name))
         .collect();
     if !messages.is_empty() {
         let owner = Some(user.uid);
@@ -50,29 +57,71 @@ async fn warn_missing_project(
     Ok(())
 }
 
+/// The names of the user's workshops on the network; none when they cannot be read (the
+/// listing does not depend on them).
+async fn host_names(deps: &Deps, user: &UserRef) -> BTreeMap<Target, HostName> {
+    match deps.backend.send(HostNames { user: user.name.clone() }).await.map_err(BackendError::from) {
+        Ok(Ok(names)) => names,
+        Ok(Err(e)) | Err(e) => {
+            tracing::debug!(user = %user.name, error = %e, "cannot read the workshops' names");
+            BTreeMap::new()
+        }
+    }
+}
+
 /// Whether the user can open the project's directory.
 pub(super) async fn project_exists(user: &UserRef, project: &Project) -> bool {
     as_user::existing(user, vec![project.path.clone()]).await.first().copied().unwrap_or(true)
 }
 
+/// For each busy workshop, the health its SDKs reported in the change holding it.
+async fn sdk_health(
+    deps: &Deps,
+    busy: &BTreeMap<String, Busy>,
+) -> Result<BTreeMap<String, BTreeMap<String, HealthCheck>>, WorkshopError> {
+    if busy.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let busy: Vec<(String, String)> = busy.iter().map(|(name, b)| (name.clone(), b.change.clone())).collect();
+    Ok(deps
+        .engine
+        .send(Query(Box::new(move |st| {
+            busy.into_iter()
+                .map(|(name, change)| (name.clone(), health::summary(st, &change, &name)))
+                .collect()
+        })))
+        .await?)
+}
+
+/// A workshop as `list` and `info` show it; while a change holds it, its SDKs carry the
+/// health their `check-health` hooks reported.
 pub(super) fn info_of(
     project: &Project,
     instance: &Instance,
     busy: Option<&Busy>,
+    health: Option<&BTreeMap<String, HealthCheck>>,
     exists: bool,
+    host: Option<&HostName>,
 ) -> WorkshopInfo {
-    let (status, notes) = status::derive(busy, instance.running, exists);
-    WorkshopInfo {
+    let (status, mut notes) = status::derive(busy, instance.running, exists);
+    if host.is_some_and(|h| h.fallback) {
+        notes.push(FALLBACK_NOTE.to_string());
+    }
+    let mut info = WorkshopInfo {
         project_id: project.id.clone(),
         name: instance.target.name.clone(),
         base: instance.workshop_config("base").unwrap_or_default().to_string(),
         status,
-        sdks: Vec::new(),
-        hostname: None,
+        sdks: sdk_spec::installed(&instance.config).into_iter().map(|s| sdk_info(project, s)).collect(),
+        hostname: host.map(|h| h.name.clone()),
         notes,
         path: None,
         project_path: None,
+    };
+    if let Some(health) = health {
+        health::attach(&mut info.sdks, health);
     }
+    info
 }
 
 pub(super) async fn list_workshops(deps: &Deps, msg: ListWorkshops) -> Result<WorkshopList, WorkshopError> {
@@ -80,9 +129,16 @@ pub(super) async fn list_workshops(deps: &Deps, msg: ListWorkshops) -> Result<Wo
     let instances = instances(deps, &msg.user, &project.id).await?;
     let names = instances.iter().map(|i| i.target.name.clone()).collect();
     let busy = busy_map(deps, &msg.user, &project.id, names).await?;
-    let exists = project_exists(&msg.user, &project).await;
-    let mut workshops: Vec<WorkshopInfo> =
-        instances.iter().map(|i| info_of(&project, i, busy.get(&i.target.name), exists)).collect();
+    let health = sdk_health(deps, &busy).await?;
+    let (exists, host_names) =
+        futures_util::join!(project_exists(&msg.user, &project), host_names(deps, &msg.user));
+    let mut workshops: Vec<WorkshopInfo> = instances
+        .iter()
+        .map(|i| {
+            let name = &i.target.name;
+            info_of(&project, i, busy.get(name), health.get(name), exists, host_names.get(&i.target))
+        })
+        .collect();
     workshops.sort_by(|a, b| a.name.cmp(&b.name));
     warn_missing_project(deps, &msg.user, &project, &workshops).await?;
     let wanted = msg.state.to_ascii_lowercase();
@@ -114,4 +170,26 @@ pub(super) async fn list_workshops(deps: &Deps, msg: ListWorkshops) -> Result<Wo
         }
     }
     Ok(WorkshopList { workshops, files })
+}
+
+/// How an installed SDK is shown: a local SDK by its source directory, a Store SDK by its
+/// channel.
+fn sdk_info(project: &Project, sdk: sdk_spec::Installed) -> workshop_api::workshops::SdkInfo {
+    let source = match sdk.source {
+        SdkSource::Project => Some(format!("{}/.workshop/{}", project.path, sdk.name)),
+        SdkSource::Try => Some(format!("try-{}", sdk.name)),
+        SdkSource::System | SdkSource::Store { .. } => None,
+    };
+    workshop_api::workshops::SdkInfo {
+        name: sdk.name,
+        version: (!sdk.version.is_empty()).then_some(sdk.version),
+        channel: sdk.channel,
+        source,
+        revision: sdk.revision,
+        built_at: sdk.built_at,
+        installed_at: Some(sdk.installed_at),
+        health_check: None,
+        mounts: Vec::new(),
+        tunnels: Vec::new(),
+    }
 }

@@ -20,39 +20,109 @@ use std::rc::Rc;
 use actix::prelude::*;
 
 use self::handlers::Env;
+use crate::activity::Activity;
 use crate::backend::BackendActor;
-use crate::engine::{KindSpec, StateEngine};
-use crate::managers::{outcome, run_handler};
+use crate::engine::StateEngine;
+use crate::managers::task::{self, Kind, keys};
 use crate::runner::RunTask;
 use crate::state::{Op, Outcome};
+use crate::store::StoreActor;
 
-/// Task kinds this manager handles: (kind, has undo).
-pub const KINDS: &[(&str, bool)] = &[
-    ("download-base", false),
-    ("create-workshop-storage", true),
-    ("create-workshop", true),
-    ("start-workshop", true),
-    ("stop-workshop", true),
-    ("remove-workshop", false),
-    ("configure-timezone", false),
-    ("mount-project", false),
-    ("remove-workshop-storage", false),
-];
-
-/// Scheduler registration for [`KINDS`].
-pub fn kind_specs() -> Vec<KindSpec> {
-    KINDS.iter().map(|&(kind, undo)| KindSpec { kind, undo, cleanup: false }).collect()
+/// Declares a handler of the table: an async handler function boxed for [`task::Handler`].
+macro_rules! handler {
+    ($f:path) => {
+        Some(|ctx, env| Box::pin($f(ctx, env)))
+    };
 }
+
+/// The task kinds of this manager (reference-inventory.md §6.7, WorkshopManager rows).
+pub static KINDS: &[Kind<WorkshopConfig>] = &[
+    Kind {
+        name: "download-base",
+        run: |c, e| Box::pin(handlers::download_base(c, e)),
+        undo: None,
+        cleanup: None,
+    },
+    Kind {
+        name: "create-workshop-storage",
+        run: |c, e| Box::pin(handlers::create_storage(c, e)),
+        undo: handler!(handlers::remove_storage),
+        cleanup: None,
+    },
+    Kind {
+        name: "create-workshop",
+        run: |c, e| Box::pin(handlers::create_workshop(c, e)),
+        undo: handler!(handlers::remove_workshop),
+        cleanup: None,
+    },
+    Kind {
+        name: "start-workshop",
+        run: |c, e| Box::pin(handlers::start_workshop(c, e)),
+        undo: handler!(handlers::undo_start),
+        cleanup: None,
+    },
+    Kind {
+        name: "stop-workshop",
+        run: |c, e| Box::pin(handlers::stop_workshop(c, e)),
+        undo: handler!(handlers::start_workshop),
+        cleanup: None,
+    },
+    Kind {
+        name: "remove-workshop",
+        run: |c, e| Box::pin(handlers::remove_workshop(c, e)),
+        undo: None,
+        cleanup: None,
+    },
+    Kind {
+        name: "configure-timezone",
+        run: |c, e| Box::pin(handlers::configure_timezone(c, e)),
+        undo: None,
+        cleanup: None,
+    },
+    Kind {
+        name: "mount-project",
+        run: |c, e| Box::pin(handlers::mount_project(c, e)),
+        undo: None,
+        cleanup: None,
+    },
+    Kind {
+        name: "remove-workshop-storage",
+        run: |c, e| Box::pin(handlers::remove_storage(c, e)),
+        undo: None,
+        cleanup: None,
+    },
+];
 
 /// The actor shell.
 pub struct WorkshopManager {
     engine: Addr<StateEngine>,
     env: Env,
+    /// Counts the starts of workshops LXD left stopped, which no request waits for.
+    activity: Activity,
+    /// Resolves the Store SDKs of a launch; without it such a launch is refused.
+    store: Option<Addr<StoreActor>>,
 }
 
 impl WorkshopManager {
     pub fn new(engine: Addr<StateEngine>, backend: Addr<BackendActor>, config: WorkshopConfig) -> Self {
-        Self { engine, env: Env { backend, config: Rc::new(config) } }
+        Self {
+            engine,
+            env: Env { backend, manager: Rc::new(config) },
+            activity: Activity::default(),
+            store: None,
+        }
+    }
+
+    /// Resolves Store SDKs with `store`.
+    pub fn with_store(mut self, store: Addr<StoreActor>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Counts its background work in `activity`.
+    pub fn with_activity(mut self, activity: Activity) -> Self {
+        self.activity = activity;
+        self
     }
 }
 
@@ -64,33 +134,15 @@ impl Handler<RunTask> for WorkshopManager {
     type Result = ResponseFuture<Outcome>;
 
     fn handle(&mut self, msg: RunTask, _ctx: &mut Context<Self>) -> Self::Result {
-        let env = self.env.clone();
-        let (kind, op) = (msg.ctx.kind.clone(), msg.op);
-        if op == Op::Undo && msg.ctx.change_get::<bool>("discard-background").unwrap_or(false) {
-            // A paused change discarded by `remove`: its undo is skipped (reference §6.3).
+        if msg.op == Op::Undo && msg.ctx.change_read(&keys::DISCARD_BACKGROUND).unwrap_or(false) {
+            // A paused change discarded by `remove`: its undo is skipped (../shared/spec/reference-inventory.md §6.3).
             return Box::pin(async { Outcome::Done });
         }
-        run_handler(msg, move |ctx| async move {
-            let result = match (kind.as_str(), op) {
-                ("download-base", Op::Do) => handlers::download_base(ctx, env).await,
-                ("create-workshop-storage", Op::Do) => handlers::create_storage(ctx, env).await,
-                ("create-workshop-storage", Op::Undo) => handlers::remove_storage(ctx, env).await,
-                ("create-workshop", Op::Do) => handlers::create_workshop(ctx, env).await,
-                ("create-workshop", Op::Undo) => handlers::remove_workshop(ctx, env).await,
-                ("start-workshop", Op::Do) => handlers::start_workshop(ctx, env).await,
-                ("start-workshop", Op::Undo) => handlers::undo_start(ctx, env).await,
-                ("stop-workshop", Op::Do) => handlers::stop_workshop(ctx, env).await,
-                ("stop-workshop", Op::Undo) => handlers::start_workshop(ctx, env).await,
-                ("remove-workshop", Op::Do) => handlers::remove_workshop(ctx, env).await,
-                ("configure-timezone", Op::Do) => handlers::configure_timezone(ctx, env).await,
-                ("mount-project", Op::Do) => handlers::mount_project(ctx, env).await,
-                ("remove-workshop-storage", Op::Do) => handlers::remove_storage(ctx, env).await,
-                (kind, op) => Err(format!("workshop manager has no {op:?} handler for {kind:?}")),
-            };
-            outcome(result)
-        })
+        task::dispatch(KINDS, msg, self.env.clone())
     }
 }
 
+#[cfg(test)]
+mod lifecycle_tests;
 #[cfg(test)]
 mod tests;

@@ -1,20 +1,15 @@
-//! Planners: pure functions from a request to a change's task graph (reference §8).
+//! Planners: pure functions from a request to a change's task graph (../shared/spec/reference-inventory.md §8).
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use workshop_api::workshops::Mode;
 
 use crate::managers::UserRef;
+use crate::managers::hook::{Hook, plan as hook_plan};
+use crate::managers::sdk::plan as sdk_plan;
+use crate::managers::sdk::spec::SdkSpec;
+use crate::managers::task::TaskTarget;
+use crate::managers::task::{self, WaitSetup, add_task, keys};
 use crate::state::{ChangeId, State, TaskId};
-
-/// The workshop a task works on, stored in its data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskTarget {
-    pub name: String,
-    pub project_id: String,
-    pub project_path: String,
-    pub user: UserRef,
-}
 
 /// One workshop of a launch: its target, base name and normalised definition.
 #[derive(Debug, Clone)]
@@ -22,9 +17,11 @@ pub struct LaunchItem {
     pub target: TaskTarget,
     pub base: String,
     pub file: String,
+    /// Its SDKs, in install order.
+    pub sdks: Vec<SdkSpec>,
 }
 
-/// Creates a change carrying the keys every workshop change has.
+/// Creates a change of `user` for the workshops `names` of `project_id`.
 fn new_change(
     st: &mut State,
     kind: &str,
@@ -33,12 +30,7 @@ fn new_change(
     project_id: &str,
     now: DateTime<Utc>,
 ) -> ChangeId {
-    let summary = summary(kind, names);
-    let id = st.new_change(kind, &summary, now);
-    let c = st.change_mut(&id).expect("new change exists");
-    c.set("user", &user.name);
-    c.set("project-id", project_id);
-    id
+    task::new_change(st, kind, &summary(kind, names), user, project_id, now)
 }
 
 /// `Launch "a" workshop` / `Launch "a", "b" workshops`.
@@ -50,26 +42,6 @@ pub fn summary(kind: &str, names: &[&str]) -> String {
     let quoted: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
     let noun = if names.len() == 1 { "workshop" } else { "workshops" };
     format!("{title} {} {noun}", quoted.join(", "))
-}
-
-/// Adds a task for `target` to `change`, after `prev` when given.
-fn task(
-    st: &mut State,
-    change: &ChangeId,
-    kind: &str,
-    summary: String,
-    target: &TaskTarget,
-    prev: Option<&TaskId>,
-    now: DateTime<Utc>,
-) -> TaskId {
-    let id = st.new_task(kind, &summary, now);
-    st.task_mut(&id).expect("new task exists").set("workshop", &target.name);
-    st.task_mut(&id).expect("new task exists").set("target", target);
-    st.add_task(change, &id);
-    if let Some(prev) = prev {
-        st.wait_for(&id, prev);
-    }
-    id
 }
 
 /// Builds a chain of tasks for one workshop, each waiting for the previous one.
@@ -87,7 +59,7 @@ impl<'a> Chain<'a> {
     }
 
     fn then(&mut self, kind: &str, summary: String) -> TaskId {
-        let id = task(self.st, &self.change, kind, summary, self.target, self.last.as_ref(), self.now);
+        let id = add_task(self.st, &self.change, kind, &summary, self.target, self.last.as_ref(), self.now);
         self.last = Some(id.clone());
         id
     }
@@ -100,25 +72,79 @@ pub fn launch(
     user: &UserRef,
     items: &[LaunchItem],
     mode: Mode,
+    verbose: bool,
     now: DateTime<Utc>,
 ) -> ChangeId {
     let names: Vec<&str> = items.iter().map(|i| i.target.name.as_str()).collect();
     let project_id = items.first().map(|i| i.target.project_id.clone()).unwrap_or_default();
     let change = new_change(st, "launch", &names, user, &project_id, now);
-    st.change_mut(&change).expect("exists").set("wait-setup", serde_json::json!({ "mode": mode.as_str() }));
+    hook_plan::set_verbose(st, &change, verbose);
+    st.change_mut(&change)
+        .expect("exists")
+        .write(&keys::WAIT_SETUP, &WaitSetup { mode: mode.as_str().into() });
     for item in items {
         let ws = &item.target.name;
         let mut chain = Chain::new(st, &change, &item.target, now);
         let base = chain.then("download-base", format!("Download base {:?} for {ws:?}", item.base));
+        for sdk in &item.sdks {
+            let id = sdk_plan::add_retrieve(
+                chain.st,
+                &change,
+                &item.target,
+                sdk,
+                &item.base,
+                chain.last.as_ref(),
+                now,
+            );
+            chain.last = Some(id);
+        }
         chain.then("create-workshop-storage", format!("Create storage of {ws:?}"));
         let create = chain.then("create-workshop", format!("Create new {ws:?} workshop"));
         chain.then("start-workshop", format!("Start {ws:?} workshop"));
+        for (order, sdk) in item.sdks.iter().enumerate() {
+            let after = chain.last.clone();
+            let id = sdk_plan::add_install(
+                chain.st,
+                &change,
+                &item.target,
+                sdk,
+                order,
+                &item.base,
+                after.as_ref(),
+                now,
+            );
+            let id = hook_plan::add_hook(
+                chain.st,
+                &change,
+                &item.target,
+                &sdk.name,
+                Hook::SetupBase,
+                Some(&id),
+                now,
+            );
+            chain.last = Some(id);
+        }
         chain.then("configure-timezone", format!("Configure time zone of {ws:?}"));
         chain.then("mount-project", format!("Mount project into {ws:?}"));
-        st.task_mut(&base).expect("exists").set("base", &item.base);
+        for hook in [Hook::SetupProject, Hook::CheckHealth] {
+            for sdk in &item.sdks {
+                let after = chain.last.clone();
+                let id = hook_plan::add_hook(
+                    chain.st,
+                    &change,
+                    &item.target,
+                    &sdk.name,
+                    hook,
+                    after.as_ref(),
+                    now,
+                );
+                chain.last = Some(id);
+            }
+        }
+        st.task_mut(&base).expect("exists").write(&keys::BASE, &item.base);
         let t = st.task_mut(&create).expect("exists");
-        t.set("base", &item.base);
-        t.set("workshop-file", &item.file);
+        t.write(&keys::BASE, &item.base);
+        t.write(&keys::WORKSHOP_FILE, &item.file);
     }
     change
 }
@@ -128,7 +154,7 @@ pub fn start(st: &mut State, user: &UserRef, targets: &[TaskTarget], now: DateTi
     let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
     let change = new_change(st, "start", &names, user, &targets[0].project_id, now);
     for t in targets {
-        task(st, &change, "start-workshop", format!("Start {:?} workshop", t.name), t, None, now);
+        add_task(st, &change, "start-workshop", &format!("Start {:?} workshop", t.name), t, None, now);
     }
     change
 }
@@ -138,8 +164,8 @@ pub fn stop(st: &mut State, user: &UserRef, targets: &[TaskTarget], now: DateTim
     let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
     let change = new_change(st, "stop", &names, user, &targets[0].project_id, now);
     for t in targets {
-        let id = task(st, &change, "stop-workshop", format!("Stop {:?} workshop", t.name), t, None, now);
-        st.task_mut(&id).expect("exists").set("force", false);
+        let id = add_task(st, &change, "stop-workshop", &format!("Stop {:?} workshop", t.name), t, None, now);
+        st.task_mut(&id).expect("exists").write(&keys::FORCE, &false);
     }
     change
 }
@@ -159,15 +185,15 @@ pub fn remove(
         let mut chain = Chain::new(st, &change, target, now);
         if *running {
             let stop = chain.then("stop-workshop", format!("Stop {ws:?} workshop"));
-            chain.st.task_mut(&stop).expect("exists").set("force", true);
+            chain.st.task_mut(&stop).expect("exists").write(&keys::FORCE, &true);
         }
         let removed = chain.then("remove-workshop", format!("Remove {ws:?} workshop"));
         let lane = st.new_lane();
-        let cleanup = task(
+        let cleanup = add_task(
             st,
             &change,
             "remove-workshop-storage",
-            format!("Remove storage of {ws:?}"),
+            &format!("Remove storage of {ws:?}"),
             target,
             Some(&removed),
             now,
@@ -206,13 +232,23 @@ mod tests {
         let now = Utc::now();
         let user = target("x").user;
         let items = vec![
-            LaunchItem { target: target("a"), base: "ubuntu@22.04".into(), file: "name: a\n".into() },
-            LaunchItem { target: target("b"), base: "ubuntu@22.04".into(), file: "name: b\n".into() },
+            LaunchItem {
+                target: target("a"),
+                base: "ubuntu@22.04".into(),
+                file: "name: a\n".into(),
+                sdks: Vec::new(),
+            },
+            LaunchItem {
+                target: target("b"),
+                base: "ubuntu@22.04".into(),
+                file: "name: b\n".into(),
+                sdks: Vec::new(),
+            },
         ];
-        let change = launch(&mut st, &user, &items, Mode::WaitOnError, now);
+        let change = launch(&mut st, &user, &items, Mode::WaitOnError, false, now);
         let c = st.change(&change).unwrap();
         assert_eq!(c.summary, r#"Launch "a", "b" workshops"#);
-        assert_eq!(c.get::<String>("project-id").as_deref(), Some("0123abcd"));
+        assert_eq!(c.read(&keys::PROJECT_ID).as_deref(), Some("0123abcd"));
         let tasks = st.change_tasks(&change);
         assert_eq!(tasks.len(), 12);
         assert_eq!(
@@ -248,7 +284,7 @@ mod tests {
             ]
         );
         let tasks = st.change_tasks(&change);
-        assert_eq!(tasks[0].get::<bool>("force"), Some(true));
+        assert_eq!(tasks[0].read(&keys::FORCE), Some(true));
         // The removal is in the change's default lane 0; its cleanup in a lane of its own.
         assert_eq!(tasks[1].lanes(), [0]);
         assert_ne!(tasks[2].lanes(), [0]);

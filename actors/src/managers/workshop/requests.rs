@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use actix::prelude::*;
-use workshop_api::Project;
 use workshop_api::workshops::{ActionInfo, Actions, WorkshopInfo, WorkshopList, WorkshopsRequest};
+use workshop_api::{ChangeConflict, Project};
 
 use super::WorkshopManager;
 use super::changes::*;
@@ -50,12 +50,7 @@ impl From<MailboxError> for WorkshopError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conflict {
     pub message: String,
-    pub change_id: String,
-    pub change_kind: String,
-    /// `Wait` when the change is paused on error, else `Doing`.
-    pub change_status: String,
-    pub project_id: String,
-    pub workshop: String,
+    pub change: ChangeConflict,
 }
 
 /// Tracks the project holding `path` for `user`: `(project, newly tracked)`.
@@ -117,6 +112,7 @@ pub(super) struct Deps {
     pub(super) engine: Addr<StateEngine>,
     pub(super) backend: Addr<crate::backend::BackendActor>,
     pub(super) config: std::rc::Rc<super::WorkshopConfig>,
+    pub(super) store: Option<Addr<crate::store::StoreActor>>,
 }
 
 impl WorkshopManager {
@@ -124,7 +120,8 @@ impl WorkshopManager {
         Deps {
             engine: self.engine.clone(),
             backend: self.env.backend.clone(),
-            config: self.env.config.clone(),
+            config: self.env.manager.clone(),
+            store: self.store.clone(),
         }
     }
 }
@@ -231,8 +228,15 @@ impl Handler<GetActions> for WorkshopManager {
         let deps = self.deps();
         Box::pin(async move {
             let project = project(&deps, &msg.user, &msg.project_id).await?;
-            let file = as_user::definition(&msg.user, &project.path, &msg.name).await?;
-            Ok(file.actions.into_iter().map(|(name, script)| (name, ActionInfo { script })).collect())
+            let definition = as_user::definition(&msg.user, &project.path, &msg.name).await?;
+            let warnings = definition.warnings.iter().map(ToString::to_string).collect();
+            crate::managers::warn_user(&deps.engine, &msg.user, warnings).await?;
+            Ok(definition
+                .file
+                .actions
+                .into_iter()
+                .map(|(name, script)| (name, ActionInfo { script }))
+                .collect())
         })
     }
 }

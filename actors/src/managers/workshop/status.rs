@@ -1,8 +1,9 @@
 //! Workshop status derived from the state (busy changes) and the backend (running or not),
-//! and the conflict checks built on it (reference §6.4).
+//! and the conflict checks built on it (../shared/spec/reference-inventory.md §6.4).
 
-use workshop_api::workshops::WorkshopStatus;
+use workshop_api::workshops::{WorkshopAction, WorkshopStatus};
 
+use crate::managers::task::keys;
 use crate::state::{State, Status};
 
 /// A non-ready change that holds a workshop.
@@ -23,16 +24,70 @@ const NON_BLOCKING_KINDS: &[&str] = &["exec"];
 pub fn busy(st: &State, user: &str, project_id: &str, name: &str) -> Option<Busy> {
     st.changes()
         .filter(|c| !NON_BLOCKING_KINDS.contains(&c.kind.as_str()))
-        .filter(|c| c.get::<String>("user").as_deref() == Some(user))
-        .filter(|c| c.get::<String>("project-id").as_deref() == Some(project_id))
-        .filter(|c| !c.get::<bool>("discard-background").unwrap_or(false))
+        .filter(|c| c.read(&keys::USER).as_deref() == Some(user))
+        .filter(|c| c.read(&keys::PROJECT_ID).as_deref() == Some(project_id))
+        .filter(|c| !c.read(&keys::DISCARD_BACKGROUND).unwrap_or(false))
         .filter(|c| !st.change_ready(&c.id))
-        .find(|c| st.change_tasks(&c.id).iter().any(|t| t.get::<String>("workshop").as_deref() == Some(name)))
+        .find(|c| st.change_tasks(&c.id).iter().any(|t| t.read(&keys::WORKSHOP).as_deref() == Some(name)))
         .map(|c| Busy {
             change: c.id.clone(),
             kind: c.kind.clone(),
             waiting: st.change_status(&c.id) == Status::Wait,
         })
+}
+
+/// Why a change of a workshop cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Another change holds the workshop.
+    Busy(Busy),
+    AlreadyLaunched,
+    /// The workshop is in a status the action does not apply to.
+    Status {
+        status: WorkshopStatus,
+        allowed: &'static [WorkshopStatus],
+    },
+}
+
+/// Whether a workshop may be launched: not launched, and held by no change.
+pub fn check_launch(busy: Option<Busy>, launched: bool) -> Result<(), Refusal> {
+    if let Some(busy) = busy {
+        return Err(Refusal::Busy(busy));
+    }
+    if launched {
+        return Err(Refusal::AlreadyLaunched);
+    }
+    Ok(())
+}
+
+/// Whether a launched workshop may be started, stopped or removed; `Ok(Some(change))` when
+/// `remove` discards a launch or refresh paused on error (reference: in the background).
+pub fn check_transition(
+    action: WorkshopAction,
+    busy: Option<Busy>,
+    running: bool,
+    project_exists: bool,
+) -> Result<Option<String>, Refusal> {
+    let mut discard = None;
+    if let Some(busy) = busy {
+        let discardable = action == WorkshopAction::Remove
+            && busy.waiting
+            && matches!(busy.kind.as_str(), "launch" | "refresh");
+        if !discardable {
+            return Err(Refusal::Busy(busy));
+        }
+        discard = Some(busy.change);
+    }
+    let (status, _) = derive(None, running, project_exists);
+    let allowed: &'static [WorkshopStatus] = match action {
+        WorkshopAction::Start => &[WorkshopStatus::Stopped],
+        WorkshopAction::Stop => &[WorkshopStatus::Ready, WorkshopStatus::Stopped],
+        _ => &[WorkshopStatus::Ready, WorkshopStatus::Error, WorkshopStatus::Stopped],
+    };
+    if !allowed.contains(&status) {
+        return Err(Refusal::Status { status, allowed });
+    }
+    Ok(discard)
 }
 
 /// The note of a workshop whose project directory has gone.
@@ -54,6 +109,26 @@ pub fn derive(busy: Option<&Busy>, running: bool, project_exists: bool) -> (Work
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rules_of_launch_start_stop_and_remove() {
+        use WorkshopAction::*;
+        let paused = Busy { change: "7".into(), kind: "launch".into(), waiting: true };
+        let running = Busy { change: "8".into(), kind: "stop".into(), waiting: false };
+        assert_eq!(check_launch(None, false), Ok(()));
+        assert_eq!(check_launch(None, true), Err(Refusal::AlreadyLaunched));
+        // The change holding the workshop says more than "already launched".
+        assert_eq!(check_launch(Some(paused.clone()), true), Err(Refusal::Busy(paused.clone())));
+        assert_eq!(check_transition(Start, None, false, true), Ok(None));
+        assert!(matches!(check_transition(Start, None, true, true), Err(Refusal::Status { .. })));
+        assert_eq!(check_transition(Stop, None, false, true), Ok(None));
+        assert!(matches!(check_transition(Stop, None, true, false), Err(Refusal::Status { .. })));
+        assert_eq!(check_transition(Remove, None, true, false), Ok(None));
+        // Remove discards a paused launch; nothing else passes a busy workshop.
+        assert_eq!(check_transition(Remove, Some(paused.clone()), true, true), Ok(Some("7".into())));
+        assert_eq!(check_transition(Stop, Some(paused.clone()), true, true), Err(Refusal::Busy(paused)));
+        assert_eq!(check_transition(Remove, Some(running.clone()), true, true), Err(Refusal::Busy(running)));
+    }
 
     #[test]
     fn derivation_follows_the_reference_order() {

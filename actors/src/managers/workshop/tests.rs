@@ -8,14 +8,16 @@ use std::time::Duration;
 use chrono::Utc;
 use workshop_api::workshops::{Mode, WorkshopAction, WorkshopOptions, WorkshopStatus, WorkshopsRequest};
 
-use super::plan::{self, LaunchItem, TaskTarget};
+use super::plan::{self, LaunchItem};
 use super::projects::{PROJECTS_KEY, registries};
 use super::*;
 use crate::backend::fake::FakeBackend;
 use crate::backend::{Backend, BackendActor, CreateSpec, Target};
-use crate::engine::{AttachRunner, Query, StateEngine, Transact};
+use crate::engine::{Query, StateEngine, Transact};
 use crate::managers::UserRef;
-use crate::runner::{RegisterHandler, TaskRunner};
+use crate::managers::task;
+use crate::managers::task::TaskTarget;
+use crate::runner::TaskRunner;
 use crate::state::Status;
 
 /// The project id both users hold.
@@ -55,12 +57,8 @@ async fn harness() -> Harness {
         mounts_dir: root.join("mounts"),
     };
     let workshops = WorkshopManager::new(engine.clone(), backend, config).start();
-    engine.do_send(crate::engine::AddKinds(kind_specs()));
-    runner.do_send(RegisterHandler {
-        kinds: KINDS.iter().map(|(k, _)| *k).collect(),
-        handler: workshops.clone().recipient(),
-    });
-    engine.do_send(AttachRunner(runner));
+    task::register(&engine, &runner, KINDS, workshops.clone().recipient());
+    engine.do_send(TaskRunner::attach(&runner));
     let mut dirs = Vec::new();
     for name in ["alice", "bob"] {
         let dir = root.join(name);
@@ -94,12 +92,18 @@ impl Harness {
     /// Plans a wait-on-error launch of `name` for `user` and waits until it is paused (the
     /// fake backend knows no base).
     async fn paused_launch(&self, user: &UserRef, name: &str) -> String {
-        let item =
-            LaunchItem { target: self.target(user, name), base: "ubuntu@22.04".into(), file: String::new() };
+        let item = LaunchItem {
+            target: self.target(user, name),
+            base: "ubuntu@22.04".into(),
+            file: String::new(),
+            sdks: Vec::new(),
+        };
         let u = user.clone();
         let change = self
             .engine
-            .send(Transact(Box::new(move |st| plan::launch(st, &u, &[item], Mode::WaitOnError, Utc::now()))))
+            .send(Transact(Box::new(move |st| {
+                plan::launch(st, &u, &[item], Mode::WaitOnError, false, Utc::now())
+            })))
             .await
             .unwrap()
             .unwrap();
@@ -204,7 +208,7 @@ async fn the_owner_sees_her_paused_change_and_removing_discards_it() {
     h.instance(&alice, "ws").await;
     assert_eq!(h.status_of(&alice, "ws").await, WorkshopStatus::Waiting);
     let err = h.change(&alice, WorkshopAction::Start, Mode::Transactional).await.unwrap_err();
-    assert!(matches!(err, WorkshopError::Conflict(ref c) if c.change_id == paused), "{err:?}");
+    assert!(matches!(err, WorkshopError::Conflict(ref c) if c.change.change_id == paused), "{err:?}");
     let remove = h.change(&alice, WorkshopAction::Remove, Mode::Transactional).await.unwrap();
     assert_ne!(remove, paused);
     assert!(h.discarded(&paused).await);
@@ -246,4 +250,62 @@ async fn workshops_lxd_left_stopped_are_started_again_when_the_system_is_healthy
     assert!(!h.fake.instance(&off).unwrap().running, "a stopped workshop stays stopped");
     // It was started through the staged project, which is gone again.
     assert!(!h.root.join("mounts/0").join(PID).join("ws").exists());
+}
+
+#[actix_rt::test]
+async fn unknown_keys_of_a_definition_are_warnings_of_the_reader() {
+    // Issue 11 item 1: a file written for the reference (with a key it ignores) is used, and
+    // the key is a warning of the user who read it (before: the read failed).
+    let h = harness().await;
+    let alice = user("alice");
+    let path = h.root.join("alice/.workshop/ws.yaml");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, "name: ws\nbase: ubuntu@22.04\nactons:\n  x: y\nactions:\n  hi: echo hi\n")
+        .unwrap();
+    let msg = GetActions { user: alice.clone(), project_id: PID.into(), name: "ws".into() };
+    let actions = h.workshops.send(msg).await.unwrap().unwrap();
+    assert_eq!(actions.keys().collect::<Vec<_>>(), ["hi"]);
+    let uid = alice.uid;
+    let warnings = h
+        .engine
+        .send(Query(Box::new(move |st| {
+            st.all_warnings(uid).iter().map(|w| (w.owner(), w.message().to_string())).collect::<Vec<_>>()
+        })))
+        .await
+        .unwrap();
+    let expected = format!(
+        "unknown key \"actons\" at line 3, column 1 (did you mean \"actions\"?) (in \"{}\")",
+        path.display()
+    );
+    assert_eq!(warnings, [(Some(uid), expected)]);
+}
+
+#[actix_rt::test]
+async fn list_and_info_show_the_hostname_and_the_fallback_note() {
+    let h = harness().await;
+    let (alice, bob) = (user("alice"), user("bob"));
+    h.instance(&alice, "ws").await;
+    h.instance(&bob, "ws").await;
+    h.instance(&bob, "other").await;
+    // Both projects' directories are named "app": the first to publish gets the friendly name.
+    for who in [&alice, &bob] {
+        let target = Target::new(&who.name, PID, "ws");
+        h.fake.publish_names(&target, "app").await.unwrap();
+    }
+    let info = |who: &UserRef, name: &str| {
+        let msg = GetWorkshop { user: who.clone(), project_id: PID.into(), name: name.into() };
+        h.workshops.send(msg)
+    };
+    let alices = info(&alice, "ws").await.unwrap().unwrap();
+    assert_eq!((alices.hostname.as_deref(), alices.notes.as_slice()), (Some("ws.app.wp"), &[] as &[String]));
+    let bobs = info(&bob, "ws").await.unwrap().unwrap();
+    assert_eq!(bobs.hostname.as_deref(), Some("ws-0123abcd.wp"));
+    assert_eq!(bobs.notes, ["hostname-fallback"]);
+    // A workshop without names (not started yet) has neither.
+    let list = ListWorkshops { user: bob.clone(), project_id: PID.into(), state: String::new() };
+    let list = h.workshops.send(list).await.unwrap().unwrap();
+    let other = list.workshops.iter().find(|w| w.name == "other").unwrap();
+    assert_eq!((other.hostname.as_deref(), other.notes.len()), (None, 0));
+    let ws = list.workshops.iter().find(|w| w.name == "ws").unwrap();
+    assert_eq!(ws.notes, ["hostname-fallback"]);
 }

@@ -2,11 +2,15 @@
 //! candidates (`COMPLETE=<shell> workshop -- <words>`), so workshop names come from the daemon
 //! and fit the command: `start` offers stopped workshops, `stop` running ones, `launch` those
 //! not launched yet, `tasks` the latest change ids. The daemon is asked with a short timeout;
-//! when it does not answer there are simply no candidates.
+//! when it does not answer there are simply no candidates. `--project` completes directories
+//! (`dirs.rs`).
+
+mod dirs;
 
 use std::ffi::OsStr;
 use std::io::Write;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use clap::{Command, CommandFactory};
 use clap_complete::engine::{ArgValueCompleter, CompletionCandidate};
@@ -15,11 +19,16 @@ use workshop_api::workshops::WorkshopStatus;
 use workshop_client::ChangeSelect;
 use workshop_client::Client;
 
+use self::dirs::Dirs;
 use crate::Cli;
 use crate::context::Ctx;
 
 /// How long completion waits for the daemon.
 const TIMEOUT: Duration = Duration::from_millis(800);
+/// How long `--project` completion spends asking the daemon which projects have workshops.
+const PROJECTS_DEADLINE: Duration = Duration::from_secs(2);
+/// How many projects `--project` completion asks about, at most.
+const MAX_PROJECTS: usize = 32;
 /// How many change ids `tasks` offers.
 const CHANGE_IDS: usize = 10;
 /// The environment variable the registration scripts set.
@@ -60,7 +69,52 @@ pub fn command() -> Command {
     ] {
         cmd = with(cmd, sub, arg, offer);
     }
-    cmd.mut_subcommand("tasks", |c| c.mut_arg("id", |a| a.add(ArgValueCompleter::new(change_ids))))
+    cmd = cmd.mut_subcommand("tasks", |c| c.mut_arg("id", |a| a.add(ArgValueCompleter::new(change_ids))));
+    with_project_dirs(cmd)
+}
+
+/// `--project` completes directories: those of projects with launched workshops, also those
+/// with definitions for `launch`, any for `init`. The global argument is copied into those two
+/// subcommands with their own completer (clap does not propagate a global argument over one a
+/// subcommand already has).
+fn with_project_dirs(cmd: Command) -> Command {
+    let completer = |offer: Dirs| ArgValueCompleter::new(move |current: &OsStr| project_dirs(offer, current));
+    let Some(project) = cmd.get_arguments().find(|a| a.get_id() == "project").cloned() else { return cmd };
+    let mut cmd = cmd.mut_arg("project", |a| a.add(completer(Dirs::Launched)));
+    for (sub, offer) in [("launch", Dirs::Launchable), ("init", Dirs::All)] {
+        let arg = project.clone().add(completer(offer));
+        cmd = cmd.mut_subcommand(sub, |c| c.arg(arg));
+    }
+    cmd
+}
+
+/// The `--project` candidates for `current`, in the current directory.
+fn project_dirs(offer: Dirs, current: &OsStr) -> Vec<CompletionCandidate> {
+    let Ok(cwd) = std::env::current_dir() else { return Vec::new() };
+    let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
+    let launched = match (offer, dirs::searched(current, &cwd, home.as_deref())) {
+        (Dirs::All, _) | (_, None) => Vec::new(),
+        (_, Some(searched)) => launched_projects(&Client::default().with_timeout(TIMEOUT), &|p| {
+            p.starts_with(&searched) || cwd.starts_with(p)
+        }),
+    };
+    dirs::candidates(current, &cwd, home.as_deref(), offer, &launched)
+}
+
+/// The directories of the user's projects that `relevant` admits and that have launched
+/// workshops; nothing when the daemon does not answer in time.
+fn launched_projects(client: &Client, relevant: &dyn Fn(&Path) -> bool) -> Vec<PathBuf> {
+    let started = Instant::now();
+    let Ok(projects) = client.projects() else { return Vec::new() };
+    projects
+        .into_iter()
+        .map(|p| (PathBuf::from(&p.path), p.id))
+        .filter(|(path, _)| relevant(path))
+        .take(MAX_PROJECTS)
+        .take_while(|_| started.elapsed() < PROJECTS_DEADLINE)
+        .filter(|(_, id)| client.workshops(id, Some("all")).is_ok_and(|list| !list.workshops.is_empty()))
+        .map(|(path, _)| path)
+        .collect()
 }
 
 /// Answers a completion request when the shell made one (then exits); otherwise returns.
@@ -68,8 +122,19 @@ pub fn answer_if_asked() {
     CompleteEnv::with_factory(command).var(VAR).complete();
 }
 
+/// The end of the zsh script: installed in `$fpath` as `_workshop`, compinit autoloads the file
+/// as the body of `_workshop` on the first completion, which must then complete too (not only
+/// define the completer and register it for the next time). Sourced, it does nothing.
+const ZSH_AUTOLOADED: &str = r#"
+if [[ ${funcstack[1]-} == _workshop ]]; then
+    _clap_dynamic_completer_workshop "$@"
+fi
+"#;
+
 /// Writes the registration script of `shell`: completion of the `workshop` command, answered
-/// by the `workshop` found on the PATH (a snap refresh does not break it).
+/// by the `workshop` found on the PATH (a snap refresh does not break it). The same script
+/// works sourced (`source <(workshop completion zsh)`) and installed where the shell looks for
+/// completions (`make install`, the snap's configure hook).
 pub fn write_script(shell: clap_complete::Shell, out: &mut dyn Write) -> std::io::Result<()> {
     let bin = "workshop";
     let completer: &dyn EnvCompleter = match shell {
@@ -77,7 +142,11 @@ pub fn write_script(shell: clap_complete::Shell, out: &mut dyn Write) -> std::io
         clap_complete::Shell::Zsh => &Zsh,
         _ => &Fish,
     };
-    completer.write_registration(VAR, bin, bin, bin, out)
+    completer.write_registration(VAR, bin, bin, bin, out)?;
+    if shell == clap_complete::Shell::Zsh {
+        out.write_all(ZSH_AUTOLOADED.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// The workshops of the current project that `offer` admits, starting with `current`.

@@ -101,16 +101,6 @@ pub fn absolute(cwd: &Path, p: &Path) -> PathBuf {
     out
 }
 
-/// `path` with `home` written as `~`.
-pub fn contract_home(path: &str, home: &str) -> String {
-    let home = home.trim_end_matches('/');
-    match path.strip_prefix(home) {
-        Some("") => "~".to_string(),
-        Some(rest) if rest.starts_with('/') => format!("~{rest}"),
-        _ => path.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,13 +124,5 @@ mod tests {
             infer_name(vec![], "/home/u/p").unwrap_err().to_string(),
             "cannot infer workshop name: no workshops found in \"/home/u/p\""
         );
-    }
-
-    #[test]
-    fn home_contraction() {
-        assert_eq!(contract_home("/home/u/acc/p", "/home/u"), "~/acc/p");
-        assert_eq!(contract_home("/home/u", "/home/u/"), "~");
-        assert_eq!(contract_home("/home/user2/p", "/home/u"), "/home/user2/p");
-        assert_eq!(contract_home("/srv/p", "/home/u"), "/srv/p");
     }
 }

@@ -4,8 +4,7 @@ mod cmd;
 mod complete;
 mod context;
 mod help;
-mod style;
-mod table;
+mod messages;
 mod term;
 mod timefmt;
 mod wait;
@@ -18,6 +17,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use clap_complete::Shell;
 use workshop_api::workshops::WorkshopAction;
 use workshop_client::Client;
+use workshop_client::{style, table};
 
 use crate::cmd::changes::{ChangesArgs, TasksArgs};
 use crate::cmd::exec::{ActionsArgs, ExecFlags, ShellArgs};
@@ -85,6 +85,9 @@ enum Command {
         #[arg(value_enum)]
         shell: CompletionShell,
     },
+    /// Write the manual pages (workshop.1 and one per command) into DIR (`make install`)
+    #[command(hide = true)]
+    GenerateManpages { dir: PathBuf },
 }
 
 /// Shells with completion scripts.
@@ -141,6 +144,7 @@ fn dispatch(ctx: &Ctx, command: Command, raw: &[String]) -> anyhow::Result<()> {
             };
             Ok(complete::write_script(shell, &mut std::io::stdout())?)
         }
+        Command::GenerateManpages { dir } => Ok(clap_mangen::generate_to(Cli::command(), dir)?),
     }
 }
 
@@ -153,14 +157,11 @@ fn usage_error(e: clap::Error) -> ! {
     if e.kind() == ErrorKind::InvalidSubcommand
         && let Some(ContextValue::String(name)) = e.get(ContextKind::InvalidSubcommand)
     {
-        let mut text = format!("error: unknown command {name:?} for \"workshop\"");
-        if let Some(ContextValue::Strings(suggestions)) = e.get(ContextKind::SuggestedSubcommand) {
-            text.push_str("\n\nDid you mean this?");
-            for s in suggestions {
-                text.push_str(&format!("\n\t{s}"));
-            }
-        }
-        eprintln!("{text}");
+        let suggestions = match e.get(ContextKind::SuggestedSubcommand) {
+            Some(ContextValue::Strings(suggestions)) => suggestions.clone(),
+            _ => Vec::new(),
+        };
+        eprintln!("error: {}", messages::unknown_command(name, &suggestions));
         std::process::exit(1);
     }
     let _ = e.print();

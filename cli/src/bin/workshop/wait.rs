@@ -21,6 +21,9 @@ const LONG_POLL: Duration = Duration::from_millis(250);
 pub const CANNOT_INTERRUPT: &str =
     "cannot interrupt: it may break the workshop, please wait until the operation is finished";
 
+/// Shown while the daemon does not answer during a wait.
+pub const SERVER_RESTARTING: &str = "Waiting for server to restart";
+
 /// How a waited-for change ended.
 #[derive(Debug)]
 pub enum Outcome {
@@ -71,7 +74,7 @@ pub fn wait(client: &Client, id: &str, opts: WaitOptions) -> Result<Outcome, Cli
                 if since.elapsed() > MAX_GONE {
                     break Err(e);
                 }
-                progress.spin("Waiting for server to restart");
+                progress.spin(SERVER_RESTARTING);
                 std::thread::sleep(POLL);
                 continue;
             }

@@ -2,31 +2,33 @@
 //! daemon's actors on the fake backend.
 
 use std::io::{Read, Write};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::web;
 use workshop_actors::backend::fake::FakeBackend;
 use workshop_actors::backend::{Backend, CreateSpec, Target};
-use workshop_actors::daemon::{Daemon, DaemonConfig};
-use workshop_actors::managers::workshop::WorkshopConfig;
+use workshop_actors::daemon::Daemon;
 use workshop_api::exec::{ExecControl, ExecRequest};
 use workshop_client::Client;
 use workshop_client::exec::{self as client_exec, Outgoing};
 
-use crate::api::peer::{self, Listener};
-use crate::api::{self, AppState};
+use crate::api;
+use crate::api::connections::Connections;
+use crate::api::peer;
 
 /// A daemon on the fake backend serving the v1 API on a unix socket, with one running
 /// workshop `ws` in a tracked project.
 pub(in crate::api::v1) struct Server {
     _tmp: tempfile::TempDir,
-    _daemon: Daemon,
+    pub daemon: Daemon,
+    pub fake: Rc<FakeBackend>,
     pub socket: PathBuf,
     pub project_id: String,
+    /// The server's open connections.
+    pub connections: Connections,
 }
 
 pub(in crate::api::v1) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -40,26 +42,8 @@ pub(in crate::api::v1) async fn server() -> Server {
     std::fs::create_dir_all(project.join(".workshop")).unwrap();
     std::fs::write(project.join(".workshop/ws.yaml"), "name: ws\nbase: ubuntu@22.04\n").unwrap();
     let fake = Rc::new(FakeBackend::default());
-    let daemon = Daemon::start(DaemonConfig {
-        state_dir: root.clone(),
-        backend: fake.clone(),
-        check_interval: Duration::from_secs(3600),
-        workshop: WorkshopConfig {
-            cache_dir: root.join("cache"),
-            guest_bin_dir: root.join("bin"),
-            mounts_dir: root.join("mounts"),
-        },
-    })
-    .unwrap();
-    let data = web::Data::new(AppState {
-        engine: daemon.engine.clone(),
-        workshops: daemon.workshops.clone(),
-        commands: daemon.commands.clone(),
-        health: daemon.health.clone(),
-    });
-    let socket = root.join("workshop.socket");
-    let server = api::serve(UnixListener::bind(&socket).unwrap(), Listener::Trusted, 1, data).unwrap();
-    actix_web::rt::spawn(server);
+    let connections = Connections::default();
+    let (daemon, socket) = api::test_server(&root, fake.clone(), connections.clone());
 
     let client = Client::new(&socket);
     let tracked = blocking(move || client.track_project(&project)).await.unwrap();
@@ -68,7 +52,7 @@ pub(in crate::api::v1) async fn server() -> Server {
     let target = Target::new(&user, &tracked.id, "ws");
     Backend::create(fake.as_ref(), &target, &CreateSpec::default()).await.unwrap();
     Backend::start(fake.as_ref(), &target).await.unwrap();
-    Server { _tmp: tmp, _daemon: daemon, socket, project_id: tracked.id }
+    Server { _tmp: tmp, daemon, fake, socket, project_id: tracked.id, connections }
 }
 
 #[derive(Clone, Default)]
@@ -283,6 +267,32 @@ async fn request_bodies_and_websocket_frames_are_bounded() {
         assert_eq!(client_exec::exit_code(&info), Ok(0), "the oversized frame was the end of input");
         stdout.wait(Duration::from_secs(3));
         assert_eq!(out.text(), "");
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn an_exec_websocket_is_an_open_connection_until_it_closes() {
+    let s = server().await;
+    let (socket, project_id, connections) = (s.socket.clone(), s.project_id.clone(), s.connections.clone());
+    blocking(move || {
+        let client = Client::new(&socket);
+        let (change, task) = client.exec(&project_id, "ws", &request(&["cat"])).unwrap();
+        let streams = client
+            .open_exec_streams(&task, false, Box::new(Sink::default()), Box::new(Sink::default()))
+            .unwrap();
+        // The exec request is answered; its stdio and control websockets stay open.
+        assert!(connections.count() >= 2, "{} open", connections.count());
+        streams.stdio.send(Outgoing::Eof);
+        client.wait_change(&change, Some(Duration::from_secs(10))).unwrap();
+        streams.wait_output(Duration::from_secs(3));
+        drop(streams);
+        drop(client);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while connections.count() > 0 {
+            assert!(std::time::Instant::now() < deadline, "{} still open", connections.count());
+            std::thread::sleep(Duration::from_millis(10));
+        }
     })
     .await;
 }

@@ -2,22 +2,18 @@
 //! daemon's actors on the fake backend: the caller lists, counts and dismisses their own
 //! warnings (and daemon-wide ones), never another user's.
 
-use std::os::unix::net::UnixListener;
 use std::rc::Rc;
-use std::time::Duration;
 
-use actix_web::web;
 use chrono::Utc;
 use workshop_actors::backend::fake::FakeBackend;
 use workshop_actors::backend::{Backend, CreateSpec, Target};
-use workshop_actors::daemon::{Daemon, DaemonConfig};
 use workshop_actors::engine::{Query, Transact};
 use workshop_actors::managers::UserRef;
-use workshop_actors::managers::workshop::{ListWorkshops, WorkshopConfig};
+use workshop_actors::managers::workshop::ListWorkshops;
 use workshop_client::Client;
 
-use crate::api::peer::{self, Listener};
-use crate::api::{self, AppState};
+use crate::api;
+use crate::api::peer;
 
 /// The project id the caller and another user both hold; neither directory exists, so
 /// listing it warns.
@@ -32,26 +28,7 @@ async fn callers_see_count_and_dismiss_only_their_own_and_daemon_wide_warnings()
     let tmp = tempfile::tempdir().unwrap();
     let root = std::fs::canonicalize(tmp.path()).unwrap();
     let fake = Rc::new(FakeBackend::default());
-    let daemon = Daemon::start(DaemonConfig {
-        state_dir: root.clone(),
-        backend: fake.clone(),
-        check_interval: Duration::from_secs(3600),
-        workshop: WorkshopConfig {
-            cache_dir: root.join("cache"),
-            guest_bin_dir: root.join("bin"),
-            mounts_dir: root.join("mounts"),
-        },
-    })
-    .unwrap();
-    let data = web::Data::new(AppState {
-        engine: daemon.engine.clone(),
-        workshops: daemon.workshops.clone(),
-        commands: daemon.commands.clone(),
-        health: daemon.health.clone(),
-    });
-    let socket = root.join("workshop.socket");
-    let server = api::serve(UnixListener::bind(&socket).unwrap(), Listener::Trusted, 1, data).unwrap();
-    actix_web::rt::spawn(server);
+    let (daemon, socket) = api::test_server(&root, fake.clone(), Default::default());
 
     // SAFETY: a plain getter.
     let uid = unsafe { libc::geteuid() };

@@ -35,6 +35,10 @@ pub struct TasksArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Show the whole output of hooks, not only their last lines (while the change is in
+    /// progress or paused)
+    #[arg(long)]
+    pub verbose: bool,
     /// The change (default: the latest change with tasks)
     #[arg(value_name = "CHANGE-ID")]
     pub id: Option<String>,
@@ -74,15 +78,16 @@ pub fn changes(ctx: &Ctx, args: &ChangesArgs) -> anyhow::Result<()> {
 /// `workshop tasks`.
 pub fn tasks(ctx: &Ctx, args: &TasksArgs) -> anyhow::Result<()> {
     let mut change = match &args.id {
-        Some(id) => ctx.client.change(id, false)?,
+        Some(id) => ctx.client.change(id, args.verbose)?,
         None => {
             let changes = project_changes(ctx)?;
             if changes.is_empty() {
-                bail!("cannot find any changes");
+                bail!(crate::messages::NO_CHANGES);
             }
             match changes.into_iter().rev().find(|c| !c.tasks.is_empty()) {
+                Some(change) if args.verbose => ctx.client.change(&change.id, true)?,
                 Some(change) => change,
-                None => bail!("cannot find any nonempty changes"),
+                None => bail!(crate::messages::NO_NONEMPTY_CHANGES),
             }
         }
     };

@@ -139,7 +139,7 @@ pub fn split_exec_args(
                 return Ok((single, args.av.clone()));
             }
             let suggest = ["workshop", verb, "--", &args.av[0]].map(shell_quote).join(" ");
-            bail!("unclear if {:?} names a workshop or {what}: try \"{suggest}\"", args.av[0])
+            bail!(crate::messages::unclear(&args.av[0], what, &suggest))
         }
         Ok(_) => split(&args.av),
         Err(e) if e.names.contains(&args.av[0]) => split(&args.av),
@@ -210,7 +210,7 @@ pub fn shell(ctx: &Ctx, args: &ShellArgs) -> anyhow::Result<()> {
 
 fn run_session(ctx: &Ctx, flags: &ExecFlags, action: bool, args: ExecArgv) -> anyhow::Result<()> {
     if flags.interactive && flags.non_interactive {
-        bail!("\"-i\" incompatible with \"-I\"");
+        bail!(crate::messages::EXEC_BOTH_MODES);
     }
     let project = ctx.project()?;
     let stdin_tty = term::is_tty(0);

@@ -7,8 +7,9 @@ use serde_json::Value;
 use workshop_api::workshops::{SdkInfo, WorkshopInfo};
 
 use crate::cmd::Format;
-use crate::context::{Ctx, contract_home};
+use crate::context::Ctx;
 use crate::table;
+use workshop_client::style::contract_home;
 
 /// Arguments of `info`.
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use workshop_api::definition::{DEFAULT_BASE, SdkName, SdkRecord, WorkshopFile};
+use workshop_api::definition::{DEFAULT_BASE, DefinitionError, SdkName, SdkRecord, WorkshopFile};
 
 use crate::context::Ctx;
 
@@ -18,8 +18,20 @@ pub struct InitArgs {
     /// Comma-separated SDKs, each `<name>` or `<name>/<channel>` (e.g. "go,uv/latest/stable")
     #[arg(long, value_delimiter = ',')]
     pub sdks: Vec<String>,
-    /// Base image of the workshop
-    #[arg(long, default_value = DEFAULT_BASE)]
+    /// Base image of the workshop: ubuntu@20.04, ubuntu@22.04, ubuntu@24.04, ubuntu@26.04 or debian@12
+    ///
+    /// Accepted bases: ubuntu@20.04, ubuntu@22.04, ubuntu@24.04, ubuntu@26.04 (those of the
+    /// reference Workshop) and debian@12. Where workshopd gets the image depends on its
+    /// WORKSHOP_IMAGE_SERVER:
+    ///
+    /// - "local" (the default): the LXD image alias of the same name in LXD's default project.
+    ///   scripts/setup-lxd.sh points all five at one offline Debian 12 image it builds with
+    ///   debootstrap, so every base is served without a network.
+    ///
+    /// - "simplestreams:<url>" or "lxd:<url>": copied from that image server on first use,
+    ///   ubuntu@<version> as the alias <version> (as on https://cloud-images.ubuntu.com/releases)
+    ///   and debian@12 as debian/12 (as on https://images.linuxcontainers.org).
+    #[arg(long, default_value = DEFAULT_BASE, value_name = "BASE")]
     pub base: String,
     /// Name of the new workshop
     #[arg(value_name = "NAME")]
@@ -29,7 +41,7 @@ pub struct InitArgs {
 /// `workshop init`.
 pub fn run(ctx: &Ctx, args: &InitArgs) -> anyhow::Result<()> {
     let path = create(&ctx.project_dir()?, args)?;
-    println!("{:?} workshop created at {}", args.name, path.display());
+    println!("{}", crate::messages::init_created(&args.name, &path));
     Ok(())
 }
 
@@ -50,7 +62,11 @@ fn parse_sdks(args: &[String]) -> anyhow::Result<Vec<SdkRecord>> {
 /// Validates and writes the definition; returns its path.
 fn create(project: &Path, args: &InitArgs) -> anyhow::Result<PathBuf> {
     let file = WorkshopFile::new(&args.name, &args.base, parse_sdks(&args.sdks)?);
-    file.validate()?;
+    // The reference's message alone: the key is the option or argument given.
+    file.validate().map_err(|e| match e {
+        DefinitionError::Invalid { message, .. } => anyhow::Error::msg(message),
+        e => e.into(),
+    })?;
     for root in ROOT_FILES {
         let path = project.join(root);
         if path.exists() {
@@ -58,9 +74,7 @@ fn create(project: &Path, args: &InitArgs) -> anyhow::Result<PathBuf> {
                 Some(name) => format!(".workshop/{name}.yaml"),
                 None => ".workshop/".to_string(),
             };
-            bail!(
-                "cannot init: {root:?} already exists, move it to {dest} first to manage multiple workshops"
-            );
+            bail!(crate::messages::init_root_exists(root, &dest));
         }
     }
     let dir = project.join(".workshop");
@@ -146,9 +160,33 @@ mod tests {
             ),
             "{err}"
         );
-        assert!(create(dir.path(), &args("dev", &[], "ubuntu@99.04")).is_err());
+        assert_eq!(
+            create(dir.path(), &args("dev", &[], "ubuntu@99.04")).unwrap_err().to_string(),
+            "base \"ubuntu@99.04\" not supported; valid bases: ubuntu@20.04, ubuntu@22.04, ubuntu@24.04, \
+             ubuntu@26.04, debian@12"
+        );
         assert!(create(dir.path(), &args("dev", &["Bad_Name"], DEFAULT_BASE)).is_err());
         assert!(create(dir.path(), &args("dev", &["go/nonsense-risk/x/y/z"], DEFAULT_BASE)).is_err());
         assert!(!dir.path().join(".workshop").exists());
+    }
+
+    #[test]
+    fn help_lists_every_base_and_where_it_comes_from() {
+        use clap::CommandFactory;
+        let mut cmd = crate::Cli::command();
+        let init = cmd.find_subcommand_mut("init").unwrap();
+        let squeeze = |text: String| text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let help = squeeze(init.render_long_help().to_string());
+        for base in workshop_api::definition::SUPPORTED_BASES {
+            assert!(help.contains(base), "{base} missing from:\n{help}");
+        }
+        for source in ["WORKSHOP_IMAGE_SERVER", "scripts/setup-lxd.sh", "simplestreams:<url>", "debian/12"] {
+            assert!(help.contains(source), "{source} missing from:\n{help}");
+        }
+        let short = squeeze(init.render_help().to_string());
+        assert!(
+            short.contains("ubuntu@20.04, ubuntu@22.04, ubuntu@24.04, ubuntu@26.04 or debian@12"),
+            "{short}"
+        );
     }
 }

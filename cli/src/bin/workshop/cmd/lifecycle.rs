@@ -7,6 +7,7 @@ use workshop_api::workshops::{Mode, RefreshOption, WorkshopAction, WorkshopOptio
 use workshop_client::ClientError;
 
 use crate::context::{Ctx, quoted};
+use crate::messages;
 use crate::wait::{self, Outcome, WaitOptions};
 
 /// Flags of `launch` and `refresh`.
@@ -86,11 +87,11 @@ fn request(
 /// `cannot <verb> "<ws>": <kind> change is in progress` for a change conflict, else `e`.
 fn in_progress(verb: &str, e: ClientError, names: &[String]) -> anyhow::Error {
     match e.conflict() {
-        Some(c) => anyhow::anyhow!(
-            "cannot {verb} {:?}: {} change is in progress",
-            conflict_workshop(&c.workshop, names),
-            c.change_kind
-        ),
+        Some(c) => anyhow::anyhow!(messages::in_progress(
+            verb,
+            &conflict_workshop(&c.workshop, names),
+            &c.change_kind
+        )),
         None => e.into(),
     }
 }
@@ -98,14 +99,6 @@ fn in_progress(verb: &str, e: ClientError, names: &[String]) -> anyhow::Error {
 /// The workshop a conflict is about, or the first requested one.
 fn conflict_workshop(conflict_ws: &str, names: &[String]) -> String {
     if conflict_ws.is_empty() { names.first().cloned().unwrap_or_default() } else { conflict_ws.to_string() }
-}
-
-fn paused_message(verb: &str, name: &str, change: &str) -> String {
-    format!(
-        "cannot {verb} {name:?}; paused\nTo view details: \"workshop tasks {change}\"\n\n\
-         To abort and undo: \"workshop {verb} --abort {name}\"\n\
-         Otherwise, resolve the error, then run \"workshop {verb} --continue {name}\""
-    )
 }
 
 /// `workshop launch`.
@@ -120,7 +113,7 @@ pub fn launch(ctx: &Ctx, args: &ModeArgs) -> anyhow::Result<()> {
         match ctx.client.workshop_action(&project.id, &request(&names, WorkshopAction::Launch, options)?) {
             Ok(change) => change,
             Err(e) if e.kind() == Some(ErrorKind::NoWaitingChangeInProgress) => {
-                bail!("cannot {}: no launch in progress", args.resume_verb())
+                bail!(messages::nothing_to_resume(args.resume_verb(), "launch"))
             }
             Err(e) => return Err(in_progress("launch", e, &names)),
         };
@@ -129,10 +122,10 @@ pub fn launch(ctx: &Ctx, args: &ModeArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     match wait::wait(&ctx.client, &change, WaitOptions { verbose: args.verbose, skip_abort: false })? {
-        Outcome::Done => println!("{} launched", quoted(&names)),
-        Outcome::Undone(_) => println!("{} launch aborted", quoted(&names)),
-        Outcome::Paused(chg) => bail!(paused_message("launch", &names[0], &chg.id)),
-        Outcome::Failed(_, err) => bail!("{err}\n{} launch aborted", quoted(&names)),
+        Outcome::Done => println!("{}", messages::launched(&names)),
+        Outcome::Undone(_) => println!("{}", messages::launch_aborted(&names)),
+        Outcome::Paused(chg) => bail!(messages::paused("launch", &names[0], &chg.id)),
+        Outcome::Failed(_, err) => bail!(messages::launch_failed(&err, &names)),
     }
     Ok(())
 }
@@ -161,7 +154,7 @@ pub fn refresh(ctx: &Ctx, args: &ModeArgs) -> anyhow::Result<()> {
     match wait::wait(&ctx.client, &change, WaitOptions { verbose: args.verbose, skip_abort: false })? {
         Outcome::Done => println!("{q} refreshed"),
         Outcome::Undone(_) => println!("{q} refresh aborted"),
-        Outcome::Paused(chg) => bail!(paused_message("refresh", &names[0], &chg.id)),
+        Outcome::Paused(chg) => bail!(messages::paused("refresh", &names[0], &chg.id)),
         Outcome::Failed(chg, _) => {
             bail!("cannot refresh {q}; aborted\nTo view details: \"workshop tasks {}\"", chg.id)
         }
@@ -177,7 +170,9 @@ fn refresh_request_error(e: ClientError, names: &[String], resume_verb: &str) ->
             println!("no updates available for {q}");
             return Ok(());
         }
-        Some(ErrorKind::NoWaitingChangeInProgress) => bail!("cannot {resume_verb}: no refresh in progress"),
+        Some(ErrorKind::NoWaitingChangeInProgress) => {
+            bail!(messages::nothing_to_resume(resume_verb, "refresh"))
+        }
         _ => {}
     }
     if let Some(c) = e.conflict() {
@@ -244,7 +239,7 @@ pub fn simple(ctx: &Ctx, action: WorkshopAction, args: &NamesArgs) -> anyhow::Re
                 _ => "removed",
             };
             for name in &names {
-                println!("{name:?} {done}");
+                println!("{}", messages::done(name, done));
             }
             Ok(())
         }
@@ -265,11 +260,9 @@ fn simple_conflict(action: WorkshopAction, e: &ClientError, names: &[String]) ->
     let waiting = c.change_status == "Wait" || (c.change_status.is_empty() && c.change_kind == "refresh");
     match action {
         WorkshopAction::Start if waiting => {
-            Some(anyhow::anyhow!("cannot start {ws:?}: {} change is waiting on error", c.change_kind))
+            Some(anyhow::anyhow!(messages::start_waiting(&ws, &c.change_kind)))
         }
-        WorkshopAction::Start => {
-            Some(anyhow::anyhow!("cannot start {ws:?}: change {} is in progress", c.change_kind))
-        }
+        WorkshopAction::Start => Some(anyhow::anyhow!(messages::start_in_progress(&ws, &c.change_kind))),
         WorkshopAction::Stop if c.change_kind == "refresh" => Some(anyhow::anyhow!(
             "cannot stop {ws:?}: a refresh task is waiting on error\nTo view details: \"workshop tasks {id}\"\n\n\
              To abort and undo the refresh: \"workshop refresh --abort {ws}\"\n\
@@ -299,16 +292,6 @@ mod tests {
             kind: Some(ErrorKind::ChangeConflict),
             value: json!({"change-id": "29", "change-kind": kind, "change-status": status, "workshop": "dev"}),
         })
-    }
-
-    #[test]
-    fn paused_message_matches_the_reference() {
-        assert_eq!(
-            paused_message("launch", "ws", "42"),
-            "cannot launch \"ws\"; paused\nTo view details: \"workshop tasks 42\"\n\n\
-             To abort and undo: \"workshop launch --abort ws\"\n\
-             Otherwise, resolve the error, then run \"workshop launch --continue ws\""
-        );
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub fn rows(list: WorkshopList, with_files: bool) -> Vec<Row> {
 /// `workshop list`.
 pub fn run(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
     if args.global && ctx.project_flag.is_some() {
-        bail!("cannot list: \"--project\" incompatible with \"--global\"");
+        bail!(crate::messages::LIST_GLOBAL_WITH_PROJECT);
     }
     let mut all = Vec::new();
     if args.global {

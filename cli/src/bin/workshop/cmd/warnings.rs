@@ -48,8 +48,8 @@ pub fn warnings(ctx: &Ctx, args: &WarningsArgs) -> anyhow::Result<()> {
     let warnings = ctx.client.warnings(args.all)?;
     if warnings.is_empty() {
         match warnstamp::read(&path).ok().flatten() {
-            None => println!("No warnings."),
-            Some(_) => println!("No further warnings."),
+            None => println!("{}", crate::messages::NO_WARNINGS),
+            Some(_) => println!("{}", crate::messages::NO_FURTHER_WARNINGS),
         }
         return Ok(());
     }
@@ -140,7 +140,7 @@ fn wrap(text: &str, indent: &str, width: usize) -> String {
 /// `workshop okay`.
 pub fn okay(ctx: &Ctx) -> anyhow::Result<()> {
     let Some(last) = warnstamp::read(&stamp_path()?)? else {
-        bail!("use \"workshop warnings\" to view the warnings before dismissing them");
+        bail!(crate::messages::OKAY_BEFORE_WARNINGS);
     };
     ctx.client.okay(last)?;
     Ok(())

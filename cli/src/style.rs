@@ -1,4 +1,5 @@
-//! Colour and Unicode choices: `NO_COLOR` and monochrome terminals get plain ASCII.
+//! Colour and Unicode choices (`NO_COLOR` and monochrome terminals get plain ASCII), and home
+//! directories written `~`.
 
 /// How output may be decorated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,9 +48,27 @@ impl Style {
     }
 }
 
+/// `path` with `home` written as `~`.
+pub fn contract_home(path: &str, home: &str) -> String {
+    let home = home.trim_end_matches('/');
+    match path.strip_prefix(home) {
+        Some("") => "~".to_string(),
+        Some(rest) if rest.starts_with('/') => format!("~{rest}"),
+        _ => path.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn home_contraction() {
+        assert_eq!(contract_home("/home/u/acc/p", "/home/u"), "~/acc/p");
+        assert_eq!(contract_home("/home/u", "/home/u/"), "~");
+        assert_eq!(contract_home("/home/user2/p", "/home/u"), "/home/user2/p");
+        assert_eq!(contract_home("/srv/p", "/home/u"), "/srv/p");
+    }
 
     #[test]
     fn plain_ascii_without_colour() {

@@ -1,0 +1,204 @@
+//! What every manager's planners and task handlers share: the table that declares each task
+//! kind once, the typed keys of change and task data, the workshop a task works on, the
+//! builders of changes and tasks, and backend calls from handlers.
+
+use std::ops::Deref;
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use futures_util::future::LocalBoxFuture;
+use serde::{Deserialize, Serialize};
+
+use super::{UserRef, outcome, run_handler};
+use crate::backend::{BackendActor, BackendError, Target};
+use crate::engine::{AddKinds, KindSpec, StateEngine};
+use crate::runner::{RegisterHandler, RunTask, TaskCtx, TaskRunner};
+use crate::state::{ChangeId, Op, Outcome, State, TaskId};
+
+/// What a handler returns: `Err` with the task's error text.
+pub type HandlerResult = Result<(), String>;
+
+/// A task handler: an async function of the task and the manager's environment.
+pub type Handler<M> = fn(TaskCtx, Env<M>) -> LocalBoxFuture<'static, HandlerResult>;
+
+/// One task kind, declared once: its name and handlers. The scheduler's registry (which kinds
+/// can be undone or clean up) and the runner's routing both come from a manager's table, so
+/// a kind cannot be undone without an undo handler.
+pub struct Kind<M: 'static> {
+    pub name: &'static str,
+    pub run: Handler<M>,
+    pub undo: Option<Handler<M>>,
+    pub cleanup: Option<Handler<M>>,
+}
+
+/// The scheduler's view of `kinds`.
+pub fn kind_specs<M>(kinds: &[Kind<M>]) -> Vec<KindSpec> {
+    kinds
+        .iter()
+        .map(|k| KindSpec { kind: k.name, undo: k.undo.is_some(), cleanup: k.cleanup.is_some() })
+        .collect()
+}
+
+/// Registers a manager's `kinds`: with the engine's scheduler, and with the runner, which
+/// routes them to `handler`.
+pub fn register<M>(
+    engine: &Addr<StateEngine>,
+    runner: &Addr<TaskRunner>,
+    kinds: &[Kind<M>],
+    handler: Recipient<RunTask>,
+) {
+    engine.do_send(AddKinds(kind_specs(kinds)));
+    runner.do_send(RegisterHandler { kinds: kinds.iter().map(|k| k.name).collect(), handler });
+}
+
+/// Runs the handler of `kinds` that `msg` asks for.
+pub fn dispatch<M: 'static>(kinds: &'static [Kind<M>], msg: RunTask, env: Env<M>) -> ResponseFuture<Outcome> {
+    let (kind, op) = (msg.ctx.kind.clone(), msg.op);
+    let handler = kinds.iter().find(|k| k.name == kind).and_then(|k| match op {
+        Op::Do => Some(k.run),
+        Op::Undo => k.undo,
+        Op::Cleanup => k.cleanup,
+    });
+    run_handler(msg, move |ctx| async move {
+        match handler {
+            Some(handler) => outcome(handler(ctx, env).await),
+            None => Outcome::Failed(format!("no {op:?} handler for task kind {kind:?}")),
+        }
+    })
+}
+
+/// What every handler can use: the backend, and the manager's own part (through `Deref`).
+pub struct Env<M> {
+    pub backend: Addr<BackendActor>,
+    pub manager: std::rc::Rc<M>,
+}
+
+impl<M> Clone for Env<M> {
+    fn clone(&self) -> Self {
+        Self { backend: self.backend.clone(), manager: self.manager.clone() }
+    }
+}
+
+impl<M> Deref for Env<M> {
+    type Target = M;
+    fn deref(&self) -> &M {
+        &self.manager
+    }
+}
+
+impl<M> Env<M> {
+    /// Sends a message to the backend actor; its errors become the task's error text.
+    pub async fn call<R, T>(&self, msg: R) -> Result<T, String>
+    where
+        R: Message<Result = Result<T, BackendError>> + Send + 'static,
+        T: Send + 'static,
+        BackendActor: actix::Handler<R>,
+    {
+        super::backend_call(&self.backend, msg).await
+    }
+}
+
+/// The workshop a task works on, stored in its data ([`keys::TARGET`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskTarget {
+    pub name: String,
+    pub project_id: String,
+    pub project_path: String,
+    pub user: UserRef,
+}
+
+impl TaskTarget {
+    /// The task's target.
+    pub fn of(ctx: &TaskCtx) -> Result<TaskTarget, String> {
+        ctx.read(&keys::TARGET).ok_or_else(|| format!("task {} has no workshop target", ctx.task))
+    }
+
+    /// The instance in the backend's terms.
+    pub fn backend(&self) -> Target {
+        Target::new(&self.user.name, &self.project_id, &self.name)
+    }
+}
+
+/// How a change treats errors (`wait-setup` in its data).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitSetup {
+    /// `wait-on-error` pauses the change at a failed task instead of undoing it.
+    pub mode: String,
+}
+
+/// The typed keys of change and task data: each is written and read through these only.
+pub mod keys {
+    use serde_json::Value;
+
+    use super::{TaskTarget, WaitSetup};
+    use crate::managers::hook::{HealthRecord, HookSetup};
+    use crate::state::{Key, TaskId};
+
+    /// Change: the owner's user name.
+    pub const USER: Key<String> = Key::new("user");
+    /// Change: the project of its workshops.
+    pub const PROJECT_ID: Key<String> = Key::new("project-id");
+    /// Change: how errors are treated.
+    pub const WAIT_SETUP: Key<WaitSetup> = Key::new("wait-setup");
+    /// Change: how many times it was resumed, plus one.
+    pub const ATTEMPT: Key<u64> = Key::new("attempt");
+    /// Change: its hooks trace what they run (`--verbose`).
+    pub const VERBOSE: Key<bool> = Key::new("verbose");
+    /// Change: discarded by `remove` while paused; its undo is skipped.
+    pub const DISCARD_BACKGROUND: Key<bool> = Key::new("discard-background");
+    /// Change or task: what the API shows as the change's or task's `data`.
+    pub const API_DATA: Key<Value> = Key::new("api-data");
+    /// Task: the workshop's name (what busy checks look for).
+    pub const WORKSHOP: Key<String> = Key::new("workshop");
+    /// Task: the workshop it works on.
+    pub const TARGET: Key<TaskTarget> = Key::new("target");
+    /// Task: the base (download-base, create-workshop).
+    pub const BASE: Key<String> = Key::new("base");
+    /// Task: the normalised definition the workshop is made from (create-workshop).
+    pub const WORKSHOP_FILE: Key<String> = Key::new("workshop-file");
+    /// Task: kill rather than wait (stop-workshop).
+    pub const FORCE: Key<bool> = Key::new("force");
+    /// Task: the exec task an install-action prepares.
+    pub const EXEC_TASK: Key<TaskId> = Key::new("exec-task");
+    /// Task: the SDK hook a run-hook runs.
+    pub const HOOK_SETUP: Key<HookSetup> = Key::new("hook-setup");
+    /// Task: what the last run of a check-health hook established.
+    pub const HEALTH: Key<HealthRecord> = Key::new("health");
+}
+
+/// Creates a change of `user` on `project_id`.
+pub fn new_change(
+    st: &mut State,
+    kind: &str,
+    summary: &str,
+    user: &UserRef,
+    project_id: &str,
+    now: DateTime<Utc>,
+) -> ChangeId {
+    let id = st.new_change(kind, summary, now);
+    let c = st.change_mut(&id).expect("new change exists");
+    c.write(&keys::USER, &user.name);
+    c.write(&keys::PROJECT_ID, &project_id.to_string());
+    id
+}
+
+/// Adds a task for `target` to `change`, after `after` when given.
+pub fn add_task(
+    st: &mut State,
+    change: &ChangeId,
+    kind: &str,
+    summary: &str,
+    target: &TaskTarget,
+    after: Option<&TaskId>,
+    now: DateTime<Utc>,
+) -> TaskId {
+    let id = st.new_task(kind, summary, now);
+    let t = st.task_mut(&id).expect("new task exists");
+    t.write(&keys::WORKSHOP, &target.name);
+    t.write(&keys::TARGET, target);
+    st.add_task(change, &id);
+    if let Some(after) = after {
+        st.wait_for(&id, after);
+    }
+    id
+}

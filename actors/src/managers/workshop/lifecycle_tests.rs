@@ -1,0 +1,416 @@
+//! The lifecycle of workshops through the real daemon wiring (engine, runner, managers) on the
+//! fake backend: launch, start, stop, remove, wait-on-error with continue and abort, and the
+//! undo of a launch that fails at each of its tasks. Seconds, no LXD; they need root (the
+//! project is staged with a bind mount) and skip otherwise.
+
+use std::os::unix::fs::chown;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
+
+use workshop_api::ids::WorkshopName;
+use workshop_api::workshops::{Mode, WorkshopAction, WorkshopOptions, WorkshopStatus, WorkshopsRequest};
+
+use super::*;
+use crate::backend::Target;
+use crate::backend::fake::FakeBackend;
+use crate::daemon::{Daemon, DaemonConfig};
+use crate::engine::{Query, WatchChange};
+use crate::managers::UserRef;
+use crate::state::Status;
+
+/// The uid the tests act as: not root (root cannot launch), not a user of this machine.
+const UID: u32 = 4242;
+
+struct Harness {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    daemon: Daemon,
+    fake: Rc<FakeBackend>,
+    user: UserRef,
+    project_id: String,
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A daemon on the fake backend and a tracked project of the test user holding `names`.
+async fn harness(names: &[&str]) -> Harness {
+    harness_with_store(names, None).await
+}
+
+/// [`harness`], with the SDK Store at `store`.
+async fn harness_with_store(names: &[&str], store: Option<&str>) -> Harness {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(tmp.path()).unwrap();
+    let project = root.join("project");
+    std::fs::create_dir_all(root.join("state")).unwrap();
+    std::fs::create_dir_all(project.join(".workshop")).unwrap();
+    for name in names {
+        let file = project.join(format!(".workshop/{name}.yaml"));
+        std::fs::write(&file, format!("name: {name}\nbase: ubuntu@22.04\n")).unwrap();
+        chown(&file, Some(UID), Some(UID)).unwrap();
+    }
+    for dir in [&root, &project, &project.join(".workshop")] {
+        chown(dir, Some(UID), Some(UID)).unwrap();
+    }
+    let fake = Rc::new(FakeBackend::with_bases(&[("ubuntu@22.04", "f00d")]));
+    // The SDKs of these tests have no hooks.
+    fake.on_run("/sdk/hooks/", |_| {
+        let skipped = crate::managers::hook::invocation::SKIPPED.as_bytes().to_vec();
+        Box::pin(
+            async move { crate::backend::RunOutput { exit_code: 0, stderr: skipped, ..Default::default() } },
+        )
+    });
+    let mut config = DaemonConfig::for_tests(&root, fake.clone());
+    if let Some(url) = store {
+        config.store =
+            crate::store::StoreConfig::new(url, crate::store::URL_ENV, &root.join("cache/sdk")).unwrap();
+    }
+    let daemon = Daemon::start(config).unwrap();
+    let user = UserRef { name: "lifecycle".into(), uid: UID, gid: UID };
+    let track = TrackProject { user: user.clone(), path: project };
+    let (p, _) = daemon.workshops.send(track).await.unwrap().unwrap();
+    Harness { _tmp: tmp, root, daemon, fake, user, project_id: p.id }
+}
+
+impl Harness {
+    async fn request(
+        &self,
+        action: WorkshopAction,
+        names: &[&str],
+        mode: Mode,
+    ) -> Result<String, WorkshopError> {
+        let request = WorkshopsRequest {
+            names: names.iter().map(|n| n.parse::<WorkshopName>().unwrap()).collect(),
+            action,
+            options: WorkshopOptions { mode, ..WorkshopOptions::default() },
+        };
+        let msg = ChangeWorkshops { user: self.user.clone(), project_id: self.project_id.clone(), request };
+        self.daemon.workshops.send(msg).await.unwrap()
+    }
+
+    /// Runs a change to its end (or its pause) and returns its status.
+    async fn run(&self, action: WorkshopAction, names: &[&str], mode: Mode) -> (String, Status) {
+        let change = self.request(action, names, mode).await.unwrap();
+        (change.clone(), self.settled(&change).await)
+    }
+
+    /// Waits until `change` is ready or paused on error.
+    async fn settled(&self, change: &str) -> Status {
+        let ready = self.daemon.engine.send(WatchChange(change.to_string())).await.unwrap().unwrap();
+        let paused = async {
+            loop {
+                if self.status(change).await == Status::Wait {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), async {
+            tokio::select! {
+                _ = ready => {},
+                _ = paused => {},
+            }
+        })
+        .await
+        .expect("change settles in time");
+        self.status(change).await
+    }
+
+    async fn status(&self, change: &str) -> Status {
+        let id = change.to_string();
+        self.daemon.engine.send(Query(Box::new(move |st| st.change_status(&id)))).await.unwrap()
+    }
+
+    /// (kind, status) of the change's tasks, in order.
+    async fn tasks(&self, change: &str) -> Vec<(String, Status)> {
+        let id = change.to_string();
+        self.daemon
+            .engine
+            .send(Query(Box::new(move |st| {
+                st.change_tasks(&id).iter().map(|t| (t.kind.clone(), t.status())).collect()
+            })))
+            .await
+            .unwrap()
+    }
+
+    async fn workshop_status(&self, name: &str) -> WorkshopStatus {
+        let msg =
+            GetWorkshop { user: self.user.clone(), project_id: self.project_id.clone(), name: name.into() };
+        self.daemon.workshops.send(msg).await.unwrap().unwrap().status
+    }
+
+    fn target(&self, name: &str) -> Target {
+        Target::new(&self.user.name, &self.project_id, name)
+    }
+
+    fn cache(&self, name: &str) -> PathBuf {
+        self.root.join("cache/users").join(UID.to_string()).join(&self.project_id).join(name)
+    }
+
+    fn staging(&self, name: &str) -> PathBuf {
+        self.root.join("mounts").join(UID.to_string()).join(&self.project_id).join(name)
+    }
+
+    /// Nothing of workshop `name` is left: no instance, no cache, no staging mount.
+    fn gone(&self, name: &str) {
+        assert!(self.fake.instance(&self.target(name)).is_none(), "instance of {name} left behind");
+        assert!(!self.cache(name).exists(), "cache of {name} left behind");
+        assert!(!self.staging(name).exists(), "staging mount of {name} left behind");
+    }
+}
+
+#[actix_rt::test]
+async fn launch_stop_start_remove() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let h = harness(&["ws"]).await;
+    assert_eq!(h.run(WorkshopAction::Launch, &["ws"], Mode::Transactional).await.1, Status::Done);
+    assert_eq!(h.workshop_status("ws").await, WorkshopStatus::Ready);
+    let instance = h.fake.instance(&h.target("ws")).unwrap();
+    assert!(instance.running && instance.autostart);
+    assert_eq!(
+        instance.devices[super::handlers::PROJECT_DEVICE]["source"],
+        h.staging("ws").to_string_lossy()
+    );
+    assert!(h.cache("ws").join("apt").is_dir());
+    assert!(!h.staging("ws").exists(), "the staging mount goes once LXD has mounted it");
+
+    assert_eq!(h.run(WorkshopAction::Stop, &["ws"], Mode::Transactional).await.1, Status::Done);
+    assert_eq!(h.workshop_status("ws").await, WorkshopStatus::Stopped);
+    assert_eq!(h.run(WorkshopAction::Start, &["ws"], Mode::Transactional).await.1, Status::Done);
+    assert_eq!(h.workshop_status("ws").await, WorkshopStatus::Ready);
+    assert_eq!(h.run(WorkshopAction::Remove, &["ws"], Mode::Transactional).await.1, Status::Done);
+    h.gone("ws");
+}
+
+/// Where a launch can fail, the task that fails, and how to make it fail.
+enum Fault {
+    /// The `skip`+1-th call of a backend operation from now on something named by the text.
+    Backend(&'static str, &'static str, usize),
+    /// The cache directory cannot be made.
+    Storage,
+}
+
+#[actix_rt::test]
+async fn a_launch_failing_at_any_task_is_undone_completely() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    // The launch of two workshops is one lane: a failure anywhere undoes both.
+    let cases = [
+        ("download-base", Fault::Backend("resolve-base", "", 0)),
+        ("create-workshop-storage", Fault::Storage),
+        ("create-workshop", Fault::Backend("create", "", 0)),
+        ("start-workshop", Fault::Backend("start", "", 0)),
+        ("start-workshop", Fault::Backend("wait-ready", "", 0)),
+        ("install-sdk", Fault::Backend("set-device", "sdk.system", 0)),
+        // The project device of workshop one: start-workshop sets it, then mount-project.
+        ("mount-project", Fault::Backend("set-device", "one-", 2)),
+        ("start-workshop", Fault::Backend("start", "", 1)),
+    ];
+    for (failing, fault) in cases {
+        let h = harness(&["one", "two"]).await;
+        match fault {
+            Fault::Backend(op, needle, skip) => h.fake.fail_matching(op, needle, skip, "injected"),
+            Fault::Storage => {
+                std::fs::create_dir_all(h.root.join("cache/users").join(UID.to_string())).unwrap();
+                std::fs::write(h.root.join("cache/users").join(UID.to_string()).join(&h.project_id), "")
+                    .unwrap();
+            }
+        }
+        let (change, status) = h.run(WorkshopAction::Launch, &["one", "two"], Mode::Transactional).await;
+        assert_eq!(status, Status::Error, "{failing}");
+        let tasks = h.tasks(&change).await;
+        assert!(tasks.iter().any(|(k, s)| k == failing && *s == Status::Error), "{failing}: {tasks:?}");
+        // Every task with an undo that ran is undone (KINDS says which have one).
+        let undoable = |kind: &str| KINDS.iter().any(|k| k.name == kind && k.undo.is_some());
+        assert!(
+            tasks
+                .iter()
+                .all(|(k, s)| !undoable(k) || matches!(s, Status::Undone | Status::Error | Status::Hold)),
+            "{failing}: everything done is undone: {tasks:?}"
+        );
+        if let Fault::Storage = fault {
+            std::fs::remove_file(h.root.join("cache/users").join(UID.to_string()).join(&h.project_id))
+                .unwrap();
+        }
+        h.gone("one");
+        h.gone("two");
+        assert_eq!(
+            h.daemon
+                .workshops
+                .send(ListWorkshops {
+                    user: h.user.clone(),
+                    project_id: h.project_id.clone(),
+                    state: String::new()
+                })
+                .await
+                .unwrap()
+                .unwrap()
+                .workshops,
+            []
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn a_paused_launch_continues_or_is_aborted() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let h = harness(&["ws"]).await;
+    h.fake.fail_next("start", "injected");
+    let (change, status) = h.run(WorkshopAction::Launch, &["ws"], Mode::WaitOnError).await;
+    assert_eq!(status, Status::Wait);
+    assert_eq!(h.workshop_status("ws").await, WorkshopStatus::Waiting);
+    // Another launch meets the paused one.
+    let conflict = h.request(WorkshopAction::Launch, &["ws"], Mode::Transactional).await;
+    assert!(matches!(conflict, Err(WorkshopError::Conflict(_))), "{conflict:?}");
+    let resumed = h.request(WorkshopAction::Launch, &["ws"], Mode::Continue).await.unwrap();
+    assert_eq!(resumed, change);
+    assert_eq!(h.settled(&change).await, Status::Done);
+    assert_eq!(h.workshop_status("ws").await, WorkshopStatus::Ready);
+
+    let h = harness(&["ws"]).await;
+    h.fake.fail_next("set-device", "injected");
+    let (change, status) = h.run(WorkshopAction::Launch, &["ws"], Mode::WaitOnError).await;
+    assert_eq!(status, Status::Wait);
+    assert_eq!(h.request(WorkshopAction::Launch, &["ws"], Mode::Abort).await.unwrap(), change);
+    assert_eq!(h.settled(&change).await, Status::Undone);
+    h.gone("ws");
+}
+
+#[actix_rt::test]
+async fn two_launches_at_once_make_one_change_and_one_conflict() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let h = harness(&["ws"]).await;
+    let (a, b) = futures_util::join!(
+        h.request(WorkshopAction::Launch, &["ws"], Mode::Transactional),
+        h.request(WorkshopAction::Launch, &["ws"], Mode::Transactional),
+    );
+    let (ok, refused): (Vec<_>, Vec<_>) = [a, b].into_iter().partition(Result::is_ok);
+    assert_eq!(ok.len(), 1, "one change: {ok:?} {refused:?}");
+    assert!(matches!(refused[0], Err(WorkshopError::Conflict(_))), "{refused:?}");
+    let change = ok.into_iter().next().unwrap().unwrap();
+    assert_eq!(h.settled(&change).await, Status::Done);
+}
+
+impl Harness {
+    /// Writes `rel` in the project, owned by the test user.
+    fn write(&self, rel: &str, text: &str) {
+        let path = self.root.join("project").join(rel);
+        let mut dir = path.parent().unwrap().to_path_buf();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(&path, text).unwrap();
+        chown(&path, Some(UID), Some(UID)).unwrap();
+        while dir != self.root.join("project") {
+            chown(&dir, Some(UID), Some(UID)).unwrap();
+            dir.pop();
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn a_project_sdk_is_committed_installed_and_shown() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let h = harness(&["ws"]).await;
+    h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: project-tools\n");
+    h.write(".workshop/tools/sdk.yaml", "name: tools\nversion: \"1.0\"\n");
+    h.write(".workshop/tools/hooks/setup-base", "echo hi\n");
+    assert_eq!(h.run(WorkshopAction::Launch, &["ws"], Mode::Transactional).await.1, Status::Done);
+    let instance = h.fake.instance(&h.target("ws")).unwrap();
+    let device = &instance.devices["sdk.tools"];
+    assert_eq!(device["path"], "/var/lib/workshop/sdk/tools");
+    assert_eq!(device["readonly"], "true");
+    let tree = std::path::Path::new(&device["source"]);
+    assert!(tree.join("meta/sdk.yaml").is_file() && tree.join("sdk/hooks/setup-base").is_file());
+    assert!(instance.devices.contains_key("sdk.system"));
+    let msg = GetWorkshop { user: h.user.clone(), project_id: h.project_id.clone(), name: "ws".into() };
+    let info = h.daemon.workshops.send(msg).await.unwrap().unwrap();
+    let shown: Vec<(&str, &str, Option<&str>)> =
+        info.sdks.iter().map(|s| (s.name.as_str(), s.revision.as_str(), s.version.as_deref())).collect();
+    assert_eq!(shown, [("system", "2", None), ("tools", "x1", Some("1.0"))]);
+    assert!(info.sdks[1].source.as_deref().is_some_and(|s| s.ends_with("/.workshop/tools")));
+    // The kept local revision is listed for its user and for root, not for another user.
+    let installed = h.daemon.installed.clone().unwrap();
+    for (viewer, seen) in [(UID, 1), (0, 1), (UID + 1, 0)] {
+        let list = crate::store::installed::ListInstalled { viewer, name: Some("tools".into()) };
+        let trees = installed.send(list).await.unwrap().unwrap();
+        assert_eq!(trees.len(), seen, "viewer {viewer}");
+        if let Some(tree) = trees.first() {
+            assert_eq!((tree.tree.revision.as_str(), tree.tree.version.as_str()), ("x1", "1.0"));
+            assert!(tree.tree.size > 0);
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn an_sdk_that_does_not_fit_the_workshop_undoes_the_launch() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let h = harness(&["ws"]).await;
+    h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: project-tools\n");
+    // Another base than the workshop's, and an unknown key.
+    h.write(".workshop/tools/sdk.yaml", "name: tools\nbase: ubuntu@24.04\nsurprise: 1\n");
+    let (change, status) = h.run(WorkshopAction::Launch, &["ws"], Mode::Transactional).await;
+    assert_eq!(status, Status::Error);
+    let tasks = h.tasks(&change).await;
+    assert!(tasks.iter().any(|(k, s)| k == "install-sdk" && *s == Status::Error), "{tasks:?}");
+    h.gone("ws");
+}
+
+#[actix_rt::test]
+async fn a_store_sdk_is_resolved_downloaded_checked_and_installed() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let store = crate::store::fixture::FixtureStore::start();
+    store.publish(crate::store::fixture::FixtureSdk::new("go", 3));
+    store.publish(crate::store::fixture::FixtureSdk::new("go", 5).channel("edge"));
+    let h = harness_with_store(&["ws"], Some(&store.url())).await;
+    h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: go\n");
+    assert_eq!(h.run(WorkshopAction::Launch, &["ws"], Mode::Transactional).await.1, Status::Done);
+    let instance = h.fake.instance(&h.target("ws")).unwrap();
+    let tree = std::path::Path::new(&instance.devices["sdk.go"]["source"]).to_path_buf();
+    assert_eq!(std::fs::read_to_string(tree.join("README")).unwrap(), "go revision 3\n");
+    let msg = GetWorkshop { user: h.user.clone(), project_id: h.project_id.clone(), name: "ws".into() };
+    let info = h.daemon.workshops.send(msg).await.unwrap().unwrap();
+    let go = info.sdks.iter().find(|s| s.name == "go").unwrap();
+    assert_eq!((go.revision.as_str(), go.version.as_deref()), ("3", Some("1.3")));
+
+    // An SDK the Store does not know fails the launch before anything is planned.
+    h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: nope\n");
+    h.run(WorkshopAction::Remove, &["ws"], Mode::Transactional).await;
+    let refused = h.request(WorkshopAction::Launch, &["ws"], Mode::Transactional).await.unwrap_err();
+    assert!(refused.to_string().contains("nope"), "{refused}");
+}
+
+#[actix_rt::test]
+async fn without_a_store_a_store_sdk_is_refused_at_once() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let h = harness(&["ws"]).await;
+    h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: go\n");
+    let refused = h.request(WorkshopAction::Launch, &["ws"], Mode::Transactional).await.unwrap_err();
+    assert!(refused.to_string().contains("cannot reach the SDK Store"), "{refused}");
+    assert!(h.fake.instance(&h.target("ws")).is_none());
+}

@@ -1,0 +1,481 @@
+//! The interfaces the daemon knows (reference-inventory §4.1) and the checks of a plug's or
+//! slot's attributes each one makes when an SDK declares it. A plug or slot of an unknown
+//! interface, or one whose attributes fail these checks, is set aside ([`super::SdkInfo::bad`]).
+//!
+//! Only what can be told from the declaration alone is checked here (names and types of
+//! attributes, path and endpoint grammar); what connecting needs (the host's state, the
+//! other side) is for the interface layer.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use serde_json::Value;
+
+use super::{SDK_ROOT, kind};
+use crate::definition::{InterfaceDef, SYSTEM_SDK};
+
+/// One interface: its name and the checks of its plugs and slots.
+pub struct Interface {
+    pub name: &'static str,
+    plug: Check,
+    slot: Check,
+}
+
+/// A check of a declaration: `(sdk, declaration)` → the reason it is refused.
+type Check = fn(&str, &InterfaceDef) -> Result<(), String>;
+
+/// The built-in interfaces, by name.
+pub const INTERFACES: [Interface; 7] = [
+    Interface { name: "camera", plug: anything, slot: anything },
+    Interface { name: "custom-device", plug: custom_device_plug, slot: anything },
+    Interface { name: "desktop", plug: anything, slot: anything },
+    Interface { name: "gpu", plug: anything, slot: anything },
+    Interface { name: "mount", plug: mount_plug, slot: mount_slot },
+    Interface { name: "ssh-agent", plug: anything, slot: anything },
+    Interface { name: "tunnel", plug: tunnel_plug, slot: tunnel_slot },
+];
+
+/// The built-in interface called `name`.
+pub fn interface(name: &str) -> Option<&'static Interface> {
+    INTERFACES.iter().find(|i| i.name == name)
+}
+
+impl Interface {
+    /// Checks a plug declared by SDK `sdk`.
+    pub fn check_plug(&self, sdk: &str, def: &InterfaceDef) -> Result<(), String> {
+        (self.plug)(sdk, def)
+    }
+
+    /// Checks a slot declared by SDK `sdk`.
+    pub fn check_slot(&self, sdk: &str, def: &InterfaceDef) -> Result<(), String> {
+        (self.slot)(sdk, def)
+    }
+}
+
+fn anything(_: &str, _: &InterfaceDef) -> Result<(), String> {
+    Ok(())
+}
+
+fn only_known(attrs: &BTreeMap<String, Value>, known: &[&str], what: &str) -> Result<(), String> {
+    match attrs.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(unknown) => Err(format!("unknown attribute for {what}: \"{unknown}\"")),
+        None => Ok(()),
+    }
+}
+
+const MOUNT_PLUG_ATTRIBUTES: [&str; 5] = ["workshop-target", "mode", "uid", "gid", "read-only"];
+/// Where files a plug mounts are owned by the workshop user when no uid/gid is given.
+const USER_PREFIXES: [&str; 3] = ["/home/workshop", "/project", "/run/user/1000"];
+/// Ids below this are valid owners (`(uid_t)-1` means "unchanged").
+const FLAG_ID: i64 = 0xffff_ffff;
+
+fn mount_plug(sdk: &str, def: &InterfaceDef) -> Result<(), String> {
+    let attrs = &def.attributes;
+    only_known(attrs, &MOUNT_PLUG_ATTRIBUTES, "mount interface plug")?;
+    let target = mount_path(attrs, "plug", "workshop-target", sdk)?;
+    bool_attr(attrs, "read-only")?;
+    let under_user = USER_PREFIXES.iter().any(|p| target == *p || target.starts_with(&format!("{p}/")));
+    let fallback = if under_user { 1000 } else { 0 };
+    let uid = int_attr(attrs, "uid")?.unwrap_or(fallback);
+    for (key, id) in [("uid", uid), ("gid", int_attr(attrs, "gid")?.unwrap_or(fallback))] {
+        if !(0..FLAG_ID).contains(&id) {
+            return Err(format!(
+                "invalid value {id} in key \"{key}\" for mount interface plug: must be between 0 and {FLAG_ID:#x}"
+            ));
+        }
+    }
+    if let Some(mode) = int_attr(attrs, "mode")?
+        && !(0..=0o777).contains(&mode)
+    {
+        return Err(format!(
+            "invalid value {mode:#o} in key \"mode\" for mount interface plug: permissions limited to 0o777"
+        ));
+    }
+    Ok(())
+}
+
+fn mount_slot(sdk: &str, def: &InterfaceDef) -> Result<(), String> {
+    let attrs = &def.attributes;
+    if sdk == SYSTEM_SDK {
+        return only_known(attrs, &[], "system mount interface slot");
+    }
+    only_known(attrs, &["workshop-source"], "mount interface slot")?;
+    mount_path(attrs, "slot", "workshop-source", sdk).map(drop)
+}
+
+/// The absolute, clean path of a mount attribute, with `$SDK` expanded.
+fn mount_path(attrs: &BTreeMap<String, Value>, what: &str, key: &str, sdk: &str) -> Result<String, String> {
+    let template = match attrs.get(key) {
+        None => return Err(format!("mount {what} must contain \"{key}\"")),
+        Some(Value::String(s)) => s,
+        Some(other) => return Err(format!("mount {what} \"{key}\" is not a string (found {})", kind(other))),
+    };
+    let path = expand(template, sdk)?;
+    if !path.starts_with('/') {
+        return Err(format!("mount {what} \"{key}\" must be absolute: \"{path}\""));
+    }
+    if !is_clean(&path) {
+        return Err(format!("mount {what} \"{key}\" is not clean: \"{path}\""));
+    }
+    Ok(path)
+}
+
+/// Expands `$SDK`/`${SDK}` (the SDK's directory in the workshop) and `$$` (a dollar sign);
+/// any other variable is refused. A `$` at the end stays.
+fn expand(template: &str, sdk: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let (name, used) = if let Some(braced) = after.strip_prefix('{') {
+            match braced.find('}') {
+                Some(end) => (&braced[..end], end + 2),
+                None => return Err(format!("unterminated variable in \"{template}\"")),
+            }
+        } else if after.starts_with('$') {
+            ("$", 1)
+        } else {
+            let end = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+            (&after[..end], end)
+        };
+        match name {
+            "SDK" => out.push_str(&format!("{SDK_ROOT}/{sdk}")),
+            "$" => out.push('$'),
+            "" if used == 0 => out.push('$'),
+            other => return Err(format!("unexpected variable \"{other}\"")),
+        }
+        rest = &after[used..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Whether an absolute path is in its shortest form: no empty, `.` or `..` components and no
+/// trailing slash.
+fn is_clean(path: &str) -> bool {
+    path == "/" || path[1..].split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+fn bool_attr(attrs: &BTreeMap<String, Value>, key: &str) -> Result<(), String> {
+    match attrs.get(key) {
+        None | Some(Value::Bool(_)) => Ok(()),
+        Some(Value::String(s))
+            if matches!(
+                s.as_str(),
+                "1" | "t" | "T" | "true" | "TRUE" | "True" | "0" | "f" | "F" | "false"
+            ) || matches!(s.as_str(), "FALSE" | "False") =>
+        {
+            Ok(())
+        }
+        Some(Value::String(s)) => Err(format!(
+            "unknown value \"{s}\" in key \"{key}\" for mount interface plug. Accepted values are the booleans true or false, or the strings \"true\" or \"false\""
+        )),
+        Some(other) => Err(format!(
+            "unknown value type {} in key \"{key}\" for mount interface plug. Accepted types are \"bool\" or \"string\"",
+            kind(other)
+        )),
+    }
+}
+
+fn int_attr(attrs: &BTreeMap<String, Value>, key: &str) -> Result<Option<i64>, String> {
+    let refuse = |shown: String| {
+        format!(
+            "unknown value {shown} in key \"{key}\" for mount interface plug. Accepted types are \"int64\" or \"string\""
+        )
+    };
+    match attrs.get(key) {
+        None => Ok(None),
+        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| refuse(n.to_string())),
+        Some(Value::String(s)) => parse_int(s).map(Some).ok_or_else(|| refuse(format!("\"{s}\""))),
+        Some(other) => Err(refuse(format!("type {}", kind(other)))),
+    }
+}
+
+/// An integer written in C style: `0x` hex, `0o`/leading-zero octal, `0b` binary, decimal;
+/// with an optional sign.
+fn parse_int(text: &str) -> Option<i64> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let lower = digits.to_ascii_lowercase();
+    let (radix, body) = if let Some(h) = lower.strip_prefix("0x") {
+        (16, h)
+    } else if let Some(o) = lower.strip_prefix("0o") {
+        (8, o)
+    } else if let Some(b) = lower.strip_prefix("0b") {
+        (2, b)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..])
+    } else {
+        (10, lower.as_str())
+    };
+    if body.is_empty() || body.starts_with(['+', '-']) {
+        return None;
+    }
+    let value = i64::from_str_radix(body, radix).ok()?;
+    Some(if negative { -value } else { value })
+}
+
+const CUSTOM_DEVICE_ATTRIBUTES: [&str; 3] = ["subsystem", "vendorid", "productid"];
+
+fn custom_device_plug(_: &str, def: &InterfaceDef) -> Result<(), String> {
+    let attrs = &def.attributes;
+    only_known(attrs, &CUSTOM_DEVICE_ATTRIBUTES, "custom-device interface plug")?;
+    let mut present = [false; 3];
+    for (i, key) in CUSTOM_DEVICE_ATTRIBUTES.iter().enumerate() {
+        let Some(value) = attrs.get(*key) else { continue };
+        let Value::String(text) = value else {
+            return Err(format!("custom-device plug \"{key}\" is not a string (found {})", kind(value)));
+        };
+        if *key != "subsystem" {
+            let digits = text.strip_prefix("0x").unwrap_or(text);
+            if u16::from_str_radix(digits, 16).is_err() || digits.starts_with(['+', '-']) {
+                return Err(format!("custom-device plug \"{key}\" must be a hexadecimal number"));
+            }
+        }
+        present[i] = true;
+    }
+    match present {
+        [false, false, false] => {
+            Err("custom-device plug must contain \"subsystem\", \"vendorid\", or \"productid\"".into())
+        }
+        [_, false, true] => Err("custom-device plug contains \"productid\" without \"vendorid\"".into()),
+        _ => Ok(()),
+    }
+}
+
+fn tunnel_plug(_: &str, def: &InterfaceDef) -> Result<(), String> {
+    only_known(&def.attributes, &["endpoint"], "tunnel interface plug")?;
+    tunnel_endpoint(&def.attributes)
+}
+
+fn tunnel_slot(_: &str, def: &InterfaceDef) -> Result<(), String> {
+    only_known(&def.attributes, &["endpoint"], "tunnel interface slot")?;
+    tunnel_endpoint(&def.attributes)
+}
+
+/// The `endpoint` of a tunnel plug or slot: a port number, or
+/// `[<address>][:<port>][/tcp|/udp]`, `tcp`, `udp`, or a unix socket (an absolute path,
+/// `@abstract` or a path starting with `$`).
+fn tunnel_endpoint(attrs: &BTreeMap<String, Value>) -> Result<(), String> {
+    let endpoint = match attrs.get("endpoint") {
+        None => return Ok(()),
+        Some(Value::Number(n)) if n.is_i64() => return Ok(()),
+        Some(Value::String(s)) => s.as_str(),
+        Some(other) => {
+            return Err(format!("tunnel endpoint is not a number or a string (found {})", kind(other)));
+        }
+    };
+    if endpoint.starts_with(['/', '@', '$']) {
+        return Ok(());
+    }
+    let address = match endpoint {
+        "tcp" | "udp" => return Ok(()),
+        _ => endpoint.strip_suffix("/udp").or_else(|| endpoint.strip_suffix("/tcp")).unwrap_or(endpoint),
+    };
+    check_address(address)
+}
+
+/// Checks `<host>[:<port>]`, a bare port, or `[v6]:port`; host names other than the
+/// loopback aliases are refused (no DNS).
+fn check_address(address: &str) -> Result<(), String> {
+    let (host, port) = split_address(address);
+    if address.starts_with('[') && !host.contains(':') {
+        return Err(format!("invalid bracketed address \"{address}\""));
+    }
+    let host = match host {
+        "localhost" => "127.0.0.1",
+        "ip6-localhost" | "ip6-loopback" => "::1",
+        other => other,
+    };
+    if host.parse::<IpAddr>().is_err() {
+        return Err(format!("invalid IP address \"{host}\""));
+    }
+    if !port.is_empty() && port.parse::<u16>().is_err() {
+        let why =
+            if port.bytes().all(|b| b.is_ascii_digit()) { "value out of range" } else { "invalid syntax" };
+        return Err(format!("invalid port \"{port}\": {why}"));
+    }
+    Ok(())
+}
+
+/// Host and port of an address; a string of digits is a port on localhost.
+fn split_address(address: &str) -> (&str, &str) {
+    if address.bytes().all(|b| b.is_ascii_digit()) {
+        return ("localhost", address);
+    }
+    if let Some(inner) = address.strip_prefix('[') {
+        return match inner.split_once(']') {
+            Some((host, "")) => (host, ""),
+            Some((host, rest)) => match rest.strip_prefix(':') {
+                Some(port) if !port.is_empty() && !host.is_empty() => (host, port),
+                _ => (address, ""),
+            },
+            None => (address, ""),
+        };
+    }
+    match address.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && !port.is_empty() && !host.contains(':') => (host, port),
+        Some((host, "")) if !host.is_empty() && !host.contains(':') => (host, ""),
+        _ => (address, ""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(yaml: &str) -> InterfaceDef {
+        serde_yaml_ng::from_str(yaml).unwrap()
+    }
+
+    fn plug(interface: &str, yaml: &str) -> Result<(), String> {
+        crate::sdk::interfaces::interface(interface).unwrap().check_plug("dev", &def(yaml))
+    }
+
+    fn slot(sdk: &str, interface: &str, yaml: &str) -> Result<(), String> {
+        interface_named(interface).check_slot(sdk, &def(yaml))
+    }
+
+    fn interface_named(name: &str) -> &'static Interface {
+        interface(name).unwrap()
+    }
+
+    #[test]
+    fn the_table_is_sorted_and_complete() {
+        let names: Vec<&str> = INTERFACES.iter().map(|i| i.name).collect();
+        assert_eq!(names, ["camera", "custom-device", "desktop", "gpu", "mount", "ssh-agent", "tunnel"]);
+        assert!(interface("network").is_none());
+    }
+
+    #[test]
+    fn mount_plugs() {
+        assert_eq!(plug("mount", "workshop-target: /mnt/one"), Ok(()));
+        assert_eq!(
+            plug("mount", "workshop-target: $SDK/x\nmode: 0o755\nuid: '0x10'\nread-only: 'true'"),
+            Ok(())
+        );
+        let cases = [
+            ("{}", "mount plug must contain \"workshop-target\""),
+            ("workshop-target: 3", "mount plug \"workshop-target\" is not a string (found a number)"),
+            ("workshop-target: rel", "mount plug \"workshop-target\" must be absolute: \"rel\""),
+            ("workshop-target: /a/../b", "mount plug \"workshop-target\" is not clean: \"/a/../b\""),
+            ("workshop-target: /a/", "mount plug \"workshop-target\" is not clean: \"/a/\""),
+            ("workshop-target: $HOME/x", "unexpected variable \"HOME\""),
+            ("workshop-target: /x\nsize: 3", "unknown attribute for mount interface plug: \"size\""),
+            (
+                "workshop-target: /x\nmode: '0o1777'",
+                "invalid value 0o1777 in key \"mode\" for mount interface plug: permissions limited to 0o777",
+            ),
+            (
+                "workshop-target: /x\nuid: -1",
+                "invalid value -1 in key \"uid\" for mount interface plug: must be between 0 and 0xffffffff",
+            ),
+            (
+                "workshop-target: /x\ngid: '4294967295'",
+                "invalid value 4294967295 in key \"gid\" for mount interface plug: must be between 0 and 0xffffffff",
+            ),
+            (
+                "workshop-target: /x\nuid: abc",
+                "unknown value \"abc\" in key \"uid\" for mount interface plug. Accepted types are \"int64\" or \"string\"",
+            ),
+            (
+                "workshop-target: /x\nread-only: yes please",
+                "unknown value \"yes please\" in key \"read-only\" for mount interface plug. Accepted values are the booleans true or false, or the strings \"true\" or \"false\"",
+            ),
+            (
+                "workshop-target: /x\nread-only: [1]",
+                "unknown value type a list in key \"read-only\" for mount interface plug. Accepted types are \"bool\" or \"string\"",
+            ),
+        ];
+        for (yaml, want) in cases {
+            assert_eq!(plug("mount", yaml).unwrap_err(), want, "{yaml}");
+        }
+        assert_eq!(expand("/a/$$b/${SDK}/c$", "s").unwrap(), "/a/$b//var/lib/workshop/sdk/s/c$");
+    }
+
+    #[test]
+    fn mount_slots() {
+        assert_eq!(slot("dev", "mount", "workshop-source: $SDK/jobs"), Ok(()));
+        assert_eq!(slot("system", "mount", "~"), Ok(()));
+        assert_eq!(
+            slot("system", "mount", "workshop-source: /x").unwrap_err(),
+            "unknown attribute for system mount interface slot: \"workshop-source\""
+        );
+        assert_eq!(slot("dev", "mount", "~").unwrap_err(), "mount slot must contain \"workshop-source\"");
+        assert_eq!(
+            slot("dev", "mount", "workshop-target: /x").unwrap_err(),
+            "unknown attribute for mount interface slot: \"workshop-target\""
+        );
+    }
+
+    #[test]
+    fn custom_devices() {
+        assert_eq!(plug("custom-device", "subsystem: usb"), Ok(()));
+        assert_eq!(plug("custom-device", "vendorid: '0x1D6b'\nproductid: '0002'"), Ok(()));
+        let cases = [
+            ("~", "custom-device plug must contain \"subsystem\", \"vendorid\", or \"productid\""),
+            ("productid: '1'", "custom-device plug contains \"productid\" without \"vendorid\""),
+            ("vendorid: 12345", "custom-device plug \"vendorid\" is not a string (found a number)"),
+            ("vendorid: '12345'", "custom-device plug \"vendorid\" must be a hexadecimal number"),
+            ("vendorid: 'xyz'", "custom-device plug \"vendorid\" must be a hexadecimal number"),
+            ("model: x", "unknown attribute for custom-device interface plug: \"model\""),
+        ];
+        for (yaml, want) in cases {
+            assert_eq!(plug("custom-device", yaml).unwrap_err(), want, "{yaml}");
+        }
+    }
+
+    #[test]
+    fn tunnel_endpoints() {
+        for good in [
+            "~",
+            "endpoint: 5432",
+            "endpoint: '8000'",
+            "endpoint: '[::1]:8000'",
+            "endpoint: '@abstract'",
+            "endpoint: /run/x.sock",
+            "endpoint: $XDG_RUNTIME_DIR/x",
+            "endpoint: udp",
+            "endpoint: 1234/udp",
+            "endpoint: localhost",
+            "endpoint: 10.0.0.1:80/tcp",
+            "endpoint: '::1'",
+            "endpoint: ip6-localhost:9",
+        ] {
+            assert_eq!(slot("dev", "tunnel", good), Ok(()), "{good}");
+        }
+        let cases = [
+            ("endpoint: example.com:80", "invalid IP address \"example.com\""),
+            ("endpoint: '[127.0.0.1]:80'", "invalid bracketed address \"[127.0.0.1]:80\""),
+            ("endpoint: localhost:70000", "invalid port \"70000\": value out of range"),
+            ("endpoint: localhost:http", "invalid port \"http\": invalid syntax"),
+            ("endpoint: [1]", "tunnel endpoint is not a number or a string (found a list)"),
+            ("port: 3", "unknown attribute for tunnel interface plug: \"port\""),
+        ];
+        for (yaml, want) in cases {
+            assert_eq!(plug("tunnel", yaml).unwrap_err(), want, "{yaml}");
+        }
+    }
+
+    #[test]
+    fn device_interfaces_take_anything() {
+        for name in ["gpu", "camera", "ssh-agent", "desktop"] {
+            assert_eq!(plug(name, "extra: 1"), Ok(()));
+        }
+    }
+
+    #[test]
+    fn c_style_integers() {
+        for (text, want) in
+            [("10", 10), ("0x1f", 31), ("0o17", 15), ("017", 15), ("0b11", 3), ("-4", -4), ("0", 0)]
+        {
+            assert_eq!(parse_int(text), Some(want), "{text}");
+        }
+        for bad in ["", "0x", "abc", "--1", "08"] {
+            assert_eq!(parse_int(bad), None, "{bad}");
+        }
+    }
+}

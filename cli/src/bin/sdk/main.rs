@@ -1,0 +1,97 @@
+//! `sdk`: find SDKs in the SDK Store and see the SDKs on this machine, through workshopd's
+//! trusted socket (../shared/spec/reference-inventory.md §1.3).
+
+mod find;
+mod info;
+mod list;
+mod marks;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use workshop_client::Client;
+
+/// Find SDKs in the SDK Store and see the SDKs on this machine.
+#[derive(Debug, Parser)]
+#[command(name = "sdk", disable_version_flag = true)]
+struct Cli {
+    /// Print SDK CLI version
+    #[arg(short = 'v', long = "version")]
+    version: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Search the Store for SDKs
+    Find(find::FindArgs),
+    /// List SDK trees available on this machine
+    List(list::ListArgs),
+    /// Show SDK info
+    Info(info::InfoArgs),
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned text for people.
+    Table,
+    /// The daemon's answer as JSON.
+    Json,
+}
+
+/// Prints `value` as indented JSON.
+pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn main() {
+    let cli = Cli::try_parse().unwrap_or_else(|e| {
+        let _ = e.print();
+        std::process::exit(if e.use_stderr() { 1 } else { 0 });
+    });
+    if cli.version {
+        println!("{}", workshop_api::VERSION);
+        return;
+    }
+    let Some(command) = cli.command else {
+        let _ = <Cli as clap::CommandFactory>::command().print_help();
+        return;
+    };
+    let client = Client::default();
+    let marks = marks::Marks::detect();
+    let result = match command {
+        Command::Find(args) => find::run(&client, &args, &marks),
+        Command::List(args) => list::run(&client, &args),
+        Command::Info(args) => info::run(&client, &args, &marks),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_definition_is_consistent() {
+        <Cli as clap::CommandFactory>::command().debug_assert();
+    }
+
+    #[test]
+    fn find_joins_its_words_and_info_takes_base_and_arch() {
+        let cli = Cli::try_parse_from(["sdk", "find", "jupyter", "notebooks", "--no-headers"]).unwrap();
+        let Some(Command::Find(args)) = cli.command else { panic!("not find") };
+        assert_eq!((args.query(), args.no_headers), ("jupyter notebooks".to_string(), true));
+        let cli =
+            Cli::try_parse_from(["sdk", "info", "go", "--base", "ubuntu@24.04", "--arch", "all"]).unwrap();
+        let Some(Command::Info(args)) = cli.command else { panic!("not info") };
+        assert_eq!((args.base.as_deref(), args.arch.as_deref()), (Some("ubuntu@24.04"), Some("all")));
+        assert!(Cli::try_parse_from(["sdk", "info", "go", "--arch", "x86_64"]).is_err());
+        assert!(Cli::try_parse_from(["sdk", "info"]).is_err());
+        assert!(Cli::try_parse_from(["sdk", "-v"]).unwrap().version);
+        assert!(Cli::try_parse_from(["sdk", "list", "--format", "json"]).is_ok());
+    }
+}
