@@ -110,10 +110,16 @@ impl TreeStore {
         drained?;
         let id = TreeId::of_digest(&stream.hasher.finalize());
         accept(&id)?;
+        let target = self.path(&id);
+        if target.is_dir() {
+            // Committed before, and complete: a tree gets its name only once it is on disk.
+            // (Flushing the filesystem again would cost a launch most of a second on a busy
+            // machine, for nothing.)
+            return Ok((id, false));
+        }
         fs::set_permissions(temporary, fs::Permissions::from_mode(0o755))
             .map_err(|e| TreeError::io("set the mode of", temporary, e))?;
         flush(temporary)?;
-        let target = self.path(&id);
         let moved = rename_new(temporary, &target)?;
         File::open(&self.root)
             .and_then(|d| d.sync_all())
