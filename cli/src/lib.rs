@@ -2,7 +2,7 @@
 //!
 //! Blocking and dependency-light: a small HTTP/1.1 writer and parser over
 //! [`std::os::unix::net::UnixStream`] ([`http`]), the typed [`Client`] ([`client`]), and the exec
-//! websockets ([`exec`]). Wire types come from `workshop_api`. [`table`] and [`style`] are the
+//! websockets ([`exec`]). Wire types come from `workshop_api`. [`table`], [`output`] and [`style`] are the
 //! output conventions the `workshop` and `sdk` binaries share.
 
 pub mod client;
@@ -10,6 +10,7 @@ pub mod exec;
 #[doc(hidden)]
 pub mod fake_daemon;
 pub mod http;
+pub mod output;
 pub mod socket;
 pub mod style;
 pub mod table;

@@ -108,6 +108,14 @@ impl Table {
         self.rows.push(cells);
     }
 
+    /// The rows as CSV lines, without headers; an empty cell stays empty.
+    pub fn csv(&self) -> String {
+        self.rows
+            .iter()
+            .map(|row| row.iter().map(|c| crate::output::csv_field(c)).collect::<Vec<_>>().join(",") + "\n")
+            .collect()
+    }
+
     /// The aligned table; `bold_header` wraps the header line in terminal bold.
     pub fn render(&self, headers: bool, bold_header: bool) -> String {
         let mut lines = Vec::new();

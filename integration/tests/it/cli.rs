@@ -48,6 +48,33 @@ fn empty_listings() {
     assert_eq!(changes.ok().trim(), "[]");
 }
 
+/// Issue 14 item 6: every listing and description speaks JSON, YAML (the same document) and,
+/// for listings, CSV; a format a command does not have is refused by name.
+#[test]
+fn listings_speak_json_yaml_and_csv() {
+    let d = degraded();
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| d.cli(tmp.path(), args);
+    for listing in [&["changes"][..], &["warnings"]] {
+        let mut args = listing.to_vec();
+        args.extend(["--format", "json"]);
+        assert_eq!(run(&args).ok().trim(), "[]", "{listing:?}");
+        *args.last_mut().unwrap() = "yaml";
+        assert_eq!(run(&args).ok().trim(), "[]", "{listing:?}");
+        *args.last_mut().unwrap() = "csv";
+        assert_eq!(run(&args).ok(), "", "{listing:?}");
+    }
+    let version = run(&["version", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(version.ok()).unwrap();
+    assert_eq!(json["workshop"], workshop_api::VERSION);
+    assert_eq!(json["workshopd"], workshop_api::VERSION);
+    let yaml: serde_json::Value =
+        serde_yaml_ng::from_str(run(&["version", "--format", "yaml"]).ok()).unwrap();
+    assert_eq!(yaml, json);
+    let refused = run(&["version", "--format", "csv"]);
+    assert!(refused.fails().contains("invalid value 'csv' for '--format <FORMAT>'"), "{}", refused.output());
+}
+
 #[test]
 fn not_a_project() {
     if !workshop_integration::lxd_enabled("not_a_project") {
@@ -77,6 +104,11 @@ fn list_shows_definitions_as_off_and_tracks_the_project() {
     std::fs::write(tmp.path().join(".workshop/ws-b.yaml"), "name: ws-b\nbase: ubuntu@24.04\n").unwrap();
     let run = d.cli(&tmp.path().join(".workshop/nested"), &["list"]);
     assert!(run.has_line(r"^ws-a\s+Off\s+-$") && run.has_line(r"^ws-b\s+Off\s+-$"), "{}", run.output());
+    let csv = d.cli(&tmp.path().join(".workshop/nested"), &["list", "--format", "csv"]);
+    assert_eq!(csv.ok(), "ws-a,Off,\nws-b,Off,\n");
+    let yaml = d.cli(&tmp.path().join(".workshop/nested"), &["list", "--format", "yaml"]);
+    let rows: serde_json::Value = serde_yaml_ng::from_str(yaml.ok()).unwrap();
+    assert_eq!(rows[1], serde_json::json!({"name": "ws-b", "status": "Off", "notes": []}));
     let lock = std::fs::read_to_string(tmp.path().join(".workshop.lock")).unwrap();
     assert_eq!(lock.trim().len(), 8, "lock file holds the project id: {lock:?}");
 }

@@ -6,8 +6,8 @@ use workshop_api::sdks::SdkSummary;
 use workshop_client::Client;
 use workshop_client::table::Table;
 
+use crate::ListFormat;
 use crate::marks::{Marks, dash};
-use crate::{Format, print_json};
 
 /// Flags of `find`.
 #[derive(Debug, Args)]
@@ -19,8 +19,8 @@ pub struct FindArgs {
     #[arg(long)]
     pub no_headers: bool,
     /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
 }
 
 impl FindArgs {
@@ -33,24 +33,33 @@ impl FindArgs {
 pub fn run(client: &Client, args: &FindArgs, marks: &Marks) -> anyhow::Result<()> {
     let query = args.query();
     let mut found = client.find_sdks(&query)?;
-    if args.format == Format::Json {
-        return print_json(&found);
+    if let Some(data) = args.format.data(&found)? {
+        print!("{data}");
+        return Ok(());
     }
     if found.is_empty() {
         bail!("no matching SDKs for {query:?}");
     }
     found.sort_by(|a, b| a.name.cmp(&b.name));
-    print!("{}", render(&found, !args.no_headers, marks));
+    if args.format == ListFormat::Csv {
+        print!("{}", table(&found, &Marks::PLAIN).csv());
+    } else {
+        print!("{}", render(&found, !args.no_headers, marks));
+    }
     Ok(())
 }
 
 pub fn render(found: &[SdkSummary], headers: bool, marks: &Marks) -> String {
+    table(found, marks).render(headers, marks.color)
+}
+
+fn table(found: &[SdkSummary], marks: &Marks) -> Table {
     let mut table = Table::new(&["name", "version", "publisher", "summary"]);
     for sdk in found {
         let publisher = sdk.publisher.as_ref().map(|p| marks.short_publisher(p)).unwrap_or_default();
         table.row(vec![sdk.name.clone(), dash(&sdk.version), dash(&publisher), sdk.summary.clone()]);
     }
-    table.render(headers, marks.color)
+    table
 }
 
 #[cfg(test)]

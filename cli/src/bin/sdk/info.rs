@@ -12,8 +12,8 @@ use workshop_client::Client;
 use workshop_client::style::contract_home;
 use workshop_client::table::align;
 
+use crate::Format;
 use crate::marks::{Marks, byte_size, dash, date};
-use crate::{Format, print_json};
 
 /// Flags of `info`.
 #[derive(Debug, Args)]
@@ -60,8 +60,9 @@ impl View {
 
 pub fn run(client: &Client, args: &InfoArgs, marks: &Marks) -> anyhow::Result<()> {
     let info = client.sdk_info(&args.name)?;
-    if args.format == Format::Json {
-        return print_json(&info);
+    if let Some(data) = args.format.data(&info)? {
+        print!("{data}");
+        return Ok(());
     }
     let view = View {
         base: args.base.clone(),

@@ -6,8 +6,8 @@ use workshop_api::sdks::SdkTree;
 use workshop_client::Client;
 use workshop_client::table::align;
 
+use crate::ListFormat;
 use crate::marks::{byte_size, dash};
-use crate::{Format, print_json};
 
 /// Flags of `list`.
 #[derive(Debug, Args)]
@@ -16,14 +16,24 @@ pub struct ListArgs {
     #[arg(long)]
     pub no_headers: bool,
     /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
 }
 
 pub fn run(client: &Client, args: &ListArgs) -> anyhow::Result<()> {
     let trees = client.sdks()?;
-    if args.format == Format::Json {
-        return print_json(&trees);
+    if let Some(data) = args.format.data(&trees)? {
+        print!("{data}");
+        return Ok(());
+    }
+    if args.format == ListFormat::Csv {
+        // Sizes in bytes, for scripts.
+        let mut rows = workshop_client::table::Table::new(&["name", "version", "rev", "size"]);
+        for t in sorted(trees) {
+            rows.row(vec![t.name, t.version, t.revision, t.size.to_string()]);
+        }
+        print!("{}", rows.csv());
+        return Ok(());
     }
     print!("{}", render(trees, !args.no_headers));
     Ok(())
@@ -38,13 +48,19 @@ fn revision_order(revision: &str) -> i128 {
     }
 }
 
-pub fn render(mut trees: Vec<SdkTree>, headers: bool) -> String {
-    if trees.is_empty() {
-        return String::new();
-    }
+/// By name, the newest revision first.
+fn sorted(mut trees: Vec<SdkTree>) -> Vec<SdkTree> {
     trees.sort_by(|a, b| {
         a.name.cmp(&b.name).then_with(|| revision_order(&b.revision).cmp(&revision_order(&a.revision)))
     });
+    trees
+}
+
+pub fn render(trees: Vec<SdkTree>, headers: bool) -> String {
+    if trees.is_empty() {
+        return String::new();
+    }
+    let trees = sorted(trees);
     let sizes: Vec<String> = trees.iter().map(|t| byte_size(t.size)).collect();
     let (mut rev_width, mut size_width) = if headers { (3, 4) } else { (0, 0) };
     for (tree, size) in trees.iter().zip(&sizes) {

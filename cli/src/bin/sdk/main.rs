@@ -6,7 +6,7 @@ mod info;
 mod list;
 mod marks;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use workshop_client::Client;
 
 /// Find SDKs in the SDK Store and see the SDKs on this machine.
@@ -30,20 +30,7 @@ enum Command {
     Info(info::InfoArgs),
 }
 
-/// How results are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Aligned text for people.
-    Table,
-    /// The daemon's answer as JSON.
-    Json,
-}
-
-/// Prints `value` as indented JSON.
-pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
-}
+pub use workshop_client::output::{Format, ListFormat};
 
 fn main() {
     let cli = Cli::try_parse().unwrap_or_else(|e| {

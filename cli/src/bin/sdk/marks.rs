@@ -33,8 +33,7 @@ impl Marks {
         Self { unicode: tty && style.unicode && utf8, color: style.color }
     }
 
-    /// Plain ASCII without colour, as in a pipe.
-    #[cfg(test)]
+    /// Plain ASCII without colour, as in a pipe (and in CSV).
     pub const PLAIN: Marks = Marks { unicode: false, color: false };
 
     fn paint(&self, color: &str, text: &str) -> String {

@@ -79,7 +79,7 @@ enum Command {
     /// Acknowledge warnings
     Okay,
     /// Show the versions of the client and the daemon
-    Version,
+    Version(cmd::version::VersionArgs),
     /// Generate a shell completion script (it asks workshop for names as you type)
     Completion {
         #[arg(value_enum)]
@@ -135,7 +135,7 @@ fn dispatch(ctx: &Ctx, command: Command, raw: &[String]) -> anyhow::Result<()> {
         Command::Tasks(args) => cmd::changes::tasks(ctx, &args),
         Command::Warnings(args) => cmd::warnings::warnings(ctx, &args),
         Command::Okay => cmd::warnings::okay(ctx),
-        Command::Version => cmd::version::run(ctx),
+        Command::Version(args) => cmd::version::run(ctx, &args),
         Command::Completion { shell } => {
             let shell = match shell {
                 CompletionShell::Bash => Shell::Bash,

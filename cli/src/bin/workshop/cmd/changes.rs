@@ -7,7 +7,7 @@ use clap::Args;
 use workshop_api::ChangeInfo;
 use workshop_client::ChangeSelect;
 
-use crate::cmd::{Format, bold_headers};
+use crate::cmd::{ListFormat, bold_headers};
 use crate::context::Ctx;
 use crate::table::Table;
 use crate::timefmt::human;
@@ -22,8 +22,8 @@ pub struct ChangesArgs {
     #[arg(long)]
     pub no_headers: bool,
     /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
 }
 
 /// Arguments of `tasks`.
@@ -33,8 +33,8 @@ pub struct TasksArgs {
     #[arg(long)]
     pub no_headers: bool,
     /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
     /// Show the whole output of hooks, not only their last lines (while the change is in
     /// progress or paused)
     #[arg(long)]
@@ -59,19 +59,24 @@ fn project_changes(ctx: &Ctx) -> anyhow::Result<Vec<ChangeInfo>> {
 /// `workshop changes`.
 pub fn changes(ctx: &Ctx, args: &ChangesArgs) -> anyhow::Result<()> {
     let changes = project_changes(ctx)?;
-    if args.format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&changes)?);
+    if let Some(data) = args.format.data(&changes)? {
+        print!("{data}");
         return Ok(());
     }
     if changes.is_empty() {
         return Ok(());
     }
+    // People read "today at 10:02 UTC"; scripts get RFC 3339.
+    let time = |t: chrono::DateTime<chrono::Utc>| match args.format {
+        ListFormat::Csv => t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        _ => human(t),
+    };
     let mut table = Table::new(&["id", "status", "spawn", "ready", "summary"]);
     for chg in changes {
-        let ready = chg.ready_time.map(human).unwrap_or_default();
-        table.row(vec![chg.id, chg.status, human(chg.spawn_time), ready, chg.summary]);
+        let ready = chg.ready_time.map(time).unwrap_or_default();
+        table.row(vec![chg.id, chg.status, time(chg.spawn_time), ready, chg.summary]);
     }
-    print!("{}", table.render(!args.no_headers, bold_headers()));
+    print!("{}", args.format.table(&table, args.no_headers, bold_headers()));
     Ok(())
 }
 
@@ -91,11 +96,15 @@ pub fn tasks(ctx: &Ctx, args: &TasksArgs) -> anyhow::Result<()> {
             }
         }
     };
-    if args.format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&change)?);
+    if let Some(data) = args.format.data(&change)? {
+        print!("{data}");
         return Ok(());
     }
     change.tasks.sort_by_key(|t| t.spawn_time);
+    if args.format == ListFormat::Csv {
+        print!("{}", task_table(&change).csv());
+        return Ok(());
+    }
     print!("{}", render_tasks(&change, !args.no_headers, bold_headers()));
     Ok(())
 }
@@ -105,6 +114,19 @@ fn render_tasks(change: &ChangeInfo, headers: bool, bold: bool) -> String {
     if change.tasks.is_empty() {
         return String::new();
     }
+    let mut out = task_table(change).render(headers, bold);
+    for t in change.tasks.iter().filter(|t| !t.log.is_empty()) {
+        out.push_str(&format!("\n{HRULE}\n{}\n\n", t.summary));
+        for line in &t.log {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// One row per task: status, time spent doing it, summary.
+fn task_table(change: &ChangeInfo) -> Table {
     let mut table = Table::new(&["status", "duration", "summary"]).right_align(1);
     for t in &change.tasks {
         let ms = u64::try_from((t.doing_time + 500_000) / 1_000_000).unwrap_or(0);
@@ -115,15 +137,7 @@ fn render_tasks(change: &ChangeInfo, headers: bool, bold: bool) -> String {
         };
         table.row(vec![t.status.clone(), duration, t.summary.clone()]);
     }
-    let mut out = table.render(headers, bold);
-    for t in change.tasks.iter().filter(|t| !t.log.is_empty()) {
-        out.push_str(&format!("\n{HRULE}\n{}\n\n", t.summary));
-        for line in &t.log {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out
+    table
 }
 
 #[cfg(test)]

@@ -11,7 +11,9 @@ use clap::Args;
 use workshop_api::exec::{ExecControl, ExecRequest, user_switch};
 use workshop_client::exec::{self, ExitCodeError, Outgoing};
 
+use crate::cmd::ListFormat;
 use crate::context::{Ctx, InferError, infer_name};
+use crate::table::Table;
 use crate::term::{self, RawMode, Signals};
 use crate::{ExitStatus, warnstamp_banner};
 
@@ -68,6 +70,12 @@ pub struct ActionsArgs {
     /// The workshop (default: the project's only workshop)
     #[arg(value_name = "WORKSHOP")]
     pub name: Option<String>,
+    /// Output format (the reference's YAML map by default)
+    #[arg(long, value_enum, default_value_t = ListFormat::Yaml)]
+    pub format: ListFormat,
+    /// Hide table headers
+    #[arg(long)]
+    pub no_headers: bool,
 }
 
 /// The positional arguments of `exec`/`run` and where the `--` separator was.
@@ -375,8 +383,22 @@ pub fn actions(ctx: &Ctx, args: &ActionsArgs) -> anyhow::Result<()> {
         None => ctx.single_workshop_name(&project)?,
     };
     let actions = ctx.client.actions(&project.id, &name)?;
+    if actions.is_empty() && args.format == ListFormat::Yaml {
+        return Ok(());
+    }
+    if let Some(data) = args.format.data(&actions)? {
+        print!("{data}");
+        return Ok(());
+    }
+    let mut table = Table::new(&["action", "command"]);
+    for (action, info) in &actions {
+        let script = &info.script;
+        let first = script.lines().next().unwrap_or_default();
+        let more = if script.trim_end().lines().count() > 1 { " …" } else { "" };
+        table.row(vec![action.clone(), format!("{first}{more}")]);
+    }
     if !actions.is_empty() {
-        print!("{}", serde_yaml_ng::to_string(&actions)?);
+        print!("{}", args.format.table(&table, args.no_headers, crate::cmd::bold_headers()));
     }
     Ok(())
 }

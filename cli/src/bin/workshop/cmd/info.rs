@@ -30,8 +30,8 @@ pub fn run(ctx: &Ctx, args: &InfoArgs) -> anyhow::Result<()> {
         None => ctx.single_workshop_name(&project)?,
     };
     let info = ctx.client.workshop(&project.id, &name)?;
-    if args.format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&info)?);
+    if let Some(data) = args.format.data(&info)? {
+        print!("{data}");
         return Ok(());
     }
     let paths =

@@ -5,7 +5,7 @@ use clap::Args;
 use serde::Serialize;
 use workshop_api::workshops::WorkshopList;
 
-use crate::cmd::Format;
+use crate::cmd::ListFormat;
 use crate::context::Ctx;
 use crate::table::Table;
 
@@ -19,8 +19,8 @@ pub struct ListArgs {
     #[arg(long)]
     pub no_headers: bool,
     /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
 }
 
 /// One row of the listing.
@@ -74,8 +74,8 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
         let project = ctx.project()?;
         all = rows(ctx.client.workshops(&project.id, Some("available"))?, true);
     }
-    if args.format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&all)?);
+    if let Some(data) = args.format.data(&all)? {
+        print!("{data}");
         return Ok(());
     }
     if all.is_empty() {
@@ -94,7 +94,7 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
         cells.extend([row.name, row.status, row.notes.join(",")]);
         table.row(cells);
     }
-    print!("{}", table.render(!args.no_headers, crate::cmd::bold_headers()));
+    print!("{}", args.format.table(&table, args.no_headers, crate::cmd::bold_headers()));
     Ok(())
 }
 

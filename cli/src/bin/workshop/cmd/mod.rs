@@ -9,14 +9,7 @@ pub mod list;
 pub mod version;
 pub mod warnings;
 
-use clap::ValueEnum;
-
-/// Output format of listings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-}
+pub use workshop_client::output::{Format, ListFormat};
 
 /// Whether table headers are printed in bold (standard output is a colour terminal).
 pub fn bold_headers() -> bool {

@@ -5,7 +5,9 @@ use chrono::{DateTime, Local, SecondsFormat, Utc};
 use clap::{Args, ValueEnum};
 use workshop_api::WarningInfo;
 
+use crate::cmd::ListFormat;
 use crate::context::Ctx;
+use crate::table::Table;
 use crate::timefmt::human;
 use crate::{table, term, warnstamp};
 
@@ -35,6 +37,9 @@ pub struct WarningsArgs {
     /// Use Unicode glyphs
     #[arg(long, value_enum, default_value_t = Unicode::Auto)]
     pub unicode: Unicode,
+    /// Output format (`table`: the reference's text; `csv`: last occurrence and message)
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
 }
 
 fn stamp_path() -> anyhow::Result<std::path::PathBuf> {
@@ -46,6 +51,26 @@ pub fn warnings(ctx: &Ctx, args: &WarningsArgs) -> anyhow::Result<()> {
     let path = stamp_path()?;
     let now = Utc::now();
     let warnings = ctx.client.warnings(args.all)?;
+    if args.format != ListFormat::Table {
+        let text = match args.format.data(&warnings)? {
+            Some(data) => data,
+            None => {
+                let mut rows = Table::new(&["last-occurrence", "message"]);
+                for w in &warnings {
+                    rows.row(vec![
+                        w.last_added.to_rfc3339_opts(SecondsFormat::Secs, true),
+                        w.message.clone(),
+                    ]);
+                }
+                rows.csv()
+            }
+        };
+        print!("{text}");
+        if !warnings.is_empty() {
+            warnstamp::write(&path, now)?;
+        }
+        return Ok(());
+    }
     if warnings.is_empty() {
         match warnstamp::read(&path).ok().flatten() {
             None => println!("{}", crate::messages::NO_WARNINGS),
