@@ -170,7 +170,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     // The trusted socket comes last: once it answers, every listener is there.
     let trusted = listener(activated.trusted, &paths.socket)?;
 
-    let data = web::Data::new(AppState::of(&daemon));
+    let data = web::Data::new(AppState {
+        guest_socket: Some(guest_untrusted_path.clone()),
+        ..AppState::of(&daemon)
+    });
     let connections = Connections::default();
     // One server per listener, so that each connection's listener is known (see api::peer).
     let servers = [

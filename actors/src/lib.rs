@@ -8,6 +8,7 @@ pub mod activity;
 pub mod backend;
 pub mod daemon;
 pub mod dispatch;
+pub mod doctor;
 pub mod engine;
 pub mod health;
 pub mod project;

@@ -6,6 +6,7 @@
 
 pub mod changes;
 pub mod definition;
+pub mod doctor;
 pub mod duration;
 pub mod envelope;
 pub mod exec;

@@ -8,6 +8,7 @@ pub const WORKSHOPCTL: &str = "/v1/workshopctl";
 pub const CONNECTIONS: &str = "/v1/connections";
 pub const SDKS: &str = "/v1/sdks";
 pub const FIND: &str = "/v1/find";
+pub const DOCTOR: &str = "/v1/doctor";
 
 pub fn change(id: &str) -> String {
     format!("/v1/changes/{id}")

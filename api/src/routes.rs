@@ -75,6 +75,8 @@ endpoints! {
     GetSdk: "GET" "/v1/sdks/{name}" Trusted;
     /// Search the SDK Store.
     FindSdks: "GET" "/v1/find" Trusted;
+    Doctor: "GET" "/v1/doctor" Trusted;
+    DoctorFix: "POST" "/v1/doctor" Trusted;
 }
 
 #[cfg(test)]

@@ -354,6 +354,17 @@ impl Client {
         Ok(self.get::<Option<Vec<SdkTree>>>(paths::SDKS)?.unwrap_or_default())
     }
 
+    /// `GET /v1/doctor`: the daemon's checks of LXD and of this host, for the caller.
+    pub fn doctor(&self) -> Result<Vec<workshop_api::doctor::Check>, ClientError> {
+        self.get(paths::DOCTOR)
+    }
+
+    /// `POST /v1/doctor` `{"action":"fix"}` (root only): applies the safe fixes, then checks.
+    pub fn doctor_fix(&self) -> Result<Vec<workshop_api::doctor::Check>, ClientError> {
+        let body = workshop_api::doctor::DoctorAction { action: workshop_api::doctor::DoctorVerb::Fix };
+        self.post(paths::DOCTOR, &body)
+    }
+
     /// `GET /v1/sdks/{name}`: the Store's channels of an SDK and where it is installed.
     pub fn sdk_info(&self, name: &str) -> Result<SdkFullInfo, ClientError> {
         self.get(&paths::sdk(&http::encode_component(name)))

@@ -36,6 +36,10 @@ pub struct AppState {
     pub installed: Option<actix::Recipient<ListInstalled>>,
     pub hooks: Addr<HookManager>,
     pub health: SharedHealth,
+    /// For `workshop doctor`.
+    pub backend: Addr<workshop_actors::backend::BackendActor>,
+    /// The socket workshops reach the daemon on, once it is bound (for `workshop doctor`).
+    pub guest_socket: Option<std::path::PathBuf>,
 }
 
 impl AppState {
@@ -49,6 +53,8 @@ impl AppState {
             installed: daemon.installed.clone(),
             hooks: daemon.hooks.clone(),
             health: daemon.health.clone(),
+            backend: daemon.backend.clone(),
+            guest_socket: None,
         }
     }
 

@@ -50,6 +50,8 @@ backend_messages! {
     EnsureUser { user: String } -> () => |b, m| b.ensure_user(&m.user);
     /// Resolves a base name to an image.
     ResolveBase { base: String } -> BaseImage => |b, m| b.resolve_base(&m.base);
+    /// Checks the runtime for `workshop doctor`.
+    Diagnose { host: crate::doctor::HostQuery } -> Vec<workshop_api::doctor::Check> => |b, m| b.diagnose(&m.host);
     /// Lists a user's workshops.
     ListInstances { user: String, project_id: Option<String> } -> Vec<Instance>
         => |b, m| b.list(&m.user, m.project_id.as_deref());

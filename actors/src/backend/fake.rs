@@ -357,6 +357,26 @@ impl Backend for FakeBackend {
         Ok(names.iter().filter(|(t, _)| t.user == user).map(|(t, h)| (t.clone(), h.clone())).collect())
     }
 
+    async fn diagnose(
+        &self,
+        host: &crate::doctor::HostQuery,
+    ) -> Result<Vec<workshop_api::doctor::Check>, BackendError> {
+        use workshop_api::doctor::{Check, CheckStatus};
+        self.call("diagnose", &format!("uid={} fix={}", host.uid, host.fix))?;
+        // The fake has no host to look at (nor to fix): those checks are skipped.
+        let ok = |name: &str| Check::ok(name, "fake backend");
+        let skipped = |name: &str| Check::new(name, CheckStatus::Skipped, "fake backend");
+        Ok(vec![
+            ok("lxd"),
+            ok("storage-pool"),
+            ok("network"),
+            ok("images"),
+            skipped("id-map"),
+            skipped("firewall"),
+            skipped("guest-socket"),
+        ])
+    }
+
     async fn push_file(&self, target: &Target, file: &GuestFile) -> Result<(), BackendError> {
         self.call("push-file", &format!("{} {}", target.instance_name(), file.path))?;
         self.inner.borrow_mut().files.insert((target.clone(), file.path.clone()), file.clone());

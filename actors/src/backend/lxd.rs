@@ -5,6 +5,7 @@
 
 mod dns_probe;
 mod dnsmasq;
+mod doctor;
 mod exec;
 mod host_lock;
 mod images;
@@ -233,6 +234,13 @@ impl Backend for LxdBackend {
 
     async fn host_names(&self, user: &str) -> Result<BTreeMap<Target, HostName>, BackendError> {
         self.names_of(user).await
+    }
+
+    async fn diagnose(
+        &self,
+        host: &crate::doctor::HostQuery,
+    ) -> Result<Vec<workshop_api::doctor::Check>, BackendError> {
+        Ok(LxdBackend::diagnose(self, host).await)
     }
 }
 

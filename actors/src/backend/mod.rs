@@ -109,4 +109,11 @@ pub trait Backend {
     async fn withdraw_names(&self, target: &Target) -> Result<(), BackendError>;
     /// The names of `user`'s workshops that have theirs.
     async fn host_names(&self, user: &str) -> Result<BTreeMap<Target, HostName>, BackendError>;
+    /// `workshop doctor`'s checks: the runtime's (`lxd`, `storage-pool`, `network`, `images`)
+    /// and the host's for the caller ([`crate::doctor`]), each with what to run to fix it.
+    /// Reads only, unless `host.fix` asks for the host's safe fixes first.
+    async fn diagnose(
+        &self,
+        host: &crate::doctor::HostQuery,
+    ) -> Result<Vec<workshop_api::doctor::Check>, BackendError>;
 }

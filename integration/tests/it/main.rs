@@ -3,6 +3,7 @@
 
 mod api;
 mod cli;
+mod doctor;
 mod exec;
 mod guest;
 mod hooks;

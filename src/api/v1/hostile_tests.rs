@@ -118,6 +118,39 @@ async fn hostile_sdk_requests_are_refused_before_the_store() {
     drop(store);
 }
 
+/// `POST /v1/doctor` takes one known action and nothing else; fixing is root's.
+#[actix_web::test]
+async fn doctor_bodies_are_checked_and_fixing_is_roots() {
+    let s = server().await;
+    let socket = s.socket.clone();
+    blocking(move || {
+        let refused = [
+            ("{}", "missing field `action`"),
+            (r#"{"action":"wipe-disk"}"#, "unknown variant `wipe-disk`"),
+            (r#"{"action":"fix","also":"rm -rf /"}"#, "unknown field `also`"),
+            ("fix", "cannot decode request body"),
+        ];
+        for (body, want) in refused {
+            assert_400("POST", "/v1/doctor", body, http(&socket, "POST", "/v1/doctor", body), want);
+        }
+        let (status, text) = http(&socket, "GET", "/v1/doctor", "");
+        assert_eq!(status, 200, "{text}");
+        let checks: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let names: Vec<&str> =
+            checks["result"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["lxd", "storage-pool", "network", "images", "id-map", "firewall", "guest-socket"]);
+        let (status, text) = http(&socket, "POST", "/v1/doctor", r#"{"action":"fix"}"#);
+        // SAFETY: a plain getter.
+        if unsafe { libc::geteuid() } == 0 {
+            assert_eq!(status, 200, "{text}");
+        } else {
+            assert_eq!(status, 403, "{text}");
+            assert!(text.contains("cannot fix: only root may apply fixes"), "{text}");
+        }
+    })
+    .await;
+}
+
 #[actix_web::test]
 async fn hostile_names_in_bodies_are_refused_by_name() {
     let s = server().await;

@@ -1,6 +1,7 @@
 //! v1 routes, one module per resource.
 
 mod changes;
+mod doctor;
 mod exec;
 mod projects;
 mod sdks;
@@ -69,6 +70,8 @@ fn route(e: Endpoint) -> Route {
         Endpoint::ListSdks => route.to(sdks::list),
         Endpoint::GetSdk => route.to(sdks::get),
         Endpoint::FindSdks => route.to(sdks::find),
+        Endpoint::Doctor => route.to(doctor::get),
+        Endpoint::DoctorFix => route.to(doctor::post),
     }
 }
 

@@ -13,7 +13,7 @@ use crate::lxd::ServerInfo;
 /// API extensions the backend relies on.
 const REQUIRED_EXTENSIONS: &[&str] = &["projects", "container_exec_user_group_cwd"];
 /// Storage drivers with cheap snapshots and copies, in order of preference.
-const POOL_DRIVERS: &[&str] = &["zfs", "btrfs"];
+pub(super) const POOL_DRIVERS: &[&str] = &["zfs", "btrfs"];
 /// Size of a pool the backend creates (a loop file).
 const POOL_SIZE: &str = "8GiB";
 
@@ -143,7 +143,7 @@ impl LxdBackend {
 }
 
 /// The server must trust this client and have the API extensions the backend uses.
-fn check_server(info: &ServerInfo) -> Result<(), String> {
+pub(super) fn check_server(info: &ServerInfo) -> Result<(), String> {
     if !info.is_trusted() {
         return Err(
             "LXD does not trust this client: add its certificate with 'lxc config trust add <client.crt>'"

@@ -78,6 +78,8 @@ enum Command {
     Warnings(WarningsArgs),
     /// Acknowledge warnings
     Okay,
+    /// Check that this machine can run workshops, and say how to fix what it cannot
+    Doctor(cmd::doctor::DoctorArgs),
     /// Show the versions of the client and the daemon
     Version(cmd::version::VersionArgs),
     /// Generate a shell completion script (it asks workshop for names as you type)
@@ -135,6 +137,7 @@ fn dispatch(ctx: &Ctx, command: Command, raw: &[String]) -> anyhow::Result<()> {
         Command::Tasks(args) => cmd::changes::tasks(ctx, &args),
         Command::Warnings(args) => cmd::warnings::warnings(ctx, &args),
         Command::Okay => cmd::warnings::okay(ctx),
+        Command::Doctor(args) => cmd::doctor::run(ctx, &args),
         Command::Version(args) => cmd::version::run(ctx, &args),
         Command::Completion { shell } => {
             let shell = match shell {
