@@ -1,6 +1,8 @@
 //! System health: a `HealthMonitor` actor runs the system checks at start and every few
 //! seconds; while one fails the daemon is in degraded mode (non-GET requests are refused) and
-//! it recovers by itself when the checks pass again.
+//! it recovers by itself when the checks pass again. A full storage pool is the one degraded
+//! mode that still takes the requests that free space (stop, remove, exec, abort): the user
+//! must be able to get out of it (the reference's users were stuck).
 
 use std::rc::Rc;
 use std::sync::{Arc, RwLock};
@@ -19,6 +21,8 @@ pub struct LxdStatus {
     pub server_version: Option<String>,
     pub endpoint: Option<String>,
     pub storage_driver: Option<String>,
+    /// The pool is too full to launch or start workshops (the only reason checks failed).
+    pub pool_full: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -34,9 +38,20 @@ struct Report {
 pub struct SharedHealth(Arc<RwLock<Report>>);
 
 impl SharedHealth {
-    /// Why the daemon refuses changes, if it does.
+    /// Why the daemon is degraded, if it is.
     pub fn degraded(&self) -> Option<String> {
         self.0.read().map(|r| r.degraded.clone()).unwrap_or(None)
+    }
+
+    /// Why the daemon refuses every change, if it does: degraded, except by a full pool.
+    pub fn refuses_changes(&self) -> Option<String> {
+        self.0.read().map(|r| r.degraded.clone().filter(|_| !r.lxd.pool_full)).unwrap_or(None)
+    }
+
+    /// Why the daemon refuses changes that take space (launch, start, ...), if it does: the
+    /// pool is full (or it refuses every change).
+    pub fn refuses_growth(&self) -> Option<String> {
+        self.degraded()
     }
 
     pub fn lxd(&self) -> LxdStatus {

@@ -95,7 +95,7 @@ fn trusted_caller(req: &HttpRequest) -> Result<Caller, ApiError> {
     }
     if req.method() != Method::GET
         && let Some(state) = req.app_data::<web::Data<AppState>>()
-        && let Some(reason) = state.health.degraded()
+        && let Some(reason) = state.health.refuses_changes()
     {
         return Err(ApiError::Degraded(reason));
     }

@@ -29,6 +29,8 @@ struct Inner {
     names: BTreeMap<Target, HostName>,
     runs: Vec<ExecSpec>,
     programs: Vec<(String, RunProgram)>,
+    /// The system check reports a full storage pool.
+    pool_full: bool,
 }
 
 /// What a fake collected run does: given the command's spec, what it outputs, after as long
@@ -56,6 +58,11 @@ impl FakeBackend {
         let fake = Self::default();
         fake.inner.borrow_mut().bases = bases.iter().map(|(n, f)| (n.to_string(), f.to_string())).collect();
         fake
+    }
+
+    /// Makes the system check report a full storage pool (or not).
+    pub fn set_pool_full(&self, full: bool) {
+        self.inner.borrow_mut().pool_full = full;
     }
 
     /// Makes the next call of `op` (e.g. `"start"`) fail with `message`.
@@ -148,7 +155,16 @@ impl FakeBackend {
 #[async_trait::async_trait(?Send)]
 impl Backend for FakeBackend {
     async fn check(&self) -> (LxdStatus, Result<(), String>) {
-        let status = LxdStatus { reachable: true, server_version: Some("fake".into()), ..Default::default() };
+        let pool_full = self.inner.borrow().pool_full;
+        let status = LxdStatus {
+            reachable: true,
+            server_version: Some("fake".into()),
+            pool_full,
+            ..Default::default()
+        };
+        if pool_full {
+            return (status, Err("storage pool \"fake\" is 95% full".into()));
+        }
         (status, self.call("check", "").map_err(|e| e.to_string()))
     }
 

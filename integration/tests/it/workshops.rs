@@ -3,6 +3,7 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use workshop_integration::{
@@ -457,4 +458,88 @@ fn host_time_zone_is_inherited() {
     assert!(localtime.ok().trim().ends_with("Pacific/Auckland"), "{}", localtime.output());
     let zone = w(&["exec", "ws-tz", "--", "timedatectl", "show", "--property=Timezone", "--value"]);
     assert_eq!(zone.ok().trim(), "Pacific/Auckland");
+}
+
+/// Bytes used and in total on Workshop's storage pool, as LXD counts them.
+fn pool_space() -> (u64, u64) {
+    let out = Command::new("lxc").args(["query", "/1.0/storage-pools/workshop/resources"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("pool resources");
+    (v["space"]["used"].as_u64().unwrap(), v["space"]["total"].as_u64().unwrap())
+}
+
+/// Waits, on drop, until the pool is back to about `0` bytes used (the file system frees a
+/// removed workshop's blocks in the background), so that no test after this one meets a full
+/// pool, also when this one failed.
+struct SpaceBack(u64);
+
+impl Drop for SpaceBack {
+    fn drop(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while pool_space().0 > self.0 + (512 << 20) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+}
+
+/// Issue 14 item 5: on a storage pool filled until the file system refuses more, a launch
+/// succeeds or fails cleanly, and stop and remove still work and free the space (the
+/// reference's users were stuck). That the daemon refuses launches but takes stops and removes
+/// in its full-pool mode is checked on the fake backend (`a_full_pool_still_stops_and_removes`).
+#[test]
+fn a_full_pool_still_stops_and_removes_workshops() {
+    if !lxd_enabled("a_full_pool_still_stops_and_removes_workshops") {
+        return;
+    }
+    // Nothing else may launch while the pool is full.
+    let _lxd = lxd_exclusive();
+    let user = test_user();
+    let d = Daemon::start();
+    // Declared before the project, so dropped after it has removed its workshops.
+    let _space_back = SpaceBack(pool_space().0);
+    let p = Project::new(&user, "full-pool");
+    p.write(".workshop/ws-fill.yaml", &bare("ws-fill", "debian@12"));
+    p.write(".workshop/ws-more.yaml", &bare("ws-more", "debian@12"));
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    w(&["launch", "ws-fill"]).ok();
+    let before = pool_space();
+    // Chunks, smaller and smaller, until the file system says no more.
+    let script = "i=0; for size in 1G 256M 64M 16M 4M 1M; do \
+                  while fallocate -l $size /fill-$i 2>/dev/null; do i=$((i + 1)); done; done";
+    let run = w(&["exec", "ws-fill", "--", "sudo", "sh", "-c", script]);
+    assert_eq!(run.code, 0, "{}", run.output());
+    let full = pool_space();
+    let fill = full.0.saturating_sub(before.0);
+    assert!(fill > 1 << 30, "the pool did not fill: {before:?} -> {full:?}");
+
+    // A launch may still fit (a copy of a template shares its blocks) or fail; either way it
+    // leaves nothing half-made behind.
+    let more = w(&["launch", "ws-more"]);
+    let launched = p.instances().iter().any(|i| i.starts_with("ws-more-"));
+    assert_eq!(launched, more.code == 0, "{}", more.output());
+    w(&["stop", "ws-fill"]).ok();
+    w(&["remove", "ws-fill"]).ok();
+    assert!(!p.instances().iter().any(|i| i.starts_with("ws-fill-")), "{:?}", p.instances());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while pool_space().0 + fill / 2 > full.0 {
+        assert!(
+            Instant::now() < deadline,
+            "removing the workshop freed nothing: {full:?} -> {:?}",
+            pool_space()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    // Launches work again (once the health check has seen the space back).
+    if launched {
+        w(&["remove", "ws-more"]).ok();
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let run = w(&["launch", "ws-more"]);
+        if run.code == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the daemon never recovered: {}", run.output());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    w(&["remove", "ws-more"]).ok();
 }

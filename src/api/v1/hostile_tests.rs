@@ -151,6 +151,43 @@ async fn doctor_bodies_are_checked_and_fixing_is_roots() {
     .await;
 }
 
+/// A full storage pool refuses what takes space (launch, start) but never what frees it
+/// (stop, remove): the user can get out of it.
+#[actix_web::test]
+async fn a_full_pool_still_stops_and_removes() {
+    let fake = std::rc::Rc::new(workshop_actors::backend::fake::FakeBackend::default());
+    fake.set_pool_full(true);
+    let s = super::exec::tests::server_with(fake).await;
+    let (socket, project_id) = (s.socket.clone(), s.project_id.clone());
+    blocking(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !http(&socket, "GET", "/v1/system-info", "").1.contains("95% full") {
+            assert!(std::time::Instant::now() < deadline, "the health check never ran");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let workshops = format!("/v1/projects/{project_id}/workshops");
+        for action in ["launch", "start"] {
+            let body = format!(r#"{{"action":"{action}","names":["ws"]}}"#);
+            let (status, text) = http(&socket, "POST", &workshops, &body);
+            assert_eq!(status, 500, "{action}: {text}");
+            assert!(text.contains(r#""kind":"degraded""#) && text.contains("95% full"), "{action}: {text}");
+        }
+        for action in ["stop", "remove"] {
+            let body = format!(r#"{{"action":"{action}","names":["ws"]}}"#);
+            let (status, text) = http(&socket, "POST", &workshops, &body);
+            assert_eq!(status, 202, "{action}: {text}");
+            let change = serde_json::from_str::<serde_json::Value>(&text).unwrap()["change"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let (status, text) = http(&socket, "GET", &format!("/v1/changes/{change}/wait"), "");
+            assert_eq!(status, 200, "{text}");
+            assert!(text.contains(r#""status":"Done""#), "{action}: {text}");
+        }
+    })
+    .await;
+}
+
 #[actix_web::test]
 async fn hostile_names_in_bodies_are_refused_by_name() {
     let s = server().await;

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use workshop_actors::managers::workshop::{ChangeWorkshops, GetActions, GetWorkshop, ListWorkshops};
 use workshop_api::ids::{ProjectId, WorkshopName};
-use workshop_api::workshops::WorkshopsRequest;
+use workshop_api::workshops::{WorkshopAction, WorkshopsRequest};
 
 use crate::api::AppState;
 use crate::api::error::ApiError;
@@ -45,6 +45,11 @@ pub async fn post(
     project_id: web::Path<ProjectId>,
     body: web::Json<WorkshopsRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    // A full pool still lets workshops be stopped and removed, to free space.
+    let frees_space = matches!(body.action, WorkshopAction::Stop | WorkshopAction::Remove);
+    if !frees_space && let Some(reason) = state.health.refuses_growth() {
+        return Err(ApiError::Degraded(reason));
+    }
     let msg = ChangeWorkshops {
         user: caller.user_ref(),
         project_id: project_id.into_inner().into_string(),

@@ -46,7 +46,9 @@ impl LxdBackend {
             }
         };
         status.storage_driver = Some(driver);
-        self.check_space().await
+        let space = self.check_space().await;
+        status.pool_full = space.is_err();
+        space
     }
 
     /// Makes sure the storage pool exists with a usable driver; returns the driver.

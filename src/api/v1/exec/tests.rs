@@ -36,12 +36,16 @@ pub(in crate::api::v1) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> 
 }
 
 pub(in crate::api::v1) async fn server() -> Server {
+    server_with(Rc::new(FakeBackend::default())).await
+}
+
+/// [`server`] on `fake`.
+pub(in crate::api::v1) async fn server_with(fake: Rc<FakeBackend>) -> Server {
     let tmp = tempfile::tempdir().unwrap();
     let root = std::fs::canonicalize(tmp.path()).unwrap();
     let project = root.join("project");
     std::fs::create_dir_all(project.join(".workshop")).unwrap();
     std::fs::write(project.join(".workshop/ws.yaml"), "name: ws\nbase: ubuntu@22.04\n").unwrap();
-    let fake = Rc::new(FakeBackend::default());
     let connections = Connections::default();
     let (daemon, socket) = api::test_server(&root, fake.clone(), connections.clone());
 
