@@ -18,6 +18,7 @@ use crate::managers::task;
 use crate::managers::workshop::{self, WorkshopConfig, WorkshopManager};
 use crate::runner::{Drain, TaskRunner};
 use crate::sdk::{TREES_DIR, TreeStore};
+use crate::space::SpaceManager;
 use crate::store::installed::ListInstalled;
 use crate::store::{StoreActor, StoreClient, StoreConfig};
 
@@ -79,6 +80,8 @@ pub struct Daemon {
     /// `None` means none are known.
     pub installed: Option<Recipient<ListInstalled>>,
     pub hooks: Addr<HookManager>,
+    /// `workshop du` and `workshop prune`.
+    pub space: Addr<SpaceManager>,
     pub health: SharedHealth,
     activity: Activity,
     /// Why the state engine can no longer keep the state durable, once it cannot: the daemon
@@ -98,6 +101,7 @@ impl Daemon {
         let backend = BackendActor::new(config.backend).start();
         let try_dir = config.store.cache_dir.join("try");
         let store = StoreActor::new(StoreClient::new(config.store)).start();
+        let cache_dir = config.workshop.cache_dir.clone();
         let workshops = WorkshopManager::new(engine.clone(), backend.clone(), config.workshop)
             .with_activity(config.activity.clone())
             .with_store(store.clone())
@@ -111,9 +115,10 @@ impl Daemon {
         }
         let sdks = SdkManager::new(
             backend.clone(),
-            Sdks { engine: engine.clone(), trees, store: store.clone(), try_dir },
+            Sdks { engine: engine.clone(), trees: trees.clone(), store: store.clone(), try_dir },
         )
         .start();
+        let space = SpaceManager::new(engine.clone(), backend.clone(), trees, cache_dir).start();
         let subscribers = vec![workshops.clone().recipient(), sdks.clone().recipient()];
         let monitor = HealthMonitor::new(check, health.clone(), config.check_interval, subscribers).start();
 
@@ -135,6 +140,7 @@ impl Daemon {
             hooks,
             store,
             installed: Some(sdks.clone().recipient()),
+            space,
             health,
             activity,
             failed,

@@ -14,6 +14,7 @@ pub mod health;
 pub mod project;
 pub mod runner;
 pub mod sdk;
+pub mod space;
 pub mod state;
 pub mod store;
 pub mod userfs;

@@ -16,6 +16,7 @@ pub mod projects;
 pub mod routes;
 pub mod sdk;
 pub mod sdks;
+pub mod space;
 pub mod system;
 pub mod warnings;
 pub mod workshopctl;

@@ -9,6 +9,8 @@ pub const CONNECTIONS: &str = "/v1/connections";
 pub const SDKS: &str = "/v1/sdks";
 pub const FIND: &str = "/v1/find";
 pub const DOCTOR: &str = "/v1/doctor";
+pub const DISK_USAGE: &str = "/v1/disk-usage";
+pub const PRUNE: &str = "/v1/prune";
 
 pub fn change(id: &str) -> String {
     format!("/v1/changes/{id}")

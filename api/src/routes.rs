@@ -77,6 +77,8 @@ endpoints! {
     FindSdks: "GET" "/v1/find" Trusted;
     Doctor: "GET" "/v1/doctor" Trusted;
     DoctorFix: "POST" "/v1/doctor" Trusted;
+    DiskUsage: "GET" "/v1/disk-usage" Trusted;
+    Prune: "POST" "/v1/prune" Trusted;
 }
 
 #[cfg(test)]

@@ -365,6 +365,16 @@ impl Client {
         self.post(paths::DOCTOR, &body)
     }
 
+    /// `GET /v1/disk-usage`: what the caller's workshops, templates, caches and SDK trees use.
+    pub fn disk_usage(&self) -> Result<workshop_api::space::DiskUsage, ClientError> {
+        self.get(paths::DISK_USAGE)
+    }
+
+    /// `POST /v1/prune`: removes (or with `dry_run` lists) what nothing uses.
+    pub fn prune(&self, dry_run: bool) -> Result<workshop_api::space::Pruned, ClientError> {
+        self.post(paths::PRUNE, &workshop_api::space::PruneRequest { dry_run })
+    }
+
     /// `GET /v1/sdks/{name}`: the Store's channels of an SDK and where it is installed.
     pub fn sdk_info(&self, name: &str) -> Result<SdkFullInfo, ClientError> {
         self.get(&paths::sdk(&http::encode_component(name)))

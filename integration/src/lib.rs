@@ -480,3 +480,8 @@ impl Drop for Project {
 pub fn test_user() -> String {
     std::env::var("WORKSHOP_TEST_USER").unwrap_or_else(|_| "workshop-test".into())
 }
+
+/// The second one, for what one user must not see or touch of another's.
+pub fn test_user2() -> String {
+    std::env::var("WORKSHOP_TEST_USER2").unwrap_or_else(|_| "workshop-test2".into())
+}

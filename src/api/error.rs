@@ -10,6 +10,7 @@ use workshop_actors::managers::command::{AttachError, CommandError};
 use workshop_actors::managers::hook::WorkshopctlError;
 use workshop_actors::managers::workshop::WorkshopError;
 use workshop_actors::project::ProjectError;
+use workshop_actors::space::SpaceError;
 use workshop_actors::store::StoreError;
 use workshop_actors::store::installed::InstalledError;
 use workshop_actors::userfs::UserFsError;
@@ -193,6 +194,15 @@ impl From<StoreError> for ApiError {
             | StoreError::Resolve(_)
             | StoreError::Download { .. } => Self::BadGateway(e.to_string()),
             StoreError::BadUrl { .. } | StoreError::Cache { .. } => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<SpaceError> for ApiError {
+    fn from(e: SpaceError) -> Self {
+        match e {
+            SpaceError::Backend(BackendError::Unavailable(_)) => Self::Degraded(e.to_string()),
+            SpaceError::Backend(_) | SpaceError::Failed(_) => Self::Internal(e.to_string()),
         }
     }
 }

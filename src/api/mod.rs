@@ -36,6 +36,8 @@ pub struct AppState {
     pub installed: Option<actix::Recipient<ListInstalled>>,
     pub hooks: Addr<HookManager>,
     pub health: SharedHealth,
+    /// `workshop du` and `workshop prune`.
+    pub space: Addr<workshop_actors::space::SpaceManager>,
     /// For `workshop doctor`.
     pub backend: Addr<workshop_actors::backend::BackendActor>,
     /// The socket workshops reach the daemon on, once it is bound (for `workshop doctor`).
@@ -53,6 +55,7 @@ impl AppState {
             installed: daemon.installed.clone(),
             hooks: daemon.hooks.clone(),
             health: daemon.health.clone(),
+            space: daemon.space.clone(),
             backend: daemon.backend.clone(),
             guest_socket: None,
         }

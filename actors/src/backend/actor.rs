@@ -52,6 +52,10 @@ backend_messages! {
     ResolveBase { base: String } -> BaseImage => |b, m| b.resolve_base(&m.base);
     /// Checks the runtime for `workshop doctor`.
     Diagnose { host: crate::doctor::HostQuery } -> Vec<workshop_api::doctor::Check> => |b, m| b.diagnose(&m.host);
+    /// The pool's use and a user's instances on it.
+    GetPoolUse { user: String } -> PoolUse => |b, m| b.pool_use(&m.user);
+    /// Removes a user's template.
+    RemoveTemplate { user: String, name: String } -> () => |b, m| b.remove_template(&m.user, &m.name);
     /// Lists a user's workshops.
     ListInstances { user: String, project_id: Option<String> } -> Vec<Instance>
         => |b, m| b.list(&m.user, m.project_id.as_deref());

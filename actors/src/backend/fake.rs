@@ -31,6 +31,8 @@ struct Inner {
     programs: Vec<(String, RunProgram)>,
     /// The system check reports a full storage pool.
     pool_full: bool,
+    /// Templates, as (user, name).
+    templates: Vec<(String, String)>,
 }
 
 /// What a fake collected run does: given the command's spec, what it outputs, after as long
@@ -58,6 +60,11 @@ impl FakeBackend {
         let fake = Self::default();
         fake.inner.borrow_mut().bases = bases.iter().map(|(n, f)| (n.to_string(), f.to_string())).collect();
         fake
+    }
+
+    /// Gives `user` a template `name` (for `workshop du` and `prune`).
+    pub fn add_template(&self, user: &str, name: &str) {
+        self.inner.borrow_mut().templates.push((user.to_string(), name.to_string()));
     }
 
     /// Makes the system check report a full storage pool (or not).
@@ -391,6 +398,29 @@ impl Backend for FakeBackend {
             skipped("firewall"),
             skipped("guest-socket"),
         ])
+    }
+
+    async fn pool_use(&self, user: &str) -> Result<PoolUse, BackendError> {
+        self.call("pool-use", user)?;
+        let inner = self.inner.borrow();
+        let instances = inner
+            .instances
+            .keys()
+            .filter(|t| t.user == user)
+            .map(|t| InstanceUse { name: t.instance_name(), template: false, size: Some(1 << 20) })
+            .chain(inner.templates.iter().filter(|(u, _)| u == user).map(|(_, name)| InstanceUse {
+                name: name.clone(),
+                template: true,
+                size: Some(2 << 20),
+            }))
+            .collect();
+        Ok(PoolUse { name: "fake".into(), driver: "btrfs".into(), used: 3 << 30, total: 8 << 30, instances })
+    }
+
+    async fn remove_template(&self, user: &str, name: &str) -> Result<(), BackendError> {
+        self.call("remove-template", &format!("{user} {name}"))?;
+        self.inner.borrow_mut().templates.retain(|(u, n)| !(u == user && n == name));
+        Ok(())
     }
 
     async fn push_file(&self, target: &Target, file: &GuestFile) -> Result<(), BackendError> {

@@ -15,6 +15,7 @@ mod names;
 pub mod origin;
 mod ready;
 mod search;
+mod space;
 mod templates;
 mod users;
 
@@ -241,6 +242,14 @@ impl Backend for LxdBackend {
         host: &crate::doctor::HostQuery,
     ) -> Result<Vec<workshop_api::doctor::Check>, BackendError> {
         Ok(LxdBackend::diagnose(self, host).await)
+    }
+
+    async fn pool_use(&self, user: &str) -> Result<crate::backend::PoolUse, BackendError> {
+        LxdBackend::pool_use(self, user).await
+    }
+
+    async fn remove_template(&self, user: &str, name: &str) -> Result<(), BackendError> {
+        LxdBackend::remove_template(self, user, name).await
     }
 }
 

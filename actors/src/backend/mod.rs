@@ -116,4 +116,8 @@ pub trait Backend {
         &self,
         host: &crate::doctor::HostQuery,
     ) -> Result<Vec<workshop_api::doctor::Check>, BackendError>;
+    /// The storage pool's use, and `user`'s instances on it (workshops and templates).
+    async fn pool_use(&self, user: &str) -> Result<PoolUse, BackendError>;
+    /// Removes `user`'s template `name` (a template only; one being prepared is refused).
+    async fn remove_template(&self, user: &str, name: &str) -> Result<(), BackendError>;
 }

@@ -187,3 +187,23 @@ pub struct GuestFile {
     pub gid: u32,
     pub mode: u32,
 }
+
+/// How much of the storage pool is used, and by which of a user's instances.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PoolUse {
+    pub name: String,
+    pub driver: String,
+    pub used: u64,
+    pub total: u64,
+    pub instances: Vec<InstanceUse>,
+}
+
+/// One instance of a user on the pool.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InstanceUse {
+    /// The LXD instance name (`<ws>-<project id>`, or `tpl-…` for a template).
+    pub name: String,
+    pub template: bool,
+    /// Bytes, when the storage driver counts them per instance.
+    pub size: Option<u64>,
+}

@@ -224,6 +224,17 @@ pub struct InstanceState {
     /// Network interfaces by name.
     #[serde(default, deserialize_with = "null_default")]
     pub network: BTreeMap<String, NetworkState>,
+    /// Disks by device name (`root`), where the storage driver counts their use.
+    #[serde(default, deserialize_with = "null_default")]
+    pub disk: BTreeMap<String, DiskState>,
+}
+
+/// One disk of [`InstanceState`].
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct DiskState {
+    /// Bytes used.
+    #[serde(default)]
+    pub usage: u64,
 }
 
 /// One interface of [`InstanceState`].

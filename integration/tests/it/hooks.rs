@@ -108,7 +108,7 @@ fn cookies_are_refused_from_other_workshops_and_users() {
         (".workshop/other.yaml", definition("other", "ubuntu@22.04", &[])),
     ];
     let (d, p) = setup("cookies", &[holder], &files);
-    let user2 = std::env::var("WORKSHOP_TEST_USER2").unwrap_or_else(|_| "workshop-test2".into());
+    let user2 = workshop_integration::test_user2();
     let p2 = Project::new(&user2, "cookies-elsewhere");
     p2.write(".workshop/elsewhere.yaml", &definition("elsewhere", "ubuntu@22.04", &[]));
     w(&d, &p, &["launch", "other"]).ok();

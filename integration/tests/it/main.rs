@@ -16,5 +16,6 @@ mod sdks;
 mod security;
 mod snap;
 mod sockets;
+mod space;
 mod systemd;
 mod workshops;

@@ -15,10 +15,7 @@ fn bare(name: &str) -> String {
     format!("name: {name}\nbase: ubuntu@22.04\n")
 }
 
-/// A second unprivileged user (created by scripts/test-all.sh).
-fn other_user() -> String {
-    std::env::var("WORKSHOP_TEST_USER2").unwrap_or_else(|_| "workshop-test2".into())
-}
+use workshop_integration::test_user2 as other_user;
 
 /// A raw API request on the daemon's trusted socket as `user` (with curl, as the user):
 /// (status, envelope).

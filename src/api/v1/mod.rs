@@ -5,6 +5,7 @@ mod doctor;
 mod exec;
 mod projects;
 mod sdks;
+mod space;
 mod system;
 mod warnings;
 mod workshopctl;
@@ -72,6 +73,8 @@ fn route(e: Endpoint) -> Route {
         Endpoint::FindSdks => route.to(sdks::find),
         Endpoint::Doctor => route.to(doctor::get),
         Endpoint::DoctorFix => route.to(doctor::post),
+        Endpoint::DiskUsage => route.to(space::usage),
+        Endpoint::Prune => route.to(space::prune),
     }
 }
 

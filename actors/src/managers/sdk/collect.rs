@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use actix::Addr;
 
-use super::spec::installed;
+use super::spec::installed_trees;
 use crate::backend::{BackendActor, ListInstances};
 use crate::engine::{Query, StateEngine};
 use crate::managers::backend_call;
@@ -36,7 +36,7 @@ pub async fn collect(
         .map_err(|e| e.to_string())?;
     for user in names {
         let instances = backend_call(backend, ListInstances { user, project_id: None }).await?;
-        used.extend(instances.iter().flat_map(|i| installed(&i.config)).map(|s| s.tree));
+        used.extend(installed_trees(&instances));
     }
     let trees = trees.clone();
     let removed = tokio::task::spawn_blocking(move || remove_unused(&trees, &used, SystemTime::now()))

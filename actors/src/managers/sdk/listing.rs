@@ -2,7 +2,6 @@
 //! as a viewer may see them (their own, every user's for root).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use actix::prelude::*;
 use workshop_api::sdk::{SdkInfo, Strictness};
@@ -132,24 +131,11 @@ fn describe(trees: &TreeStore, sdk: &Installed) -> InstalledTree {
             version,
             revision: sdk.revision.clone(),
             built_at: info.as_ref().and_then(|i| i.built_at).or(sdk.built_at),
-            size: size_of(&trees.path(&sdk.tree)),
+            size: crate::space::dir_size(&trees.path(&sdk.tree)),
         },
         title: info.as_ref().map(|i| i.title.clone()).unwrap_or_default(),
         summary: info.as_ref().map(|i| i.summary.clone()).unwrap_or_default(),
         description: info.map(|i| i.description).unwrap_or_default(),
         installed: Vec::new(),
     }
-}
-
-/// Bytes of the regular files under `dir` (the daemon's own tree: no links followed).
-fn size_of(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
-    entries
-        .flatten()
-        .map(|e| match e.file_type() {
-            Ok(t) if t.is_dir() => size_of(&e.path()),
-            Ok(t) if t.is_file() => e.metadata().map(|m| m.len()).unwrap_or(0),
-            _ => 0,
-        })
-        .sum()
 }

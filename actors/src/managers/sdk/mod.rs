@@ -9,6 +9,7 @@ pub mod plan;
 pub mod spec;
 
 pub use handlers::Sdks;
+pub use spec::installed_trees;
 
 use std::rc::Rc;
 

@@ -163,3 +163,10 @@ mod tests {
         assert_eq!(names, ["system", "one", "two"]);
     }
 }
+
+/// The SDK trees installed in `instances`.
+pub fn installed_trees(
+    instances: &[crate::backend::Instance],
+) -> std::collections::BTreeSet<crate::sdk::TreeId> {
+    instances.iter().flat_map(|i| installed(&i.config)).map(|s| s.tree).collect()
+}

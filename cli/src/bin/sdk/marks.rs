@@ -78,20 +78,7 @@ impl Marks {
     }
 }
 
-/// A size in decimal units with two decimals (`123B`, `1.23kB`, `12.35MB`), as LXD writes them.
-pub fn byte_size(bytes: u64) -> String {
-    if bytes < 1000 {
-        return format!("{bytes}B");
-    }
-    let mut value = bytes as f64;
-    for unit in ["kB", "MB", "GB", "TB", "PB"] {
-        value /= 1000.0;
-        if value < 1000.0 {
-            return format!("{value:.2}{unit}");
-        }
-    }
-    format!("{:.2}EB", value / 1000.0)
-}
+pub use workshop_client::output::byte_size;
 
 /// `YYYY-MM-DD`, or `-`.
 pub fn date(t: Option<DateTime<Utc>>) -> String {

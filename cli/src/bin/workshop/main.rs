@@ -80,6 +80,10 @@ enum Command {
     Okay,
     /// Check that this machine can run workshops, and say how to fix what it cannot
     Doctor(cmd::doctor::DoctorArgs),
+    /// Show what workshops, templates, caches and SDK trees use on disk
+    Du(cmd::space::DuArgs),
+    /// Remove what no workshop uses: templates, caches of removed workshops, unused SDK trees (root)
+    Prune(cmd::space::PruneArgs),
     /// Show the versions of the client and the daemon
     Version(cmd::version::VersionArgs),
     /// Generate a shell completion script (it asks workshop for names as you type)
@@ -138,6 +142,8 @@ fn dispatch(ctx: &Ctx, command: Command, raw: &[String]) -> anyhow::Result<()> {
         Command::Warnings(args) => cmd::warnings::warnings(ctx, &args),
         Command::Okay => cmd::warnings::okay(ctx),
         Command::Doctor(args) => cmd::doctor::run(ctx, &args),
+        Command::Du(args) => cmd::space::du(ctx, &args),
+        Command::Prune(args) => cmd::space::prune(ctx, &args),
         Command::Version(args) => cmd::version::run(ctx, &args),
         Command::Completion { shell } => {
             let shell = match shell {
