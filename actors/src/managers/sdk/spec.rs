@@ -144,6 +144,13 @@ pub fn installed(config: &std::collections::BTreeMap<String, String>) -> Vec<Ins
     sdks
 }
 
+/// The SDK trees installed in `instances`.
+pub fn installed_trees(
+    instances: &[crate::backend::Instance],
+) -> std::collections::BTreeSet<crate::sdk::TreeId> {
+    instances.iter().flat_map(|i| installed(&i.config)).map(|s| s.tree).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,11 +169,4 @@ mod tests {
         let names: Vec<String> = specs(&file).unwrap().into_iter().map(|s| s.name).collect();
         assert_eq!(names, ["system", "one", "two"]);
     }
-}
-
-/// The SDK trees installed in `instances`.
-pub fn installed_trees(
-    instances: &[crate::backend::Instance],
-) -> std::collections::BTreeSet<crate::sdk::TreeId> {
-    instances.iter().flat_map(|i| installed(&i.config)).map(|s| s.tree).collect()
 }
