@@ -4,9 +4,11 @@
 use std::collections::BTreeMap;
 
 use chrono::Utc;
-use workshop_api::workshops::{Mode, WorkshopAction, WorkshopsRequest};
+use sha3::Digest;
+use workshop_api::workshops::{Mode, RefreshOption, WorkshopAction, WorkshopsRequest};
 use workshop_api::{ChangeConflict, Project};
 
+use super::manifest::{self, Manifest};
 use super::plan::{self, LaunchItem};
 use super::requests::*;
 use super::status::{self, Refusal};
@@ -73,9 +75,6 @@ fn check_modes(action: WorkshopAction, mode: Mode, names: &[String]) -> Result<(
     if mode != Mode::Transactional && names.len() > 1 {
         return Err(WorkshopError::BadRequest(messages::MULTIPLE_WAIT_ON_ERROR.into()));
     }
-    if action == WorkshopAction::Refresh {
-        return Err(WorkshopError::BadRequest("cannot refresh: refresh is not supported yet".into()));
-    }
     Ok(())
 }
 
@@ -93,6 +92,9 @@ pub(super) async fn change_workshops(deps: &Deps, msg: ChangeWorkshops) -> Resul
     match action {
         WorkshopAction::Launch => {
             launch(deps, &user, &project, &names, &instances, mode, request.options.verbose).await
+        }
+        WorkshopAction::Refresh => {
+            refresh(deps, &user, &project, &names, &instances, request.options.refresh_option).await
         }
         _ => transition(deps, &user, &project, action, &names, &instances).await,
     }
@@ -192,6 +194,131 @@ async fn resolve_store_sdks(
     let resolved = store.send(msg).await?.map_err(|e| WorkshopError::BadRequest(e.to_string()))?;
     sdk_spec::apply_resolved(sdks, resolved);
     Ok(())
+}
+
+/// Refresh (and restore, a refresh with the `restore` option): each workshop must be Ready and
+/// held by no change; a workshop whose manifest (what it was built from) is what its
+/// definition gives now has nothing to refresh, and when that is every workshop of the
+/// request the answer is the reference's `no updates available`.
+async fn refresh(
+    deps: &Deps,
+    user: &UserRef,
+    project: &Project,
+    names: &[String],
+    instances: &BTreeMap<String, Instance>,
+    option: Option<RefreshOption>,
+) -> Result<ChangeId, WorkshopError> {
+    let action = WorkshopAction::Refresh;
+    let verb = if option == Some(RefreshOption::Restore) { "restore" } else { "refresh" };
+    let exists = super::listing::project_exists(user, project).await;
+    let busy = busy_map(deps, user, &project.id, names.to_vec()).await?;
+    for name in names {
+        let instance = instances.get(name).ok_or_else(|| not_launched(name))?;
+        status::check_transition(action, busy.get(name).cloned(), instance.running, exists)
+            .map_err(|r| refused(action, name, &project.id, r))?;
+    }
+    if option == Some(RefreshOption::Restore) {
+        return Err(WorkshopError::BadRequest(format!("cannot {verb}: restore is not supported yet")));
+    }
+    let mut changed = Vec::new();
+    for name in names {
+        let built = Manifest::of_instance(&instances[name].config);
+        let current = current_manifest(deps, user, project, name).await?;
+        if built.as_ref() != Some(&current) {
+            changed.push(name.clone());
+        }
+    }
+    if changed.is_empty() {
+        return Err(WorkshopError::NoUpdates(messages::no_updates(names)));
+    }
+    Err(WorkshopError::BadRequest(format!(
+        "cannot refresh {}: rebuilding a workshop is not supported yet",
+        messages::quoted_names(&changed)
+    )))
+}
+
+/// The manifest the definition of workshop `name` gives now: its base's image, and the tree
+/// each SDK would be installed from (a project SDK is committed as it is now; a try SDK's
+/// archive and a Store SDK's resolved revision are checked, not extracted).
+async fn current_manifest(
+    deps: &Deps,
+    user: &UserRef,
+    project: &Project,
+    name: &str,
+) -> Result<Manifest, WorkshopError> {
+    let Some(sources) = &deps.sdk_trees else {
+        return Err(WorkshopError::BadRequest(format!("cannot refresh {name:?}: no SDK tree store")));
+    };
+    let definition = as_user::definition(user, &project.path, name).await?;
+    let warnings = definition.warnings.iter().map(ToString::to_string).collect();
+    crate::managers::warn_user(&deps.engine, user, warnings).await?;
+    let file = definition.file;
+    let mut sdks = sdk_spec::specs(&file).map_err(|e| WorkshopError::BadRequest(e.to_string()))?;
+    resolve_store_sdks(deps, &file, &mut sdks).await?;
+    let image = deps
+        .backend
+        .send(crate::backend::ResolveBase { base: file.base.clone() })
+        .await
+        .map_err(crate::backend::BackendError::from)?
+        .map_err(|e| WorkshopError::BadRequest(format!("cannot refresh {name:?}: {e}")))?;
+    let mut trees = Vec::new();
+    for sdk in &sdks {
+        let tree = current_tree(sources, user, project, &file.base, sdk)
+            .await
+            .map_err(|e| WorkshopError::BadRequest(format!("cannot refresh {name:?}: {e}")))?;
+        trees.push((sdk.name.clone(), manifest::source_kind(&sdk.source).to_string(), tree));
+    }
+    Ok(Manifest::current(&file, image.fingerprint, trees))
+}
+
+/// The tree `sdk` would be installed from now.
+async fn current_tree(
+    sources: &super::SdkTrees,
+    user: &UserRef,
+    project: &Project,
+    base: &str,
+    sdk: &sdk_spec::SdkSpec,
+) -> Result<String, String> {
+    use crate::sdk;
+    Ok(match &sdk.source {
+        sdk_spec::SdkSource::System => {
+            let tar = sdk::system::system_tar().map_err(|e| e.to_string())?;
+            sdk::TreeId::of_digest(&sha3::Sha3_384::digest(&tar)).as_str().to_string()
+        }
+        sdk_spec::SdkSource::Project => sdk::project::commit(
+            user,
+            project.path.clone().into(),
+            sdk.name.clone(),
+            sources.trees.clone(),
+            sdk::TREE_LIMITS,
+            sdk::project::COMMIT_TIMEOUT,
+        )
+        .await
+        .map_err(|e| e.to_string())?
+        .as_str()
+        .to_string(),
+        sdk_spec::SdkSource::Try => {
+            let data = crate::store::try_area::data_dir(user)
+                .ok_or_else(|| format!("cannot find the home directory of {:?}", user.name))?;
+            let arch = workshop_api::sdk::host_architecture();
+            let archive = crate::store::try_area::fetch(
+                user,
+                &data,
+                &sdk.name,
+                base,
+                arch,
+                &sources.try_dir,
+                sdk::TREE_LIMITS.bytes,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            archive.sha3_384.to_ascii_lowercase()
+        }
+        sdk_spec::SdkSource::Store { resolved: Some(r) } => r.sha3_384.to_ascii_lowercase(),
+        sdk_spec::SdkSource::Store { resolved: None } => {
+            return Err(format!("the Store did not resolve {:?}", sdk.name));
+        }
+    })
 }
 
 /// Start, stop and remove: the backend's view of each workshop is gathered first, then the

@@ -414,3 +414,67 @@ async fn without_a_store_a_store_sdk_is_refused_at_once() {
     assert!(refused.to_string().contains("cannot reach the SDK Store"), "{refused}");
     assert!(h.fake.instance(&h.target("ws")).is_none());
 }
+
+impl Harness {
+    async fn env_hash(&self, name: &str) -> Option<String> {
+        let msg =
+            GetWorkshop { user: self.user.clone(), project_id: self.project_id.clone(), name: name.into() };
+        self.daemon.workshops.send(msg).await.unwrap().unwrap().env_hash
+    }
+}
+
+#[actix_rt::test]
+async fn a_refresh_compares_the_manifest_and_has_nothing_to_do_when_nothing_changed() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let h = harness(&["ws", "bare"]).await;
+    h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: project-tools\n");
+    h.write(".workshop/tools/sdk.yaml", "name: tools\nversion: \"1.0\"\n");
+    assert_eq!(h.run(WorkshopAction::Launch, &["ws", "bare"], Mode::Transactional).await.1, Status::Done);
+    let hash = h.env_hash("ws").await.expect("a launched workshop has an environment hash");
+    assert_eq!(hash.len(), super::manifest::ENV_HASH_LEN);
+    assert_ne!(h.env_hash("bare").await.unwrap(), hash);
+
+    // Nothing changed: the reference's words, and no change.
+    let none = h.request(WorkshopAction::Refresh, &["ws", "bare"], Mode::Transactional).await.unwrap_err();
+    assert!(
+        matches!(&none, WorkshopError::NoUpdates(m) if m == "no updates available for \"ws\", \"bare\""),
+        "{none}"
+    );
+    let changes = h.daemon.engine.send(Query(Box::new(|st| st.changes().count()))).await.unwrap();
+    assert_eq!(changes, 1, "only the launch");
+
+    // A local SDK's new content is an update (which this version cannot apply yet).
+    h.write(".workshop/tools/sdk.yaml", "name: tools\nversion: \"2.0\"\n");
+    let update = h.request(WorkshopAction::Refresh, &["ws", "bare"], Mode::Transactional).await.unwrap_err();
+    assert!(
+        matches!(&update, WorkshopError::BadRequest(m) if m.contains("\"ws\"") && !m.contains("\"bare\"")),
+        "{update}"
+    );
+    assert_eq!(h.env_hash("ws").await.unwrap(), hash, "the workshop is unchanged");
+    // So are plugs grafted onto an SDK in the definition; putting everything back is no update.
+    h.write(".workshop/tools/sdk.yaml", "name: tools\nversion: \"1.0\"\n");
+    h.write(
+        ".workshop/ws.yaml",
+        "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: project-tools\n    plugs:\n      cam:\n        interface: camera\n",
+    );
+    assert!(matches!(
+        h.request(WorkshopAction::Refresh, &["ws"], Mode::Transactional).await,
+        Err(WorkshopError::BadRequest(_))
+    ));
+    h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: project-tools\n");
+    assert!(matches!(
+        h.request(WorkshopAction::Refresh, &["ws"], Mode::Transactional).await,
+        Err(WorkshopError::NoUpdates(_))
+    ));
+
+    // Only a Ready workshop is refreshed.
+    assert_eq!(h.run(WorkshopAction::Stop, &["bare"], Mode::Transactional).await.1, Status::Done);
+    let stopped = h.request(WorkshopAction::Refresh, &["bare"], Mode::Transactional).await.unwrap_err();
+    assert_eq!(
+        stopped.to_string(),
+        "cannot refresh: workshop \"bare\" currently \"Stopped\", must be \"Ready\""
+    );
+}

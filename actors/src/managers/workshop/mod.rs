@@ -6,6 +6,7 @@ mod changes;
 mod guest;
 mod handlers;
 mod listing;
+pub mod manifest;
 pub mod plan;
 mod projects;
 mod requests;
@@ -101,6 +102,16 @@ pub struct WorkshopManager {
     activity: Activity,
     /// Resolves the Store SDKs of a launch; without it such a launch is refused.
     store: Option<Addr<StoreActor>>,
+    /// Where the current trees of local SDKs are committed to compare a workshop's manifest
+    /// with; without it a refresh is refused.
+    sdk_trees: Option<SdkTrees>,
+}
+
+/// The SDK tree store and the try SDK copy area, for the manifests of refreshes.
+#[derive(Debug, Clone)]
+pub struct SdkTrees {
+    pub trees: crate::sdk::TreeStore,
+    pub try_dir: std::path::PathBuf,
 }
 
 impl WorkshopManager {
@@ -110,7 +121,14 @@ impl WorkshopManager {
             env: Env { backend, manager: Rc::new(config) },
             activity: Activity::default(),
             store: None,
+            sdk_trees: None,
         }
+    }
+
+    /// Reads the current SDK trees of refreshes with `trees`.
+    pub fn with_sdk_trees(mut self, trees: SdkTrees) -> Self {
+        self.sdk_trees = Some(trees);
+        self
     }
 
     /// Resolves Store SDKs with `store`.
