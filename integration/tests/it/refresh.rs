@@ -1,6 +1,7 @@
 //! Refresh end to end against the real LXD (`WORKSHOP_TEST_LXD=1`): what a workshop was built
-//! from (its manifest) against what its definition says now, scenarios F-01, F-04 (step 1)
-//! and K-09 of the public acceptance set, and the environment hash `info` and `list` show.
+//! from (its manifest) against what its definition says now, the rebuild with its stash and
+//! rollback; scenarios F-01, F-04, F-06, F-07, F-09, K-09 and S-04 of the public acceptance
+//! set, and the environment hash `info` and `list` show.
 
 use serde_json::Value;
 use workshop_integration::sdk_fixtures::{self, definition};
@@ -17,7 +18,8 @@ fn listed_hash(d: &Daemon, p: &Project, ws: &str) -> String {
     row["env-hash"].as_str().unwrap_or_default().to_string()
 }
 
-/// F-01: a refresh with nothing to do says so and succeeds; `info` (text and JSON) and `list
+/// F-01: a refresh with nothing to do says so and succeeds (its change is Done, without
+/// tasks); `info` (text and JSON) and `list
 /// --format json` show the same environment hash.
 #[test]
 fn f01_refresh_with_nothing_to_do() {
@@ -36,7 +38,8 @@ fn f01_refresh_with_nothing_to_do() {
         "{}",
         refresh.output()
     );
-    assert!(!w(&d, &p, &["changes"]).ok().contains("Refresh"), "no change was made");
+    // As the reference: a change without tasks, Done.
+    assert!(w(&d, &p, &["changes"]).has_line(r#"^[0-9]+\s+Done\s+.+\s+Refresh "ws-refresh" workshop$"#));
 
     let info: Value = serde_json::from_str(w(&d, &p, &["info", "--format", "json"]).ok()).unwrap();
     let hash = info["env-hash"].as_str().unwrap_or_default().to_string();
@@ -84,4 +87,131 @@ fn f04_k09_unchanged_workshops_have_no_updates() {
     );
     assert_eq!(bare, twin);
     assert_ne!(bare, with_sdk);
+}
+
+/// A project with the basic workshop `ws` launched (FX-basic) and FX-setup-fail present.
+fn basic_workshop(case: &str, ws: &str) -> (Daemon, Project) {
+    let d = Daemon::start();
+    let p = Project::new(&test_user(), case);
+    sdk_fixtures::basic().install(&p);
+    sdk_fixtures::setup_fail().install(&p);
+    p.write("workshop.yaml", &definition(ws, "ubuntu@22.04", &["project-test-sdk-basic-2"]));
+    w(&d, &p, &["launch"]).ok();
+    (d, p)
+}
+
+/// Swaps the basic SDK for the failing one in the definition (or back).
+fn use_failing_sdk(p: &Project, ws: &str, failing: bool) {
+    let sdk = if failing { "project-test-sdk-setup-fail" } else { "project-test-sdk-basic-2" };
+    p.write("workshop.yaml", &definition(ws, "ubuntu@22.04", &[sdk]));
+}
+
+/// F-04 steps 2-5: a new content of a local SDK is installed by a refresh of that workshop.
+#[test]
+fn f04_a_local_sdk_update_is_applied() {
+    if !lxd_enabled("f04_a_local_sdk_update_is_applied") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let d = Daemon::start();
+    let p = Project::new(&test_user(), "f04u");
+    let sdk = sdk_fixtures::basic();
+    sdk.install(&p);
+    p.write(".workshop/ws-refresh.yaml", &definition("ws-refresh", "ubuntu@22.04", &[]));
+    p.write(
+        ".workshop/ws-refresh-sdk.yaml",
+        &definition("ws-refresh-sdk", "ubuntu@22.04", &[&sdk.project_name()]),
+    );
+    w(&d, &p, &["launch", "ws-refresh", "ws-refresh-sdk"]).ok();
+    let before = listed_hash(&d, &p, "ws-refresh-sdk");
+
+    p.write(".workshop/test-sdk-basic-2/hooks/setup-project", "echo \"setup-project v2\"\n");
+    let refresh = w(&d, &p, &["refresh", "ws-refresh-sdk"]);
+    assert!(refresh.ok().lines().any(|l| l == r#""ws-refresh-sdk" refreshed"#), "{}", refresh.output());
+    assert!(w(&d, &p, &["changes"]).has_line(r#"^[0-9]+\s+Done\s+.+\s+Refresh "ws-refresh-sdk" workshop$"#));
+    assert!(w(&d, &p, &["list"]).has_line(r"^ws-refresh-sdk\s+Ready\s+-$"));
+    let info = w(&d, &p, &["info", "ws-refresh-sdk"]);
+    assert!(
+        info.ok().lines().any(|l| l.trim_start().starts_with("installed:") && l.trim_end().ends_with("(x2)")),
+        "{}",
+        info.output()
+    );
+    let hook = "/var/lib/workshop/sdk/test-sdk-basic-2/sdk/hooks/setup-project";
+    assert!(w(&d, &p, &["exec", "ws-refresh-sdk", "--", "cat", hook]).ok().contains("setup-project v2"));
+    assert_ne!(listed_hash(&d, &p, "ws-refresh-sdk"), before);
+    // The stash is gone; the other workshop was not touched.
+    assert_eq!(p.instances().iter().filter(|i| i.starts_with("stash-")).count(), 0, "{:?}", p.instances());
+    assert!(w(&d, &p, &["list"]).has_line(r"^ws-refresh\s+Ready\s+-$"));
+}
+
+/// F-06: a failed refresh is rolled back to the workshop as it was, with a file written
+/// inside it; the project directory is untouched.
+#[test]
+fn f06_a_failed_refresh_is_rolled_back() {
+    if !lxd_enabled("f06_a_failed_refresh_is_rolled_back") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let ws = "ws-refresh-abort";
+    let (d, p) = basic_workshop("f06", ws);
+    w(&d, &p, &["exec", "--", "touch", "/home/workshop/kept"]).ok();
+    use_failing_sdk(&p, ws, true);
+    let out = w(&d, &p, &["refresh"]).fails();
+    assert!(out.lines().any(|l| l == format!("error: cannot refresh {ws:?}; aborted")), "{out}");
+    assert!(out.lines().any(|l| regex_line(l, r#"^To view details: "workshop tasks [0-9]+"$"#)), "{out}");
+    assert!(w(&d, &p, &["list"]).has_line(&format!(r"^{ws}\s+Ready\s+-$")));
+    w(&d, &p, &["exec", "--", "test", "-f", "/home/workshop/kept"]).ok();
+    assert!(p.path.join("workshop.yaml").is_file());
+    assert_eq!(p.instances().iter().filter(|i| i.starts_with("stash-")).count(), 0, "{:?}", p.instances());
+}
+
+/// F-07: a paused refresh, then aborted: the workshop is back, Ready, with its files.
+#[test]
+fn f07_a_paused_refresh_is_aborted() {
+    if !lxd_enabled("f07_a_paused_refresh_is_aborted") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let ws = "ws-refresh-abort";
+    let (d, p) = basic_workshop("f07", ws);
+    w(&d, &p, &["exec", "--", "touch", "/home/workshop/kept"]).ok();
+    use_failing_sdk(&p, ws, true);
+    w(&d, &p, &["refresh", "--wait-on-error"]).fails();
+    use_failing_sdk(&p, ws, false);
+    assert!(w(&d, &p, &["list"]).has_line(&format!(r"^{ws}\s+Waiting\s+wait-on-error$")));
+    // S-04: no start while it waits.
+    let start = w(&d, &p, &["start"]).fails();
+    assert!(start.contains(&format!("cannot start {ws:?}: refresh change is waiting on error")), "{start}");
+    let abort = w(&d, &p, &["refresh", "--abort"]);
+    assert!(abort.ok().lines().any(|l| l == format!("{ws:?} refresh aborted")), "{}", abort.output());
+    assert!(w(&d, &p, &["list"]).has_line(&format!(r"^{ws}\s+Ready\s+-$")));
+    let tasks = w(&d, &p, &["tasks"]);
+    let last = tasks.ok().trim_end().lines().last().unwrap_or_default().to_string();
+    assert!(last.ends_with(&format!("Aborting \"refresh\" for workshop {ws:?}...")), "{}", tasks.output());
+    w(&d, &p, &["exec", "--", "test", "-f", "/home/workshop/kept"]).ok();
+    assert_eq!(p.instances().iter().filter(|i| i.starts_with("stash-")).count(), 0, "{:?}", p.instances());
+}
+
+/// F-09: a paused refresh, fixed inside the rebuilt workshop, then continued.
+#[test]
+fn f09_a_paused_refresh_is_fixed_and_continued() {
+    if !lxd_enabled("f09_a_paused_refresh_is_fixed_and_continued") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let ws = "ws-refresh-cont";
+    let (d, p) = basic_workshop("f09", ws);
+    use_failing_sdk(&p, ws, true);
+    w(&d, &p, &["refresh", "--wait-on-error"]).fails();
+    use_failing_sdk(&p, ws, false);
+    assert!(w(&d, &p, &["list"]).has_line(&format!(r"^{ws}\s+Waiting\s+wait-on-error$")));
+    w(&d, &p, &["exec", "--", "touch", "/home/workshop/setup-base-pass"]).ok();
+    let resumed = w(&d, &p, &["refresh", "--continue"]);
+    assert!(resumed.ok().lines().any(|l| l == format!("{ws:?} refreshed")), "{}", resumed.output());
+    assert!(w(&d, &p, &["list"]).has_line(&format!(r"^{ws}\s+Ready\s+-$")));
+    assert_eq!(p.instances().iter().filter(|i| i.starts_with("stash-")).count(), 0, "{:?}", p.instances());
+}
+
+fn regex_line(line: &str, re: &str) -> bool {
+    regex_lite::Regex::new(re).unwrap().is_match(line)
 }

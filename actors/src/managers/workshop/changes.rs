@@ -9,7 +9,7 @@ use workshop_api::workshops::{Mode, RefreshOption, WorkshopAction, WorkshopsRequ
 use workshop_api::{ChangeConflict, Project};
 
 use super::manifest::{self, Manifest};
-use super::plan::{self, LaunchItem};
+use super::plan::{self, LaunchItem, RefreshItem};
 use super::requests::*;
 use super::status::{self, Refusal};
 use crate::backend::Instance;
@@ -94,7 +94,9 @@ pub(super) async fn change_workshops(deps: &Deps, msg: ChangeWorkshops) -> Resul
             launch(deps, &user, &project, &names, &instances, mode, request.options.verbose).await
         }
         WorkshopAction::Refresh => {
-            refresh(deps, &user, &project, &names, &instances, request.options.refresh_option).await
+            let options = &request.options;
+            refresh(deps, &user, &project, &names, &instances, options.refresh_option, mode, options.verbose)
+                .await
         }
         _ => transition(deps, &user, &project, action, &names, &instances).await,
     }
@@ -200,6 +202,7 @@ async fn resolve_store_sdks(
 /// held by no change; a workshop whose manifest (what it was built from) is what its
 /// definition gives now has nothing to refresh, and when that is every workshop of the
 /// request the answer is the reference's `no updates available`.
+#[allow(clippy::too_many_arguments)]
 async fn refresh(
     deps: &Deps,
     user: &UserRef,
@@ -207,6 +210,8 @@ async fn refresh(
     names: &[String],
     instances: &BTreeMap<String, Instance>,
     option: Option<RefreshOption>,
+    mode: Mode,
+    verbose: bool,
 ) -> Result<ChangeId, WorkshopError> {
     let action = WorkshopAction::Refresh;
     let verb = if option == Some(RefreshOption::Restore) { "restore" } else { "refresh" };
@@ -220,32 +225,55 @@ async fn refresh(
     if option == Some(RefreshOption::Restore) {
         return Err(WorkshopError::BadRequest(format!("cannot {verb}: restore is not supported yet")));
     }
-    let mut changed = Vec::new();
+    let mut items = Vec::new();
     for name in names {
-        let built = Manifest::of_instance(&instances[name].config);
-        let current = current_manifest(deps, user, project, name).await?;
+        let instance = &instances[name];
+        let built = Manifest::of_instance(&instance.config);
+        let (current, item) = current_manifest(deps, user, project, name).await?;
         if built.as_ref() != Some(&current) {
-            changed.push(name.clone());
+            let kept = sdk_spec::installed(&instance.config)
+                .into_iter()
+                .map(|s| s.name)
+                .filter(|n| item.sdks.iter().any(|s| &s.name == n))
+                .collect();
+            items.push(RefreshItem { launch: item, kept });
         }
     }
-    if changed.is_empty() {
+    let (u, pid, now) = (user.clone(), project.id.clone(), Utc::now());
+    let nothing = items.is_empty();
+    let all = names.to_vec();
+    let change = deps
+        .engine
+        .send(Transact(Box::new(move |st| {
+            if nothing {
+                // As the reference: a change without tasks, Done, then `no-updates-available`.
+                return Ok(plan::no_updates(st, &u, &pid, &all, now));
+            }
+            for item in &items {
+                let name = &item.launch.target.name;
+                if let Some(busy) = status::busy(st, &u.name, &pid, name) {
+                    return Err(refused(action, name, &pid, Refusal::Busy(busy)));
+                }
+            }
+            Ok(plan::refresh(st, &u, &items, mode, verbose, now))
+        })))
+        .await???;
+    if nothing {
         return Err(WorkshopError::NoUpdates(messages::no_updates(names)));
     }
-    Err(WorkshopError::BadRequest(format!(
-        "cannot refresh {}: rebuilding a workshop is not supported yet",
-        messages::quoted_names(&changed)
-    )))
+    Ok(change)
 }
 
 /// The manifest the definition of workshop `name` gives now: its base's image, and the tree
 /// each SDK would be installed from (a project SDK is committed as it is now; a try SDK's
-/// archive and a Store SDK's resolved revision are checked, not extracted).
+/// archive and a Store SDK's resolved revision are checked, not extracted); and what a
+/// rebuild from it installs.
 async fn current_manifest(
     deps: &Deps,
     user: &UserRef,
     project: &Project,
     name: &str,
-) -> Result<Manifest, WorkshopError> {
+) -> Result<(Manifest, LaunchItem), WorkshopError> {
     let Some(sources) = &deps.sdk_trees else {
         return Err(WorkshopError::BadRequest(format!("cannot refresh {name:?}: no SDK tree store")));
     };
@@ -268,7 +296,14 @@ async fn current_manifest(
             .map_err(|e| WorkshopError::BadRequest(format!("cannot refresh {name:?}: {e}")))?;
         trees.push((sdk.name.clone(), manifest::source_kind(&sdk.source).to_string(), tree));
     }
-    Ok(Manifest::current(&file, image.fingerprint, trees))
+    let manifest = Manifest::current(&file, image.fingerprint, trees);
+    let item = LaunchItem {
+        target: target(user, project, name),
+        base: file.base.clone(),
+        file: file.to_yaml(),
+        sdks,
+    };
+    Ok((manifest, item))
 }
 
 /// The tree `sdk` would be installed from now.
@@ -340,11 +375,17 @@ async fn transition(
     let (u, pid, now) = (user.clone(), project.id.clone(), Utc::now());
     deps.engine
         .send(Transact(Box::new(move |st| {
-            let mut discard = Vec::new();
+            let (mut discard, mut stashed) = (Vec::new(), Vec::new());
             for (t, running) in &targets {
                 let busy = status::busy(st, &u.name, &pid, &t.name);
+                let refresh = busy.as_ref().is_some_and(|b| b.kind == "refresh");
                 let rule = status::check_transition(action, busy, *running, exists);
-                discard.extend(rule.map_err(|r| refused(action, &t.name, &pid, r))?);
+                let discarded = rule.map_err(|r| refused(action, &t.name, &pid, r))?;
+                if discarded.is_some() && refresh {
+                    // A refresh paused after its stash leaves it behind (its undo is skipped).
+                    stashed.push(t.name.clone());
+                }
+                discard.extend(discarded);
             }
             for id in &discard {
                 if let Some(c) = st.change_mut(id) {
@@ -356,7 +397,7 @@ async fn transition(
             Ok(match action {
                 WorkshopAction::Start => plan::start(st, &u, &plain(), now),
                 WorkshopAction::Stop => plan::stop(st, &u, &plain(), now),
-                _ => plan::remove(st, &u, &targets, now),
+                _ => plan::remove(st, &u, &targets, &stashed, now),
             })
         })))
         .await??

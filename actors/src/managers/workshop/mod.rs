@@ -87,6 +87,31 @@ pub static KINDS: &[Kind<WorkshopConfig>] = &[
         cleanup: None,
     },
     Kind {
+        name: "mount-state-storage",
+        run: |c, e| Box::pin(handlers::mount_state_storage(c, e)),
+        undo: handler!(handlers::unmount_state_storage),
+        cleanup: None,
+    },
+    Kind {
+        name: "stash-workshop",
+        run: |c, e| Box::pin(handlers::stash_workshop(c, e)),
+        undo: handler!(handlers::unstash_workshop),
+        cleanup: None,
+    },
+    Kind {
+        // Its undo is the stash's: putting the stash back deletes the rebuilt instance.
+        name: "rebuild-workshop",
+        run: |c, e| Box::pin(handlers::rebuild_workshop(c, e)),
+        undo: None,
+        cleanup: None,
+    },
+    Kind {
+        name: "remove-workshop-stash",
+        run: |c, e| Box::pin(handlers::remove_stash(c, e)),
+        undo: None,
+        cleanup: None,
+    },
+    Kind {
         name: "remove-workshop-storage",
         run: |c, e| Box::pin(handlers::remove_storage(c, e)),
         undo: None,
