@@ -215,3 +215,57 @@ fn f09_a_paused_refresh_is_fixed_and_continued() {
 fn regex_line(line: &str, re: &str) -> bool {
     regex_lite::Regex::new(re).unwrap().is_match(line)
 }
+
+/// `save-state` keeps what `restore-state` puts back in the rebuilt workshop (K-07's SDK):
+/// the state storage outlives the instance, on the host, owned by the user.
+#[test]
+fn state_saved_before_a_refresh_is_restored_after_it() {
+    if !lxd_enabled("state_saved_before_a_refresh_is_restored_after_it") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let d = Daemon::start();
+    let p = Project::new(&test_user(), "state");
+    let sdk = sdk_fixtures::build_demo();
+    sdk.install(&p);
+    p.write("workshop.yaml", &definition("dev", "ubuntu@24.04", &[&sdk.project_name()]));
+    w(&d, &p, &["launch"]).ok();
+    let marker = "/home/workshop/.build-demo.marker";
+    w(&d, &p, &["exec", "--", "sh", "-c", &format!("echo kept-by-save-state > {marker}")]).ok();
+    w(&d, &p, &["exec", "--", "touch", "/home/workshop/gone"]).ok();
+
+    p.write(".workshop/build-demo/sdk.yaml", "name: build-demo\nversion: \"0.2.0\"\n");
+    let refresh = w(&d, &p, &["refresh"]);
+    assert!(refresh.ok().lines().any(|l| l == r#""dev" refreshed"#), "{}", refresh.output());
+    assert_eq!(w(&d, &p, &["exec", "--", "cat", marker]).ok().trim(), "kept-by-save-state");
+    // The rest of the old workshop is gone; the SDK is set up again and healthy.
+    w(&d, &p, &["exec", "--", "test", "!", "-e", "/home/workshop/gone"]).ok();
+    w(&d, &p, &["exec", "--", "test", "-f", "/var/lib/build-demo/setup-base.marker"]).ok();
+    assert!(w(&d, &p, &["info"]).has_line(r"^status:\s+ready"));
+}
+
+/// F-10: a restore rebuilds the workshop from what it was built from, discarding what was done
+/// inside it (and not taking a newer content of its local SDK).
+#[test]
+fn f10_restore_discards_changes_made_inside() {
+    if !lxd_enabled("f10_restore_discards_changes_made_inside") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let ws = "ws-restore";
+    let (d, p) = basic_workshop("f10", ws);
+    let hash = listed_hash(&d, &p, ws);
+    w(&d, &p, &["exec", "--", "touch", "/home/workshop/sentinel"]).ok();
+    w(&d, &p, &["exec", "--", "test", "-f", "/home/workshop/sentinel"]).ok();
+    p.write(".workshop/test-sdk-basic-2/hooks/setup-project", "echo \"setup-project v2\"\n");
+
+    let restore = w(&d, &p, &["restore"]);
+    assert!(restore.ok().lines().any(|l| l == format!("{ws:?} restored")), "{}", restore.output());
+    assert!(w(&d, &p, &["changes"]).has_line(&format!(r#"^[0-9]+\s+Done\s+.+\s+Refresh "{ws}" workshop$"#)));
+    assert!(w(&d, &p, &["list"]).has_line(&format!(r"^{ws}\s+Ready\s+-$")));
+    w(&d, &p, &["exec", "--", "test", "!", "-f", "/home/workshop/sentinel"]).ok();
+    let hook = "/var/lib/workshop/sdk/test-sdk-basic-2/sdk/hooks/setup-project";
+    assert!(!w(&d, &p, &["exec", "--", "cat", hook]).ok().contains("v2"));
+    assert_eq!(listed_hash(&d, &p, ws), hash);
+    assert_eq!(p.instances().iter().filter(|i| i.starts_with("stash-")).count(), 0, "{:?}", p.instances());
+}

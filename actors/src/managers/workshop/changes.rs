@@ -222,10 +222,16 @@ async fn refresh(
         status::check_transition(action, busy.get(name).cloned(), instance.running, exists)
             .map_err(|r| refused(action, name, &project.id, r))?;
     }
-    if option == Some(RefreshOption::Restore) {
-        return Err(WorkshopError::BadRequest(format!("cannot {verb}: restore is not supported yet")));
-    }
     let mut items = Vec::new();
+    if option == Some(RefreshOption::Restore) {
+        for name in names {
+            items.push(
+                restore_item(user, project, name, &instances[name])
+                    .map_err(|why| WorkshopError::BadRequest(format!("cannot {verb} {name:?}: {why}")))?,
+            );
+        }
+        return plan_refresh(deps, user, project, names, items, mode, verbose).await;
+    }
     for name in names {
         let instance = &instances[name];
         let built = Manifest::of_instance(&instance.config);
@@ -236,9 +242,24 @@ async fn refresh(
                 .map(|s| s.name)
                 .filter(|n| item.sdks.iter().any(|s| &s.name == n))
                 .collect();
-            items.push(RefreshItem { launch: item, kept });
+            items.push(RefreshItem { launch: item, kept, restore: None });
         }
     }
+    plan_refresh(deps, user, project, names, items, mode, verbose).await
+}
+
+/// Plans the refresh of `items` (or, with none, the reference's Done change without tasks
+/// and `no updates available`), checking again that no change holds them.
+async fn plan_refresh(
+    deps: &Deps,
+    user: &UserRef,
+    project: &Project,
+    names: &[String],
+    items: Vec<RefreshItem>,
+    mode: Mode,
+    verbose: bool,
+) -> Result<ChangeId, WorkshopError> {
+    let action = WorkshopAction::Refresh;
     let (u, pid, now) = (user.clone(), project.id.clone(), Utc::now());
     let nothing = items.is_empty();
     let all = names.to_vec();
@@ -262,6 +283,41 @@ async fn refresh(
         return Err(WorkshopError::NoUpdates(messages::no_updates(names)));
     }
     Ok(change)
+}
+
+/// A restore of `instance`: its own manifest (the definition it was built from, its image and
+/// the SDK trees installed now), every installed SDK's state saved and restored.
+fn restore_item(
+    user: &UserRef,
+    project: &Project,
+    name: &str,
+    instance: &Instance,
+) -> Result<RefreshItem, String> {
+    if instance.workshop_config("format-revision") != Some(super::handlers::FORMAT_REVISION) {
+        return Err("workshop created using incompatible Workshop version".into());
+    }
+    let missing = || "its instance does not record what it was built from".to_string();
+    let file = instance.workshop_config("file").ok_or_else(missing)?.to_string();
+    let base = instance.workshop_config("base").ok_or_else(missing)?.to_string();
+    let fingerprint = instance.workshop_config("base-fingerprint").ok_or_else(missing)?.to_string();
+    let installed = sdk_spec::installed(&instance.config);
+    let sdks = installed
+        .iter()
+        .map(|s| sdk_spec::SdkSpec {
+            name: s.name.clone(),
+            source: s.source.clone(),
+            channel: s.channel.clone(),
+        })
+        .collect();
+    let trees = installed
+        .iter()
+        .map(|s| (s.name.clone(), sdk_spec::Retrieved { tree: s.tree.clone(), revision: s.revision.clone() }))
+        .collect();
+    Ok(RefreshItem {
+        launch: LaunchItem { target: target(user, project, name), base: base.clone(), file, sdks },
+        kept: installed.into_iter().map(|s| s.name).collect(),
+        restore: Some(plan::Restore { image: crate::backend::BaseImage { name: base, fingerprint }, trees }),
+    })
 }
 
 /// The manifest the definition of workshop `name` gives now: its base's image, and the tree

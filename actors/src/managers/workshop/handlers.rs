@@ -128,7 +128,8 @@ pub async fn remove_storage(ctx: TaskCtx, env: Env) -> HandlerResult {
 pub async fn create_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
     let base = ctx.read(&keys::BASE).ok_or("task has no base")?;
-    let image = match ctx.change_get::<BaseImage>(&base_key(&base)) {
+    // A restore names the image the workshop was built from; else what download-base found.
+    let image = match ctx.read(&keys::BASE_IMAGE).or_else(|| ctx.change_get::<BaseImage>(&base_key(&base))) {
         Some(image) => image,
         None => env.call(ResolveBase { base: base.clone() }).await?,
     };

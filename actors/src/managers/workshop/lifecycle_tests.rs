@@ -690,3 +690,60 @@ async fn a_refresh_of_several_workshops_is_all_or_nothing_and_remove_takes_a_pau
     assert!(h.fake.stashed(&h.target("a")).is_none());
     h.gone("a");
 }
+
+impl Harness {
+    async fn restore(&self, names: &[&str]) -> Result<String, WorkshopError> {
+        let request = WorkshopsRequest {
+            names: names.iter().map(|n| n.parse::<WorkshopName>().unwrap()).collect(),
+            action: WorkshopAction::Refresh,
+            options: WorkshopOptions {
+                refresh_option: Some(workshop_api::workshops::RefreshOption::Restore),
+                ..WorkshopOptions::default()
+            },
+        };
+        let msg = ChangeWorkshops { user: self.user.clone(), project_id: self.project_id.clone(), request };
+        self.daemon.workshops.send(msg).await.unwrap()
+    }
+}
+
+#[actix_rt::test]
+async fn a_restore_rebuilds_from_what_the_workshop_was_built_from() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let h = launched_with_tools().await;
+    let (tree, hash) = (h.tools_tree("ws"), h.env_hash("ws").await.unwrap());
+    let image = h.fake.instance(&h.target("ws")).unwrap().config["image"].clone();
+    // Changes of the project SDK since are not what the workshop was built from.
+    h.write(".workshop/tools/sdk.yaml", "name: tools\nversion: \"2.0\"\n");
+    let change = h.restore(&["ws"]).await.unwrap();
+    assert_eq!(h.settled(&change).await, Status::Done);
+    let kinds: Vec<String> = h.tasks(&change).await.into_iter().map(|(k, _)| k).collect();
+    assert!(!kinds.iter().any(|k| k == "retrieve-sdk" || k == "download-base"), "{kinds:?}");
+    assert!(!h.marked("ws"), "rebuilt: what was done inside is gone");
+    assert_eq!(h.tools_tree("ws"), tree);
+    assert_eq!(h.env_hash("ws").await.unwrap(), hash);
+    assert_eq!(h.fake.instance(&h.target("ws")).unwrap().config["image"], image);
+    assert!(h.fake.stashed(&h.target("ws")).is_none());
+    let msg = GetWorkshop { user: h.user.clone(), project_id: h.project_id.clone(), name: "ws".into() };
+    let info = h.daemon.workshops.send(msg).await.unwrap().unwrap();
+    assert_eq!(info.sdks[1].revision, "x1");
+
+    // A restore that fails is rolled back like a refresh.
+    let mark = vec![("user.marker".to_string(), Some("again".to_string()))];
+    crate::backend::Backend::set_config(&*h.fake, &h.target("ws"), &mark).await.unwrap();
+    h.fake.fail_matching("set-device", "sdk.tools", 0, "injected");
+    let change = h.restore(&["ws"]).await.unwrap();
+    assert_eq!(h.settled(&change).await, Status::Error);
+    h.rolled_back(&tree, "restore").await;
+
+    // A workshop made by an incompatible version is not restored.
+    let old = vec![("user.workshop.format-revision".to_string(), Some("0".to_string()))];
+    crate::backend::Backend::set_config(&*h.fake, &h.target("ws"), &old).await.unwrap();
+    let refused = h.restore(&["ws"]).await.unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "cannot restore \"ws\": workshop created using incompatible Workshop version"
+    );
+}

@@ -165,6 +165,17 @@ pub struct RefreshItem {
     /// SDKs installed now that the new definition keeps, in their current install order:
     /// their `save-state` hooks run before the rebuild, their `restore-state` ones after.
     pub kept: Vec<String>,
+    /// A restore: the workshop is rebuilt from what it was built from (this image, these
+    /// trees), nothing downloaded or retrieved.
+    pub restore: Option<Restore>,
+}
+
+/// What a restore rebuilds a workshop from: its manifest's image and SDK trees.
+#[derive(Debug, Clone)]
+pub struct Restore {
+    pub image: crate::backend::BaseImage,
+    /// Per SDK (by name), the tree installed now and its revision.
+    pub trees: Vec<(String, crate::managers::sdk::spec::Retrieved)>,
 }
 
 /// Where the interface manager's `auto-disconnect` tasks of a refresh go (issue 13): after
@@ -198,15 +209,30 @@ pub fn refresh(
         .expect("exists")
         .write(&keys::WAIT_SETUP, &WaitSetup { mode: mode.as_str().into() });
     let mut lasts = Vec::new();
-    for RefreshItem { launch: item, kept } in items {
+    for RefreshItem { launch: item, kept, restore } in items {
         let ws = &item.target.name;
         let mut chain = Chain::new(st, &change, &item.target, now);
-        let base = chain.then("download-base", format!("Download base {:?} for {ws:?}", item.base));
-        for sdk in &item.sdks {
-            let after = chain.last.clone();
-            let id =
-                sdk_plan::add_retrieve(chain.st, &change, &item.target, sdk, &item.base, after.as_ref(), now);
-            chain.last = Some(id);
+        if let Some(restore) = restore {
+            let c = chain.st.change_mut(&change).expect("exists");
+            for (sdk, retrieved) in &restore.trees {
+                c.set(&crate::managers::sdk::spec::retrieved_key(ws, sdk), retrieved);
+            }
+        } else {
+            let base = chain.then("download-base", format!("Download base {:?} for {ws:?}", item.base));
+            chain.st.task_mut(&base).expect("exists").write(&keys::BASE, &item.base);
+            for sdk in &item.sdks {
+                let after = chain.last.clone();
+                let id = sdk_plan::add_retrieve(
+                    chain.st,
+                    &change,
+                    &item.target,
+                    sdk,
+                    &item.base,
+                    after.as_ref(),
+                    now,
+                );
+                chain.last = Some(id);
+            }
         }
         chain.then("mount-state-storage", format!("Mount state storage into {ws:?}"));
         for sdk in kept {
@@ -247,10 +273,12 @@ pub fn refresh(
             chain.hook(&sdk.name, Hook::CheckHealth);
         }
         lasts.push((item.target.clone(), chain.last.clone()));
-        st.task_mut(&base).expect("exists").write(&keys::BASE, &item.base);
         let t = st.task_mut(&rebuild).expect("exists");
         t.write(&keys::BASE, &item.base);
         t.write(&keys::WORKSHOP_FILE, &item.file);
+        if let Some(restore) = restore {
+            t.write(&keys::BASE_IMAGE, &restore.image);
+        }
     }
     let last_tasks: Vec<TaskId> = lasts.iter().filter_map(|(_, last)| last.clone()).collect();
     for (target, _) in &lasts {
@@ -423,6 +451,7 @@ mod tests {
                 sdks: sdks.clone(),
             },
             kept: vec!["system".into()],
+            restore: None,
         };
         let change =
             refresh(&mut st, &target("x").user, &[item("a"), item("b")], Mode::Transactional, false, now);
