@@ -3,6 +3,8 @@
 //! rollback; scenarios F-01, F-04, F-06, F-07, F-09, K-09 and S-04 of the public acceptance
 //! set, and the environment hash `info` and `list` show.
 
+use std::time::{Duration, Instant};
+
 use serde_json::Value;
 use workshop_integration::sdk_fixtures::{self, definition};
 use workshop_integration::{Daemon, Project, Run, lxd_enabled, lxd_shared, test_user};
@@ -268,4 +270,85 @@ fn f10_restore_discards_changes_made_inside() {
     assert!(!w(&d, &p, &["exec", "--", "cat", hook]).ok().contains("v2"));
     assert_eq!(listed_hash(&d, &p, ws), hash);
     assert_eq!(p.instances().iter().filter(|i| i.starts_with("stash-")).count(), 0, "{:?}", p.instances());
+}
+
+/// F-02: `refresh --no-wait` answers at once; `info` shows the health an SDK reports while the
+/// refresh waits for it, then Ready.
+#[test]
+fn f02_refresh_no_wait_and_health_that_needs_retries() {
+    if !lxd_enabled("f02_refresh_no_wait_and_health_that_needs_retries") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let d = Daemon::start();
+    let p = Project::new(&test_user(), "f02");
+    p.write("workshop.yaml", "name: ws-refresh\nbase: ubuntu@22.04\n");
+    w(&d, &p, &["launch"]).ok();
+    let sdk = sdk_fixtures::health_waiting();
+    sdk.install(&p);
+    p.write("workshop.yaml", &definition("ws-refresh", "ubuntu@22.04", &[&sdk.project_name()]));
+    let started = Instant::now();
+    let id = w(&d, &p, &["refresh", "--no-wait"]).ok().trim().to_string();
+    assert!(id.parse::<u64>().is_ok(), "a change id: {id:?}");
+    assert!(started.elapsed() < Duration::from_secs(20), "prompt: {:?}", started.elapsed());
+    let (mut waiting, deadline) = (false, Instant::now() + Duration::from_secs(120));
+    loop {
+        let info = w(&d, &p, &["info"]);
+        waiting |= info.has_line(r"message:\s*Cannot finish health check");
+        if waiting && info.has_line(r"^status:\s+ready$") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", info.output());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// F-05: nothing to abort.
+#[test]
+fn f05_nothing_to_abort() {
+    if !lxd_enabled("f05_nothing_to_abort") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let (d, p) = basic_workshop("f05", "ws-refresh-abort");
+    let out = w(&d, &p, &["refresh", "--abort"]).fails();
+    assert!(out.contains("cannot abort: no refresh in progress"), "{out}");
+}
+
+/// A daemon killed with SIGKILL during a refresh finishes it after restart (its tasks run
+/// again), with no stash left behind.
+#[test]
+fn sigkill_during_refresh_then_restart() {
+    if !lxd_enabled("sigkill_during_refresh_then_restart") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let mut d = Daemon::start();
+    let p = Project::new(&test_user(), "sigkill-refresh");
+    p.write(".workshop/slow/sdk.yaml", "name: slow\n");
+    p.write(".workshop/slow/hooks/setup-base", "sleep 3\n");
+    p.write("workshop.yaml", &definition("ws-k", "ubuntu@22.04", &["project-slow"]));
+    w(&d, &p, &["launch"]).ok();
+    p.write(".workshop/slow/hooks/setup-base", "sleep 4\n");
+    w(&d, &p, &["refresh", "--no-wait"]).ok();
+    // Kill it once the workshop is stashed (the rebuild and the slow hook follow).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !p.instances().iter().any(|i| i.starts_with("stash-")) {
+        assert!(Instant::now() < deadline, "no stash: {:?}", p.instances());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    d.kill_and_restart();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let changes = w(&d, &p, &["changes"]);
+        if changes.has_line(r#"^[0-9]+\s+Done\s+.+\s+Refresh "ws-k" workshop$"#) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}\n{}", changes.output(), d.log());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(w(&d, &p, &["list"]).has_line(r"^ws-k\s+Ready\s+-$"));
+    assert_eq!(p.instances().len(), 1, "no stash left: {:?}", p.instances());
+    let hook = w(&d, &p, &["exec", "--", "cat", "/var/lib/workshop/sdk/slow/sdk/hooks/setup-base"]);
+    assert!(hook.ok().contains("sleep 4"), "the new SDK is installed: {}", hook.output());
 }
