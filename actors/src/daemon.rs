@@ -102,17 +102,19 @@ impl Daemon {
         let try_dir = config.store.cache_dir.join("try");
         let store = StoreActor::new(StoreClient::new(config.store)).start();
         let cache_dir = config.workshop.cache_dir.clone();
-        let workshops = WorkshopManager::new(engine.clone(), backend.clone(), config.workshop)
-            .with_activity(config.activity.clone())
-            .with_store(store.clone())
-            .start();
-        // Workshops LXD could not start by itself (their project is staged by the daemon) are
-        // started again whenever LXD is healthy.
         let trees = TreeStore::open(config.state_dir.join(TREES_DIR))?;
         // What an interrupted commit left behind.
         if let Err(e) = trees.sweep() {
             tracing::warn!(error = %e, "cannot sweep the SDK tree store");
         }
+        let sdk_trees = workshop::SdkTrees { trees: trees.clone(), try_dir: try_dir.clone() };
+        let workshops = WorkshopManager::new(engine.clone(), backend.clone(), config.workshop)
+            .with_activity(config.activity.clone())
+            .with_store(store.clone())
+            .with_sdk_trees(sdk_trees)
+            .start();
+        // Workshops LXD could not start by itself (their project is staged by the daemon) are
+        // started again whenever LXD is healthy.
         let sdks = SdkManager::new(
             backend.clone(),
             Sdks { engine: engine.clone(), trees: trees.clone(), store: store.clone(), try_dir },

@@ -17,6 +17,16 @@ pub fn no_workshop_names(action: &str) -> String {
     format!("cannot {action}: no workshop names provided")
 }
 
+/// `"a", "b"`: workshop names as the reference quotes them in a message.
+pub fn quoted_names(names: &[String]) -> String {
+    names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
+}
+
+/// A refresh with nothing to do (reference: error kind `no-updates-available`).
+pub fn no_updates(names: &[String]) -> String {
+    format!("no updates available for {}", quoted_names(names))
+}
+
 /// A mode other than transactional for an action that has no such mode.
 pub fn mode_not_valid(action: &str, mode: &str) -> String {
     format!("cannot {action}: mode {mode:?} is not valid with the {action:?} command")
@@ -180,6 +190,8 @@ mod reference {
                 resume_log(true, "launch", "ws-launch-abort"),
             ),
             ("Continuing \"refresh\" for workshop \"ws\"...", Is, resume_log(false, "refresh", "ws")),
+            // F-01, §1.1 refresh.
+            ("no updates available for \"ws-refresh\"", Is, no_updates(&["ws-refresh".into()])),
             // T-01, §6.7: change summaries.
             (
                 "Launch \"ws-changes\" workshop",

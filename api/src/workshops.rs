@@ -140,6 +140,10 @@ pub struct WorkshopInfo {
     pub hostname: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// A short hash of what the workshop was built from (base image, SDK trees, interfaces
+    /// and connections of its definition): equal hashes, same environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_hash: Option<String>,
     /// The definition file (only on `GET .../workshops/{name}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,

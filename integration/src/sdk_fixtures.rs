@@ -65,6 +65,14 @@ pub fn basic() -> LocalSdk {
         .file("hooks/setup-project", "echo \"setup-project ran successfully!\"\n")
 }
 
+/// FX-setup-fail: `setup-base` fails unless `/home/workshop/setup-base-pass` exists.
+pub fn setup_fail() -> LocalSdk {
+    LocalSdk::new("test-sdk-setup-fail").file("sdk.yaml", "name: test-sdk-setup-fail\n").file(
+        "hooks/setup-base",
+        "if [ ! -e /home/workshop/setup-base-pass ]; then\n    echo \"Set up base failed!\"\n    exit 1\nfi\n",
+    )
+}
+
 /// FX-health-ok: reports okay.
 pub fn health_ok() -> LocalSdk {
     LocalSdk::new("test-sdk-health-ok")

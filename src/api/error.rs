@@ -40,6 +40,8 @@ pub enum ApiError {
     #[error("{0}")]
     NoWaitingChange(String),
     #[error("{0}")]
+    NoUpdates(String),
+    #[error("{0}")]
     Timeout(String),
     /// A service the daemon relies on (the SDK Store) failed or answered nonsense.
     #[error("{0}")]
@@ -62,6 +64,7 @@ impl ApiError {
             Self::Degraded(_) => (StatusCode::INTERNAL_SERVER_ERROR, Some(ErrorKind::Degraded)),
             Self::ChangeConflict { .. } => (StatusCode::CONFLICT, Some(ErrorKind::ChangeConflict)),
             Self::NoWaitingChange(_) => (StatusCode::BAD_REQUEST, Some(ErrorKind::NoWaitingChangeInProgress)),
+            Self::NoUpdates(_) => (StatusCode::BAD_REQUEST, Some(ErrorKind::NoUpdatesAvailable)),
             Self::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, None),
             Self::BadGateway(_) => (StatusCode::BAD_GATEWAY, None),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),
@@ -114,6 +117,7 @@ impl From<WorkshopError> for ApiError {
                 message: c.message,
             },
             WorkshopError::NoWaitingChange(m) => Self::NoWaitingChange(m),
+            WorkshopError::NoUpdates(m) => Self::NoUpdates(m),
             WorkshopError::Project(e) => e.into(),
             WorkshopError::Backend(e) => e.into(),
             WorkshopError::Engine(e) => e.into(),

@@ -65,6 +65,12 @@ backend_messages! {
     CreateInstance { target: Target, spec: CreateSpec } -> () => |b, m| b.create(&m.target, &m.spec);
     /// Deletes a workshop's instance.
     DeleteInstance { target: Target } -> () => |b, m| b.delete(&m.target);
+    /// Sets a stopped workshop's instance aside while it is rebuilt.
+    StashInstance { target: Target } -> () => |b, m| b.stash(&m.target);
+    /// Puts a stashed instance back in place.
+    UnstashInstance { target: Target } -> () => |b, m| b.unstash(&m.target);
+    /// Deletes a workshop's stash.
+    DeleteStash { target: Target } -> () => |b, m| b.delete_stash(&m.target);
     /// Starts a workshop.
     StartInstance { target: Target } -> () => |b, m| b.start(&m.target);
     /// Waits for a started workshop's init system.

@@ -17,6 +17,8 @@ use crate::health::LxdStatus;
 #[derive(Default)]
 struct Inner {
     instances: BTreeMap<Target, Instance>,
+    /// Stashed instances, by the workshop they were.
+    stashes: BTreeMap<Target, Instance>,
     calls: Vec<String>,
     /// Per operation: which calls count (those whose description contains the text), how many
     /// more of them succeed first, and the message of the failure.
@@ -95,6 +97,11 @@ impl FakeBackend {
 
     pub fn instance(&self, target: &Target) -> Option<Instance> {
         self.inner.borrow().instances.get(target).cloned()
+    }
+
+    /// The stash of a workshop, if any.
+    pub fn stashed(&self, target: &Target) -> Option<Instance> {
+        self.inner.borrow().stashes.get(target).cloned()
     }
 
     pub fn file(&self, target: &Target, path: &str) -> Option<GuestFile> {
@@ -225,6 +232,38 @@ impl Backend for FakeBackend {
     async fn delete(&self, target: &Target) -> Result<(), BackendError> {
         self.call("delete", &target.instance_name())?;
         self.inner.borrow_mut().instances.remove(target);
+        Ok(())
+    }
+
+    async fn stash(&self, target: &Target) -> Result<(), BackendError> {
+        self.call("stash", &target.instance_name())?;
+        let mut inner = self.inner.borrow_mut();
+        match (inner.instances.remove(target), inner.stashes.contains_key(target)) {
+            (Some(live), false) => {
+                inner.stashes.insert(target.clone(), live);
+                Ok(())
+            }
+            (None, true) => Ok(()),
+            (Some(live), true) => {
+                inner.instances.insert(target.clone(), live);
+                Err(BackendError::Lxd(format!("{} and its stash both exist", target.instance_name())))
+            }
+            (None, false) => Err(BackendError::NotLaunched(target.name.clone())),
+        }
+    }
+
+    async fn unstash(&self, target: &Target) -> Result<(), BackendError> {
+        self.call("unstash", &target.instance_name())?;
+        let mut inner = self.inner.borrow_mut();
+        if let Some(stash) = inner.stashes.remove(target) {
+            inner.instances.insert(target.clone(), stash);
+        }
+        Ok(())
+    }
+
+    async fn delete_stash(&self, target: &Target) -> Result<(), BackendError> {
+        self.call("delete-stash", &target.instance_name())?;
+        self.inner.borrow_mut().stashes.remove(target);
         Ok(())
     }
 

@@ -185,6 +185,18 @@ impl Backend for LxdBackend {
         self.delete_instance(target).await
     }
 
+    async fn stash(&self, target: &Target) -> Result<(), BackendError> {
+        self.stash_instance(target).await
+    }
+
+    async fn unstash(&self, target: &Target) -> Result<(), BackendError> {
+        self.unstash_instance(target).await
+    }
+
+    async fn delete_stash(&self, target: &Target) -> Result<(), BackendError> {
+        self.delete_stashed(target).await
+    }
+
     async fn start(&self, target: &Target) -> Result<(), BackendError> {
         self.start_instance(target).await
     }

@@ -76,6 +76,15 @@ pub trait Backend {
     async fn create(&self, target: &Target, spec: &CreateSpec) -> Result<(), BackendError>;
     /// Deletes the instance (stopping it first). A missing one is fine.
     async fn delete(&self, target: &Target) -> Result<(), BackendError>;
+    /// Sets the stopped instance aside as the workshop's stash ([`Target::stash_name`]), so
+    /// that a new one can be built under its name; the stash is no workshop of any listing.
+    /// Stashed already (and no instance under the name) is fine.
+    async fn stash(&self, target: &Target) -> Result<(), BackendError>;
+    /// Puts the stash back under the workshop's name, deleting whatever instance has it now;
+    /// no stash (put back already) is fine.
+    async fn unstash(&self, target: &Target) -> Result<(), BackendError>;
+    /// Deletes the stash; none is fine.
+    async fn delete_stash(&self, target: &Target) -> Result<(), BackendError>;
     /// Starts the instance; returns once it runs, its init system possibly still booting
     /// (see [`Backend::wait_ready`]). Running is fine.
     async fn start(&self, target: &Target) -> Result<(), BackendError>;

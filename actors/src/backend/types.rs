@@ -25,6 +25,11 @@ impl Target {
     pub fn instance_name(&self) -> String {
         format!("{}-{}", self.name, self.project_id)
     }
+
+    /// The name of the instance set aside while the workshop is rebuilt: `stash-<instance>`.
+    pub fn stash_name(&self) -> String {
+        format!("stash-{}", self.instance_name())
+    }
 }
 
 /// A resolved base image.

@@ -158,6 +158,10 @@ pub mod keys {
     pub const WORKSHOP_FILE: Key<String> = Key::new("workshop-file");
     /// Task: kill rather than wait (stop-workshop).
     pub const FORCE: Key<bool> = Key::new("force");
+    /// Task data of `rebuild-workshop` in a restore: the image the workshop was built from.
+    pub const BASE_IMAGE: Key<crate::backend::BaseImage> = Key::new("base-image");
+    /// Task data of `mount-state-storage`: it added the device (its undo removes only that).
+    pub const STATE_STORAGE_ADDED: Key<bool> = Key::new("state-storage-added");
     /// Task: the exec task an install-action prepares.
     pub const EXEC_TASK: Key<TaskId> = Key::new("exec-task");
     /// Task: the SDK hook a run-hook runs.

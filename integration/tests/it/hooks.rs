@@ -26,8 +26,7 @@ fn w(d: &Daemon, p: &Project, args: &[&str]) -> Run {
     d.cli_as(Some(&p.user), &p.path, args, &[])
 }
 
-/// H-01: a healthy SDK; its launch is Done and the workshop Ready. (Step 2, a refresh, waits
-/// for refresh: issue 12.)
+/// H-01: a healthy SDK; its launch is Done and the workshop Ready; a refresh is Done too.
 #[test]
 fn h01_healthy_sdk() {
     if !lxd_enabled("h01_healthy_sdk") {
@@ -40,6 +39,8 @@ fn h01_healthy_sdk() {
     w(&d, &p, &["launch", "ws-ok"]).ok();
     assert!(w(&d, &p, &["changes"]).has_line(r#"^[0-9]+\s+Done\s+.+\s+Launch "ws-ok" workshop$"#));
     assert!(w(&d, &p, &["list"]).has_line(r"^ws-ok\s+Ready\s+-$"));
+    w(&d, &p, &["refresh", "ws-ok"]).ok();
+    assert!(w(&d, &p, &["changes"]).has_line(r#"^[0-9]+\s+Done\s+.+\s+Refresh "ws-ok" workshop$"#));
 }
 
 /// H-03: an SDK that reports `error` fails the launch, which is undone.

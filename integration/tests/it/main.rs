@@ -11,6 +11,7 @@ mod install;
 mod messages;
 mod names;
 mod projects;
+mod refresh;
 mod sdk_cli;
 mod sdks;
 mod security;

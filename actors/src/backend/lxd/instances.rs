@@ -128,6 +128,64 @@ impl LxdBackend {
         search::add_hook(&client, &name).await.map_err(|e| lxd_error(&what, e))
     }
 
+    /// Renames the stopped instance to its stash name.
+    pub(super) async fn stash_instance(&self, target: &Target) -> Result<(), BackendError> {
+        let client = self.instances_client(&target.user);
+        let (name, stash) = (target.instance_name(), target.stash_name());
+        let what = format!("stash workshop {:?}", target.name);
+        let live = match client.get_instance(&name).await {
+            Ok((instance, _)) => {
+                check_owner(target, &instance)?;
+                true
+            }
+            Err(e) if e.is_not_found() => false,
+            Err(e) => return Err(lxd_error(&what, e)),
+        };
+        let stashed = match client.get_instance(&stash).await {
+            Ok(_) => true,
+            Err(e) if e.is_not_found() => false,
+            Err(e) => return Err(lxd_error(&what, e)),
+        };
+        match (live, stashed) {
+            (true, false) => {
+                when_idle(|| client.rename_instance(&name, &stash)).await.map_err(|e| lxd_error(&what, e))
+            }
+            (false, true) => Ok(()),
+            (true, true) => {
+                Err(BackendError::Lxd(format!("cannot {what}: instances {name:?} and {stash:?} both exist")))
+            }
+            (false, false) => Err(BackendError::NotLaunched(target.name.clone())),
+        }
+    }
+
+    /// Deletes whatever instance has the workshop's name, then renames the stash back.
+    pub(super) async fn unstash_instance(&self, target: &Target) -> Result<(), BackendError> {
+        let client = self.instances_client(&target.user);
+        let (name, stash) = (target.instance_name(), target.stash_name());
+        let what = format!("put back workshop {:?}", target.name);
+        match client.get_instance(&stash).await {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => return Err(lxd_error(&what, e)),
+        }
+        match when_idle(|| client.delete_instance(&name, true)).await {
+            Ok(()) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(lxd_error(&what, e)),
+        }
+        when_idle(|| client.rename_instance(&stash, &name)).await.map_err(|e| lxd_error(&what, e))
+    }
+
+    pub(super) async fn delete_stashed(&self, target: &Target) -> Result<(), BackendError> {
+        let client = self.instances_client(&target.user);
+        let stash = target.stash_name();
+        match when_idle(|| client.delete_instance(&stash, true)).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(lxd_error(&format!("delete the stash of workshop {:?}", target.name), e)),
+        }
+    }
+
     pub(super) async fn delete_instance(&self, target: &Target) -> Result<(), BackendError> {
         let client = self.instances_client(&target.user);
         let name = target.instance_name();

@@ -240,6 +240,10 @@ pub(super) fn to_instance(user: &str, instance: lxd::Instance) -> Option<Instanc
         Some(name) => name.clone(),
         None => instance.name.strip_suffix(&format!("-{project_id}"))?.to_string(),
     };
+    // A stash (`stash-<ws>-<pid>`) records the workshop it was, but is no workshop.
+    if instance.name != format!("{name}-{project_id}") {
+        return None;
+    }
     let running = instance.is_running();
     let autostart = instance.config.get(AUTOSTART_KEY).is_some_and(|v| v == "true");
     Some(Instance {
@@ -413,6 +417,9 @@ mod tests {
         assert!(!inst.running);
 
         assert!(to_instance("alice", lxd_instance("stray", &[], "Running")).is_none());
+        // A stash names the workshop it was but is none.
+        let stash = lxd_instance("stash-dev-p1", &[(PROJECT_ID_KEY, "p1"), (NAME_KEY, "dev")], "Stopped");
+        assert!(to_instance("alice", stash).is_none());
         assert!(to_instance("alice", lxd_instance("stray", &[(PROJECT_ID_KEY, "p1")], "Running")).is_none());
     }
 

@@ -1,6 +1,6 @@
 //! Removing SDK trees nothing uses: no workshop of any user has one installed, no kept local
 //! revision refers to it, and it has not been committed in the last [`COOL_DOWN`] (a launch
-//! may be about to install it).
+//! may be about to install it); nothing is removed while a refresh is under way.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
@@ -23,6 +23,11 @@ fn users(st: &crate::state::State) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Whether a refresh is under way (or paused): its stashes may hold trees.
+fn refreshing(st: &crate::state::State) -> bool {
+    st.changes().any(|c| c.kind == "refresh" && !st.change_ready(&c.id))
+}
+
 /// Removes the unused trees; returns how many. When LXD cannot say what is installed,
 /// nothing is removed.
 pub async fn collect(
@@ -30,10 +35,14 @@ pub async fn collect(
     backend: &Addr<BackendActor>,
     trees: &TreeStore,
 ) -> Result<usize, String> {
-    let (names, mut used) = engine
-        .send(Query(Box::new(|st| (users(st), revisions::referenced(st)))))
+    let (names, mut used, refreshing) = engine
+        .send(Query(Box::new(|st| (users(st), revisions::referenced(st), refreshing(st)))))
         .await
         .map_err(|e| e.to_string())?;
+    if refreshing {
+        // A stash (which no listing shows) may hold trees its rollback needs.
+        return Ok(0);
+    }
     for user in names {
         let instances = backend_call(backend, ListInstances { user, project_id: None }).await?;
         used.extend(installed_trees(&instances));
@@ -68,6 +77,19 @@ fn remove_unused(trees: &TreeStore, used: &BTreeSet<TreeId>, now: SystemTime) ->
 mod tests {
     use super::*;
     use crate::sdk::system;
+
+    #[test]
+    fn an_unfinished_refresh_holds_every_tree() {
+        let now = chrono::Utc::now();
+        let mut st = crate::state::State::new();
+        assert!(!refreshing(&st));
+        let change = st.new_change("refresh", "Refresh \"ws\" workshop", now);
+        let t = st.new_task("stash-workshop", "Stash", now);
+        st.add_task(&change, &t);
+        assert!(refreshing(&st));
+        st.set_change_status(&change, crate::state::Status::Done, now);
+        assert!(!refreshing(&st));
+    }
 
     #[test]
     fn only_unused_trees_past_their_cool_down_go() {

@@ -4,10 +4,12 @@
 use std::collections::BTreeMap;
 
 use chrono::Utc;
-use workshop_api::workshops::{Mode, WorkshopAction, WorkshopsRequest};
+use sha3::Digest;
+use workshop_api::workshops::{Mode, RefreshOption, WorkshopAction, WorkshopsRequest};
 use workshop_api::{ChangeConflict, Project};
 
-use super::plan::{self, LaunchItem};
+use super::manifest::{self, Manifest};
+use super::plan::{self, LaunchItem, RefreshItem};
 use super::requests::*;
 use super::status::{self, Refusal};
 use crate::backend::Instance;
@@ -73,9 +75,6 @@ fn check_modes(action: WorkshopAction, mode: Mode, names: &[String]) -> Result<(
     if mode != Mode::Transactional && names.len() > 1 {
         return Err(WorkshopError::BadRequest(messages::MULTIPLE_WAIT_ON_ERROR.into()));
     }
-    if action == WorkshopAction::Refresh {
-        return Err(WorkshopError::BadRequest("cannot refresh: refresh is not supported yet".into()));
-    }
     Ok(())
 }
 
@@ -93,6 +92,11 @@ pub(super) async fn change_workshops(deps: &Deps, msg: ChangeWorkshops) -> Resul
     match action {
         WorkshopAction::Launch => {
             launch(deps, &user, &project, &names, &instances, mode, request.options.verbose).await
+        }
+        WorkshopAction::Refresh => {
+            let options = &request.options;
+            refresh(deps, &user, &project, &names, &instances, options.refresh_option, mode, options.verbose)
+                .await
         }
         _ => transition(deps, &user, &project, action, &names, &instances).await,
     }
@@ -194,6 +198,220 @@ async fn resolve_store_sdks(
     Ok(())
 }
 
+/// Refresh (and restore, a refresh with the `restore` option): each workshop must be Ready and
+/// held by no change; a workshop whose manifest (what it was built from) is what its
+/// definition gives now has nothing to refresh, and when that is every workshop of the
+/// request the answer is the reference's `no updates available`.
+#[allow(clippy::too_many_arguments)]
+async fn refresh(
+    deps: &Deps,
+    user: &UserRef,
+    project: &Project,
+    names: &[String],
+    instances: &BTreeMap<String, Instance>,
+    option: Option<RefreshOption>,
+    mode: Mode,
+    verbose: bool,
+) -> Result<ChangeId, WorkshopError> {
+    let action = WorkshopAction::Refresh;
+    let verb = if option == Some(RefreshOption::Restore) { "restore" } else { "refresh" };
+    let exists = super::listing::project_exists(user, project).await;
+    let busy = busy_map(deps, user, &project.id, names.to_vec()).await?;
+    for name in names {
+        let instance = instances.get(name).ok_or_else(|| not_launched(name))?;
+        status::check_transition(action, busy.get(name).cloned(), instance.running, exists)
+            .map_err(|r| refused(action, name, &project.id, r))?;
+    }
+    let mut items = Vec::new();
+    if option == Some(RefreshOption::Restore) {
+        for name in names {
+            items.push(
+                restore_item(user, project, name, &instances[name])
+                    .map_err(|why| WorkshopError::BadRequest(format!("cannot {verb} {name:?}: {why}")))?,
+            );
+        }
+        return plan_refresh(deps, user, project, names, items, mode, verbose).await;
+    }
+    for name in names {
+        let instance = &instances[name];
+        let built = Manifest::of_instance(&instance.config);
+        let (current, item) = current_manifest(deps, user, project, name).await?;
+        if built.as_ref() != Some(&current) {
+            let kept = sdk_spec::installed(&instance.config)
+                .into_iter()
+                .map(|s| s.name)
+                .filter(|n| item.sdks.iter().any(|s| &s.name == n))
+                .collect();
+            items.push(RefreshItem { launch: item, kept, restore: None });
+        }
+    }
+    plan_refresh(deps, user, project, names, items, mode, verbose).await
+}
+
+/// Plans the refresh of `items` (or, with none, the reference's Done change without tasks
+/// and `no updates available`), checking again that no change holds them.
+async fn plan_refresh(
+    deps: &Deps,
+    user: &UserRef,
+    project: &Project,
+    names: &[String],
+    items: Vec<RefreshItem>,
+    mode: Mode,
+    verbose: bool,
+) -> Result<ChangeId, WorkshopError> {
+    let action = WorkshopAction::Refresh;
+    let (u, pid, now) = (user.clone(), project.id.clone(), Utc::now());
+    let nothing = items.is_empty();
+    let all = names.to_vec();
+    let change = deps
+        .engine
+        .send(Transact(Box::new(move |st| {
+            if nothing {
+                // As the reference: a change without tasks, Done, then `no-updates-available`.
+                return Ok(plan::no_updates(st, &u, &pid, &all, now));
+            }
+            for item in &items {
+                let name = &item.launch.target.name;
+                if let Some(busy) = status::busy(st, &u.name, &pid, name) {
+                    return Err(refused(action, name, &pid, Refusal::Busy(busy)));
+                }
+            }
+            Ok(plan::refresh(st, &u, &items, mode, verbose, now))
+        })))
+        .await???;
+    if nothing {
+        return Err(WorkshopError::NoUpdates(messages::no_updates(names)));
+    }
+    Ok(change)
+}
+
+/// A restore of `instance`: its own manifest (the definition it was built from, its image and
+/// the SDK trees installed now), every installed SDK's state saved and restored.
+fn restore_item(
+    user: &UserRef,
+    project: &Project,
+    name: &str,
+    instance: &Instance,
+) -> Result<RefreshItem, String> {
+    if instance.workshop_config("format-revision") != Some(super::handlers::FORMAT_REVISION) {
+        return Err("workshop created using incompatible Workshop version".into());
+    }
+    let missing = || "its instance does not record what it was built from".to_string();
+    let file = instance.workshop_config("file").ok_or_else(missing)?.to_string();
+    let base = instance.workshop_config("base").ok_or_else(missing)?.to_string();
+    let fingerprint = instance.workshop_config("base-fingerprint").ok_or_else(missing)?.to_string();
+    let installed = sdk_spec::installed(&instance.config);
+    let sdks = installed
+        .iter()
+        .map(|s| sdk_spec::SdkSpec {
+            name: s.name.clone(),
+            source: s.source.clone(),
+            channel: s.channel.clone(),
+        })
+        .collect();
+    let trees = installed
+        .iter()
+        .map(|s| (s.name.clone(), sdk_spec::Retrieved { tree: s.tree.clone(), revision: s.revision.clone() }))
+        .collect();
+    Ok(RefreshItem {
+        launch: LaunchItem { target: target(user, project, name), base: base.clone(), file, sdks },
+        kept: installed.into_iter().map(|s| s.name).collect(),
+        restore: Some(plan::Restore { image: crate::backend::BaseImage { name: base, fingerprint }, trees }),
+    })
+}
+
+/// The manifest the definition of workshop `name` gives now: its base's image, and the tree
+/// each SDK would be installed from (a project SDK is committed as it is now; a try SDK's
+/// archive and a Store SDK's resolved revision are checked, not extracted); and what a
+/// rebuild from it installs.
+async fn current_manifest(
+    deps: &Deps,
+    user: &UserRef,
+    project: &Project,
+    name: &str,
+) -> Result<(Manifest, LaunchItem), WorkshopError> {
+    let Some(sources) = &deps.sdk_trees else {
+        return Err(WorkshopError::BadRequest(format!("cannot refresh {name:?}: no SDK tree store")));
+    };
+    let definition = as_user::definition(user, &project.path, name).await?;
+    let warnings = definition.warnings.iter().map(ToString::to_string).collect();
+    crate::managers::warn_user(&deps.engine, user, warnings).await?;
+    let file = definition.file;
+    let mut sdks = sdk_spec::specs(&file).map_err(|e| WorkshopError::BadRequest(e.to_string()))?;
+    resolve_store_sdks(deps, &file, &mut sdks).await?;
+    let image = deps
+        .backend
+        .send(crate::backend::ResolveBase { base: file.base.clone() })
+        .await
+        .map_err(crate::backend::BackendError::from)?
+        .map_err(|e| WorkshopError::BadRequest(format!("cannot refresh {name:?}: {e}")))?;
+    let mut trees = Vec::new();
+    for sdk in &sdks {
+        let tree = current_tree(sources, user, project, &file.base, sdk)
+            .await
+            .map_err(|e| WorkshopError::BadRequest(format!("cannot refresh {name:?}: {e}")))?;
+        trees.push((sdk.name.clone(), manifest::source_kind(&sdk.source).to_string(), tree));
+    }
+    let manifest = Manifest::current(&file, image.fingerprint, trees);
+    let item = LaunchItem {
+        target: target(user, project, name),
+        base: file.base.clone(),
+        file: file.to_yaml(),
+        sdks,
+    };
+    Ok((manifest, item))
+}
+
+/// The tree `sdk` would be installed from now.
+async fn current_tree(
+    sources: &super::SdkTrees,
+    user: &UserRef,
+    project: &Project,
+    base: &str,
+    sdk: &sdk_spec::SdkSpec,
+) -> Result<String, String> {
+    use crate::sdk;
+    Ok(match &sdk.source {
+        sdk_spec::SdkSource::System => {
+            let tar = sdk::system::system_tar().map_err(|e| e.to_string())?;
+            sdk::TreeId::of_digest(&sha3::Sha3_384::digest(&tar)).as_str().to_string()
+        }
+        sdk_spec::SdkSource::Project => sdk::project::commit(
+            user,
+            project.path.clone().into(),
+            sdk.name.clone(),
+            sources.trees.clone(),
+            sdk::TREE_LIMITS,
+            sdk::project::COMMIT_TIMEOUT,
+        )
+        .await
+        .map_err(|e| e.to_string())?
+        .as_str()
+        .to_string(),
+        sdk_spec::SdkSource::Try => {
+            let data = crate::store::try_area::data_dir(user)
+                .ok_or_else(|| format!("cannot find the home directory of {:?}", user.name))?;
+            let arch = workshop_api::sdk::host_architecture();
+            let archive = crate::store::try_area::fetch(
+                user,
+                &data,
+                &sdk.name,
+                base,
+                arch,
+                &sources.try_dir,
+                sdk::TREE_LIMITS.bytes,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            archive.sha3_384.to_ascii_lowercase()
+        }
+        sdk_spec::SdkSource::Store { resolved: Some(r) } => r.sha3_384.to_ascii_lowercase(),
+        sdk_spec::SdkSource::Store { resolved: None } => {
+            return Err(format!("the Store did not resolve {:?}", sdk.name));
+        }
+    })
+}
+
 /// Start, stop and remove: the backend's view of each workshop is gathered first, then the
 /// rules are checked and the change planned in one engine message.
 async fn transition(
@@ -213,11 +431,17 @@ async fn transition(
     let (u, pid, now) = (user.clone(), project.id.clone(), Utc::now());
     deps.engine
         .send(Transact(Box::new(move |st| {
-            let mut discard = Vec::new();
+            let (mut discard, mut stashed) = (Vec::new(), Vec::new());
             for (t, running) in &targets {
                 let busy = status::busy(st, &u.name, &pid, &t.name);
+                let refresh = busy.as_ref().is_some_and(|b| b.kind == "refresh");
                 let rule = status::check_transition(action, busy, *running, exists);
-                discard.extend(rule.map_err(|r| refused(action, &t.name, &pid, r))?);
+                let discarded = rule.map_err(|r| refused(action, &t.name, &pid, r))?;
+                if discarded.is_some() && refresh {
+                    // A refresh paused after its stash leaves it behind (its undo is skipped).
+                    stashed.push(t.name.clone());
+                }
+                discard.extend(discarded);
             }
             for id in &discard {
                 if let Some(c) = st.change_mut(id) {
@@ -229,7 +453,7 @@ async fn transition(
             Ok(match action {
                 WorkshopAction::Start => plan::start(st, &u, &plain(), now),
                 WorkshopAction::Stop => plan::stop(st, &u, &plain(), now),
-                _ => plan::remove(st, &u, &targets, now),
+                _ => plan::remove(st, &u, &targets, &stashed, now),
             })
         })))
         .await??

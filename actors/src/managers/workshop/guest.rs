@@ -14,6 +14,9 @@ pub use workshop_api::exec::GUEST_BIN;
 pub const SHARED_SOCKET_NAME: &str = "workshop.socket.untrusted";
 /// Where the apt archive cache is mounted.
 pub const GUEST_APT_CACHE: &str = "/var/cache/apt/archives";
+/// Where the state storage of `save-state`/`restore-state` hooks is mounted (the parent of
+/// their `$SDK_STATE_DIR`).
+pub const GUEST_STATE: &str = "/var/lib/workshop/state";
 /// Supplementary groups of the guest user, for GPU access on hosts whose render/video groups
 /// use these ids (reference compatibility).
 const COMPAT_GIDS: &[u32] = &[109, 110, 990, 992];

@@ -59,6 +59,13 @@ impl WorkshopConfig {
         errors
     }
 
+    /// The workshop's state storage on the host: what `save-state` hooks keep for
+    /// `restore-state` across a rebuild (mounted at [`guest::GUEST_STATE`]); removed with the
+    /// workshop's cache.
+    pub fn state_storage(&self, t: &TaskTarget) -> PathBuf {
+        self.workshop_cache(t).join("state")
+    }
+
     /// Where the workshop's project directory is staged: the source of its project device.
     pub fn project_mount(&self, t: &TaskTarget) -> PathBuf {
         self.mounts_dir.join(t.user.uid.to_string()).join(&t.project_id).join(&t.name)
@@ -121,7 +128,8 @@ pub async fn remove_storage(ctx: TaskCtx, env: Env) -> HandlerResult {
 pub async fn create_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
     let base = ctx.read(&keys::BASE).ok_or("task has no base")?;
-    let image = match ctx.change_get::<BaseImage>(&base_key(&base)) {
+    // A restore names the image the workshop was built from; else what download-base found.
+    let image = match ctx.read(&keys::BASE_IMAGE).or_else(|| ctx.change_get::<BaseImage>(&base_key(&base))) {
         Some(image) => image,
         None => env.call(ResolveBase { base: base.clone() }).await?,
     };
@@ -176,6 +184,65 @@ pub async fn create_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
         (Ok(()), Ok(_)) => Ok(()),
     }
 }
+
+/// Rebuilds a workshop whose instance is stashed: a new instance as a launch makes it (its
+/// apt cache made again if it went).
+pub async fn rebuild_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    let apt = env.workshop_cache(&t).join("apt");
+    make_user_dir(&apt, t.user.uid, t.user.gid, 0o755)
+        .map_err(|e| format!("cannot create {}: {e}", apt.display()))?;
+    create_workshop(ctx, env).await
+}
+
+/// Sets the stopped instance aside (renamed), so that the workshop can be rebuilt.
+pub async fn stash_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    env.call(StashInstance { target: t.backend() }).await
+}
+
+/// Undo of `stash-workshop`: the stashed instance, as it was, in place of any rebuilt one.
+pub async fn unstash_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    env.call(UnstashInstance { target: t.backend() }).await
+}
+
+/// Deletes the stash once the refresh is through (its own lane).
+pub async fn remove_stash(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    env.call(DeleteStash { target: t.backend() }).await
+}
+
+/// Mounts the workshop's state storage (made owned by its user) at `/var/lib/workshop/state`,
+/// where `save-state` and `restore-state` hooks find `$SDK_STATE_DIR`.
+pub async fn mount_state_storage(mut ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    let dir = env.state_storage(&t);
+    make_user_dir(&dir, t.user.uid, t.user.gid, 0o755)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    if ctx.read(&keys::STATE_STORAGE_ADDED).is_none() {
+        let instance = env.call(GetInstance { target: t.backend() }).await?;
+        let present = instance.is_some_and(|i| i.devices.contains_key(STATE_DEVICE));
+        ctx.write(&keys::STATE_STORAGE_ADDED, &!present).await;
+    }
+    let device = disk(&dir.to_string_lossy(), guest::GUEST_STATE, false);
+    env.call(SetDevice { target: t.backend(), name: STATE_DEVICE.into(), device }).await
+}
+
+/// Undo of `mount-state-storage`: the device goes when the task added it.
+pub async fn unmount_state_storage(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    if !ctx.read(&keys::STATE_STORAGE_ADDED).unwrap_or(false) {
+        return Ok(());
+    }
+    match env.call(RemoveDevice { target: t.backend(), name: STATE_DEVICE.into() }).await {
+        Err(e) if e.contains("is not launched") => Ok(()),
+        other => other,
+    }
+}
+
+/// Name of the device that mounts the state storage.
+pub(super) const STATE_DEVICE: &str = "workshop.state-storage";
 
 pub async fn remove_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;

@@ -414,3 +414,336 @@ async fn without_a_store_a_store_sdk_is_refused_at_once() {
     assert!(refused.to_string().contains("cannot reach the SDK Store"), "{refused}");
     assert!(h.fake.instance(&h.target("ws")).is_none());
 }
+
+impl Harness {
+    async fn env_hash(&self, name: &str) -> Option<String> {
+        let msg =
+            GetWorkshop { user: self.user.clone(), project_id: self.project_id.clone(), name: name.into() };
+        self.daemon.workshops.send(msg).await.unwrap().unwrap().env_hash
+    }
+}
+
+#[actix_rt::test]
+async fn a_refresh_compares_the_manifest_and_has_nothing_to_do_when_nothing_changed() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let h = harness(&["ws", "bare"]).await;
+    h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: project-tools\n");
+    h.write(".workshop/tools/sdk.yaml", "name: tools\nversion: \"1.0\"\n");
+    assert_eq!(h.run(WorkshopAction::Launch, &["ws", "bare"], Mode::Transactional).await.1, Status::Done);
+    let hash = h.env_hash("ws").await.expect("a launched workshop has an environment hash");
+    assert_eq!(hash.len(), super::manifest::ENV_HASH_LEN);
+    assert_ne!(h.env_hash("bare").await.unwrap(), hash);
+
+    // Nothing changed: the reference's words, and no change.
+    let none = h.request(WorkshopAction::Refresh, &["ws", "bare"], Mode::Transactional).await.unwrap_err();
+    assert!(
+        matches!(&none, WorkshopError::NoUpdates(m) if m == "no updates available for \"ws\", \"bare\""),
+        "{none}"
+    );
+    // As the reference: a change without tasks, Done.
+    let last = h
+        .daemon
+        .engine
+        .send(Query(Box::new(|st| {
+            let c = st.changes().last().unwrap();
+            (c.kind.clone(), c.summary.clone(), st.change_status(&c.id), st.change_tasks(&c.id).len())
+        })))
+        .await
+        .unwrap();
+    assert_eq!(last, ("refresh".into(), "Refresh \"ws\", \"bare\" workshops".into(), Status::Done, 0));
+
+    // A local SDK's new content is an update, of the workshop that has it only.
+    h.write(".workshop/tools/sdk.yaml", "name: tools\nversion: \"2.0\"\n");
+    let (change, status) = h.run(WorkshopAction::Refresh, &["ws", "bare"], Mode::Transactional).await;
+    assert_eq!(status, Status::Done);
+    let touched = h
+        .daemon
+        .engine
+        .send(Query(Box::new(move |st| {
+            let mut names: Vec<String> = st
+                .change_tasks(&change)
+                .iter()
+                .filter_map(|t| t.read(&crate::managers::task::keys::WORKSHOP))
+                .collect();
+            names.dedup();
+            names
+        })))
+        .await
+        .unwrap();
+    assert_eq!(touched, ["ws"]);
+    let refreshed = h.env_hash("ws").await.unwrap();
+    assert_ne!(refreshed, hash);
+    // So are plugs grafted onto an SDK in the definition, and taking them away again.
+    let grafted = "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: project-tools\n    plugs:\n      cam:\n        interface: camera\n";
+    for definition in [grafted, "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: project-tools\n"] {
+        h.write(".workshop/ws.yaml", definition);
+        assert_eq!(h.run(WorkshopAction::Refresh, &["ws"], Mode::Transactional).await.1, Status::Done);
+        assert!(matches!(
+            h.request(WorkshopAction::Refresh, &["ws"], Mode::Transactional).await,
+            Err(WorkshopError::NoUpdates(_))
+        ));
+    }
+    assert_eq!(h.env_hash("ws").await.unwrap(), refreshed, "the same environment again");
+
+    // Only a Ready workshop is refreshed.
+    assert_eq!(h.run(WorkshopAction::Stop, &["bare"], Mode::Transactional).await.1, Status::Done);
+    let stopped = h.request(WorkshopAction::Refresh, &["bare"], Mode::Transactional).await.unwrap_err();
+    assert_eq!(
+        stopped.to_string(),
+        "cannot refresh: workshop \"bare\" currently \"Stopped\", must be \"Ready\""
+    );
+}
+
+/// A launched workshop `ws` with the project SDK `tools`, marked (a config key only the
+/// launched instance has) so that a test can tell it from a rebuilt one.
+async fn launched_with_tools() -> Harness {
+    let h = harness(&["ws"]).await;
+    h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: project-tools\n");
+    h.write(".workshop/tools/sdk.yaml", "name: tools\nversion: \"1.0\"\n");
+    assert_eq!(h.run(WorkshopAction::Launch, &["ws"], Mode::Transactional).await.1, Status::Done);
+    let mark = vec![("user.marker".to_string(), Some("launched".to_string()))];
+    crate::backend::Backend::set_config(&*h.fake, &h.target("ws"), &mark).await.unwrap();
+    h
+}
+
+impl Harness {
+    fn marked(&self, name: &str) -> bool {
+        self.fake.instance(&self.target(name)).is_some_and(|i| i.config.contains_key("user.marker"))
+    }
+
+    fn tools_tree(&self, name: &str) -> String {
+        self.fake.instance(&self.target(name)).unwrap().devices["sdk.tools"]["source"].clone()
+    }
+
+    /// The workshop is back as it was before a refresh: the launched instance, running,
+    /// with its SDK tree, and no stash.
+    async fn rolled_back(&self, tree: &str, what: &str) {
+        assert!(self.marked("ws"), "{what}: the launched instance is back");
+        assert!(self.fake.instance(&self.target("ws")).unwrap().running, "{what}: running");
+        assert!(self.fake.stashed(&self.target("ws")).is_none(), "{what}: no stash left");
+        assert_eq!(self.tools_tree("ws"), tree, "{what}");
+        assert_eq!(self.workshop_status("ws").await, WorkshopStatus::Ready, "{what}");
+    }
+}
+
+#[actix_rt::test]
+async fn a_refresh_rebuilds_the_workshop_in_the_reference_order() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let h = launched_with_tools().await;
+    let (old_tree, old_hash) = (h.tools_tree("ws"), h.env_hash("ws").await.unwrap());
+    h.write(".workshop/tools/sdk.yaml", "name: tools\nversion: \"2.0\"\n");
+    let (change, status) = h.run(WorkshopAction::Refresh, &["ws"], Mode::Transactional).await;
+    assert_eq!(status, Status::Done);
+    let summary =
+        h.daemon.engine.send(Query(Box::new(move |st| st.change(&change).unwrap().summary.clone())));
+    assert_eq!(summary.await.unwrap(), "Refresh \"ws\" workshop");
+    assert!(!h.marked("ws"), "rebuilt");
+    assert!(h.fake.stashed(&h.target("ws")).is_none(), "the stash is removed");
+    assert_ne!(h.tools_tree("ws"), old_tree);
+    assert_ne!(h.env_hash("ws").await.unwrap(), old_hash);
+    let instance = h.fake.instance(&h.target("ws")).unwrap();
+    assert!(instance.running);
+    assert_eq!(instance.devices["workshop.state-storage"]["path"], "/var/lib/workshop/state");
+    assert!(h.cache("ws").join("state").is_dir());
+    let msg = GetWorkshop { user: h.user.clone(), project_id: h.project_id.clone(), name: "ws".into() };
+    let info = h.daemon.workshops.send(msg).await.unwrap().unwrap();
+    assert_eq!(info.sdks[1].revision, "x2");
+    assert!(matches!(
+        h.request(WorkshopAction::Refresh, &["ws"], Mode::Transactional).await,
+        Err(WorkshopError::NoUpdates(_))
+    ));
+    // The hooks, in the reference's order (§8.3).
+    let hooks: Vec<String> = h
+        .fake
+        .runs()
+        .iter()
+        .filter_map(|r| r.command.iter().find_map(|a| a.split("/sdk/hooks/").nth(1).map(|h| h.to_string())))
+        .collect();
+    let after_launch = hooks.iter().position(|h| h.starts_with("save-state")).expect("save-state ran");
+    let refresh: Vec<&str> =
+        hooks[after_launch..].iter().map(|h| h.split_whitespace().next().unwrap_or_default()).collect();
+    let expected = [
+        "save-state",
+        "save-state",
+        "setup-base",
+        "setup-base",
+        "setup-project",
+        "setup-project",
+        "restore-state",
+        "restore-state",
+        "check-health",
+        "check-health",
+    ];
+    assert_eq!(refresh, expected, "{hooks:?}");
+}
+
+#[actix_rt::test]
+async fn a_refresh_failing_in_any_phase_puts_the_workshop_back() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let cases: [(&str, Option<Fault>); 8] = [
+        ("mount-state-storage", Some(Fault::Backend("set-device", "workshop.state-storage", 0))),
+        ("stop-workshop", Some(Fault::Backend("stop", "", 0))),
+        ("stash-workshop", Some(Fault::Backend("stash", "", 0))),
+        ("rebuild-workshop", Some(Fault::Backend("create", "", 0))),
+        ("start-workshop", Some(Fault::Backend("wait-ready", "", 0))),
+        ("install-sdk", Some(Fault::Backend("set-device", "sdk.tools", 0))),
+        ("mount-project", Some(Fault::Backend("set-device", "workshop.project", 1))),
+        // A setup-project hook that fails (the last phase before the stash goes).
+        ("run-hook", None),
+    ];
+    for (failing, fault) in cases {
+        let h = launched_with_tools().await;
+        let tree = h.tools_tree("ws");
+        h.write(".workshop/tools/sdk.yaml", "name: tools\nversion: \"2.0\"\n");
+        match fault {
+            Some(Fault::Backend(op, needle, skip)) => h.fake.fail_matching(op, needle, skip, "injected"),
+            _ => h.fake.on_run("/sdk/hooks/setup-project", |_| {
+                Box::pin(async { crate::backend::RunOutput { exit_code: 1, ..Default::default() } })
+            }),
+        }
+        let (change, status) = h.run(WorkshopAction::Refresh, &["ws"], Mode::Transactional).await;
+        assert_eq!(status, Status::Error, "{failing}");
+        let tasks = h.tasks(&change).await;
+        assert!(tasks.iter().any(|(k, s)| k == failing && *s == Status::Error), "{failing}: {tasks:?}");
+        h.rolled_back(&tree, failing).await;
+    }
+}
+
+#[actix_rt::test]
+async fn a_paused_refresh_blocks_start_and_is_aborted_or_continued() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    for abort in [true, false] {
+        let h = launched_with_tools().await;
+        let tree = h.tools_tree("ws");
+        h.write(".workshop/tools/sdk.yaml", "name: tools\nversion: \"2.0\"\n");
+        h.fake.fail_matching("set-device", "sdk.tools", 0, "injected");
+        let (change, status) = h.run(WorkshopAction::Refresh, &["ws"], Mode::WaitOnError).await;
+        assert_eq!(status, Status::Wait);
+        assert_eq!(h.workshop_status("ws").await, WorkshopStatus::Waiting);
+        // S-04: another change meets the paused refresh.
+        let start = h.request(WorkshopAction::Start, &["ws"], Mode::Transactional).await.unwrap_err();
+        assert_eq!(start.to_string(), "cannot start \"ws\": refresh change is waiting on error");
+        let again = h.request(WorkshopAction::Refresh, &["ws"], Mode::Transactional).await.unwrap_err();
+        assert!(matches!(again, WorkshopError::Conflict(_)), "{again}");
+        let mode = if abort { Mode::Abort } else { Mode::Continue };
+        assert_eq!(h.request(WorkshopAction::Refresh, &["ws"], mode).await.unwrap(), change);
+        if abort {
+            assert_eq!(h.settled(&change).await, Status::Undone);
+            h.rolled_back(&tree, "abort").await;
+        } else {
+            assert_eq!(h.settled(&change).await, Status::Done);
+            assert!(!h.marked("ws") && h.fake.stashed(&h.target("ws")).is_none());
+            assert_ne!(h.tools_tree("ws"), tree);
+        }
+    }
+    // Nothing paused: nothing to resume.
+    let h = launched_with_tools().await;
+    let none = h.request(WorkshopAction::Refresh, &["ws"], Mode::Abort).await.unwrap_err();
+    assert_eq!(none.to_string(), "cannot abort: no refresh in progress");
+}
+
+#[actix_rt::test]
+async fn a_refresh_of_several_workshops_is_all_or_nothing_and_remove_takes_a_paused_ones_stash() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let h = harness(&["a", "b"]).await;
+    h.write(".workshop/tools/sdk.yaml", "name: tools\n");
+    for ws in ["a", "b"] {
+        h.write(
+            &format!(".workshop/{ws}.yaml"),
+            &format!("name: {ws}\nbase: ubuntu@22.04\nsdks:\n  - name: project-tools\n"),
+        );
+    }
+    assert_eq!(h.run(WorkshopAction::Launch, &["a", "b"], Mode::Transactional).await.1, Status::Done);
+    let (ta, tb) = (h.tools_tree("a"), h.tools_tree("b"));
+    h.write(".workshop/tools/sdk.yaml", "name: tools\nversion: \"2.0\"\n");
+    // b's SDK cannot be installed: a is put back too.
+    h.fake.fail_matching("set-device", "b-", 3, "injected");
+    let (_, status) = h.run(WorkshopAction::Refresh, &["a", "b"], Mode::Transactional).await;
+    assert_eq!(status, Status::Error);
+    assert_eq!((h.tools_tree("a"), h.tools_tree("b")), (ta.clone(), tb));
+    for ws in ["a", "b"] {
+        assert!(h.fake.stashed(&h.target(ws)).is_none());
+        assert_eq!(h.workshop_status(ws).await, WorkshopStatus::Ready);
+    }
+
+    // A refresh paused after its stash, then removed: nothing is left.
+    h.fake.fail_matching("set-device", "sdk.tools", 0, "injected");
+    let (_, status) = h.run(WorkshopAction::Refresh, &["a"], Mode::WaitOnError).await;
+    assert_eq!(status, Status::Wait);
+    assert!(h.fake.stashed(&h.target("a")).is_some());
+    assert_eq!(h.run(WorkshopAction::Remove, &["a"], Mode::Transactional).await.1, Status::Done);
+    assert!(h.fake.stashed(&h.target("a")).is_none());
+    h.gone("a");
+}
+
+impl Harness {
+    async fn restore(&self, names: &[&str]) -> Result<String, WorkshopError> {
+        let request = WorkshopsRequest {
+            names: names.iter().map(|n| n.parse::<WorkshopName>().unwrap()).collect(),
+            action: WorkshopAction::Refresh,
+            options: WorkshopOptions {
+                refresh_option: Some(workshop_api::workshops::RefreshOption::Restore),
+                ..WorkshopOptions::default()
+            },
+        };
+        let msg = ChangeWorkshops { user: self.user.clone(), project_id: self.project_id.clone(), request };
+        self.daemon.workshops.send(msg).await.unwrap()
+    }
+}
+
+#[actix_rt::test]
+async fn a_restore_rebuilds_from_what_the_workshop_was_built_from() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let h = launched_with_tools().await;
+    let (tree, hash) = (h.tools_tree("ws"), h.env_hash("ws").await.unwrap());
+    let image = h.fake.instance(&h.target("ws")).unwrap().config["image"].clone();
+    // Changes of the project SDK since are not what the workshop was built from.
+    h.write(".workshop/tools/sdk.yaml", "name: tools\nversion: \"2.0\"\n");
+    let change = h.restore(&["ws"]).await.unwrap();
+    assert_eq!(h.settled(&change).await, Status::Done);
+    let kinds: Vec<String> = h.tasks(&change).await.into_iter().map(|(k, _)| k).collect();
+    assert!(!kinds.iter().any(|k| k == "retrieve-sdk" || k == "download-base"), "{kinds:?}");
+    assert!(!h.marked("ws"), "rebuilt: what was done inside is gone");
+    assert_eq!(h.tools_tree("ws"), tree);
+    assert_eq!(h.env_hash("ws").await.unwrap(), hash);
+    assert_eq!(h.fake.instance(&h.target("ws")).unwrap().config["image"], image);
+    assert!(h.fake.stashed(&h.target("ws")).is_none());
+    let msg = GetWorkshop { user: h.user.clone(), project_id: h.project_id.clone(), name: "ws".into() };
+    let info = h.daemon.workshops.send(msg).await.unwrap().unwrap();
+    assert_eq!(info.sdks[1].revision, "x1");
+
+    // A restore that fails is rolled back like a refresh.
+    let mark = vec![("user.marker".to_string(), Some("again".to_string()))];
+    crate::backend::Backend::set_config(&*h.fake, &h.target("ws"), &mark).await.unwrap();
+    h.fake.fail_matching("set-device", "sdk.tools", 0, "injected");
+    let change = h.restore(&["ws"]).await.unwrap();
+    assert_eq!(h.settled(&change).await, Status::Error);
+    h.rolled_back(&tree, "restore").await;
+
+    // A workshop made by an incompatible version is not restored.
+    let old = vec![("user.workshop.format-revision".to_string(), Some("0".to_string()))];
+    crate::backend::Backend::set_config(&*h.fake, &h.target("ws"), &old).await.unwrap();
+    let refused = h.restore(&["ws"]).await.unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "cannot restore \"ws\": workshop created using incompatible Workshop version"
+    );
+}

@@ -6,6 +6,7 @@ use chrono::Utc;
 use workshop_api::Project;
 use workshop_api::workshops::{HealthCheck, WorkshopFileRef, WorkshopInfo, WorkshopList};
 
+use super::manifest::Manifest;
 use super::requests::*;
 use super::status::{self, Busy};
 use crate::backend::hostname::FALLBACK_NOTE;
@@ -115,6 +116,7 @@ pub(super) fn info_of(
         sdks: sdk_spec::installed(&instance.config).into_iter().map(|s| sdk_info(project, s)).collect(),
         hostname: host.map(|h| h.name.clone()),
         notes,
+        env_hash: Manifest::of_instance(&instance.config).map(|m| m.env_hash()),
         path: None,
         project_path: None,
     };

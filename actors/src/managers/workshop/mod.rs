@@ -6,6 +6,7 @@ mod changes;
 mod guest;
 mod handlers;
 mod listing;
+pub mod manifest;
 pub mod plan;
 mod projects;
 mod requests;
@@ -86,6 +87,31 @@ pub static KINDS: &[Kind<WorkshopConfig>] = &[
         cleanup: None,
     },
     Kind {
+        name: "mount-state-storage",
+        run: |c, e| Box::pin(handlers::mount_state_storage(c, e)),
+        undo: handler!(handlers::unmount_state_storage),
+        cleanup: None,
+    },
+    Kind {
+        name: "stash-workshop",
+        run: |c, e| Box::pin(handlers::stash_workshop(c, e)),
+        undo: handler!(handlers::unstash_workshop),
+        cleanup: None,
+    },
+    Kind {
+        // Its undo is the stash's: putting the stash back deletes the rebuilt instance.
+        name: "rebuild-workshop",
+        run: |c, e| Box::pin(handlers::rebuild_workshop(c, e)),
+        undo: None,
+        cleanup: None,
+    },
+    Kind {
+        name: "remove-workshop-stash",
+        run: |c, e| Box::pin(handlers::remove_stash(c, e)),
+        undo: None,
+        cleanup: None,
+    },
+    Kind {
         name: "remove-workshop-storage",
         run: |c, e| Box::pin(handlers::remove_storage(c, e)),
         undo: None,
@@ -101,6 +127,16 @@ pub struct WorkshopManager {
     activity: Activity,
     /// Resolves the Store SDKs of a launch; without it such a launch is refused.
     store: Option<Addr<StoreActor>>,
+    /// Where the current trees of local SDKs are committed to compare a workshop's manifest
+    /// with; without it a refresh is refused.
+    sdk_trees: Option<SdkTrees>,
+}
+
+/// The SDK tree store and the try SDK copy area, for the manifests of refreshes.
+#[derive(Debug, Clone)]
+pub struct SdkTrees {
+    pub trees: crate::sdk::TreeStore,
+    pub try_dir: std::path::PathBuf,
 }
 
 impl WorkshopManager {
@@ -110,7 +146,14 @@ impl WorkshopManager {
             env: Env { backend, manager: Rc::new(config) },
             activity: Activity::default(),
             store: None,
+            sdk_trees: None,
         }
+    }
+
+    /// Reads the current SDK trees of refreshes with `trees`.
+    pub fn with_sdk_trees(mut self, trees: SdkTrees) -> Self {
+        self.sdk_trees = Some(trees);
+        self
     }
 
     /// Resolves Store SDKs with `store`.

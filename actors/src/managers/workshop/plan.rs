@@ -63,6 +63,14 @@ impl<'a> Chain<'a> {
         self.last = Some(id.clone());
         id
     }
+
+    /// A `run-hook` of `hook` of `sdk`.
+    fn hook(&mut self, sdk: &str, hook: Hook) -> TaskId {
+        let id =
+            hook_plan::add_hook(self.st, &self.change, self.target, sdk, hook, self.last.as_ref(), self.now);
+        self.last = Some(id.clone());
+        id
+    }
 }
 
 /// Launch: base, storage, instance, start, time zone, project mount, per workshop; one lane,
@@ -149,6 +157,156 @@ pub fn launch(
     change
 }
 
+/// One workshop of a refresh: what it is rebuilt from, and the SDKs it keeps.
+#[derive(Debug, Clone)]
+pub struct RefreshItem {
+    /// The definition as it is now: target, base, normalised file, SDKs in install order.
+    pub launch: LaunchItem,
+    /// SDKs installed now that the new definition keeps, in their current install order:
+    /// their `save-state` hooks run before the rebuild, their `restore-state` ones after.
+    pub kept: Vec<String>,
+    /// A restore: the workshop is rebuilt from what it was built from (this image, these
+    /// trees), nothing downloaded or retrieved.
+    pub restore: Option<Restore>,
+}
+
+/// What a restore rebuilds a workshop from: its manifest's image and SDK trees.
+#[derive(Debug, Clone)]
+pub struct Restore {
+    pub image: crate::backend::BaseImage,
+    /// Per SDK (by name), the tree installed now and its revision.
+    pub trees: Vec<(String, crate::managers::sdk::spec::Retrieved)>,
+}
+
+/// Where the interface manager's `auto-disconnect` tasks of a refresh go (issue 13): after
+/// `save-state`, before the workshop stops; the tasks it adds extend `chain`. Nothing is
+/// disconnected yet (no connections are made).
+fn add_disconnects(_chain: &mut Chain<'_>, _sdks: &[SdkSpec]) {}
+
+/// Where the interface manager's `resolve-interfaces` and `auto-connect` tasks of a refresh
+/// go (issue 13): after `mount-project`, before `setup-project`. Nothing is connected yet.
+fn add_reconnects(_chain: &mut Chain<'_>, _sdks: &[SdkSpec]) {}
+
+/// Refresh (reference-inventory.md §8.3), per workshop: retrieve the SDKs, mount the state
+/// storage, `save-state` of the kept SDKs, stop, stash the instance, rebuild it as a launch
+/// does (install and `setup-base` every SDK), mount the project, `setup-project`,
+/// `restore-state`, `check-health`. All in one lane: a failure anywhere puts every
+/// workshop's stash back. The stashes are removed, in lanes of their own, once every
+/// workshop's last task (`check-health`) is done.
+pub fn refresh(
+    st: &mut State,
+    user: &UserRef,
+    items: &[RefreshItem],
+    mode: Mode,
+    verbose: bool,
+    now: DateTime<Utc>,
+) -> ChangeId {
+    let names: Vec<&str> = items.iter().map(|i| i.launch.target.name.as_str()).collect();
+    let project_id = items.first().map(|i| i.launch.target.project_id.clone()).unwrap_or_default();
+    let change = new_change(st, "refresh", &names, user, &project_id, now);
+    hook_plan::set_verbose(st, &change, verbose);
+    st.change_mut(&change)
+        .expect("exists")
+        .write(&keys::WAIT_SETUP, &WaitSetup { mode: mode.as_str().into() });
+    let mut lasts = Vec::new();
+    for RefreshItem { launch: item, kept, restore } in items {
+        let ws = &item.target.name;
+        let mut chain = Chain::new(st, &change, &item.target, now);
+        if let Some(restore) = restore {
+            let c = chain.st.change_mut(&change).expect("exists");
+            for (sdk, retrieved) in &restore.trees {
+                c.set(&crate::managers::sdk::spec::retrieved_key(ws, sdk), retrieved);
+            }
+        } else {
+            let base = chain.then("download-base", format!("Download base {:?} for {ws:?}", item.base));
+            chain.st.task_mut(&base).expect("exists").write(&keys::BASE, &item.base);
+            for sdk in &item.sdks {
+                let after = chain.last.clone();
+                let id = sdk_plan::add_retrieve(
+                    chain.st,
+                    &change,
+                    &item.target,
+                    sdk,
+                    &item.base,
+                    after.as_ref(),
+                    now,
+                );
+                chain.last = Some(id);
+            }
+        }
+        chain.then("mount-state-storage", format!("Mount state storage into {ws:?}"));
+        for sdk in kept {
+            chain.hook(sdk, Hook::SaveState);
+        }
+        add_disconnects(&mut chain, &item.sdks);
+        let stop = chain.then("stop-workshop", format!("Stop {ws:?} workshop"));
+        chain.st.task_mut(&stop).expect("exists").write(&keys::FORCE, &true);
+        chain.then("stash-workshop", format!("Stash {ws:?} workshop"));
+        let rebuild = chain.then("rebuild-workshop", format!("Rebuild {ws:?} workshop"));
+        chain.then("start-workshop", format!("Start {ws:?} workshop"));
+        for (order, sdk) in item.sdks.iter().enumerate() {
+            let after = chain.last.clone();
+            let id = sdk_plan::add_install(
+                chain.st,
+                &change,
+                &item.target,
+                sdk,
+                order,
+                &item.base,
+                after.as_ref(),
+                now,
+            );
+            chain.last = Some(id);
+            chain.hook(&sdk.name, Hook::SetupBase);
+        }
+        chain.then("configure-timezone", format!("Configure time zone of {ws:?}"));
+        chain.then("mount-project", format!("Mount project into {ws:?}"));
+        add_reconnects(&mut chain, &item.sdks);
+        chain.then("mount-state-storage", format!("Mount state storage into {ws:?}"));
+        for sdk in &item.sdks {
+            chain.hook(&sdk.name, Hook::SetupProject);
+        }
+        for sdk in item.sdks.iter().filter(|s| kept.contains(&s.name)) {
+            chain.hook(&sdk.name, Hook::RestoreState);
+        }
+        for sdk in &item.sdks {
+            chain.hook(&sdk.name, Hook::CheckHealth);
+        }
+        lasts.push((item.target.clone(), chain.last.clone()));
+        let t = st.task_mut(&rebuild).expect("exists");
+        t.write(&keys::BASE, &item.base);
+        t.write(&keys::WORKSHOP_FILE, &item.file);
+        if let Some(restore) = restore {
+            t.write(&keys::BASE_IMAGE, &restore.image);
+        }
+    }
+    let last_tasks: Vec<TaskId> = lasts.iter().filter_map(|(_, last)| last.clone()).collect();
+    for (target, _) in &lasts {
+        let lane = st.new_lane();
+        let summary = format!("Remove stash of {:?}", target.name);
+        let cleanup = add_task(st, &change, "remove-workshop-stash", &summary, target, None, now);
+        for last in &last_tasks {
+            st.wait_for(&cleanup, last);
+        }
+        st.join_lane(&cleanup, lane);
+    }
+    change
+}
+
+/// A refresh with nothing to do: a change of `user` without tasks, Done (reference §2.3).
+pub fn no_updates(
+    st: &mut State,
+    user: &UserRef,
+    project_id: &str,
+    names: &[String],
+    now: DateTime<Utc>,
+) -> ChangeId {
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let change = new_change(st, "refresh", &names, user, project_id, now);
+    st.set_change_status(&change, crate::state::Status::Done, now);
+    change
+}
+
 /// Start: one `start-workshop` per workshop.
 pub fn start(st: &mut State, user: &UserRef, targets: &[TaskTarget], now: DateTime<Utc>) -> ChangeId {
     let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
@@ -171,11 +329,13 @@ pub fn stop(st: &mut State, user: &UserRef, targets: &[TaskTarget], now: DateTim
 }
 
 /// Remove: stop (forced, when running), remove the instance (point of no return), then a
-/// cleanup lane that deletes the workshop's storage.
+/// cleanup lane that deletes the workshop's storage, and first the stash of the workshops in
+/// `stashed` (whose paused refresh the removal discards).
 pub fn remove(
     st: &mut State,
     user: &UserRef,
     targets: &[(TaskTarget, bool)],
+    stashed: &[String],
     now: DateTime<Utc>,
 ) -> ChangeId {
     let names: Vec<&str> = targets.iter().map(|(t, _)| t.name.as_str()).collect();
@@ -187,15 +347,21 @@ pub fn remove(
             let stop = chain.then("stop-workshop", format!("Stop {ws:?} workshop"));
             chain.st.task_mut(&stop).expect("exists").write(&keys::FORCE, &true);
         }
-        let removed = chain.then("remove-workshop", format!("Remove {ws:?} workshop"));
+        let mut after = chain.then("remove-workshop", format!("Remove {ws:?} workshop"));
         let lane = st.new_lane();
+        if stashed.contains(ws) {
+            let summary = format!("Remove stash of {ws:?}");
+            let stash = add_task(st, &change, "remove-workshop-stash", &summary, target, Some(&after), now);
+            st.join_lane(&stash, lane);
+            after = stash;
+        }
         let cleanup = add_task(
             st,
             &change,
             "remove-workshop-storage",
             &format!("Remove storage of {ws:?}"),
             target,
-            Some(&removed),
+            Some(&after),
             now,
         );
         st.join_lane(&cleanup, lane);
@@ -269,10 +435,118 @@ mod tests {
     }
 
     #[test]
+    fn refresh_follows_the_reference_order_and_removes_stashes_in_lanes_of_their_own() {
+        use crate::managers::sdk::spec::SdkSource;
+        let mut st = State::new();
+        let now = Utc::now();
+        let sdks = vec![
+            SdkSpec { name: "system".into(), source: SdkSource::System, channel: None },
+            SdkSpec { name: "new".into(), source: SdkSource::Project, channel: None },
+        ];
+        let item = |name: &str| RefreshItem {
+            launch: LaunchItem {
+                target: target(name),
+                base: "ubuntu@22.04".into(),
+                file: format!("name: {name}\n"),
+                sdks: sdks.clone(),
+            },
+            kept: vec!["system".into()],
+            restore: None,
+        };
+        let change =
+            refresh(&mut st, &target("x").user, &[item("a"), item("b")], Mode::Transactional, false, now);
+        assert_eq!(st.change(&change).unwrap().summary, r#"Refresh "a", "b" workshops"#);
+        let kinds = kinds(&st, &change);
+        let a: Vec<&str> = kinds[..kinds.len() / 2 - 1].iter().map(String::as_str).collect();
+        assert_eq!(
+            a,
+            [
+                "download-base",
+                "retrieve-sdk",
+                "retrieve-sdk",
+                "mount-state-storage",
+                "run-hook",
+                "stop-workshop",
+                "stash-workshop",
+                "rebuild-workshop",
+                "start-workshop",
+                "install-sdk",
+                "run-hook",
+                "install-sdk",
+                "run-hook",
+                "configure-timezone",
+                "mount-project",
+                "mount-state-storage",
+                "run-hook",
+                "run-hook",
+                "run-hook",
+                "run-hook",
+                "run-hook",
+            ]
+        );
+        let hooks: Vec<(String, String)> = st
+            .change_tasks(&change)
+            .iter()
+            .filter(|t| t.read(&keys::WORKSHOP).as_deref() == Some("a"))
+            .filter_map(|t| t.read(&keys::HOOK_SETUP))
+            .map(|h| (h.sdk, h.hook.as_str().to_string()))
+            .collect();
+        let hook = |s: &str, h: &str| (s.to_string(), h.to_string());
+        assert_eq!(
+            hooks,
+            [
+                hook("system", "save-state"),
+                hook("system", "setup-base"),
+                hook("new", "setup-base"),
+                hook("system", "setup-project"),
+                hook("new", "setup-project"),
+                hook("system", "restore-state"),
+                hook("system", "check-health"),
+                hook("new", "check-health"),
+            ]
+        );
+        // Each stash goes in a lane of its own, once both workshops are through.
+        let tasks = st.change_tasks(&change);
+        let cleanups: Vec<_> = tasks.iter().filter(|t| t.kind == "remove-workshop-stash").collect();
+        assert_eq!(cleanups.len(), 2);
+        let lasts: Vec<TaskId> = ["a", "b"]
+            .iter()
+            .map(|ws| {
+                tasks
+                    .iter()
+                    .rev()
+                    .find(|t| t.kind == "run-hook" && t.read(&keys::WORKSHOP).as_deref() == Some(*ws))
+                    .unwrap()
+                    .id
+                    .clone()
+            })
+            .collect();
+        for c in &cleanups {
+            assert_eq!(c.wait_tasks, lasts);
+            assert_ne!(c.lanes(), [0]);
+        }
+        assert_ne!(cleanups[0].lanes(), cleanups[1].lanes());
+        let stop = tasks.iter().find(|t| t.kind == "stop-workshop").unwrap();
+        assert_eq!(stop.read(&keys::FORCE), Some(true));
+    }
+
+    #[test]
+    fn a_removal_discarding_a_paused_refresh_removes_its_stash_first() {
+        let mut st = State::new();
+        let now = Utc::now();
+        let change = remove(&mut st, &target("x").user, &[(target("a"), false)], &["a".into()], now);
+        assert_eq!(
+            kinds(&st, &change),
+            ["remove-workshop", "remove-workshop-stash", "remove-workshop-storage"]
+        );
+    }
+
+    #[test]
     fn remove_stops_only_running_workshops_and_cleans_up_in_its_own_lane() {
         let mut st = State::new();
         let now = Utc::now();
-        let change = remove(&mut st, &target("x").user, &[(target("a"), true), (target("b"), false)], now);
+        let change =
+            remove(&mut st, &target("x").user, &[(target("a"), true), (target("b"), false)], &[], now);
         assert_eq!(
             kinds(&st, &change),
             [

@@ -32,6 +32,9 @@ pub enum WorkshopError {
     /// `--continue`/`--abort` without a paused change.
     #[error("{0}")]
     NoWaitingChange(String),
+    /// A refresh found every workshop built from what its definition says now.
+    #[error("{0}")]
+    NoUpdates(String),
     #[error(transparent)]
     Project(#[from] ProjectError),
     #[error(transparent)]
@@ -113,6 +116,7 @@ pub(super) struct Deps {
     pub(super) backend: Addr<crate::backend::BackendActor>,
     pub(super) config: std::rc::Rc<super::WorkshopConfig>,
     pub(super) store: Option<Addr<crate::store::StoreActor>>,
+    pub(super) sdk_trees: Option<super::SdkTrees>,
 }
 
 impl WorkshopManager {
@@ -122,6 +126,7 @@ impl WorkshopManager {
             backend: self.env.backend.clone(),
             config: self.env.manager.clone(),
             store: self.store.clone(),
+            sdk_trees: self.sdk_trees.clone(),
         }
     }
 }

@@ -60,7 +60,7 @@ pub fn check_launch(busy: Option<Busy>, launched: bool) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Whether a launched workshop may be started, stopped or removed; `Ok(Some(change))` when
+/// Whether a launched workshop may be started, stopped, refreshed or removed; `Ok(Some(change))` when
 /// `remove` discards a launch or refresh paused on error (reference: in the background).
 pub fn check_transition(
     action: WorkshopAction,
@@ -82,6 +82,7 @@ pub fn check_transition(
     let allowed: &'static [WorkshopStatus] = match action {
         WorkshopAction::Start => &[WorkshopStatus::Stopped],
         WorkshopAction::Stop => &[WorkshopStatus::Ready, WorkshopStatus::Stopped],
+        WorkshopAction::Refresh => &[WorkshopStatus::Ready],
         _ => &[WorkshopStatus::Ready, WorkshopStatus::Error, WorkshopStatus::Stopped],
     };
     if !allowed.contains(&status) {
@@ -127,7 +128,19 @@ mod tests {
         // Remove discards a paused launch; nothing else passes a busy workshop.
         assert_eq!(check_transition(Remove, Some(paused.clone()), true, true), Ok(Some("7".into())));
         assert_eq!(check_transition(Stop, Some(paused.clone()), true, true), Err(Refusal::Busy(paused)));
-        assert_eq!(check_transition(Remove, Some(running.clone()), true, true), Err(Refusal::Busy(running)));
+        assert_eq!(
+            check_transition(Remove, Some(running.clone()), true, true),
+            Err(Refusal::Busy(running.clone()))
+        );
+        // Refresh: Ready only, and never past another change (a paused refresh included).
+        assert_eq!(check_transition(Refresh, None, true, true), Ok(None));
+        assert!(matches!(check_transition(Refresh, None, false, true), Err(Refusal::Status { .. })));
+        assert!(matches!(check_transition(Refresh, None, true, false), Err(Refusal::Status { .. })));
+        let paused_refresh = Busy { change: "9".into(), kind: "refresh".into(), waiting: true };
+        assert_eq!(
+            check_transition(Refresh, Some(paused_refresh.clone()), true, true),
+            Err(Refusal::Busy(paused_refresh))
+        );
     }
 
     #[test]

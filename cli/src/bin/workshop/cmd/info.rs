@@ -94,6 +94,9 @@ fn render(info: &WorkshopInfo, project_path: &str, paths: &Paths) -> String {
             .filter(|c| !c.is_empty()),
     );
     lines.push(format!("notes:\t{}", if notes.is_empty() { "-".to_string() } else { notes.join(",") }));
+    if let Some(hash) = &info.env_hash {
+        lines.push(format!("env-hash:\t{hash}"));
+    }
     let sdks: Vec<&SdkInfo> = info.sdks.iter().filter(|s| s.name != "system").collect();
     if !sdks.is_empty() {
         lines.push("sdks:".into());
@@ -245,12 +248,13 @@ mod tests {
     fn store_sdk_tracks_its_channel_and_no_notes_is_a_dash() {
         let info: WorkshopInfo = serde_json::from_value(json!({
             "project-id": "p", "name": "dev", "base": "ubuntu@24.04", "status": "Stopped", "hostname": "dev.p.wp",
+            "env-hash": "0123456789ab",
             "sdks": [{"name": "go", "channel": "1.22/stable", "revision": "12", "installed-at": "2024-06-02T10:00:00Z"}]
         }))
         .unwrap();
         let text = render(&info, "/srv/p", &paths());
         assert!(text.contains("hostname:  dev.p.wp\n"), "{text}");
-        assert!(text.contains("notes:     -\n"), "{text}");
+        assert!(text.contains("notes:     -\nenv-hash:  0123456789ab\n"), "{text}");
         assert!(text.contains("    tracking:   1.22/stable\n    installed:  2024-06-02  (12)\n"), "{text}");
     }
 }

@@ -31,6 +31,9 @@ pub struct Row {
     pub name: String,
     pub status: String,
     pub notes: Vec<String>,
+    /// The environment hash of a launched workshop (JSON only).
+    #[serde(rename = "env-hash", skip_serializing_if = "Option::is_none")]
+    pub env_hash: Option<String>,
 }
 
 /// Instances sorted by name, then definition files without an instance as `Off`.
@@ -46,11 +49,18 @@ pub fn rows(list: WorkshopList, with_files: bool) -> Vec<Row> {
             name: w.name.clone(),
             status: w.status.as_str().into(),
             notes: w.notes.clone(),
+            env_hash: w.env_hash.clone(),
         })
         .collect();
     for file in files {
         if !workshops.iter().any(|w| w.name == file.name) {
-            out.push(Row { project: None, name: file.name, status: "Off".into(), notes: Vec::new() });
+            out.push(Row {
+                project: None,
+                name: file.name,
+                status: "Off".into(),
+                notes: Vec::new(),
+                env_hash: None,
+            });
         }
     }
     out

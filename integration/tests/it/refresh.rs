@@ -1,0 +1,354 @@
+//! Refresh end to end against the real LXD (`WORKSHOP_TEST_LXD=1`): what a workshop was built
+//! from (its manifest) against what its definition says now, the rebuild with its stash and
+//! rollback; scenarios F-01, F-04, F-06, F-07, F-09, K-09 and S-04 of the public acceptance
+//! set, and the environment hash `info` and `list` show.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use workshop_integration::sdk_fixtures::{self, definition};
+use workshop_integration::{Daemon, Project, Run, lxd_enabled, lxd_shared, test_user};
+
+fn w(d: &Daemon, p: &Project, args: &[&str]) -> Run {
+    d.cli_as(Some(&p.user), &p.path, args, &[])
+}
+
+/// The `env-hash` of `ws` in `list --format json`.
+fn listed_hash(d: &Daemon, p: &Project, ws: &str) -> String {
+    let list: Value = serde_json::from_str(w(d, p, &["list", "--format", "json"]).ok()).unwrap();
+    let row = list.as_array().unwrap().iter().find(|r| r["name"] == ws).cloned().unwrap_or_default();
+    row["env-hash"].as_str().unwrap_or_default().to_string()
+}
+
+/// F-01: a refresh with nothing to do says so and succeeds (its change is Done, without
+/// tasks); `info` (text and JSON) and `list
+/// --format json` show the same environment hash.
+#[test]
+fn f01_refresh_with_nothing_to_do() {
+    if !lxd_enabled("f01_refresh_with_nothing_to_do") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let d = Daemon::start();
+    let p = Project::new(&test_user(), "f01");
+    p.write("workshop.yaml", "name: ws-refresh\nbase: ubuntu@22.04\n");
+    w(&d, &p, &["launch"]).ok();
+
+    let refresh = w(&d, &p, &["refresh"]);
+    assert!(
+        refresh.ok().lines().any(|l| l == r#"no updates available for "ws-refresh""#),
+        "{}",
+        refresh.output()
+    );
+    // As the reference: a change without tasks, Done.
+    assert!(w(&d, &p, &["changes"]).has_line(r#"^[0-9]+\s+Done\s+.+\s+Refresh "ws-refresh" workshop$"#));
+
+    let info: Value = serde_json::from_str(w(&d, &p, &["info", "--format", "json"]).ok()).unwrap();
+    let hash = info["env-hash"].as_str().unwrap_or_default().to_string();
+    assert_eq!(hash.len(), 12, "{info}");
+    assert!(w(&d, &p, &["info"]).has_line(&format!(r"^env-hash:\s+{hash}$")));
+    assert_eq!(listed_hash(&d, &p, "ws-refresh"), hash);
+}
+
+/// F-04 step 1 and K-09: in a project of several workshops, an unchanged one (bare, or with
+/// an unchanged local SDK) has no updates and keeps its revision; two workshops built from
+/// the same things share their environment hash, another SDK makes another one.
+#[test]
+fn f04_k09_unchanged_workshops_have_no_updates() {
+    if !lxd_enabled("f04_k09_unchanged_workshops_have_no_updates") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let d = Daemon::start();
+    let p = Project::new(&test_user(), "f04");
+    let sdk = sdk_fixtures::basic();
+    sdk.install(&p);
+    p.write(".workshop/ws-refresh.yaml", &definition("ws-refresh", "ubuntu@22.04", &[]));
+    p.write(".workshop/ws-twin.yaml", &definition("ws-twin", "ubuntu@22.04", &[]));
+    p.write(
+        ".workshop/ws-refresh-sdk.yaml",
+        &definition("ws-refresh-sdk", "ubuntu@22.04", &[&sdk.project_name()]),
+    );
+    w(&d, &p, &["launch", "ws-refresh", "ws-twin", "ws-refresh-sdk"]).ok();
+
+    for ws in ["ws-refresh", "ws-refresh-sdk"] {
+        let refresh = w(&d, &p, &["refresh", ws]);
+        let line = format!("no updates available for {ws:?}");
+        assert!(refresh.ok().lines().any(|l| l == line), "{}", refresh.output());
+    }
+    let info = w(&d, &p, &["info", "ws-refresh-sdk"]);
+    assert!(
+        info.ok().lines().any(|l| l.trim_start().starts_with("installed:") && l.trim_end().ends_with("(x1)")),
+        "{}",
+        info.output()
+    );
+    let (bare, twin, with_sdk) = (
+        listed_hash(&d, &p, "ws-refresh"),
+        listed_hash(&d, &p, "ws-twin"),
+        listed_hash(&d, &p, "ws-refresh-sdk"),
+    );
+    assert_eq!(bare, twin);
+    assert_ne!(bare, with_sdk);
+}
+
+/// A project with the basic workshop `ws` launched (FX-basic) and FX-setup-fail present.
+fn basic_workshop(case: &str, ws: &str) -> (Daemon, Project) {
+    let d = Daemon::start();
+    let p = Project::new(&test_user(), case);
+    sdk_fixtures::basic().install(&p);
+    sdk_fixtures::setup_fail().install(&p);
+    p.write("workshop.yaml", &definition(ws, "ubuntu@22.04", &["project-test-sdk-basic-2"]));
+    w(&d, &p, &["launch"]).ok();
+    (d, p)
+}
+
+/// Swaps the basic SDK for the failing one in the definition (or back).
+fn use_failing_sdk(p: &Project, ws: &str, failing: bool) {
+    let sdk = if failing { "project-test-sdk-setup-fail" } else { "project-test-sdk-basic-2" };
+    p.write("workshop.yaml", &definition(ws, "ubuntu@22.04", &[sdk]));
+}
+
+/// F-04 steps 2-5: a new content of a local SDK is installed by a refresh of that workshop.
+#[test]
+fn f04_a_local_sdk_update_is_applied() {
+    if !lxd_enabled("f04_a_local_sdk_update_is_applied") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let d = Daemon::start();
+    let p = Project::new(&test_user(), "f04u");
+    let sdk = sdk_fixtures::basic();
+    sdk.install(&p);
+    p.write(".workshop/ws-refresh.yaml", &definition("ws-refresh", "ubuntu@22.04", &[]));
+    p.write(
+        ".workshop/ws-refresh-sdk.yaml",
+        &definition("ws-refresh-sdk", "ubuntu@22.04", &[&sdk.project_name()]),
+    );
+    w(&d, &p, &["launch", "ws-refresh", "ws-refresh-sdk"]).ok();
+    let before = listed_hash(&d, &p, "ws-refresh-sdk");
+
+    p.write(".workshop/test-sdk-basic-2/hooks/setup-project", "echo \"setup-project v2\"\n");
+    let refresh = w(&d, &p, &["refresh", "ws-refresh-sdk"]);
+    assert!(refresh.ok().lines().any(|l| l == r#""ws-refresh-sdk" refreshed"#), "{}", refresh.output());
+    assert!(w(&d, &p, &["changes"]).has_line(r#"^[0-9]+\s+Done\s+.+\s+Refresh "ws-refresh-sdk" workshop$"#));
+    assert!(w(&d, &p, &["list"]).has_line(r"^ws-refresh-sdk\s+Ready\s+-$"));
+    let info = w(&d, &p, &["info", "ws-refresh-sdk"]);
+    assert!(
+        info.ok().lines().any(|l| l.trim_start().starts_with("installed:") && l.trim_end().ends_with("(x2)")),
+        "{}",
+        info.output()
+    );
+    let hook = "/var/lib/workshop/sdk/test-sdk-basic-2/sdk/hooks/setup-project";
+    assert!(w(&d, &p, &["exec", "ws-refresh-sdk", "--", "cat", hook]).ok().contains("setup-project v2"));
+    assert_ne!(listed_hash(&d, &p, "ws-refresh-sdk"), before);
+    // The stash is gone; the other workshop was not touched.
+    assert_eq!(p.instances().iter().filter(|i| i.starts_with("stash-")).count(), 0, "{:?}", p.instances());
+    assert!(w(&d, &p, &["list"]).has_line(r"^ws-refresh\s+Ready\s+-$"));
+}
+
+/// F-06: a failed refresh is rolled back to the workshop as it was, with a file written
+/// inside it; the project directory is untouched.
+#[test]
+fn f06_a_failed_refresh_is_rolled_back() {
+    if !lxd_enabled("f06_a_failed_refresh_is_rolled_back") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let ws = "ws-refresh-abort";
+    let (d, p) = basic_workshop("f06", ws);
+    w(&d, &p, &["exec", "--", "touch", "/home/workshop/kept"]).ok();
+    use_failing_sdk(&p, ws, true);
+    let out = w(&d, &p, &["refresh"]).fails();
+    assert!(out.lines().any(|l| l == format!("error: cannot refresh {ws:?}; aborted")), "{out}");
+    assert!(out.lines().any(|l| regex_line(l, r#"^To view details: "workshop tasks [0-9]+"$"#)), "{out}");
+    assert!(w(&d, &p, &["list"]).has_line(&format!(r"^{ws}\s+Ready\s+-$")));
+    w(&d, &p, &["exec", "--", "test", "-f", "/home/workshop/kept"]).ok();
+    assert!(p.path.join("workshop.yaml").is_file());
+    assert_eq!(p.instances().iter().filter(|i| i.starts_with("stash-")).count(), 0, "{:?}", p.instances());
+}
+
+/// F-07: a paused refresh, then aborted: the workshop is back, Ready, with its files.
+#[test]
+fn f07_a_paused_refresh_is_aborted() {
+    if !lxd_enabled("f07_a_paused_refresh_is_aborted") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let ws = "ws-refresh-abort";
+    let (d, p) = basic_workshop("f07", ws);
+    w(&d, &p, &["exec", "--", "touch", "/home/workshop/kept"]).ok();
+    use_failing_sdk(&p, ws, true);
+    w(&d, &p, &["refresh", "--wait-on-error"]).fails();
+    use_failing_sdk(&p, ws, false);
+    assert!(w(&d, &p, &["list"]).has_line(&format!(r"^{ws}\s+Waiting\s+wait-on-error$")));
+    // S-04: no start while it waits.
+    let start = w(&d, &p, &["start"]).fails();
+    assert!(start.contains(&format!("cannot start {ws:?}: refresh change is waiting on error")), "{start}");
+    let abort = w(&d, &p, &["refresh", "--abort"]);
+    assert!(abort.ok().lines().any(|l| l == format!("{ws:?} refresh aborted")), "{}", abort.output());
+    assert!(w(&d, &p, &["list"]).has_line(&format!(r"^{ws}\s+Ready\s+-$")));
+    let tasks = w(&d, &p, &["tasks"]);
+    let last = tasks.ok().trim_end().lines().last().unwrap_or_default().to_string();
+    assert!(last.ends_with(&format!("Aborting \"refresh\" for workshop {ws:?}...")), "{}", tasks.output());
+    w(&d, &p, &["exec", "--", "test", "-f", "/home/workshop/kept"]).ok();
+    assert_eq!(p.instances().iter().filter(|i| i.starts_with("stash-")).count(), 0, "{:?}", p.instances());
+}
+
+/// F-09: a paused refresh, fixed inside the rebuilt workshop, then continued.
+#[test]
+fn f09_a_paused_refresh_is_fixed_and_continued() {
+    if !lxd_enabled("f09_a_paused_refresh_is_fixed_and_continued") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let ws = "ws-refresh-cont";
+    let (d, p) = basic_workshop("f09", ws);
+    use_failing_sdk(&p, ws, true);
+    w(&d, &p, &["refresh", "--wait-on-error"]).fails();
+    use_failing_sdk(&p, ws, false);
+    assert!(w(&d, &p, &["list"]).has_line(&format!(r"^{ws}\s+Waiting\s+wait-on-error$")));
+    w(&d, &p, &["exec", "--", "touch", "/home/workshop/setup-base-pass"]).ok();
+    let resumed = w(&d, &p, &["refresh", "--continue"]);
+    assert!(resumed.ok().lines().any(|l| l == format!("{ws:?} refreshed")), "{}", resumed.output());
+    assert!(w(&d, &p, &["list"]).has_line(&format!(r"^{ws}\s+Ready\s+-$")));
+    assert_eq!(p.instances().iter().filter(|i| i.starts_with("stash-")).count(), 0, "{:?}", p.instances());
+}
+
+fn regex_line(line: &str, re: &str) -> bool {
+    regex_lite::Regex::new(re).unwrap().is_match(line)
+}
+
+/// `save-state` keeps what `restore-state` puts back in the rebuilt workshop (K-07's SDK):
+/// the state storage outlives the instance, on the host, owned by the user.
+#[test]
+fn state_saved_before_a_refresh_is_restored_after_it() {
+    if !lxd_enabled("state_saved_before_a_refresh_is_restored_after_it") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let d = Daemon::start();
+    let p = Project::new(&test_user(), "state");
+    let sdk = sdk_fixtures::build_demo();
+    sdk.install(&p);
+    p.write("workshop.yaml", &definition("dev", "ubuntu@24.04", &[&sdk.project_name()]));
+    w(&d, &p, &["launch"]).ok();
+    let marker = "/home/workshop/.build-demo.marker";
+    w(&d, &p, &["exec", "--", "sh", "-c", &format!("echo kept-by-save-state > {marker}")]).ok();
+    w(&d, &p, &["exec", "--", "touch", "/home/workshop/gone"]).ok();
+
+    p.write(".workshop/build-demo/sdk.yaml", "name: build-demo\nversion: \"0.2.0\"\n");
+    let refresh = w(&d, &p, &["refresh"]);
+    assert!(refresh.ok().lines().any(|l| l == r#""dev" refreshed"#), "{}", refresh.output());
+    assert_eq!(w(&d, &p, &["exec", "--", "cat", marker]).ok().trim(), "kept-by-save-state");
+    // The rest of the old workshop is gone; the SDK is set up again and healthy.
+    w(&d, &p, &["exec", "--", "test", "!", "-e", "/home/workshop/gone"]).ok();
+    w(&d, &p, &["exec", "--", "test", "-f", "/var/lib/build-demo/setup-base.marker"]).ok();
+    assert!(w(&d, &p, &["info"]).has_line(r"^status:\s+ready"));
+}
+
+/// F-10: a restore rebuilds the workshop from what it was built from, discarding what was done
+/// inside it (and not taking a newer content of its local SDK).
+#[test]
+fn f10_restore_discards_changes_made_inside() {
+    if !lxd_enabled("f10_restore_discards_changes_made_inside") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let ws = "ws-restore";
+    let (d, p) = basic_workshop("f10", ws);
+    let hash = listed_hash(&d, &p, ws);
+    w(&d, &p, &["exec", "--", "touch", "/home/workshop/sentinel"]).ok();
+    w(&d, &p, &["exec", "--", "test", "-f", "/home/workshop/sentinel"]).ok();
+    p.write(".workshop/test-sdk-basic-2/hooks/setup-project", "echo \"setup-project v2\"\n");
+
+    let restore = w(&d, &p, &["restore"]);
+    assert!(restore.ok().lines().any(|l| l == format!("{ws:?} restored")), "{}", restore.output());
+    assert!(w(&d, &p, &["changes"]).has_line(&format!(r#"^[0-9]+\s+Done\s+.+\s+Refresh "{ws}" workshop$"#)));
+    assert!(w(&d, &p, &["list"]).has_line(&format!(r"^{ws}\s+Ready\s+-$")));
+    w(&d, &p, &["exec", "--", "test", "!", "-f", "/home/workshop/sentinel"]).ok();
+    let hook = "/var/lib/workshop/sdk/test-sdk-basic-2/sdk/hooks/setup-project";
+    assert!(!w(&d, &p, &["exec", "--", "cat", hook]).ok().contains("v2"));
+    assert_eq!(listed_hash(&d, &p, ws), hash);
+    assert_eq!(p.instances().iter().filter(|i| i.starts_with("stash-")).count(), 0, "{:?}", p.instances());
+}
+
+/// F-02: `refresh --no-wait` answers at once; `info` shows the health an SDK reports while the
+/// refresh waits for it, then Ready.
+#[test]
+fn f02_refresh_no_wait_and_health_that_needs_retries() {
+    if !lxd_enabled("f02_refresh_no_wait_and_health_that_needs_retries") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let d = Daemon::start();
+    let p = Project::new(&test_user(), "f02");
+    p.write("workshop.yaml", "name: ws-refresh\nbase: ubuntu@22.04\n");
+    w(&d, &p, &["launch"]).ok();
+    let sdk = sdk_fixtures::health_waiting();
+    sdk.install(&p);
+    p.write("workshop.yaml", &definition("ws-refresh", "ubuntu@22.04", &[&sdk.project_name()]));
+    let started = Instant::now();
+    let id = w(&d, &p, &["refresh", "--no-wait"]).ok().trim().to_string();
+    assert!(id.parse::<u64>().is_ok(), "a change id: {id:?}");
+    assert!(started.elapsed() < Duration::from_secs(20), "prompt: {:?}", started.elapsed());
+    let (mut waiting, deadline) = (false, Instant::now() + Duration::from_secs(120));
+    loop {
+        let info = w(&d, &p, &["info"]);
+        waiting |= info.has_line(r"message:\s*Cannot finish health check");
+        if waiting && info.has_line(r"^status:\s+ready$") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", info.output());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// F-05: nothing to abort.
+#[test]
+fn f05_nothing_to_abort() {
+    if !lxd_enabled("f05_nothing_to_abort") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let (d, p) = basic_workshop("f05", "ws-refresh-abort");
+    let out = w(&d, &p, &["refresh", "--abort"]).fails();
+    assert!(out.contains("cannot abort: no refresh in progress"), "{out}");
+}
+
+/// A daemon killed with SIGKILL during a refresh finishes it after restart (its tasks run
+/// again), with no stash left behind.
+#[test]
+fn sigkill_during_refresh_then_restart() {
+    if !lxd_enabled("sigkill_during_refresh_then_restart") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let mut d = Daemon::start();
+    let p = Project::new(&test_user(), "sigkill-refresh");
+    p.write(".workshop/slow/sdk.yaml", "name: slow\n");
+    p.write(".workshop/slow/hooks/setup-base", "sleep 3\n");
+    p.write("workshop.yaml", &definition("ws-k", "ubuntu@22.04", &["project-slow"]));
+    w(&d, &p, &["launch"]).ok();
+    p.write(".workshop/slow/hooks/setup-base", "sleep 4\n");
+    w(&d, &p, &["refresh", "--no-wait"]).ok();
+    // Kill it once the workshop is stashed (the rebuild and the slow hook follow).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !p.instances().iter().any(|i| i.starts_with("stash-")) {
+        assert!(Instant::now() < deadline, "no stash: {:?}", p.instances());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    d.kill_and_restart();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let changes = w(&d, &p, &["changes"]);
+        if changes.has_line(r#"^[0-9]+\s+Done\s+.+\s+Refresh "ws-k" workshop$"#) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}\n{}", changes.output(), d.log());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(w(&d, &p, &["list"]).has_line(r"^ws-k\s+Ready\s+-$"));
+    assert_eq!(p.instances().len(), 1, "no stash left: {:?}", p.instances());
+    let hook = w(&d, &p, &["exec", "--", "cat", "/var/lib/workshop/sdk/slow/sdk/hooks/setup-base"]);
+    assert!(hook.ok().contains("sleep 4"), "the new SDK is installed: {}", hook.output());
+}
