@@ -13,6 +13,7 @@ use crate::engine::{EngineError, Failure, IsBusy, StateEngine};
 use crate::health::{HealthMonitor, SharedHealth};
 use crate::managers::command::{self, CommandManager};
 use crate::managers::hook::{self, HookManager};
+use crate::managers::interface::{self, InterfaceManager, Interfaces};
 use crate::managers::sdk::{self, SdkManager, Sdks};
 use crate::managers::task;
 use crate::managers::workshop::{self, WorkshopConfig, WorkshopManager};
@@ -98,6 +99,7 @@ impl Daemon {
         let backend = BackendActor::new(config.backend).start();
         let try_dir = config.store.cache_dir.join("try");
         let store = StoreActor::new(StoreClient::new(config.store)).start();
+        let mounts_dir = config.workshop.mounts_dir.clone();
         let workshops = WorkshopManager::new(engine.clone(), backend.clone(), config.workshop)
             .with_activity(config.activity.clone())
             .with_store(store.clone())
@@ -109,6 +111,8 @@ impl Daemon {
         if let Err(e) = trees.sweep() {
             tracing::warn!(error = %e, "cannot sweep the SDK tree store");
         }
+        let interfaces =
+            InterfaceManager::new(backend.clone(), Interfaces { trees: trees.clone(), mounts_dir }).start();
         let sdks = SdkManager::new(
             backend.clone(),
             Sdks { engine: engine.clone(), trees, store: store.clone(), try_dir },
@@ -123,6 +127,7 @@ impl Daemon {
         task::register(&engine, &runner, sdk::KINDS, sdks.clone().recipient());
         let hooks = HookManager::new(backend.clone()).start();
         task::register(&engine, &runner, hook::KINDS, hooks.clone().recipient());
+        task::register(&engine, &runner, interface::KINDS, interfaces.recipient());
         engine.do_send(TaskRunner::attach(&runner));
         let activity = config.activity;
         Ok(Self {

@@ -29,6 +29,7 @@ struct Inner {
     names: BTreeMap<Target, HostName>,
     runs: Vec<ExecSpec>,
     programs: Vec<(String, RunProgram)>,
+    profiles: BTreeMap<(Target, String), BTreeMap<String, Device>>,
 }
 
 /// What a fake collected run does: given the command's spec, what it outputs, after as long
@@ -85,6 +86,11 @@ impl FakeBackend {
 
     pub fn file(&self, target: &Target, path: &str) -> Option<GuestFile> {
         self.inner.borrow().files.get(&(target.clone(), path.to_string())).cloned()
+    }
+
+    /// The devices of the profile of SDK `sdk` of a workshop (empty: no profile).
+    pub fn profile(&self, target: &Target, sdk: &str) -> BTreeMap<String, Device> {
+        self.inner.borrow().profiles.get(&(target.clone(), sdk.to_string())).cloned().unwrap_or_default()
     }
 
     /// Every exec session started so far.
@@ -244,6 +250,26 @@ impl Backend for FakeBackend {
         self.with_instance(target, |i| {
             i.devices.remove(name);
         })
+    }
+
+    async fn set_profile(
+        &self,
+        target: &Target,
+        sdk: &str,
+        devices: &BTreeMap<String, Device>,
+    ) -> Result<(), BackendError> {
+        self.call("set-profile", &format!("{} {sdk}", target.instance_name()))?;
+        let key = (target.clone(), sdk.to_string());
+        let mut inner = self.inner.borrow_mut();
+        if devices.is_empty() {
+            inner.profiles.remove(&key);
+        } else {
+            if !inner.instances.contains_key(target) {
+                return Err(BackendError::NotLaunched(target.name.clone()));
+            }
+            inner.profiles.insert(key, devices.clone());
+        }
+        Ok(())
     }
 
     async fn set_config(

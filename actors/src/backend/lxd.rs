@@ -12,6 +12,7 @@ mod instances;
 mod layout;
 mod names;
 pub mod origin;
+mod profiles;
 mod ready;
 mod search;
 mod templates;
@@ -201,6 +202,15 @@ impl Backend for LxdBackend {
 
     async fn remove_device(&self, target: &Target, name: &str) -> Result<(), BackendError> {
         self.drop_device(target, name).await
+    }
+
+    async fn set_profile(
+        &self,
+        target: &Target,
+        sdk: &str,
+        devices: &BTreeMap<String, Device>,
+    ) -> Result<(), BackendError> {
+        self.put_profile(target, sdk, devices).await
     }
 
     async fn set_config(

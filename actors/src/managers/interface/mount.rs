@@ -8,6 +8,8 @@ use workshop_api::definition::EndpointRef;
 use workshop_api::sdk::interfaces::Attributes;
 
 use crate::backend::Device;
+use crate::managers::task::TaskTarget;
+use crate::userfs::{self, Dir, UserFsError};
 
 /// The default host source of `plug` (its master's, for a bound plug) in workshop `ws` of
 /// project `project_id`: `<data>/workshop/id/<pid>/<ws>/mount/<sdk>/<plug>`, `data` being
@@ -19,6 +21,31 @@ pub fn default_host_source(data: &Path, project_id: &str, ws: &str, plug: &Endpo
 /// The user's data of one workshop, `<data>/workshop/id/<pid>/<ws>`, removed with it.
 pub fn workshop_data(data: &Path, project_id: &str, ws: &str) -> PathBuf {
     data.join("workshop/id").join(project_id).join(ws)
+}
+
+/// Most entries removing a workshop's data goes through.
+const MAX_REMOVED: usize = 1_000_000;
+/// How long removing a workshop's data may take.
+const REMOVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Removes the user's data of a workshop (`<data>/workshop/id/<pid>/<ws>`, which holds its
+/// default mount sources) as the user, never following a symlink; none is fine.
+pub async fn remove_workshop_data(t: &TaskTarget) -> Result<(), String> {
+    let home = t.user.home().ok_or_else(|| format!("cannot find the home directory of {:?}", t.user.name))?;
+    let (pid, ws) = (t.project_id.clone(), t.name.clone());
+    let shown = workshop_data(&home.join(".local/share"), &pid, &ws);
+    userfs::as_user_within(&t.user, REMOVE_TIMEOUT, move || -> Result<(), UserFsError> {
+        let mut dir = Dir::open(&home)?;
+        for name in [".local", "share", "workshop", "id", pid.as_str()] {
+            match dir.subdir(name)? {
+                Some(sub) => dir = sub,
+                None => return Ok(()),
+            }
+        }
+        dir.remove_tree(&ws, MAX_REMOVED)
+    })
+    .await
+    .map_err(|e| format!("cannot remove {}: {e}", shown.display()))
 }
 
 /// How a normalised mount plug mounts: target, owner, mode and whether read-only.

@@ -5,6 +5,7 @@ use workshop_api::workshops::Mode;
 
 use crate::managers::UserRef;
 use crate::managers::hook::{Hook, plan as hook_plan};
+use crate::managers::interface::plan as interface_plan;
 use crate::managers::sdk::plan as sdk_plan;
 use crate::managers::sdk::spec::SdkSpec;
 use crate::managers::task::TaskTarget;
@@ -126,6 +127,9 @@ pub fn launch(
         }
         chain.then("configure-timezone", format!("Configure time zone of {ws:?}"));
         chain.then("mount-project", format!("Mount project into {ws:?}"));
+        let connected =
+            interface_plan::add_auto_connect(chain.st, &change, &item.target, chain.last.as_ref(), now);
+        chain.last = Some(connected);
         for hook in [Hook::SetupProject, Hook::CheckHealth] {
             for sdk in &item.sdks {
                 let after = chain.last.clone();
@@ -183,6 +187,8 @@ pub fn remove(
     for (target, running) in targets {
         let ws = &target.name;
         let mut chain = Chain::new(st, &change, target, now);
+        let discarded = interface_plan::add_discard(chain.st, &change, target, None, now);
+        chain.last = Some(discarded);
         if *running {
             let stop = chain.then("stop-workshop", format!("Stop {ws:?} workshop"));
             chain.st.task_mut(&stop).expect("exists").write(&keys::FORCE, &true);
@@ -250,22 +256,25 @@ mod tests {
         assert_eq!(c.summary, r#"Launch "a", "b" workshops"#);
         assert_eq!(c.read(&keys::PROJECT_ID).as_deref(), Some("0123abcd"));
         let tasks = st.change_tasks(&change);
-        assert_eq!(tasks.len(), 12);
+        assert_eq!(tasks.len(), 18);
         assert_eq!(
-            kinds(&st, &change)[..6],
+            kinds(&st, &change)[..9],
             [
                 "download-base",
                 "create-workshop-storage",
                 "create-workshop",
                 "start-workshop",
                 "configure-timezone",
-                "mount-project"
+                "mount-project",
+                "resolve-interfaces",
+                "auto-connect",
+                "setup-profiles"
             ]
         );
         // Each task waits for the previous one of its own workshop only.
-        assert!(tasks[0].wait_tasks.is_empty() && tasks[6].wait_tasks.is_empty());
+        assert!(tasks[0].wait_tasks.is_empty() && tasks[9].wait_tasks.is_empty());
         assert_eq!(tasks[1].wait_tasks, vec![tasks[0].id.clone()]);
-        assert_eq!(tasks[7].wait_tasks, vec![tasks[6].id.clone()]);
+        assert_eq!(tasks[10].wait_tasks, vec![tasks[9].id.clone()]);
     }
 
     #[test]
@@ -276,17 +285,22 @@ mod tests {
         assert_eq!(
             kinds(&st, &change),
             [
+                "remove-profiles",
+                "discard-conns",
                 "stop-workshop",
                 "remove-workshop",
                 "remove-workshop-storage",
+                "remove-profiles",
+                "discard-conns",
                 "remove-workshop",
                 "remove-workshop-storage"
             ]
         );
         let tasks = st.change_tasks(&change);
-        assert_eq!(tasks[0].read(&keys::FORCE), Some(true));
+        assert_eq!(tasks[2].read(&keys::FORCE), Some(true));
+        assert_eq!(tasks[2].wait_tasks, vec![tasks[1].id.clone()]);
         // The removal is in the change's default lane 0; its cleanup in a lane of its own.
-        assert_eq!(tasks[1].lanes(), [0]);
-        assert_ne!(tasks[2].lanes(), [0]);
+        assert_eq!(tasks[3].lanes(), [0]);
+        assert_ne!(tasks[4].lanes(), [0]);
     }
 }

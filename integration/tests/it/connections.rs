@@ -1,0 +1,132 @@
+//! Interfaces and connections on the real LXD: mounts of host directories (acceptance M-01,
+//! M-06 for a read-only host mount, M-07), made at launch, staged for LXD as the user, kept
+//! across a stop and a start, removed with the workshop.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::process::Command;
+
+use workshop_integration::{Daemon, Project, lxd_enabled, lxd_shared, test_user, user_home, user_ids};
+
+/// FX-mount in `P/.workshop/test-sdk-mount/`.
+fn mount_sdk(p: &Project) {
+    p.write(
+        ".workshop/test-sdk-mount/sdk.yaml",
+        "name: test-sdk-mount
+plugs:
+  one:
+    interface: mount
+    workshop-target: /mnt/one
+  two:
+    interface: mount
+    workshop-target: /opt/two
+slots:
+  jobs:
+    interface: mount
+    workshop-source: $SDK/jobs
+",
+    );
+    p.write(".workshop/test-sdk-mount/jobs/job.sh", "");
+    p.write(".workshop/test-sdk-mount/hooks/setup-base", "mkdir -p /opt/ro-slot\n");
+}
+
+/// Removes what a test's workshops leave outside their instances when a test fails: the
+/// interface profiles (`<ws>-<pid>-<sdk>`) of the project and the user's workshop data.
+/// Declared before the [`Project`], so it runs after the project's instances are deleted.
+struct Leftovers {
+    user: String,
+    project: Option<String>,
+}
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        let Some(id) = self.project.take() else { return };
+        let project = format!("workshop.{}", self.user);
+        let out = Command::new("lxc").args(["profile", "list", "--project", &project, "-f", "csv"]).output();
+        if let Ok(out) = out {
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                let name = line.split(',').next().unwrap_or_default();
+                if name.contains(&format!("-{id}-")) {
+                    let _ =
+                        Command::new("lxc").args(["profile", "delete", "--project", &project, name]).status();
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(user_home(&self.user).join(".local/share/workshop/id").join(&id));
+    }
+}
+
+/// M-01, M-06 (read-only host mount), M-07: default host sources are created as the user
+/// under their data and mounted; they survive a stop and a start; remove deletes them.
+#[test]
+fn mounts_on_the_host_are_made_kept_and_removed() {
+    if !lxd_enabled("mounts_on_the_host_are_made_kept_and_removed") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let mut leftovers = Leftovers { user: user.clone(), project: None };
+    let p = Project::new(&user, "mounts");
+    p.write(
+        "workshop.yaml",
+        "name: ws-mount
+base: ubuntu@22.04
+sdks:
+  - name: project-test-sdk-mount
+    plugs:
+      ro-host:
+        interface: mount
+        workshop-target: /test
+        read-only: true
+",
+    );
+    mount_sdk(&p);
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    let launched = w(&["launch"]);
+    assert!(launched.output().is_empty() || launched.output().contains("launched"), "{}", d.log());
+    launched.ok();
+    let id = p.id().expect("tracked");
+    leftovers.project = Some(id.clone());
+    let src = |plug: &str| -> PathBuf {
+        user_home(&user)
+            .join(".local/share/workshop/id")
+            .join(&id)
+            .join("ws-mount/mount/test-sdk-mount")
+            .join(plug)
+    };
+    let (uid, _) = user_ids(&user);
+    for plug in ["one", "two", "ro-host"] {
+        let meta = std::fs::metadata(src(plug)).unwrap_or_else(|e| panic!("{plug}: {e}\n{}", d.log()));
+        assert!(meta.is_dir(), "{plug}");
+        assert_eq!(meta.uid(), uid, "{plug} is the user's");
+    }
+    let present = "mountpoint -q /mnt/one && mountpoint -q /opt/two && mountpoint -q /test";
+    w(&["exec", "--", "bash", "-c", present]).ok();
+    // The mount is the host directory: a file written inside is the user's file outside.
+    w(&["exec", "--", "bash", "-c", "echo inside > /mnt/one/f"]).ok();
+    let f = src("one").join("f");
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), "inside\n");
+    assert_eq!(std::fs::metadata(&f).unwrap().uid(), uid);
+    // M-06: a read-only plug refuses writes, even root's.
+    w(&["exec", "--uid", "0", "--gid", "0", "--", "touch", "/test/tmp"]).fails();
+    assert!(!src("ro-host").join("tmp").exists());
+
+    // Stopped and started again: the mounts come back.
+    w(&["stop"]).ok();
+    w(&["start"]).ok();
+    w(&["exec", "--", "bash", "-c", present]).ok();
+    w(&["exec", "--", "test", "-f", "/mnt/one/f"]).ok();
+
+    // M-07: remove deletes the default host sources.
+    w(&["remove"]).ok();
+    for plug in ["one", "two", "ro-host"] {
+        assert!(!src(plug).exists(), "{plug} left behind");
+    }
+    let profiles = Command::new("lxc")
+        .args(["profile", "list", "--project", &format!("workshop.{user}"), "-f", "csv"])
+        .output()
+        .unwrap();
+    let profiles = String::from_utf8_lossy(&profiles.stdout);
+    assert!(!profiles.contains(&format!("-{id}-")), "profiles left behind: {profiles}");
+}
