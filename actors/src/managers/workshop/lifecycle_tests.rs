@@ -414,3 +414,73 @@ async fn without_a_store_a_store_sdk_is_refused_at_once() {
     assert!(refused.to_string().contains("cannot reach the SDK Store"), "{refused}");
     assert!(h.fake.instance(&h.target("ws")).is_none());
 }
+
+/// The log lines of the change's tasks of `kind`.
+async fn task_log(h: &Harness, change: &str, kind: &'static str) -> Vec<String> {
+    let id = change.to_string();
+    h.daemon
+        .engine
+        .send(Query(Box::new(move |st| {
+            st.change_tasks(&id).iter().filter(|t| t.kind == kind).flat_map(|t| t.log.clone()).collect()
+        })))
+        .await
+        .unwrap()
+}
+
+#[actix_rt::test]
+async fn interface_tasks_failing_are_undone() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    // resolve-interfaces: a privileged slot grafted onto the system SDK (C-11).
+    let h = harness(&["ws"]).await;
+    h.write(
+        ".workshop/ws.yaml",
+        "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: system\n    slots:\n      user-camera:\n        interface: camera\n",
+    );
+    let (change, status) = h.run(WorkshopAction::Launch, &["ws"], Mode::Transactional).await;
+    assert_eq!(status, Status::Error);
+    let log = task_log(&h, &change, "resolve-interfaces").await;
+    assert!(
+        log.iter()
+            .any(|l| l
+                .contains("installation not allowed by \"user-camera\" slot rule of interface \"camera\"")),
+        "{log:?}"
+    );
+    h.gone("ws");
+
+    // setup-profiles: LXD refuses the profile; auto-connect's connections are undone too.
+    let h = harness(&["ws"]).await;
+    h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: project-gpu\n");
+    h.write(".workshop/gpu/sdk.yaml", "name: gpu\nplugs:\n  gpu:\n");
+    h.fake.fail_next("set-profile", "injected");
+    let (change, status) = h.run(WorkshopAction::Launch, &["ws"], Mode::Transactional).await;
+    assert_eq!(status, Status::Error);
+    let tasks = h.tasks(&change).await;
+    for (kind, want) in [
+        ("resolve-interfaces", Status::Done),
+        ("auto-connect", Status::Undone),
+        ("setup-profiles", Status::Error),
+    ] {
+        assert!(tasks.iter().any(|(k, s)| k == kind && *s == want), "{kind}: {tasks:?}");
+    }
+    h.gone("ws");
+
+    // remove-profiles and discard-conns: a removal failing later puts them back.
+    assert_eq!(h.run(WorkshopAction::Launch, &["ws"], Mode::Transactional).await.1, Status::Done);
+    let before = h.fake.calls().iter().filter(|c| c.starts_with("set-profile")).count();
+    h.fake.fail_next("delete", "injected");
+    let (change, status) = h.run(WorkshopAction::Remove, &["ws"], Mode::Transactional).await;
+    assert_eq!(status, Status::Error);
+    let tasks = h.tasks(&change).await;
+    for kind in ["remove-profiles", "discard-conns"] {
+        assert!(tasks.iter().any(|(k, s)| k == kind && *s == Status::Undone), "{kind}: {tasks:?}");
+    }
+    // remove-profiles cleared the gpu SDK's profile, and its undo set it up again.
+    let after = h.fake.calls().iter().filter(|c| c.starts_with("set-profile") && c.ends_with(" gpu")).count();
+    assert!(after >= before + 2, "{:?}", h.fake.calls());
+    assert_eq!(h.workshop_status("ws").await, WorkshopStatus::Ready);
+    assert_eq!(h.run(WorkshopAction::Remove, &["ws"], Mode::Transactional).await.1, Status::Done);
+    h.gone("ws");
+}
