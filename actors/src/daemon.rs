@@ -80,6 +80,7 @@ pub struct Daemon {
     /// `None` means none are known.
     pub installed: Option<Recipient<ListInstalled>>,
     pub hooks: Addr<HookManager>,
+    pub interfaces: Addr<InterfaceManager>,
     pub health: SharedHealth,
     activity: Activity,
     /// Why the state engine can no longer keep the state durable, once it cannot: the daemon
@@ -111,8 +112,11 @@ impl Daemon {
         if let Err(e) = trees.sweep() {
             tracing::warn!(error = %e, "cannot sweep the SDK tree store");
         }
-        let interfaces =
-            InterfaceManager::new(backend.clone(), Interfaces { trees: trees.clone(), mounts_dir }).start();
+        let interfaces = InterfaceManager::new(
+            backend.clone(),
+            Interfaces { engine: engine.clone(), trees: trees.clone(), mounts_dir },
+        )
+        .start();
         let sdks = SdkManager::new(
             backend.clone(),
             Sdks { engine: engine.clone(), trees, store: store.clone(), try_dir },
@@ -127,7 +131,7 @@ impl Daemon {
         task::register(&engine, &runner, sdk::KINDS, sdks.clone().recipient());
         let hooks = HookManager::new(backend.clone()).start();
         task::register(&engine, &runner, hook::KINDS, hooks.clone().recipient());
-        task::register(&engine, &runner, interface::KINDS, interfaces.recipient());
+        task::register(&engine, &runner, interface::KINDS, interfaces.clone().recipient());
         engine.do_send(TaskRunner::attach(&runner));
         let activity = config.activity;
         Ok(Self {
@@ -138,6 +142,7 @@ impl Daemon {
             workshops,
             commands,
             hooks,
+            interfaces,
             store,
             installed: Some(sdks.clone().recipient()),
             health,

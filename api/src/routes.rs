@@ -75,6 +75,7 @@ endpoints! {
     GetSdk: "GET" "/v1/sdks/{name}" Trusted;
     /// Search the SDK Store.
     FindSdks: "GET" "/v1/find" Trusted;
+    ListConnections: "GET" "/v1/connections" Trusted;
 }
 
 #[cfg(test)]

@@ -291,6 +291,26 @@ impl Client {
         self.post::<Value>(paths::WARNINGS, &WarningAction { action: "okay".into(), timestamp }).map(drop)
     }
 
+    /// `GET /v1/connections?project-id=..[&workshop=..][&select=all]`.
+    pub fn connections(
+        &self,
+        project_id: &str,
+        workshop: Option<&str>,
+        all: bool,
+    ) -> Result<workshop_api::connections::Connections, ClientError> {
+        let query = [
+            ("project-id", project_id),
+            ("workshop", workshop.unwrap_or_default()),
+            ("select", if all { "all" } else { "" }),
+        ];
+        Ok(self
+            .get::<Option<workshop_api::connections::Connections>>(&http::with_query(
+                paths::CONNECTIONS,
+                &query,
+            ))?
+            .unwrap_or_default())
+    }
+
     /// `POST /v1/projects {"path"}`: tracks the project holding `path`.
     pub fn track_project(&self, path: &Path) -> Result<Project, ClientError> {
         self.post(paths::PROJECTS, &ProjectRequest { path: path.to_string_lossy().into_owned() })

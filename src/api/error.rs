@@ -8,6 +8,7 @@ use workshop_api::ErrorKind;
 use workshop_actors::backend::BackendError;
 use workshop_actors::managers::command::{AttachError, CommandError};
 use workshop_actors::managers::hook::WorkshopctlError;
+use workshop_actors::managers::interface::InterfaceError;
 use workshop_actors::managers::workshop::WorkshopError;
 use workshop_actors::project::ProjectError;
 use workshop_actors::store::StoreError;
@@ -116,6 +117,17 @@ impl From<WorkshopError> for ApiError {
             WorkshopError::Project(e) => e.into(),
             WorkshopError::Backend(e) => e.into(),
             WorkshopError::Engine(e) => e.into(),
+        }
+    }
+}
+
+impl From<InterfaceError> for ApiError {
+    fn from(e: InterfaceError) -> Self {
+        match e {
+            InterfaceError::BadRequest(m) => Self::BadRequest(m),
+            InterfaceError::NotFound(m) => Self::NotFound(m),
+            InterfaceError::Backend(e) => e.into(),
+            InterfaceError::Engine(e) => e.into(),
         }
     }
 }

@@ -101,6 +101,29 @@ sdks:
         assert!(meta.is_dir(), "{plug}");
         assert_eq!(meta.uid(), uid, "{plug} is the user's");
     }
+    // C-01 (one workshop): its connections and, by name, its unconnected plugs and slots.
+    let listed = w(&["connections", "ws-mount"]);
+    let text = listed.ok();
+    for re in [
+        r"^INTERFACE\s+PLUG\s+SLOT\s+NOTES$",
+        r"^mount\s+ws-mount/test-sdk-mount:one\s+ws-mount/system:mount\s+-$",
+        r"^mount\s+ws-mount/test-sdk-mount:two\s+ws-mount/system:mount\s+-$",
+        r"^mount\s+ws-mount/test-sdk-mount:ro-host\s+ws-mount/system:mount\s+-$",
+        r"^mount\s+-\s+ws-mount/test-sdk-mount:jobs\s+-$",
+    ] {
+        assert!(listed.has_line(re), "{re}:\n{text}");
+    }
+    assert!(!text.contains("system:gpu"), "default system slots are not listed:\n{text}");
+    // Without a name, the project's connections only.
+    let project = w(&["connections"]);
+    assert!(project.has_line(r"^mount\s+ws-mount/test-sdk-mount:one\s+ws-mount/system:mount\s+-$"));
+    assert!(!project.ok().contains("jobs"), "{}", project.output());
+    let json = w(&["connections", "--format", "json"]);
+    assert!(json.ok().contains(r#""slot": "ws-mount/system:mount""#), "{}", json.output());
+    // C-22.
+    let both = w(&["connections", "ws-mount", "--all"]);
+    assert!(both.fails().contains("cannot use --all with workshop name"), "{}", both.output());
+
     let present = "mountpoint -q /mnt/one && mountpoint -q /opt/two && mountpoint -q /test";
     w(&["exec", "--", "bash", "-c", present]).ok();
     // The mount is the host directory: a file written inside is the user's file outside.
@@ -129,4 +152,6 @@ sdks:
         .unwrap();
     let profiles = String::from_utf8_lossy(&profiles.stdout);
     assert!(!profiles.contains(&format!("-{id}-")), "profiles left behind: {profiles}");
+    // C-06: nothing of the connections is left for a new launch.
+    assert!(w(&["connections"]).ok().is_empty());
 }

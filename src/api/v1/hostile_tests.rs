@@ -52,6 +52,12 @@ async fn hostile_path_segments_are_refused_by_name() {
                 ("GET", format!("/v1/tasks/{segment}/websocket/stdio"), format!("invalid task id {quoted}")),
                 ("GET", format!("/v1/changes?project-id={segment}"), format!("invalid query: {project}")),
                 ("GET", format!("/v1/sdks/{segment}"), format!("invalid SDK name {quoted}")),
+                ("GET", format!("/v1/connections?project-id={segment}"), format!("invalid query: {project}")),
+                (
+                    "GET",
+                    format!("/v1/connections?project-id={UNKNOWN_PROJECT}&workshop={segment}"),
+                    format!("invalid query: {name}"),
+                ),
             ];
             for (method, path, want) in routes {
                 let body = if method == "POST" {
@@ -74,6 +80,43 @@ async fn hostile_path_segments_are_refused_by_name() {
         assert_400("GET", &path, "", http(&socket, "GET", &path, ""), "invalid change id");
         let path = "/v1/projects/0a1b2c3d4/workshops";
         assert_400("GET", path, "", http(&socket, "GET", path, ""), "invalid project id");
+    })
+    .await;
+}
+
+/// `GET /v1/connections`: a project id is required and must be the caller's; interface names
+/// and selections are checked.
+#[actix_web::test]
+async fn hostile_connection_queries_are_refused() {
+    let s = server().await;
+    let (socket, project_id) = (s.socket.clone(), s.project_id.clone());
+    blocking(move || {
+        let long = "a".repeat(100);
+        let refused = [
+            ("/v1/connections".to_string(), "missing project-id".to_string()),
+            (
+                format!("/v1/connections?project-id={project_id}&select=some"),
+                r#"invalid select parameter: \"some\""#.into(),
+            ),
+            (
+                format!("/v1/connections?project-id={project_id}&interface=..%2Fx"),
+                r#"invalid interface name \"../x\""#.into(),
+            ),
+            (
+                format!("/v1/connections?project-id={project_id}&interface={long}"),
+                format!(r#"invalid interface name \"{}\""#, "a".repeat(64)),
+            ),
+        ];
+        for (path, want) in refused {
+            assert_400("GET", &path, "", http(&socket, "GET", &path, ""), &want);
+        }
+        // Another user's (or no) project is not found; the caller's own lists nothing yet.
+        let path = format!("/v1/connections?project-id={UNKNOWN_PROJECT}");
+        assert_eq!(http(&socket, "GET", &path, "").0, 404);
+        let path = format!("/v1/connections?project-id={project_id}&select=all");
+        let (status, text) = http(&socket, "GET", &path, "");
+        assert_eq!(status, 200, "{text}");
+        assert!(text.contains(r#""established":[]"#), "{text}");
     })
     .await;
 }
@@ -466,6 +509,11 @@ mod properties {
                         ("POST", format!("/v1/changes/{seg}"), body.as_str()),
                         ("GET", format!("/v1/changes/{seg}/wait?timeout={seg}"), ""),
                         ("GET", format!("/v1/changes?project-id={seg}&select={seg}"), ""),
+                        (
+                            "GET",
+                            format!("/v1/connections?project-id={project}&workshop={seg}&interface={seg}"),
+                            "",
+                        ),
                         ("GET", format!("/v1/tasks/{seg}/websocket/{seg}"), ""),
                         ("POST", "/v1/warnings".to_string(), body.as_str()),
                         ("POST", "/v1/workshopctl".to_string(), body.as_str()),

@@ -1,6 +1,7 @@
 //! v1 routes, one module per resource.
 
 mod changes;
+mod connections;
 mod exec;
 mod projects;
 mod sdks;
@@ -69,6 +70,7 @@ fn route(e: Endpoint) -> Route {
         Endpoint::ListSdks => route.to(sdks::list),
         Endpoint::GetSdk => route.to(sdks::get),
         Endpoint::FindSdks => route.to(sdks::find),
+        Endpoint::ListConnections => route.to(connections::list),
     }
 }
 

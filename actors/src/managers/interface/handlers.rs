@@ -21,6 +21,7 @@ use crate::store::try_area;
 
 /// What the interface manager's handlers use besides the backend.
 pub struct Interfaces {
+    pub engine: actix::Addr<crate::engine::StateEngine>,
     /// Where SDK trees are kept (their `meta/sdk.yaml` declare plugs and slots).
     pub trees: TreeStore,
     /// Root-only directory where host sources are staged for LXD (`staging.rs`).

@@ -5,6 +5,7 @@
 
 pub mod conns;
 mod handlers;
+pub mod listing;
 pub mod mount;
 pub mod plan;
 pub mod policy;
@@ -17,8 +18,12 @@ use std::rc::Rc;
 
 use actix::prelude::*;
 
+use workshop_api::connections::Connections;
+
 use self::handlers::Env;
-use crate::backend::BackendActor;
+use crate::backend::{BackendActor, BackendError};
+use crate::engine::{EngineError, Query};
+use crate::managers::UserRef;
 use crate::managers::task::{self, Kind};
 use crate::runner::RunTask;
 use crate::state::Outcome;
@@ -65,6 +70,67 @@ pub struct InterfaceManager {
 impl InterfaceManager {
     pub fn new(backend: Addr<BackendActor>, interfaces: Interfaces) -> Self {
         Self { env: Env { backend, manager: Rc::new(interfaces) } }
+    }
+}
+
+/// Why a request about connections cannot be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum InterfaceError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+impl From<MailboxError> for InterfaceError {
+    fn from(e: MailboxError) -> Self {
+        Self::Engine(EngineError::Mailbox(e))
+    }
+}
+
+/// The plugs, slots and connections of workshops of one of the user's projects (the front
+/// checked the project is theirs and which workshops it has).
+#[derive(Message)]
+#[rtype(result = "Result<Connections, InterfaceError>")]
+pub struct ListConnections {
+    pub user: UserRef,
+    pub project_id: String,
+    pub workshops: Vec<String>,
+    pub filter: listing::Filter,
+}
+
+impl Handler<ListConnections> for InterfaceManager {
+    type Result = ResponseFuture<Result<Connections, InterfaceError>>;
+
+    fn handle(&mut self, msg: ListConnections, _ctx: &mut Context<Self>) -> Self::Result {
+        let env = self.env.clone();
+        Box::pin(async move {
+            let mut out = Connections::default();
+            for name in msg.workshops {
+                let t = task::TaskTarget {
+                    name: name.clone(),
+                    project_id: msg.project_id.clone(),
+                    project_path: String::new(),
+                    user: msg.user.clone(),
+                };
+                // A workshop still being launched (or broken) has no repository to show.
+                let repo = match handlers::load_repo(&env, &t).await {
+                    Ok((repo, _)) => repo,
+                    Err(e) => {
+                        tracing::debug!(workshop = %name, error = %e, "no interfaces to list");
+                        continue;
+                    }
+                };
+                let key = conns::workshop_key(msg.user.uid, &msg.project_id, &name);
+                let state = env.engine.send(Query(Box::new(move |st| conns::of_workshop(st, &key)))).await?;
+                listing::add_workshop(&mut out, &msg.project_id, &name, &repo, &state, &msg.filter);
+            }
+            Ok(out)
+        })
     }
 }
 

@@ -66,6 +66,7 @@ pub fn command() -> Command {
         ("info", "name", Offer::Any),
         ("shell", "name", Offer::Running),
         ("actions", "name", Offer::Any),
+        ("connections", "workshop", Offer::Launched),
     ] {
         cmd = with(cmd, sub, arg, offer);
     }

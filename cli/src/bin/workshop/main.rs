@@ -20,6 +20,7 @@ use workshop_client::Client;
 use workshop_client::{style, table};
 
 use crate::cmd::changes::{ChangesArgs, TasksArgs};
+use crate::cmd::connections::ConnectionsArgs;
 use crate::cmd::exec::{ActionsArgs, ExecFlags, ShellArgs};
 use crate::cmd::info::InfoArgs;
 use crate::cmd::init::InitArgs;
@@ -72,6 +73,8 @@ enum Command {
     Actions(ActionsArgs),
     /// List the changes of the project
     Changes(ChangesArgs),
+    /// List the interface connections of the project's workshops
+    Connections(ConnectionsArgs),
     /// List tasks for a specific change
     Tasks(TasksArgs),
     /// List warnings
@@ -132,6 +135,7 @@ fn dispatch(ctx: &Ctx, command: Command, raw: &[String]) -> anyhow::Result<()> {
         Command::Run(flags) => cmd::exec::exec(ctx, &flags, true, raw),
         Command::Actions(args) => cmd::exec::actions(ctx, &args),
         Command::Changes(args) => cmd::changes::changes(ctx, &args),
+        Command::Connections(args) => cmd::connections::run(ctx, &args),
         Command::Tasks(args) => cmd::changes::tasks(ctx, &args),
         Command::Warnings(args) => cmd::warnings::warnings(ctx, &args),
         Command::Okay => cmd::warnings::okay(ctx),

@@ -1,6 +1,7 @@
 //! One module per command (or family of commands).
 
 pub mod changes;
+pub mod connections;
 pub mod exec;
 pub mod info;
 pub mod init;
