@@ -93,6 +93,24 @@ pub struct Connections {
     pub slots: Vec<SlotInfo>,
 }
 
+/// The body of `POST /v1/connections`: connect one plug to one slot, or disconnect. The
+/// disconnect of one plug or slot (every connection of it) names it as the plug.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ConnectionsRequest {
+    /// `connect` or `disconnect`.
+    pub action: String,
+    /// Disconnect: drop the connection's record, so an automatic one comes back.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forget: bool,
+    #[serde(default)]
+    pub plugs: Vec<PlugRef>,
+    /// Connect: none means the system slot named like the plug; an empty slot name, the
+    /// single slot of the plug's interface on that SDK.
+    #[serde(default)]
+    pub slots: Vec<SlotRef>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

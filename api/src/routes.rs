@@ -76,6 +76,7 @@ endpoints! {
     /// Search the SDK Store.
     FindSdks: "GET" "/v1/find" Trusted;
     ListConnections: "GET" "/v1/connections" Trusted;
+    PostConnections: "POST" "/v1/connections" Trusted;
 }
 
 #[cfg(test)]

@@ -339,6 +339,14 @@ impl Client {
             .unwrap_or_default())
     }
 
+    /// `POST /v1/connections`: connect or disconnect; returns the change id.
+    pub fn change_connections(
+        &self,
+        request: &workshop_api::connections::ConnectionsRequest,
+    ) -> Result<String, ClientError> {
+        Ok(self.async_call(paths::CONNECTIONS, &encode(request)?)?.0)
+    }
+
     /// `POST /v1/projects/{id}/workshops`: launch, refresh, start, stop or remove; returns the change id.
     pub fn workshop_action(
         &self,

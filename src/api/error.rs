@@ -46,6 +46,8 @@ pub enum ApiError {
     BadGateway(String),
     #[error("{0}")]
     Internal(String),
+    #[error("{0}")]
+    NotImplemented(String),
 }
 
 impl ApiError {
@@ -65,6 +67,7 @@ impl ApiError {
             Self::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, None),
             Self::BadGateway(_) => (StatusCode::BAD_GATEWAY, None),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),
+            Self::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, None),
         }
     }
 

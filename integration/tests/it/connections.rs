@@ -135,6 +135,40 @@ sdks:
     w(&["exec", "--uid", "0", "--gid", "0", "--", "touch", "/test/tmp"]).fails();
     assert!(!src("ro-host").join("tmp").exists());
 
+    // M-04 and C-02: disconnect unmounts; the forms of connect mount again, made by hand.
+    w(&["disconnect", "ws-mount/test-sdk-mount:one"]).ok();
+    w(&["exec", "--", "bash", "-c", "! mountpoint -q /mnt/one"]).ok();
+    let listed = w(&["connections", "ws-mount"]);
+    assert!(listed.has_line(r"^mount\s+ws-mount/test-sdk-mount:one\s+-\s+-$"), "{}", listed.output());
+    w(&["connect", "ws-mount/test-sdk-mount:one", ":mount"]).ok();
+    w(&["disconnect", "ws-mount/test-sdk-mount:two", ":mount"]).ok();
+    w(&["connect", "ws-mount/test-sdk-mount:two", "ws-mount/system"]).ok();
+    // Already connected: nothing to do, and fine.
+    w(&["connect", "ws-mount/test-sdk-mount:two", "ws-mount/system:mount"]).ok();
+    let listed = w(&["connections", "ws-mount"]);
+    for plug in ["one", "two"] {
+        let re = format!(r"^mount\s+ws-mount/test-sdk-mount:{plug}\s+ws-mount/system:mount\s+manual$");
+        assert!(listed.has_line(&re), "{re}\n{}", listed.output());
+    }
+    w(&["exec", "--", "bash", "-c", present]).ok();
+    w(&["exec", "--", "test", "-f", "/mnt/one/f"]).ok();
+    // Refusals: another workshop's slot, a plug that does not exist, nothing to disconnect.
+    let across = w(&["connect", "ws-mount/test-sdk-mount:one", "other/system:mount"]);
+    assert!(across.fails().contains("cannot connect plugs and slots across different workshops"));
+    assert!(w(&["connect", "ws-mount/test-sdk-mount:nope", ":mount"]).fails().contains("no plug"));
+    // C-04: a slot alone disconnects everything connected to it; then nothing is left to do.
+    w(&["disconnect", "ws-mount/system:mount"]).ok();
+    let listed = w(&["connections", "ws-mount"]);
+    for plug in ["one", "two", "ro-host"] {
+        let re = format!(r"^mount\s+ws-mount/test-sdk-mount:{plug}\s+-\s+-$");
+        assert!(listed.has_line(&re), "{re}\n{}", listed.output());
+    }
+    w(&["exec", "--", "bash", "-c", "! mountpoint -q /mnt/one && ! mountpoint -q /test"]).ok();
+    assert!(w(&["disconnect", "ws-mount/system:mount"]).fails().contains("nothing to do"));
+    for plug in ["one", "two", "ro-host"] {
+        w(&["connect", &format!("ws-mount/test-sdk-mount:{plug}"), ":mount"]).ok();
+    }
+
     // Stopped and started again: the mounts come back.
     w(&["stop"]).ok();
     w(&["start"]).ok();

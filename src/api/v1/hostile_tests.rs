@@ -117,6 +117,58 @@ async fn hostile_connection_queries_are_refused() {
         let (status, text) = http(&socket, "GET", &path, "");
         assert_eq!(status, 200, "{text}");
         assert!(text.contains(r#""established":[]"#), "{text}");
+        // POST: names checked before any lookup; one plug and slot at a time.
+        let plug = |ws: &str, sdk: &str, name: &str| {
+            format!(r#"{{"project-id":"{project_id}","workshop":"{ws}","sdk":"{sdk}","plug":"{name}"}}"#)
+        };
+        let slot = |ws: &str| {
+            format!(r#"{{"project-id":"{project_id}","workshop":"{ws}","sdk":"system","slot":"mount"}}"#)
+        };
+        let refused = [
+            (
+                format!(r#"{{"action":"connect","plugs":[{}]}}"#, plug("../x", "s", "p")),
+                "invalid workshop name".to_string(),
+            ),
+            (
+                format!(r#"{{"action":"connect","plugs":[{}]}}"#, plug("ws", "S%", "p")),
+                r#"invalid SDK name \"S%\""#.into(),
+            ),
+            (
+                format!(r#"{{"action":"connect","plugs":[{}]}}"#, plug("ws", "s", "../p")),
+                r#"invalid plug or slot name \"../p\""#.into(),
+            ),
+            (
+                format!(r#"{{"action":"delete","plugs":[{}]}}"#, plug("ws", "s", "p")),
+                r#"unsupported action \"delete\""#.into(),
+            ),
+            (
+                r#"{"action":"connect"}"#.to_string(),
+                "a plug (or, to disconnect, a plug or slot) is required".into(),
+            ),
+            (
+                format!(
+                    r#"{{"action":"connect","plugs":[{}],"slots":[{}]}}"#,
+                    plug("ws", "s", "p"),
+                    slot("other")
+                ),
+                "cannot connect plugs and slots across different workshops".into(),
+            ),
+        ];
+        for (body, want) in refused {
+            assert_400(
+                "POST",
+                "/v1/connections",
+                &body,
+                http(&socket, "POST", "/v1/connections", &body),
+                &want,
+            );
+        }
+        let two =
+            format!(r#"{{"action":"connect","plugs":[{},{}]}}"#, plug("ws", "s", "p"), plug("ws", "s", "q"));
+        assert_eq!(http(&socket, "POST", "/v1/connections", &two).0, 501);
+        // A workshop that is not launched is not found.
+        let body = format!(r#"{{"action":"connect","plugs":[{}]}}"#, plug("ws", "s", "p"));
+        assert_eq!(http(&socket, "POST", "/v1/connections", &body).0, 404);
     })
     .await;
 }

@@ -71,6 +71,7 @@ fn route(e: Endpoint) -> Route {
         Endpoint::GetSdk => route.to(sdks::get),
         Endpoint::FindSdks => route.to(sdks::find),
         Endpoint::ListConnections => route.to(connections::list),
+        Endpoint::PostConnections => route.to(connections::post),
     }
 }
 

@@ -86,7 +86,7 @@ fn workshop_key(t: &TaskTarget) -> String {
 
 /// The connections whose devices this version can make: mounts on the host (see
 /// ARCHITECTURE.md, "Not built yet", for the others).
-fn is_built(conn: &ConnRef, repo: &Repo) -> bool {
+pub(super) fn is_built(conn: &ConnRef, repo: &Repo) -> bool {
     repo.plug(&conn.plug).is_some_and(|p| p.interface == "mount") && staging::is_host_mount(conn)
 }
 
@@ -312,6 +312,42 @@ pub async fn undo_discard_conns(ctx: TaskCtx, _env: Env) -> HandlerResult {
             current.entry(k).or_insert(v);
         }
         conns::set_workshop(st, &key, current);
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
+/// `connect` and `disconnect`: records the connection entries the request set (the profiles
+/// follow in `setup-profiles`).
+pub async fn change_conns(mut ctx: TaskCtx, _env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    let edits = ctx.read(&super::requests::EDITS).unwrap_or_default();
+    let key = workshop_key(&t);
+    let previous = ctx
+        .transact(move |st, _, _| {
+            let mut all = conns::of_workshop(st, &key);
+            let previous = super::requests::apply(&mut all, &edits);
+            conns::set_workshop(st, &key, all);
+            previous
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    // A second run after a crash finds its own edits: keep what the first one saw.
+    if ctx.read(&super::requests::PREVIOUS).is_none() {
+        ctx.write(&super::requests::PREVIOUS, &previous).await;
+    }
+    Ok(())
+}
+
+/// Undo of `connect` and `disconnect`: the entries are as they were.
+pub async fn undo_change_conns(ctx: TaskCtx, _env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    let previous = ctx.read(&super::requests::PREVIOUS).unwrap_or_default();
+    let key = workshop_key(&t);
+    ctx.transact(move |st, _, _| {
+        let mut all = conns::of_workshop(st, &key);
+        super::requests::apply(&mut all, &previous);
+        conns::set_workshop(st, &key, all);
     })
     .await
     .map_err(|e| e.to_string())

@@ -10,6 +10,7 @@ pub mod mount;
 pub mod plan;
 pub mod policy;
 pub mod repo;
+pub mod requests;
 pub mod staging;
 
 pub use handlers::Interfaces;
@@ -52,6 +53,18 @@ pub static KINDS: &[Kind<Interfaces>] = &[
         name: "remove-profiles",
         run: |c, e| Box::pin(handlers::remove_profiles(c, e)),
         undo: Some(|c, e| Box::pin(handlers::undo_remove_profiles(c, e))),
+        cleanup: None,
+    },
+    Kind {
+        name: "connect",
+        run: |c, e| Box::pin(handlers::change_conns(c, e)),
+        undo: Some(|c, e| Box::pin(handlers::undo_change_conns(c, e))),
+        cleanup: None,
+    },
+    Kind {
+        name: "disconnect",
+        run: |c, e| Box::pin(handlers::change_conns(c, e)),
+        undo: Some(|c, e| Box::pin(handlers::undo_change_conns(c, e))),
         cleanup: None,
     },
     Kind {
@@ -130,6 +143,35 @@ impl Handler<ListConnections> for InterfaceManager {
                 listing::add_workshop(&mut out, &msg.project_id, &name, &repo, &state, &msg.filter);
             }
             Ok(out)
+        })
+    }
+}
+
+impl Handler<requests::ChangeConnections> for InterfaceManager {
+    type Result = ResponseFuture<Result<String, InterfaceError>>;
+
+    fn handle(&mut self, msg: requests::ChangeConnections, _ctx: &mut Context<Self>) -> Self::Result {
+        let env = self.env.clone();
+        Box::pin(async move {
+            let t = task::TaskTarget {
+                name: msg.workshop.clone(),
+                project_id: msg.project_id.clone(),
+                project_path: String::new(),
+                user: msg.user.clone(),
+            };
+            let (repo, _) = handlers::load_repo(&env, &t).await.map_err(InterfaceError::NotFound)?;
+            let key = conns::workshop_key(msg.user.uid, &msg.project_id, &msg.workshop);
+            let current = env.engine.send(Query(Box::new(move |st| conns::of_workshop(st, &key)))).await?;
+            let data = crate::store::try_area::data_dir(&msg.user);
+            let edits = requests::edits(&repo, &current, &msg.request, data.as_deref(), &t)?;
+            let (user, request) = (msg.user.clone(), msg.request.clone());
+            let planned = env
+                .engine
+                .send(crate::engine::Transact(Box::new(move |st| {
+                    requests::plan(st, &user, &t, &request, edits)
+                })))
+                .await???;
+            Ok(planned)
         })
     }
 }

@@ -20,6 +20,7 @@ use workshop_client::Client;
 use workshop_client::{style, table};
 
 use crate::cmd::changes::{ChangesArgs, TasksArgs};
+use crate::cmd::connect::{ConnectArgs, DisconnectArgs};
 use crate::cmd::connections::ConnectionsArgs;
 use crate::cmd::exec::{ActionsArgs, ExecFlags, ShellArgs};
 use crate::cmd::info::InfoArgs;
@@ -75,6 +76,10 @@ enum Command {
     Changes(ChangesArgs),
     /// List the interface connections of the project's workshops
     Connections(ConnectionsArgs),
+    /// Connect a plug to a slot
+    Connect(ConnectArgs),
+    /// Disconnect a plug from a slot
+    Disconnect(DisconnectArgs),
     /// List tasks for a specific change
     Tasks(TasksArgs),
     /// List warnings
@@ -136,6 +141,8 @@ fn dispatch(ctx: &Ctx, command: Command, raw: &[String]) -> anyhow::Result<()> {
         Command::Actions(args) => cmd::exec::actions(ctx, &args),
         Command::Changes(args) => cmd::changes::changes(ctx, &args),
         Command::Connections(args) => cmd::connections::run(ctx, &args),
+        Command::Connect(args) => cmd::connect::connect(ctx, &args),
+        Command::Disconnect(args) => cmd::connect::disconnect(ctx, &args),
         Command::Tasks(args) => cmd::changes::tasks(ctx, &args),
         Command::Warnings(args) => cmd::warnings::warnings(ctx, &args),
         Command::Okay => cmd::warnings::okay(ctx),
