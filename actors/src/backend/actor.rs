@@ -73,6 +73,8 @@ backend_messages! {
     /// Sets (or, empty, removes) the profile of an SDK's interfaces.
     SetProfile { target: Target, sdk: String, devices: std::collections::BTreeMap<String, Device> } -> ()
         => |b, m| b.set_profile(&m.target, &m.sdk, &m.devices);
+    /// The host's GPUs.
+    HostGpus {} -> Vec<crate::lxd::GpuCard> => |b, _m| b.gpus();
     /// Sets or removes config keys.
     SetConfig { target: Target, changes: Vec<(String, Option<String>)> } -> ()
         => |b, m| b.set_config(&m.target, &m.changes);

@@ -30,6 +30,7 @@ struct Inner {
     runs: Vec<ExecSpec>,
     programs: Vec<(String, RunProgram)>,
     profiles: BTreeMap<(Target, String), BTreeMap<String, Device>>,
+    gpus: Vec<crate::lxd::GpuCard>,
 }
 
 /// What a fake collected run does: given the command's spec, what it outputs, after as long
@@ -91,6 +92,11 @@ impl FakeBackend {
     /// The devices of the profile of SDK `sdk` of a workshop (empty: no profile).
     pub fn profile(&self, target: &Target, sdk: &str) -> BTreeMap<String, Device> {
         self.inner.borrow().profiles.get(&(target.clone(), sdk.to_string())).cloned().unwrap_or_default()
+    }
+
+    /// The host's GPUs from now on (none by default).
+    pub fn set_gpus(&self, gpus: Vec<crate::lxd::GpuCard>) {
+        self.inner.borrow_mut().gpus = gpus;
     }
 
     /// Every exec session started so far.
@@ -270,6 +276,11 @@ impl Backend for FakeBackend {
             inner.profiles.insert(key, devices.clone());
         }
         Ok(())
+    }
+
+    async fn gpus(&self) -> Result<Vec<crate::lxd::GpuCard>, BackendError> {
+        self.call("gpus", "")?;
+        Ok(self.inner.borrow().gpus.clone())
     }
 
     async fn set_config(

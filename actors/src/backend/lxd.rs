@@ -213,6 +213,10 @@ impl Backend for LxdBackend {
         self.put_profile(target, sdk, devices).await
     }
 
+    async fn gpus(&self) -> Result<Vec<crate::lxd::GpuCard>, BackendError> {
+        self.client.gpus().await.map_err(|e| lxd_error("list the host's GPUs", e))
+    }
+
     async fn set_config(
         &self,
         target: &Target,

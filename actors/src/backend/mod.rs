@@ -97,6 +97,8 @@ pub trait Backend {
         sdk: &str,
         devices: &BTreeMap<String, Device>,
     ) -> Result<(), BackendError>;
+    /// The host's GPUs.
+    async fn gpus(&self) -> Result<Vec<crate::lxd::GpuCard>, BackendError>;
     /// Sets (or with `None` removes) instance config keys.
     async fn set_config(
         &self,

@@ -189,3 +189,38 @@ sdks:
     // C-06: nothing of the connections is left for a new launch.
     assert!(w(&["connections"]).ok().is_empty());
 }
+
+/// C-15 and C-02 (plug-only form): a gpu plug connects at launch on a host without a GPU,
+/// by hand again after a disconnect, and the workshop starts again.
+#[test]
+fn gpu_plugs_connect_without_a_gpu() {
+    if !lxd_enabled("gpu_plugs_connect_without_a_gpu") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let mut leftovers = Leftovers { user: user.clone(), project: None };
+    let p = Project::new(&user, "gpu");
+    p.write(
+        ".workshop/ws-gpu.yaml",
+        "name: ws-gpu\nbase: ubuntu@22.04\nsdks:\n  - name: project-test-sdk-gpu\n",
+    );
+    p.write(".workshop/test-sdk-gpu/sdk.yaml", "name: test-sdk-gpu\nplugs:\n  gpu:\n");
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    w(&["launch", "ws-gpu"]).ok();
+    leftovers.project = p.id();
+    let row = |notes: &str| format!(r"^gpu\s+ws-gpu/test-sdk-gpu:gpu\s+ws-gpu/system:gpu\s+{notes}$");
+    let listed = w(&["connections", "ws-gpu"]);
+    assert!(listed.has_line(&row("-")), "{}", listed.output());
+    w(&["disconnect", "ws-gpu/test-sdk-gpu:gpu"]).ok();
+    let listed = w(&["connections", "ws-gpu"]);
+    assert!(listed.has_line(r"^gpu\s+ws-gpu/test-sdk-gpu:gpu\s+-\s+-$"), "{}", listed.output());
+    w(&["connect", "ws-gpu/test-sdk-gpu:gpu"]).ok();
+    let listed = w(&["connections", "ws-gpu"]);
+    assert!(listed.has_line(&row("manual")), "{}", listed.output());
+    w(&["stop", "ws-gpu"]).ok();
+    w(&["start", "ws-gpu"]).ok();
+    assert!(w(&["list"]).has_line(r"^ws-gpu\s+Ready"));
+    w(&["remove", "ws-gpu"]).ok();
+}

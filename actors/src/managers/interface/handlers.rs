@@ -11,7 +11,7 @@ use super::conns::{self, ConnState, WorkshopConns};
 use super::mount::{self, MountPlug};
 use super::repo::{AutoConn, ConnRef, Repo};
 use super::staging;
-use crate::backend::{Device, GetInstance, SetProfile};
+use crate::backend::{Device, GetInstance, HostGpus, SetProfile};
 use crate::managers::sdk::spec::installed;
 use crate::managers::task::{self, HandlerResult, TaskTarget};
 use crate::runner::TaskCtx;
@@ -84,10 +84,19 @@ fn workshop_key(t: &TaskTarget) -> String {
     conns::workshop_key(t.user.uid, &t.project_id, &t.name)
 }
 
-/// The connections whose devices this version can make: mounts on the host (see
+/// The connections whose devices this version can make: mounts on the host and gpu (see
 /// ARCHITECTURE.md, "Not built yet", for the others).
 pub(super) fn is_built(conn: &ConnRef, repo: &Repo) -> bool {
-    repo.plug(&conn.plug).is_some_and(|p| p.interface == "mount") && staging::is_host_mount(conn)
+    match repo.plug(&conn.plug).map(|p| p.interface.as_str()) {
+        Some("mount") => staging::is_host_mount(conn),
+        Some("gpu") => true,
+        _ => false,
+    }
+}
+
+/// Whether `conn` is a gpu connection.
+fn is_gpu(conn: &ConnRef, repo: &Repo) -> bool {
+    repo.plug(&conn.plug).is_some_and(|p| p.interface == "gpu")
 }
 
 /// The state of a connection made automatically: a mount on the host takes its master's
@@ -182,6 +191,7 @@ pub async fn undo_auto_connect(ctx: TaskCtx, _env: Env) -> HandlerResult {
 pub fn profile_devices(
     repo: &Repo,
     all: &WorkshopConns,
+    gpus: &[crate::lxd::GpuCard],
     mounts_dir: &Path,
     t: &TaskTarget,
 ) -> Result<Profiles, String> {
@@ -193,6 +203,14 @@ pub fn profile_devices(
         let (Some(r), true) = (conns::parse_key(key), conn.connected()) else { continue };
         let Some(plug) = repo.plug(&r.plug) else { continue };
         if !is_built(&r, repo) {
+            continue;
+        }
+        if is_gpu(&r, repo) {
+            profiles
+                .devices
+                .entry(r.plug.sdk.clone())
+                .or_default()
+                .extend(super::gpu::devices(&r.plug.sdk, gpus));
             continue;
         }
         let Some(source) = &conn.host_source else { continue };
@@ -241,7 +259,13 @@ async fn apply_profiles(ctx: &TaskCtx, env: &Env, t: &TaskTarget) -> HandlerResu
     let (repo, _) = load_repo(env, t).await?;
     let key = workshop_key(t);
     let all = ctx.transact(move |st, _, _| conns::of_workshop(st, &key)).await.map_err(|e| e.to_string())?;
-    let profiles = profile_devices(&repo, &all, &env.mounts_dir, t)?;
+    let wants_gpu =
+        all.iter().any(|(k, c)| c.connected() && conns::parse_key(k).is_some_and(|r| is_gpu(&r, &repo)));
+    let gpus = if wants_gpu { env.call(HostGpus {}).await? } else { Vec::new() };
+    if wants_gpu && gpus.is_empty() {
+        ctx.log("No GPU on this host: the gpu connection gives the workshop no device").await;
+    }
+    let profiles = profile_devices(&repo, &all, &gpus, &env.mounts_dir, t)?;
     let mut staged = Vec::new();
     for s in &profiles.sources {
         staged

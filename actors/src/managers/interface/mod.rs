@@ -4,6 +4,7 @@
 //! (`plan.rs`), host sources staged for LXD (`staging.rs`) and task handlers (`handlers.rs`).
 
 pub mod conns;
+pub mod gpu;
 mod handlers;
 pub mod listing;
 pub mod mount;

@@ -250,7 +250,7 @@ mod tests {
         let system =
             SdkInfo::parse(include_str!("../../sdk/system/meta/sdk.yaml"), Strictness::Strict).unwrap();
         let mount = SdkInfo::parse(
-            "name: m\nplugs:\n  one: {interface: mount, workshop-target: /mnt/one}\n  two: {interface: mount, workshop-target: /opt/two}\n  gpu:\nslots:\n  jobs: {interface: mount, workshop-source: /x}\n",
+            "name: m\nplugs:\n  one: {interface: mount, workshop-target: /mnt/one}\n  two: {interface: mount, workshop-target: /opt/two}\n  gpu:\n  camera:\nslots:\n  jobs: {interface: mount, workshop-source: /x}\n",
             Strictness::Strict,
         )
         .unwrap();
@@ -383,6 +383,8 @@ mod tests {
                 .contains("(\"mount\" interface)")
         );
         let request = Request::Connect { plug: EndpointRef::new("m", "gpu"), slot: None };
+        assert_eq!(edits(&repo, &none, &request, Some(d), &t).unwrap().len(), 1);
+        let request = Request::Connect { plug: EndpointRef::new("m", "camera"), slot: None };
         assert!(
             edits(&repo, &none, &request, Some(d), &t).unwrap_err().to_string().contains("not supported yet")
         );

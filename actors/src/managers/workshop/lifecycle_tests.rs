@@ -484,3 +484,41 @@ async fn interface_tasks_failing_are_undone() {
     assert_eq!(h.run(WorkshopAction::Remove, &["ws"], Mode::Transactional).await.1, Status::Done);
     h.gone("ws");
 }
+
+#[actix_rt::test]
+async fn gpu_plugs_connect_with_or_without_gpus() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    for gpus in [
+        Vec::new(),
+        vec![crate::lxd::GpuCard { vendor_id: "8086".into(), drm: Some(crate::lxd::GpuDrm { id: 0 }) }],
+    ] {
+        let h = harness(&["ws"]).await;
+        h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: project-gpu\n");
+        h.write(".workshop/gpu/sdk.yaml", "name: gpu\nplugs:\n  gpu:\n");
+        h.fake.set_gpus(gpus.clone());
+        assert_eq!(h.run(WorkshopAction::Launch, &["ws"], Mode::Transactional).await.1, Status::Done);
+        // C-15: connected either way.
+        let msg = crate::managers::interface::ListConnections {
+            user: h.user.clone(),
+            project_id: h.project_id.clone(),
+            workshops: vec!["ws".into()],
+            filter: Default::default(),
+        };
+        let listed = h.daemon.interfaces.send(msg).await.unwrap().unwrap();
+        let rows: Vec<(String, String)> =
+            listed.established.iter().map(|c| (c.plug.plug.clone(), c.slot.slot.clone())).collect();
+        assert_eq!(rows, [("gpu".to_string(), "gpu".to_string())]);
+        let profile = h.fake.profile(&h.target("ws"), "gpu");
+        if gpus.is_empty() {
+            assert!(profile.is_empty(), "{profile:?}");
+        } else {
+            assert_eq!(profile["gpu_gpu_intel_0"]["id"], "0");
+        }
+        assert_eq!(h.run(WorkshopAction::Remove, &["ws"], Mode::Transactional).await.1, Status::Done);
+        assert!(h.fake.profile(&h.target("ws"), "gpu").is_empty(), "the profile goes with the workshop");
+        h.gone("ws");
+    }
+}
