@@ -86,6 +86,29 @@ pub fn known(conns: &WorkshopConns) -> BTreeSet<ConnRef> {
     conns.keys().filter_map(|k| parse_key(k)).collect()
 }
 
+/// What a refresh's auto-disconnect does to a workshop's entries (reference §4.1, "Refresh
+/// and restore"): every connection goes (auto and manual alike), undesired entries stay so
+/// that auto-connect does not make them again, and the host directories chosen by `remount`
+/// are kept aside (plug → directory) for auto-connect to use again.
+pub fn split_for_refresh(all: &WorkshopConns) -> (WorkshopConns, WorkshopConns, BTreeMap<String, String>) {
+    let mut kept = WorkshopConns::new();
+    let mut dropped = WorkshopConns::new();
+    let mut remounts = BTreeMap::new();
+    for (key, conn) in all {
+        if conn.undesired {
+            kept.insert(key.clone(), conn.clone());
+            continue;
+        }
+        if conn.remounted
+            && let (Some(r), Some(source)) = (parse_key(key), conn.host_source.clone())
+        {
+            remounts.insert(r.plug.to_string(), source);
+        }
+        dropped.insert(key.clone(), conn.clone());
+    }
+    (kept, dropped, remounts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +141,26 @@ mod tests {
         assert_eq!(json["host-source"], "/home/u/.local/share/workshop/id/0123abcd/ws/mount/s/one");
         assert!(json.get("remounted").is_none());
         assert_eq!(parse_key("nonsense"), None);
+    }
+
+    #[test]
+    fn refresh_drops_connections_keeps_undesired_ones_and_remounts() {
+        let state = |undesired: bool, remounted: bool| ConnState {
+            interface: "mount".into(),
+            auto: true,
+            undesired,
+            bound_to: None,
+            host_source: Some("/home/u/one".into()),
+            remounted,
+        };
+        let all = BTreeMap::from([
+            ("s:one system:mount".to_string(), state(false, true)),
+            ("s:two system:mount".to_string(), state(true, false)),
+            ("s:three system:mount".to_string(), state(false, false)),
+        ]);
+        let (kept, dropped, remounts) = split_for_refresh(&all);
+        assert_eq!(kept.keys().collect::<Vec<_>>(), ["s:two system:mount"]);
+        assert_eq!(dropped.keys().collect::<Vec<_>>(), ["s:one system:mount", "s:three system:mount"]);
+        assert_eq!(remounts, BTreeMap::from([("s:one".to_string(), "/home/u/one".to_string())]));
     }
 }

@@ -33,6 +33,8 @@ pub type Env = task::Env<Interfaces>;
 
 /// Task data: the connections an auto-connect made (undone by its undo).
 const ADDED: Key<Vec<String>> = Key::new("conns-added");
+/// Task data: the connections an auto-disconnect dropped (put back by its undo).
+const DROPPED: Key<WorkshopConns> = Key::new("conns-dropped");
 /// Task data: the connections a discard-conns dropped (put back by its undo).
 const DISCARDED: Key<WorkshopConns> = Key::new("conns-discarded");
 
@@ -142,6 +144,8 @@ pub async fn auto_connect(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     let (repo, file) = load_repo(&env, &t).await?;
     // Needed only for mounts on the host.
     let data = try_area::data_dir(&t.user);
+    // Host directories a refresh's auto-disconnect kept aside (remounted plugs).
+    let remounts: BTreeMap<String, String> = ctx.change_get(&remounts_key(&t.name)).unwrap_or_default();
     let key = workshop_key(&t);
     let read_key = key.clone();
     let mut all =
@@ -151,7 +155,12 @@ pub async fn auto_connect(mut ctx: TaskCtx, env: Env) -> HandlerResult {
         if !is_built(&auto.conn, &repo) {
             continue;
         }
-        let state = new_state(&auto, &repo, &all, data.as_deref(), &t)?;
+        let mut state = new_state(&auto, &repo, &all, data.as_deref(), &t)?;
+        let master = repo.master(&auto.conn.plug).to_string();
+        if let (Some(source), true) = (remounts.get(&master), state.host_source.is_some()) {
+            state.host_source = Some(source.clone());
+            state.remounted = true;
+        }
         let name = auto.conn.to_string();
         all.insert(name.clone(), state);
         if !added.contains(&name) {
@@ -372,6 +381,50 @@ pub async fn undo_change_conns(ctx: TaskCtx, _env: Env) -> HandlerResult {
         let mut all = conns::of_workshop(st, &key);
         super::requests::apply(&mut all, &previous);
         conns::set_workshop(st, &key, all);
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
+/// The change data key where auto-disconnect keeps the remounted host directories of a
+/// workshop (reference change data `remounts`).
+fn remounts_key(workshop: &str) -> String {
+    format!("remounts/{workshop}")
+}
+
+/// Refresh: every connection of the workshop goes (undesired entries stay), remounted host
+/// directories are kept in the change for auto-connect (`plan::add_auto_disconnect`).
+pub async fn auto_disconnect(mut ctx: TaskCtx, _env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    let key = workshop_key(&t);
+    let (dropped, remounts) = ctx
+        .transact(move |st, _, _| {
+            let (kept, dropped, remounts) = conns::split_for_refresh(&conns::of_workshop(st, &key));
+            conns::set_workshop(st, &key, kept);
+            (dropped, remounts)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    // A second run after a crash finds nothing left: keep what the first one took.
+    if !dropped.is_empty() {
+        ctx.write(&DROPPED, &dropped).await;
+        let value = serde_json::to_value(&remounts).map_err(|e| e.to_string())?;
+        ctx.change_set(&remounts_key(&t.name), value).await;
+    }
+    Ok(())
+}
+
+/// Undo of auto-disconnect: the connections come back.
+pub async fn undo_auto_disconnect(ctx: TaskCtx, _env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    let dropped = ctx.read(&DROPPED).unwrap_or_default();
+    let key = workshop_key(&t);
+    ctx.transact(move |st, _, _| {
+        let mut current = conns::of_workshop(st, &key);
+        for (k, v) in dropped {
+            current.insert(k, v);
+        }
+        conns::set_workshop(st, &key, current);
     })
     .await
     .map_err(|e| e.to_string())

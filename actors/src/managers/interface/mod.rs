@@ -45,6 +45,12 @@ pub static KINDS: &[Kind<Interfaces>] = &[
         cleanup: None,
     },
     Kind {
+        name: "auto-disconnect",
+        run: |c, e| Box::pin(handlers::auto_disconnect(c, e)),
+        undo: Some(|c, e| Box::pin(handlers::undo_auto_disconnect(c, e))),
+        cleanup: None,
+    },
+    Kind {
         name: "setup-profiles",
         run: |c, e| Box::pin(handlers::setup_profiles(c, e)),
         undo: Some(|c, e| Box::pin(handlers::undo_setup_profiles(c, e))),

@@ -77,6 +77,39 @@ pub fn add_discard(
     )
 }
 
+/// Refresh (reference §8.3 step 4), before the workshop is stopped and rebuilt:
+/// `auto-disconnect` (every connection goes, auto and manual alike; undesired entries stay;
+/// remounted host directories are kept in the change) → `remove-profiles`, after `after`;
+/// returns the last task. After the rebuild, [`add_auto_connect`] makes the connections
+/// again, with the remounted directories. Both tasks undo.
+pub fn add_auto_disconnect(
+    st: &mut State,
+    change: &ChangeId,
+    target: &TaskTarget,
+    after: Option<&TaskId>,
+    now: DateTime<Utc>,
+) -> TaskId {
+    let ws = &target.name;
+    let disconnect = add_task(
+        st,
+        change,
+        "auto-disconnect",
+        &format!("Disconnect interfaces of {ws:?}"),
+        target,
+        after,
+        now,
+    );
+    add_task(
+        st,
+        change,
+        "remove-profiles",
+        &format!("Remove interface profiles of {ws:?}"),
+        target,
+        Some(&disconnect),
+        now,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,5 +140,9 @@ mod tests {
         add_discard(&mut st, &change, &target(), None, now);
         let kinds: Vec<String> = st.change_tasks(&change).iter().map(|t| t.kind.clone()).collect();
         assert_eq!(kinds, ["remove-profiles", "discard-conns"]);
+        let change = st.new_change("refresh", "Refresh", now);
+        add_auto_disconnect(&mut st, &change, &target(), None, now);
+        let kinds: Vec<String> = st.change_tasks(&change).iter().map(|t| t.kind.clone()).collect();
+        assert_eq!(kinds, ["auto-disconnect", "remove-profiles"]);
     }
 }

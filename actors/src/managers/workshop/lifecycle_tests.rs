@@ -17,6 +17,7 @@ use crate::backend::fake::FakeBackend;
 use crate::daemon::{Daemon, DaemonConfig};
 use crate::engine::{Query, WatchChange};
 use crate::managers::UserRef;
+use crate::managers::task::TaskTarget;
 use crate::state::Status;
 
 /// The uid the tests act as: not root (root cannot launch), not a user of this machine.
@@ -520,5 +521,67 @@ async fn gpu_plugs_connect_with_or_without_gpus() {
         assert_eq!(h.run(WorkshopAction::Remove, &["ws"], Mode::Transactional).await.1, Status::Done);
         assert!(h.fake.profile(&h.target("ws"), "gpu").is_empty(), "the profile goes with the workshop");
         h.gone("ws");
+    }
+}
+
+/// What a refresh will plan around its rebuild (issue 12): `auto-disconnect` and
+/// `remove-profiles`, then `add_auto_connect`; a failure after the disconnect puts the
+/// connections back.
+#[actix_rt::test]
+async fn refresh_planners_disconnect_and_connect_again() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    use crate::managers::interface::plan as interface_plan;
+    let h = harness(&["ws"]).await;
+    h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: project-gpu\n");
+    h.write(".workshop/gpu/sdk.yaml", "name: gpu\nplugs:\n  gpu:\n");
+    assert_eq!(h.run(WorkshopAction::Launch, &["ws"], Mode::Transactional).await.1, Status::Done);
+    let listed = |h: &Harness| {
+        let msg = crate::managers::interface::ListConnections {
+            user: h.user.clone(),
+            project_id: h.project_id.clone(),
+            workshops: vec!["ws".into()],
+            filter: Default::default(),
+        };
+        let interfaces = h.daemon.interfaces.clone();
+        async move { interfaces.send(msg).await.unwrap().unwrap().established.len() }
+    };
+    assert_eq!(listed(&h).await, 1);
+    let target = TaskTarget {
+        name: "ws".into(),
+        project_id: h.project_id.clone(),
+        project_path: h.root.join("project").to_string_lossy().into_owned(),
+        user: h.user.clone(),
+    };
+    for fail in [false, true] {
+        if fail {
+            // remove-profiles (the system and gpu SDKs) passes, setup-profiles fails:
+            // everything is undone.
+            h.fake.fail_after("set-profile", 2, "injected");
+        }
+        let (t, user) = (target.clone(), h.user.clone());
+        let change = h
+            .daemon
+            .engine
+            .send(crate::engine::Transact(Box::new(move |st| {
+                let now = chrono::Utc::now();
+                let change =
+                    crate::managers::task::new_change(st, "refresh", "Refresh", &user, &t.project_id, now);
+                let last = interface_plan::add_auto_disconnect(st, &change, &t, None, now);
+                interface_plan::add_auto_connect(st, &change, &t, Some(&last), now);
+                change
+            })))
+            .await
+            .unwrap()
+            .unwrap();
+        let status = h.settled(&change).await;
+        assert_eq!(status, if fail { Status::Error } else { Status::Done });
+        let tasks = h.tasks(&change).await;
+        if fail {
+            assert!(tasks.iter().any(|(k, s)| k == "auto-disconnect" && *s == Status::Undone), "{tasks:?}");
+        }
+        assert_eq!(listed(&h).await, 1, "fail={fail}: {tasks:?}");
     }
 }
