@@ -165,6 +165,17 @@ sdks:
     }
     w(&["exec", "--", "bash", "-c", "! mountpoint -q /mnt/one && ! mountpoint -q /test"]).ok();
     assert!(w(&["disconnect", "ws-mount/system:mount"]).fails().contains("nothing to do"));
+    // A host source the user swapped for a symlink is never followed: the connection fails
+    // and nothing of where it points is mounted.
+    let one = src("one");
+    let aside = one.with_file_name("one.aside");
+    std::fs::rename(&one, &aside).unwrap();
+    std::os::unix::fs::symlink("/etc", &one).unwrap();
+    let swapped = w(&["connect", "ws-mount/test-sdk-mount:one", ":mount"]);
+    assert!(swapped.fails().contains("cannot"), "{}", swapped.output());
+    w(&["exec", "--", "bash", "-c", "! mountpoint -q /mnt/one && ! test -e /mnt/one/passwd"]).ok();
+    std::fs::remove_file(&one).unwrap();
+    std::fs::rename(&aside, &one).unwrap();
     for plug in ["one", "two", "ro-host"] {
         w(&["connect", &format!("ws-mount/test-sdk-mount:{plug}"), ":mount"]).ok();
     }
