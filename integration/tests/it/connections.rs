@@ -233,5 +233,21 @@ fn gpu_plugs_connect_without_a_gpu() {
     w(&["stop", "ws-gpu"]).ok();
     w(&["start", "ws-gpu"]).ok();
     assert!(w(&["list"]).has_line(r"^ws-gpu\s+Ready"));
+    // X-01: completion of plug and slot names.
+    let complete = |words: &[&str]| {
+        let index = (words.len() - 1).to_string();
+        let env = [
+            ("COMPLETE", "bash"),
+            ("_CLAP_IFS", "\n"),
+            ("_CLAP_COMPLETE_INDEX", index.as_str()),
+            ("_CLAP_COMPLETE_COMP_TYPE", "9"),
+            ("_CLAP_COMPLETE_SPACE", "false"),
+        ];
+        let mut args = vec!["--"];
+        args.extend_from_slice(words);
+        d.cli_as(Some(&user), &p.path, &args, &env).ok().lines().map(String::from).collect::<Vec<_>>()
+    };
+    assert_eq!(complete(&["workshop", "connect", "ws-gpu/test"]), ["ws-gpu/test-sdk-gpu:gpu"]);
+    assert!(complete(&["workshop", "disconnect", "ws-gpu/"]).contains(&"ws-gpu/system:gpu".to_string()));
     w(&["remove", "ws-gpu"]).ok();
 }
