@@ -111,6 +111,18 @@ pub struct ConnectionsRequest {
     pub slots: Vec<SlotRef>,
 }
 
+/// The body of `POST /v1/projects/{id}/workshops/{name}/mounts`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct MountsRequest {
+    /// `remount`.
+    pub action: String,
+    /// A plug connected to the system `mount` slot.
+    pub plug: PlugRef,
+    /// The absolute host directory it takes its files from from now on.
+    pub host_source: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -77,6 +77,7 @@ endpoints! {
     FindSdks: "GET" "/v1/find" Trusted;
     ListConnections: "GET" "/v1/connections" Trusted;
     PostConnections: "POST" "/v1/connections" Trusted;
+    Mounts: "POST" "/v1/projects/{id}/workshops/{name}/mounts" Trusted;
 }
 
 #[cfg(test)]

@@ -347,6 +347,17 @@ impl Client {
         Ok(self.async_call(paths::CONNECTIONS, &encode(request)?)?.0)
     }
 
+    /// `POST /v1/projects/{id}/workshops/{name}/mounts`: remount; returns the change id.
+    pub fn remount(
+        &self,
+        project_id: &str,
+        name: &str,
+        request: &workshop_api::connections::MountsRequest,
+    ) -> Result<String, ClientError> {
+        let target = paths::workshop_mounts(project_id, &http::encode_component(name));
+        Ok(self.async_call(&target, &encode(request)?)?.0)
+    }
+
     /// `POST /v1/projects/{id}/workshops`: launch, refresh, start, stop or remove; returns the change id.
     pub fn workshop_action(
         &self,

@@ -339,6 +339,22 @@ impl Dir {
         Ok(dir)
     }
 
+    /// Renames the entry `name` to `new_name` in `to` (never following a symlink; an empty
+    /// directory at `new_name` is replaced). The raw OS error is kept for the caller to tell
+    /// "not empty" and "another filesystem" apart.
+    pub fn rename_to(&self, name: &str, to: &Dir, new_name: &str) -> Result<(), io::Error> {
+        let bad = || io::Error::from(io::ErrorKind::InvalidInput);
+        let from = component(name, &self.path).map_err(|_| bad())?;
+        let into = component(new_name, &to.path).map_err(|_| bad())?;
+        // SAFETY: both names are NUL-terminated and relative to directory fds we hold.
+        if unsafe { libc::renameat(self.fd.as_raw_fd(), from.as_ptr(), to.fd.as_raw_fd(), into.as_ptr()) }
+            != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// Removes the entry `name` and, for a directory, everything in it, never following a
     /// symlink (a symlink is removed itself); at most `limit` entries in all. Nothing there
     /// is fine.

@@ -251,3 +251,81 @@ fn gpu_plugs_connect_without_a_gpu() {
     assert!(complete(&["workshop", "disconnect", "ws-gpu/"]).contains(&"ws-gpu/system:gpu".to_string()));
     w(&["remove", "ws-gpu"]).ok();
 }
+
+/// M-09, M-11, M-12, M-15: remount while running (the directory moves, the mount follows),
+/// onto a non-empty directory (refused while running), while stopped; remove leaves
+/// remounted directories alone.
+#[test]
+fn remount_running_and_stopped() {
+    if !lxd_enabled("remount_running_and_stopped") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let mut leftovers = Leftovers { user: user.clone(), project: None };
+    let p = Project::new(&user, "remount");
+    p.write(
+        "workshop.yaml",
+        "name: ws-remount\nbase: ubuntu@22.04\nsdks:\n  - name: project-test-sdk-mount\n",
+    );
+    mount_sdk(&p);
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    w(&["launch"]).ok();
+    let id = p.id().expect("tracked");
+    leftovers.project = Some(id.clone());
+    let src = |plug: &str| -> PathBuf {
+        user_home(&user)
+            .join(".local/share/workshop/id")
+            .join(&id)
+            .join("ws-remount/mount/test-sdk-mount")
+            .join(plug)
+    };
+    let (uid, _) = user_ids(&user);
+
+    // M-09: running; a relative SOURCE is the current directory's.
+    w(&["exec", "--", "bash", "-c", "echo before > /mnt/one/f"]).ok();
+    w(&["remount", "ws-remount/test-sdk-mount:one", "one-host"]).ok();
+    let one = p.path.join("one-host");
+    assert!(one.is_dir() && !src("one").exists(), "{}", d.log());
+    assert_eq!(std::fs::read_to_string(one.join("f")).unwrap(), "before\n");
+    w(&["exec", "--", "bash", "-c", "echo after > /mnt/one/g"]).ok();
+    assert_eq!(std::fs::read_to_string(one.join("g")).unwrap(), "after\n");
+    assert_eq!(std::fs::metadata(one.join("g")).unwrap().uid(), uid);
+
+    // M-11: a non-empty directory while running.
+    let home = user_home(&user);
+    let refused = w(&["remount", "ws-remount/test-sdk-mount:two", home.to_str().unwrap()]);
+    let want = format!(
+        "source {:?} is not empty; workshop must be stopped to remount safely",
+        home.display().to_string()
+    );
+    assert!(refused.fails().contains(&want), "{}", refused.output());
+    assert!(src("two").is_dir(), "nothing moved");
+
+    // M-12: stopped.
+    w(&["stop"]).ok();
+    w(&["remount", "ws-remount/test-sdk-mount:two", p.path.join("two-host").to_str().unwrap()]).ok();
+    w(&["start"]).ok();
+    let two = p.path.join("two-host");
+    assert!(two.is_dir());
+    w(&[
+        "exec",
+        "--",
+        "bash",
+        "-c",
+        "mountpoint -q /opt/two && echo x > /opt/two/h && mountpoint -q /mnt/one",
+    ])
+    .ok();
+    assert!(two.join("h").is_file());
+    w(&["exec", "--", "test", "-f", "/mnt/one/g"]).ok();
+    // A plug not connected to the host cannot be remounted.
+    w(&["disconnect", "ws-remount/test-sdk-mount:two"]).ok();
+    let unconnected = w(&["remount", "ws-remount/test-sdk-mount:two", "elsewhere"]);
+    assert!(unconnected.fails().contains("is not connected"), "{}", unconnected.output());
+
+    // M-15: remove leaves the remounted directories alone.
+    w(&["remove"]).ok();
+    assert!(one.join("g").is_file() && two.join("h").is_file());
+    assert!(!src("one").exists() && !src("two").exists());
+}

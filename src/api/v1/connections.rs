@@ -8,7 +8,7 @@ use workshop_actors::managers::interface::ListConnections;
 use workshop_actors::managers::interface::listing::Filter;
 use workshop_actors::managers::interface::requests::{ChangeConnections, Request};
 use workshop_actors::managers::workshop::ListWorkshops;
-use workshop_api::connections::ConnectionsRequest;
+use workshop_api::connections::{ConnectionsRequest, MountsRequest};
 use workshop_api::definition::is_valid_name;
 use workshop_api::definition::{EndpointRef, SYSTEM_SDK};
 use workshop_api::ids::{ProjectId, WorkshopName};
@@ -151,6 +151,52 @@ pub async fn post(
         Request::Disconnect { first, other, forget: body.forget }
     };
     let msg = ChangeConnections { user: caller.user_ref(), project_id, workshop, request };
+    let change = state.interfaces.send(msg).await??;
+    Ok(accepted(&change, serde_json::Value::Null, state.warning_meta(&caller).await))
+}
+
+/// Longest host path a remount takes.
+const MAX_PATH: usize = 4096;
+
+/// `POST /v1/projects/{id}/workshops/{name}/mounts`: `remount`.
+pub async fn mounts(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(ProjectId, WorkshopName)>,
+    body: web::Json<MountsRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, workshop) = path.into_inner();
+    let (project_id, workshop) = (project_id.into_string(), workshop.into_string());
+    let body = body.into_inner();
+    if body.action != "remount" {
+        let shown: String = body.action.chars().take(64).collect();
+        return Err(ApiError::BadRequest(format!("unsupported action {shown:?}")));
+    }
+    let p = &body.plug;
+    let (pid, ws, plug) = endpoint(&p.project_id, &p.workshop, &p.sdk, &p.plug, false)?;
+    if pid != project_id || ws != workshop {
+        return Err(ApiError::BadRequest("the plug is not of this workshop".into()));
+    }
+    let source = &body.host_source;
+    if source.len() > MAX_PATH || source.contains('\0') || !source.starts_with('/') {
+        let shown: String = source.chars().take(64).collect();
+        return Err(ApiError::BadRequest(format!(
+            "invalid host source {shown:?}: an absolute path is required"
+        )));
+    }
+    let list =
+        ListWorkshops { user: caller.user_ref(), project_id: project_id.clone(), state: String::new() };
+    let launched = state.workshops.send(list).await??;
+    if !launched.workshops.iter().any(|w| w.name == workshop) {
+        return Err(ApiError::NotFound(format!("workshop {workshop:?} is not launched")));
+    }
+    let msg = workshop_actors::managers::interface::remount::Remount {
+        user: caller.user_ref(),
+        project_id,
+        workshop,
+        plug,
+        source: std::path::PathBuf::from(source),
+    };
     let change = state.interfaces.send(msg).await??;
     Ok(accepted(&change, serde_json::Value::Null, state.warning_meta(&caller).await))
 }

@@ -46,6 +46,8 @@ async fn hostile_path_segments_are_refused_by_name() {
                 ("GET", format!("/v1/projects/{segment}/workshops/dev/actions"), project.clone()),
                 ("POST", format!("/v1/projects/{UNKNOWN_PROJECT}/workshops/{segment}/exec"), name.clone()),
                 ("POST", format!("/v1/projects/{segment}/workshops/dev/exec"), project.clone()),
+                ("POST", format!("/v1/projects/{UNKNOWN_PROJECT}/workshops/{segment}/mounts"), name.clone()),
+                ("POST", format!("/v1/projects/{segment}/workshops/dev/mounts"), project.clone()),
                 ("GET", format!("/v1/changes/{segment}"), change.clone()),
                 ("POST", format!("/v1/changes/{segment}"), change.clone()),
                 ("GET", format!("/v1/changes/{segment}/wait"), change.clone()),
@@ -169,6 +171,27 @@ async fn hostile_connection_queries_are_refused() {
         // A workshop that is not launched is not found.
         let body = format!(r#"{{"action":"connect","plugs":[{}]}}"#, plug("ws", "s", "p"));
         assert_eq!(http(&socket, "POST", "/v1/connections", &body).0, 404);
+        // Remount: the plug of the workshop in the path, an absolute host path.
+        let mounts = format!("/v1/projects/{project_id}/workshops/ws/mounts");
+        let remount = |plug: String, source: &str| {
+            format!(r#"{{"action":"remount","plug":{plug},"host-source":"{source}"}}"#)
+        };
+        let refused = [
+            (remount(plug("ws", "s", "p"), "relative/dir"), r#"invalid host source \"relative/dir\""#),
+            (remount(plug("ws", "s", "p"), "/a\\u0000b"), "invalid host source"),
+            (remount(plug("other", "s", "p"), "/x"), "the plug is not of this workshop"),
+            (remount(plug("ws", "s", "../p"), "/x"), r#"invalid plug or slot name \"../p\""#),
+            (
+                format!(r#"{{"action":"mount","plug":{},"host-source":"/x"}}"#, plug("ws", "s", "p")),
+                r#"unsupported action \"mount\""#,
+            ),
+        ];
+        for (body, want) in refused {
+            assert_400("POST", &mounts, &body, http(&socket, "POST", &mounts, &body), want);
+        }
+        let long = remount(plug("ws", "s", "p"), &format!("/{}", "a".repeat(5000)));
+        assert_400("POST", &mounts, "long", http(&socket, "POST", &mounts, &long), "invalid host source");
+        assert_eq!(http(&socket, "POST", &mounts, &remount(plug("ws", "s", "p"), "/x")).0, 404);
     })
     .await;
 }

@@ -72,6 +72,7 @@ fn route(e: Endpoint) -> Route {
         Endpoint::FindSdks => route.to(sdks::find),
         Endpoint::ListConnections => route.to(connections::list),
         Endpoint::PostConnections => route.to(connections::post),
+        Endpoint::Mounts => route.to(connections::mounts),
     }
 }
 

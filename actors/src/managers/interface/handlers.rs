@@ -429,3 +429,24 @@ pub async fn undo_auto_disconnect(ctx: TaskCtx, _env: Env) -> HandlerResult {
     .await
     .map_err(|e| e.to_string())
 }
+
+/// `remount`: moves the host directory (as the user) and records the new one.
+pub async fn remount(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    let moved = ctx.read(&super::remount::MOVE).ok_or("task has no remount")?;
+    let running = env.call(GetInstance { target: t.backend() }).await?.is_some_and(|i| i.running);
+    // A second run after a crash finds the move made: the old directory is gone.
+    super::remount::move_source(&t.user, moved.old.into(), moved.new.into(), running).await?;
+    change_conns(ctx, env).await
+}
+
+/// Undo of `remount`: the entries are as they were and the directory goes back (when it can).
+pub async fn undo_remount(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    if let Some(moved) = ctx.read(&super::remount::MOVE)
+        && let Err(e) = super::remount::move_source(&t.user, moved.new.into(), moved.old.into(), true).await
+    {
+        ctx.log(e).await;
+    }
+    undo_change_conns(ctx, env).await
+}

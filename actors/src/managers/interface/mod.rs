@@ -10,6 +10,7 @@ pub mod listing;
 pub mod mount;
 pub mod plan;
 pub mod policy;
+pub mod remount;
 pub mod repo;
 pub mod requests;
 pub mod staging;
@@ -72,6 +73,12 @@ pub static KINDS: &[Kind<Interfaces>] = &[
         name: "disconnect",
         run: |c, e| Box::pin(handlers::change_conns(c, e)),
         undo: Some(|c, e| Box::pin(handlers::undo_change_conns(c, e))),
+        cleanup: None,
+    },
+    Kind {
+        name: "remount",
+        run: |c, e| Box::pin(handlers::remount(c, e)),
+        undo: Some(|c, e| Box::pin(handlers::undo_remount(c, e))),
         cleanup: None,
     },
     Kind {
@@ -177,6 +184,33 @@ impl Handler<requests::ChangeConnections> for InterfaceManager {
                 .send(crate::engine::Transact(Box::new(move |st| {
                     requests::plan(st, &user, &t, &request, edits)
                 })))
+                .await???;
+            Ok(planned)
+        })
+    }
+}
+
+impl Handler<remount::Remount> for InterfaceManager {
+    type Result = ResponseFuture<Result<String, InterfaceError>>;
+
+    fn handle(&mut self, msg: remount::Remount, _ctx: &mut Context<Self>) -> Self::Result {
+        let env = self.env.clone();
+        Box::pin(async move {
+            let t = task::TaskTarget {
+                name: msg.workshop.clone(),
+                project_id: msg.project_id.clone(),
+                project_path: String::new(),
+                user: msg.user.clone(),
+            };
+            let (repo, _) = handlers::load_repo(&env, &t).await.map_err(InterfaceError::NotFound)?;
+            let key = conns::workshop_key(msg.user.uid, &msg.project_id, &msg.workshop);
+            let current = env.engine.send(Query(Box::new(move |st| conns::of_workshop(st, &key)))).await?;
+            let (old, edits) = remount::edits(&repo, &current, &msg.plug, &msg.source)?;
+            let moved = remount::Move { old, new: msg.source.display().to_string() };
+            let plug = msg.plug.clone();
+            let planned = env
+                .engine
+                .send(crate::engine::Transact(Box::new(move |st| remount::plan(st, &t, &plug, moved, edits))))
                 .await???;
             Ok(planned)
         })

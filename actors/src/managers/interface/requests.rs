@@ -15,10 +15,13 @@ use crate::managers::task::{self, TaskTarget, add_task};
 use crate::managers::workshop::status;
 use crate::state::{Key, State};
 
-/// Task data: the connection entries a `connect` or `disconnect` sets (`None`: removed).
-pub const EDITS: Key<Vec<(String, Option<ConnState>)>> = Key::new("conn-edits");
+/// Connection entries to set, by key (`None`: removed).
+pub type Edits = Vec<(String, Option<ConnState>)>;
+
+/// Task data: the connection entries a `connect` or `disconnect` sets.
+pub const EDITS: Key<Edits> = Key::new("conn-edits");
 /// Task data: the entries as they were before (for the undo).
-pub const PREVIOUS: Key<Vec<(String, Option<ConnState>)>> = Key::new("conn-previous");
+pub const PREVIOUS: Key<Edits> = Key::new("conn-previous");
 
 /// What the user asked: connect a plug to a slot, or disconnect.
 #[derive(Debug, Clone)]

@@ -75,6 +75,7 @@ pub fn command() -> Command {
     cmd = cmd.mut_subcommand("connect", |c| {
         c.mut_arg("plug", |a| a.add(ends(Side::Plugs))).mut_arg("slot", |a| a.add(ends(Side::Slots)))
     });
+    cmd = cmd.mut_subcommand("remount", |c| c.mut_arg("plug", |a| a.add(ends(Side::Plugs))));
     cmd = cmd.mut_subcommand("disconnect", |c| {
         c.mut_arg("plug_or_slot", |a| a.add(ends(Side::Both))).mut_arg("slot", |a| a.add(ends(Side::Slots)))
     });

@@ -11,7 +11,7 @@ const GROUPS: &[(&str, &[&str])] = &[
     ("List and acknowledge warnings:", &["warnings", "okay"]),
     ("Enumerate workshops, list their details:", &["list", "info", "actions"]),
     ("List recent changes and individual activities:", &["changes", "tasks"]),
-    ("Manage connections between plugs and slots:", &["connections", "connect", "disconnect"]),
+    ("Manage connections between plugs and slots:", &["connections", "connect", "disconnect", "remount"]),
     ("Run commands inside a workshop:", &["exec", "shell", "run"]),
     ("Additional commands:", &["version", "completion", "help"]),
 ];

@@ -20,7 +20,7 @@ use workshop_client::Client;
 use workshop_client::{style, table};
 
 use crate::cmd::changes::{ChangesArgs, TasksArgs};
-use crate::cmd::connect::{ConnectArgs, DisconnectArgs};
+use crate::cmd::connect::{ConnectArgs, DisconnectArgs, RemountArgs};
 use crate::cmd::connections::ConnectionsArgs;
 use crate::cmd::exec::{ActionsArgs, ExecFlags, ShellArgs};
 use crate::cmd::info::InfoArgs;
@@ -80,6 +80,8 @@ enum Command {
     Connect(ConnectArgs),
     /// Disconnect a plug from a slot
     Disconnect(DisconnectArgs),
+    /// Mount another host directory for a plug
+    Remount(RemountArgs),
     /// List tasks for a specific change
     Tasks(TasksArgs),
     /// List warnings
@@ -143,6 +145,7 @@ fn dispatch(ctx: &Ctx, command: Command, raw: &[String]) -> anyhow::Result<()> {
         Command::Connections(args) => cmd::connections::run(ctx, &args),
         Command::Connect(args) => cmd::connect::connect(ctx, &args),
         Command::Disconnect(args) => cmd::connect::disconnect(ctx, &args),
+        Command::Remount(args) => cmd::connect::remount(ctx, &args),
         Command::Tasks(args) => cmd::changes::tasks(ctx, &args),
         Command::Warnings(args) => cmd::warnings::warnings(ctx, &args),
         Command::Okay => cmd::warnings::okay(ctx),

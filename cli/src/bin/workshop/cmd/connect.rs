@@ -37,6 +37,18 @@ pub struct DisconnectArgs {
     pub no_wait: bool,
 }
 
+/// Arguments of `remount`.
+#[derive(Debug, Args)]
+pub struct RemountArgs {
+    /// The plug: <workshop>/<sdk>:<plug>, connected to the system mount slot
+    pub plug: String,
+    /// The host directory it takes its files from from now on
+    pub source: std::path::PathBuf,
+    /// Print the change id and do not wait for it
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
 /// `(workshop, sdk, name)` of `<ws>/<sdk>:<name>`; with `sdk_only`, `<ws>/<sdk>` too (the
 /// name is then empty).
 pub fn parse_full(text: &str, sdk_only: bool) -> anyhow::Result<(String, String, String)> {
@@ -97,6 +109,29 @@ fn send(ctx: &Ctx, request: ConnectionsRequest, no_wait: bool) -> anyhow::Result
         Outcome::Undone(chg) | Outcome::Paused(chg) => {
             bail!("cannot {}: change {} was undone", request.action, chg.id)
         }
+        Outcome::Failed(_, err) => bail!(err),
+    }
+}
+
+/// `workshop remount`: SOURCE is made absolute against the current directory.
+pub fn remount(ctx: &Ctx, args: &RemountArgs) -> anyhow::Result<()> {
+    let project = ctx.project()?;
+    let (ws, sdk, name) = parse_full(&args.plug, false)?;
+    let cwd = std::env::current_dir()?;
+    let source = crate::context::absolute(&cwd, &args.source);
+    let request = workshop_api::connections::MountsRequest {
+        action: "remount".into(),
+        plug: PlugRef { project_id: project.id.clone(), workshop: ws.clone(), sdk, plug: name },
+        host_source: source.to_string_lossy().into_owned(),
+    };
+    let change = ctx.client.remount(&project.id, &ws, &request)?;
+    if args.no_wait {
+        println!("{change}");
+        return Ok(());
+    }
+    match wait::wait(&ctx.client, &change, WaitOptions::default())? {
+        Outcome::Done => Ok(()),
+        Outcome::Undone(chg) | Outcome::Paused(chg) => bail!("cannot remount: change {} was undone", chg.id),
         Outcome::Failed(_, err) => bail!(err),
     }
 }
