@@ -329,3 +329,84 @@ fn remount_running_and_stopped() {
     assert!(one.join("g").is_file() && two.join("h").is_file());
     assert!(!src("one").exists() && !src("two").exists());
 }
+
+/// B-01 and B-03: bound plugs as listed after launch, sharing their anchor's host directory,
+/// disconnected as a group.
+#[test]
+fn bound_plugs_share_their_anchor() {
+    if !lxd_enabled("bound_plugs_share_their_anchor") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let mut leftovers = Leftovers { user: user.clone(), project: None };
+    let p = Project::new(&user, "bind");
+    p.write(
+        "workshop.yaml",
+        "name: ws-bind
+base: ubuntu@22.04
+sdks:
+  - name: project-test-sdk-mount
+    plugs:
+      two:
+        bind: test-sdk-multiple-plugs:two
+  - name: project-test-sdk-multiple-plugs
+    plugs:
+      one:
+        bind: test-sdk-mount:one
+  - name: project-test-sdk-ssh-agent
+    plugs:
+      ssh-agent:
+        bind: test-sdk-multiple-plugs:ssh-agent
+",
+    );
+    mount_sdk(&p);
+    p.write(
+        ".workshop/test-sdk-multiple-plugs/sdk.yaml",
+        "name: test-sdk-multiple-plugs
+plugs:
+  one:
+    interface: mount
+    workshop-target: /mnt/one
+  two:
+    interface: mount
+    workshop-target: /opt/two
+  ssh-agent:
+    interface: ssh-agent
+",
+    );
+    p.write(".workshop/test-sdk-ssh-agent/sdk.yaml", "name: test-sdk-ssh-agent\nplugs:\n  ssh-agent:\n");
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    w(&["launch"]).ok();
+    let id = p.id().expect("tracked");
+    leftovers.project = Some(id.clone());
+    let listed = w(&["connections", "ws-bind"]);
+    let want = "\
+INTERFACE  PLUG                                       SLOT                         NOTES
+mount      -                                          ws-bind/test-sdk-mount:jobs  -
+mount      ws-bind/test-sdk-mount:one                 ws-bind/system:mount         bind.2
+mount      ws-bind/test-sdk-mount:two                 ws-bind/system:mount         bind.5
+mount      ws-bind/test-sdk-multiple-plugs:one        ws-bind/system:mount         bind.2
+mount      ws-bind/test-sdk-multiple-plugs:two        ws-bind/system:mount         bind.5
+ssh-agent  ws-bind/test-sdk-multiple-plugs:ssh-agent  -                            bind.6
+ssh-agent  ws-bind/test-sdk-ssh-agent:ssh-agent       -                            bind.6
+";
+    assert_eq!(listed.ok(), want);
+    // B-02: the anchors' directories, one per group.
+    let mounts = user_home(&user).join(".local/share/workshop/id").join(&id).join("ws-bind/mount");
+    assert!(
+        mounts.join("test-sdk-mount/one").is_dir() && mounts.join("test-sdk-multiple-plugs/two").is_dir()
+    );
+    assert!(
+        !mounts.join("test-sdk-multiple-plugs/one").exists() && !mounts.join("test-sdk-mount/two").exists()
+    );
+    // B-03.
+    w(&["disconnect", "ws-bind/test-sdk-multiple-plugs:two"]).ok();
+    let listed = w(&["connections", "ws-bind"]);
+    for plug in ["test-sdk-mount:two", "test-sdk-multiple-plugs:two"] {
+        let re = format!(r"^mount\s+ws-bind/{plug}\s+-\s+bind\.5$");
+        assert!(listed.has_line(&re), "{re}\n{}", listed.output());
+    }
+    w(&["remove"]).ok();
+}
