@@ -410,3 +410,87 @@ ssh-agent  ws-bind/test-sdk-ssh-agent:ssh-agent       -                         
     }
     w(&["remove"]).ok();
 }
+
+/// C-26 and C-17 (listed connection), with real traffic: a TCP service inside the workshop
+/// reached from the host through a system plug; the manual form (C-18); disconnect closes it.
+#[test]
+fn tcp_tunnels_carry_traffic() {
+    if !lxd_enabled("tcp_tunnels_carry_traffic") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let mut leftovers = Leftovers { user: user.clone(), project: None };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let p = Project::new(&user, "tunnel");
+    p.write(
+        "workshop.yaml",
+        &format!(
+            "name: dev
+base: ubuntu@22.04
+sdks:
+  - name: project-web
+  - name: system
+    plugs:
+      web:
+        interface: tunnel
+        endpoint: 127.0.0.1:{port}
+connections:
+  - plug: system:web
+    slot: web:http
+"
+        ),
+    );
+    p.write(
+        ".workshop/web/sdk.yaml",
+        "name: web\nslots:\n  http:\n    interface: tunnel\n    endpoint: 8080\n",
+    );
+    p.write("hello-from-project", "hello\n");
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    w(&["launch"]).ok();
+    leftovers.project = p.id();
+    let listed = w(&["connections", "--all"]);
+    assert!(listed.has_line(r"^tunnel\s+dev/system:web\s+dev/web:http\s+-$"), "{}", listed.output());
+    w(&[
+        "exec",
+        "--",
+        "systemd-run",
+        "--user",
+        "--working-directory=/project",
+        "--",
+        "python3",
+        "-m",
+        "http.server",
+        "8080",
+    ])
+    .ok();
+    let fetch = || -> String {
+        let out = Command::new("curl")
+            .args(["-s", "--max-time", "2", &format!("http://127.0.0.1:{port}/")])
+            .output();
+        out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut body = fetch();
+    while !body.contains("hello-from-project") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        body = fetch();
+    }
+    assert!(body.contains("hello-from-project"), "{body}\n{}", d.log());
+    // Disconnected, the host port is closed; connected by hand, it carries traffic again.
+    w(&["disconnect", "dev/system:web"]).ok();
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "port still open");
+    w(&["connect", "dev/system:web", "dev/web:http"]).ok();
+    let listed = w(&["connections"]);
+    assert!(listed.has_line(r"^tunnel\s+dev/system:web\s+dev/web:http\s+manual$"), "{}", listed.output());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut body = fetch();
+    while !body.contains("hello-from-project") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        body = fetch();
+    }
+    assert!(body.contains("hello-from-project"), "{body}");
+    w(&["remove"]).ok();
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "port still open after remove");
+}

@@ -86,12 +86,17 @@ fn workshop_key(t: &TaskTarget) -> String {
     conns::workshop_key(t.user.uid, &t.project_id, &t.name)
 }
 
-/// The connections whose devices this version can make: mounts on the host and gpu (see
+/// The connections whose devices this version can make: mounts on the host, gpu and IP
+/// tunnels (see
 /// ARCHITECTURE.md, "Not built yet", for the others).
 pub(super) fn is_built(conn: &ConnRef, repo: &Repo) -> bool {
     match repo.plug(&conn.plug).map(|p| p.interface.as_str()) {
         Some("mount") => staging::is_host_mount(conn),
         Some("gpu") => true,
+        Some("tunnel") => match (repo.plug(&conn.plug), repo.slot(&conn.slot)) {
+            (Some(plug), Some(slot)) => super::tunnel::is_built(plug, slot),
+            _ => false,
+        },
         _ => false,
     }
 }
@@ -212,6 +217,16 @@ pub fn profile_devices(
         let (Some(r), true) = (conns::parse_key(key), conn.connected()) else { continue };
         let Some(plug) = repo.plug(&r.plug) else { continue };
         if !is_built(&r, repo) {
+            continue;
+        }
+        if plug.interface == "tunnel" {
+            let slot = repo.slot(&r.slot).ok_or_else(|| format!("no slot {}", r.slot))?;
+            let device = super::tunnel::device(plug, slot)?;
+            profiles
+                .devices
+                .entry(r.plug.sdk.clone())
+                .or_default()
+                .insert(mount::device_name(&r.plug), device);
             continue;
         }
         if is_gpu(&r, repo) {

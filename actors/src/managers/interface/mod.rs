@@ -14,6 +14,7 @@ pub mod remount;
 pub mod repo;
 pub mod requests;
 pub mod staging;
+pub mod tunnel;
 
 pub use handlers::Interfaces;
 
