@@ -13,6 +13,7 @@ use crate::engine::{EngineError, Failure, IsBusy, StateEngine};
 use crate::health::{HealthMonitor, SharedHealth};
 use crate::managers::command::{self, CommandManager};
 use crate::managers::hook::{self, HookManager};
+use crate::managers::interface::{self, InterfaceManager, Interfaces};
 use crate::managers::sdk::{self, SdkManager, Sdks};
 use crate::managers::task;
 use crate::managers::workshop::{self, WorkshopConfig, WorkshopManager};
@@ -82,6 +83,7 @@ pub struct Daemon {
     pub hooks: Addr<HookManager>,
     /// `workshop du` and `workshop prune`.
     pub space: Addr<SpaceManager>,
+    pub interfaces: Addr<InterfaceManager>,
     pub health: SharedHealth,
     activity: Activity,
     /// Why the state engine can no longer keep the state durable, once it cannot: the daemon
@@ -102,6 +104,7 @@ impl Daemon {
         let try_dir = config.store.cache_dir.join("try");
         let store = StoreActor::new(StoreClient::new(config.store)).start();
         let cache_dir = config.workshop.cache_dir.clone();
+        let mounts_dir = config.workshop.mounts_dir.clone();
         let trees = TreeStore::open(config.state_dir.join(TREES_DIR))?;
         // What an interrupted commit left behind.
         if let Err(e) = trees.sweep() {
@@ -115,6 +118,11 @@ impl Daemon {
             .start();
         // Workshops LXD could not start by itself (their project is staged by the daemon) are
         // started again whenever LXD is healthy.
+        let interfaces = InterfaceManager::new(
+            backend.clone(),
+            Interfaces { engine: engine.clone(), trees: trees.clone(), mounts_dir },
+        )
+        .start();
         let sdks = SdkManager::new(
             backend.clone(),
             Sdks { engine: engine.clone(), trees: trees.clone(), store: store.clone(), try_dir },
@@ -130,6 +138,7 @@ impl Daemon {
         task::register(&engine, &runner, sdk::KINDS, sdks.clone().recipient());
         let hooks = HookManager::new(backend.clone()).start();
         task::register(&engine, &runner, hook::KINDS, hooks.clone().recipient());
+        task::register(&engine, &runner, interface::KINDS, interfaces.clone().recipient());
         engine.do_send(TaskRunner::attach(&runner));
         let activity = config.activity;
         Ok(Self {
@@ -140,6 +149,7 @@ impl Daemon {
             workshops,
             commands,
             hooks,
+            interfaces,
             store,
             installed: Some(sdks.clone().recipient()),
             space,

@@ -5,6 +5,7 @@
 //! (kebab-case keys). This crate depends on serde and chrono only.
 
 pub mod changes;
+pub mod connections;
 pub mod definition;
 pub mod doctor;
 pub mod duration;

@@ -28,6 +28,10 @@ pub fn workshop(project_id: &str, name: &str) -> String {
     format!("/v1/projects/{project_id}/workshops/{name}")
 }
 
+pub fn workshop_mounts(project_id: &str, name: &str) -> String {
+    format!("/v1/projects/{project_id}/workshops/{name}/mounts")
+}
+
 pub fn workshop_actions(project_id: &str, name: &str) -> String {
     format!("/v1/projects/{project_id}/workshops/{name}/actions")
 }

@@ -79,6 +79,9 @@ endpoints! {
     DoctorFix: "POST" "/v1/doctor" Trusted;
     DiskUsage: "GET" "/v1/disk-usage" Trusted;
     Prune: "POST" "/v1/prune" Trusted;
+    ListConnections: "GET" "/v1/connections" Trusted;
+    PostConnections: "POST" "/v1/connections" Trusted;
+    Mounts: "POST" "/v1/projects/{id}/workshops/{name}/mounts" Trusted;
 }
 
 #[cfg(test)]

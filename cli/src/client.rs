@@ -291,6 +291,26 @@ impl Client {
         self.post::<Value>(paths::WARNINGS, &WarningAction { action: "okay".into(), timestamp }).map(drop)
     }
 
+    /// `GET /v1/connections?project-id=..[&workshop=..][&select=all]`.
+    pub fn connections(
+        &self,
+        project_id: &str,
+        workshop: Option<&str>,
+        all: bool,
+    ) -> Result<workshop_api::connections::Connections, ClientError> {
+        let query = [
+            ("project-id", project_id),
+            ("workshop", workshop.unwrap_or_default()),
+            ("select", if all { "all" } else { "" }),
+        ];
+        Ok(self
+            .get::<Option<workshop_api::connections::Connections>>(&http::with_query(
+                paths::CONNECTIONS,
+                &query,
+            ))?
+            .unwrap_or_default())
+    }
+
     /// `POST /v1/projects {"path"}`: tracks the project holding `path`.
     pub fn track_project(&self, path: &Path) -> Result<Project, ClientError> {
         self.post(paths::PROJECTS, &ProjectRequest { path: path.to_string_lossy().into_owned() })
@@ -317,6 +337,25 @@ impl Client {
         Ok(self
             .get::<Option<Actions>>(&paths::workshop_actions(project_id, &http::encode_component(name)))?
             .unwrap_or_default())
+    }
+
+    /// `POST /v1/connections`: connect or disconnect; returns the change id.
+    pub fn change_connections(
+        &self,
+        request: &workshop_api::connections::ConnectionsRequest,
+    ) -> Result<String, ClientError> {
+        Ok(self.async_call(paths::CONNECTIONS, &encode(request)?)?.0)
+    }
+
+    /// `POST /v1/projects/{id}/workshops/{name}/mounts`: remount; returns the change id.
+    pub fn remount(
+        &self,
+        project_id: &str,
+        name: &str,
+        request: &workshop_api::connections::MountsRequest,
+    ) -> Result<String, ClientError> {
+        let target = paths::workshop_mounts(project_id, &http::encode_component(name));
+        Ok(self.async_call(&target, &encode(request)?)?.0)
     }
 
     /// `POST /v1/projects/{id}/workshops`: launch, refresh, start, stop or remove; returns the change id.

@@ -8,6 +8,7 @@ use workshop_api::ErrorKind;
 use workshop_actors::backend::BackendError;
 use workshop_actors::managers::command::{AttachError, CommandError};
 use workshop_actors::managers::hook::WorkshopctlError;
+use workshop_actors::managers::interface::InterfaceError;
 use workshop_actors::managers::workshop::WorkshopError;
 use workshop_actors::project::ProjectError;
 use workshop_actors::space::SpaceError;
@@ -48,6 +49,8 @@ pub enum ApiError {
     BadGateway(String),
     #[error("{0}")]
     Internal(String),
+    #[error("{0}")]
+    NotImplemented(String),
 }
 
 impl ApiError {
@@ -68,6 +71,7 @@ impl ApiError {
             Self::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, None),
             Self::BadGateway(_) => (StatusCode::BAD_GATEWAY, None),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),
+            Self::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, None),
         }
     }
 
@@ -121,6 +125,17 @@ impl From<WorkshopError> for ApiError {
             WorkshopError::Project(e) => e.into(),
             WorkshopError::Backend(e) => e.into(),
             WorkshopError::Engine(e) => e.into(),
+        }
+    }
+}
+
+impl From<InterfaceError> for ApiError {
+    fn from(e: InterfaceError) -> Self {
+        match e {
+            InterfaceError::BadRequest(m) => Self::BadRequest(m),
+            InterfaceError::NotFound(m) => Self::NotFound(m),
+            InterfaceError::Backend(e) => e.into(),
+            InterfaceError::Engine(e) => e.into(),
         }
     }
 }

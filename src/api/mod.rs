@@ -17,6 +17,7 @@ use workshop_actors::engine::{Query, StateEngine};
 use workshop_actors::health::SharedHealth;
 use workshop_actors::managers::command::CommandManager;
 use workshop_actors::managers::hook::HookManager;
+use workshop_actors::managers::interface::InterfaceManager;
 use workshop_actors::managers::workshop::WorkshopManager;
 use workshop_actors::store::StoreActor;
 use workshop_actors::store::installed::ListInstalled;
@@ -35,6 +36,7 @@ pub struct AppState {
     /// The tree store, once there is one (see `Daemon::installed`).
     pub installed: Option<actix::Recipient<ListInstalled>>,
     pub hooks: Addr<HookManager>,
+    pub interfaces: Addr<InterfaceManager>,
     pub health: SharedHealth,
     /// `workshop du` and `workshop prune`.
     pub space: Addr<workshop_actors::space::SpaceManager>,
@@ -54,6 +56,7 @@ impl AppState {
             store: daemon.store.clone(),
             installed: daemon.installed.clone(),
             hooks: daemon.hooks.clone(),
+            interfaces: daemon.interfaces.clone(),
             health: daemon.health.clone(),
             space: daemon.space.clone(),
             backend: daemon.backend.clone(),

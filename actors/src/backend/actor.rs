@@ -82,6 +82,11 @@ backend_messages! {
         => |b, m| b.set_device(&m.target, &m.name, &m.device);
     /// Removes a device.
     RemoveDevice { target: Target, name: String } -> () => |b, m| b.remove_device(&m.target, &m.name);
+    /// Sets (or, empty, removes) the profile of an SDK's interfaces.
+    SetProfile { target: Target, sdk: String, devices: std::collections::BTreeMap<String, Device> } -> ()
+        => |b, m| b.set_profile(&m.target, &m.sdk, &m.devices);
+    /// The host's GPUs.
+    HostGpus {} -> Vec<crate::lxd::GpuCard> => |b, _m| b.gpus();
     /// Sets or removes config keys.
     SetConfig { target: Target, changes: Vec<(String, Option<String>)> } -> ()
         => |b, m| b.set_config(&m.target, &m.changes);

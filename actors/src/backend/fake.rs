@@ -35,6 +35,8 @@ struct Inner {
     pool_full: bool,
     /// Templates, as (user, name).
     templates: Vec<(String, String)>,
+    profiles: BTreeMap<(Target, String), BTreeMap<String, Device>>,
+    gpus: Vec<crate::lxd::GpuCard>,
 }
 
 /// What a fake collected run does: given the command's spec, what it outputs, after as long
@@ -106,6 +108,16 @@ impl FakeBackend {
 
     pub fn file(&self, target: &Target, path: &str) -> Option<GuestFile> {
         self.inner.borrow().files.get(&(target.clone(), path.to_string())).cloned()
+    }
+
+    /// The devices of the profile of SDK `sdk` of a workshop (empty: no profile).
+    pub fn profile(&self, target: &Target, sdk: &str) -> BTreeMap<String, Device> {
+        self.inner.borrow().profiles.get(&(target.clone(), sdk.to_string())).cloned().unwrap_or_default()
+    }
+
+    /// The host's GPUs from now on (none by default).
+    pub fn set_gpus(&self, gpus: Vec<crate::lxd::GpuCard>) {
+        self.inner.borrow_mut().gpus = gpus;
     }
 
     /// Every exec session started so far.
@@ -306,6 +318,31 @@ impl Backend for FakeBackend {
         self.with_instance(target, |i| {
             i.devices.remove(name);
         })
+    }
+
+    async fn set_profile(
+        &self,
+        target: &Target,
+        sdk: &str,
+        devices: &BTreeMap<String, Device>,
+    ) -> Result<(), BackendError> {
+        self.call("set-profile", &format!("{} {sdk}", target.instance_name()))?;
+        let key = (target.clone(), sdk.to_string());
+        let mut inner = self.inner.borrow_mut();
+        if devices.is_empty() {
+            inner.profiles.remove(&key);
+        } else {
+            if !inner.instances.contains_key(target) {
+                return Err(BackendError::NotLaunched(target.name.clone()));
+            }
+            inner.profiles.insert(key, devices.clone());
+        }
+        Ok(())
+    }
+
+    async fn gpus(&self) -> Result<Vec<crate::lxd::GpuCard>, BackendError> {
+        self.call("gpus", "")?;
+        Ok(self.inner.borrow().gpus.clone())
     }
 
     async fn set_config(

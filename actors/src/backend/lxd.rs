@@ -13,6 +13,7 @@ mod instances;
 mod layout;
 mod names;
 pub mod origin;
+mod profiles;
 mod ready;
 mod search;
 mod space;
@@ -215,6 +216,19 @@ impl Backend for LxdBackend {
 
     async fn remove_device(&self, target: &Target, name: &str) -> Result<(), BackendError> {
         self.drop_device(target, name).await
+    }
+
+    async fn set_profile(
+        &self,
+        target: &Target,
+        sdk: &str,
+        devices: &BTreeMap<String, Device>,
+    ) -> Result<(), BackendError> {
+        self.put_profile(target, sdk, devices).await
+    }
+
+    async fn gpus(&self) -> Result<Vec<crate::lxd::GpuCard>, BackendError> {
+        self.client.gpus().await.map_err(|e| lxd_error("list the host's GPUs", e))
     }
 
     async fn set_config(

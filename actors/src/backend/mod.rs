@@ -97,6 +97,17 @@ pub trait Backend {
     async fn set_device(&self, target: &Target, name: &str, device: &Device) -> Result<(), BackendError>;
     /// Removes a device; a missing one is fine.
     async fn remove_device(&self, target: &Target, name: &str) -> Result<(), BackendError>;
+    /// Makes the workshop's profile of SDK `sdk` hold exactly `devices` and be applied to the
+    /// instance; no devices removes the profile. Applied as one ETag-checked update, rolled
+    /// back when the instance refuses it (e.g. a device it cannot plug in).
+    async fn set_profile(
+        &self,
+        target: &Target,
+        sdk: &str,
+        devices: &BTreeMap<String, Device>,
+    ) -> Result<(), BackendError>;
+    /// The host's GPUs.
+    async fn gpus(&self) -> Result<Vec<crate::lxd::GpuCard>, BackendError>;
     /// Sets (or with `None` removes) instance config keys.
     async fn set_config(
         &self,

@@ -41,7 +41,7 @@ pub use operations::Operation;
 pub use profiles::{Devices, Profile, ProfilePut};
 pub use projects::Project;
 pub use put::ConfigPut;
-pub use server::{ServerEnvironment, ServerInfo, ServerVersion, StorageDriverInfo};
+pub use server::{GpuCard, GpuDrm, ServerEnvironment, ServerInfo, ServerVersion, StorageDriverInfo};
 pub use snapshots::InstanceSnapshot;
 pub use storage::{StoragePool, StorageVolume, Usage};
 pub use transport::{Endpoint, TlsIdentity, discover_socket};

@@ -177,7 +177,42 @@ struct ServerPut<'a> {
     config: &'a BTreeMap<String, Value>,
 }
 
+/// A GPU of the host (`GET /1.0/resources`, `gpu.cards[]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct GpuCard {
+    /// PCI vendor id, e.g. `10de` (NVIDIA), `1002` (AMD), `8086` (Intel).
+    #[serde(default)]
+    pub vendor_id: String,
+    #[serde(default)]
+    pub drm: Option<GpuDrm>,
+}
+
+/// A GPU's DRM device.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct GpuDrm {
+    #[serde(default)]
+    pub id: u64,
+}
+
+#[derive(Deserialize)]
+struct Resources {
+    #[serde(default)]
+    gpu: GpuResources,
+}
+
+#[derive(Default, Deserialize)]
+struct GpuResources {
+    #[serde(default, deserialize_with = "null_default")]
+    cards: Vec<GpuCard>,
+}
+
 impl Client {
+    /// The host's GPUs.
+    pub async fn gpus(&self) -> Result<Vec<GpuCard>> {
+        let resources: Resources = self.sync(Req::get(api_path(&["resources"]))).await?;
+        Ok(resources.gpu.cards)
+    }
+
     /// Probes the server (`GET /1.0`) and caches the answer for [`Client::has_extension`].
     pub async fn server(&self) -> Result<Rc<ServerInfo>> {
         Ok(self.server_etag().await?.0)

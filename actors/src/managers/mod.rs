@@ -3,6 +3,7 @@
 
 pub mod command;
 pub mod hook;
+pub mod interface;
 pub mod sdk;
 pub mod task;
 pub mod workshop;

@@ -44,6 +44,8 @@ impl Kind {
 
 /// Most entries [`Dir::entries`] reads from one directory.
 pub const MAX_ENTRIES: usize = 4096;
+/// Deepest directory [`Dir::remove_tree`] goes into.
+pub const MAX_REMOVE_DEPTH: usize = 256;
 /// Longest symlink target [`Dir::read_link`] reads (the kernel's `PATH_MAX`).
 pub const MAX_LINK: usize = 4096;
 
@@ -150,6 +152,15 @@ impl Dir {
 
     /// [`Dir::entries`], at most `limit` of them.
     pub fn entries_within(&self, limit: usize) -> Result<Vec<(String, Kind)>, UserFsError> {
+        self.list(limit, false)
+    }
+
+    /// The first `limit` entries (in no order), for a caller that removes them and asks again.
+    fn entries_partial(&self, limit: usize) -> Result<Vec<(String, Kind)>, UserFsError> {
+        self.list(limit, true)
+    }
+
+    fn list(&self, limit: usize, partial: bool) -> Result<Vec<(String, Kind)>, UserFsError> {
         let what = |e| UserFsError::io("list", &self.path, e);
         // fdopendir takes its fd over: give it a duplicate reopened at the directory's start.
         let fd = open_at(self.fd.as_raw_fd(), OsStr::new("."), libc::O_DIRECTORY).map_err(what)?;
@@ -176,6 +187,9 @@ impl Dir {
                 continue;
             }
             if entries.len() == limit {
+                if partial {
+                    break Ok(());
+                }
                 break Err(UserFsError::TooMany { path: self.path.clone(), limit });
             }
             let Ok(name) = std::str::from_utf8(name) else { continue };
@@ -283,6 +297,114 @@ impl Dir {
             unsafe { libc::unlinkat(self.fd.as_raw_fd(), c_temp.as_ptr(), 0) };
         }
         written.map_err(what)
+    }
+
+    /// Opens the subdirectory `name`, creating it with `mode` (owned by the calling identity)
+    /// when there is none. A symlink is refused, never followed.
+    pub fn create_subdir(&self, name: &str, mode: u32) -> Result<Dir, UserFsError> {
+        let path = self.path.join(name);
+        let c_name = component(name, &path)?;
+        // SAFETY: the name is NUL-terminated and relative to our directory fd.
+        let created =
+            unsafe { libc::mkdirat(self.fd.as_raw_fd(), c_name.as_ptr(), mode as libc::mode_t) } == 0;
+        if !created {
+            let error = io::Error::last_os_error();
+            if error.kind() != io::ErrorKind::AlreadyExists {
+                return Err(UserFsError::io("create", &path, error));
+            }
+        }
+        let dir = self
+            .subdir(name)?
+            .ok_or_else(|| UserFsError::io("open", &path, io::Error::from_raw_os_error(libc::ENOENT)))?;
+        if created {
+            // The umask may have cleared bits of the creation mode.
+            // SAFETY: fchmod on an fd we own.
+            if unsafe { libc::fchmod(dir.fd.as_raw_fd(), mode as libc::mode_t) } != 0 {
+                return Err(UserFsError::io("create", &path, io::Error::last_os_error()));
+            }
+        }
+        Ok(dir)
+    }
+
+    /// Opens the directory `components` below this one, creating what is missing with `mode`
+    /// (`mkdir -p`, never following a symlink on the way).
+    pub fn create_path(&self, components: &[&str], mode: u32) -> Result<Dir, UserFsError> {
+        let Some((first, rest)) = components.split_first() else {
+            return Err(UserFsError::BadName { path: self.path.clone() });
+        };
+        let mut dir = self.create_subdir(first, mode)?;
+        for name in rest {
+            dir = dir.create_subdir(name, mode)?;
+        }
+        Ok(dir)
+    }
+
+    /// Renames the entry `name` to `new_name` in `to` (never following a symlink; an empty
+    /// directory at `new_name` is replaced). The raw OS error is kept for the caller to tell
+    /// "not empty" and "another filesystem" apart.
+    pub fn rename_to(&self, name: &str, to: &Dir, new_name: &str) -> Result<(), io::Error> {
+        let bad = || io::Error::from(io::ErrorKind::InvalidInput);
+        let from = component(name, &self.path).map_err(|_| bad())?;
+        let into = component(new_name, &to.path).map_err(|_| bad())?;
+        // SAFETY: both names are NUL-terminated and relative to directory fds we hold.
+        if unsafe { libc::renameat(self.fd.as_raw_fd(), from.as_ptr(), to.fd.as_raw_fd(), into.as_ptr()) }
+            != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Removes the entry `name` and, for a directory, everything in it, never following a
+    /// symlink (a symlink is removed itself); at most `limit` entries in all. Nothing there
+    /// is fine.
+    pub fn remove_tree(&self, name: &str, limit: usize) -> Result<(), UserFsError> {
+        let mut left = limit;
+        self.remove_entry(name, &mut left, 0)
+    }
+
+    fn remove_entry(&self, name: &str, left: &mut usize, depth: usize) -> Result<(), UserFsError> {
+        let path = self.path.join(name);
+        let c_name = component(name, &path)?;
+        if *left == 0 {
+            return Err(UserFsError::TooMany { path, limit: 0 });
+        }
+        *left -= 1;
+        match self.kind(name)? {
+            None => return Ok(()),
+            Some(Kind::Dir) => {
+                if depth >= MAX_REMOVE_DEPTH {
+                    return Err(UserFsError::TooDeep { path, limit: MAX_REMOVE_DEPTH });
+                }
+                let Some(sub) = self.subdir(name)? else { return Ok(()) };
+                loop {
+                    let entries = sub.entries_partial(MAX_ENTRIES)?;
+                    if entries.is_empty() {
+                        break;
+                    }
+                    for (entry, _) in entries {
+                        sub.remove_entry(&entry, left, depth + 1)?;
+                    }
+                }
+                // SAFETY: the name is NUL-terminated and relative to our directory fd.
+                if unsafe { libc::unlinkat(self.fd.as_raw_fd(), c_name.as_ptr(), libc::AT_REMOVEDIR) } != 0 {
+                    let error = io::Error::last_os_error();
+                    if !gone(&error) {
+                        return Err(UserFsError::io("remove", &path, error));
+                    }
+                }
+            }
+            Some(_) => {
+                // SAFETY: the name is NUL-terminated and relative to our directory fd.
+                if unsafe { libc::unlinkat(self.fd.as_raw_fd(), c_name.as_ptr(), 0) } != 0 {
+                    let error = io::Error::last_os_error();
+                    if !gone(&error) {
+                        return Err(UserFsError::io("remove", &path, error));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The open directory, e.g. to mount it.
@@ -394,6 +516,36 @@ mod tests {
         assert_eq!(d.kind("link").unwrap(), Some(Kind::Symlink));
         assert_eq!(d.kind("fifo").unwrap(), Some(Kind::Other));
         assert_eq!(d.kind("nothing").unwrap(), None);
+    }
+
+    #[test]
+    fn paths_are_created_and_trees_removed_without_following_symlinks() {
+        let (tmp, d) = dir();
+        let made = d.create_path(&["a", "b", "c"], 0o750).unwrap();
+        assert_eq!(made.path(), tmp.path().join("a/b/c"));
+        let mode = fs::metadata(tmp.path().join("a/b/c")).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o750);
+        // Existing directories are opened as they are.
+        fs::set_permissions(tmp.path().join("a/b/c"), fs::Permissions::from_mode(0o700)).unwrap();
+        d.create_path(&["a", "b", "c"], 0o755).unwrap();
+        let mode = fs::metadata(tmp.path().join("a/b/c")).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o700);
+        // A symlink on the way is refused.
+        let outside = tempfile::tempdir().unwrap();
+        symlink(outside.path(), tmp.path().join("a/link")).unwrap();
+        assert!(d.create_path(&["a", "link", "x"], 0o755).is_err());
+        assert!(!outside.path().join("x").exists());
+        assert!(d.create_path(&[], 0o755).is_err());
+        // Removal takes the symlink, never what it points to.
+        fs::write(outside.path().join("keep"), "x").unwrap();
+        fs::write(tmp.path().join("a/b/c/f"), "x").unwrap();
+        d.remove_tree("a", 100).unwrap();
+        assert!(!tmp.path().join("a").exists());
+        assert!(outside.path().join("keep").exists());
+        d.remove_tree("a", 100).unwrap();
+        // Bounded.
+        d.create_path(&["x", "y", "z"], 0o755).unwrap();
+        assert!(matches!(d.remove_tree("x", 2), Err(UserFsError::TooMany { .. })));
     }
 
     #[test]

@@ -6,11 +6,10 @@
 //! attributes, path and endpoint grammar); what connecting needs (the host's state, the
 //! other side) is for the interface layer.
 
-use std::collections::BTreeMap;
-use std::net::IpAddr;
-
 use serde_json::Value;
+use std::collections::BTreeMap;
 
+use super::tunnel::TunnelEndpoint;
 use super::{SDK_ROOT, kind};
 use crate::definition::{InterfaceDef, SYSTEM_SDK};
 
@@ -21,17 +20,22 @@ pub struct Interface {
     slot: Check,
 }
 
-/// A check of a declaration: `(sdk, declaration)` → the reason it is refused.
-type Check = fn(&str, &InterfaceDef) -> Result<(), String>;
+/// Attributes of a plug or slot, normalised: defaults filled in, paths expanded, numbers as
+/// numbers, ids in one form.
+pub type Attributes = BTreeMap<String, Value>;
+
+/// A check of a declaration: `(sdk, declaration)` → its normalised attributes, or the reason
+/// it is refused.
+type Check = fn(&str, &InterfaceDef) -> Result<Attributes, String>;
 
 /// The built-in interfaces, by name.
 pub const INTERFACES: [Interface; 7] = [
-    Interface { name: "camera", plug: anything, slot: anything },
-    Interface { name: "custom-device", plug: custom_device_plug, slot: anything },
-    Interface { name: "desktop", plug: anything, slot: anything },
-    Interface { name: "gpu", plug: anything, slot: anything },
+    Interface { name: "camera", plug: no_attributes, slot: no_attributes },
+    Interface { name: "custom-device", plug: custom_device_plug, slot: no_attributes },
+    Interface { name: "desktop", plug: no_attributes, slot: no_attributes },
+    Interface { name: "gpu", plug: no_attributes, slot: no_attributes },
     Interface { name: "mount", plug: mount_plug, slot: mount_slot },
-    Interface { name: "ssh-agent", plug: anything, slot: anything },
+    Interface { name: "ssh-agent", plug: no_attributes, slot: no_attributes },
     Interface { name: "tunnel", plug: tunnel_plug, slot: tunnel_slot },
 ];
 
@@ -43,17 +47,30 @@ pub fn interface(name: &str) -> Option<&'static Interface> {
 impl Interface {
     /// Checks a plug declared by SDK `sdk`.
     pub fn check_plug(&self, sdk: &str, def: &InterfaceDef) -> Result<(), String> {
-        (self.plug)(sdk, def)
+        (self.plug)(sdk, def).map(drop)
     }
 
     /// Checks a slot declared by SDK `sdk`.
     pub fn check_slot(&self, sdk: &str, def: &InterfaceDef) -> Result<(), String> {
+        (self.slot)(sdk, def).map(drop)
+    }
+
+    /// The normalised attributes of a plug declared by SDK `sdk` (reference
+    /// `BeforePreparePlug`).
+    pub fn normalise_plug(&self, sdk: &str, def: &InterfaceDef) -> Result<Attributes, String> {
+        (self.plug)(sdk, def)
+    }
+
+    /// The normalised attributes of a slot declared by SDK `sdk`.
+    pub fn normalise_slot(&self, sdk: &str, def: &InterfaceDef) -> Result<Attributes, String> {
         (self.slot)(sdk, def)
     }
 }
 
-fn anything(_: &str, _: &InterfaceDef) -> Result<(), String> {
-    Ok(())
+/// Interfaces without attributes: whatever is written is kept as it is (the reference
+/// ignores it).
+fn no_attributes(_: &str, def: &InterfaceDef) -> Result<Attributes, String> {
+    Ok(def.attributes.clone())
 }
 
 fn only_known(attrs: &BTreeMap<String, Value>, known: &[&str], what: &str) -> Result<(), String> {
@@ -69,38 +86,50 @@ const USER_PREFIXES: [&str; 3] = ["/home/workshop", "/project", "/run/user/1000"
 /// Ids below this are valid owners (`(uid_t)-1` means "unchanged").
 const FLAG_ID: i64 = 0xffff_ffff;
 
-fn mount_plug(sdk: &str, def: &InterfaceDef) -> Result<(), String> {
+fn mount_plug(sdk: &str, def: &InterfaceDef) -> Result<Attributes, String> {
     let attrs = &def.attributes;
     only_known(attrs, &MOUNT_PLUG_ATTRIBUTES, "mount interface plug")?;
     let target = mount_path(attrs, "plug", "workshop-target", sdk)?;
-    bool_attr(attrs, "read-only")?;
+    let read_only = bool_attr(attrs, "read-only")?;
     let under_user = USER_PREFIXES.iter().any(|p| target == *p || target.starts_with(&format!("{p}/")));
     let fallback = if under_user { 1000 } else { 0 };
     let uid = int_attr(attrs, "uid")?.unwrap_or(fallback);
-    for (key, id) in [("uid", uid), ("gid", int_attr(attrs, "gid")?.unwrap_or(fallback))] {
+    let gid = int_attr(attrs, "gid")?.unwrap_or(fallback);
+    for (key, id) in [("uid", uid), ("gid", gid)] {
         if !(0..FLAG_ID).contains(&id) {
             return Err(format!(
                 "invalid value {id} in key \"{key}\" for mount interface plug: must be between 0 and {FLAG_ID:#x}"
             ));
         }
     }
-    if let Some(mode) = int_attr(attrs, "mode")?
-        && !(0..=0o777).contains(&mode)
-    {
-        return Err(format!(
-            "invalid value {mode:#o} in key \"mode\" for mount interface plug: permissions limited to 0o777"
-        ));
-    }
-    Ok(())
+    let mode = match int_attr(attrs, "mode")? {
+        Some(mode) if !(0..=0o777).contains(&mode) => {
+            return Err(format!(
+                "invalid value {mode:#o} in key \"mode\" for mount interface plug: permissions limited to 0o777"
+            ));
+        }
+        Some(mode) => mode,
+        None if uid == 0 => 0o755,
+        None => 0o775,
+    };
+    Ok(BTreeMap::from([
+        ("workshop-target".to_string(), Value::from(target)),
+        ("mode".to_string(), Value::from(mode)),
+        ("uid".to_string(), Value::from(uid)),
+        ("gid".to_string(), Value::from(gid)),
+        ("read-only".to_string(), Value::from(read_only)),
+    ]))
 }
 
-fn mount_slot(sdk: &str, def: &InterfaceDef) -> Result<(), String> {
+fn mount_slot(sdk: &str, def: &InterfaceDef) -> Result<Attributes, String> {
     let attrs = &def.attributes;
     if sdk == SYSTEM_SDK {
-        return only_known(attrs, &[], "system mount interface slot");
+        only_known(attrs, &[], "system mount interface slot")?;
+        return Ok(Attributes::new());
     }
     only_known(attrs, &["workshop-source"], "mount interface slot")?;
-    mount_path(attrs, "slot", "workshop-source", sdk).map(drop)
+    let source = mount_path(attrs, "slot", "workshop-source", sdk)?;
+    Ok(BTreeMap::from([("workshop-source".to_string(), Value::from(source))]))
 }
 
 /// The absolute, clean path of a mount attribute, with `$SDK` expanded.
@@ -157,16 +186,15 @@ fn is_clean(path: &str) -> bool {
     path == "/" || path[1..].split('/').all(|c| !c.is_empty() && c != "." && c != "..")
 }
 
-fn bool_attr(attrs: &BTreeMap<String, Value>, key: &str) -> Result<(), String> {
+fn bool_attr(attrs: &BTreeMap<String, Value>, key: &str) -> Result<bool, String> {
     match attrs.get(key) {
-        None | Some(Value::Bool(_)) => Ok(()),
-        Some(Value::String(s))
-            if matches!(
-                s.as_str(),
-                "1" | "t" | "T" | "true" | "TRUE" | "True" | "0" | "f" | "F" | "false"
-            ) || matches!(s.as_str(), "FALSE" | "False") =>
-        {
-            Ok(())
+        None => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::String(s)) if matches!(s.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True") => {
+            Ok(true)
+        }
+        Some(Value::String(s)) if matches!(s.as_str(), "0" | "f" | "F" | "false" | "FALSE" | "False") => {
+            Ok(false)
         }
         Some(Value::String(s)) => Err(format!(
             "unknown value \"{s}\" in key \"{key}\" for mount interface plug. Accepted values are the booleans true or false, or the strings \"true\" or \"false\""
@@ -220,107 +248,50 @@ fn parse_int(text: &str) -> Option<i64> {
 
 const CUSTOM_DEVICE_ATTRIBUTES: [&str; 3] = ["subsystem", "vendorid", "productid"];
 
-fn custom_device_plug(_: &str, def: &InterfaceDef) -> Result<(), String> {
+fn custom_device_plug(_: &str, def: &InterfaceDef) -> Result<Attributes, String> {
     let attrs = &def.attributes;
     only_known(attrs, &CUSTOM_DEVICE_ATTRIBUTES, "custom-device interface plug")?;
-    let mut present = [false; 3];
-    for (i, key) in CUSTOM_DEVICE_ATTRIBUTES.iter().enumerate() {
-        let Some(value) = attrs.get(*key) else { continue };
+    let mut normalised = Attributes::new();
+    for key in CUSTOM_DEVICE_ATTRIBUTES {
+        let Some(value) = attrs.get(key) else { continue };
         let Value::String(text) = value else {
             return Err(format!("custom-device plug \"{key}\" is not a string (found {})", kind(value)));
         };
-        if *key != "subsystem" {
+        let text = if key == "subsystem" {
+            text.clone()
+        } else {
             let digits = text.strip_prefix("0x").unwrap_or(text);
-            if u16::from_str_radix(digits, 16).is_err() || digits.starts_with(['+', '-']) {
-                return Err(format!("custom-device plug \"{key}\" must be a hexadecimal number"));
+            match u16::from_str_radix(digits, 16) {
+                Ok(id) if !digits.starts_with(['+', '-']) => format!("{id:04x}"),
+                _ => return Err(format!("custom-device plug \"{key}\" must be a hexadecimal number")),
             }
-        }
-        present[i] = true;
+        };
+        normalised.insert(key.to_string(), Value::from(text));
     }
-    match present {
-        [false, false, false] => {
+    let has = |k: &str| normalised.contains_key(k);
+    match (has("subsystem"), has("vendorid"), has("productid")) {
+        (false, false, false) => {
             Err("custom-device plug must contain \"subsystem\", \"vendorid\", or \"productid\"".into())
         }
-        [_, false, true] => Err("custom-device plug contains \"productid\" without \"vendorid\"".into()),
-        _ => Ok(()),
+        (_, false, true) => Err("custom-device plug contains \"productid\" without \"vendorid\"".into()),
+        _ => Ok(normalised),
     }
 }
 
-fn tunnel_plug(_: &str, def: &InterfaceDef) -> Result<(), String> {
+fn tunnel_plug(_: &str, def: &InterfaceDef) -> Result<Attributes, String> {
     only_known(&def.attributes, &["endpoint"], "tunnel interface plug")?;
     tunnel_endpoint(&def.attributes)
 }
 
-fn tunnel_slot(_: &str, def: &InterfaceDef) -> Result<(), String> {
+fn tunnel_slot(_: &str, def: &InterfaceDef) -> Result<Attributes, String> {
     only_known(&def.attributes, &["endpoint"], "tunnel interface slot")?;
     tunnel_endpoint(&def.attributes)
 }
 
-/// The `endpoint` of a tunnel plug or slot: a port number, or
-/// `[<address>][:<port>][/tcp|/udp]`, `tcp`, `udp`, or a unix socket (an absolute path,
-/// `@abstract` or a path starting with `$`).
-fn tunnel_endpoint(attrs: &BTreeMap<String, Value>) -> Result<(), String> {
-    let endpoint = match attrs.get("endpoint") {
-        None => return Ok(()),
-        Some(Value::Number(n)) if n.is_i64() => return Ok(()),
-        Some(Value::String(s)) => s.as_str(),
-        Some(other) => {
-            return Err(format!("tunnel endpoint is not a number or a string (found {})", kind(other)));
-        }
-    };
-    if endpoint.starts_with(['/', '@', '$']) {
-        return Ok(());
-    }
-    let address = match endpoint {
-        "tcp" | "udp" => return Ok(()),
-        _ => endpoint.strip_suffix("/udp").or_else(|| endpoint.strip_suffix("/tcp")).unwrap_or(endpoint),
-    };
-    check_address(address)
-}
-
-/// Checks `<host>[:<port>]`, a bare port, or `[v6]:port`; host names other than the
-/// loopback aliases are refused (no DNS).
-fn check_address(address: &str) -> Result<(), String> {
-    let (host, port) = split_address(address);
-    if address.starts_with('[') && !host.contains(':') {
-        return Err(format!("invalid bracketed address \"{address}\""));
-    }
-    let host = match host {
-        "localhost" => "127.0.0.1",
-        "ip6-localhost" | "ip6-loopback" => "::1",
-        other => other,
-    };
-    if host.parse::<IpAddr>().is_err() {
-        return Err(format!("invalid IP address \"{host}\""));
-    }
-    if !port.is_empty() && port.parse::<u16>().is_err() {
-        let why =
-            if port.bytes().all(|b| b.is_ascii_digit()) { "value out of range" } else { "invalid syntax" };
-        return Err(format!("invalid port \"{port}\": {why}"));
-    }
-    Ok(())
-}
-
-/// Host and port of an address; a string of digits is a port on localhost.
-fn split_address(address: &str) -> (&str, &str) {
-    if address.bytes().all(|b| b.is_ascii_digit()) {
-        return ("localhost", address);
-    }
-    if let Some(inner) = address.strip_prefix('[') {
-        return match inner.split_once(']') {
-            Some((host, "")) => (host, ""),
-            Some((host, rest)) => match rest.strip_prefix(':') {
-                Some(port) if !port.is_empty() && !host.is_empty() => (host, port),
-                _ => (address, ""),
-            },
-            None => (address, ""),
-        };
-    }
-    match address.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && !port.is_empty() && !host.contains(':') => (host, port),
-        Some((host, "")) if !host.is_empty() && !host.contains(':') => (host, ""),
-        _ => (address, ""),
-    }
+/// The `endpoint` of a tunnel plug or slot, in its normalised form ([`TunnelEndpoint`]).
+fn tunnel_endpoint(attrs: &BTreeMap<String, Value>) -> Result<Attributes, String> {
+    let endpoint = TunnelEndpoint::from_attr(attrs.get("endpoint"))?;
+    Ok(BTreeMap::from([("endpoint".to_string(), Value::from(endpoint.to_string()))]))
 }
 
 #[cfg(test)]
@@ -409,6 +380,46 @@ mod tests {
             slot("dev", "mount", "workshop-target: /x").unwrap_err(),
             "unknown attribute for mount interface slot: \"workshop-target\""
         );
+    }
+
+    fn normalised_plug(interface: &str, yaml: &str) -> Attributes {
+        super::interface(interface).unwrap().normalise_plug("dev", &def(yaml)).unwrap()
+    }
+
+    #[test]
+    fn mount_plugs_get_their_defaults() {
+        let attrs = normalised_plug("mount", "workshop-target: /mnt/one");
+        let want = serde_json::json!({
+            "workshop-target": "/mnt/one", "mode": 0o755, "uid": 0, "gid": 0, "read-only": false
+        });
+        assert_eq!(serde_json::to_value(&attrs).unwrap(), want);
+        let attrs = normalised_plug("mount", "workshop-target: /home/workshop/data\nread-only: 'True'");
+        let want = serde_json::json!({
+            "workshop-target": "/home/workshop/data", "mode": 0o775, "uid": 1000, "gid": 1000, "read-only": true
+        });
+        assert_eq!(serde_json::to_value(&attrs).unwrap(), want);
+        let attrs = normalised_plug("mount", "workshop-target: $SDK/x\nmode: '0o700'\nuid: 5\ngid: '0x10'");
+        let want = serde_json::json!({
+            "workshop-target": "/var/lib/workshop/sdk/dev/x", "mode": 0o700, "uid": 5, "gid": 16, "read-only": false
+        });
+        assert_eq!(serde_json::to_value(&attrs).unwrap(), want);
+        // uid 0 given explicitly under the user's home: the root default mode.
+        assert_eq!(normalised_plug("mount", "workshop-target: /project/x\nuid: 0")["mode"], 0o755);
+        let slot =
+            super::interface("mount").unwrap().normalise_slot("dev", &def("workshop-source: $SDK/jobs"));
+        assert_eq!(slot.unwrap()["workshop-source"], "/var/lib/workshop/sdk/dev/jobs");
+    }
+
+    #[test]
+    fn ids_and_endpoints_are_normalised() {
+        let attrs = normalised_plug("custom-device", "vendorid: '0x1D6b'\nproductid: '2'\nsubsystem: usb");
+        assert_eq!(
+            serde_json::to_value(&attrs).unwrap(),
+            serde_json::json!({"vendorid": "1d6b", "productid": "0002", "subsystem": "usb"})
+        );
+        assert_eq!(normalised_plug("tunnel", "~")["endpoint"], "127.0.0.1/tcp");
+        assert_eq!(normalised_plug("tunnel", "endpoint: 8001")["endpoint"], "127.0.0.1:8001/tcp");
+        assert_eq!(normalised_plug("tunnel", "endpoint: '[::1]:8000'")["endpoint"], "[::1]:8000/tcp");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod api;
 mod cli;
+mod connections;
 mod doctor;
 mod exec;
 mod guest;

@@ -46,12 +46,20 @@ async fn hostile_path_segments_are_refused_by_name() {
                 ("GET", format!("/v1/projects/{segment}/workshops/dev/actions"), project.clone()),
                 ("POST", format!("/v1/projects/{UNKNOWN_PROJECT}/workshops/{segment}/exec"), name.clone()),
                 ("POST", format!("/v1/projects/{segment}/workshops/dev/exec"), project.clone()),
+                ("POST", format!("/v1/projects/{UNKNOWN_PROJECT}/workshops/{segment}/mounts"), name.clone()),
+                ("POST", format!("/v1/projects/{segment}/workshops/dev/mounts"), project.clone()),
                 ("GET", format!("/v1/changes/{segment}"), change.clone()),
                 ("POST", format!("/v1/changes/{segment}"), change.clone()),
                 ("GET", format!("/v1/changes/{segment}/wait"), change.clone()),
                 ("GET", format!("/v1/tasks/{segment}/websocket/stdio"), format!("invalid task id {quoted}")),
                 ("GET", format!("/v1/changes?project-id={segment}"), format!("invalid query: {project}")),
                 ("GET", format!("/v1/sdks/{segment}"), format!("invalid SDK name {quoted}")),
+                ("GET", format!("/v1/connections?project-id={segment}"), format!("invalid query: {project}")),
+                (
+                    "GET",
+                    format!("/v1/connections?project-id={UNKNOWN_PROJECT}&workshop={segment}"),
+                    format!("invalid query: {name}"),
+                ),
             ];
             for (method, path, want) in routes {
                 let body = if method == "POST" {
@@ -74,6 +82,116 @@ async fn hostile_path_segments_are_refused_by_name() {
         assert_400("GET", &path, "", http(&socket, "GET", &path, ""), "invalid change id");
         let path = "/v1/projects/0a1b2c3d4/workshops";
         assert_400("GET", path, "", http(&socket, "GET", path, ""), "invalid project id");
+    })
+    .await;
+}
+
+/// `GET /v1/connections`: a project id is required and must be the caller's; interface names
+/// and selections are checked.
+#[actix_web::test]
+async fn hostile_connection_queries_are_refused() {
+    let s = server().await;
+    let (socket, project_id) = (s.socket.clone(), s.project_id.clone());
+    blocking(move || {
+        let long = "a".repeat(100);
+        let refused = [
+            ("/v1/connections".to_string(), "missing project-id".to_string()),
+            (
+                format!("/v1/connections?project-id={project_id}&select=some"),
+                r#"invalid select parameter: \"some\""#.into(),
+            ),
+            (
+                format!("/v1/connections?project-id={project_id}&interface=..%2Fx"),
+                r#"invalid interface name \"../x\""#.into(),
+            ),
+            (
+                format!("/v1/connections?project-id={project_id}&interface={long}"),
+                format!(r#"invalid interface name \"{}\""#, "a".repeat(64)),
+            ),
+        ];
+        for (path, want) in refused {
+            assert_400("GET", &path, "", http(&socket, "GET", &path, ""), &want);
+        }
+        // Another user's (or no) project is not found; the caller's own lists nothing yet.
+        let path = format!("/v1/connections?project-id={UNKNOWN_PROJECT}");
+        assert_eq!(http(&socket, "GET", &path, "").0, 404);
+        let path = format!("/v1/connections?project-id={project_id}&select=all");
+        let (status, text) = http(&socket, "GET", &path, "");
+        assert_eq!(status, 200, "{text}");
+        assert!(text.contains(r#""established":[]"#), "{text}");
+        // POST: names checked before any lookup; one plug and slot at a time.
+        let plug = |ws: &str, sdk: &str, name: &str| {
+            format!(r#"{{"project-id":"{project_id}","workshop":"{ws}","sdk":"{sdk}","plug":"{name}"}}"#)
+        };
+        let slot = |ws: &str| {
+            format!(r#"{{"project-id":"{project_id}","workshop":"{ws}","sdk":"system","slot":"mount"}}"#)
+        };
+        let refused = [
+            (
+                format!(r#"{{"action":"connect","plugs":[{}]}}"#, plug("../x", "s", "p")),
+                "invalid workshop name".to_string(),
+            ),
+            (
+                format!(r#"{{"action":"connect","plugs":[{}]}}"#, plug("ws", "S%", "p")),
+                r#"invalid SDK name \"S%\""#.into(),
+            ),
+            (
+                format!(r#"{{"action":"connect","plugs":[{}]}}"#, plug("ws", "s", "../p")),
+                r#"invalid plug or slot name \"../p\""#.into(),
+            ),
+            (
+                format!(r#"{{"action":"delete","plugs":[{}]}}"#, plug("ws", "s", "p")),
+                r#"unsupported action \"delete\""#.into(),
+            ),
+            (
+                r#"{"action":"connect"}"#.to_string(),
+                "a plug (or, to disconnect, a plug or slot) is required".into(),
+            ),
+            (
+                format!(
+                    r#"{{"action":"connect","plugs":[{}],"slots":[{}]}}"#,
+                    plug("ws", "s", "p"),
+                    slot("other")
+                ),
+                "cannot connect plugs and slots across different workshops".into(),
+            ),
+        ];
+        for (body, want) in refused {
+            assert_400(
+                "POST",
+                "/v1/connections",
+                &body,
+                http(&socket, "POST", "/v1/connections", &body),
+                &want,
+            );
+        }
+        let two =
+            format!(r#"{{"action":"connect","plugs":[{},{}]}}"#, plug("ws", "s", "p"), plug("ws", "s", "q"));
+        assert_eq!(http(&socket, "POST", "/v1/connections", &two).0, 501);
+        // A workshop that is not launched is not found.
+        let body = format!(r#"{{"action":"connect","plugs":[{}]}}"#, plug("ws", "s", "p"));
+        assert_eq!(http(&socket, "POST", "/v1/connections", &body).0, 404);
+        // Remount: the plug of the workshop in the path, an absolute host path.
+        let mounts = format!("/v1/projects/{project_id}/workshops/ws/mounts");
+        let remount = |plug: String, source: &str| {
+            format!(r#"{{"action":"remount","plug":{plug},"host-source":"{source}"}}"#)
+        };
+        let refused = [
+            (remount(plug("ws", "s", "p"), "relative/dir"), r#"invalid host source \"relative/dir\""#),
+            (remount(plug("ws", "s", "p"), "/a\\u0000b"), "invalid host source"),
+            (remount(plug("other", "s", "p"), "/x"), "the plug is not of this workshop"),
+            (remount(plug("ws", "s", "../p"), "/x"), r#"invalid plug or slot name \"../p\""#),
+            (
+                format!(r#"{{"action":"mount","plug":{},"host-source":"/x"}}"#, plug("ws", "s", "p")),
+                r#"unsupported action \"mount\""#,
+            ),
+        ];
+        for (body, want) in refused {
+            assert_400("POST", &mounts, &body, http(&socket, "POST", &mounts, &body), want);
+        }
+        let long = remount(plug("ws", "s", "p"), &format!("/{}", "a".repeat(5000)));
+        assert_400("POST", &mounts, "long", http(&socket, "POST", &mounts, &long), "invalid host source");
+        assert_eq!(http(&socket, "POST", &mounts, &remount(plug("ws", "s", "p"), "/x")).0, 404);
     })
     .await;
 }
@@ -536,6 +654,11 @@ mod properties {
                         ("POST", format!("/v1/changes/{seg}"), body.as_str()),
                         ("GET", format!("/v1/changes/{seg}/wait?timeout={seg}"), ""),
                         ("GET", format!("/v1/changes?project-id={seg}&select={seg}"), ""),
+                        (
+                            "GET",
+                            format!("/v1/connections?project-id={project}&workshop={seg}&interface={seg}"),
+                            "",
+                        ),
                         ("GET", format!("/v1/tasks/{seg}/websocket/{seg}"), ""),
                         ("POST", "/v1/warnings".to_string(), body.as_str()),
                         ("POST", "/v1/workshopctl".to_string(), body.as_str()),

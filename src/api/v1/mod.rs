@@ -1,6 +1,7 @@
 //! v1 routes, one module per resource.
 
 mod changes;
+mod connections;
 mod doctor;
 mod exec;
 mod projects;
@@ -75,6 +76,9 @@ fn route(e: Endpoint) -> Route {
         Endpoint::DoctorFix => route.to(doctor::post),
         Endpoint::DiskUsage => route.to(space::usage),
         Endpoint::Prune => route.to(space::prune),
+        Endpoint::ListConnections => route.to(connections::list),
+        Endpoint::PostConnections => route.to(connections::post),
+        Endpoint::Mounts => route.to(connections::mounts),
     }
 }
 

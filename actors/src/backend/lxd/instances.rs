@@ -310,7 +310,7 @@ impl LxdBackend {
 
     /// Read-modify-write of the instance guarded by its ETag, retried once when someone else
     /// changed it meanwhile. `edit` returns whether it changed anything.
-    async fn edit_instance(
+    pub(super) async fn edit_instance(
         &self,
         target: &Target,
         what: &str,

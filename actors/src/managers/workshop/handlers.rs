@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::guest;
 use crate::backend::*;
+use crate::managers::interface;
 use crate::managers::task::{self, HandlerResult, TaskTarget, keys};
 use crate::runner::TaskCtx;
 use crate::userfs::stage::{Staged, stage};
@@ -117,6 +118,11 @@ pub async fn remove_storage(ctx: TaskCtx, env: Env) -> HandlerResult {
     for error in env.remove_caches(&t) {
         // Reference: storage cleanup errors are only logged.
         ctx.log(error).await;
+    }
+    // The user's data of the workshop (default mount sources), as the user; directories a
+    // remount chose elsewhere stay.
+    if let Err(e) = interface::mount::remove_workshop_data(&t).await {
+        ctx.log(e).await;
     }
     let (uid, pid, name) = (t.user.uid, t.project_id.clone(), t.name.clone());
     ctx.transact(move |st, _, _| crate::sdk::revisions::forget_workshop(st, uid, &pid, &name))
@@ -276,7 +282,10 @@ pub async fn start_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
         // them at the staging directory first (nothing changes for the others).
         let device = project_device(&env.project_mount(&t));
         env.call(SetDevice { target: t.backend(), name: PROJECT_DEVICE.into(), device }).await?;
-        stage_project(&env, &t).await
+        let project = stage_project(&env, &t).await?;
+        // The host directories of the workshop's mounts, the same way (interface manager).
+        let mounts = interface::staging::stage_workshop_mounts(&ctx, &t, &env.mounts_dir).await?;
+        Ok::<_, String>((project, mounts))
     };
     // A workshop keeps its names when it stops: publishing only reads them, unless they are
     // missing or out of date, and then it is done before the guest boots (see create).

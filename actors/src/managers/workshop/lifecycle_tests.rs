@@ -17,6 +17,7 @@ use crate::backend::fake::FakeBackend;
 use crate::daemon::{Daemon, DaemonConfig};
 use crate::engine::{Query, WatchChange};
 use crate::managers::UserRef;
+use crate::managers::task::TaskTarget;
 use crate::state::Status;
 
 /// The uid the tests act as: not root (root cannot launch), not a user of this machine.
@@ -477,7 +478,7 @@ async fn a_refresh_compares_the_manifest_and_has_nothing_to_do_when_nothing_chan
     let refreshed = h.env_hash("ws").await.unwrap();
     assert_ne!(refreshed, hash);
     // So are plugs grafted onto an SDK in the definition, and taking them away again.
-    let grafted = "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: project-tools\n    plugs:\n      cam:\n        interface: camera\n";
+    let grafted = "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: project-tools\n    plugs:\n      gpu:\n        interface: gpu\n";
     for definition in [grafted, "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: project-tools\n"] {
         h.write(".workshop/ws.yaml", definition);
         assert_eq!(h.run(WorkshopAction::Refresh, &["ws"], Mode::Transactional).await.1, Status::Done);
@@ -746,4 +747,174 @@ async fn a_restore_rebuilds_from_what_the_workshop_was_built_from() {
         refused.to_string(),
         "cannot restore \"ws\": workshop created using incompatible Workshop version"
     );
+}
+
+/// The log lines of the change's tasks of `kind`.
+async fn task_log(h: &Harness, change: &str, kind: &'static str) -> Vec<String> {
+    let id = change.to_string();
+    h.daemon
+        .engine
+        .send(Query(Box::new(move |st| {
+            st.change_tasks(&id).iter().filter(|t| t.kind == kind).flat_map(|t| t.log.clone()).collect()
+        })))
+        .await
+        .unwrap()
+}
+
+#[actix_rt::test]
+async fn interface_tasks_failing_are_undone() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    // resolve-interfaces: a privileged slot grafted onto the system SDK (C-11).
+    let h = harness(&["ws"]).await;
+    h.write(
+        ".workshop/ws.yaml",
+        "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: system\n    slots:\n      user-camera:\n        interface: camera\n",
+    );
+    let (change, status) = h.run(WorkshopAction::Launch, &["ws"], Mode::Transactional).await;
+    assert_eq!(status, Status::Error);
+    let log = task_log(&h, &change, "resolve-interfaces").await;
+    assert!(
+        log.iter()
+            .any(|l| l
+                .contains("installation not allowed by \"user-camera\" slot rule of interface \"camera\"")),
+        "{log:?}"
+    );
+    h.gone("ws");
+
+    // setup-profiles: LXD refuses the profile; auto-connect's connections are undone too.
+    let h = harness(&["ws"]).await;
+    h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: project-gpu\n");
+    h.write(".workshop/gpu/sdk.yaml", "name: gpu\nplugs:\n  gpu:\n");
+    h.fake.fail_next("set-profile", "injected");
+    let (change, status) = h.run(WorkshopAction::Launch, &["ws"], Mode::Transactional).await;
+    assert_eq!(status, Status::Error);
+    let tasks = h.tasks(&change).await;
+    for (kind, want) in [
+        ("resolve-interfaces", Status::Done),
+        ("auto-connect", Status::Undone),
+        ("setup-profiles", Status::Error),
+    ] {
+        assert!(tasks.iter().any(|(k, s)| k == kind && *s == want), "{kind}: {tasks:?}");
+    }
+    h.gone("ws");
+
+    // remove-profiles and discard-conns: a removal failing later puts them back.
+    assert_eq!(h.run(WorkshopAction::Launch, &["ws"], Mode::Transactional).await.1, Status::Done);
+    let before = h.fake.calls().iter().filter(|c| c.starts_with("set-profile")).count();
+    h.fake.fail_next("delete", "injected");
+    let (change, status) = h.run(WorkshopAction::Remove, &["ws"], Mode::Transactional).await;
+    assert_eq!(status, Status::Error);
+    let tasks = h.tasks(&change).await;
+    for kind in ["remove-profiles", "discard-conns"] {
+        assert!(tasks.iter().any(|(k, s)| k == kind && *s == Status::Undone), "{kind}: {tasks:?}");
+    }
+    // remove-profiles cleared the gpu SDK's profile, and its undo set it up again.
+    let after = h.fake.calls().iter().filter(|c| c.starts_with("set-profile") && c.ends_with(" gpu")).count();
+    assert!(after >= before + 2, "{:?}", h.fake.calls());
+    assert_eq!(h.workshop_status("ws").await, WorkshopStatus::Ready);
+    assert_eq!(h.run(WorkshopAction::Remove, &["ws"], Mode::Transactional).await.1, Status::Done);
+    h.gone("ws");
+}
+
+#[actix_rt::test]
+async fn gpu_plugs_connect_with_or_without_gpus() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    for gpus in [
+        Vec::new(),
+        vec![crate::lxd::GpuCard { vendor_id: "8086".into(), drm: Some(crate::lxd::GpuDrm { id: 0 }) }],
+    ] {
+        let h = harness(&["ws"]).await;
+        h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: project-gpu\n");
+        h.write(".workshop/gpu/sdk.yaml", "name: gpu\nplugs:\n  gpu:\n");
+        h.fake.set_gpus(gpus.clone());
+        assert_eq!(h.run(WorkshopAction::Launch, &["ws"], Mode::Transactional).await.1, Status::Done);
+        // C-15: connected either way.
+        let msg = crate::managers::interface::ListConnections {
+            user: h.user.clone(),
+            project_id: h.project_id.clone(),
+            workshops: vec!["ws".into()],
+            filter: Default::default(),
+        };
+        let listed = h.daemon.interfaces.send(msg).await.unwrap().unwrap();
+        let rows: Vec<(String, String)> =
+            listed.established.iter().map(|c| (c.plug.plug.clone(), c.slot.slot.clone())).collect();
+        assert_eq!(rows, [("gpu".to_string(), "gpu".to_string())]);
+        let profile = h.fake.profile(&h.target("ws"), "gpu");
+        if gpus.is_empty() {
+            assert!(profile.is_empty(), "{profile:?}");
+        } else {
+            assert_eq!(profile["gpu_gpu_intel_0"]["id"], "0");
+        }
+        assert_eq!(h.run(WorkshopAction::Remove, &["ws"], Mode::Transactional).await.1, Status::Done);
+        assert!(h.fake.profile(&h.target("ws"), "gpu").is_empty(), "the profile goes with the workshop");
+        h.gone("ws");
+    }
+}
+
+/// What a refresh will plan around its rebuild (issue 12): `auto-disconnect` and
+/// `remove-profiles`, then `add_auto_connect`; a failure after the disconnect puts the
+/// connections back.
+#[actix_rt::test]
+async fn refresh_planners_disconnect_and_connect_again() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    use crate::managers::interface::plan as interface_plan;
+    let h = harness(&["ws"]).await;
+    h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: project-gpu\n");
+    h.write(".workshop/gpu/sdk.yaml", "name: gpu\nplugs:\n  gpu:\n");
+    assert_eq!(h.run(WorkshopAction::Launch, &["ws"], Mode::Transactional).await.1, Status::Done);
+    let listed = |h: &Harness| {
+        let msg = crate::managers::interface::ListConnections {
+            user: h.user.clone(),
+            project_id: h.project_id.clone(),
+            workshops: vec!["ws".into()],
+            filter: Default::default(),
+        };
+        let interfaces = h.daemon.interfaces.clone();
+        async move { interfaces.send(msg).await.unwrap().unwrap().established.len() }
+    };
+    assert_eq!(listed(&h).await, 1);
+    let target = TaskTarget {
+        name: "ws".into(),
+        project_id: h.project_id.clone(),
+        project_path: h.root.join("project").to_string_lossy().into_owned(),
+        user: h.user.clone(),
+    };
+    for fail in [false, true] {
+        if fail {
+            // remove-profiles (the system and gpu SDKs) passes, setup-profiles fails:
+            // everything is undone.
+            h.fake.fail_after("set-profile", 2, "injected");
+        }
+        let (t, user) = (target.clone(), h.user.clone());
+        let change = h
+            .daemon
+            .engine
+            .send(crate::engine::Transact(Box::new(move |st| {
+                let now = chrono::Utc::now();
+                let change =
+                    crate::managers::task::new_change(st, "refresh", "Refresh", &user, &t.project_id, now);
+                let last = interface_plan::add_auto_disconnect(st, &change, &t, None, now);
+                interface_plan::add_auto_connect(st, &change, &t, Some(&last), now);
+                change
+            })))
+            .await
+            .unwrap()
+            .unwrap();
+        let status = h.settled(&change).await;
+        assert_eq!(status, if fail { Status::Error } else { Status::Done });
+        let tasks = h.tasks(&change).await;
+        if fail {
+            assert!(tasks.iter().any(|(k, s)| k == "auto-disconnect" && *s == Status::Undone), "{tasks:?}");
+        }
+        assert_eq!(listed(&h).await, 1, "fail={fail}: {tasks:?}");
+    }
 }

@@ -5,6 +5,7 @@ use workshop_api::workshops::Mode;
 
 use crate::managers::UserRef;
 use crate::managers::hook::{Hook, plan as hook_plan};
+use crate::managers::interface::plan as interface_plan;
 use crate::managers::sdk::plan as sdk_plan;
 use crate::managers::sdk::spec::SdkSpec;
 use crate::managers::task::TaskTarget;
@@ -134,6 +135,9 @@ pub fn launch(
         }
         chain.then("configure-timezone", format!("Configure time zone of {ws:?}"));
         chain.then("mount-project", format!("Mount project into {ws:?}"));
+        let connected =
+            interface_plan::add_auto_connect(chain.st, &change, &item.target, chain.last.as_ref(), now);
+        chain.last = Some(connected);
         for hook in [Hook::SetupProject, Hook::CheckHealth] {
             for sdk in &item.sdks {
                 let after = chain.last.clone();
@@ -178,14 +182,32 @@ pub struct Restore {
     pub trees: Vec<(String, crate::managers::sdk::spec::Retrieved)>,
 }
 
-/// Where the interface manager's `auto-disconnect` tasks of a refresh go (issue 13): after
-/// `save-state`, before the workshop stops; the tasks it adds extend `chain`. Nothing is
-/// disconnected yet (no connections are made).
-fn add_disconnects(_chain: &mut Chain<'_>, _sdks: &[SdkSpec]) {}
+/// The interface manager's `auto-disconnect` of a refresh: after `save-state`, before the
+/// workshop stops (undesired connections and remounted directories are kept for the
+/// reconnect).
+fn add_disconnects(chain: &mut Chain<'_>) {
+    let id = interface_plan::add_auto_disconnect(
+        chain.st,
+        &chain.change,
+        chain.target,
+        chain.last.as_ref(),
+        chain.now,
+    );
+    chain.last = Some(id);
+}
 
-/// Where the interface manager's `resolve-interfaces` and `auto-connect` tasks of a refresh
-/// go (issue 13): after `mount-project`, before `setup-project`. Nothing is connected yet.
-fn add_reconnects(_chain: &mut Chain<'_>, _sdks: &[SdkSpec]) {}
+/// The interface manager's `resolve-interfaces`, `auto-connect` and `setup-profiles` of a
+/// refresh: after `mount-project`, before `setup-project`, as at launch.
+fn add_reconnects(chain: &mut Chain<'_>) {
+    let id = interface_plan::add_auto_connect(
+        chain.st,
+        &chain.change,
+        chain.target,
+        chain.last.as_ref(),
+        chain.now,
+    );
+    chain.last = Some(id);
+}
 
 /// Refresh (reference-inventory.md §8.3), per workshop: retrieve the SDKs, mount the state
 /// storage, `save-state` of the kept SDKs, stop, stash the instance, rebuild it as a launch
@@ -238,7 +260,7 @@ pub fn refresh(
         for sdk in kept {
             chain.hook(sdk, Hook::SaveState);
         }
-        add_disconnects(&mut chain, &item.sdks);
+        add_disconnects(&mut chain);
         let stop = chain.then("stop-workshop", format!("Stop {ws:?} workshop"));
         chain.st.task_mut(&stop).expect("exists").write(&keys::FORCE, &true);
         chain.then("stash-workshop", format!("Stash {ws:?} workshop"));
@@ -261,7 +283,7 @@ pub fn refresh(
         }
         chain.then("configure-timezone", format!("Configure time zone of {ws:?}"));
         chain.then("mount-project", format!("Mount project into {ws:?}"));
-        add_reconnects(&mut chain, &item.sdks);
+        add_reconnects(&mut chain);
         chain.then("mount-state-storage", format!("Mount state storage into {ws:?}"));
         for sdk in &item.sdks {
             chain.hook(&sdk.name, Hook::SetupProject);
@@ -343,6 +365,8 @@ pub fn remove(
     for (target, running) in targets {
         let ws = &target.name;
         let mut chain = Chain::new(st, &change, target, now);
+        let discarded = interface_plan::add_discard(chain.st, &change, target, None, now);
+        chain.last = Some(discarded);
         if *running {
             let stop = chain.then("stop-workshop", format!("Stop {ws:?} workshop"));
             chain.st.task_mut(&stop).expect("exists").write(&keys::FORCE, &true);
@@ -416,22 +440,25 @@ mod tests {
         assert_eq!(c.summary, r#"Launch "a", "b" workshops"#);
         assert_eq!(c.read(&keys::PROJECT_ID).as_deref(), Some("0123abcd"));
         let tasks = st.change_tasks(&change);
-        assert_eq!(tasks.len(), 12);
+        assert_eq!(tasks.len(), 18);
         assert_eq!(
-            kinds(&st, &change)[..6],
+            kinds(&st, &change)[..9],
             [
                 "download-base",
                 "create-workshop-storage",
                 "create-workshop",
                 "start-workshop",
                 "configure-timezone",
-                "mount-project"
+                "mount-project",
+                "resolve-interfaces",
+                "auto-connect",
+                "setup-profiles"
             ]
         );
         // Each task waits for the previous one of its own workshop only.
-        assert!(tasks[0].wait_tasks.is_empty() && tasks[6].wait_tasks.is_empty());
+        assert!(tasks[0].wait_tasks.is_empty() && tasks[9].wait_tasks.is_empty());
         assert_eq!(tasks[1].wait_tasks, vec![tasks[0].id.clone()]);
-        assert_eq!(tasks[7].wait_tasks, vec![tasks[6].id.clone()]);
+        assert_eq!(tasks[10].wait_tasks, vec![tasks[9].id.clone()]);
     }
 
     #[test]
@@ -466,6 +493,8 @@ mod tests {
                 "retrieve-sdk",
                 "mount-state-storage",
                 "run-hook",
+                "auto-disconnect",
+                "remove-profiles",
                 "stop-workshop",
                 "stash-workshop",
                 "rebuild-workshop",
@@ -476,6 +505,9 @@ mod tests {
                 "run-hook",
                 "configure-timezone",
                 "mount-project",
+                "resolve-interfaces",
+                "auto-connect",
+                "setup-profiles",
                 "mount-state-storage",
                 "run-hook",
                 "run-hook",
@@ -537,7 +569,13 @@ mod tests {
         let change = remove(&mut st, &target("x").user, &[(target("a"), false)], &["a".into()], now);
         assert_eq!(
             kinds(&st, &change),
-            ["remove-workshop", "remove-workshop-stash", "remove-workshop-storage"]
+            [
+                "remove-profiles",
+                "discard-conns",
+                "remove-workshop",
+                "remove-workshop-stash",
+                "remove-workshop-storage"
+            ]
         );
     }
 
@@ -550,17 +588,22 @@ mod tests {
         assert_eq!(
             kinds(&st, &change),
             [
+                "remove-profiles",
+                "discard-conns",
                 "stop-workshop",
                 "remove-workshop",
                 "remove-workshop-storage",
+                "remove-profiles",
+                "discard-conns",
                 "remove-workshop",
                 "remove-workshop-storage"
             ]
         );
         let tasks = st.change_tasks(&change);
-        assert_eq!(tasks[0].read(&keys::FORCE), Some(true));
+        assert_eq!(tasks[2].read(&keys::FORCE), Some(true));
+        assert_eq!(tasks[2].wait_tasks, vec![tasks[1].id.clone()]);
         // The removal is in the change's default lane 0; its cleanup in a lane of its own.
-        assert_eq!(tasks[1].lanes(), [0]);
-        assert_ne!(tasks[2].lanes(), [0]);
+        assert_eq!(tasks[3].lanes(), [0]);
+        assert_ne!(tasks[4].lanes(), [0]);
     }
 }

@@ -66,10 +66,19 @@ pub fn command() -> Command {
         ("info", "name", Offer::Any),
         ("shell", "name", Offer::Running),
         ("actions", "name", Offer::Any),
+        ("connections", "workshop", Offer::Launched),
     ] {
         cmd = with(cmd, sub, arg, offer);
     }
     cmd = cmd.mut_subcommand("tasks", |c| c.mut_arg("id", |a| a.add(ArgValueCompleter::new(change_ids))));
+    let ends = |side: Side| ArgValueCompleter::new(move |current: &OsStr| endpoints(side, current));
+    cmd = cmd.mut_subcommand("connect", |c| {
+        c.mut_arg("plug", |a| a.add(ends(Side::Plugs))).mut_arg("slot", |a| a.add(ends(Side::Slots)))
+    });
+    cmd = cmd.mut_subcommand("remount", |c| c.mut_arg("plug", |a| a.add(ends(Side::Plugs))));
+    cmd = cmd.mut_subcommand("disconnect", |c| {
+        c.mut_arg("plug_or_slot", |a| a.add(ends(Side::Both))).mut_arg("slot", |a| a.add(ends(Side::Slots)))
+    });
     with_project_dirs(cmd)
 }
 
@@ -192,6 +201,53 @@ fn admitted(
     names
 }
 
+/// Which endpoints an argument of `connect` or `disconnect` offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Plugs,
+    Slots,
+    Both,
+}
+
+/// The plugs and slots (`<ws>/<sdk>:<name>`, with their interface) of the current project's
+/// workshops that start with `current`.
+fn endpoints(side: Side, current: &OsStr) -> Vec<CompletionCandidate> {
+    let ctx = Ctx { client: Client::default().with_timeout(TIMEOUT), project_flag: None };
+    let Ok(project) = ctx.project() else { return Vec::new() };
+    let Ok(listed) = ctx.client.connections(&project.id, None, true) else { return Vec::new() };
+    endpoint_names(side, &listed, &current.to_string_lossy())
+        .into_iter()
+        .map(|(name, interface)| CompletionCandidate::new(name).help(Some(interface.into())))
+        .collect()
+}
+
+/// The names `side` offers from `listed` that start with `prefix`.
+fn endpoint_names(
+    side: Side,
+    listed: &workshop_api::connections::Connections,
+    prefix: &str,
+) -> Vec<(String, String)> {
+    let mut names = Vec::new();
+    if side != Side::Slots {
+        names.extend(
+            listed
+                .plugs
+                .iter()
+                .map(|p| (format!("{}/{}:{}", p.workshop, p.sdk, p.plug), p.interface.clone())),
+        );
+    }
+    if side != Side::Plugs {
+        names.extend(
+            listed
+                .slots
+                .iter()
+                .map(|s| (format!("{}/{}:{}", s.workshop, s.sdk, s.slot), s.interface.clone())),
+        );
+    }
+    names.retain(|(name, _)| name.starts_with(prefix));
+    names
+}
+
 /// The latest change ids of the project (all changes outside a project), newest first.
 fn change_ids(current: &OsStr) -> Vec<CompletionCandidate> {
     change_ids_from(Client::default().with_timeout(TIMEOUT), current)
@@ -248,6 +304,22 @@ mod tests {
         assert_eq!(names(Offer::Launched, ""), ["web", "db", "wip"]);
         assert_eq!(names(Offer::Any, "w"), ["web", "wip"]);
         assert_eq!(admitted(Offer::Any, &launched, &defined, "do"), [("docs".to_string(), "Off")]);
+    }
+
+    #[test]
+    fn plugs_and_slots_by_side() {
+        let listed: workshop_api::connections::Connections = serde_json::from_value(serde_json::json!({
+            "plugs": [{"project-id": "p", "workshop": "ws", "sdk": "m", "plug": "one", "interface": "mount"}],
+            "slots": [{"project-id": "p", "workshop": "ws", "sdk": "system", "slot": "mount", "interface": "mount"}]
+        }))
+        .unwrap();
+        let names = |side, prefix| -> Vec<String> {
+            endpoint_names(side, &listed, prefix).into_iter().map(|(n, _)| n).collect()
+        };
+        assert_eq!(names(Side::Plugs, ""), ["ws/m:one"]);
+        assert_eq!(names(Side::Slots, "ws/"), ["ws/system:mount"]);
+        assert_eq!(names(Side::Both, "ws/s"), ["ws/system:mount"]);
+        assert!(names(Side::Both, "other/").is_empty());
     }
 
     #[test]

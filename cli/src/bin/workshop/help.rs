@@ -11,7 +11,9 @@ const GROUPS: &[(&str, &[&str])] = &[
     ("List and acknowledge warnings:", &["warnings", "okay"]),
     ("Enumerate workshops, list their details:", &["list", "info", "actions"]),
     ("List recent changes and individual activities:", &["changes", "tasks"]),
+    ("Manage connections between plugs and slots:", &["connections", "connect", "disconnect", "remount"]),
     ("Run commands inside a workshop:", &["exec", "shell", "run"]),
+    ("Check and clean up this machine:", &["doctor", "du", "prune"]),
     ("Additional commands:", &["version", "completion", "help"]),
 ];
 
@@ -65,7 +67,7 @@ mod tests {
         let help = grouped(crate::Cli::command()).render_help().to_string();
         assert!(help.contains("Create new workshops; start, stop, update or delete existing ones:\n  init "));
         assert!(help.contains("Run commands inside a workshop:\n  exec "), "{help}");
-        assert!(help.contains("  okay        Acknowledge warnings\n"), "{help}");
+        assert!(help.contains("  okay         Acknowledge warnings\n"), "{help}");
         assert!(help.contains("Options:\n  -p, --project <DIR>"), "{help}");
     }
 }

@@ -20,6 +20,8 @@ use workshop_client::Client;
 use workshop_client::{style, table};
 
 use crate::cmd::changes::{ChangesArgs, TasksArgs};
+use crate::cmd::connect::{ConnectArgs, DisconnectArgs, RemountArgs};
+use crate::cmd::connections::ConnectionsArgs;
 use crate::cmd::exec::{ActionsArgs, ExecFlags, ShellArgs};
 use crate::cmd::info::InfoArgs;
 use crate::cmd::init::InitArgs;
@@ -72,6 +74,14 @@ enum Command {
     Actions(ActionsArgs),
     /// List the changes of the project
     Changes(ChangesArgs),
+    /// List the interface connections of the project's workshops
+    Connections(ConnectionsArgs),
+    /// Connect a plug to a slot
+    Connect(ConnectArgs),
+    /// Disconnect a plug from a slot
+    Disconnect(DisconnectArgs),
+    /// Mount another host directory for a plug
+    Remount(RemountArgs),
     /// List tasks for a specific change
     Tasks(TasksArgs),
     /// List warnings
@@ -138,6 +148,10 @@ fn dispatch(ctx: &Ctx, command: Command, raw: &[String]) -> anyhow::Result<()> {
         Command::Run(flags) => cmd::exec::exec(ctx, &flags, true, raw),
         Command::Actions(args) => cmd::exec::actions(ctx, &args),
         Command::Changes(args) => cmd::changes::changes(ctx, &args),
+        Command::Connections(args) => cmd::connections::run(ctx, &args),
+        Command::Connect(args) => cmd::connect::connect(ctx, &args),
+        Command::Disconnect(args) => cmd::connect::disconnect(ctx, &args),
+        Command::Remount(args) => cmd::connect::remount(ctx, &args),
         Command::Tasks(args) => cmd::changes::tasks(ctx, &args),
         Command::Warnings(args) => cmd::warnings::warnings(ctx, &args),
         Command::Okay => cmd::warnings::okay(ctx),

@@ -7,6 +7,8 @@ use crate::context::quoted;
 
 /// `list --global` with `--project`.
 pub const LIST_GLOBAL_WITH_PROJECT: &str = "cannot list: \"--project\" incompatible with \"--global\"";
+/// `connections WS --all` (C-22).
+pub const CONNECTIONS_ALL_WITH_NAME: &str = "cannot use --all with workshop name";
 /// `exec -i -I`.
 pub const EXEC_BOTH_MODES: &str = "\"-i\" incompatible with \"-I\"";
 /// `tasks` without an id when the project has no change.
@@ -197,6 +199,7 @@ mod reference {
                 LIST_GLOBAL_WITH_PROJECT.into(),
             ),
             ("\"-i\" incompatible with \"-I\"", Is, EXEC_BOTH_MODES.into()),
+            ("cannot use --all with workshop name", Is, CONNECTIONS_ALL_WITH_NAME.into()),
             (
                 "unclear if \"x\" names a workshop or command: try \"workshop exec -- x\"",
                 Is,

@@ -1,6 +1,8 @@
 //! One module per command (or family of commands).
 
 pub mod changes;
+pub mod connect;
+pub mod connections;
 pub mod doctor;
 pub mod exec;
 pub mod info;

@@ -1,0 +1,109 @@
+//! The profiles holding a workshop's interface devices: one per SDK, `<ws>-<pid>-<sdk>` in
+//! the user's LXD project (reference-inventory §4.1, `lxd_device/backend.go`).
+
+use std::collections::BTreeMap;
+
+use super::{LxdBackend, lxd_error};
+use crate::backend::{BackendError, Device, Target};
+use crate::lxd::ProfilePut;
+
+/// The name of the profile of SDK `sdk` of a workshop.
+pub(super) fn profile_name(target: &Target, sdk: &str) -> String {
+    format!("{}-{sdk}", target.instance_name())
+}
+
+impl LxdBackend {
+    /// Makes the profile hold `devices` (ETag-checked) and the instance use it; when the
+    /// instance cannot take it (a device LXD cannot plug in), the profile is put back as it
+    /// was. No devices: the profile is detached and deleted.
+    pub(super) async fn put_profile(
+        &self,
+        target: &Target,
+        sdk: &str,
+        devices: &BTreeMap<String, Device>,
+    ) -> Result<(), BackendError> {
+        let name = profile_name(target, sdk);
+        if devices.is_empty() {
+            return self.drop_profile(target, &name).await;
+        }
+        let client = self.instances_client(&target.user);
+        let what = format!("set up the interfaces of {sdk:?} in workshop {:?}", target.name);
+        let put = ProfilePut {
+            config: BTreeMap::new(),
+            description: format!("Interfaces of SDK {sdk:?} in workshop {:?}", target.name),
+            devices: devices.clone(),
+        };
+        let previous = match client.get_profile(&name).await {
+            Ok((profile, etag)) => Some((profile.writable(), etag)),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(lxd_error(&what, e)),
+        };
+        match &previous {
+            None => client.create_profile(&name, &put).await.map_err(|e| lxd_error(&what, e))?,
+            Some((old, etag)) if *old != put => {
+                client.update_profile(&name, &put, etag).await.map_err(|e| lxd_error(&what, e))?
+            }
+            Some(_) => {}
+        }
+        let attached = self
+            .edit_instance(target, &what, |instance| {
+                if instance.profiles.contains(&name) {
+                    return false;
+                }
+                instance.profiles.push(name.clone());
+                true
+            })
+            .await;
+        if let Err(e) = attached {
+            let rolled_back = match &previous {
+                None => client.delete_profile(&name).await,
+                Some((old, _)) => match client.get_profile(&name).await {
+                    Ok((_, etag)) => client.update_profile(&name, old, &etag).await,
+                    Err(e) => Err(e),
+                },
+            };
+            if let Err(undo) = rolled_back {
+                tracing::warn!(profile = %name, error = %undo, "cannot roll back a profile");
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Detaches the profile from the instance (a removed instance is fine) and deletes it
+    /// (a missing one is fine).
+    async fn drop_profile(&self, target: &Target, name: &str) -> Result<(), BackendError> {
+        let what = format!("remove profile {name:?} of workshop {:?}", target.name);
+        let detached = self
+            .edit_instance(target, &what, |instance| {
+                let before = instance.profiles.len();
+                instance.profiles.retain(|p| p != name);
+                instance.profiles.len() != before
+            })
+            .await;
+        match detached {
+            Ok(()) | Err(BackendError::NotLaunched(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let client = self.instances_client(&target.user);
+        match client.delete_profile(name).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(lxd_error(&what, e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_are_named_after_the_instance_and_the_sdk() {
+        let target = Target::new("u", "0123abcd", "ws");
+        assert_eq!(
+            profile_name(&target, "test-sdk-mount"),
+            format!("{}-test-sdk-mount", target.instance_name())
+        );
+    }
+}

@@ -1,0 +1,166 @@
+//! Connection state, kept in the engine's state under `conns` (reference-inventory §4.1,
+//! "Connection state"): per workshop (`<uid>/<project id>/<workshop>`, so two users' equal
+//! project ids never meet), per connection (`<sdk>:<plug> <sdk>:<slot>`).
+//!
+//! An entry is `auto` (made at launch) or manual; a user's disconnect of an auto connection
+//! leaves it `undesired` (so a later launch step does not make it again) and a forget drops
+//! it. Entries that are neither connected nor undesired do not exist.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use workshop_api::definition::EndpointRef;
+
+use super::repo::ConnRef;
+use crate::state::{Key, State};
+
+/// One connection's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ConnState {
+    pub interface: String,
+    /// Made without being asked (at launch).
+    #[serde(default)]
+    pub auto: bool,
+    /// Disconnected by the user after it was made automatically: not connected, and not made
+    /// again automatically.
+    #[serde(default)]
+    pub undesired: bool,
+    /// For a bound plug: the connection of its master it follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_to: Option<String>,
+    /// For a mount on the host: the host directory (a default one under the user's data, or
+    /// the one `remount` chose).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_source: Option<String>,
+    /// The host directory was chosen by `remount` (removing the workshop leaves it alone).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remounted: bool,
+}
+
+impl ConnState {
+    /// Whether the connection is made.
+    pub fn connected(&self) -> bool {
+        !self.undesired
+    }
+}
+
+/// The connections of one workshop, by `<sdk>:<plug> <sdk>:<slot>`.
+pub type WorkshopConns = BTreeMap<String, ConnState>;
+
+/// Every workshop's connections, by `<uid>/<project id>/<workshop>`.
+const CONNS: Key<BTreeMap<String, WorkshopConns>> = Key::new("conns");
+
+/// The key of a workshop in [`CONNS`].
+pub fn workshop_key(uid: u32, project_id: &str, workshop: &str) -> String {
+    format!("{uid}/{project_id}/{workshop}")
+}
+
+/// The connections of a workshop.
+pub fn of_workshop(st: &State, key: &str) -> WorkshopConns {
+    st.read(&CONNS).and_then(|mut all| all.remove(key)).unwrap_or_default()
+}
+
+/// Replaces the connections of a workshop (none: the workshop's entry goes).
+pub fn set_workshop(st: &mut State, key: &str, conns: WorkshopConns) {
+    let mut all = st.read(&CONNS).unwrap_or_default();
+    if conns.is_empty() {
+        all.remove(key);
+    } else {
+        all.insert(key.to_string(), conns);
+    }
+    st.write(&CONNS, &all);
+}
+
+/// Parses a connection key `<sdk>:<plug> <sdk>:<slot>`.
+pub fn parse_key(key: &str) -> Option<ConnRef> {
+    let (plug, slot) = key.split_once(' ')?;
+    let plug: EndpointRef = plug.parse().ok()?;
+    let slot: EndpointRef = slot.parse().ok()?;
+    Some(ConnRef { plug, slot })
+}
+
+/// The connections of `conns` as references (connected and undesired alike): what
+/// auto-connect must not make again.
+pub fn known(conns: &WorkshopConns) -> BTreeSet<ConnRef> {
+    conns.keys().filter_map(|k| parse_key(k)).collect()
+}
+
+/// What a refresh's auto-disconnect does to a workshop's entries (reference §4.1, "Refresh
+/// and restore"): every connection goes (auto and manual alike), undesired entries stay so
+/// that auto-connect does not make them again, and the host directories chosen by `remount`
+/// are kept aside (plug → directory) for auto-connect to use again.
+pub fn split_for_refresh(all: &WorkshopConns) -> (WorkshopConns, WorkshopConns, BTreeMap<String, String>) {
+    let mut kept = WorkshopConns::new();
+    let mut dropped = WorkshopConns::new();
+    let mut remounts = BTreeMap::new();
+    for (key, conn) in all {
+        if conn.undesired {
+            kept.insert(key.clone(), conn.clone());
+            continue;
+        }
+        if conn.remounted
+            && let (Some(r), Some(source)) = (parse_key(key), conn.host_source.clone())
+        {
+            remounts.insert(r.plug.to_string(), source);
+        }
+        dropped.insert(key.clone(), conn.clone());
+    }
+    (kept, dropped, remounts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_are_kept_per_user_and_workshop() {
+        let mut st = State::new();
+        let a = workshop_key(1000, "0123abcd", "ws");
+        let b = workshop_key(1001, "0123abcd", "ws");
+        let conn = ConnState {
+            interface: "mount".into(),
+            auto: true,
+            undesired: false,
+            bound_to: None,
+            host_source: Some("/home/u/.local/share/workshop/id/0123abcd/ws/mount/s/one".into()),
+            remounted: false,
+        };
+        set_workshop(&mut st, &a, BTreeMap::from([("s:one system:mount".to_string(), conn.clone())]));
+        assert_eq!(of_workshop(&st, &a).len(), 1);
+        assert!(of_workshop(&st, &b).is_empty(), "another user's same project id");
+        let refs = known(&of_workshop(&st, &a));
+        assert_eq!(
+            refs.into_iter().collect::<Vec<_>>(),
+            [ConnRef { plug: EndpointRef::new("s", "one"), slot: EndpointRef::new("system", "mount") }]
+        );
+        set_workshop(&mut st, &a, WorkshopConns::new());
+        assert!(of_workshop(&st, &a).is_empty());
+        // The stored form is the reference's kebab-case.
+        let json = serde_json::to_value(&conn).unwrap();
+        assert_eq!(json["host-source"], "/home/u/.local/share/workshop/id/0123abcd/ws/mount/s/one");
+        assert!(json.get("remounted").is_none());
+        assert_eq!(parse_key("nonsense"), None);
+    }
+
+    #[test]
+    fn refresh_drops_connections_keeps_undesired_ones_and_remounts() {
+        let state = |undesired: bool, remounted: bool| ConnState {
+            interface: "mount".into(),
+            auto: true,
+            undesired,
+            bound_to: None,
+            host_source: Some("/home/u/one".into()),
+            remounted,
+        };
+        let all = BTreeMap::from([
+            ("s:one system:mount".to_string(), state(false, true)),
+            ("s:two system:mount".to_string(), state(true, false)),
+            ("s:three system:mount".to_string(), state(false, false)),
+        ]);
+        let (kept, dropped, remounts) = split_for_refresh(&all);
+        assert_eq!(kept.keys().collect::<Vec<_>>(), ["s:two system:mount"]);
+        assert_eq!(dropped.keys().collect::<Vec<_>>(), ["s:one system:mount", "s:three system:mount"]);
+        assert_eq!(remounts, BTreeMap::from([("s:one".to_string(), "/home/u/one".to_string())]));
+    }
+}

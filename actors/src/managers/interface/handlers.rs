@@ -1,0 +1,467 @@
+//! Task handlers of the interface manager (reference-inventory §6.7, InterfaceManager rows).
+//! Each is idempotent: after a crash the engine runs a task that was Doing again.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use workshop_api::definition::WorkshopFile;
+use workshop_api::sdk::{SdkInfo, Strictness};
+
+use super::conns::{self, ConnState, WorkshopConns};
+use super::mount::{self, MountPlug};
+use super::repo::{AutoConn, ConnRef, Repo};
+use super::staging;
+use crate::backend::{Device, GetInstance, HostGpus, SetProfile};
+use crate::managers::sdk::spec::installed;
+use crate::managers::task::{self, HandlerResult, TaskTarget};
+use crate::runner::TaskCtx;
+use crate::sdk::TreeStore;
+use crate::state::Key;
+use crate::store::try_area;
+
+/// What the interface manager's handlers use besides the backend.
+pub struct Interfaces {
+    pub engine: actix::Addr<crate::engine::StateEngine>,
+    /// Where SDK trees are kept (their `meta/sdk.yaml` declare plugs and slots).
+    pub trees: TreeStore,
+    /// Root-only directory where host sources are staged for LXD (`staging.rs`).
+    pub mounts_dir: PathBuf,
+}
+
+/// The interface manager's handler environment.
+pub type Env = task::Env<Interfaces>;
+
+/// Task data: the connections an auto-connect made (undone by its undo).
+const ADDED: Key<Vec<String>> = Key::new("conns-added");
+/// Task data: the connections an auto-disconnect dropped (put back by its undo).
+const DROPPED: Key<WorkshopConns> = Key::new("conns-dropped");
+/// Task data: the connections a discard-conns dropped (put back by its undo).
+const DISCARDED: Key<WorkshopConns> = Key::new("conns-discarded");
+
+/// The instance's config key holding the definition it was made from.
+const FILE_KEY: &str = "user.workshop.file";
+
+/// The interface repository of the workshop as launched: its installed SDKs' plugs and slots
+/// and its definition's.
+pub async fn load_repo(env: &Env, t: &TaskTarget) -> Result<(Repo, WorkshopFile), String> {
+    let instance = env
+        .call(GetInstance { target: t.backend() })
+        .await?
+        .ok_or_else(|| format!("workshop {:?} is not launched", t.name))?;
+    let text = instance.config.get(FILE_KEY).cloned().unwrap_or_default();
+    let (file, _) = workshop_api::definition::parse(&text, Path::new("workshop.yaml"))
+        .map_err(|e| format!("cannot read the definition of {:?}: {e}", t.name))?;
+    let sdks = installed(&instance.config);
+    let trees = env.trees.clone();
+    let infos = tokio::task::spawn_blocking(move || {
+        sdks.into_iter()
+            .map(|sdk| {
+                let text = trees.read_meta(&sdk.tree).map_err(|e| e.to_string())?;
+                let strictness = if sdk.source.is_local() { Strictness::Strict } else { Strictness::Lenient };
+                let info = SdkInfo::parse(&text, strictness).map_err(|e| e.to_string())?;
+                Ok((sdk.name, info))
+            })
+            .collect::<Result<Vec<(String, SdkInfo)>, String>>()
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    let repo = Repo::build(&infos, &file)?;
+    Ok((repo, file))
+}
+
+/// Checks that the workshop's plugs and slots make a repository (policy, binds, mount
+/// targets) before anything is connected.
+pub async fn resolve_interfaces(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    let (repo, file) = load_repo(&env, &t).await?;
+    for c in &file.connections {
+        let cannot = format!("cannot connect plug \"{}\" to slot \"{}\"", c.plug, c.slot);
+        repo.plug(&c.plug).ok_or_else(|| format!("{cannot}: no such plug"))?;
+        repo.slot(&c.slot).ok_or_else(|| format!("{cannot}: no such slot"))?;
+    }
+    Ok(())
+}
+
+fn workshop_key(t: &TaskTarget) -> String {
+    conns::workshop_key(t.user.uid, &t.project_id, &t.name)
+}
+
+/// The connections whose devices this version can make: mounts on the host, gpu and IP
+/// tunnels (see
+/// ARCHITECTURE.md, "Not built yet", for the others).
+pub(super) fn is_built(conn: &ConnRef, repo: &Repo) -> bool {
+    match repo.plug(&conn.plug).map(|p| p.interface.as_str()) {
+        Some("mount") => staging::is_host_mount(conn),
+        Some("gpu") => true,
+        Some("tunnel") => match (repo.plug(&conn.plug), repo.slot(&conn.slot)) {
+            (Some(plug), Some(slot)) => super::tunnel::is_built(plug, slot),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Whether `conn` is a gpu connection.
+fn is_gpu(conn: &ConnRef, repo: &Repo) -> bool {
+    repo.plug(&conn.plug).is_some_and(|p| p.interface == "gpu")
+}
+
+/// The state of a connection made automatically: a mount on the host takes its master's
+/// default host directory (or the one its master was remounted to).
+fn new_state(
+    auto: &AutoConn,
+    repo: &Repo,
+    existing: &WorkshopConns,
+    data: Option<&Path>,
+    t: &TaskTarget,
+) -> Result<ConnState, String> {
+    let plug = repo.plug(&auto.conn.plug).ok_or_else(|| format!("no plug {}", auto.conn.plug))?;
+    let master = repo.master(&auto.conn.plug);
+    let host_source = if staging::is_host_mount(&auto.conn) {
+        let master_conn = ConnRef { plug: master.clone(), slot: auto.conn.slot.clone() };
+        match existing.get(&master_conn.to_string()).and_then(|c| c.host_source.clone()) {
+            Some(source) => Some(source),
+            None => {
+                let data =
+                    data.ok_or_else(|| format!("cannot find the home directory of {:?}", t.user.name))?;
+                Some(mount::default_host_source(data, &t.project_id, &t.name, &master).display().to_string())
+            }
+        }
+    } else {
+        None
+    };
+    let remounted =
+        auto.bound_to.as_ref().and_then(|m| existing.get(&m.to_string())).is_some_and(|c| c.remounted);
+    Ok(ConnState {
+        interface: plug.interface.clone(),
+        auto: true,
+        undesired: false,
+        bound_to: auto.bound_to.as_ref().map(ToString::to_string),
+        host_source,
+        remounted,
+    })
+}
+
+/// Records the connections the policy makes without being asked (those this version can
+/// make); what was there (made, or undone by the user) is kept.
+pub async fn auto_connect(mut ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    let (repo, file) = load_repo(&env, &t).await?;
+    // Needed only for mounts on the host.
+    let data = try_area::data_dir(&t.user);
+    // Host directories a refresh's auto-disconnect kept aside (remounted plugs).
+    let remounts: BTreeMap<String, String> = ctx.change_get(&remounts_key(&t.name)).unwrap_or_default();
+    let key = workshop_key(&t);
+    let read_key = key.clone();
+    let mut all =
+        ctx.transact(move |st, _, _| conns::of_workshop(st, &read_key)).await.map_err(|e| e.to_string())?;
+    let mut added: Vec<String> = ctx.read(&ADDED).unwrap_or_default();
+    for auto in repo.auto_connections(&file, &conns::known(&all)) {
+        if !is_built(&auto.conn, &repo) {
+            continue;
+        }
+        let mut state = new_state(&auto, &repo, &all, data.as_deref(), &t)?;
+        let master = repo.master(&auto.conn.plug).to_string();
+        if let (Some(source), true) = (remounts.get(&master), state.host_source.is_some()) {
+            state.host_source = Some(source.clone());
+            state.remounted = true;
+        }
+        let name = auto.conn.to_string();
+        all.insert(name.clone(), state);
+        if !added.contains(&name) {
+            added.push(name);
+        }
+    }
+    ctx.write(&ADDED, &added).await;
+    let write_key = key.clone();
+    ctx.transact(move |st, _, _| {
+        let mut current = conns::of_workshop(st, &write_key);
+        for (k, v) in all {
+            current.entry(k).or_insert(v);
+        }
+        conns::set_workshop(st, &write_key, current);
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Undo of auto-connect: the connections it made go.
+pub async fn undo_auto_connect(ctx: TaskCtx, _env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    let added: BTreeSet<String> = ctx.read(&ADDED).unwrap_or_default().into_iter().collect();
+    let key = workshop_key(&t);
+    ctx.transact(move |st, _, _| {
+        let mut current = conns::of_workshop(st, &key);
+        current.retain(|k, c| !(added.contains(k) && c.auto));
+        conns::set_workshop(st, &key, current);
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
+/// The devices of the workshop's profiles, SDK by SDK (every SDK with plugs has an entry, an
+/// empty one when nothing of it is connected), with the host sources to stage for them.
+pub fn profile_devices(
+    repo: &Repo,
+    all: &WorkshopConns,
+    gpus: &[crate::lxd::GpuCard],
+    mounts_dir: &Path,
+    t: &TaskTarget,
+) -> Result<Profiles, String> {
+    let mut profiles = Profiles::default();
+    for plug in &repo.plugs {
+        profiles.devices.entry(plug.sdk.clone()).or_default();
+    }
+    for (key, conn) in all {
+        let (Some(r), true) = (conns::parse_key(key), conn.connected()) else { continue };
+        let Some(plug) = repo.plug(&r.plug) else { continue };
+        if !is_built(&r, repo) {
+            continue;
+        }
+        if plug.interface == "tunnel" {
+            let slot = repo.slot(&r.slot).ok_or_else(|| format!("no slot {}", r.slot))?;
+            let device = super::tunnel::device(plug, slot)?;
+            profiles
+                .devices
+                .entry(r.plug.sdk.clone())
+                .or_default()
+                .insert(mount::device_name(&r.plug), device);
+            continue;
+        }
+        if is_gpu(&r, repo) {
+            profiles
+                .devices
+                .entry(r.plug.sdk.clone())
+                .or_default()
+                .extend(super::gpu::devices(&r.plug.sdk, gpus));
+            continue;
+        }
+        let Some(source) = &conn.host_source else { continue };
+        let mount = MountPlug::from_attrs(&plug.attrs)?;
+        let device = mount::device_name(&r.plug);
+        let staged = staging::staged_path(mounts_dir, t, &device);
+        profiles
+            .devices
+            .entry(r.plug.sdk.clone())
+            .or_default()
+            .insert(device.clone(), mount.disk_device(&staged));
+        profiles.sources.push(Source {
+            device,
+            source: source.clone(),
+            default: !conn.remounted,
+            mode: mount.mode,
+        });
+    }
+    Ok(profiles)
+}
+
+/// The profiles of a workshop and the host sources their devices need staged.
+#[derive(Debug, Default)]
+pub struct Profiles {
+    pub devices: BTreeMap<String, BTreeMap<String, Device>>,
+    pub sources: Vec<Source>,
+}
+
+/// A host source a device mounts.
+#[derive(Debug)]
+pub struct Source {
+    pub device: String,
+    pub source: String,
+    pub default: bool,
+    pub mode: u32,
+}
+
+/// Applies the workshop's profiles from its connections: host sources are created (defaults)
+/// and opened as the user, staged while LXD plugs them in, and each SDK's profile is set.
+pub async fn setup_profiles(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    apply_profiles(&ctx, &env, &t).await
+}
+
+async fn apply_profiles(ctx: &TaskCtx, env: &Env, t: &TaskTarget) -> HandlerResult {
+    let (repo, _) = load_repo(env, t).await?;
+    let key = workshop_key(t);
+    let all = ctx.transact(move |st, _, _| conns::of_workshop(st, &key)).await.map_err(|e| e.to_string())?;
+    let wants_gpu =
+        all.iter().any(|(k, c)| c.connected() && conns::parse_key(k).is_some_and(|r| is_gpu(&r, &repo)));
+    let gpus = if wants_gpu { env.call(HostGpus {}).await? } else { Vec::new() };
+    if wants_gpu && gpus.is_empty() {
+        ctx.log("No GPU on this host: the gpu connection gives the workshop no device").await;
+    }
+    let profiles = profile_devices(&repo, &all, &gpus, &env.mounts_dir, t)?;
+    let mut staged = Vec::new();
+    for s in &profiles.sources {
+        staged
+            .push(staging::stage_source(&env.mounts_dir, t, &s.device, &s.source, s.default, s.mode).await?);
+    }
+    for (sdk, devices) in profiles.devices {
+        env.call(SetProfile { target: t.backend(), sdk, devices }).await?;
+    }
+    // LXD mounted what it needed: the workshop holds its own mounts.
+    drop(staged);
+    Ok(())
+}
+
+/// Removes the profiles of every SDK of the workshop (installed, or with connections).
+pub async fn remove_profiles(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    let mut sdks = BTreeSet::new();
+    if let Some(instance) = env.call(GetInstance { target: t.backend() }).await? {
+        sdks.extend(installed(&instance.config).into_iter().map(|s| s.name));
+    }
+    let key = workshop_key(&t);
+    let all = ctx.transact(move |st, _, _| conns::of_workshop(st, &key)).await.map_err(|e| e.to_string())?;
+    sdks.extend(all.keys().filter_map(|k| conns::parse_key(k)).map(|c| c.plug.sdk));
+    for sdk in sdks {
+        env.call(SetProfile { target: t.backend(), sdk, devices: BTreeMap::new() }).await?;
+    }
+    Ok(())
+}
+
+/// Undo of setup-profiles: the profiles go.
+pub async fn undo_setup_profiles(ctx: TaskCtx, env: Env) -> HandlerResult {
+    remove_profiles(ctx, env).await
+}
+
+/// Undo of remove-profiles: the profiles are set up again from the connections.
+pub async fn undo_remove_profiles(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    apply_profiles(&ctx, &env, &t).await
+}
+
+/// Drops every connection of the workshop (remove).
+pub async fn discard_conns(mut ctx: TaskCtx, _env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    let key = workshop_key(&t);
+    let taken = ctx
+        .transact(move |st, _, _| {
+            let all = conns::of_workshop(st, &key);
+            conns::set_workshop(st, &key, WorkshopConns::new());
+            all
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    // A second run after a crash finds nothing left: keep what the first one took.
+    if !taken.is_empty() {
+        ctx.write(&DISCARDED, &taken).await;
+    }
+    Ok(())
+}
+
+/// Undo of discard-conns: the connections come back.
+pub async fn undo_discard_conns(ctx: TaskCtx, _env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    let taken = ctx.read(&DISCARDED).unwrap_or_default();
+    let key = workshop_key(&t);
+    ctx.transact(move |st, _, _| {
+        let mut current = conns::of_workshop(st, &key);
+        for (k, v) in taken {
+            current.entry(k).or_insert(v);
+        }
+        conns::set_workshop(st, &key, current);
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
+/// `connect` and `disconnect`: records the connection entries the request set (the profiles
+/// follow in `setup-profiles`).
+pub async fn change_conns(mut ctx: TaskCtx, _env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    let edits = ctx.read(&super::requests::EDITS).unwrap_or_default();
+    let key = workshop_key(&t);
+    let previous = ctx
+        .transact(move |st, _, _| {
+            let mut all = conns::of_workshop(st, &key);
+            let previous = super::requests::apply(&mut all, &edits);
+            conns::set_workshop(st, &key, all);
+            previous
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    // A second run after a crash finds its own edits: keep what the first one saw.
+    if ctx.read(&super::requests::PREVIOUS).is_none() {
+        ctx.write(&super::requests::PREVIOUS, &previous).await;
+    }
+    Ok(())
+}
+
+/// Undo of `connect` and `disconnect`: the entries are as they were.
+pub async fn undo_change_conns(ctx: TaskCtx, _env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    let previous = ctx.read(&super::requests::PREVIOUS).unwrap_or_default();
+    let key = workshop_key(&t);
+    ctx.transact(move |st, _, _| {
+        let mut all = conns::of_workshop(st, &key);
+        super::requests::apply(&mut all, &previous);
+        conns::set_workshop(st, &key, all);
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
+/// The change data key where auto-disconnect keeps the remounted host directories of a
+/// workshop (reference change data `remounts`).
+fn remounts_key(workshop: &str) -> String {
+    format!("remounts/{workshop}")
+}
+
+/// Refresh: every connection of the workshop goes (undesired entries stay), remounted host
+/// directories are kept in the change for auto-connect (`plan::add_auto_disconnect`).
+pub async fn auto_disconnect(mut ctx: TaskCtx, _env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    let key = workshop_key(&t);
+    let (dropped, remounts) = ctx
+        .transact(move |st, _, _| {
+            let (kept, dropped, remounts) = conns::split_for_refresh(&conns::of_workshop(st, &key));
+            conns::set_workshop(st, &key, kept);
+            (dropped, remounts)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    // A second run after a crash finds nothing left: keep what the first one took.
+    if !dropped.is_empty() {
+        ctx.write(&DROPPED, &dropped).await;
+        let value = serde_json::to_value(&remounts).map_err(|e| e.to_string())?;
+        ctx.change_set(&remounts_key(&t.name), value).await;
+    }
+    Ok(())
+}
+
+/// Undo of auto-disconnect: the connections come back.
+pub async fn undo_auto_disconnect(ctx: TaskCtx, _env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    let dropped = ctx.read(&DROPPED).unwrap_or_default();
+    let key = workshop_key(&t);
+    ctx.transact(move |st, _, _| {
+        let mut current = conns::of_workshop(st, &key);
+        for (k, v) in dropped {
+            current.insert(k, v);
+        }
+        conns::set_workshop(st, &key, current);
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
+/// `remount`: moves the host directory (as the user) and records the new one.
+pub async fn remount(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    let moved = ctx.read(&super::remount::MOVE).ok_or("task has no remount")?;
+    let running = env.call(GetInstance { target: t.backend() }).await?.is_some_and(|i| i.running);
+    // A second run after a crash finds the move made: the old directory is gone.
+    super::remount::move_source(&t.user, moved.old.into(), moved.new.into(), running).await?;
+    change_conns(ctx, env).await
+}
+
+/// Undo of `remount`: the entries are as they were and the directory goes back (when it can).
+pub async fn undo_remount(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    if let Some(moved) = ctx.read(&super::remount::MOVE)
+        && let Err(e) = super::remount::move_source(&t.user, moved.new.into(), moved.old.into(), true).await
+    {
+        ctx.log(e).await;
+    }
+    undo_change_conns(ctx, env).await
+}

@@ -1,0 +1,142 @@
+//! `workshop remount` (reference-inventory §8.9): a plug connected to the system `mount`
+//! slot takes its files from another host directory. The old directory is moved there, as
+//! the user; while the workshop runs, a move that cannot be made (a non-empty target,
+//! another filesystem, a busy directory) is an error, while it is stopped the new directory
+//! is simply used.
+
+use std::path::{Path, PathBuf};
+
+use super::conns::{ConnState, WorkshopConns};
+use super::repo::{ConnRef, Repo};
+use super::requests::Edits;
+use super::{InterfaceError, staging};
+use crate::managers::UserRef;
+use crate::userfs::{self, Dir, UserFsError};
+use workshop_api::definition::EndpointRef;
+
+/// The entries a remount of `plug` to `source` sets: the master's connection to the system
+/// mount slot and those of the plugs bound to it.
+pub fn edits(
+    repo: &Repo,
+    current: &WorkshopConns,
+    plug: &EndpointRef,
+    source: &Path,
+) -> Result<(String, Edits), InterfaceError> {
+    let bad = InterfaceError::BadRequest;
+    if !source.is_absolute() {
+        return Err(bad(format!("host source {:?} is not absolute", source.display())));
+    }
+    repo.plug(plug)
+        .filter(|p| p.interface == "mount")
+        .ok_or_else(|| bad(format!("no mount plug \"{plug}\"")))?;
+    let master = repo.master(plug);
+    let slot = EndpointRef::new(workshop_api::definition::SYSTEM_SDK, "mount");
+    let conn = ConnRef { plug: master.clone(), slot: slot.clone() };
+    let Some(state) = current.get(&conn.to_string()).filter(|c| c.connected()) else {
+        return Err(bad(format!("plug \"{plug}\" is not connected to the host (system:mount)")));
+    };
+    let old = state.host_source.clone().unwrap_or_default();
+    let mut out = Vec::new();
+    let mut group = repo.bound_to(&master);
+    group.insert(0, master);
+    for member in group {
+        let key = ConnRef { plug: member, slot: slot.clone() }.to_string();
+        if let Some(s) = current.get(&key).filter(|c| c.connected()) {
+            let next =
+                ConnState { host_source: Some(source.display().to_string()), remounted: true, ..s.clone() };
+            out.push((key, Some(next)));
+        }
+    }
+    debug_assert!(staging::is_host_mount(&conn));
+    Ok((old, out))
+}
+
+/// Moves the host directory `old` to `new`, as `user`. `running`: a move that cannot be made
+/// fails with the reference's words; stopped, the new directory is used as it is (created
+/// when missing). A missing old directory is not an error either way.
+pub async fn move_source(user: &UserRef, old: PathBuf, new: PathBuf, running: bool) -> Result<(), String> {
+    let shown = new.display().to_string();
+    let outer = shown.clone();
+    userfs::as_user(user, move || -> Result<Result<(), String>, UserFsError> {
+        let (Some(old_parent), Some(old_name)) = (old.parent(), old.file_name()) else { return Ok(Ok(())) };
+        let (Some(new_parent), Some(new_name)) = (new.parent(), new.file_name()) else {
+            return Ok(Err(format!("cannot remount to {:?}", new.display())));
+        };
+        let to = Dir::open(new_parent)?;
+        let moved = match Dir::open(old_parent) {
+            Ok(from) => from.rename_to(&old_name.to_string_lossy(), &to, &new_name.to_string_lossy()),
+            Err(e) if e.is_not_found() => Err(std::io::Error::from_raw_os_error(libc::ENOENT)),
+            Err(e) => return Err(e),
+        };
+        match moved {
+            Ok(()) => Ok(Ok(())),
+            Err(e) => match e.raw_os_error() {
+                // The old directory is gone: the new one is made (or kept).
+                Some(libc::ENOENT) => to.create_subdir(&new_name.to_string_lossy(), 0o755).map(|_| Ok(())),
+                Some(libc::ENOTEMPTY | libc::EEXIST) if running => Ok(Err(format!(
+                    "source {shown:?} is not empty; workshop must be stopped to remount safely"
+                ))),
+                Some(libc::EXDEV) if running => Ok(Err(format!(
+                    "source {shown:?} is on another filesystem; workshop must be stopped to remount safely"
+                ))),
+                Some(libc::EBUSY) if running => {
+                    Ok(Err(format!("source {shown:?} is busy; workshop must be stopped to remount safely")))
+                }
+                Some(libc::ENOTEMPTY | libc::EEXIST | libc::EXDEV | libc::EBUSY) => {
+                    to.create_subdir(&new_name.to_string_lossy(), 0o755).map(|_| Ok(()))
+                }
+                _ => Ok(Err(format!("cannot remount to {shown:?}: {}", userfs::io_reason(&e)))),
+            },
+        }
+    })
+    .await
+    .map_err(|e| format!("cannot remount to {outer:?}: {e}"))?
+}
+
+/// Task data of `remount`: the host directory before and after.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Move {
+    pub old: String,
+    pub new: String,
+}
+
+/// Task data: what a `remount` moves.
+pub const MOVE: crate::state::Key<Move> = crate::state::Key::new("remount");
+
+/// Asks for the remount of `plug` of workshop `workshop` to `source` (an absolute path).
+#[derive(actix::Message)]
+#[rtype(result = "Result<String, InterfaceError>")]
+pub struct Remount {
+    pub user: UserRef,
+    pub project_id: String,
+    pub workshop: String,
+    pub plug: EndpointRef,
+    pub source: PathBuf,
+}
+
+/// Plans `remount` → `setup-profiles`.
+pub fn plan(
+    st: &mut crate::state::State,
+    t: &crate::managers::task::TaskTarget,
+    plug: &EndpointRef,
+    moved: Move,
+    edits: Edits,
+) -> Result<String, InterfaceError> {
+    if let Some(busy) = crate::managers::workshop::status::busy(st, &t.user.name, &t.project_id, &t.name) {
+        let what = if busy.waiting { "is waiting on error" } else { "is in progress" };
+        return Err(InterfaceError::BadRequest(format!(
+            "cannot remount in {:?}: {} change {what}",
+            t.name, busy.kind
+        )));
+    }
+    let now = chrono::Utc::now();
+    let summary = format!("Remount {}/{plug}", t.name);
+    let change = crate::managers::task::new_change(st, "remount", &summary, &t.user, &t.project_id, now);
+    let id = crate::managers::task::add_task(st, &change, "remount", &summary, t, None, now);
+    let task = st.task_mut(&id).expect("new task exists");
+    task.write(&MOVE, &moved);
+    task.write(&super::requests::EDITS, &edits);
+    let profiles = format!("Set up interface profiles of {:?}", t.name);
+    crate::managers::task::add_task(st, &change, "setup-profiles", &profiles, t, Some(&id), now);
+    Ok(change)
+}

@@ -1,0 +1,429 @@
+//! `workshop connect` and `disconnect` (reference-inventory §4.1 "Disconnect semantics",
+//! §8.7): what changes in the connection state, planned as a change whose `connect` or
+//! `disconnect` task records it and whose `setup-profiles` applies it.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use workshop_api::definition::{EndpointRef, SYSTEM_SDK};
+
+use super::conns::{self, ConnState, WorkshopConns};
+use super::repo::{ConnRef, Repo};
+use super::{InterfaceError, handlers, policy, staging};
+use crate::managers::UserRef;
+use crate::managers::task::{self, TaskTarget, add_task};
+use crate::managers::workshop::status;
+use crate::state::{Key, State};
+
+/// Connection entries to set, by key (`None`: removed).
+pub type Edits = Vec<(String, Option<ConnState>)>;
+
+/// Task data: the connection entries a `connect` or `disconnect` sets.
+pub const EDITS: Key<Edits> = Key::new("conn-edits");
+/// Task data: the entries as they were before (for the undo).
+pub const PREVIOUS: Key<Edits> = Key::new("conn-previous");
+
+/// What the user asked: connect a plug to a slot, or disconnect.
+#[derive(Debug, Clone)]
+pub enum Request {
+    /// `slot` `None`: the slot of the system SDK named like the plug; a slot whose name is
+    /// empty: the single slot of the plug's interface on that SDK.
+    Connect { plug: EndpointRef, slot: Option<EndpointRef> },
+    /// `other` `None`: every connection of `first` (a plug, else a slot).
+    Disconnect { first: EndpointRef, other: Option<EndpointRef>, forget: bool },
+}
+
+/// Connects or disconnects in workshop `workshop` of `user`'s project `project_id` (checked
+/// as theirs by the front); returns the change.
+#[derive(actix::Message)]
+#[rtype(result = "Result<String, InterfaceError>")]
+pub struct ChangeConnections {
+    pub user: UserRef,
+    pub project_id: String,
+    pub workshop: String,
+    pub request: Request,
+}
+
+fn bad(message: String) -> InterfaceError {
+    InterfaceError::BadRequest(message)
+}
+
+/// The slot a connect names.
+fn connect_slot(
+    repo: &Repo,
+    plug: &EndpointRef,
+    slot: Option<&EndpointRef>,
+) -> Result<EndpointRef, InterfaceError> {
+    let interface =
+        &repo.plug(plug).ok_or_else(|| bad(format!("no plug \"{plug}\" in the workshop")))?.interface;
+    let slot = match slot {
+        None => EndpointRef::new(SYSTEM_SDK, &plug.name),
+        Some(s) if s.name.is_empty() => {
+            let candidates: Vec<&super::repo::Endpoint> =
+                repo.slots.iter().filter(|c| c.sdk == s.sdk && c.interface == *interface).collect();
+            match candidates.as_slice() {
+                [one] => one.reference(),
+                [] => return Err(bad(format!("SDK {:?} has no {interface:?} slot", s.sdk))),
+                _ => return Err(bad(format!("SDK {:?} has several {interface:?} slots: name one", s.sdk))),
+            }
+        }
+        Some(s) => s.clone(),
+    };
+    repo.slot(&slot).ok_or_else(|| bad(format!("no slot \"{slot}\" in the workshop")))?;
+    Ok(slot)
+}
+
+/// The entries a request sets, given the repository and the current state.
+pub fn edits(
+    repo: &Repo,
+    current: &WorkshopConns,
+    request: &Request,
+    data: Option<&std::path::Path>,
+    t: &TaskTarget,
+) -> Result<Vec<(String, Option<ConnState>)>, InterfaceError> {
+    let mut out = Vec::new();
+    match request {
+        Request::Connect { plug, slot } => {
+            let slot = connect_slot(repo, plug, slot.as_ref())?;
+            let master = repo.master(plug);
+            let (p, s) = (repo.plug(&master).expect("binds are checked"), repo.slot(&slot).expect("found"));
+            policy::check_connection(p, s)
+                .map_err(|e| bad(format!("cannot connect \"{plug}\" to \"{slot}\": {e}")))?;
+            let conn = ConnRef { plug: master.clone(), slot: slot.clone() };
+            if !handlers::is_built(&conn, repo) {
+                return Err(bad(format!(
+                    "cannot connect \"{plug}\" to \"{slot}\": connections of the {:?} interface are not supported yet",
+                    p.interface
+                )));
+            }
+            let master_state = current.get(&conn.to_string()).filter(|c| c.connected()).cloned();
+            let host_source = match master_state.as_ref().and_then(|c| c.host_source.clone()) {
+                Some(source) => Some(source),
+                None if staging::is_host_mount(&conn) => {
+                    let data = data
+                        .ok_or_else(|| bad(format!("cannot find the home directory of {:?}", t.user.name)))?;
+                    Some(
+                        super::mount::default_host_source(data, &t.project_id, &t.name, &master)
+                            .display()
+                            .to_string(),
+                    )
+                }
+                None => None,
+            };
+            let remounted = master_state.as_ref().is_some_and(|c| c.remounted);
+            let mut group = vec![(conn.clone(), None)];
+            group.extend(
+                repo.bound_to(&master)
+                    .into_iter()
+                    .map(|b| (ConnRef { plug: b, slot: slot.clone() }, Some(conn.to_string()))),
+            );
+            for (c, bound_to) in group {
+                if current.get(&c.to_string()).is_some_and(ConnState::connected) {
+                    continue;
+                }
+                let state = ConnState {
+                    interface: p.interface.clone(),
+                    auto: false,
+                    undesired: false,
+                    bound_to,
+                    host_source: host_source.clone(),
+                    remounted,
+                };
+                out.push((c.to_string(), Some(state)));
+            }
+        }
+        Request::Disconnect { first, other, forget } => {
+            let connected: Vec<ConnRef> = current
+                .iter()
+                .filter(|(_, c)| c.connected() || *forget)
+                .filter_map(|(k, _)| conns::parse_key(k))
+                .collect();
+            let is_plug = repo.plug(first).is_some();
+            if !is_plug && repo.slot(first).is_none() {
+                return Err(bad(format!("no plug or slot \"{first}\" in the workshop")));
+            }
+            let mut chosen: Vec<ConnRef> = connected
+                .iter()
+                .filter(|c| match other {
+                    Some(slot) => c.plug == *first && c.slot == *slot,
+                    None if is_plug => c.plug == *first,
+                    None => c.slot == *first,
+                })
+                .cloned()
+                .collect();
+            // A bound group is disconnected together (B-03).
+            for c in chosen.clone() {
+                let master = repo.master(&c.plug);
+                let mut group = repo.bound_to(&master);
+                group.push(master);
+                for member in group {
+                    let m = ConnRef { plug: member, slot: c.slot.clone() };
+                    if connected.contains(&m) && !chosen.contains(&m) {
+                        chosen.push(m);
+                    }
+                }
+            }
+            for c in chosen {
+                let key = c.to_string();
+                let Some(state) = current.get(&key) else { continue };
+                let next = if *forget || !state.auto {
+                    None
+                } else {
+                    Some(ConnState { undesired: true, ..state.clone() })
+                };
+                out.push((key, next));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Plans the change of `edits` (checked against the state as it is now): a `connect` or
+/// `disconnect` task, then `setup-profiles`. Nothing to change: a connect is a change without
+/// tasks, a disconnect is refused with the reference's `nothing to do`.
+pub fn plan(
+    st: &mut State,
+    user: &UserRef,
+    t: &TaskTarget,
+    request: &Request,
+    edits: Vec<(String, Option<ConnState>)>,
+) -> Result<String, InterfaceError> {
+    if let Some(busy) = status::busy(st, &user.name, &t.project_id, &t.name) {
+        let what = if busy.waiting { "is waiting on error" } else { "is in progress" };
+        return Err(bad(format!("cannot change connections of {:?}: {} change {what}", t.name, busy.kind)));
+    }
+    let current = conns::of_workshop(st, &conns::workshop_key(user.uid, &t.project_id, &t.name));
+    let edits: Vec<(String, Option<ConnState>)> =
+        edits.into_iter().filter(|(k, v)| current.get(k) != v.as_ref()).collect();
+    let now = Utc::now();
+    let (kind, summary) = match request {
+        Request::Connect { plug, .. } => ("connect", format!("Connect {}/{plug}", t.name)),
+        Request::Disconnect { first, .. } => ("disconnect", format!("Disconnect {}/{first}", t.name)),
+    };
+    if edits.is_empty() && kind == "disconnect" {
+        return Err(bad("nothing to do".into()));
+    }
+    let change = task::new_change(st, kind, &summary, user, &t.project_id, now);
+    if edits.is_empty() {
+        // Already so: a change that is done at once.
+        st.set_change_status(&change, crate::state::Status::Done, now);
+        return Ok(change);
+    }
+    let id = add_task(st, &change, kind, &summary, t, None, now);
+    st.task_mut(&id).expect("new task exists").write(&EDITS, &edits);
+    let ws = &t.name;
+    add_task(
+        st,
+        &change,
+        "setup-profiles",
+        &format!("Set up interface profiles of {ws:?}"),
+        t,
+        Some(&id),
+        now,
+    );
+    Ok(change)
+}
+
+/// Applies `edits` to a workshop's entries; returns what they were.
+pub fn apply(
+    all: &mut BTreeMap<String, ConnState>,
+    edits: &[(String, Option<ConnState>)],
+) -> Vec<(String, Option<ConnState>)> {
+    let mut previous = Vec::new();
+    for (key, next) in edits {
+        let before = match next {
+            Some(state) => all.insert(key.clone(), state.clone()),
+            None => all.remove(key),
+        };
+        previous.push((key.clone(), before));
+    }
+    previous
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use workshop_api::definition::WorkshopFile;
+    use workshop_api::sdk::{SdkInfo, Strictness};
+
+    use super::*;
+
+    fn repo() -> Repo {
+        let system =
+            SdkInfo::parse(include_str!("../../sdk/system/meta/sdk.yaml"), Strictness::Strict).unwrap();
+        let mount = SdkInfo::parse(
+            "name: m\nplugs:\n  one: {interface: mount, workshop-target: /mnt/one}\n  two: {interface: mount, workshop-target: /opt/two}\n  gpu:\n  camera:\nslots:\n  jobs: {interface: mount, workshop-source: /x}\n",
+            Strictness::Strict,
+        )
+        .unwrap();
+        let multi = SdkInfo::parse(
+            "name: n\nplugs:\n  one: {interface: mount, workshop-target: /mnt/one}\n",
+            Strictness::Strict,
+        )
+        .unwrap();
+        let mut file = WorkshopFile::new(
+            "ws",
+            "ubuntu@22.04",
+            vec![workshop_api::definition::SdkRecord::new("project-n", None)],
+        );
+        file.sdks[0]
+            .plugs
+            .insert("one".into(), workshop_api::definition::PlugDef::Bind(EndpointRef::new("m", "one")));
+        Repo::build(&[("system".into(), system), ("m".into(), mount), ("n".into(), multi)], &file).unwrap()
+    }
+
+    fn target() -> TaskTarget {
+        TaskTarget {
+            name: "ws".into(),
+            project_id: "0123abcd".into(),
+            project_path: String::new(),
+            user: UserRef { name: "u".into(), uid: 1000, gid: 1000 },
+        }
+    }
+
+    fn auto_state(repo: &Repo) -> WorkshopConns {
+        let t = target();
+        repo.auto_connections(&WorkshopFile::new("ws", "ubuntu@22.04", Vec::new()), &BTreeSet::new())
+            .into_iter()
+            .map(|a| {
+                let state = ConnState {
+                    interface: "mount".into(),
+                    auto: true,
+                    undesired: false,
+                    bound_to: a.bound_to.map(|b| b.to_string()),
+                    host_source: Some(format!("/d/{}", t.name)),
+                    remounted: false,
+                };
+                (a.conn.to_string(), state)
+            })
+            .collect()
+    }
+
+    fn keys(edits: &[(String, Option<ConnState>)]) -> Vec<(String, Option<(bool, bool)>)> {
+        edits.iter().map(|(k, v)| (k.clone(), v.as_ref().map(|s| (s.auto, s.undesired)))).collect()
+    }
+
+    #[test]
+    fn disconnecting_an_auto_connection_makes_it_undesired_and_connecting_makes_it_manual() {
+        let repo = repo();
+        let mut current = auto_state(&repo);
+        let t = target();
+        let d = std::path::Path::new("/home/u/.local/share");
+        let request = Request::Disconnect { first: EndpointRef::new("m", "two"), other: None, forget: false };
+        let e = edits(&repo, &current, &request, Some(d), &t).unwrap();
+        assert_eq!(keys(&e), [("m:two system:mount".to_string(), Some((true, true)))]);
+        apply(&mut current, &e);
+        let request = Request::Connect {
+            plug: EndpointRef::new("m", "two"),
+            slot: Some(EndpointRef::new("system", "")),
+        };
+        let e = edits(&repo, &current, &request, Some(d), &t).unwrap();
+        assert_eq!(keys(&e), [("m:two system:mount".to_string(), Some((false, false)))]);
+        // Forget drops the entry whatever it is.
+        let request = Request::Disconnect { first: EndpointRef::new("m", "two"), other: None, forget: true };
+        assert_eq!(
+            keys(&edits(&repo, &current, &request, Some(d), &t).unwrap()),
+            [("m:two system:mount".to_string(), None)]
+        );
+    }
+
+    #[test]
+    fn a_slot_disconnects_everything_and_bound_groups_go_together() {
+        let repo = repo();
+        let current = auto_state(&repo);
+        let t = target();
+        let request =
+            Request::Disconnect { first: EndpointRef::new("system", "mount"), other: None, forget: false };
+        let e = edits(&repo, &current, &request, None, &t).unwrap();
+        let names: Vec<String> = e.iter().map(|(k, _)| k.clone()).collect();
+        assert_eq!(names, ["m:one system:mount", "m:two system:mount", "n:one system:mount"]);
+        // B-03: the bound plug takes its master along.
+        let request = Request::Disconnect {
+            first: EndpointRef::new("n", "one"),
+            other: Some(EndpointRef::new("system", "mount")),
+            forget: false,
+        };
+        let e = edits(&repo, &current, &request, None, &t).unwrap();
+        let names: Vec<String> = e.iter().map(|(k, _)| k.clone()).collect();
+        assert_eq!(names, ["n:one system:mount", "m:one system:mount"]);
+    }
+
+    #[test]
+    fn connect_forms_and_refusals() {
+        let repo = repo();
+        let t = target();
+        let d = std::path::Path::new("/home/u/.local/share");
+        let none = WorkshopConns::new();
+        // One argument: the system slot named like the plug (there is no system:one).
+        let request = Request::Connect { plug: EndpointRef::new("m", "one"), slot: None };
+        assert_eq!(
+            edits(&repo, &none, &request, Some(d), &t).unwrap_err().to_string(),
+            "no slot \"system:one\" in the workshop"
+        );
+        // A bound plug connects its group, sharing the master's host directory.
+        let request = Request::Connect {
+            plug: EndpointRef::new("n", "one"),
+            slot: Some(EndpointRef::new("system", "mount")),
+        };
+        let e = edits(&repo, &none, &request, Some(d), &t).unwrap();
+        assert_eq!(e.len(), 2);
+        for (_, state) in &e {
+            assert_eq!(
+                state.as_ref().unwrap().host_source.as_deref(),
+                Some("/home/u/.local/share/workshop/id/0123abcd/ws/mount/m/one")
+            );
+        }
+        // A mount plug on the gpu slot, and interfaces not built yet.
+        let request = Request::Connect {
+            plug: EndpointRef::new("m", "one"),
+            slot: Some(EndpointRef::new("system", "gpu")),
+        };
+        assert!(
+            edits(&repo, &none, &request, Some(d), &t)
+                .unwrap_err()
+                .to_string()
+                .contains("(\"mount\" interface)")
+        );
+        let request = Request::Connect { plug: EndpointRef::new("m", "gpu"), slot: None };
+        assert_eq!(edits(&repo, &none, &request, Some(d), &t).unwrap().len(), 1);
+        let request = Request::Connect { plug: EndpointRef::new("m", "camera"), slot: None };
+        assert!(
+            edits(&repo, &none, &request, Some(d), &t).unwrap_err().to_string().contains("not supported yet")
+        );
+        let request = Request::Connect { plug: EndpointRef::new("m", "nope"), slot: None };
+        assert_eq!(
+            edits(&repo, &none, &request, Some(d), &t).unwrap_err().to_string(),
+            "no plug \"m:nope\" in the workshop"
+        );
+    }
+
+    #[test]
+    fn plans_skip_what_is_already_so() {
+        let mut st = State::new();
+        let t = target();
+        let user = t.user.clone();
+        let request = Request::Disconnect { first: EndpointRef::new("m", "one"), other: None, forget: false };
+        assert_eq!(plan(&mut st, &user, &t, &request, Vec::new()).unwrap_err().to_string(), "nothing to do");
+        let request = Request::Connect { plug: EndpointRef::new("m", "one"), slot: None };
+        let change = plan(&mut st, &user, &t, &request, Vec::new()).unwrap();
+        assert!(st.change_tasks(&change).is_empty());
+        assert!(st.change_ready(&change));
+        let state = ConnState {
+            interface: "mount".into(),
+            auto: false,
+            undesired: false,
+            bound_to: None,
+            host_source: None,
+            remounted: false,
+        };
+        let change =
+            plan(&mut st, &user, &t, &request, vec![("m:one system:mount".into(), Some(state))]).unwrap();
+        let kinds: Vec<String> = st.change_tasks(&change).iter().map(|t| t.kind.clone()).collect();
+        assert_eq!(kinds, ["connect", "setup-profiles"]);
+        assert_eq!(st.change(&change).unwrap().summary, "Connect ws/m:one");
+        // The workshop is busy with that change now.
+        let again = plan(&mut st, &user, &t, &request, Vec::new()).unwrap_err().to_string();
+        assert!(again.contains("connect change is in progress"), "{again}");
+    }
+}

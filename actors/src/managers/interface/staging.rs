@@ -1,0 +1,86 @@
+//! Host directories of mount connections, opened as their user and staged for LXD (the
+//! project-mount invariant applied to every host source): LXD mounts a root-only staging
+//! path bind-mounted from the directory the user opened, never the user's path itself, so
+//! a connection cannot expose a path the user could not open, nor one swapped in later.
+
+use std::path::{Path, PathBuf};
+
+use super::conns::{self, WorkshopConns};
+use super::repo::ConnRef;
+use crate::managers::UserRef;
+use crate::managers::task::TaskTarget;
+use crate::runner::TaskCtx;
+use crate::userfs::stage::{Staged, stage};
+use crate::userfs::{self, Dir, UserFsError};
+
+/// Where the host source of device `device` of a workshop is staged:
+/// `<mounts>/<uid>/<pid>/<ws>.mounts/<device>` (a workshop name has no `.`, so this never
+/// meets the workshop's project staging `<mounts>/<uid>/<pid>/<ws>`).
+pub fn staged_path(mounts_dir: &Path, t: &TaskTarget, device: &str) -> PathBuf {
+    mounts_dir
+        .join(t.user.uid.to_string())
+        .join(&t.project_id)
+        .join(format!("{}.mounts", t.name))
+        .join(device)
+}
+
+/// Opens a host source as `user`: a default one (under the user's home) is created first,
+/// each missing directory as the user, the last one with `mode`; a chosen one must exist.
+pub async fn open_source(user: &UserRef, source: PathBuf, default: bool, mode: u32) -> Result<Dir, String> {
+    let home = user.home().ok_or_else(|| format!("cannot find the home directory of {:?}", user.name))?;
+    let shown = source.clone();
+    userfs::as_user(user, move || -> Result<Dir, UserFsError> {
+        let relative = source.strip_prefix(&home).ok().filter(|_| default);
+        let Some(relative) = relative else {
+            return Dir::open(&source);
+        };
+        let parts: Vec<String> =
+            relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        let Some((last, parents)) = parts.split_last() else { return Dir::open(&source) };
+        let top = Dir::open(&home)?;
+        let parent = if parents.is_empty() { top } else { top.create_path(parents, 0o755)? };
+        parent.create_subdir(last, mode)
+    })
+    .await
+    .map_err(|e| format!("cannot use host directory {}: {e}", shown.display()))
+}
+
+/// Stages the host source of one connection at its staging path.
+pub async fn stage_source(
+    mounts_dir: &Path,
+    t: &TaskTarget,
+    device: &str,
+    source: &str,
+    default: bool,
+    mode: u32,
+) -> Result<Staged, String> {
+    let dir = open_source(&t.user, PathBuf::from(source), default, mode).await?;
+    let at = staged_path(mounts_dir, t, device);
+    stage(&dir, &at).map_err(|e| format!("cannot stage host directory {source} at {}: {e}", at.display()))
+}
+
+/// Stages the host sources of every mount of a workshop on the host (before LXD starts it);
+/// the stagings go when the returned guards are dropped.
+pub async fn stage_workshop_mounts(
+    ctx: &TaskCtx,
+    t: &TaskTarget,
+    mounts_dir: &Path,
+) -> Result<Vec<Staged>, String> {
+    let key = conns::workshop_key(t.user.uid, &t.project_id, &t.name);
+    let all: WorkshopConns =
+        ctx.transact(move |st, _, _| conns::of_workshop(st, &key)).await.map_err(|e| e.to_string())?;
+    let mut staged = Vec::new();
+    for (key, conn) in all {
+        let (Some(source), true) = (conn.host_source.as_deref(), conn.connected()) else { continue };
+        let Some(r) = conns::parse_key(&key) else { continue };
+        let device = super::mount::device_name(&r.plug);
+        staged.push(stage_source(mounts_dir, t, &device, source, !conn.remounted, 0o755).await?);
+    }
+    Ok(staged)
+}
+
+/// Whether `conn` is a mount on the host (its slot the system `mount` slot).
+pub fn is_host_mount(conn: &ConnRef) -> bool {
+    conn.slot.sdk == workshop_api::definition::SYSTEM_SDK && conn.slot.name == "mount"
+}

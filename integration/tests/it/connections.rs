@@ -1,0 +1,496 @@
+//! Interfaces and connections on the real LXD: mounts of host directories (acceptance M-01,
+//! M-06 for a read-only host mount, M-07), made at launch, staged for LXD as the user, kept
+//! across a stop and a start, removed with the workshop.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::process::Command;
+
+use workshop_integration::{Daemon, Project, lxd_enabled, lxd_shared, test_user, user_home, user_ids};
+
+/// FX-mount in `P/.workshop/test-sdk-mount/`.
+fn mount_sdk(p: &Project) {
+    p.write(
+        ".workshop/test-sdk-mount/sdk.yaml",
+        "name: test-sdk-mount
+plugs:
+  one:
+    interface: mount
+    workshop-target: /mnt/one
+  two:
+    interface: mount
+    workshop-target: /opt/two
+slots:
+  jobs:
+    interface: mount
+    workshop-source: $SDK/jobs
+",
+    );
+    p.write(".workshop/test-sdk-mount/jobs/job.sh", "");
+    p.write(".workshop/test-sdk-mount/hooks/setup-base", "mkdir -p /opt/ro-slot\n");
+}
+
+/// Removes what a test's workshops leave outside their instances when a test fails: the
+/// interface profiles (`<ws>-<pid>-<sdk>`) of the project and the user's workshop data.
+/// Declared before the [`Project`], so it runs after the project's instances are deleted.
+struct Leftovers {
+    user: String,
+    project: Option<String>,
+}
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        let Some(id) = self.project.take() else { return };
+        let project = format!("workshop.{}", self.user);
+        let out = Command::new("lxc").args(["profile", "list", "--project", &project, "-f", "csv"]).output();
+        if let Ok(out) = out {
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                let name = line.split(',').next().unwrap_or_default();
+                if name.contains(&format!("-{id}-")) {
+                    let _ =
+                        Command::new("lxc").args(["profile", "delete", "--project", &project, name]).status();
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(user_home(&self.user).join(".local/share/workshop/id").join(&id));
+    }
+}
+
+/// M-01, M-06 (read-only host mount), M-07: default host sources are created as the user
+/// under their data and mounted; they survive a stop and a start; remove deletes them.
+#[test]
+fn mounts_on_the_host_are_made_kept_and_removed() {
+    if !lxd_enabled("mounts_on_the_host_are_made_kept_and_removed") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let mut leftovers = Leftovers { user: user.clone(), project: None };
+    let p = Project::new(&user, "mounts");
+    p.write(
+        "workshop.yaml",
+        "name: ws-mount
+base: ubuntu@22.04
+sdks:
+  - name: project-test-sdk-mount
+    plugs:
+      ro-host:
+        interface: mount
+        workshop-target: /test
+        read-only: true
+",
+    );
+    mount_sdk(&p);
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    let launched = w(&["launch"]);
+    assert!(launched.output().is_empty() || launched.output().contains("launched"), "{}", d.log());
+    launched.ok();
+    let id = p.id().expect("tracked");
+    leftovers.project = Some(id.clone());
+    let src = |plug: &str| -> PathBuf {
+        user_home(&user)
+            .join(".local/share/workshop/id")
+            .join(&id)
+            .join("ws-mount/mount/test-sdk-mount")
+            .join(plug)
+    };
+    let (uid, _) = user_ids(&user);
+    for plug in ["one", "two", "ro-host"] {
+        let meta = std::fs::metadata(src(plug)).unwrap_or_else(|e| panic!("{plug}: {e}\n{}", d.log()));
+        assert!(meta.is_dir(), "{plug}");
+        assert_eq!(meta.uid(), uid, "{plug} is the user's");
+    }
+    // C-01 (one workshop): its connections and, by name, its unconnected plugs and slots.
+    let listed = w(&["connections", "ws-mount"]);
+    let text = listed.ok();
+    for re in [
+        r"^INTERFACE\s+PLUG\s+SLOT\s+NOTES$",
+        r"^mount\s+ws-mount/test-sdk-mount:one\s+ws-mount/system:mount\s+-$",
+        r"^mount\s+ws-mount/test-sdk-mount:two\s+ws-mount/system:mount\s+-$",
+        r"^mount\s+ws-mount/test-sdk-mount:ro-host\s+ws-mount/system:mount\s+-$",
+        r"^mount\s+-\s+ws-mount/test-sdk-mount:jobs\s+-$",
+    ] {
+        assert!(listed.has_line(re), "{re}:\n{text}");
+    }
+    assert!(!text.contains("system:gpu"), "default system slots are not listed:\n{text}");
+    // Without a name, the project's connections only.
+    let project = w(&["connections"]);
+    assert!(project.has_line(r"^mount\s+ws-mount/test-sdk-mount:one\s+ws-mount/system:mount\s+-$"));
+    assert!(!project.ok().contains("jobs"), "{}", project.output());
+    let json = w(&["connections", "--format", "json"]);
+    assert!(json.ok().contains(r#""slot": "ws-mount/system:mount""#), "{}", json.output());
+    // C-22.
+    let both = w(&["connections", "ws-mount", "--all"]);
+    assert!(both.fails().contains("cannot use --all with workshop name"), "{}", both.output());
+
+    let present = "mountpoint -q /mnt/one && mountpoint -q /opt/two && mountpoint -q /test";
+    w(&["exec", "--", "bash", "-c", present]).ok();
+    // The mount is the host directory: a file written inside is the user's file outside.
+    w(&["exec", "--", "bash", "-c", "echo inside > /mnt/one/f"]).ok();
+    let f = src("one").join("f");
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), "inside\n");
+    assert_eq!(std::fs::metadata(&f).unwrap().uid(), uid);
+    // M-06: a read-only plug refuses writes, even root's.
+    w(&["exec", "--uid", "0", "--gid", "0", "--", "touch", "/test/tmp"]).fails();
+    assert!(!src("ro-host").join("tmp").exists());
+
+    // M-04 and C-02: disconnect unmounts; the forms of connect mount again, made by hand.
+    w(&["disconnect", "ws-mount/test-sdk-mount:one"]).ok();
+    w(&["exec", "--", "bash", "-c", "! mountpoint -q /mnt/one"]).ok();
+    let listed = w(&["connections", "ws-mount"]);
+    assert!(listed.has_line(r"^mount\s+ws-mount/test-sdk-mount:one\s+-\s+-$"), "{}", listed.output());
+    w(&["connect", "ws-mount/test-sdk-mount:one", ":mount"]).ok();
+    w(&["disconnect", "ws-mount/test-sdk-mount:two", ":mount"]).ok();
+    w(&["connect", "ws-mount/test-sdk-mount:two", "ws-mount/system"]).ok();
+    // Already connected: nothing to do, and fine.
+    w(&["connect", "ws-mount/test-sdk-mount:two", "ws-mount/system:mount"]).ok();
+    let listed = w(&["connections", "ws-mount"]);
+    for plug in ["one", "two"] {
+        let re = format!(r"^mount\s+ws-mount/test-sdk-mount:{plug}\s+ws-mount/system:mount\s+manual$");
+        assert!(listed.has_line(&re), "{re}\n{}", listed.output());
+    }
+    w(&["exec", "--", "bash", "-c", present]).ok();
+    w(&["exec", "--", "test", "-f", "/mnt/one/f"]).ok();
+    // Refusals: another workshop's slot, a plug that does not exist, nothing to disconnect.
+    let across = w(&["connect", "ws-mount/test-sdk-mount:one", "other/system:mount"]);
+    assert!(across.fails().contains("cannot connect plugs and slots across different workshops"));
+    assert!(w(&["connect", "ws-mount/test-sdk-mount:nope", ":mount"]).fails().contains("no plug"));
+    // C-04: a slot alone disconnects everything connected to it; then nothing is left to do.
+    w(&["disconnect", "ws-mount/system:mount"]).ok();
+    let listed = w(&["connections", "ws-mount"]);
+    for plug in ["one", "two", "ro-host"] {
+        let re = format!(r"^mount\s+ws-mount/test-sdk-mount:{plug}\s+-\s+-$");
+        assert!(listed.has_line(&re), "{re}\n{}", listed.output());
+    }
+    w(&["exec", "--", "bash", "-c", "! mountpoint -q /mnt/one && ! mountpoint -q /test"]).ok();
+    assert!(w(&["disconnect", "ws-mount/system:mount"]).fails().contains("nothing to do"));
+    // A host source the user swapped for a symlink is never followed: the connection fails
+    // and nothing of where it points is mounted.
+    let one = src("one");
+    let aside = one.with_file_name("one.aside");
+    std::fs::rename(&one, &aside).unwrap();
+    std::os::unix::fs::symlink("/etc", &one).unwrap();
+    let swapped = w(&["connect", "ws-mount/test-sdk-mount:one", ":mount"]);
+    assert!(swapped.fails().contains("cannot"), "{}", swapped.output());
+    w(&["exec", "--", "bash", "-c", "! mountpoint -q /mnt/one && ! test -e /mnt/one/passwd"]).ok();
+    std::fs::remove_file(&one).unwrap();
+    std::fs::rename(&aside, &one).unwrap();
+    for plug in ["one", "two", "ro-host"] {
+        w(&["connect", &format!("ws-mount/test-sdk-mount:{plug}"), ":mount"]).ok();
+    }
+
+    // Stopped and started again: the mounts come back.
+    w(&["stop"]).ok();
+    w(&["start"]).ok();
+    w(&["exec", "--", "bash", "-c", present]).ok();
+    w(&["exec", "--", "test", "-f", "/mnt/one/f"]).ok();
+
+    // M-07: remove deletes the default host sources.
+    w(&["remove"]).ok();
+    for plug in ["one", "two", "ro-host"] {
+        assert!(!src(plug).exists(), "{plug} left behind");
+    }
+    let profiles = Command::new("lxc")
+        .args(["profile", "list", "--project", &format!("workshop.{user}"), "-f", "csv"])
+        .output()
+        .unwrap();
+    let profiles = String::from_utf8_lossy(&profiles.stdout);
+    assert!(!profiles.contains(&format!("-{id}-")), "profiles left behind: {profiles}");
+    // C-06: nothing of the connections is left for a new launch.
+    assert!(w(&["connections"]).ok().is_empty());
+}
+
+/// C-15 and C-02 (plug-only form): a gpu plug connects at launch on a host without a GPU,
+/// by hand again after a disconnect, and the workshop starts again.
+#[test]
+fn gpu_plugs_connect_without_a_gpu() {
+    if !lxd_enabled("gpu_plugs_connect_without_a_gpu") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let mut leftovers = Leftovers { user: user.clone(), project: None };
+    let p = Project::new(&user, "gpu");
+    p.write(
+        ".workshop/ws-gpu.yaml",
+        "name: ws-gpu\nbase: ubuntu@22.04\nsdks:\n  - name: project-test-sdk-gpu\n",
+    );
+    p.write(".workshop/test-sdk-gpu/sdk.yaml", "name: test-sdk-gpu\nplugs:\n  gpu:\n");
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    w(&["launch", "ws-gpu"]).ok();
+    leftovers.project = p.id();
+    let row = |notes: &str| format!(r"^gpu\s+ws-gpu/test-sdk-gpu:gpu\s+ws-gpu/system:gpu\s+{notes}$");
+    let listed = w(&["connections", "ws-gpu"]);
+    assert!(listed.has_line(&row("-")), "{}", listed.output());
+    w(&["disconnect", "ws-gpu/test-sdk-gpu:gpu"]).ok();
+    let listed = w(&["connections", "ws-gpu"]);
+    assert!(listed.has_line(r"^gpu\s+ws-gpu/test-sdk-gpu:gpu\s+-\s+-$"), "{}", listed.output());
+    w(&["connect", "ws-gpu/test-sdk-gpu:gpu"]).ok();
+    let listed = w(&["connections", "ws-gpu"]);
+    assert!(listed.has_line(&row("manual")), "{}", listed.output());
+    w(&["stop", "ws-gpu"]).ok();
+    w(&["start", "ws-gpu"]).ok();
+    assert!(w(&["list"]).has_line(r"^ws-gpu\s+Ready"));
+    // X-01: completion of plug and slot names.
+    let complete = |words: &[&str]| {
+        let index = (words.len() - 1).to_string();
+        let env = [
+            ("COMPLETE", "bash"),
+            ("_CLAP_IFS", "\n"),
+            ("_CLAP_COMPLETE_INDEX", index.as_str()),
+            ("_CLAP_COMPLETE_COMP_TYPE", "9"),
+            ("_CLAP_COMPLETE_SPACE", "false"),
+        ];
+        let mut args = vec!["--"];
+        args.extend_from_slice(words);
+        d.cli_as(Some(&user), &p.path, &args, &env).ok().lines().map(String::from).collect::<Vec<_>>()
+    };
+    assert_eq!(complete(&["workshop", "connect", "ws-gpu/test"]), ["ws-gpu/test-sdk-gpu:gpu"]);
+    assert!(complete(&["workshop", "disconnect", "ws-gpu/"]).contains(&"ws-gpu/system:gpu".to_string()));
+    w(&["remove", "ws-gpu"]).ok();
+}
+
+/// M-09, M-11, M-12, M-15: remount while running (the directory moves, the mount follows),
+/// onto a non-empty directory (refused while running), while stopped; remove leaves
+/// remounted directories alone.
+#[test]
+fn remount_running_and_stopped() {
+    if !lxd_enabled("remount_running_and_stopped") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let mut leftovers = Leftovers { user: user.clone(), project: None };
+    let p = Project::new(&user, "remount");
+    p.write(
+        "workshop.yaml",
+        "name: ws-remount\nbase: ubuntu@22.04\nsdks:\n  - name: project-test-sdk-mount\n",
+    );
+    mount_sdk(&p);
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    w(&["launch"]).ok();
+    let id = p.id().expect("tracked");
+    leftovers.project = Some(id.clone());
+    let src = |plug: &str| -> PathBuf {
+        user_home(&user)
+            .join(".local/share/workshop/id")
+            .join(&id)
+            .join("ws-remount/mount/test-sdk-mount")
+            .join(plug)
+    };
+    let (uid, _) = user_ids(&user);
+
+    // M-09: running; a relative SOURCE is the current directory's.
+    w(&["exec", "--", "bash", "-c", "echo before > /mnt/one/f"]).ok();
+    w(&["remount", "ws-remount/test-sdk-mount:one", "one-host"]).ok();
+    let one = p.path.join("one-host");
+    assert!(one.is_dir() && !src("one").exists(), "{}", d.log());
+    assert_eq!(std::fs::read_to_string(one.join("f")).unwrap(), "before\n");
+    w(&["exec", "--", "bash", "-c", "echo after > /mnt/one/g"]).ok();
+    assert_eq!(std::fs::read_to_string(one.join("g")).unwrap(), "after\n");
+    assert_eq!(std::fs::metadata(one.join("g")).unwrap().uid(), uid);
+
+    // M-11: a non-empty directory while running.
+    let home = user_home(&user);
+    let refused = w(&["remount", "ws-remount/test-sdk-mount:two", home.to_str().unwrap()]);
+    let want = format!(
+        "source {:?} is not empty; workshop must be stopped to remount safely",
+        home.display().to_string()
+    );
+    assert!(refused.fails().contains(&want), "{}", refused.output());
+    assert!(src("two").is_dir(), "nothing moved");
+
+    // M-12: stopped.
+    w(&["stop"]).ok();
+    w(&["remount", "ws-remount/test-sdk-mount:two", p.path.join("two-host").to_str().unwrap()]).ok();
+    w(&["start"]).ok();
+    let two = p.path.join("two-host");
+    assert!(two.is_dir());
+    w(&[
+        "exec",
+        "--",
+        "bash",
+        "-c",
+        "mountpoint -q /opt/two && echo x > /opt/two/h && mountpoint -q /mnt/one",
+    ])
+    .ok();
+    assert!(two.join("h").is_file());
+    w(&["exec", "--", "test", "-f", "/mnt/one/g"]).ok();
+    // A plug not connected to the host cannot be remounted.
+    w(&["disconnect", "ws-remount/test-sdk-mount:two"]).ok();
+    let unconnected = w(&["remount", "ws-remount/test-sdk-mount:two", "elsewhere"]);
+    assert!(unconnected.fails().contains("is not connected"), "{}", unconnected.output());
+
+    // M-15: remove leaves the remounted directories alone.
+    w(&["remove"]).ok();
+    assert!(one.join("g").is_file() && two.join("h").is_file());
+    assert!(!src("one").exists() && !src("two").exists());
+}
+
+/// B-01 and B-03: bound plugs as listed after launch, sharing their anchor's host directory,
+/// disconnected as a group.
+#[test]
+fn bound_plugs_share_their_anchor() {
+    if !lxd_enabled("bound_plugs_share_their_anchor") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let mut leftovers = Leftovers { user: user.clone(), project: None };
+    let p = Project::new(&user, "bind");
+    p.write(
+        "workshop.yaml",
+        "name: ws-bind
+base: ubuntu@22.04
+sdks:
+  - name: project-test-sdk-mount
+    plugs:
+      two:
+        bind: test-sdk-multiple-plugs:two
+  - name: project-test-sdk-multiple-plugs
+    plugs:
+      one:
+        bind: test-sdk-mount:one
+  - name: project-test-sdk-ssh-agent
+    plugs:
+      ssh-agent:
+        bind: test-sdk-multiple-plugs:ssh-agent
+",
+    );
+    mount_sdk(&p);
+    p.write(
+        ".workshop/test-sdk-multiple-plugs/sdk.yaml",
+        "name: test-sdk-multiple-plugs
+plugs:
+  one:
+    interface: mount
+    workshop-target: /mnt/one
+  two:
+    interface: mount
+    workshop-target: /opt/two
+  ssh-agent:
+    interface: ssh-agent
+",
+    );
+    p.write(".workshop/test-sdk-ssh-agent/sdk.yaml", "name: test-sdk-ssh-agent\nplugs:\n  ssh-agent:\n");
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    w(&["launch"]).ok();
+    let id = p.id().expect("tracked");
+    leftovers.project = Some(id.clone());
+    let listed = w(&["connections", "ws-bind"]);
+    let want = "\
+INTERFACE  PLUG                                       SLOT                         NOTES
+mount      -                                          ws-bind/test-sdk-mount:jobs  -
+mount      ws-bind/test-sdk-mount:one                 ws-bind/system:mount         bind.2
+mount      ws-bind/test-sdk-mount:two                 ws-bind/system:mount         bind.5
+mount      ws-bind/test-sdk-multiple-plugs:one        ws-bind/system:mount         bind.2
+mount      ws-bind/test-sdk-multiple-plugs:two        ws-bind/system:mount         bind.5
+ssh-agent  ws-bind/test-sdk-multiple-plugs:ssh-agent  -                            bind.6
+ssh-agent  ws-bind/test-sdk-ssh-agent:ssh-agent       -                            bind.6
+";
+    assert_eq!(listed.ok(), want);
+    // B-02: the anchors' directories, one per group.
+    let mounts = user_home(&user).join(".local/share/workshop/id").join(&id).join("ws-bind/mount");
+    assert!(
+        mounts.join("test-sdk-mount/one").is_dir() && mounts.join("test-sdk-multiple-plugs/two").is_dir()
+    );
+    assert!(
+        !mounts.join("test-sdk-multiple-plugs/one").exists() && !mounts.join("test-sdk-mount/two").exists()
+    );
+    // B-03.
+    w(&["disconnect", "ws-bind/test-sdk-multiple-plugs:two"]).ok();
+    let listed = w(&["connections", "ws-bind"]);
+    for plug in ["test-sdk-mount:two", "test-sdk-multiple-plugs:two"] {
+        let re = format!(r"^mount\s+ws-bind/{plug}\s+-\s+bind\.5$");
+        assert!(listed.has_line(&re), "{re}\n{}", listed.output());
+    }
+    w(&["remove"]).ok();
+}
+
+/// C-26 and C-17 (listed connection), with real traffic: a TCP service inside the workshop
+/// reached from the host through a system plug; the manual form (C-18); disconnect closes it.
+#[test]
+fn tcp_tunnels_carry_traffic() {
+    if !lxd_enabled("tcp_tunnels_carry_traffic") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let mut leftovers = Leftovers { user: user.clone(), project: None };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let p = Project::new(&user, "tunnel");
+    p.write(
+        "workshop.yaml",
+        &format!(
+            "name: dev
+base: ubuntu@22.04
+sdks:
+  - name: project-web
+  - name: system
+    plugs:
+      web:
+        interface: tunnel
+        endpoint: 127.0.0.1:{port}
+connections:
+  - plug: system:web
+    slot: web:http
+"
+        ),
+    );
+    p.write(
+        ".workshop/web/sdk.yaml",
+        "name: web\nslots:\n  http:\n    interface: tunnel\n    endpoint: 8080\n",
+    );
+    p.write("hello-from-project", "hello\n");
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    w(&["launch"]).ok();
+    leftovers.project = p.id();
+    let listed = w(&["connections", "--all"]);
+    assert!(listed.has_line(r"^tunnel\s+dev/system:web\s+dev/web:http\s+-$"), "{}", listed.output());
+    w(&[
+        "exec",
+        "--",
+        "systemd-run",
+        "--user",
+        "--working-directory=/project",
+        "--",
+        "python3",
+        "-m",
+        "http.server",
+        "8080",
+    ])
+    .ok();
+    let fetch = || -> String {
+        let out = Command::new("curl")
+            .args(["-s", "--max-time", "2", &format!("http://127.0.0.1:{port}/")])
+            .output();
+        out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut body = fetch();
+    while !body.contains("hello-from-project") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        body = fetch();
+    }
+    assert!(body.contains("hello-from-project"), "{body}\n{}", d.log());
+    // Disconnected, the host port is closed; connected by hand, it carries traffic again.
+    w(&["disconnect", "dev/system:web"]).ok();
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "port still open");
+    w(&["connect", "dev/system:web", "dev/web:http"]).ok();
+    let listed = w(&["connections"]);
+    assert!(listed.has_line(r"^tunnel\s+dev/system:web\s+dev/web:http\s+manual$"), "{}", listed.output());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut body = fetch();
+    while !body.contains("hello-from-project") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        body = fetch();
+    }
+    assert!(body.contains("hello-from-project"), "{body}");
+    w(&["remove"]).ok();
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "port still open after remove");
+}
