@@ -472,6 +472,7 @@ impl Backend for FakeBackend {
             ok("images"),
             skipped("id-map"),
             skipped("firewall"),
+            skipped("host-dns"),
             skipped("guest-socket"),
         ])
     }

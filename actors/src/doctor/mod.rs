@@ -6,6 +6,7 @@
 
 mod command;
 mod firewall;
+mod hostdns;
 mod idmap;
 
 use std::os::unix::fs::FileTypeExt;
@@ -35,6 +36,8 @@ pub struct HostSetup {
     pub gid: u32,
     /// Workshop's bridge.
     pub bridge: String,
+    /// The bridge's IPv4 address (its dnsmasq), when it has one.
+    pub bridge_address: Option<String>,
     pub guest_socket: Option<PathBuf>,
     /// Whether LXD is the snap (which maps ids itself, without `/etc/subuid`).
     pub snap_lxd: bool,
@@ -66,7 +69,12 @@ pub fn host_checks(setup: &HostSetup) -> Vec<Check> {
         let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
         idmap::check(&read(idmap::SUBUID), &read(idmap::SUBGID), setup.uid, setup.gid)
     };
-    vec![id_map, firewall::check(&setup.bridge), guest_socket(setup.guest_socket.as_deref())]
+    vec![
+        id_map,
+        firewall::check(&setup.bridge),
+        hostdns::check(&setup.bridge, setup.bridge_address.as_deref()),
+        guest_socket(setup.guest_socket.as_deref()),
+    ]
 }
 
 /// Applies the fixes of the checks that are fixable and not ok; the checks whose fix could
@@ -77,6 +85,7 @@ fn fix(setup: &HostSetup, checks: &[Check]) -> Vec<(String, String)> {
         let result = match check.name.as_str() {
             "id-map" => idmap::fix(setup.uid, setup.gid),
             "firewall" => firewall::fix(&setup.bridge),
+            "host-dns" => hostdns::fix(&setup.bridge, setup.bridge_address.as_deref()),
             _ => Ok(()),
         };
         if let Err(why) = result {
@@ -133,11 +142,17 @@ mod tests {
 
     #[test]
     fn root_has_no_id_map_to_check() {
-        let setup =
-            HostSetup { uid: 0, gid: 0, bridge: "br-none".into(), guest_socket: None, snap_lxd: false };
+        let setup = HostSetup {
+            uid: 0,
+            gid: 0,
+            bridge: "br-none".into(),
+            bridge_address: None,
+            guest_socket: None,
+            snap_lxd: false,
+        };
         let checks = host_checks(&setup);
         let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, ["id-map", "firewall", "guest-socket"]);
+        assert_eq!(names, ["id-map", "firewall", "host-dns", "guest-socket"]);
         assert_eq!(checks[0].status, CheckStatus::Skipped);
     }
 }

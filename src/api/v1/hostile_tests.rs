@@ -256,7 +256,10 @@ async fn doctor_bodies_are_checked_and_fixing_is_roots() {
         let checks: serde_json::Value = serde_json::from_str(&text).unwrap();
         let names: Vec<&str> =
             checks["result"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["lxd", "storage-pool", "network", "images", "id-map", "firewall", "guest-socket"]);
+        assert_eq!(
+            names,
+            ["lxd", "storage-pool", "network", "images", "id-map", "firewall", "host-dns", "guest-socket"]
+        );
         let (status, text) = http(&socket, "POST", "/v1/doctor", r#"{"action":"fix"}"#);
         // SAFETY: a plain getter.
         if unsafe { libc::geteuid() } == 0 {

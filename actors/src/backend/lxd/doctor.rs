@@ -22,10 +22,17 @@ const SET_UP: &str = "scripts/setup-lxd.sh";
 impl LxdBackend {
     /// LXD's checks, then the host's (after its fixes when asked for).
     pub(super) async fn diagnose(&self, host: &HostQuery) -> Vec<Check> {
+        let bridge_address = match self.client.get_network(&self.config.network).await {
+            Ok((network, _)) => {
+                network.config.get("ipv4.address").and_then(|a| a.split('/').next()).map(str::to_string)
+            }
+            Err(_) => None,
+        };
         let setup = HostSetup {
             uid: host.uid,
             gid: host.gid,
             bridge: self.config.network.clone(),
+            bridge_address,
             guest_socket: host.guest_socket.clone(),
             snap_lxd: self.client.endpoint().describe().contains("/snap/"),
         };
