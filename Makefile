@@ -60,10 +60,11 @@ schema:
 # The binaries, the systemd units, shell completions and manual pages (one per command).
 # Build first (make release); as root for the default PREFIX. Then, for the daemon:
 # systemctl daemon-reload && systemctl enable --now workshopd.socket workshopd.service
+# (and, where systemd-resolved runs, systemctl enable workshop-configure-dns.service)
 install: manpages
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(BUILD_DIR)/workshop $(BUILD_DIR)/workshopd $(BUILD_DIR)/workshopctl $(BUILD_DIR)/sdk $(DESTDIR)$(BINDIR)/
-	for unit in workshopd.service workshopd.socket; do \
+	for unit in workshopd.service workshopd.socket workshop-configure-dns.service; do \
 		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@STATEDIR@|$(STATEDIR)|g' dist/systemd/$$unit.in >$(DESTDIR)$(SYSTEMDUNITDIR)/$$unit.tmp && \
 		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$unit.tmp && \
 		mv $(DESTDIR)$(SYSTEMDUNITDIR)/$$unit.tmp $(DESTDIR)$(SYSTEMDUNITDIR)/$$unit || exit 1; \
@@ -75,7 +76,7 @@ install: manpages
 # Removes exactly what `make install` (with the same variables and build) put in place.
 uninstall: manpages
 	rm -f $(DESTDIR)$(BINDIR)/workshop $(DESTDIR)$(BINDIR)/workshopd $(DESTDIR)$(BINDIR)/workshopctl $(DESTDIR)$(BINDIR)/sdk
-	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/workshopd.service $(DESTDIR)$(SYSTEMDUNITDIR)/workshopd.socket
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/workshopd.service $(DESTDIR)$(SYSTEMDUNITDIR)/workshopd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/workshop-configure-dns.service
 	sh snap/local/commands/completions remove \
 		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
 	for page in $(MANPAGES_DIR)/*.1; do rm -f $(DESTDIR)$(MANDIR)/man1/$${page##*/}; done

@@ -49,6 +49,15 @@ enum Command {
     Run(RunArgs),
     /// Print the version.
     Version,
+    /// Point systemd-resolved at an LXD bridge's DNS for a domain, so that the host resolves
+    /// workshop names (`<ws>.<project>.wp`); the configure-dns unit runs it whenever the
+    /// bridge's device appears.
+    ConfigureDns {
+        /// The LXD bridge (and host link), e.g. workshopbr0.
+        interface: String,
+        /// The domain its dnsmasq serves, e.g. wp.
+        domain: String,
+    },
     /// Write the manual pages (workshopd.1 and one per command) into DIR (`make install`).
     #[command(hide = true)]
     GenerateManpages { dir: PathBuf },
@@ -95,6 +104,7 @@ fn main() -> anyhow::Result<()> {
             println!("{}", workshop_api::VERSION);
             Ok(())
         }
+        Command::ConfigureDns { interface, domain } => configure_dns(&interface, &domain),
         Command::GenerateManpages { dir } => {
             use clap::CommandFactory as _;
             Ok(clap_mangen::generate_to(Cli::command(), dir)?)
@@ -104,6 +114,32 @@ fn main() -> anyhow::Result<()> {
             actix_web::rt::System::new().block_on(run(args))
         }
     }
+}
+
+/// How often a link that does not exist yet is looked for again.
+const CONFIGURE_DNS_TRIES: u32 = 5;
+
+fn configure_dns(interface: &str, domain: &str) -> anyhow::Result<()> {
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if domain.len() > 253 || !domain.split('.').all(label_ok) {
+        anyhow::bail!(
+            "cannot configure DNS: invalid domain {domain:?}: expected DNS labels (letters, digits, '-') joined by '.'"
+        );
+    }
+    let paths = Paths::from_env();
+    let lxd = LxdBackend::from_env(&paths.base).context("cannot set up the LXD backend")?;
+    let addresses = actix_web::rt::System::new()
+        .block_on(lxd.network_dns_addresses(interface))
+        .with_context(|| format!("cannot configure DNS: cannot read network {interface:?} from LXD"))?;
+    workshop_actors::doctor::configure_host_dns(interface, &addresses, domain, CONFIGURE_DNS_TRIES)?;
+    eprintln!("{interface}: DNS {} for ~{domain}", addresses.join(" "));
+    Ok(())
 }
 
 fn init_tracing(args: &RunArgs) {

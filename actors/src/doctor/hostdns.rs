@@ -28,13 +28,11 @@ fn words(output: &str) -> Vec<String> {
         .collect()
 }
 
-/// The commands that point the bridge's link at `address` for `~wp`.
-fn commands(bridge: &str, address: &str) -> [Vec<String>; 2] {
-    let owned = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
-    [
-        owned(&["resolvectl", "dns", bridge, address]),
-        owned(&["resolvectl", "domain", bridge, &format!("~{DOMAIN}")]),
-    ]
+/// The commands that point `link` at `addresses` for the routing-only domain `~<domain>`.
+fn commands(link: &str, addresses: &[String], domain: &str) -> [Vec<String>; 2] {
+    let mut dns = vec!["resolvectl".to_string(), "dns".into(), link.into()];
+    dns.extend(addresses.iter().cloned());
+    [dns, vec!["resolvectl".into(), "domain".into(), link.into(), format!("~{domain}")]]
 }
 
 /// The check from what `resolvectl` said (`None`: systemd-resolved does not run).
@@ -57,7 +55,8 @@ pub fn judge(link: Option<&LinkDns>, bridge: &str, address: Option<&str>) -> Che
     if link.servers.iter().any(|s| s == address) && routed {
         return Check::ok("host-dns", format!("the host resolves *.{DOMAIN} through {address} on {bridge}"));
     }
-    let fix: Vec<String> = commands(bridge, address).iter().map(|c| c.join(" ")).collect();
+    let fix: Vec<String> =
+        commands(bridge, &[address.to_string()], DOMAIN).iter().map(|c| c.join(" ")).collect();
     Check::new(
         "host-dns",
         CheckStatus::Warning,
@@ -82,19 +81,65 @@ pub fn check(bridge: &str, address: Option<&str>) -> Check {
 /// Points the bridge's link at `address` for `~wp` (systemd-resolved only).
 pub fn fix(bridge: &str, address: Option<&str>) -> Result<(), String> {
     let Some(address) = address else { return Ok(()) };
-    if link(bridge).is_none() {
-        return Err("systemd-resolved does not run".into());
+    configure(bridge, &[address.to_string()], DOMAIN, 1).map_err(|e| e.to_string())
+}
+
+/// Why `configure` could not point a link at its DNS servers.
+#[derive(Debug, thiserror::Error)]
+pub enum HostDnsError {
+    #[error("cannot configure DNS on {0}: it has no IPv4 or IPv6 address")]
+    NoAddress(String),
+    #[error("cannot configure DNS on {0}: systemd-resolved does not run (resolvectl cannot reach it)")]
+    NoResolved(String),
+    #[error("cannot configure DNS on {link}: {command}: {why}")]
+    Command { link: String, command: String, why: String },
+}
+
+/// Points `link` at `addresses` (its dnsmasq) for the routing-only domain `~<domain>`, as
+/// `workshopd configure-dns` and the doctor's fix do. The link may appear a moment after the
+/// bridge's device (the unit runs when the device does): a missing link is tried `tries`
+/// times, a second apart. Blocking.
+pub fn configure(link: &str, addresses: &[String], domain: &str, tries: u32) -> Result<(), HostDnsError> {
+    if addresses.is_empty() {
+        return Err(HostDnsError::NoAddress(link.to_string()));
     }
-    for command in commands(bridge, address) {
+    for command in commands(link, addresses, domain) {
         let args: Vec<&str> = command[1..].iter().map(String::as_str).collect();
-        match run_bounded(&command[0], &args, LIMIT) {
-            Some(Ok(said)) if said.success => {}
-            Some(Ok(said)) => return Err(format!("{}: {}", command.join(" "), said.stderr.trim())),
-            Some(Err(why)) => return Err(why),
-            None => return Err("resolvectl is not installed".into()),
+        let mut attempt = 1;
+        loop {
+            let failed = |why: String| HostDnsError::Command {
+                link: link.to_string(),
+                command: command.join(" "),
+                why,
+            };
+            match run_bounded(&command[0], &args, LIMIT) {
+                Some(Ok(said)) if said.success => break,
+                Some(Ok(said)) if no_bus(&said.stderr) => {
+                    return Err(HostDnsError::NoResolved(link.to_string()));
+                }
+                Some(Ok(said)) if no_link(&said.stderr) && attempt < tries => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                Some(Ok(said)) => return Err(failed(said.stderr.trim().to_string())),
+                Some(Err(why)) => return Err(failed(why)),
+                None => return Err(HostDnsError::NoResolved(link.to_string())),
+            }
         }
     }
     Ok(())
+}
+
+/// Whether resolvectl could not talk to systemd-resolved at all.
+fn no_bus(stderr: &str) -> bool {
+    ["Failed to connect to bus", "not been booted with systemd", "org.freedesktop.resolve1"]
+        .iter()
+        .any(|m| stderr.contains(m))
+}
+
+/// Whether resolvectl did not know the link (yet).
+fn no_link(stderr: &str) -> bool {
+    ["No such device", "Failed to resolve interface", "NoSuchLink"].iter().any(|m| stderr.contains(m))
 }
 
 #[cfg(test)]
@@ -120,5 +165,20 @@ mod tests {
         assert!(none.message.starts_with("systemd-resolved does not run"), "{}", none.message);
         assert!(!none.fixable && none.fix.unwrap().contains("server=/wp/10.0.0.1"));
         assert_eq!(judge(None, "br", None).status, CheckStatus::Skipped);
+    }
+
+    #[test]
+    fn configure_sets_every_address_and_a_routing_domain() {
+        let [dns, domain] = commands("workshopbr0", &["10.0.0.1".into(), "fd00::1".into()], "wp");
+        assert_eq!(dns.join(" "), "resolvectl dns workshopbr0 10.0.0.1 fd00::1");
+        assert_eq!(domain.join(" "), "resolvectl domain workshopbr0 ~wp");
+        assert!(matches!(configure("br", &[], "wp", 1), Err(HostDnsError::NoAddress(_))));
+    }
+
+    #[test]
+    fn resolvectl_failures_are_told_apart() {
+        assert!(no_bus("Failed to connect to bus: Host is down"));
+        assert!(no_link("Failed to resolve interface \"workshopbr0\": No such device"));
+        assert!(!no_bus("Failed to resolve interface \"x\": No such device"));
     }
 }

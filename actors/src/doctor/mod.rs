@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use workshop_api::doctor::{Check, CheckStatus};
 
 pub use command::run_bounded;
+pub use hostdns::{HostDnsError, configure as configure_host_dns};
 
 /// What `workshop doctor` asks of the host.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -58,3 +58,40 @@ fn doctor_without_a_daemon_says_how_to_start_it() {
     assert!(stdout.lines().any(|l| l.starts_with("daemon") && l.contains("failed")), "{stdout}");
     assert!(stdout.contains("daemon: start the daemon: systemctl start workshopd.socket"), "{stdout}");
 }
+
+/// `workshopd configure-dns` (what the configure-dns unit runs when the bridge appears): the
+/// bridge's addresses come from LXD; without systemd-resolved it says so and fails; a network
+/// LXD does not have and a bad domain are named.
+#[test]
+fn configure_dns_reads_the_bridge_and_names_what_is_wrong() {
+    if !lxd_enabled("configure_dns_reads_the_bridge_and_names_what_is_wrong") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(workshop_integration::bin_dir().join("workshopd"))
+            .arg("configure-dns")
+            .args(args)
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let resolved =
+        std::process::Command::new("resolvectl").arg("status").output().is_ok_and(|o| o.status.success());
+    let (ok, said) = run(&["workshopbr0", "wp"]);
+    if resolved {
+        assert!(ok && said.contains("workshopbr0: DNS ") && said.contains("for ~wp"), "{said}");
+    } else {
+        assert!(!ok, "{said}");
+        assert!(
+            said.contains("cannot configure DNS on workshopbr0: systemd-resolved does not run"),
+            "{said}"
+        );
+    }
+    let (ok, said) = run(&["wst-no-such-bridge", "wp"]);
+    assert!(!ok && said.contains("cannot read network \"wst-no-such-bridge\" from LXD"), "{said}");
+    assert!(said.contains("not found"), "{said}");
+    let (ok, said) = run(&["workshopbr0", "w p"]);
+    assert!(!ok && said.contains("cannot configure DNS: invalid domain \"w p\""), "{said}");
+}

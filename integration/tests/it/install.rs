@@ -71,6 +71,7 @@ fn install_puts_everything_in_place_and_uninstall_removes_exactly_it() {
         "bin/workshopctl",
         "lib/systemd/system/workshopd.service",
         "lib/systemd/system/workshopd.socket",
+        "lib/systemd/system/workshop-configure-dns.service",
         "share/bash-completion/completions/workshop",
         "share/zsh/site-functions/_workshop",
         "share/fish/vendor_completions.d/workshop.fish",
@@ -80,6 +81,7 @@ fn install_puts_everything_in_place_and_uninstall_removes_exactly_it() {
         "share/man/man1/workshop-completion.1",
         "share/man/man1/workshopd.1",
         "share/man/man1/workshopd-run.1",
+        "share/man/man1/workshopd-configure-dns.1",
     ] {
         assert!(installed.iter().any(|f| f == expected), "{expected} is not installed: {installed:?}");
     }
@@ -92,6 +94,11 @@ fn install_puts_everything_in_place_and_uninstall_removes_exactly_it() {
     let service = std::fs::read_to_string(units.join("workshopd.service")).unwrap();
     assert!(service.contains(&format!("ExecStart={}/bin/workshopd run", prefix.display())), "{service}");
     assert!(service.contains("Type=notify") && service.contains("WatchdogSec="), "{service}");
+    let dns = std::fs::read_to_string(units.join("workshop-configure-dns.service")).unwrap();
+    assert!(
+        dns.contains(&format!("ExecStart={}/bin/workshopd configure-dns workshopbr0 wp\n", prefix.display())),
+        "{dns}"
+    );
     let socket = std::fs::read_to_string(units.join("workshopd.socket")).unwrap();
     for path in ["workshop.socket", "workshop.socket.untrusted", "guest/workshop.socket.untrusted"] {
         assert!(socket.contains(&format!("ListenStream=/var/lib/workshop/{path}\n")), "{socket}");
@@ -102,6 +109,7 @@ fn install_puts_everything_in_place_and_uninstall_removes_exactly_it() {
             .args(["verify", "--man=no"])
             .arg(units.join("workshopd.service"))
             .arg(units.join("workshopd.socket"))
+            .arg(units.join("workshop-configure-dns.service"))
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -12,6 +12,7 @@ use super::images::ImageServer;
 use super::layout::{DNS_DOMAIN, FULL_PERCENT};
 use super::{LxdBackend, ready};
 use crate::doctor::{self, HostQuery, HostSetup};
+use crate::lxd::LxdError;
 
 /// Pool use from which the check warns.
 const WARN_PERCENT: u64 = 80;
@@ -20,6 +21,19 @@ const SERVER_TIMEOUT: Duration = Duration::from_secs(3);
 const SET_UP: &str = "scripts/setup-lxd.sh";
 
 impl LxdBackend {
+    /// The addresses of `network`'s own dnsmasq (its `ipv4.address` and `ipv6.address`
+    /// without their prefix length), for `workshopd configure-dns`.
+    pub async fn network_dns_addresses(&self, network: &str) -> Result<Vec<String>, LxdError> {
+        let (network, _) = self.client.unscoped().get_network(network).await?;
+        Ok(["ipv4.address", "ipv6.address"]
+            .iter()
+            .filter_map(|key| network.config.get(*key))
+            .filter_map(|cidr| cidr.split('/').next())
+            .filter(|a| a.parse::<std::net::IpAddr>().is_ok())
+            .map(str::to_string)
+            .collect())
+    }
+
     /// LXD's checks, then the host's (after its fixes when asked for).
     pub(super) async fn diagnose(&self, host: &HostQuery) -> Vec<Check> {
         let bridge_address = match self.client.get_network(&self.config.network).await {

@@ -113,16 +113,17 @@ install -d -o workshop -g workshop {home_dirs}
 }
 
 /// Run once the init system is up: makes sure the lingering session of `workshop` runs
-/// (logind may have started before the linger file existed) and waits for its bus.
+/// (logind may have started before the linger file existed) and waits for its bus, for up to
+/// a minute as the reference does (a loaded host takes seconds to start a user manager).
 pub fn session_script() -> &'static str {
     r#"set -eu
 [ -S /run/user/1000/bus ] && exit 0
 loginctl enable-linger workshop
-for _ in $(seq 1 200); do
+for _ in $(seq 1 600); do
   [ -S /run/user/1000/bus ] && exit 0
-  sleep 0.05
+  sleep 0.1
 done
-echo "the user session of workshop did not start" >&2
+echo "the user session of workshop did not start within 60 s" >&2
 exit 1
 "#
 }

@@ -23,8 +23,8 @@ use self::dirs::Dirs;
 use crate::Cli;
 use crate::context::Ctx;
 
-/// How long completion waits for the daemon.
-const TIMEOUT: Duration = Duration::from_millis(800);
+/// How long completion waits for the daemon (a loaded host answers a first request slowly).
+const TIMEOUT: Duration = Duration::from_secs(2);
 /// How long `--project` completion spends asking the daemon which projects have workshops.
 const PROJECTS_DEADLINE: Duration = Duration::from_secs(2);
 /// How many projects `--project` completion asks about, at most.
