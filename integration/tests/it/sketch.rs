@@ -128,6 +128,19 @@ fn sk_sketch_sdk_scenarios() {
     assert!(w(&d, &p, &["connections", WS]).has_line(r"ws-sketch/sketch:sketch-plug.*:mount"));
     w(&d, &p, &["exec", "--", "mountpoint", "/home/workshop/ws-sketch-test"]).ok();
 
+    // A failing hook pauses the refresh (wait-on-error); the next sketch-sdk first reverts
+    // it, then edits the sketch that failed.
+    let script = "/^    mkdir -p \\/home\\/workshop\\/ws-sketch-test$/a\n    false\n.\nwq\n";
+    let run = sketch(&d, &p, &[], script);
+    assert!(run.fails().contains(r#"cannot refresh "ws-sketch"; paused"#), "{}", run.output());
+    assert!(w(&d, &p, &["list"]).has_line(r"^ws-sketch\s+Waiting\s+"));
+    let run = sketch(&d, &p, &[], "g/^    false$/d\nwq\n");
+    let out = run.ok();
+    assert!(out.lines().any(|l| l == r#"Reverting incomplete change for "ws-sketch"..."#), "{out}");
+    assert!(out.contains("sketch refreshed"), "{out}");
+    assert_revision(&d, &p, "x3");
+    assert!(w(&d, &p, &["list"]).has_line(r"^ws-sketch\s+Ready\s+-$"));
+
     // A sketch the daemon would have to follow a symlink to read is refused; the workshop
     // stays as it was.
     let current = area.join("current");
