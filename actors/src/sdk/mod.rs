@@ -7,11 +7,12 @@
 //! archive. [`TreeStore::commit`] hashes the stream (sha3-384: the tree's id, and a local
 //! revision's digest) while extracting it into `$WORKSHOP/sdk/trees/<id>/`: root-owned,
 //! world-readable, immutable, shared by every workshop and user with the same content.
-//! [`revisions`] numbers the local revisions (`x1`, `x2`, ...) of a user's SDKs.
+//! [`sketch`] reads a workshop's sketch SDK from the user's data. [`revisions`] numbers the local revisions (`x1`, `x2`, ...) of a user's SDKs.
 
 pub mod canonical;
 pub mod project;
 pub mod revisions;
+pub mod sketch;
 mod store;
 pub mod system;
 

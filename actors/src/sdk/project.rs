@@ -38,7 +38,35 @@ pub async fn commit(
     limits: Limits,
     timeout: Duration,
 ) -> Result<TreeId, TreeError> {
-    let dir = root.join(DEFINITION_DIR).join(&name);
+    let source = Source { root, components: vec![DEFINITION_DIR.to_string(), name], skip: &[] };
+    commit_dir(user, source, store, limits, timeout).await
+}
+
+/// A directory of the user's committed as an SDK: `components` below `root`, each opened
+/// without following a symlink, leaving out the top-level entries named in `skip`.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub root: PathBuf,
+    pub components: Vec<String>,
+    pub skip: &'static [&'static str],
+}
+
+impl Source {
+    /// The directory's path, for messages.
+    pub fn path(&self) -> PathBuf {
+        self.components.iter().fold(self.root.clone(), |p, c| p.join(c))
+    }
+}
+
+/// Commits the SDK directory `source` to `store`, reading it as `user`; returns its tree.
+pub async fn commit_dir(
+    user: &UserRef,
+    source: Source,
+    store: TreeStore,
+    limits: Limits,
+    timeout: Duration,
+) -> Result<TreeId, TreeError> {
+    let dir = source.path();
     let deadline = Instant::now() + timeout;
     let (reader, writer) = pipe().map_err(|e| TreeError::io("create a pipe for", &dir, e))?;
     let (verdict, verdicts) = std::sync::mpsc::channel::<bool>();
@@ -58,7 +86,7 @@ pub async fn commit(
         return Err(TreeError::io("start a thread for", &dir, e));
     }
     let written: Result<(), TreeError> =
-        userfs::as_user_within(user, timeout, move || write_tree(&root, &name, writer, limits)).await;
+        userfs::as_user_within(user, timeout, move || write_tree(&source, writer, limits)).await;
     let _ = verdict.send(written.is_ok());
     let committed = committed.await.unwrap_or(Err(TreeError::ReaderGone));
     let timed_out = TreeError::TimedOut { dir, seconds: timeout.as_secs() };
@@ -72,14 +100,15 @@ pub async fn commit(
     }
 }
 
-/// Writes the SDK directory `<root>/.workshop/<name>` as a canonical tar into `out` (runs as
-/// the user).
-fn write_tree(root: &Path, name: &str, out: File, limits: Limits) -> Result<(), TreeError> {
-    let project = Dir::open(root)?;
+/// Writes the SDK directory `source` as a canonical tar into `out` (runs as the user).
+fn write_tree(source: &Source, out: File, limits: Limits) -> Result<(), TreeError> {
     let missing = |path: PathBuf| UserFsError::io("open", &path, io::ErrorKind::NotFound.into());
-    let definitions = project.subdir(DEFINITION_DIR)?.ok_or_else(|| missing(root.join(DEFINITION_DIR)))?;
-    let top = definitions.subdir(name)?.ok_or_else(|| missing(definitions.path().join(name)))?;
-    let found = userfs::walk(&top, WalkLimits { entries: limits.entries, depth: MAX_DEPTH })?;
+    let mut top = Dir::open(&source.root)?;
+    for name in &source.components {
+        top = top.subdir(name)?.ok_or_else(|| missing(top.path().join(name)))?;
+    }
+    let mut found = userfs::walk(&top, WalkLimits { entries: limits.entries, depth: MAX_DEPTH })?;
+    found.retain(|e| !source.skip.contains(&e.path[0].as_str()));
     let planned = layout(top.path(), found)?;
     let mut tar = CanonicalTar::new(BufWriter::with_capacity(64 << 10, out), limits);
     let mut reopen = Reopen::new(&top);

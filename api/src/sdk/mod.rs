@@ -11,6 +11,7 @@
 
 mod error;
 pub mod interfaces;
+pub mod sketch;
 pub mod tunnel;
 
 use std::collections::BTreeMap;

@@ -57,6 +57,12 @@ pub async fn retrieve_sdk(mut ctx: TaskCtx, env: Env) -> HandlerResult {
             .map_err(|e| e.to_string())?;
             local_revision(&mut ctx, &t, &sdk, tree).await?
         }
+        SdkSource::Sketch => {
+            let tree = sdk::sketch::commit(&t.user, &t.project_id, &t.name, env.trees.clone())
+                .await
+                .map_err(|e| e.to_string())?;
+            local_revision(&mut ctx, &t, &sdk, tree).await?
+        }
         SdkSource::Try => {
             let data = try_area::data_dir(&t.user)
                 .ok_or_else(|| format!("cannot find the home directory of {:?}", t.user.name))?;

@@ -19,6 +19,9 @@ pub enum SdkSource {
     Project,
     /// `try-<name>`: an archive in the user's try area, committed as a local revision.
     Try,
+    /// `sketch`: the workshop's sketch in the user's data (`crate::sdk::sketch`), committed
+    /// as a local revision; implicit, installed last whenever it exists.
+    Sketch,
     /// A Store SDK; `resolved` once the Store said which revision (before planning).
     Store {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -29,7 +32,7 @@ pub enum SdkSource {
 impl SdkSource {
     /// Local SDKs are read strictly and get local revisions.
     pub fn is_local(&self) -> bool {
-        matches!(self, SdkSource::Project | SdkSource::Try)
+        matches!(self, SdkSource::Project | SdkSource::Try | SdkSource::Sketch)
     }
 }
 
@@ -48,13 +51,12 @@ pub struct SdkSpec {
 /// Why a definition's SDKs cannot be planned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
-    #[error("cannot launch {workshop:?}: the sketch SDK is not supported yet")]
-    Sketch { workshop: String },
     #[error("{0}")]
     Name(String),
 }
 
-/// The SDKs of `file`, in install order: `system`, then the listed ones.
+/// The SDKs of `file`, in install order: `system`, then the listed ones (`system` and
+/// `sketch`, implicit, are not taken from the list: the sketch is added by [`with_sketch`]).
 pub fn specs(file: &WorkshopFile) -> Result<Vec<SdkSpec>, SpecError> {
     let mut specs = vec![SdkSpec { name: "system".into(), source: SdkSource::System, channel: None }];
     for record in &file.sdks {
@@ -63,12 +65,21 @@ pub fn specs(file: &WorkshopFile) -> Result<Vec<SdkSpec>, SpecError> {
             SdkKind::System => continue,
             SdkKind::Project => SdkSource::Project,
             SdkKind::Try => SdkSource::Try,
-            SdkKind::Sketch => return Err(SpecError::Sketch { workshop: file.name.clone() }),
+            SdkKind::Sketch => continue,
             SdkKind::Store => SdkSource::Store { resolved: None },
         };
         specs.push(SdkSpec { name: name.bare.clone(), source, channel: record.channel.clone() });
     }
     Ok(specs)
+}
+
+/// `specs` with the workshop's sketch SDK last when it has one.
+pub fn with_sketch(mut specs: Vec<SdkSpec>, sketch: bool) -> Vec<SdkSpec> {
+    if sketch {
+        let name = crate::sdk::sketch::SKETCH.to_string();
+        specs.push(SdkSpec { name, source: SdkSource::Sketch, channel: None });
+    }
+    specs
 }
 
 /// The Store SDKs of `specs`, to resolve in one call.
@@ -163,10 +174,14 @@ mod tests {
             vec![
                 workshop_api::definition::SdkRecord::new("project-one", None),
                 workshop_api::definition::SdkRecord::new("system", None),
+                workshop_api::definition::SdkRecord::new("sketch", None),
                 workshop_api::definition::SdkRecord::new("project-two", None),
             ],
         );
         let names: Vec<String> = specs(&file).unwrap().into_iter().map(|s| s.name).collect();
         assert_eq!(names, ["system", "one", "two"]);
+        let with: Vec<SdkSpec> = with_sketch(specs(&file).unwrap(), true);
+        assert_eq!(with.last().map(|s| (&*s.name, &s.source)), Some(("sketch", &SdkSource::Sketch)));
+        assert_eq!(with_sketch(specs(&file).unwrap(), false).len(), 3);
     }
 }

@@ -151,6 +151,11 @@ async fn launch(
         let file = definition.file;
         let mut sdks = sdk_spec::specs(&file).map_err(|e| WorkshopError::BadRequest(e.to_string()))?;
         resolve_store_sdks(deps, &file, &mut sdks).await?;
+        // A new workshop starts without a sketch (one left by an earlier workshop of that name
+        // is not its own).
+        crate::sdk::sketch::wipe(user, &project.id, name)
+            .await
+            .map_err(|e| WorkshopError::BadRequest(format!("cannot launch {name:?}: {e}")))?;
         items.push(LaunchItem {
             target: target(user, project, name),
             base: file.base.clone(),
@@ -337,7 +342,11 @@ async fn current_manifest(
     let warnings = definition.warnings.iter().map(ToString::to_string).collect();
     crate::managers::warn_user(&deps.engine, user, warnings).await?;
     let file = definition.file;
-    let mut sdks = sdk_spec::specs(&file).map_err(|e| WorkshopError::BadRequest(e.to_string()))?;
+    let sketch = crate::sdk::sketch::exists(user, &project.id, name)
+        .await
+        .map_err(|e| WorkshopError::BadRequest(format!("cannot refresh {name:?}: {e}")))?;
+    let specs = sdk_spec::specs(&file).map_err(|e| WorkshopError::BadRequest(e.to_string()))?;
+    let mut sdks = sdk_spec::with_sketch(specs, sketch);
     resolve_store_sdks(deps, &file, &mut sdks).await?;
     let image = deps
         .backend
@@ -347,7 +356,7 @@ async fn current_manifest(
         .map_err(|e| WorkshopError::BadRequest(format!("cannot refresh {name:?}: {e}")))?;
     let mut trees = Vec::new();
     for sdk in &sdks {
-        let tree = current_tree(sources, user, project, &file.base, sdk)
+        let tree = current_tree(sources, user, project, name, &file.base, sdk)
             .await
             .map_err(|e| WorkshopError::BadRequest(format!("cannot refresh {name:?}: {e}")))?;
         trees.push((sdk.name.clone(), manifest::source_kind(&sdk.source).to_string(), tree));
@@ -367,6 +376,7 @@ async fn current_tree(
     sources: &super::SdkTrees,
     user: &UserRef,
     project: &Project,
+    name: &str,
     base: &str,
     sdk: &sdk_spec::SdkSpec,
 ) -> Result<String, String> {
@@ -388,6 +398,11 @@ async fn current_tree(
         .map_err(|e| e.to_string())?
         .as_str()
         .to_string(),
+        sdk_spec::SdkSource::Sketch => sdk::sketch::commit(user, &project.id, name, sources.trees.clone())
+            .await
+            .map_err(|e| e.to_string())?
+            .as_str()
+            .to_string(),
         sdk_spec::SdkSource::Try => {
             let data = crate::store::try_area::data_dir(user)
                 .ok_or_else(|| format!("cannot find the home directory of {:?}", user.name))?;

@@ -27,8 +27,9 @@ pub(super) async fn workshop_info(
     let busy = busy_map(deps, user, &project.id, vec![name.clone()]).await?;
     let health = sdk_health(deps, &busy).await?;
     let (exists, names) = futures_util::join!(project_exists(user, project), host_names(deps, user));
-    let info =
-        info_of(project, instance, busy.get(&name), health.get(&name), exists, names.get(&instance.target));
+    let home = user.home();
+    let at = Place { project, home: home.as_deref() };
+    let info = info_of(at, instance, busy.get(&name), health.get(&name), exists, names.get(&instance.target));
     warn_missing_project(deps, user, project, std::slice::from_ref(&info)).await?;
     Ok(info)
 }
@@ -97,7 +98,7 @@ async fn sdk_health(
 /// A workshop as `list` and `info` show it; while a change holds it, its SDKs carry the
 /// health their `check-health` hooks reported.
 pub(super) fn info_of(
-    project: &Project,
+    at: Place<'_>,
     instance: &Instance,
     busy: Option<&Busy>,
     health: Option<&BTreeMap<String, HealthCheck>>,
@@ -109,11 +110,14 @@ pub(super) fn info_of(
         notes.push(FALLBACK_NOTE.to_string());
     }
     let mut info = WorkshopInfo {
-        project_id: project.id.clone(),
+        project_id: at.project.id.clone(),
         name: instance.target.name.clone(),
         base: instance.workshop_config("base").unwrap_or_default().to_string(),
         status,
-        sdks: sdk_spec::installed(&instance.config).into_iter().map(|s| sdk_info(project, s)).collect(),
+        sdks: sdk_spec::installed(&instance.config)
+            .into_iter()
+            .map(|s| sdk_info(at, &instance.target.name, s))
+            .collect(),
         hostname: host.map(|h| h.name.clone()),
         notes,
         env_hash: Manifest::of_instance(&instance.config).map(|m| m.env_hash()),
@@ -134,11 +138,13 @@ pub(super) async fn list_workshops(deps: &Deps, msg: ListWorkshops) -> Result<Wo
     let health = sdk_health(deps, &busy).await?;
     let (exists, host_names) =
         futures_util::join!(project_exists(&msg.user, &project), host_names(deps, &msg.user));
+    let home = msg.user.home();
+    let at = Place { project: &project, home: home.as_deref() };
     let mut workshops: Vec<WorkshopInfo> = instances
         .iter()
         .map(|i| {
             let name = &i.target.name;
-            info_of(&project, i, busy.get(name), health.get(name), exists, host_names.get(&i.target))
+            info_of(at, i, busy.get(name), health.get(name), exists, host_names.get(&i.target))
         })
         .collect();
     workshops.sort_by(|a, b| a.name.cmp(&b.name));
@@ -174,11 +180,23 @@ pub(super) async fn list_workshops(deps: &Deps, msg: ListWorkshops) -> Result<Wo
     Ok(WorkshopList { workshops, files })
 }
 
-/// How an installed SDK is shown: a local SDK by its source directory, a Store SDK by its
-/// channel.
-fn sdk_info(project: &Project, sdk: sdk_spec::Installed) -> workshop_api::workshops::SdkInfo {
+/// Where a user's workshops are: their project and the user's home directory (for the
+/// sketch SDK, in the user's data).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Place<'a> {
+    pub project: &'a Project,
+    pub home: Option<&'a std::path::Path>,
+}
+
+/// How an installed SDK of workshop `ws` is shown: a local SDK by its source directory, a
+/// Store SDK by its channel.
+fn sdk_info(at: Place<'_>, ws: &str, sdk: sdk_spec::Installed) -> workshop_api::workshops::SdkInfo {
+    let project = at.project;
     let source = match sdk.source {
         SdkSource::Project => Some(format!("{}/.workshop/{}", project.path, sdk.name)),
+        SdkSource::Sketch => at
+            .home
+            .map(|home| crate::sdk::sketch::tracking(home, &project.id, ws).to_string_lossy().into_owned()),
         SdkSource::Try => Some(format!("try-{}", sdk.name)),
         SdkSource::System | SdkSource::Store { .. } => None,
     };

@@ -106,6 +106,7 @@ pub fn source_kind(source: &SdkSource) -> &'static str {
         SdkSource::System => "system",
         SdkSource::Project => "project",
         SdkSource::Try => "try",
+        SdkSource::Sketch => "sketch",
         SdkSource::Store { .. } => "store",
     }
 }

@@ -67,6 +67,7 @@ pub fn command() -> Command {
         ("shell", "name", Offer::Running),
         ("actions", "name", Offer::Any),
         ("connections", "workshop", Offer::Launched),
+        ("sketch-sdk", "workshop", Offer::Running),
     ] {
         cmd = with(cmd, sub, arg, offer);
     }

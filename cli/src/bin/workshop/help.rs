@@ -8,6 +8,7 @@ const GROUPS: &[(&str, &[&str])] = &[
         "Create new workshops; start, stop, update or delete existing ones:",
         &["init", "launch", "refresh", "restore", "start", "stop", "remove"],
     ),
+    ("Sketch an SDK inside a workshop:", &["sketch-sdk", "sketches"]),
     ("List and acknowledge warnings:", &["warnings", "okay"]),
     ("Enumerate workshops, list their details:", &["list", "info", "actions"]),
     ("List recent changes and individual activities:", &["changes", "tasks"]),

@@ -62,6 +62,10 @@ enum Command {
     Remove(NamesArgs),
     /// List the workshops of the project
     List(ListArgs),
+    /// Edit a workshop's sketch SDK and refresh the workshop with it
+    SketchSdk(cmd::sketch::SketchArgs),
+    /// List the sketch SDKs of the project's workshops
+    Sketches(cmd::sketch::SketchesArgs),
     /// Print the current status and details of a workshop
     Info(InfoArgs),
     /// Run an ad-hoc shell command in a workshop
@@ -142,6 +146,8 @@ fn dispatch(ctx: &Ctx, command: Command, raw: &[String]) -> anyhow::Result<()> {
         Command::Stop(args) => cmd::lifecycle::simple(ctx, WorkshopAction::Stop, &args),
         Command::Remove(args) => cmd::lifecycle::simple(ctx, WorkshopAction::Remove, &args),
         Command::List(args) => cmd::list::run(ctx, &args),
+        Command::SketchSdk(args) => cmd::sketch::sketch_sdk(ctx, &args),
+        Command::Sketches(args) => cmd::sketch::sketches(ctx, &args),
         Command::Info(args) => cmd::info::run(ctx, &args),
         Command::Exec(flags) => cmd::exec::exec(ctx, &flags, false, raw),
         Command::Shell(args) => cmd::exec::shell(ctx, &args),

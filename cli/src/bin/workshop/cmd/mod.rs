@@ -9,6 +9,7 @@ pub mod info;
 pub mod init;
 pub mod lifecycle;
 pub mod list;
+pub mod sketch;
 pub mod space;
 pub mod version;
 pub mod warnings;

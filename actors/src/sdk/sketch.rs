@@ -1,0 +1,124 @@
+//! The sketch SDK of a workshop: a directory in the user's data,
+//! `~/.local/share/workshop/id/<project id>/<workshop>/sdk/sketch/current/`, that the
+//! `workshop sketch-sdk` client writes as the user (`sketch.yaml`, the text the user edits;
+//! `sdk.yaml` and `hooks/<hook>` made from it). The daemon only reads it, as the user, never
+//! following a symlink, bounded ([`SKETCH_LIMITS`]), and commits it like a project SDK
+//! ([`super::project::commit_dir`]) leaving `sketch.yaml` out: the tree is `sdk.yaml` (moved
+//! to `meta/sdk.yaml`) and the hooks (moved to `sdk/hooks/`). It is installed last, after the
+//! SDKs the definition lists, whenever `current/` exists.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::project::{self, Source};
+use super::{Limits, TreeError, TreeId, TreeStore};
+use crate::managers::UserRef;
+use crate::userfs::{self, Dir, UserFsError};
+
+/// The sketch SDK's name inside a workshop.
+pub const SKETCH: &str = "sketch";
+
+/// A sketch is a YAML file and a few hooks: far below what an SDK may hold.
+pub const SKETCH_LIMITS: Limits = Limits { bytes: 16 << 20, entries: 256 };
+
+/// How long reading the sketch may take.
+pub const SKETCH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The user's text, kept in the sketch directory for editing and left out of the tree.
+pub const SKETCH_TEXT: &str = "sketch.yaml";
+
+/// The path of the sketch area of workshop `ws` below the user's home, by component:
+/// `.local/share/workshop/id/<pid>/<ws>/sdk/sketch`.
+fn area(project_id: &str, ws: &str) -> Vec<String> {
+    [".local", "share", "workshop", "id", project_id, ws, "sdk", SKETCH]
+        .iter()
+        .map(|c| c.to_string())
+        .collect()
+}
+
+/// Where the sketch of `ws` is tracked (what `info` shows): `<home>/.local/share/workshop/id/
+/// <pid>/<ws>/sdk/sketch`.
+pub fn tracking(home: &Path, project_id: &str, ws: &str) -> PathBuf {
+    area(project_id, ws).iter().fold(home.to_path_buf(), |p, c| p.join(c))
+}
+
+/// The current sketch of `ws`, by component below the home directory.
+fn current(project_id: &str, ws: &str) -> Vec<String> {
+    let mut components = area(project_id, ws);
+    components.push("current".into());
+    components
+}
+
+fn home_of(user: &UserRef) -> Result<PathBuf, TreeError> {
+    user.home().ok_or_else(|| TreeError::Layout {
+        dir: PathBuf::from("~"),
+        why: format!("cannot find the home directory of {:?}", user.name),
+    })
+}
+
+/// Whether workshop `ws` of `user` has a current sketch. Read as the user; a symlink on the
+/// way (or at `current`) is refused, not followed.
+pub async fn exists(user: &UserRef, project_id: &str, ws: &str) -> Result<bool, TreeError> {
+    // A user without a home directory has no data directory, so no sketch.
+    let Some(home) = user.home() else { return Ok(false) };
+    exists_in(user, home, project_id, ws).await
+}
+
+async fn exists_in(user: &UserRef, home: PathBuf, project_id: &str, ws: &str) -> Result<bool, TreeError> {
+    let components = current(project_id, ws);
+    userfs::as_user_within(user, SKETCH_TIMEOUT, move || -> Result<bool, TreeError> {
+        let mut dir = Dir::open(&home)?;
+        for name in &components {
+            match dir.subdir(name)? {
+                Some(sub) => dir = sub,
+                None => return Ok(false),
+            }
+        }
+        Ok(true)
+    })
+    .await
+}
+
+/// Commits the current sketch of `ws` to `store`, reading it as `user`; returns its tree.
+pub async fn commit(
+    user: &UserRef,
+    project_id: &str,
+    ws: &str,
+    store: TreeStore,
+) -> Result<TreeId, TreeError> {
+    commit_in(user, home_of(user)?, project_id, ws, store, SKETCH_LIMITS).await
+}
+
+async fn commit_in(
+    user: &UserRef,
+    home: PathBuf,
+    project_id: &str,
+    ws: &str,
+    store: TreeStore,
+    limits: Limits,
+) -> Result<TreeId, TreeError> {
+    let source = Source { root: home, components: current(project_id, ws), skip: &[SKETCH_TEXT] };
+    project::commit_dir(user, source, store, limits, SKETCH_TIMEOUT).await
+}
+
+/// Removes the sketch area of `ws` (current and stash) as the user, never following a
+/// symlink; none is fine. A new workshop starts without a sketch.
+pub async fn wipe(user: &UserRef, project_id: &str, ws: &str) -> Result<(), UserFsError> {
+    let Some(home) = user.home() else { return Ok(()) };
+    let mut components = area(project_id, ws);
+    let last = components.pop().unwrap_or_default();
+    userfs::as_user_within(user, SKETCH_TIMEOUT, move || -> Result<(), UserFsError> {
+        let mut dir = Dir::open(&home)?;
+        for name in &components {
+            match dir.subdir(name)? {
+                Some(sub) => dir = sub,
+                None => return Ok(()),
+            }
+        }
+        dir.remove_tree(&last, 10_000)
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests;
