@@ -494,3 +494,351 @@ connections:
     w(&["remove"]).ok();
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "port still open after remove");
 }
+
+/// The mounts of a workshop's SDKs as `info --format json` shows them: plug name → mount.
+fn info_mounts(
+    w: &dyn Fn(&[&str]) -> workshop_integration::Run,
+    sdk: &str,
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let info = w(&["info", "--format", "json"]);
+    let json: serde_json::Value =
+        serde_json::from_str(info.ok()).unwrap_or_else(|e| panic!("{e}: {}", info.output()));
+    let sdks = json["sdks"].as_array().cloned().unwrap_or_default();
+    let sdk = sdks.iter().find(|s| s["name"] == sdk).unwrap_or_else(|| panic!("no {sdk}: {json}"));
+    sdk["mounts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| (m["plug"]["plug"].as_str().unwrap_or_default().to_string(), m))
+        .collect()
+}
+
+/// C-08, C-09, M-20, M-06 step 3 and the MOUNT setup's plugs on its SDK's own slots: plugs
+/// connected to another SDK's slot (`workshop-source`) are bind mounts inside the workshop,
+/// made at launch, shown by `info`, undone and made again by disconnect and connect, kept
+/// across a stop and a start, and made again by a refresh that keeps them (one that drops
+/// a plug drops its mount).
+#[test]
+fn mounts_onto_other_sdks_slots() {
+    if !lxd_enabled("mounts_onto_other_sdks_slots") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let mut leftovers = Leftovers { user: user.clone(), project: None };
+    let p = Project::new(&user, "slots");
+    let definition = "name: ws-slots
+base: ubuntu@22.04
+sdks:
+  - name: project-test-sdk-basic-2
+    slots:
+      user-slot:
+        interface: mount
+        workshop-source: /project/user-data-2
+  - name: project-test-sdk-mount
+    plugs:
+      jobs:
+        interface: mount
+        workshop-target: /etc/cron.weekly
+      ro-workshop:
+        interface: mount
+        workshop-target: /mnt/ro-plug
+        read-only: true
+      wp-plug:
+        interface: mount
+        workshop-target: /mnt/wp-plug
+    slots:
+      ro-source:
+        interface: mount
+        workshop-source: /opt/ro-slot
+  - name: project-uv
+  - name: project-jupyter
+connections:
+  - plug: test-sdk-mount:two
+    slot: test-sdk-basic-2:user-slot
+  - plug: test-sdk-mount:wp-plug
+    slot: test-sdk-basic-2:user-slot
+  - plug: test-sdk-mount:jobs
+    slot: test-sdk-mount:jobs
+  - plug: test-sdk-mount:ro-workshop
+    slot: test-sdk-mount:ro-source
+  - plug: jupyter:venv
+    slot: uv:venv
+";
+    p.write("workshop.yaml", definition);
+    mount_sdk(&p);
+    p.write(
+        ".workshop/test-sdk-basic-2/sdk.yaml",
+        "name: test-sdk-basic-2\nversion: \"1.0\"\nsummary: basic\n",
+    );
+    p.write(
+        ".workshop/uv/sdk.yaml",
+        "name: uv\nslots:\n  venv:\n    interface: mount\n    workshop-source: /home/workshop/uv-venv\n",
+    );
+    p.write(
+        ".workshop/uv/hooks/setup-base",
+        "mkdir -p /home/workshop/uv-venv\nchown 1000:1000 /home/workshop/uv-venv\n",
+    );
+    p.write(
+        ".workshop/jupyter/sdk.yaml",
+        "name: jupyter\nplugs:\n  venv:\n    interface: mount\n    workshop-target: /home/workshop/jupyter-venv\n",
+    );
+    p.write("user-data-2/from-host", "host\n");
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    let launched = w(&["launch"]);
+    assert!(launched.code == 0, "{}\n{}", launched.output(), d.log());
+    leftovers.project = p.id();
+
+    // C-08 step 2, M-20 step 1.
+    let listed = w(&["connections", "ws-slots"]);
+    for re in [
+        r"^mount\s+ws-slots/test-sdk-mount:one\s+ws-slots/system:mount\s+-$",
+        r"^mount\s+ws-slots/test-sdk-mount:two\s+ws-slots/test-sdk-basic-2:user-slot\s+-$",
+        r"^mount\s+ws-slots/test-sdk-mount:wp-plug\s+ws-slots/test-sdk-basic-2:user-slot\s+-$",
+        r"^mount\s+ws-slots/test-sdk-mount:jobs\s+ws-slots/test-sdk-mount:jobs\s+-$",
+        r"^mount\s+ws-slots/test-sdk-mount:ro-workshop\s+ws-slots/test-sdk-mount:ro-source\s+-$",
+        r"^mount\s+ws-slots/jupyter:venv\s+ws-slots/uv:venv\s+-$",
+    ] {
+        assert!(listed.has_line(re), "{re}:\n{}", listed.output());
+    }
+    assert!(w(&["connections", "--all"]).has_line(r"ws-slots/jupyter:venv\s+ws-slots/uv:venv"));
+    // C-08 step 3: info shows where each mount comes from.
+    let mounts = info_mounts(&w, "test-sdk-mount");
+    let host = mounts["one"]["host-source"].as_str().unwrap_or_default();
+    assert!(host.ends_with("mount/test-sdk-mount/one"), "{mounts:?}");
+    for plug in ["two", "wp-plug"] {
+        assert_eq!(mounts[plug]["workshop-source"], "/project/user-data-2", "{mounts:?}");
+        assert!(mounts[plug].get("host-source").is_none());
+    }
+    assert_eq!(mounts["jobs"]["workshop-source"], "/var/lib/workshop/sdk/test-sdk-mount/jobs");
+    assert_eq!(mounts["jobs"]["workshop-target"], "/etc/cron.weekly");
+    let text = w(&["info"]);
+    assert!(text.has_line(r"^\s+workshop-source:\s+/project/user-data-2$"), "{}", text.output());
+    assert!(text.has_line(r"^\s+host-source:\s+.*test-sdk-mount/one$"), "{}", text.output());
+
+    let present = "mountpoint -q /mnt/wp-plug && mountpoint -q /opt/two && mountpoint -q /etc/cron.weekly \
+                   && mountpoint -q /mnt/ro-plug && mountpoint -q /home/workshop/jupyter-venv \
+                   && mountpoint -q /mnt/one && test -f /etc/cron.weekly/job.sh \
+                   && test -f /mnt/wp-plug/from-host";
+    let inside = w(&["exec", "--", "bash", "-c", present]);
+    assert!(inside.code == 0, "{}\n{}", inside.output(), d.log());
+    // M-20: the jupyter plug is the uv slot's directory.
+    w(&[
+        "exec",
+        "--",
+        "bash",
+        "-c",
+        "touch /home/workshop/jupyter-venv/x && test -f /home/workshop/uv-venv/x",
+    ])
+    .ok();
+    // M-06 steps 2-3: the read-only plug refuses writes; writes through the slot show there.
+    w(&["exec", "--", "bash", "-c", "sudo touch /mnt/ro-plug"]).fails();
+    w(&["exec", "--", "bash", "-c", "sudo touch /opt/ro-slot/tmp"]).ok();
+    w(&["exec", "--", "test", "-f", "/mnt/ro-plug/tmp"]).ok();
+
+    // Disconnect unmounts; the manual form mounts again.
+    w(&["disconnect", "ws-slots/test-sdk-mount:wp-plug"]).ok();
+    w(&["exec", "--", "bash", "-c", "! mountpoint -q /mnt/wp-plug && mountpoint -q /opt/two"]).ok();
+    w(&["connect", "ws-slots/test-sdk-mount:wp-plug", "ws-slots/test-sdk-basic-2:user-slot"]).ok();
+    let listed = w(&["connections", "ws-slots"]);
+    let re = r"^mount\s+ws-slots/test-sdk-mount:wp-plug\s+ws-slots/test-sdk-basic-2:user-slot\s+manual$";
+    assert!(listed.has_line(re), "{}", listed.output());
+    w(&["exec", "--", "bash", "-c", present]).ok();
+
+    // Stopped and started again: the boot brings them back.
+    w(&["stop"]).ok();
+    w(&["start"]).ok();
+    let inside = w(&["exec", "--", "bash", "-c", present]);
+    assert!(inside.code == 0, "{}\n{}", inside.output(), d.log());
+
+    // C-09: the plug and its connection entry dropped from the definition go with a refresh;
+    // the others are made again (M-02).
+    let without = definition
+        .replace("      wp-plug:\n        interface: mount\n        workshop-target: /mnt/wp-plug\n", "")
+        .replace("  - plug: test-sdk-mount:wp-plug\n    slot: test-sdk-basic-2:user-slot\n", "");
+    p.write("workshop.yaml", &without);
+    let refreshed = w(&["refresh"]);
+    assert!(refreshed.code == 0, "{}\n{}", refreshed.output(), d.log());
+    let listed = w(&["connections", "ws-slots"]);
+    assert!(!listed.ok().contains("wp-plug"), "{}", listed.output());
+    assert!(listed.has_line(r"^mount\s+ws-slots/test-sdk-mount:one\s+ws-slots/system:mount\s+-$"));
+    assert!(
+        listed.has_line(r"^mount\s+ws-slots/test-sdk-mount:two\s+ws-slots/test-sdk-basic-2:user-slot\s+-$")
+    );
+    let mounts = info_mounts(&w, "test-sdk-mount");
+    assert!(mounts["one"]["host-source"].as_str().unwrap_or_default().ends_with("test-sdk-mount/one"));
+    assert_eq!(mounts["two"]["workshop-source"], "/project/user-data-2");
+    assert!(!mounts.contains_key("wp-plug"));
+    let after = "mountpoint -q /opt/two && mountpoint -q /etc/cron.weekly && mountpoint -q /mnt/ro-plug \
+                 && mountpoint -q /home/workshop/jupyter-venv && mountpoint -q /mnt/one && ! mountpoint -q /mnt/wp-plug";
+    let inside = w(&["exec", "--", "bash", "-c", after]);
+    assert!(inside.code == 0, "{}\n{}", inside.output(), d.log());
+    w(&["remove"]).ok();
+}
+
+/// C-17 (the TUNNEL setup as written), C-18, and unix-socket tunnels with real traffic: an
+/// abstract socket on the host connected by name to a port inside, and a socket path under
+/// the user's home (a link the daemon makes as the user to the socket LXD listens on)
+/// connected by hand; `info` shows the tunnels; disconnect removes the link.
+#[test]
+fn tunnels_of_every_endpoint_form() {
+    if !lxd_enabled("tunnels_of_every_endpoint_form") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let mut leftovers = Leftovers { user: user.clone(), project: None };
+    let p = Project::new(&user, "tunnels");
+    p.write(
+        ".workshop.yaml",
+        "name: ws-tunnel
+base: ubuntu@22.04
+sdks:
+  - name: system
+    plugs:
+      auto-connect-by-name:
+        interface: tunnel
+        endpoint: '@workshopacbn'
+      conflict:
+        interface: tunnel
+        endpoint: '0.0.0.0:8000'
+      test-sdk-http:
+        interface: tunnel
+        endpoint: 8001
+      tunnel:
+      unix-path:
+        interface: tunnel
+        endpoint: $HOME/test-tunnel.sock
+    slots:
+      postgres:
+        interface: tunnel
+        endpoint: 54321
+      unused:
+        interface: tunnel
+  - name: project-test-sdk-tunnel
+connections:
+  - plug: system:test-sdk-http
+    slot: test-sdk-tunnel:http
+",
+    );
+    p.write(
+        ".workshop/test-sdk-tunnel/sdk.yaml",
+        "name: test-sdk-tunnel
+plugs:
+  alias:
+    interface: tunnel
+  conflict:
+    interface: tunnel
+    endpoint: 5432
+  postgres:
+    interface: tunnel
+    endpoint: 5432
+slots:
+  auto-connect-by-name:
+    interface: tunnel
+    endpoint: 9999
+  http:
+    interface: tunnel
+    endpoint: '[::1]:8000'
+  unix-abstract:
+    interface: tunnel
+    endpoint: '@abstract'
+  unused:
+    interface: tunnel
+",
+    );
+    p.write("hello-from-project", "hello\n");
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    let launched = w(&["launch"]);
+    assert!(launched.code == 0, "{}\n{}", launched.output(), d.log());
+    leftovers.project = p.id();
+    // C-17.
+    let listed = w(&["connections", "ws-tunnel"]);
+    for re in [
+        r"^tunnel\s+ws-tunnel/test-sdk-tunnel:postgres\s+-\s+-$",
+        r"^tunnel\s+-\s+ws-tunnel/system:postgres\s+-$",
+        r"^tunnel\s+ws-tunnel/system:auto-connect-by-name\s+ws-tunnel/test-sdk-tunnel:auto-connect-by-name\s+-$",
+        r"^tunnel\s+ws-tunnel/system:test-sdk-http\s+ws-tunnel/test-sdk-tunnel:http\s+-$",
+    ] {
+        assert!(listed.has_line(re), "{re}:\n{}", listed.output());
+    }
+    // C-18.
+    w(&["connect", "ws-tunnel/test-sdk-tunnel:postgres"]).ok();
+    w(&["connect", "ws-tunnel/test-sdk-tunnel:alias", ":postgres"]).ok();
+    w(&["connect", "ws-tunnel/system:tunnel", "ws-tunnel/test-sdk-tunnel:http"]).ok();
+    let listed = w(&["connections", "ws-tunnel"]);
+    for re in [
+        r"^tunnel\s+ws-tunnel/test-sdk-tunnel:postgres\s+ws-tunnel/system:postgres\s+manual$",
+        r"^tunnel\s+ws-tunnel/test-sdk-tunnel:alias\s+ws-tunnel/system:postgres\s+manual$",
+        r"^tunnel\s+ws-tunnel/system:test-sdk-http\s+ws-tunnel/test-sdk-tunnel:http\s+-$",
+        r"^tunnel\s+ws-tunnel/system:tunnel\s+ws-tunnel/test-sdk-tunnel:http\s+manual$",
+    ] {
+        assert!(listed.has_line(re), "{re}:\n{}", listed.output());
+    }
+
+    // Services inside: on [::1]:8000 (the http slot) and 9999 (auto-connect-by-name).
+    for (bind, port) in [("::1", "8000"), ("127.0.0.1", "9999")] {
+        w(&[
+            "exec",
+            "--",
+            "systemd-run",
+            "--user",
+            "--working-directory=/project",
+            "--",
+            "python3",
+            "-m",
+            "http.server",
+            "--bind",
+            bind,
+            port,
+        ])
+        .ok();
+    }
+    let fetch = |how: &[&str]| -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let mut args = vec!["-u", user.as_str(), "--", "curl", "-s", "--max-time", "2"];
+            args.extend_from_slice(how);
+            args.push("http://localhost/");
+            let out = Command::new("runuser").args(&args).output().unwrap();
+            let body = String::from_utf8_lossy(&out.stdout).into_owned();
+            if body.contains("hello-from-project") || std::time::Instant::now() > deadline {
+                return body;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    };
+    // An abstract socket on the host.
+    let body = fetch(&["--abstract-unix-socket", "workshopacbn"]);
+    assert!(body.contains("hello-from-project"), "{body}\n{}", d.log());
+    // A socket path in the user's home, connected by hand to the http slot.
+    let sock = user_home(&user).join("test-tunnel.sock");
+    let _ = std::fs::remove_file(&sock);
+    w(&["connect", "ws-tunnel/system:unix-path", "ws-tunnel/test-sdk-tunnel:http"]).ok();
+    let meta = std::fs::symlink_metadata(&sock).unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+    let (uid, _) = user_ids(&user);
+    assert!(meta.file_type().is_symlink() && meta.uid() == uid, "the user's link");
+    let body = fetch(&["--unix-socket", sock.to_str().unwrap()]);
+    assert!(body.contains("hello-from-project"), "{body}\n{}", d.log());
+    // Another user cannot use it.
+    let other = workshop_integration::test_user2();
+    let out = Command::new("runuser")
+        .args(["-u", &other, "--", "curl", "-s", "--max-time", "2", "--unix-socket"])
+        .arg(&sock)
+        .arg("http://localhost/")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("hello"), "another user got through");
+    // info shows the tunnels under the SDK inside.
+    let info = w(&["info"]);
+    assert!(info.has_line(r"^\s+tunnels:$"), "{}", info.output());
+    assert!(info.has_line(r"^\s+from:\s+\$HOME/test-tunnel.sock$"), "{}", info.output());
+    assert!(info.has_line(r"^\s+from:\s+@workshopacbn$"), "{}", info.output());
+    // Disconnected, the link goes.
+    w(&["disconnect", "ws-tunnel/system:unix-path"]).ok();
+    assert!(std::fs::symlink_metadata(&sock).is_err(), "link left behind");
+    w(&["remove"]).ok();
+}

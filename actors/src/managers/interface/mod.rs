@@ -5,6 +5,7 @@
 
 pub mod conns;
 pub mod gpu;
+pub mod guest_mounts;
 mod handlers;
 pub mod listing;
 pub mod mount;
@@ -158,6 +159,43 @@ impl Handler<ListConnections> for InterfaceManager {
                 listing::add_workshop(&mut out, &msg.project_id, &name, &repo, &state, &msg.filter);
             }
             Ok(out)
+        })
+    }
+}
+
+/// The mounts and tunnels of one workshop's connected plugs, SDK by SDK, for `info`; none
+/// for a workshop without a repository yet (being launched).
+#[derive(Message)]
+#[rtype(result = "Result<std::collections::BTreeMap<String, listing::SdkConns>, InterfaceError>")]
+pub struct WorkshopConnections {
+    pub user: UserRef,
+    pub project_id: String,
+    pub workshop: String,
+}
+
+impl Handler<WorkshopConnections> for InterfaceManager {
+    type Result =
+        ResponseFuture<Result<std::collections::BTreeMap<String, listing::SdkConns>, InterfaceError>>;
+
+    fn handle(&mut self, msg: WorkshopConnections, _ctx: &mut Context<Self>) -> Self::Result {
+        let env = self.env.clone();
+        Box::pin(async move {
+            let t = task::TaskTarget {
+                name: msg.workshop.clone(),
+                project_id: msg.project_id.clone(),
+                project_path: String::new(),
+                user: msg.user.clone(),
+            };
+            let repo = match handlers::load_repo(&env, &t).await {
+                Ok((repo, _)) => repo,
+                Err(e) => {
+                    tracing::debug!(workshop = %msg.workshop, error = %e, "no interfaces to show");
+                    return Ok(Default::default());
+                }
+            };
+            let key = conns::workshop_key(msg.user.uid, &msg.project_id, &msg.workshop);
+            let state = env.engine.send(Query(Box::new(move |st| conns::of_workshop(st, &key)))).await?;
+            Ok(listing::sdk_conns(&msg.project_id, &msg.workshop, &repo, &state))
         })
     }
 }
