@@ -330,8 +330,9 @@ fn remount_running_and_stopped() {
     assert!(!src("one").exists() && !src("two").exists());
 }
 
-/// B-01 and B-03: bound plugs as listed after launch, sharing their anchor's host directory,
-/// disconnected as a group.
+/// B-01, B-02, B-03, B-06, B-07: bound plugs as listed after launch, sharing their anchor's
+/// host directory (also as `info` shows it), disconnected as a group; an SDK update keeps the
+/// bindings, a binding removed from the definition unbinds on refresh.
 #[test]
 fn bound_plugs_share_their_anchor() {
     if !lxd_enabled("bound_plugs_share_their_anchor") {
@@ -408,6 +409,42 @@ ssh-agent  ws-bind/test-sdk-ssh-agent:ssh-agent       -                         
         let re = format!(r"^mount\s+ws-bind/{plug}\s+-\s+bind\.5$");
         assert!(listed.has_line(&re), "{re}\n{}", listed.output());
     }
+    // B-02 as info shows it: each bound plug has its anchor's host directory.
+    let one = info_mounts(&w, "test-sdk-multiple-plugs");
+    assert!(
+        one["one"]["host-source"].as_str().unwrap_or_default().ends_with("test-sdk-mount/one"),
+        "{one:?}"
+    );
+    w(&["connect", "ws-bind/test-sdk-mount:two", ":mount"]).ok();
+    let two = info_mounts(&w, "test-sdk-mount");
+    let source = two["two"]["host-source"].as_str().unwrap_or_default();
+    assert!(source.ends_with("test-sdk-multiple-plugs/two"), "{two:?}");
+    // B-06: an SDK update keeps the bindings; the manual marks are gone.
+    p.write(".workshop/test-sdk-mount/NOTES", "changed\n");
+    let refreshed = w(&["refresh"]);
+    assert_eq!(refreshed.code, 0, "{}\n{}", refreshed.output(), d.log());
+    assert_eq!(w(&["connections", "ws-bind"]).ok(), want);
+    // B-07: a binding removed from the definition unbinds on refresh.
+    let unbound = std::fs::read_to_string(p.path.join("workshop.yaml"))
+        .unwrap()
+        .replace("    plugs:\n      ssh-agent:\n        bind: test-sdk-multiple-plugs:ssh-agent\n", "");
+    p.write("workshop.yaml", &unbound);
+    let refreshed = w(&["refresh"]);
+    assert_eq!(refreshed.code, 0, "{}\n{}", refreshed.output(), d.log());
+    let listed = w(&["connections", "ws-bind"]);
+    let text = listed.ok();
+    assert!(
+        text.contains(
+            "ssh-agent  ws-bind/test-sdk-multiple-plugs:ssh-agent  -                            -\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "ssh-agent  ws-bind/test-sdk-ssh-agent:ssh-agent       -                            -\n"
+        ),
+        "{text}"
+    );
     w(&["remove"]).ok();
 }
 
@@ -841,4 +878,156 @@ slots:
     w(&["disconnect", "ws-tunnel/system:unix-path"]).ok();
     assert!(std::fs::symlink_metadata(&sock).is_err(), "link left behind");
     w(&["remove"]).ok();
+}
+
+/// The UVDEV setup on one workshop (with FX-gpu added for C-03): M-17 (plugs declared on an
+/// SDK in the definition get host sources), M-20, M-18 and M-19 (remount while stopped onto
+/// the user's directories, read-only kept), M-10 and C-03 (refreshes keep remounts and a
+/// manual disconnect), M-03 (a failed refresh keeps every mount, also those between SDKs),
+/// M-22 (restore resets manual connections).
+#[test]
+fn uv_mounts_remounts_refreshes_and_restore() {
+    if !lxd_enabled("uv_mounts_remounts_refreshes_and_restore") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let mut leftovers = Leftovers { user: user.clone(), project: None };
+    let p = Project::new(&user, "uvdev");
+    let definition = "name: dev
+base: ubuntu@24.04
+sdks:
+  - name: project-uv
+    plugs:
+      data:
+        interface: mount
+        workshop-target: /home/workshop/data
+      shared:
+        interface: mount
+        workshop-target: /home/workshop/shared
+      readonly:
+        interface: mount
+        workshop-target: /home/workshop/readonly
+        read-only: true
+  - name: project-jupyter
+  - name: project-test-sdk-gpu
+connections:
+  - plug: jupyter:venv
+    slot: uv:venv
+";
+    p.write("workshop.yaml", definition);
+    p.write(
+        ".workshop/uv/sdk.yaml",
+        "name: uv\nslots:\n  venv:\n    interface: mount\n    workshop-source: /home/workshop/uv-venv\n",
+    );
+    p.write(
+        ".workshop/uv/hooks/setup-base",
+        "mkdir -p /home/workshop/uv-venv\nchown 1000:1000 /home/workshop/uv-venv\n",
+    );
+    p.write(
+        ".workshop/jupyter/sdk.yaml",
+        "name: jupyter\nplugs:\n  venv:\n    interface: mount\n    workshop-target: /home/workshop/jupyter-venv\n",
+    );
+    p.write(".workshop/test-sdk-gpu/sdk.yaml", "name: test-sdk-gpu\nplugs:\n  gpu:\n");
+    p.write(".workshop/test-sdk-setup-fail/sdk.yaml", "name: test-sdk-setup-fail\n");
+    p.write(
+        ".workshop/test-sdk-setup-fail/hooks/setup-base",
+        "if [ ! -e /home/workshop/setup-base-pass ]; then echo 'Set up base failed!'; exit 1; fi\n",
+    );
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    let launched = w(&["launch"]);
+    assert_eq!(launched.code, 0, "{}\n{}", launched.output(), d.log());
+    let id = p.id().expect("tracked");
+    leftovers.project = Some(id.clone());
+    let home = user_home(&user);
+    let s = home.join(".local/share/workshop/id").join(&id).join("dev/mount/uv");
+    // M-17.
+    assert!(s.join("data").is_dir(), "{}", d.log());
+    w(&[
+        "exec",
+        "--",
+        "bash",
+        "-c",
+        "mountpoint -q /home/workshop/data && echo persisted > /home/workshop/data/file.txt",
+    ])
+    .ok();
+    assert_eq!(std::fs::read_to_string(s.join("data/file.txt")).unwrap(), "persisted\n");
+    // M-20.
+    let listed = w(&["connections", "dev"]);
+    assert!(listed.has_line(r"^mount\s+dev/jupyter:venv\s+dev/uv:venv"), "{}", listed.output());
+    w(&["exec", "--", "mountpoint", "-q", "/home/workshop/jupyter-venv"]).ok();
+
+    // M-18 and M-19: the user's directories, remounted while stopped.
+    let (uid, gid) = user_ids(&user);
+    let own = |path: &std::path::Path| {
+        std::os::unix::fs::chown(path, Some(uid), Some(gid)).unwrap();
+    };
+    let datasets = home.join("wst-uvdev-datasets");
+    let refdata = home.join("wst-uvdev-refdata");
+    for (dir, file, text) in [(&datasets, "file.txt", "hello"), (&refdata, "note.txt", "reference")] {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir(dir).unwrap();
+        std::fs::write(dir.join(file), text).unwrap();
+        own(dir);
+        own(&dir.join(file));
+    }
+    struct Gone(Vec<PathBuf>);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            for dir in &self.0 {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+    let _gone = Gone(vec![datasets.clone(), refdata.clone()]);
+    w(&["stop", "dev"]).ok();
+    w(&["remount", "dev/uv:shared", datasets.to_str().unwrap()]).ok();
+    w(&["remount", "dev/uv:readonly", refdata.to_str().unwrap()]).ok();
+    w(&["start", "dev"]).ok();
+    assert_eq!(w(&["exec", "--", "cat", "/home/workshop/shared/file.txt"]).ok(), "hello");
+    assert_eq!(w(&["exec", "--", "cat", "/home/workshop/readonly/note.txt"]).ok(), "reference");
+    w(&["exec", "--", "sudo", "touch", "/home/workshop/readonly/x"]).fails();
+    w(&["exec", "--", "mountpoint", "-q", "/home/workshop/readonly"]).ok();
+    let shown =
+        |plug: &str| info_mounts(&w, "uv")[plug]["host-source"].as_str().unwrap_or_default().to_string();
+    assert_eq!(shown("shared"), datasets.display().to_string());
+    let text = w(&["info"]);
+    assert!(text.has_line(r"^\s+host-source:\s+~/wst-uvdev-datasets$"), "{}", text.output());
+
+    // M-10 and C-03: a refresh keeps the remounts; a manual disconnect survives the next.
+    let refreshed = w(&["refresh"]);
+    assert_eq!(refreshed.code, 0, "{}\n{}", refreshed.output(), d.log());
+    assert_eq!(shown("shared"), datasets.display().to_string());
+    assert_eq!(shown("readonly"), refdata.display().to_string());
+    assert_eq!(w(&["exec", "--", "cat", "/home/workshop/shared/file.txt"]).ok(), "hello");
+    w(&["disconnect", "dev/test-sdk-gpu:gpu"]).ok();
+    let refreshed = w(&["refresh"]);
+    assert_eq!(refreshed.code, 0, "{}\n{}", refreshed.output(), d.log());
+    let listed = w(&["connections", "dev"]);
+    assert!(listed.has_line(r"^gpu\s+dev/test-sdk-gpu:gpu\s+-\s+-$"), "{}", listed.output());
+    assert!(listed.has_line(r"^mount\s+dev/uv:data\s+dev/system:mount\s+-$"), "{}", listed.output());
+    let present = "mountpoint -q /home/workshop/data && mountpoint -q /home/workshop/shared \
+                   && mountpoint -q /home/workshop/readonly && mountpoint -q /home/workshop/jupyter-venv \
+                   && test -f /home/workshop/data/file.txt";
+    w(&["exec", "--", "bash", "-c", present]).ok();
+
+    // M-03: a failed refresh keeps the mounts, those between SDKs too.
+    p.write("workshop.yaml", &definition.replace("project-test-sdk-gpu", "project-test-sdk-setup-fail"));
+    w(&["refresh"]).fails();
+    p.write("workshop.yaml", definition);
+    let inside = w(&["exec", "--", "bash", "-c", present]);
+    assert_eq!(inside.code, 0, "{}\n{}", inside.output(), d.log());
+
+    // M-22: restore resets manual connections to the defaults.
+    w(&["disconnect", "dev/uv:shared"]).ok();
+    w(&["connect", "dev/uv:shared", ":mount"]).ok();
+    assert!(w(&["connections", "dev"]).has_line(r"^mount\s+dev/uv:shared\s+dev/system:mount\s+manual$"));
+    let restored = w(&["restore", "dev"]);
+    assert_eq!(restored.code, 0, "{}\n{}", restored.output(), d.log());
+    let listed = w(&["connections", "dev"]);
+    assert!(listed.has_line(r"^mount\s+dev/uv:shared\s+dev/system:mount\s+-$"), "{}", listed.output());
+    w(&["exec", "--", "mountpoint", "-q", "/home/workshop/jupyter-venv"]).ok();
+    w(&["remove"]).ok();
+    assert!(datasets.join("file.txt").is_file(), "a remounted directory is left alone");
 }

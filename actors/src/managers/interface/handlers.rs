@@ -440,8 +440,9 @@ pub async fn auto_disconnect(mut ctx: TaskCtx, _env: Env) -> HandlerResult {
     Ok(())
 }
 
-/// Undo of auto-disconnect: the connections come back.
-pub async fn undo_auto_disconnect(ctx: TaskCtx, _env: Env) -> HandlerResult {
+/// Undo of auto-disconnect: the connections come back, and so do their profiles and guest
+/// mounts (the undo of the `remove-profiles` after it ran before, when there were none).
+pub async fn undo_auto_disconnect(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
     let dropped = ctx.read(&DROPPED).unwrap_or_default();
     let key = workshop_key(&t);
@@ -453,7 +454,8 @@ pub async fn undo_auto_disconnect(ctx: TaskCtx, _env: Env) -> HandlerResult {
         conns::set_workshop(st, &key, current);
     })
     .await
-    .map_err(|e| e.to_string())
+    .map_err(|e| e.to_string())?;
+    apply_profiles(&ctx, &env, &t).await
 }
 
 /// `remount`: moves the host directory (as the user) and records the new one.
