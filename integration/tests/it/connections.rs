@@ -518,6 +518,13 @@ connections:
     // Disconnected, the host port is closed; connected by hand, it carries traffic again.
     w(&["disconnect", "dev/system:web"]).ok();
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "port still open");
+    // Issue 13 item 6: a host port someone else holds is said at connect time, with who.
+    let held = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let taken = w(&["connect", "dev/system:web", "dev/web:http"]);
+    let want = format!("cannot listen on host port {port}/tcp: it is already in use by ");
+    assert!(taken.fails().contains(&want), "{}", taken.output());
+    assert!(taken.output().contains(&format!("(pid {}, uid 0)", std::process::id())), "{}", taken.output());
+    drop(held);
     w(&["connect", "dev/system:web", "dev/web:http"]).ok();
     let listed = w(&["connections"]);
     assert!(listed.has_line(r"^tunnel\s+dev/system:web\s+dev/web:http\s+manual$"), "{}", listed.output());

@@ -11,6 +11,7 @@ pub mod listing;
 pub mod mount;
 pub mod plan;
 pub mod policy;
+pub mod ports;
 pub mod remount;
 pub mod repo;
 pub mod requests;
@@ -217,6 +218,16 @@ impl Handler<requests::ChangeConnections> for InterfaceManager {
             let current = env.engine.send(Query(Box::new(move |st| conns::of_workshop(st, &key)))).await?;
             let data = crate::store::try_area::data_dir(&msg.user);
             let edits = requests::edits(&repo, &current, &msg.request, data.as_deref(), &t)?;
+            // A host port a new tunnel would listen on and someone else holds: said now.
+            let ports = ports::new_host_ports(&repo, &current, &edits);
+            if !ports.is_empty() {
+                let checked = tokio::task::spawn_blocking(move || {
+                    ports.into_iter().try_for_each(|(ip, port, udp)| ports::check_free(ip, port, udp))
+                })
+                .await
+                .map_err(|e| InterfaceError::BadRequest(e.to_string()))?;
+                checked.map_err(InterfaceError::BadRequest)?;
+            }
             let (user, request) = (msg.user.clone(), msg.request.clone());
             let planned = env
                 .engine
