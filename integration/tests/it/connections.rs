@@ -696,6 +696,13 @@ connections:
     w(&["start"]).ok();
     let inside = w(&["exec", "--", "bash", "-c", present]);
     assert!(inside.code == 0, "{}\n{}", inside.output(), d.log());
+    // Disconnected while stopped: the next boot leaves it out; connected again while running.
+    w(&["stop"]).ok();
+    w(&["disconnect", "ws-slots/test-sdk-mount:wp-plug"]).ok();
+    w(&["start"]).ok();
+    w(&["exec", "--", "bash", "-c", "! mountpoint -q /mnt/wp-plug && mountpoint -q /opt/two"]).ok();
+    w(&["connect", "ws-slots/test-sdk-mount:wp-plug", "ws-slots/test-sdk-basic-2:user-slot"]).ok();
+    w(&["exec", "--", "bash", "-c", present]).ok();
 
     // C-09: the plug and its connection entry dropped from the definition go with a refresh;
     // the others are made again (M-02).
@@ -719,6 +726,8 @@ connections:
                  && mountpoint -q /home/workshop/jupyter-venv && mountpoint -q /mnt/one && ! mountpoint -q /mnt/wp-plug";
     let inside = w(&["exec", "--", "bash", "-c", after]);
     assert!(inside.code == 0, "{}\n{}", inside.output(), d.log());
+    // A stopped workshop with mounts between its SDKs is removed.
+    w(&["stop"]).ok();
     w(&["remove"]).ok();
 }
 
