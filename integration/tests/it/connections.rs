@@ -890,9 +890,32 @@ slots:
     assert!(info.has_line(r"^\s+tunnels:$"), "{}", info.output());
     assert!(info.has_line(r"^\s+from:\s+\$HOME/test-tunnel.sock$"), "{}", info.output());
     assert!(info.has_line(r"^\s+from:\s+@workshopacbn$"), "{}", info.output());
-    // Disconnected, the link goes.
+    // Disconnected, the link goes; connected again, the same socket serves again, also
+    // after a stop and a start (LXD listens again where it listened before).
     w(&["disconnect", "ws-tunnel/system:unix-path"]).ok();
     assert!(std::fs::symlink_metadata(&sock).is_err(), "link left behind");
+    w(&["connect", "ws-tunnel/system:unix-path", "ws-tunnel/test-sdk-tunnel:http"]).ok();
+    w(&["stop"]).ok();
+    w(&["start"]).ok();
+    for (bind, port) in [("::1", "8000"), ("127.0.0.1", "9999")] {
+        let serve = ["exec", "--", "systemd-run", "--user", "--working-directory=/project", "--"];
+        let mut args = serve.to_vec();
+        args.extend(["python3", "-m", "http.server", "--bind", bind, port]);
+        w(&args).ok();
+    }
+    let body = fetch(&["--unix-socket", sock.to_str().unwrap()]);
+    assert!(body.contains("hello-from-project"), "{body}\n{}", d.log());
+    let body = fetch(&["--abstract-unix-socket", "workshopacbn"]);
+    assert!(body.contains("hello-from-project"), "{body}");
+    // A link in the user's way is not replaced: the connection is refused.
+    w(&["disconnect", "ws-tunnel/system:unix-path"]).ok();
+    std::fs::write(&sock, "mine").unwrap();
+    let refused = w(&["connect", "ws-tunnel/system:unix-path", "ws-tunnel/test-sdk-tunnel:http"]);
+    assert!(refused.fails().contains("cannot listen on"), "{}", refused.output());
+    assert_eq!(std::fs::read_to_string(&sock).unwrap(), "mine");
+    let listed = w(&["connections", "ws-tunnel"]);
+    assert!(listed.has_line(r"^tunnel\s+ws-tunnel/system:unix-path\s+-\s+-$"), "{}", listed.output());
+    std::fs::remove_file(&sock).unwrap();
     w(&["remove"]).ok();
 }
 

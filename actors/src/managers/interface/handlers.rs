@@ -302,12 +302,14 @@ async fn apply_profiles(ctx: &TaskCtx, env: &Env, t: &TaskTarget) -> HandlerResu
             &super::tunnel::tunnels_dir(&env.mounts_dir),
         ))?;
     }
+    // The user's links to the sockets LXD is about to listen on: a path in the way fails
+    // the connection before LXD is asked for anything.
+    super::tunnel::apply_links(env, t, &profiles.links).await?;
     for (sdk, devices) in profiles.devices {
         env.call(SetProfile { target: t.backend(), sdk, devices }).await?;
     }
     // LXD mounted what it needed: the workshop holds its own mounts.
     drop(staged);
-    super::tunnel::apply_links(env, t, &profiles.links).await?;
     let wanted = super::guest_mounts::wanted(&repo, &all)?;
     super::guest_mounts::apply(env, t, &wanted).await
 }
