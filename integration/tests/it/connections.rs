@@ -449,7 +449,9 @@ ssh-agent  ws-bind/test-sdk-ssh-agent:ssh-agent       -                         
 }
 
 /// C-26 and C-17 (listed connection), with real traffic: a TCP service inside the workshop
-/// reached from the host through a system plug; the manual form (C-18); disconnect closes it.
+/// reached from the host through a system plug; the manual form (C-18); disconnect closes it;
+/// a host port taken is said with its holder; a unix socket of the user's on the host reached
+/// from inside, one only root may open not.
 #[test]
 fn tcp_tunnels_carry_traffic() {
     if !lxd_enabled("tcp_tunnels_carry_traffic") {
@@ -473,6 +475,13 @@ sdks:
       web:
         interface: tunnel
         endpoint: 127.0.0.1:{port}
+    slots:
+      hostsock:
+        interface: tunnel
+        endpoint: $HOME/wst-tunnel-host.sock
+      rootsock:
+        interface: tunnel
+        endpoint: $HOME/wst-tunnel-root.sock
 connections:
   - plug: system:web
     slot: web:http
@@ -481,7 +490,7 @@ connections:
     );
     p.write(
         ".workshop/web/sdk.yaml",
-        "name: web\nslots:\n  http:\n    interface: tunnel\n    endpoint: 8080\n",
+        "name: web\nslots:\n  http:\n    interface: tunnel\n    endpoint: 8080\nplugs:\n  hostsock:\n    interface: tunnel\n    endpoint: $XDG_RUNTIME_DIR/host.sock\n  rootsock:\n    interface: tunnel\n    endpoint: /tmp/root.sock\n",
     );
     p.write("hello-from-project", "hello\n");
     let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
@@ -535,6 +544,60 @@ connections:
         body = fetch();
     }
     assert!(body.contains("hello-from-project"), "{body}");
+
+    // A unix socket of the user's on the host, reached from inside through a regular plug on
+    // a system slot; one the user may not open stays closed (LXD connects as the user).
+    let home = user_home(&user);
+    let (host_sock, root_sock) = (home.join("wst-tunnel-host.sock"), home.join("wst-tunnel-root.sock"));
+    for sock in [&host_sock, &root_sock] {
+        let _ = std::fs::remove_file(sock);
+    }
+    struct Kill(Vec<std::process::Child>);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            for child in &mut self.0 {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+    let serve = |as_user: Option<&str>, sock: &PathBuf, text: &str| {
+        let listen = format!("UNIX-LISTEN:{},fork,mode=600", sock.display());
+        let reply = format!("SYSTEM:echo {text}");
+        let mut cmd = match as_user {
+            Some(u) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", u, "--", "socat"]);
+                c
+            }
+            None => Command::new("socat"),
+        };
+        cmd.args([listen.as_str(), reply.as_str()]).spawn().unwrap()
+    };
+    let _servers =
+        Kill(vec![serve(Some(&user), &host_sock, "hello-from-host"), serve(None, &root_sock, "root-secret")]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !(host_sock.exists() && root_sock.exists()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    w(&["connect", "dev/web:hostsock", ":hostsock"]).ok();
+    w(&["connect", "dev/web:rootsock", ":rootsock"]).ok();
+    let read = |path: &str| {
+        // Read without closing the writing side first (a half-close may end the tunnel).
+        let python = "import socket,sys; s=socket.socket(socket.AF_UNIX); s.settimeout(3); \
+                      s.connect(sys.argv[1]); print(s.recv(100).decode())";
+        let script = format!(
+            "for i in $(seq 30); do out=$(python3 -c '{python}' {path}) && [ -n \"$out\" ] && break; sleep 0.3; done; echo \"$out\""
+        );
+        w(&["exec", "--", "bash", "-c", &script]).output()
+    };
+    let got = read("/run/user/1000/host.sock");
+    assert!(got.contains("hello-from-host"), "{got}\n{}", d.log());
+    let got = read("/tmp/root.sock");
+    assert!(!got.contains("root-secret"), "a root-only socket reached: {got}");
+    for sock in [&host_sock, &root_sock] {
+        let _ = std::fs::remove_file(sock);
+    }
     w(&["remove"]).ok();
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "port still open after remove");
 }
