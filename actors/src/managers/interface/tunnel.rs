@@ -214,14 +214,19 @@ pub fn prepare_sockets_dir(host: &HostSide) -> Result<(), String> {
     let cannot = |e: std::io::Error| format!("cannot create {}: {e}", host.sockets_dir.display());
     std::fs::DirBuilder::new().recursive(true).mode(0o711).create(&host.sockets_dir).map_err(cannot)?;
     let mut dir = host.sockets_dir.clone();
-    // The tunnels directory and the user's, both the daemon's own.
-    for _ in 0..2 {
+    // The user's directory, the tunnels directory and the run directory above them (which
+    // other daemon directories may have created `0700`): the daemon's own, reachable by all,
+    // listed by none.
+    for level in 0..3 {
         let meta = std::fs::symlink_metadata(&dir).map_err(cannot)?;
         use std::os::unix::fs::MetadataExt;
         if !meta.is_dir() || meta.uid() != nix_uid() {
             return Err(format!("cannot use {}: not a directory of the daemon's", dir.display()));
         }
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711)).map_err(cannot)?;
+        let mode = if level < 2 { 0o711 } else { meta.mode() & 0o7777 | 0o011 };
+        if meta.mode() & 0o7777 != mode {
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).map_err(cannot)?;
+        }
         dir.pop();
     }
     Ok(())
@@ -384,6 +389,27 @@ mod tests {
         assert_eq!(d.link, None, "connecting makes nothing on the host");
         let d = dev(tunnel("system", "p", "8700"), tunnel("dev", "p", "$HOME/app.sock"));
         assert_eq!(d.device["connect"], "unix:/home/workshop/app.sock");
+    }
+
+    #[test]
+    fn socket_directories_are_reachable_but_not_listed() {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        let base = tempfile::tempdir().unwrap();
+        let run = base.path().join("run");
+        std::fs::DirBuilder::new().mode(0o700).create(&run).unwrap();
+        std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let side = HostSide { sockets_dir: run.join("tunnels/1100"), ..host() };
+        prepare_sockets_dir(&side).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode(&side.sockets_dir), 0o711);
+        assert_eq!(mode(&run.join("tunnels")), 0o711);
+        assert_eq!(mode(&run), 0o711);
+        prepare_sockets_dir(&side).unwrap();
+        // A symlink in the daemon's place is refused.
+        let link = base.path().join("run2");
+        std::os::unix::fs::symlink(&run, &link).unwrap();
+        let side = HostSide { sockets_dir: link.join("tunnels/1100"), ..host() };
+        assert!(prepare_sockets_dir(&side).unwrap_err().contains("not a directory of the daemon's"));
     }
 
     #[test]
