@@ -407,6 +407,37 @@ impl Dir {
         Ok(())
     }
 
+    /// Creates the symlink `name` pointing to `target` (an existing entry is an error).
+    pub fn symlink(&self, name: &str, target: &Path) -> Result<(), UserFsError> {
+        let path = self.path.join(name);
+        let c_name = component(name, &path)?;
+        let c_target = CString::new(target.as_os_str().as_bytes())
+            .map_err(|_| UserFsError::BadName { path: path.clone() })?;
+        // SAFETY: both strings are NUL-terminated; the name is relative to our directory fd.
+        if unsafe { libc::symlinkat(c_target.as_ptr(), self.fd.as_raw_fd(), c_name.as_ptr()) } != 0 {
+            return Err(UserFsError::io("create", &path, io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+
+    /// Removes the symlink `name` if it points to `target`; anything else there (or nothing)
+    /// is left alone. Returns whether it was removed.
+    pub fn remove_link_to(&self, name: &str, target: &Path) -> Result<bool, UserFsError> {
+        if self.kind(name)? != Some(Kind::Symlink) || Path::new(&self.read_link(name)?) != target {
+            return Ok(false);
+        }
+        let path = self.path.join(name);
+        let c_name = component(name, &path)?;
+        // SAFETY: the name is NUL-terminated and relative to our directory fd.
+        if unsafe { libc::unlinkat(self.fd.as_raw_fd(), c_name.as_ptr(), 0) } != 0 {
+            let error = io::Error::last_os_error();
+            if !gone(&error) {
+                return Err(UserFsError::io("remove", &path, error));
+            }
+        }
+        Ok(true)
+    }
+
     /// The open directory, e.g. to mount it.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
@@ -475,6 +506,22 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let d = Dir::open(tmp.path()).unwrap();
         (tmp, d)
+    }
+
+    #[test]
+    fn links_are_made_and_removed_only_when_they_point_where_expected() {
+        let (tmp, d) = dir();
+        let target = Path::new("/run/staged.sock");
+        d.symlink("s", target).unwrap();
+        assert_eq!(d.read_link("s").unwrap(), "/run/staged.sock");
+        assert!(d.symlink("s", target).is_err(), "an existing entry is not replaced");
+        assert!(!d.remove_link_to("s", Path::new("/elsewhere")).unwrap());
+        assert!(d.remove_link_to("s", target).unwrap());
+        assert_eq!(d.kind("s").unwrap(), None);
+        fs::write(tmp.path().join("f"), "x").unwrap();
+        assert!(!d.remove_link_to("f", target).unwrap(), "a file is left alone");
+        assert!(!d.remove_link_to("none", target).unwrap());
+        assert!(d.symlink("../x", target).is_err(), "one component only");
     }
 
     fn mkfifo(path: &Path) {

@@ -330,8 +330,9 @@ fn remount_running_and_stopped() {
     assert!(!src("one").exists() && !src("two").exists());
 }
 
-/// B-01 and B-03: bound plugs as listed after launch, sharing their anchor's host directory,
-/// disconnected as a group.
+/// B-01, B-02, B-03, B-06, B-07: bound plugs as listed after launch, sharing their anchor's
+/// host directory (also as `info` shows it), disconnected as a group; an SDK update keeps the
+/// bindings, a binding removed from the definition unbinds on refresh.
 #[test]
 fn bound_plugs_share_their_anchor() {
     if !lxd_enabled("bound_plugs_share_their_anchor") {
@@ -408,11 +409,49 @@ ssh-agent  ws-bind/test-sdk-ssh-agent:ssh-agent       -                         
         let re = format!(r"^mount\s+ws-bind/{plug}\s+-\s+bind\.5$");
         assert!(listed.has_line(&re), "{re}\n{}", listed.output());
     }
+    // B-02 as info shows it: each bound plug has its anchor's host directory.
+    let one = info_mounts(&w, "test-sdk-multiple-plugs");
+    assert!(
+        one["one"]["host-source"].as_str().unwrap_or_default().ends_with("test-sdk-mount/one"),
+        "{one:?}"
+    );
+    w(&["connect", "ws-bind/test-sdk-mount:two", ":mount"]).ok();
+    let two = info_mounts(&w, "test-sdk-mount");
+    let source = two["two"]["host-source"].as_str().unwrap_or_default();
+    assert!(source.ends_with("test-sdk-multiple-plugs/two"), "{two:?}");
+    // B-06: an SDK update keeps the bindings; the manual marks are gone.
+    p.write(".workshop/test-sdk-mount/NOTES", "changed\n");
+    let refreshed = w(&["refresh"]);
+    assert_eq!(refreshed.code, 0, "{}\n{}", refreshed.output(), d.log());
+    assert_eq!(w(&["connections", "ws-bind"]).ok(), want);
+    // B-07: a binding removed from the definition unbinds on refresh.
+    let unbound = std::fs::read_to_string(p.path.join("workshop.yaml"))
+        .unwrap()
+        .replace("    plugs:\n      ssh-agent:\n        bind: test-sdk-multiple-plugs:ssh-agent\n", "");
+    p.write("workshop.yaml", &unbound);
+    let refreshed = w(&["refresh"]);
+    assert_eq!(refreshed.code, 0, "{}\n{}", refreshed.output(), d.log());
+    let listed = w(&["connections", "ws-bind"]);
+    let text = listed.ok();
+    assert!(
+        text.contains(
+            "ssh-agent  ws-bind/test-sdk-multiple-plugs:ssh-agent  -                            -\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "ssh-agent  ws-bind/test-sdk-ssh-agent:ssh-agent       -                            -\n"
+        ),
+        "{text}"
+    );
     w(&["remove"]).ok();
 }
 
 /// C-26 and C-17 (listed connection), with real traffic: a TCP service inside the workshop
-/// reached from the host through a system plug; the manual form (C-18); disconnect closes it.
+/// reached from the host through a system plug; the manual form (C-18); disconnect closes it;
+/// a host port taken is said with its holder; a unix socket of the user's on the host reached
+/// from inside, one only root may open not.
 #[test]
 fn tcp_tunnels_carry_traffic() {
     if !lxd_enabled("tcp_tunnels_carry_traffic") {
@@ -436,6 +475,13 @@ sdks:
       web:
         interface: tunnel
         endpoint: 127.0.0.1:{port}
+    slots:
+      hostsock:
+        interface: tunnel
+        endpoint: $HOME/wst-tunnel-host.sock
+      rootsock:
+        interface: tunnel
+        endpoint: $HOME/wst-tunnel-root.sock
 connections:
   - plug: system:web
     slot: web:http
@@ -444,7 +490,7 @@ connections:
     );
     p.write(
         ".workshop/web/sdk.yaml",
-        "name: web\nslots:\n  http:\n    interface: tunnel\n    endpoint: 8080\n",
+        "name: web\nslots:\n  http:\n    interface: tunnel\n    endpoint: 8080\nplugs:\n  hostsock:\n    interface: tunnel\n    endpoint: $XDG_RUNTIME_DIR/host.sock\n  rootsock:\n    interface: tunnel\n    endpoint: /tmp/root.sock\n",
     );
     p.write("hello-from-project", "hello\n");
     let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
@@ -481,6 +527,14 @@ connections:
     // Disconnected, the host port is closed; connected by hand, it carries traffic again.
     w(&["disconnect", "dev/system:web"]).ok();
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "port still open");
+    // Issue 13 item 6: a host port someone else holds is said at connect time, with who.
+    let held = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let taken = w(&["connect", "dev/system:web", "dev/web:http"]);
+    let want = format!("cannot listen on host port {port}/tcp: it is already in use by ");
+    assert!(taken.fails().contains(&want), "{}", taken.output());
+    // This test process (or a child of another test, forked before its exec): root.
+    assert!(taken.output().contains(", uid 0)"), "{}", taken.output());
+    drop(held);
     w(&["connect", "dev/system:web", "dev/web:http"]).ok();
     let listed = w(&["connections"]);
     assert!(listed.has_line(r"^tunnel\s+dev/system:web\s+dev/web:http\s+manual$"), "{}", listed.output());
@@ -491,6 +545,592 @@ connections:
         body = fetch();
     }
     assert!(body.contains("hello-from-project"), "{body}");
+
+    // A unix socket of the user's on the host, reached from inside through a regular plug on
+    // a system slot; one the user may not open stays closed (LXD connects as the user).
+    let home = user_home(&user);
+    let (host_sock, root_sock) = (home.join("wst-tunnel-host.sock"), home.join("wst-tunnel-root.sock"));
+    for sock in [&host_sock, &root_sock] {
+        let _ = std::fs::remove_file(sock);
+    }
+    struct Kill(Vec<std::process::Child>);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            for child in &mut self.0 {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+    let serve = |as_user: Option<&str>, sock: &PathBuf, text: &str| {
+        let listen = format!("UNIX-LISTEN:{},fork,mode=600", sock.display());
+        let reply = format!("SYSTEM:echo {text}");
+        let mut cmd = match as_user {
+            Some(u) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", u, "--", "socat"]);
+                c
+            }
+            None => Command::new("socat"),
+        };
+        cmd.args([listen.as_str(), reply.as_str()]).spawn().unwrap()
+    };
+    let _servers =
+        Kill(vec![serve(Some(&user), &host_sock, "hello-from-host"), serve(None, &root_sock, "root-secret")]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !(host_sock.exists() && root_sock.exists()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    w(&["connect", "dev/web:hostsock", ":hostsock"]).ok();
+    w(&["connect", "dev/web:rootsock", ":rootsock"]).ok();
+    let read = |path: &str| {
+        // Read without closing the writing side first (a half-close may end the tunnel).
+        let python = "import socket,sys; s=socket.socket(socket.AF_UNIX); s.settimeout(3); \
+                      s.connect(sys.argv[1]); print(s.recv(100).decode())";
+        let script = format!(
+            "for i in $(seq 30); do out=$(python3 -c '{python}' {path}) && [ -n \"$out\" ] && break; sleep 0.3; done; echo \"$out\""
+        );
+        w(&["exec", "--", "bash", "-c", &script]).output()
+    };
+    let got = read("/run/user/1000/host.sock");
+    assert!(got.contains("hello-from-host"), "{got}\n{}", d.log());
+    let got = read("/tmp/root.sock");
+    assert!(!got.contains("root-secret"), "a root-only socket reached: {got}");
+    for sock in [&host_sock, &root_sock] {
+        let _ = std::fs::remove_file(sock);
+    }
     w(&["remove"]).ok();
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "port still open after remove");
+}
+
+/// The mounts of a workshop's SDKs as `info --format json` shows them: plug name → mount.
+fn info_mounts(
+    w: &dyn Fn(&[&str]) -> workshop_integration::Run,
+    sdk: &str,
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let info = w(&["info", "--format", "json"]);
+    let json: serde_json::Value =
+        serde_json::from_str(info.ok()).unwrap_or_else(|e| panic!("{e}: {}", info.output()));
+    let sdks = json["sdks"].as_array().cloned().unwrap_or_default();
+    let sdk = sdks.iter().find(|s| s["name"] == sdk).unwrap_or_else(|| panic!("no {sdk}: {json}"));
+    sdk["mounts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| (m["plug"]["plug"].as_str().unwrap_or_default().to_string(), m))
+        .collect()
+}
+
+/// C-08, C-09, M-20, M-06 step 3 and the MOUNT setup's plugs on its SDK's own slots: plugs
+/// connected to another SDK's slot (`workshop-source`) are bind mounts inside the workshop,
+/// made at launch, shown by `info`, undone and made again by disconnect and connect, kept
+/// across a stop and a start, and made again by a refresh that keeps them (one that drops
+/// a plug drops its mount).
+#[test]
+fn mounts_onto_other_sdks_slots() {
+    if !lxd_enabled("mounts_onto_other_sdks_slots") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let mut leftovers = Leftovers { user: user.clone(), project: None };
+    let p = Project::new(&user, "slots");
+    let definition = "name: ws-slots
+base: ubuntu@22.04
+sdks:
+  - name: project-test-sdk-basic-2
+    slots:
+      user-slot:
+        interface: mount
+        workshop-source: /project/user-data-2
+  - name: project-test-sdk-mount
+    plugs:
+      jobs:
+        interface: mount
+        workshop-target: /etc/cron.weekly
+      ro-workshop:
+        interface: mount
+        workshop-target: /mnt/ro-plug
+        read-only: true
+      wp-plug:
+        interface: mount
+        workshop-target: /mnt/wp-plug
+    slots:
+      ro-source:
+        interface: mount
+        workshop-source: /opt/ro-slot
+  - name: project-uv
+  - name: project-jupyter
+connections:
+  - plug: test-sdk-mount:two
+    slot: test-sdk-basic-2:user-slot
+  - plug: test-sdk-mount:wp-plug
+    slot: test-sdk-basic-2:user-slot
+  - plug: test-sdk-mount:jobs
+    slot: test-sdk-mount:jobs
+  - plug: test-sdk-mount:ro-workshop
+    slot: test-sdk-mount:ro-source
+  - plug: jupyter:venv
+    slot: uv:venv
+";
+    p.write("workshop.yaml", definition);
+    mount_sdk(&p);
+    p.write(
+        ".workshop/test-sdk-basic-2/sdk.yaml",
+        "name: test-sdk-basic-2\nversion: \"1.0\"\nsummary: basic\n",
+    );
+    p.write(
+        ".workshop/uv/sdk.yaml",
+        "name: uv\nslots:\n  venv:\n    interface: mount\n    workshop-source: /home/workshop/uv-venv\n",
+    );
+    p.write(
+        ".workshop/uv/hooks/setup-base",
+        "mkdir -p /home/workshop/uv-venv\nchown 1000:1000 /home/workshop/uv-venv\n",
+    );
+    p.write(
+        ".workshop/jupyter/sdk.yaml",
+        "name: jupyter\nplugs:\n  venv:\n    interface: mount\n    workshop-target: /home/workshop/jupyter-venv\n",
+    );
+    p.write("user-data-2/from-host", "host\n");
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    let launched = w(&["launch"]);
+    assert!(launched.code == 0, "{}\n{}", launched.output(), d.log());
+    leftovers.project = p.id();
+
+    // C-08 step 2, M-20 step 1.
+    let listed = w(&["connections", "ws-slots"]);
+    for re in [
+        r"^mount\s+ws-slots/test-sdk-mount:one\s+ws-slots/system:mount\s+-$",
+        r"^mount\s+ws-slots/test-sdk-mount:two\s+ws-slots/test-sdk-basic-2:user-slot\s+-$",
+        r"^mount\s+ws-slots/test-sdk-mount:wp-plug\s+ws-slots/test-sdk-basic-2:user-slot\s+-$",
+        r"^mount\s+ws-slots/test-sdk-mount:jobs\s+ws-slots/test-sdk-mount:jobs\s+-$",
+        r"^mount\s+ws-slots/test-sdk-mount:ro-workshop\s+ws-slots/test-sdk-mount:ro-source\s+-$",
+        r"^mount\s+ws-slots/jupyter:venv\s+ws-slots/uv:venv\s+-$",
+    ] {
+        assert!(listed.has_line(re), "{re}:\n{}", listed.output());
+    }
+    assert!(w(&["connections", "--all"]).has_line(r"ws-slots/jupyter:venv\s+ws-slots/uv:venv"));
+    // C-08 step 3: info shows where each mount comes from.
+    let mounts = info_mounts(&w, "test-sdk-mount");
+    let host = mounts["one"]["host-source"].as_str().unwrap_or_default();
+    assert!(host.ends_with("mount/test-sdk-mount/one"), "{mounts:?}");
+    for plug in ["two", "wp-plug"] {
+        assert_eq!(mounts[plug]["workshop-source"], "/project/user-data-2", "{mounts:?}");
+        assert!(mounts[plug].get("host-source").is_none());
+    }
+    assert_eq!(mounts["jobs"]["workshop-source"], "/var/lib/workshop/sdk/test-sdk-mount/jobs");
+    assert_eq!(mounts["jobs"]["workshop-target"], "/etc/cron.weekly");
+    let text = w(&["info"]);
+    assert!(text.has_line(r"^\s+workshop-source:\s+/project/user-data-2$"), "{}", text.output());
+    assert!(text.has_line(r"^\s+host-source:\s+.*test-sdk-mount/one$"), "{}", text.output());
+
+    let present = "mountpoint -q /mnt/wp-plug && mountpoint -q /opt/two && mountpoint -q /etc/cron.weekly \
+                   && mountpoint -q /mnt/ro-plug && mountpoint -q /home/workshop/jupyter-venv \
+                   && mountpoint -q /mnt/one && test -f /etc/cron.weekly/job.sh \
+                   && test -f /mnt/wp-plug/from-host";
+    let inside = w(&["exec", "--", "bash", "-c", present]);
+    assert!(inside.code == 0, "{}\n{}", inside.output(), d.log());
+    // M-20: the jupyter plug is the uv slot's directory.
+    w(&[
+        "exec",
+        "--",
+        "bash",
+        "-c",
+        "touch /home/workshop/jupyter-venv/x && test -f /home/workshop/uv-venv/x",
+    ])
+    .ok();
+    // M-06 steps 2-3: the read-only plug refuses writes; writes through the slot show there.
+    w(&["exec", "--", "bash", "-c", "sudo touch /mnt/ro-plug"]).fails();
+    w(&["exec", "--", "bash", "-c", "sudo touch /opt/ro-slot/tmp"]).ok();
+    w(&["exec", "--", "test", "-f", "/mnt/ro-plug/tmp"]).ok();
+
+    // Disconnect unmounts; the manual form mounts again.
+    w(&["disconnect", "ws-slots/test-sdk-mount:wp-plug"]).ok();
+    w(&["exec", "--", "bash", "-c", "! mountpoint -q /mnt/wp-plug && mountpoint -q /opt/two"]).ok();
+    w(&["connect", "ws-slots/test-sdk-mount:wp-plug", "ws-slots/test-sdk-basic-2:user-slot"]).ok();
+    let listed = w(&["connections", "ws-slots"]);
+    let re = r"^mount\s+ws-slots/test-sdk-mount:wp-plug\s+ws-slots/test-sdk-basic-2:user-slot\s+manual$";
+    assert!(listed.has_line(re), "{}", listed.output());
+    w(&["exec", "--", "bash", "-c", present]).ok();
+
+    // Stopped and started again: the boot brings them back.
+    w(&["stop"]).ok();
+    w(&["start"]).ok();
+    let inside = w(&["exec", "--", "bash", "-c", present]);
+    assert!(inside.code == 0, "{}\n{}", inside.output(), d.log());
+    // Disconnected while stopped: the next boot leaves it out; connected again while running.
+    w(&["stop"]).ok();
+    w(&["disconnect", "ws-slots/test-sdk-mount:wp-plug"]).ok();
+    w(&["start"]).ok();
+    w(&["exec", "--", "bash", "-c", "! mountpoint -q /mnt/wp-plug && mountpoint -q /opt/two"]).ok();
+    w(&["connect", "ws-slots/test-sdk-mount:wp-plug", "ws-slots/test-sdk-basic-2:user-slot"]).ok();
+    w(&["exec", "--", "bash", "-c", present]).ok();
+
+    // C-09: the plug and its connection entry dropped from the definition go with a refresh;
+    // the others are made again (M-02).
+    let without = definition
+        .replace("      wp-plug:\n        interface: mount\n        workshop-target: /mnt/wp-plug\n", "")
+        .replace("  - plug: test-sdk-mount:wp-plug\n    slot: test-sdk-basic-2:user-slot\n", "");
+    p.write("workshop.yaml", &without);
+    let refreshed = w(&["refresh"]);
+    assert!(refreshed.code == 0, "{}\n{}", refreshed.output(), d.log());
+    let listed = w(&["connections", "ws-slots"]);
+    assert!(!listed.ok().contains("wp-plug"), "{}", listed.output());
+    assert!(listed.has_line(r"^mount\s+ws-slots/test-sdk-mount:one\s+ws-slots/system:mount\s+-$"));
+    assert!(
+        listed.has_line(r"^mount\s+ws-slots/test-sdk-mount:two\s+ws-slots/test-sdk-basic-2:user-slot\s+-$")
+    );
+    let mounts = info_mounts(&w, "test-sdk-mount");
+    assert!(mounts["one"]["host-source"].as_str().unwrap_or_default().ends_with("test-sdk-mount/one"));
+    assert_eq!(mounts["two"]["workshop-source"], "/project/user-data-2");
+    assert!(!mounts.contains_key("wp-plug"));
+    let after = "mountpoint -q /opt/two && mountpoint -q /etc/cron.weekly && mountpoint -q /mnt/ro-plug \
+                 && mountpoint -q /home/workshop/jupyter-venv && mountpoint -q /mnt/one && ! mountpoint -q /mnt/wp-plug";
+    let inside = w(&["exec", "--", "bash", "-c", after]);
+    assert!(inside.code == 0, "{}\n{}", inside.output(), d.log());
+    // A stopped workshop with mounts between its SDKs is removed.
+    w(&["stop"]).ok();
+    w(&["remove"]).ok();
+}
+
+/// C-17 (the TUNNEL setup as written), C-18, and unix-socket tunnels with real traffic: an
+/// abstract socket on the host connected by name to a port inside, and a socket path under
+/// the user's home (a link the daemon makes as the user to the socket LXD listens on)
+/// connected by hand; `info` shows the tunnels; disconnect removes the link.
+#[test]
+fn tunnels_of_every_endpoint_form() {
+    if !lxd_enabled("tunnels_of_every_endpoint_form") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let mut leftovers = Leftovers { user: user.clone(), project: None };
+    let p = Project::new(&user, "tunnels");
+    p.write(
+        ".workshop.yaml",
+        "name: ws-tunnel
+base: ubuntu@22.04
+sdks:
+  - name: system
+    plugs:
+      auto-connect-by-name:
+        interface: tunnel
+        endpoint: '@workshopacbn'
+      conflict:
+        interface: tunnel
+        endpoint: '0.0.0.0:8000'
+      test-sdk-http:
+        interface: tunnel
+        endpoint: 8001
+      tunnel:
+      unix-path:
+        interface: tunnel
+        endpoint: $HOME/test-tunnel.sock
+    slots:
+      postgres:
+        interface: tunnel
+        endpoint: 54321
+      unused:
+        interface: tunnel
+  - name: project-test-sdk-tunnel
+connections:
+  - plug: system:test-sdk-http
+    slot: test-sdk-tunnel:http
+",
+    );
+    p.write(
+        ".workshop/test-sdk-tunnel/sdk.yaml",
+        "name: test-sdk-tunnel
+plugs:
+  alias:
+    interface: tunnel
+  conflict:
+    interface: tunnel
+    endpoint: 5432
+  postgres:
+    interface: tunnel
+    endpoint: 5432
+slots:
+  auto-connect-by-name:
+    interface: tunnel
+    endpoint: 9999
+  http:
+    interface: tunnel
+    endpoint: '[::1]:8000'
+  unix-abstract:
+    interface: tunnel
+    endpoint: '@abstract'
+  unused:
+    interface: tunnel
+",
+    );
+    p.write("hello-from-project", "hello\n");
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    let launched = w(&["launch"]);
+    assert!(launched.code == 0, "{}\n{}", launched.output(), d.log());
+    leftovers.project = p.id();
+    // C-17.
+    let listed = w(&["connections", "ws-tunnel"]);
+    for re in [
+        r"^tunnel\s+ws-tunnel/test-sdk-tunnel:postgres\s+-\s+-$",
+        r"^tunnel\s+-\s+ws-tunnel/system:postgres\s+-$",
+        r"^tunnel\s+ws-tunnel/system:auto-connect-by-name\s+ws-tunnel/test-sdk-tunnel:auto-connect-by-name\s+-$",
+        r"^tunnel\s+ws-tunnel/system:test-sdk-http\s+ws-tunnel/test-sdk-tunnel:http\s+-$",
+    ] {
+        assert!(listed.has_line(re), "{re}:\n{}", listed.output());
+    }
+    // C-18.
+    w(&["connect", "ws-tunnel/test-sdk-tunnel:postgres"]).ok();
+    w(&["connect", "ws-tunnel/test-sdk-tunnel:alias", ":postgres"]).ok();
+    w(&["connect", "ws-tunnel/system:tunnel", "ws-tunnel/test-sdk-tunnel:http"]).ok();
+    let listed = w(&["connections", "ws-tunnel"]);
+    for re in [
+        r"^tunnel\s+ws-tunnel/test-sdk-tunnel:postgres\s+ws-tunnel/system:postgres\s+manual$",
+        r"^tunnel\s+ws-tunnel/test-sdk-tunnel:alias\s+ws-tunnel/system:postgres\s+manual$",
+        r"^tunnel\s+ws-tunnel/system:test-sdk-http\s+ws-tunnel/test-sdk-tunnel:http\s+-$",
+        r"^tunnel\s+ws-tunnel/system:tunnel\s+ws-tunnel/test-sdk-tunnel:http\s+manual$",
+    ] {
+        assert!(listed.has_line(re), "{re}:\n{}", listed.output());
+    }
+
+    // Services inside: on [::1]:8000 (the http slot) and 9999 (auto-connect-by-name).
+    for (bind, port) in [("::1", "8000"), ("127.0.0.1", "9999")] {
+        w(&[
+            "exec",
+            "--",
+            "systemd-run",
+            "--user",
+            "--working-directory=/project",
+            "--",
+            "python3",
+            "-m",
+            "http.server",
+            "--bind",
+            bind,
+            port,
+        ])
+        .ok();
+    }
+    let fetch = |how: &[&str]| -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let mut args = vec!["-u", user.as_str(), "--", "curl", "-s", "--max-time", "2"];
+            args.extend_from_slice(how);
+            args.push("http://localhost/");
+            let out = Command::new("runuser").args(&args).output().unwrap();
+            let body = String::from_utf8_lossy(&out.stdout).into_owned();
+            if body.contains("hello-from-project") || std::time::Instant::now() > deadline {
+                return body;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    };
+    // An abstract socket on the host.
+    let body = fetch(&["--abstract-unix-socket", "workshopacbn"]);
+    assert!(body.contains("hello-from-project"), "{body}\n{}", d.log());
+    // A socket path in the user's home, connected by hand to the http slot.
+    let sock = user_home(&user).join("test-tunnel.sock");
+    let _ = std::fs::remove_file(&sock);
+    w(&["connect", "ws-tunnel/system:unix-path", "ws-tunnel/test-sdk-tunnel:http"]).ok();
+    let meta = std::fs::symlink_metadata(&sock).unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+    let (uid, _) = user_ids(&user);
+    assert!(meta.file_type().is_symlink() && meta.uid() == uid, "the user's link");
+    let body = fetch(&["--unix-socket", sock.to_str().unwrap()]);
+    assert!(body.contains("hello-from-project"), "{body}\n{}", d.log());
+    // Another user cannot use it.
+    let other = workshop_integration::test_user2();
+    let out = Command::new("runuser")
+        .args(["-u", &other, "--", "curl", "-s", "--max-time", "2", "--unix-socket"])
+        .arg(&sock)
+        .arg("http://localhost/")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("hello"), "another user got through");
+    // info shows the tunnels under the SDK inside.
+    let info = w(&["info"]);
+    assert!(info.has_line(r"^\s+tunnels:$"), "{}", info.output());
+    assert!(info.has_line(r"^\s+from:\s+\$HOME/test-tunnel.sock$"), "{}", info.output());
+    assert!(info.has_line(r"^\s+from:\s+@workshopacbn$"), "{}", info.output());
+    // Disconnected, the link goes; connected again, the same socket serves again, also
+    // after a stop and a start (LXD listens again where it listened before).
+    w(&["disconnect", "ws-tunnel/system:unix-path"]).ok();
+    assert!(std::fs::symlink_metadata(&sock).is_err(), "link left behind");
+    w(&["connect", "ws-tunnel/system:unix-path", "ws-tunnel/test-sdk-tunnel:http"]).ok();
+    w(&["stop"]).ok();
+    w(&["start"]).ok();
+    for (bind, port) in [("::1", "8000"), ("127.0.0.1", "9999")] {
+        let serve = ["exec", "--", "systemd-run", "--user", "--working-directory=/project", "--"];
+        let mut args = serve.to_vec();
+        args.extend(["python3", "-m", "http.server", "--bind", bind, port]);
+        w(&args).ok();
+    }
+    let body = fetch(&["--unix-socket", sock.to_str().unwrap()]);
+    assert!(body.contains("hello-from-project"), "{body}\n{}", d.log());
+    let body = fetch(&["--abstract-unix-socket", "workshopacbn"]);
+    assert!(body.contains("hello-from-project"), "{body}");
+    // A link in the user's way is not replaced: the connection is refused.
+    w(&["disconnect", "ws-tunnel/system:unix-path"]).ok();
+    std::fs::write(&sock, "mine").unwrap();
+    let refused = w(&["connect", "ws-tunnel/system:unix-path", "ws-tunnel/test-sdk-tunnel:http"]);
+    assert!(refused.fails().contains("cannot listen on"), "{}", refused.output());
+    assert_eq!(std::fs::read_to_string(&sock).unwrap(), "mine");
+    let listed = w(&["connections", "ws-tunnel"]);
+    assert!(listed.has_line(r"^tunnel\s+ws-tunnel/system:unix-path\s+-\s+-$"), "{}", listed.output());
+    std::fs::remove_file(&sock).unwrap();
+    w(&["remove"]).ok();
+}
+
+/// The UVDEV setup on one workshop (with FX-gpu added for C-03): M-17 (plugs declared on an
+/// SDK in the definition get host sources), M-20, M-18 and M-19 (remount while stopped onto
+/// the user's directories, read-only kept), M-10 and C-03 (refreshes keep remounts and a
+/// manual disconnect), M-03 (a failed refresh keeps every mount, also those between SDKs),
+/// M-22 (restore resets manual connections).
+#[test]
+fn uv_mounts_remounts_refreshes_and_restore() {
+    if !lxd_enabled("uv_mounts_remounts_refreshes_and_restore") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let mut leftovers = Leftovers { user: user.clone(), project: None };
+    let p = Project::new(&user, "uvdev");
+    let definition = "name: dev
+base: ubuntu@24.04
+sdks:
+  - name: project-uv
+    plugs:
+      data:
+        interface: mount
+        workshop-target: /home/workshop/data
+      shared:
+        interface: mount
+        workshop-target: /home/workshop/shared
+      readonly:
+        interface: mount
+        workshop-target: /home/workshop/readonly
+        read-only: true
+  - name: project-jupyter
+  - name: project-test-sdk-gpu
+connections:
+  - plug: jupyter:venv
+    slot: uv:venv
+";
+    p.write("workshop.yaml", definition);
+    p.write(
+        ".workshop/uv/sdk.yaml",
+        "name: uv\nslots:\n  venv:\n    interface: mount\n    workshop-source: /home/workshop/uv-venv\n",
+    );
+    p.write(
+        ".workshop/uv/hooks/setup-base",
+        "mkdir -p /home/workshop/uv-venv\nchown 1000:1000 /home/workshop/uv-venv\n",
+    );
+    p.write(
+        ".workshop/jupyter/sdk.yaml",
+        "name: jupyter\nplugs:\n  venv:\n    interface: mount\n    workshop-target: /home/workshop/jupyter-venv\n",
+    );
+    p.write(".workshop/test-sdk-gpu/sdk.yaml", "name: test-sdk-gpu\nplugs:\n  gpu:\n");
+    p.write(".workshop/test-sdk-setup-fail/sdk.yaml", "name: test-sdk-setup-fail\n");
+    p.write(
+        ".workshop/test-sdk-setup-fail/hooks/setup-base",
+        "if [ ! -e /home/workshop/setup-base-pass ]; then echo 'Set up base failed!'; exit 1; fi\n",
+    );
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    let launched = w(&["launch"]);
+    assert_eq!(launched.code, 0, "{}\n{}", launched.output(), d.log());
+    let id = p.id().expect("tracked");
+    leftovers.project = Some(id.clone());
+    let home = user_home(&user);
+    let s = home.join(".local/share/workshop/id").join(&id).join("dev/mount/uv");
+    // M-17.
+    assert!(s.join("data").is_dir(), "{}", d.log());
+    w(&[
+        "exec",
+        "--",
+        "bash",
+        "-c",
+        "mountpoint -q /home/workshop/data && echo persisted > /home/workshop/data/file.txt",
+    ])
+    .ok();
+    assert_eq!(std::fs::read_to_string(s.join("data/file.txt")).unwrap(), "persisted\n");
+    // M-20.
+    let listed = w(&["connections", "dev"]);
+    assert!(listed.has_line(r"^mount\s+dev/jupyter:venv\s+dev/uv:venv"), "{}", listed.output());
+    w(&["exec", "--", "mountpoint", "-q", "/home/workshop/jupyter-venv"]).ok();
+
+    // M-18 and M-19: the user's directories, remounted while stopped.
+    let (uid, gid) = user_ids(&user);
+    let own = |path: &std::path::Path| {
+        std::os::unix::fs::chown(path, Some(uid), Some(gid)).unwrap();
+    };
+    let datasets = home.join("wst-uvdev-datasets");
+    let refdata = home.join("wst-uvdev-refdata");
+    for (dir, file, text) in [(&datasets, "file.txt", "hello"), (&refdata, "note.txt", "reference")] {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir(dir).unwrap();
+        std::fs::write(dir.join(file), text).unwrap();
+        own(dir);
+        own(&dir.join(file));
+    }
+    struct Gone(Vec<PathBuf>);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            for dir in &self.0 {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+    let _gone = Gone(vec![datasets.clone(), refdata.clone()]);
+    w(&["stop", "dev"]).ok();
+    w(&["remount", "dev/uv:shared", datasets.to_str().unwrap()]).ok();
+    w(&["remount", "dev/uv:readonly", refdata.to_str().unwrap()]).ok();
+    w(&["start", "dev"]).ok();
+    assert_eq!(w(&["exec", "--", "cat", "/home/workshop/shared/file.txt"]).ok(), "hello");
+    assert_eq!(w(&["exec", "--", "cat", "/home/workshop/readonly/note.txt"]).ok(), "reference");
+    w(&["exec", "--", "sudo", "touch", "/home/workshop/readonly/x"]).fails();
+    w(&["exec", "--", "mountpoint", "-q", "/home/workshop/readonly"]).ok();
+    let shown =
+        |plug: &str| info_mounts(&w, "uv")[plug]["host-source"].as_str().unwrap_or_default().to_string();
+    assert_eq!(shown("shared"), datasets.display().to_string());
+    let text = w(&["info"]);
+    assert!(text.has_line(r"^\s+host-source:\s+~/wst-uvdev-datasets$"), "{}", text.output());
+
+    // M-10 and C-03: a refresh keeps the remounts; a manual disconnect survives the next.
+    let refreshed = w(&["refresh"]);
+    assert_eq!(refreshed.code, 0, "{}\n{}", refreshed.output(), d.log());
+    assert_eq!(shown("shared"), datasets.display().to_string());
+    assert_eq!(shown("readonly"), refdata.display().to_string());
+    assert_eq!(w(&["exec", "--", "cat", "/home/workshop/shared/file.txt"]).ok(), "hello");
+    w(&["disconnect", "dev/test-sdk-gpu:gpu"]).ok();
+    let refreshed = w(&["refresh"]);
+    assert_eq!(refreshed.code, 0, "{}\n{}", refreshed.output(), d.log());
+    let listed = w(&["connections", "dev"]);
+    assert!(listed.has_line(r"^gpu\s+dev/test-sdk-gpu:gpu\s+-\s+-$"), "{}", listed.output());
+    assert!(listed.has_line(r"^mount\s+dev/uv:data\s+dev/system:mount\s+-$"), "{}", listed.output());
+    let present = "mountpoint -q /home/workshop/data && mountpoint -q /home/workshop/shared \
+                   && mountpoint -q /home/workshop/readonly && mountpoint -q /home/workshop/jupyter-venv \
+                   && test -f /home/workshop/data/file.txt";
+    w(&["exec", "--", "bash", "-c", present]).ok();
+
+    // M-03: a failed refresh keeps the mounts, those between SDKs too.
+    p.write("workshop.yaml", &definition.replace("project-test-sdk-gpu", "project-test-sdk-setup-fail"));
+    w(&["refresh"]).fails();
+    p.write("workshop.yaml", definition);
+    let inside = w(&["exec", "--", "bash", "-c", present]);
+    assert_eq!(inside.code, 0, "{}\n{}", inside.output(), d.log());
+
+    // M-22: restore resets manual connections to the defaults.
+    w(&["disconnect", "dev/uv:shared"]).ok();
+    w(&["connect", "dev/uv:shared", ":mount"]).ok();
+    assert!(w(&["connections", "dev"]).has_line(r"^mount\s+dev/uv:shared\s+dev/system:mount\s+manual$"));
+    let restored = w(&["restore", "dev"]);
+    assert_eq!(restored.code, 0, "{}\n{}", restored.output(), d.log());
+    let listed = w(&["connections", "dev"]);
+    assert!(listed.has_line(r"^mount\s+dev/uv:shared\s+dev/system:mount\s+-$"), "{}", listed.output());
+    w(&["exec", "--", "mountpoint", "-q", "/home/workshop/jupyter-venv"]).ok();
+    w(&["remove"]).ok();
+    assert!(datasets.join("file.txt").is_file(), "a remounted directory is left alone");
 }

@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
+use workshop_actors::managers::interface::WorkshopConnections;
 use workshop_actors::managers::workshop::{ChangeWorkshops, GetActions, GetWorkshop, ListWorkshops};
 use workshop_api::ids::{ProjectId, WorkshopName};
 use workshop_api::workshops::{WorkshopAction, WorkshopsRequest};
@@ -66,7 +67,17 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, name) = path.into_inner();
     let (project_id, name) = (project_id.into_string(), name.into_string());
-    let info = state.workshops.send(GetWorkshop { user: caller.user_ref(), project_id, name }).await??;
+    let msg = GetWorkshop { user: caller.user_ref(), project_id: project_id.clone(), name: name.clone() };
+    let mut info = state.workshops.send(msg).await??;
+    // The mounts and tunnels of its connected plugs, from the interface manager.
+    let msg = WorkshopConnections { user: caller.user_ref(), project_id, workshop: name };
+    let mut conns = state.interfaces.send(msg).await??;
+    for sdk in &mut info.sdks {
+        if let Some(c) = conns.remove(&sdk.name) {
+            sdk.mounts = c.mounts;
+            sdk.tunnels = c.tunnels;
+        }
+    }
     Ok(sync(StatusCode::OK, info, state.warning_meta(&caller).await))
 }
 

@@ -86,12 +86,12 @@ fn workshop_key(t: &TaskTarget) -> String {
     conns::workshop_key(t.user.uid, &t.project_id, &t.name)
 }
 
-/// The connections whose devices this version can make: mounts on the host, gpu and IP
-/// tunnels (see
+/// The connections whose devices this version can make: mounts on the host and onto
+/// another SDK's slot, gpu and tunnels (see
 /// ARCHITECTURE.md, "Not built yet", for the others).
 pub(super) fn is_built(conn: &ConnRef, repo: &Repo) -> bool {
     match repo.plug(&conn.plug).map(|p| p.interface.as_str()) {
-        Some("mount") => staging::is_host_mount(conn),
+        Some("mount") => staging::is_host_mount(conn) || super::guest_mounts::is_guest_mount(conn, repo),
         Some("gpu") => true,
         Some("tunnel") => match (repo.plug(&conn.plug), repo.slot(&conn.slot)) {
             (Some(plug), Some(slot)) => super::tunnel::is_built(plug, slot),
@@ -221,12 +221,11 @@ pub fn profile_devices(
         }
         if plug.interface == "tunnel" {
             let slot = repo.slot(&r.slot).ok_or_else(|| format!("no slot {}", r.slot))?;
-            let device = super::tunnel::device(plug, slot)?;
-            profiles
-                .devices
-                .entry(r.plug.sdk.clone())
-                .or_default()
-                .insert(mount::device_name(&r.plug), device);
+            let name = mount::device_name(&r.plug);
+            let host = super::tunnel::HostSide::of(t, &super::tunnel::tunnels_dir(mounts_dir));
+            let tunnel = super::tunnel::device(plug, slot, &name, &host)?;
+            profiles.devices.entry(r.plug.sdk.clone()).or_default().insert(name, tunnel.device);
+            profiles.links.extend(tunnel.link);
             continue;
         }
         if is_gpu(&r, repo) {
@@ -261,6 +260,8 @@ pub fn profile_devices(
 pub struct Profiles {
     pub devices: BTreeMap<String, BTreeMap<String, Device>>,
     pub sources: Vec<Source>,
+    /// Links to the sockets tunnels listen on for the user on the host (`tunnel.rs`).
+    pub links: Vec<super::tunnel::SocketLink>,
 }
 
 /// A host source a device mounts.
@@ -295,12 +296,22 @@ async fn apply_profiles(ctx: &TaskCtx, env: &Env, t: &TaskTarget) -> HandlerResu
         staged
             .push(staging::stage_source(&env.mounts_dir, t, &s.device, &s.source, s.default, s.mode).await?);
     }
+    if !profiles.links.is_empty() {
+        super::tunnel::prepare_sockets_dir(&super::tunnel::HostSide::of(
+            t,
+            &super::tunnel::tunnels_dir(&env.mounts_dir),
+        ))?;
+    }
+    // The user's links to the sockets LXD is about to listen on: a path in the way fails
+    // the connection before LXD is asked for anything.
+    super::tunnel::apply_links(env, t, &profiles.links).await?;
     for (sdk, devices) in profiles.devices {
         env.call(SetProfile { target: t.backend(), sdk, devices }).await?;
     }
     // LXD mounted what it needed: the workshop holds its own mounts.
     drop(staged);
-    Ok(())
+    let wanted = super::guest_mounts::wanted(&repo, &all)?;
+    super::guest_mounts::apply(env, t, &wanted).await
 }
 
 /// Removes the profiles of every SDK of the workshop (installed, or with connections).
@@ -313,6 +324,8 @@ pub async fn remove_profiles(ctx: TaskCtx, env: Env) -> HandlerResult {
     let key = workshop_key(&t);
     let all = ctx.transact(move |st, _, _| conns::of_workshop(st, &key)).await.map_err(|e| e.to_string())?;
     sdks.extend(all.keys().filter_map(|k| conns::parse_key(k)).map(|c| c.plug.sdk));
+    super::guest_mounts::apply(&env, &t, &[]).await?;
+    super::tunnel::apply_links(&env, &t, &[]).await?;
     for sdk in sdks {
         env.call(SetProfile { target: t.backend(), sdk, devices: BTreeMap::new() }).await?;
     }
@@ -429,8 +442,9 @@ pub async fn auto_disconnect(mut ctx: TaskCtx, _env: Env) -> HandlerResult {
     Ok(())
 }
 
-/// Undo of auto-disconnect: the connections come back.
-pub async fn undo_auto_disconnect(ctx: TaskCtx, _env: Env) -> HandlerResult {
+/// Undo of auto-disconnect: the connections come back, and so do their profiles and guest
+/// mounts (the undo of the `remove-profiles` after it ran before, when there were none).
+pub async fn undo_auto_disconnect(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
     let dropped = ctx.read(&DROPPED).unwrap_or_default();
     let key = workshop_key(&t);
@@ -442,7 +456,8 @@ pub async fn undo_auto_disconnect(ctx: TaskCtx, _env: Env) -> HandlerResult {
         conns::set_workshop(st, &key, current);
     })
     .await
-    .map_err(|e| e.to_string())
+    .map_err(|e| e.to_string())?;
+    apply_profiles(&ctx, &env, &t).await
 }
 
 /// `remount`: moves the host directory (as the user) and records the new one.

@@ -3,6 +3,10 @@
 
 use workshop_api::connections::{ConnectionInfo, Connections, PlugInfo, PlugRef, SlotInfo, SlotRef};
 
+use std::collections::BTreeMap;
+
+use workshop_api::sdk::tunnel::TunnelEndpoint;
+
 use super::conns::{self, WorkshopConns};
 use super::repo::Repo;
 
@@ -103,6 +107,68 @@ pub fn add_workshop(
     }
 }
 
+/// What `info` shows of one SDK's connections (reference WorkshopInfo `mounts`, `tunnels`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SdkConns {
+    pub mounts: Vec<serde_json::Value>,
+    pub tunnels: Vec<serde_json::Value>,
+}
+
+/// A tunnel endpoint as `info` shows it: `{protocol, host, port}` or `{protocol, path}`.
+fn endpoint_json(e: &TunnelEndpoint) -> serde_json::Value {
+    match e {
+        TunnelEndpoint::Inet { ip, port, .. } => {
+            serde_json::json!({"protocol": e.protocol(), "host": ip.to_string(), "port": port})
+        }
+        TunnelEndpoint::Unix(path) => serde_json::json!({"protocol": "unix", "path": path}),
+    }
+}
+
+/// The mounts and tunnels of a workshop's connected plugs, SDK by SDK: a mount under its
+/// plug's SDK with its `host-source` (on the host) or `workshop-source` (another SDK's slot)
+/// and its `workshop-target`; a tunnel under its regular (non-system) side's SDK, `from`
+/// where it listens `to` where it connects.
+pub fn sdk_conns(
+    project_id: &str,
+    workshop: &str,
+    repo: &Repo,
+    state: &WorkshopConns,
+) -> BTreeMap<String, SdkConns> {
+    let mut out: BTreeMap<String, SdkConns> = BTreeMap::new();
+    for (key, conn) in state {
+        let (Some(r), true) = (conns::parse_key(key), conn.connected()) else { continue };
+        let (Some(plug), Some(slot)) = (repo.plug(&r.plug), repo.slot(&r.slot)) else { continue };
+        if !super::handlers::is_built(&r, repo) {
+            continue;
+        }
+        let plug_ref = serde_json::json!({
+            "project-id": project_id, "workshop": workshop, "sdk": plug.sdk, "plug": plug.name,
+        });
+        match plug.interface.as_str() {
+            "mount" => {
+                let target = plug.attrs.get("workshop-target").cloned().unwrap_or_default();
+                let mut mount = serde_json::json!({"plug": plug_ref, "workshop-target": target});
+                if let Some(host) = &conn.host_source {
+                    mount["host-source"] = host.clone().into();
+                } else if let Some(source) = super::guest_mounts::source_of(&r, repo) {
+                    mount["workshop-source"] = source.into();
+                }
+                out.entry(plug.sdk.clone()).or_default().mounts.push(mount);
+            }
+            "tunnel" => {
+                let Ok(pair) = super::policy::tunnel_pair(plug, slot) else { continue };
+                let sdk = if plug.system { &slot.sdk } else { &plug.sdk };
+                let tunnel = serde_json::json!({
+                    "plug": plug_ref, "from": endpoint_json(&pair.listen), "to": endpoint_json(&pair.connect),
+                });
+                out.entry(sdk.clone()).or_default().tunnels.push(tunnel);
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -134,6 +200,45 @@ mod tests {
             host_source: None,
             remounted: false,
         }
+    }
+
+    #[test]
+    fn info_shows_mounts_by_source_and_tunnels_on_their_regular_side() {
+        let system =
+            SdkInfo::parse(include_str!("../../sdk/system/meta/sdk.yaml"), Strictness::Strict).unwrap();
+        let m = SdkInfo::parse(
+            "name: m\nplugs:\n  one: {interface: mount, workshop-target: /mnt/one}\n  two: {interface: mount, workshop-target: /opt/two}\n  pg: {interface: tunnel, endpoint: 5432}\nslots:\n  jobs: {interface: mount, workshop-source: $SDK/jobs}\n  http: {interface: tunnel, endpoint: 8080}\n",
+            Strictness::Strict,
+        )
+        .unwrap();
+        let yaml = "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: system\n    slots:\n      pg:\n        interface: tunnel\n        endpoint: 54321\n  - name: m\n";
+        let (file, _) = workshop_api::definition::parse(yaml, std::path::Path::new("workshop.yaml")).unwrap();
+        let repo = Repo::build(&[("system".into(), system), ("m".into(), m)], &file).unwrap();
+        let mut host = state(false);
+        host.host_source = Some("/home/u/src/one".into());
+        let tunnel = ConnState { interface: "tunnel".into(), ..state(false) };
+        let conns = BTreeMap::from([
+            ("m:one system:mount".to_string(), host),
+            ("m:two m:jobs".to_string(), state(false)),
+            ("m:pg system:pg".to_string(), tunnel),
+        ]);
+        let info = sdk_conns("p", "ws", &repo, &conns);
+        let m = &info["m"];
+        assert_eq!(m.mounts.len(), 2);
+        let one = m.mounts.iter().find(|v| v["plug"]["plug"] == "one").unwrap();
+        assert_eq!(one["host-source"], "/home/u/src/one");
+        assert_eq!(one["workshop-target"], "/mnt/one");
+        assert_eq!(one["plug"]["project-id"], "p");
+        let two = m.mounts.iter().find(|v| v["plug"]["plug"] == "two").unwrap();
+        assert_eq!(two["workshop-source"], "/var/lib/workshop/sdk/m/jobs");
+        assert!(two.get("host-source").is_none());
+        assert_eq!(m.tunnels.len(), 1, "{info:?}");
+        assert_eq!(
+            m.tunnels[0]["from"],
+            serde_json::json!({"protocol": "tcp", "host": "127.0.0.1", "port": 5432})
+        );
+        assert_eq!(m.tunnels[0]["to"]["port"], 54321);
+        assert!(!info.contains_key("system"));
     }
 
     #[test]

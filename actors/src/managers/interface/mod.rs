@@ -5,11 +5,13 @@
 
 pub mod conns;
 pub mod gpu;
+pub mod guest_mounts;
 mod handlers;
 pub mod listing;
 pub mod mount;
 pub mod plan;
 pub mod policy;
+pub mod ports;
 pub mod remount;
 pub mod repo;
 pub mod requests;
@@ -162,6 +164,43 @@ impl Handler<ListConnections> for InterfaceManager {
     }
 }
 
+/// The mounts and tunnels of one workshop's connected plugs, SDK by SDK, for `info`; none
+/// for a workshop without a repository yet (being launched).
+#[derive(Message)]
+#[rtype(result = "Result<std::collections::BTreeMap<String, listing::SdkConns>, InterfaceError>")]
+pub struct WorkshopConnections {
+    pub user: UserRef,
+    pub project_id: String,
+    pub workshop: String,
+}
+
+impl Handler<WorkshopConnections> for InterfaceManager {
+    type Result =
+        ResponseFuture<Result<std::collections::BTreeMap<String, listing::SdkConns>, InterfaceError>>;
+
+    fn handle(&mut self, msg: WorkshopConnections, _ctx: &mut Context<Self>) -> Self::Result {
+        let env = self.env.clone();
+        Box::pin(async move {
+            let t = task::TaskTarget {
+                name: msg.workshop.clone(),
+                project_id: msg.project_id.clone(),
+                project_path: String::new(),
+                user: msg.user.clone(),
+            };
+            let repo = match handlers::load_repo(&env, &t).await {
+                Ok((repo, _)) => repo,
+                Err(e) => {
+                    tracing::debug!(workshop = %msg.workshop, error = %e, "no interfaces to show");
+                    return Ok(Default::default());
+                }
+            };
+            let key = conns::workshop_key(msg.user.uid, &msg.project_id, &msg.workshop);
+            let state = env.engine.send(Query(Box::new(move |st| conns::of_workshop(st, &key)))).await?;
+            Ok(listing::sdk_conns(&msg.project_id, &msg.workshop, &repo, &state))
+        })
+    }
+}
+
 impl Handler<requests::ChangeConnections> for InterfaceManager {
     type Result = ResponseFuture<Result<String, InterfaceError>>;
 
@@ -179,6 +218,16 @@ impl Handler<requests::ChangeConnections> for InterfaceManager {
             let current = env.engine.send(Query(Box::new(move |st| conns::of_workshop(st, &key)))).await?;
             let data = crate::store::try_area::data_dir(&msg.user);
             let edits = requests::edits(&repo, &current, &msg.request, data.as_deref(), &t)?;
+            // A host port a new tunnel would listen on and someone else holds: said now.
+            let ports = ports::new_host_ports(&repo, &current, &edits);
+            if !ports.is_empty() {
+                let checked = tokio::task::spawn_blocking(move || {
+                    ports.into_iter().try_for_each(|(ip, port, udp)| ports::check_free(ip, port, udp))
+                })
+                .await
+                .map_err(|e| InterfaceError::BadRequest(e.to_string()))?;
+                checked.map_err(InterfaceError::BadRequest)?;
+            }
             let (user, request) = (msg.user.clone(), msg.request.clone());
             let planned = env
                 .engine
