@@ -15,7 +15,7 @@ use super::repo::ConnRef;
 use crate::state::{Key, State};
 
 /// One connection's state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct ConnState {
     pub interface: String,
@@ -36,6 +36,11 @@ pub struct ConnState {
     /// The host directory was chosen by `remount` (removing the workshop leaves it alone).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub remounted: bool,
+    /// For the desktop and ssh-agent interfaces: what the caller's session gave at connect
+    /// time (host sockets, display, auth file; `session.rs`), kept so that the devices are
+    /// made again the same way (restarts, other connections' changes).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub session: BTreeMap<String, String>,
 }
 
 impl ConnState {
@@ -125,6 +130,7 @@ mod tests {
             bound_to: None,
             host_source: Some("/home/u/.local/share/workshop/id/0123abcd/ws/mount/s/one".into()),
             remounted: false,
+            session: Default::default(),
         };
         set_workshop(&mut st, &a, BTreeMap::from([("s:one system:mount".to_string(), conn.clone())]));
         assert_eq!(of_workshop(&st, &a).len(), 1);
@@ -152,6 +158,7 @@ mod tests {
             bound_to: None,
             host_source: Some("/home/u/one".into()),
             remounted,
+            session: Default::default(),
         };
         let all = BTreeMap::from([
             ("s:one system:mount".to_string(), state(false, true)),
