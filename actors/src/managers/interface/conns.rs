@@ -93,14 +93,17 @@ pub fn known(conns: &WorkshopConns) -> BTreeSet<ConnRef> {
 
 /// What a refresh's auto-disconnect does to a workshop's entries (reference §4.1, "Refresh
 /// and restore"): every connection goes (auto and manual alike), undesired entries stay so
-/// that auto-connect does not make them again, and the host directories chosen by `remount`
+/// that auto-connect does not make them again, manual connections of camera, custom-device,
+/// desktop and ssh-agent stay as they are, and the host directories chosen by `remount`
 /// are kept aside (plug → directory) for auto-connect to use again.
 pub fn split_for_refresh(all: &WorkshopConns) -> (WorkshopConns, WorkshopConns, BTreeMap<String, String>) {
     let mut kept = WorkshopConns::new();
     let mut dropped = WorkshopConns::new();
     let mut remounts = BTreeMap::new();
     for (key, conn) in all {
-        if conn.undesired {
+        // Manual connections of the interfaces that never connect by themselves stay too:
+        // nothing would make them again (a deliberate difference from the reference).
+        if conn.undesired || (!conn.auto && super::devices::INTERFACES.contains(&conn.interface.as_str())) {
             kept.insert(key.clone(), conn.clone());
             continue;
         }
@@ -164,10 +167,21 @@ mod tests {
             ("s:one system:mount".to_string(), state(false, true)),
             ("s:two system:mount".to_string(), state(true, false)),
             ("s:three system:mount".to_string(), state(false, false)),
+            (
+                "s:desktop system:desktop".to_string(),
+                ConnState { interface: "desktop".into(), ..Default::default() },
+            ),
+            (
+                "s:camera system:camera".to_string(),
+                ConnState { interface: "camera".into(), auto: true, ..Default::default() },
+            ),
         ]);
         let (kept, dropped, remounts) = split_for_refresh(&all);
-        assert_eq!(kept.keys().collect::<Vec<_>>(), ["s:two system:mount"]);
-        assert_eq!(dropped.keys().collect::<Vec<_>>(), ["s:one system:mount", "s:three system:mount"]);
+        assert_eq!(kept.keys().collect::<Vec<_>>(), ["s:desktop system:desktop", "s:two system:mount"]);
+        assert_eq!(
+            dropped.keys().collect::<Vec<_>>(),
+            ["s:camera system:camera", "s:one system:mount", "s:three system:mount"]
+        );
         assert_eq!(remounts, BTreeMap::from([("s:one".to_string(), "/home/u/one".to_string())]));
     }
 }

@@ -344,7 +344,8 @@ pub async fn remove_profiles(ctx: TaskCtx, env: Env) -> HandlerResult {
     for sdk in sdks {
         env.call(SetProfile { target: t.backend(), sdk, devices: BTreeMap::new() }).await?;
     }
-    super::session::prune(&super::session::files_dir(&env.sessions_dir, &t), &[]);
+    // The session files stay for the connections kept across a refresh (`discard-conns`
+    // removes them with the workshop).
     Ok(())
 }
 
@@ -359,9 +360,10 @@ pub async fn undo_remove_profiles(ctx: TaskCtx, env: Env) -> HandlerResult {
     apply_profiles(&ctx, &env, &t).await
 }
 
-/// Drops every connection of the workshop (remove).
-pub async fn discard_conns(mut ctx: TaskCtx, _env: Env) -> HandlerResult {
+/// Drops every connection of the workshop (remove), and the files of its sessions.
+pub async fn discard_conns(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
+    super::session::prune(&super::session::files_dir(&env.sessions_dir, &t), &[]);
     let key = workshop_key(&t);
     let taken = ctx
         .transact(move |st, _, _| {
