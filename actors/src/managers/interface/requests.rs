@@ -97,8 +97,9 @@ pub fn edits(
                     p.interface
                 )));
             }
-            let session = super::session::of_request(&p.interface, environment, t.user.uid)
-                .map_err(|e| bad(format!("cannot connect \"{plug}\" to \"{slot}\": {e}")))?;
+            // Needed only for what is not connected yet (a connect of a connected plug is
+            // fine without a session).
+            let session = super::session::of_request(&p.interface, environment, t.user.uid);
             let master_state = current.get(&conn.to_string()).filter(|c| c.connected()).cloned();
             let host_source = match master_state.as_ref().and_then(|c| c.host_source.clone()) {
                 Some(source) => Some(source),
@@ -131,7 +132,9 @@ pub fn edits(
                     bound_to,
                     host_source: host_source.clone(),
                     remounted,
-                    session: session.clone(),
+                    session: session
+                        .clone()
+                        .map_err(|e| bad(format!("cannot connect \"{plug}\" to \"{slot}\": {e}")))?,
                 };
                 out.push((c.to_string(), Some(state)));
             }
@@ -417,6 +420,9 @@ mod tests {
             .unwrap();
         let state = e[0].1.as_ref().unwrap();
         assert_eq!(state.session, BTreeMap::from([("x11-display".to_string(), "1".to_string())]));
+        // Connected already: nothing to do, with or without a session.
+        let connected: WorkshopConns = e.iter().map(|(k, v)| (k.clone(), v.clone().unwrap())).collect();
+        assert!(edits(&repo, &connected, &desktop(&[]), Some(d), &t).unwrap().is_empty());
         let agent = Request::Connect {
             plug: EndpointRef::new("m", "ssh-agent"),
             slot: None,
