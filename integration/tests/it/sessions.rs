@@ -222,6 +222,11 @@ connections:
     let wayland = r#"test -n "$WAYLAND_DISPLAY" && test -n "$QT_QPA_PLATFORM" && test -n "$XDG_SESSION_TYPE" &&
 test -n "$ELECTRON_OZONE_PLATFORM_HINT" && test -S "/run/user/1000/$WAYLAND_DISPLAY""#;
     guest(wayland).ok();
+    // The socket is made again when the workshop starts (before the user's runtime
+    // directory is mounted or after, it is there for the login user).
+    w(&["stop", "ws-devices"], &[]).ok();
+    w(&["start", "ws-devices"], &[]).ok();
+    guest(wayland).ok();
     w(&["disconnect", desktop], &[]).ok();
     let gone = r#"test -z "$WAYLAND_DISPLAY" && test -z "$QT_QPA_PLATFORM" && test -z "$ELECTRON_OZONE_PLATFORM_HINT" &&
 test "$XDG_SESSION_TYPE" = unspecified"#;
