@@ -120,7 +120,13 @@ impl Daemon {
         // started again whenever LXD is healthy.
         let interfaces = InterfaceManager::new(
             backend.clone(),
-            Interfaces { engine: engine.clone(), trees: trees.clone(), mounts_dir },
+            Interfaces {
+                engine: engine.clone(),
+                trees: trees.clone(),
+                // Beside the staging directory (`$WORKSHOP/run/sessions`), as root-only.
+                sessions_dir: mounts_dir.with_file_name("sessions"),
+                mounts_dir,
+            },
         )
         .start();
         let sdks = SdkManager::new(

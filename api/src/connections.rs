@@ -109,7 +109,16 @@ pub struct ConnectionsRequest {
     /// single slot of the plug's interface on that SDK.
     #[serde(default)]
     pub slots: Vec<SlotRef>,
+    /// Connect: the caller's session variables the desktop and ssh-agent interfaces need
+    /// ([`SESSION_VARIABLES`]), read from the client's environment (the daemon cannot see the
+    /// user's session).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment: BTreeMap<String, String>,
 }
+
+/// The session variables a client sends with a connect (and the only ones the daemon takes).
+pub const SESSION_VARIABLES: [&str; 5] =
+    ["WAYLAND_DISPLAY", "DISPLAY", "XAUTHORITY", "XDG_RUNTIME_DIR", "SSH_AUTH_SOCK"];
 
 /// The body of `POST /v1/projects/{id}/workshops/{name}/mounts`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -87,6 +87,8 @@ backend_messages! {
         => |b, m| b.set_profile(&m.target, &m.sdk, &m.devices);
     /// The host's GPUs.
     HostGpus {} -> Vec<crate::lxd::GpuCard> => |b, _m| b.gpus();
+    /// What hotplugged unix devices can match on.
+    HostHotplug {} -> HotplugSupport => |b, _m| b.hotplug_support();
     /// Sets or removes config keys.
     SetConfig { target: Target, changes: Vec<(String, Option<String>)> } -> ()
         => |b, m| b.set_config(&m.target, &m.changes);

@@ -345,6 +345,11 @@ impl Backend for FakeBackend {
         Ok(self.inner.borrow().gpus.clone())
     }
 
+    async fn hotplug_support(&self) -> Result<HotplugSupport, BackendError> {
+        self.call("hotplug_support", "")?;
+        Ok(HotplugSupport::FULL)
+    }
+
     async fn set_config(
         &self,
         target: &Target,

@@ -29,7 +29,7 @@ pub use images::ImageServer;
 
 use super::{
     Backend, BackendError, BaseImage, CreateSpec, Device, ExecSession, ExecSpec, GuestFile, HostName,
-    Instance, RunOutput, Target,
+    HotplugSupport, Instance, RunOutput, Target,
 };
 use crate::activity::Activity;
 use crate::health::LxdStatus;
@@ -156,6 +156,12 @@ fn instance_error(target: &Target, what: &str, e: LxdError) -> BackendError {
     if e.is_not_found() { BackendError::NotLaunched(target.name.clone()) } else { lxd_error(what, e) }
 }
 
+/// The API extension of LXD's `subsystem` option of `unix-hotplug` devices (LXD 5.0 has
+/// neither this nor the next).
+const HOTPLUG_SUBSYSTEM: &str = "unix_device_hotplug_subsystem_device_option";
+/// The API extension of LXD's `ownership.inherit` option of `unix-hotplug` devices.
+const HOTPLUG_OWNERSHIP: &str = "unix_device_hotplug_ownership_inherit";
+
 #[async_trait::async_trait(?Send)]
 impl Backend for LxdBackend {
     async fn check(&self) -> (LxdStatus, Result<(), String>) {
@@ -229,6 +235,16 @@ impl Backend for LxdBackend {
 
     async fn gpus(&self) -> Result<Vec<crate::lxd::GpuCard>, BackendError> {
         self.client.gpus().await.map_err(|e| lxd_error("list the host's GPUs", e))
+    }
+
+    async fn hotplug_support(&self) -> Result<HotplugSupport, BackendError> {
+        let has = |name: &'static str| async move {
+            self.client.has_extension(name).await.map_err(|e| lxd_error("read the server's extensions", e))
+        };
+        Ok(HotplugSupport {
+            subsystem: has(HOTPLUG_SUBSYSTEM).await?,
+            ownership_inherit: has(HOTPLUG_OWNERSHIP).await?,
+        })
     }
 
     async fn set_config(

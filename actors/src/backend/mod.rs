@@ -108,6 +108,8 @@ pub trait Backend {
     ) -> Result<(), BackendError>;
     /// The host's GPUs.
     async fn gpus(&self) -> Result<Vec<crate::lxd::GpuCard>, BackendError>;
+    /// What hotplugged unix devices can match on.
+    async fn hotplug_support(&self) -> Result<HotplugSupport, BackendError>;
     /// Sets (or with `None` removes) instance config keys.
     async fn set_config(
         &self,

@@ -212,3 +212,18 @@ pub struct InstanceUse {
     /// Bytes, when the storage driver counts them per instance.
     pub size: Option<u64>,
 }
+
+/// What the container runtime's hotplugged unix devices (camera, custom-device) can match
+/// on besides vendor and product ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HotplugSupport {
+    /// Devices of a kernel subsystem (`subsystem`).
+    pub subsystem: bool,
+    /// The device keeps its host owner and group (`ownership.inherit`).
+    pub ownership_inherit: bool,
+}
+
+impl HotplugSupport {
+    /// Everything (newer LXD).
+    pub const FULL: HotplugSupport = HotplugSupport { subsystem: true, ownership_inherit: true };
+}

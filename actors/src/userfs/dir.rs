@@ -74,6 +74,39 @@ impl Dir {
         Ok(Dir { fd, path: path.to_path_buf() })
     }
 
+    /// Opens the directory at the absolute `path` one component at a time from `/`, refusing
+    /// a symlink anywhere on the way (not only at the end, unlike [`Dir::open`]).
+    pub fn open_no_follow(path: &Path) -> Result<Dir, UserFsError> {
+        use std::path::Component;
+        let mut dir = Dir::open(Path::new("/"))?;
+        for part in path.components() {
+            match part {
+                Component::RootDir => {}
+                Component::Normal(name) => {
+                    let name =
+                        name.to_str().ok_or_else(|| UserFsError::BadName { path: path.to_path_buf() })?;
+                    dir = dir.subdir(name)?.ok_or_else(|| {
+                        UserFsError::io("open", path, io::Error::from_raw_os_error(libc::ENOENT))
+                    })?;
+                }
+                _ => return Err(UserFsError::BadName { path: path.to_path_buf() }),
+            }
+        }
+        Ok(Dir { fd: dir.fd, path: path.to_path_buf() })
+    }
+
+    /// Whether `name` is a unix socket (not following a symlink); `None` when there is no
+    /// such entry.
+    pub fn is_socket(&self, name: &str) -> Result<Option<bool>, UserFsError> {
+        let path = self.path.join(name);
+        let c_name = component(name, &path)?;
+        match stat_at(self.fd.as_raw_fd(), &c_name, libc::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(st.st_mode & libc::S_IFMT == libc::S_IFSOCK)),
+            Err(e) if gone(&e) => Ok(None),
+            Err(e) => Err(UserFsError::io("inspect", &path, e)),
+        }
+    }
+
     /// The path the directory was opened by.
     pub fn path(&self) -> &Path {
         &self.path
@@ -528,6 +561,28 @@ mod tests {
         let c = CString::new(path.as_os_str().as_bytes()).unwrap();
         // SAFETY: a NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    }
+
+    #[test]
+    fn paths_open_without_following_any_symlink_and_sockets_are_told_apart() {
+        let (tmp, _) = dir();
+        let real = tmp.path().join("real");
+        fs::create_dir_all(real.join("sub")).unwrap();
+        symlink(&real, tmp.path().join("link")).unwrap();
+        let d = Dir::open_no_follow(&real.join("sub")).unwrap();
+        assert_eq!(d.path(), real.join("sub"));
+        let err = Dir::open_no_follow(&tmp.path().join("link/sub")).unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        assert!(Dir::open_no_follow(&tmp.path().join("none")).unwrap_err().is_not_found());
+        assert!(matches!(Dir::open_no_follow(Path::new("/tmp/../etc")), Err(UserFsError::BadName { .. })));
+        let _listener = std::os::unix::net::UnixListener::bind(real.join("sock")).unwrap();
+        fs::write(real.join("file"), "").unwrap();
+        symlink(real.join("sock"), real.join("sock-link")).unwrap();
+        let d = Dir::open_no_follow(&real).unwrap();
+        assert_eq!(d.is_socket("sock").unwrap(), Some(true));
+        assert_eq!(d.is_socket("file").unwrap(), Some(false));
+        assert_eq!(d.is_socket("sock-link").unwrap(), Some(false), "a link to a socket is not one");
+        assert_eq!(d.is_socket("none").unwrap(), None);
     }
 
     #[test]

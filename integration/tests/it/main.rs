@@ -16,6 +16,7 @@ mod refresh;
 mod sdk_cli;
 mod sdks;
 mod security;
+mod sessions;
 mod sketch;
 mod snap;
 mod sockets;

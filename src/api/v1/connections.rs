@@ -116,6 +116,7 @@ pub async fn post(
             return Err(ApiError::BadRequest(format!("unsupported action {shown:?}")));
         }
     };
+    check_environment(&body.environment)?;
     if body.plugs.len() > 1 || body.slots.len() > 1 {
         return Err(ApiError::NotImplemented(
             "cannot connect or disconnect several plugs or slots at once".into(),
@@ -146,7 +147,7 @@ pub async fn post(
         return Err(ApiError::NotFound(format!("workshop {workshop:?} is not launched")));
     }
     let request = if connect {
-        Request::Connect { plug: first, slot: other }
+        Request::Connect { plug: first, slot: other, environment: body.environment }
     } else {
         Request::Disconnect { first, other, forget: body.forget }
     };
@@ -155,8 +156,23 @@ pub async fn post(
     Ok(accepted(&change, serde_json::Value::Null, state.warning_meta(&caller).await))
 }
 
-/// Longest host path a remount takes.
+/// Longest host path a remount takes (and longest session variable a connect takes).
 const MAX_PATH: usize = 4096;
+
+/// The session variables of a connect: only those the interfaces read, each a bounded
+/// string without NUL (their meaning is checked by the interface manager).
+fn check_environment(environment: &std::collections::BTreeMap<String, String>) -> Result<(), ApiError> {
+    for (name, value) in environment {
+        if !workshop_api::connections::SESSION_VARIABLES.contains(&name.as_str()) {
+            let shown: String = name.chars().take(64).collect();
+            return Err(ApiError::BadRequest(format!("unsupported environment variable {shown:?}")));
+        }
+        if value.len() > MAX_PATH || value.contains('\0') {
+            return Err(ApiError::BadRequest(format!("invalid value of environment variable {name}")));
+        }
+    }
+    Ok(())
+}
 
 /// `POST /v1/projects/{id}/workshops/{name}/mounts`: `remount`.
 pub async fn mounts(

@@ -155,6 +155,28 @@ async fn hostile_connection_queries_are_refused() {
                 ),
                 "cannot connect plugs and slots across different workshops".into(),
             ),
+            (
+                format!(
+                    r#"{{"action":"connect","plugs":[{}],"environment":{{"LD_PRELOAD":"/x"}}}}"#,
+                    plug("ws", "s", "p")
+                ),
+                r#"unsupported environment variable \"LD_PRELOAD\""#.into(),
+            ),
+            (
+                format!(
+                    r#"{{"action":"connect","plugs":[{}],"environment":{{"DISPLAY":":0\u0000x"}}}}"#,
+                    plug("ws", "s", "p")
+                ),
+                "invalid value of environment variable DISPLAY".into(),
+            ),
+            (
+                format!(
+                    r#"{{"action":"connect","plugs":[{}],"environment":{{"SSH_AUTH_SOCK":"/{}"}}}}"#,
+                    plug("ws", "s", "p"),
+                    "a".repeat(5000)
+                ),
+                "invalid value of environment variable SSH_AUTH_SOCK".into(),
+            ),
         ];
         for (body, want) in refused {
             assert_400(

@@ -15,7 +15,7 @@ use super::repo::ConnRef;
 use crate::state::{Key, State};
 
 /// One connection's state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct ConnState {
     pub interface: String,
@@ -36,6 +36,11 @@ pub struct ConnState {
     /// The host directory was chosen by `remount` (removing the workshop leaves it alone).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub remounted: bool,
+    /// For the desktop and ssh-agent interfaces: what the caller's session gave at connect
+    /// time (host sockets, display, auth file; `session.rs`), kept so that the devices are
+    /// made again the same way (restarts, other connections' changes).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub session: BTreeMap<String, String>,
 }
 
 impl ConnState {
@@ -88,14 +93,17 @@ pub fn known(conns: &WorkshopConns) -> BTreeSet<ConnRef> {
 
 /// What a refresh's auto-disconnect does to a workshop's entries (reference §4.1, "Refresh
 /// and restore"): every connection goes (auto and manual alike), undesired entries stay so
-/// that auto-connect does not make them again, and the host directories chosen by `remount`
+/// that auto-connect does not make them again, manual connections of camera, custom-device,
+/// desktop and ssh-agent stay as they are, and the host directories chosen by `remount`
 /// are kept aside (plug → directory) for auto-connect to use again.
 pub fn split_for_refresh(all: &WorkshopConns) -> (WorkshopConns, WorkshopConns, BTreeMap<String, String>) {
     let mut kept = WorkshopConns::new();
     let mut dropped = WorkshopConns::new();
     let mut remounts = BTreeMap::new();
     for (key, conn) in all {
-        if conn.undesired {
+        // Manual connections of the interfaces that never connect by themselves stay too:
+        // nothing would make them again (a deliberate difference from the reference).
+        if conn.undesired || (!conn.auto && super::devices::INTERFACES.contains(&conn.interface.as_str())) {
             kept.insert(key.clone(), conn.clone());
             continue;
         }
@@ -125,6 +133,7 @@ mod tests {
             bound_to: None,
             host_source: Some("/home/u/.local/share/workshop/id/0123abcd/ws/mount/s/one".into()),
             remounted: false,
+            session: Default::default(),
         };
         set_workshop(&mut st, &a, BTreeMap::from([("s:one system:mount".to_string(), conn.clone())]));
         assert_eq!(of_workshop(&st, &a).len(), 1);
@@ -152,15 +161,27 @@ mod tests {
             bound_to: None,
             host_source: Some("/home/u/one".into()),
             remounted,
+            session: Default::default(),
         };
         let all = BTreeMap::from([
             ("s:one system:mount".to_string(), state(false, true)),
             ("s:two system:mount".to_string(), state(true, false)),
             ("s:three system:mount".to_string(), state(false, false)),
+            (
+                "s:desktop system:desktop".to_string(),
+                ConnState { interface: "desktop".into(), ..Default::default() },
+            ),
+            (
+                "s:camera system:camera".to_string(),
+                ConnState { interface: "camera".into(), auto: true, ..Default::default() },
+            ),
         ]);
         let (kept, dropped, remounts) = split_for_refresh(&all);
-        assert_eq!(kept.keys().collect::<Vec<_>>(), ["s:two system:mount"]);
-        assert_eq!(dropped.keys().collect::<Vec<_>>(), ["s:one system:mount", "s:three system:mount"]);
+        assert_eq!(kept.keys().collect::<Vec<_>>(), ["s:desktop system:desktop", "s:two system:mount"]);
+        assert_eq!(
+            dropped.keys().collect::<Vec<_>>(),
+            ["s:camera system:camera", "s:one system:mount", "s:three system:mount"]
+        );
         assert_eq!(remounts, BTreeMap::from([("s:one".to_string(), "/home/u/one".to_string())]));
     }
 }

@@ -11,7 +11,7 @@ use super::conns::{self, ConnState, WorkshopConns};
 use super::mount::{self, MountPlug};
 use super::repo::{AutoConn, ConnRef, Repo};
 use super::staging;
-use crate::backend::{Device, GetInstance, HostGpus, SetProfile};
+use crate::backend::{Device, GetInstance, HostGpus, HostHotplug, HotplugSupport, SetProfile};
 use crate::managers::sdk::spec::installed;
 use crate::managers::task::{self, HandlerResult, TaskTarget};
 use crate::runner::TaskCtx;
@@ -26,6 +26,9 @@ pub struct Interfaces {
     pub trees: TreeStore,
     /// Root-only directory where host sources are staged for LXD (`staging.rs`).
     pub mounts_dir: PathBuf,
+    /// Root-only directory of the files the desktop and ssh-agent connections show the
+    /// guest (`session.rs`).
+    pub sessions_dir: PathBuf,
 }
 
 /// The interface manager's handler environment.
@@ -87,12 +90,13 @@ fn workshop_key(t: &TaskTarget) -> String {
 }
 
 /// The connections whose devices this version can make: mounts on the host and onto
-/// another SDK's slot, gpu and tunnels (see
-/// ARCHITECTURE.md, "Not built yet", for the others).
+/// another SDK's slot, gpu, tunnels, camera, custom-device, desktop and ssh-agent (see
+/// ARCHITECTURE.md, "Not built yet", for what is left).
 pub(super) fn is_built(conn: &ConnRef, repo: &Repo) -> bool {
     match repo.plug(&conn.plug).map(|p| p.interface.as_str()) {
         Some("mount") => staging::is_host_mount(conn) || super::guest_mounts::is_guest_mount(conn, repo),
         Some("gpu") => true,
+        Some(i) if super::devices::INTERFACES.contains(&i) => true,
         Some("tunnel") => match (repo.plug(&conn.plug), repo.slot(&conn.slot)) {
             (Some(plug), Some(slot)) => super::tunnel::is_built(plug, slot),
             _ => false,
@@ -139,6 +143,7 @@ fn new_state(
         bound_to: auto.bound_to.as_ref().map(ToString::to_string),
         host_source,
         remounted,
+        session: Default::default(),
     })
 }
 
@@ -206,10 +211,12 @@ pub fn profile_devices(
     repo: &Repo,
     all: &WorkshopConns,
     gpus: &[crate::lxd::GpuCard],
+    host: &super::devices::HostSide<'_>,
     mounts_dir: &Path,
     t: &TaskTarget,
 ) -> Result<Profiles, String> {
     let mut profiles = Profiles::default();
+    let mut carried = BTreeSet::new();
     for plug in &repo.plugs {
         profiles.devices.entry(plug.sdk.clone()).or_default();
     }
@@ -226,6 +233,13 @@ pub fn profile_devices(
             let tunnel = super::tunnel::device(plug, slot, &name, &host)?;
             profiles.devices.entry(r.plug.sdk.clone()).or_default().insert(name, tunnel.device);
             profiles.links.extend(tunnel.link);
+            continue;
+        }
+        if super::devices::INTERFACES.contains(&plug.interface.as_str()) {
+            let made = super::devices::made(plug, conn, host, &mut carried);
+            profiles.devices.entry(r.plug.sdk.clone()).or_default().extend(made.devices);
+            profiles.files.extend(made.files);
+            profiles.notes.extend(made.note);
             continue;
         }
         if is_gpu(&r, repo) {
@@ -262,6 +276,10 @@ pub struct Profiles {
     pub sources: Vec<Source>,
     /// Links to the sockets tunnels listen on for the user on the host (`tunnel.rs`).
     pub links: Vec<super::tunnel::SocketLink>,
+    /// The daemon's files some devices show the guest (`session.rs`).
+    pub files: Vec<super::session::HostFile>,
+    /// What the task log should say about devices that could not be made.
+    pub notes: Vec<String>,
 }
 
 /// A host source a device mounts.
@@ -290,7 +308,16 @@ async fn apply_profiles(ctx: &TaskCtx, env: &Env, t: &TaskTarget) -> HandlerResu
     if wants_gpu && gpus.is_empty() {
         ctx.log("No GPU on this host: the gpu connection gives the workshop no device").await;
     }
-    let profiles = profile_devices(&repo, &all, &gpus, &env.mounts_dir, t)?;
+    let wants_hotplug = all.values().any(|c| c.connected() && super::devices::uses_hotplug(&c.interface));
+    let hotplug = if wants_hotplug { env.call(HostHotplug {}).await? } else { HotplugSupport::FULL };
+    let files_dir = super::session::files_dir(&env.sessions_dir, t);
+    let host = super::devices::HostSide { hotplug, files_dir: files_dir.clone(), user: &t.user };
+    let profiles = profile_devices(&repo, &all, &gpus, &host, &env.mounts_dir, t)?;
+    let mut notes = profiles.notes.clone();
+    notes.extend(super::session::write_files(&t.user, &files_dir, &profiles.files).await?);
+    for note in notes {
+        ctx.log(note).await;
+    }
     let mut staged = Vec::new();
     for s in &profiles.sources {
         staged
@@ -310,6 +337,7 @@ async fn apply_profiles(ctx: &TaskCtx, env: &Env, t: &TaskTarget) -> HandlerResu
     }
     // LXD mounted what it needed: the workshop holds its own mounts.
     drop(staged);
+    super::session::prune(&files_dir, &profiles.files);
     let wanted = super::guest_mounts::wanted(&repo, &all)?;
     super::guest_mounts::apply(env, t, &wanted).await
 }
@@ -329,6 +357,8 @@ pub async fn remove_profiles(ctx: TaskCtx, env: Env) -> HandlerResult {
     for sdk in sdks {
         env.call(SetProfile { target: t.backend(), sdk, devices: BTreeMap::new() }).await?;
     }
+    // The session files stay for the connections kept across a refresh (`discard-conns`
+    // removes them with the workshop).
     Ok(())
 }
 
@@ -343,9 +373,10 @@ pub async fn undo_remove_profiles(ctx: TaskCtx, env: Env) -> HandlerResult {
     apply_profiles(&ctx, &env, &t).await
 }
 
-/// Drops every connection of the workshop (remove).
-pub async fn discard_conns(mut ctx: TaskCtx, _env: Env) -> HandlerResult {
+/// Drops every connection of the workshop (remove), and the files of its sessions.
+pub async fn discard_conns(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
+    super::session::prune(&super::session::files_dir(&env.sessions_dir, &t), &[]);
     let key = workshop_key(&t);
     let taken = ctx
         .transact(move |st, _, _| {

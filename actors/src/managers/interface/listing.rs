@@ -199,6 +199,7 @@ mod tests {
             bound_to: None,
             host_source: None,
             remounted: false,
+            session: Default::default(),
         }
     }
 

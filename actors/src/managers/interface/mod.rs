@@ -3,7 +3,11 @@
 //! mount interface's host side (`mount.rs`), the connection state (`conns.rs`); planners
 //! (`plan.rs`), host sources staged for LXD (`staging.rs`) and task handlers (`handlers.rs`).
 
+pub mod camera;
 pub mod conns;
+pub mod custom_device;
+pub mod desktop;
+pub mod devices;
 pub mod gpu;
 pub mod guest_mounts;
 mod handlers;
@@ -15,6 +19,8 @@ pub mod ports;
 pub mod remount;
 pub mod repo;
 pub mod requests;
+pub mod session;
+pub mod ssh_agent;
 pub mod staging;
 pub mod tunnel;
 
@@ -227,6 +233,12 @@ impl Handler<requests::ChangeConnections> for InterfaceManager {
                 .await
                 .map_err(|e| InterfaceError::BadRequest(e.to_string()))?;
                 checked.map_err(InterfaceError::BadRequest)?;
+            }
+            // What a session names on the host is checked as the user before anything is made.
+            if let Some(s) = edits.iter().filter_map(|(_, c)| c.as_ref()).find(|c| !c.session.is_empty()) {
+                session::check_host(&msg.user, &s.session).await.map_err(|e| {
+                    InterfaceError::BadRequest(format!("cannot connect {:?}: {e}", s.interface))
+                })?;
             }
             let (user, request) = (msg.user.clone(), msg.request.clone());
             let planned = env

@@ -284,6 +284,15 @@ mod tests {
             // Not even when the definition lists it (C-13).
             assert!(!allows_auto_connection(&plug, &slot, true), "{interface} listed");
         }
+        // A custom-device plug may have any name; another interface's slot is refused.
+        let stick = ep("dev", "stick", "custom-device", &[("vendorid", Value::from("0403"))]);
+        assert_eq!(check_connection(&stick, &ep("system", "custom-device", "custom-device", &[])), Ok(()));
+        let camera = ep("dev", "camera", "camera", &[]);
+        assert_eq!(
+            check_connection(&camera, &ep("system", "desktop", "desktop", &[])).unwrap_err(),
+            "cannot connect dev:camera (\"camera\" interface) to system:desktop (\"desktop\" interface)"
+        );
+        assert!(!allows_auto_connection(&camera, &ep("system", "desktop", "desktop", &[]), true));
     }
 
     #[test]

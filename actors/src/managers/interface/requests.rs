@@ -28,7 +28,8 @@ pub const PREVIOUS: Key<Edits> = Key::new("conn-previous");
 pub enum Request {
     /// `slot` `None`: the slot of the system SDK named like the plug; a slot whose name is
     /// empty: the single slot of the plug's interface on that SDK.
-    Connect { plug: EndpointRef, slot: Option<EndpointRef> },
+    /// `environment`: the caller's session variables (desktop, ssh-agent).
+    Connect { plug: EndpointRef, slot: Option<EndpointRef>, environment: BTreeMap<String, String> },
     /// `other` `None`: every connection of `first` (a plug, else a slot).
     Disconnect { first: EndpointRef, other: Option<EndpointRef>, forget: bool },
 }
@@ -83,7 +84,7 @@ pub fn edits(
 ) -> Result<Vec<(String, Option<ConnState>)>, InterfaceError> {
     let mut out = Vec::new();
     match request {
-        Request::Connect { plug, slot } => {
+        Request::Connect { plug, slot, environment } => {
             let slot = connect_slot(repo, plug, slot.as_ref())?;
             let master = repo.master(plug);
             let (p, s) = (repo.plug(&master).expect("binds are checked"), repo.slot(&slot).expect("found"));
@@ -96,6 +97,9 @@ pub fn edits(
                     p.interface
                 )));
             }
+            // Needed only for what is not connected yet (a connect of a connected plug is
+            // fine without a session).
+            let session = super::session::of_request(&p.interface, environment, t.user.uid);
             let master_state = current.get(&conn.to_string()).filter(|c| c.connected()).cloned();
             let host_source = match master_state.as_ref().and_then(|c| c.host_source.clone()) {
                 Some(source) => Some(source),
@@ -128,6 +132,9 @@ pub fn edits(
                     bound_to,
                     host_source: host_source.clone(),
                     remounted,
+                    session: session
+                        .clone()
+                        .map_err(|e| bad(format!("cannot connect \"{plug}\" to \"{slot}\": {e}")))?,
                 };
                 out.push((c.to_string(), Some(state)));
             }
@@ -253,7 +260,7 @@ mod tests {
         let system =
             SdkInfo::parse(include_str!("../../sdk/system/meta/sdk.yaml"), Strictness::Strict).unwrap();
         let mount = SdkInfo::parse(
-            "name: m\nplugs:\n  one: {interface: mount, workshop-target: /mnt/one}\n  two: {interface: mount, workshop-target: /opt/two}\n  gpu:\n  camera:\nslots:\n  jobs: {interface: mount, workshop-source: /x}\n",
+            "name: m\nplugs:\n  one: {interface: mount, workshop-target: /mnt/one}\n  two: {interface: mount, workshop-target: /opt/two}\n  gpu:\n  camera:\n  desktop:\n  ssh-agent:\nslots:\n  jobs: {interface: mount, workshop-source: /x}\n",
             Strictness::Strict,
         )
         .unwrap();
@@ -294,6 +301,7 @@ mod tests {
                     bound_to: a.bound_to.map(|b| b.to_string()),
                     host_source: Some(format!("/d/{}", t.name)),
                     remounted: false,
+                    session: Default::default(),
                 };
                 (a.conn.to_string(), state)
             })
@@ -317,6 +325,7 @@ mod tests {
         let request = Request::Connect {
             plug: EndpointRef::new("m", "two"),
             slot: Some(EndpointRef::new("system", "")),
+            environment: BTreeMap::new(),
         };
         let e = edits(&repo, &current, &request, Some(d), &t).unwrap();
         assert_eq!(keys(&e), [("m:two system:mount".to_string(), Some((false, false)))]);
@@ -356,7 +365,8 @@ mod tests {
         let d = std::path::Path::new("/home/u/.local/share");
         let none = WorkshopConns::new();
         // One argument: the system slot named like the plug (there is no system:one).
-        let request = Request::Connect { plug: EndpointRef::new("m", "one"), slot: None };
+        let request =
+            Request::Connect { plug: EndpointRef::new("m", "one"), slot: None, environment: BTreeMap::new() };
         assert_eq!(
             edits(&repo, &none, &request, Some(d), &t).unwrap_err().to_string(),
             "no slot \"system:one\" in the workshop"
@@ -365,6 +375,7 @@ mod tests {
         let request = Request::Connect {
             plug: EndpointRef::new("n", "one"),
             slot: Some(EndpointRef::new("system", "mount")),
+            environment: BTreeMap::new(),
         };
         let e = edits(&repo, &none, &request, Some(d), &t).unwrap();
         assert_eq!(e.len(), 2);
@@ -378,6 +389,7 @@ mod tests {
         let request = Request::Connect {
             plug: EndpointRef::new("m", "one"),
             slot: Some(EndpointRef::new("system", "gpu")),
+            environment: BTreeMap::new(),
         };
         assert!(
             edits(&repo, &none, &request, Some(d), &t)
@@ -385,13 +397,44 @@ mod tests {
                 .to_string()
                 .contains("(\"mount\" interface)")
         );
-        let request = Request::Connect { plug: EndpointRef::new("m", "gpu"), slot: None };
+        let request =
+            Request::Connect { plug: EndpointRef::new("m", "gpu"), slot: None, environment: BTreeMap::new() };
         assert_eq!(edits(&repo, &none, &request, Some(d), &t).unwrap().len(), 1);
-        let request = Request::Connect { plug: EndpointRef::new("m", "camera"), slot: None };
-        assert!(
-            edits(&repo, &none, &request, Some(d), &t).unwrap_err().to_string().contains("not supported yet")
+        let request = Request::Connect {
+            plug: EndpointRef::new("m", "camera"),
+            slot: None,
+            environment: BTreeMap::new(),
+        };
+        assert_eq!(edits(&repo, &none, &request, Some(d), &t).unwrap().len(), 1);
+        // The session interfaces need the caller's variables, and keep what they give.
+        let desktop = |env: &[(&str, &str)]| Request::Connect {
+            plug: EndpointRef::new("m", "desktop"),
+            slot: Some(EndpointRef::new("system", "desktop")),
+            environment: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        };
+        assert_eq!(
+            edits(&repo, &none, &desktop(&[]), Some(d), &t).unwrap_err().to_string(),
+            "cannot connect \"m:desktop\" to \"system:desktop\": neither DISPLAY nor WAYLAND_DISPLAY is set in the environment of the caller"
         );
-        let request = Request::Connect { plug: EndpointRef::new("m", "nope"), slot: None };
+        let e = edits(&repo, &none, &desktop(&[("DISPLAY", ":1"), ("SSH_AUTH_SOCK", "/a")]), Some(d), &t)
+            .unwrap();
+        let state = e[0].1.as_ref().unwrap();
+        assert_eq!(state.session, BTreeMap::from([("x11-display".to_string(), "1".to_string())]));
+        // Connected already: nothing to do, with or without a session.
+        let connected: WorkshopConns = e.iter().map(|(k, v)| (k.clone(), v.clone().unwrap())).collect();
+        assert!(edits(&repo, &connected, &desktop(&[]), Some(d), &t).unwrap().is_empty());
+        let agent = Request::Connect {
+            plug: EndpointRef::new("m", "ssh-agent"),
+            slot: None,
+            environment: BTreeMap::from([("SSH_AUTH_SOCK".to_string(), "/tmp/a.sock".to_string())]),
+        };
+        let e = edits(&repo, &none, &agent, Some(d), &t).unwrap();
+        assert_eq!(e[0].1.as_ref().unwrap().session["ssh-auth-sock"], "/tmp/a.sock");
+        let request = Request::Connect {
+            plug: EndpointRef::new("m", "nope"),
+            slot: None,
+            environment: BTreeMap::new(),
+        };
         assert_eq!(
             edits(&repo, &none, &request, Some(d), &t).unwrap_err().to_string(),
             "no plug \"m:nope\" in the workshop"
@@ -405,7 +448,8 @@ mod tests {
         let user = t.user.clone();
         let request = Request::Disconnect { first: EndpointRef::new("m", "one"), other: None, forget: false };
         assert_eq!(plan(&mut st, &user, &t, &request, Vec::new()).unwrap_err().to_string(), "nothing to do");
-        let request = Request::Connect { plug: EndpointRef::new("m", "one"), slot: None };
+        let request =
+            Request::Connect { plug: EndpointRef::new("m", "one"), slot: None, environment: BTreeMap::new() };
         let change = plan(&mut st, &user, &t, &request, Vec::new()).unwrap();
         assert!(st.change_tasks(&change).is_empty());
         assert!(st.change_ready(&change));
@@ -416,6 +460,7 @@ mod tests {
             bound_to: None,
             host_source: None,
             remounted: false,
+            session: Default::default(),
         };
         let change =
             plan(&mut st, &user, &t, &request, vec![("m:one system:mount".into(), Some(state))]).unwrap();

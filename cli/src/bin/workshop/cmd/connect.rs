@@ -95,7 +95,22 @@ pub fn request(
         let (ws, sdk, slot) = parse_other(second, &ws, action == "connect")?;
         slots.push(SlotRef { project_id: project_id.into(), workshop: ws, sdk, slot });
     }
-    Ok(ConnectionsRequest { action: action.into(), forget, plugs: vec![plug], slots })
+    Ok(ConnectionsRequest {
+        action: action.into(),
+        forget,
+        plugs: vec![plug],
+        slots,
+        environment: Default::default(),
+    })
+}
+
+/// The caller's session variables a connect sends (the desktop and ssh-agent interfaces
+/// need them: the daemon cannot see the user's session).
+fn session_environment() -> std::collections::BTreeMap<String, String> {
+    workshop_api::connections::SESSION_VARIABLES
+        .iter()
+        .filter_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()).map(|v| (name.to_string(), v)))
+        .collect()
 }
 
 fn send(ctx: &Ctx, request: ConnectionsRequest, no_wait: bool) -> anyhow::Result<()> {
@@ -139,7 +154,9 @@ pub fn remount(ctx: &Ctx, args: &RemountArgs) -> anyhow::Result<()> {
 /// `workshop connect`.
 pub fn connect(ctx: &Ctx, args: &ConnectArgs) -> anyhow::Result<()> {
     let project = ctx.project()?;
-    send(ctx, request("connect", &project.id, &args.plug, args.slot.as_deref(), false)?, args.no_wait)
+    let mut request = request("connect", &project.id, &args.plug, args.slot.as_deref(), false)?;
+    request.environment = session_environment();
+    send(ctx, request, args.no_wait)
 }
 
 /// `workshop disconnect`.
