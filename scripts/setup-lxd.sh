@@ -121,6 +121,25 @@ for f in /etc/subuid /etc/subgid; do
 done
 [ "$idmap_changed" = 1 ] || log "subuid/subgid already have root's ranges"
 
+# Kernel limits LXD's production set-up asks for. Every container's systemd (and the
+# workshop user's systemd --user) takes inotify instances and kernel keys, counted per host
+# uid; with the defaults (128 instances, 200 keys) a few workshops at once exhaust them and
+# the user session of the next one never starts. Only raised, never lowered; kept across
+# reboots in /etc/sysctl.d.
+SYSCTL_CONF=/etc/sysctl.d/90-workshop-lxd.conf
+: >"$SYSCTL_CONF.tmp"
+for kv in fs.inotify.max_user_instances=1048576 fs.inotify.max_user_watches=1048576 \
+    fs.inotify.max_queued_events=1048576 kernel.keys.maxkeys=2000 kernel.keys.maxbytes=2000000; do
+    key="${kv%%=*}" want="${kv#*=}"
+    have="$(sysctl -n "$key" 2>/dev/null || echo 0)"
+    if [ "$have" -lt "$want" ] 2>/dev/null; then
+        sysctl -q -w "$key=$want" >/dev/null 2>&1 && log "sysctl $key: $have -> $want" ||
+            log "cannot raise $key to $want (workshops may fail to start their user session)"
+    fi
+    echo "$key = $(sysctl -n "$key" 2>/dev/null || echo "$want")" >>"$SYSCTL_CONF.tmp"
+done
+mv "$SYSCTL_CONF.tmp" "$SYSCTL_CONF"
+
 # ---------------------------------------------------------------------------------------
 # 3. LXD daemon
 # ---------------------------------------------------------------------------------------
