@@ -23,8 +23,9 @@ use self::dirs::Dirs;
 use crate::Cli;
 use crate::context::Ctx;
 
-/// How long completion waits for the daemon (a loaded host answers a first request slowly).
-const TIMEOUT: Duration = Duration::from_secs(2);
+/// How long completion waits for the daemon: a daemon whose LXD is busy launching other
+/// workshops takes seconds to list a project, and a late answer beats no candidates.
+const TIMEOUT: Duration = Duration::from_secs(5);
 /// How long `--project` completion spends asking the daemon which projects have workshops.
 const PROJECTS_DEADLINE: Duration = Duration::from_secs(2);
 /// How many projects `--project` completion asks about, at most.
