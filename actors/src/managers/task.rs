@@ -108,6 +108,16 @@ pub struct TaskTarget {
 }
 
 impl TaskTarget {
+    /// A workshop named outside a task (a request, a listing), whose project path is not needed.
+    pub fn workshop(user: &UserRef, project_id: &str, name: &str) -> TaskTarget {
+        TaskTarget {
+            name: name.to_string(),
+            project_id: project_id.to_string(),
+            project_path: String::new(),
+            user: user.clone(),
+        }
+    }
+
     /// The task's target.
     pub fn of(ctx: &TaskCtx) -> Result<TaskTarget, String> {
         ctx.read(&keys::TARGET).ok_or_else(|| format!("task {} has no workshop target", ctx.task))

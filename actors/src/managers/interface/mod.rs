@@ -187,12 +187,7 @@ impl Handler<WorkshopConnections> for InterfaceManager {
     fn handle(&mut self, msg: WorkshopConnections, _ctx: &mut Context<Self>) -> Self::Result {
         let env = self.env.clone();
         Box::pin(async move {
-            let t = task::TaskTarget {
-                name: msg.workshop.clone(),
-                project_id: msg.project_id.clone(),
-                project_path: String::new(),
-                user: msg.user.clone(),
-            };
+            let t = task::TaskTarget::workshop(&msg.user, &msg.project_id, &msg.workshop);
             let repo = match handlers::load_repo(&env, &t).await {
                 Ok((repo, _)) => repo,
                 Err(e) => {
@@ -213,12 +208,7 @@ impl Handler<requests::ChangeConnections> for InterfaceManager {
     fn handle(&mut self, msg: requests::ChangeConnections, _ctx: &mut Context<Self>) -> Self::Result {
         let env = self.env.clone();
         Box::pin(async move {
-            let t = task::TaskTarget {
-                name: msg.workshop.clone(),
-                project_id: msg.project_id.clone(),
-                project_path: String::new(),
-                user: msg.user.clone(),
-            };
+            let t = task::TaskTarget::workshop(&msg.user, &msg.project_id, &msg.workshop);
             let (repo, _) = handlers::load_repo(&env, &t).await.map_err(InterfaceError::NotFound)?;
             let key = conns::workshop_key(msg.user.uid, &msg.project_id, &msg.workshop);
             let current = env.engine.send(Query(Box::new(move |st| conns::of_workshop(st, &key)))).await?;
@@ -258,12 +248,7 @@ impl Handler<remount::Remount> for InterfaceManager {
     fn handle(&mut self, msg: remount::Remount, _ctx: &mut Context<Self>) -> Self::Result {
         let env = self.env.clone();
         Box::pin(async move {
-            let t = task::TaskTarget {
-                name: msg.workshop.clone(),
-                project_id: msg.project_id.clone(),
-                project_path: String::new(),
-                user: msg.user.clone(),
-            };
+            let t = task::TaskTarget::workshop(&msg.user, &msg.project_id, &msg.workshop);
             let (repo, _) = handlers::load_repo(&env, &t).await.map_err(InterfaceError::NotFound)?;
             let key = conns::workshop_key(msg.user.uid, &msg.project_id, &msg.workshop);
             let current = env.engine.send(Query(Box::new(move |st| conns::of_workshop(st, &key)))).await?;
