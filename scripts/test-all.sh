@@ -62,24 +62,57 @@ remove_leftovers() {
         lxc project delete "$project" >/dev/null 2>&1 || log "cannot delete project $project"
     done
 }
+# Processes other than the given PID that hold the given file open: what a test started and
+# did not stop.
+holders() {
+    local file=$1 except=$2 fd pid
+    for fd in /proc/[0-9]*/fd/*; do
+        [ "$(readlink "$fd" 2>/dev/null)" = "$file" ] || continue
+        pid=${fd#/proc/}; pid=${pid%%/*}
+        [ "$pid" = "$except" ] || echo "$pid"
+    done | sort -un
+}
+phase_started=$SECONDS
+phase() { log "$1 (after $((SECONDS - phase_started)) s)"; }
+
 remove_leftovers
-log "building"
+phase "building"
 cargo build --workspace --bins --tests
-log "running the tests"
+phase "running the tests"
 LOG=$(mktemp)
 trap 'rm -f "$LOG"' EXIT
+# The output goes to a file that is followed, not through a pipe: a process a test left
+# running would hold a pipe open and keep its reader waiting for ever. The whole run is
+# bounded, so a test that hangs fails the run with its output instead of outliving CI.
 set +e
-cargo test --workspace --lib --bins --tests --no-fail-fast -- --test-threads="${WORKSHOP_TEST_THREADS:-4}" 2>&1 | tee "$LOG"
-status=${PIPESTATUS[0]}
+timeout --kill-after=30 "${WORKSHOP_TEST_TIMEOUT:-3600}" \
+    cargo test --workspace --lib --bins --tests --no-fail-fast -- --test-threads="${WORKSHOP_TEST_THREADS:-4}" \
+    >"$LOG" 2>&1 </dev/null &
+tests=$!
+tail -n +1 -f --pid="$tests" "$LOG"
+wait "$tests"
+status=$?
 set -e
+if [ "$status" = 124 ] || [ "$status" = 137 ]; then
+    log "the tests did not finish within ${WORKSHOP_TEST_TIMEOUT:-3600} s"
+fi
+stray=$(holders "$LOG" "$$")
+if [ -n "$stray" ]; then
+    for pid in $stray; do
+        log "a test left process $pid running: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
+        kill "$pid" 2>/dev/null || true
+    done
+    echo "test result: FAILED. 0 passed; 1 failed (processes left running)" >>"$LOG"
+    status=1
+fi
 left=$(leftovers)
 if [ -n "$left" ]; then
     log "tests left these instances behind (removed now): $(echo $left)"
     remove_leftovers
 fi
 # The purge procedure last: it removes and re-creates the pool and the bridge.
-log "checking the purge procedure"
-if bash "$ROOT/scripts/check-purge.sh"; then
+phase "checking the purge procedure"
+if timeout --kill-after=30 900 bash "$ROOT/scripts/check-purge.sh"; then
     echo "test result: ok. 1 passed; 0 failed (purge check)" >>"$LOG"
 else
     echo "test result: FAILED. 0 passed; 1 failed (purge check)" >>"$LOG"
@@ -88,4 +121,5 @@ fi
 # One closing line over every test binary and the purge check.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "%d passed, %d failed\n", p, f }' "$LOG"
+phase "done"
 exit "$status"

@@ -24,7 +24,7 @@ const POLL: Duration = Duration::from_millis(15);
 pub type ExecSocket = WebSocket<UnixStream>;
 
 /// A message for the daemon on one exec websocket.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Outgoing {
     /// Bytes of standard input.
     Data(Vec<u8>),
@@ -32,6 +32,8 @@ pub enum Outgoing {
     Eof,
     /// A control message (signal, window size).
     Control(ExecControl),
+    /// Not a message: answered once everything queued before it is written to the socket.
+    Flush(Sender<()>),
 }
 
 /// Why an exec change did not give an exit code.
@@ -101,14 +103,21 @@ impl Pump {
     }
 }
 
-fn to_message(out: Outgoing) -> Message {
-    match out {
+/// Sends `out` (a flush request is answered once the socket has everything before it).
+fn send(ws: &mut ExecSocket, out: Outgoing) -> tungstenite::Result<()> {
+    let message = match out {
         Outgoing::Data(bytes) => Message::Binary(bytes.into()),
         Outgoing::Eof => Message::Text(String::new().into()),
         Outgoing::Control(control) => {
             Message::Text(serde_json::to_string(&control).unwrap_or_else(|_| "{}".into()).into())
         }
-    }
+        Outgoing::Flush(done) => {
+            ws.flush()?;
+            let _ = done.send(());
+            return Ok(());
+        }
+    };
+    ws.send(message)
 }
 
 fn pump(
@@ -122,7 +131,7 @@ fn pump(
     loop {
         while queue_open {
             match rx.try_recv() {
-                Ok(out) => ws.send(to_message(out)).map_err(ws_err)?,
+                Ok(out) => send(&mut ws, out).map_err(ws_err)?,
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => queue_open = false,
             }

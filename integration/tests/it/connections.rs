@@ -4,7 +4,7 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use workshop_integration::{Daemon, Project, lxd_enabled, lxd_shared, test_user, user_home, user_ids};
 
@@ -565,15 +565,19 @@ connections:
     let serve = |as_user: Option<&str>, sock: &PathBuf, text: &str| {
         let listen = format!("UNIX-LISTEN:{},fork,mode=600", sock.display());
         let reply = format!("SYSTEM:echo {text}");
-        let mut cmd = match as_user {
-            Some(u) => {
-                let mut c = Command::new("runuser");
-                c.args(["-u", u, "--", "socat"]);
-                c
-            }
-            None => Command::new("socat"),
-        };
-        cmd.args([listen.as_str(), reply.as_str()]).spawn().unwrap()
+        // socat itself is the child (as the user through its ids, not `runuser`, whose
+        // child a kill would leave running, holding the test's output open for ever).
+        let mut cmd = Command::new("socat");
+        if let Some(u) = as_user {
+            use std::os::unix::process::CommandExt;
+            let (uid, gid) = user_ids(u);
+            cmd.uid(uid).gid(gid);
+        }
+        cmd.args([listen.as_str(), reply.as_str()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
     };
     let _servers =
         Kill(vec![serve(Some(&user), &host_sock, "hello-from-host"), serve(None, &root_sock, "root-secret")]);

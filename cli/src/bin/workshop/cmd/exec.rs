@@ -318,6 +318,9 @@ fn copy_stdin(tx: std::sync::mpsc::Sender<Outgoing>) {
     drop(spawned);
 }
 
+/// How long a SIGHUP waits for the forwarded signal to be written to the daemon.
+const HANGUP_FLUSH: Duration = Duration::from_secs(2);
+
 /// Set once SIGHUP arrived: the signal thread then owns the exit.
 static HANGUP: AtomicBool = AtomicBool::new(false);
 
@@ -357,8 +360,12 @@ fn forward_signals(
                 }
                 libc::SIGHUP => {
                     HANGUP.store(true, Ordering::SeqCst);
+                    // The signal reaches the daemon before we go (it relays in order).
                     let _ = tx.send(Outgoing::Control(ExecControl::signal(sig)));
-                    std::thread::sleep(Duration::from_millis(100));
+                    let (flushed, written) = std::sync::mpsc::channel();
+                    if tx.send(Outgoing::Flush(flushed)).is_ok() {
+                        let _ = written.recv_timeout(HANGUP_FLUSH);
+                    }
                     restore_terminal(&raw_mode);
                     eprint!("SIGHUP received, exiting\r\n");
                     if let Some(banner) = &banner {
