@@ -104,7 +104,7 @@ impl Pump {
 }
 
 /// Sends `out` (a flush request is answered once the socket has everything before it).
-fn send(ws: &mut ExecSocket, out: Outgoing) -> tungstenite::Result<()> {
+fn send(ws: &mut ExecSocket, out: Outgoing) -> Result<(), String> {
     let message = match out {
         Outgoing::Data(bytes) => Message::Binary(bytes.into()),
         Outgoing::Eof => Message::Text(String::new().into()),
@@ -112,12 +112,12 @@ fn send(ws: &mut ExecSocket, out: Outgoing) -> tungstenite::Result<()> {
             Message::Text(serde_json::to_string(&control).unwrap_or_else(|_| "{}".into()).into())
         }
         Outgoing::Flush(done) => {
-            ws.flush()?;
+            ws.flush().map_err(|e| e.to_string())?;
             let _ = done.send(());
             return Ok(());
         }
     };
-    ws.send(message)
+    ws.send(message).map_err(|e| e.to_string())
 }
 
 fn pump(
@@ -131,7 +131,7 @@ fn pump(
     loop {
         while queue_open {
             match rx.try_recv() {
-                Ok(out) => send(&mut ws, out).map_err(ws_err)?,
+                Ok(out) => send(&mut ws, out)?,
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => queue_open = false,
             }
