@@ -103,21 +103,28 @@ impl Pump {
     }
 }
 
-/// Sends `out` (a flush request is answered once the socket has everything before it).
-fn send(ws: &mut ExecSocket, out: Outgoing) -> Result<(), String> {
-    let message = match out {
+/// The websocket message for `out`; `Err` hands back a flush request's answer channel.
+fn to_message(out: Outgoing) -> Result<Message, Sender<()>> {
+    Ok(match out {
         Outgoing::Data(bytes) => Message::Binary(bytes.into()),
         Outgoing::Eof => Message::Text(String::new().into()),
         Outgoing::Control(control) => {
             Message::Text(serde_json::to_string(&control).unwrap_or_else(|_| "{}".into()).into())
         }
-        Outgoing::Flush(done) => {
+        Outgoing::Flush(done) => return Err(done),
+    })
+}
+
+/// Sends `out`; a flush request is answered once the socket has everything before it.
+fn send(ws: &mut ExecSocket, out: Outgoing) -> Result<(), String> {
+    match to_message(out) {
+        Ok(message) => ws.send(message).map_err(|e| e.to_string()),
+        Err(done) => {
             ws.flush().map_err(|e| e.to_string())?;
             let _ = done.send(());
-            return Ok(());
+            Ok(())
         }
-    };
-    ws.send(message).map_err(|e| e.to_string())
+    }
 }
 
 fn pump(
@@ -342,9 +349,9 @@ mod tests {
 
     #[test]
     fn control_messages_are_json_text() {
-        let msg = to_message(Outgoing::Control(ExecControl::signal(10)));
+        let msg = to_message(Outgoing::Control(ExecControl::signal(10))).unwrap();
         assert_eq!(msg, Message::Text(r#"{"command":"signal","signal":10}"#.into()));
-        let msg = to_message(Outgoing::Control(ExecControl::resize(80, 25)));
+        let msg = to_message(Outgoing::Control(ExecControl::resize(80, 25))).unwrap();
         assert_eq!(
             msg,
             Message::Text(r#"{"command":"window-resize","args":{"height":"25","width":"80"}}"#.into())
