@@ -478,6 +478,7 @@ impl Backend for FakeBackend {
             skipped("id-map"),
             skipped("firewall"),
             skipped("host-dns"),
+            skipped("kernel-limits"),
             skipped("guest-socket"),
         ])
     }

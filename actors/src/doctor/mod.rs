@@ -1,6 +1,7 @@
 //! `workshop doctor`, the host's side: the id map LXD needs for the caller's workshops
 //! (`/etc/subuid`, `/etc/subgid`), firewall rules that would cut `workshopbr0` off (Docker's
-//! FORWARD policy, UFW), and the socket workshops reach the daemon on. LXD's side is the
+//! FORWARD policy, UFW), the kernel's inotify and key limits, and the socket workshops reach
+//! the daemon on. LXD's side is the
 //! backend's (`backend/lxd/doctor.rs`). Every check reads; [`fix`] applies the safe fixes
 //! (appending id ranges for root, accepting the bridge's traffic), as root.
 
@@ -8,6 +9,7 @@ mod command;
 mod firewall;
 mod hostdns;
 mod idmap;
+mod limits;
 
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixStream;
@@ -60,7 +62,7 @@ pub fn examine(setup: &HostSetup, fix_first: bool) -> Vec<Check> {
     checks
 }
 
-/// The host checks: `id-map`, `firewall`, `guest-socket`. Blocking (files, commands).
+/// The host checks: `id-map`, `firewall`, `host-dns`, `kernel-limits`, `guest-socket`. Blocking (files, commands).
 pub fn host_checks(setup: &HostSetup) -> Vec<Check> {
     let id_map = if setup.uid == 0 {
         Check::new("id-map", CheckStatus::Skipped, "root does not launch workshops")
@@ -74,6 +76,7 @@ pub fn host_checks(setup: &HostSetup) -> Vec<Check> {
         id_map,
         firewall::check(&setup.bridge),
         hostdns::check(&setup.bridge, setup.bridge_address.as_deref()),
+        limits::check(),
         guest_socket(setup.guest_socket.as_deref()),
     ]
 }
@@ -87,6 +90,7 @@ fn fix(setup: &HostSetup, checks: &[Check]) -> Vec<(String, String)> {
             "id-map" => idmap::fix(setup.uid, setup.gid),
             "firewall" => firewall::fix(&setup.bridge),
             "host-dns" => hostdns::fix(&setup.bridge, setup.bridge_address.as_deref()),
+            "kernel-limits" => limits::fix(),
             _ => Ok(()),
         };
         if let Err(why) = result {
@@ -153,7 +157,7 @@ mod tests {
         };
         let checks = host_checks(&setup);
         let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, ["id-map", "firewall", "host-dns", "guest-socket"]);
+        assert_eq!(names, ["id-map", "firewall", "host-dns", "kernel-limits", "guest-socket"]);
         assert_eq!(checks[0].status, CheckStatus::Skipped);
     }
 }

@@ -3,8 +3,18 @@
 
 use workshop_integration::{Daemon, Project, lxd_enabled, lxd_shared, test_user};
 
-const CHECKS: [&str; 9] =
-    ["daemon", "lxd", "storage-pool", "network", "images", "id-map", "firewall", "host-dns", "guest-socket"];
+const CHECKS: [&str; 10] = [
+    "daemon",
+    "lxd",
+    "storage-pool",
+    "network",
+    "images",
+    "id-map",
+    "firewall",
+    "host-dns",
+    "kernel-limits",
+    "guest-socket",
+];
 
 #[test]
 fn doctor_reports_every_check_and_only_root_fixes() {

@@ -280,7 +280,17 @@ async fn doctor_bodies_are_checked_and_fixing_is_roots() {
             checks["result"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
         assert_eq!(
             names,
-            ["lxd", "storage-pool", "network", "images", "id-map", "firewall", "host-dns", "guest-socket"]
+            [
+                "lxd",
+                "storage-pool",
+                "network",
+                "images",
+                "id-map",
+                "firewall",
+                "host-dns",
+                "kernel-limits",
+                "guest-socket"
+            ]
         );
         let (status, text) = http(&socket, "POST", "/v1/doctor", r#"{"action":"fix"}"#);
         // SAFETY: a plain getter.
