@@ -249,6 +249,11 @@ fn gpu_plugs_connect_without_a_gpu() {
     };
     assert_eq!(complete(&["workshop", "connect", "ws-gpu/test"]), ["ws-gpu/test-sdk-gpu:gpu"]);
     assert!(complete(&["workshop", "disconnect", "ws-gpu/"]).contains(&"ws-gpu/system:gpu".to_string()));
+    // X-01 step 3: a remount's host directory, as bash's own directory completion gives it.
+    std::fs::create_dir_all(p.path.join("tmp/tmp")).unwrap();
+    let typed = format!("{}/tmp/t", p.path.display());
+    let offered = complete(&["workshop", "remount", "ws-gpu/test-sdk-gpu:gpu", &typed]);
+    assert_eq!(offered.first(), Some(&format!("{}/tmp/tmp", p.path.display())), "{offered:?}");
     w(&["remove", "ws-gpu"]).ok();
 }
 

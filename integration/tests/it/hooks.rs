@@ -167,8 +167,9 @@ fn health_checks_retry_while_waiting_and_time_out_at_launch() {
     assert!(w(&d, &p, &["list"]).has_line(r"^ws-slow\s+Off\s+-$"));
 }
 
-/// K-01: hook identity, environment and ordering, with the three local-SDK layouts.
-/// (Step 3, `connections`, waits for interfaces: issue 13.)
+/// K-01: hook identity, environment and ordering, with the three local-SDK layouts, and the
+/// connections of their plugs and slots; K-04: a plug changed in a local SDK is taken by the
+/// next refresh, not before.
 #[test]
 fn k01_hook_identity_environment_and_order() {
     if !lxd_enabled("k01_hook_identity_environment_and_order") {
@@ -180,6 +181,24 @@ fn k01_hook_identity_environment_and_order() {
     w(&d, &p, &["launch"]).ok();
     w(&d, &p, &["exec", "--", "test", "-d", "/one/two/three"]).ok();
     w(&d, &p, &["exec", "--", "test", "-f", "/setup-project.log"]).ok();
+    let listed = w(&d, &p, &["connections", "dev"]);
+    for row in [
+        r"^ssh-agent\s+dev/one:ssh-agent\s+-\s+-$",
+        r"^tunnel\s+-\s+dev/two:http\s+-$",
+        r"^desktop\s+dev/three:desktop\s+-\s+-$",
+    ] {
+        assert!(listed.has_line(row), "{row}: {}", listed.output());
+    }
+
+    // K-04.
+    p.write(".workshop/one/sdk.yaml", "name: one\nplugs:\n  camera:\n");
+    let listed = w(&d, &p, &["connections", "dev"]);
+    assert!(listed.has_line(r"^ssh-agent\s+dev/one:ssh-agent\s+-\s+-$"), "{}", listed.output());
+    assert!(!listed.output().contains("dev/one:camera"), "{}", listed.output());
+    w(&d, &p, &["refresh"]).ok();
+    let listed = w(&d, &p, &["connections", "dev"]);
+    assert!(listed.has_line(r"^camera\s+dev/one:camera\s+-\s+-$"), "{}", listed.output());
+    assert!(!listed.output().contains("dev/one:ssh-agent"), "{}", listed.output());
 }
 
 /// K-05: a five-hook SDK: profile snippet, user files, health.

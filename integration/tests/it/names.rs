@@ -90,13 +90,24 @@ fn resolve(name: &str) -> Vec<Ipv4Addr> {
     found
 }
 
-/// `curl` in workshop `from` of `w`'s project, retried while the server comes up.
+/// `curl` in workshop `from` of `w`'s project, retried while the server comes up and while
+/// the bridge's dnsmasq restarts (each write of `raw.dnsmasq` by the other tests' launches and
+/// removals restarts it: under a full test run that is often).
 fn fetch(w: &dyn Fn(&[&str]) -> workshop_integration::Run, from: &str, url: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let run = w(&["exec", from, "--", "curl", "-sS", "--fail", "--max-time", "5", url]);
-        if run.code == 0 || Instant::now() > deadline {
+        if run.code == 0 {
             return run.ok().to_string();
+        }
+        if Instant::now() > deadline {
+            let resolv = w(&["exec", from, "--", "cat", "/etc/resolv.conf"]);
+            panic!(
+                "{url} from {from}: {}\nresolv.conf: {}\nraw.dnsmasq: {}",
+                run.output(),
+                resolv.output(),
+                raw_dnsmasq()
+            );
         }
         std::thread::sleep(Duration::from_millis(300));
     }

@@ -197,7 +197,16 @@ connections:
     let refused = connect_with(&session(&[]));
     assert!(refused.fails().contains("neither DISPLAY nor WAYLAND_DISPLAY is set"), "{}", refused.output());
 
-    // C-23: Wayland.
+    // C-23 as a session without systemd gives it: no XDG_RUNTIME_DIR, no display socket on
+    // the host yet. The connection is made (the display may come later) and the workshop has
+    // its socket.
+    connect_with(&session(&[("WAYLAND_DISPLAY", "wayland-1".into())])).ok();
+    let wayland = r#"test -n "$WAYLAND_DISPLAY" && test -n "$QT_QPA_PLATFORM" && test -n "$XDG_SESSION_TYPE" &&
+test -n "$ELECTRON_OZONE_PLATFORM_HINT" && test -S "/run/user/1000/$WAYLAND_DISPLAY""#;
+    guest(wayland).ok();
+    w(&["disconnect", desktop], &[]).ok();
+
+    // C-23: Wayland, with the user's runtime directory.
     let runtime = PathBuf::from(format!("/tmp/wst-runtime-{}", std::process::id()));
     std::fs::create_dir(&runtime).unwrap();
     host.paths.push(runtime.clone());
@@ -219,8 +228,6 @@ connections:
     let listed = w(&["connections", "ws-devices"], &[]);
     let row = r"^desktop\s+ws-devices/test-sdk-desktop:desktop\s+ws-devices/system:desktop\s+manual$";
     assert!(listed.has_line(row), "{}", listed.output());
-    let wayland = r#"test -n "$WAYLAND_DISPLAY" && test -n "$QT_QPA_PLATFORM" && test -n "$XDG_SESSION_TYPE" &&
-test -n "$ELECTRON_OZONE_PLATFORM_HINT" && test -S "/run/user/1000/$WAYLAND_DISPLAY""#;
     guest(wayland).ok();
     // The socket is made again when the workshop starts (before the user's runtime
     // directory is mounted or after, it is there for the login user).

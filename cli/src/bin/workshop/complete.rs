@@ -77,7 +77,10 @@ pub fn command() -> Command {
     cmd = cmd.mut_subcommand("connect", |c| {
         c.mut_arg("plug", |a| a.add(ends(Side::Plugs))).mut_arg("slot", |a| a.add(ends(Side::Slots)))
     });
-    cmd = cmd.mut_subcommand("remount", |c| c.mut_arg("plug", |a| a.add(ends(Side::Plugs))));
+    cmd = cmd.mut_subcommand("remount", |c| {
+        c.mut_arg("plug", |a| a.add(ends(Side::Plugs)))
+            .mut_arg("source", |a| a.add(ArgValueCompleter::new(host_dirs)))
+    });
     cmd = cmd.mut_subcommand("disconnect", |c| {
         c.mut_arg("plug_or_slot", |a| a.add(ends(Side::Both))).mut_arg("slot", |a| a.add(ends(Side::Slots)))
     });
@@ -97,6 +100,13 @@ fn with_project_dirs(cmd: Command) -> Command {
         cmd = cmd.mut_subcommand(sub, |c| c.arg(arg));
     }
     cmd
+}
+
+/// The host directories for `current` (`remount`'s source).
+fn host_dirs(current: &OsStr) -> Vec<CompletionCandidate> {
+    let Ok(cwd) = std::env::current_dir() else { return Vec::new() };
+    let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
+    dirs::host_dirs(current, &cwd, home.as_deref())
 }
 
 /// The `--project` candidates for `current`, in the current directory.

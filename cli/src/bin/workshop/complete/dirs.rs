@@ -72,6 +72,19 @@ pub fn candidates(
     out
 }
 
+/// Every directory for `value` typed in `cwd`, as bash's own directory completion gives
+/// them: without a trailing `/` (a host directory a plug takes its files from).
+pub fn host_dirs(value: &OsStr, cwd: &Path, home: Option<&Path>) -> Vec<CompletionCandidate> {
+    candidates(value, cwd, home, Dirs::All, &[])
+        .into_iter()
+        .map(|c| {
+            let text = c.get_value().as_bytes();
+            let text = text.strip_suffix(b"/").filter(|t| !t.is_empty()).unwrap_or(text);
+            CompletionCandidate::new(OsStr::from_bytes(text))
+        })
+        .collect()
+}
+
 /// The directory whose entries complete `value` (None: `~` without a home).
 pub fn searched(value: &OsStr, cwd: &Path, home: Option<&Path>) -> Option<PathBuf> {
     search_root(split(value.as_bytes()).0, cwd, home)
@@ -220,6 +233,18 @@ mod tests {
         assert_eq!(offered(&t, "", &t.root.join("p-new"), Dirs::Launchable), ["."]);
         assert!(offered(&t, "", &t.root.join("plain"), Dirs::Launchable).is_empty());
         assert_eq!(offered(&t, "", &t.root.join("group"), Dirs::Launched), ["nested/"], "no dot on the way");
+    }
+
+    #[test]
+    fn host_directories_come_without_a_trailing_slash() {
+        let t = tree();
+        let typed = format!("{}/p", t.root.display());
+        let offered: Vec<String> = host_dirs(OsStr::new(&typed), Path::new("/"), None)
+            .iter()
+            .map(|c| c.get_value().to_string_lossy().into_owned())
+            .collect();
+        let want = ["p-launched", "p-new", "plain"].map(|d| format!("{}/{d}", t.root.display()));
+        assert_eq!(offered, want);
     }
 
     #[test]
