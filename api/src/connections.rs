@@ -114,6 +114,10 @@ pub struct ConnectionsRequest {
     /// user's session).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub environment: BTreeMap<String, String>,
+    /// Connect: a tunnel listening on a host port that is taken listens on a free one instead
+    /// (as the plug's `auto-port` attribute asks at launch); `info` shows which.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto_port: bool,
 }
 
 /// The session variables a client sends with a connect (and the only ones the daemon takes).

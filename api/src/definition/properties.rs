@@ -30,6 +30,7 @@ const TOKENS: &[&str] = &[
     "interface",
     "bind",
     "endpoint",
+    "auto-port",
     "workshop-target",
     "workshop-source",
     "system",

@@ -90,7 +90,7 @@ fn mount_plug(sdk: &str, def: &InterfaceDef) -> Result<Attributes, String> {
     let attrs = &def.attributes;
     only_known(attrs, &MOUNT_PLUG_ATTRIBUTES, "mount interface plug")?;
     let target = mount_path(attrs, "plug", "workshop-target", sdk)?;
-    let read_only = bool_attr(attrs, "read-only")?;
+    let read_only = bool_attr(attrs, "read-only", "mount interface plug")?;
     let under_user = USER_PREFIXES.iter().any(|p| target == *p || target.starts_with(&format!("{p}/")));
     let fallback = if under_user { 1000 } else { 0 };
     let uid = int_attr(attrs, "uid")?.unwrap_or(fallback);
@@ -186,7 +186,7 @@ fn is_clean(path: &str) -> bool {
     path == "/" || path[1..].split('/').all(|c| !c.is_empty() && c != "." && c != "..")
 }
 
-fn bool_attr(attrs: &BTreeMap<String, Value>, key: &str) -> Result<bool, String> {
+fn bool_attr(attrs: &BTreeMap<String, Value>, key: &str, what: &str) -> Result<bool, String> {
     match attrs.get(key) {
         None => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
@@ -197,10 +197,10 @@ fn bool_attr(attrs: &BTreeMap<String, Value>, key: &str) -> Result<bool, String>
             Ok(false)
         }
         Some(Value::String(s)) => Err(format!(
-            "unknown value \"{s}\" in key \"{key}\" for mount interface plug. Accepted values are the booleans true or false, or the strings \"true\" or \"false\""
+            "unknown value \"{s}\" in key \"{key}\" for {what}. Accepted values are the booleans true or false, or the strings \"true\" or \"false\""
         )),
         Some(other) => Err(format!(
-            "unknown value type {} in key \"{key}\" for mount interface plug. Accepted types are \"bool\" or \"string\"",
+            "unknown value type {} in key \"{key}\" for {what}. Accepted types are \"bool\" or \"string\"",
             kind(other)
         )),
     }
@@ -278,9 +278,17 @@ fn custom_device_plug(_: &str, def: &InterfaceDef) -> Result<Attributes, String>
     }
 }
 
+/// A tunnel plug's attribute asking for a free host port when its own is taken.
+pub const AUTO_PORT: &str = "auto-port";
+
 fn tunnel_plug(_: &str, def: &InterfaceDef) -> Result<Attributes, String> {
-    only_known(&def.attributes, &["endpoint"], "tunnel interface plug")?;
-    tunnel_endpoint(&def.attributes)
+    const WHAT: &str = "tunnel interface plug";
+    only_known(&def.attributes, &["endpoint", AUTO_PORT], WHAT)?;
+    let mut attrs = tunnel_endpoint(&def.attributes)?;
+    if bool_attr(&def.attributes, AUTO_PORT, WHAT)? {
+        attrs.insert(AUTO_PORT.to_string(), Value::from(true));
+    }
+    Ok(attrs)
 }
 
 fn tunnel_slot(_: &str, def: &InterfaceDef) -> Result<Attributes, String> {
@@ -419,6 +427,8 @@ mod tests {
         );
         assert_eq!(normalised_plug("tunnel", "~")["endpoint"], "127.0.0.1/tcp");
         assert_eq!(normalised_plug("tunnel", "endpoint: 8001")["endpoint"], "127.0.0.1:8001/tcp");
+        assert_eq!(normalised_plug("tunnel", "endpoint: 8001\nauto-port: true")["auto-port"], true);
+        assert!(!normalised_plug("tunnel", "endpoint: 8001\nauto-port: 'false'").contains_key("auto-port"));
         assert_eq!(normalised_plug("tunnel", "endpoint: '[::1]:8000'")["endpoint"], "[::1]:8000/tcp");
     }
 

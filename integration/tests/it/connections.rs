@@ -539,6 +539,29 @@ connections:
     assert!(taken.fails().contains(&want), "{}", taken.output());
     // This test process (or a child of another test, forked before its exec): root.
     assert!(taken.output().contains(", uid 0)"), "{}", taken.output());
+    // With --auto-port it listens on a free port instead, which info shows, and carries
+    // traffic there.
+    w(&["connect", "--auto-port", "dev/system:web", "dev/web:http"]).ok();
+    let info: serde_json::Value = serde_json::from_str(w(&["info", "--format", "json"]).ok()).unwrap();
+    let web =
+        info["sdks"].as_array().unwrap().iter().find(|s| s["name"] == "web").cloned().unwrap_or_default();
+    let from = &web["tunnels"][0]["from"];
+    let given = from["port"].as_u64().unwrap_or_else(|| panic!("no tunnel port: {info}")) as u16;
+    assert!(given != port && from["host"] == "127.0.0.1", "{info}");
+    let text = w(&["info"]);
+    assert!(text.output().contains(&format!("127.0.0.1:{given}/tcp")), "{}", text.output());
+    let fetch_on = |port: u16| -> String {
+        let out = Command::new("curl")
+            .args(["-s", "--max-time", "2", &format!("http://127.0.0.1:{port}/")])
+            .output();
+        out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !fetch_on(given).contains("hello-from-project") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    assert!(fetch_on(given).contains("hello-from-project"));
+    w(&["disconnect", "dev/system:web"]).ok();
     drop(held);
     w(&["connect", "dev/system:web", "dev/web:http"]).ok();
     let listed = w(&["connections"]);
@@ -610,6 +633,59 @@ connections:
     }
     w(&["remove"]).ok();
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "port still open after remove");
+}
+
+/// Issue 13 item 6 at launch: a tunnel's host port someone holds fails the launch with who
+/// holds it (nothing left behind), unless the plug says `auto-port: true`: then the tunnel
+/// listens on a free port, which `info` shows.
+#[test]
+fn taken_host_ports_at_launch() {
+    if !lxd_enabled("taken_host_ports_at_launch") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let mut leftovers = Leftovers { user: user.clone(), project: None };
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    let p = Project::new(&user, "taken-port");
+    let definition = |name: &str, auto: bool| {
+        let auto = if auto { "\n        auto-port: true" } else { "" };
+        format!(
+            "name: {name}\nbase: debian@12\nsdks:\n  - name: project-web\n  - name: system\n    plugs:\n      web:\n        interface: tunnel\n        endpoint: 127.0.0.1:{port}{auto}\nconnections:\n  - plug: system:web\n    slot: web:http\n"
+        )
+    };
+    p.write(".workshop/strict.yaml", &definition("strict", false));
+    p.write(".workshop/auto.yaml", &definition("auto", true));
+    p.write(
+        ".workshop/web/sdk.yaml",
+        "name: web\nslots:\n  http:\n    interface: tunnel\n    endpoint: 8080\n",
+    );
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    let refused = w(&["launch", "strict"]);
+    let want = format!("cannot listen on host port {port}/tcp: it is already in use by ");
+    assert!(refused.fails().contains(&want), "{}", refused.output());
+    leftovers.project = p.id();
+    assert!(w(&["list"]).has_line(r"^strict\s+Off\s+-$"), "nothing left of the launch");
+    w(&["launch", "auto"]).ok();
+    let info: serde_json::Value =
+        serde_json::from_str(w(&["info", "--format", "json", "auto"]).ok()).unwrap();
+    let web =
+        info["sdks"].as_array().unwrap().iter().find(|s| s["name"] == "web").cloned().unwrap_or_default();
+    let given = web["tunnels"][0]["from"]["port"].as_u64().unwrap_or_else(|| panic!("{info}"));
+    assert_ne!(given, u64::from(port), "{info}");
+    // Kept across a stop and a start.
+    w(&["stop", "auto"]).ok();
+    w(&["start", "auto"]).ok();
+    let info: serde_json::Value =
+        serde_json::from_str(w(&["info", "--format", "json", "auto"]).ok()).unwrap();
+    let web =
+        info["sdks"].as_array().unwrap().iter().find(|s| s["name"] == "web").cloned().unwrap_or_default();
+    assert_eq!(web["tunnels"][0]["from"]["port"].as_u64(), Some(given), "{info}");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", given as u16)).is_ok(), "the given port listens");
+    w(&["remove", "auto"]).ok();
+    drop(held);
 }
 
 /// The mounts of a workshop's SDKs as `info --format json` shows them: plug name → mount.

@@ -117,6 +117,9 @@ pub async fn post(
         }
     };
     check_environment(&body.environment)?;
+    if body.auto_port && !connect {
+        return Err(ApiError::BadRequest("auto-port applies to connect only".into()));
+    }
     if body.plugs.len() > 1 || body.slots.len() > 1 {
         return Err(ApiError::NotImplemented(
             "cannot connect or disconnect several plugs or slots at once".into(),
@@ -151,7 +154,13 @@ pub async fn post(
     } else {
         Request::Disconnect { first, other, forget: body.forget }
     };
-    let msg = ChangeConnections { user: caller.user_ref(), project_id, workshop, request };
+    let msg = ChangeConnections {
+        user: caller.user_ref(),
+        project_id,
+        workshop,
+        request,
+        auto_port: body.auto_port,
+    };
     let change = state.interfaces.send(msg).await??;
     Ok(accepted(&change, serde_json::Value::Null, state.warning_meta(&caller).await))
 }

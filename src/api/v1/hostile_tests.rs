@@ -177,6 +177,14 @@ async fn hostile_connection_queries_are_refused() {
                 ),
                 "invalid value of environment variable SSH_AUTH_SOCK".into(),
             ),
+            (
+                format!(r#"{{"action":"disconnect","plugs":[{}],"auto-port":true}}"#, plug("ws", "s", "p")),
+                "auto-port applies to connect only".into(),
+            ),
+            (
+                format!(r#"{{"action":"connect","plugs":[{}],"auto-port":"yes"}}"#, plug("ws", "s", "p")),
+                r#"cannot decode request body: invalid type: string \"yes\", expected a boolean"#.into(),
+            ),
         ];
         for (body, want) in refused {
             assert_400(

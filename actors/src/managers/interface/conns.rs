@@ -41,6 +41,10 @@ pub struct ConnState {
     /// made again the same way (restarts, other connections' changes).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub session: BTreeMap<String, String>,
+    /// For a tunnel listening on the host: the free port it listens on instead of its own,
+    /// which was taken when it was connected (`--auto-port`, or the plug's `auto-port`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_port: Option<u16>,
 }
 
 impl ConnState {
@@ -134,6 +138,7 @@ mod tests {
             host_source: Some("/home/u/.local/share/workshop/id/0123abcd/ws/mount/s/one".into()),
             remounted: false,
             session: Default::default(),
+            host_port: None,
         };
         set_workshop(&mut st, &a, BTreeMap::from([("s:one system:mount".to_string(), conn.clone())]));
         assert_eq!(of_workshop(&st, &a).len(), 1);
@@ -162,6 +167,7 @@ mod tests {
             host_source: Some("/home/u/one".into()),
             remounted,
             session: Default::default(),
+            host_port: None,
         };
         let all = BTreeMap::from([
             ("s:one system:mount".to_string(), state(false, true)),

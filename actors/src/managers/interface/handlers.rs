@@ -144,6 +144,7 @@ fn new_state(
         host_source,
         remounted,
         session: Default::default(),
+        host_port: None,
     })
 }
 
@@ -161,6 +162,8 @@ pub async fn auto_connect(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     let mut all =
         ctx.transact(move |st, _, _| conns::of_workshop(st, &read_key)).await.map_err(|e| e.to_string())?;
     let mut added: Vec<String> = ctx.read(&ADDED).unwrap_or_default();
+    let before = all.clone();
+    let mut made = Vec::new();
     for auto in repo.auto_connections(&file, &conns::known(&all)) {
         if !is_built(&auto.conn, &repo) {
             continue;
@@ -172,11 +175,17 @@ pub async fn auto_connect(mut ctx: TaskCtx, env: Env) -> HandlerResult {
             state.remounted = true;
         }
         let name = auto.conn.to_string();
-        all.insert(name.clone(), state);
+        // Later ones (bound plugs) read their master's state from `all`.
+        all.insert(name.clone(), state.clone());
+        made.push((name.clone(), Some(state)));
         if !added.contains(&name) {
             added.push(name);
         }
     }
+    // A host port a tunnel would listen on and someone else holds: the launch says so now
+    // (not LXD when it plugs the device in), or a plug with `auto-port` takes a free one.
+    super::ports::settle_edits(&repo, &before, &mut made, false).await?;
+    all.extend(made.into_iter().filter_map(|(k, s)| s.map(|s| (k, s))));
     ctx.write(&ADDED, &added).await;
     let write_key = key.clone();
     ctx.transact(move |st, _, _| {
@@ -230,7 +239,7 @@ pub fn profile_devices(
             let slot = repo.slot(&r.slot).ok_or_else(|| format!("no slot {}", r.slot))?;
             let name = mount::device_name(&r.plug);
             let host = super::tunnel::HostSide::of(t, &super::tunnel::tunnels_dir(mounts_dir));
-            let tunnel = super::tunnel::device(plug, slot, &name, &host)?;
+            let tunnel = super::tunnel::device(plug, slot, &name, &host, conn.host_port)?;
             profiles.devices.entry(r.plug.sdk.clone()).or_default().insert(name, tunnel.device);
             profiles.links.extend(tunnel.link);
             continue;

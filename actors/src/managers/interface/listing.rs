@@ -157,6 +157,7 @@ pub fn sdk_conns(
             }
             "tunnel" => {
                 let Ok(pair) = super::policy::tunnel_pair(plug, slot) else { continue };
+                let pair = pair.on_host_port(conn.host_port);
                 let sdk = if plug.system { &slot.sdk } else { &plug.sdk };
                 let tunnel = serde_json::json!({
                     "plug": plug_ref, "from": endpoint_json(&pair.listen), "to": endpoint_json(&pair.connect),
@@ -200,6 +201,7 @@ mod tests {
             host_source: None,
             remounted: false,
             session: Default::default(),
+            host_port: None,
         }
     }
 

@@ -213,17 +213,12 @@ impl Handler<requests::ChangeConnections> for InterfaceManager {
             let key = conns::workshop_key(msg.user.uid, &msg.project_id, &msg.workshop);
             let current = env.engine.send(Query(Box::new(move |st| conns::of_workshop(st, &key)))).await?;
             let data = crate::store::try_area::data_dir(&msg.user);
-            let edits = requests::edits(&repo, &current, &msg.request, data.as_deref(), &t)?;
-            // A host port a new tunnel would listen on and someone else holds: said now.
-            let ports = ports::new_host_ports(&repo, &current, &edits);
-            if !ports.is_empty() {
-                let checked = tokio::task::spawn_blocking(move || {
-                    ports.into_iter().try_for_each(|(ip, port, udp)| ports::check_free(ip, port, udp))
-                })
+            let mut edits = requests::edits(&repo, &current, &msg.request, data.as_deref(), &t)?;
+            // A host port a new tunnel would listen on and someone else holds: said now, or
+            // replaced by a free one.
+            ports::settle_edits(&repo, &current, &mut edits, msg.auto_port)
                 .await
-                .map_err(|e| InterfaceError::BadRequest(e.to_string()))?;
-                checked.map_err(InterfaceError::BadRequest)?;
-            }
+                .map_err(InterfaceError::BadRequest)?;
             // What a session names on the host is checked as the user before anything is made.
             if let Some(s) = edits.iter().filter_map(|(_, c)| c.as_ref()).find(|c| !c.session.is_empty()) {
                 session::check_host(&msg.user, &s.session).await.map_err(|e| {

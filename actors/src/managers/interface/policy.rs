@@ -119,6 +119,18 @@ pub struct TunnelPair {
     pub connect: TunnelEndpoint,
 }
 
+impl TunnelPair {
+    /// The pair listening on `host_port` instead, when it listens on a host IP port.
+    pub fn on_host_port(mut self, host_port: Option<u16>) -> TunnelPair {
+        if let (Direction::HostToWorkshop, TunnelEndpoint::Inet { port, .. }, Some(p)) =
+            (&self.direction, &mut self.listen, host_port)
+        {
+            *port = Some(p);
+        }
+        self
+    }
+}
+
 fn endpoint_of(e: &Endpoint) -> Result<TunnelEndpoint, String> {
     let text = e.attrs.get("endpoint").and_then(|v| v.as_str()).unwrap_or("127.0.0.1/tcp");
     TunnelEndpoint::parse(text)

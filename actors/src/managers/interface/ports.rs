@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use workshop_api::sdk::interfaces::AUTO_PORT;
 use workshop_api::sdk::tunnel::TunnelEndpoint;
 
 /// Most processes looked at for the holder of a port.
@@ -30,13 +31,25 @@ pub fn check_free(ip: IpAddr, port: u16, udp: bool) -> Result<(), String> {
     Err(format!("cannot listen on host port {port}/{protocol}: it is already in use{who}"))
 }
 
+/// A host port a new tunnel would listen on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPort {
+    /// The connection's key in `edits`.
+    pub key: String,
+    pub ip: IpAddr,
+    pub port: u16,
+    pub udp: bool,
+    /// The plug's `auto-port` attribute: a free port will do when this one is taken.
+    pub auto: bool,
+}
+
 /// The host ports the connections `edits` make would listen on (tunnels from a system plug
-/// to an IP endpoint), leaving out those connected now: `(ip, port, udp)`.
+/// to an IP endpoint), leaving out those connected now.
 pub fn new_host_ports(
     repo: &super::repo::Repo,
     current: &super::conns::WorkshopConns,
     edits: &[(String, Option<super::conns::ConnState>)],
-) -> Vec<(IpAddr, u16, bool)> {
+) -> Vec<HostPort> {
     let mut out = Vec::new();
     for (key, next) in edits {
         let (Some(next), Some(r)) = (next, super::conns::parse_key(key)) else { continue };
@@ -53,10 +66,80 @@ pub fn new_host_ports(
             TunnelEndpoint::Inet { ip, port: Some(port), udp },
         ) = (&pair.direction, &pair.listen)
         {
-            out.push((*ip, *port, *udp));
+            let auto = plug.attrs.get(AUTO_PORT).and_then(|v| v.as_bool()).unwrap_or(false);
+            out.push(HostPort { key: key.clone(), ip: *ip, port: *port, udp: *udp, auto });
         }
     }
     out
+}
+
+/// Checks that each wanted host port is free; one that is taken gets a free port from the
+/// kernel instead when `auto_port` (the caller's `--auto-port`) or its plug's `auto-port`
+/// says so, else it is refused with who holds it. Returns the ports given instead, by key.
+/// Blocking (binds, `/proc`).
+pub fn settle(wanted: Vec<HostPort>, auto_port: bool) -> Result<Vec<(String, u16)>, String> {
+    let mut instead = Vec::new();
+    let mut given: Vec<(IpAddr, u16, bool)> = Vec::new();
+    for hp in wanted {
+        // Two tunnels of one request on the same port: the second one is taken too.
+        let twice = given.iter().any(|&(ip, port, udp)| (ip, port, udp) == (hp.ip, hp.port, hp.udp));
+        let taken = if twice {
+            Err(format!("cannot listen on host port {}: asked for twice", hp.port))
+        } else {
+            check_free(hp.ip, hp.port, hp.udp)
+        };
+        match taken {
+            Ok(()) => given.push((hp.ip, hp.port, hp.udp)),
+            Err(_) if auto_port || hp.auto => {
+                let port = free_port(hp.ip, hp.udp, &given)?;
+                given.push((hp.ip, port, hp.udp));
+                instead.push((hp.key, port));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(instead)
+}
+
+/// [`settle`] for the new host ports of `edits`, off the actor's thread; the ports given
+/// instead are recorded in the edits' states.
+pub async fn settle_edits(
+    repo: &super::repo::Repo,
+    current: &super::conns::WorkshopConns,
+    edits: &mut [(String, Option<super::conns::ConnState>)],
+    auto_port: bool,
+) -> Result<(), String> {
+    let wanted = new_host_ports(repo, current, edits);
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let instead =
+        tokio::task::spawn_blocking(move || settle(wanted, auto_port)).await.map_err(|e| e.to_string())??;
+    for (key, port) in instead {
+        if let Some((_, Some(state))) = edits.iter_mut().find(|(k, _)| *k == key) {
+            state.host_port = Some(port);
+        }
+    }
+    Ok(())
+}
+
+/// A port on `ip` free now (the kernel's choice), not among `given`.
+fn free_port(ip: IpAddr, udp: bool, given: &[(IpAddr, u16, bool)]) -> Result<u16, String> {
+    let protocol = if udp { "udp" } else { "tcp" };
+    for _ in 0..16 {
+        let addr = SocketAddr::new(ip, 0);
+        let bound = if udp {
+            UdpSocket::bind(addr).and_then(|s| s.local_addr())
+        } else {
+            TcpListener::bind(addr).and_then(|s| s.local_addr())
+        };
+        let port =
+            bound.map_err(|e| format!("cannot find a free host port on {ip} ({protocol}): {e}"))?.port();
+        if !given.contains(&(ip, port, udp)) {
+            return Ok(port);
+        }
+    }
+    Err(format!("cannot find a free host port on {ip} ({protocol})"))
 }
 
 /// A socket of a `/proc/net/{tcp,udp}{,6}` table: its local address, owner and inode.
@@ -202,5 +285,36 @@ mod tests {
             std::thread::sleep(Duration::from_millis(50));
         }
         assert_eq!(check_free(IpAddr::V4(Ipv4Addr::LOCALHOST), port, false), Ok(()));
+    }
+
+    #[test]
+    fn a_taken_port_is_replaced_only_when_asked() {
+        let held = TcpListener::bind("127.0.0.1:0").unwrap();
+        let taken = held.local_addr().unwrap().port();
+        let free = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let want =
+            |key: &str, port: u16, auto: bool| HostPort { key: key.into(), ip, port, udp: false, auto };
+        // Free ports stay as they are; a taken one is refused, naming it.
+        assert_eq!(settle(vec![want("a", free, false)], false), Ok(vec![]));
+        let refused = settle(vec![want("a", taken, false)], false).unwrap_err();
+        assert!(
+            refused.starts_with(&format!("cannot listen on host port {taken}/tcp: it is already in use")),
+            "{refused}"
+        );
+        // --auto-port, or the plug's attribute: a free port instead, another for each.
+        for (auto_port, auto) in [(true, false), (false, true)] {
+            let given = settle(vec![want("a", taken, auto), want("b", taken, auto)], auto_port).unwrap();
+            let ports: Vec<u16> = given.iter().map(|(_, p)| *p).collect();
+            assert_eq!(given.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+            assert!(ports[0] != taken && ports[1] != taken && ports[0] != ports[1], "{ports:?}");
+            assert!(ports.iter().all(|&p| p >= 1024));
+        }
+        // One free port asked for twice in one request: the second gets another.
+        let given = settle(vec![want("a", free, false), want("b", free, true)], false).unwrap();
+        assert!(given.len() == 1 && given[0].0 == "b" && given[0].1 != free, "{given:?}");
+        let refused = settle(vec![want("a", free, false), want("b", free, false)], false).unwrap_err();
+        assert!(refused.contains("asked for twice"), "{refused}");
+        drop(held);
     }
 }

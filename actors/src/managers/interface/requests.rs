@@ -43,6 +43,8 @@ pub struct ChangeConnections {
     pub project_id: String,
     pub workshop: String,
     pub request: Request,
+    /// Connect: a taken host port of a tunnel is replaced by a free one ([`super::ports`]).
+    pub auto_port: bool,
 }
 
 fn bad(message: String) -> InterfaceError {
@@ -135,6 +137,7 @@ pub fn edits(
                     session: session
                         .clone()
                         .map_err(|e| bad(format!("cannot connect \"{plug}\" to \"{slot}\": {e}")))?,
+                    host_port: None,
                 };
                 out.push((c.to_string(), Some(state)));
             }
@@ -302,6 +305,7 @@ mod tests {
                     host_source: Some(format!("/d/{}", t.name)),
                     remounted: false,
                     session: Default::default(),
+                    host_port: None,
                 };
                 (a.conn.to_string(), state)
             })
@@ -461,6 +465,7 @@ mod tests {
             host_source: None,
             remounted: false,
             session: Default::default(),
+            host_port: None,
         };
         let change =
             plan(&mut st, &user, &t, &request, vec![("m:one system:mount".into(), Some(state))]).unwrap();

@@ -143,14 +143,16 @@ fn is_path(text: &str) -> bool {
 
 /// The proxy device of a tunnel: a system plug listens on the host and connects inside the
 /// workshop; a plug on a system slot listens inside and connects on the host. `device` is
-/// the device's name (for the staged socket's).
+/// the device's name (for the staged socket's); `host_port`, the port a host-side listener
+/// was given instead of its own ([`super::ports`]).
 pub fn device(
     plug: &Endpoint,
     slot: &Endpoint,
     device: &str,
     host: &HostSide,
+    host_port: Option<u16>,
 ) -> Result<TunnelDevice, String> {
-    let pair = policy::tunnel_pair(plug, slot)?;
+    let pair = policy::tunnel_pair(plug, slot)?.on_host_port(host_port);
     let mut out: Device = BTreeMap::from([("type".to_string(), "proxy".to_string())]);
     let mut set = |k: &str, v: String| {
         out.insert(k.to_string(), v);
@@ -340,7 +342,7 @@ mod tests {
     }
 
     fn dev(plug: Endpoint, slot: Endpoint) -> TunnelDevice {
-        device(&plug, &slot, "dev_x", &host()).unwrap()
+        device(&plug, &slot, "dev_x", &host(), None).unwrap()
     }
 
     #[test]
@@ -423,7 +425,7 @@ mod tests {
         }
         assert!(host_path("$HOME/a", 1100, None).is_err());
         let refused =
-            device(&tunnel("system", "u", "/etc/evil.sock"), &tunnel("dev", "u", "9000"), "d", &host());
+            device(&tunnel("system", "u", "/etc/evil.sock"), &tunnel("dev", "u", "9000"), "d", &host(), None);
         assert!(refused.unwrap_err().contains("must be in the user's home"));
     }
 }

@@ -17,6 +17,9 @@ pub struct ConnectArgs {
     /// The slot: <workshop>/<sdk>:<slot>, <workshop>/<sdk> or :<slot> (default: the system
     /// slot named like the plug)
     pub slot: Option<String>,
+    /// A tunnel whose host port is taken listens on a free one instead (`info` shows it)
+    #[arg(long)]
+    pub auto_port: bool,
     /// Print the change id and do not wait for it
     #[arg(long)]
     pub no_wait: bool,
@@ -101,6 +104,7 @@ pub fn request(
         plugs: vec![plug],
         slots,
         environment: Default::default(),
+        auto_port: false,
     })
 }
 
@@ -156,6 +160,7 @@ pub fn connect(ctx: &Ctx, args: &ConnectArgs) -> anyhow::Result<()> {
     let project = ctx.project()?;
     let mut request = request("connect", &project.id, &args.plug, args.slot.as_deref(), false)?;
     request.environment = session_environment();
+    request.auto_port = args.auto_port;
     send(ctx, request, args.no_wait)
 }
 
