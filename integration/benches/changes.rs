@@ -1,0 +1,194 @@
+//! Benchmarks of what changes a workshop, against the real LXD, each next to the `lxc` steps
+//! that come closest in the same run: a launch with three local SDKs (hooks and a mount) vs
+//! `lxc launch` plus the same hook commands and disk device; a refresh with nothing to do vs
+//! one `lxc query` of the instance; a refresh where only the last SDK changed vs a full
+//! relaunch (remove and launch); restore vs an LXD snapshot restore waited for like a start;
+//! disconnect and connect of a mount on a running workshop vs `lxc config device remove/add`.
+//! Needs root and the test user of scripts/test-all.sh.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use workshop_integration::{Daemon, Project, test_user, user_home};
+
+const RUNS: usize = 5;
+const QUICK_RUNS: usize = 11;
+/// What a workshop start waits for: systemd up (running or degraded).
+const WAIT_SYSTEMD: &str = "until s=$(systemctl is-system-running --wait 2>/dev/null); [ \"$s\" = running ] || [ \"$s\" = degraded ]; do sleep 0.05; done";
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn lxc(args: &[&str]) {
+    let out = Command::new("lxc").args(args).output().expect("lxc");
+    assert!(out.status.success(), "lxc {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn timed(f: impl FnOnce()) -> Duration {
+    let started = Instant::now();
+    f();
+    started.elapsed()
+}
+
+fn report(what: &str, ours: Vec<Duration>, raw: Vec<Duration>) {
+    let (o, r) = (median(ours), median(raw));
+    println!("workshop-bench {what} ours_ms={:.0} lxc_ms={:.0} ratio={:.2}", ms(o), ms(r), ms(o) / ms(r));
+}
+
+/// Deletes the raw LXD instance of a comparison run, even when the run fails.
+struct RawInstance(String);
+
+impl Drop for RawInstance {
+    fn drop(&mut self) {
+        let _ = Command::new("lxc").args(["delete", "-f", &self.0]).output();
+    }
+}
+
+/// A local SDK `name` whose setup-base hook runs `hook`; the first one also has a mount plug.
+fn sdk(p: &Project, name: &str, hook: &str, with_mount: bool) {
+    let plugs = if with_mount {
+        "plugs:\n  data:\n    interface: mount\n    workshop-target: /mnt/data\n"
+    } else {
+        ""
+    };
+    p.write(&format!(".workshop/{name}/sdk.yaml"), &format!("name: {name}\n{plugs}"));
+    p.write(&format!(".workshop/{name}/hooks/setup-base"), &format!("{hook}\n"));
+}
+
+fn main() {
+    if std::env::var("WORKSHOP_TEST_LXD").as_deref() != Ok("1") {
+        println!("workshop-bench skipped: WORKSHOP_TEST_LXD not set");
+        return;
+    }
+    let user = test_user();
+    let d = Daemon::start_with(&[("WORKSHOP_DEBUG", "0")]);
+    let p = Project::new(&user, "bench-changes");
+    let hooks = ["touch /bench-a", "touch /bench-b", "touch /bench-c"];
+    let write_sdks = |last: &str| {
+        sdk(&p, "bench-a", hooks[0], true);
+        sdk(&p, "bench-b", hooks[1], false);
+        sdk(&p, "bench-c", last, false);
+    };
+    write_sdks(hooks[2]);
+    p.write(
+        "workshop.yaml",
+        "name: s0\nbase: ubuntu@22.04\nsdks:\n  - name: project-bench-a\n  - name: project-bench-b\n  - name: project-bench-c\n",
+    );
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    // Once, so that the template exists for both sides.
+    w(&["launch"]).ok();
+    w(&["remove"]).ok();
+
+    // A launch with three SDKs vs lxc launch, the hooks and the mount by hand.
+    let data = user_home(&user).join(format!("wst-bench-data-{}", std::process::id()));
+    std::fs::create_dir_all(&data).unwrap();
+    let (mut ours, mut raw) = (Vec::new(), Vec::new());
+    for i in 0..RUNS {
+        ours.push(timed(|| {
+            w(&["launch"]).ok();
+        }));
+        w(&["remove"]).ok();
+        let name = format!("wst-bench-sdk-{i}-{}", std::process::id());
+        let _raw = RawInstance(name.clone());
+        raw.push(timed(|| {
+            lxc(&["launch", "ubuntu@22.04", &name]);
+            lxc(&["exec", &name, "--", "sh", "-c", WAIT_SYSTEMD]);
+            for hook in hooks {
+                lxc(&["exec", &name, "--", "sh", "-c", hook]);
+            }
+            let source = format!("source={}", data.display());
+            lxc(&["config", "device", "add", &name, "data", "disk", &source, "path=/mnt/data"]);
+        }));
+    }
+    report("launch-three-sdks", ours, raw);
+
+    w(&["launch"]).ok();
+    let instance = format!("s0-{}", p.id().unwrap());
+    let project = format!("workshop.{user}");
+    let query = format!("/1.0/instances/{instance}?project={project}");
+
+    // Refresh with nothing to do vs one query of the instance.
+    let (mut ours, mut raw) = (Vec::new(), Vec::new());
+    for _ in 0..QUICK_RUNS {
+        ours.push(timed(|| {
+            w(&["refresh"]).ok();
+        }));
+        raw.push(timed(|| lxc(&["query", &query])));
+    }
+    report("refresh-nothing-to-do (target < 300 ms)", ours, raw);
+
+    // Disconnect and connect of a mount on the running workshop vs lxc device remove/add.
+    let plug = "s0/bench-a:data";
+    let (mut off, mut on, mut raw_off, mut raw_on) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..QUICK_RUNS {
+        off.push(timed(|| {
+            w(&["disconnect", plug]).ok();
+        }));
+        on.push(timed(|| {
+            w(&["connect", plug]).ok();
+        }));
+        let source = format!("source={}", data.display());
+        raw_on.push(timed(|| {
+            lxc(&[
+                "config",
+                "device",
+                "add",
+                "--project",
+                &project,
+                &instance,
+                "wstbench",
+                "disk",
+                &source,
+                "path=/mnt/wst-bench",
+            ])
+        }));
+        raw_off.push(timed(|| {
+            lxc(&["config", "device", "remove", "--project", &project, &instance, "wstbench"])
+        }));
+    }
+    report("mount-disconnect (target < 300 ms)", off, raw_off);
+    report("mount-connect (target < 300 ms)", on, raw_on);
+
+    // A refresh where only the last SDK changed vs a full relaunch.
+    let (mut ours, mut raw) = (Vec::new(), Vec::new());
+    for i in 0..RUNS {
+        write_sdks(&format!("touch /bench-c-{i}"));
+        ours.push(timed(|| {
+            w(&["refresh"]).ok();
+        }));
+        raw.push(timed(|| {
+            w(&["remove"]).ok();
+            w(&["launch"]).ok();
+        }));
+    }
+    report("refresh-last-sdk-changed vs full relaunch (target < 0.40)", ours, raw);
+
+    // Restore vs an LXD snapshot restore, waited for like a start.
+    let name = format!("wst-bench-restore-{}", std::process::id());
+    let _raw = RawInstance(name.clone());
+    lxc(&["launch", "ubuntu@22.04", &name]);
+    lxc(&["exec", &name, "--", "sh", "-c", WAIT_SYSTEMD]);
+    lxc(&["snapshot", &name, "base"]);
+    let (mut ours, mut raw) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        w(&["exec", "--", "sudo", "touch", "/changed-inside"]).ok();
+        ours.push(timed(|| {
+            w(&["restore"]).ok();
+        }));
+        lxc(&["exec", &name, "--", "touch", "/changed-inside"]);
+        raw.push(timed(|| {
+            lxc(&["restore", &name, "base"]);
+            lxc(&["exec", &name, "--", "sh", "-c", WAIT_SYSTEMD]);
+        }));
+    }
+    report("restore vs lxc restore (target <= 1.2)", ours, raw);
+
+    w(&["remove"]).ok();
+    let _ = std::fs::remove_dir_all(&data);
+}
