@@ -6,48 +6,16 @@
 //! disconnect and connect of a mount on a running workshop vs `lxc config device remove/add`.
 //! Needs root and the test user of scripts/test-all.sh.
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use workshop_integration::{Daemon, Project, test_user, user_home};
+use workshop_integration::bench::{RawInstance, WAIT_SYSTEMD, lxc, timed};
+use workshop_integration::{Project, user_home};
 
 const RUNS: usize = 5;
 const QUICK_RUNS: usize = 11;
-/// What a workshop start waits for: systemd up (running or degraded).
-const WAIT_SYSTEMD: &str = "until s=$(systemctl is-system-running --wait 2>/dev/null); [ \"$s\" = running ] || [ \"$s\" = degraded ]; do sleep 0.05; done";
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn lxc(args: &[&str]) {
-    let out = Command::new("lxc").args(args).output().expect("lxc");
-    assert!(out.status.success(), "lxc {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn timed(f: impl FnOnce()) -> Duration {
-    let started = Instant::now();
-    f();
-    started.elapsed()
-}
 
 fn report(what: &str, ours: Vec<Duration>, raw: Vec<Duration>) {
-    let (o, r) = (median(ours), median(raw));
-    println!("workshop-bench {what} ours_ms={:.0} lxc_ms={:.0} ratio={:.2}", ms(o), ms(r), ms(o) / ms(r));
-}
-
-/// Deletes the raw LXD instance of a comparison run, even when the run fails.
-struct RawInstance(String);
-
-impl Drop for RawInstance {
-    fn drop(&mut self) {
-        let _ = Command::new("lxc").args(["delete", "-f", &self.0]).output();
-    }
+    workshop_integration::bench::report("workshop-bench", what, ours, raw);
 }
 
 /// A local SDK `name` whose setup-base hook runs `hook`; the first one also has a mount plug.
@@ -62,12 +30,7 @@ fn sdk(p: &Project, name: &str, hook: &str, with_mount: bool) {
 }
 
 fn main() {
-    if std::env::var("WORKSHOP_TEST_LXD").as_deref() != Ok("1") {
-        println!("workshop-bench skipped: WORKSHOP_TEST_LXD not set");
-        return;
-    }
-    let user = test_user();
-    let d = Daemon::start_with(&[("WORKSHOP_DEBUG", "0")]);
+    let Some((user, d)) = workshop_integration::bench::start("workshop-bench") else { return };
     let p = Project::new(&user, "bench-changes");
     let hooks = ["touch /bench-a", "touch /bench-b", "touch /bench-c"];
     let write_sdks = |last: &str| {

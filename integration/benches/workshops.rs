@@ -3,42 +3,13 @@
 //! user, which prepares the template), `exec -- true`, and the daemon's idle RSS with 5
 //! workshops. Needs root and the test user of scripts/test-all.sh.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use workshop_integration::{Daemon, Project, test_user};
+use workshop_integration::Project;
+use workshop_integration::bench::{RawInstance, WAIT_SYSTEMD, lxc, lxc_names, median, ms};
 
 const EXEC_RUNS: usize = 15;
 const LAUNCH_RUNS: usize = 7;
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn lxc(args: &[&str]) {
-    let out = Command::new("lxc").args(args).output().expect("lxc");
-    assert!(out.status.success(), "lxc {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// Deletes the raw LXD instance of a comparison run, even when the run fails.
-struct RawInstance(String);
-
-impl Drop for RawInstance {
-    fn drop(&mut self) {
-        let _ = Command::new("lxc").args(["delete", "-f", &self.0]).output();
-    }
-}
-
-/// The names of the instances of an LXD project.
-fn lxc_names(project: &str) -> Vec<String> {
-    let out = Command::new("lxc").args(["list", "--project", project, "-c", "n", "-f", "csv"]).output();
-    out.map(|o| String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect()).unwrap_or_default()
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
 
 fn rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -51,12 +22,7 @@ fn rss_mib(pid: u32) -> f64 {
 }
 
 fn main() {
-    if std::env::var("WORKSHOP_TEST_LXD").as_deref() != Ok("1") {
-        println!("workshop-bench skipped: WORKSHOP_TEST_LXD not set");
-        return;
-    }
-    let user = test_user();
-    let d = Daemon::start_with(&[("WORKSHOP_DEBUG", "0")]);
+    let Some((user, d)) = workshop_integration::bench::start("workshop-bench") else { return };
     let p = Project::new(&user, "bench");
     for i in 0..5 {
         p.write(&format!(".workshop/b{i}.yaml"), &format!("name: b{i}\nbase: ubuntu@22.04\n"));
@@ -84,9 +50,7 @@ fn main() {
         let _raw = RawInstance(name.clone());
         let started = Instant::now();
         lxc(&["launch", "ubuntu@22.04", &name]);
-        // What a workshop start waits for: systemd up (running or degraded).
-        let wait = "until s=$(systemctl is-system-running --wait 2>/dev/null); [ \"$s\" = running ] || [ \"$s\" = degraded ]; do sleep 0.05; done";
-        lxc(&["exec", &name, "--", "sh", "-c", wait]);
+        lxc(&["exec", &name, "--", "sh", "-c", WAIT_SYSTEMD]);
         raw.push(started.elapsed());
     }
     let (o, r) = (median(ours), median(raw));

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod activation;
+pub mod bench;
 pub mod sdk_fixtures;
 
 /// Directory of the workspace's built binaries: `$WORKSHOP_BIN_DIR`, else the profile
