@@ -36,6 +36,10 @@ pub fn workshop_actions(project_id: &str, name: &str) -> String {
     format!("/v1/projects/{project_id}/workshops/{name}/actions")
 }
 
+pub fn workshop_refresh_plan(project_id: &str, name: &str) -> String {
+    format!("/v1/projects/{project_id}/workshops/{name}/refresh-plan")
+}
+
 pub fn workshop_exec(project_id: &str, name: &str) -> String {
     format!("/v1/projects/{project_id}/workshops/{name}/exec")
 }

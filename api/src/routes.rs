@@ -65,6 +65,8 @@ endpoints! {
     PostWorkshops: "POST" "/v1/projects/{id}/workshops" Trusted;
     GetWorkshop: "GET" "/v1/projects/{id}/workshops/{name}" Trusted;
     WorkshopActions: "GET" "/v1/projects/{id}/workshops/{name}/actions" Trusted;
+    /// What a refresh of the workshop would do, without doing it.
+    RefreshPlan: "GET" "/v1/projects/{id}/workshops/{name}/refresh-plan" Trusted;
     Exec: "POST" "/v1/projects/{id}/workshops/{name}/exec" Trusted;
     /// The streams of an exec task.
     TaskWebsocket: "GET" "/v1/tasks/{task}/websocket/{ws}" Trusted;

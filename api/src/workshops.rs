@@ -194,3 +194,82 @@ pub type Actions = BTreeMap<String, ActionInfo>;
 pub struct ActionInfo {
     pub script: String,
 }
+
+/// What `refresh` of one workshop would do, without doing it
+/// (`GET /v1/projects/{id}/workshops/{name}/refresh-plan`; docs/output.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RefreshPlan {
+    pub workshop: String,
+    /// `true` when the workshop is built from what its definition gives now: the refresh
+    /// answers `no updates available` and the lists below are empty.
+    pub up_to_date: bool,
+    /// What the rebuilt instance starts from (there are no per-SDK snapshots yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebuild_from: Option<RebuildFrom>,
+    /// The SDKs before and after, installed ones in the new install order, then removed ones.
+    #[serde(default)]
+    pub sdks: Vec<SdkPlan>,
+    /// The hooks the refresh runs, in order.
+    #[serde(default)]
+    pub hooks: Vec<HookPlan>,
+    /// Every task the refresh change would have, in order.
+    #[serde(default)]
+    pub tasks: Vec<TaskPlan>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RebuildFrom {
+    /// The base, e.g. `ubuntu@22.04`.
+    pub base: String,
+    /// The base image's fingerprint.
+    pub fingerprint: String,
+    /// Whether the image differs from the one the workshop was built from.
+    pub changed: bool,
+}
+
+/// What a refresh does with one SDK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SdkChange {
+    /// The same tree, installed again in the rebuilt instance.
+    Kept,
+    /// Another tree (a new revision).
+    Reinstalled,
+    /// New in the definition.
+    Added,
+    /// No longer in the definition.
+    Removed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct SdkPlan {
+    pub name: String,
+    pub change: SdkChange,
+    /// `system`, `project`, `try`, `sketch` or `store`.
+    pub source: String,
+    /// The installed revision (not for an added SDK).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_revision: Option<String>,
+    /// The revision it will have, where known before the refresh (a Store SDK's, or a kept
+    /// one's); a local SDK's new revision is only numbered when it is retrieved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_revision: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct HookPlan {
+    pub sdk: String,
+    /// `setup-base`, `setup-project`, `save-state`, `restore-state`, `check-health`.
+    pub hook: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct TaskPlan {
+    pub kind: String,
+    pub summary: String,
+}

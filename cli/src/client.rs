@@ -13,7 +13,7 @@ use serde_json::Value;
 use workshop_api::exec::{ExecRequest, ExecResult};
 use workshop_api::sdks::{SdkFullInfo, SdkSummary, SdkTree};
 use workshop_api::workshopctl::{WorkshopctlRequest, WorkshopctlResult};
-use workshop_api::workshops::{Actions, WorkshopInfo, WorkshopList, WorkshopsRequest};
+use workshop_api::workshops::{Actions, RefreshPlan, WorkshopInfo, WorkshopList, WorkshopsRequest};
 use workshop_api::{
     ChangeAction, ChangeInfo, Envelope, ErrorKind, Maintenance, Project, ProjectRequest, ResponseType,
     SystemInfo, WarningAction, WarningInfo, paths,
@@ -337,6 +337,11 @@ impl Client {
         Ok(self
             .get::<Option<Actions>>(&paths::workshop_actions(project_id, &http::encode_component(name)))?
             .unwrap_or_default())
+    }
+
+    /// `GET /v1/projects/{id}/workshops/{name}/refresh-plan`: what a refresh would do.
+    pub fn refresh_plan(&self, project_id: &str, name: &str) -> Result<RefreshPlan, ClientError> {
+        self.get(&paths::workshop_refresh_plan(project_id, &http::encode_component(name)))
     }
 
     /// `POST /v1/connections`: connect or disconnect; returns the change id.

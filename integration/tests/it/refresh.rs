@@ -352,3 +352,93 @@ fn sigkill_during_refresh_then_restart() {
     let hook = w(&d, &p, &["exec", "--", "cat", "/var/lib/workshop/sdk/slow/sdk/hooks/setup-base"]);
     assert!(hook.ok().contains("sleep 4"), "the new SDK is installed: {}", hook.output());
 }
+
+/// The changes of the project, as `changes --format json` lists them.
+fn changes(d: &Daemon, p: &Project) -> Vec<Value> {
+    let list: Value = serde_json::from_str(w(d, p, &["changes", "--format", "json"]).ok()).unwrap();
+    list.as_array().cloned().unwrap_or_default()
+}
+
+/// `refresh --plan` (issue 12): says what the following refresh does, changing nothing: with
+/// nothing to do, then with a new content of a local SDK, whose refresh has exactly the
+/// planned tasks, ran the planned hooks and installed the new revision.
+#[test]
+fn refresh_plan_agrees_with_the_refresh() {
+    if !lxd_enabled("refresh_plan_agrees_with_the_refresh") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let d = Daemon::start();
+    let p = Project::new(&test_user(), "plan");
+    let sdk = sdk_fixtures::basic();
+    sdk.install(&p);
+    let ws = "ws-refresh-plan";
+    p.write("workshop.yaml", &definition(ws, "ubuntu@22.04", &[&sdk.project_name()]));
+    w(&d, &p, &["launch"]).ok();
+    let plan_json = |d: &Daemon, p: &Project| -> Value {
+        let before = changes(d, p).len();
+        let out = w(d, p, &["refresh", "--plan", "--format", "json"]);
+        let plan: Value = serde_json::from_str(out.ok()).unwrap_or_else(|e| panic!("{e}: {}", out.output()));
+        assert_eq!(changes(d, p).len(), before, "a plan makes no change");
+        plan
+    };
+
+    let plan = plan_json(&d, &p);
+    assert_eq!(plan[0]["workshop"], ws, "{plan}");
+    assert_eq!(plan[0]["up-to-date"], true, "{plan}");
+    let text = w(&d, &p, &["refresh", "--plan"]);
+    assert!(text.ok().lines().any(|l| l == format!("no updates available for {ws:?}")), "{}", text.output());
+
+    p.write(".workshop/test-sdk-basic-2/hooks/setup-project", "echo \"setup-project v2\"\n");
+    let plan = plan_json(&d, &p);
+    let plan = &plan[0];
+    assert_eq!(plan["up-to-date"], false, "{plan}");
+    assert_eq!(plan["rebuild-from"]["base"], "ubuntu@22.04", "{plan}");
+    assert_eq!(plan["rebuild-from"]["changed"], false, "{plan}");
+    let basic = plan["sdks"].as_array().unwrap().iter().find(|s| s["name"] == "test-sdk-basic-2").unwrap();
+    assert_eq!((&basic["change"], &basic["old-revision"]), (&"reinstalled".into(), &"x1".into()), "{plan}");
+    let text = w(&d, &p, &["refresh", "--plan"]);
+    assert!(
+        text.has_line(r"^\s+test-sdk-basic-2\s+reinstalled\s+project\s+rev x1 -> \(new\)$"),
+        "{}",
+        text.output()
+    );
+    assert!(text.has_line(r"^\s+[0-9]+\. setup-project of test-sdk-basic-2$"), "{}", text.output());
+
+    let refresh = w(&d, &p, &["refresh"]);
+    assert!(refresh.ok().lines().any(|l| l == format!("{ws:?} refreshed")), "{}", refresh.output());
+    let id = changes(&d, &p).last().unwrap()["id"].as_str().unwrap().to_string();
+    let done: Value = serde_json::from_str(w(&d, &p, &["tasks", &id, "--format", "json"]).ok()).unwrap();
+    assert_eq!(done["kind"], "refresh", "{done}");
+    let pairs = |tasks: &Value| -> Vec<(String, String)> {
+        tasks
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["kind"].as_str().unwrap().to_string(), t["summary"].as_str().unwrap().to_string()))
+            .collect()
+    };
+    assert_eq!(pairs(&plan["tasks"]), pairs(&done["tasks"]), "the plan's tasks are the refresh's");
+    assert!(done["tasks"].as_array().unwrap().iter().all(|t| t["status"] == "Done"), "{done}");
+    // Each planned hook ran, in the planned order, as the refresh's tasks say.
+    let hook_summaries: Vec<String> = done["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["kind"] == "run-hook")
+        .map(|t| t["summary"].as_str().unwrap().to_string())
+        .collect();
+    let hooks = plan["hooks"].as_array().unwrap();
+    assert_eq!(hook_summaries.len(), hooks.len(), "{hook_summaries:?} {plan}");
+    for (summary, hook) in hook_summaries.iter().zip(hooks) {
+        let (name, sdk) = (hook["hook"].as_str().unwrap(), hook["sdk"].as_str().unwrap());
+        assert!(summary.contains(name) && summary.contains(sdk), "{summary:?} is not {hook}");
+    }
+    let info = w(&d, &p, &["info"]);
+    assert!(
+        info.ok().lines().any(|l| l.trim_start().starts_with("installed:") && l.trim_end().ends_with("(x2)")),
+        "{}",
+        info.output()
+    );
+    assert_eq!(plan_json(&d, &p)[0]["up-to-date"], true);
+}

@@ -44,6 +44,12 @@ async fn hostile_path_segments_are_refused_by_name() {
                 ("GET", format!("/v1/projects/{UNKNOWN_PROJECT}/workshops/{segment}"), name.clone()),
                 ("GET", format!("/v1/projects/{UNKNOWN_PROJECT}/workshops/{segment}/actions"), name.clone()),
                 ("GET", format!("/v1/projects/{segment}/workshops/dev/actions"), project.clone()),
+                (
+                    "GET",
+                    format!("/v1/projects/{UNKNOWN_PROJECT}/workshops/{segment}/refresh-plan"),
+                    name.clone(),
+                ),
+                ("GET", format!("/v1/projects/{segment}/workshops/dev/refresh-plan"), project.clone()),
                 ("POST", format!("/v1/projects/{UNKNOWN_PROJECT}/workshops/{segment}/exec"), name.clone()),
                 ("POST", format!("/v1/projects/{segment}/workshops/dev/exec"), project.clone()),
                 ("POST", format!("/v1/projects/{UNKNOWN_PROJECT}/workshops/{segment}/mounts"), name.clone()),
@@ -73,6 +79,10 @@ async fn hostile_path_segments_are_refused_by_name() {
         // A well-formed but unknown id gets as far as the lookup.
         let path = format!("/v1/projects/{UNKNOWN_PROJECT}/workshops/dev");
         assert_eq!(http(&socket, "GET", &path, "").0, 404);
+        // A plan is only read: a POST is not served, and a plan of an unknown project is a 404.
+        let plan = format!("{path}/refresh-plan");
+        assert_eq!(http(&socket, "GET", &plan, "").0, 404);
+        assert_eq!(http(&socket, "POST", &plan, r#"{"action":"refresh"}"#).0, 405);
         // Too long, for each kind.
         let long = "a".repeat(41);
         let path = format!("/v1/projects/{UNKNOWN_PROJECT}/workshops/{long}");
@@ -694,6 +704,7 @@ mod properties {
                         ("POST", format!("/v1/projects/{project}/workshops/{seg}/exec"), body.as_str()),
                         ("POST", format!("/v1/projects/{project}/workshops/dev/exec"), body.as_str()),
                         ("GET", format!("/v1/projects/{project}/workshops/{seg}/actions"), ""),
+                        ("GET", format!("/v1/projects/{project}/workshops/{seg}/refresh-plan"), ""),
                         ("POST", format!("/v1/changes/{seg}"), body.as_str()),
                         ("GET", format!("/v1/changes/{seg}/wait?timeout={seg}"), ""),
                         ("GET", format!("/v1/changes?project-id={seg}&select={seg}"), ""),

@@ -66,6 +66,7 @@ fn route(e: Endpoint) -> Route {
         Endpoint::PostWorkshops => route.to(workshops::post),
         Endpoint::GetWorkshop => route.to(workshops::get),
         Endpoint::WorkshopActions => route.to(workshops::actions),
+        Endpoint::RefreshPlan => route.to(workshops::refresh_plan),
         Endpoint::Exec => route.to(exec::post),
         Endpoint::TaskWebsocket => route.to(exec::websocket),
         Endpoint::Workshopctl => route.to(workshopctl::post),

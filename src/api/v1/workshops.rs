@@ -4,7 +4,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use workshop_actors::managers::interface::WorkshopConnections;
-use workshop_actors::managers::workshop::{ChangeWorkshops, GetActions, GetWorkshop, ListWorkshops};
+use workshop_actors::managers::workshop::{
+    ChangeWorkshops, GetActions, GetWorkshop, ListWorkshops, PlanRefresh,
+};
 use workshop_api::ids::{ProjectId, WorkshopName};
 use workshop_api::workshops::{WorkshopAction, WorkshopsRequest};
 
@@ -90,4 +92,16 @@ pub async fn actions(
     let (project_id, name) = (project_id.into_string(), name.into_string());
     let actions = state.workshops.send(GetActions { user: caller.user_ref(), project_id, name }).await??;
     Ok(sync(StatusCode::OK, actions, state.warning_meta(&caller).await))
+}
+
+/// What a refresh of the workshop would do: read only, no change is made (docs/output.md).
+pub async fn refresh_plan(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(ProjectId, WorkshopName)>,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, name) = path.into_inner();
+    let (project_id, name) = (project_id.into_string(), name.into_string());
+    let plan = state.workshops.send(PlanRefresh { user: caller.user_ref(), project_id, name }).await??;
+    Ok(sync(StatusCode::OK, plan, state.warning_meta(&caller).await))
 }

@@ -238,19 +238,102 @@ async fn refresh(
         return plan_refresh(deps, user, project, names, items, mode, verbose).await;
     }
     for name in names {
-        let instance = &instances[name];
-        let built = Manifest::of_instance(&instance.config);
-        let (current, item) = current_manifest(deps, user, project, name).await?;
-        if built.as_ref() != Some(&current) {
-            let kept = sdk_spec::installed(&instance.config)
-                .into_iter()
-                .map(|s| s.name)
-                .filter(|n| item.sdks.iter().any(|s| &s.name == n))
-                .collect();
-            items.push(RefreshItem { launch: item, kept, restore: None });
-        }
+        let (item, _) = refresh_item(deps, user, project, name, &instances[name]).await?;
+        items.extend(item);
     }
     plan_refresh(deps, user, project, names, items, mode, verbose).await
+}
+
+/// What a refresh of `instance` rebuilds (`None` when it is built from what its definition
+/// gives now: nothing to do), and the current manifest compared.
+async fn refresh_item(
+    deps: &Deps,
+    user: &UserRef,
+    project: &Project,
+    name: &str,
+    instance: &Instance,
+) -> Result<(Option<RefreshItem>, Manifest), WorkshopError> {
+    let built = Manifest::of_instance(&instance.config);
+    let (current, item) = current_manifest(deps, user, project, name).await?;
+    if built.as_ref() == Some(&current) {
+        return Ok((None, current));
+    }
+    let kept = sdk_spec::installed(&instance.config)
+        .into_iter()
+        .map(|s| s.name)
+        .filter(|n| item.sdks.iter().any(|s| &s.name == n))
+        .collect();
+    Ok((Some(RefreshItem { launch: item, kept, restore: None }), current))
+}
+
+/// `refresh --plan`: what a refresh of `name` would do, planned by the refresh's own planner
+/// on a copy of the state inside a read-only query (nothing is committed, no change made).
+/// Refused as the refresh would be (not launched, not Ready, held by a change).
+pub(super) async fn refresh_plan(
+    deps: &Deps,
+    user: &UserRef,
+    project_id: &str,
+    name: &str,
+) -> Result<workshop_api::workshops::RefreshPlan, WorkshopError> {
+    use workshop_api::workshops::{HookPlan, RebuildFrom, RefreshPlan, TaskPlan};
+    let action = WorkshopAction::Refresh;
+    let project = project(deps, user, project_id).await?;
+    let instances = instances(deps, user, &project.id).await?;
+    let instance = instances.into_iter().find(|i| i.target.name == name).ok_or_else(|| not_launched(name))?;
+    let exists = super::listing::project_exists(user, &project).await;
+    let busy = busy_map(deps, user, &project.id, vec![name.to_string()]).await?;
+    status::check_transition(action, busy.get(name).cloned(), instance.running, exists)
+        .map_err(|r| refused(action, name, &project.id, r))?;
+    let (item, current) = refresh_item(deps, user, &project, name, &instance).await?;
+    let Some(item) = item else {
+        return Ok(RefreshPlan {
+            workshop: name.to_string(),
+            up_to_date: true,
+            rebuild_from: None,
+            sdks: Vec::new(),
+            hooks: Vec::new(),
+            tasks: Vec::new(),
+        });
+    };
+    let installed = sdk_spec::installed(&instance.config);
+    let sdks = manifest::sdk_changes(&installed, &item.launch.sdks, &current);
+    let built_fingerprint = instance.workshop_config("base-fingerprint").map(str::to_string);
+    let rebuild_from = RebuildFrom {
+        base: current.base.clone(),
+        changed: built_fingerprint.as_deref() != Some(current.base_fingerprint.as_str()),
+        fingerprint: current.base_fingerprint.clone(),
+    };
+    let (u, pid, now) = (user.clone(), project.id.clone(), Utc::now());
+    let ws = name.to_string();
+    let tasks = deps
+        .engine
+        .send(crate::engine::Query(Box::new(move |st| {
+            if let Some(busy) = status::busy(st, &u.name, &pid, &ws) {
+                return Err(refused(action, &ws, &pid, Refusal::Busy(busy)));
+            }
+            let mut scratch = st.clone();
+            let change = plan::refresh(&mut scratch, &u, &[item], Mode::Transactional, false, now);
+            Ok(scratch
+                .change_tasks(&change)
+                .iter()
+                .map(|t| (t.kind.clone(), t.summary.clone(), t.read(&keys::HOOK_SETUP)))
+                .collect::<Vec<_>>())
+        })))
+        .await??;
+    let hooks = tasks
+        .iter()
+        .filter_map(|(_, _, hook)| hook.as_ref())
+        .map(|h| HookPlan { sdk: h.sdk.clone(), hook: h.hook.as_str().to_string() })
+        .collect();
+    let tasks = tasks.into_iter().map(|(kind, summary, _)| TaskPlan { kind, summary }).collect();
+    Ok(RefreshPlan {
+        workshop: name.to_string(),
+        up_to_date: false,
+        rebuild_from: Some(rebuild_from),
+        sdks,
+        hooks,
+        tasks,
+    })
 }
 
 /// Plans the refresh of `items` (or, with none, the reference's Done change without tasks

@@ -918,3 +918,167 @@ async fn refresh_planners_disconnect_and_connect_again() {
         assert_eq!(listed(&h).await, 1, "fail={fail}: {tasks:?}");
     }
 }
+
+impl Harness {
+    async fn plan(&self, name: &str) -> Result<workshop_api::workshops::RefreshPlan, WorkshopError> {
+        let msg =
+            PlanRefresh { user: self.user.clone(), project_id: self.project_id.clone(), name: name.into() };
+        self.daemon.workshops.send(msg).await.unwrap()
+    }
+
+    /// How many changes the state holds.
+    async fn changes(&self) -> usize {
+        self.daemon.engine.send(Query(Box::new(|st| st.changes().count()))).await.unwrap()
+    }
+
+    /// The hook names the fake backend ran, from the `n`th run on.
+    fn hooks_run(&self, from: usize) -> Vec<String> {
+        self.fake.runs()[from..]
+            .iter()
+            .filter_map(|r| r.command.iter().find_map(|a| a.split("/sdk/hooks/").nth(1)))
+            .map(|h| h.split_whitespace().next().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// Plans a refresh of `ws` (no change is made), runs it, and checks the change had the
+    /// planned tasks and ran the planned hooks in order.
+    async fn plan_then_refresh(&self) -> workshop_api::workshops::RefreshPlan {
+        let before = self.changes().await;
+        let plan = self.plan("ws").await.unwrap();
+        assert_eq!(self.changes().await, before, "a plan makes no change");
+        let runs = self.fake.runs().len();
+        let (change, status) = self.run(WorkshopAction::Refresh, &["ws"], Mode::Transactional).await;
+        assert_eq!(status, Status::Done);
+        let done: Vec<(String, String)> = {
+            let id = change.clone();
+            self.daemon
+                .engine
+                .send(Query(Box::new(move |st| {
+                    st.change_tasks(&id).iter().map(|t| (t.kind.clone(), t.summary.clone())).collect()
+                })))
+                .await
+                .unwrap()
+        };
+        let planned: Vec<(String, String)> =
+            plan.tasks.iter().map(|t| (t.kind.clone(), t.summary.clone())).collect();
+        assert_eq!(planned, done, "the plan's tasks are the refresh's");
+        let hooks: Vec<String> = plan.hooks.iter().map(|h| h.hook.clone()).collect();
+        assert_eq!(self.hooks_run(runs), hooks, "the planned hooks ran, in order");
+        plan
+    }
+}
+
+#[actix_rt::test]
+async fn a_refresh_plan_with_nothing_to_do_says_so_and_changes_nothing() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let h = launched_with_tools().await;
+    let before = h.changes().await;
+    let plan = h.plan("ws").await.unwrap();
+    assert!(plan.up_to_date, "{plan:?}");
+    assert_eq!((plan.rebuild_from, plan.sdks.len(), plan.tasks.len()), (None, 0, 0));
+    assert_eq!(h.changes().await, before, "unlike the refresh, no Done change either");
+    assert!(matches!(
+        h.request(WorkshopAction::Refresh, &["ws"], Mode::Transactional).await,
+        Err(WorkshopError::NoUpdates(_))
+    ));
+    // Refused as the refresh is.
+    assert_eq!(h.plan("nope").await.unwrap_err().to_string(), "workshop \"nope\" is not launched");
+    assert_eq!(h.run(WorkshopAction::Stop, &["ws"], Mode::Transactional).await.1, Status::Done);
+    assert_eq!(
+        h.plan("ws").await.unwrap_err().to_string(),
+        "cannot refresh: workshop \"ws\" currently \"Stopped\", must be \"Ready\""
+    );
+}
+
+#[actix_rt::test]
+async fn a_refresh_plan_of_a_changed_sdk_is_what_the_refresh_does() {
+    use workshop_api::workshops::SdkChange;
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let h = launched_with_tools().await;
+    h.write(".workshop/tools/sdk.yaml", "name: tools\nversion: \"2.0\"\n");
+    let plan = h.plan_then_refresh().await;
+    assert!(!plan.up_to_date);
+    let from = plan.rebuild_from.as_ref().unwrap();
+    assert_eq!(
+        (from.base.as_str(), from.fingerprint.as_str(), from.changed),
+        ("ubuntu@22.04", "f00d", false)
+    );
+    let sdks: Vec<_> = plan.sdks.iter().map(|s| (s.name.as_str(), s.change, s.source.as_str())).collect();
+    assert_eq!(sdks, [("system", SdkChange::Kept, "system"), ("tools", SdkChange::Reinstalled, "project")]);
+    assert_eq!(plan.sdks[0].old_revision, plan.sdks[0].new_revision);
+    assert_eq!(
+        (plan.sdks[1].old_revision.as_deref(), plan.sdks[1].new_revision.as_deref()),
+        (Some("x1"), None)
+    );
+    let hooks: Vec<(&str, &str)> = plan.hooks.iter().map(|h| (h.sdk.as_str(), h.hook.as_str())).collect();
+    assert_eq!(
+        hooks,
+        [
+            ("system", "save-state"),
+            ("tools", "save-state"),
+            ("system", "setup-base"),
+            ("tools", "setup-base"),
+            ("system", "setup-project"),
+            ("tools", "setup-project"),
+            ("system", "restore-state"),
+            ("tools", "restore-state"),
+            ("system", "check-health"),
+            ("tools", "check-health"),
+        ]
+    );
+    let msg = GetWorkshop { user: h.user.clone(), project_id: h.project_id.clone(), name: "ws".into() };
+    let info = h.daemon.workshops.send(msg).await.unwrap().unwrap();
+    assert_eq!(info.sdks[1].revision, "x2");
+    assert!(h.plan("ws").await.unwrap().up_to_date, "nothing left to do");
+}
+
+#[actix_rt::test]
+async fn a_refresh_plan_of_an_added_and_a_removed_sdk_is_what_the_refresh_does() {
+    use workshop_api::workshops::SdkChange;
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let h = launched_with_tools().await;
+    h.write(".workshop/other/sdk.yaml", "name: other\nversion: \"1.0\"\n");
+    h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: project-other\n");
+    let plan = h.plan_then_refresh().await;
+    let sdks: Vec<_> = plan
+        .sdks
+        .iter()
+        .map(|s| (s.name.as_str(), s.change, s.old_revision.as_deref().is_some(), s.new_revision.is_some()))
+        .collect();
+    assert_eq!(
+        sdks,
+        [
+            ("system", SdkChange::Kept, true, true),
+            ("other", SdkChange::Added, false, false),
+            ("tools", SdkChange::Removed, true, false),
+        ]
+    );
+    // Only the kept SDK's state is saved and restored; the removed one's hooks do not run.
+    let hooks: Vec<(&str, &str)> = plan.hooks.iter().map(|h| (h.sdk.as_str(), h.hook.as_str())).collect();
+    assert_eq!(
+        hooks,
+        [
+            ("system", "save-state"),
+            ("system", "setup-base"),
+            ("other", "setup-base"),
+            ("system", "setup-project"),
+            ("other", "setup-project"),
+            ("system", "restore-state"),
+            ("system", "check-health"),
+            ("other", "check-health"),
+        ]
+    );
+    let msg = GetWorkshop { user: h.user.clone(), project_id: h.project_id.clone(), name: "ws".into() };
+    let info = h.daemon.workshops.send(msg).await.unwrap().unwrap();
+    let names: Vec<&str> = info.sdks.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["system", "other"]);
+}

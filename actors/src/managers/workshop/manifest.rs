@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use sha3::{Digest, Sha3_384};
 use workshop_api::definition::WorkshopFile;
+use workshop_api::workshops::{SdkChange, SdkPlan};
 
 use super::handlers::FORMAT_REVISION;
 use crate::managers::sdk::spec::{self as sdk_spec, SdkSource};
@@ -109,6 +110,50 @@ pub fn source_kind(source: &SdkSource) -> &'static str {
         SdkSource::Sketch => "sketch",
         SdkSource::Store { .. } => "store",
     }
+}
+
+/// What a refresh does with each SDK: `installed` the SDKs in the workshop now, `wanted`
+/// those of the definition in install order, `current` their manifest now (the trees they
+/// would be installed from). Installed ones first, in the new order, then the removed ones.
+pub fn sdk_changes(
+    installed: &[sdk_spec::Installed],
+    wanted: &[sdk_spec::SdkSpec],
+    current: &Manifest,
+) -> Vec<SdkPlan> {
+    let mut plans = Vec::new();
+    for sdk in wanted {
+        let source = source_kind(&sdk.source).to_string();
+        let tree = current.sdks.iter().find(|m| m.name == sdk.name).map(|m| m.tree.as_str());
+        let store_revision = match &sdk.source {
+            SdkSource::Store { resolved: Some(r) } => Some(r.revision.to_string()),
+            _ => None,
+        };
+        let old = installed.iter().find(|i| i.name == sdk.name);
+        let (change, new_revision) = match old {
+            None => (SdkChange::Added, store_revision),
+            Some(old) if Some(old.tree.as_str()) == tree && source_kind(&old.source) == source => {
+                (SdkChange::Kept, Some(old.revision.clone()))
+            }
+            Some(_) => (SdkChange::Reinstalled, store_revision),
+        };
+        plans.push(SdkPlan {
+            name: sdk.name.clone(),
+            change,
+            source,
+            old_revision: old.map(|o| o.revision.clone()),
+            new_revision,
+        });
+    }
+    for old in installed.iter().filter(|i| !wanted.iter().any(|w| w.name == i.name)) {
+        plans.push(SdkPlan {
+            name: old.name.clone(),
+            change: SdkChange::Removed,
+            source: source_kind(&old.source).to_string(),
+            old_revision: Some(old.revision.clone()),
+            new_revision: None,
+        });
+    }
+    plans
 }
 
 /// For each SDK of `file` (by its name inside the workshop), its plugs and slots as canonical

@@ -100,6 +100,15 @@ pub struct GetActions {
     pub name: String,
 }
 
+/// What `refresh` of one workshop would do, changing nothing.
+#[derive(Message)]
+#[rtype(result = "Result<workshop_api::workshops::RefreshPlan, WorkshopError>")]
+pub struct PlanRefresh {
+    pub user: UserRef,
+    pub project_id: String,
+    pub name: String,
+}
+
 /// Launch, start, stop or remove workshops: the id of the change doing it.
 #[derive(Message)]
 #[rtype(result = "Result<ChangeId, WorkshopError>")]
@@ -251,6 +260,14 @@ impl Handler<ChangeWorkshops> for WorkshopManager {
     fn handle(&mut self, msg: ChangeWorkshops, _ctx: &mut Context<Self>) -> Self::Result {
         let deps = self.deps();
         Box::pin(async move { change_workshops(&deps, msg).await })
+    }
+}
+
+impl Handler<PlanRefresh> for WorkshopManager {
+    type Result = ResponseFuture<Result<workshop_api::workshops::RefreshPlan, WorkshopError>>;
+    fn handle(&mut self, msg: PlanRefresh, _ctx: &mut Context<Self>) -> Self::Result {
+        let deps = self.deps();
+        Box::pin(async move { refresh_plan(&deps, &msg.user, &msg.project_id, &msg.name).await })
     }
 }
 

@@ -289,6 +289,24 @@ mod tests {
         command().debug_assert();
     }
 
+    /// The candidates for the last word of `line`.
+    fn completed(line: &[&str]) -> Vec<String> {
+        let args = line.iter().map(std::ffi::OsString::from).collect();
+        let found = clap_complete::engine::complete(&mut command(), args, line.len() - 1, None).unwrap();
+        found.into_iter().map(|c| c.get_value().to_string_lossy().into_owned()).collect()
+    }
+
+    #[test]
+    fn refresh_offers_plan_and_its_formats_and_launch_does_not() {
+        let flags = completed(&["workshop", "refresh", "--"]);
+        for flag in ["--plan", "--format", "--wait-on-error", "--abort"] {
+            assert!(flags.iter().any(|f| f == flag), "{flag} in {flags:?}");
+        }
+        let launch = completed(&["workshop", "launch", "--"]);
+        assert!(!launch.iter().any(|f| f == "--plan" || f == "--format"), "{launch:?}");
+        assert_eq!(completed(&["workshop", "refresh", "--plan", "--format", ""]), ["table", "json", "yaml"]);
+    }
+
     #[test]
     fn scripts_call_back_into_the_binary() {
         for shell in [clap_complete::Shell::Bash, clap_complete::Shell::Zsh, clap_complete::Shell::Fish] {

@@ -25,7 +25,7 @@ use crate::cmd::connections::ConnectionsArgs;
 use crate::cmd::exec::{ActionsArgs, ExecFlags, ShellArgs};
 use crate::cmd::info::InfoArgs;
 use crate::cmd::init::InitArgs;
-use crate::cmd::lifecycle::{ModeArgs, NamesArgs, RestoreArgs};
+use crate::cmd::lifecycle::{ModeArgs, NamesArgs, RefreshArgs, RestoreArgs};
 use crate::cmd::list::ListArgs;
 use crate::cmd::warnings::WarningsArgs;
 use crate::context::Ctx;
@@ -51,7 +51,7 @@ enum Command {
     /// Construct one or many workshops using their definitions
     Launch(ModeArgs),
     /// Update workshops according to their definitions
-    Refresh(ModeArgs),
+    Refresh(RefreshArgs),
     /// Rebuild workshops from their last launch or refresh
     Restore(RestoreArgs),
     /// Start stopped workshops
@@ -237,6 +237,23 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(args)
+    }
+
+    #[test]
+    fn refresh_plan_takes_a_format_and_no_mode() {
+        let cli = parse(&["workshop", "refresh", "--plan", "--format", "yaml", "a", "b"]).unwrap();
+        let Some(Command::Refresh(args)) = cli.command else { panic!("not refresh") };
+        assert!(args.plan);
+        assert_eq!(args.format, crate::cmd::Format::Yaml);
+        assert_eq!(args.mode.names, ["a", "b"]);
+        for refused in [
+            &["workshop", "refresh", "--format", "json"][..],
+            &["workshop", "refresh", "--plan", "--abort"],
+            &["workshop", "refresh", "--plan", "--no-wait"],
+            &["workshop", "launch", "--plan"],
+        ] {
+            assert!(parse(refused).is_err(), "{refused:?}");
+        }
     }
 
     #[test]

@@ -3,9 +3,12 @@
 use anyhow::bail;
 use clap::Args;
 use workshop_api::ErrorKind;
-use workshop_api::workshops::{Mode, RefreshOption, WorkshopAction, WorkshopOptions, WorkshopsRequest};
+use workshop_api::workshops::{
+    Mode, RefreshOption, RefreshPlan, SdkChange, WorkshopAction, WorkshopOptions, WorkshopsRequest,
+};
 use workshop_client::ClientError;
 
+use crate::cmd::Format;
 use crate::context::{Ctx, quoted};
 use crate::messages;
 use crate::wait::{self, Outcome, WaitOptions};
@@ -50,6 +53,19 @@ impl ModeArgs {
     fn resume_verb(&self) -> &'static str {
         if self.resume { "continue" } else { "abort" }
     }
+}
+
+/// Flags of `refresh`: those of `launch`, and `--plan`.
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    #[command(flatten)]
+    pub mode: ModeArgs,
+    /// Print what the refresh would do (SDKs, hooks, tasks), changing nothing
+    #[arg(long, conflicts_with_all = ["wait_on_error", "resume", "abort", "no_wait", "verbose"])]
+    pub plan: bool,
+    /// Output format of "--plan"
+    #[arg(long, value_enum, default_value_t = Format::Table, requires = "plan")]
+    pub format: Format,
 }
 
 /// Flags of `restore`.
@@ -131,7 +147,11 @@ pub fn launch(ctx: &Ctx, args: &ModeArgs) -> anyhow::Result<()> {
 }
 
 /// `workshop refresh`.
-pub fn refresh(ctx: &Ctx, args: &ModeArgs) -> anyhow::Result<()> {
+pub fn refresh(ctx: &Ctx, args: &RefreshArgs) -> anyhow::Result<()> {
+    if args.plan {
+        return refresh_plan(ctx, &args.mode.names, args.format);
+    }
+    let args = &args.mode;
     let project = ctx.project()?;
     let names = ctx.names_or_single(&project, &args.names)?;
     if args.mode() != Mode::Transactional && names.len() > 1 {
@@ -160,6 +180,82 @@ pub fn refresh(ctx: &Ctx, args: &ModeArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `workshop refresh --plan`: what `refresh` of the same workshops would do, one plan each.
+fn refresh_plan(ctx: &Ctx, names: &[String], format: Format) -> anyhow::Result<()> {
+    let project = ctx.project()?;
+    let mut names = ctx.names_or_single(&project, names)?;
+    let mut seen = std::collections::BTreeSet::new();
+    names.retain(|n| seen.insert(n.clone()));
+    for name in &names {
+        name.parse::<workshop_api::ids::WorkshopName>()?;
+    }
+    let mut plans = Vec::new();
+    for name in &names {
+        match ctx.client.refresh_plan(&project.id, name) {
+            Ok(plan) => plans.push(plan),
+            Err(e) if e.conflict().is_some() => return Err(in_progress("refresh", e, names.as_slice())),
+            Err(e) if e.is_communication() => return Err(e.into()),
+            Err(e) => bail!("cannot refresh {name:?}: {e}"),
+        }
+    }
+    match format.data(&plans)? {
+        Some(data) => print!("{data}"),
+        None => print!("{}", render_plans(&plans)),
+    }
+    Ok(())
+}
+
+/// The plans for people: per workshop, what it is rebuilt from, its SDKs, the hooks in order.
+fn render_plans(plans: &[RefreshPlan]) -> String {
+    let mut out = String::new();
+    for plan in plans {
+        let ws = &plan.workshop;
+        if plan.up_to_date {
+            out.push_str(&format!("no updates available for {ws:?}\n"));
+            continue;
+        }
+        out.push_str(&format!("refresh of {ws:?}:\n"));
+        if let Some(from) = &plan.rebuild_from {
+            let short: String = from.fingerprint.chars().take(12).collect();
+            let changed = if from.changed { ", a new image" } else { "" };
+            out.push_str(&format!("  rebuilt from: base {} (image {short}{changed})\n", from.base));
+        }
+        if !plan.sdks.is_empty() {
+            let mut table = crate::table::Table::new(&["", "", "", ""]);
+            for sdk in &plan.sdks {
+                let change = match sdk.change {
+                    SdkChange::Kept => "kept",
+                    SdkChange::Reinstalled => "reinstalled",
+                    SdkChange::Added => "added",
+                    SdkChange::Removed => "removed",
+                };
+                let revisions = match (&sdk.old_revision, &sdk.new_revision, sdk.change) {
+                    (Some(old), _, SdkChange::Removed) => format!("rev {old}"),
+                    (Some(old), Some(new), _) if old == new => format!("rev {old}"),
+                    (old, new, _) => format!(
+                        "rev {} -> {}",
+                        old.as_deref().unwrap_or("-"),
+                        new.as_deref().unwrap_or("(new)")
+                    ),
+                };
+                table.row(vec![sdk.name.clone(), change.into(), sdk.source.clone(), revisions]);
+            }
+            out.push_str("  sdks:\n");
+            for line in table.render(false, false).lines() {
+                out.push_str(&format!("    {}\n", line.trim_end()));
+            }
+        }
+        if !plan.hooks.is_empty() {
+            out.push_str("  hooks, in order:\n");
+            for (i, hook) in plan.hooks.iter().enumerate() {
+                out.push_str(&format!("    {}. {} of {}\n", i + 1, hook.hook, hook.sdk));
+            }
+        }
+        out.push_str(&format!("  tasks: {} (\"--format json\" lists them)\n", plan.tasks.len()));
+    }
+    out
 }
 
 /// How `refresh` reports a refused request.
@@ -284,6 +380,41 @@ mod tests {
     use workshop_client::ApiError;
 
     use super::*;
+
+    #[test]
+    fn plans_for_people() {
+        let plans: Vec<RefreshPlan> = serde_json::from_value(json!([
+            {"workshop": "same", "up-to-date": true},
+            {
+                "workshop": "dev",
+                "up-to-date": false,
+                "rebuild-from": {"base": "ubuntu@24.04", "fingerprint": "0123456789abcdef", "changed": true},
+                "sdks": [
+                    {"name": "system", "change": "kept", "source": "system", "old-revision": "1", "new-revision": "1"},
+                    {"name": "go", "change": "reinstalled", "source": "store", "old-revision": "12", "new-revision": "14"},
+                    {"name": "tools", "change": "added", "source": "project"},
+                    {"name": "old", "change": "removed", "source": "project", "old-revision": "x3"}
+                ],
+                "hooks": [{"sdk": "system", "hook": "save-state"}, {"sdk": "go", "hook": "setup-base"}],
+                "tasks": [{"kind": "download-base", "summary": "Download base"}]
+            }
+        ]))
+        .unwrap();
+        let text = render_plans(&plans);
+        let want = "no updates available for \"same\"\n\
+                    refresh of \"dev\":\n\
+                    \x20 rebuilt from: base ubuntu@24.04 (image 0123456789ab, a new image)\n\
+                    \x20 sdks:\n\
+                    \x20   system  kept         system   rev 1\n\
+                    \x20   go      reinstalled  store    rev 12 -> 14\n\
+                    \x20   tools   added        project  rev - -> (new)\n\
+                    \x20   old     removed      project  rev x3\n\
+                    \x20 hooks, in order:\n\
+                    \x20   1. save-state of system\n\
+                    \x20   2. setup-base of go\n\
+                    \x20 tasks: 1 (\"--format json\" lists them)\n";
+        assert_eq!(text, want, "{text}");
+    }
 
     fn conflict(kind: &str, status: &str) -> ClientError {
         ClientError::Api(ApiError {
