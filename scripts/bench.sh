@@ -17,5 +17,7 @@ ensure_user workshop-test
 WORKSHOP_TEST_LXD=1 WORKSHOP_TEST_USER=workshop-test cargo bench -p workshop-integration --bench workshops
 log "SDK launch, refresh, restore and mounts vs lxc"
 WORKSHOP_TEST_LXD=1 WORKSHOP_TEST_USER=workshop-test cargo bench -p workshop-integration --bench changes
+log "tunnel throughput vs an LXD proxy device"
+WORKSHOP_TEST_LXD=1 WORKSHOP_TEST_USER=workshop-test cargo bench -p workshop-integration --bench tunnels
 log "LXD client vs lxc"
 cargo bench -p workshop-actors --bench lxd
