@@ -71,6 +71,8 @@ backend_messages! {
     UnstashInstance { target: Target } -> () => |b, m| b.unstash(&m.target);
     /// Deletes a workshop's stash.
     DeleteStash { target: Target } -> () => |b, m| b.delete_stash(&m.target);
+    /// Gives a rebuilt workshop its stash's machine id.
+    KeepMachineId { target: Target } -> () => |b, m| b.keep_machine_id(&m.target);
     /// Starts a workshop.
     StartInstance { target: Target } -> () => |b, m| b.start(&m.target);
     /// Waits for a started workshop's init system.

@@ -279,6 +279,10 @@ impl Backend for FakeBackend {
         Ok(())
     }
 
+    async fn keep_machine_id(&self, target: &Target) -> Result<(), BackendError> {
+        self.call("keep-machine-id", &target.instance_name())
+    }
+
     async fn start(&self, target: &Target) -> Result<(), BackendError> {
         self.call("start", &target.instance_name())?;
         self.with_instance(target, |i| {

@@ -204,6 +204,10 @@ impl Backend for LxdBackend {
         self.delete_stashed(target).await
     }
 
+    async fn keep_machine_id(&self, target: &Target) -> Result<(), BackendError> {
+        self.copy_machine_id(target).await
+    }
+
     async fn start(&self, target: &Target) -> Result<(), BackendError> {
         self.start_instance(target).await
     }

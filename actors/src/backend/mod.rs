@@ -85,6 +85,11 @@ pub trait Backend {
     async fn unstash(&self, target: &Target) -> Result<(), BackendError>;
     /// Deletes the stash; none is fine.
     async fn delete_stash(&self, target: &Target) -> Result<(), BackendError>;
+    /// Gives the rebuilt (stopped, never started) instance the machine id of its stash, so
+    /// that a refresh or restore keeps the workshop's identity (journal, D-Bus, licences tied
+    /// to it), as the reference does. A stash without a valid id (none yet, not a regular
+    /// file, not 32 hex digits) leaves the new instance to make its own.
+    async fn keep_machine_id(&self, target: &Target) -> Result<(), BackendError>;
     /// Starts the instance; returns once it runs, its init system possibly still booting
     /// (see [`Backend::wait_ready`]). Running is fine.
     async fn start(&self, target: &Target) -> Result<(), BackendError>;

@@ -126,6 +126,7 @@ fn f04_a_local_sdk_update_is_applied() {
     );
     w(&d, &p, &["launch", "ws-refresh", "ws-refresh-sdk"]).ok();
     let before = listed_hash(&d, &p, "ws-refresh-sdk");
+    let id = machine_id(&d, &p, "ws-refresh-sdk");
 
     p.write(".workshop/test-sdk-basic-2/hooks/setup-project", "echo \"setup-project v2\"\n");
     let refresh = w(&d, &p, &["refresh", "ws-refresh-sdk"]);
@@ -141,9 +142,17 @@ fn f04_a_local_sdk_update_is_applied() {
     let hook = "/var/lib/workshop/sdk/test-sdk-basic-2/sdk/hooks/setup-project";
     assert!(w(&d, &p, &["exec", "ws-refresh-sdk", "--", "cat", hook]).ok().contains("setup-project v2"));
     assert_ne!(listed_hash(&d, &p, "ws-refresh-sdk"), before);
+    assert_eq!(machine_id(&d, &p, "ws-refresh-sdk"), id, "a refresh keeps the machine id");
     // The stash is gone; the other workshop was not touched.
     assert_eq!(p.instances().iter().filter(|i| i.starts_with("stash-")).count(), 0, "{:?}", p.instances());
     assert!(w(&d, &p, &["list"]).has_line(r"^ws-refresh\s+Ready\s+-$"));
+}
+
+/// The machine id of workshop `ws`, checked to be one.
+fn machine_id(d: &Daemon, p: &Project, ws: &str) -> String {
+    let id = w(d, p, &["exec", ws, "--", "cat", "/etc/machine-id"]).ok().trim().to_string();
+    assert!(id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()), "{ws}: {id:?}");
+    id
 }
 
 /// F-06: a failed refresh is rolled back to the workshop as it was, with a file written
@@ -256,7 +265,7 @@ fn f10_restore_discards_changes_made_inside() {
     let _lxd = lxd_shared();
     let ws = "ws-restore";
     let (d, p) = basic_workshop("f10", ws);
-    let hash = listed_hash(&d, &p, ws);
+    let (hash, id) = (listed_hash(&d, &p, ws), machine_id(&d, &p, ws));
     w(&d, &p, &["exec", "--", "touch", "/home/workshop/sentinel"]).ok();
     w(&d, &p, &["exec", "--", "test", "-f", "/home/workshop/sentinel"]).ok();
     p.write(".workshop/test-sdk-basic-2/hooks/setup-project", "echo \"setup-project v2\"\n");
@@ -269,6 +278,7 @@ fn f10_restore_discards_changes_made_inside() {
     let hook = "/var/lib/workshop/sdk/test-sdk-basic-2/sdk/hooks/setup-project";
     assert!(!w(&d, &p, &["exec", "--", "cat", hook]).ok().contains("v2"));
     assert_eq!(listed_hash(&d, &p, ws), hash);
+    assert_eq!(machine_id(&d, &p, ws), id, "a restore keeps the machine id");
     assert_eq!(p.instances().iter().filter(|i| i.starts_with("stash-")).count(), 0, "{:?}", p.instances());
 }
 

@@ -29,6 +29,18 @@ const STOP_POLL: Duration = Duration::from_millis(200);
 /// after a failed start), and how often to ask.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 const BUSY_RETRY: Duration = Duration::from_millis(500);
+/// Where systemd keeps the machine id (`/var/lib/dbus/machine-id` links to it in the image).
+const MACHINE_ID: &str = "/etc/machine-id";
+/// How long reading it from a stash may take.
+const MACHINE_ID_WAIT: Duration = Duration::from_secs(10);
+
+/// The machine id `body` holds: 32 lowercase hex digits and an optional newline, nothing else.
+fn machine_id(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let id = text.strip_suffix('\n').unwrap_or(text);
+    let valid = id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    valid.then(|| id.to_string())
+}
 
 impl LxdBackend {
     /// A client scoped to the user's instances project.
@@ -184,6 +196,36 @@ impl LxdBackend {
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(lxd_error(&format!("delete the stash of workshop {:?}", target.name), e)),
         }
+    }
+
+    /// Pushes the stash's `/etc/machine-id` into the rebuilt instance, when it is a regular
+    /// file holding a valid id. The guest wrote that file: whatever else it is (missing, a
+    /// link, too big for the client, a FIFO that LXD would wait on for ever) is left behind
+    /// after a bounded wait, and the rebuilt instance makes its own id.
+    pub(super) async fn copy_machine_id(&self, target: &Target) -> Result<(), BackendError> {
+        let client = self.instances_client(&target.user);
+        let (name, stash) = (target.instance_name(), target.stash_name());
+        let what = format!("keep the machine id of workshop {:?}", target.name);
+        let id = match tokio::time::timeout(MACHINE_ID_WAIT, client.pull_file(&stash, MACHINE_ID)).await {
+            Ok(Ok((_, lxd::FileContent::File(body)))) => machine_id(&body),
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) if e.is_not_found() => None,
+            Ok(Err(e)) => {
+                warn!(workshop = %target.name, error = %e, "cannot read the stash's machine id");
+                None
+            }
+            Err(_) => {
+                warn!(workshop = %target.name, "reading the stash's machine id timed out");
+                None
+            }
+        };
+        let Some(id) = id else {
+            debug!(workshop = %target.name, "no valid machine id in the stash; the rebuilt instance makes its own");
+            return Ok(());
+        };
+        let options = lxd::PushOptions::owned(0, 0, 0o444);
+        let upload = lxd::Upload::Bytes(format!("{id}\n").into_bytes().into());
+        client.push_file(&name, MACHINE_ID, upload, &options).await.map_err(|e| lxd_error(&what, e))
     }
 
     pub(super) async fn delete_instance(&self, target: &Target) -> Result<(), BackendError> {
@@ -450,4 +492,30 @@ async fn wait_for_init(client: &Client, name: &str) -> Result<(), String> {
         actix_rt::time::sleep(INIT_RETRY.min(deadline.saturating_duration_since(Instant::now()))).await;
     }
     Err(format!("the init system did not come up within {} s ({last})", INIT_TIMEOUT.as_secs()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::machine_id;
+
+    #[test]
+    fn only_a_well_formed_machine_id_is_kept() {
+        let id = "0123456789abcdef0123456789abcdef";
+        assert_eq!(machine_id(format!("{id}\n").as_bytes()).as_deref(), Some(id));
+        assert_eq!(machine_id(id.as_bytes()).as_deref(), Some(id));
+        for bad in [
+            String::new(),
+            "\n".to_string(),
+            "uninitialized\n".to_string(),
+            format!("{}\n", id.to_uppercase()),
+            format!("{id}\n\n"),
+            format!("{id}0\n"),
+            format!(" {id}"),
+            format!("{}\n", &id[..31]),
+            "root:*:20228:0:99999:7:::\n".to_string(),
+        ] {
+            assert_eq!(machine_id(bad.as_bytes()), None, "{bad:?}");
+        }
+        assert_eq!(machine_id(&[0xff; 33]), None);
+    }
 }

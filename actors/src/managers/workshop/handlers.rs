@@ -192,13 +192,14 @@ pub async fn create_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
 }
 
 /// Rebuilds a workshop whose instance is stashed: a new instance as a launch makes it (its
-/// apt cache made again if it went).
+/// apt cache made again if it went), with the stash's machine id.
 pub async fn rebuild_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
     let apt = env.workshop_cache(&t).join("apt");
     make_user_dir(&apt, t.user.uid, t.user.gid, 0o755)
         .map_err(|e| format!("cannot create {}: {e}", apt.display()))?;
-    create_workshop(ctx, env).await
+    create_workshop(ctx, env.clone()).await?;
+    env.call(KeepMachineId { target: t.backend() }).await
 }
 
 /// Sets the stopped instance aside (renamed), so that the workshop can be rebuilt.

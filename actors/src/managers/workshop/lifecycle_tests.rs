@@ -1082,3 +1082,31 @@ async fn a_refresh_plan_of_an_added_and_a_removed_sdk_is_what_the_refresh_does()
     let names: Vec<&str> = info.sdks.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["system", "other"]);
 }
+
+#[actix_rt::test]
+async fn a_rebuilt_workshop_keeps_its_machine_id_before_its_first_start() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let h = launched_with_tools().await;
+    h.write(".workshop/tools/sdk.yaml", "name: tools\nversion: \"2.0\"\n");
+    let from = h.fake.calls().len();
+    let (_, status) = h.run(WorkshopAction::Refresh, &["ws"], Mode::Transactional).await;
+    assert_eq!(status, Status::Done);
+    let calls = h.fake.calls()[from..].to_vec();
+    let at = |op: &str| {
+        calls
+            .iter()
+            .position(|c| c.split_whitespace().next() == Some(op))
+            .unwrap_or_else(|| panic!("{op}: {calls:?}"))
+    };
+    assert!(at("stash") < at("create"), "{calls:?}");
+    assert!(at("create") < at("keep-machine-id"), "{calls:?}");
+    assert!(at("keep-machine-id") < at("start"), "{calls:?}");
+    // A restore rebuilds too.
+    let from = h.fake.calls().len();
+    let change = h.restore(&["ws"]).await.unwrap();
+    assert_eq!(h.settled(&change).await, Status::Done);
+    assert!(h.fake.calls()[from..].iter().any(|c| c.starts_with("keep-machine-id ")), "{:?}", h.fake.calls());
+}
