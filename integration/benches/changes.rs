@@ -86,7 +86,8 @@ fn main() {
     }
     report("refresh-nothing-to-do (target < 300 ms)", ours, raw);
 
-    // Disconnect and connect of a mount on the running workshop vs lxc device remove/add.
+    // Disconnect and connect of a mount on the running workshop vs lxc device remove/add (one
+    // argument would name the slot system:data, as the reference does).
     let plug = "s0/bench-a:data";
     let (mut off, mut on, mut raw_off, mut raw_on) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..QUICK_RUNS {
@@ -94,7 +95,7 @@ fn main() {
             w(&["disconnect", plug]).ok();
         }));
         on.push(timed(|| {
-            w(&["connect", plug]).ok();
+            w(&["connect", plug, ":mount"]).ok();
         }));
         let source = format!("source={}", data.display());
         raw_on.push(timed(|| {
