@@ -204,7 +204,7 @@ pub struct RefreshPlan {
     /// `true` when the workshop is built from what its definition gives now: the refresh
     /// answers `no updates available` and the lists below are empty.
     pub up_to_date: bool,
-    /// What the rebuilt instance starts from (there are no per-SDK snapshots yet).
+    /// What the rebuilt instance starts from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rebuild_from: Option<RebuildFrom>,
     /// The SDKs before and after, installed ones in the new install order, then removed ones.
@@ -227,6 +227,14 @@ pub struct RebuildFrom {
     pub fingerprint: String,
     /// Whether the image differs from the one the workshop was built from.
     pub changed: bool,
+    /// The layer snapshot it is a copy of, when one holds its first SDKs as the definition
+    /// gives them now (else the base's template or image).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+    /// The SDKs whose layers come with that snapshot (their `setup-base` is not run again),
+    /// in install order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reused: Vec<String>,
 }
 
 /// What a refresh does with one SDK.

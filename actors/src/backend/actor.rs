@@ -73,6 +73,14 @@ backend_messages! {
     DeleteStash { target: Target } -> () => |b, m| b.delete_stash(&m.target);
     /// Gives a rebuilt workshop its stash's machine id.
     KeepMachineId { target: Target } -> () => |b, m| b.keep_machine_id(&m.target);
+    /// The deepest existing layer snapshot of those named (deepest first).
+    FindSnapshot { user: String, names: Vec<String>, mark_used: bool } -> Option<String>
+        => |b, m| b.find_snapshot(&m.user, &m.names, m.mark_used);
+    /// Keeps a workshop's filesystem as a layer snapshot.
+    TakeSnapshot { target: Target, name: String } -> () => |b, m| b.take_snapshot(&m.target, &m.name);
+    /// Deletes unused layer snapshots past their cool-down.
+    CollectSnapshots { user: Option<String>, cooldown: std::time::Duration } -> Vec<String>
+        => |b, m| b.collect_snapshots(m.user.as_deref(), m.cooldown);
     /// Starts a workshop.
     StartInstance { target: Target } -> () => |b, m| b.start(&m.target);
     /// Waits for a started workshop's init system.

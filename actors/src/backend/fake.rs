@@ -35,6 +35,8 @@ struct Inner {
     pool_full: bool,
     /// Templates, as (user, name).
     templates: Vec<(String, String)>,
+    /// Layer snapshots, as (user, name), with the files of the instance they were taken of.
+    snapshots: BTreeMap<(String, String), BTreeMap<String, GuestFile>>,
     profiles: BTreeMap<(Target, String), BTreeMap<String, Device>>,
     gpus: Vec<crate::lxd::GpuCard>,
 }
@@ -69,6 +71,11 @@ impl FakeBackend {
     /// Gives `user` a template `name` (for `workshop du` and `prune`).
     pub fn add_template(&self, user: &str, name: &str) {
         self.inner.borrow_mut().templates.push((user.to_string(), name.to_string()));
+    }
+
+    /// The names of `user`'s layer snapshots.
+    pub fn snapshots(&self, user: &str) -> Vec<String> {
+        self.inner.borrow().snapshots.keys().filter(|(u, _)| u == user).map(|(_, n)| n.clone()).collect()
     }
 
     /// Makes the system check report a full storage pool (or not).
@@ -231,13 +238,34 @@ impl Backend for FakeBackend {
         self.call("create", &target.instance_name())?;
         let mut config = spec.config.clone();
         config.insert("image".into(), spec.image.clone());
-        self.inner.borrow_mut().instances.entry(target.clone()).or_insert_with(|| Instance {
-            target: target.clone(),
-            running: false,
-            autostart: false,
-            config,
-            devices: spec.devices.clone(),
-        });
+        let mut inner = self.inner.borrow_mut();
+        if inner.instances.contains_key(target) {
+            return Ok(());
+        }
+        // A copy of a snapshot has its files.
+        if let Some(snapshot) = &spec.snapshot {
+            let key = (target.user.clone(), snapshot.clone());
+            let files = inner.snapshots.get(&key).cloned().ok_or_else(|| {
+                BackendError::Lxd(format!(
+                    "cannot create {}: no snapshot {snapshot:?}",
+                    target.instance_name()
+                ))
+            })?;
+            config.insert("snapshot".into(), snapshot.clone());
+            for (path, file) in files {
+                inner.files.insert((target.clone(), path), file);
+            }
+        }
+        inner.instances.insert(
+            target.clone(),
+            Instance {
+                target: target.clone(),
+                running: false,
+                autostart: false,
+                config,
+                devices: spec.devices.clone(),
+            },
+        );
         Ok(())
     }
 
@@ -281,6 +309,63 @@ impl Backend for FakeBackend {
 
     async fn keep_machine_id(&self, target: &Target) -> Result<(), BackendError> {
         self.call("keep-machine-id", &target.instance_name())
+    }
+
+    async fn find_snapshot(
+        &self,
+        user: &str,
+        names: &[String],
+        _mark_used: bool,
+    ) -> Result<Option<String>, BackendError> {
+        self.call("find-snapshot", &names.join(","))?;
+        let inner = self.inner.borrow();
+        Ok(names.iter().find(|n| inner.snapshots.contains_key(&(user.to_string(), n.to_string()))).cloned())
+    }
+
+    async fn take_snapshot(&self, target: &Target, name: &str) -> Result<(), BackendError> {
+        self.call("take-snapshot", name)?;
+        let mut inner = self.inner.borrow_mut();
+        if !inner.instances.contains_key(target) {
+            return Err(BackendError::NotLaunched(target.name.clone()));
+        }
+        let files: BTreeMap<String, GuestFile> = inner
+            .files
+            .iter()
+            .filter(|((t, _), _)| t == target)
+            .map(|((_, p), f)| (p.clone(), f.clone()))
+            .collect();
+        inner.snapshots.entry((target.user.clone(), name.to_string())).or_insert(files);
+        Ok(())
+    }
+
+    async fn collect_snapshots(
+        &self,
+        user: Option<&str>,
+        _cooldown: Duration,
+    ) -> Result<Vec<String>, BackendError> {
+        self.call("collect-snapshots", user.unwrap_or("*"))?;
+        let mut inner = self.inner.borrow_mut();
+        let referenced: Vec<(String, String)> = inner
+            .instances
+            .values()
+            .chain(inner.stashes.values())
+            .flat_map(|i| {
+                i.config
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(SNAPSHOT_REF_PREFIX))
+                    .map(|(_, v)| (i.target.user.clone(), v.clone()))
+            })
+            .collect();
+        let gone: Vec<(String, String)> = inner
+            .snapshots
+            .keys()
+            .filter(|k| user.is_none_or(|u| k.0 == u) && !referenced.contains(k))
+            .cloned()
+            .collect();
+        for key in &gone {
+            inner.snapshots.remove(key);
+        }
+        Ok(gone.into_iter().map(|(_, name)| name).collect())
     }
 
     async fn start(&self, target: &Target) -> Result<(), BackendError> {

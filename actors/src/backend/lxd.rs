@@ -16,6 +16,7 @@ pub mod origin;
 mod profiles;
 mod ready;
 mod search;
+mod snapshots;
 mod space;
 mod templates;
 mod users;
@@ -206,6 +207,27 @@ impl Backend for LxdBackend {
 
     async fn keep_machine_id(&self, target: &Target) -> Result<(), BackendError> {
         self.copy_machine_id(target).await
+    }
+
+    async fn find_snapshot(
+        &self,
+        user: &str,
+        names: &[String],
+        mark_used: bool,
+    ) -> Result<Option<String>, BackendError> {
+        self.find_layer_snapshot(user, names, mark_used).await
+    }
+
+    async fn take_snapshot(&self, target: &Target, name: &str) -> Result<(), BackendError> {
+        self.take_layer_snapshot(target, name).await
+    }
+
+    async fn collect_snapshots(
+        &self,
+        user: Option<&str>,
+        cooldown: std::time::Duration,
+    ) -> Result<Vec<String>, BackendError> {
+        self.collect_layer_snapshots(user, cooldown).await
     }
 
     async fn start(&self, target: &Target) -> Result<(), BackendError> {

@@ -90,6 +90,26 @@ pub trait Backend {
     /// to it), as the reference does. A stash without a valid id (none yet, not a regular
     /// file, not 32 hex digits) leaves the new instance to make its own.
     async fn keep_machine_id(&self, target: &Target) -> Result<(), BackendError>;
+    /// The first of `names` (layer snapshots of `user`, the deepest first) that exists
+    /// complete; with `mark_used`, it counts as used now (its cool-down starts again).
+    async fn find_snapshot(
+        &self,
+        user: &str,
+        names: &[String],
+        mark_used: bool,
+    ) -> Result<Option<String>, BackendError>;
+    /// Keeps the workshop's filesystem as it is now as `name`, a layer snapshot of its user
+    /// that later workshops can be created from (with an empty machine id, so each copy makes
+    /// its own); one that exists complete is only marked used.
+    async fn take_snapshot(&self, target: &Target, name: &str) -> Result<(), BackendError>;
+    /// Deletes the layer snapshots of `user` (None: every user's) that no instance names in
+    /// its [`SNAPSHOT_REF_PREFIX`] keys (workshops, stashes) and that were not used for
+    /// `cooldown`. Returns the names deleted.
+    async fn collect_snapshots(
+        &self,
+        user: Option<&str>,
+        cooldown: std::time::Duration,
+    ) -> Result<Vec<String>, BackendError>;
     /// Starts the instance; returns once it runs, its init system possibly still booting
     /// (see [`Backend::wait_ready`]). Running is fine.
     async fn start(&self, target: &Target) -> Result<(), BackendError>;

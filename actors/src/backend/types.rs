@@ -59,7 +59,15 @@ pub struct CreateSpec {
     /// copies new workshops from (so that their starts find it done); it is not a substitute
     /// for running it after a start.
     pub setup: String,
+    /// A layer snapshot of the user's ([`Backend::find_snapshot`]) to copy the instance from,
+    /// in place of the template or image; its layers' set-up is in it, so no other source
+    /// will do.
+    pub snapshot: Option<String>,
 }
+
+/// Prefix of the instance config keys (`user.workshop.snapshot-<order>`) naming the layer
+/// snapshots an instance was built through: a snapshot some instance names is kept.
+pub const SNAPSHOT_REF_PREFIX: &str = "user.workshop.snapshot-";
 
 /// A launched workshop as the backend sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -164,6 +164,9 @@ pub mod keys {
     pub const TARGET: Key<TaskTarget> = Key::new("target");
     /// Task: the base (download-base, create-workshop).
     pub const BASE: Key<String> = Key::new("base");
+    /// Task: the workshop's SDKs in install order (create-workshop, rebuild-workshop: the
+    /// layers to look for a snapshot of).
+    pub const LAYER_SDKS: Key<Vec<String>> = Key::new("layer-sdks");
     /// Task: the normalised definition the workshop is made from (create-workshop).
     pub const WORKSHOP_FILE: Key<String> = Key::new("workshop-file");
     /// Task: kill rather than wait (stop-workshop).

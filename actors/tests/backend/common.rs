@@ -42,6 +42,7 @@ pub fn spec(image: &str) -> CreateSpec {
         config: BTreeMap::from([("user.workshop.file".to_string(), "test.yaml".to_string())]),
         devices: BTreeMap::new(),
         setup: String::new(),
+        snapshot: None,
     }
 }
 

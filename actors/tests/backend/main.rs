@@ -8,4 +8,5 @@ mod hooks;
 mod lifecycle;
 mod names;
 mod setup;
+mod snapshots;
 mod templates;

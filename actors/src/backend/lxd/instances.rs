@@ -103,21 +103,23 @@ impl LxdBackend {
         let mut create = InstanceCreate::new(&name, InstanceSource::ImageFingerprint(spec.image.clone()));
         create.config = layout::instance_config(target, spec);
         create.devices = spec.devices.clone();
-        let created = match self.ready_template(target, spec).await {
-            Some(template) => {
+        // A layer snapshot when the caller found one (the layers' set-up is in it: no other
+        // source will do), else the template when it is ready, else the image.
+        let copy_of = match &spec.snapshot {
+            Some(snapshot) => Some((snapshot.clone(), Some(layout::snapshots_project(&target.user)))),
+            None => self.ready_template(target, spec).await.map(|template| (template, None)),
+        };
+        let created = match copy_of {
+            Some((source, project)) => {
+                let from_snapshot = project.is_some();
                 let mut copy = create.clone();
-                copy.source = InstanceSource::Copy {
-                    source: template,
-                    project: None,
-                    instance_only: true,
-                    refresh: false,
-                };
-                copy.config.extend(layout::template_overrides());
+                copy.source = InstanceSource::Copy { source, project, instance_only: true, refresh: false };
+                copy.config.extend(layout::copy_overrides());
                 // LXD 5.0 gives a copy without profiles none at all (so no root disk).
                 copy.profiles = Some(vec!["default".to_string()]);
                 // LXD may still be finishing the template's stop ("busy").
                 match when_idle(|| client.create_instance(&copy)).await {
-                    Err(e) if !e.is_already_exists() => {
+                    Err(e) if !e.is_already_exists() && !from_snapshot => {
                         warn!(instance = %name, error = %e, "cannot copy the template; creating from the image");
                         when_idle(|| client.create_instance(&create)).await
                     }
@@ -398,7 +400,7 @@ fn check_owner(target: &Target, existing: &lxd::Instance) -> Result<(), BackendE
 }
 
 /// Runs `op`, again while LXD says the instance is busy with another operation.
-async fn when_idle<T, F, Fut>(mut op: F) -> Result<T, LxdError>
+pub(super) async fn when_idle<T, F, Fut>(mut op: F) -> Result<T, LxdError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, LxdError>>,
@@ -416,7 +418,7 @@ where
 }
 
 /// Waits (at most [`BUSY_TIMEOUT`]) until no operation of LXD concerns instance `name`.
-async fn wait_for_operations(client: &Client, name: &str) -> Result<(), LxdError> {
+pub(super) async fn wait_for_operations(client: &Client, name: &str) -> Result<(), LxdError> {
     let deadline = Instant::now() + BUSY_TIMEOUT;
     while client.running_operations().await?.iter().any(|op| op.concerns_instance(name)) {
         if Instant::now() >= deadline {

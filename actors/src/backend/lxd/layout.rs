@@ -67,9 +67,74 @@ pub(super) fn user_key_of_instances_project(project: &str) -> Option<&str> {
     project.strip_prefix(INSTANCES_PROJECT_PREFIX).filter(|key| is_plain_name(key))
 }
 
+/// Prefix of the LXD projects holding users' snapshots.
+const SNAPSHOTS_PROJECT_PREFIX: &str = "workshop-snapshots.";
+
 /// The LXD project holding a user's snapshots.
 pub(super) fn snapshots_project(user: &str) -> String {
-    format!("workshop-snapshots.{}", user_key(user))
+    format!("{SNAPSHOTS_PROJECT_PREFIX}{}", user_key(user))
+}
+
+/// The user key of a project [`snapshots_project`] names, if `project` is one.
+pub(super) fn user_key_of_snapshots_project(project: &str) -> Option<&str> {
+    project.strip_prefix(SNAPSHOTS_PROJECT_PREFIX).filter(|key| is_plain_name(key))
+}
+
+/// Config key marking a complete layer snapshot (`sdk`); set by the write that completes it.
+pub(super) const SNAPSHOT_TYPE_KEY: &str = "user.workshop.snapshot-type";
+/// Config key of a snapshot: when a workshop was last made from it or kept it (RFC 3339).
+pub(super) const LAST_USED_KEY: &str = "user.workshop.last-used";
+
+/// Whether an instance of a snapshots project is a complete layer snapshot.
+pub(super) fn is_layer_snapshot(instance: &lxd::Instance) -> bool {
+    instance.config.get(SNAPSHOT_TYPE_KEY).map(String::as_str) == Some("sdk")
+}
+
+/// Whether an unreferenced instance of a snapshots project may go: a snapshot last used
+/// `cooldown` ago or more, or a copy left incomplete that long after it was made.
+pub(super) fn is_collectable(
+    instance: &lxd::Instance,
+    now: chrono::DateTime<chrono::Utc>,
+    cooldown: std::time::Duration,
+) -> bool {
+    let parse = super::snapshots::parse_time;
+    let last_used = instance.config.get(LAST_USED_KEY).and_then(|t| parse(t));
+    let since = last_used.filter(|_| is_layer_snapshot(instance)).or_else(|| parse(&instance.created_at));
+    let cooldown = chrono::Duration::from_std(cooldown).unwrap_or(chrono::Duration::MAX);
+    // A time that cannot be read keeps it.
+    since.is_some_and(|t| t + cooldown <= now)
+}
+
+/// The devices of a new snapshot copied from `instance`: the root disk on `pool`, and each of
+/// the instance's other devices masked (a copy keeps the devices it is not given).
+pub(super) fn snapshot_devices(instance: &lxd::Instance, pool: &str) -> Devices {
+    let mut devices: Devices = instance
+        .devices
+        .keys()
+        .map(|name| (name.clone(), Device::from([("type".to_string(), "none".to_string())])))
+        .collect();
+    devices.insert("root".into(), root_disk(pool));
+    devices
+}
+
+fn root_disk(pool: &str) -> Device {
+    [("type", "disk"), ("pool", pool), ("path", "/")].into_iter().map(|(k, v)| (k.into(), v.into())).collect()
+}
+
+/// A snapshot made complete: the guest's mapping and set-up keys of the copy (`volatile.*`,
+/// `raw.*`, `security.*`, `image.*`) and the markers, the root disk alone, no profile.
+pub(super) fn snapshot_put(
+    instance: &lxd::Instance,
+    pool: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> lxd::InstancePut {
+    let mut put = instance.writable();
+    put.config.retain(|k, _| ["volatile.", "raw.", "security.", "image."].iter().any(|p| k.starts_with(p)));
+    put.config.insert(LAST_USED_KEY.into(), now.to_rfc3339());
+    put.config.insert(SNAPSHOT_TYPE_KEY.into(), "sdk".into());
+    put.devices = Devices::from([("root".to_string(), root_disk(pool))]);
+    put.profiles = Vec::new();
+    put
 }
 
 /// Config of a user's projects: images are shared from the default project, profiles are
@@ -153,13 +218,15 @@ pub(super) fn setup_hash(setup: &str) -> String {
     Sha3_256::digest(template_setup_file(setup).as_bytes())[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Template keys a copy drops or replaces (LXD does not store keys with empty values, and a
-/// copy keeps the source's keys it is not given).
-pub(super) fn template_overrides() -> [(String, String); 3] {
+/// Keys of a template or snapshot that a workshop copied from it drops or replaces (LXD does
+/// not store keys with empty values, and a copy keeps the source's keys it is not given).
+pub(super) fn copy_overrides() -> [(String, String); 5] {
     [
         ("raw.lxc".to_string(), WORKSHOP_RAW_LXC.to_string()),
         (TEMPLATE_KEY.to_string(), String::new()),
         (TEMPLATE_SETUP_KEY.to_string(), String::new()),
+        (SNAPSHOT_TYPE_KEY.to_string(), String::new()),
+        (LAST_USED_KEY.to_string(), String::new()),
     ]
 }
 
@@ -337,6 +404,7 @@ mod tests {
             config: strings(&[("user.workshop.file", "dev.yaml"), (PROJECT_ID_KEY, "other")]),
             devices: BTreeMap::new(),
             setup: String::new(),
+            snapshot: None,
         };
         let config = instance_config(&target, &spec);
         assert_eq!(config["raw.idmap"], "uid 1000 1000\ngid 1000 1000");
@@ -437,11 +505,80 @@ mod tests {
         assert_eq!(config["raw.idmap"], map);
         assert_eq!(config["raw.lxc"], "lxc.init.cmd = /workshop-template-setup");
         // A copy drops every template-only key and has the workshops' raw.lxc.
-        let overrides = template_overrides();
+        let overrides = copy_overrides();
         for key in config.keys().chain([&TEMPLATE_SETUP_KEY.to_string()]).filter(|k| *k != "raw.idmap") {
             let (_, value) = overrides.iter().find(|(k, _)| k == key).unwrap_or_else(|| panic!("{key}"));
             assert_eq!(value, if key == "raw.lxc" { WORKSHOP_RAW_LXC } else { "" }, "{key}");
         }
+    }
+
+    #[test]
+    fn a_snapshot_keeps_the_mapping_and_set_up_keys_and_the_root_disk_alone() {
+        let instance = lxd::Instance {
+            name: "sdk-go-0123456789abcdef".into(),
+            config: strings(&[
+                ("volatile.last_state.idmap", "[]"),
+                ("raw.idmap", "uid 1000 1000"),
+                ("security.nesting", "true"),
+                ("boot.autostart", "false"),
+                ("user.workshop.project-id", "0123abcd"),
+                ("user.workshop.snapshot-0", "sdk-system-0"),
+            ]),
+            devices: Devices::from([
+                ("workshop.project".to_string(), Device::from([("type".into(), "none".into())])),
+                ("root".to_string(), root_disk("workshop")),
+            ]),
+            profiles: vec!["default".into()],
+            ..Default::default()
+        };
+        assert!(!is_layer_snapshot(&instance));
+        let now = chrono::Utc::now();
+        let put = snapshot_put(&instance, "workshop", now);
+        let keys: Vec<&str> = put.config.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["raw.idmap", "security.nesting", LAST_USED_KEY, SNAPSHOT_TYPE_KEY, "volatile.last_state.idmap"]
+        );
+        assert_eq!(put.devices.keys().collect::<Vec<_>>(), ["root"]);
+        assert!(put.profiles.is_empty());
+        let complete = lxd::Instance { config: put.config.clone(), ..instance.clone() };
+        assert!(is_layer_snapshot(&complete));
+        // A copy keeps the source's devices it is not given: all but the root are masked.
+        let devices = snapshot_devices(&instance, "workshop");
+        assert_eq!(devices["workshop.project"]["type"], "none");
+        assert_eq!(devices["root"]["pool"], "workshop");
+        // A workshop copied from it drops the markers.
+        for key in [SNAPSHOT_TYPE_KEY, LAST_USED_KEY] {
+            assert!(copy_overrides().iter().any(|(k, v)| k == key && v.is_empty()), "{key}");
+        }
+    }
+
+    #[test]
+    fn snapshots_are_collected_after_their_cool_down() {
+        let hour = std::time::Duration::from_secs(3600);
+        let now = chrono::Utc::now();
+        let used = |ago: i64| lxd::Instance {
+            config: strings(&[
+                (SNAPSHOT_TYPE_KEY, "sdk"),
+                (LAST_USED_KEY, &(now - chrono::Duration::minutes(ago)).to_rfc3339()),
+            ]),
+            ..Default::default()
+        };
+        assert!(!is_collectable(&used(59), now, hour));
+        assert!(is_collectable(&used(61), now, hour));
+        assert!(is_collectable(&used(0), now, std::time::Duration::ZERO));
+        // A copy left incomplete counts from when it was made; an unreadable time keeps it.
+        let partial = |created: String| lxd::Instance { created_at: created, ..Default::default() };
+        assert!(is_collectable(&partial((now - chrono::Duration::hours(2)).to_rfc3339()), now, hour));
+        assert!(!is_collectable(&partial(now.to_rfc3339()), now, hour));
+        assert!(!is_collectable(&partial("yesterday".into()), now, hour));
+    }
+
+    #[test]
+    fn snapshots_projects_give_back_their_user_key() {
+        assert_eq!(user_key_of_snapshots_project(&snapshots_project("alice")), Some("alice"));
+        assert_eq!(user_key_of_snapshots_project("workshop.alice"), None);
+        assert_eq!(user_key_of_snapshots_project("workshop-snapshots."), None);
     }
 
     #[test]

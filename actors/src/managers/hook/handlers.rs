@@ -24,6 +24,11 @@ pub async fn run_hook(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     if !is_path_safe(&setup.sdk) {
         return Err(format!("cannot run hook {:?}: invalid SDK name {:?}", setup.hook.as_str(), setup.sdk));
     }
+    if setup.hook == Hook::SetupBase && restored_from_snapshot(&ctx, &t.name, &setup.sdk) {
+        let sdk = &setup.sdk;
+        ctx.log(format!("Skipped: {:?} was made from a snapshot where {sdk:?} SDK was set up", t.name)).await;
+        return Ok(());
+    }
     if setup.hook != Hook::CheckHealth {
         return run_once(&ctx, &env, &t, &setup).await.map(|_| ());
     }
@@ -47,6 +52,13 @@ pub async fn run_hook(mut ctx: TaskCtx, env: Env) -> HandlerResult {
             }
         }
     }
+}
+
+/// Whether the layer of `sdk` of workshop `ws` came with the snapshot its instance is a copy
+/// of (its `setup-base` ran before that snapshot was kept).
+fn restored_from_snapshot(ctx: &TaskCtx, ws: &str, sdk: &str) -> bool {
+    use crate::managers::workshop::layers::{LayerPlan, plan_key};
+    ctx.change_get::<LayerPlan>(&plan_key(ws)).is_some_and(|plan| plan.restored.iter().any(|s| s == sdk))
 }
 
 /// How one run ended, for the caller.

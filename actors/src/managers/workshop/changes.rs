@@ -12,7 +12,7 @@ use super::manifest::{self, Manifest};
 use super::plan::{self, LaunchItem, RefreshItem};
 use super::requests::*;
 use super::status::{self, Refusal};
-use crate::backend::Instance;
+use crate::backend::{BackendError, FindSnapshot, Instance};
 use crate::engine::{ResumeWaiting, Transact};
 use crate::managers::UserRef;
 use crate::managers::sdk::spec as sdk_spec;
@@ -298,11 +298,32 @@ pub(super) async fn refresh_plan(
     let installed = sdk_spec::installed(&instance.config);
     let sdks = manifest::sdk_changes(&installed, &item.launch.sdks, &current);
     let built_fingerprint = instance.workshop_config("base-fingerprint").map(str::to_string);
+    // The snapshot the rebuild would start from, looked for as `rebuild-workshop` will (a
+    // look only: it is not marked used).
+    let trees: Option<Vec<_>> = current
+        .sdks
+        .iter()
+        .map(|s| Some((s.name.clone(), crate::sdk::TreeId::try_from(s.tree.clone()).ok()?)))
+        .collect();
+    let mut reused = (None, Vec::new());
+    if let Some(sdks) = trees.filter(|t| !t.is_empty()) {
+        let layers = super::layers::Layers::new(&current.base_fingerprint, user, sdks);
+        let candidates = layers.candidates();
+        let names = candidates.iter().map(|(_, n)| n.clone()).collect();
+        let find = FindSnapshot { user: user.name.clone(), names, mark_used: false };
+        let found = deps.backend.send(find).await.map_err(BackendError::from)??;
+        if let Some((depth, name)) = candidates.into_iter().find(|(_, n)| Some(n) == found.as_ref()) {
+            reused = (Some(name), layers.sdks[..depth].iter().map(|(n, _)| n.clone()).collect());
+        }
+    }
     let rebuild_from = RebuildFrom {
         base: current.base.clone(),
         changed: built_fingerprint.as_deref() != Some(current.base_fingerprint.as_str()),
         fingerprint: current.base_fingerprint.clone(),
+        snapshot: reused.0,
+        reused: reused.1.clone(),
     };
+    let restored = reused.1;
     let (u, pid, now) = (user.clone(), project.id.clone(), Utc::now());
     let ws = name.to_string();
     let tasks = deps
@@ -323,6 +344,8 @@ pub(super) async fn refresh_plan(
     let hooks = tasks
         .iter()
         .filter_map(|(_, _, hook)| hook.as_ref())
+        // As the refresh will: the set-up of a layer the snapshot brings is not run again.
+        .filter(|h| !(h.hook == crate::managers::hook::Hook::SetupBase && restored.contains(&h.sdk)))
         .map(|h| HookPlan { sdk: h.sdk.clone(), hook: h.hook.as_str().to_string() })
         .collect();
     let tasks = tasks.into_iter().map(|(kind, summary, _)| TaskPlan { kind, summary }).collect();

@@ -6,8 +6,10 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::guest;
+use super::layers::{self, LayerPlan, Layers};
 use crate::backend::*;
 use crate::managers::interface;
+use crate::managers::sdk::spec::{Retrieved, retrieved_key};
 use crate::managers::task::{self, HandlerResult, TaskTarget, keys};
 use crate::runner::TaskCtx;
 use crate::userfs::stage::{Staged, stage};
@@ -131,7 +133,96 @@ pub async fn remove_storage(ctx: TaskCtx, env: Env) -> HandlerResult {
     Ok(())
 }
 
-pub async fn create_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
+/// Chooses what the workshop's instance is copied from: the deepest layer snapshot of its
+/// SDKs that exists (reference §7, "best snapshot"), recorded in the change (with every
+/// layer's name, for `snapshot-sdk`) before the instance is made; a run again after a crash
+/// keeps the recorded choice. Without a tree of every SDK there are no layers.
+async fn plan_layers(
+    ctx: &mut TaskCtx,
+    env: &Env,
+    t: &TaskTarget,
+    image: &BaseImage,
+) -> Result<LayerPlan, String> {
+    let key = layers::plan_key(&t.name);
+    if let Some(plan) = ctx.change_get::<LayerPlan>(&key) {
+        return Ok(plan);
+    }
+    let names = ctx.read(&keys::LAYER_SDKS).unwrap_or_default();
+    let trees: Option<Vec<_>> = names
+        .iter()
+        .map(|sdk| {
+            let retrieved = ctx.change_get::<Retrieved>(&retrieved_key(&t.name, sdk))?;
+            Some((sdk.clone(), retrieved.tree))
+        })
+        .collect();
+    let mut plan = LayerPlan::default();
+    if let Some(sdks) = trees.filter(|sdks| !sdks.is_empty()) {
+        let layers = Layers::new(&image.fingerprint, &t.user, sdks);
+        let candidates = layers.candidates();
+        let wanted: Vec<String> = candidates.iter().map(|(_, name)| name.clone()).collect();
+        let find = FindSnapshot { user: t.user.name.clone(), names: wanted, mark_used: true };
+        let found = env.call(find).await?;
+        if let Some((depth, name)) = candidates.into_iter().find(|(_, name)| Some(name) == found.as_ref()) {
+            let sdks: Vec<String> = names[..depth].iter().map(|n| format!("{n:?}")).collect();
+            ctx.log(format!("Reusing the layers of {} from snapshot {name:?}", sdks.join(", "))).await;
+            plan.restored = names[..depth].to_vec();
+            plan.snapshot = Some(name);
+        }
+        plan.layers = (1..=names.len()).map(|depth| layers.name(depth)).collect();
+    }
+    ctx.change_set(&key, serde_json::to_value(&plan).map_err(|e| e.to_string())?).await;
+    Ok(plan)
+}
+
+/// After an SDK's `setup-base`: the workshop's filesystem is kept as the snapshot of that
+/// layer (unless the instance was copied from it or a deeper one), and the instance names
+/// the layer, so that the snapshot is kept while it exists. A snapshot that cannot be taken
+/// only costs later launches the layer: the change goes on.
+pub async fn snapshot_sdk(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    let order = ctx.read(&crate::managers::sdk::plan::ORDER).ok_or("task has no install order")?;
+    let plan: LayerPlan = ctx.change_get(&layers::plan_key(&t.name)).unwrap_or_default();
+    let Some(name) = plan.layers.get(order).cloned() else {
+        return Ok(());
+    };
+    let changes = vec![(layers::layer_config_key(order), Some(name.clone()))];
+    if order < plan.restored.len() {
+        return env.call(SetConfig { target: t.backend(), changes }).await;
+    }
+    // A change continued after a pause may have had its workshop fixed by hand: what is in
+    // it now is not what the layers below made (the reference skips it as well).
+    if ctx.change_read(&keys::ATTEMPT).unwrap_or(1) > 1 {
+        ctx.log(format!("No snapshot of {:?} kept: the change was continued after an error", t.name)).await;
+        return Ok(());
+    }
+    // Named first, so that no collection takes it between the two.
+    env.call(SetConfig { target: t.backend(), changes }).await?;
+    if let Err(e) = env.call(TakeSnapshot { target: t.backend(), name: name.clone() }).await {
+        ctx.log(format!("cannot keep snapshot {name:?} of {:?}: {e}", t.name)).await;
+    }
+    Ok(())
+}
+
+/// How long a layer snapshot nothing names is kept after its last use.
+pub const SNAPSHOT_COOLDOWN: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Cleanup of `create-workshop`, `rebuild-workshop` and `remove-workshop`: the user's layer
+/// snapshots that no instance names and nothing used for [`SNAPSHOT_COOLDOWN`] go.
+pub async fn collect_snapshots(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    let collect = CollectSnapshots { user: Some(t.user.name.clone()), cooldown: SNAPSHOT_COOLDOWN };
+    match env.call(collect).await {
+        Ok(removed) if !removed.is_empty() => {
+            ctx.log(format!("Removed {} unused snapshots", removed.len())).await;
+        }
+        Ok(_) => {}
+        // Not the change's failure: the next collection tries again.
+        Err(e) => tracing::warn!(error = %e, "cannot remove unused snapshots"),
+    }
+    Ok(())
+}
+
+pub async fn create_workshop(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
     let base = ctx.read(&keys::BASE).ok_or("task has no base")?;
     // A restore names the image the workshop was built from; else what download-base found.
@@ -157,6 +248,7 @@ pub async fn create_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
         // a running instance would cost a device hot-plug.
         (PROJECT_DEVICE.to_string(), project_device(&env.project_mount(&t))),
     ]);
+    let layers = plan_layers(&mut ctx, &env, &t, &image).await?;
     let spec = CreateSpec {
         image: image.fingerprint,
         host_uid: t.user.uid,
@@ -164,6 +256,7 @@ pub async fn create_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
         config,
         devices,
         setup: guest::setup_script(),
+        snapshot: layers.snapshot,
     };
     let create = async {
         // LXD checks that the project device's source exists when the instance is created.

@@ -569,10 +569,10 @@ async fn a_refresh_rebuilds_the_workshop_in_the_reference_order() {
     let after_launch = hooks.iter().position(|h| h.starts_with("save-state")).expect("save-state ran");
     let refresh: Vec<&str> =
         hooks[after_launch..].iter().map(|h| h.split_whitespace().next().unwrap_or_default()).collect();
+    // The layer of `system` comes with the snapshot the launch kept: only `tools` is set up.
     let expected = [
         "save-state",
         "save-state",
-        "setup-base",
         "setup-base",
         "setup-project",
         "setup-project",
@@ -647,6 +647,13 @@ async fn a_paused_refresh_blocks_start_and_is_aborted_or_continued() {
             assert_eq!(h.settled(&change).await, Status::Done);
             assert!(!h.marked("ws") && h.fake.stashed(&h.target("ws")).is_none());
             assert_ne!(h.tools_tree("ws"), tree);
+            // What a continued change made may have been fixed by hand: no layer is kept of
+            // it. Left: the launch's layer of `system` (the one of the first `tools` is named
+            // by no instance now, and the fake collects without a cool-down).
+            let kept = h.fake.snapshots("lifecycle");
+            assert!(kept.len() == 1 && kept[0].starts_with("sdk-system-"), "{kept:?}");
+            let log = task_log(&h, &change, "snapshot-sdk").await;
+            assert!(log.iter().any(|l| l.contains("the change was continued after an error")), "{log:?}");
         }
     }
     // Nothing paused: nothing to resume.
@@ -1009,6 +1016,9 @@ async fn a_refresh_plan_of_a_changed_sdk_is_what_the_refresh_does() {
         (from.base.as_str(), from.fingerprint.as_str(), from.changed),
         ("ubuntu@22.04", "f00d", false)
     );
+    // The launch kept the layer of `system`: the rebuild starts from it.
+    assert!(from.snapshot.as_deref().is_some_and(|s| s.starts_with("sdk-system-")), "{from:?}");
+    assert_eq!(from.reused, ["system"]);
     let sdks: Vec<_> = plan.sdks.iter().map(|s| (s.name.as_str(), s.change, s.source.as_str())).collect();
     assert_eq!(sdks, [("system", SdkChange::Kept, "system"), ("tools", SdkChange::Reinstalled, "project")]);
     assert_eq!(plan.sdks[0].old_revision, plan.sdks[0].new_revision);
@@ -1022,7 +1032,6 @@ async fn a_refresh_plan_of_a_changed_sdk_is_what_the_refresh_does() {
         [
             ("system", "save-state"),
             ("tools", "save-state"),
-            ("system", "setup-base"),
             ("tools", "setup-base"),
             ("system", "setup-project"),
             ("tools", "setup-project"),
@@ -1068,7 +1077,6 @@ async fn a_refresh_plan_of_an_added_and_a_removed_sdk_is_what_the_refresh_does()
         hooks,
         [
             ("system", "save-state"),
-            ("system", "setup-base"),
             ("other", "setup-base"),
             ("system", "setup-project"),
             ("other", "setup-project"),
@@ -1109,4 +1117,66 @@ async fn a_rebuilt_workshop_keeps_its_machine_id_before_its_first_start() {
     let change = h.restore(&["ws"]).await.unwrap();
     assert_eq!(h.settled(&change).await, Status::Done);
     assert!(h.fake.calls()[from..].iter().any(|c| c.starts_with("keep-machine-id ")), "{:?}", h.fake.calls());
+}
+
+#[actix_rt::test]
+async fn workshops_and_restores_start_from_the_deepest_snapshot_of_their_layers() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let h = harness(&["a", "b"]).await;
+    for ws in ["a", "b"] {
+        h.write(
+            &format!(".workshop/{ws}.yaml"),
+            &format!("name: {ws}\nbase: ubuntu@22.04\nsdks:\n  - name: project-tools\n"),
+        );
+    }
+    h.write(".workshop/tools/sdk.yaml", "name: tools\nversion: \"1.0\"\n");
+    let layers = |ws: &str| -> Vec<String> {
+        let config = h.fake.instance(&h.target(ws)).unwrap().config;
+        (0..2).map(|i| config.get(&super::layers::layer_config_key(i)).cloned().unwrap_or_default()).collect()
+    };
+    let runs = h.fake.runs().len();
+    assert_eq!(h.run(WorkshopAction::Launch, &["a"], Mode::Transactional).await.1, Status::Done);
+    assert_eq!(h.hooks_run(runs).iter().filter(|h| *h == "setup-base").count(), 2);
+    let kept = layers("a");
+    assert!(kept[0].starts_with("sdk-system-") && kept[1].starts_with("sdk-tools-"), "{kept:?}");
+    let mut snapshots = h.fake.snapshots("lifecycle");
+    snapshots.sort();
+    assert_eq!(snapshots, [kept[0].clone(), kept[1].clone()]);
+    assert!(!h.fake.instance(&h.target("a")).unwrap().config.contains_key("snapshot"), "a is new");
+
+    // A second workshop with the same base and SDKs is a copy of the deepest layer: no
+    // `setup-base` runs again.
+    let runs = h.fake.runs().len();
+    let (change, status) = h.run(WorkshopAction::Launch, &["b"], Mode::Transactional).await;
+    assert_eq!(status, Status::Done);
+    assert_eq!(h.hooks_run(runs).iter().filter(|h| *h == "setup-base").count(), 0, "{:?}", h.hooks_run(runs));
+    assert_eq!(h.fake.instance(&h.target("b")).unwrap().config["snapshot"], kept[1]);
+    assert_eq!(layers("b"), kept);
+    let log = task_log(&h, &change, "create-workshop").await;
+    assert!(
+        log.iter().any(|l| l.contains(r#"Reusing the layers of "system", "tools" from snapshot"#)),
+        "{log:?}"
+    );
+    let log = task_log(&h, &change, "run-hook").await;
+    assert!(
+        log.iter()
+            .any(|l| l.ends_with(r#"Skipped: "b" was made from a snapshot where "tools" SDK was set up"#)),
+        "{log:?}"
+    );
+
+    // A restore starts from the workshop's own last layer.
+    let runs = h.fake.runs().len();
+    let change = h.restore(&["a"]).await.unwrap();
+    assert_eq!(h.settled(&change).await, Status::Done);
+    assert_eq!(h.hooks_run(runs).iter().filter(|h| *h == "setup-base").count(), 0);
+    assert_eq!(h.fake.instance(&h.target("a")).unwrap().config["snapshot"], kept[1]);
+
+    // Snapshots an instance names stay; once none does, they are collected.
+    assert_eq!(h.run(WorkshopAction::Remove, &["a"], Mode::Transactional).await.1, Status::Done);
+    assert_eq!(h.fake.snapshots("lifecycle").len(), 2);
+    assert_eq!(h.run(WorkshopAction::Remove, &["b"], Mode::Transactional).await.1, Status::Done);
+    assert!(h.fake.snapshots("lifecycle").is_empty());
 }

@@ -5,6 +5,7 @@ mod autostart;
 mod changes;
 mod guest;
 mod handlers;
+pub mod layers;
 mod listing;
 pub mod manifest;
 pub mod plan;
@@ -54,7 +55,7 @@ pub static KINDS: &[Kind<WorkshopConfig>] = &[
         name: "create-workshop",
         run: |c, e| Box::pin(handlers::create_workshop(c, e)),
         undo: handler!(handlers::remove_workshop),
-        cleanup: None,
+        cleanup: handler!(handlers::collect_snapshots),
     },
     Kind {
         name: "start-workshop",
@@ -72,7 +73,7 @@ pub static KINDS: &[Kind<WorkshopConfig>] = &[
         name: "remove-workshop",
         run: |c, e| Box::pin(handlers::remove_workshop(c, e)),
         undo: None,
-        cleanup: None,
+        cleanup: handler!(handlers::collect_snapshots),
     },
     Kind {
         name: "configure-timezone",
@@ -102,6 +103,13 @@ pub static KINDS: &[Kind<WorkshopConfig>] = &[
         // Its undo is the stash's: putting the stash back deletes the rebuilt instance.
         name: "rebuild-workshop",
         run: |c, e| Box::pin(handlers::rebuild_workshop(c, e)),
+        undo: None,
+        cleanup: handler!(handlers::collect_snapshots),
+    },
+    Kind {
+        // No undo: a snapshot is no part of the workshop (unused ones are collected).
+        name: "snapshot-sdk",
+        run: |c, e| Box::pin(handlers::snapshot_sdk(c, e)),
         undo: None,
         cleanup: None,
     },

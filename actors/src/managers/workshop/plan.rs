@@ -65,6 +65,16 @@ impl<'a> Chain<'a> {
         id
     }
 
+    /// The `snapshot-sdk` of the layer of `sdk`, the `order`-th SDK (after its `setup-base`).
+    fn snapshot(&mut self, sdk: &SdkSpec, order: usize) -> TaskId {
+        let summary = format!("Keep snapshot of {:?} after {:?} SDK", self.target.name, sdk.name);
+        let id = self.then("snapshot-sdk", summary);
+        let t = self.st.task_mut(&id).expect("exists");
+        t.write(&sdk_plan::SDK, sdk);
+        t.write(&sdk_plan::ORDER, &order);
+        id
+    }
+
     /// A `run-hook` of `hook` of `sdk`.
     fn hook(&mut self, sdk: &str, hook: Hook) -> TaskId {
         let id =
@@ -132,6 +142,7 @@ pub fn launch(
                 now,
             );
             chain.last = Some(id);
+            chain.snapshot(sdk, order);
         }
         chain.then("configure-timezone", format!("Configure time zone of {ws:?}"));
         chain.then("mount-project", format!("Mount project into {ws:?}"));
@@ -157,8 +168,16 @@ pub fn launch(
         let t = st.task_mut(&create).expect("exists");
         t.write(&keys::BASE, &item.base);
         t.write(&keys::WORKSHOP_FILE, &item.file);
+        t.write(&keys::LAYER_SDKS, &item.sdk_names());
     }
     change
+}
+
+impl LaunchItem {
+    /// Its SDKs' names, in install order.
+    pub fn sdk_names(&self) -> Vec<String> {
+        self.sdks.iter().map(|s| s.name.clone()).collect()
+    }
 }
 
 /// One workshop of a refresh: what it is rebuilt from, and the SDKs it keeps.
@@ -280,6 +299,7 @@ pub fn refresh(
             );
             chain.last = Some(id);
             chain.hook(&sdk.name, Hook::SetupBase);
+            chain.snapshot(sdk, order);
         }
         chain.then("configure-timezone", format!("Configure time zone of {ws:?}"));
         chain.then("mount-project", format!("Mount project into {ws:?}"));
@@ -298,6 +318,7 @@ pub fn refresh(
         let t = st.task_mut(&rebuild).expect("exists");
         t.write(&keys::BASE, &item.base);
         t.write(&keys::WORKSHOP_FILE, &item.file);
+        t.write(&keys::LAYER_SDKS, &item.sdk_names());
         if let Some(restore) = restore {
             t.write(&keys::BASE_IMAGE, &restore.image);
         }
@@ -501,8 +522,10 @@ mod tests {
                 "start-workshop",
                 "install-sdk",
                 "run-hook",
+                "snapshot-sdk",
                 "install-sdk",
                 "run-hook",
+                "snapshot-sdk",
                 "configure-timezone",
                 "mount-project",
                 "resolve-interfaces",

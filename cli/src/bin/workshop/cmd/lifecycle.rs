@@ -221,6 +221,10 @@ fn render_plans(plans: &[RefreshPlan]) -> String {
             let short: String = from.fingerprint.chars().take(12).collect();
             let changed = if from.changed { ", a new image" } else { "" };
             out.push_str(&format!("  rebuilt from: base {} (image {short}{changed})\n", from.base));
+            if let Some(snapshot) = &from.snapshot {
+                let reused = from.reused.join(", ");
+                out.push_str(&format!("  reused: the layers of {reused} (snapshot {snapshot})\n"));
+            }
         }
         if !plan.sdks.is_empty() {
             let mut table = crate::table::Table::new(&["", "", "", ""]);
@@ -388,7 +392,10 @@ mod tests {
             {
                 "workshop": "dev",
                 "up-to-date": false,
-                "rebuild-from": {"base": "ubuntu@24.04", "fingerprint": "0123456789abcdef", "changed": true},
+                "rebuild-from": {
+                    "base": "ubuntu@24.04", "fingerprint": "0123456789abcdef", "changed": true,
+                    "snapshot": "sdk-system-0123456789abcdef", "reused": ["system"]
+                },
                 "sdks": [
                     {"name": "system", "change": "kept", "source": "system", "old-revision": "1", "new-revision": "1"},
                     {"name": "go", "change": "reinstalled", "source": "store", "old-revision": "12", "new-revision": "14"},
@@ -404,6 +411,7 @@ mod tests {
         let want = "no updates available for \"same\"\n\
                     refresh of \"dev\":\n\
                     \x20 rebuilt from: base ubuntu@24.04 (image 0123456789ab, a new image)\n\
+                    \x20 reused: the layers of system (snapshot sdk-system-0123456789abcdef)\n\
                     \x20 sdks:\n\
                     \x20   system  kept         system   rev 1\n\
                     \x20   go      reinstalled  store    rev 12 -> 14\n\
