@@ -76,6 +76,11 @@ phase_started=$SECONDS
 phase() { log "$1 (after $((SECONDS - phase_started)) s)"; }
 
 remove_leftovers
+# Layer snapshots of the test users stay between runs as they would for a user; a run starts
+# without them, as on a fresh machine (the tests then make and reuse their own).
+for project in workshop-snapshots.workshop-test workshop-snapshots.workshop-test2; do
+    for name in $(lxc list --project "$project" -c n -f csv 2>/dev/null); do delete_instance "$project" "$name"; done
+done
 phase "building"
 cargo build --workspace --bins --tests
 phase "running the tests"
