@@ -16,6 +16,8 @@ pub enum WorkshopAction {
     Start,
     Stop,
     Remove,
+    /// A copy of one workshop under the name in [`WorkshopOptions::fork_name`].
+    Fork,
 }
 
 impl WorkshopAction {
@@ -26,6 +28,7 @@ impl WorkshopAction {
             Self::Start => "start",
             Self::Stop => "stop",
             Self::Remove => "remove",
+            Self::Fork => "fork",
         }
     }
 }
@@ -72,6 +75,9 @@ pub struct WorkshopOptions {
     pub refresh_option: Option<RefreshOption>,
     #[serde(default)]
     pub verbose: bool,
+    /// The name of the copy a `fork` makes (for `fork` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fork_name: Option<WorkshopName>,
 }
 
 /// `POST /v1/projects/{id}/workshops` body.

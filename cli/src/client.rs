@@ -511,7 +511,7 @@ mod tests {
         let request = WorkshopsRequest {
             names: vec!["dev".parse().unwrap()],
             action: WorkshopAction::Start,
-            options: WorkshopOptions { mode: Mode::Transactional, refresh_option: None, verbose: false },
+            options: WorkshopOptions { mode: Mode::Transactional, ..Default::default() },
         };
         let err = client.workshop_action("42424242", &request).unwrap_err();
         assert_eq!(err.to_string(), "cannot start \"dev\": waiting on error");

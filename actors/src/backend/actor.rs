@@ -73,6 +73,9 @@ backend_messages! {
     DeleteStash { target: Target } -> () => |b, m| b.delete_stash(&m.target);
     /// Gives a rebuilt workshop its stash's machine id.
     KeepMachineId { target: Target } -> () => |b, m| b.keep_machine_id(&m.target);
+    /// Copies a workshop under another name.
+    ForkInstance { source: Target, target: Target, spec: ForkSpec } -> ()
+        => |b, m| b.fork(&m.source, &m.target, &m.spec);
     /// The deepest existing layer snapshot of those named (deepest first).
     FindSnapshot { user: String, names: Vec<String>, mark_used: bool } -> Option<String>
         => |b, m| b.find_snapshot(&m.user, &m.names, m.mark_used);

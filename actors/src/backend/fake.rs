@@ -311,6 +311,41 @@ impl Backend for FakeBackend {
         self.call("keep-machine-id", &target.instance_name())
     }
 
+    async fn fork(&self, source: &Target, target: &Target, spec: &ForkSpec) -> Result<(), BackendError> {
+        self.call("fork", &target.instance_name())?;
+        let mut inner = self.inner.borrow_mut();
+        let Some(from) = inner.instances.get(source).cloned() else {
+            return Err(BackendError::NotLaunched(source.name.clone()));
+        };
+        if inner.instances.contains_key(target) {
+            return Ok(());
+        }
+        let mut config = from.config.clone();
+        for (key, value) in &spec.config {
+            if value.is_empty() {
+                config.remove(key);
+            } else {
+                config.insert(key.clone(), value.clone());
+            }
+        }
+        config.insert("user.workshop.name".into(), target.name.clone());
+        config.insert("forked-from".into(), source.instance_name());
+        let mut devices = from.devices.clone();
+        devices.extend(spec.devices.clone());
+        let files: Vec<(String, GuestFile)> = inner
+            .files
+            .iter()
+            .filter(|((t, path), _)| t == source && path != "/etc/machine-id")
+            .map(|((_, p), f)| (p.clone(), f.clone()))
+            .collect();
+        for (path, file) in files {
+            inner.files.insert((target.clone(), path), file);
+        }
+        let copy = Instance { target: target.clone(), running: false, autostart: false, config, devices };
+        inner.instances.insert(target.clone(), copy);
+        Ok(())
+    }
+
     async fn find_snapshot(
         &self,
         user: &str,

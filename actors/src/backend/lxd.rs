@@ -7,6 +7,7 @@ mod dns_probe;
 mod dnsmasq;
 mod doctor;
 mod exec;
+mod forks;
 mod host_lock;
 mod images;
 mod instances;
@@ -29,8 +30,8 @@ use std::rc::Rc;
 pub use images::ImageServer;
 
 use super::{
-    Backend, BackendError, BaseImage, CreateSpec, Device, ExecSession, ExecSpec, GuestFile, HostName,
-    HotplugSupport, Instance, RunOutput, Target,
+    Backend, BackendError, BaseImage, CreateSpec, Device, ExecSession, ExecSpec, ForkSpec, GuestFile,
+    HostName, HotplugSupport, Instance, RunOutput, Target,
 };
 use crate::activity::Activity;
 use crate::health::LxdStatus;
@@ -207,6 +208,10 @@ impl Backend for LxdBackend {
 
     async fn keep_machine_id(&self, target: &Target) -> Result<(), BackendError> {
         self.copy_machine_id(target).await
+    }
+
+    async fn fork(&self, source: &Target, target: &Target, spec: &ForkSpec) -> Result<(), BackendError> {
+        self.fork_instance(source, target, spec).await
     }
 
     async fn find_snapshot(

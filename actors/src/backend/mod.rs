@@ -90,6 +90,13 @@ pub trait Backend {
     /// to it), as the reference does. A stash without a valid id (none yet, not a regular
     /// file, not 32 hex digits) leaves the new instance to make its own.
     async fn keep_machine_id(&self, target: &Target) -> Result<(), BackendError>;
+    /// Makes `target` a copy of the launched workshop `source` of the same project, running
+    /// or stopped (a running one as its disk is now, as after a power cut): stopped, with the
+    /// keys of `spec.config` set (an empty value drops the key), `spec.devices` in place of
+    /// the source's devices of those names (the others kept), none of the source's
+    /// profiles, and an empty machine id, so that it makes its own at its first start. An
+    /// existing copy of the same project (a crash) is finished.
+    async fn fork(&self, source: &Target, target: &Target, spec: &ForkSpec) -> Result<(), BackendError>;
     /// The first of `names` (layer snapshots of `user`, the deepest first) that exists
     /// complete; with `mark_used`, it counts as used now (its cool-down starts again).
     async fn find_snapshot(

@@ -65,6 +65,15 @@ pub struct CreateSpec {
     pub snapshot: Option<String>,
 }
 
+/// What a fork changes in its copy of a workshop ([`super::Backend::fork`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ForkSpec {
+    /// Config keys set (an empty value drops the key).
+    pub config: BTreeMap<String, String>,
+    /// Devices in place of the source's devices of the same names.
+    pub devices: BTreeMap<String, Device>,
+}
+
 /// Prefix of the instance config keys (`user.workshop.snapshot-<order>`) naming the layer
 /// snapshots an instance was built through: a snapshot some instance names is kept.
 pub const SNAPSHOT_REF_PREFIX: &str = "user.workshop.snapshot-";

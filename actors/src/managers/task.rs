@@ -181,6 +181,13 @@ pub mod keys {
     pub const HOOK_SETUP: Key<HookSetup> = Key::new("hook-setup");
     /// Task: what the last run of a check-health hook established.
     pub const HEALTH: Key<HealthRecord> = Key::new("health");
+    /// Task: the workshop a `fork-workshop` copies.
+    pub const FORK_OF: Key<String> = Key::new("fork-of");
+    /// Task: another workshop its change holds until it is ready (the source of a fork).
+    pub const HOLDS: Key<String> = Key::new("holds");
+    /// Change: a tunnel whose host port is taken listens on a free one instead (a fork's
+    /// tunnels, beside those of the workshop it copies).
+    pub const FREE_HOST_PORTS: Key<bool> = Key::new("free-host-ports");
 }
 
 /// Creates a change of `user` on `project_id`.

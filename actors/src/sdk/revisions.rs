@@ -134,6 +134,23 @@ pub fn forget_workshop(st: &mut State, uid: u32, project_id: &str, workshop: &st
     forgotten
 }
 
+/// Gives workshop `to` the revisions of every SDK of workshop `from` (a fork), in place of
+/// any it had.
+pub fn copy_workshop(st: &mut State, uid: u32, project_id: &str, from: &str, to: &str) {
+    forget_workshop(st, uid, project_id, to);
+    let Some(mut all) = st.read(&LOCAL_SDKS) else { return };
+    let (from, to) = (
+        LocalSdkRef::workshop_prefix(uid, project_id, from),
+        LocalSdkRef::workshop_prefix(uid, project_id, to),
+    );
+    let copies: Vec<(String, Revisions)> = all
+        .iter()
+        .filter_map(|(k, r)| Some((format!("{to}{}", k.strip_prefix(&from)?), r.clone())))
+        .collect();
+    all.extend(copies);
+    st.write(&LOCAL_SDKS, &all);
+}
+
 /// Every tree a kept local revision of any user refers to.
 pub fn referenced(st: &State) -> BTreeSet<TreeId> {
     st.read(&LOCAL_SDKS).unwrap_or_default().into_values().flat_map(|r| r.kept).map(|r| r.digest).collect()
@@ -149,6 +166,24 @@ mod tests {
 
     fn sdk(uid: u32, workshop: &str, name: &str) -> LocalSdkRef {
         LocalSdkRef { uid, project_id: "0123abcd".into(), workshop: workshop.into(), sdk: name.into() }
+    }
+
+    #[test]
+    fn a_fork_gets_the_revisions_of_its_source_and_keeps_them_apart() {
+        let mut st = State::new();
+        record(&mut st, &sdk(1000, "dev", "tools"), &id(1), None);
+        record(&mut st, &sdk(1000, "dev", "tools"), &id(2), Some(1));
+        record(&mut st, &sdk(1000, "copy", "old"), &id(9), None);
+        record(&mut st, &sdk(1001, "dev", "tools"), &id(7), None);
+        copy_workshop(&mut st, 1000, "0123abcd", "dev", "copy");
+        assert_eq!(revisions(&st, &sdk(1000, "copy", "tools")), revisions(&st, &sdk(1000, "dev", "tools")));
+        assert_eq!(revisions(&st, &sdk(1000, "copy", "old")), Revisions::default(), "replaced");
+        // A new commit in the copy numbers on from the source's, and leaves the source alone.
+        let recorded = record(&mut st, &sdk(1000, "copy", "tools"), &id(3), Some(2));
+        assert_eq!(recorded.revision, 3);
+        assert_eq!(revisions(&st, &sdk(1000, "dev", "tools")).last, 2);
+        // Another user's workshop of the same name is not copied from.
+        assert_eq!(revisions(&st, &sdk(1001, "copy", "tools")), Revisions::default());
     }
 
     #[test]

@@ -7,13 +7,14 @@
 //! to `meta/sdk.yaml`) and the hooks (moved to `sdk/hooks/`). It is installed last, after the
 //! SDKs the definition lists, whenever `current/` exists.
 
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::project::{self, Source};
 use super::{Limits, TreeError, TreeId, TreeStore};
 use crate::managers::UserRef;
-use crate::userfs::{self, Dir, UserFsError};
+use crate::userfs::{self, Dir, Kind, Reopen, UserFsError, WalkLimits};
 
 /// The sketch SDK's name inside a workshop.
 pub const SKETCH: &str = "sketch";
@@ -119,6 +120,70 @@ pub async fn wipe(user: &UserRef, project_id: &str, ws: &str) -> Result<(), User
     })
     .await
 }
+
+/// Copies the sketch area of `from` (current and stash) to that of `to`, which loses what
+/// it had, as the user: never following a symlink (links are copied as links), bounded by
+/// [`SKETCH_LIMITS`]. A fork keeps the sketch of the workshop it copies.
+pub async fn copy(user: &UserRef, project_id: &str, from: &str, to: &str) -> Result<(), UserFsError> {
+    wipe(user, project_id, to).await?;
+    let Some(home) = user.home() else { return Ok(()) };
+    let (source, target) = (area(project_id, from), area(project_id, to));
+    userfs::as_user_within(user, SKETCH_TIMEOUT, move || -> Result<(), UserFsError> {
+        let mut dir = Dir::open(&home)?;
+        for name in &source {
+            match dir.subdir(name)? {
+                Some(sub) => dir = sub,
+                None => return Ok(()),
+            }
+        }
+        let limits = WalkLimits { entries: SKETCH_LIMITS.entries, depth: COPY_DEPTH };
+        let entries = userfs::walk(&dir, limits)?;
+        let components: Vec<&str> = target.iter().map(String::as_str).collect();
+        let top = Dir::open(&home)?.create_path(&components, 0o700)?;
+        let mut files = Reopen::new(&dir);
+        let mut copied = 0u64;
+        for entry in entries {
+            let Some((name, parents)) = entry.path.split_last() else { continue };
+            let parents: Vec<&str> = parents.iter().map(String::as_str).collect();
+            let made;
+            let into = if parents.is_empty() {
+                &top
+            } else {
+                made = top.create_path(&parents, 0o700)?;
+                &made
+            };
+            match entry.meta.kind {
+                Kind::Dir => {
+                    into.create_subdir(name, entry.meta.mode)?;
+                }
+                Kind::File => {
+                    copied += entry.meta.size;
+                    if copied > SKETCH_LIMITS.bytes {
+                        return Err(UserFsError::TooLarge {
+                            path: dir.path().to_path_buf(),
+                            limit: SKETCH_LIMITS.bytes,
+                        });
+                    }
+                    let mut data = Vec::new();
+                    files
+                        .file(&entry.path, entry.meta.size)?
+                        .take(entry.meta.size)
+                        .read_to_end(&mut data)
+                        .map_err(|e| UserFsError::io("read", &dir.path().join(entry.path.join("/")), e))?;
+                    into.write_atomic(name, &data, entry.meta.mode)?;
+                }
+                Kind::Symlink => into.symlink(name, Path::new(entry.link.as_deref().unwrap_or_default()))?,
+                // A FIFO, socket or device has no place in a sketch: left out.
+                Kind::Other => {}
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Deepest directory a sketch copy goes into.
+const COPY_DEPTH: usize = 16;
 
 #[cfg(test)]
 mod tests;

@@ -6,6 +6,7 @@ mod cli;
 mod connections;
 mod doctor;
 mod exec;
+mod fork;
 mod guest;
 mod hooks;
 mod install;

@@ -76,6 +76,12 @@ async fn hostile_path_segments_are_refused_by_name() {
                 assert_400(method, &path, body, http(&socket, method, &path, body), &want);
             }
         }
+        // The name of a fork's copy is a workshop name, checked when the body is read.
+        let path = format!("/v1/projects/{UNKNOWN_PROJECT}/workshops");
+        for copy in ["../x", "a\\u0000b", "", "UPPER", "a--b", &"a".repeat(41)] {
+            let body = format!(r#"{{"action":"fork","names":["dev"],"options":{{"fork-name":"{copy}"}}}}"#);
+            assert_400("POST", &path, &body, http(&socket, "POST", &path, &body), "invalid workshop name");
+        }
         // A well-formed but unknown id gets as far as the lookup.
         let path = format!("/v1/projects/{UNKNOWN_PROJECT}/workshops/dev");
         assert_eq!(http(&socket, "GET", &path, "").0, 404);

@@ -387,7 +387,7 @@ fn boot_key(target: &Target) -> String {
 }
 
 /// An existing instance is fine for `create` only when it belongs to the same project.
-fn check_owner(target: &Target, existing: &lxd::Instance) -> Result<(), BackendError> {
+pub(super) fn check_owner(target: &Target, existing: &lxd::Instance) -> Result<(), BackendError> {
     if layout::belongs_to(&existing.config, target) {
         return Ok(());
     }
@@ -433,9 +433,13 @@ pub(super) async fn wait_for_operations(client: &Client, name: &str) -> Result<(
     Ok(())
 }
 
-/// LXD's "Instance is busy running a \"stop\" operation".
+/// LXD's "Instance is busy running a \"stop\" operation"; and the NIC of a new instance
+/// failing because the bridge's dnsmasq is being restarted by an update of the network (the
+/// names of another workshop published meanwhile): "Could not reload dnsmasq: Could not
+/// reload process: os: process not initialized".
 fn is_busy(e: &LxdError) -> bool {
-    e.to_string().contains("is busy running")
+    let text = e.to_string();
+    text.contains("is busy running") || text.contains("Could not reload dnsmasq")
 }
 
 /// Polls until the instance is stopped, for at most [`STOP_SETTLE`] and not past `deadline`.

@@ -137,6 +137,16 @@ pub(super) fn snapshot_put(
     put
 }
 
+/// The config keys a fork's copy is given (a copy keeps the source's other keys): the
+/// caller's, its name and project, and not started with the host.
+pub(super) fn fork_config(target: &Target, spec: &crate::backend::ForkSpec) -> BTreeMap<String, String> {
+    let mut config = spec.config.clone();
+    config.insert(PROJECT_ID_KEY.to_string(), target.project_id.clone());
+    config.insert(NAME_KEY.to_string(), target.name.clone());
+    config.insert(AUTOSTART_KEY.to_string(), "false".to_string());
+    config
+}
+
 /// Config of a user's projects: images are shared from the default project, profiles are
 /// the project's own, custom volumes live in the default project.
 pub(super) fn project_config(user: &str) -> BTreeMap<String, String> {
@@ -392,6 +402,21 @@ mod tests {
     #[test]
     fn idmap_text() {
         assert_eq!(raw_idmap(1001, 1002), "uid 1001 1000\ngid 1002 1000");
+    }
+
+    #[test]
+    fn a_fork_is_named_for_itself_and_keeps_what_the_caller_drops_empty() {
+        let target = Target::new("alice", "p1", "copy");
+        let spec = crate::backend::ForkSpec {
+            config: strings(&[("user.workshop.host-sockets", ""), (NAME_KEY, "dev")]),
+            devices: BTreeMap::new(),
+        };
+        let config = fork_config(&target, &spec);
+        assert_eq!(config[NAME_KEY], "copy");
+        assert_eq!(config[PROJECT_ID_KEY], "p1");
+        assert_eq!(config[AUTOSTART_KEY], "false");
+        // An empty value is how a copy drops a key (LXD stores none).
+        assert_eq!(config["user.workshop.host-sockets"], "");
     }
 
     #[test]

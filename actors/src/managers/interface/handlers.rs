@@ -183,8 +183,13 @@ pub async fn auto_connect(mut ctx: TaskCtx, env: Env) -> HandlerResult {
         }
     }
     // A host port a tunnel would listen on and someone else holds: the launch says so now
-    // (not LXD when it plugs the device in), or a plug with `auto-port` takes a free one.
-    super::ports::settle_edits(&repo, &before, &mut made, false).await?;
+    // (not LXD when it plugs the device in), or a plug with `auto-port` takes a free one (a
+    // fork's tunnels all do: their source holds the ports of the definition).
+    let choice = match ctx.change_read(&crate::managers::task::keys::FREE_HOST_PORTS) {
+        Some(true) => super::ports::PortChoice::AlwaysFree,
+        _ => super::ports::PortChoice::Asked,
+    };
+    super::ports::settle_edits(&repo, &before, &mut made, choice).await?;
     all.extend(made.into_iter().filter_map(|(k, s)| s.map(|s| (k, s))));
     ctx.write(&ADDED, &added).await;
     let write_key = key.clone();

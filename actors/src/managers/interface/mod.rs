@@ -216,7 +216,9 @@ impl Handler<requests::ChangeConnections> for InterfaceManager {
             let mut edits = requests::edits(&repo, &current, &msg.request, data.as_deref(), &t)?;
             // A host port a new tunnel would listen on and someone else holds: said now, or
             // replaced by a free one.
-            ports::settle_edits(&repo, &current, &mut edits, msg.auto_port)
+            let choice =
+                if msg.auto_port { ports::PortChoice::FreeWhenTaken } else { ports::PortChoice::Asked };
+            ports::settle_edits(&repo, &current, &mut edits, choice)
                 .await
                 .map_err(InterfaceError::BadRequest)?;
             // What a session names on the host is checked as the user before anything is made.

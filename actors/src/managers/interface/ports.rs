@@ -73,24 +73,38 @@ pub fn new_host_ports(
     out
 }
 
+/// Which host port a new tunnel listens on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortChoice {
+    /// The one asked for; a taken one is refused, unless the plug says `auto-port`.
+    Asked,
+    /// The one asked for, or a free one when it is taken (`--auto-port`).
+    FreeWhenTaken,
+    /// Always a free one (a fork's: the workshop it copies has the ports asked for, and may
+    /// only be stopped now).
+    AlwaysFree,
+}
+
 /// Checks that each wanted host port is free; one that is taken gets a free port from the
-/// kernel instead when `auto_port` (the caller's `--auto-port`) or its plug's `auto-port`
+/// kernel instead when `choice` (the caller's `--auto-port`) or its plug's `auto-port`
 /// says so, else it is refused with who holds it. Returns the ports given instead, by key.
 /// Blocking (binds, `/proc`).
-pub fn settle(wanted: Vec<HostPort>, auto_port: bool) -> Result<Vec<(String, u16)>, String> {
+pub fn settle(wanted: Vec<HostPort>, choice: PortChoice) -> Result<Vec<(String, u16)>, String> {
     let mut instead = Vec::new();
     let mut given: Vec<(IpAddr, u16, bool)> = Vec::new();
     for hp in wanted {
         // Two tunnels of one request on the same port: the second one is taken too.
         let twice = given.iter().any(|&(ip, port, udp)| (ip, port, udp) == (hp.ip, hp.port, hp.udp));
-        let taken = if twice {
+        let taken = if choice == PortChoice::AlwaysFree {
+            Err(String::new())
+        } else if twice {
             Err(format!("cannot listen on host port {}: asked for twice", hp.port))
         } else {
             check_free(hp.ip, hp.port, hp.udp)
         };
         match taken {
             Ok(()) => given.push((hp.ip, hp.port, hp.udp)),
-            Err(_) if auto_port || hp.auto => {
+            Err(_) if choice != PortChoice::Asked || hp.auto => {
                 let port = free_port(hp.ip, hp.udp, &given)?;
                 given.push((hp.ip, port, hp.udp));
                 instead.push((hp.key, port));
@@ -107,14 +121,14 @@ pub async fn settle_edits(
     repo: &super::repo::Repo,
     current: &super::conns::WorkshopConns,
     edits: &mut [(String, Option<super::conns::ConnState>)],
-    auto_port: bool,
+    choice: PortChoice,
 ) -> Result<(), String> {
     let wanted = new_host_ports(repo, current, edits);
     if wanted.is_empty() {
         return Ok(());
     }
     let instead =
-        tokio::task::spawn_blocking(move || settle(wanted, auto_port)).await.map_err(|e| e.to_string())??;
+        tokio::task::spawn_blocking(move || settle(wanted, choice)).await.map_err(|e| e.to_string())??;
     for (key, port) in instead {
         if let Some((_, Some(state))) = edits.iter_mut().find(|(k, _)| *k == key) {
             state.host_port = Some(port);
@@ -296,25 +310,29 @@ mod tests {
         let want =
             |key: &str, port: u16, auto: bool| HostPort { key: key.into(), ip, port, udp: false, auto };
         // Free ports stay as they are; a taken one is refused, naming it.
-        assert_eq!(settle(vec![want("a", free, false)], false), Ok(vec![]));
-        let refused = settle(vec![want("a", taken, false)], false).unwrap_err();
+        assert_eq!(settle(vec![want("a", free, false)], PortChoice::Asked), Ok(vec![]));
+        let refused = settle(vec![want("a", taken, false)], PortChoice::Asked).unwrap_err();
         assert!(
             refused.starts_with(&format!("cannot listen on host port {taken}/tcp: it is already in use")),
             "{refused}"
         );
         // --auto-port, or the plug's attribute: a free port instead, another for each.
-        for (auto_port, auto) in [(true, false), (false, true)] {
-            let given = settle(vec![want("a", taken, auto), want("b", taken, auto)], auto_port).unwrap();
+        for (choice, auto) in [(PortChoice::FreeWhenTaken, false), (PortChoice::Asked, true)] {
+            let given = settle(vec![want("a", taken, auto), want("b", taken, auto)], choice).unwrap();
             let ports: Vec<u16> = given.iter().map(|(_, p)| *p).collect();
             assert_eq!(given.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["a", "b"]);
             assert!(ports[0] != taken && ports[1] != taken && ports[0] != ports[1], "{ports:?}");
             assert!(ports.iter().all(|&p| p >= 1024));
         }
         // One free port asked for twice in one request: the second gets another.
-        let given = settle(vec![want("a", free, false), want("b", free, true)], false).unwrap();
+        let given = settle(vec![want("a", free, false), want("b", free, true)], PortChoice::Asked).unwrap();
         assert!(given.len() == 1 && given[0].0 == "b" && given[0].1 != free, "{given:?}");
-        let refused = settle(vec![want("a", free, false), want("b", free, false)], false).unwrap_err();
+        let refused =
+            settle(vec![want("a", free, false), want("b", free, false)], PortChoice::Asked).unwrap_err();
         assert!(refused.contains("asked for twice"), "{refused}");
+        // A fork's tunnels: free ports, even for a port that is free now.
+        let given = settle(vec![want("a", free, false)], PortChoice::AlwaysFree).unwrap();
+        assert!(given.len() == 1 && given[0].1 != free, "{given:?}");
         drop(held);
     }
 }

@@ -83,6 +83,12 @@ pub(super) async fn change_workshops(deps: &Deps, msg: ChangeWorkshops) -> Resul
     let names = names_of(&request)?;
     let (action, mode) = (request.action, request.options.mode);
     check_modes(action, mode, &names)?;
+    if request.options.fork_name.is_some() != (action == WorkshopAction::Fork) {
+        return Err(WorkshopError::BadRequest(match action {
+            WorkshopAction::Fork => "cannot fork: no name for the copy (\"fork-name\")".to_string(),
+            _ => format!("cannot {}: \"fork-name\" is only for \"fork\"", action.as_str()),
+        }));
+    }
     let project = project(deps, &user, &project_id).await?;
     if matches!(mode, Mode::Continue | Mode::Abort) {
         return resume(deps, &user, &project, action, &names[0], mode == Mode::Abort).await;
@@ -98,8 +104,55 @@ pub(super) async fn change_workshops(deps: &Deps, msg: ChangeWorkshops) -> Resul
             refresh(deps, &user, &project, &names, &instances, options.refresh_option, mode, options.verbose)
                 .await
         }
+        WorkshopAction::Fork => {
+            let copy = request.options.fork_name.as_ref().map(|n| n.to_string()).unwrap_or_default();
+            fork(deps, &user, &project, &names, &copy, &instances).await
+        }
         _ => transition(deps, &user, &project, action, &names, &instances).await,
     }
+}
+
+/// Fork: one launched workshop, Ready or Stopped and held by no change, copied under a name
+/// that is neither launched nor defined in the project (a definition of that name would
+/// make it another workshop than the copy). The source is held by the change.
+async fn fork(
+    deps: &Deps,
+    user: &UserRef,
+    project: &Project,
+    names: &[String],
+    copy: &str,
+    instances: &BTreeMap<String, Instance>,
+) -> Result<ChangeId, WorkshopError> {
+    let action = WorkshopAction::Fork;
+    let [name] = names else {
+        return Err(WorkshopError::BadRequest("cannot fork: name one workshop to copy".into()));
+    };
+    let source = instances.get(name).ok_or_else(|| not_launched(name))?;
+    if copy == name {
+        return Err(WorkshopError::BadRequest(format!("cannot fork {name:?}: the copy needs another name")));
+    }
+    let files = as_user::definitions(user, &project.path).await.unwrap_or_default();
+    if let Some(defined) = files.iter().find(|f| f.name == copy) {
+        return Err(WorkshopError::BadRequest(format!(
+            "cannot fork {name:?} as {copy:?}: {copy:?} is defined in {}; choose another name",
+            defined.path.display()
+        )));
+    }
+    let sdks: Vec<String> = sdk_spec::installed(&source.config).into_iter().map(|s| s.name).collect();
+    let exists = super::listing::project_exists(user, project).await;
+    let (running, launched) = (source.running, instances.contains_key(copy));
+    let (u, pid, now) = (user.clone(), project.id.clone(), Utc::now());
+    let (name, copy_target) = (name.clone(), target(user, project, copy));
+    deps.engine
+        .send(Transact(Box::new(move |st| {
+            let busy = status::busy(st, &u.name, &pid, &name);
+            status::check_transition(action, busy, running, exists)
+                .map_err(|r| refused(action, &name, &pid, r))?;
+            let busy = status::busy(st, &u.name, &pid, &copy_target.name);
+            status::check_launch(busy, launched).map_err(|r| refused(action, &copy_target.name, &pid, r))?;
+            Ok(plan::fork(st, &u, &name, &copy_target, &sdks, now))
+        })))
+        .await??
 }
 
 fn target(user: &UserRef, project: &Project, name: &str) -> TaskTarget {

@@ -360,7 +360,7 @@ pub async fn remove_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
 
 /// Publishes the workshop's names on the network ([`PublishNames`]), the friendly one made
 /// from the project directory's name.
-async fn publish_names(env: &Env, t: &TaskTarget) -> Result<HostName, String> {
+pub(super) async fn publish_names(env: &Env, t: &TaskTarget) -> Result<HostName, String> {
     let project_name =
         Path::new(&t.project_path).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     env.call(PublishNames { target: t.backend(), project_name }).await
@@ -456,7 +456,7 @@ pub async fn mount_project(ctx: TaskCtx, env: Env) -> HandlerResult {
 
 /// Opens the project directory as its user (so a path the user could not open, or one swapped
 /// for another directory since, is never mounted) and stages it for LXD.
-async fn stage_project(env: &Env, t: &TaskTarget) -> Result<Staged, String> {
+pub(super) async fn stage_project(env: &Env, t: &TaskTarget) -> Result<Staged, String> {
     let root = PathBuf::from(&t.project_path);
     let dir = userfs::as_user(&t.user, move || Dir::open(&root))
         .await
@@ -476,7 +476,7 @@ pub(super) fn project_device(source: &Path) -> Device {
 }
 
 /// A disk device.
-fn disk(source: &str, path: &str, readonly: bool) -> Device {
+pub(super) fn disk(source: &str, path: &str, readonly: bool) -> Device {
     let mut d = Device::from([
         ("type".to_string(), "disk".to_string()),
         ("source".to_string(), source.to_string()),
@@ -489,7 +489,7 @@ fn disk(source: &str, path: &str, readonly: bool) -> Device {
 }
 
 /// Creates `dir` (and parents) and gives it to the user with `mode`.
-fn make_user_dir(dir: &Path, uid: u32, gid: u32, mode: u32) -> std::io::Result<()> {
+pub(super) fn make_user_dir(dir: &Path, uid: u32, gid: u32, mode: u32) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     std::os::unix::fs::chown(dir, Some(uid), Some(gid))?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))

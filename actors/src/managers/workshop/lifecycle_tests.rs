@@ -1180,3 +1180,149 @@ async fn workshops_and_restores_start_from_the_deepest_snapshot_of_their_layers(
     assert_eq!(h.run(WorkshopAction::Remove, &["b"], Mode::Transactional).await.1, Status::Done);
     assert!(h.fake.snapshots("lifecycle").is_empty());
 }
+
+impl Harness {
+    async fn fork(&self, source: &str, copy: &str) -> Result<String, WorkshopError> {
+        let request = WorkshopsRequest {
+            names: vec![source.parse::<WorkshopName>().unwrap()],
+            action: WorkshopAction::Fork,
+            options: WorkshopOptions { fork_name: Some(copy.parse().unwrap()), ..WorkshopOptions::default() },
+        };
+        let msg = ChangeWorkshops { user: self.user.clone(), project_id: self.project_id.clone(), request };
+        self.daemon.workshops.send(msg).await.unwrap()
+    }
+}
+
+#[actix_rt::test]
+async fn a_fork_is_a_started_copy_with_its_own_name_storage_and_revisions() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let h = launched_with_tools().await;
+    let source = h.fake.instance(&h.target("ws")).unwrap();
+    let runs = h.fake.runs().len();
+    let change = h.fork("ws", "copy").await.unwrap();
+    assert_eq!(h.settled(&change).await, Status::Done);
+    let kinds: Vec<String> = h.tasks(&change).await.into_iter().map(|(k, _)| k).collect();
+    assert_eq!(
+        kinds,
+        [
+            "create-workshop-storage",
+            "fork-workshop",
+            "start-workshop",
+            "resolve-interfaces",
+            "auto-connect",
+            "setup-profiles",
+            "run-hook",
+            "run-hook"
+        ]
+    );
+    // Nothing is set up again: only the health checks of its SDKs run.
+    assert_eq!(h.hooks_run(runs), ["check-health", "check-health"]);
+    let copy = h.fake.instance(&h.target("copy")).unwrap();
+    assert!(copy.running, "the fork is started");
+    assert_eq!(copy.config["forked-from"], h.target("ws").instance_name());
+    assert!(copy.config.contains_key("user.marker"), "the source's files and keys");
+    assert_eq!(copy.config["user.workshop.name"], "copy");
+    assert!(
+        copy.config["user.workshop.file"].starts_with("name: copy\n"),
+        "{}",
+        copy.config["user.workshop.file"]
+    );
+    assert_eq!(h.tools_tree("copy"), h.tools_tree("ws"));
+    assert_eq!(copy.devices["cache.apt"]["source"], h.cache("copy").join("apt").to_string_lossy());
+    assert_eq!(copy.devices[super::handlers::PROJECT_DEVICE]["source"], h.staging("copy").to_string_lossy());
+    assert!(h.cache("copy").join("apt").is_dir());
+    assert_eq!(h.workshop_status("copy").await, WorkshopStatus::Ready);
+    // The source is as it was.
+    assert_eq!(h.fake.instance(&h.target("ws")).unwrap().config, source.config);
+    assert_eq!(h.workshop_status("ws").await, WorkshopStatus::Ready);
+    // The copy's local SDK revisions are its own copy of the source's.
+    let (uid, pid) = (UID, h.project_id.clone());
+    let revisions = h
+        .daemon
+        .engine
+        .send(Query(Box::new(move |st| {
+            let sdk = |ws: &str| crate::sdk::revisions::LocalSdkRef {
+                uid,
+                project_id: pid.clone(),
+                workshop: ws.into(),
+                sdk: "tools".into(),
+            };
+            (
+                crate::sdk::revisions::revisions(st, &sdk("ws")),
+                crate::sdk::revisions::revisions(st, &sdk("copy")),
+            )
+        })))
+        .await
+        .unwrap();
+    assert_eq!(revisions.0, revisions.1);
+    assert_eq!(revisions.1.last, 1);
+
+    // Without a definition file of its own, it is restored from what it records.
+    let change = h.restore(&["copy"]).await.unwrap();
+    assert_eq!(h.settled(&change).await, Status::Done);
+    assert!(
+        h.fake.instance(&h.target("copy")).unwrap().config["user.workshop.file"].starts_with("name: copy\n")
+    );
+    assert!(!h.marked("copy"), "rebuilt");
+
+    // Removing the fork leaves the source alone.
+    assert_eq!(h.run(WorkshopAction::Remove, &["copy"], Mode::Transactional).await.1, Status::Done);
+    h.gone("copy");
+    assert_eq!(h.workshop_status("ws").await, WorkshopStatus::Ready);
+}
+
+#[actix_rt::test]
+async fn a_fork_is_refused_for_names_it_cannot_have_and_undone_when_it_fails() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let h = launched_with_tools().await;
+    h.write(".workshop/other.yaml", "name: other\nbase: ubuntu@22.04\n");
+    let refused = |r: Result<String, WorkshopError>| match r {
+        Err(WorkshopError::BadRequest(m)) | Err(WorkshopError::NotFound(m)) => m,
+        other => panic!("not refused: {other:?}"),
+    };
+    let m = refused(h.fork("ws", "ws").await);
+    assert_eq!(m, r#"cannot fork "ws": the copy needs another name"#);
+    let m = refused(h.fork("ws", "other").await);
+    assert!(m.starts_with(r#"cannot fork "ws" as "other": "other" is defined in "#), "{m}");
+    let m = refused(h.fork("nothere", "copy").await);
+    assert!(m.contains("nothere"), "{m}");
+    // The name of a fork is for fork only, and a fork needs one.
+    let request = WorkshopsRequest {
+        names: vec!["ws".parse().unwrap()],
+        action: WorkshopAction::Launch,
+        options: WorkshopOptions { fork_name: Some("copy".parse().unwrap()), ..WorkshopOptions::default() },
+    };
+    let msg = ChangeWorkshops { user: h.user.clone(), project_id: h.project_id.clone(), request };
+    let m = refused(h.daemon.workshops.send(msg).await.unwrap());
+    assert_eq!(m, r#"cannot launch: "fork-name" is only for "fork""#);
+    let m = refused(h.request(WorkshopAction::Fork, &["ws"], Mode::Transactional).await);
+    assert_eq!(m, r#"cannot fork: no name for the copy ("fork-name")"#);
+    // A copy whose name a workshop has already.
+    let change = h.fork("ws", "copy").await.unwrap();
+    assert_eq!(h.settled(&change).await, Status::Done);
+    assert!(
+        matches!(h.fork("ws", "copy").await, Err(WorkshopError::BadRequest(m)) if m.contains("already launched"))
+    );
+
+    // A fork failing at any task is undone: no copy, no storage; the source untouched.
+    for (failing, op, needle) in [
+        ("fork-workshop", "fork", ""),
+        ("start-workshop", "start", "again-"),
+        ("run-hook", "run", "check-health"),
+    ] {
+        h.fake.fail_matching(op, needle, 0, "injected");
+        let change = h.fork("ws", "again").await.unwrap();
+        assert_eq!(h.settled(&change).await, Status::Error, "{failing}");
+        let tasks = h.tasks(&change).await;
+        assert!(tasks.iter().any(|(k, s)| k == failing && *s == Status::Error), "{failing}: {tasks:?}");
+        h.gone("again");
+        assert!(h.marked("ws"));
+        assert_eq!(h.workshop_status("ws").await, WorkshopStatus::Ready, "{failing}");
+    }
+}

@@ -3,6 +3,7 @@
 
 mod autostart;
 mod changes;
+mod fork;
 mod guest;
 mod handlers;
 pub mod layers;
@@ -56,6 +57,12 @@ pub static KINDS: &[Kind<WorkshopConfig>] = &[
         run: |c, e| Box::pin(handlers::create_workshop(c, e)),
         undo: handler!(handlers::remove_workshop),
         cleanup: handler!(handlers::collect_snapshots),
+    },
+    Kind {
+        name: "fork-workshop",
+        run: |c, e| Box::pin(fork::fork_workshop(c, e)),
+        undo: handler!(handlers::remove_workshop),
+        cleanup: None,
     },
     Kind {
         name: "start-workshop",

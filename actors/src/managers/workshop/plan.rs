@@ -350,6 +350,37 @@ pub fn no_updates(
     change
 }
 
+/// Fork: `target` made a copy of the launched workshop `source` (which the change holds
+/// until it is ready): its storage, the copy, its start, the connections its definition
+/// makes (a tunnel whose host port the source holds takes a free one), and the health check
+/// of each of its SDKs (`sdks`, in install order). One lane: a failure removes the copy.
+pub fn fork(
+    st: &mut State,
+    user: &UserRef,
+    source: &str,
+    target: &TaskTarget,
+    sdks: &[String],
+    now: DateTime<Utc>,
+) -> ChangeId {
+    let ws = &target.name;
+    let summary = format!("Fork {source:?} as {ws:?}");
+    let change = task::new_change(st, "fork", &summary, user, &target.project_id, now);
+    st.change_mut(&change).expect("exists").write(&keys::FREE_HOST_PORTS, &true);
+    let mut chain = Chain::new(st, &change, target, now);
+    chain.then("create-workshop-storage", format!("Create storage of {ws:?}"));
+    let copy = chain.then("fork-workshop", format!("Copy {source:?} to {ws:?}"));
+    let t = chain.st.task_mut(&copy).expect("exists");
+    t.write(&keys::FORK_OF, &source.to_string());
+    t.write(&keys::HOLDS, &source.to_string());
+    chain.then("start-workshop", format!("Start {ws:?} workshop"));
+    let connected = interface_plan::add_auto_connect(chain.st, &change, target, chain.last.as_ref(), now);
+    chain.last = Some(connected);
+    for sdk in sdks {
+        chain.hook(sdk, Hook::CheckHealth);
+    }
+    change
+}
+
 /// Start: one `start-workshop` per workshop.
 pub fn start(st: &mut State, user: &UserRef, targets: &[TaskTarget], now: DateTime<Utc>) -> ChangeId {
     let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();

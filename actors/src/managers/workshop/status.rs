@@ -28,7 +28,12 @@ pub fn busy(st: &State, user: &str, project_id: &str, name: &str) -> Option<Busy
         .filter(|c| c.read(&keys::PROJECT_ID).as_deref() == Some(project_id))
         .filter(|c| !c.read(&keys::DISCARD_BACKGROUND).unwrap_or(false))
         .filter(|c| !st.change_ready(&c.id))
-        .find(|c| st.change_tasks(&c.id).iter().any(|t| t.read(&keys::WORKSHOP).as_deref() == Some(name)))
+        .find(|c| {
+            st.change_tasks(&c.id).iter().any(|t| {
+                t.read(&keys::WORKSHOP).as_deref() == Some(name)
+                    || t.read(&keys::HOLDS).as_deref() == Some(name)
+            })
+        })
         .map(|c| Busy {
             change: c.id.clone(),
             kind: c.kind.clone(),
@@ -83,6 +88,7 @@ pub fn check_transition(
         WorkshopAction::Start => &[WorkshopStatus::Stopped],
         WorkshopAction::Stop => &[WorkshopStatus::Ready, WorkshopStatus::Stopped],
         WorkshopAction::Refresh => &[WorkshopStatus::Ready],
+        WorkshopAction::Fork => &[WorkshopStatus::Ready, WorkshopStatus::Stopped],
         _ => &[WorkshopStatus::Ready, WorkshopStatus::Error, WorkshopStatus::Stopped],
     };
     if !allowed.contains(&status) {

@@ -64,6 +64,7 @@ pub fn command() -> Command {
         ("remove", "names", Offer::Launched),
         ("refresh", "names", Offer::Launched),
         ("restore", "names", Offer::Launched),
+        ("fork", "source", Offer::Launched),
         ("info", "name", Offer::Any),
         ("shell", "name", Offer::Running),
         ("actions", "name", Offer::Any),

@@ -6,7 +6,7 @@ use clap::Command;
 const GROUPS: &[(&str, &[&str])] = &[
     (
         "Create new workshops; start, stop, update or delete existing ones:",
-        &["init", "launch", "refresh", "restore", "start", "stop", "remove"],
+        &["init", "launch", "refresh", "restore", "fork", "start", "stop", "remove"],
     ),
     ("Sketch an SDK inside a workshop:", &["sketch-sdk", "sketches"]),
     ("List and acknowledge warnings:", &["warnings", "okay"]),

@@ -25,7 +25,7 @@ use crate::cmd::connections::ConnectionsArgs;
 use crate::cmd::exec::{ActionsArgs, ExecFlags, ShellArgs};
 use crate::cmd::info::InfoArgs;
 use crate::cmd::init::InitArgs;
-use crate::cmd::lifecycle::{ModeArgs, NamesArgs, RefreshArgs, RestoreArgs};
+use crate::cmd::lifecycle::{ForkArgs, ModeArgs, NamesArgs, RefreshArgs, RestoreArgs};
 use crate::cmd::list::ListArgs;
 use crate::cmd::warnings::WarningsArgs;
 use crate::context::Ctx;
@@ -54,6 +54,8 @@ enum Command {
     Refresh(RefreshArgs),
     /// Rebuild workshops from their last launch or refresh
     Restore(RestoreArgs),
+    /// Copy a workshop under a new name, as it is now (copy-on-write)
+    Fork(ForkArgs),
     /// Start stopped workshops
     Start(NamesArgs),
     /// Stop running workshops
@@ -142,6 +144,7 @@ fn dispatch(ctx: &Ctx, command: Command, raw: &[String]) -> anyhow::Result<()> {
         Command::Launch(args) => cmd::lifecycle::launch(ctx, &args),
         Command::Refresh(args) => cmd::lifecycle::refresh(ctx, &args),
         Command::Restore(args) => cmd::lifecycle::restore(ctx, &args),
+        Command::Fork(args) => cmd::lifecycle::fork(ctx, &args),
         Command::Start(args) => cmd::lifecycle::simple(ctx, WorkshopAction::Start, &args),
         Command::Stop(args) => cmd::lifecycle::simple(ctx, WorkshopAction::Stop, &args),
         Command::Remove(args) => cmd::lifecycle::simple(ctx, WorkshopAction::Remove, &args),

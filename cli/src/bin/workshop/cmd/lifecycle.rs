@@ -82,6 +82,23 @@ pub struct RestoreArgs {
     pub names: Vec<String>,
 }
 
+/// Arguments of `fork`.
+#[derive(Debug, Args)]
+pub struct ForkArgs {
+    /// Return the change ID, don't wait for the operation to finish
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Show task logs, including hook output, while waiting
+    #[arg(long)]
+    pub verbose: bool,
+    /// The workshop to copy
+    #[arg(value_name = "WORKSHOP")]
+    pub source: String,
+    /// The name of the copy
+    #[arg(value_name = "NEW-NAME")]
+    pub name: String,
+}
+
 /// Arguments of `start`, `stop` and `remove`.
 #[derive(Debug, Args)]
 pub struct NamesArgs {
@@ -124,7 +141,7 @@ pub fn launch(ctx: &Ctx, args: &ModeArgs) -> anyhow::Result<()> {
     if args.mode() != Mode::Transactional && names.len() > 1 {
         bail!("cannot launch: \"--wait-on-error\" incompatible with multiple workshops");
     }
-    let options = WorkshopOptions { mode: args.mode(), refresh_option: None, verbose: args.verbose };
+    let options = WorkshopOptions { mode: args.mode(), verbose: args.verbose, ..Default::default() };
     let change =
         match ctx.client.workshop_action(&project.id, &request(&names, WorkshopAction::Launch, options)?) {
             Ok(change) => change,
@@ -160,7 +177,7 @@ pub fn refresh(ctx: &Ctx, args: &RefreshArgs) -> anyhow::Result<()> {
     let mode = args.mode();
     let refresh_option =
         matches!(mode, Mode::Transactional | Mode::WaitOnError).then_some(RefreshOption::Update);
-    let options = WorkshopOptions { mode, refresh_option, verbose: args.verbose };
+    let options = WorkshopOptions { mode, refresh_option, verbose: args.verbose, ..Default::default() };
     let q = quoted(&names);
     let change =
         match ctx.client.workshop_action(&project.id, &request(&names, WorkshopAction::Refresh, options)?) {
@@ -296,6 +313,7 @@ pub fn restore(ctx: &Ctx, args: &RestoreArgs) -> anyhow::Result<()> {
         mode: Mode::Transactional,
         refresh_option: Some(RefreshOption::Restore),
         verbose: args.verbose,
+        ..Default::default()
     };
     let q = quoted(&names);
     let change =
@@ -315,6 +333,34 @@ pub fn restore(ctx: &Ctx, args: &RestoreArgs) -> anyhow::Result<()> {
         }
         Outcome::Failed(chg, _) => {
             bail!("cannot restore {q}; aborted\nTo view details: \"workshop tasks {}\"", chg.id)
+        }
+    }
+    Ok(())
+}
+
+/// `workshop fork`: a copy of a launched workshop under a new name, started.
+pub fn fork(ctx: &Ctx, args: &ForkArgs) -> anyhow::Result<()> {
+    let project = ctx.project()?;
+    let names = [args.source.clone()];
+    let options =
+        WorkshopOptions { fork_name: Some(args.name.parse()?), verbose: args.verbose, ..Default::default() };
+    let change =
+        match ctx.client.workshop_action(&project.id, &request(&names, WorkshopAction::Fork, options)?) {
+            Ok(change) => change,
+            Err(e) => return Err(in_progress("fork", e, &names)),
+        };
+    if args.no_wait {
+        println!("{change}");
+        return Ok(());
+    }
+    let (from, to) = (&args.source, &args.name);
+    match wait::wait(&ctx.client, &change, WaitOptions { verbose: args.verbose, skip_abort: false })? {
+        Outcome::Done => println!("{to:?} forked from {from:?}"),
+        Outcome::Failed(chg, err) => {
+            bail!("cannot fork {from:?} as {to:?}: {err}\nTo view details: \"workshop tasks {}\"", chg.id)
+        }
+        Outcome::Undone(chg) | Outcome::Paused(chg) => {
+            bail!("cannot fork {from:?} as {to:?}; aborted\nTo view details: \"workshop tasks {}\"", chg.id)
         }
     }
     Ok(())

@@ -146,7 +146,7 @@ pub fn sketch_sdk(ctx: &Ctx, args: &SketchArgs) -> anyhow::Result<()> {
 
 /// `refresh --abort` of the paused change holding `ws`.
 fn abort_refresh(ctx: &Ctx, project: &Project, ws: &str) -> anyhow::Result<()> {
-    let options = WorkshopOptions { mode: Mode::Abort, refresh_option: None, verbose: false };
+    let options = WorkshopOptions { mode: Mode::Abort, ..Default::default() };
     let request = WorkshopsRequest { names: vec![ws.parse()?], action: WorkshopAction::Refresh, options };
     let change = ctx.client.workshop_action(&project.id, &request)?;
     match wait::wait(&ctx.client, &change, WaitOptions { verbose: false, skip_abort: false })? {
@@ -158,7 +158,8 @@ fn abort_refresh(ctx: &Ctx, project: &Project, ws: &str) -> anyhow::Result<()> {
 
 /// Refreshes `ws` with its sketch as it is now; nothing to do is fine.
 fn refresh(ctx: &Ctx, project: &Project, ws: &str, mode: Mode, verbose: bool) -> anyhow::Result<()> {
-    let options = WorkshopOptions { mode, refresh_option: Some(RefreshOption::Update), verbose };
+    let options =
+        WorkshopOptions { mode, refresh_option: Some(RefreshOption::Update), verbose, ..Default::default() };
     let request = WorkshopsRequest { names: vec![ws.parse()?], action: WorkshopAction::Refresh, options };
     let change = match ctx.client.workshop_action(&project.id, &request) {
         Ok(change) => change,

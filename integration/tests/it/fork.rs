@@ -1,0 +1,70 @@
+//! `workshop fork` against the real LXD (`WORKSHOP_TEST_LXD=1`): a copy of a running or
+//! stopped workshop under a new name, with the files made inside it, its own machine id,
+//! address and storage, and the project mounted; removing it leaves the source alone.
+
+use workshop_integration::sdk_fixtures::{self, definition};
+use workshop_integration::{Daemon, Project, Run, lxd_enabled, lxd_shared, test_user};
+
+fn w(d: &Daemon, p: &Project, args: &[&str]) -> Run {
+    d.cli_as(Some(&p.user), &p.path, args, &[])
+}
+
+fn inside(d: &Daemon, p: &Project, ws: &str, script: &str) -> String {
+    w(d, p, &["exec", ws, "--", "sh", "-c", script]).ok().trim().to_string()
+}
+
+#[test]
+fn a_fork_is_a_copy_of_its_own_of_a_running_or_stopped_workshop() {
+    if !lxd_enabled("a_fork_is_a_copy_of_its_own_of_a_running_or_stopped_workshop") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let (ws, copy, again) = ("ws-fork", "ws-fork-copy", "ws-fork-again");
+    let d = Daemon::start();
+    let p = Project::new(&test_user(), "fork");
+    sdk_fixtures::basic().install(&p);
+    p.write(&format!(".workshop/{ws}.yaml"), &definition(ws, "ubuntu@22.04", &["project-test-sdk-basic-2"]));
+    p.write("hello.txt", "from the project\n");
+    w(&d, &p, &["launch", ws]).ok();
+    inside(&d, &p, ws, "echo made-inside > /home/workshop/state");
+
+    let out = w(&d, &p, &["fork", ws, copy]);
+    assert!(out.ok().lines().any(|l| l == format!("{copy:?} forked from {ws:?}")), "{}", out.output());
+    assert!(w(&d, &p, &["list"]).has_line(&format!(r"^{copy}\s+Ready\s+-$")));
+    assert!(w(&d, &p, &["list"]).has_line(&format!(r"^{ws}\s+Ready\s+-$")));
+    // What was made inside the source, the project, the SDK.
+    assert_eq!(inside(&d, &p, copy, "cat /home/workshop/state"), "made-inside");
+    assert_eq!(inside(&d, &p, copy, "cat /project/hello.txt"), "from the project");
+    assert!(
+        w(&d, &p, &["info", copy]).has_line(r"test-sdk-basic-2"),
+        "{}",
+        w(&d, &p, &["info", copy]).output()
+    );
+    // Its own identity and address.
+    let id = |name: &str| inside(&d, &p, name, "cat /etc/machine-id");
+    assert_eq!(id(copy).len(), 32);
+    assert_ne!(id(copy), id(ws));
+    let address = |name: &str| inside(&d, &p, name, "hostname -I | cut -d' ' -f1");
+    assert!(!address(copy).is_empty());
+    assert_ne!(address(copy), address(ws));
+    // Its own files from now on, both ways.
+    inside(&d, &p, copy, "touch /home/workshop/only-in-the-copy");
+    inside(&d, &p, ws, "test ! -e /home/workshop/only-in-the-copy");
+    // A name taken is refused.
+    let refused = w(&d, &p, &["fork", ws, copy]).fails();
+    assert!(refused.contains("already launched"), "{refused}");
+
+    // A stopped workshop is copied too, and stays stopped.
+    w(&d, &p, &["stop", ws]).ok();
+    w(&d, &p, &["fork", ws, again]).ok();
+    assert!(w(&d, &p, &["list"]).has_line(&format!(r"^{again}\s+Ready\s+-$")));
+    assert!(w(&d, &p, &["list"]).has_line(&format!(r"^{ws}\s+Stopped\s+-$")));
+    assert_eq!(inside(&d, &p, again, "cat /home/workshop/state"), "made-inside");
+
+    // Removing the copies leaves the source as it was.
+    w(&d, &p, &["remove", copy, again]).ok();
+    w(&d, &p, &["start", ws]).ok();
+    assert_eq!(inside(&d, &p, ws, "cat /home/workshop/state"), "made-inside");
+    let instances = p.instances();
+    assert!(instances.len() == 1 && instances[0].starts_with(&format!("{ws}-")), "{instances:?}");
+}
