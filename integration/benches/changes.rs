@@ -3,7 +3,8 @@
 //! `lxc launch` plus the same hook commands and disk device; a refresh with nothing to do vs
 //! one `lxc query` of the instance; a refresh where only the last SDK changed vs a full
 //! relaunch (remove and launch); restore vs an LXD snapshot restore waited for like a start;
-//! disconnect and connect of a mount on a running workshop vs `lxc config device remove/add`.
+//! disconnect and connect of a mount on a running workshop vs `lxc config device remove/add`;
+//! a fork of a running workshop vs `lxc copy` and a start.
 //! Needs root and the test user of scripts/test-all.sh.
 
 use std::time::Duration;
@@ -152,6 +153,25 @@ fn main() {
         }));
     }
     report("restore vs lxc restore (target <= 1.2)", ours, raw);
+
+    // A fork of the running workshop vs an lxc copy of a running instance, started and
+    // waited for like a start.
+    let (mut ours, mut raw) = (Vec::new(), Vec::new());
+    for i in 0..RUNS {
+        let copy = format!("s0-fork-{i}");
+        ours.push(timed(|| {
+            w(&["fork", "s0", &copy]).ok();
+        }));
+        w(&["remove", &copy]).ok();
+        let to = format!("wst-bench-fork-{i}-{}", std::process::id());
+        let _raw = RawInstance(to.clone());
+        raw.push(timed(|| {
+            lxc(&["copy", &name, &to]);
+            lxc(&["start", &to]);
+            lxc(&["exec", &to, "--", "sh", "-c", WAIT_SYSTEMD]);
+        }));
+    }
+    report("fork vs lxc copy and start (target < 1.5 s)", ours, raw);
 
     w(&["remove"]).ok();
     let _ = std::fs::remove_dir_all(&data);

@@ -10,6 +10,7 @@ mod fork;
 mod guest;
 mod hooks;
 mod install;
+mod layers;
 mod messages;
 mod names;
 mod projects;
