@@ -1,11 +1,12 @@
-//! `workshop du` and `workshop prune`: what a user's workshops, templates and apt caches use
-//! (on the pool and on the host) and the SDK trees their workshops share; prune removes what
-//! nothing uses. Scope: a user sees and prunes their own; root every user's, and only root
-//! removes unused SDK trees (shared by everyone), never while a change is in progress (a
-//! launch may be about to install a tree it has just made).
+//! `workshop du` and `workshop prune`: what a user's workshops, templates, layer snapshots
+//! and apt caches use (on the pool and on the host) and the SDK trees their workshops share;
+//! prune removes what nothing uses. Scope: a user sees and prunes their own; root every
+//! user's, and only root removes unused SDK trees (shared by everyone). Unused SDK trees and
+//! layer snapshots are never removed while a change is in progress (a launch may be about to
+//! install a tree it has just made, or copy a snapshot it has just chosen).
 //!
-//! Removal never needs free space: templates are deleted through LXD, caches and trees are
-//! directories removed on the host.
+//! Removal never needs free space: templates and snapshots are deleted through LXD, caches
+//! and trees are directories removed on the host.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -13,7 +14,9 @@ use std::path::{Path, PathBuf};
 use actix::prelude::*;
 use workshop_api::space::{DiskUsage, PoolSpace, Pruned, SpaceItem, SpaceKind};
 
-use crate::backend::{BackendActor, BackendError, GetPoolUse, ListInstances, RemoveTemplate};
+use crate::backend::{
+    BackendActor, BackendError, CollectSnapshots, GetPoolUse, ListInstances, RemoveTemplate,
+};
 use crate::engine::{Query, StateEngine};
 use crate::managers::UserRef;
 use crate::managers::sdk::installed_trees;
@@ -81,6 +84,8 @@ struct Survey {
     usage: DiskUsage,
     /// The users' templates, as (user, name).
     templates: Vec<(String, String)>,
+    /// The users who have layer snapshots no instance of theirs was made through.
+    unused_snapshots: BTreeSet<String>,
     /// Apt caches of workshops that no longer exist.
     stale_caches: Vec<PathBuf>,
     /// SDK trees nothing uses (root's view only).
@@ -105,6 +110,7 @@ async fn survey(
         .map_err(|e| SpaceError::Failed(e.to_string()))?;
     let mut items = Vec::new();
     let mut templates = Vec::new();
+    let mut unused_snapshots = BTreeSet::new();
     let mut caches = Vec::new();
     let mut pool = PoolSpace::default();
     // Trees any workshop of any user has installed: in use, whoever looks.
@@ -130,6 +136,19 @@ async fn survey(
             total: on_pool.total,
         };
         let live: BTreeSet<String> = on_pool.instances.iter().map(|i| i.name.clone()).collect();
+        for snapshot in on_pool.snapshots {
+            if !snapshot.in_use {
+                unused_snapshots.insert(name.clone());
+            }
+            items.push(SpaceItem {
+                kind: SpaceKind::Snapshot,
+                name: snapshot.name,
+                user: name.clone(),
+                project_path: String::new(),
+                size: snapshot.size,
+                in_use: snapshot.in_use,
+            });
+        }
         for instance in on_pool.instances {
             let (kind, project_path, label) = if instance.template {
                 templates.push((name.clone(), instance.name.clone()));
@@ -173,7 +192,14 @@ async fn survey(
     items.sort_by(|a, b| {
         (a.kind, &a.user, &a.project_path, &a.name).cmp(&(b.kind, &b.user, &b.project_path, &b.name))
     });
-    Ok(Survey { usage: DiskUsage { pool, items }, templates, stale_caches, unused_trees, busy: known.busy })
+    Ok(Survey {
+        usage: DiskUsage { pool, items },
+        templates,
+        unused_snapshots,
+        stale_caches,
+        unused_trees,
+        busy: known.busy,
+    })
 }
 
 /// `<ws>-<project id>` as its two parts (the id is the last 8 characters).
@@ -316,6 +342,7 @@ impl Handler<Prune> for SpaceManager {
                 pruned.freed += template.size.unwrap_or(0);
                 pruned.removed.push(template);
             }
+            prune_snapshots(&backend, &found, msg.dry_run, &mut pruned).await;
             let stale: BTreeSet<&PathBuf> = found.stale_caches.iter().collect();
             for cache_item in found.usage.items.iter().filter(|i| i.kind == SpaceKind::AptCache && !i.in_use)
             {
@@ -368,6 +395,41 @@ impl Handler<Prune> for SpaceManager {
             }
             Ok(pruned)
         })
+    }
+}
+
+/// Removes the users' layer snapshots no instance was made through, whatever their
+/// cool-down, unless a change is in progress; with `dry_run`, only lists them.
+async fn prune_snapshots(backend: &Addr<BackendActor>, found: &Survey, dry_run: bool, pruned: &mut Pruned) {
+    let unused = |user: &str| -> Vec<SpaceItem> {
+        let of_user = |i: &&SpaceItem| i.kind == SpaceKind::Snapshot && !i.in_use && i.user == user;
+        found.usage.items.iter().filter(of_user).cloned().collect()
+    };
+    if found.busy {
+        if !found.unused_snapshots.is_empty() {
+            pruned
+                .notes
+                .push("kept unused snapshots: a change is in progress (prune again once it is done)".into());
+        }
+        return;
+    }
+    for user in &found.unused_snapshots {
+        let removed: BTreeSet<String> = if dry_run {
+            unused(user).into_iter().map(|i| i.name).collect()
+        } else {
+            let msg = CollectSnapshots { user: Some(user.clone()), cooldown: std::time::Duration::ZERO };
+            match backend.send(msg).await.map_err(BackendError::from).and_then(|r| r) {
+                Ok(names) => names.into_iter().collect(),
+                Err(e) => {
+                    pruned.notes.push(format!("kept the unused snapshots of {user:?}: {e}"));
+                    continue;
+                }
+            }
+        };
+        for item in unused(user).into_iter().filter(|i| removed.contains(&i.name)) {
+            pruned.freed += item.size.unwrap_or(0);
+            pruned.removed.push(item);
+        }
     }
 }
 

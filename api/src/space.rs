@@ -1,5 +1,6 @@
 //! `GET /v1/disk-usage` (`workshop du`) and `POST /v1/prune` (`workshop prune`): what
-//! workshops, templates, caches and SDK trees use, and removing what nothing uses.
+//! workshops, templates, layer snapshots, caches and SDK trees use, and removing what
+//! nothing uses.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +12,10 @@ pub enum SpaceKind {
     Workshop,
     /// A template workshops are copied from (re-made at the next launch), on the pool.
     Template,
+    /// A layer snapshot (a workshop after one of its SDKs was set up) that later workshops
+    /// with the same base and SDKs start from, on the pool. Unused, it goes an hour after its
+    /// last use, or at once with `prune`.
+    Snapshot,
     /// A workshop's apt archive cache, on the host.
     AptCache,
     /// An SDK tree, on the host (shared by every workshop that has it).
@@ -22,6 +27,7 @@ impl SpaceKind {
         match self {
             Self::Workshop => "workshop",
             Self::Template => "template",
+            Self::Snapshot => "snapshot",
             Self::AptCache => "apt-cache",
             Self::SdkTree => "sdk-tree",
         }

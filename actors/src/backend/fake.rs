@@ -621,7 +621,31 @@ impl Backend for FakeBackend {
                 size: Some(2 << 20),
             }))
             .collect();
-        Ok(PoolUse { name: "fake".into(), driver: "btrfs".into(), used: 3 << 30, total: 8 << 30, instances })
+        let referenced: Vec<&String> = inner
+            .instances
+            .values()
+            .chain(inner.stashes.values())
+            .filter(|i| i.target.user == user)
+            .flat_map(|i| i.config.iter().filter(|(k, _)| k.starts_with(SNAPSHOT_REF_PREFIX)).map(|(_, v)| v))
+            .collect();
+        let snapshots = inner
+            .snapshots
+            .keys()
+            .filter(|(u, _)| u == user)
+            .map(|(_, name)| SnapshotUse {
+                name: name.clone(),
+                size: Some(3 << 20),
+                in_use: referenced.contains(&name),
+            })
+            .collect();
+        Ok(PoolUse {
+            name: "fake".into(),
+            driver: "btrfs".into(),
+            used: 3 << 30,
+            total: 8 << 30,
+            instances,
+            snapshots,
+        })
     }
 
     async fn remove_template(&self, user: &str, name: &str) -> Result<(), BackendError> {

@@ -218,6 +218,18 @@ pub struct PoolUse {
     pub used: u64,
     pub total: u64,
     pub instances: Vec<InstanceUse>,
+    /// The user's layer snapshots.
+    pub snapshots: Vec<SnapshotUse>,
+}
+
+/// One layer snapshot of a user on the pool.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SnapshotUse {
+    pub name: String,
+    /// Bytes, when the storage driver counts them per instance.
+    pub size: Option<u64>,
+    /// Some instance of the user (a workshop, a stash) was made through it.
+    pub in_use: bool,
 }
 
 /// One instance of a user on the pool.

@@ -1,5 +1,5 @@
 //! `workshop du` and `workshop prune` against the real LXD (issue 14 item 5): what a user's
-//! workshops, templates, caches and SDK trees use, and pruning what nothing uses, in the
+//! workshops, templates, layer snapshots, caches and SDK trees use, and pruning what nothing uses, in the
 //! user's scope.
 
 use std::path::Path;
@@ -32,6 +32,8 @@ fn du_shows_and_prune_removes_what_nothing_uses() {
     assert!(du.has_line(&format!(r"^apt-cache\s+ws-du\s+{path}\s+\S+\s+yes$")), "{}", du.output());
     assert!(du.has_line(&format!(r"^apt-cache\s+ws-ghost\s+{path}\s+4.10kB\s+no$")), "{}", du.output());
     assert!(du.has_line(r"^sdk-tree\s+system \(\w+\)\s+-\s+\S+\s+yes$"), "{}", du.output());
+    // The layer the workshop was made through (after the system SDK's set-up).
+    assert!(du.has_line(r"^snapshot\s+sdk-system-[0-9a-f]{16}\s+-\s+\S+\s+yes$"), "{}", du.output());
     assert!(
         du.has_line(r#"^storage pool "workshop" \((zfs|btrfs)\): \S+ of \S+ used \(\d+%\)$"#),
         "{}",
@@ -60,10 +62,22 @@ fn du_shows_and_prune_removes_what_nothing_uses() {
     let du = w(&["du"]);
     assert!(!du.has_line(r"^template\s") && !du.has_line(r"ws-ghost"), "{}", du.output());
     assert!(du.has_line(r"^workshop\s+ws-du\s"), "{}", du.output());
+    assert!(du.has_line(r"^snapshot\s+sdk-system-"), "a layer in use stays: {}", du.output());
     assert_eq!(w(&["exec", "ws-du", "--", "true"]).code, 0);
     assert_eq!(w(&["prune"]).ok(), "Nothing to prune.\n");
-    // The next launch makes its template again.
+    // Once no workshop was made through a layer, prune removes it (not waiting for the
+    // cool-down that launches and removals leave it).
     w(&["remove", "ws-du"]).ok();
+    assert!(
+        w(&["du"]).has_line(r"^snapshot\s+sdk-system-[0-9a-f]{16}\s+-\s+\S+\s+no$"),
+        "{}",
+        w(&["du"]).output()
+    );
+    let pruned = w(&["prune"]);
+    assert!(pruned.has_line(r"^snapshot\s+sdk-system-"), "{}", pruned.output());
+    assert!(!w(&["du"]).has_line(r"^snapshot\s"), "{}", w(&["du"]).output());
+    // The next launch makes its template and its layer again.
     w(&["launch", "ws-du"]).ok();
+    assert!(w(&["du"]).has_line(r"^snapshot\s+sdk-system-"), "{}", w(&["du"]).output());
     w(&["remove", "ws-du"]).ok();
 }

@@ -18,9 +18,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 const INIT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Pause between init-system probes that failed outright (bus not up yet, ...).
 const INIT_RETRY: Duration = Duration::from_millis(50);
-/// Clean-shutdown timeout of a stop, and of a forced stop before it kills.
+/// Clean-shutdown timeout of a stop.
 const STOP_TIMEOUT: Duration = Duration::from_secs(60);
-const FORCE_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// After a clean stop reported as failed: how long to watch for the guest to finish going
 /// down before asking again, and how often to look.
 const STOP_SETTLE: Duration = Duration::from_secs(5);
@@ -294,7 +293,20 @@ impl LxdBackend {
         if is_stopped(&client, &name).await.map_err(|e| instance_error(target, &what, e))? {
             return Ok(());
         }
-        let deadline = Instant::now() + if force { FORCE_STOP_TIMEOUT } else { STOP_TIMEOUT };
+        if force {
+            // The instance is about to be deleted, set aside for a rebuild (after the SDKs'
+            // save-state hooks) or stopped because its start failed: it is killed at once,
+            // as `lxc restore` does, not given the seconds a clean shutdown takes (the
+            // reference's 10 s clean timeout made every refresh wait ~2 s for systemd).
+            return match when_idle(|| client.stop_instance(&name, None, true)).await {
+                Ok(()) => Ok(()),
+                Err(e) => match is_stopped(&client, &name).await {
+                    Ok(true) => Ok(()),
+                    _ => Err(instance_error(target, &what, e)),
+                },
+            };
+        }
+        let deadline = Instant::now() + STOP_TIMEOUT;
         let failure = loop {
             // LXD takes whole seconds; a clean stop is always given at least one.
             let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
@@ -311,17 +323,7 @@ impl LxdBackend {
             }
             debug!(instance = %name, error = %e, "clean stop failed; asking again");
         };
-        if !force {
-            return Err(instance_error(target, &what, failure));
-        }
-        debug!(instance = %name, error = %failure, "clean stop failed; killing");
-        match when_idle(|| client.stop_instance(&name, None, true)).await {
-            Ok(()) => Ok(()),
-            Err(e) => match is_stopped(&client, &name).await {
-                Ok(true) => Ok(()),
-                _ => Err(instance_error(target, &what, e)),
-            },
-        }
+        Err(instance_error(target, &what, failure))
     }
 
     pub(super) async fn put_device(

@@ -1,9 +1,20 @@
 //! What the pool holds for `workshop du` and what `workshop prune` may remove of it: a
-//! user's workshops and templates, with their size where the driver counts it (ZFS does;
+//! user's workshops, templates and layer snapshots, with their size where the driver counts it (ZFS does;
 //! btrfs only with quotas).
 
+use std::collections::BTreeSet;
+
 use super::{LxdBackend, layout};
-use crate::backend::{BackendError, InstanceUse, PoolUse};
+use crate::backend::{BackendError, InstanceUse, PoolUse, SNAPSHOT_REF_PREFIX, SnapshotUse};
+use crate::lxd::Client;
+
+/// The bytes an instance's root disk uses, when the driver counts them.
+async fn root_usage(client: &Client, name: &str) -> Option<u64> {
+    match client.instance_state(name).await {
+        Ok(state) => state.disk.get("root").map(|d| d.usage).filter(|&bytes| bytes > 0),
+        Err(_) => None,
+    }
+}
 
 impl LxdBackend {
     pub(super) async fn pool_use(&self, user: &str) -> Result<PoolUse, BackendError> {
@@ -18,14 +29,30 @@ impl LxdBackend {
             Err(e) if e.is_not_found() => Vec::new(),
             Err(e) => return Err(lxd(e)),
         };
+        let referenced: BTreeSet<String> = instances
+            .iter()
+            .flat_map(|i| i.config.iter())
+            .filter(|(k, _)| k.starts_with(SNAPSHOT_REF_PREFIX))
+            .map(|(_, v)| v.clone())
+            .collect();
         let mut out = Vec::new();
         for instance in instances {
-            let size = match client.instance_state(&instance.name).await {
-                Ok(state) => state.disk.get("root").map(|d| d.usage).filter(|&bytes| bytes > 0),
-                Err(_) => None,
-            };
+            let size = root_usage(&client, &instance.name).await;
             let template = instance.config.contains_key(layout::TEMPLATE_KEY);
             out.push(InstanceUse { name: instance.name, template, size });
+        }
+        let snapshots_client = self.client.project(&layout::snapshots_project(user));
+        let mut snapshots = Vec::new();
+        match snapshots_client.list_instances(None).await {
+            Ok(list) => {
+                for snapshot in list {
+                    let size = root_usage(&snapshots_client, &snapshot.name).await;
+                    let in_use = referenced.contains(&snapshot.name);
+                    snapshots.push(SnapshotUse { name: snapshot.name, size, in_use });
+                }
+            }
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(lxd(e)),
         }
         Ok(PoolUse {
             name: pool.clone(),
@@ -33,6 +60,7 @@ impl LxdBackend {
             used: usage.used,
             total: usage.total,
             instances: out,
+            snapshots,
         })
     }
 

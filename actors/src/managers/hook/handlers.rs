@@ -5,7 +5,7 @@ use super::health::{self, HealthRecord, Verdict};
 use super::invocation::{self, Ran};
 use super::output::{self, HookOutput};
 use super::{Env, HOOK_TIME_LIMIT, Hook, HookSetup};
-use crate::backend::{BackendError, RunCommand};
+use crate::backend::{BackendError, GetInstance, RunCommand};
 use crate::managers::task::{HandlerResult, TaskTarget, keys};
 use crate::runner::TaskCtx;
 
@@ -71,6 +71,10 @@ enum Run {
 /// One run of the hook: a context (cookie) while it runs, its output kept for verbose
 /// clients and copied to the task log, a non-zero exit an error.
 async fn run_once(ctx: &TaskCtx, env: &Env, t: &TaskTarget, setup: &HookSetup) -> Result<Run, String> {
+    if absent_on_host(env, t, setup).await {
+        tracing::debug!(task = %ctx.task, sdk = %setup.sdk, hook = setup.hook.as_str(), "no such hook in the tree");
+        return Ok(Run::Skipped);
+    }
     let verbose = ctx.change_read(&keys::VERBOSE).unwrap_or(false);
     let limit = setup.timeout.unwrap_or(HOOK_TIME_LIMIT);
     let live = env.contexts.open(t.backend(), &setup.sdk, setup.hook);
@@ -115,6 +119,18 @@ async fn run_once(ctx: &TaskCtx, env: &Env, t: &TaskTarget, setup: &HookSetup) -
         return Err(format!("command exit code {code}"));
     }
     Ok(Run::Finished(report))
+}
+
+/// Whether the SDK's tree, on the host, has nothing at the hook's path: then the hook is
+/// skipped without a run in the workshop (most SDKs have few of the five hooks). The tree is
+/// the source of the SDK's device, made by the daemon; anything there (or a tree that cannot
+/// be found) is left to the wrapper in the workshop, which also skips a path through a
+/// symlink, so the two never disagree on a hook that runs.
+async fn absent_on_host(env: &Env, t: &TaskTarget, setup: &HookSetup) -> bool {
+    let Ok(Some(instance)) = env.call(GetInstance { target: t.backend() }).await else { return false };
+    let device = instance.devices.get(&crate::managers::sdk::spec::device_name(&setup.sdk));
+    let Some(source) = device.and_then(|d| d.get("source")) else { return false };
+    super::absent_from(std::path::Path::new(source), setup.hook)
 }
 
 /// Cleanup: the change is ready, so the hook's full output goes, after a verbose client has

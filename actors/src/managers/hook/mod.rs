@@ -74,6 +74,14 @@ pub struct HookSetup {
     pub timeout: Option<Duration>,
 }
 
+/// Whether the SDK tree at `tree` (on the host) has nothing where `hook` would be
+/// (`sdk/hooks/<hook>`): such a hook is skipped without a run in the workshop, and a
+/// refresh plan does not list it.
+pub fn absent_from(tree: &std::path::Path, hook: Hook) -> bool {
+    let path = tree.join("sdk/hooks").join(hook.as_str());
+    matches!(std::fs::symlink_metadata(path), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+}
+
 /// The bound of a hook run that has no timeout of its own: the reference has none, but the
 /// daemon bounds every wait; an SDK's setup may install large packages.
 pub const HOOK_TIME_LIMIT: Duration = Duration::from_secs(3600);

@@ -394,11 +394,25 @@ pub(super) async fn refresh_plan(
                 .collect::<Vec<_>>())
         })))
         .await??;
+    // The trees the hooks run from: save-state from the SDK installed now, the others from
+    // the one the rebuild installs.
+    let tree_of = |hook: &crate::managers::hook::HookSetup| -> Option<std::path::PathBuf> {
+        let store = &deps.sdk_trees.as_ref()?.trees;
+        let id = if hook.hook == crate::managers::hook::Hook::SaveState {
+            installed.iter().find(|s| s.name == hook.sdk)?.tree.clone()
+        } else {
+            crate::sdk::TreeId::try_from(current.sdks.iter().find(|s| s.name == hook.sdk)?.tree.clone())
+                .ok()?
+        };
+        Some(store.path(&id))
+    };
     let hooks = tasks
         .iter()
         .filter_map(|(_, _, hook)| hook.as_ref())
-        // As the refresh will: the set-up of a layer the snapshot brings is not run again.
+        // As the refresh will: the set-up of a layer the snapshot brings is not run again,
+        // and a hook the SDK does not have is skipped.
         .filter(|h| !(h.hook == crate::managers::hook::Hook::SetupBase && restored.contains(&h.sdk)))
+        .filter(|h| !tree_of(h).is_some_and(|tree| crate::managers::hook::absent_from(&tree, h.hook)))
         .map(|h| HookPlan { sdk: h.sdk.clone(), hook: h.hook.as_str().to_string() })
         .collect();
     let tasks = tasks.into_iter().map(|(kind, summary, _)| TaskPlan { kind, summary }).collect();

@@ -504,6 +504,7 @@ async fn launched_with_tools() -> Harness {
     let h = harness(&["ws"]).await;
     h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: project-tools\n");
     h.write(".workshop/tools/sdk.yaml", "name: tools\nversion: \"1.0\"\n");
+    h.write_tools_hooks();
     assert_eq!(h.run(WorkshopAction::Launch, &["ws"], Mode::Transactional).await.1, Status::Done);
     let mark = vec![("user.marker".to_string(), Some("launched".to_string()))];
     crate::backend::Backend::set_config(&*h.fake, &h.target("ws"), &mark).await.unwrap();
@@ -511,6 +512,14 @@ async fn launched_with_tools() -> Harness {
 }
 
 impl Harness {
+    /// Gives the `tools` SDK every hook (the `system` SDK has none: its hooks are skipped
+    /// without a run).
+    fn write_tools_hooks(&self) {
+        for hook in ["setup-base", "setup-project", "save-state", "restore-state", "check-health"] {
+            self.write(&format!(".workshop/tools/hooks/{hook}"), "true\n");
+        }
+    }
+
     fn marked(&self, name: &str) -> bool {
         self.fake.instance(&self.target(name)).is_some_and(|i| i.config.contains_key("user.marker"))
     }
@@ -569,18 +578,9 @@ async fn a_refresh_rebuilds_the_workshop_in_the_reference_order() {
     let after_launch = hooks.iter().position(|h| h.starts_with("save-state")).expect("save-state ran");
     let refresh: Vec<&str> =
         hooks[after_launch..].iter().map(|h| h.split_whitespace().next().unwrap_or_default()).collect();
-    // The layer of `system` comes with the snapshot the launch kept: only `tools` is set up.
-    let expected = [
-        "save-state",
-        "save-state",
-        "setup-base",
-        "setup-project",
-        "setup-project",
-        "restore-state",
-        "restore-state",
-        "check-health",
-        "check-health",
-    ];
+    // The layer of `system` comes with the snapshot the launch kept: only `tools` is set up;
+    // `system` has no hooks, so only those of `tools` run.
+    let expected = ["save-state", "setup-base", "setup-project", "restore-state", "check-health"];
     assert_eq!(refresh, expected, "{hooks:?}");
 }
 
@@ -1029,15 +1029,12 @@ async fn a_refresh_plan_of_a_changed_sdk_is_what_the_refresh_does() {
     let hooks: Vec<(&str, &str)> = plan.hooks.iter().map(|h| (h.sdk.as_str(), h.hook.as_str())).collect();
     assert_eq!(
         hooks,
+        // `system` has no hooks: none of its is planned (nor run).
         [
-            ("system", "save-state"),
             ("tools", "save-state"),
             ("tools", "setup-base"),
-            ("system", "setup-project"),
             ("tools", "setup-project"),
-            ("system", "restore-state"),
             ("tools", "restore-state"),
-            ("system", "check-health"),
             ("tools", "check-health"),
         ]
     );
@@ -1056,6 +1053,9 @@ async fn a_refresh_plan_of_an_added_and_a_removed_sdk_is_what_the_refresh_does()
     }
     let h = launched_with_tools().await;
     h.write(".workshop/other/sdk.yaml", "name: other\nversion: \"1.0\"\n");
+    for hook in ["setup-base", "setup-project", "check-health"] {
+        h.write(&format!(".workshop/other/hooks/{hook}"), "true\n");
+    }
     h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: project-other\n");
     let plan = h.plan_then_refresh().await;
     let sdks: Vec<_> = plan
@@ -1071,20 +1071,10 @@ async fn a_refresh_plan_of_an_added_and_a_removed_sdk_is_what_the_refresh_does()
             ("tools", SdkChange::Removed, true, false),
         ]
     );
-    // Only the kept SDK's state is saved and restored; the removed one's hooks do not run.
+    // Only a kept SDK's state is saved and restored: the removed one (which has every hook)
+    // runs none; `system` has no hooks.
     let hooks: Vec<(&str, &str)> = plan.hooks.iter().map(|h| (h.sdk.as_str(), h.hook.as_str())).collect();
-    assert_eq!(
-        hooks,
-        [
-            ("system", "save-state"),
-            ("other", "setup-base"),
-            ("system", "setup-project"),
-            ("other", "setup-project"),
-            ("system", "restore-state"),
-            ("system", "check-health"),
-            ("other", "check-health"),
-        ]
-    );
+    assert_eq!(hooks, [("other", "setup-base"), ("other", "setup-project"), ("other", "check-health")]);
     let msg = GetWorkshop { user: h.user.clone(), project_id: h.project_id.clone(), name: "ws".into() };
     let info = h.daemon.workshops.send(msg).await.unwrap().unwrap();
     let names: Vec<&str> = info.sdks.iter().map(|s| s.name.as_str()).collect();
@@ -1133,13 +1123,18 @@ async fn workshops_and_restores_start_from_the_deepest_snapshot_of_their_layers(
         );
     }
     h.write(".workshop/tools/sdk.yaml", "name: tools\nversion: \"1.0\"\n");
+    h.write_tools_hooks();
     let layers = |ws: &str| -> Vec<String> {
         let config = h.fake.instance(&h.target(ws)).unwrap().config;
         (0..2).map(|i| config.get(&super::layers::layer_config_key(i)).cloned().unwrap_or_default()).collect()
     };
     let runs = h.fake.runs().len();
     assert_eq!(h.run(WorkshopAction::Launch, &["a"], Mode::Transactional).await.1, Status::Done);
-    assert_eq!(h.hooks_run(runs).iter().filter(|h| *h == "setup-base").count(), 2);
+    assert_eq!(
+        h.hooks_run(runs).iter().filter(|h| *h == "setup-base").count(),
+        1,
+        "tools' (system has none)"
+    );
     let kept = layers("a");
     assert!(kept[0].starts_with("sdk-system-") && kept[1].starts_with("sdk-tools-"), "{kept:?}");
     let mut snapshots = h.fake.snapshots("lifecycle");
@@ -1219,7 +1214,7 @@ async fn a_fork_is_a_started_copy_with_its_own_name_storage_and_revisions() {
         ]
     );
     // Nothing is set up again: only the health checks of its SDKs run.
-    assert_eq!(h.hooks_run(runs), ["check-health", "check-health"]);
+    assert_eq!(h.hooks_run(runs), ["check-health"], "tools' (system has no hooks)");
     let copy = h.fake.instance(&h.target("copy")).unwrap();
     assert!(copy.running, "the fork is started");
     assert_eq!(copy.config["forked-from"], h.target("ws").instance_name());
