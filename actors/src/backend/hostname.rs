@@ -1,4 +1,4 @@
-//! The names of workshops on the network (reference §7, DNS): every workshop is known by
+//! The names of workshops on the network (reference-inventory.md §7, DNS): every workshop is known by
 //! `<ws>-<project id>.<domain>` (its instance name, which its DHCP client sends) and
 //! `<ws>.<project id>.<domain>` (so that, with `<project id>.<domain>` first in its search
 //! list, a workshop reaches the others of its project by their bare name), and when it can,

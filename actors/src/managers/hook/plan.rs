@@ -8,7 +8,7 @@ use crate::state::{ChangeId, State, TaskId};
 
 /// Adds a `run-hook` task running `hook` of `sdk` in `target`'s workshop to `change`, after
 /// `after` when given. `check-health` in a launch gets the launch's timeout per run; in a
-/// refresh it has none (reference §5).
+/// refresh it has none (reference-inventory.md §5).
 pub fn add_hook(
     st: &mut State,
     change: &ChangeId,

@@ -95,7 +95,7 @@ pub fn known(conns: &WorkshopConns) -> BTreeSet<ConnRef> {
     conns.keys().filter_map(|k| parse_key(k)).collect()
 }
 
-/// What a refresh's auto-disconnect does to a workshop's entries (reference §4.1, "Refresh
+/// What a refresh's auto-disconnect does to a workshop's entries (reference-inventory.md §4.1, "Refresh
 /// and restore"): every connection goes (auto and manual alike), undesired entries stay so
 /// that auto-connect does not make them again, manual connections of camera, custom-device,
 /// desktop and ssh-agent stay as they are, and the host directories chosen by `remount`

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::managers::task::{TaskTarget, add_task};
 use crate::state::{ChangeId, State, TaskId};
 
-/// Launch (reference §8.2 step 9): `resolve-interfaces` (plugs, slots, binds and mount
+/// Launch (reference-inventory.md §8.2 step 9): `resolve-interfaces` (plugs, slots, binds and mount
 /// targets checked before anything is connected) → `auto-connect` → `setup-profiles`, after
 /// `after`; returns the last task.
 pub fn add_auto_connect(
@@ -46,7 +46,7 @@ pub fn add_auto_connect(
     )
 }
 
-/// Remove (reference §8.6 steps 1-2): `remove-profiles` → `discard-conns`, after `after`;
+/// Remove (reference-inventory.md §8.6 steps 1-2): `remove-profiles` → `discard-conns`, after `after`;
 /// returns the last task. Both undo: a removal that fails later leaves the connections as
 /// they were.
 pub fn add_discard(
@@ -77,7 +77,7 @@ pub fn add_discard(
     )
 }
 
-/// Refresh (reference §8.3 step 4), before the workshop is stopped and rebuilt:
+/// Refresh (reference-inventory.md §8.3 step 4), before the workshop is stopped and rebuilt:
 /// `auto-disconnect` (every connection goes, auto and manual alike; undesired entries stay;
 /// remounted host directories are kept in the change) → `remove-profiles`, after `after`;
 /// returns the last task. After the rebuild, [`add_auto_connect`] makes the connections

@@ -134,7 +134,7 @@ pub async fn remove_storage(ctx: TaskCtx, env: Env) -> HandlerResult {
 }
 
 /// Chooses what the workshop's instance is copied from: the deepest layer snapshot of its
-/// SDKs that exists (reference §7, "best snapshot"), recorded in the change (with every
+/// SDKs that exists (reference-inventory.md §7, "best snapshot"), recorded in the change (with every
 /// layer's name, for `snapshot-sdk`) before the instance is made; a run again after a crash
 /// keeps the recorded choice. Without a tree of every SDK there are no layers.
 async fn plan_layers(

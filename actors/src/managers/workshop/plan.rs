@@ -336,7 +336,7 @@ pub fn refresh(
     change
 }
 
-/// A refresh with nothing to do: a change of `user` without tasks, Done (reference §2.3).
+/// A refresh with nothing to do: a change of `user` without tasks, Done (reference-inventory.md §2.3).
 pub fn no_updates(
     st: &mut State,
     user: &UserRef,
