@@ -20,4 +20,4 @@ WORKSHOP_TEST_LXD=1 WORKSHOP_TEST_USER=workshop-test cargo bench -p workshop-int
 log "tunnel throughput vs an LXD proxy device"
 WORKSHOP_TEST_LXD=1 WORKSHOP_TEST_USER=workshop-test cargo bench -p workshop-integration --bench tunnels
 log "LXD client vs lxc"
-cargo bench -p workshop-actors --bench lxd
+cargo bench -p lxd-client --bench client

@@ -1,6 +1,5 @@
 //! Workshop daemon subsystems. Each subsystem is an actix actor that is a thin shell over a
 //! plain struct; this crate knows nothing about HTTP, sockets or command-line parsing.
-pub mod lxd;
 pub mod managers;
 pub mod messages;
 
@@ -18,3 +17,6 @@ pub mod space;
 pub mod state;
 pub mod store;
 pub mod userfs;
+
+/// The native LXD client (crate `lxd-client`), under the name the subsystems use.
+pub use lxd_client as lxd;

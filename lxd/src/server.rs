@@ -183,6 +183,7 @@ pub struct GpuCard {
     /// PCI vendor id, e.g. `10de` (NVIDIA), `1002` (AMD), `8086` (Intel).
     #[serde(default)]
     pub vendor_id: String,
+    /// Its DRM device, when it has one (none for a GPU without a kernel driver bound).
     #[serde(default)]
     pub drm: Option<GpuDrm>,
 }
@@ -190,6 +191,7 @@ pub struct GpuCard {
 /// A GPU's DRM device.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct GpuDrm {
+    /// The card's DRM number (`/dev/dri/card<id>`).
     #[serde(default)]
     pub id: u64,
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use workshop_actors::lxd::{ImageImport, Upload};
+use lxd_client::{ImageImport, Upload};
 
 use crate::common::{self, Cleanup, IMAGE};
 

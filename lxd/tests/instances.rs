@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use lxd_client::{ExecRequest, InstanceCreate, InstanceSource, LxdError, StateAction};
 use serde_json::json;
-use workshop_actors::lxd::{ExecRequest, InstanceCreate, InstanceSource, LxdError, StateAction};
 
 use crate::common::{self, Cleanup};
 

@@ -4,10 +4,8 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
+use lxd_client::{Client, ConfigPut, Endpoint, ImageImport, LxdError, RemoteImage, TlsIdentity, Upload};
 use serde_json::{Value, json};
-use workshop_actors::lxd::{
-    Client, ConfigPut, Endpoint, ImageImport, LxdError, RemoteImage, TlsIdentity, Upload,
-};
 
 use crate::common::{self, Cleanup};
 

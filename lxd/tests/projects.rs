@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use workshop_actors::lxd::{ConfigPut, LxdError};
+use lxd_client::{ConfigPut, LxdError};
 
 use crate::common::{self, Cleanup};
 

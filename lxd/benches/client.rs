@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use workshop_actors::lxd::{Client, ConfigPut, ExecRequest, InstanceCreate, InstanceSource};
+use lxd_client::{Client, ConfigPut, ExecRequest, InstanceCreate, InstanceSource};
 
 const IMAGE: &str = "debian@12";
 const POOL: &str = "workshop";

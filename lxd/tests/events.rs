@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
-use workshop_actors::lxd::{EventKind, ProfilePut};
+use lxd_client::{EventKind, ProfilePut};
 
 use crate::common::{self, Cleanup};
 

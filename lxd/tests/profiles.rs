@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use workshop_actors::lxd::ProfilePut;
+use lxd_client::ProfilePut;
 
 use crate::common::{self, Cleanup};
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use workshop_actors::lxd::{Client, ConfigPut, Devices, InstanceCreate, InstanceSource};
+use lxd_client::{Client, ConfigPut, Devices, InstanceCreate, InstanceSource};
 
 /// Pool and image the machine's setup script provides.
 pub const POOL: &str = "workshop";

@@ -4,7 +4,7 @@
 use std::os::unix::fs::PermissionsExt as _;
 
 use bytes::Bytes;
-use workshop_actors::lxd::{ExecRequest, FileContent, FileKind, PushOptions, Upload};
+use lxd_client::{ExecRequest, FileContent, FileKind, PushOptions, Upload};
 
 use crate::common::{self, Cleanup};
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use workshop_actors::lxd::{ExecRequest, Upload};
+use lxd_client::{ExecRequest, Upload};
 
 use crate::common::{self, Cleanup, POOL};
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
-use workshop_actors::lxd::{ExecRequest, OutputStream};
+use lxd_client::{ExecRequest, OutputStream};
 
 use crate::common::{self, Cleanup};
 

@@ -301,7 +301,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("lxd.socket");
         serve(&socket, vec!["huge", "missing"]);
-        let client = Client::new(crate::lxd::Endpoint::Unix(socket)).unwrap();
+        let client = Client::new(crate::Endpoint::Unix(socket)).unwrap();
         let probe = client.path_exists("ws", "/var/lib/workshop/run/actions");
         let exists = tokio::time::timeout(std::time::Duration::from_secs(5), probe).await;
         assert!(exists.expect("the probe does not read the 1 GiB file").unwrap());

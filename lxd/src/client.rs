@@ -428,7 +428,14 @@ impl Req {
     }
 }
 
-pub(crate) use workshop_api::paths::encode;
+/// What [`encode`] escapes: everything but RFC 3986's unreserved characters.
+const SEGMENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// Percent-encodes one path segment or query value (RFC 3986 unreserved characters pass).
+pub(crate) fn encode(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, SEGMENT).to_string()
+}
 
 /// `/1.0/<seg>/<seg>...` with each segment encoded.
 pub(crate) fn api_path(segments: &[&str]) -> String {

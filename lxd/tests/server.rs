@@ -1,6 +1,6 @@
 //! Server probe and the error for an unreachable socket.
 
-use workshop_actors::lxd::{Client, Endpoint, LxdError};
+use lxd_client::{Client, Endpoint, LxdError};
 
 use crate::common;
 

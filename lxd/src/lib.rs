@@ -3,6 +3,8 @@
 //! It knows nothing about workshops. Calls are methods on [`Client`]; background operations are
 //! awaited with LXD's `/wait` long-poll; exec and events use LXD's websockets.
 
+#![warn(missing_docs)]
+
 mod certificates;
 mod client;
 mod error;
