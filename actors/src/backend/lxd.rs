@@ -164,54 +164,57 @@ const HOTPLUG_SUBSYSTEM: &str = "unix_device_hotplug_subsystem_device_option";
 /// The API extension of LXD's `ownership.inherit` option of `unix-hotplug` devices.
 const HOTPLUG_OWNERSHIP: &str = "unix_device_hotplug_ownership_inherit";
 
+/// Each operation is the inherent method of the same name (an inherent method is found
+/// before a trait's), written in the module of what it works on: one name from the trait to
+/// the LXD calls.
 #[async_trait::async_trait(?Send)]
 impl Backend for LxdBackend {
     async fn check(&self) -> (LxdStatus, Result<(), String>) {
-        self.check_system().await
+        self.check().await
     }
 
     async fn ensure_user(&self, user: &str) -> Result<(), BackendError> {
-        self.ensure_projects(user).await
+        self.ensure_user(user).await
     }
 
     async fn resolve_base(&self, base: &str) -> Result<BaseImage, BackendError> {
-        self.resolve(base).await
+        self.resolve_base(base).await
     }
 
     async fn list(&self, user: &str, project_id: Option<&str>) -> Result<Vec<Instance>, BackendError> {
-        self.list_instances(user, project_id).await
+        self.list(user, project_id).await
     }
 
     async fn get(&self, target: &Target) -> Result<Option<Instance>, BackendError> {
-        self.get_instance(target).await
+        self.get(target).await
     }
 
     async fn create(&self, target: &Target, spec: &CreateSpec) -> Result<(), BackendError> {
-        self.create_instance(target, spec).await
+        self.create(target, spec).await
     }
 
     async fn delete(&self, target: &Target) -> Result<(), BackendError> {
-        self.delete_instance(target).await
+        self.delete(target).await
     }
 
     async fn stash(&self, target: &Target) -> Result<(), BackendError> {
-        self.stash_instance(target).await
+        self.stash(target).await
     }
 
     async fn unstash(&self, target: &Target) -> Result<(), BackendError> {
-        self.unstash_instance(target).await
+        self.unstash(target).await
     }
 
     async fn delete_stash(&self, target: &Target) -> Result<(), BackendError> {
-        self.delete_stashed(target).await
+        self.delete_stash(target).await
     }
 
     async fn keep_machine_id(&self, target: &Target) -> Result<(), BackendError> {
-        self.copy_machine_id(target).await
+        self.keep_machine_id(target).await
     }
 
     async fn fork(&self, source: &Target, target: &Target, spec: &ForkSpec) -> Result<(), BackendError> {
-        self.fork_instance(source, target, spec).await
+        self.fork(source, target, spec).await
     }
 
     async fn find_snapshot(
@@ -220,11 +223,11 @@ impl Backend for LxdBackend {
         names: &[String],
         mark_used: bool,
     ) -> Result<Option<String>, BackendError> {
-        self.find_layer_snapshot(user, names, mark_used).await
+        self.find_snapshot(user, names, mark_used).await
     }
 
     async fn take_snapshot(&self, target: &Target, name: &str) -> Result<(), BackendError> {
-        self.take_layer_snapshot(target, name).await
+        self.take_snapshot(target, name).await
     }
 
     async fn collect_snapshots(
@@ -232,27 +235,27 @@ impl Backend for LxdBackend {
         user: Option<&str>,
         cooldown: std::time::Duration,
     ) -> Result<Vec<String>, BackendError> {
-        self.collect_layer_snapshots(user, cooldown).await
+        self.collect_snapshots(user, cooldown).await
     }
 
     async fn start(&self, target: &Target) -> Result<(), BackendError> {
-        self.start_instance(target).await
+        self.start(target).await
     }
 
     async fn wait_ready(&self, target: &Target) -> Result<(), BackendError> {
-        self.wait_instance_ready(target).await
+        self.wait_ready(target).await
     }
 
     async fn stop(&self, target: &Target, force: bool) -> Result<(), BackendError> {
-        self.stop_instance(target, force).await
+        self.stop(target, force).await
     }
 
     async fn set_device(&self, target: &Target, name: &str, device: &Device) -> Result<(), BackendError> {
-        self.put_device(target, name, device).await
+        self.set_device(target, name, device).await
     }
 
     async fn remove_device(&self, target: &Target, name: &str) -> Result<(), BackendError> {
-        self.drop_device(target, name).await
+        self.remove_device(target, name).await
     }
 
     async fn set_profile(
@@ -261,7 +264,7 @@ impl Backend for LxdBackend {
         sdk: &str,
         devices: &BTreeMap<String, Device>,
     ) -> Result<(), BackendError> {
-        self.put_profile(target, sdk, devices).await
+        self.set_profile(target, sdk, devices).await
     }
 
     async fn gpus(&self) -> Result<Vec<crate::lxd::GpuCard>, BackendError> {
@@ -283,31 +286,31 @@ impl Backend for LxdBackend {
         target: &Target,
         changes: &[(String, Option<String>)],
     ) -> Result<(), BackendError> {
-        self.change_config(target, changes).await
+        self.set_config(target, changes).await
     }
 
     async fn run(&self, target: &Target, spec: &ExecSpec) -> Result<RunOutput, BackendError> {
-        self.run_command(target, spec).await
+        self.run(target, spec).await
     }
 
     async fn exec(&self, target: &Target, spec: &ExecSpec) -> Result<ExecSession, BackendError> {
-        self.start_session(target, spec).await
+        self.exec(target, spec).await
     }
 
     async fn push_file(&self, target: &Target, file: &GuestFile) -> Result<(), BackendError> {
-        self.push(target, file).await
+        self.push_file(target, file).await
     }
 
     async fn publish_names(&self, target: &Target, project_name: &str) -> Result<HostName, BackendError> {
-        self.publish(target, project_name).await
+        self.publish_names(target, project_name).await
     }
 
     async fn withdraw_names(&self, target: &Target) -> Result<(), BackendError> {
-        self.withdraw(target).await
+        self.withdraw_names(target).await
     }
 
     async fn host_names(&self, user: &str) -> Result<BTreeMap<Target, HostName>, BackendError> {
-        self.names_of(user).await
+        self.host_names(user).await
     }
 
     async fn diagnose(

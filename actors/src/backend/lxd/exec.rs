@@ -136,11 +136,7 @@ where
 }
 
 impl LxdBackend {
-    pub(super) async fn run_command(
-        &self,
-        target: &Target,
-        spec: &ExecSpec,
-    ) -> Result<RunOutput, BackendError> {
+    pub(super) async fn run(&self, target: &Target, spec: &ExecSpec) -> Result<RunOutput, BackendError> {
         let client = self.instances_client(&target.user);
         collect(&client, &target.instance_name(), spec).await.map_err(|e| match e {
             RunError::Lxd(e) => instance_error(target, &command_text(spec), e),
@@ -150,11 +146,7 @@ impl LxdBackend {
         })
     }
 
-    pub(super) async fn start_session(
-        &self,
-        target: &Target,
-        spec: &ExecSpec,
-    ) -> Result<ExecSession, BackendError> {
+    pub(super) async fn exec(&self, target: &Target, spec: &ExecSpec) -> Result<ExecSession, BackendError> {
         let client = self.instances_client(&target.user);
         let what = command_text(spec);
         let mut session = client
@@ -190,7 +182,7 @@ impl LxdBackend {
         Ok(ExecSession { stdin, stdout, stderr, control, exit })
     }
 
-    pub(super) async fn push(&self, target: &Target, file: &GuestFile) -> Result<(), BackendError> {
+    pub(super) async fn push_file(&self, target: &Target, file: &GuestFile) -> Result<(), BackendError> {
         let what = format!("write {:?}", file.path);
         if !file.path.starts_with('/') {
             return Err(BackendError::Lxd(format!("cannot {what}: the path must be absolute")));

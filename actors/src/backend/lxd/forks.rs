@@ -12,7 +12,7 @@ use crate::lxd::{self, InstanceCreate, InstanceSource};
 const MACHINE_ID: &str = "/etc/machine-id";
 
 impl LxdBackend {
-    pub(super) async fn fork_instance(
+    pub(super) async fn fork(
         &self,
         source: &Target,
         target: &Target,

@@ -75,7 +75,7 @@ fn base_error(base: &str, e: LxdError) -> BackendError {
 }
 
 impl LxdBackend {
-    pub(super) async fn resolve(&self, base: &str) -> Result<BaseImage, BackendError> {
+    pub(super) async fn resolve_base(&self, base: &str) -> Result<BaseImage, BackendError> {
         let images = self.client.unscoped();
         match &self.config.image_server {
             ImageServer::Local => match images.get_image_alias(base).await {

@@ -47,7 +47,7 @@ impl LxdBackend {
         self.client.project(&layout::instances_project(user))
     }
 
-    pub(super) async fn list_instances(
+    pub(super) async fn list(
         &self,
         user: &str,
         project_id: Option<&str>,
@@ -64,7 +64,7 @@ impl LxdBackend {
             .collect())
     }
 
-    pub(super) async fn get_instance(&self, target: &Target) -> Result<Option<Instance>, BackendError> {
+    pub(super) async fn get(&self, target: &Target) -> Result<Option<Instance>, BackendError> {
         match self.instances_client(&target.user).get_instance(&target.instance_name()).await {
             Ok((instance, _)) => {
                 Ok(layout::to_instance(&target.user, instance).filter(|i| i.target == *target))
@@ -74,12 +74,8 @@ impl LxdBackend {
         }
     }
 
-    pub(super) async fn create_instance(
-        &self,
-        target: &Target,
-        spec: &CreateSpec,
-    ) -> Result<(), BackendError> {
-        self.ensure_projects(&target.user).await?;
+    pub(super) async fn create(&self, target: &Target, spec: &CreateSpec) -> Result<(), BackendError> {
+        self.ensure_user(&target.user).await?;
         let client = self.instances_client(&target.user);
         let name = target.instance_name();
         let what = format!("create workshop {:?}", target.name);
@@ -142,7 +138,7 @@ impl LxdBackend {
     }
 
     /// Renames the stopped instance to its stash name.
-    pub(super) async fn stash_instance(&self, target: &Target) -> Result<(), BackendError> {
+    pub(super) async fn stash(&self, target: &Target) -> Result<(), BackendError> {
         let client = self.instances_client(&target.user);
         let (name, stash) = (target.instance_name(), target.stash_name());
         let what = format!("stash workshop {:?}", target.name);
@@ -172,7 +168,7 @@ impl LxdBackend {
     }
 
     /// Deletes whatever instance has the workshop's name, then renames the stash back.
-    pub(super) async fn unstash_instance(&self, target: &Target) -> Result<(), BackendError> {
+    pub(super) async fn unstash(&self, target: &Target) -> Result<(), BackendError> {
         let client = self.instances_client(&target.user);
         let (name, stash) = (target.instance_name(), target.stash_name());
         let what = format!("put back workshop {:?}", target.name);
@@ -189,7 +185,7 @@ impl LxdBackend {
         when_idle(|| client.rename_instance(&stash, &name)).await.map_err(|e| lxd_error(&what, e))
     }
 
-    pub(super) async fn delete_stashed(&self, target: &Target) -> Result<(), BackendError> {
+    pub(super) async fn delete_stash(&self, target: &Target) -> Result<(), BackendError> {
         let client = self.instances_client(&target.user);
         let stash = target.stash_name();
         match when_idle(|| client.delete_instance(&stash, true)).await {
@@ -203,7 +199,7 @@ impl LxdBackend {
     /// file holding a valid id. The guest wrote that file: whatever else it is (missing, a
     /// link, too big for the client, a FIFO that LXD would wait on for ever) is left behind
     /// after a bounded wait, and the rebuilt instance makes its own id.
-    pub(super) async fn copy_machine_id(&self, target: &Target) -> Result<(), BackendError> {
+    pub(super) async fn keep_machine_id(&self, target: &Target) -> Result<(), BackendError> {
         let client = self.instances_client(&target.user);
         let (name, stash) = (target.instance_name(), target.stash_name());
         let what = format!("keep the machine id of workshop {:?}", target.name);
@@ -229,7 +225,7 @@ impl LxdBackend {
         client.push_file(&name, MACHINE_ID, upload, &options).await.map_err(|e| lxd_error(&what, e))
     }
 
-    pub(super) async fn delete_instance(&self, target: &Target) -> Result<(), BackendError> {
+    pub(super) async fn delete(&self, target: &Target) -> Result<(), BackendError> {
         let client = self.instances_client(&target.user);
         let name = target.instance_name();
         match when_idle(|| client.delete_instance(&name, true)).await {
@@ -239,7 +235,7 @@ impl LxdBackend {
         }
     }
 
-    pub(super) async fn start_instance(&self, target: &Target) -> Result<(), BackendError> {
+    pub(super) async fn start(&self, target: &Target) -> Result<(), BackendError> {
         let client = self.instances_client(&target.user);
         let name = target.instance_name();
         let (instance, _) =
@@ -269,7 +265,7 @@ impl LxdBackend {
         self.set_autostart(target, true).await
     }
 
-    pub(super) async fn wait_instance_ready(&self, target: &Target) -> Result<(), BackendError> {
+    pub(super) async fn wait_ready(&self, target: &Target) -> Result<(), BackendError> {
         let client = self.instances_client(&target.user);
         let name = target.instance_name();
         let started = Instant::now();
@@ -285,7 +281,7 @@ impl LxdBackend {
         Ok(())
     }
 
-    pub(super) async fn stop_instance(&self, target: &Target, force: bool) -> Result<(), BackendError> {
+    pub(super) async fn stop(&self, target: &Target, force: bool) -> Result<(), BackendError> {
         self.set_autostart(target, false).await?;
         let client = self.instances_client(&target.user);
         let name = target.instance_name();
@@ -326,7 +322,7 @@ impl LxdBackend {
         Err(instance_error(target, &what, failure))
     }
 
-    pub(super) async fn put_device(
+    pub(super) async fn set_device(
         &self,
         target: &Target,
         name: &str,
@@ -336,12 +332,12 @@ impl LxdBackend {
         self.edit_instance(target, &what, |put| layout::put_device(&mut put.devices, name, device)).await
     }
 
-    pub(super) async fn drop_device(&self, target: &Target, name: &str) -> Result<(), BackendError> {
+    pub(super) async fn remove_device(&self, target: &Target, name: &str) -> Result<(), BackendError> {
         let what = format!("remove device {name:?} from workshop {:?}", target.name);
         self.edit_instance(target, &what, |put| put.devices.remove(name).is_some()).await
     }
 
-    pub(super) async fn change_config(
+    pub(super) async fn set_config(
         &self,
         target: &Target,
         changes: &[(String, Option<String>)],
@@ -351,7 +347,7 @@ impl LxdBackend {
     }
 
     async fn set_autostart(&self, target: &Target, on: bool) -> Result<(), BackendError> {
-        self.change_config(target, &[(AUTOSTART_KEY.to_string(), Some(on.to_string()))]).await
+        self.set_config(target, &[(AUTOSTART_KEY.to_string(), Some(on.to_string()))]).await
     }
 
     /// Read-modify-write of the instance guarded by its ETag, retried once when someone else

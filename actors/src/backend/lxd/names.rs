@@ -76,7 +76,7 @@ impl Pending {
 pub(super) type Boots = RefCell<BTreeMap<String, (host_lock::HostLock, Instant)>>;
 
 impl LxdBackend {
-    pub(super) async fn publish(
+    pub(super) async fn publish_names(
         &self,
         target: &Target,
         project_name: &str,
@@ -108,7 +108,7 @@ impl LxdBackend {
         }
     }
 
-    pub(super) async fn withdraw(&self, target: &Target) -> Result<(), BackendError> {
+    pub(super) async fn withdraw_names(&self, target: &Target) -> Result<(), BackendError> {
         let edit = Edit::Withdraw {
             lxd_project: layout::instances_project(&target.user),
             workshop: target.name.clone(),
@@ -117,7 +117,7 @@ impl LxdBackend {
         self.edit_names(edit).await.map(drop)
     }
 
-    pub(super) async fn names_of(&self, user: &str) -> Result<BTreeMap<Target, HostName>, BackendError> {
+    pub(super) async fn host_names(&self, user: &str) -> Result<BTreeMap<Target, HostName>, BackendError> {
         let raw = self.raw_dnsmasq().await?;
         let lxd_project = layout::instances_project(user);
         Ok(dnsmasq::entries(&raw, DNS_DOMAIN)

@@ -16,7 +16,7 @@ impl LxdBackend {
     /// Makes the profile hold `devices` (ETag-checked) and the instance use it; when the
     /// instance cannot take it (a device LXD cannot plug in), the profile is put back as it
     /// was. No devices: the profile is detached and deleted.
-    pub(super) async fn put_profile(
+    pub(super) async fn set_profile(
         &self,
         target: &Target,
         sdk: &str,

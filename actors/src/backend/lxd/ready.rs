@@ -18,7 +18,7 @@ pub(super) const POOL_DRIVERS: &[&str] = &["zfs", "btrfs"];
 const POOL_SIZE: &str = "8GiB";
 
 impl LxdBackend {
-    pub(super) async fn check_system(&self) -> (LxdStatus, Result<(), String>) {
+    pub(super) async fn check(&self) -> (LxdStatus, Result<(), String>) {
         let mut status =
             LxdStatus { endpoint: Some(self.client.endpoint().describe()), ..Default::default() };
         let info = match self.client.server().await {

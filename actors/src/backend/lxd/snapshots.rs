@@ -28,7 +28,7 @@ impl LxdBackend {
 
     /// The first of `names` that is a complete snapshot of `user`'s, marked used now when
     /// `mark_used`.
-    pub(super) async fn find_layer_snapshot(
+    pub(super) async fn find_snapshot(
         &self,
         user: &str,
         names: &[String],
@@ -37,7 +37,7 @@ impl LxdBackend {
         if names.is_empty() {
             return Ok(None);
         }
-        self.ensure_projects(user).await?;
+        self.ensure_user(user).await?;
         let client = self.snapshots_client(user);
         let what = format!("look for the snapshots of {user:?}");
         let complete: BTreeSet<String> = match client.list_instances(None).await {
@@ -56,8 +56,8 @@ impl LxdBackend {
 
     /// Keeps the workshop's filesystem as it is now as `user`'s snapshot `name`; one that
     /// exists complete is only marked used.
-    pub(super) async fn take_layer_snapshot(&self, target: &Target, name: &str) -> Result<(), BackendError> {
-        self.ensure_projects(&target.user).await?;
+    pub(super) async fn take_snapshot(&self, target: &Target, name: &str) -> Result<(), BackendError> {
+        self.ensure_user(&target.user).await?;
         let client = self.snapshots_client(&target.user);
         let what = format!("keep snapshot {name:?} of workshop {:?}", target.name);
         let err = |e| lxd_error(&what, e);
@@ -119,7 +119,7 @@ impl LxdBackend {
 
     /// Deletes the snapshots of `user` (None: every user's) that no instance of theirs names
     /// (workshop or stash) and that nothing used for `cooldown`. Returns their names.
-    pub(super) async fn collect_layer_snapshots(
+    pub(super) async fn collect_snapshots(
         &self,
         user: Option<&str>,
         cooldown: Duration,

@@ -9,7 +9,7 @@ use crate::backend::BackendError;
 use crate::lxd::ConfigPut;
 
 impl LxdBackend {
-    pub(super) async fn ensure_projects(&self, user: &str) -> Result<(), BackendError> {
+    pub(super) async fn ensure_user(&self, user: &str) -> Result<(), BackendError> {
         if self.users.borrow().contains(user) {
             return Ok(());
         }
