@@ -68,14 +68,7 @@ pub async fn exists(user: &UserRef, project_id: &str, ws: &str) -> Result<bool, 
 async fn exists_in(user: &UserRef, home: PathBuf, project_id: &str, ws: &str) -> Result<bool, TreeError> {
     let components = current(project_id, ws);
     userfs::as_user_within(user, SKETCH_TIMEOUT, move || -> Result<bool, TreeError> {
-        let mut dir = Dir::open(&home)?;
-        for name in &components {
-            match dir.subdir(name)? {
-                Some(sub) => dir = sub,
-                None => return Ok(false),
-            }
-        }
-        Ok(true)
+        Ok(Dir::open(&home)?.subpath(&components)?.is_some())
     })
     .await
 }
@@ -106,17 +99,17 @@ async fn commit_in(
 /// symlink; none is fine. A new workshop starts without a sketch.
 pub async fn wipe(user: &UserRef, project_id: &str, ws: &str) -> Result<(), UserFsError> {
     let Some(home) = user.home() else { return Ok(()) };
+    wipe_in(user, home, project_id, ws).await
+}
+
+async fn wipe_in(user: &UserRef, home: PathBuf, project_id: &str, ws: &str) -> Result<(), UserFsError> {
     let mut components = area(project_id, ws);
     let last = components.pop().unwrap_or_default();
     userfs::as_user_within(user, SKETCH_TIMEOUT, move || -> Result<(), UserFsError> {
-        let mut dir = Dir::open(&home)?;
-        for name in &components {
-            match dir.subdir(name)? {
-                Some(sub) => dir = sub,
-                None => return Ok(()),
-            }
+        match Dir::open(&home)?.subpath(&components)? {
+            Some(dir) => dir.remove_tree(&last, 10_000),
+            None => Ok(()),
         }
-        dir.remove_tree(&last, 10_000)
     })
     .await
 }
@@ -125,17 +118,21 @@ pub async fn wipe(user: &UserRef, project_id: &str, ws: &str) -> Result<(), User
 /// it had, as the user: never following a symlink (links are copied as links), bounded by
 /// [`SKETCH_LIMITS`]. A fork keeps the sketch of the workshop it copies.
 pub async fn copy(user: &UserRef, project_id: &str, from: &str, to: &str) -> Result<(), UserFsError> {
-    wipe(user, project_id, to).await?;
     let Some(home) = user.home() else { return Ok(()) };
+    copy_in(user, home, project_id, from, to).await
+}
+
+async fn copy_in(
+    user: &UserRef,
+    home: PathBuf,
+    project_id: &str,
+    from: &str,
+    to: &str,
+) -> Result<(), UserFsError> {
+    wipe_in(user, home.clone(), project_id, to).await?;
     let (source, target) = (area(project_id, from), area(project_id, to));
     userfs::as_user_within(user, SKETCH_TIMEOUT, move || -> Result<(), UserFsError> {
-        let mut dir = Dir::open(&home)?;
-        for name in &source {
-            match dir.subdir(name)? {
-                Some(sub) => dir = sub,
-                None => return Ok(()),
-            }
-        }
+        let Some(dir) = Dir::open(&home)?.subpath(&source)? else { return Ok(()) };
         let limits = WalkLimits { entries: SKETCH_LIMITS.entries, depth: COPY_DEPTH };
         let entries = userfs::walk(&dir, limits)?;
         let components: Vec<&str> = target.iter().map(String::as_str).collect();

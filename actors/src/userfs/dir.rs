@@ -141,6 +141,25 @@ impl Dir {
         }
     }
 
+    /// Opens the directory `components` below this one, one subdirectory at a time (a
+    /// symlink on the way is refused); `None` when one of them does not exist.
+    pub fn subpath<S: AsRef<str>>(&self, components: &[S]) -> Result<Option<Dir>, UserFsError> {
+        let Some((first, rest)) = components.split_first() else {
+            return Err(UserFsError::BadName { path: self.path.clone() });
+        };
+        let mut dir = match self.subdir(first.as_ref())? {
+            Some(dir) => dir,
+            None => return Ok(None),
+        };
+        for name in rest {
+            match dir.subdir(name.as_ref())? {
+                Some(sub) => dir = sub,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(dir))
+    }
+
     /// What `name` is, its permissions and size (not following a symlink); `None` when there
     /// is no such entry.
     pub fn metadata(&self, name: &str) -> Result<Option<Metadata>, UserFsError> {
@@ -561,6 +580,18 @@ mod tests {
         let c = CString::new(path.as_os_str().as_bytes()).unwrap();
         // SAFETY: a NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    }
+
+    #[test]
+    fn a_subpath_is_opened_one_directory_at_a_time_never_through_a_symlink() {
+        let (tmp, d) = dir();
+        fs::create_dir_all(tmp.path().join("a/b/c")).unwrap();
+        symlink(tmp.path().join("a/b"), tmp.path().join("a/link")).unwrap();
+        assert_eq!(d.subpath(&["a", "b", "c"]).unwrap().unwrap().path(), tmp.path().join("a/b/c"));
+        assert!(d.subpath(&["a", "none", "c"]).unwrap().is_none());
+        let err = d.subpath(&["a", "link", "c"]).unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        assert!(d.subpath::<&str>(&[]).is_err());
     }
 
     #[test]

@@ -35,14 +35,10 @@ pub async fn remove_workshop_data(t: &TaskTarget) -> Result<(), String> {
     let (pid, ws) = (t.project_id.clone(), t.name.clone());
     let shown = workshop_data(&home.join(".local/share"), &pid, &ws);
     userfs::as_user_within(&t.user, REMOVE_TIMEOUT, move || -> Result<(), UserFsError> {
-        let mut dir = Dir::open(&home)?;
-        for name in [".local", "share", "workshop", "id", pid.as_str()] {
-            match dir.subdir(name)? {
-                Some(sub) => dir = sub,
-                None => return Ok(()),
-            }
+        match Dir::open(&home)?.subpath(&[".local", "share", "workshop", "id", pid.as_str()])? {
+            Some(dir) => dir.remove_tree(&ws, MAX_REMOVED),
+            None => Ok(()),
         }
-        dir.remove_tree(&ws, MAX_REMOVED)
     })
     .await
     .map_err(|e| format!("cannot remove {}: {e}", shown.display()))

@@ -166,3 +166,30 @@ async fn a_sketch_the_user_cannot_read_is_not_read() {
     fs::set_permissions(s.area().join("current"), fs::Permissions::from_mode(0o700)).unwrap();
     assert!(s.commit_as(&user, SKETCH_LIMITS).await.is_err());
 }
+
+#[tokio::test]
+async fn a_fork_gets_a_copy_of_the_sketch_in_place_of_what_its_name_had() {
+    let s = Setup::new();
+    s.write("sketch.yaml", b"name: sketch\n");
+    s.write("hooks/setup-base", b"echo hi\n");
+    fs::set_permissions(s.area().join("current/hooks/setup-base"), fs::Permissions::from_mode(0o755))
+        .unwrap();
+    symlink("setup-base", s.area().join("current/hooks/check-health")).unwrap();
+    fs::create_dir_all(s.area().join("stash")).unwrap();
+    fs::write(s.area().join("stash/sketch.yaml"), "name: older\n").unwrap();
+    let copy = tracking(&s.home, PID, "copy");
+    fs::create_dir_all(copy.join("current")).unwrap();
+    fs::write(copy.join("current/stale"), "from a workshop of that name before").unwrap();
+
+    copy_in(&me(), s.home.clone(), PID, "ws", "copy").await.unwrap();
+    assert_eq!(fs::read_to_string(copy.join("current/sketch.yaml")).unwrap(), "name: sketch\n");
+    assert_eq!(fs::read_to_string(copy.join("stash/sketch.yaml")).unwrap(), "name: older\n");
+    let hook = fs::metadata(copy.join("current/hooks/setup-base")).unwrap();
+    assert_eq!(hook.permissions().mode() & 0o777, 0o755);
+    assert_eq!(fs::read_link(copy.join("current/hooks/check-health")).unwrap(), Path::new("setup-base"));
+    assert!(!copy.join("current/stale").exists(), "what the name had is gone");
+    // The source is as it was; a workshop without a sketch gives its copy none.
+    assert!(s.area().join("current/sketch.yaml").exists());
+    copy_in(&me(), s.home.clone(), PID, "none", "copy").await.unwrap();
+    assert!(!copy.exists());
+}
