@@ -4,7 +4,8 @@
 //! one `lxc query` of the instance; a refresh where only the last SDK changed vs a full
 //! relaunch (remove and launch); restore vs an LXD snapshot restore waited for like a start;
 //! disconnect and connect of a mount on a running workshop vs `lxc config device remove/add`;
-//! a fork of a running workshop vs `lxc copy` and a start.
+//! a fork of a running workshop vs `lxc copy` and a start; a second workshop of the same SDKs
+//! vs the first one.
 //! Needs root and the test user of scripts/test-all.sh.
 
 use std::time::Duration;
@@ -30,8 +31,40 @@ fn sdk(p: &Project, name: &str, hook: &str, with_mount: bool) {
     p.write(&format!(".workshop/{name}/hooks/setup-base"), &format!("{hook}\n"));
 }
 
+/// A second workshop made of the same base and SDKs as the first vs that first one: it
+/// starts from the first one's layers, so its SDKs' `setup-base` hooks (a second each here,
+/// standing for package installs) do not run again. Each run's SDKs are new content, so the
+/// first workshop of a run has no layer to start from.
+fn second_workshop(d: &workshop_integration::Daemon, user: &str) {
+    let p = Project::new(user, "bench-layers");
+    let w = |args: &[&str]| d.cli_as(Some(user), &p.path, args, &[]);
+    let sdks = "sdks:\n  - name: project-layer-a\n  - name: project-layer-b\n  - name: project-layer-c\n";
+    for ws in ["l1", "l2"] {
+        p.write(&format!(".workshop/{ws}.yaml"), &format!("name: {ws}\nbase: ubuntu@22.04\n{sdks}"));
+    }
+    let (mut second, mut first) = (Vec::new(), Vec::new());
+    for i in 0..RUNS {
+        for name in ["layer-a", "layer-b", "layer-c"] {
+            p.write(
+                &format!(".workshop/{name}/sdk.yaml"),
+                &format!("name: {name}\nsummary: run {i} of {}\n", std::process::id()),
+            );
+            p.write(&format!(".workshop/{name}/hooks/setup-base"), "sleep 1\n");
+        }
+        first.push(timed(|| {
+            w(&["launch", "l1"]).ok();
+        }));
+        second.push(timed(|| {
+            w(&["launch", "l2"]).ok();
+        }));
+        w(&["remove", "l1", "l2"]).ok();
+    }
+    report("second-workshop-same-sdks vs the first (setup-base hooks of 1 s; target < 0.50)", second, first);
+}
+
 fn main() {
     let Some((user, d)) = workshop_integration::bench::start("workshop-bench") else { return };
+    second_workshop(&d, &user);
     let p = Project::new(&user, "bench-changes");
     let hooks = ["touch /bench-a", "touch /bench-b", "touch /bench-c"];
     let write_sdks = |last: &str| {
