@@ -11,6 +11,7 @@ use workshop_api::workshops::{WorkshopAction, WorkshopsRequest};
 
 use super::WorkshopManager;
 use super::changes::change_workshops;
+use super::lookups::*;
 use super::projects::registries;
 use super::requests::*;
 use crate::backend::{BackendError, ListInstances};

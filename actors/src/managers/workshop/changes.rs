@@ -8,6 +8,7 @@ use sha3::Digest;
 use workshop_api::workshops::{Mode, RefreshOption, WorkshopAction, WorkshopsRequest};
 use workshop_api::{ChangeConflict, Project};
 
+use super::lookups::*;
 use super::manifest::{self, Manifest};
 use super::plan::{self, LaunchItem, RefreshItem};
 use super::requests::*;

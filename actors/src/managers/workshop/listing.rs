@@ -6,6 +6,7 @@ use chrono::Utc;
 use workshop_api::Project;
 use workshop_api::workshops::{HealthCheck, WorkshopFileRef, WorkshopInfo, WorkshopList};
 
+use super::lookups::*;
 use super::manifest::Manifest;
 use super::requests::*;
 use super::status::{self, Busy};

@@ -8,6 +8,7 @@ mod guest;
 mod handlers;
 pub mod layers;
 mod listing;
+mod lookups;
 pub mod manifest;
 pub mod plan;
 mod projects;

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use workshop_api::Project;
 
 use super::handlers::GUEST_PROJECT;
+use super::lookups::*;
 use super::requests::*;
-use crate::backend::{ExecSpec, Instance, RunCommand, RunLimits};
+use crate::backend::{BackendError, ExecSpec, Instance, ListInstances, RunCommand, RunLimits};
 use crate::engine::{Query, Transact};
 use crate::managers::{UserRef, backend_call};
 use crate::project::{self, Registry, TrackOutcome, as_user, mountinfo};
@@ -147,4 +148,58 @@ pub(super) async fn moved_to(
         }
     }
     None
+}
+
+/// The caller's projects. A project whose directory is gone is followed when a running
+/// workshop says where it moved, kept while it has workshops, and forgotten otherwise.
+pub(super) async fn list_projects(deps: &Deps, user: &UserRef) -> Result<Vec<Project>, WorkshopError> {
+    let name = user.name.clone();
+    let known = deps
+        .engine
+        .send(Query(Box::new(move |st| {
+            registries(st).get(&name).map(|r| r.list().to_vec()).unwrap_or_default()
+        })))
+        .await?;
+    let present = as_user::existing(user, known.iter().map(|p| p.path.clone()).collect()).await;
+    let gone: Vec<&Project> = known.iter().zip(present).filter(|(_, there)| !there).map(|(p, _)| p).collect();
+    let mut found = Vec::new();
+    let mut launched = std::collections::BTreeSet::new();
+    if !gone.is_empty() {
+        // A gone directory may have moved (its running workshops say where to), and a
+        // project with workshops stays listed even when its directory is gone. When
+        // LXD cannot tell, no project is forgotten this time.
+        let all = ListInstances { user: user.name.clone(), project_id: None };
+        match deps.backend.send(all).await.map_err(BackendError::from).and_then(|r| r) {
+            Ok(instances) => {
+                for project in &gone {
+                    if let Some(path) = moved_to(deps, user, project, &instances).await {
+                        found.push((project.id.clone(), path));
+                    }
+                }
+                launched.extend(instances.into_iter().map(|i| i.target.project_id));
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot list instances; keeping projects whose directory is gone");
+                launched.extend(gone.iter().map(|p| p.id.clone()));
+            }
+        }
+    }
+    let gone: Vec<String> = gone.iter().map(|p| p.id.clone()).collect();
+    let name = user.name.clone();
+    let projects = deps
+        .engine
+        .send(Transact(Box::new(move |st| {
+            let mut regs = registries(st);
+            let reg = regs.entry(name).or_default();
+            for (id, path) in found {
+                // The old directory is gone: this is the project itself, moved.
+                reg.track(&path, Some(id), |_| false);
+            }
+            reg.prune(|p| !gone.contains(&p.id) || launched.contains(&p.id));
+            let list = reg.list().to_vec();
+            st.set(PROJECTS_KEY, &regs);
+            list
+        })))
+        .await??;
+    Ok(projects)
 }

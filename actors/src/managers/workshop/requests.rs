@@ -1,7 +1,7 @@
-//! Requests from the API front: the messages, their errors, the handlers that dispatch them,
-//! and the lookups they share. The work is in `projects.rs`, `listing.rs` and `changes.rs`.
+//! Requests from the API front: the messages, their errors and the handlers that dispatch
+//! them. The work is in `projects.rs`, `listing.rs` and `changes.rs`, the lookups they share
+//! in `lookups.rs`.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use actix::prelude::*;
@@ -11,10 +11,10 @@ use workshop_api::{ChangeConflict, Project};
 use super::WorkshopManager;
 use super::changes::*;
 use super::listing::*;
+use super::lookups::*;
 use super::projects::*;
-use super::status::{self, Busy};
-use crate::backend::{BackendError, GetInstance, Instance, ListInstances, Target};
-use crate::engine::{EngineError, Query, StateEngine, Transact};
+use crate::backend::{BackendError, GetInstance, Target};
+use crate::engine::EngineError;
 use crate::managers::UserRef;
 use crate::project::{ProjectError, as_user};
 use crate::state::ChangeId;
@@ -118,28 +118,6 @@ pub struct ChangeWorkshops {
     pub request: WorkshopsRequest,
 }
 
-/// What requests need, cloned out of the actor so the futures own it.
-#[derive(Clone)]
-pub(super) struct Deps {
-    pub(super) engine: Addr<StateEngine>,
-    pub(super) backend: Addr<crate::backend::BackendActor>,
-    pub(super) config: std::rc::Rc<super::WorkshopConfig>,
-    pub(super) store: Option<Addr<crate::store::StoreActor>>,
-    pub(super) sdk_trees: Option<super::SdkTrees>,
-}
-
-impl WorkshopManager {
-    pub(super) fn deps(&self) -> Deps {
-        Deps {
-            engine: self.engine.clone(),
-            backend: self.env.backend.clone(),
-            config: self.env.manager.clone(),
-            store: self.store.clone(),
-            sdk_trees: self.sdk_trees.clone(),
-        }
-    }
-}
-
 impl Handler<TrackProject> for WorkshopManager {
     type Result = ResponseFuture<Result<(Project, bool), WorkshopError>>;
     fn handle(&mut self, msg: TrackProject, _ctx: &mut Context<Self>) -> Self::Result {
@@ -152,58 +130,7 @@ impl Handler<ListProjects> for WorkshopManager {
     type Result = ResponseFuture<Result<Vec<Project>, WorkshopError>>;
     fn handle(&mut self, msg: ListProjects, _ctx: &mut Context<Self>) -> Self::Result {
         let deps = self.deps();
-        Box::pin(async move {
-            let name = msg.user.name.clone();
-            let known = deps
-                .engine
-                .send(Query(Box::new(move |st| {
-                    registries(st).get(&name).map(|r| r.list().to_vec()).unwrap_or_default()
-                })))
-                .await?;
-            let present = as_user::existing(&msg.user, known.iter().map(|p| p.path.clone()).collect()).await;
-            let gone: Vec<&Project> =
-                known.iter().zip(present).filter(|(_, there)| !there).map(|(p, _)| p).collect();
-            let mut found = Vec::new();
-            let mut launched = std::collections::BTreeSet::new();
-            if !gone.is_empty() {
-                // A gone directory may have moved (its running workshops say where to), and a
-                // project with workshops stays listed even when its directory is gone. When
-                // LXD cannot tell, no project is forgotten this time.
-                let all = ListInstances { user: msg.user.name.clone(), project_id: None };
-                match deps.backend.send(all).await.map_err(BackendError::from).and_then(|r| r) {
-                    Ok(instances) => {
-                        for project in &gone {
-                            if let Some(path) = moved_to(&deps, &msg.user, project, &instances).await {
-                                found.push((project.id.clone(), path));
-                            }
-                        }
-                        launched.extend(instances.into_iter().map(|i| i.target.project_id));
-                    }
-                    Err(e) => {
-                        tracing::debug!(error = %e, "cannot list instances; keeping projects whose directory is gone");
-                        launched.extend(gone.iter().map(|p| p.id.clone()));
-                    }
-                }
-            }
-            let gone: Vec<String> = gone.iter().map(|p| p.id.clone()).collect();
-            let name = msg.user.name.clone();
-            let projects = deps
-                .engine
-                .send(Transact(Box::new(move |st| {
-                    let mut regs = registries(st);
-                    let reg = regs.entry(name).or_default();
-                    for (id, path) in found {
-                        // The old directory is gone: this is the project itself, moved.
-                        reg.track(&path, Some(id), |_| false);
-                    }
-                    reg.prune(|p| !gone.contains(&p.id) || launched.contains(&p.id));
-                    let list = reg.list().to_vec();
-                    st.set(PROJECTS_KEY, &regs);
-                    list
-                })))
-                .await??;
-            Ok(projects)
-        })
+        Box::pin(async move { list_projects(&deps, &msg.user).await })
     }
 }
 
@@ -269,43 +196,4 @@ impl Handler<PlanRefresh> for WorkshopManager {
         let deps = self.deps();
         Box::pin(async move { refresh_plan(&deps, &msg.user, &msg.project_id, &msg.name).await })
     }
-}
-
-pub(super) fn not_launched(name: &str) -> WorkshopError {
-    WorkshopError::NotFound(format!("workshop {name:?} is not launched"))
-}
-
-/// The caller's project with id `id`.
-pub(super) async fn project(deps: &Deps, user: &UserRef, id: &str) -> Result<Project, WorkshopError> {
-    let (name, id) = (user.name.clone(), id.to_string());
-    let lookup = id.clone();
-    deps.engine
-        .send(Query(Box::new(move |st| registries(st).get(&name).and_then(|r| r.get(&lookup).cloned()))))
-        .await?
-        .ok_or_else(|| WorkshopError::NotFound(format!("cannot find project {id:?}")))
-}
-
-/// The changes of `user` holding workshops `names` of project `project_id`.
-pub(super) async fn busy_map(
-    deps: &Deps,
-    user: &UserRef,
-    project_id: &str,
-    names: Vec<String>,
-) -> Result<BTreeMap<String, Busy>, WorkshopError> {
-    let (user, pid) = (user.name.clone(), project_id.to_string());
-    Ok(deps
-        .engine
-        .send(Query(Box::new(move |st| {
-            names.into_iter().filter_map(|n| status::busy(st, &user, &pid, &n).map(|b| (n, b))).collect()
-        })))
-        .await?)
-}
-
-pub(super) async fn instances(
-    deps: &Deps,
-    user: &UserRef,
-    project_id: &str,
-) -> Result<Vec<Instance>, WorkshopError> {
-    let msg = ListInstances { user: user.name.clone(), project_id: Some(project_id.to_string()) };
-    Ok(deps.backend.send(msg).await.map_err(BackendError::from)??)
 }
