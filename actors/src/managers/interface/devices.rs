@@ -24,6 +24,9 @@ pub fn uses_hotplug(interface: &str) -> bool {
 /// What the host gives these devices.
 pub struct HostSide<'a> {
     pub hotplug: HotplugSupport,
+    /// The host's cameras the user may open, when LXD cannot pass them by subsystem
+    /// (`camera::host_cameras`); else empty.
+    pub cameras: &'a [String],
     /// The workshop's session files (`session::files_dir`).
     pub files_dir: PathBuf,
     pub user: &'a UserRef,
@@ -43,7 +46,7 @@ pub fn made(plug: &Endpoint, conn: &ConnState, host: &HostSide<'_>, carried: &mu
     let sdk = plug.sdk.as_str();
     match plug.interface.as_str() {
         "camera" => {
-            let (devices, note) = super::camera::devices(sdk, host.hotplug);
+            let (devices, note) = super::camera::devices(sdk, host.hotplug, host.cameras);
             Made { devices, files: Vec::new(), note }
         }
         "custom-device" => match super::custom_device::device(&plug.attrs, host.hotplug) {
@@ -141,7 +144,12 @@ mod tests {
         ]);
         let gpus = [GpuCard { vendor_id: "8086".into(), drm: Some(GpuDrm { id: 1 }) }];
         let files_dir = PathBuf::from("/w/run/sessions/1100/0123abcd/ws");
-        let host = HostSide { hotplug: HotplugSupport::FULL, files_dir: files_dir.clone(), user: &user };
+        let host = HostSide {
+            hotplug: HotplugSupport::FULL,
+            cameras: &[],
+            files_dir: files_dir.clone(),
+            user: &user,
+        };
         let profiles = super::super::handlers::profile_devices(
             &repo,
             &all,

@@ -325,7 +325,14 @@ async fn apply_profiles(ctx: &TaskCtx, env: &Env, t: &TaskTarget) -> HandlerResu
     let wants_hotplug = all.values().any(|c| c.connected() && super::devices::uses_hotplug(&c.interface));
     let hotplug = if wants_hotplug { env.call(HostHotplug {}).await? } else { HotplugSupport::FULL };
     let files_dir = super::session::files_dir(&env.sessions_dir, t);
-    let host = super::devices::HostSide { hotplug, files_dir: files_dir.clone(), user: &t.user };
+    let wants_camera = all.values().any(|c| c.connected() && c.interface == "camera");
+    let cameras = if wants_camera && !hotplug.subsystem {
+        super::camera::host_cameras(&t.user).await
+    } else {
+        Vec::new()
+    };
+    let host =
+        super::devices::HostSide { hotplug, cameras: &cameras, files_dir: files_dir.clone(), user: &t.user };
     let profiles = profile_devices(&repo, &all, &gpus, &host, &env.mounts_dir, t)?;
     let mut notes = profiles.notes.clone();
     notes.extend(super::session::write_files(&t.user, &files_dir, &profiles.files).await?);
