@@ -76,8 +76,11 @@ pub struct HookSetup {
 
 /// Whether the SDK tree at `tree` (on the host) has nothing where `hook` would be
 /// (`sdk/hooks/<hook>`): such a hook is skipped without a run in the workshop, and a
-/// refresh plan does not list it.
+/// refresh plan does not list it. Only a host directory (an absolute path) can tell.
 pub fn absent_from(tree: &std::path::Path, hook: Hook) -> bool {
+    if !tree.is_absolute() {
+        return false;
+    }
     let path = tree.join("sdk/hooks").join(hook.as_str());
     matches!(std::fs::symlink_metadata(path), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
 }

@@ -486,3 +486,17 @@ async fn a_cookie_speaks_for_its_own_workshop_and_hook_only_while_it_runs() {
     let ended = h.workshopctl(Some(dev()), &cookie, &["set-health", "okay"]).await;
     assert_eq!(ended, Err(WorkshopctlError::InvalidCookie));
 }
+
+#[test]
+fn a_hook_is_absent_only_from_a_host_tree_that_lacks_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("sdk/hooks")).unwrap();
+    std::fs::write(tmp.path().join("sdk/hooks/setup-base"), "true\n").unwrap();
+    std::os::unix::fs::symlink("/nowhere", tmp.path().join("sdk/hooks/save-state")).unwrap();
+    assert!(!super::absent_from(tmp.path(), Hook::SetupBase));
+    assert!(super::absent_from(tmp.path(), Hook::CheckHealth));
+    // A symlink is something: the wrapper in the workshop decides (and skips it).
+    assert!(!super::absent_from(tmp.path(), Hook::SaveState));
+    // Not a host directory (a relative name): nothing can be told, the hook runs.
+    assert!(!super::absent_from(std::path::Path::new("volume"), Hook::CheckHealth));
+}
