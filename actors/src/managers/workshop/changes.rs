@@ -139,6 +139,11 @@ async fn fork(
             defined.path.display()
         )));
     }
+    if instances.contains_key(copy) {
+        return Err(WorkshopError::BadRequest(format!(
+            "cannot fork {name:?} as {copy:?}: {copy:?} is already launched"
+        )));
+    }
     let sdks: Vec<String> = sdk_spec::installed(&source.config).into_iter().map(|s| s.name).collect();
     let exists = super::listing::project_exists(user, project).await;
     let (running, launched) = (source.running, instances.contains_key(copy));
