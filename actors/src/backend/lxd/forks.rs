@@ -3,13 +3,10 @@
 
 use tracing::info;
 
-use super::instances::{check_owner, wait_for_operations, when_idle};
+use super::instances::{check_owner, wait_for_operations, when_idle, write_machine_id};
 use super::{LxdBackend, layout, lxd_error, search};
 use crate::backend::{BackendError, ForkSpec, Target};
-use crate::lxd::{self, InstanceCreate, InstanceSource};
-
-/// Where systemd keeps the machine id: empty in a fork, so that it makes its own.
-const MACHINE_ID: &str = "/etc/machine-id";
+use crate::lxd::{InstanceCreate, InstanceSource};
 
 impl LxdBackend {
     pub(super) async fn fork(
@@ -60,9 +57,8 @@ impl LxdBackend {
             }
             Err(e) => return Err(err(e)),
         }
-        let options = lxd::PushOptions::owned(0, 0, 0o444);
-        let empty = lxd::Upload::Bytes(Vec::new().into());
-        client.push_file(&name, MACHINE_ID, empty, &options).await.map_err(err)?;
+        // The fork makes its own machine id.
+        write_machine_id(&client, &name, None).await.map_err(err)?;
         search::add_hook(&client, &name).await.map_err(err)?;
         info!(workshop = %target.name, source = %source.name, "forked");
         Ok(())

@@ -220,9 +220,7 @@ impl LxdBackend {
             debug!(workshop = %target.name, "no valid machine id in the stash; the rebuilt instance makes its own");
             return Ok(());
         };
-        let options = lxd::PushOptions::owned(0, 0, 0o444);
-        let upload = lxd::Upload::Bytes(format!("{id}\n").into_bytes().into());
-        client.push_file(&name, MACHINE_ID, upload, &options).await.map_err(|e| lxd_error(&what, e))
+        write_machine_id(&client, &name, Some(&id)).await.map_err(|e| lxd_error(&what, e))
     }
 
     pub(super) async fn delete(&self, target: &Target) -> Result<(), BackendError> {
@@ -382,6 +380,14 @@ impl LxdBackend {
 /// The key of an instance's boot lock.
 fn boot_key(target: &Target) -> String {
     format!("{}/{}", layout::instances_project(&target.user), target.instance_name())
+}
+
+/// Writes the stopped instance `name`'s `/etc/machine-id`: `id`, or empty (systemd then makes
+/// one at the first start: a layer snapshot or a fork must not share its source's).
+pub(super) async fn write_machine_id(client: &Client, name: &str, id: Option<&str>) -> Result<(), LxdError> {
+    let body = id.map(|id| format!("{id}\n")).unwrap_or_default();
+    let options = lxd::PushOptions::owned(0, 0, 0o444);
+    client.push_file(name, MACHINE_ID, lxd::Upload::Bytes(body.into_bytes().into()), &options).await
 }
 
 /// An existing instance is fine for `create` only when it belongs to the same project.

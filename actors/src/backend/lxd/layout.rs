@@ -2,11 +2,11 @@
 //! of a project's default profile, config and device edits, and the mapping back to
 //! [`Instance`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use sha3::{Digest, Sha3_256};
 
-use crate::backend::{CreateSpec, Device, Instance, Target};
+use crate::backend::{CreateSpec, Device, Instance, SNAPSHOT_REF_PREFIX, Target};
 use crate::lxd::{self, Devices};
 
 /// Config key holding the workshop's project id.
@@ -88,6 +88,17 @@ pub(super) const LAST_USED_KEY: &str = "user.workshop.last-used";
 /// Whether an instance of a snapshots project is a complete layer snapshot.
 pub(super) fn is_layer_snapshot(instance: &lxd::Instance) -> bool {
     instance.config.get(SNAPSHOT_TYPE_KEY).map(String::as_str) == Some("sdk")
+}
+
+/// The layer snapshots `instances` (a user's workshops and stashes) were made through: the
+/// values of their [`SNAPSHOT_REF_PREFIX`] keys.
+pub(super) fn layer_refs<'a>(instances: impl IntoIterator<Item = &'a lxd::Instance>) -> BTreeSet<String> {
+    instances
+        .into_iter()
+        .flat_map(|i| i.config.iter())
+        .filter(|(k, _)| k.starts_with(SNAPSHOT_REF_PREFIX))
+        .map(|(_, v)| v.clone())
+        .collect()
 }
 
 /// Whether an unreferenced instance of a snapshots project may go: a snapshot last used

@@ -12,14 +12,11 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tracing::{debug, info, warn};
 
-use super::instances::{wait_for_operations, when_idle};
+use super::instances::{wait_for_operations, when_idle, write_machine_id};
 use super::layout;
 use super::{LxdBackend, lxd_error};
-use crate::backend::{BackendError, SNAPSHOT_REF_PREFIX, Target};
-use crate::lxd::{self, Client, InstanceCreate, InstanceSource};
-
-/// Where systemd keeps the machine id: empty in a snapshot, so each copy makes its own.
-const MACHINE_ID: &str = "/etc/machine-id";
+use crate::backend::{BackendError, Target};
+use crate::lxd::{Client, InstanceCreate, InstanceSource};
 
 impl LxdBackend {
     fn snapshots_client(&self, user: &str) -> Client {
@@ -102,9 +99,8 @@ impl LxdBackend {
         if layout::is_layer_snapshot(&instance) {
             return Ok(());
         }
-        let options = lxd::PushOptions::owned(0, 0, 0o444);
-        let empty = lxd::Upload::Bytes(Vec::new().into());
-        client.push_file(name, MACHINE_ID, empty, &options).await.map_err(err)?;
+        // Each copy makes its own machine id.
+        write_machine_id(&client, name, None).await.map_err(err)?;
         // The workshop's keys and devices go; the marker makes it complete.
         let put = layout::snapshot_put(&instance, &self.config.pool, Utc::now());
         if let Err(e) = client.update_instance(name, &put, &etag).await {
@@ -151,12 +147,7 @@ impl LxdBackend {
             }
             let instances = self.client.project(&format!("workshop.{key}"));
             let referenced: BTreeSet<String> = match instances.list_instances(None).await {
-                Ok(list) => list
-                    .into_iter()
-                    .flat_map(|i| i.config.into_iter())
-                    .filter(|(k, _)| k.starts_with(SNAPSHOT_REF_PREFIX))
-                    .map(|(_, v)| v)
-                    .collect(),
+                Ok(list) => layout::layer_refs(&list),
                 Err(e) if e.is_not_found() => BTreeSet::new(),
                 Err(e) => return Err(lxd_error(what, e)),
             };

@@ -2,10 +2,8 @@
 //! user's workshops, templates and layer snapshots, with their size where the driver counts it (ZFS does;
 //! btrfs only with quotas).
 
-use std::collections::BTreeSet;
-
 use super::{LxdBackend, layout};
-use crate::backend::{BackendError, InstanceUse, PoolUse, SNAPSHOT_REF_PREFIX, SnapshotUse};
+use crate::backend::{BackendError, InstanceUse, PoolUse, SnapshotUse};
 use crate::lxd::Client;
 
 /// The bytes an instance's root disk uses, when the driver counts them.
@@ -29,12 +27,7 @@ impl LxdBackend {
             Err(e) if e.is_not_found() => Vec::new(),
             Err(e) => return Err(lxd(e)),
         };
-        let referenced: BTreeSet<String> = instances
-            .iter()
-            .flat_map(|i| i.config.iter())
-            .filter(|(k, _)| k.starts_with(SNAPSHOT_REF_PREFIX))
-            .map(|(_, v)| v.clone())
-            .collect();
+        let referenced = layout::layer_refs(&instances);
         let mut out = Vec::new();
         for instance in instances {
             let size = root_usage(&client, &instance.name).await;

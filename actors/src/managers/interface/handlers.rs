@@ -14,6 +14,7 @@ use super::staging;
 use crate::backend::{Device, GetInstance, HostGpus, HostHotplug, HotplugSupport, SetProfile};
 use crate::managers::sdk::spec::installed;
 use crate::managers::task::{self, HandlerResult, TaskTarget};
+use crate::managers::workshop::manifest::FILE_KEY;
 use crate::runner::TaskCtx;
 use crate::sdk::TreeStore;
 use crate::state::Key;
@@ -40,9 +41,6 @@ const ADDED: Key<Vec<String>> = Key::new("conns-added");
 const DROPPED: Key<WorkshopConns> = Key::new("conns-dropped");
 /// Task data: the connections a discard-conns dropped (put back by its undo).
 const DISCARDED: Key<WorkshopConns> = Key::new("conns-discarded");
-
-/// The instance's config key holding the definition it was made from.
-const FILE_KEY: &str = "user.workshop.file";
 
 /// The interface repository of the workshop as launched: its installed SDKs' plugs and slots
 /// and its definition's.

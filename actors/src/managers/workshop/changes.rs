@@ -146,7 +146,7 @@ async fn fork(
     }
     let sdks: Vec<String> = sdk_spec::installed(&source.config).into_iter().map(|s| s.name).collect();
     let exists = super::listing::project_exists(user, project).await;
-    let (running, launched) = (source.running, instances.contains_key(copy));
+    let running = source.running;
     let (u, pid, now) = (user.clone(), project.id.clone(), Utc::now());
     let (name, copy_target) = (name.clone(), target(user, project, copy));
     deps.engine
@@ -155,7 +155,8 @@ async fn fork(
             status::check_transition(action, busy, running, exists)
                 .map_err(|r| refused(action, &name, &pid, r))?;
             let busy = status::busy(st, &u.name, &pid, &copy_target.name);
-            status::check_launch(busy, launched).map_err(|r| refused(action, &copy_target.name, &pid, r))?;
+            // Not launched (checked above); a change may still hold the name (a paused launch).
+            status::check_launch(busy, false).map_err(|r| refused(action, &copy_target.name, &pid, r))?;
             Ok(plan::fork(st, &u, &name, &copy_target, &sdks, now))
         })))
         .await??

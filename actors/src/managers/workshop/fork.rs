@@ -11,14 +11,11 @@ use super::guest;
 use super::handlers::{
     Env, PROJECT_DEVICE, STATE_DEVICE, disk, make_user_dir, project_device, publish_names, stage_project,
 };
+use super::manifest::FILE_KEY;
 use crate::backend::{ForkInstance, ForkSpec, GetInstance, Target, WithdrawNames};
+use crate::managers::interface::tunnel::LINKS_KEY;
 use crate::managers::task::{HandlerResult, TaskTarget, keys};
 use crate::runner::TaskCtx;
-
-/// The recorded definition of a workshop.
-const FILE_KEY: &str = "user.workshop.file";
-/// The host links of a workshop's unix-socket tunnels: the source's, not the fork's.
-const HOST_SOCKETS_KEY: &str = "user.workshop.host-sockets";
 
 pub async fn fork_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
@@ -69,7 +66,8 @@ fn fork_spec(env: &Env, t: &TaskTarget, source: &crate::backend::Instance) -> Re
     file.name = t.name.clone();
     let config = BTreeMap::from([
         (FILE_KEY.to_string(), file.to_yaml()),
-        (HOST_SOCKETS_KEY.to_string(), String::new()),
+        // The host links of its unix-socket tunnels are the source's, not the fork's.
+        (LINKS_KEY.to_string(), String::new()),
     ]);
     let apt = env.workshop_cache(t).join("apt");
     let mut devices = BTreeMap::from([

@@ -236,7 +236,7 @@ pub async fn create_workshop(mut ctx: TaskCtx, env: Env) -> HandlerResult {
         ("user.workshop.format-revision".to_string(), FORMAT_REVISION.to_string()),
         ("user.workshop.project-id".to_string(), t.project_id.clone()),
         ("user.workshop.name".to_string(), t.name.clone()),
-        ("user.workshop.file".to_string(), file),
+        (super::manifest::FILE_KEY.to_string(), file),
         ("user.workshop.base".to_string(), base),
         ("user.workshop.base-fingerprint".to_string(), image.fingerprint.clone()),
     ]);

@@ -14,6 +14,9 @@ use workshop_api::workshops::{SdkChange, SdkPlan};
 use super::handlers::FORMAT_REVISION;
 use crate::managers::sdk::spec::{self as sdk_spec, SdkSource};
 
+/// The instance config key holding the (normalised) definition a workshop was made from.
+pub const FILE_KEY: &str = "user.workshop.file";
+
 /// Length of the environment hash `info` and `list` show (hex digits).
 pub const ENV_HASH_LEN: usize = 12;
 
