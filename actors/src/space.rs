@@ -84,8 +84,6 @@ struct Survey {
     usage: DiskUsage,
     /// The users' templates, as (user, name).
     templates: Vec<(String, String)>,
-    /// The users who have layer snapshots no instance of theirs was made through.
-    unused_snapshots: BTreeSet<String>,
     /// Apt caches of workshops that no longer exist.
     stale_caches: Vec<PathBuf>,
     /// SDK trees nothing uses (root's view only).
@@ -110,7 +108,6 @@ async fn survey(
         .map_err(|e| SpaceError::Failed(e.to_string()))?;
     let mut items = Vec::new();
     let mut templates = Vec::new();
-    let mut unused_snapshots = BTreeSet::new();
     let mut caches = Vec::new();
     let mut pool = PoolSpace::default();
     // Trees any workshop of any user has installed: in use, whoever looks.
@@ -137,9 +134,6 @@ async fn survey(
         };
         let live: BTreeSet<String> = on_pool.instances.iter().map(|i| i.name.clone()).collect();
         for snapshot in on_pool.snapshots {
-            if !snapshot.in_use {
-                unused_snapshots.insert(name.clone());
-            }
             items.push(SpaceItem {
                 kind: SpaceKind::Snapshot,
                 name: snapshot.name,
@@ -192,14 +186,7 @@ async fn survey(
     items.sort_by(|a, b| {
         (a.kind, &a.user, &a.project_path, &a.name).cmp(&(b.kind, &b.user, &b.project_path, &b.name))
     });
-    Ok(Survey {
-        usage: DiskUsage { pool, items },
-        templates,
-        unused_snapshots,
-        stale_caches,
-        unused_trees,
-        busy: known.busy,
-    })
+    Ok(Survey { usage: DiskUsage { pool, items }, templates, stale_caches, unused_trees, busy: known.busy })
 }
 
 /// `<ws>-<project id>` as its two parts (the id is the last 8 characters).
@@ -401,23 +388,24 @@ impl Handler<Prune> for SpaceManager {
 /// Removes the users' layer snapshots no instance was made through, whatever their
 /// cool-down, unless a change is in progress; with `dry_run`, only lists them.
 async fn prune_snapshots(backend: &Addr<BackendActor>, found: &Survey, dry_run: bool, pruned: &mut Pruned) {
-    let unused = |user: &str| -> Vec<SpaceItem> {
-        let of_user = |i: &&SpaceItem| i.kind == SpaceKind::Snapshot && !i.in_use && i.user == user;
-        found.usage.items.iter().filter(of_user).cloned().collect()
-    };
+    let unused_items = || found.usage.items.iter().filter(|i| i.kind == SpaceKind::Snapshot && !i.in_use);
+    let unused =
+        |user: &str| -> Vec<SpaceItem> { unused_items().filter(|i| i.user == user).cloned().collect() };
+    // The users who have layer snapshots no instance of theirs was made through.
+    let users: BTreeSet<&str> = unused_items().map(|i| i.user.as_str()).collect();
     if found.busy {
-        if !found.unused_snapshots.is_empty() {
+        if !users.is_empty() {
             pruned
                 .notes
                 .push("kept unused snapshots: a change is in progress (prune again once it is done)".into());
         }
         return;
     }
-    for user in &found.unused_snapshots {
+    for user in users {
         let removed: BTreeSet<String> = if dry_run {
             unused(user).into_iter().map(|i| i.name).collect()
         } else {
-            let msg = CollectSnapshots { user: Some(user.clone()), cooldown: std::time::Duration::ZERO };
+            let msg = CollectSnapshots { user: Some(user.to_string()), cooldown: std::time::Duration::ZERO };
             match backend.send(msg).await.map_err(BackendError::from).and_then(|r| r) {
                 Ok(names) => names.into_iter().collect(),
                 Err(e) => {
