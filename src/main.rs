@@ -179,6 +179,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             cache_dir: paths.cache.clone(),
             guest_bin_dir: guest_bin_dir.clone(),
             mounts_dir: paths.mounts(),
+            // The daemon opens its tree store and hands it over (`Daemon::start`).
+            trees: None,
         },
         store,
         activity,

@@ -49,6 +49,7 @@ impl DaemonConfig {
                 cache_dir: root.join("cache"),
                 guest_bin_dir: root.join("bin"),
                 mounts_dir: root.join("mounts"),
+                trees: None,
             },
             // Nothing listens on port 1 of loopback: tests never reach a real Store.
             store: StoreConfig::new("http://127.0.0.1:1", crate::store::URL_ENV, &root.join("cache/sdk"))

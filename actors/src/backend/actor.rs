@@ -65,8 +65,10 @@ backend_messages! {
     CreateInstance { target: Target, spec: CreateSpec } -> () => |b, m| b.create(&m.target, &m.spec);
     /// Deletes a workshop's instance.
     DeleteInstance { target: Target } -> () => |b, m| b.delete(&m.target);
-    /// Sets a stopped workshop's instance aside while it is rebuilt.
+    /// Sets a stopped workshop's instance aside and puts its rebuilt one in place.
     StashInstance { target: Target } -> () => |b, m| b.stash(&m.target);
+    /// Deletes a rebuilt instance that was not put in place.
+    DiscardRebuild { target: Target } -> () => |b, m| b.discard_rebuild(&m.target);
     /// Puts a stashed instance back in place.
     UnstashInstance { target: Target } -> () => |b, m| b.unstash(&m.target);
     /// Deletes a workshop's stash.

@@ -19,6 +19,8 @@ struct Inner {
     instances: BTreeMap<Target, Instance>,
     /// Stashed instances, by the workshop they were.
     stashes: BTreeMap<Target, Instance>,
+    /// Rebuilt instances not yet in place, by workshop, with the files of their snapshot.
+    nexts: BTreeMap<Target, (Instance, BTreeMap<String, GuestFile>)>,
     calls: Vec<String>,
     /// Per operation: which calls count (those whose description contains the text), how many
     /// more of them succeed first, and the message of the failure.
@@ -111,6 +113,11 @@ impl FakeBackend {
     /// The stash of a workshop, if any.
     pub fn stashed(&self, target: &Target) -> Option<Instance> {
         self.inner.borrow().stashes.get(target).cloned()
+    }
+
+    /// The rebuilt instance of a workshop not yet put in place, if any.
+    pub fn rebuilt(&self, target: &Target) -> Option<Instance> {
+        self.inner.borrow().nexts.get(target).map(|(i, _)| i.clone())
     }
 
     pub fn file(&self, target: &Target, path: &str) -> Option<GuestFile> {
@@ -235,37 +242,43 @@ impl Backend for FakeBackend {
     }
 
     async fn create(&self, target: &Target, spec: &CreateSpec) -> Result<(), BackendError> {
-        self.call("create", &target.instance_name())?;
+        let name = if spec.rebuild { target.next_name() } else { target.instance_name() };
+        self.call("create", &name)?;
         let mut config = spec.config.clone();
         config.insert("image".into(), spec.image.clone());
         let mut inner = self.inner.borrow_mut();
-        if inner.instances.contains_key(target) {
+        let made = if spec.rebuild {
+            inner.nexts.contains_key(target)
+        } else {
+            inner.instances.contains_key(target)
+        };
+        if made {
             return Ok(());
         }
         // A copy of a snapshot has its files.
+        let mut files = BTreeMap::new();
         if let Some(snapshot) = &spec.snapshot {
             let key = (target.user.clone(), snapshot.clone());
-            let files = inner.snapshots.get(&key).cloned().ok_or_else(|| {
-                BackendError::Lxd(format!(
-                    "cannot create {}: no snapshot {snapshot:?}",
-                    target.instance_name()
-                ))
+            files = inner.snapshots.get(&key).cloned().ok_or_else(|| {
+                BackendError::Lxd(format!("cannot create {name}: no snapshot {snapshot:?}"))
             })?;
             config.insert("snapshot".into(), snapshot.clone());
+        }
+        let instance = Instance {
+            target: target.clone(),
+            running: false,
+            autostart: false,
+            config,
+            devices: spec.devices.clone(),
+        };
+        if spec.rebuild {
+            inner.nexts.insert(target.clone(), (instance, files));
+        } else {
             for (path, file) in files {
                 inner.files.insert((target.clone(), path), file);
             }
+            inner.instances.insert(target.clone(), instance);
         }
-        inner.instances.insert(
-            target.clone(),
-            Instance {
-                target: target.clone(),
-                running: false,
-                autostart: false,
-                config,
-                devices: spec.devices.clone(),
-            },
-        );
         Ok(())
     }
 
@@ -278,18 +291,32 @@ impl Backend for FakeBackend {
     async fn stash(&self, target: &Target) -> Result<(), BackendError> {
         self.call("stash", &target.instance_name())?;
         let mut inner = self.inner.borrow_mut();
-        match (inner.instances.remove(target), inner.stashes.contains_key(target)) {
-            (Some(live), false) => {
-                inner.stashes.insert(target.clone(), live);
-                Ok(())
+        let live = inner.instances.contains_key(target);
+        let stashed = inner.stashes.contains_key(target);
+        match (live, stashed, inner.nexts.contains_key(target)) {
+            (true, true, false) => return Ok(()),
+            (false, false, _) => return Err(BackendError::NotLaunched(target.name.clone())),
+            (_, _, false) => {
+                return Err(BackendError::Lxd(format!("{} has no rebuilt instance", target.instance_name())));
             }
-            (None, true) => Ok(()),
-            (Some(live), true) => {
-                inner.instances.insert(target.clone(), live);
-                Err(BackendError::Lxd(format!("{} and its stash both exist", target.instance_name())))
+            (true, true, true) => {
+                return Err(BackendError::Lxd(format!(
+                    "{} and its stash both exist",
+                    target.instance_name()
+                )));
             }
-            (None, false) => Err(BackendError::NotLaunched(target.name.clone())),
+            (true, false, true) => {
+                let old = inner.instances.remove(target).expect("live");
+                inner.stashes.insert(target.clone(), old);
+            }
+            (false, true, true) => {}
         }
+        let (next, files) = inner.nexts.remove(target).expect("rebuilt");
+        for (path, file) in files {
+            inner.files.insert((target.clone(), path), file);
+        }
+        inner.instances.insert(target.clone(), next);
+        Ok(())
     }
 
     async fn unstash(&self, target: &Target) -> Result<(), BackendError> {
@@ -301,9 +328,17 @@ impl Backend for FakeBackend {
         Ok(())
     }
 
+    async fn discard_rebuild(&self, target: &Target) -> Result<(), BackendError> {
+        self.call("discard-rebuild", &target.instance_name())?;
+        self.inner.borrow_mut().nexts.remove(target);
+        Ok(())
+    }
+
     async fn delete_stash(&self, target: &Target) -> Result<(), BackendError> {
         self.call("delete-stash", &target.instance_name())?;
-        self.inner.borrow_mut().stashes.remove(target);
+        let mut inner = self.inner.borrow_mut();
+        inner.nexts.remove(target);
+        inner.stashes.remove(target);
         Ok(())
     }
 

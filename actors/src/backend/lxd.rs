@@ -205,6 +205,10 @@ impl Backend for LxdBackend {
         self.unstash(target).await
     }
 
+    async fn discard_rebuild(&self, target: &Target) -> Result<(), BackendError> {
+        self.discard_rebuild(target).await
+    }
+
     async fn delete_stash(&self, target: &Target) -> Result<(), BackendError> {
         self.delete_stash(target).await
     }

@@ -72,23 +72,28 @@ pub trait Backend {
     async fn list(&self, user: &str, project_id: Option<&str>) -> Result<Vec<Instance>, BackendError>;
     /// One workshop, or `None` when it is not launched.
     async fn get(&self, target: &Target) -> Result<Option<Instance>, BackendError>;
-    /// Creates the instance (stopped). An existing instance is left alone.
+    /// Creates the instance (stopped), or with `spec.rebuild` the workshop's rebuilt one
+    /// ([`Target::next_name`]). An existing instance is left alone.
     async fn create(&self, target: &Target, spec: &CreateSpec) -> Result<(), BackendError>;
     /// Deletes the instance (stopping it first). A missing one is fine.
     async fn delete(&self, target: &Target) -> Result<(), BackendError>;
-    /// Sets the stopped instance aside as the workshop's stash ([`Target::stash_name`]), so
-    /// that a new one can be built under its name; the stash is no workshop of any listing.
-    /// Stashed already (and no instance under the name) is fine.
+    /// Sets the stopped instance aside as the workshop's stash ([`Target::stash_name`]) and
+    /// puts the rebuilt one ([`Target::next_name`], see [`CreateSpec::rebuild`]) under its
+    /// name; neither the stash nor the rebuilt one is a workshop of any listing. Done already
+    /// (a stash, and the rebuilt instance in place) is fine, and so is half done.
     async fn stash(&self, target: &Target) -> Result<(), BackendError>;
     /// Puts the stash back under the workshop's name, deleting whatever instance has it now;
     /// no stash (put back already) is fine.
     async fn unstash(&self, target: &Target) -> Result<(), BackendError>;
-    /// Deletes the stash; none is fine.
+    /// Deletes the rebuilt instance that was not put in the workshop's place; none is fine.
+    async fn discard_rebuild(&self, target: &Target) -> Result<(), BackendError>;
+    /// Deletes the stash, and a rebuilt instance not put in place; none is fine.
     async fn delete_stash(&self, target: &Target) -> Result<(), BackendError>;
-    /// Gives the rebuilt (stopped, never started) instance the machine id of its stash, so
-    /// that a refresh or restore keeps the workshop's identity (journal, D-Bus, licences tied
-    /// to it), as the reference does. A stash without a valid id (none yet, not a regular
-    /// file, not 32 hex digits) leaves the new instance to make its own.
+    /// Gives the rebuilt (stopped, never started) instance, now in the workshop's place, the
+    /// machine id of its stash, so that a refresh or restore keeps the workshop's identity
+    /// (journal, D-Bus, licences tied to it), as the reference does. A stash without a valid
+    /// id (none yet, not a regular file, not 32 hex digits) leaves the new instance to make
+    /// its own.
     async fn keep_machine_id(&self, target: &Target) -> Result<(), BackendError>;
     /// Makes `target` a copy of the launched workshop `source` of the same project, running
     /// or stopped (a running one as its disk is now, as after a power cut): stopped, with the

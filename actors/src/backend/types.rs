@@ -30,6 +30,12 @@ impl Target {
     pub fn stash_name(&self) -> String {
         format!("stash-{}", self.instance_name())
     }
+
+    /// The name of the instance a rebuild makes beside the workshop's, put in its place by
+    /// [`super::Backend::stash`]: `next-<instance>`.
+    pub fn next_name(&self) -> String {
+        format!("next-{}", self.instance_name())
+    }
 }
 
 /// A resolved base image.
@@ -63,6 +69,10 @@ pub struct CreateSpec {
     /// in place of the template or image; its layers' set-up is in it, so no other source
     /// will do.
     pub snapshot: Option<String>,
+    /// Made as the rebuilt instance of a refresh or restore ([`Target::next_name`]), while
+    /// the workshop's own instance is still there (being stopped); [`super::Backend::stash`]
+    /// puts it in the workshop's place.
+    pub rebuild: bool,
 }
 
 /// What a fork changes in its copy of a workshop ([`super::Backend::fork`]).

@@ -43,6 +43,7 @@ pub fn spec(image: &str) -> CreateSpec {
         devices: BTreeMap::new(),
         setup: String::new(),
         snapshot: None,
+        rebuild: false,
     }
 }
 

@@ -7,6 +7,7 @@ mod failures;
 mod hooks;
 mod lifecycle;
 mod names;
+mod rebuilds;
 mod setup;
 mod snapshots;
 mod templates;

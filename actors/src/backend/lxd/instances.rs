@@ -77,7 +77,7 @@ impl LxdBackend {
     pub(super) async fn create(&self, target: &Target, spec: &CreateSpec) -> Result<(), BackendError> {
         self.ensure_user(&target.user).await?;
         let client = self.instances_client(&target.user);
-        let name = target.instance_name();
+        let name = if spec.rebuild { target.next_name() } else { target.instance_name() };
         let what = format!("create workshop {:?}", target.name);
         match client.get_instance(&name).await {
             Ok((existing, _)) => {
@@ -137,33 +137,37 @@ impl LxdBackend {
         search::add_hook(&client, &name).await.map_err(|e| lxd_error(&what, e))
     }
 
-    /// Renames the stopped instance to its stash name.
+    /// Renames the stopped instance to its stash name, then the rebuilt one to the
+    /// workshop's: each step is skipped when a crash left it done.
     pub(super) async fn stash(&self, target: &Target) -> Result<(), BackendError> {
         let client = self.instances_client(&target.user);
-        let (name, stash) = (target.instance_name(), target.stash_name());
+        let (name, stash, next) = (target.instance_name(), target.stash_name(), target.next_name());
         let what = format!("stash workshop {:?}", target.name);
+        let err = |e| lxd_error(&what, e);
         let live = match client.get_instance(&name).await {
             Ok((instance, _)) => {
                 check_owner(target, &instance)?;
                 true
             }
             Err(e) if e.is_not_found() => false,
-            Err(e) => return Err(lxd_error(&what, e)),
+            Err(e) => return Err(err(e)),
         };
-        let stashed = match client.get_instance(&stash).await {
-            Ok(_) => true,
-            Err(e) if e.is_not_found() => false,
-            Err(e) => return Err(lxd_error(&what, e)),
-        };
-        match (live, stashed) {
-            (true, false) => {
-                when_idle(|| client.rename_instance(&name, &stash)).await.map_err(|e| lxd_error(&what, e))
+        let stashed = exists(&client, &stash).await.map_err(err)?;
+        let rebuilt = exists(&client, &next).await.map_err(err)?;
+        match (live, stashed, rebuilt) {
+            (true, false, true) => {
+                when_idle(|| client.rename_instance(&name, &stash)).await.map_err(err)?;
+                when_idle(|| client.rename_instance(&next, &name)).await.map_err(err)
             }
-            (false, true) => Ok(()),
-            (true, true) => {
+            (false, true, true) => when_idle(|| client.rename_instance(&next, &name)).await.map_err(err),
+            (true, true, false) => Ok(()),
+            (false, false, _) => Err(BackendError::NotLaunched(target.name.clone())),
+            (_, _, false) => {
+                Err(BackendError::Lxd(format!("cannot {what}: it has no rebuilt instance {next:?}")))
+            }
+            (true, true, true) => {
                 Err(BackendError::Lxd(format!("cannot {what}: instances {name:?} and {stash:?} both exist")))
             }
-            (false, false) => Err(BackendError::NotLaunched(target.name.clone())),
         }
     }
 
@@ -172,10 +176,8 @@ impl LxdBackend {
         let client = self.instances_client(&target.user);
         let (name, stash) = (target.instance_name(), target.stash_name());
         let what = format!("put back workshop {:?}", target.name);
-        match client.get_instance(&stash).await {
-            Ok(_) => {}
-            Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) => return Err(lxd_error(&what, e)),
+        if !exists(&client, &stash).await.map_err(|e| lxd_error(&what, e))? {
+            return Ok(());
         }
         match when_idle(|| client.delete_instance(&name, true)).await {
             Ok(()) => {}
@@ -185,7 +187,20 @@ impl LxdBackend {
         when_idle(|| client.rename_instance(&stash, &name)).await.map_err(|e| lxd_error(&what, e))
     }
 
+    pub(super) async fn discard_rebuild(&self, target: &Target) -> Result<(), BackendError> {
+        let client = self.instances_client(&target.user);
+        let next = target.next_name();
+        match when_idle(|| client.delete_instance(&next, true)).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => {
+                Err(lxd_error(&format!("discard the rebuilt instance of workshop {:?}", target.name), e))
+            }
+        }
+    }
+
     pub(super) async fn delete_stash(&self, target: &Target) -> Result<(), BackendError> {
+        self.discard_rebuild(target).await?;
         let client = self.instances_client(&target.user);
         let stash = target.stash_name();
         match when_idle(|| client.delete_instance(&stash, true)).await {
@@ -388,6 +403,15 @@ pub(super) async fn write_machine_id(client: &Client, name: &str, id: Option<&st
     let body = id.map(|id| format!("{id}\n")).unwrap_or_default();
     let options = lxd::PushOptions::owned(0, 0, 0o444);
     client.push_file(name, MACHINE_ID, lxd::Upload::Bytes(body.into_bytes().into()), &options).await
+}
+
+/// Whether the instance `name` exists.
+async fn exists(client: &Client, name: &str) -> Result<bool, LxdError> {
+    match client.get_instance(name).await {
+        Ok(_) => Ok(true),
+        Err(e) if e.is_not_found() => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// An existing instance is fine for `create` only when it belongs to the same project.

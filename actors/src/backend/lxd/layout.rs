@@ -441,6 +441,7 @@ mod tests {
             devices: BTreeMap::new(),
             setup: String::new(),
             snapshot: None,
+            rebuild: false,
         };
         let config = instance_config(&target, &spec);
         assert_eq!(config["raw.idmap"], "uid 1000 1000\ngid 1000 1000");

@@ -45,6 +45,7 @@ async fn harness(connect_timeout: Duration) -> Harness {
         cache_dir: root.join("cache"),
         guest_bin_dir: root.join("bin"),
         mounts_dir: root.join("mounts"),
+        trees: None,
     };
     let workshops = WorkshopManager::new(engine.clone(), backend.clone(), config).start();
     let commands = CommandManager::new(engine.clone(), backend, workshops.clone())

@@ -1,15 +1,16 @@
 //! Task handlers of the SDK manager (../shared/spec/reference-inventory.md §6.7, SdkManager
 //! rows). Each is idempotent: after a crash the engine runs a task that was Doing again.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use chrono::Utc;
-use workshop_api::sdk::{SDK_ROOT, SdkInfo, Strictness, host_architecture};
+use workshop_api::sdk::{SdkInfo, Strictness, host_architecture};
 
 use super::plan::{ORDER, SDK};
-use super::spec::{Installed, Retrieved, SdkSource, SdkSpec, device_name, installed_key, retrieved_key};
-use crate::backend::{Device, RemoveDevice, SetConfig, SetDevice};
+use super::spec::{
+    Installed, Retrieved, SdkSource, SdkSpec, device_name, installed_key, retrieved_key, tree_device,
+};
+use crate::backend::{RemoveDevice, SetConfig, SetDevice};
 use crate::managers::task::{self, HandlerResult, TaskTarget, keys};
 use crate::runner::TaskCtx;
 use crate::sdk::revisions::{self, LocalSdkRef};
@@ -187,16 +188,6 @@ pub async fn collect_trees(ctx: TaskCtx, env: Env) -> HandlerResult {
         Err(e) => tracing::warn!(error = %e, "cannot remove unused SDK trees"),
     }
     Ok(())
-}
-
-/// The read-only disk device mounting the tree `id` as SDK `name`.
-fn tree_device(trees: &TreeStore, id: &sdk::TreeId, name: &str) -> Device {
-    BTreeMap::from([
-        ("type".to_string(), "disk".to_string()),
-        ("source".to_string(), trees.path(id).to_string_lossy().into_owned()),
-        ("path".to_string(), format!("{SDK_ROOT}/{name}")),
-        ("readonly".to_string(), "true".to_string()),
-    ])
 }
 
 /// Runs filesystem work of the daemon's own off the actor thread.

@@ -144,6 +144,16 @@ pub fn device_name(sdk: &str) -> String {
     format!("sdk.{sdk}")
 }
 
+/// The read-only disk device mounting the tree `id` of `trees` as SDK `name`.
+pub fn tree_device(trees: &crate::sdk::TreeStore, id: &TreeId, name: &str) -> crate::backend::Device {
+    std::collections::BTreeMap::from([
+        ("type".to_string(), "disk".to_string()),
+        ("source".to_string(), trees.path(id).to_string_lossy().into_owned()),
+        ("path".to_string(), format!("{}/{name}", workshop_api::sdk::SDK_ROOT)),
+        ("readonly".to_string(), "true".to_string()),
+    ])
+}
+
 /// The installed SDKs recorded in an instance's config, in install order.
 pub fn installed(config: &std::collections::BTreeMap<String, String>) -> Vec<Installed> {
     let mut sdks: Vec<Installed> = config

@@ -9,7 +9,7 @@ use super::guest;
 use super::layers::{self, LayerPlan, Layers};
 use crate::backend::*;
 use crate::managers::interface;
-use crate::managers::sdk::spec::{Retrieved, retrieved_key};
+use crate::managers::sdk::spec::{self as sdk_spec, Retrieved, retrieved_key};
 use crate::managers::task::{self, HandlerResult, TaskTarget, keys};
 use crate::runner::TaskCtx;
 use crate::userfs::stage::{Staged, stage};
@@ -29,6 +29,9 @@ pub struct WorkshopConfig {
     /// Root-only directory where project directories are staged for LXD to mount
     /// (`userfs::stage`): `<uid>/<project id>/<ws>`.
     pub mounts_dir: PathBuf,
+    /// The SDK tree store, when the daemon has one: a rebuild mounts the trees of the SDKs
+    /// its layer holds from the first boot (without it, `install-sdk` plugs them in).
+    pub trees: Option<crate::sdk::TreeStore>,
 }
 
 impl WorkshopConfig {
@@ -222,7 +225,13 @@ pub async fn collect_snapshots(ctx: TaskCtx, env: Env) -> HandlerResult {
     Ok(())
 }
 
-pub async fn create_workshop(mut ctx: TaskCtx, env: Env) -> HandlerResult {
+pub async fn create_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
+    make_instance(ctx, env, false).await
+}
+
+/// Makes the workshop's instance, or with `rebuild` the one a refresh puts in its place
+/// (see [`rebuild_workshop`]).
+async fn make_instance(mut ctx: TaskCtx, env: Env, rebuild: bool) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
     let base = ctx.read(&keys::BASE).ok_or("task has no base")?;
     // A restore names the image the workshop was built from; else what download-base found.
@@ -232,7 +241,7 @@ pub async fn create_workshop(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     };
     env.call(EnsureUser { user: t.user.name.clone() }).await?;
     let file = ctx.read(&keys::WORKSHOP_FILE).unwrap_or_default();
-    let config = BTreeMap::from([
+    let mut config = BTreeMap::from([
         ("user.workshop.format-revision".to_string(), FORMAT_REVISION.to_string()),
         ("user.workshop.project-id".to_string(), t.project_id.clone()),
         ("user.workshop.name".to_string(), t.name.clone()),
@@ -241,7 +250,7 @@ pub async fn create_workshop(mut ctx: TaskCtx, env: Env) -> HandlerResult {
         ("user.workshop.base-fingerprint".to_string(), image.fingerprint.clone()),
     ]);
     let apt = env.workshop_cache(&t).join("apt");
-    let devices = BTreeMap::from([
+    let mut devices = BTreeMap::from([
         ("cache.apt".to_string(), disk(&apt.to_string_lossy(), guest::GUEST_APT_CACHE, false)),
         ("workshop.bin".to_string(), disk(&env.guest_bin_dir.to_string_lossy(), guest::GUEST_BIN, true)),
         // Mounted from the first boot (mount-project then finds it in place): plugging it into
@@ -249,6 +258,22 @@ pub async fn create_workshop(mut ctx: TaskCtx, env: Env) -> HandlerResult {
         (PROJECT_DEVICE.to_string(), project_device(&env.project_mount(&t))),
     ]);
     let layers = plan_layers(&mut ctx, &env, &t, &image).await?;
+    // The layers it is copied from, named from the start: their snapshot-sdk tasks find them.
+    for (order, layer) in layers.layers.iter().enumerate().take(layers.restored.len()) {
+        config.insert(layers::layer_config_key(order), layer.clone());
+    }
+    if rebuild {
+        // In place from the first boot, so that their tasks after the start find them there
+        // rather than plug them into the running instance: the state storage (mounted before
+        // the rebuild) and the trees of the SDKs the layer holds.
+        let state = env.state_storage(&t);
+        devices.insert(STATE_DEVICE.to_string(), disk(&state.to_string_lossy(), guest::GUEST_STATE, false));
+        for sdk in layers.restored.iter().filter(|_| env.trees.is_some()) {
+            let Some(retrieved) = ctx.change_get::<Retrieved>(&retrieved_key(&t.name, sdk)) else { continue };
+            let trees = env.trees.as_ref().expect("filtered");
+            devices.insert(sdk_spec::device_name(sdk), sdk_spec::tree_device(trees, &retrieved.tree, sdk));
+        }
+    }
     let spec = CreateSpec {
         image: image.fingerprint,
         host_uid: t.user.uid,
@@ -257,6 +282,7 @@ pub async fn create_workshop(mut ctx: TaskCtx, env: Env) -> HandlerResult {
         devices,
         setup: guest::setup_script(),
         snapshot: layers.snapshot,
+        rebuild,
     };
     let create = async {
         // LXD checks that the project device's source exists when the instance is created.
@@ -268,7 +294,9 @@ pub async fn create_workshop(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     let (created, published) = futures_util::future::join(create, publish_names(&env, &t)).await;
     match (created, published) {
         (Err(e), published) => {
+            // A rebuilt workshop's names are those of the one it replaces.
             if published.is_ok()
+                && !rebuild
                 && let Err(withdrawn) = env.call(WithdrawNames { target: t.backend() }).await
             {
                 ctx.log(format!("cannot withdraw the names of {:?}: {withdrawn}", t.name)).await;
@@ -284,21 +312,29 @@ pub async fn create_workshop(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     }
 }
 
-/// Rebuilds a workshop whose instance is stashed: a new instance as a launch makes it (its
-/// apt cache made again if it went), with the stash's machine id.
+/// Rebuilds a workshop beside its instance, while that one stops: a new instance as a launch
+/// makes it (its apt cache made again if it went), which `stash-workshop` puts in its place.
 pub async fn rebuild_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
     let apt = env.workshop_cache(&t).join("apt");
     make_user_dir(&apt, t.user.uid, t.user.gid, 0o755)
         .map_err(|e| format!("cannot create {}: {e}", apt.display()))?;
-    create_workshop(ctx, env.clone()).await?;
-    env.call(KeepMachineId { target: t.backend() }).await
+    make_instance(ctx, env, true).await
 }
 
-/// Sets the stopped instance aside (renamed), so that the workshop can be rebuilt.
+/// Undo of `rebuild-workshop`: the rebuilt instance goes, unless it was put in place (then
+/// putting the stash back removed it).
+pub async fn discard_rebuild(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    env.call(DiscardRebuild { target: t.backend() }).await
+}
+
+/// Sets the stopped instance aside (renamed) and puts the rebuilt one in its place, with the
+/// stopped one's machine id.
 pub async fn stash_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
-    env.call(StashInstance { target: t.backend() }).await
+    env.call(StashInstance { target: t.backend() }).await?;
+    env.call(KeepMachineId { target: t.backend() }).await
 }
 
 /// Undo of `stash-workshop`: the stashed instance, as it was, in place of any rebuilt one.
@@ -511,8 +547,12 @@ mod tests {
 
     #[test]
     fn two_users_with_the_same_project_id_have_cache_dirs_of_their_own() {
-        let config =
-            WorkshopConfig { cache_dir: "/c".into(), guest_bin_dir: "/b".into(), mounts_dir: "/m".into() };
+        let config = WorkshopConfig {
+            cache_dir: "/c".into(),
+            guest_bin_dir: "/b".into(),
+            mounts_dir: "/m".into(),
+            trees: None,
+        };
         let (alice, bob) =
             (config.workshop_cache(&target("alice", 1000)), config.workshop_cache(&target("bob", 1001)));
         assert_ne!(alice, bob);
@@ -526,6 +566,7 @@ mod tests {
             cache_dir: tmp.path().into(),
             guest_bin_dir: "/b".into(),
             mounts_dir: "/m".into(),
+            trees: None,
         };
         // SAFETY: a plain getter.
         let uid = unsafe { libc::geteuid() };

@@ -534,6 +534,7 @@ impl Harness {
         assert!(self.marked("ws"), "{what}: the launched instance is back");
         assert!(self.fake.instance(&self.target("ws")).unwrap().running, "{what}: running");
         assert!(self.fake.stashed(&self.target("ws")).is_none(), "{what}: no stash left");
+        assert!(self.fake.rebuilt(&self.target("ws")).is_none(), "{what}: no rebuilt instance left");
         assert_eq!(self.tools_tree("ws"), tree, "{what}");
         assert_eq!(self.workshop_status("ws").await, WorkshopStatus::Ready, "{what}");
     }
@@ -1099,8 +1100,10 @@ async fn a_rebuilt_workshop_keeps_its_machine_id_before_its_first_start() {
             .position(|c| c.split_whitespace().next() == Some(op))
             .unwrap_or_else(|| panic!("{op}: {calls:?}"))
     };
-    assert!(at("stash") < at("create"), "{calls:?}");
-    assert!(at("create") < at("keep-machine-id"), "{calls:?}");
+    // Made beside the old instance, then put in its place.
+    assert!(calls.iter().any(|c| c.starts_with("create next-ws-")), "{calls:?}");
+    assert!(at("create") < at("stash"), "{calls:?}");
+    assert!(at("stash") < at("keep-machine-id"), "{calls:?}");
     assert!(at("keep-machine-id") < at("start"), "{calls:?}");
     // A restore rebuilds too.
     let from = h.fake.calls().len();

@@ -108,10 +108,10 @@ pub static KINDS: &[Kind<WorkshopConfig>] = &[
         cleanup: None,
     },
     Kind {
-        // Its undo is the stash's: putting the stash back deletes the rebuilt instance.
+        // Once put in place, the stash's undo deletes the rebuilt instance.
         name: "rebuild-workshop",
         run: |c, e| Box::pin(handlers::rebuild_workshop(c, e)),
-        undo: None,
+        undo: handler!(handlers::discard_rebuild),
         cleanup: handler!(handlers::collect_snapshots),
     },
     Kind {
@@ -168,6 +168,9 @@ impl WorkshopManager {
 
     /// Reads the current SDK trees of refreshes with `trees`.
     pub fn with_sdk_trees(mut self, trees: SdkTrees) -> Self {
+        if let Some(config) = Rc::get_mut(&mut self.env.manager) {
+            config.trees = Some(trees.trees.clone());
+        }
         self.sdk_trees = Some(trees);
         self
     }

@@ -229,8 +229,9 @@ fn add_reconnects(chain: &mut Chain<'_>) {
 }
 
 /// Refresh (reference-inventory.md §8.3), per workshop: retrieve the SDKs, mount the state
-/// storage, `save-state` of the kept SDKs, stop, stash the instance, rebuild it as a launch
-/// does (install and `setup-base` every SDK), mount the project, `setup-project`,
+/// storage, `save-state` of the kept SDKs, stop and meanwhile rebuild the instance beside it
+/// as a launch makes it, stash the old one (which puts the new one in place), install and
+/// `setup-base` every SDK, mount the project, `setup-project`,
 /// `restore-state`, `check-health`. All in one lane: a failure anywhere puts every
 /// workshop's stash back. The stashes are removed, in lanes of their own, once every
 /// workshop's last task (`check-health`) is done.
@@ -280,10 +281,23 @@ pub fn refresh(
             chain.hook(sdk, Hook::SaveState);
         }
         add_disconnects(&mut chain);
+        let disconnected = chain.last.clone();
         let stop = chain.then("stop-workshop", format!("Stop {ws:?} workshop"));
         chain.st.task_mut(&stop).expect("exists").write(&keys::FORCE, &true);
-        chain.then("stash-workshop", format!("Stash {ws:?} workshop"));
-        let rebuild = chain.then("rebuild-workshop", format!("Rebuild {ws:?} workshop"));
+        let stash = chain.then("stash-workshop", format!("Stash {ws:?} workshop"));
+        // The new instance is made beside the old one while that one stops (LXD takes most
+        // of a second over a kill); the stash puts it in place.
+        let summary = format!("Rebuild {ws:?} workshop");
+        let rebuild = add_task(
+            chain.st,
+            &change,
+            "rebuild-workshop",
+            &summary,
+            chain.target,
+            disconnected.as_ref(),
+            now,
+        );
+        chain.st.wait_for(&stash, &rebuild);
         chain.then("start-workshop", format!("Start {ws:?} workshop"));
         for (order, sdk) in item.sdks.iter().enumerate() {
             let after = chain.last.clone();
@@ -614,6 +628,12 @@ mod tests {
         assert_ne!(cleanups[0].lanes(), cleanups[1].lanes());
         let stop = tasks.iter().find(|t| t.kind == "stop-workshop").unwrap();
         assert_eq!(stop.read(&keys::FORCE), Some(true));
+        // The rebuild runs beside the stop; the stash waits for both.
+        let of = |kind: &str| tasks.iter().find(|t| t.kind == kind).unwrap();
+        assert_eq!(of("rebuild-workshop").wait_tasks, vec![of("remove-profiles").id.clone()]);
+        assert_eq!(stop.wait_tasks, vec![of("remove-profiles").id.clone()]);
+        assert_eq!(of("stash-workshop").wait_tasks, vec![stop.id.clone(), of("rebuild-workshop").id.clone()]);
+        assert_eq!(of("start-workshop").wait_tasks, vec![of("stash-workshop").id.clone()]);
     }
 
     #[test]

@@ -55,6 +55,7 @@ async fn harness() -> Harness {
         cache_dir: root.join("cache"),
         guest_bin_dir: root.join("bin"),
         mounts_dir: root.join("mounts"),
+        trees: None,
     };
     let workshops = WorkshopManager::new(engine.clone(), backend, config).start();
     task::register(&engine, &runner, KINDS, workshops.clone().recipient());

@@ -1,0 +1,85 @@
+//! A rebuild: the new instance made beside the running one (`next-<instance>`), put in its
+//! place by the stash with the old one's machine id, put back by the unstash; each step
+//! again after a crash finds its work done.
+
+use workshop_actors::backend::{Backend, CreateSpec, Target};
+
+use crate::common::{self, UserGuard};
+
+async fn output(backend: &impl Backend, target: &Target, script: &str) -> String {
+    let out = backend.run(target, &common::command(&["sh", "-c", script])).await.expect("run");
+    assert_eq!(out.exit_code, 0, "{script}: {}", out.combined());
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The generation an instance of the workshop's project was made as; None when it is missing.
+fn generation(target: &Target, name: &str) -> Option<String> {
+    let user = &target.user;
+    let text = common::lxc(&["query", &format!("/1.0/instances/{name}?project=workshop.{user}")])?;
+    let found: serde_json::Value = serde_json::from_str(&text).expect("JSON from lxc query");
+    Some(found["config"]["user.test.generation"].as_str().expect("a generation").to_string())
+}
+
+#[actix_rt::test]
+async fn a_rebuild_is_made_beside_the_workshop_and_swapped_in_or_put_back() {
+    let Some(backend) = common::backend() else { return };
+    let user = common::user_name();
+    let _guard = UserGuard(user.clone());
+    let image = common::image(&backend).await;
+    let ws = common::target(&user, "rebuilt");
+    let mut spec = common::spec(&image);
+    spec.config.insert("user.test.generation".into(), "old".into());
+    backend.create(&ws, &spec).await.expect("create");
+    backend.start(&ws).await.expect("start");
+    backend.wait_ready(&ws).await.expect("init system up");
+    let id = output(&backend, &ws, "cat /etc/machine-id").await;
+    assert_eq!(id.len(), 32, "{id}");
+
+    // Made while the workshop runs (a stash needs it stopped, and says so).
+    let mut next = CreateSpec { rebuild: true, ..spec.clone() };
+    next.config.insert("user.test.generation".into(), "new".into());
+    backend.create(&ws, &next).await.expect("create the rebuilt instance beside it");
+    backend.create(&ws, &next).await.expect("again, as after a crash");
+    assert_eq!(generation(&ws, &ws.next_name()).as_deref(), Some("new"));
+    assert_eq!(generation(&ws, &ws.instance_name()).as_deref(), Some("old"));
+    assert!(
+        backend.list(&user, None).await.unwrap().iter().all(|i| i.config["user.test.generation"] == "old")
+    );
+    backend.stop(&ws, true).await.expect("kill");
+
+    backend.stash(&ws).await.expect("stash");
+    backend.stash(&ws).await.expect("stash again: done already");
+    assert_eq!(generation(&ws, &ws.instance_name()).as_deref(), Some("new"));
+    assert_eq!(generation(&ws, &ws.stash_name()).as_deref(), Some("old"));
+    assert_eq!(generation(&ws, &ws.next_name()), None);
+    backend.keep_machine_id(&ws).await.expect("keep the machine id");
+    backend.start(&ws).await.expect("start the rebuilt one");
+    backend.wait_ready(&ws).await.expect("its init system up");
+    assert_eq!(output(&backend, &ws, "cat /etc/machine-id").await, id, "the workshop keeps its identity");
+
+    // Put back: the old one in place, nothing else left.
+    backend.stop(&ws, true).await.expect("kill the rebuilt one");
+    backend.unstash(&ws).await.expect("unstash");
+    backend.unstash(&ws).await.expect("unstash again");
+    assert_eq!(generation(&ws, &ws.instance_name()).as_deref(), Some("old"));
+    assert_eq!(generation(&ws, &ws.stash_name()), None);
+
+    // A crash between the two renames: the stash finishes the swap.
+    backend.create(&ws, &next).await.expect("rebuild again");
+    common::lxc(&["mv", "--project", &format!("workshop.{user}"), &ws.instance_name(), &ws.stash_name()])
+        .expect("rename as a stash would");
+    backend.stash(&ws).await.expect("finish the stash");
+    assert_eq!(generation(&ws, &ws.instance_name()).as_deref(), Some("new"));
+    backend.delete_stash(&ws).await.expect("delete the stash");
+    assert_eq!(generation(&ws, &ws.stash_name()), None);
+
+    // A rebuild given up before its stash is discarded; without one, the stash refuses.
+    backend.create(&ws, &next).await.expect("rebuild once more");
+    backend.discard_rebuild(&ws).await.expect("discard it");
+    backend.discard_rebuild(&ws).await.expect("discard it again");
+    assert_eq!(generation(&ws, &ws.next_name()), None);
+    let refused = backend.stash(&ws).await.expect_err("no rebuilt instance").to_string();
+    assert!(refused.contains("has no rebuilt instance"), "{refused}");
+    assert_eq!(generation(&ws, &ws.instance_name()).as_deref(), Some("new"));
+    backend.delete(&ws).await.expect("delete");
+}
