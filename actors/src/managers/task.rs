@@ -188,6 +188,8 @@ pub mod keys {
     /// Change: a tunnel whose host port is taken listens on a free one instead (a fork's
     /// tunnels, beside those of the workshop it copies).
     pub const FREE_HOST_PORTS: Key<bool> = Key::new("free-host-ports");
+    /// Change: the workshop a fork copies, whose manual connections its auto-connect copies.
+    pub const FORK_SOURCE: Key<String> = Key::new("fork-source");
 }
 
 /// Creates a change of `user` on `project_id`.

@@ -68,3 +68,94 @@ fn a_fork_is_a_copy_of_its_own_of_a_running_or_stopped_workshop() {
     let instances = p.instances();
     assert!(instances.len() == 1 && instances[0].starts_with(&format!("{ws}-")), "{instances:?}");
 }
+
+/// A fork takes its source's manual connections (on a host directory of its own when the
+/// source's was the default one) and what the user disconnected stays disconnected; the
+/// automatic ones its own auto-connect makes, but for a tunnel listening on a socket path of
+/// the host, which the source holds: that one is left disconnected.
+#[test]
+fn a_fork_takes_the_manual_connections_and_what_was_disconnected() {
+    if !lxd_enabled("a_fork_takes_the_manual_connections_and_what_was_disconnected") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let (ws, copy) = ("ws-forkc", "ws-forkc-copy");
+    let d = Daemon::start();
+    let p = Project::new(&test_user(), "fork-conns");
+    p.write(
+        ".workshop/test-sdk-forkc/sdk.yaml",
+        "name: test-sdk-forkc
+plugs:
+  one:
+    interface: mount
+    workshop-target: /mnt/one
+  two:
+    interface: mount
+    workshop-target: /opt/two
+  three:
+    interface: mount
+    workshop-target: /opt/three
+slots:
+  http:
+    interface: tunnel
+    endpoint: 8080
+",
+    );
+    // A tunnel that listens on a socket path of the host: the copy cannot have it too.
+    let sock = format!("wst-forkc-{}.sock", std::process::id());
+    p.write(
+        &format!(".workshop/{ws}.yaml"),
+        &format!(
+            "name: {ws}
+base: ubuntu@22.04
+sdks:
+  - name: project-test-sdk-forkc
+  - name: system
+    plugs:
+      sock:
+        interface: tunnel
+        endpoint: $HOME/{sock}
+connections:
+  - plug: system:sock
+    slot: test-sdk-forkc:http
+"
+        ),
+    );
+    w(&d, &p, &["launch", ws]).ok();
+    let plug = |name: &str, plug: &str| format!("{name}/test-sdk-forkc:{plug}");
+    w(&d, &p, &["disconnect", &plug(ws, "one")]).ok();
+    w(&d, &p, &["disconnect", &plug(ws, "two")]).ok();
+    w(&d, &p, &["connect", &plug(ws, "two"), ":mount"]).ok();
+    inside(&d, &p, ws, "touch /opt/two/only-in-the-source");
+
+    w(&d, &p, &["fork", ws, copy]).ok();
+    let listed = w(&d, &p, &["connections", copy]);
+    let line = |plug: &str, slot: &str, notes: &str| {
+        format!(r"^mount\s+{copy}/test-sdk-forkc:{plug}\s+{slot}\s+{notes}$")
+    };
+    let system = format!("{copy}/system:mount");
+    for re in [line("one", "-", "-"), line("two", &system, "manual"), line("three", &system, "-")] {
+        assert!(listed.has_line(&re), "{re}\n{}", listed.output());
+    }
+    assert_eq!(inside(&d, &p, copy, "mountpoint -q /mnt/one && echo mounted || echo not"), "not");
+    for dir in ["/opt/two", "/opt/three"] {
+        assert_eq!(inside(&d, &p, copy, &format!("mountpoint -q {dir} && echo mounted")), "mounted", "{dir}");
+    }
+    // On a directory of its own.
+    assert_eq!(inside(&d, &p, copy, "ls /opt/two"), "");
+    assert_eq!(inside(&d, &p, ws, "ls /opt/two"), "only-in-the-source");
+    let re = format!(r"^tunnel\s+{copy}/system:sock\s+-\s+-$");
+    assert!(listed.has_line(&re), "{re}\n{}", listed.output());
+    // The source's connections are as they were.
+    let source = w(&d, &p, &["connections", ws]);
+    for re in [
+        format!(r"^mount\s+{ws}/test-sdk-forkc:two\s+{ws}/system:mount\s+manual$"),
+        format!(r"^tunnel\s+{ws}/system:sock\s+{ws}/test-sdk-forkc:http\s+-$"),
+    ] {
+        assert!(source.has_line(&re), "{re}\n{}", source.output());
+    }
+    let link = workshop_integration::user_home(&test_user()).join(&sock);
+    assert!(std::fs::symlink_metadata(&link).is_ok(), "the source's socket link");
+    w(&d, &p, &["remove", copy, ws]).ok();
+    assert!(std::fs::symlink_metadata(&link).is_err(), "removed with the source");
+}

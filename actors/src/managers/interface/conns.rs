@@ -121,9 +121,56 @@ pub fn split_for_refresh(all: &WorkshopConns) -> (WorkshopConns, WorkshopConns, 
     (kept, dropped, remounts)
 }
 
+/// What a fork takes of its source's connections: the manual ones and those the user undid
+/// (so that auto-connect does not make them again); the automatic ones its own auto-connect
+/// makes. What was the source's own is left for the fork to choose: the host port a tunnel
+/// listens on, and the default host directory of a mount on the host (a directory chosen
+/// by `remount` is shared).
+pub fn for_fork(source: &WorkshopConns) -> WorkshopConns {
+    source
+        .iter()
+        .filter(|(_, c)| c.undesired || !c.auto)
+        .map(|(key, conn)| {
+            let mut conn = conn.clone();
+            conn.host_port = None;
+            if !conn.remounted {
+                conn.host_source = None;
+            }
+            (key.clone(), conn)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fork_takes_manual_and_undesired_connections_without_the_sources_own_places() {
+        let conn = |auto: bool, undesired: bool, remounted: bool| ConnState {
+            interface: "mount".into(),
+            auto,
+            undesired,
+            host_source: Some("/home/u/data".into()),
+            remounted,
+            host_port: Some(8080),
+            session: BTreeMap::from([("display".to_string(), ":0".to_string())]),
+            ..ConnState::default()
+        };
+        let source = BTreeMap::from([
+            ("s:auto system:mount".to_string(), conn(true, false, false)),
+            ("s:undone system:mount".to_string(), conn(true, true, false)),
+            ("s:manual system:mount".to_string(), conn(false, false, false)),
+            ("s:remounted system:mount".to_string(), conn(false, false, true)),
+        ]);
+        let fork = for_fork(&source);
+        let keys: Vec<&str> = fork.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["s:manual system:mount", "s:remounted system:mount", "s:undone system:mount"]);
+        assert!(fork.values().all(|c| c.host_port.is_none() && c.session.len() == 1));
+        assert_eq!(fork["s:manual system:mount"].host_source, None, "the fork's own default directory");
+        assert_eq!(fork["s:remounted system:mount"].host_source.as_deref(), Some("/home/u/data"));
+        assert!(fork["s:undone system:mount"].undesired);
+    }
 
     #[test]
     fn connections_are_kept_per_user_and_workshop() {

@@ -37,6 +37,9 @@ pub type Env = task::Env<Interfaces>;
 
 /// Task data: the connections an auto-connect made (undone by its undo).
 const ADDED: Key<Vec<String>> = Key::new("conns-added");
+/// Task data: the connections a fork's auto-connect copied from its source (undone by its
+/// undo).
+const COPIED: Key<Vec<String>> = Key::new("conns-copied");
 /// Task data: the connections an auto-disconnect dropped (put back by its undo).
 const DROPPED: Key<WorkshopConns> = Key::new("conns-dropped");
 /// Task data: the connections a discard-conns dropped (put back by its undo).
@@ -157,11 +160,37 @@ pub async fn auto_connect(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     let remounts: BTreeMap<String, String> = ctx.change_get(&remounts_key(&t.name)).unwrap_or_default();
     let key = workshop_key(&t);
     let read_key = key.clone();
-    let mut all =
-        ctx.transact(move |st, _, _| conns::of_workshop(st, &read_key)).await.map_err(|e| e.to_string())?;
+    let fork_of = ctx.change_read(&task::keys::FORK_SOURCE);
+    let source_key = fork_of.as_ref().map(|source| conns::workshop_key(t.user.uid, &t.project_id, source));
+    let (mut all, source) = ctx
+        .transact(move |st, _, _| {
+            let source = source_key.map(|k| conns::of_workshop(st, &k)).unwrap_or_default();
+            (conns::of_workshop(st, &read_key), source)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
     let mut added: Vec<String> = ctx.read(&ADDED).unwrap_or_default();
     let before = all.clone();
     let mut made = Vec::new();
+    let mut copied = copy_for_fork(&source, &repo, &mut all, data.as_deref(), &t)?;
+    for (name, state) in copied.iter_mut().filter(|(_, s)| s.connected()) {
+        if conns::parse_key(name).is_some_and(|r| held_by_source(&r, &repo, &env, &t)) {
+            ctx.log(held_note(name, &t, fork_of.as_deref().unwrap_or_default())).await;
+            state.undesired = true;
+            all.insert(name.clone(), state.clone());
+        }
+    }
+    if !copied.is_empty() {
+        let names: Vec<&str> = copied.iter().map(|(k, _)| k.as_str()).collect();
+        ctx.log(format!(
+            "Copied the connections {} of {:?}",
+            names.join(", "),
+            fork_of.as_deref().unwrap_or_default()
+        ))
+        .await;
+        ctx.write(&COPIED, &copied.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>()).await;
+    }
+    made.extend(copied.into_iter().map(|(k, s)| (k, Some(s))));
     for auto in repo.auto_connections(&file, &conns::known(&all)) {
         if !is_built(&auto.conn, &repo) {
             continue;
@@ -173,6 +202,10 @@ pub async fn auto_connect(mut ctx: TaskCtx, env: Env) -> HandlerResult {
             state.remounted = true;
         }
         let name = auto.conn.to_string();
+        if fork_of.is_some() && held_by_source(&auto.conn, &repo, &env, &t) {
+            ctx.log(held_note(&name, &t, fork_of.as_deref().unwrap_or_default())).await;
+            state.undesired = true;
+        }
         // Later ones (bound plugs) read their master's state from `all`.
         all.insert(name.clone(), state.clone());
         made.push((name.clone(), Some(state)));
@@ -203,14 +236,63 @@ pub async fn auto_connect(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     Ok(())
 }
 
-/// Undo of auto-connect: the connections it made go.
+/// The connections of a fork's `source` it takes ([`conns::for_fork`]), in `all` and
+/// returned: a mount on the host that was on its default directory gets the fork's own, as
+/// auto-connect gives it. None that `all` holds already (a task run again).
+fn copy_for_fork(
+    source: &WorkshopConns,
+    repo: &Repo,
+    all: &mut WorkshopConns,
+    data: Option<&Path>,
+    t: &TaskTarget,
+) -> Result<Vec<(String, ConnState)>, String> {
+    let mut copied = Vec::new();
+    for (key, mut state) in conns::for_fork(source) {
+        let Some(r) = conns::parse_key(&key) else { continue };
+        if all.contains_key(&key) || repo.plug(&r.plug).is_none() {
+            continue;
+        }
+        if state.connected() && staging::is_host_mount(&r) && state.host_source.is_none() {
+            let data = data.ok_or_else(|| format!("cannot find the home directory of {:?}", t.user.name))?;
+            let master = repo.master(&r.plug);
+            state.host_source =
+                Some(mount::default_host_source(data, &t.project_id, &t.name, &master).display().to_string());
+        }
+        all.insert(key.clone(), state.clone());
+        copied.push((key, state));
+    }
+    Ok(copied)
+}
+
+/// Whether `conn` is a tunnel that listens on a socket path of the host the user named: a
+/// fork cannot have it while the workshop it copies holds that path.
+fn held_by_source(conn: &ConnRef, repo: &Repo, env: &Env, t: &TaskTarget) -> bool {
+    let (Some(plug), Some(slot)) = (repo.plug(&conn.plug), repo.slot(&conn.slot)) else { return false };
+    if plug.interface != "tunnel" {
+        return false;
+    }
+    let host = super::tunnel::HostSide::of(t, &super::tunnel::tunnels_dir(&env.mounts_dir));
+    let device = mount::device_name(&conn.plug);
+    super::tunnel::device(plug, slot, &device, &host, None).is_ok_and(|d| d.link.is_some())
+}
+
+/// What the task log says of a fork's tunnel left disconnected by [`held_by_source`].
+fn held_note(conn: &str, t: &TaskTarget, source: &str) -> String {
+    format!(
+        "{conn} of {:?} is left disconnected: its socket path on the host is the one of {source:?} (connect it once {source:?} no longer listens there)",
+        t.name
+    )
+}
+
+/// Undo of auto-connect: the connections it made (or copied, for a fork) go.
 pub async fn undo_auto_connect(ctx: TaskCtx, _env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
     let added: BTreeSet<String> = ctx.read(&ADDED).unwrap_or_default().into_iter().collect();
+    let copied: BTreeSet<String> = ctx.read(&COPIED).unwrap_or_default().into_iter().collect();
     let key = workshop_key(&t);
     ctx.transact(move |st, _, _| {
         let mut current = conns::of_workshop(st, &key);
-        current.retain(|k, c| !(added.contains(k) && c.auto));
+        current.retain(|k, c| !(copied.contains(k) || (added.contains(k) && c.auto)));
         conns::set_workshop(st, &key, current);
     })
     .await

@@ -366,7 +366,8 @@ pub fn no_updates(
 
 /// Fork: `target` made a copy of the launched workshop `source` (which the change holds
 /// until it is ready): its storage, the copy, its start, the connections its definition
-/// makes (a tunnel whose host port the source holds takes a free one), and the health check
+/// makes and the source's manual ones (a tunnel whose host port the source holds takes a free
+/// one), and the health check
 /// of each of its SDKs (`sdks`, in install order). One lane: a failure removes the copy.
 pub fn fork(
     st: &mut State,
@@ -379,7 +380,9 @@ pub fn fork(
     let ws = &target.name;
     let summary = format!("Fork {source:?} as {ws:?}");
     let change = task::new_change(st, "fork", &summary, user, &target.project_id, now);
-    st.change_mut(&change).expect("exists").write(&keys::FREE_HOST_PORTS, &true);
+    let c = st.change_mut(&change).expect("exists");
+    c.write(&keys::FREE_HOST_PORTS, &true);
+    c.write(&keys::FORK_SOURCE, &source.to_string());
     let mut chain = Chain::new(st, &change, target, now);
     chain.then("create-workshop-storage", format!("Create storage of {ws:?}"));
     let copy = chain.then("fork-workshop", format!("Copy {source:?} to {ws:?}"));
