@@ -47,6 +47,13 @@ pub fn spec(image: &str) -> CreateSpec {
     }
 }
 
+/// The trimmed stdout of `script` run as root in `target`, which must succeed.
+pub async fn output(backend: &impl Backend, target: &Target, script: &str) -> String {
+    let out = backend.run(target, &command(&["sh", "-c", script])).await.expect("run");
+    assert_eq!(out.exit_code, 0, "{script}: {}", out.combined());
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// A command as root.
 pub fn command(args: &[&str]) -> ExecSpec {
     ExecSpec { command: args.iter().map(|s| s.to_string()).collect(), ..ExecSpec::default() }

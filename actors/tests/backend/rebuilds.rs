@@ -6,12 +6,6 @@ use workshop_actors::backend::{Backend, CreateSpec, Target};
 
 use crate::common::{self, UserGuard};
 
-async fn output(backend: &impl Backend, target: &Target, script: &str) -> String {
-    let out = backend.run(target, &common::command(&["sh", "-c", script])).await.expect("run");
-    assert_eq!(out.exit_code, 0, "{script}: {}", out.combined());
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 /// The generation an instance of the workshop's project was made as; None when it is missing.
 fn generation(target: &Target, name: &str) -> Option<String> {
     let user = &target.user;
@@ -32,7 +26,7 @@ async fn a_rebuild_is_made_beside_the_workshop_and_swapped_in_or_put_back() {
     backend.create(&ws, &spec).await.expect("create");
     backend.start(&ws).await.expect("start");
     backend.wait_ready(&ws).await.expect("init system up");
-    let id = output(&backend, &ws, "cat /etc/machine-id").await;
+    let id = common::output(&backend, &ws, "cat /etc/machine-id").await;
     assert_eq!(id.len(), 32, "{id}");
 
     // Made while the workshop runs (a stash needs it stopped, and says so).
@@ -55,7 +49,11 @@ async fn a_rebuild_is_made_beside_the_workshop_and_swapped_in_or_put_back() {
     backend.keep_machine_id(&ws).await.expect("keep the machine id");
     backend.start(&ws).await.expect("start the rebuilt one");
     backend.wait_ready(&ws).await.expect("its init system up");
-    assert_eq!(output(&backend, &ws, "cat /etc/machine-id").await, id, "the workshop keeps its identity");
+    assert_eq!(
+        common::output(&backend, &ws, "cat /etc/machine-id").await,
+        id,
+        "the workshop keeps its identity"
+    );
 
     // Put back: the old one in place, nothing else left.
     backend.stop(&ws, true).await.expect("kill the rebuilt one");

@@ -3,15 +3,9 @@
 
 use std::time::Duration;
 
-use workshop_actors::backend::{Backend, CreateSpec, SNAPSHOT_REF_PREFIX, Target};
+use workshop_actors::backend::{Backend, CreateSpec, SNAPSHOT_REF_PREFIX};
 
 use crate::common::{self, UserGuard};
-
-async fn output(backend: &impl Backend, target: &Target, script: &str) -> String {
-    let out = backend.run(target, &common::command(&["sh", "-c", script])).await.expect("run");
-    assert_eq!(out.exit_code, 0, "{script}: {}", out.combined());
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 #[actix_rt::test]
 async fn a_snapshot_is_what_later_workshops_are_copied_from_until_it_is_collected() {
@@ -25,7 +19,8 @@ async fn a_snapshot_is_what_later_workshops_are_copied_from_until_it_is_collecte
     backend.create(&first, &spec).await.expect("create");
     backend.start(&first).await.expect("start");
     backend.wait_ready(&first).await.expect("init system up");
-    let first_id = output(&backend, &first, "echo layer > /root/layer; sync; cat /etc/machine-id").await;
+    let first_id =
+        common::output(&backend, &first, "echo layer > /root/layer; sync; cat /etc/machine-id").await;
     assert_eq!(first_id.len(), 32, "{first_id}");
 
     let name = format!("sdk-test-{:016x}", rand::random::<u64>());
@@ -52,8 +47,8 @@ async fn a_snapshot_is_what_later_workshops_are_copied_from_until_it_is_collecte
     backend.create(&second, &from_snapshot).await.expect("create from the snapshot");
     backend.start(&second).await.expect("start the copy");
     backend.wait_ready(&second).await.expect("the copy's init system up");
-    assert_eq!(output(&backend, &second, "cat /root/layer").await, "layer");
-    let second_id = output(&backend, &second, "cat /etc/machine-id").await;
+    assert_eq!(common::output(&backend, &second, "cat /root/layer").await, "layer");
+    let second_id = common::output(&backend, &second, "cat /etc/machine-id").await;
     assert_eq!(second_id.len(), 32, "{second_id}");
     assert_ne!(second_id, first_id);
     let copy = common::query(&format!("/1.0/instances/{}?project=workshop.{user}", second.instance_name()));

@@ -179,35 +179,21 @@ impl LxdBackend {
         if !exists(&client, &stash).await.map_err(|e| lxd_error(&what, e))? {
             return Ok(());
         }
-        match when_idle(|| client.delete_instance(&name, true)).await {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(lxd_error(&what, e)),
-        }
+        delete_if_present(&client, &name).await.map_err(|e| lxd_error(&what, e))?;
         when_idle(|| client.rename_instance(&stash, &name)).await.map_err(|e| lxd_error(&what, e))
     }
 
     pub(super) async fn discard_rebuild(&self, target: &Target) -> Result<(), BackendError> {
         let client = self.instances_client(&target.user);
-        let next = target.next_name();
-        match when_idle(|| client.delete_instance(&next, true)).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => {
-                Err(lxd_error(&format!("discard the rebuilt instance of workshop {:?}", target.name), e))
-            }
-        }
+        let what = format!("discard the rebuilt instance of workshop {:?}", target.name);
+        delete_if_present(&client, &target.next_name()).await.map_err(|e| lxd_error(&what, e))
     }
 
     pub(super) async fn delete_stash(&self, target: &Target) -> Result<(), BackendError> {
         self.discard_rebuild(target).await?;
         let client = self.instances_client(&target.user);
-        let stash = target.stash_name();
-        match when_idle(|| client.delete_instance(&stash, true)).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(lxd_error(&format!("delete the stash of workshop {:?}", target.name), e)),
-        }
+        let what = format!("delete the stash of workshop {:?}", target.name);
+        delete_if_present(&client, &target.stash_name()).await.map_err(|e| lxd_error(&what, e))
     }
 
     /// Pushes the stash's `/etc/machine-id` into the rebuilt instance, when it is a regular
@@ -240,12 +226,8 @@ impl LxdBackend {
 
     pub(super) async fn delete(&self, target: &Target) -> Result<(), BackendError> {
         let client = self.instances_client(&target.user);
-        let name = target.instance_name();
-        match when_idle(|| client.delete_instance(&name, true)).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(lxd_error(&format!("delete workshop {:?}", target.name), e)),
-        }
+        let what = format!("delete workshop {:?}", target.name);
+        delete_if_present(&client, &target.instance_name()).await.map_err(|e| lxd_error(&what, e))
     }
 
     pub(super) async fn start(&self, target: &Target) -> Result<(), BackendError> {
@@ -403,6 +385,15 @@ pub(super) async fn write_machine_id(client: &Client, name: &str, id: Option<&st
     let body = id.map(|id| format!("{id}\n")).unwrap_or_default();
     let options = lxd::PushOptions::owned(0, 0, 0o444);
     client.push_file(name, MACHINE_ID, lxd::Upload::Bytes(body.into_bytes().into()), &options).await
+}
+
+/// Deletes the instance `name` (stopping it first), once LXD is through with other work on
+/// it; a missing one is fine.
+async fn delete_if_present(client: &Client, name: &str) -> Result<(), LxdError> {
+    match when_idle(|| client.delete_instance(name, true)).await {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
+    }
 }
 
 /// Whether the instance `name` exists.
