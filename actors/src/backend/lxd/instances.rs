@@ -144,7 +144,13 @@ impl LxdBackend {
         let (name, stash, next) = (target.instance_name(), target.stash_name(), target.next_name());
         let what = format!("stash workshop {:?}", target.name);
         let err = |e| lxd_error(&what, e);
-        let live = match client.get_instance(&name).await {
+        let (live, stashed, rebuilt) = futures_util::future::join3(
+            client.get_instance(&name),
+            exists(&client, &stash),
+            exists(&client, &next),
+        )
+        .await;
+        let live = match live {
             Ok((instance, _)) => {
                 check_owner(target, &instance)?;
                 true
@@ -152,8 +158,7 @@ impl LxdBackend {
             Err(e) if e.is_not_found() => false,
             Err(e) => return Err(err(e)),
         };
-        let stashed = exists(&client, &stash).await.map_err(err)?;
-        let rebuilt = exists(&client, &next).await.map_err(err)?;
+        let (stashed, rebuilt) = (stashed.map_err(err)?, rebuilt.map_err(err)?);
         match (live, stashed, rebuilt) {
             (true, false, true) => {
                 when_idle(|| client.rename_instance(&name, &stash)).await.map_err(err)?;

@@ -268,10 +268,14 @@ async fn make_instance(mut ctx: TaskCtx, env: Env, rebuild: bool) -> HandlerResu
         // the rebuild) and the trees of the SDKs the layer holds.
         let state = env.state_storage(&t);
         devices.insert(STATE_DEVICE.to_string(), disk(&state.to_string_lossy(), guest::GUEST_STATE, false));
-        for sdk in layers.restored.iter().filter(|_| env.trees.is_some()) {
-            let Some(retrieved) = ctx.change_get::<Retrieved>(&retrieved_key(&t.name, sdk)) else { continue };
-            let trees = env.trees.as_ref().expect("filtered");
-            devices.insert(sdk_spec::device_name(sdk), sdk_spec::tree_device(trees, &retrieved.tree, sdk));
+        if let Some(trees) = &env.trees {
+            for sdk in &layers.restored {
+                let Some(retrieved) = ctx.change_get::<Retrieved>(&retrieved_key(&t.name, sdk)) else {
+                    continue;
+                };
+                devices
+                    .insert(sdk_spec::device_name(sdk), sdk_spec::tree_device(trees, &retrieved.tree, sdk));
+            }
         }
     }
     let spec = CreateSpec {
