@@ -56,31 +56,15 @@ pub fn add_discard(
     after: Option<&TaskId>,
     now: DateTime<Utc>,
 ) -> TaskId {
-    let ws = &target.name;
-    let profiles = add_task(
-        st,
-        change,
-        "remove-profiles",
-        &format!("Remove interface profiles of {ws:?}"),
-        target,
-        after,
-        now,
-    );
-    add_task(
-        st,
-        change,
-        "discard-conns",
-        &format!("Discard connections of {ws:?}"),
-        target,
-        Some(&profiles),
-        now,
-    )
+    let profiles = add_remove_profiles(st, change, target, after, now);
+    let summary = format!("Discard connections of {:?}", target.name);
+    add_task(st, change, "discard-conns", &summary, target, Some(&profiles), now)
 }
 
 /// Refresh (reference-inventory.md §8.3 step 4), before the workshop is stopped and rebuilt:
 /// `auto-disconnect` (every connection goes, auto and manual alike; undesired entries stay;
-/// remounted host directories are kept in the change) → `remove-profiles`, after `after`;
-/// returns the last task. After the rebuild, [`add_auto_connect`] makes the connections
+/// remounted host directories are kept in the change), after `after`. Its devices go with
+/// [`add_remove_profiles`]; after the rebuild, [`add_auto_connect`] makes the connections
 /// again, with the remounted directories. Both tasks undo.
 pub fn add_auto_disconnect(
     st: &mut State,
@@ -89,25 +73,22 @@ pub fn add_auto_disconnect(
     after: Option<&TaskId>,
     now: DateTime<Utc>,
 ) -> TaskId {
-    let ws = &target.name;
-    let disconnect = add_task(
-        st,
-        change,
-        "auto-disconnect",
-        &format!("Disconnect interfaces of {ws:?}"),
-        target,
-        after,
-        now,
-    );
-    add_task(
-        st,
-        change,
-        "remove-profiles",
-        &format!("Remove interface profiles of {ws:?}"),
-        target,
-        Some(&disconnect),
-        now,
-    )
+    let summary = format!("Disconnect interfaces of {:?}", target.name);
+    add_task(st, change, "auto-disconnect", &summary, target, after, now)
+}
+
+/// `remove-profiles`, after `after`: the workshop's interface profiles (and the host links
+/// and guest mounts made for them) go. A refresh runs it once the workshop is stopped, so
+/// that no device is unplugged from a running instance about to be killed.
+pub fn add_remove_profiles(
+    st: &mut State,
+    change: &ChangeId,
+    target: &TaskTarget,
+    after: Option<&TaskId>,
+    now: DateTime<Utc>,
+) -> TaskId {
+    let summary = format!("Remove interface profiles of {:?}", target.name);
+    add_task(st, change, "remove-profiles", &summary, target, after, now)
 }
 
 #[cfg(test)]
@@ -141,7 +122,8 @@ mod tests {
         let kinds: Vec<String> = st.change_tasks(&change).iter().map(|t| t.kind.clone()).collect();
         assert_eq!(kinds, ["remove-profiles", "discard-conns"]);
         let change = st.new_change("refresh", "Refresh", now);
-        add_auto_disconnect(&mut st, &change, &target(), None, now);
+        let disconnected = add_auto_disconnect(&mut st, &change, &target(), None, now);
+        add_remove_profiles(&mut st, &change, &target(), Some(&disconnected), now);
         let kinds: Vec<String> = st.change_tasks(&change).iter().map(|t| t.kind.clone()).collect();
         assert_eq!(kinds, ["auto-disconnect", "remove-profiles"]);
     }

@@ -10,7 +10,7 @@ use super::plan::{ORDER, SDK};
 use super::spec::{
     Installed, Retrieved, SdkSource, SdkSpec, device_name, installed_key, retrieved_key, tree_device,
 };
-use crate::backend::{RemoveDevice, SetConfig, SetDevice};
+use crate::backend::{GetInstance, RemoveDevice, SetConfig, SetDevice};
 use crate::managers::task::{self, HandlerResult, TaskTarget, keys};
 use crate::runner::TaskCtx;
 use crate::sdk::revisions::{self, LocalSdkRef};
@@ -148,7 +148,7 @@ pub async fn install_sdk(ctx: TaskCtx, env: Env) -> HandlerResult {
     let info =
         SdkInfo::load(&text, strictness, &sdk.name, &base, host_architecture()).map_err(|e| e.to_string())?;
     info.check_installable().map_err(|e| e.to_string())?;
-    let installed = Installed {
+    let mut installed = Installed {
         name: sdk.name.clone(),
         source: sdk.source.clone(),
         order,
@@ -159,11 +159,25 @@ pub async fn install_sdk(ctx: TaskCtx, env: Env) -> HandlerResult {
         built_at: info.built_at,
         installed_at: Utc::now(),
     };
-    let record = serde_json::to_string(&installed).map_err(|e| e.to_string())?;
-    let changes = vec![(installed_key(&sdk.name), Some(record))];
-    env.call(SetConfig { target: t.backend(), changes }).await?;
     let device = tree_device(&env.trees, &retrieved.tree, &sdk.name);
-    env.call(SetDevice { target: t.backend(), name: device_name(&sdk.name), device }).await
+    let (key, name) = (installed_key(&sdk.name), device_name(&sdk.name));
+    // A rebuild made the instance with both in place (the SDKs its layer holds): nothing to
+    // plug into the running instance.
+    let instance = env.call(GetInstance { target: t.backend() }).await?;
+    if let Some(instance) = instance {
+        let present = instance.config.get(&key).and_then(|r| serde_json::from_str::<Installed>(r).ok());
+        if let Some(present) =
+            present.filter(|p| Installed { installed_at: p.installed_at, ..installed.clone() } == *p)
+        {
+            installed = present;
+            if instance.devices.get(&name) == Some(&device) {
+                return Ok(());
+            }
+        }
+    }
+    let record = serde_json::to_string(&installed).map_err(|e| e.to_string())?;
+    env.call(SetConfig { target: t.backend(), changes: vec![(key, Some(record))] }).await?;
+    env.call(SetDevice { target: t.backend(), name, device }).await
 }
 
 /// Undo of `install-sdk`: the device and the record go.

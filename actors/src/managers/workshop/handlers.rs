@@ -269,12 +269,22 @@ async fn make_instance(mut ctx: TaskCtx, env: Env, rebuild: bool) -> HandlerResu
         let state = env.state_storage(&t);
         devices.insert(STATE_DEVICE.to_string(), disk(&state.to_string_lossy(), guest::GUEST_STATE, false));
         if let Some(trees) = &env.trees {
+            // The old instance's record of such an SDK, when it is of the same tree, as
+            // installed now (`install-sdk` then finds it in place).
+            let old =
+                env.call(GetInstance { target: t.backend() }).await?.map(|i| i.config).unwrap_or_default();
             for sdk in &layers.restored {
                 let Some(retrieved) = ctx.change_get::<Retrieved>(&retrieved_key(&t.name, sdk)) else {
                     continue;
                 };
                 devices
                     .insert(sdk_spec::device_name(sdk), sdk_spec::tree_device(trees, &retrieved.tree, sdk));
+                let key = sdk_spec::installed_key(sdk);
+                let record = old.get(&key).and_then(|r| serde_json::from_str::<sdk_spec::Installed>(r).ok());
+                if let Some(mut record) = record.filter(|r| r.tree == retrieved.tree) {
+                    record.installed_at = chrono::Utc::now();
+                    config.insert(key, serde_json::to_string(&record).map_err(|e| e.to_string())?);
+                }
             }
         }
     }

@@ -726,8 +726,12 @@ async fn a_restore_rebuilds_from_what_the_workshop_was_built_from() {
     let image = h.fake.instance(&h.target("ws")).unwrap().config["image"].clone();
     // Changes of the project SDK since are not what the workshop was built from.
     h.write(".workshop/tools/sdk.yaml", "name: tools\nversion: \"2.0\"\n");
+    let from = h.fake.calls().len();
     let change = h.restore(&["ws"]).await.unwrap();
     assert_eq!(h.settled(&change).await, Status::Done);
+    // The SDKs of the layer are in place from the rebuild: nothing is plugged in for them.
+    let calls = h.fake.calls()[from..].to_vec();
+    assert!(!calls.iter().any(|c| c.starts_with("set-device") && c.ends_with(" sdk.tools")), "{calls:?}");
     let kinds: Vec<String> = h.tasks(&change).await.into_iter().map(|(k, _)| k).collect();
     assert!(!kinds.iter().any(|k| k == "retrieve-sdk" || k == "download-base"), "{kinds:?}");
     assert!(!h.marked("ws"), "rebuilt: what was done inside is gone");
@@ -742,7 +746,8 @@ async fn a_restore_rebuilds_from_what_the_workshop_was_built_from() {
     // A restore that fails is rolled back like a refresh.
     let mark = vec![("user.marker".to_string(), Some("again".to_string()))];
     crate::backend::Backend::set_config(&*h.fake, &h.target("ws"), &mark).await.unwrap();
-    h.fake.fail_matching("set-device", "sdk.tools", 0, "injected");
+    // (The tree of tools is in place from the rebuild on: the start fails instead.)
+    h.fake.fail_matching("wait-ready", "", 0, "injected");
     let change = h.restore(&["ws"]).await.unwrap();
     assert_eq!(h.settled(&change).await, Status::Error);
     h.rolled_back(&tree, "restore").await;
@@ -910,7 +915,8 @@ async fn refresh_planners_disconnect_and_connect_again() {
                 let now = chrono::Utc::now();
                 let change =
                     crate::managers::task::new_change(st, "refresh", "Refresh", &user, &t.project_id, now);
-                let last = interface_plan::add_auto_disconnect(st, &change, &t, None, now);
+                let disconnected = interface_plan::add_auto_disconnect(st, &change, &t, None, now);
+                let last = interface_plan::add_remove_profiles(st, &change, &t, Some(&disconnected), now);
                 interface_plan::add_auto_connect(st, &change, &t, Some(&last), now);
                 change
             })))

@@ -284,6 +284,11 @@ pub fn refresh(
         let disconnected = chain.last.clone();
         let stop = chain.then("stop-workshop", format!("Stop {ws:?} workshop"));
         chain.st.task_mut(&stop).expect("exists").write(&keys::FORCE, &true);
+        // The interface devices go from the stopped instance: none is unplugged from a
+        // running one about to be killed.
+        let profiles =
+            interface_plan::add_remove_profiles(chain.st, &change, chain.target, chain.last.as_ref(), now);
+        chain.last = Some(profiles);
         let stash = chain.then("stash-workshop", format!("Stash {ws:?} workshop"));
         // The new instance is made beside the old one while that one stops (LXD takes most
         // of a second over a kill); the stash puts it in place.
@@ -563,8 +568,8 @@ mod tests {
                 "mount-state-storage",
                 "run-hook",
                 "auto-disconnect",
-                "remove-profiles",
                 "stop-workshop",
+                "remove-profiles",
                 "stash-workshop",
                 "rebuild-workshop",
                 "start-workshop",
@@ -631,11 +636,16 @@ mod tests {
         assert_ne!(cleanups[0].lanes(), cleanups[1].lanes());
         let stop = tasks.iter().find(|t| t.kind == "stop-workshop").unwrap();
         assert_eq!(stop.read(&keys::FORCE), Some(true));
-        // The rebuild runs beside the stop; the stash waits for both.
+        // The rebuild runs beside the stop and the removal of the profiles; the stash waits
+        // for both.
         let of = |kind: &str| tasks.iter().find(|t| t.kind == kind).unwrap();
-        assert_eq!(of("rebuild-workshop").wait_tasks, vec![of("remove-profiles").id.clone()]);
-        assert_eq!(stop.wait_tasks, vec![of("remove-profiles").id.clone()]);
-        assert_eq!(of("stash-workshop").wait_tasks, vec![stop.id.clone(), of("rebuild-workshop").id.clone()]);
+        assert_eq!(of("rebuild-workshop").wait_tasks, vec![of("auto-disconnect").id.clone()]);
+        assert_eq!(stop.wait_tasks, vec![of("auto-disconnect").id.clone()]);
+        assert_eq!(of("remove-profiles").wait_tasks, vec![stop.id.clone()]);
+        assert_eq!(
+            of("stash-workshop").wait_tasks,
+            vec![of("remove-profiles").id.clone(), of("rebuild-workshop").id.clone()]
+        );
         assert_eq!(of("start-workshop").wait_tasks, vec![of("stash-workshop").id.clone()]);
     }
 
