@@ -78,8 +78,7 @@ pub fn add_auto_disconnect(
 }
 
 /// `remove-profiles`, after `after`: the workshop's interface profiles (and the host links
-/// and guest mounts made for them) go. A refresh runs it once the workshop is stopped, so
-/// that no device is unplugged from a running instance about to be killed.
+/// and guest mounts made for them) go.
 pub fn add_remove_profiles(
     st: &mut State,
     change: &ChangeId,
