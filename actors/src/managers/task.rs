@@ -171,6 +171,9 @@ pub mod keys {
     pub const WORKSHOP_FILE: Key<String> = Key::new("workshop-file");
     /// Task: kill rather than wait (stop-workshop).
     pub const FORCE: Key<bool> = Key::new("force");
+    /// Task: the instance is stopped and about to be replaced by a rebuilt one
+    /// (`remove-profiles` of a refresh): its guest is left as it is.
+    pub const REPLACED: Key<bool> = Key::new("replaced");
     /// Task data of `rebuild-workshop` in a restore: the image the workshop was built from.
     pub const BASE_IMAGE: Key<crate::backend::BaseImage> = Key::new("base-image");
     /// Task data of `mount-state-storage`: it added the device (its undo removes only that).

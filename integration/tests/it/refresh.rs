@@ -143,6 +143,30 @@ fn f04_a_local_sdk_update_is_applied() {
     assert!(w(&d, &p, &["exec", "ws-refresh-sdk", "--", "cat", hook]).ok().contains("setup-project v2"));
     assert_ne!(listed_hash(&d, &p, "ws-refresh-sdk"), before);
     assert_eq!(machine_id(&d, &p, "ws-refresh-sdk"), id, "a refresh keeps the machine id");
+    // A workshop made before its machine id was kept in its config keeps it too (from the
+    // stash), and has it in the config from then on.
+    let instance = format!("ws-refresh-sdk-{}", p.id().unwrap());
+    let config = |args: &[&str]| {
+        let project = format!("workshop.{}", test_user());
+        let out = std::process::Command::new("lxc")
+            .args(["config"])
+            .args(args)
+            .args(["--project", &project, &instance, "user.workshop.machine-id"])
+            .output()
+            .expect("lxc");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(config(&["get"]), id);
+    config(&["unset"]);
+    p.write(".workshop/test-sdk-basic-2/hooks/setup-project", "echo \"setup-project v3\"\n");
+    w(&d, &p, &["refresh", "ws-refresh-sdk"]).ok();
+    assert_eq!(
+        machine_id(&d, &p, "ws-refresh-sdk"),
+        id,
+        "a refresh of an older workshop keeps the machine id"
+    );
+    assert_eq!(config(&["get"]), id);
     // The stash is gone; the other workshop was not touched.
     assert_eq!(p.instances().iter().filter(|i| i.starts_with("stash-")).count(), 0, "{:?}", p.instances());
     assert!(w(&d, &p, &["list"]).has_line(r"^ws-refresh\s+Ready\s+-$"));

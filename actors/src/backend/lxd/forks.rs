@@ -3,8 +3,8 @@
 
 use tracing::info;
 
-use super::instances::{check_owner, wait_for_operations, when_idle, write_machine_id};
-use super::{LxdBackend, layout, lxd_error, search};
+use super::instances::{check_owner, wait_for_operations, when_idle};
+use super::{LxdBackend, guest_templates, layout, lxd_error};
 use crate::backend::{BackendError, ForkSpec, Target};
 use crate::lxd::{InstanceCreate, InstanceSource};
 
@@ -57,9 +57,7 @@ impl LxdBackend {
             }
             Err(e) => return Err(err(e)),
         }
-        // The fork makes its own machine id.
-        write_machine_id(&client, &name, None).await.map_err(err)?;
-        search::add_hook(&client, &name).await.map_err(err)?;
+        guest_templates::add(&client, &name).await.map_err(err)?;
         info!(workshop = %target.name, source = %source.name, "forked");
         Ok(())
     }

@@ -8,7 +8,7 @@ use tracing::{debug, warn};
 
 use super::exec::collect;
 use super::layout::{self, AUTOSTART_KEY};
-use super::{LxdBackend, instance_error, lxd_error, search};
+use super::{LxdBackend, guest_templates, instance_error, lxd_error, machine_id};
 use crate::backend::{BackendError, CreateSpec, Device, ExecSpec, Instance, RunLimits, Target};
 use crate::lxd::{self, Client, InstanceCreate, InstancePut, InstanceSource, LxdError};
 
@@ -28,18 +28,8 @@ const STOP_POLL: Duration = Duration::from_millis(200);
 /// after a failed start), and how often to ask.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 const BUSY_RETRY: Duration = Duration::from_millis(500);
-/// Where systemd keeps the machine id (`/var/lib/dbus/machine-id` links to it in the image).
-const MACHINE_ID: &str = "/etc/machine-id";
-/// How long reading it from a stash may take.
+/// How long reading the machine id from a stash may take.
 const MACHINE_ID_WAIT: Duration = Duration::from_secs(10);
-
-/// The machine id `body` holds: 32 lowercase hex digits and an optional newline, nothing else.
-fn machine_id(body: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(body).ok()?;
-    let id = text.strip_suffix('\n').unwrap_or(text);
-    let valid = id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    valid.then(|| id.to_string())
-}
 
 impl LxdBackend {
     /// A client scoped to the user's instances project.
@@ -85,7 +75,7 @@ impl LxdBackend {
                 // Made by a daemon that died meanwhile: LXD may still be at it (and its
                 // storage must not be touched until it is done).
                 wait_for_operations(&client, &name).await.map_err(|e| lxd_error(&what, e))?;
-                match search::add_hook(&client, &name).await {
+                match guest_templates::add(&client, &name).await {
                     Ok(()) => return Ok(()),
                     // That creation failed and LXD removed what it had made.
                     Err(e) if e.is_not_found() => debug!(instance = %name, "gone; creating it again"),
@@ -95,8 +85,21 @@ impl LxdBackend {
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(lxd_error(&what, e)),
         }
+        // A rebuilt instance keeps the machine id the workshop's instance (stopping meanwhile)
+        // was given; one made before ids were kept in the config gets it from its stash (see
+        // keep_machine_id). Any other is a new machine.
+        let id = if spec.rebuild {
+            match client.get_instance(&target.instance_name()).await {
+                Ok((old, _)) => machine_id::of_config(&old.config),
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(lxd_error(&what, e)),
+            }
+        } else {
+            Some(machine_id::new_id())
+        };
         let mut create = InstanceCreate::new(&name, InstanceSource::ImageFingerprint(spec.image.clone()));
         create.config = layout::instance_config(target, spec);
+        create.config.insert(machine_id::KEY.to_string(), id.unwrap_or_default());
         create.devices = spec.devices.clone();
         // A layer snapshot when the caller found one (the layers' set-up is in it: no other
         // source will do), else the template when it is ready, else the image.
@@ -134,7 +137,7 @@ impl LxdBackend {
             }
             Err(e) => return Err(lxd_error(&what, e)),
         }
-        search::add_hook(&client, &name).await.map_err(|e| lxd_error(&what, e))
+        guest_templates::add(&client, &name).await.map_err(|e| lxd_error(&what, e))
     }
 
     /// Renames the stopped instance to its stash name, then the rebuilt one to the
@@ -201,7 +204,8 @@ impl LxdBackend {
         delete_if_present(&client, &target.stash_name()).await.map_err(|e| lxd_error(&what, e))
     }
 
-    /// Pushes the stash's `/etc/machine-id` into the rebuilt instance, when it is a regular
+    /// Gives the rebuilt instance the stash's machine id when its config has none (a workshop
+    /// made before ids were kept there): the stash's `/etc/machine-id`, when it is a regular
     /// file holding a valid id. The guest wrote that file: whatever else it is (missing, a
     /// link, too big for the client, a FIFO that LXD would wait on for ever) is left behind
     /// after a bounded wait, and the rebuilt instance makes its own id.
@@ -209,8 +213,13 @@ impl LxdBackend {
         let client = self.instances_client(&target.user);
         let (name, stash) = (target.instance_name(), target.stash_name());
         let what = format!("keep the machine id of workshop {:?}", target.name);
-        let id = match tokio::time::timeout(MACHINE_ID_WAIT, client.pull_file(&stash, MACHINE_ID)).await {
-            Ok(Ok((_, lxd::FileContent::File(body)))) => machine_id(&body),
+        let (rebuilt, _) = client.get_instance(&name).await.map_err(|e| lxd_error(&what, e))?;
+        if machine_id::of_config(&rebuilt.config).is_some() {
+            return Ok(());
+        }
+        let id = match tokio::time::timeout(MACHINE_ID_WAIT, client.pull_file(&stash, machine_id::PATH)).await
+        {
+            Ok(Ok((_, lxd::FileContent::File(body)))) => machine_id::parse(&body),
             Ok(Ok(_)) => None,
             Ok(Err(e)) if e.is_not_found() => None,
             Ok(Err(e)) => {
@@ -226,7 +235,7 @@ impl LxdBackend {
             debug!(workshop = %target.name, "no valid machine id in the stash; the rebuilt instance makes its own");
             return Ok(());
         };
-        write_machine_id(&client, &name, Some(&id)).await.map_err(|e| lxd_error(&what, e))
+        self.set_config(target, &[(machine_id::KEY.to_string(), Some(id))]).await
     }
 
     pub(super) async fn delete(&self, target: &Target) -> Result<(), BackendError> {
@@ -384,14 +393,6 @@ fn boot_key(target: &Target) -> String {
     format!("{}/{}", layout::instances_project(&target.user), target.instance_name())
 }
 
-/// Writes the stopped instance `name`'s `/etc/machine-id`: `id`, or empty (systemd then makes
-/// one at the first start: a layer snapshot or a fork must not share its source's).
-pub(super) async fn write_machine_id(client: &Client, name: &str, id: Option<&str>) -> Result<(), LxdError> {
-    let body = id.map(|id| format!("{id}\n")).unwrap_or_default();
-    let options = lxd::PushOptions::owned(0, 0, 0o444);
-    client.push_file(name, MACHINE_ID, lxd::Upload::Bytes(body.into_bytes().into()), &options).await
-}
-
 /// Deletes the instance `name` (stopping it first), once LXD is through with other work on
 /// it; a missing one is fine.
 async fn delete_if_present(client: &Client, name: &str) -> Result<(), LxdError> {
@@ -522,30 +523,4 @@ async fn wait_for_init(client: &Client, name: &str) -> Result<(), String> {
         actix_rt::time::sleep(INIT_RETRY.min(deadline.saturating_duration_since(Instant::now()))).await;
     }
     Err(format!("the init system did not come up within {} s ({last})", INIT_TIMEOUT.as_secs()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::machine_id;
-
-    #[test]
-    fn only_a_well_formed_machine_id_is_kept() {
-        let id = "0123456789abcdef0123456789abcdef";
-        assert_eq!(machine_id(format!("{id}\n").as_bytes()).as_deref(), Some(id));
-        assert_eq!(machine_id(id.as_bytes()).as_deref(), Some(id));
-        for bad in [
-            String::new(),
-            "\n".to_string(),
-            "uninitialized\n".to_string(),
-            format!("{}\n", id.to_uppercase()),
-            format!("{id}\n\n"),
-            format!("{id}0\n"),
-            format!(" {id}"),
-            format!("{}\n", &id[..31]),
-            "root:*:20228:0:99999:7:::\n".to_string(),
-        ] {
-            assert_eq!(machine_id(bad.as_bytes()), None, "{bad:?}");
-        }
-        assert_eq!(machine_id(&[0xff; 33]), None);
-    }
 }

@@ -149,11 +149,12 @@ pub(super) fn snapshot_put(
 }
 
 /// The config keys a fork's copy is given (a copy keeps the source's other keys): the
-/// caller's, its name and project, and not started with the host.
+/// caller's, its name and project, a machine id of its own, and not started with the host.
 pub(super) fn fork_config(target: &Target, spec: &crate::backend::ForkSpec) -> BTreeMap<String, String> {
     let mut config = spec.config.clone();
     config.insert(PROJECT_ID_KEY.to_string(), target.project_id.clone());
     config.insert(NAME_KEY.to_string(), target.name.clone());
+    config.insert(super::machine_id::KEY.to_string(), super::machine_id::new_id());
     config.insert(AUTOSTART_KEY.to_string(), "false".to_string());
     config
 }
@@ -426,6 +427,10 @@ mod tests {
         assert_eq!(config[NAME_KEY], "copy");
         assert_eq!(config[PROJECT_ID_KEY], "p1");
         assert_eq!(config[AUTOSTART_KEY], "false");
+        // Not the source's machine id: one of its own each time.
+        let id = &config[super::super::machine_id::KEY];
+        assert_eq!(super::super::machine_id::parse(id.as_bytes()).as_ref(), Some(id));
+        assert_ne!(&fork_config(&target, &spec)[super::super::machine_id::KEY], id);
         // An empty value is how a copy drops a key (LXD stores none).
         assert_eq!(config["user.workshop.host-sockets"], "");
     }

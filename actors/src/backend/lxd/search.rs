@@ -4,19 +4,16 @@
 //! configure their network with ifupdown and ISC dhclient, so it is a dhclient enter hook
 //! setting the search list dhclient-script writes into `/etc/resolv.conf`.
 //!
-//! The hook is an LXD template of the instance (rendered by LXD from the instance's config
-//! when a new instance first starts, before anything in it runs): written into the guest
-//! any later, it would race the first DHCP exchange of the boot.
-
-use tracing::debug;
+//! The hook is an LXD template of the instance (see `guest_templates`): written into the
+//! guest any later, it would race the first DHCP exchange of the boot.
 
 use super::layout::{DNS_DOMAIN, PROJECT_ID_KEY};
-use crate::lxd::{Client, MetadataTemplate, Result};
+use crate::lxd::MetadataTemplate;
 
 /// Where dhclient-script sources the hook from.
-const HOOK_PATH: &str = "/etc/dhcp/dhclient-enter-hooks.d/workshop-search";
+pub(super) const HOOK_PATH: &str = "/etc/dhcp/dhclient-enter-hooks.d/workshop-search";
 /// The template's file name in the instance's templates.
-const TEMPLATE_FILE: &str = "workshop-search.tpl";
+pub(super) const TEMPLATE_FILE: &str = "workshop-search.tpl";
 
 /// The hook, as an LXD (pongo2) template: dhclient-script sources it before it writes
 /// `/etc/resolv.conf`.
@@ -31,26 +28,13 @@ pub(super) fn hook_template() -> String {
 }
 
 /// The metadata entry rendering the hook when a new instance (created or copied) first starts.
-fn hook_entry() -> MetadataTemplate {
+pub(super) fn hook_entry() -> MetadataTemplate {
     MetadataTemplate {
         when: vec!["create".into(), "copy".into()],
         create_only: false,
         template: TEMPLATE_FILE.into(),
         properties: Default::default(),
     }
-}
-
-/// Gives the (not yet started) instance `name` the hook.
-pub(super) async fn add_hook(client: &Client, name: &str) -> Result<()> {
-    let (mut metadata, etag) = client.instance_metadata(name).await?;
-    client.put_instance_template(name, TEMPLATE_FILE, hook_template().as_bytes()).await?;
-    if metadata.templates.get(HOOK_PATH) == Some(&hook_entry()) {
-        return Ok(());
-    }
-    metadata.templates.insert(HOOK_PATH.into(), hook_entry());
-    client.update_instance_metadata(name, &metadata, &etag).await?;
-    debug!(instance = %name, "added the search list template");
-    Ok(())
 }
 
 #[cfg(test)]

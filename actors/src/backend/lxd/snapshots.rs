@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tracing::{debug, info, warn};
 
-use super::instances::{wait_for_operations, when_idle, write_machine_id};
+use super::instances::{wait_for_operations, when_idle};
 use super::layout;
 use super::{LxdBackend, lxd_error};
 use crate::backend::{BackendError, Target};
@@ -99,9 +99,9 @@ impl LxdBackend {
         if layout::is_layer_snapshot(&instance) {
             return Ok(());
         }
-        // Each copy makes its own machine id.
-        write_machine_id(&client, name, None).await.map_err(err)?;
-        // The workshop's keys and devices go; the marker makes it complete.
+        // The workshop's keys (its machine id among them: each instance copied from the
+        // snapshot writes its own at its first start) and devices go; the marker makes it
+        // complete.
         let put = layout::snapshot_put(&instance, &self.config.pool, Utc::now());
         if let Err(e) = client.update_instance(name, &put, &etag).await {
             match client.get_instance(name).await {

@@ -453,7 +453,13 @@ pub async fn remove_profiles(ctx: TaskCtx, env: Env) -> HandlerResult {
     let key = workshop_key(&t);
     let all = ctx.transact(move |st, _, _| conns::of_workshop(st, &key)).await.map_err(|e| e.to_string())?;
     sdks.extend(all.keys().filter_map(|k| conns::parse_key(k)).map(|c| c.plug.sdk));
-    super::guest_mounts::apply(&env, &t, &[]).await?;
+    // A stopped instance a refresh replaces keeps its guest mounts' files: writing them would
+    // leave LXD 5.0 a file server keyed by the instance's name, which the rebuilt instance
+    // under that name meets, dead, at its next file operation. Its record of them stays with
+    // them: putting the stash back after a failure applies them again from it.
+    if !ctx.read(&task::keys::REPLACED).unwrap_or(false) {
+        super::guest_mounts::apply(&env, &t, &[]).await?;
+    }
     super::tunnel::apply_links(&env, &t, &[]).await?;
     for sdk in sdks {
         env.call(SetProfile { target: t.backend(), sdk, devices: BTreeMap::new() }).await?;

@@ -188,9 +188,15 @@ pub async fn snapshot_sdk(ctx: TaskCtx, env: Env) -> HandlerResult {
     let Some(name) = plan.layers.get(order).cloned() else {
         return Ok(());
     };
-    let changes = vec![(layers::layer_config_key(order), Some(name.clone()))];
+    // Named first, so that no collection takes it between the two: the instance is made
+    // with the name (an instance made by an earlier version gets it now).
+    let key = layers::layer_config_key(order);
+    let instance = env.call(GetInstance { target: t.backend() }).await?;
+    if instance.is_none_or(|i| i.config.get(&key) != Some(&name)) {
+        env.call(SetConfig { target: t.backend(), changes: vec![(key, Some(name.clone()))] }).await?;
+    }
     if order < plan.restored.len() {
-        return env.call(SetConfig { target: t.backend(), changes }).await;
+        return Ok(());
     }
     // A change continued after a pause may have had its workshop fixed by hand: what is in
     // it now is not what the layers below made (the reference skips it as well).
@@ -198,8 +204,6 @@ pub async fn snapshot_sdk(ctx: TaskCtx, env: Env) -> HandlerResult {
         ctx.log(format!("No snapshot of {:?} kept: the change was continued after an error", t.name)).await;
         return Ok(());
     }
-    // Named first, so that no collection takes it between the two.
-    env.call(SetConfig { target: t.backend(), changes }).await?;
     if let Err(e) = env.call(TakeSnapshot { target: t.backend(), name: name.clone() }).await {
         ctx.log(format!("cannot keep snapshot {name:?} of {:?}: {e}", t.name)).await;
     }
@@ -258,8 +262,10 @@ async fn make_instance(mut ctx: TaskCtx, env: Env, rebuild: bool) -> HandlerResu
         (PROJECT_DEVICE.to_string(), project_device(&env.project_mount(&t))),
     ]);
     let layers = plan_layers(&mut ctx, &env, &t, &image).await?;
-    // The layers it is copied from, named from the start: their snapshot-sdk tasks find them.
-    for (order, layer) in layers.layers.iter().enumerate().take(layers.restored.len()) {
+    // Every layer named from the start (those it is copied from, and those its snapshot-sdk
+    // tasks are to keep): no collection takes a snapshot between its copy and its naming,
+    // and naming one costs no edit of the running instance.
+    for (order, layer) in layers.layers.iter().enumerate() {
         config.insert(layers::layer_config_key(order), layer.clone());
     }
     if rebuild {

@@ -281,15 +281,15 @@ pub fn refresh(
             chain.hook(sdk, Hook::SaveState);
         }
         add_disconnects(&mut chain);
-        // The profiles go from the running instance: a file written into a stopped one
-        // leaves LXD a file server keyed by its name, which the rebuilt instance under that
-        // name then meets (dead) at its next file operation.
-        let profiles =
-            interface_plan::add_remove_profiles(chain.st, &change, chain.target, chain.last.as_ref(), now);
-        chain.last = Some(profiles);
         let disconnected = chain.last.clone();
         let stop = chain.then("stop-workshop", format!("Stop {ws:?} workshop"));
         chain.st.task_mut(&stop).expect("exists").write(&keys::FORCE, &true);
+        // The interface devices go from the stopped instance (none is unplugged from a
+        // running one about to be killed), its guest left as it is (see remove-profiles).
+        let profiles =
+            interface_plan::add_remove_profiles(chain.st, &change, chain.target, chain.last.as_ref(), now);
+        chain.st.task_mut(&profiles).expect("exists").write(&keys::REPLACED, &true);
+        chain.last = Some(profiles);
         let stash = chain.then("stash-workshop", format!("Stash {ws:?} workshop"));
         // The new instance is made beside the old one while that one stops (LXD takes most
         // of a second over a kill); the stash puts it in place.
@@ -569,8 +569,8 @@ mod tests {
                 "mount-state-storage",
                 "run-hook",
                 "auto-disconnect",
-                "remove-profiles",
                 "stop-workshop",
+                "remove-profiles",
                 "stash-workshop",
                 "rebuild-workshop",
                 "start-workshop",
@@ -639,9 +639,15 @@ mod tests {
         assert_eq!(stop.read(&keys::FORCE), Some(true));
         // The rebuild runs beside the stop; the stash waits for both.
         let of = |kind: &str| tasks.iter().find(|t| t.kind == kind).unwrap();
-        assert_eq!(of("rebuild-workshop").wait_tasks, vec![of("remove-profiles").id.clone()]);
-        assert_eq!(stop.wait_tasks, vec![of("remove-profiles").id.clone()]);
-        assert_eq!(of("stash-workshop").wait_tasks, vec![stop.id.clone(), of("rebuild-workshop").id.clone()]);
+        assert_eq!(of("rebuild-workshop").wait_tasks, vec![of("auto-disconnect").id.clone()]);
+        assert_eq!(stop.wait_tasks, vec![of("auto-disconnect").id.clone()]);
+        // The profiles go from the stopped instance, its guest left alone.
+        assert_eq!(of("remove-profiles").wait_tasks, vec![stop.id.clone()]);
+        assert_eq!(of("remove-profiles").read(&keys::REPLACED), Some(true));
+        assert_eq!(
+            of("stash-workshop").wait_tasks,
+            vec![of("remove-profiles").id.clone(), of("rebuild-workshop").id.clone()]
+        );
         assert_eq!(of("start-workshop").wait_tasks, vec![of("stash-workshop").id.clone()]);
     }
 
