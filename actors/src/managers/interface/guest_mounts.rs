@@ -193,6 +193,13 @@ pub fn boot_files(wanted: &[GuestMount]) -> Vec<GuestFile> {
 pub async fn apply(env: &Env, t: &TaskTarget, wanted: &[GuestMount]) -> Result<(), String> {
     let Some(instance) = env.call(GetInstance { target: t.backend() }).await? else { return Ok(()) };
     let before = applied(&instance.config);
+    // The boot files of a stopped instance already say what its record says (each apply
+    // writes them before the record): none is written into it again (a file operation on a
+    // stopped instance, e.g. one a failed refresh just renamed back, leaves LXD 5.0 a file
+    // server that dies with the next rename).
+    if before.as_slice() == wanted && !instance.running {
+        return Ok(());
+    }
     if before.is_empty() && wanted.is_empty() {
         return Ok(());
     }
