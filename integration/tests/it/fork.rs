@@ -44,6 +44,11 @@ fn a_fork_is_a_copy_of_its_own_of_a_running_or_stopped_workshop() {
     let id = |name: &str| inside(&d, &p, name, "cat /etc/machine-id");
     assert_eq!(id(copy).len(), 32);
     assert_ne!(id(copy), id(ws));
+    // Its own DHCP client identity (the DUID dhclient keeps with its leases), so the bridge
+    // never hands it its source's address.
+    let duid = |name: &str| inside(&d, &p, name, "grep -m1 default-duid /var/lib/dhcp/dhclient.eth0.leases");
+    assert!(duid(copy).starts_with("default-duid"), "{}", duid(copy));
+    assert_ne!(duid(copy), duid(ws));
     let address = |name: &str| inside(&d, &p, name, "hostname -I | cut -d' ' -f1");
     assert!(!address(copy).is_empty());
     assert_ne!(address(copy), address(ws));

@@ -1,27 +1,56 @@
 //! The LXD templates of every workshop instance, rendered by LXD from the instance's config
 //! into the guest when a new instance (created or copied) first starts, before anything in it
-//! runs: the DNS search hook ([`search`]) and the machine id ([`machine_id`]).
+//! runs: the DNS search hook ([`search`]), the machine id ([`machine_id`]) and an empty DHCP
+//! client state.
 
 use tracing::debug;
 
 use super::{machine_id, search};
-use crate::lxd::{Client, Result};
+use crate::lxd::{Client, MetadataTemplate, Result};
+
+/// ISC dhclient's lease files (the image's network is ifupdown's): they hold the DUID the
+/// client identifies itself with, and the address it asks for again. A copy (a fork, a
+/// workshop made from a layer or rebuilt from one) starts with them empty, so that it is a
+/// DHCP client of its own: with its source's identity the bridge's dnsmasq may hand it the
+/// source's address.
+const DHCP_STATE: [(&str, &str); 2] = [
+    ("/var/lib/dhcp/dhclient.eth0.leases", "workshop-dhclient-leases.tpl"),
+    ("/var/lib/dhcp/dhclient6.eth0.leases", "workshop-dhclient6-leases.tpl"),
+];
+
+/// The metadata entry rendering template `file` when a new instance first starts.
+fn entry(file: &str) -> MetadataTemplate {
+    MetadataTemplate {
+        when: vec!["create".into(), "copy".into()],
+        create_only: false,
+        template: file.into(),
+        properties: Default::default(),
+    }
+}
+
+/// The templates: where each goes in the guest, its file name and its content.
+fn templates() -> Vec<(&'static str, &'static str, String)> {
+    let mut templates = vec![
+        (search::HOOK_PATH, search::TEMPLATE_FILE, search::hook_template()),
+        (machine_id::PATH, machine_id::TEMPLATE_FILE, machine_id::template()),
+    ];
+    templates.extend(DHCP_STATE.iter().map(|(path, file)| (*path, *file, String::new())));
+    templates
+}
 
 /// Gives the (not yet started) instance `name` the templates: their files first (an entry
 /// without its file would fail the start), then the entries, when they differ.
 pub(super) async fn add(client: &Client, name: &str) -> Result<()> {
-    let templates = [
-        (search::HOOK_PATH, search::TEMPLATE_FILE, search::hook_template(), search::hook_entry()),
-        (machine_id::PATH, machine_id::TEMPLATE_FILE, machine_id::template(), machine_id::entry()),
-    ];
+    let templates = templates();
     let (mut metadata, etag) = client.instance_metadata(name).await?;
-    for (_, file, body, _) in &templates {
+    for (_, file, body) in &templates {
         client.put_instance_template(name, file, body.as_bytes()).await?;
     }
     let mut changed = false;
-    for (path, _, _, entry) in templates {
-        if metadata.templates.get(path) != Some(&entry) {
-            metadata.templates.insert(path.into(), entry);
+    for (path, file, _) in templates {
+        let wanted = entry(file);
+        if metadata.templates.get(path) != Some(&wanted) {
+            metadata.templates.insert(path.into(), wanted);
             changed = true;
         }
     }
@@ -30,4 +59,30 @@ pub(super) async fn add(client: &Client, name: &str) -> Result<()> {
         debug!(instance = %name, "added the guest templates");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_renders_when_a_new_instance_first_starts() {
+        let templates = templates();
+        let paths: Vec<&str> = templates.iter().map(|(path, _, _)| *path).collect();
+        assert_eq!(
+            paths,
+            [
+                "/etc/dhcp/dhclient-enter-hooks.d/workshop-search",
+                "/etc/machine-id",
+                "/var/lib/dhcp/dhclient.eth0.leases",
+                "/var/lib/dhcp/dhclient6.eth0.leases"
+            ]
+        );
+        // One file name each; the lease files come out empty.
+        let files: std::collections::BTreeSet<&str> = templates.iter().map(|(_, file, _)| *file).collect();
+        assert_eq!(files.len(), templates.len());
+        assert!(templates[2..].iter().all(|(_, _, body)| body.is_empty()));
+        assert_eq!(entry("x.tpl").when, ["create", "copy"]);
+        assert!(!entry("x.tpl").create_only);
+    }
 }

@@ -6,8 +6,6 @@
 //! copy or a new workshop gets its own. A copy of an instance whose key is empty gets an empty
 //! file, and systemd makes an id at the boot.
 
-use crate::lxd::MetadataTemplate;
-
 /// Config key holding the machine id the guest is given.
 pub(super) const KEY: &str = "user.workshop.machine-id";
 /// Where systemd keeps the machine id (`/var/lib/dbus/machine-id` links to it in the image).
@@ -19,16 +17,6 @@ pub(super) const TEMPLATE_FILE: &str = "workshop-machine-id.tpl";
 pub(super) fn template() -> String {
     let get = format!("config_get(\"{KEY}\", \"\")");
     format!("{{% if {get} %}}{{{{ {get} }}}}\n{{% endif %}}")
-}
-
-/// The metadata entry rendering it when a new instance (created or copied) first starts.
-pub(super) fn entry() -> MetadataTemplate {
-    MetadataTemplate {
-        when: vec!["create".into(), "copy".into()],
-        create_only: false,
-        template: TEMPLATE_FILE.into(),
-        properties: Default::default(),
-    }
 }
 
 /// A new random id, as systemd makes them (a version 4 UUID without dashes).

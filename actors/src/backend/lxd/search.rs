@@ -8,7 +8,6 @@
 //! guest any later, it would race the first DHCP exchange of the boot.
 
 use super::layout::{DNS_DOMAIN, PROJECT_ID_KEY};
-use crate::lxd::MetadataTemplate;
 
 /// Where dhclient-script sources the hook from.
 pub(super) const HOOK_PATH: &str = "/etc/dhcp/dhclient-enter-hooks.d/workshop-search";
@@ -25,16 +24,6 @@ pub(super) fn hook_template() -> String {
          \x20   new_domain_search=\"$project_id.{DNS_DOMAIN} {DNS_DOMAIN}\"\n\
          fi\n"
     )
-}
-
-/// The metadata entry rendering the hook when a new instance (created or copied) first starts.
-pub(super) fn hook_entry() -> MetadataTemplate {
-    MetadataTemplate {
-        when: vec!["create".into(), "copy".into()],
-        create_only: false,
-        template: TEMPLATE_FILE.into(),
-        properties: Default::default(),
-    }
 }
 
 #[cfg(test)]
