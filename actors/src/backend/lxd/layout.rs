@@ -366,6 +366,7 @@ fn gib(bytes: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::machine_id;
     use super::*;
 
     fn strings(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -428,9 +429,9 @@ mod tests {
         assert_eq!(config[PROJECT_ID_KEY], "p1");
         assert_eq!(config[AUTOSTART_KEY], "false");
         // Not the source's machine id: one of its own each time.
-        let id = &config[super::super::machine_id::KEY];
-        assert_eq!(super::super::machine_id::parse(id.as_bytes()).as_ref(), Some(id));
-        assert_ne!(&fork_config(&target, &spec)[super::super::machine_id::KEY], id);
+        let id = &config[machine_id::KEY];
+        assert_eq!(machine_id::parse(id.as_bytes()).as_ref(), Some(id));
+        assert_ne!(&fork_config(&target, &spec)[machine_id::KEY], id);
         // An empty value is how a copy drops a key (LXD stores none).
         assert_eq!(config["user.workshop.host-sockets"], "");
     }
