@@ -91,15 +91,16 @@ pub trait Backend {
     async fn delete_stash(&self, target: &Target) -> Result<(), BackendError>;
     /// Gives the rebuilt (stopped, never started) instance, now in the workshop's place, the
     /// machine id of its stash, so that a refresh or restore keeps the workshop's identity
-    /// (journal, D-Bus, licences tied to it), as the reference does. A stash without a valid
-    /// id (none yet, not a regular file, not 32 hex digits) leaves the new instance to make
-    /// its own.
+    /// (journal, D-Bus, licences tied to it), as the reference does. The LXD backend gives
+    /// it at creation; this only reads a stash made before ids were kept in the config. A
+    /// stash without a valid id (none yet, not a regular file, not 32 hex digits) leaves the
+    /// new instance to make its own.
     async fn keep_machine_id(&self, target: &Target) -> Result<(), BackendError>;
     /// Makes `target` a copy of the launched workshop `source` of the same project, running
     /// or stopped (a running one as its disk is now, as after a power cut): stopped, with the
     /// keys of `spec.config` set (an empty value drops the key), `spec.devices` in place of
     /// the source's devices of those names (the others kept), none of the source's
-    /// profiles, and an empty machine id, so that it makes its own at its first start. An
+    /// profiles, and a machine id of its own, written at its first start. An
     /// existing copy of the same project (a crash) is finished.
     async fn fork(&self, source: &Target, target: &Target, spec: &ForkSpec) -> Result<(), BackendError>;
     /// The first of `names` (layer snapshots of `user`, the deepest first) that exists
@@ -111,8 +112,8 @@ pub trait Backend {
         mark_used: bool,
     ) -> Result<Option<String>, BackendError>;
     /// Keeps the workshop's filesystem as it is now as `name`, a layer snapshot of its user
-    /// that later workshops can be created from (with an empty machine id, so each copy makes
-    /// its own); one that exists complete is only marked used.
+    /// that later workshops can be created from (without the workshop's machine id: each copy
+    /// writes its own at its first start); one that exists complete is only marked used.
     async fn take_snapshot(&self, target: &Target, name: &str) -> Result<(), BackendError>;
     /// Deletes the layer snapshots of `user` (None: every user's) that no instance names in
     /// its [`SNAPSHOT_REF_PREFIX`] keys (workshops, stashes) and that were not used for
