@@ -252,7 +252,14 @@ impl Daemon {
             std::thread::spawn(move || stdin.write_all(&input));
         }
         let out = child.wait_with_output().expect("wait for command");
-        Run::new(args, out, started.elapsed())
+        let mut run = Run::new(args, out, started.elapsed());
+        if run.code != 0 && program.ends_with("workshop") {
+            if let Some(id) = failed_change(&run.stderr) {
+                let tasks = self.run_as(user, cwd, program, &["tasks", &id], env, None);
+                run.details = Some(format!("\n`workshop tasks {id}`:\n{}", tasks.output()));
+            }
+        }
+        run
     }
 
     /// Starts `workshop ARGS` directly as `user` (no wrapper process, so signals sent to the
@@ -333,6 +340,14 @@ pub fn connect_as(socket: &Path, uid: u32, gid: u32) -> std::io::Result<UnixStre
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.stop_with(libc::SIGTERM);
+        if std::thread::panicking() {
+            // What went wrong in the daemon, for the failed test's output.
+            let log = self.log();
+            let trouble: Vec<&str> =
+                log.lines().filter(|l| l.contains("WARN") || l.contains("ERROR")).collect();
+            let tail = &trouble[trouble.len().saturating_sub(30)..];
+            eprintln!("workshopd's last warnings and errors:\n{}", tail.join("\n"));
+        }
     }
 }
 
@@ -344,6 +359,17 @@ pub struct Run {
     pub stdout: String,
     pub stderr: String,
     pub elapsed: Duration,
+    /// When a `workshop` command failed naming a change, that change's task log (as
+    /// `workshop tasks N` prints it), for the failure message of [`Run::ok`]; not part of
+    /// [`Run::output`].
+    pub details: Option<String>,
+}
+
+/// The change a failed command's message points at (`To view details: "workshop tasks N"`).
+fn failed_change(stderr: &str) -> Option<String> {
+    let (_, rest) = stderr.split_once("\"workshop tasks ")?;
+    let id: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    (!id.is_empty()).then_some(id)
 }
 
 impl Run {
@@ -354,6 +380,7 @@ impl Run {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             elapsed,
+            details: None,
         }
     }
 
@@ -365,7 +392,8 @@ impl Run {
     /// Asserts success and returns stdout.
     #[track_caller]
     pub fn ok(&self) -> &str {
-        assert_eq!(self.code, 0, "workshop {:?} failed:\n{}", self.args, self.output());
+        let details = self.details.as_deref().unwrap_or_default();
+        assert_eq!(self.code, 0, "workshop {:?} failed:\n{}{details}", self.args, self.output());
         &self.stdout
     }
 
