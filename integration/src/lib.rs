@@ -253,11 +253,12 @@ impl Daemon {
         }
         let out = child.wait_with_output().expect("wait for command");
         let mut run = Run::new(args, out, started.elapsed());
-        if run.code != 0 && program.ends_with("workshop") {
-            if let Some(id) = failed_change(&run.stderr) {
-                let tasks = self.run_as(user, cwd, program, &["tasks", &id], env, None);
-                run.details = Some(format!("\n`workshop tasks {id}`:\n{}", tasks.output()));
-            }
+        if run.code != 0
+            && program.ends_with("workshop")
+            && let Some(id) = failed_change(&run.stderr)
+        {
+            let tasks = self.run_as(user, cwd, program, &["tasks", &id], env, None);
+            run.details = Some(format!("\n`workshop tasks {id}`:\n{}", tasks.output()));
         }
         run
     }
