@@ -440,16 +440,16 @@ impl Backend for FakeBackend {
 
     async fn start(&self, target: &Target) -> Result<(), BackendError> {
         self.call("start", &target.instance_name())?;
-        self.with_instance(target, |i| {
-            i.running = true;
-            i.autostart = true;
-        })
+        self.with_instance(target, |i| i.running = true)
     }
 
     async fn wait_ready(&self, target: &Target) -> Result<(), BackendError> {
         self.call("wait-ready", &target.instance_name())?;
-        match self.inner.borrow().instances.get(target) {
-            Some(i) if i.running => Ok(()),
+        match self.inner.borrow_mut().instances.get_mut(target) {
+            Some(i) if i.running => {
+                i.autostart = true;
+                Ok(())
+            }
             Some(_) => {
                 Err(BackendError::StartFailed { name: target.name.clone(), reason: "not running".into() })
             }

@@ -126,8 +126,9 @@ pub trait Backend {
     /// Starts the instance; returns once it runs, its init system possibly still booting
     /// (see [`Backend::wait_ready`]). Running is fine.
     async fn start(&self, target: &Target) -> Result<(), BackendError>;
-    /// Waits until the instance's init system is up. When it does not come up, the instance
-    /// is stopped and the error says why.
+    /// Waits until the instance's init system is up, and marks the instance to run (started
+    /// again when the system is, see `managers::workshop::autostart`). When it does not come
+    /// up, the instance is stopped and the error says why.
     async fn wait_ready(&self, target: &Target) -> Result<(), BackendError>;
     /// Stops the instance: a clean shutdown, or, when `force`, a kill at once (for an
     /// instance about to be deleted or rebuilt, or whose start failed). Stopped is fine.

@@ -271,14 +271,16 @@ impl LxdBackend {
         }
         result?;
         debug!(instance = %name, elapsed_ms = started.elapsed().as_millis() as u64, "instance started");
-        self.set_autostart(target, true).await
+        Ok(())
     }
 
     pub(super) async fn wait_ready(&self, target: &Target) -> Result<(), BackendError> {
         let client = self.instances_client(&target.user);
         let name = target.instance_name();
         let started = Instant::now();
-        let up = wait_for_init(&client, &name).await;
+        // Marked to run while it boots (LXD updates a running instance's config at once).
+        let (up, marked) =
+            futures_util::future::join(wait_for_init(&client, &name), self.set_autostart(target, true)).await;
         self.booted(&boot_key(target));
         if let Err(reason) = up {
             if let Err(e) = client.stop_instance(&name, None, true).await {
@@ -287,7 +289,7 @@ impl LxdBackend {
             return Err(BackendError::StartFailed { name: target.name.clone(), reason });
         }
         debug!(instance = %name, elapsed_ms = started.elapsed().as_millis() as u64, "init system up");
-        Ok(())
+        marked
     }
 
     pub(super) async fn stop(&self, target: &Target, force: bool) -> Result<(), BackendError> {

@@ -45,24 +45,62 @@ pub fn summary(kind: &str, names: &[&str]) -> String {
     format!("{title} {} {noun}", quoted.join(", "))
 }
 
-/// Builds a chain of tasks for one workshop, each waiting for the previous one.
+/// Builds a chain of tasks for one workshop, each waiting for the previous one, and tasks
+/// beside it that a later task of the chain waits for as well.
 struct Chain<'a> {
     st: &'a mut State,
     change: ChangeId,
     target: &'a TaskTarget,
     last: Option<TaskId>,
+    /// Tasks beside the chain that the next task of the chain also waits for.
+    joins: Vec<TaskId>,
     now: DateTime<Utc>,
 }
 
 impl<'a> Chain<'a> {
     fn new(st: &'a mut State, change: &ChangeId, target: &'a TaskTarget, now: DateTime<Utc>) -> Self {
-        Self { st, change: change.clone(), target, last: None, now }
+        Self { st, change: change.clone(), target, last: None, joins: Vec::new(), now }
     }
 
     fn then(&mut self, kind: &str, summary: String) -> TaskId {
         let id = add_task(self.st, &self.change, kind, &summary, self.target, self.last.as_ref(), self.now);
+        self.linked(id)
+    }
+
+    /// A task beside the chain, waiting for `after`: the chain goes on without it until
+    /// [`Chain::join`] is given it.
+    fn beside(&mut self, kind: &str, summary: String, after: Option<&TaskId>) -> TaskId {
+        add_task(self.st, &self.change, kind, &summary, self.target, after, self.now)
+    }
+
+    /// The next task of the chain waits for `task` (beside it) as well.
+    fn join(&mut self, task: TaskId) {
+        self.joins.push(task);
+    }
+
+    /// Makes `id` the chain's last task, waiting for the tasks joined meanwhile.
+    fn linked(&mut self, id: TaskId) -> TaskId {
+        for joined in std::mem::take(&mut self.joins) {
+            self.st.wait_for(&id, &joined);
+        }
         self.last = Some(id.clone());
         id
+    }
+
+    /// Ends the chain: its last task waits for the tasks still joined.
+    fn finish(mut self) {
+        if let Some(last) = self.last.clone() {
+            self.linked(last);
+        }
+    }
+
+    /// The time zone, set beside the chain once the SDKs' `setup-base` hooks ran (`after`,
+    /// else the chain's last task): it takes an exec, in parallel with the layer snapshot
+    /// and the project's and interfaces' devices, and the `setup-project` hooks wait for it.
+    fn timezone(&mut self, after: Option<&TaskId>) -> TaskId {
+        let summary = format!("Configure time zone of {:?}", self.target.name);
+        let after = after.cloned().or_else(|| self.last.clone());
+        self.beside("configure-timezone", summary, after.as_ref())
     }
 
     /// The `snapshot-sdk` of the layer of `sdk`, the `order`-th SDK (after its `setup-base`).
@@ -79,8 +117,7 @@ impl<'a> Chain<'a> {
     fn hook(&mut self, sdk: &str, hook: Hook) -> TaskId {
         let id =
             hook_plan::add_hook(self.st, &self.change, self.target, sdk, hook, self.last.as_ref(), self.now);
-        self.last = Some(id.clone());
-        id
+        self.linked(id)
     }
 }
 
@@ -120,6 +157,7 @@ pub fn launch(
         chain.then("create-workshop-storage", format!("Create storage of {ws:?}"));
         let create = chain.then("create-workshop", format!("Create new {ws:?} workshop"));
         chain.then("start-workshop", format!("Start {ws:?} workshop"));
+        let mut set_up = None;
         for (order, sdk) in item.sdks.iter().enumerate() {
             let after = chain.last.clone();
             let id = sdk_plan::add_install(
@@ -132,38 +170,22 @@ pub fn launch(
                 after.as_ref(),
                 now,
             );
-            let id = hook_plan::add_hook(
-                chain.st,
-                &change,
-                &item.target,
-                &sdk.name,
-                Hook::SetupBase,
-                Some(&id),
-                now,
-            );
             chain.last = Some(id);
+            set_up = Some(chain.hook(&sdk.name, Hook::SetupBase));
             chain.snapshot(sdk, order);
         }
-        chain.then("configure-timezone", format!("Configure time zone of {ws:?}"));
+        let timezone = chain.timezone(set_up.as_ref());
         chain.then("mount-project", format!("Mount project into {ws:?}"));
         let connected =
             interface_plan::add_auto_connect(chain.st, &change, &item.target, chain.last.as_ref(), now);
         chain.last = Some(connected);
+        chain.join(timezone);
         for hook in [Hook::SetupProject, Hook::CheckHealth] {
             for sdk in &item.sdks {
-                let after = chain.last.clone();
-                let id = hook_plan::add_hook(
-                    chain.st,
-                    &change,
-                    &item.target,
-                    &sdk.name,
-                    hook,
-                    after.as_ref(),
-                    now,
-                );
-                chain.last = Some(id);
+                chain.hook(&sdk.name, hook);
             }
         }
+        chain.finish();
         st.task_mut(&base).expect("exists").write(&keys::BASE, &item.base);
         let t = st.task_mut(&create).expect("exists");
         t.write(&keys::BASE, &item.base);
@@ -305,6 +327,7 @@ pub fn refresh(
         );
         chain.st.wait_for(&stash, &rebuild);
         chain.then("start-workshop", format!("Start {ws:?} workshop"));
+        let mut set_up = None;
         for (order, sdk) in item.sdks.iter().enumerate() {
             let after = chain.last.clone();
             let id = sdk_plan::add_install(
@@ -318,13 +341,14 @@ pub fn refresh(
                 now,
             );
             chain.last = Some(id);
-            chain.hook(&sdk.name, Hook::SetupBase);
+            set_up = Some(chain.hook(&sdk.name, Hook::SetupBase));
             chain.snapshot(sdk, order);
         }
-        chain.then("configure-timezone", format!("Configure time zone of {ws:?}"));
+        let timezone = chain.timezone(set_up.as_ref());
         chain.then("mount-project", format!("Mount project into {ws:?}"));
         add_reconnects(&mut chain);
         chain.then("mount-state-storage", format!("Mount state storage into {ws:?}"));
+        chain.join(timezone);
         for sdk in &item.sdks {
             chain.hook(&sdk.name, Hook::SetupProject);
         }
@@ -334,7 +358,9 @@ pub fn refresh(
         for sdk in &item.sdks {
             chain.hook(&sdk.name, Hook::CheckHealth);
         }
-        lasts.push((item.target.clone(), chain.last.clone()));
+        let last = chain.last.clone();
+        chain.finish();
+        lasts.push((item.target.clone(), last));
         let t = st.task_mut(&rebuild).expect("exists");
         t.write(&keys::BASE, &item.base);
         t.write(&keys::WORKSHOP_FILE, &item.file);
@@ -649,6 +675,26 @@ mod tests {
             vec![of("remove-profiles").id.clone(), of("rebuild-workshop").id.clone()]
         );
         assert_eq!(of("start-workshop").wait_tasks, vec![of("stash-workshop").id.clone()]);
+        // The time zone is set beside the last layer's snapshot and the devices, once the
+        // last setup-base ran; the first setup-project hook waits for it.
+        let of_a = |kind: &str, hook: Option<&str>| {
+            tasks
+                .iter()
+                .filter(|t| t.kind == kind && t.read(&keys::WORKSHOP).as_deref() == Some("a"))
+                .filter(|t| hook.is_none_or(|h| t.summary.contains(h)))
+                .map(|t| t.id.clone())
+                .collect::<Vec<_>>()
+        };
+        let timezone = of_a("configure-timezone", None);
+        let last_base = of_a("run-hook", Some("setup-base")).pop().unwrap();
+        let tz = tasks.iter().find(|t| t.id == timezone[0]).unwrap();
+        assert_eq!(tz.wait_tasks, vec![last_base]);
+        let first_project = of_a("run-hook", Some("setup-project")).remove(0);
+        let first_project = tasks.iter().find(|t| t.id == first_project).unwrap();
+        assert!(first_project.wait_tasks.contains(&timezone[0]), "{:?}", first_project.wait_tasks);
+        let mount = of_a("mount-project", None);
+        let mount = tasks.iter().find(|t| t.id == mount[0]).unwrap();
+        assert!(!mount.wait_tasks.contains(&timezone[0]), "the chain goes on beside the time zone");
     }
 
     #[test]

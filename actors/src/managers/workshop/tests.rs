@@ -239,6 +239,7 @@ async fn workshops_lxd_left_stopped_are_started_again_when_the_system_is_healthy
     h.instance(&me, "off").await;
     let (ws, off) = (Target::new("root", PID, "ws"), Target::new("root", PID, "off"));
     h.fake.start(&ws).await.unwrap();
+    h.fake.wait_ready(&ws).await.unwrap();
     h.fake.halt(&ws);
     h.workshops.send(crate::health::SystemHealthy).await.unwrap();
     for _ in 0..500 {
