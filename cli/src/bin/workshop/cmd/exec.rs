@@ -254,6 +254,9 @@ fn run_session(ctx: &Ctx, flags: &ExecFlags, action: bool, args: ExecArgv) -> an
         None
     };
     let raw_mode = Arc::new(Mutex::new(raw_mode));
+    // Caught before any output can reach the caller: one who saw the command's first line
+    // and signals us at once has the signal forwarded, once the streams are open.
+    let signals = Signals::catch(&FORWARDED).context("cannot catch signals")?;
     let streams = ctx.client.open_exec_streams(
         &task,
         interactive,
@@ -267,7 +270,7 @@ fn run_session(ctx: &Ctx, flags: &ExecFlags, action: bool, args: ExecArgv) -> an
             return Err(e.into());
         }
     };
-    forward_signals(&streams.control, interactive, Arc::clone(&raw_mode), ctx)?;
+    forward_signals(signals, &streams.control, interactive, Arc::clone(&raw_mode), ctx)?;
     copy_stdin(streams.stdio.sender());
 
     let waited = ctx.client.wait_change(&change, flags.timeout.map(|t| t + Duration::from_secs(1)));
@@ -342,12 +345,12 @@ const FORWARDED: [libc::c_int; 13] = [
 ];
 
 fn forward_signals(
+    signals: Signals,
     control: &exec::Pump,
     interactive: bool,
     raw_mode: Arc<Mutex<Option<RawMode>>>,
     ctx: &Ctx,
 ) -> anyhow::Result<()> {
-    let signals = Signals::catch(&FORWARDED).context("cannot catch signals")?;
     let tx = control.sender();
     let banner = warnstamp_banner(&ctx.client);
     std::thread::Builder::new().name("signals".into()).spawn(move || {
