@@ -133,12 +133,21 @@ pub(super) fn info_of(
 
 pub(super) async fn list_workshops(deps: &Deps, msg: ListWorkshops) -> Result<WorkshopList, WorkshopError> {
     let project = project(deps, &msg.user, &msg.project_id).await?;
-    let instances = instances(deps, &msg.user, &project.id).await?;
+    let wanted = msg.state.to_ascii_lowercase();
+    let with_files = matches!(wanted.as_str(), "all" | "available");
+    // LXD's instances and names, the project directory and its definitions are read at once.
+    let definitions =
+        async { if with_files { Some(as_user::definitions(&msg.user, &project.path).await) } else { None } };
+    let (instances, exists, host_names, definitions) = futures_util::join!(
+        instances(deps, &msg.user, &project.id),
+        project_exists(&msg.user, &project),
+        host_names(deps, &msg.user),
+        definitions
+    );
+    let instances = instances?;
     let names = instances.iter().map(|i| i.target.name.clone()).collect();
     let busy = busy_map(deps, &msg.user, &project.id, names).await?;
     let health = sdk_health(deps, &busy).await?;
-    let (exists, host_names) =
-        futures_util::join!(project_exists(&msg.user, &project), host_names(deps, &msg.user));
     let home = msg.user.home();
     let at = Place { project: &project, home: home.as_deref() };
     let mut workshops: Vec<WorkshopInfo> = instances
@@ -150,15 +159,14 @@ pub(super) async fn list_workshops(deps: &Deps, msg: ListWorkshops) -> Result<Wo
         .collect();
     workshops.sort_by(|a, b| a.name.cmp(&b.name));
     warn_missing_project(deps, &msg.user, &project, &workshops).await?;
-    let wanted = msg.state.to_ascii_lowercase();
     if !matches!(wanted.as_str(), "" | "all" | "available") {
         workshops.retain(|w| w.status.as_str().eq_ignore_ascii_case(&wanted));
     }
     let mut files = Vec::new();
     // A project whose directory is gone has no definition files (its workshops are in
-    // Error, with a warning of their own).
-    if matches!(wanted.as_str(), "all" | "available") && exists {
-        match as_user::definitions(&msg.user, &project.path).await {
+    // Error, with a warning of their own): what reading them said is not used.
+    if let Some(definitions) = definitions.filter(|_| exists) {
+        match definitions {
             Ok(found) => {
                 files = found
                     .into_iter()
