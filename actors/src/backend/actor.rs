@@ -91,7 +91,7 @@ backend_messages! {
     /// Waits for a started workshop's init system.
     WaitReady { target: Target } -> () => |b, m| b.wait_ready(&m.target);
     /// Stops a workshop.
-    StopInstance { target: Target, force: bool } -> () => |b, m| b.stop(&m.target, m.force);
+    StopInstance { target: Target, mode: StopMode } -> () => |b, m| b.stop(&m.target, m.mode);
     /// Adds or replaces a device.
     SetDevice { target: Target, name: String, device: Device } -> ()
         => |b, m| b.set_device(&m.target, &m.name, &m.device);

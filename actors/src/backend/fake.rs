@@ -457,11 +457,12 @@ impl Backend for FakeBackend {
         }
     }
 
-    async fn stop(&self, target: &Target, force: bool) -> Result<(), BackendError> {
+    async fn stop(&self, target: &Target, mode: StopMode) -> Result<(), BackendError> {
+        let force = mode != StopMode::Clean;
         self.call("stop", &format!("{} force={force}", target.instance_name()))?;
         self.with_instance(target, |i| {
             i.running = false;
-            i.autostart = false;
+            i.autostart &= mode == StopMode::Discard;
         })
     }
 

@@ -33,7 +33,7 @@ pub use images::ImageServer;
 
 use super::{
     Backend, BackendError, BaseImage, CreateSpec, Device, ExecSession, ExecSpec, ForkSpec, GuestFile,
-    HostName, HotplugSupport, Instance, RunOutput, Target,
+    HostName, HotplugSupport, Instance, RunOutput, StopMode, Target,
 };
 use crate::activity::Activity;
 use crate::health::LxdStatus;
@@ -252,8 +252,8 @@ impl Backend for LxdBackend {
         self.wait_ready(target).await
     }
 
-    async fn stop(&self, target: &Target, force: bool) -> Result<(), BackendError> {
-        self.stop(target, force).await
+    async fn stop(&self, target: &Target, mode: StopMode) -> Result<(), BackendError> {
+        self.stop(target, mode).await
     }
 
     async fn set_device(&self, target: &Target, name: &str, device: &Device) -> Result<(), BackendError> {

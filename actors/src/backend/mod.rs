@@ -130,9 +130,8 @@ pub trait Backend {
     /// again when the system is, see `managers::workshop::autostart`). When it does not come
     /// up, the instance is stopped and the error says why.
     async fn wait_ready(&self, target: &Target) -> Result<(), BackendError>;
-    /// Stops the instance: a clean shutdown, or, when `force`, a kill at once (for an
-    /// instance about to be deleted or rebuilt, or whose start failed). Stopped is fine.
-    async fn stop(&self, target: &Target, force: bool) -> Result<(), BackendError>;
+    /// Stops the instance as `mode` says. Stopped is fine.
+    async fn stop(&self, target: &Target, mode: StopMode) -> Result<(), BackendError>;
     /// Adds or replaces a device.
     async fn set_device(&self, target: &Target, name: &str, device: &Device) -> Result<(), BackendError>;
     /// Removes a device; a missing one is fine.

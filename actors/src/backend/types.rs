@@ -125,6 +125,19 @@ pub struct ExecSpec {
     pub limits: RunLimits,
 }
 
+/// How [`Backend::stop`] stops a workshop's instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopMode {
+    /// A clean shutdown (as long as the guest takes, within a bound); no longer marked to run.
+    Clean,
+    /// Killed at once, no longer marked to run (a start that failed).
+    Kill,
+    /// Killed at once, its mark to run left as it is: it is about to be deleted, or set aside
+    /// as a stash while its rebuild takes its place. The daemon never starts a stash, and
+    /// one put back in place is started again by the undo of its stop.
+    Discard,
+}
+
 /// What a command run for the daemon ([`Backend::run`]) may cost: the guest decides what
 /// the command prints and how long it runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! Failures carry LXD's explanation, and operations on stopped or missing workshops say so.
 
-use workshop_actors::backend::{Backend, BackendError, Device};
+use workshop_actors::backend::{Backend, BackendError, Device, StopMode};
 
 use crate::common::{self, UserGuard};
 
@@ -70,8 +70,8 @@ async fn stopped_and_missing_workshops() {
     assert!(matches!(missing, Err(BackendError::NotLaunched(_))), "{missing:?}");
 
     backend.create(&target, &common::spec(&image)).await.expect("create");
-    backend.stop(&target, false).await.expect("stop a never-started workshop");
-    backend.stop(&target, true).await.expect("force stop a stopped workshop");
+    backend.stop(&target, StopMode::Clean).await.expect("stop a never-started workshop");
+    backend.stop(&target, StopMode::Kill).await.expect("force stop a stopped workshop");
     let err = backend.run(&target, &common::command(&["true"])).await.unwrap_err();
     assert!(matches!(err, BackendError::Lxd(ref m) if m.contains("not running")), "{err:?}");
     let err = backend.exec(&target, &common::command(&["true"])).await.unwrap_err();

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use workshop_actors::backend::lxd::LxdBackend;
-use workshop_actors::backend::{Backend, BackendError, Device, ExecSpec, GuestFile, SessionControl, Target};
+use workshop_actors::backend::{
+    Backend, BackendError, Device, ExecSpec, GuestFile, SessionControl, StopMode, Target,
+};
 
 use crate::common::{self, HOST_ID, UserGuard};
 
@@ -58,14 +60,14 @@ async fn workshop_lifecycle() {
     assert_eq!(backend.get(&target).await.unwrap().unwrap().workshop_config("test"), None);
 
     // Stop (twice), start again, force stop.
-    backend.stop(&target, false).await.expect("stop");
+    backend.stop(&target, StopMode::Clean).await.expect("stop");
     let instance = backend.get(&target).await.unwrap().unwrap();
     assert!(!instance.running);
     assert_eq!(instance.config["boot.autostart"], "false");
-    backend.stop(&target, false).await.expect("stop a stopped one");
+    backend.stop(&target, StopMode::Clean).await.expect("stop a stopped one");
     backend.start(&target).await.expect("start again");
     assert!(backend.get(&target).await.unwrap().unwrap().running);
-    backend.stop(&target, true).await.expect("force stop");
+    backend.stop(&target, StopMode::Kill).await.expect("force stop");
     assert!(!backend.get(&target).await.unwrap().unwrap().running);
     match backend.wait_ready(&target).await {
         Err(BackendError::StartFailed { reason, .. }) => assert!(reason.contains("not running"), "{reason}"),
@@ -79,7 +81,7 @@ async fn workshop_lifecycle() {
     assert_eq!(backend.get(&target).await.unwrap(), None);
     assert!(backend.list(&user, None).await.unwrap().is_empty());
     assert!(matches!(backend.start(&target).await, Err(BackendError::NotLaunched(n)) if n == "dev"));
-    assert!(matches!(backend.stop(&target, false).await, Err(BackendError::NotLaunched(_))));
+    assert!(matches!(backend.stop(&target, StopMode::Clean).await, Err(BackendError::NotLaunched(_))));
 }
 
 async fn commands(backend: &LxdBackend, target: &Target) {

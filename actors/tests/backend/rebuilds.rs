@@ -2,7 +2,7 @@
 //! place by the stash with the old one's machine id, put back by the unstash; each step
 //! again after a crash finds its work done.
 
-use workshop_actors::backend::{Backend, CreateSpec, Target};
+use workshop_actors::backend::{Backend, CreateSpec, StopMode, Target};
 
 use crate::common::{self, UserGuard};
 
@@ -39,7 +39,9 @@ async fn a_rebuild_is_made_beside_the_workshop_and_swapped_in_or_put_back() {
     assert!(
         backend.list(&user, None).await.unwrap().iter().all(|i| i.config["user.test.generation"] == "old")
     );
-    backend.stop(&ws, true).await.expect("kill");
+    backend.stop(&ws, StopMode::Discard).await.expect("kill");
+    let killed = backend.get(&ws).await.unwrap().expect("still there");
+    assert!(!killed.running && killed.autostart, "killed, its mark to run left for the stash");
 
     backend.stash(&ws).await.expect("stash");
     backend.stash(&ws).await.expect("stash again: done already");
@@ -56,8 +58,12 @@ async fn a_rebuild_is_made_beside_the_workshop_and_swapped_in_or_put_back() {
     );
 
     // Put back: the old one in place, nothing else left.
-    backend.stop(&ws, true).await.expect("kill the rebuilt one");
+    backend.stop(&ws, StopMode::Discard).await.expect("kill the rebuilt one");
+    // A stash keeps its mark to run: LXD may have started it by itself meanwhile.
+    let project = format!("workshop.{user}");
+    common::lxc(&["start", "--project", &project, &ws.stash_name()]).expect("start the stash as LXD would");
     backend.unstash(&ws).await.expect("unstash");
+    assert!(!backend.get(&ws).await.unwrap().expect("put back").running, "killed before it was put back");
     backend.unstash(&ws).await.expect("unstash again");
     assert_eq!(generation(&ws, &ws.instance_name()).as_deref(), Some("old"));
     assert_eq!(generation(&ws, &ws.stash_name()), None);

@@ -9,7 +9,7 @@ use tracing::{debug, warn};
 use super::exec::collect;
 use super::layout::{self, AUTOSTART_KEY};
 use super::{LxdBackend, guest_templates, instance_error, lxd_error, machine_id};
-use crate::backend::{BackendError, CreateSpec, Device, ExecSpec, Instance, RunLimits, Target};
+use crate::backend::{BackendError, CreateSpec, Device, ExecSpec, Instance, RunLimits, StopMode, Target};
 use crate::lxd::{self, Client, InstanceCreate, InstancePut, InstanceSource, LxdError};
 
 /// How long LXD may take to start an instance.
@@ -164,10 +164,10 @@ impl LxdBackend {
         let (stashed, rebuilt) = (stashed.map_err(err)?, rebuilt.map_err(err)?);
         match (live, stashed, rebuilt) {
             (true, false, true) => {
-                when_idle(|| client.rename_instance(&name, &stash)).await.map_err(err)?;
-                when_idle(|| client.rename_instance(&next, &name)).await.map_err(err)
+                rename(&client, &name, &stash).await.map_err(err)?;
+                swap_in(&client, &name, &stash, &next).await.map_err(err)
             }
-            (false, true, true) => when_idle(|| client.rename_instance(&next, &name)).await.map_err(err),
+            (false, true, true) => swap_in(&client, &name, &stash, &next).await.map_err(err),
             (true, true, false) => Ok(()),
             (false, false, _) => Err(BackendError::NotLaunched(target.name.clone())),
             (_, _, false) => {
@@ -179,7 +179,9 @@ impl LxdBackend {
         }
     }
 
-    /// Deletes whatever instance has the workshop's name, then renames the stash back.
+    /// Deletes whatever instance has the workshop's name, then renames the stash back. A
+    /// stash keeps its mark to run (see [`StopMode::Discard`]): one LXD started by itself
+    /// meanwhile is killed first.
     pub(super) async fn unstash(&self, target: &Target) -> Result<(), BackendError> {
         let client = self.instances_client(&target.user);
         let (name, stash) = (target.instance_name(), target.stash_name());
@@ -187,8 +189,11 @@ impl LxdBackend {
         if !exists(&client, &stash).await.map_err(|e| lxd_error(&what, e))? {
             return Ok(());
         }
+        if !is_stopped(&client, &stash).await.map_err(|e| lxd_error(&what, e))? {
+            when_idle(|| client.stop_instance(&stash, None, true)).await.map_err(|e| lxd_error(&what, e))?;
+        }
         delete_if_present(&client, &name).await.map_err(|e| lxd_error(&what, e))?;
-        when_idle(|| client.rename_instance(&stash, &name)).await.map_err(|e| lxd_error(&what, e))
+        rename(&client, &stash, &name).await.map_err(|e| lxd_error(&what, e))
     }
 
     pub(super) async fn discard_rebuild(&self, target: &Target) -> Result<(), BackendError> {
@@ -292,15 +297,18 @@ impl LxdBackend {
         marked
     }
 
-    pub(super) async fn stop(&self, target: &Target, force: bool) -> Result<(), BackendError> {
-        self.set_autostart(target, false).await?;
+    pub(super) async fn stop(&self, target: &Target, mode: StopMode) -> Result<(), BackendError> {
+        // An instance about to go keeps its mark: one LXD update less before the kill.
+        if mode != StopMode::Discard {
+            self.set_autostart(target, false).await?;
+        }
         let client = self.instances_client(&target.user);
         let name = target.instance_name();
         let what = format!("stop workshop {:?}", target.name);
         if is_stopped(&client, &name).await.map_err(|e| instance_error(target, &what, e))? {
             return Ok(());
         }
-        if force {
+        if mode != StopMode::Clean {
             // The instance is about to be deleted, set aside for a rebuild (after the SDKs'
             // save-state hooks) or stopped because its start failed: it is killed at once,
             // as `lxc restore` does, not given the seconds a clean shutdown takes (the
@@ -402,6 +410,36 @@ async fn delete_if_present(client: &Client, name: &str) -> Result<(), LxdError> 
         Err(e) if e.is_not_found() => Ok(()),
         other => other,
     }
+}
+
+/// The second rename of a stash: the rebuilt instance `next` takes the workshop's `name`.
+/// When it cannot, the stash gets the name back before the error is returned (a failed task
+/// is not undone: the workshop must be left as it was).
+async fn swap_in(client: &Client, name: &str, stash: &str, next: &str) -> Result<(), LxdError> {
+    let Err(e) = rename(client, next, name).await else {
+        return Ok(());
+    };
+    if let Err(back) = rename(client, stash, name).await {
+        warn!(instance = name, error = %back, "cannot give the stash its name back");
+    }
+    Err(e)
+}
+
+/// Renames stopped instance `from` to `to`, again while LXD says it is busy. LXD can report a
+/// rename as failed after making it: the bridge's dnsmasq, told of the new name, was being
+/// restarted by an update of the network ("Could not reload dnsmasq"), and asked again it
+/// finds no `from`. A rename whose `from` is gone and whose `to` exists is done (the name
+/// reaches dnsmasq at the instance's next start).
+async fn rename(client: &Client, from: &str, to: &str) -> Result<(), LxdError> {
+    let Err(e) = when_idle(|| client.rename_instance(from, to)).await else {
+        return Ok(());
+    };
+    let (source, target) = futures_util::future::join(exists(client, from), exists(client, to)).await;
+    if !source? && target? {
+        debug!(from, to, error = %e, "LXD reported the rename as failed, but it is done");
+        return Ok(());
+    }
+    Err(e)
 }
 
 /// Whether the instance `name` exists.

@@ -202,7 +202,7 @@ async fn exec_needs_a_running_workshop_that_exists() {
         "{err}"
     );
 
-    h.fake.stop(&h.target, false).await.unwrap();
+    h.fake.stop(&h.target, crate::backend::StopMode::Clean).await.unwrap();
     let err = h.exec(request(&["pwd"])).await.unwrap_err();
     assert_eq!(err.to_string(), r#"cannot exec command in "ws-exec": not running"#);
     let mut run = request(&["oneline"]);

@@ -474,8 +474,9 @@ pub async fn start_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
 /// [`STOP_LOG_INTERVAL`].
 pub async fn stop_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
-    let force = ctx.read(&keys::FORCE).unwrap_or(false);
-    let stop = env.call(StopInstance { target: t.backend(), force });
+    // A forced stop is a removal's or a rebuild's: the instance goes (see StopMode::Discard).
+    let mode = if ctx.read(&keys::FORCE).unwrap_or(false) { StopMode::Discard } else { StopMode::Clean };
+    let stop = env.call(StopInstance { target: t.backend(), mode });
     futures_util::pin_mut!(stop);
     let mut ticks =
         tokio::time::interval_at(tokio::time::Instant::now() + STOP_LOG_INTERVAL, STOP_LOG_INTERVAL);
@@ -495,7 +496,7 @@ const STOP_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30
 /// Undo of a start: stop forcibly.
 pub async fn undo_start(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
-    env.call(StopInstance { target: t.backend(), force: true }).await
+    env.call(StopInstance { target: t.backend(), mode: StopMode::Kill }).await
 }
 
 pub async fn configure_timezone(ctx: TaskCtx, env: Env) -> HandlerResult {
