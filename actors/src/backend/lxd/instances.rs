@@ -28,6 +28,8 @@ const STOP_POLL: Duration = Duration::from_millis(200);
 /// after a failed start), and how often to ask.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 const BUSY_RETRY: Duration = Duration::from_millis(500);
+/// LXD's status code of a running instance.
+const RUNNING: u16 = 103;
 /// How long reading the machine id from a stash may take.
 const MACHINE_ID_WAIT: Duration = Duration::from_secs(10);
 
@@ -262,7 +264,7 @@ impl LxdBackend {
         // restarts the bridge's dnsmasq.
         self.booting(boot_key(target)).await;
         let started = Instant::now();
-        let result =
+        let mut result =
             match actix_rt::time::timeout(START_TIMEOUT, when_idle(|| client.start_instance(&name))).await {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(LxdError::StartFailed { message, log_tail, .. })) => {
@@ -271,6 +273,15 @@ impl LxdBackend {
                 Ok(Err(e)) => Err(instance_error(target, "start workshop", e)),
                 Err(_) => Err(failed(format!("LXD did not start it within {} s", START_TIMEOUT.as_secs()))),
             };
+        // LXD can report a start as failed after making it (the bridge's dnsmasq restarting,
+        // then "already running" when asked again): an instance that runs is started.
+        if let Err(e) = &result
+            && let Ok(state) = client.instance_state(&name).await
+            && state.status_code == RUNNING
+        {
+            debug!(instance = %name, error = %e, "LXD reported the start as failed, but the instance runs");
+            result = Ok(());
+        }
         if result.is_err() {
             self.booted(&boot_key(target));
         }
