@@ -135,7 +135,7 @@ impl Daemon {
             Sdks { engine: engine.clone(), trees: trees.clone(), store: store.clone(), try_dir },
         )
         .start();
-        let space = SpaceManager::new(engine.clone(), backend.clone(), trees, cache_dir).start();
+        let space = SpaceManager::new(engine.clone(), backend.clone(), trees.clone(), cache_dir).start();
         let subscribers = vec![workshops.clone().recipient(), sdks.clone().recipient()];
         let monitor = HealthMonitor::new(check, health.clone(), config.check_interval, subscribers).start();
 
@@ -143,7 +143,7 @@ impl Daemon {
         let commands = CommandManager::new(engine.clone(), backend.clone(), workshops.clone()).start();
         task::register(&engine, &runner, command::KINDS, commands.clone().recipient());
         task::register(&engine, &runner, sdk::KINDS, sdks.clone().recipient());
-        let hooks = HookManager::new(backend.clone()).start();
+        let hooks = HookManager::new(backend.clone()).with_trees(trees.clone()).start();
         task::register(&engine, &runner, hook::KINDS, hooks.clone().recipient());
         task::register(&engine, &runner, interface::KINDS, interfaces.clone().recipient());
         engine.do_send(TaskRunner::attach(&runner));

@@ -71,7 +71,7 @@ enum Run {
 /// One run of the hook: a context (cookie) while it runs, its output kept for verbose
 /// clients and copied to the task log, a non-zero exit an error.
 async fn run_once(ctx: &TaskCtx, env: &Env, t: &TaskTarget, setup: &HookSetup) -> Result<Run, String> {
-    if absent_on_host(env, t, setup).await {
+    if absent_on_host(ctx, env, t, setup).await {
         tracing::debug!(task = %ctx.task, sdk = %setup.sdk, hook = setup.hook.as_str(), "no such hook in the tree");
         return Ok(Run::Skipped);
     }
@@ -126,7 +126,15 @@ async fn run_once(ctx: &TaskCtx, env: &Env, t: &TaskTarget, setup: &HookSetup) -
 /// the source of the SDK's device, made by the daemon; anything there (or a tree that cannot
 /// be found) is left to the wrapper in the workshop, which also skips a path through a
 /// symlink, so the two never disagree on a hook that runs.
-async fn absent_on_host(env: &Env, t: &TaskTarget, setup: &HookSetup) -> bool {
+async fn absent_on_host(ctx: &TaskCtx, env: &Env, t: &TaskTarget, setup: &HookSetup) -> bool {
+    // The tree this change retrieved for the SDK is the one its install mounted: found
+    // without asking LXD for the instance (a dozen hooks of a refresh, most of them absent).
+    let key = crate::managers::sdk::spec::retrieved_key(&t.name, &setup.sdk);
+    if let (Some(trees), Some(retrieved)) =
+        (&env.manager.trees, ctx.change_get::<crate::managers::sdk::spec::Retrieved>(&key))
+    {
+        return super::absent_from(&trees.path(&retrieved.tree), setup.hook);
+    }
     let Ok(Some(instance)) = env.call(GetInstance { target: t.backend() }).await else { return false };
     let device = instance.devices.get(&crate::managers::sdk::spec::device_name(&setup.sdk));
     let Some(source) = device.and_then(|d| d.get("source")) else { return false };

@@ -100,6 +100,8 @@ pub struct Hooks {
     /// How long a hook's full output outlives its change, so that a verbose client's last
     /// look at the change (it is woken when the change is ready) still finds it.
     linger: Duration,
+    /// Where the SDK trees a change retrieved are (see `handlers::absent_on_host`).
+    trees: Option<crate::sdk::TreeStore>,
 }
 
 /// The default of [`Hooks::linger`].
@@ -112,6 +114,7 @@ impl Default for Hooks {
             outputs: Rc::default(),
             retry_after: health::RETRY_AFTER,
             linger: OUTPUT_LINGER,
+            trees: None,
         }
     }
 }
@@ -131,7 +134,14 @@ impl HookManager {
 
     /// Changes the pause between runs of `check-health` and how long outputs linger (tests).
     pub fn with_timing(mut self, retry_after: Duration, linger: Duration) -> Self {
-        self.env.manager = Rc::new(Hooks { retry_after, linger, ..Hooks::default() });
+        let hooks = Rc::get_mut(&mut self.env.manager).expect("not shared before the actor starts");
+        (hooks.retry_after, hooks.linger) = (retry_after, linger);
+        self
+    }
+
+    /// The SDK tree store, where the trees a change retrieved are found without asking LXD.
+    pub fn with_trees(mut self, trees: crate::sdk::TreeStore) -> Self {
+        Rc::get_mut(&mut self.env.manager).expect("not shared before the actor starts").trees = Some(trees);
         self
     }
 }

@@ -23,6 +23,7 @@ const UID: u32 = 4242;
 
 struct Harness {
     _tmp: tempfile::TempDir,
+    trees: crate::sdk::TreeStore,
     engine: Addr<StateEngine>,
     hooks: Addr<HookManager>,
     fake: Rc<FakeBackend>,
@@ -49,7 +50,8 @@ async fn harness(retry: Duration) -> Harness {
     let runner = TaskRunner::new(engine.clone()).start();
     let fake = Rc::new(FakeBackend::default());
     let backend = BackendActor::new(fake.clone()).start();
-    let hooks = HookManager::new(backend).with_timing(retry, LINGER).start();
+    let trees = crate::sdk::TreeStore::open(tmp.path().join("trees")).unwrap();
+    let hooks = HookManager::new(backend).with_timing(retry, LINGER).with_trees(trees.clone()).start();
     task::register(&engine, &runner, KINDS, hooks.clone().recipient());
     engine.do_send(TaskRunner::attach(&runner));
     let user = UserRef { name: "alice".into(), uid: UID, gid: UID };
@@ -61,7 +63,7 @@ async fn harness(retry: Duration) -> Harness {
     };
     Backend::create(fake.as_ref(), &target.backend(), &CreateSpec::default()).await.unwrap();
     Backend::start(fake.as_ref(), &target.backend()).await.unwrap();
-    Harness { _tmp: tmp, engine, hooks, fake, target }
+    Harness { _tmp: tmp, trees, engine, hooks, fake, target }
 }
 
 /// Options of a planned change.
@@ -270,6 +272,35 @@ async fn hooks_run_in_order_as_their_user_with_a_cookie_each() {
         let refused = h.workshopctl(Some(dev()), cookie, &["set-health", "okay"]).await;
         assert_eq!(refused, Err(WorkshopctlError::InvalidCookie));
     }
+}
+
+#[actix_rt::test]
+async fn a_hook_missing_from_the_tree_the_change_retrieved_is_skipped_without_an_exec() {
+    let h = harness(Duration::from_millis(10)).await;
+    let id = crate::sdk::TreeId::of_digest(&[7u8; 48]);
+    let hooks = h.trees.path(&id).join("sdk/hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    std::fs::write(hooks.join("setup-project"), "true\n").unwrap();
+    let retrieved = crate::managers::sdk::spec::Retrieved { tree: id, revision: "x1".into() };
+    let key = crate::managers::sdk::spec::retrieved_key("dev", "one");
+    let target = h.target.clone();
+    let change = h
+        .engine
+        .send(Transact(Box::new(move |st: &mut State| {
+            let now = chrono::Utc::now();
+            let change =
+                task::new_change(st, "launch", "Launch \"dev\" workshop", &target.user, "0123abcd", now);
+            st.change_mut(&change).unwrap().set(&key, &retrieved);
+            let first = plan::add_hook(st, &change, &target, "one", Hook::SetupProject, None, now);
+            plan::add_hook(st, &change, &target, "one", Hook::CheckHealth, Some(&first), now);
+            change
+        })))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(h.settled(&change).await, Status::Done, "{:?}", h.change_err(&change).await);
+    let runs: Vec<String> = h.hook_runs().into_iter().map(|(hook, _)| hook).collect();
+    assert_eq!(runs, ["setup-project"], "check-health is not in the tree: no exec");
 }
 
 #[actix_rt::test]
