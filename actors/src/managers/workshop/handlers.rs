@@ -5,8 +5,6 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use futures_util::future::Either;
-
 use super::guest;
 use super::layers::{self, LayerPlan, Layers};
 use crate::backend::*;
@@ -447,25 +445,14 @@ pub async fn start_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
     env.call(StartInstance { target: t.backend() }).await?;
     // The workshop holds its own mount now.
     drop(staged);
-    // The guest set-up, then the wait for the user's session, beside the wait for the init
-    // system. That wait always ends (its failure stops the instance, and no later start may
-    // meet its end); the guest's side is left only when the init system failed.
-    let provision = async {
-        run_script(&env, &t, "set up the workshop user", guest::setup_script()).await?;
-        run_script(&env, &t, "start the session of the workshop user", guest::session_script().into()).await
-    };
-    let ready = env.call(WaitReady { target: t.backend() });
-    futures_util::pin_mut!(provision, ready);
-    match futures_util::future::select(ready, provision).await {
-        Either::Left((ready, provision)) => {
-            ready?;
-            provision.await?;
-        }
-        Either::Right((provisioned, ready)) => {
-            ready.await?;
-            provisioned?;
-        }
-    }
+    let (ready, provisioned) = futures_util::future::join(
+        env.call(WaitReady { target: t.backend() }),
+        run_script(&env, &t, "set up the workshop user", guest::setup_script()),
+    )
+    .await;
+    ready?;
+    provisioned?;
+    run_script(&env, &t, "start the session of the workshop user", guest::session_script().into()).await?;
     tracing::debug!(workshop = %t.name, elapsed_ms = started.elapsed().as_millis() as u64, "workshop up");
     Ok(())
 }
