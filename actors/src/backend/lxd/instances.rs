@@ -28,8 +28,6 @@ const STOP_POLL: Duration = Duration::from_millis(200);
 /// after a failed start), and how often to ask.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 const BUSY_RETRY: Duration = Duration::from_millis(500);
-/// LXD's status code of a running instance.
-const RUNNING: u16 = 103;
 /// How long reading the machine id from a stash may take.
 const MACHINE_ID_WAIT: Duration = Duration::from_secs(10);
 
@@ -276,8 +274,8 @@ impl LxdBackend {
         // LXD can report a start as failed after making it (the bridge's dnsmasq restarting,
         // then "already running" when asked again): an instance that runs is started.
         if let Err(e) = &result
-            && let Ok(state) = client.instance_state(&name).await
-            && state.status_code == RUNNING
+            && let Ok((instance, _)) = client.get_instance(&name).await
+            && instance.is_running()
         {
             debug!(instance = %name, error = %e, "LXD reported the start as failed, but the instance runs");
             result = Ok(());

@@ -189,12 +189,10 @@ pub async fn snapshot_sdk(ctx: TaskCtx, env: Env) -> HandlerResult {
         return Ok(());
     };
     // Named first, so that no collection takes it between the two: the instance is made
-    // with the name (an instance made by an earlier version gets it now).
-    let key = layers::layer_config_key(order);
-    let instance = env.call(GetInstance { target: t.backend() }).await?;
-    if instance.is_none_or(|i| i.config.get(&key) != Some(&name)) {
-        env.call(SetConfig { target: t.backend(), changes: vec![(key, Some(name.clone()))] }).await?;
-    }
+    // with the name (an instance made by an earlier version gets it now; setting a key to
+    // the value it has changes nothing).
+    let changes = vec![(layers::layer_config_key(order), Some(name.clone()))];
+    env.call(SetConfig { target: t.backend(), changes }).await?;
     if order < plan.restored.len() {
         return Ok(());
     }

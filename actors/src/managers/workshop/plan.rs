@@ -94,13 +94,21 @@ impl<'a> Chain<'a> {
         }
     }
 
-    /// The time zone, set beside the chain once the SDKs' `setup-base` hooks ran (`after`,
-    /// else the chain's last task): it takes an exec, in parallel with the layer snapshot
-    /// and the project's and interfaces' devices, and the `setup-project` hooks wait for it.
-    fn timezone(&mut self, after: Option<&TaskId>) -> TaskId {
+    /// Each SDK's layer in install order (install, `setup-base`, snapshot), then the time
+    /// zone beside the chain once the last `setup-base` ran: it takes an exec, in parallel
+    /// with the last snapshot and the project's and interfaces' devices. Returns the time
+    /// zone's task, for the `setup-project` hooks to [`Chain::join`].
+    fn layers(&mut self, sdks: &[SdkSpec], base: &str) -> TaskId {
+        let mut set_up = self.last.clone();
+        for (order, sdk) in sdks.iter().enumerate() {
+            let (st, change, target, now) = (&mut *self.st, &self.change, self.target, self.now);
+            let id = sdk_plan::add_install(st, change, target, sdk, order, base, self.last.as_ref(), now);
+            self.last = Some(id);
+            set_up = Some(self.hook(&sdk.name, Hook::SetupBase));
+            self.snapshot(sdk, order);
+        }
         let summary = format!("Configure time zone of {:?}", self.target.name);
-        let after = after.cloned().or_else(|| self.last.clone());
-        self.beside("configure-timezone", summary, after.as_ref())
+        self.beside("configure-timezone", summary, set_up.as_ref())
     }
 
     /// The `snapshot-sdk` of the layer of `sdk`, the `order`-th SDK (after its `setup-base`).
@@ -157,24 +165,7 @@ pub fn launch(
         chain.then("create-workshop-storage", format!("Create storage of {ws:?}"));
         let create = chain.then("create-workshop", format!("Create new {ws:?} workshop"));
         chain.then("start-workshop", format!("Start {ws:?} workshop"));
-        let mut set_up = None;
-        for (order, sdk) in item.sdks.iter().enumerate() {
-            let after = chain.last.clone();
-            let id = sdk_plan::add_install(
-                chain.st,
-                &change,
-                &item.target,
-                sdk,
-                order,
-                &item.base,
-                after.as_ref(),
-                now,
-            );
-            chain.last = Some(id);
-            set_up = Some(chain.hook(&sdk.name, Hook::SetupBase));
-            chain.snapshot(sdk, order);
-        }
-        let timezone = chain.timezone(set_up.as_ref());
+        let timezone = chain.layers(&item.sdks, &item.base);
         chain.then("mount-project", format!("Mount project into {ws:?}"));
         let connected =
             interface_plan::add_auto_connect(chain.st, &change, &item.target, chain.last.as_ref(), now);
@@ -327,24 +318,7 @@ pub fn refresh(
         );
         chain.st.wait_for(&stash, &rebuild);
         chain.then("start-workshop", format!("Start {ws:?} workshop"));
-        let mut set_up = None;
-        for (order, sdk) in item.sdks.iter().enumerate() {
-            let after = chain.last.clone();
-            let id = sdk_plan::add_install(
-                chain.st,
-                &change,
-                &item.target,
-                sdk,
-                order,
-                &item.base,
-                after.as_ref(),
-                now,
-            );
-            chain.last = Some(id);
-            set_up = Some(chain.hook(&sdk.name, Hook::SetupBase));
-            chain.snapshot(sdk, order);
-        }
-        let timezone = chain.timezone(set_up.as_ref());
+        let timezone = chain.layers(&item.sdks, &item.base);
         chain.then("mount-project", format!("Mount project into {ws:?}"));
         add_reconnects(&mut chain);
         chain.then("mount-state-storage", format!("Mount state storage into {ws:?}"));
