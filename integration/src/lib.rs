@@ -467,6 +467,19 @@ impl Project {
         std::fs::read_to_string(self.path.join(".workshop.lock")).ok().map(|s| s.trim().to_string())
     }
 
+    /// Waits (at most 30 s) until no stash of this project's workshops is left: a refresh
+    /// removes its stash in a cleanup, once the command has returned. Whether none is left.
+    pub fn stashes_gone(&self) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while self.instances().iter().any(|i| i.starts_with("stash-")) {
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        true
+    }
+
     /// LXD instances of this project.
     pub fn instances(&self) -> Vec<String> {
         let Some(id) = self.id() else { return Vec::new() };

@@ -66,13 +66,15 @@ backend_messages! {
     /// Deletes a workshop's instance.
     DeleteInstance { target: Target } -> () => |b, m| b.delete(&m.target);
     /// Sets a stopped workshop's instance aside and puts its rebuilt one in place.
-    StashInstance { target: Target } -> () => |b, m| b.stash(&m.target);
+    StashInstance { target: Target } -> String => |b, m| b.stash(&m.target);
     /// Deletes a rebuilt instance that was not put in place.
     DiscardRebuild { target: Target } -> () => |b, m| b.discard_rebuild(&m.target);
     /// Puts a stashed instance back in place.
     UnstashInstance { target: Target } -> () => |b, m| b.unstash(&m.target);
     /// Deletes a workshop's stash.
     DeleteStash { target: Target } -> () => |b, m| b.delete_stash(&m.target);
+    /// Deletes a workshop's stash if it is the one of that id.
+    DiscardStash { target: Target, id: String } -> () => |b, m| b.discard_stash(&m.target, &m.id);
     /// Gives a rebuilt workshop its stash's machine id.
     KeepMachineId { target: Target } -> () => |b, m| b.keep_machine_id(&m.target);
     /// Copies a workshop under another name.

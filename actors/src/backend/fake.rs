@@ -14,6 +14,13 @@ use tokio::sync::{mpsc, oneshot};
 use super::*;
 use crate::health::LxdStatus;
 
+/// Where a stash keeps its identity (LXD's key).
+const STASH_ID_KEY: &str = "volatile.uuid";
+
+fn stash_id(stash: &Instance) -> String {
+    stash.config.get(STASH_ID_KEY).cloned().unwrap_or_default()
+}
+
 #[derive(Default)]
 struct Inner {
     instances: BTreeMap<Target, Instance>,
@@ -288,13 +295,14 @@ impl Backend for FakeBackend {
         Ok(())
     }
 
-    async fn stash(&self, target: &Target) -> Result<(), BackendError> {
+    async fn stash(&self, target: &Target) -> Result<String, BackendError> {
         self.call("stash", &target.instance_name())?;
         let mut inner = self.inner.borrow_mut();
+        let inner = &mut *inner;
         let live = inner.instances.contains_key(target);
         let stashed = inner.stashes.contains_key(target);
         match (live, stashed, inner.nexts.contains_key(target)) {
-            (true, true, false) => return Ok(()),
+            (true, true, false) => return Ok(stash_id(&inner.stashes[target])),
             (false, false, _) => return Err(BackendError::NotLaunched(target.name.clone())),
             (_, _, false) => {
                 return Err(BackendError::Lxd(format!("{} has no rebuilt instance", target.instance_name())));
@@ -306,7 +314,11 @@ impl Backend for FakeBackend {
                 )));
             }
             (true, false, true) => {
-                let old = inner.instances.remove(target).expect("live");
+                let mut old = inner.instances.remove(target).expect("live");
+                // LXD's identity of an instance, which a rename keeps.
+                old.config
+                    .entry(STASH_ID_KEY.to_string())
+                    .or_insert_with(|| format!("fake-{}", inner.calls.len()));
                 inner.stashes.insert(target.clone(), old);
             }
             (false, true, true) => {}
@@ -316,7 +328,7 @@ impl Backend for FakeBackend {
             inner.files.insert((target.clone(), path), file);
         }
         inner.instances.insert(target.clone(), next);
-        Ok(())
+        Ok(stash_id(&inner.stashes[target]))
     }
 
     async fn unstash(&self, target: &Target) -> Result<(), BackendError> {
@@ -339,6 +351,15 @@ impl Backend for FakeBackend {
         let mut inner = self.inner.borrow_mut();
         inner.nexts.remove(target);
         inner.stashes.remove(target);
+        Ok(())
+    }
+
+    async fn discard_stash(&self, target: &Target, id: &str) -> Result<(), BackendError> {
+        self.call("discard-stash", &target.instance_name())?;
+        let mut inner = self.inner.borrow_mut();
+        if inner.stashes.get(target).is_some_and(|stash| stash_id(stash) == id) {
+            inner.stashes.remove(target);
+        }
         Ok(())
     }
 

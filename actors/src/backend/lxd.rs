@@ -199,7 +199,7 @@ impl Backend for LxdBackend {
         self.delete(target).await
     }
 
-    async fn stash(&self, target: &Target) -> Result<(), BackendError> {
+    async fn stash(&self, target: &Target) -> Result<String, BackendError> {
         self.stash(target).await
     }
 
@@ -213,6 +213,10 @@ impl Backend for LxdBackend {
 
     async fn delete_stash(&self, target: &Target) -> Result<(), BackendError> {
         self.delete_stash(target).await
+    }
+
+    async fn discard_stash(&self, target: &Target, id: &str) -> Result<(), BackendError> {
+        self.discard_stash(target, id).await
     }
 
     async fn keep_machine_id(&self, target: &Target) -> Result<(), BackendError> {

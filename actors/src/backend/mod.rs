@@ -80,8 +80,10 @@ pub trait Backend {
     /// Sets the stopped instance aside as the workshop's stash ([`Target::stash_name`]) and
     /// puts the rebuilt one ([`Target::next_name`], see [`CreateSpec::rebuild`]) under its
     /// name; neither the stash nor the rebuilt one is a workshop of any listing. Done already
-    /// (a stash, and the rebuilt instance in place) is fine, and so is half done.
-    async fn stash(&self, target: &Target) -> Result<(), BackendError>;
+    /// (a stash, and the rebuilt instance in place) is fine, and so is half done. The stash of
+    /// an earlier refresh, still there, is waited for (a bounded wait). Returns the stash's
+    /// identity, for [`Backend::discard_stash`].
+    async fn stash(&self, target: &Target) -> Result<String, BackendError>;
     /// Puts the stash back under the workshop's name, deleting whatever instance has it now;
     /// no stash (put back already) is fine.
     async fn unstash(&self, target: &Target) -> Result<(), BackendError>;
@@ -89,6 +91,9 @@ pub trait Backend {
     async fn discard_rebuild(&self, target: &Target) -> Result<(), BackendError>;
     /// Deletes the stash, and a rebuilt instance not put in place; none is fine.
     async fn delete_stash(&self, target: &Target) -> Result<(), BackendError>;
+    /// Deletes the stash when it is the one [`Backend::stash`] returned `id` for; none, or
+    /// another refresh's, is fine (and left alone). The rebuilt instance is left alone.
+    async fn discard_stash(&self, target: &Target, id: &str) -> Result<(), BackendError>;
     /// Gives the rebuilt (stopped, never started) instance, now in the workshop's place, the
     /// machine id of its stash, so that a refresh or restore keeps the workshop's identity
     /// (journal, D-Bus, licences tied to it), as the reference does. The LXD backend gives

@@ -176,6 +176,9 @@ pub mod keys {
     pub const REPLACED: Key<bool> = Key::new("replaced");
     /// Task data of `rebuild-workshop` in a restore: the image the workshop was built from.
     pub const BASE_IMAGE: Key<crate::backend::BaseImage> = Key::new("base-image");
+    /// Task data of `stash-workshop`: the identity of the stash it made (its cleanup deletes
+    /// that one only).
+    pub const STASH_ID: Key<String> = Key::new("stash-id");
     /// Task data of `mount-state-storage`: it added the device (its undo removes only that).
     pub const STATE_STORAGE_ADDED: Key<bool> = Key::new("state-storage-added");
     /// Task: the exec task an install-action prepares.

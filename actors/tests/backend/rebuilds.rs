@@ -43,8 +43,9 @@ async fn a_rebuild_is_made_beside_the_workshop_and_swapped_in_or_put_back() {
     let killed = backend.get(&ws).await.unwrap().expect("still there");
     assert!(!killed.running && killed.autostart, "killed, its mark to run left for the stash");
 
-    backend.stash(&ws).await.expect("stash");
-    backend.stash(&ws).await.expect("stash again: done already");
+    let stash_id = backend.stash(&ws).await.expect("stash");
+    assert!(!stash_id.is_empty());
+    assert_eq!(backend.stash(&ws).await.expect("stash again: done already"), stash_id);
     assert_eq!(generation(&ws, &ws.instance_name()).as_deref(), Some("new"));
     assert_eq!(generation(&ws, &ws.stash_name()).as_deref(), Some("old"));
     assert_eq!(generation(&ws, &ws.next_name()), None);
@@ -72,8 +73,25 @@ async fn a_rebuild_is_made_beside_the_workshop_and_swapped_in_or_put_back() {
     backend.create(&ws, &next).await.expect("rebuild again");
     common::lxc(&["mv", "--project", &format!("workshop.{user}"), &ws.instance_name(), &ws.stash_name()])
         .expect("rename as a stash would");
-    backend.stash(&ws).await.expect("finish the stash");
+    let stash_id = backend.stash(&ws).await.expect("finish the stash");
     assert_eq!(generation(&ws, &ws.instance_name()).as_deref(), Some("new"));
+    // Only the stash of that id goes.
+    backend.discard_stash(&ws, "another-refresh").await.expect("leave another refresh's stash");
+    assert_eq!(generation(&ws, &ws.stash_name()).as_deref(), Some("old"));
+
+    // The next refresh's stash waits for the last one's to go.
+    let mut newer = next.clone();
+    newer.config.insert("user.test.generation".into(), "newer".into());
+    backend.create(&ws, &newer).await.expect("rebuild while the last stash is there");
+    let later = async {
+        actix_rt::time::sleep(std::time::Duration::from_millis(400)).await;
+        backend.discard_stash(&ws, &stash_id).await
+    };
+    let (stashed, discarded) = futures_util::future::join(backend.stash(&ws), later).await;
+    discarded.expect("discard the last stash");
+    assert_ne!(stashed.expect("stash once the last one went"), stash_id);
+    assert_eq!(generation(&ws, &ws.instance_name()).as_deref(), Some("newer"));
+    assert_eq!(generation(&ws, &ws.stash_name()).as_deref(), Some("new"));
     backend.delete_stash(&ws).await.expect("delete the stash");
     assert_eq!(generation(&ws, &ws.stash_name()), None);
 
@@ -84,6 +102,6 @@ async fn a_rebuild_is_made_beside_the_workshop_and_swapped_in_or_put_back() {
     assert_eq!(generation(&ws, &ws.next_name()), None);
     let refused = backend.stash(&ws).await.expect_err("no rebuilt instance").to_string();
     assert!(refused.contains("has no rebuilt instance"), "{refused}");
-    assert_eq!(generation(&ws, &ws.instance_name()).as_deref(), Some("new"));
+    assert_eq!(generation(&ws, &ws.instance_name()).as_deref(), Some("newer"));
     backend.delete(&ws).await.expect("delete");
 }

@@ -168,7 +168,7 @@ fn f04_a_local_sdk_update_is_applied() {
     );
     assert_eq!(config(&["get"]), id);
     // The stash is gone; the other workshop was not touched.
-    assert_eq!(p.instances().iter().filter(|i| i.starts_with("stash-")).count(), 0, "{:?}", p.instances());
+    assert!(p.stashes_gone(), "{:?}", p.instances());
     assert!(w(&d, &p, &["list"]).has_line(r"^ws-refresh\s+Ready\s+-$"));
 }
 
@@ -197,7 +197,7 @@ fn f06_a_failed_refresh_is_rolled_back() {
     assert!(w(&d, &p, &["list"]).has_line(&format!(r"^{ws}\s+Ready\s+-$")));
     w(&d, &p, &["exec", "--", "test", "-f", "/home/workshop/kept"]).ok();
     assert!(p.path.join("workshop.yaml").is_file());
-    assert_eq!(p.instances().iter().filter(|i| i.starts_with("stash-")).count(), 0, "{:?}", p.instances());
+    assert!(p.stashes_gone(), "{:?}", p.instances());
 }
 
 /// F-07: a paused refresh, then aborted: the workshop is back, Ready, with its files.
@@ -224,7 +224,7 @@ fn f07_a_paused_refresh_is_aborted() {
     let last = tasks.ok().trim_end().lines().last().unwrap_or_default().to_string();
     assert!(last.ends_with(&format!("Aborting \"refresh\" for workshop {ws:?}...")), "{}", tasks.output());
     w(&d, &p, &["exec", "--", "test", "-f", "/home/workshop/kept"]).ok();
-    assert_eq!(p.instances().iter().filter(|i| i.starts_with("stash-")).count(), 0, "{:?}", p.instances());
+    assert!(p.stashes_gone(), "{:?}", p.instances());
 }
 
 /// F-09: a paused refresh, fixed inside the rebuilt workshop, then continued.
@@ -244,7 +244,7 @@ fn f09_a_paused_refresh_is_fixed_and_continued() {
     let resumed = w(&d, &p, &["refresh", "--continue"]);
     assert!(resumed.ok().lines().any(|l| l == format!("{ws:?} refreshed")), "{}", resumed.output());
     assert!(w(&d, &p, &["list"]).has_line(&format!(r"^{ws}\s+Ready\s+-$")));
-    assert_eq!(p.instances().iter().filter(|i| i.starts_with("stash-")).count(), 0, "{:?}", p.instances());
+    assert!(p.stashes_gone(), "{:?}", p.instances());
 }
 
 fn regex_line(line: &str, re: &str) -> bool {
@@ -303,7 +303,7 @@ fn f10_restore_discards_changes_made_inside() {
     assert!(!w(&d, &p, &["exec", "--", "cat", hook]).ok().contains("v2"));
     assert_eq!(listed_hash(&d, &p, ws), hash);
     assert_eq!(machine_id(&d, &p, ws), id, "a restore keeps the machine id");
-    assert_eq!(p.instances().iter().filter(|i| i.starts_with("stash-")).count(), 0, "{:?}", p.instances());
+    assert!(p.stashes_gone(), "{:?}", p.instances());
 }
 
 /// F-02: `refresh --no-wait` answers at once; `info` shows the health an SDK reports while the
@@ -382,7 +382,8 @@ fn sigkill_during_refresh_then_restart() {
         std::thread::sleep(Duration::from_millis(500));
     }
     assert!(w(&d, &p, &["list"]).has_line(r"^ws-k\s+Ready\s+-$"));
-    assert_eq!(p.instances().len(), 1, "no stash left: {:?}", p.instances());
+    assert!(p.stashes_gone(), "no stash left: {:?}", p.instances());
+    assert_eq!(p.instances().len(), 1, "{:?}", p.instances());
     let hook = w(&d, &p, &["exec", "--", "cat", "/var/lib/workshop/sdk/slow/sdk/hooks/setup-base"]);
     assert!(hook.ok().contains("sleep 4"), "the new SDK is installed: {}", hook.output());
 }

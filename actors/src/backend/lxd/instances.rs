@@ -28,6 +28,9 @@ const STOP_POLL: Duration = Duration::from_millis(200);
 /// after a failed start), and how often to ask.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 const BUSY_RETRY: Duration = Duration::from_millis(500);
+/// How long a stash waits for the stash of the refresh before it to go, and how often it looks.
+const STASH_GONE_TIMEOUT: Duration = Duration::from_secs(30);
+const STASH_GONE_POLL: Duration = Duration::from_millis(100);
 /// How long reading the machine id from a stash may take.
 const MACHINE_ID_WAIT: Duration = Duration::from_secs(10);
 
@@ -141,41 +144,60 @@ impl LxdBackend {
     }
 
     /// Renames the stopped instance to its stash name, then the rebuilt one to the
-    /// workshop's: each step is skipped when a crash left it done.
-    pub(super) async fn stash(&self, target: &Target) -> Result<(), BackendError> {
+    /// workshop's: each step is skipped when a crash left it done. The stash of a refresh
+    /// that went through may still be there (it goes after its change is ready): its
+    /// removal is waited for. Returns the stash's LXD `volatile.uuid`, which a rename keeps.
+    pub(super) async fn stash(&self, target: &Target) -> Result<String, BackendError> {
         let client = self.instances_client(&target.user);
         let (name, stash, next) = (target.instance_name(), target.stash_name(), target.next_name());
         let what = format!("stash workshop {:?}", target.name);
         let err = |e| lxd_error(&what, e);
-        let (live, stashed, rebuilt) = futures_util::future::join3(
-            client.get_instance(&name),
-            exists(&client, &stash),
-            exists(&client, &next),
-        )
-        .await;
-        let live = match live {
-            Ok((instance, _)) => {
-                check_owner(target, &instance)?;
-                true
-            }
-            Err(e) if e.is_not_found() => false,
-            Err(e) => return Err(err(e)),
-        };
-        let (stashed, rebuilt) = (stashed.map_err(err)?, rebuilt.map_err(err)?);
-        match (live, stashed, rebuilt) {
-            (true, false, true) => {
-                rename(&client, &name, &stash).await.map_err(err)?;
-                swap_in(&client, &name, &stash, &next).await.map_err(err)
-            }
-            (false, true, true) => swap_in(&client, &name, &stash, &next).await.map_err(err),
-            (true, true, false) => Ok(()),
-            (false, false, _) => Err(BackendError::NotLaunched(target.name.clone())),
-            (_, _, false) => {
-                Err(BackendError::Lxd(format!("cannot {what}: it has no rebuilt instance {next:?}")))
-            }
-            (true, true, true) => {
-                Err(BackendError::Lxd(format!("cannot {what}: instances {name:?} and {stash:?} both exist")))
-            }
+        let deadline = Instant::now() + STASH_GONE_TIMEOUT;
+        loop {
+            let (live, stashed, rebuilt) = futures_util::future::join3(
+                client.get_instance(&name),
+                client.get_instance(&stash),
+                exists(&client, &next),
+            )
+            .await;
+            let live = match live {
+                Ok((instance, _)) => {
+                    check_owner(target, &instance)?;
+                    Some(instance)
+                }
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(err(e)),
+            };
+            let stashed = match stashed {
+                Ok((instance, _)) => Some(instance),
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(err(e)),
+            };
+            let rebuilt = rebuilt.map_err(err)?;
+            return match (live, stashed, rebuilt) {
+                (Some(live), None, true) => {
+                    rename(&client, &name, &stash).await.map_err(err)?;
+                    swap_in(&client, &name, &stash, &next).await.map_err(err)?;
+                    Ok(stash_id(&live))
+                }
+                (None, Some(stashed), true) => {
+                    swap_in(&client, &name, &stash, &next).await.map_err(err)?;
+                    Ok(stash_id(&stashed))
+                }
+                (Some(_), Some(stashed), false) => Ok(stash_id(&stashed)),
+                (None, None, _) => Err(BackendError::NotLaunched(target.name.clone())),
+                (_, _, false) => {
+                    Err(BackendError::Lxd(format!("cannot {what}: it has no rebuilt instance {next:?}")))
+                }
+                (Some(_), Some(_), true) if Instant::now() < deadline => {
+                    debug!(instance = %name, "waiting for the stash of the last refresh to go");
+                    actix_rt::time::sleep(STASH_GONE_POLL).await;
+                    continue;
+                }
+                (Some(_), Some(_), true) => Err(BackendError::Lxd(format!(
+                    "cannot {what}: instances {name:?} and {stash:?} both exist"
+                ))),
+            };
         }
     }
 
@@ -207,6 +229,25 @@ impl LxdBackend {
         let client = self.instances_client(&target.user);
         let what = format!("delete the stash of workshop {:?}", target.name);
         delete_if_present(&client, &target.stash_name()).await.map_err(|e| lxd_error(&what, e))
+    }
+
+    /// Deletes the workshop's stash when it is the one whose `volatile.uuid` is `id`: a stash
+    /// made since by another refresh stays.
+    pub(super) async fn discard_stash(&self, target: &Target, id: &str) -> Result<(), BackendError> {
+        let client = self.instances_client(&target.user);
+        let stash = target.stash_name();
+        let what = format!("delete the stash of workshop {:?}", target.name);
+        match client.get_instance(&stash).await {
+            Ok((instance, _)) if !id.is_empty() && stash_id(&instance) == id => {
+                delete_if_present(&client, &stash).await.map_err(|e| lxd_error(&what, e))
+            }
+            Ok(_) => {
+                debug!(instance = %stash, "the stash is another refresh's; leaving it");
+                Ok(())
+            }
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(lxd_error(&what, e)),
+        }
     }
 
     /// Gives the rebuilt instance the stash's machine id when its config has none (a workshop
@@ -449,6 +490,11 @@ async fn rename(client: &Client, from: &str, to: &str) -> Result<(), LxdError> {
         return Ok(());
     }
     Err(e)
+}
+
+/// The identity of a stash: its LXD `volatile.uuid` (kept by a rename).
+fn stash_id(instance: &lxd::Instance) -> String {
+    instance.config.get("volatile.uuid").cloned().unwrap_or_default()
 }
 
 /// Whether the instance `name` exists.

@@ -211,8 +211,9 @@ pub async fn snapshot_sdk(ctx: TaskCtx, env: Env) -> HandlerResult {
 /// How long a layer snapshot nothing names is kept after its last use.
 pub const SNAPSHOT_COOLDOWN: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// Cleanup of `create-workshop`, `rebuild-workshop` and `remove-workshop`: the user's layer
-/// snapshots that no instance names and nothing used for [`SNAPSHOT_COOLDOWN`] go.
+/// Cleanup of `create-workshop`, `rebuild-workshop`, `remove-workshop` and (after its stash
+/// went) `stash-workshop`: the user's layer snapshots that no instance names and nothing
+/// used for [`SNAPSHOT_COOLDOWN`] go.
 pub async fn collect_snapshots(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
     let collect = CollectSnapshots { user: Some(t.user.name.clone()), cooldown: SNAPSHOT_COOLDOWN };
@@ -349,10 +350,33 @@ pub async fn discard_rebuild(ctx: TaskCtx, env: Env) -> HandlerResult {
 
 /// Sets the stopped instance aside (renamed) and puts the rebuilt one in its place, with the
 /// stopped one's machine id.
-pub async fn stash_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
+pub async fn stash_workshop(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
-    env.call(StashInstance { target: t.backend() }).await?;
+    let id = env.call(StashInstance { target: t.backend() }).await?;
+    ctx.write(&keys::STASH_ID, &id).await;
     env.call(KeepMachineId { target: t.backend() }).await
+}
+
+/// Cleanup of `stash-workshop`: once the change is Done (every workshop of the refresh
+/// through), the stash it made goes, after the command has returned. The stash of a change
+/// that failed was put back by its undo, or is kept for the user when that failed.
+pub async fn discard_stash(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    let Some(id) = ctx.read(&keys::STASH_ID) else { return Ok(()) };
+    let done = ctx
+        .transact(|st, task, change| {
+            use crate::state::Status;
+            st.change_status(change) == Status::Done
+                && st.task(task).is_some_and(|t| t.status() == Status::Done)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    if !done {
+        return Ok(());
+    }
+    env.call(DiscardStash { target: t.backend(), id }).await?;
+    // The layers only the stash named may go now (the reference's cleanup of the stash).
+    collect_snapshots(ctx, env).await
 }
 
 /// Undo of `stash-workshop`: the stashed instance, as it was, in place of any rebuilt one.

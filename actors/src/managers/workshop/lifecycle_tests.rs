@@ -121,6 +121,22 @@ impl Harness {
         self.status(change).await
     }
 
+    /// Waits until the cleanups of the ready `change` have run.
+    async fn cleaned(&self, change: &str) {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let id = change.to_string();
+                let query = Query(Box::new(move |st| st.change_tasks(&id).iter().all(|t| t.is_clean())));
+                if self.daemon.engine.send(query).await.unwrap() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("cleanups run in time");
+    }
+
     async fn status(&self, change: &str) -> Status {
         let id = change.to_string();
         self.daemon.engine.send(Query(Box::new(move |st| st.change_status(&id)))).await.unwrap()
@@ -551,6 +567,7 @@ async fn a_refresh_rebuilds_the_workshop_in_the_reference_order() {
     h.write(".workshop/tools/sdk.yaml", "name: tools\nversion: \"2.0\"\n");
     let (change, status) = h.run(WorkshopAction::Refresh, &["ws"], Mode::Transactional).await;
     assert_eq!(status, Status::Done);
+    h.cleaned(&change).await;
     let summary =
         h.daemon.engine.send(Query(Box::new(move |st| st.change(&change).unwrap().summary.clone())));
     assert_eq!(summary.await.unwrap(), "Refresh \"ws\" workshop");
@@ -646,6 +663,7 @@ async fn a_paused_refresh_blocks_start_and_is_aborted_or_continued() {
             h.rolled_back(&tree, "abort").await;
         } else {
             assert_eq!(h.settled(&change).await, Status::Done);
+            h.cleaned(&change).await;
             assert!(!h.marked("ws") && h.fake.stashed(&h.target("ws")).is_none());
             assert_ne!(h.tools_tree("ws"), tree);
             // What a continued change made may have been fixed by hand: no layer is kept of

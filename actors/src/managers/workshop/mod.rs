@@ -102,10 +102,11 @@ pub static KINDS: &[Kind<WorkshopConfig>] = &[
         cleanup: None,
     },
     Kind {
+        // The stash goes once the change is Done, in the cleanup: after the command returns.
         name: "stash-workshop",
         run: |c, e| Box::pin(handlers::stash_workshop(c, e)),
         undo: handler!(handlers::unstash_workshop),
-        cleanup: None,
+        cleanup: handler!(handlers::discard_stash),
     },
     Kind {
         // Once put in place, the stash's undo deletes the rebuilt instance.

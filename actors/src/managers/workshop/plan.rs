@@ -246,8 +246,9 @@ fn add_reconnects(chain: &mut Chain<'_>) {
 /// as a launch makes it, stash the old one (which puts the new one in place), install and
 /// `setup-base` every SDK, mount the project, `setup-project`,
 /// `restore-state`, `check-health`. All in one lane: a failure anywhere puts every
-/// workshop's stash back. The stashes are removed, in lanes of their own, once every
-/// workshop's last task (`check-health`) is done.
+/// workshop's stash back. The stashes are removed by the cleanup of `stash-workshop`, once
+/// the change is Done: the reference's `remove-workshop-stash` lane, without the command
+/// waiting for it.
 pub fn refresh(
     st: &mut State,
     user: &UserRef,
@@ -263,7 +264,6 @@ pub fn refresh(
     st.change_mut(&change)
         .expect("exists")
         .write(&keys::WAIT_SETUP, &WaitSetup { mode: mode.as_str().into() });
-    let mut lasts = Vec::new();
     for RefreshItem { launch: item, kept, restore } in items {
         let ws = &item.target.name;
         let mut chain = Chain::new(st, &change, &item.target, now);
@@ -332,9 +332,7 @@ pub fn refresh(
         for sdk in &item.sdks {
             chain.hook(&sdk.name, Hook::CheckHealth);
         }
-        let last = chain.last.clone();
         chain.finish();
-        lasts.push((item.target.clone(), last));
         let t = st.task_mut(&rebuild).expect("exists");
         t.write(&keys::BASE, &item.base);
         t.write(&keys::WORKSHOP_FILE, &item.file);
@@ -342,16 +340,6 @@ pub fn refresh(
         if let Some(restore) = restore {
             t.write(&keys::BASE_IMAGE, &restore.image);
         }
-    }
-    let last_tasks: Vec<TaskId> = lasts.iter().filter_map(|(_, last)| last.clone()).collect();
-    for (target, _) in &lasts {
-        let lane = st.new_lane();
-        let summary = format!("Remove stash of {:?}", target.name);
-        let cleanup = add_task(st, &change, "remove-workshop-stash", &summary, target, None, now);
-        for last in &last_tasks {
-            st.wait_for(&cleanup, last);
-        }
-        st.join_lane(&cleanup, lane);
     }
     change
 }
@@ -537,7 +525,7 @@ mod tests {
     }
 
     #[test]
-    fn refresh_follows_the_reference_order_and_removes_stashes_in_lanes_of_their_own() {
+    fn refresh_follows_the_reference_order() {
         use crate::managers::sdk::spec::SdkSource;
         let mut st = State::new();
         let now = Utc::now();
@@ -559,7 +547,7 @@ mod tests {
             refresh(&mut st, &target("x").user, &[item("a"), item("b")], Mode::Transactional, false, now);
         assert_eq!(st.change(&change).unwrap().summary, r#"Refresh "a", "b" workshops"#);
         let kinds = kinds(&st, &change);
-        let a: Vec<&str> = kinds[..kinds.len() / 2 - 1].iter().map(String::as_str).collect();
+        let a: Vec<&str> = kinds[..kinds.len() / 2].iter().map(String::as_str).collect();
         assert_eq!(
             a,
             [
@@ -614,27 +602,9 @@ mod tests {
                 hook("new", "check-health"),
             ]
         );
-        // Each stash goes in a lane of its own, once both workshops are through.
+        // The stashes go in the cleanup of stash-workshop, once the change is Done.
         let tasks = st.change_tasks(&change);
-        let cleanups: Vec<_> = tasks.iter().filter(|t| t.kind == "remove-workshop-stash").collect();
-        assert_eq!(cleanups.len(), 2);
-        let lasts: Vec<TaskId> = ["a", "b"]
-            .iter()
-            .map(|ws| {
-                tasks
-                    .iter()
-                    .rev()
-                    .find(|t| t.kind == "run-hook" && t.read(&keys::WORKSHOP).as_deref() == Some(*ws))
-                    .unwrap()
-                    .id
-                    .clone()
-            })
-            .collect();
-        for c in &cleanups {
-            assert_eq!(c.wait_tasks, lasts);
-            assert_ne!(c.lanes(), [0]);
-        }
-        assert_ne!(cleanups[0].lanes(), cleanups[1].lanes());
+        assert!(tasks.iter().all(|t| t.kind != "remove-workshop-stash"));
         let stop = tasks.iter().find(|t| t.kind == "stop-workshop").unwrap();
         assert_eq!(stop.read(&keys::FORCE), Some(true));
         // The rebuild runs beside the stop; the stash waits for both.
