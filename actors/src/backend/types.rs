@@ -26,15 +26,25 @@ impl Target {
         format!("{}-{}", self.name, self.project_id)
     }
 
-    /// The name of the instance set aside while the workshop is rebuilt: `stash-<instance>`.
+    /// The name of the instance set aside while the workshop is rebuilt: `stash--<instance>`.
+    /// A workshop name has no double hyphen, so no workshop's instance has this name.
     pub fn stash_name(&self) -> String {
-        format!("stash-{}", self.instance_name())
+        format!("stash--{}", self.instance_name())
     }
 
     /// The name of the instance a rebuild makes beside the workshop's, put in its place by
-    /// [`super::Backend::stash`]: `next-<instance>`.
+    /// [`super::Backend::stash`]: `next--<instance>`.
     pub fn next_name(&self) -> String {
-        format!("next-{}", self.instance_name())
+        format!("next--{}", self.instance_name())
+    }
+
+    /// The stash's and the rebuilt instance's names of versions before 2026-12
+    /// (`stash-<instance>`, `next-<instance>`), which are also the instance names of the
+    /// workshops `stash-<workshop>` and `next-<workshop>`: an instance of such a name is
+    /// the workshop's only when it records being it.
+    pub fn older_names(&self) -> [String; 2] {
+        let instance = self.instance_name();
+        [format!("stash-{instance}"), format!("next-{instance}")]
     }
 }
 

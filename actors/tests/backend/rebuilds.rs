@@ -105,3 +105,52 @@ async fn a_rebuild_is_made_beside_the_workshop_and_swapped_in_or_put_back() {
     assert_eq!(generation(&ws, &ws.instance_name()).as_deref(), Some("newer"));
     backend.delete(&ws).await.expect("delete");
 }
+
+/// Workshops named like another one's stash or rebuilt instance (`stash-x`, `next-x` beside
+/// `x`) are workshops of their own: a refresh of `x` neither takes them for its rebuilt
+/// instance nor deletes or renames them; and a stash of the older names (`stash-<instance>`,
+/// made by a version before) is still put back.
+#[actix_rt::test]
+async fn workshops_named_like_a_stash_or_a_rebuild_are_left_alone() {
+    let Some(backend) = common::backend() else { return };
+    let user = common::user_name();
+    let _guard = UserGuard(user.clone());
+    let image = common::image(&backend).await;
+    let ws = common::target(&user, "twin");
+    let sibling = |name: &str| Target::new(&user, &ws.project_id, name);
+    let lookalikes = [sibling("next-twin"), sibling("stash-twin")];
+    let mut spec = common::spec(&image);
+    for (target, generation) in [(&ws, "old"), (&lookalikes[0], "next-twin"), (&lookalikes[1], "stash-twin")]
+    {
+        spec.config.insert("user.test.generation".into(), generation.into());
+        backend.create(target, &spec).await.expect("create");
+    }
+    let mut next = CreateSpec { rebuild: true, ..spec.clone() };
+    next.config.insert("user.test.generation".into(), "new".into());
+    backend.create(&ws, &next).await.expect("create the rebuilt instance");
+    let id = backend.stash(&ws).await.expect("stash");
+    assert_eq!(generation(&ws, &ws.instance_name()).as_deref(), Some("new"));
+    backend.discard_stash(&ws, &id).await.expect("discard the stash");
+    backend.delete_stash(&ws).await.expect("delete the stash");
+    backend.discard_rebuild(&ws).await.expect("discard a rebuild");
+    for (target, generation) in lookalikes.iter().zip(["next-twin", "stash-twin"]) {
+        assert_eq!(
+            backend.get(target).await.unwrap().map(|i| i.config["user.test.generation"].clone()).as_deref(),
+            Some(generation),
+            "{target:?} is untouched"
+        );
+    }
+
+    // A stash of the older name is put back.
+    let project = format!("workshop.{user}");
+    let legacy = format!("stash-{}", ws.instance_name());
+    common::lxc(&["delete", "--project", &project, &lookalikes[1].instance_name()])
+        .expect("delete stash-twin");
+    common::lxc(&["mv", "--project", &project, &ws.instance_name(), &legacy]).expect("stash as before");
+    backend.unstash(&ws).await.expect("unstash the older stash");
+    assert_eq!(generation(&ws, &ws.instance_name()).as_deref(), Some("new"));
+    assert_eq!(generation(&ws, &legacy), None);
+    for target in [&ws, &lookalikes[0]] {
+        backend.delete(target).await.expect("delete");
+    }
+}

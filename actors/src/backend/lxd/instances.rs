@@ -201,16 +201,21 @@ impl LxdBackend {
         }
     }
 
-    /// Deletes whatever instance has the workshop's name, then renames the stash back. A
-    /// stash keeps its mark to run (see [`StopMode::Discard`]): one LXD started by itself
-    /// meanwhile is killed first.
+    /// Deletes whatever instance has the workshop's name, then renames the stash back (one of
+    /// the older name too). A stash keeps its mark to run (see [`StopMode::Discard`]): one LXD
+    /// started by itself meanwhile is killed first.
     pub(super) async fn unstash(&self, target: &Target) -> Result<(), BackendError> {
         let client = self.instances_client(&target.user);
-        let (name, stash) = (target.instance_name(), target.stash_name());
+        let name = target.instance_name();
         let what = format!("put back workshop {:?}", target.name);
-        if !exists(&client, &stash).await.map_err(|e| lxd_error(&what, e))? {
+        let [older, _] = target.older_names();
+        let stash = if exists(&client, &target.stash_name()).await.map_err(|e| lxd_error(&what, e))? {
+            target.stash_name()
+        } else if is_generation_of(&client, &older, target).await.map_err(|e| lxd_error(&what, e))? {
+            older
+        } else {
             return Ok(());
-        }
+        };
         if !is_stopped(&client, &stash).await.map_err(|e| lxd_error(&what, e))? {
             when_idle(|| client.stop_instance(&stash, None, true)).await.map_err(|e| lxd_error(&what, e))?;
         }
@@ -218,17 +223,29 @@ impl LxdBackend {
         rename(&client, &stash, &name).await.map_err(|e| lxd_error(&what, e))
     }
 
+    /// Deletes the rebuilt instance (one of the older name too).
     pub(super) async fn discard_rebuild(&self, target: &Target) -> Result<(), BackendError> {
-        let client = self.instances_client(&target.user);
+        let [_, older] = target.older_names();
         let what = format!("discard the rebuilt instance of workshop {:?}", target.name);
-        delete_if_present(&client, &target.next_name()).await.map_err(|e| lxd_error(&what, e))
+        self.delete_generation(target, &target.next_name(), &older).await.map_err(|e| lxd_error(&what, e))
     }
 
+    /// Deletes the rebuilt instance and the stash (of the older names too).
     pub(super) async fn delete_stash(&self, target: &Target) -> Result<(), BackendError> {
         self.discard_rebuild(target).await?;
-        let client = self.instances_client(&target.user);
+        let [older, _] = target.older_names();
         let what = format!("delete the stash of workshop {:?}", target.name);
-        delete_if_present(&client, &target.stash_name()).await.map_err(|e| lxd_error(&what, e))
+        self.delete_generation(target, &target.stash_name(), &older).await.map_err(|e| lxd_error(&what, e))
+    }
+
+    /// Deletes instance `name`, and `older` when it records being a generation of `target`.
+    async fn delete_generation(&self, target: &Target, name: &str, older: &str) -> Result<(), LxdError> {
+        let client = self.instances_client(&target.user);
+        delete_if_present(&client, name).await?;
+        if is_generation_of(&client, older, target).await? {
+            delete_if_present(&client, older).await?;
+        }
+        Ok(())
     }
 
     /// Deletes the workshop's stash when it is the one whose `volatile.uuid` is `id`: a stash
@@ -495,6 +512,16 @@ async fn rename(client: &Client, from: &str, to: &str) -> Result<(), LxdError> {
 /// The identity of a stash: its LXD `volatile.uuid` (kept by a rename).
 fn stash_id(instance: &lxd::Instance) -> String {
     instance.config.get("volatile.uuid").cloned().unwrap_or_default()
+}
+
+/// Whether the instance `name` exists and records being a generation (the instance, its
+/// stash, a rebuild) of `target`'s workshop.
+async fn is_generation_of(client: &Client, name: &str, target: &Target) -> Result<bool, LxdError> {
+    match client.get_instance(name).await {
+        Ok((instance, _)) => Ok(layout::is_generation_of(&instance.config, target)),
+        Err(e) if e.is_not_found() => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Whether the instance `name` exists.

@@ -281,6 +281,12 @@ pub(super) fn belongs_to(config: &BTreeMap<String, String>, target: &Target) -> 
     config.get(PROJECT_ID_KEY) == Some(&target.project_id)
 }
 
+/// Whether an instance records being one of `target`'s workshop (its instance, stash or
+/// rebuild): its project and its workshop name.
+pub(super) fn is_generation_of(config: &BTreeMap<String, String>, target: &Target) -> bool {
+    belongs_to(config, target) && config.get(NAME_KEY) == Some(&target.name)
+}
+
 /// Adds a root disk on `pool` and a NIC on `network` to a profile's devices unless it already
 /// has a disk mounted at `/` or a NIC (whatever their names). True when something was added.
 pub(super) fn add_profile_devices(devices: &mut Devices, pool: &str, network: &str) -> bool {

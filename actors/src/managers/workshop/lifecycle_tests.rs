@@ -1125,7 +1125,7 @@ async fn a_rebuilt_workshop_keeps_its_machine_id_before_its_first_start() {
             .unwrap_or_else(|| panic!("{op}: {calls:?}"))
     };
     // Made beside the old instance, then put in its place.
-    assert!(calls.iter().any(|c| c.starts_with("create next-ws-")), "{calls:?}");
+    assert!(calls.iter().any(|c| c.starts_with("create next--ws-")), "{calls:?}");
     assert!(at("create") < at("stash"), "{calls:?}");
     assert!(at("stash") < at("keep-machine-id"), "{calls:?}");
     assert!(at("keep-machine-id") < at("start"), "{calls:?}");
