@@ -303,7 +303,13 @@ fn f10_restore_discards_changes_made_inside() {
     assert!(!w(&d, &p, &["exec", "--", "cat", hook]).ok().contains("v2"));
     assert_eq!(listed_hash(&d, &p, ws), hash);
     assert_eq!(machine_id(&d, &p, ws), id, "a restore keeps the machine id");
+    // Again at once: the stash of the first one goes after its command returned, and the
+    // second one's stash waits for it if it is still there.
+    w(&d, &p, &["exec", "--", "touch", "/home/workshop/sentinel"]).ok();
+    w(&d, &p, &["restore"]).ok();
+    w(&d, &p, &["exec", "--", "test", "!", "-f", "/home/workshop/sentinel"]).ok();
     assert!(p.stashes_gone(), "{:?}", p.instances());
+    assert_eq!(p.instances().len(), 1, "{:?}", p.instances());
 }
 
 /// F-02: `refresh --no-wait` answers at once; `info` shows the health an SDK reports while the
