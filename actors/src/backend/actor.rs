@@ -97,6 +97,9 @@ backend_messages! {
     /// Adds or replaces a device.
     SetDevice { target: Target, name: String, device: Device } -> ()
         => |b, m| b.set_device(&m.target, &m.name, &m.device);
+    /// Sets config keys and adds or replaces a device, in one update.
+    SetDeviceAndConfig { target: Target, name: String, device: Device, changes: Vec<(String, Option<String>)> } -> ()
+        => |b, m| b.set_device_and_config(&m.target, &m.name, &m.device, &m.changes);
     /// Removes a device.
     RemoveDevice { target: Target, name: String } -> () => |b, m| b.remove_device(&m.target, &m.name);
     /// Sets (or, empty, removes) the profile of an SDK's interfaces.

@@ -264,6 +264,16 @@ impl Backend for LxdBackend {
         self.set_device(target, name, device).await
     }
 
+    async fn set_device_and_config(
+        &self,
+        target: &Target,
+        name: &str,
+        device: &Device,
+        changes: &[(String, Option<String>)],
+    ) -> Result<(), BackendError> {
+        self.set_device_and_config(target, name, device, changes).await
+    }
+
     async fn remove_device(&self, target: &Target, name: &str) -> Result<(), BackendError> {
         self.remove_device(target, name).await
     }

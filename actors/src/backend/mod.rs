@@ -139,6 +139,19 @@ pub trait Backend {
     async fn stop(&self, target: &Target, mode: StopMode) -> Result<(), BackendError>;
     /// Adds or replaces a device.
     async fn set_device(&self, target: &Target, name: &str, device: &Device) -> Result<(), BackendError>;
+    /// Sets (or with `None` removes) config keys and adds or replaces a device, in one
+    /// update where the backend can (the LXD one: one ETag-checked edit, where two cost an
+    /// update of the running instance more).
+    async fn set_device_and_config(
+        &self,
+        target: &Target,
+        name: &str,
+        device: &Device,
+        changes: &[(String, Option<String>)],
+    ) -> Result<(), BackendError> {
+        self.set_config(target, changes).await?;
+        self.set_device(target, name, device).await
+    }
     /// Removes a device; a missing one is fine.
     async fn remove_device(&self, target: &Target, name: &str) -> Result<(), BackendError>;
     /// Makes the workshop's profile of SDK `sdk` hold exactly `devices` and be applied to the

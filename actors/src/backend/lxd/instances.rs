@@ -418,6 +418,22 @@ impl LxdBackend {
         self.edit_instance(target, &what, |put| layout::put_device(&mut put.devices, name, device)).await
     }
 
+    pub(super) async fn set_device_and_config(
+        &self,
+        target: &Target,
+        name: &str,
+        device: &Device,
+        changes: &[(String, Option<String>)],
+    ) -> Result<(), BackendError> {
+        let what = format!("add device {name:?} to workshop {:?}", target.name);
+        self.edit_instance(target, &what, |put| {
+            // Both, whatever the first one says.
+            let configured = layout::apply_config(&mut put.config, changes);
+            layout::put_device(&mut put.devices, name, device) | configured
+        })
+        .await
+    }
+
     pub(super) async fn remove_device(&self, target: &Target, name: &str) -> Result<(), BackendError> {
         let what = format!("remove device {name:?} from workshop {:?}", target.name);
         self.edit_instance(target, &what, |put| put.devices.remove(name).is_some()).await

@@ -10,7 +10,7 @@ use super::plan::{ORDER, SDK};
 use super::spec::{
     Installed, Retrieved, SdkSource, SdkSpec, device_name, installed_key, retrieved_key, tree_device,
 };
-use crate::backend::{GetInstance, RemoveDevice, SetConfig, SetDevice};
+use crate::backend::{GetInstance, RemoveDevice, SetConfig, SetDeviceAndConfig};
 use crate::managers::task::{self, HandlerResult, TaskTarget, keys};
 use crate::runner::TaskCtx;
 use crate::sdk::revisions::{self, LocalSdkRef};
@@ -176,8 +176,8 @@ pub async fn install_sdk(ctx: TaskCtx, env: Env) -> HandlerResult {
         }
     }
     let record = serde_json::to_string(&installed).map_err(|e| e.to_string())?;
-    env.call(SetConfig { target: t.backend(), changes: vec![(key, Some(record))] }).await?;
-    env.call(SetDevice { target: t.backend(), name, device }).await
+    let changes = vec![(key, Some(record))];
+    env.call(SetDeviceAndConfig { target: t.backend(), name, device, changes }).await
 }
 
 /// Undo of `install-sdk`: the device and the record go.
