@@ -160,19 +160,10 @@ impl LxdBackend {
                 exists(&client, &next),
             )
             .await;
-            let live = match live {
-                Ok((instance, _)) => {
-                    check_owner(target, &instance)?;
-                    Some(instance)
-                }
-                Err(e) if e.is_not_found() => None,
-                Err(e) => return Err(err(e)),
-            };
-            let stashed = match stashed {
-                Ok((instance, _)) => Some(instance),
-                Err(e) if e.is_not_found() => None,
-                Err(e) => return Err(err(e)),
-            };
+            let (live, stashed) = (found(live).map_err(err)?, found(stashed).map_err(err)?);
+            if let Some(live) = &live {
+                check_owner(target, live)?;
+            }
             let rebuilt = rebuilt.map_err(err)?;
             return match (live, stashed, rebuilt) {
                 (Some(live), None, true) => {
@@ -254,16 +245,15 @@ impl LxdBackend {
         let client = self.instances_client(&target.user);
         let stash = target.stash_name();
         let what = format!("delete the stash of workshop {:?}", target.name);
-        match client.get_instance(&stash).await {
-            Ok((instance, _)) if !id.is_empty() && stash_id(&instance) == id => {
+        match found(client.get_instance(&stash).await).map_err(|e| lxd_error(&what, e))? {
+            Some(instance) if !id.is_empty() && stash_id(&instance) == id => {
                 delete_if_present(&client, &stash).await.map_err(|e| lxd_error(&what, e))
             }
-            Ok(_) => {
+            Some(_) => {
                 debug!(instance = %stash, "the stash is another refresh's; leaving it");
                 Ok(())
             }
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(lxd_error(&what, e)),
+            None => Ok(()),
         }
     }
 
@@ -533,20 +523,21 @@ fn stash_id(instance: &lxd::Instance) -> String {
 /// Whether the instance `name` exists and records being a generation (the instance, its
 /// stash, a rebuild) of `target`'s workshop.
 async fn is_generation_of(client: &Client, name: &str, target: &Target) -> Result<bool, LxdError> {
-    match client.get_instance(name).await {
-        Ok((instance, _)) => Ok(layout::is_generation_of(&instance.config, target)),
-        Err(e) if e.is_not_found() => Ok(false),
+    Ok(found(client.get_instance(name).await)?.is_some_and(|i| layout::is_generation_of(&i.config, target)))
+}
+
+/// The instance LXD returned, None when it is not found.
+fn found(got: Result<(lxd::Instance, String), LxdError>) -> Result<Option<lxd::Instance>, LxdError> {
+    match got {
+        Ok((instance, _)) => Ok(Some(instance)),
+        Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }
 }
 
 /// Whether the instance `name` exists.
 async fn exists(client: &Client, name: &str) -> Result<bool, LxdError> {
-    match client.get_instance(name).await {
-        Ok(_) => Ok(true),
-        Err(e) if e.is_not_found() => Ok(false),
-        Err(e) => Err(e),
-    }
+    Ok(found(client.get_instance(name).await)?.is_some())
 }
 
 /// An existing instance is fine for `create` only when it belongs to the same project.
