@@ -172,6 +172,8 @@ async fn plan_layers(
             plan.snapshot = Some(name);
         }
         plan.layers = (1..=names.len()).map(|depth| layers.name(depth)).collect();
+        // make_instance names them all in the config it creates the instance with.
+        plan.named = true;
     }
     ctx.change_set(&key, serde_json::to_value(&plan).map_err(|e| e.to_string())?).await;
     Ok(plan)
@@ -189,10 +191,11 @@ pub async fn snapshot_sdk(ctx: TaskCtx, env: Env) -> HandlerResult {
         return Ok(());
     };
     // Named first, so that no collection takes it between the two: the instance is made
-    // with the name (an instance made by an earlier version gets it now; setting a key to
-    // the value it has changes nothing).
-    let changes = vec![(layers::layer_config_key(order), Some(name.clone()))];
-    env.call(SetConfig { target: t.backend(), changes }).await?;
+    // with the name (an instance made by an earlier version gets it now).
+    if !plan.named {
+        let changes = vec![(layers::layer_config_key(order), Some(name.clone()))];
+        env.call(SetConfig { target: t.backend(), changes }).await?;
+    }
     if order < plan.restored.len() {
         return Ok(());
     }

@@ -85,6 +85,10 @@ pub struct LayerPlan {
     /// `snapshot-sdk` keeps. Empty when a tree was unknown.
     #[serde(default)]
     pub layers: Vec<String>,
+    /// The instance was made with every layer named in its config (a plan of an earlier
+    /// version says nothing of it: its `snapshot-sdk` names the layer).
+    #[serde(default)]
+    pub named: bool,
 }
 
 /// Change data: the [`LayerPlan`] of workshop `ws`.
@@ -142,6 +146,15 @@ mod tests {
         assert_ne!(a.name(1), other.name(1));
         // Fields cannot run into each other.
         assert_ne!(layers(&[("ab", 'a')]).name(1), layers(&[("a", 'b')]).name(1));
+    }
+
+    #[test]
+    fn a_plan_of_an_earlier_version_does_not_say_its_layers_are_named() {
+        let old: LayerPlan = serde_json::from_str(r#"{"restored":["a"],"layers":["l1","l2"]}"#).unwrap();
+        assert!(!old.named, "its snapshot-sdk names the layer");
+        let plan = LayerPlan { layers: vec!["l1".into()], named: true, ..Default::default() };
+        let back: LayerPlan = serde_json::from_str(&serde_json::to_string(&plan).unwrap()).unwrap();
+        assert_eq!(back, plan);
     }
 
     #[test]
