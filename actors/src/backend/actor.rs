@@ -105,6 +105,8 @@ backend_messages! {
     /// Sets (or, empty, removes) the profile of an SDK's interfaces.
     SetProfile { target: Target, sdk: String, devices: std::collections::BTreeMap<String, Device> } -> ()
         => |b, m| b.set_profile(&m.target, &m.sdk, &m.devices);
+    /// Removes the profiles of SDKs.
+    DropProfiles { target: Target, sdks: Vec<String> } -> () => |b, m| b.drop_profiles(&m.target, &m.sdks);
     /// The host's GPUs.
     HostGpus {} -> Vec<crate::lxd::GpuCard> => |b, _m| b.gpus();
     /// What hotplugged unix devices can match on.

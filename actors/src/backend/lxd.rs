@@ -287,6 +287,10 @@ impl Backend for LxdBackend {
         self.set_profile(target, sdk, devices).await
     }
 
+    async fn drop_profiles(&self, target: &Target, sdks: &[String]) -> Result<(), BackendError> {
+        self.drop_profiles(target, sdks).await
+    }
+
     async fn gpus(&self) -> Result<Vec<crate::lxd::GpuCard>, BackendError> {
         self.client.gpus().await.map_err(|e| lxd_error("list the host's GPUs", e))
     }

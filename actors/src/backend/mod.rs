@@ -163,6 +163,14 @@ pub trait Backend {
         sdk: &str,
         devices: &BTreeMap<String, Device>,
     ) -> Result<(), BackendError>;
+    /// Removes the profiles of SDKs `sdks` (none left is fine): detached from the instance in
+    /// one update where the backend can, then deleted.
+    async fn drop_profiles(&self, target: &Target, sdks: &[String]) -> Result<(), BackendError> {
+        for sdk in sdks {
+            self.set_profile(target, sdk, &BTreeMap::new()).await?;
+        }
+        Ok(())
+    }
     /// The host's GPUs.
     async fn gpus(&self) -> Result<Vec<crate::lxd::GpuCard>, BackendError>;
     /// What hotplugged unix devices can match on.

@@ -213,4 +213,34 @@ async fn devices(backend: &LxdBackend, target: &Target) {
     let out = backend.run(target, &common::command(&["test", "-e", "/mnt/x/f"])).await.unwrap();
     assert_ne!(out.exit_code, 0);
     assert!(!backend.get(target).await.unwrap().unwrap().devices.contains_key("x"));
+
+    // A device and config keys in one update.
+    let key = [("user.workshop.with-device".to_string(), Some("1".to_string()))];
+    backend.set_device_and_config(target, "x", &device, &key).await.expect("set_device_and_config");
+    let instance = backend.get(target).await.unwrap().unwrap();
+    assert_eq!(
+        (instance.devices["x"].clone(), instance.workshop_config("with-device")),
+        (device.clone(), Some("1"))
+    );
+    let out = backend.run(target, &common::command(&["cat", "/mnt/x/f"])).await.unwrap();
+    assert_eq!(out.stdout, b"from the host\n", "{}", out.combined());
+    backend.remove_device(target, "x").await.unwrap();
+
+    // Profiles of two SDKs, dropped together (with one that has none).
+    for (sdk, path) in [("one", "/mnt/p1"), ("two", "/mnt/p2")] {
+        let mut at = device.clone();
+        at.insert("path".into(), path.into());
+        let devices = [(format!("{sdk}-dir"), at)].into_iter().collect();
+        backend.set_profile(target, sdk, &devices).await.expect("set_profile");
+    }
+    let out = backend.run(target, &common::command(&["cat", "/mnt/p1/f", "/mnt/p2/f"])).await.unwrap();
+    assert_eq!(out.exit_code, 0, "{}", out.combined());
+    let sdks = ["one", "two", "none"].map(String::from);
+    backend.drop_profiles(target, &sdks).await.expect("drop_profiles");
+    backend.drop_profiles(target, &sdks).await.expect("drop_profiles again");
+    let out = backend.run(target, &common::command(&["test", "-e", "/mnt/p1/f"])).await.unwrap();
+    assert_ne!(out.exit_code, 0, "detached");
+    let project = format!("workshop.{}", target.user);
+    let left = common::lxc(&["profile", "list", "--project", &project, "-f", "csv"]).unwrap_or_default();
+    assert!(!left.contains(&target.instance_name()), "deleted: {left}");
 }

@@ -73,11 +73,25 @@ impl LxdBackend {
     /// Detaches the profile from the instance (a removed instance is fine) and deletes it
     /// (a missing one is fine).
     async fn drop_profile(&self, target: &Target, name: &str) -> Result<(), BackendError> {
-        let what = format!("remove profile {name:?} of workshop {:?}", target.name);
+        self.drop_named_profiles(target, &[name.to_string()]).await
+    }
+
+    /// Removes the profiles of SDKs `sdks`: one update detaches them all, then they are
+    /// deleted together. Missing ones, and a workshop no longer there, are fine.
+    pub(super) async fn drop_profiles(&self, target: &Target, sdks: &[String]) -> Result<(), BackendError> {
+        let names: Vec<String> = sdks.iter().map(|sdk| profile_name(target, sdk)).collect();
+        self.drop_named_profiles(target, &names).await
+    }
+
+    async fn drop_named_profiles(&self, target: &Target, names: &[String]) -> Result<(), BackendError> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let what = format!("remove profiles {} of workshop {:?}", names.join(", "), target.name);
         let detached = self
             .edit_instance(target, &what, |instance| {
                 let before = instance.profiles.len();
-                instance.profiles.retain(|p| p != name);
+                instance.profiles.retain(|p| !names.contains(p));
                 instance.profiles.len() != before
             })
             .await;
@@ -86,11 +100,13 @@ impl LxdBackend {
             Err(e) => return Err(e),
         }
         let client = self.instances_client(&target.user);
-        match client.delete_profile(name).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(lxd_error(&what, e)),
-        }
+        let deletions = names.iter().map(|name| async {
+            match client.delete_profile(name).await {
+                Err(e) if !e.is_not_found() => Err(lxd_error(&what, e)),
+                _ => Ok(()),
+            }
+        });
+        futures_util::future::try_join_all(deletions).await.map(drop)
     }
 }
 

@@ -11,7 +11,7 @@ use super::conns::{self, ConnState, WorkshopConns};
 use super::mount::{self, MountPlug};
 use super::repo::{AutoConn, ConnRef, Repo};
 use super::staging;
-use crate::backend::{Device, GetInstance, HostGpus, HostHotplug, HotplugSupport, SetProfile};
+use crate::backend::{Device, DropProfiles, GetInstance, HostGpus, HostHotplug, HotplugSupport, SetProfile};
 use crate::managers::sdk::spec::installed;
 use crate::managers::task::{self, HandlerResult, TaskTarget};
 use crate::managers::workshop::manifest::FILE_KEY;
@@ -461,9 +461,7 @@ pub async fn remove_profiles(ctx: TaskCtx, env: Env) -> HandlerResult {
         super::guest_mounts::apply(&env, &t, &[]).await?;
     }
     super::tunnel::apply_links(&env, &t, &[]).await?;
-    for sdk in sdks {
-        env.call(SetProfile { target: t.backend(), sdk, devices: BTreeMap::new() }).await?;
-    }
+    env.call(DropProfiles { target: t.backend(), sdks: sdks.into_iter().collect() }).await?;
     // The session files stay for the connections kept across a refresh (`discard-conns`
     // removes them with the workshop).
     Ok(())
