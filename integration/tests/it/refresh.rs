@@ -277,6 +277,14 @@ fn state_saved_before_a_refresh_is_restored_after_it() {
     w(&d, &p, &["exec", "--", "test", "!", "-e", "/home/workshop/gone"]).ok();
     w(&d, &p, &["exec", "--", "test", "-f", "/var/lib/build-demo/setup-base.marker"]).ok();
     assert!(w(&d, &p, &["info"]).has_line(r"^status:\s+ready"));
+
+    // save-state is the hook of the SDK as installed: a new version without one still has
+    // the state the old one saves.
+    w(&d, &p, &["exec", "--", "sh", "-c", &format!("echo saved-by-the-old-version > {marker}")]).ok();
+    std::fs::remove_file(p.path.join(".workshop/build-demo/hooks/save-state")).unwrap();
+    p.write(".workshop/build-demo/sdk.yaml", "name: build-demo\nversion: \"0.3.0\"\n");
+    w(&d, &p, &["refresh"]).ok();
+    assert_eq!(w(&d, &p, &["exec", "--", "cat", marker]).ok().trim(), "saved-by-the-old-version");
 }
 
 /// F-10: a restore rebuilds the workshop from what it was built from, discarding what was done

@@ -129,10 +129,14 @@ async fn run_once(ctx: &TaskCtx, env: &Env, t: &TaskTarget, setup: &HookSetup) -
 async fn absent_on_host(ctx: &TaskCtx, env: &Env, t: &TaskTarget, setup: &HookSetup) -> bool {
     // The tree this change retrieved for the SDK is the one its install mounted: found
     // without asking LXD for the instance (a dozen hooks of a refresh, most of them absent).
+    // Not so for `save-state`, the hook of the SDK as installed before the refresh (whose
+    // new tree may lack it): its tree is the one the instance mounts.
     let key = crate::managers::sdk::spec::retrieved_key(&t.name, &setup.sdk);
-    if let (Some(trees), Some(retrieved)) =
-        (&env.manager.trees, ctx.change_get::<crate::managers::sdk::spec::Retrieved>(&key))
-    {
+    if let (Some(trees), Some(retrieved), false) = (
+        &env.manager.trees,
+        ctx.change_get::<crate::managers::sdk::spec::Retrieved>(&key),
+        setup.hook == Hook::SaveState,
+    ) {
         return super::absent_from(&trees.path(&retrieved.tree), setup.hook);
     }
     let Ok(Some(instance)) = env.call(GetInstance { target: t.backend() }).await else { return false };

@@ -291,7 +291,8 @@ async fn a_hook_missing_from_the_tree_the_change_retrieved_is_skipped_without_an
             let change =
                 task::new_change(st, "launch", "Launch \"dev\" workshop", &target.user, "0123abcd", now);
             st.change_mut(&change).unwrap().set(&key, &retrieved);
-            let first = plan::add_hook(st, &change, &target, "one", Hook::SetupProject, None, now);
+            let saved = plan::add_hook(st, &change, &target, "one", Hook::SaveState, None, now);
+            let first = plan::add_hook(st, &change, &target, "one", Hook::SetupProject, Some(&saved), now);
             plan::add_hook(st, &change, &target, "one", Hook::CheckHealth, Some(&first), now);
             change
         })))
@@ -300,7 +301,9 @@ async fn a_hook_missing_from_the_tree_the_change_retrieved_is_skipped_without_an
         .unwrap();
     assert_eq!(h.settled(&change).await, Status::Done, "{:?}", h.change_err(&change).await);
     let runs: Vec<String> = h.hook_runs().into_iter().map(|(hook, _)| hook).collect();
-    assert_eq!(runs, ["setup-project"], "check-health is not in the tree: no exec");
+    // save-state is the hook of the SDK installed before the change, not of the tree it
+    // retrieved (which lacks it): it runs, and the workshop's wrapper looks for it.
+    assert_eq!(runs, ["save-state", "setup-project"], "check-health is not in the tree: no exec");
 }
 
 #[actix_rt::test]
