@@ -73,6 +73,11 @@ async fn workshop_lifecycle() {
         Err(BackendError::StartFailed { reason, .. }) => assert!(reason.contains("not running"), "{reason}"),
         other => panic!("waiting for a stopped instance: {other:?}"),
     }
+    assert_eq!(
+        backend.get(&target).await.unwrap().unwrap().config["boot.autostart"],
+        "false",
+        "a workshop whose init did not come up is not marked to run"
+    );
 
     // Delete a running one, twice.
     backend.start(&target).await.expect("start before delete");

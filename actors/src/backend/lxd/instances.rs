@@ -345,7 +345,8 @@ impl LxdBackend {
             futures_util::future::join(wait_for_init(&client, &name), self.set_autostart(target, true)).await;
         self.booted(&boot_key(target));
         if let Err(reason) = up {
-            if let Err(e) = client.stop_instance(&name, None, true).await {
+            // Unmarked as well: the mark was set while it booted.
+            if let Err(e) = self.stop(target, StopMode::Kill).await {
                 warn!(instance = %name, error = %e, "cannot stop an instance whose init system failed");
             }
             return Err(BackendError::StartFailed { name: target.name.clone(), reason });
