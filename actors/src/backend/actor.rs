@@ -66,7 +66,7 @@ backend_messages! {
     /// Deletes a workshop's instance.
     DeleteInstance { target: Target } -> () => |b, m| b.delete(&m.target);
     /// Sets a stopped workshop's instance aside and puts its rebuilt one in place.
-    StashInstance { target: Target } -> String => |b, m| b.stash(&m.target);
+    StashInstance { target: Target, spent: Vec<String> } -> String => |b, m| b.stash(&m.target, &m.spent);
     /// Deletes a rebuilt instance that was not put in place.
     DiscardRebuild { target: Target } -> () => |b, m| b.discard_rebuild(&m.target);
     /// Puts a stashed instance back in place.

@@ -295,10 +295,14 @@ impl Backend for FakeBackend {
         Ok(())
     }
 
-    async fn stash(&self, target: &Target) -> Result<String, BackendError> {
+    async fn stash(&self, target: &Target, spent: &[String]) -> Result<String, BackendError> {
         self.call("stash", &target.instance_name())?;
         let mut inner = self.inner.borrow_mut();
         let inner = &mut *inner;
+        let in_place = inner.instances.contains_key(target) && inner.nexts.contains_key(target);
+        if in_place && inner.stashes.get(target).is_some_and(|stash| spent.contains(&stash_id(stash))) {
+            inner.stashes.remove(target);
+        }
         let live = inner.instances.contains_key(target);
         let stashed = inner.stashes.contains_key(target);
         match (live, stashed, inner.nexts.contains_key(target)) {

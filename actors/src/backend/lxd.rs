@@ -199,8 +199,8 @@ impl Backend for LxdBackend {
         self.delete(target).await
     }
 
-    async fn stash(&self, target: &Target) -> Result<String, BackendError> {
-        self.stash(target).await
+    async fn stash(&self, target: &Target, spent: &[String]) -> Result<String, BackendError> {
+        self.stash(target, spent).await
     }
 
     async fn unstash(&self, target: &Target) -> Result<(), BackendError> {

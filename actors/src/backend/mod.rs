@@ -81,9 +81,10 @@ pub trait Backend {
     /// puts the rebuilt one ([`Target::next_name`], see [`CreateSpec::rebuild`]) under its
     /// name; neither the stash nor the rebuilt one is a workshop of any listing. Done already
     /// (a stash, and the rebuilt instance in place) is fine, and so is half done. The stash of
-    /// an earlier refresh, still there, is waited for (a bounded wait). Returns the stash's
-    /// identity, for [`Backend::discard_stash`].
-    async fn stash(&self, target: &Target) -> Result<String, BackendError>;
+    /// an earlier refresh, still there, is deleted when its identity is among `spent` (that
+    /// refresh went through), else waited for (a bounded wait). Returns the stash's identity,
+    /// for [`Backend::discard_stash`].
+    async fn stash(&self, target: &Target, spent: &[String]) -> Result<String, BackendError>;
     /// Puts the stash back under the workshop's name, deleting whatever instance has it now;
     /// no stash (put back already) is fine.
     async fn unstash(&self, target: &Target) -> Result<(), BackendError>;

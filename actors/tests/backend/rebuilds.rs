@@ -43,9 +43,9 @@ async fn a_rebuild_is_made_beside_the_workshop_and_swapped_in_or_put_back() {
     let killed = backend.get(&ws).await.unwrap().expect("still there");
     assert!(!killed.running && killed.autostart, "killed, its mark to run left for the stash");
 
-    let stash_id = backend.stash(&ws).await.expect("stash");
+    let stash_id = backend.stash(&ws, &[]).await.expect("stash");
     assert!(!stash_id.is_empty());
-    assert_eq!(backend.stash(&ws).await.expect("stash again: done already"), stash_id);
+    assert_eq!(backend.stash(&ws, &[]).await.expect("stash again: done already"), stash_id);
     assert_eq!(generation(&ws, &ws.instance_name()).as_deref(), Some("new"));
     assert_eq!(generation(&ws, &ws.stash_name()).as_deref(), Some("old"));
     assert_eq!(generation(&ws, &ws.next_name()), None);
@@ -73,7 +73,7 @@ async fn a_rebuild_is_made_beside_the_workshop_and_swapped_in_or_put_back() {
     backend.create(&ws, &next).await.expect("rebuild again");
     common::lxc(&["mv", "--project", &format!("workshop.{user}"), &ws.instance_name(), &ws.stash_name()])
         .expect("rename as a stash would");
-    let stash_id = backend.stash(&ws).await.expect("finish the stash");
+    let stash_id = backend.stash(&ws, &[]).await.expect("finish the stash");
     assert_eq!(generation(&ws, &ws.instance_name()).as_deref(), Some("new"));
     // Only the stash of that id goes.
     backend.discard_stash(&ws, "another-refresh").await.expect("leave another refresh's stash");
@@ -87,11 +87,21 @@ async fn a_rebuild_is_made_beside_the_workshop_and_swapped_in_or_put_back() {
         actix_rt::time::sleep(std::time::Duration::from_millis(400)).await;
         backend.discard_stash(&ws, &stash_id).await
     };
-    let (stashed, discarded) = futures_util::future::join(backend.stash(&ws), later).await;
+    let (stashed, discarded) = futures_util::future::join(backend.stash(&ws, &[]), later).await;
     discarded.expect("discard the last stash");
-    assert_ne!(stashed.expect("stash once the last one went"), stash_id);
+    let last_id = stashed.expect("stash once the last one went");
+    assert_ne!(last_id, stash_id);
     assert_eq!(generation(&ws, &ws.instance_name()).as_deref(), Some("newer"));
     assert_eq!(generation(&ws, &ws.stash_name()).as_deref(), Some("new"));
+    // One whose refresh went through (its id spent) is deleted at once.
+    let mut newest = next.clone();
+    newest.config.insert("user.test.generation".into(), "newest".into());
+    backend.create(&ws, &newest).await.expect("rebuild again");
+    let started = std::time::Instant::now();
+    backend.stash(&ws, std::slice::from_ref(&last_id)).await.expect("stash in place of a spent one");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "not waited for");
+    assert_eq!(generation(&ws, &ws.stash_name()).as_deref(), Some("newer"));
+    assert_eq!(generation(&ws, &ws.instance_name()).as_deref(), Some("newest"));
     backend.delete_stash(&ws).await.expect("delete the stash");
     assert_eq!(generation(&ws, &ws.stash_name()), None);
 
@@ -100,9 +110,9 @@ async fn a_rebuild_is_made_beside_the_workshop_and_swapped_in_or_put_back() {
     backend.discard_rebuild(&ws).await.expect("discard it");
     backend.discard_rebuild(&ws).await.expect("discard it again");
     assert_eq!(generation(&ws, &ws.next_name()), None);
-    let refused = backend.stash(&ws).await.expect_err("no rebuilt instance").to_string();
+    let refused = backend.stash(&ws, &[]).await.expect_err("no rebuilt instance").to_string();
     assert!(refused.contains("has no rebuilt instance"), "{refused}");
-    assert_eq!(generation(&ws, &ws.instance_name()).as_deref(), Some("newer"));
+    assert_eq!(generation(&ws, &ws.instance_name()).as_deref(), Some("newest"));
     backend.delete(&ws).await.expect("delete");
 }
 
@@ -128,7 +138,7 @@ async fn workshops_named_like_a_stash_or_a_rebuild_are_left_alone() {
     let mut next = CreateSpec { rebuild: true, ..spec.clone() };
     next.config.insert("user.test.generation".into(), "new".into());
     backend.create(&ws, &next).await.expect("create the rebuilt instance");
-    let id = backend.stash(&ws).await.expect("stash");
+    let id = backend.stash(&ws, &[]).await.expect("stash");
     assert_eq!(generation(&ws, &ws.instance_name()).as_deref(), Some("new"));
     backend.discard_stash(&ws, &id).await.expect("discard the stash");
     backend.delete_stash(&ws).await.expect("delete the stash");

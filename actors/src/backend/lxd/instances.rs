@@ -145,9 +145,10 @@ impl LxdBackend {
 
     /// Renames the stopped instance to its stash name, then the rebuilt one to the
     /// workshop's: each step is skipped when a crash left it done. The stash of a refresh
-    /// that went through may still be there (it goes after its change is ready): its
-    /// removal is waited for. Returns the stash's LXD `volatile.uuid`, which a rename keeps.
-    pub(super) async fn stash(&self, target: &Target) -> Result<String, BackendError> {
+    /// that went through may still be there (it goes after its change is ready): deleted
+    /// when its id is `spent`, else its removal is waited for. Returns the stash's LXD
+    /// `volatile.uuid`, which a rename keeps.
+    pub(super) async fn stash(&self, target: &Target, spent: &[String]) -> Result<String, BackendError> {
         let client = self.instances_client(&target.user);
         let (name, stash, next) = (target.instance_name(), target.stash_name(), target.next_name());
         let what = format!("stash workshop {:?}", target.name);
@@ -179,6 +180,11 @@ impl LxdBackend {
                 (None, None, _) => Err(BackendError::NotLaunched(target.name.clone())),
                 (_, _, false) => {
                     Err(BackendError::Lxd(format!("cannot {what}: it has no rebuilt instance {next:?}")))
+                }
+                (Some(_), Some(stashed), true) if spent.contains(&stash_id(&stashed)) => {
+                    debug!(instance = %stash, "deleting the stash of a refresh that went through");
+                    delete_if_present(&client, &stash).await.map_err(err)?;
+                    continue;
                 }
                 (Some(_), Some(_), true) if Instant::now() < deadline => {
                     debug!(instance = %name, "waiting for the stash of the last refresh to go");

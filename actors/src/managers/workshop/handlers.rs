@@ -355,7 +355,23 @@ pub async fn discard_rebuild(ctx: TaskCtx, env: Env) -> HandlerResult {
 /// stopped one's machine id.
 pub async fn stash_workshop(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
-    let id = env.call(StashInstance { target: t.backend() }).await?;
+    // The stashes of this workshop's refreshes that went through: one still there (its
+    // cleanup not run yet, or failed) is deleted rather than waited for.
+    let workshop = t.backend();
+    let spent = ctx
+        .transact(move |st, _, _| {
+            use crate::state::Status;
+            st.changes()
+                .filter(|c| st.change_status(&c.id) == Status::Done)
+                .flat_map(|c| st.change_tasks(&c.id))
+                .filter(|task| task.kind == "stash-workshop")
+                .filter(|task| task.read(&keys::TARGET).is_some_and(|t| t.backend() == workshop))
+                .filter_map(|task| task.read(&keys::STASH_ID))
+                .collect::<Vec<String>>()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let id = env.call(StashInstance { target: t.backend(), spent }).await?;
     ctx.write(&keys::STASH_ID, &id).await;
     env.call(KeepMachineId { target: t.backend() }).await
 }

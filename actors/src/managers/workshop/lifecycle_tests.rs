@@ -603,6 +603,26 @@ async fn a_refresh_rebuilds_the_workshop_in_the_reference_order() {
 }
 
 #[actix_rt::test]
+async fn a_stash_whose_cleanup_failed_does_not_hold_up_the_next_refresh() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let h = launched_with_tools().await;
+    h.fake.fail_matching("discard-stash", "", 0, "injected");
+    h.write(".workshop/tools/sdk.yaml", "name: tools\nversion: \"2.0\"\n");
+    let (first, status) = h.run(WorkshopAction::Refresh, &["ws"], Mode::Transactional).await;
+    assert_eq!(status, Status::Done);
+    // Its cleanup failed (it is tried again later): the stash is still there.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(h.fake.stashed(&h.target("ws")).is_some());
+    h.write(".workshop/tools/sdk.yaml", "name: tools\nversion: \"3.0\"\n");
+    let (second, status) = h.run(WorkshopAction::Refresh, &["ws"], Mode::Transactional).await;
+    assert_eq!(status, Status::Done, "{:?}", h.tasks(&second).await);
+    assert_ne!(first, second);
+}
+
+#[actix_rt::test]
 async fn a_refresh_failing_in_any_phase_puts_the_workshop_back() {
     if !is_root() {
         eprintln!("skipped: needs root");
