@@ -150,7 +150,7 @@ async fn survey(
             } else {
                 let (ws, pid) = split_instance(&instance.name);
                 let path = registry.get(pid).map(|p| p.path.clone()).unwrap_or_default();
-                (SpaceKind::Workshop, path, ws.to_string())
+                (SpaceKind::Workshop, path, workshop_label(ws))
             };
             items.push(SpaceItem {
                 kind,
@@ -187,6 +187,17 @@ async fn survey(
         (a.kind, &a.user, &a.project_path, &a.name).cmp(&(b.kind, &b.user, &b.project_path, &b.name))
     });
     Ok(Survey { usage: DiskUsage { pool, items }, templates, stale_caches, unused_trees, busy: known.busy })
+}
+
+/// How the instance `<ws>` part is shown: a refresh's stash (`stash--<ws>`, there until the
+/// refresh is through) or rebuilt instance (`next--<ws>`, until it is put in place) says so;
+/// no workshop name has a double hyphen.
+fn workshop_label(ws: &str) -> String {
+    match ws.split_once("--") {
+        Some(("stash", ws)) => format!("{ws} (stash of a refresh)"),
+        Some(("next", ws)) => format!("{ws} (being rebuilt)"),
+        _ => ws.to_string(),
+    }
 }
 
 /// `<ws>-<project id>` as its two parts (the id is the last 8 characters).
@@ -430,6 +441,10 @@ mod tests {
         assert_eq!(split_instance("dev-0123abcd"), ("dev", "0123abcd"));
         assert_eq!(split_instance("my-dev-0123abcd"), ("my-dev", "0123abcd"));
         assert_eq!(split_instance("odd"), ("odd", ""));
+        let label = |name| workshop_label(split_instance(name).0);
+        assert_eq!(label("stash--my-dev-0123abcd"), "my-dev (stash of a refresh)");
+        assert_eq!(label("next--dev-0123abcd"), "dev (being rebuilt)");
+        assert_eq!(label("stash-dev-0123abcd"), "stash-dev", "a workshop of that name");
     }
 
     #[test]
