@@ -232,7 +232,18 @@ fn exec_and_actions() {
         if sleeping.code == 1 {
             break;
         }
-        assert!(Instant::now() < deadline, "the remote command did not get SIGHUP: {}", sleeping.output());
+        if Instant::now() >= deadline {
+            // What the next look at this (rare) failure needs: the survivor's parents and
+            // signal dispositions, and what the daemon did with the session.
+            let tree = w(&["exec", "--", "ps", "-eo", "pid,ppid,pgid,sid,stat,lstart,args"]).output();
+            let status =
+                w(&["exec", "--", "sh", "-c", "grep -E 'State|PPid|Sig' /proc/$(pgrep -x sleep)/status"]);
+            panic!(
+                "the remote command did not get SIGHUP: {}\n{tree}\n{}",
+                sleeping.output(),
+                status.output()
+            );
+        }
         std::thread::sleep(Duration::from_millis(200));
     }
 
