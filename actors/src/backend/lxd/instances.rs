@@ -181,7 +181,7 @@ impl LxdBackend {
                 (_, _, false) => {
                     Err(BackendError::Lxd(format!("cannot {what}: it has no rebuilt instance {next:?}")))
                 }
-                (Some(_), Some(stashed), true) if spent.contains(&stash_id(&stashed)) => {
+                (Some(_), Some(stashed), true) if spent.iter().any(|id| is_stash(&stashed, id)) => {
                     debug!(instance = %stash, "deleting the stash of a refresh that went through");
                     delete_if_present(&client, &stash).await.map_err(err)?;
                     continue;
@@ -252,7 +252,7 @@ impl LxdBackend {
         let stash = target.stash_name();
         let what = format!("delete the stash of workshop {:?}", target.name);
         match found(client.get_instance(&stash).await).map_err(|e| lxd_error(&what, e))? {
-            Some(instance) if !id.is_empty() && stash_id(&instance) == id => {
+            Some(instance) if is_stash(&instance, id) => {
                 delete_if_present(&client, &stash).await.map_err(|e| lxd_error(&what, e))
             }
             Some(_) => {
@@ -525,6 +525,11 @@ async fn rename(client: &Client, from: &str, to: &str) -> Result<(), LxdError> {
 /// The identity of a stash: its LXD `volatile.uuid` (kept by a rename).
 fn stash_id(instance: &lxd::Instance) -> String {
     instance.config.get("volatile.uuid").cloned().unwrap_or_default()
+}
+
+/// Whether `instance` is the stash of identity `id` (never when LXD gave it none).
+fn is_stash(instance: &lxd::Instance, id: &str) -> bool {
+    !id.is_empty() && stash_id(instance) == id
 }
 
 /// Whether the instance `name` exists and records being a generation (the instance, its

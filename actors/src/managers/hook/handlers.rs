@@ -132,11 +132,10 @@ async fn absent_on_host(ctx: &TaskCtx, env: &Env, t: &TaskTarget, setup: &HookSe
     // Not so for `save-state`, the hook of the SDK as installed before the refresh (whose
     // new tree may lack it): its tree is the one the instance mounts.
     let key = crate::managers::sdk::spec::retrieved_key(&t.name, &setup.sdk);
-    if let (Some(trees), Some(retrieved), false) = (
-        &env.manager.trees,
-        ctx.change_get::<crate::managers::sdk::spec::Retrieved>(&key),
-        setup.hook == Hook::SaveState,
-    ) {
+    if setup.hook != Hook::SaveState
+        && let Some(trees) = &env.manager.trees
+        && let Some(retrieved) = ctx.change_get::<crate::managers::sdk::spec::Retrieved>(&key)
+    {
         return super::absent_from(&trees.path(&retrieved.tree), setup.hook);
     }
     let Ok(Some(instance)) = env.call(GetInstance { target: t.backend() }).await else { return false };

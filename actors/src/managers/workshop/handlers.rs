@@ -12,6 +12,7 @@ use crate::managers::interface;
 use crate::managers::sdk::spec::{self as sdk_spec, Retrieved, retrieved_key};
 use crate::managers::task::{self, HandlerResult, TaskTarget, keys};
 use crate::runner::TaskCtx;
+use crate::state::Status;
 use crate::userfs::stage::{Staged, stage};
 use crate::userfs::{self, Dir, UserFsError};
 
@@ -360,7 +361,6 @@ pub async fn stash_workshop(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     let workshop = t.backend();
     let spent = ctx
         .transact(move |st, _, _| {
-            use crate::state::Status;
             st.changes()
                 .filter(|c| st.change_status(&c.id) == Status::Done)
                 .flat_map(|c| st.change_tasks(&c.id))
@@ -384,7 +384,6 @@ pub async fn discard_stash(ctx: TaskCtx, env: Env) -> HandlerResult {
     let Some(id) = ctx.read(&keys::STASH_ID) else { return Ok(()) };
     let done = ctx
         .transact(|st, task, change| {
-            use crate::state::Status;
             st.change_status(change) == Status::Done
                 && st.task(task).is_some_and(|t| t.status() == Status::Done)
         })
