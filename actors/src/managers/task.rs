@@ -51,8 +51,14 @@ pub fn register<M>(
     runner.do_send(RegisterHandler { kinds: kinds.iter().map(|k| k.name).collect(), handler });
 }
 
-/// Runs the handler of `kinds` that `msg` asks for.
+/// Runs the handler of `kinds` that `msg` asks for. No manager undoes a task of a paused
+/// change that `remove` discarded (reference-inventory §6.3): the removal deletes what the
+/// change made, and an undo running beside it would fight it (bring back the connections it
+/// forgets, the profiles it deletes, the devices of an instance it removes).
 pub fn dispatch<M: 'static>(kinds: &'static [Kind<M>], msg: RunTask, env: Env<M>) -> ResponseFuture<Outcome> {
+    if msg.op == Op::Undo && msg.ctx.change_read(&keys::DISCARD_BACKGROUND).unwrap_or(false) {
+        return Box::pin(async { Outcome::Done });
+    }
     let (kind, op) = (msg.ctx.kind.clone(), msg.op);
     let handler = kinds.iter().find(|k| k.name == kind).and_then(|k| match op {
         Op::Do => Some(k.run),
@@ -233,4 +239,57 @@ pub fn add_task(
         st.wait_for(&id, after);
     }
     id
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use futures_util::future::AbortHandle;
+    use serde_json::{Map, Value};
+
+    use super::*;
+    use crate::backend::fake::FakeBackend;
+
+    thread_local! {
+        static UNDONE: Cell<u32> = const { Cell::new(0) };
+    }
+
+    static KINDS: &[Kind<()>] = &[Kind {
+        name: "thing",
+        run: |_, _| Box::pin(async { Ok(()) }),
+        undo: Some(|_, _| {
+            Box::pin(async {
+                UNDONE.with(|n| n.set(n.get() + 1));
+                Ok(())
+            })
+        }),
+        cleanup: None,
+    }];
+
+    #[actix_rt::test]
+    async fn tasks_of_a_discarded_change_are_not_undone() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = StateEngine::open(dir.path()).unwrap().start();
+        let backend = BackendActor::new(std::rc::Rc::new(FakeBackend::default())).start();
+        let env = Env { backend, manager: std::rc::Rc::new(()) };
+        for (discarded, undone) in [(false, 1), (true, 1)] {
+            let mut change_data = Map::new();
+            if discarded {
+                change_data.insert(keys::DISCARD_BACKGROUND.name().to_string(), Value::Bool(true));
+            }
+            let ctx = TaskCtx::new(
+                TaskId::from("1".to_string()),
+                ChangeId::from("1".to_string()),
+                "thing".into(),
+                Map::new(),
+                change_data,
+                engine.clone(),
+            );
+            let (_, abort) = AbortHandle::new_pair();
+            let outcome = dispatch(KINDS, RunTask { ctx, op: Op::Undo, abort }, env.clone()).await;
+            assert!(matches!(outcome, Outcome::Done), "{outcome:?}");
+            assert_eq!(UNDONE.with(Cell::get), undone, "discarded: {discarded}");
+        }
+    }
 }

@@ -1,10 +1,13 @@
 //! The sketch SDK's YAML (reference-inventory §3.3, `SketchSDKYaml`): what `workshop
 //! sketch-sdk` lets the user edit. Keys are limited to `name` (which must be `sketch`),
 //! `title`, `summary`, `description`, `hooks` (hook → script, for the five hooks an SDK may
-//! have), `plugs` and `slots`; anything else is refused with its line and column. A checked
-//! sketch becomes an SDK directory: an `sdk.yaml` without the hooks ([`Sketch::sdk_yaml`],
-//! which is also what `--eject` writes, under another name) and one file per hook
-//! ([`Sketch::hook_files`]).
+//! have), `plugs` and `slots`; anything else is refused with its line and column, as are
+//! malformed plug, slot and interface names. Whether an interface takes a plug or slot is
+//! not checked here but when the SDK is installed: as in the reference, a sketch that an
+//! interface refuses is kept and its refresh pauses, so that `refresh --abort` (or the next
+//! edit) deals with it. A checked sketch becomes an SDK directory: an `sdk.yaml` without the
+//! hooks ([`Sketch::sdk_yaml`]) and one file per hook ([`Sketch::hook_files`]);
+//! [`project_sdk_yaml`] is what `--eject` writes, the user's own text under another name.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -51,7 +54,7 @@ plugs:
 slots:
   # web:
   #   interface: tunnel
-  #   port: 8080
+  #   endpoint: 8080
 ";
 
 /// The keys of a sketch.
@@ -69,31 +72,31 @@ static SKETCH_YAML: Shape = Shape::Map(&[
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SketchError {
     /// Keys a sketch does not have; `fields` holds the first ones located.
-    #[error("sketch SDK YAML contains unknown fields:\n{}", unknown_text(.fields, *.total))]
+    #[error("sketch SDK YAML contains unknown fields: {}", unknown_text(.fields, *.total))]
     UnknownFields { fields: Vec<UnknownField>, total: usize },
     #[error("sketch SDK YAML is larger than {limit} bytes")]
     TooLarge { limit: usize },
     #[error("flow collections nested too deep in sketch SDK YAML at line {line}, column {column}")]
     TooDeep { line: usize, column: usize },
     /// Malformed YAML or a value of the wrong type.
-    #[error("invalid sketch SDK YAML:\n{0}")]
+    #[error("could not parse sketch SDK YAML: {0}")]
     Yaml(String),
-    #[error("sketch SDK must be named \"sketch\" (now: {0:?})")]
-    WrongName(String),
-    #[error("unknown hook {hook:?} in sketch SDK YAML (hooks: {})", HOOKS.join(", "))]
+    #[error("sketch SDK YAML must keep name set to \"sketch\"")]
+    WrongName,
+    #[error("sketch SDK YAML contains unsupported hook {hook:?}; supported hooks: {}", HOOKS.join(", "))]
     UnknownHook { hook: String },
-    /// The SDK made from it is refused (a plug or slot).
+    /// The SDK made from it is malformed (a plug or slot name).
     #[error("invalid sketch SDK: {0}")]
     Sdk(SdkYamlError),
 }
 
 fn unknown_text(fields: &[UnknownField], total: usize) -> String {
-    let mut lines: Vec<String> =
-        fields.iter().map(|f| format!("  {:?} at line {}, column {}", f.key, f.line, f.column)).collect();
+    let mut parts: Vec<String> =
+        fields.iter().map(|f| format!("{:?} at line {}, column {}", f.key, f.line, f.column)).collect();
     if total > fields.len() {
-        lines.push(format!("  and {} more", total - fields.len()));
+        parts.push(format!("and {} more", total - fields.len()));
     }
-    lines.join("\n")
+    parts.join(", ")
 }
 
 /// A checked sketch.
@@ -144,9 +147,8 @@ impl Sketch {
         } else {
             serde_yaml_ng::from_str(text).map_err(|e| SketchError::Yaml(e.to_string()))?
         };
-        let name = raw.name.unwrap_or_default();
-        if name != SKETCH_SDK {
-            return Err(SketchError::WrongName(name));
+        if raw.name.as_deref() != Some(SKETCH_SDK) {
+            return Err(SketchError::WrongName);
         }
         let mut hooks = BTreeMap::new();
         for (hook, script) in raw.hooks.unwrap_or_default() {
@@ -165,10 +167,9 @@ impl Sketch {
             plugs: raw.plugs.filter(|v| !v.is_null()),
             slots: raw.slots.filter(|v| !v.is_null()),
         };
-        // The SDK it makes must be one the daemon installs.
-        let info =
-            SdkInfo::parse(&sketch.sdk_yaml(SKETCH_SDK), Strictness::Strict).map_err(SketchError::Sdk)?;
-        info.check_installable().map_err(SketchError::Sdk)?;
+        // The SDK it makes must read as one; whether its interfaces take its plugs and slots
+        // is for the refresh to find out.
+        SdkInfo::parse(&sketch.sdk_yaml(SKETCH_SDK), Strictness::Strict).map_err(SketchError::Sdk)?;
         Ok(sketch)
     }
 
@@ -206,6 +207,58 @@ impl Sketch {
     }
 }
 
+/// What `--eject` writes as the `sdk.yaml` of the project SDK `name`: the user's `text` (its
+/// comments and order kept) with `name` set and the `hooks` key left out. A text that cannot
+/// be edited line by line into exactly that (flow style, anchors, a key spread over lines) is
+/// written anew from `sketch`.
+pub fn project_sdk_yaml(text: &str, sketch: &Sketch, name: &str) -> String {
+    edit_top_level(text, name)
+        .filter(|edited| means_the_same(text, edited, name))
+        .unwrap_or_else(|| sketch.sdk_yaml(name))
+}
+
+/// The top-level key a line starts, if it starts one (`key:` at column 0).
+fn top_level_key(line: &str) -> Option<&str> {
+    let (key, rest) = line.split_once(':')?;
+    let is_key = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    (is_key && (rest.is_empty() || rest.starts_with([' ', '\t', '\n', '\r']))).then_some(key)
+}
+
+/// `text` with its `name:` line replaced and its `hooks:` block dropped; None without a
+/// `name:` line.
+fn edit_top_level(text: &str, name: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut in_hooks = false;
+    let mut named = false;
+    for line in text.split_inclusive('\n') {
+        match top_level_key(line) {
+            Some("hooks") => in_hooks = true,
+            Some("name") => {
+                in_hooks = false;
+                named = true;
+                out.push_str(&format!("name: {name}\n"));
+            }
+            Some(_) => {
+                in_hooks = false;
+                out.push_str(line);
+            }
+            // What belongs to the hooks (indented lines, blank lines) goes with them; a
+            // comment at column 0 is the user's and stays.
+            None if in_hooks && !line.starts_with('#') => {}
+            None => out.push_str(line),
+        }
+    }
+    named.then_some(out)
+}
+
+/// Whether `edited` reads as `text` with `name` set and without hooks.
+fn means_the_same(text: &str, edited: &str, name: &str) -> bool {
+    let Ok(Value::Mapping(mut want)) = serde_yaml_ng::from_str::<Value>(text) else { return false };
+    want.remove("hooks");
+    want.insert("name".into(), name.into());
+    matches!(serde_yaml_ng::from_str::<Value>(edited), Ok(Value::Mapping(got)) if got == want)
+}
+
 impl fmt::Display for Sketch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.sdk_yaml(SKETCH_SDK))
@@ -238,23 +291,67 @@ mod tests {
         let line = text.lines().position(|l| l.starts_with("base:")).unwrap() + 1;
         assert_eq!(
             err.to_string(),
-            format!("sketch SDK YAML contains unknown fields:\n  \"base\" at line {line}, column 1")
+            format!("sketch SDK YAML contains unknown fields: \"base\" at line {line}, column 1")
         );
         let err = Sketch::parse("name: sketch\nversion: 1\nbase: x\n").unwrap_err().to_string();
-        assert!(err.contains("\"version\" at line 2, column 1\n  \"base\" at line 3, column 1"), "{err}");
+        assert!(err.ends_with(": \"version\" at line 2, column 1, \"base\" at line 3, column 1"), "{err}");
     }
 
     #[test]
     fn names_hooks_plugs_and_malformed_text_are_checked() {
         let err = |text: &str| Sketch::parse(text).unwrap_err().to_string();
-        assert_eq!(err("name: other\n"), "sketch SDK must be named \"sketch\" (now: \"other\")");
-        assert_eq!(err(""), "sketch SDK must be named \"sketch\" (now: \"\")");
-        assert!(err("name: sketch\nhooks:\n  install: x\n").starts_with("unknown hook \"install\""));
-        assert!(err("name: sketch\nhooks: [a]\n").starts_with("invalid sketch SDK YAML"));
-        assert!(err("name: sketch\nplugs:\n  p:\n    interface: nosuch\n").contains("bad plugs or slots"));
-        assert!(err("name: [\n").starts_with("invalid sketch SDK YAML"));
+        assert_eq!(err("name: other\n"), "sketch SDK YAML must keep name set to \"sketch\"");
+        assert_eq!(err(""), "sketch SDK YAML must keep name set to \"sketch\"");
+        assert_eq!(
+            err("name: sketch\nhooks:\n  install: x\n"),
+            "sketch SDK YAML contains unsupported hook \"install\"; supported hooks: setup-base, \
+             setup-project, save-state, restore-state, check-health"
+        );
+        assert!(err("name: sketch\nhooks: [a]\n").starts_with("could not parse sketch SDK YAML: "));
+        assert!(err("name: [\n").starts_with("could not parse sketch SDK YAML: "));
+        assert!(
+            err("name: sketch\nplugs:\n  Bad_Name: mount\n").contains("invalid plug name"),
+            "{}",
+            err("name: sketch\nplugs:\n  Bad_Name: mount\n")
+        );
         assert!(err(&"[".repeat(1000)).starts_with("flow collections nested too deep"));
         assert!(err(&format!("name: sketch\n#{}\n", "x".repeat(MAX_SKETCH_TEXT))).contains("larger than"));
+    }
+
+    #[test]
+    fn what_an_interface_refuses_is_left_to_the_refresh() {
+        // The reference's sketch-sdk test: a plug its interface refuses is installed, and
+        // the refresh that installs it pauses.
+        for plug in ["workshop-typo: /mnt", "workshop-target: /mnt\n    unknown-attribute: true"] {
+            let text = format!("name: sketch\nplugs:\n  p:\n    interface: mount\n    {plug}\n");
+            let sketch = Sketch::parse(&text).unwrap();
+            let info = SdkInfo::parse(&sketch.sdk_yaml(SKETCH_SDK), Strictness::Strict).unwrap();
+            assert!(info.check_installable().is_err(), "{text}");
+        }
+        assert!(Sketch::parse("name: sketch\nplugs:\n  p:\n    interface: nosuch\n").is_ok());
+    }
+
+    #[test]
+    fn an_ejected_sketch_keeps_the_users_text_but_its_hooks() {
+        let text = "# My tools.\nname: sketch # was\nsummary: S\nhooks:\n  setup-base: |\n    mkdir /x\n\n\
+                    \n# The plugs.\nplugs:\n  # a comment\n  data:\n    interface: mount\n    \
+                    workshop-target: /home/workshop/data\nslots:\n";
+        let sketch = Sketch::parse(text).unwrap();
+        assert_eq!(
+            project_sdk_yaml(text, &sketch, "tools"),
+            "# My tools.\nname: tools\nsummary: S\n# The plugs.\nplugs:\n  # a comment\n  data:\n    \
+             interface: mount\n    workshop-target: /home/workshop/data\nslots:\n"
+        );
+        // Hooks first, no final newline, Windows line ends.
+        let text = "hooks:\r\n  check-health: x\r\nname: sketch\r\ntitle: T";
+        let sketch = Sketch::parse(text).unwrap();
+        assert_eq!(project_sdk_yaml(text, &sketch, "t"), "name: t\ntitle: T");
+        // What cannot be edited line by line is written anew.
+        for text in ["{name: sketch, title: T, hooks: {setup-base: x}}\n", "name: &n sketch\ntitle: *n\n"] {
+            let sketch = Sketch::parse(text).unwrap();
+            let yaml = project_sdk_yaml(text, &sketch, "t");
+            assert_eq!(yaml, sketch.sdk_yaml("t"), "{text}");
+        }
     }
 
     #[test]

@@ -70,7 +70,17 @@ fn sk_sketch_sdk_scenarios() {
     // SK-12: --name needs --eject (before anything else is looked at).
     let run = sketch(&d, &p, &["--name", "x"], "q\n");
     assert!(run.fails().contains("flag --name requires --eject"), "{}", run.output());
-    assert!(sketch(&d, &p, &["--stash", "--remove"], "").fails().contains("cannot be used with"));
+    let run = sketch(&d, &p, &["--stash", "--remove"], "");
+    assert!(
+        run.fails().contains(
+            "if any flags in the group [stash restore eject remove] are set none of the others can be; \
+             [remove stash] were all set"
+        ),
+        "{}",
+        run.output()
+    );
+    let run = w(&d, &p, &["sketch-sdk", "--remove"]);
+    assert!(run.fails().contains(r#"cannot remove: "sketch" SDK not found"#), "{}", run.output());
     // Nothing to list yet.
     assert_eq!(w(&d, &p, &["sketches"]).ok(), "");
 
@@ -102,8 +112,9 @@ fn sk_sketch_sdk_scenarios() {
         regex_lite::Regex::new(r#""base" at line [0-9]+, column [0-9]+"#).unwrap().is_match(&out),
         "{out}"
     );
+    // Fixed, it is the sketch the workshop has: nothing to refresh, nothing said.
     let run = sketch(&d, &p, &[], "g/^base: ubuntu@24.04$/d\nwq\n");
-    assert!(run.ok().contains("sketch refreshed"), "{}", run.output());
+    assert_eq!(run.ok(), "", "{}", run.output());
     assert_revision(&d, &p, "x1");
 
     // SK-03: stash and restore.
@@ -114,12 +125,30 @@ fn sk_sketch_sdk_scenarios() {
     let run = w(&d, &p, &["sketch-sdk", "--restore"]);
     assert!(run.ok().lines().any(|l| l == r#""ws-sketch" sketch restored"#), "{}", run.output());
     assert_revision(&d, &p, "x1");
+    // A stash is only restored where there is no sketch.
+    let run = w(&d, &p, &["sketch-sdk", "--restore"]);
+    assert!(run.fails().contains(r#"cannot restore: stashed "sketch" SDK not found"#), "{}", run.output());
+    w(&d, &p, &["sketch-sdk", "--stash"]).ok();
+    sketch(&d, &p, &[], "q\n").ok();
+    let run = w(&d, &p, &["sketch-sdk", "--restore"]);
+    assert!(
+        run.fails().contains(
+            r#"cannot restore: "sketch" SDK exists; run "workshop sketch-sdk --remove" to remove it from the workshop"#
+        ),
+        "{}",
+        run.output()
+    );
 
     // SK-04: editing a hook installs a new revision, and the hook runs.
     let script = "/^    # apt-get update$/c\n    mkdir -p /home/workshop/ws-sketch-test\n.\nwq\n";
     sketch(&d, &p, &[], script).ok();
     assert_revision(&d, &p, "x2");
     w(&d, &p, &["exec", "--", "test", "-d", "/home/workshop/ws-sketch-test"]).ok();
+
+    // An edit that changes nothing refreshes nothing and says nothing.
+    let run = sketch(&d, &p, &[], "q\n");
+    assert_eq!(run.ok(), "", "{}", run.output());
+    assert_revision(&d, &p, "x2");
 
     // SK-06: a mount plug of the sketch is connected and mounted.
     let script = "/^plugs:$/a\n  sketch-plug:\n    interface: mount\n    workshop-target: /home/workshop/ws-sketch-test\n.\nwq\n";
@@ -132,12 +161,14 @@ fn sk_sketch_sdk_scenarios() {
     // it, then edits the sketch that failed.
     let script = "/^    mkdir -p \\/home\\/workshop\\/ws-sketch-test$/a\n    false\n.\nwq\n";
     let run = sketch(&d, &p, &[], script);
-    assert!(run.fails().contains(r#"cannot refresh "ws-sketch"; paused"#), "{}", run.output());
+    let out = run.fails();
+    assert!(out.contains(r#"cannot sketch "ws-sketch"; paused"#), "{out}");
+    assert!(out.contains(r#"To abort and undo: "workshop refresh --abort ws-sketch""#), "{out}");
     assert!(w(&d, &p, &["list"]).has_line(r"^ws-sketch\s+Waiting\s+"));
     let run = sketch(&d, &p, &[], "g/^    false$/d\nwq\n");
     let out = run.ok();
-    assert!(out.lines().any(|l| l == r#"Reverting incomplete change for "ws-sketch"..."#), "{out}");
-    assert!(out.contains("sketch refreshed"), "{out}");
+    // Back as it was before the failing edit: x3 is installed, nothing else to do.
+    assert_eq!(out, "Reverting incomplete change for \"ws-sketch\"...\n", "{out}");
     assert_revision(&d, &p, "x3");
     assert!(w(&d, &p, &["list"]).has_line(r"^ws-sketch\s+Ready\s+-$"));
 
@@ -159,20 +190,41 @@ fn sk_sketch_sdk_scenarios() {
     sketch(&d, &p, &[], "q\n").ok();
     assert!(sketch_installed(&d, &p).is_some());
 
-    // Eject: the sketch becomes a project SDK and leaves the workshop.
-    let run = w(&d, &p, &["sketch-sdk", "--eject", "--name", "tools"]);
+    // A plug its interface refuses is the refresh's business: it pauses, and the next edit
+    // reverts it and opens the text again (the reference's sketch-sdk test).
+    let script =
+        "/^plugs:$/a\n  unique-mount-plug-name:\n    interface: mount\n    workshop-typo: /mnt\n.\nwq\n";
+    let run = sketch(&d, &p, &[], script);
+    assert!(run.fails().contains(r#"cannot sketch "ws-sketch"; paused"#), "{}", run.output());
+    let run = sketch(&d, &p, &[], "%s/workshop-typo/workshop-target/\nwq\n");
+    assert!(run.ok().contains("sketch refreshed"), "{}", run.output());
+    w(&d, &p, &["exec", "--", "mountpoint", "/mnt"]).ok();
+    let script = "/^  unique-mount-plug-name:$/a\n    unknown-attribute: true\n.\nwq\n";
+    sketch(&d, &p, &[], script).fails();
+    w(&d, &p, &["refresh", "--abort"]).ok();
+    assert!(w(&d, &p, &["list"]).has_line(r"^ws-sketch\s+Ready\s+-$"));
+
+    // Eject: the sketch (as the user wrote it, comments and all, but its hooks) becomes a
+    // project SDK and leaves the workshop.
+    let run = w(&d, &p, &["sketch-sdk", "--eject", "--name", "broken"]);
     let out = run.ok();
-    assert!(out.contains(r#"Ejected "ws-sketch" sketch to ".workshop/tools"."#), "{out}");
+    assert!(out.contains(r#"Ejected "ws-sketch" sketch to ".workshop/broken"."#), "{out}");
     assert!(
         out.contains(
-            r#"To use it, add "project-tools" to the SDK list and run "workshop refresh ws-sketch""#
+            r#"To use it, add "project-broken" to the SDK list and run "workshop refresh ws-sketch""#
         ),
         "{out}"
     );
-    let ejected = std::fs::read_to_string(p.path.join(".workshop/tools/sdk.yaml")).unwrap();
-    assert!(ejected.starts_with("name: tools\n") && !ejected.contains("hooks"), "{ejected}");
-    assert!(p.path.join(".workshop/tools/hooks/setup-base").is_file());
+    let ejected = std::fs::read_to_string(p.path.join(".workshop/broken/sdk.yaml")).unwrap();
+    assert!(ejected.lines().any(|l| l == "name: broken"), "{ejected}");
+    assert!(ejected.contains("    unknown-attribute: true\n") && ejected.starts_with('#'), "{ejected}");
+    assert!(!ejected.lines().any(|l| l.starts_with("hooks:")), "{ejected}");
+    assert!(p.path.join(".workshop/broken/hooks/setup-base").is_file());
     assert_eq!(sketch_installed(&d, &p), None);
+    let run = w(&d, &p, &["sketch-sdk", "--eject", "--name", "broken"]);
+    let exists =
+        format!("cannot eject: mkdir {}: file already exists", p.path.join(".workshop/broken").display());
+    assert!(run.fails().contains(&exists), "{}", run.output());
 
     // SK-13: sketching needs a Ready workshop.
     w(&d, &p, &["stop"]).ok();

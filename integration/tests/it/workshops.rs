@@ -397,6 +397,41 @@ fn wait_on_error_then_abort_or_continue() {
     w(&d, &["remove"]).ok();
 }
 
+/// L-11 (the reference's launch-abort test): a launch failing at a mount whose source is
+/// missing in the workshop pauses; once it is aborted, the last lines of the task log say why
+/// in the reference's words.
+#[test]
+fn a_broken_mount_pauses_the_launch_and_the_abort_keeps_why() {
+    if !lxd_enabled("a_broken_mount_pauses_the_launch_and_the_abort_keeps_why") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let p = Project::new(&user, "mount-broken");
+    p.write(
+        ".workshop/test-sdk-mount-broken/sdk.yaml",
+        "name: test-sdk-mount-broken\nbase: ubuntu@22.04\nslots:\n  one:\n    interface: mount\n    \
+         workshop-source: /doesnt/exist\nplugs:\n  two:\n    interface: mount\n    workshop-target: /mnt\n",
+    );
+    p.write(
+        "workshop.yaml",
+        "name: ws-mount-broken\nbase: ubuntu@22.04\nsdks:\n  - name: project-test-sdk-mount-broken\n\
+         connections:\n  - plug: test-sdk-mount-broken:two\n    slot: test-sdk-mount-broken:one\n",
+    );
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    w(&["launch", "--wait-on-error"]).fails();
+    w(&["launch", "--abort"]).ok();
+    let tasks = w(&["tasks"]);
+    let last_two: Vec<&str> = tasks.ok().lines().rev().take(2).collect();
+    assert!(
+        last_two.iter().any(|l| l.contains("stat /doesnt/exist: file does not exist")),
+        "{}",
+        tasks.output()
+    );
+    assert!(p.instances().is_empty(), "{:?}", p.instances());
+}
+
 /// Puts the host's time zone files back when dropped.
 struct HostZoneGuard {
     localtime: Option<std::path::PathBuf>,

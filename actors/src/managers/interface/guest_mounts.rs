@@ -106,7 +106,7 @@ unmount_one() {
 }
 mount_one() {
   src=$1; dst=$2; ro=$3
-  if [ ! -e "$src" ]; then fail "cannot mount $src at $dst: $src does not exist"; return 0; fi
+  if [ ! -e "$src" ]; then fail "cannot mount $src at $dst: stat $src: file does not exist"; return 0; fi
   if [ ! -e "$dst" ] && [ ! -L "$dst" ]; then
     if [ -d "$src" ]; then mkdir -p -- "$dst"; else mkdir -p -- "$(dirname -- "$dst")" && : > "$dst"; fi \
       && chown -- "$4:$5" "$dst" && chmod -- "$6" "$dst" \
@@ -343,7 +343,7 @@ mod tests {
         let (code, log, err) = run_stubbed(&script(&[], &[missing.clone(), ro.clone()], true), &[]);
         assert_eq!(code, 1);
         assert!(
-            err.contains("cannot mount /does/not/exist at /mnt/z: /does/not/exist does not exist"),
+            err.contains("cannot mount /does/not/exist at /mnt/z: stat /does/not/exist: file does not exist"),
             "{err}"
         );
         assert!(log.is_empty(), "{log}");

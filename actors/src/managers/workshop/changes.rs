@@ -393,7 +393,9 @@ pub(super) async fn refresh_plan(
                 return Err(refused(action, &ws, &pid, Refusal::Busy(busy)));
             }
             let mut scratch = st.clone();
-            let change = plan::refresh(&mut scratch, &u, &[item], Mode::Transactional, false, now);
+            let requested = [item.launch.target.name.clone()];
+            let change =
+                plan::refresh(&mut scratch, &u, &requested, &[item], Mode::Transactional, false, now);
             Ok(scratch
                 .change_tasks(&change)
                 .iter()
@@ -461,7 +463,7 @@ async fn plan_refresh(
                     return Err(refused(action, name, &pid, Refusal::Busy(busy)));
                 }
             }
-            Ok(plan::refresh(st, &u, &items, mode, verbose, now))
+            Ok(plan::refresh(st, &u, &all, &items, mode, verbose, now))
         })))
         .await???;
     if nothing {

@@ -27,9 +27,9 @@ use self::handlers::Env;
 use crate::activity::Activity;
 use crate::backend::BackendActor;
 use crate::engine::StateEngine;
-use crate::managers::task::{self, Kind, keys};
+use crate::managers::task::{self, Kind};
 use crate::runner::RunTask;
-use crate::state::{Op, Outcome};
+use crate::state::Outcome;
 use crate::store::StoreActor;
 
 /// Declares a handler of the table: an async handler function boxed for [`task::Handler`].
@@ -197,10 +197,6 @@ impl Handler<RunTask> for WorkshopManager {
     type Result = ResponseFuture<Outcome>;
 
     fn handle(&mut self, msg: RunTask, _ctx: &mut Context<Self>) -> Self::Result {
-        if msg.op == Op::Undo && msg.ctx.change_read(&keys::DISCARD_BACKGROUND).unwrap_or(false) {
-            // A paused change discarded by `remove`: its undo is skipped (../shared/spec/reference-inventory.md §6.3).
-            return Box::pin(async { Outcome::Done });
-        }
         task::dispatch(KINDS, msg, self.env.clone())
     }
 }

@@ -248,16 +248,18 @@ fn add_reconnects(chain: &mut Chain<'_>) {
 /// `restore-state`, `check-health`. All in one lane: a failure anywhere puts every
 /// workshop's stash back. The stashes are removed by the cleanup of `stash-workshop`, once
 /// the change is Done: the reference's `remove-workshop-stash` lane, without the command
-/// waiting for it.
+/// waiting for it. The change is named after every workshop `requested`, as the reference's
+/// is, those already up to date included.
 pub fn refresh(
     st: &mut State,
     user: &UserRef,
+    requested: &[String],
     items: &[RefreshItem],
     mode: Mode,
     verbose: bool,
     now: DateTime<Utc>,
 ) -> ChangeId {
-    let names: Vec<&str> = items.iter().map(|i| i.launch.target.name.as_str()).collect();
+    let names: Vec<&str> = requested.iter().map(String::as_str).collect();
     let project_id = items.first().map(|i| i.launch.target.project_id.clone()).unwrap_or_default();
     let change = new_change(st, "refresh", &names, user, &project_id, now);
     hook_plan::set_verbose(st, &change, verbose);
@@ -543,9 +545,11 @@ mod tests {
             kept: vec!["system".into()],
             restore: None,
         };
-        let change =
-            refresh(&mut st, &target("x").user, &[item("a"), item("b")], Mode::Transactional, false, now);
-        assert_eq!(st.change(&change).unwrap().summary, r#"Refresh "a", "b" workshops"#);
+        // c was asked for too, but is up to date: the change still names it.
+        let requested = ["a", "b", "c"].map(String::from);
+        let items = [item("a"), item("b")];
+        let change = refresh(&mut st, &target("x").user, &requested, &items, Mode::Transactional, false, now);
+        assert_eq!(st.change(&change).unwrap().summary, r#"Refresh "a", "b", "c" workshops"#);
         let kinds = kinds(&st, &change);
         let a: Vec<&str> = kinds[..kinds.len() / 2].iter().map(String::as_str).collect();
         assert_eq!(

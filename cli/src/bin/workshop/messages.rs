@@ -52,6 +52,15 @@ pub fn paused(verb: &str, name: &str, change: &str) -> String {
     )
 }
 
+/// A sketch's refresh waits on error.
+pub fn sketch_paused(name: &str, change: &str) -> String {
+    format!(
+        "cannot sketch {name:?}; paused\nTo view details: \"workshop tasks {change}\"\n\n\
+         To abort and undo: \"workshop refresh --abort {name}\"\n\
+         Otherwise, resolve the error, then run \"workshop refresh --continue {name}\""
+    )
+}
+
 /// `--continue` or `--abort` (`verb`) with no paused `action`.
 pub fn nothing_to_resume(verb: &str, action: &str) -> String {
     format!("cannot {verb}: no {action} in progress")

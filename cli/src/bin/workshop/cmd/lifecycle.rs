@@ -170,10 +170,9 @@ pub fn refresh(ctx: &Ctx, args: &RefreshArgs) -> anyhow::Result<()> {
     }
     let args = &args.mode;
     let project = ctx.project()?;
+    // Several workshops with another mode: the daemon's refusal says it (as the reference's
+    // does, "cannot refresh "a", "b": wait-on-error is not supported for multiple workshops").
     let names = ctx.names_or_single(&project, &args.names)?;
-    if args.mode() != Mode::Transactional && names.len() > 1 {
-        bail!("cannot refresh: \"--wait-on-error\" incompatible with multiple workshops");
-    }
     let mode = args.mode();
     let refresh_option =
         matches!(mode, Mode::Transactional | Mode::WaitOnError).then_some(RefreshOption::Update);
@@ -331,9 +330,8 @@ pub fn restore(ctx: &Ctx, args: &RestoreArgs) -> anyhow::Result<()> {
         Outcome::Paused(chg) => {
             bail!("cannot restore {q}; paused\nTo view details: \"workshop tasks {}\"", chg.id)
         }
-        Outcome::Failed(chg, _) => {
-            bail!("cannot restore {q}; aborted\nTo view details: \"workshop tasks {}\"", chg.id)
-        }
+        // The reference's words: the change's error, then that the restore was aborted.
+        Outcome::Failed(_, err) => bail!("{err}\n{q} restore aborted"),
     }
     Ok(())
 }

@@ -24,7 +24,7 @@ use serde::Serialize;
 use workshop_api::ErrorKind;
 use workshop_api::Project;
 use workshop_api::definition::validate_sdk_name;
-use workshop_api::sdk::sketch::{MAX_SKETCH_TEXT, Sketch, TEMPLATE};
+use workshop_api::sdk::sketch::{MAX_SKETCH_TEXT, Sketch, TEMPLATE, project_sdk_yaml};
 use workshop_api::workshops::{
     Mode, RefreshOption, WorkshopAction, WorkshopInfo, WorkshopOptions, WorkshopStatus, WorkshopsRequest,
 };
@@ -39,16 +39,16 @@ use crate::wait::{self, Outcome, WaitOptions};
 #[derive(Debug, Args)]
 pub struct SketchArgs {
     /// Move the sketch aside (to the stash) and refresh the workshop without it
-    #[arg(long, group = "op")]
+    #[arg(long)]
     pub stash: bool,
     /// Bring back the stashed sketch and refresh the workshop with it
-    #[arg(long, group = "op")]
+    #[arg(long)]
     pub restore: bool,
     /// Turn the sketch into a project SDK in .workshop/ and remove it from the workshop
-    #[arg(long, group = "op")]
+    #[arg(long)]
     pub eject: bool,
     /// Remove the sketch and refresh the workshop without it
-    #[arg(long, group = "op")]
+    #[arg(long)]
     pub remove: bool,
     /// Name of the project SDK --eject makes (default: the project directory's name)
     #[arg(long, value_name = "NAME")]
@@ -72,8 +72,26 @@ enum Op {
 }
 
 impl SketchArgs {
-    /// The operation; `--name` goes only with `--eject` (the reference's words).
+    /// The operation. The four operations exclude each other and `--name` goes only with
+    /// `--eject` (the reference's words for both).
     fn op(&self) -> anyhow::Result<Op> {
+        let mut set: Vec<&str> = [
+            ("stash", self.stash),
+            ("restore", self.restore),
+            ("eject", self.eject),
+            ("remove", self.remove),
+        ]
+        .into_iter()
+        .filter_map(|(name, on)| on.then_some(name))
+        .collect();
+        if set.len() > 1 {
+            set.sort_unstable();
+            bail!(
+                "if any flags in the group [stash restore eject remove] are set none of the others can be; \
+                 [{}] were all set",
+                set.join(" ")
+            );
+        }
         if self.name.is_some() && !self.eject {
             bail!("flag --name requires --eject");
         }
@@ -105,43 +123,98 @@ pub fn sketch_sdk(ctx: &Ctx, args: &SketchArgs) -> anyhow::Result<()> {
         bail!("cannot sketch: workshop {ws:?} currently {:?}, must be \"Ready\"", info.status.as_str());
     }
     let area = Area::new(&data_home()?, &project.id, &ws);
+    let refresh = |mode: Mode| refresh(ctx, &project, &ws, mode, args.verbose);
     match op {
         Op::Edit => {
             edit(&area)?;
-            refresh(ctx, &project, &ws, Mode::WaitOnError, args.verbose)?;
-            println!("{ws:?} sketch refreshed");
+            // Nothing printed when the sketch is what the workshop has (the reference's test
+            // of a no-op edit wants no output).
+            if refresh(Mode::WaitOnError)? == End::Refreshed {
+                println!("{ws:?} sketch refreshed");
+            }
         }
         Op::Stash => {
-            area.stash().with_context(|| format!("cannot stash the sketch of {ws:?}"))?;
-            refresh(ctx, &project, &ws, Mode::Transactional, args.verbose)?;
-            println!("{ws:?} sketch stashed");
+            let moves = area.stash().map_err(|e| anyhow::anyhow!("cannot stash: {e}"))?;
+            if after_refresh(moves, refresh(Mode::Transactional))? {
+                println!("{ws:?} sketch stashed");
+            }
         }
         Op::Restore => {
-            area.restore().with_context(|| format!("cannot restore the sketch of {ws:?}"))?;
-            refresh(ctx, &project, &ws, Mode::WaitOnError, args.verbose)?;
-            println!("{ws:?} sketch restored");
+            // Not undone when the refresh fails: it waits on error, and "refresh --abort" then
+            // "sketch-sdk --stash" bring back what was.
+            area.restore().map_err(|e| anyhow::anyhow!("cannot restore: {e}"))?;
+            if refresh(Mode::WaitOnError)? != End::Aborted {
+                println!("{ws:?} sketch restored");
+            }
         }
         Op::Remove => {
-            area.remove().with_context(|| format!("cannot remove the sketch of {ws:?}"))?;
-            refresh(ctx, &project, &ws, Mode::Transactional, args.verbose)?;
-            println!("{ws:?} sketch removed");
+            let moves = area.hide().map_err(|e| anyhow::anyhow!("cannot remove: {e}"))?;
+            if after_refresh(moves, refresh(Mode::Transactional))? {
+                println!("{ws:?} sketch removed");
+            }
         }
         Op::Eject => {
             let name = match &args.name {
                 Some(name) => name.clone(),
-                None => Path::new(&project.path)
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
+                None => {
+                    let name = Path::new(&project.path)
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    validate_sdk_name(&name)
+                        .map_err(|e| anyhow::anyhow!("cannot eject: flag --name required: {e}"))?;
+                    name
+                }
             };
-            let dir = eject(&area, Path::new(&project.path), &name)?;
-            area.remove().with_context(|| format!("cannot remove the sketch of {ws:?}"))?;
-            refresh(ctx, &project, &ws, Mode::Transactional, args.verbose)?;
-            println!("Ejected {ws:?} sketch to {dir:?}.");
-            println!("To use it, add \"project-{name}\" to the SDK list and run \"workshop refresh {ws}\"");
+            let mut moves = Moves::default();
+            let dir = eject(&area, Path::new(&project.path), &name, &mut moves)
+                .map_err(|e| anyhow::anyhow!("cannot eject: {e}"))?;
+            let hidden = match area.hide() {
+                Ok(hidden) => hidden,
+                Err(e) => {
+                    let _ = moves.revert();
+                    bail!("cannot remove: {e}");
+                }
+            };
+            moves.extend(hidden);
+            if after_refresh(moves, refresh(Mode::Transactional))? {
+                println!("Ejected {ws:?} sketch to {dir:?}.");
+                println!(
+                    "To use it, add \"project-{name}\" to the SDK list and run \"workshop refresh {ws}\""
+                );
+            }
         }
     }
     Ok(())
+}
+
+/// How a sketch's refresh ended, when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Refreshed,
+    /// The workshop already has the sketch as it is.
+    NothingToDo,
+    /// Someone aborted the refresh (reported here, not an error: the reference's words).
+    Aborted,
+}
+
+/// Keeps the file moves made for a refresh once it went through (or had nothing to do),
+/// puts them back when it failed or was aborted; returns whether to report success.
+fn after_refresh(moves: Moves, refreshed: anyhow::Result<End>) -> anyhow::Result<bool> {
+    match refreshed {
+        Ok(End::Refreshed | End::NothingToDo) => {
+            moves.finish();
+            Ok(true)
+        }
+        Ok(End::Aborted) => {
+            moves.revert().context("cannot put the sketch back")?;
+            Ok(false)
+        }
+        Err(e) => match moves.revert() {
+            Ok(()) => Err(e),
+            Err(undo) => Err(e.context(format!("cannot put the sketch back: {undo}"))),
+        },
+    }
 }
 
 /// `refresh --abort` of the paused change holding `ws`.
@@ -156,23 +229,25 @@ fn abort_refresh(ctx: &Ctx, project: &Project, ws: &str) -> anyhow::Result<()> {
     }
 }
 
-/// Refreshes `ws` with its sketch as it is now; nothing to do is fine.
-fn refresh(ctx: &Ctx, project: &Project, ws: &str, mode: Mode, verbose: bool) -> anyhow::Result<()> {
+/// Refreshes `ws` with its sketch as it is now.
+fn refresh(ctx: &Ctx, project: &Project, ws: &str, mode: Mode, verbose: bool) -> anyhow::Result<End> {
     let options =
         WorkshopOptions { mode, refresh_option: Some(RefreshOption::Update), verbose, ..Default::default() };
     let request = WorkshopsRequest { names: vec![ws.parse()?], action: WorkshopAction::Refresh, options };
     let change = match ctx.client.workshop_action(&project.id, &request) {
         Ok(change) => change,
-        Err(e) if e.kind() == Some(ErrorKind::NoUpdatesAvailable) => return Ok(()),
+        Err(e) if e.kind() == Some(ErrorKind::NoUpdatesAvailable) => return Ok(End::NothingToDo),
         Err(e) if e.is_communication() => return Err(e.into()),
-        Err(e) => bail!("cannot refresh {ws:?}: {e}"),
+        Err(e) => bail!("cannot refresh {ws:?}: {e}\n{ws} sketch refresh aborted"),
     };
     match wait::wait(&ctx.client, &change, WaitOptions { verbose, skip_abort: false })? {
-        Outcome::Done => Ok(()),
-        Outcome::Undone(chg) | Outcome::Failed(chg, _) => {
-            bail!("cannot refresh {ws:?}; aborted\nTo view details: \"workshop tasks {}\"", chg.id)
+        Outcome::Done => Ok(End::Refreshed),
+        Outcome::Undone(_) => {
+            println!("{ws:?} sketch refresh aborted");
+            Ok(End::Aborted)
         }
-        Outcome::Paused(chg) => bail!(messages::paused("refresh", ws, &chg.id)),
+        Outcome::Failed(_, err) => bail!("{err}\n{ws} sketch refresh aborted"),
+        Outcome::Paused(chg) => bail!(messages::sketch_paused(ws, &chg.id)),
     }
 }
 
@@ -239,17 +314,6 @@ impl Area {
         fs::symlink_metadata(path).map(|m| m.is_dir()).unwrap_or(false)
     }
 
-    /// Removes `path` by first moving it aside, so that it disappears at once.
-    fn discard(&self, path: &Path) -> io::Result<()> {
-        let aside = self.dir.join(".old");
-        remove_any(&aside)?;
-        match fs::rename(path, &aside) {
-            Ok(()) => remove_any(&aside),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
     /// Makes `new` (a directory in the area) the current sketch in one step.
     fn swap_in(&self, new: &Path) -> io::Result<()> {
         let current = self.current();
@@ -275,42 +339,106 @@ impl Area {
     fn install(&self, text: &str, sketch: &Sketch) -> io::Result<()> {
         let new = self.dir.join(".new");
         remove_any(&new)?;
-        write_sdk_dir(&new, sketch, "sketch", Some(text))?;
+        write_sdk_dir(&new, sketch, &sketch.sdk_yaml("sketch"), Some(text))?;
         self.swap_in(&new)
     }
 
-    fn stash(&self) -> anyhow::Result<()> {
+    /// Moves the current sketch to the stash (a stash there goes once the refresh worked).
+    fn stash(&self) -> anyhow::Result<Moves> {
         if !Area::is_dir(&self.current()) {
-            bail!("there is no sketch");
+            bail!("{SKETCH_NOT_FOUND}");
         }
-        let aside = self.dir.join(".old");
-        remove_any(&aside)?;
+        let mut moves = Moves::default();
+        let old = self.dir.join(".old-stash");
+        remove_any(&old)?;
         if Area::is_dir(&self.stash_dir()) {
-            fs::rename(self.stash_dir(), &aside)?;
+            moves.rename(&self.stash_dir(), &old)?;
+            moves.leftovers.push(old);
         }
-        fs::rename(self.current(), self.stash_dir())?;
-        remove_any(&aside)?;
-        Ok(())
+        if let Err(e) = moves.rename(&self.current(), &self.stash_dir()) {
+            let _ = moves.revert();
+            return Err(e.into());
+        }
+        Ok(moves)
     }
 
-    /// The stash becomes the current sketch; a current sketch takes its place in the stash.
+    /// The stash becomes the current sketch; a current sketch must be removed first.
     fn restore(&self) -> anyhow::Result<()> {
-        if !Area::is_dir(&self.stash_dir()) {
-            bail!("there is no stashed sketch");
+        let stash = self.stash_dir();
+        let empty = fs::read_dir(&stash).map(|mut entries| entries.next().is_none()).unwrap_or(true);
+        if !Area::is_dir(&stash) || empty {
+            bail!("stashed {SKETCH_NOT_FOUND}");
         }
-        if Area::is_dir(&self.current()) {
-            exchange(&self.stash_dir(), &self.current())?;
-        } else {
-            fs::rename(self.stash_dir(), self.current())?;
+        if fs::symlink_metadata(self.current()).is_ok() {
+            bail!(
+                "\"sketch\" SDK exists; run \"workshop sketch-sdk --remove\" to remove it from the workshop"
+            );
+        }
+        fs::rename(stash, self.current())?;
+        Ok(())
+    }
+
+    /// Moves the current sketch out of the way (deleted once the refresh worked, with any
+    /// refused draft; the stash stays).
+    fn hide(&self) -> anyhow::Result<Moves> {
+        if fs::symlink_metadata(self.current()).is_err() {
+            bail!("{SKETCH_NOT_FOUND}");
+        }
+        let mut moves = Moves::default();
+        let hidden = self.dir.join(".hidden");
+        remove_any(&hidden)?;
+        moves.rename(&self.current(), &hidden)?;
+        moves.leftovers.extend([hidden, self.draft()]);
+        Ok(moves)
+    }
+}
+
+/// The reference's words for a workshop without a sketch.
+const SKETCH_NOT_FOUND: &str = "\"sketch\" SDK not found";
+
+/// Files moved and made for a refresh: put back when it fails, leftovers deleted once it
+/// worked.
+#[derive(Debug, Default)]
+struct Moves {
+    /// Renames done (from, to), in order.
+    renamed: Vec<(PathBuf, PathBuf)>,
+    /// Directories made.
+    made: Vec<PathBuf>,
+    /// What goes once the refresh worked.
+    leftovers: Vec<PathBuf>,
+}
+
+impl Moves {
+    fn rename(&mut self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(from, to)?;
+        self.renamed.push((from.to_path_buf(), to.to_path_buf()));
+        Ok(())
+    }
+
+    fn extend(&mut self, other: Moves) {
+        self.renamed.extend(other.renamed);
+        self.made.extend(other.made);
+        self.leftovers.extend(other.leftovers);
+    }
+
+    /// Undoes the renames (last first) and deletes what was made.
+    fn revert(self) -> io::Result<()> {
+        for (from, to) in self.renamed.into_iter().rev() {
+            fs::rename(&to, &from)?;
+        }
+        for dir in self.made {
+            remove_any(&dir)?;
         }
         Ok(())
     }
 
-    /// Drops the current sketch, if any, and any refused draft (the stash stays).
-    fn remove(&self) -> anyhow::Result<()> {
-        self.discard(&self.current())?;
-        remove_any(&self.draft())?;
-        Ok(())
+    /// Deletes the leftovers; one that cannot go is only reported.
+    fn finish(self) {
+        for path in self.leftovers {
+            if let Err(e) = remove_any(&path) {
+                eprintln!("warning: cannot remove {}: {e}", path.display());
+            }
+        }
     }
 }
 
@@ -332,19 +460,21 @@ fn edit(area: &Area) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The editor: `$EDITOR`, `$VISUAL`, else `editor` or `vi` from the `PATH`; words split on
-/// white space, the file appended.
-fn editor_command(env: impl Fn(&str) -> Option<String>, on_path: impl Fn(&str) -> bool) -> Vec<String> {
+/// The editor: `$EDITOR`, `$VISUAL`, else the first of `editor`, `vi`, `emacs` and `nano` on
+/// the `PATH`; words split on white space, the file appended.
+fn editor_command(
+    env: impl Fn(&str) -> Option<String>,
+    on_path: impl Fn(&str) -> bool,
+) -> Option<Vec<String>> {
     for var in ["EDITOR", "VISUAL"] {
         if let Some(value) = env(var) {
             let words: Vec<String> = value.split_whitespace().map(str::to_string).collect();
             if !words.is_empty() {
-                return words;
+                return Some(words);
             }
         }
     }
-    let fallback = ["editor", "vi", "nano"].into_iter().find(|c| on_path(c)).unwrap_or("vi");
-    vec![fallback.to_string()]
+    ["editor", "vi", "emacs", "nano"].into_iter().find(|c| on_path(c)).map(|c| vec![c.to_string()])
 }
 
 fn on_path(command: &str) -> bool {
@@ -355,7 +485,9 @@ fn on_path(command: &str) -> bool {
 
 /// Runs the editor on `file` with this terminal (standard input included).
 fn run_editor(file: &Path) -> anyhow::Result<()> {
-    let words = editor_command(|v| std::env::var(v).ok(), on_path);
+    let Some(words) = editor_command(|v| std::env::var(v).ok(), on_path) else {
+        bail!("cannot sketch: no text editor found, please set the EDITOR environment variable");
+    };
     let status = Command::new(&words[0])
         .args(&words[1..])
         .arg(file)
@@ -371,34 +503,49 @@ fn run_editor(file: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes the sketch as the project SDK `name` (`.workshop/<name>/sdk.yaml` and `hooks/`);
-/// returns the directory as shown (`.workshop/<name>`).
-fn eject(area: &Area, project: &Path, name: &str) -> anyhow::Result<String> {
-    validate_sdk_name(name).map_err(|e| anyhow::anyhow!("cannot eject sketch: {e}"))?;
-    let text = read_bounded(&area.current().join(SKETCH_TEXT)).context("cannot eject sketch")?;
-    let sketch = Sketch::parse(&text).map_err(|e| anyhow::anyhow!("cannot eject sketch: {e}"))?;
-    let shown = format!("{DEFINITION_DIR_NAME}/{name}");
-    let dir = project.join(DEFINITION_DIR_NAME).join(name);
+/// Writes the sketch as the project SDK `name` (`.workshop/<name>/sdk.yaml`: the user's text
+/// with `name` set and no hooks; `hooks/`), recorded in `moves`; returns the directory as
+/// shown (`.workshop/<name>`).
+fn eject(area: &Area, project: &Path, name: &str, moves: &mut Moves) -> anyhow::Result<String> {
+    validate_sdk_name(name).map_err(|e| anyhow::anyhow!(e))?;
+    let definitions = project.join(DEFINITION_DIR_NAME);
+    let dir = definitions.join(name);
     if fs::symlink_metadata(&dir).is_ok() {
-        bail!("cannot eject sketch: {shown:?} already exists");
+        bail!("mkdir {}: file already exists", dir.display());
     }
+    let text = match read_bounded(&area.current().join(SKETCH_TEXT)) {
+        Ok(text) => text,
+        Err(_) if fs::symlink_metadata(area.current()).is_err() => bail!("{SKETCH_NOT_FOUND}"),
+        Err(e) => return Err(e),
+    };
+    let sketch = Sketch::parse(&text)?;
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o755)
-        .create(project.join(DEFINITION_DIR_NAME))
-        .with_context(|| format!("cannot create {}", project.join(DEFINITION_DIR_NAME).display()))?;
-    write_sdk_dir(&dir, &sketch, name, None).with_context(|| format!("cannot eject sketch to {shown:?}"))?;
-    Ok(shown)
+        .create(&definitions)
+        .with_context(|| format!("cannot create {}", definitions.display()))?;
+    // Built aside and renamed into place: a failure leaves no half-written SDK.
+    let building = definitions.join(format!(".{name}.new"));
+    remove_any(&building)?;
+    let sdk_yaml = project_sdk_yaml(&text, &sketch, name);
+    let written =
+        write_sdk_dir(&building, &sketch, &sdk_yaml, None).and_then(|()| fs::rename(&building, &dir));
+    if let Err(e) = written {
+        let _ = remove_any(&building);
+        return Err(anyhow::anyhow!(e).context(format!("cannot write {}", dir.display())));
+    }
+    moves.made.push(dir);
+    Ok(format!("{DEFINITION_DIR_NAME}/{name}"))
 }
 
-/// Creates `dir` holding the SDK `name` made from `sketch`: `sdk.yaml`, `hooks/<hook>` and,
-/// for the sketch itself, the user's `text`.
-fn write_sdk_dir(dir: &Path, sketch: &Sketch, name: &str, text: Option<&str>) -> io::Result<()> {
+/// Creates `dir` holding an SDK made from `sketch`: `sdk_yaml`, `hooks/<hook>` and, for the
+/// sketch itself, the user's `text`.
+fn write_sdk_dir(dir: &Path, sketch: &Sketch, sdk_yaml: &str, text: Option<&str>) -> io::Result<()> {
     fs::DirBuilder::new().mode(0o755).create(dir)?;
     if let Some(text) = text {
         write_file(&dir.join(SKETCH_TEXT), text.as_bytes(), 0o644)?;
     }
-    write_file(&dir.join(SDK_YAML), sketch.sdk_yaml(name).as_bytes(), 0o644)?;
+    write_file(&dir.join(SDK_YAML), sdk_yaml.as_bytes(), 0o644)?;
     let hooks = sketch.hook_files();
     if !hooks.is_empty() {
         let hooks_dir = dir.join(HOOKS_DIR);
@@ -495,14 +642,15 @@ fn sketch_rows(data_home: &Path, project_id: &str, workshops: &[WorkshopInfo]) -
         .iter()
         .filter_map(|w| {
             let area = Area::new(data_home, project_id, &w.name);
+            // As in the reference: `current` is a sketch the workshop has installed.
+            let revision = w.sdks.iter().find(|s| s.name == "sketch").map(|s| s.revision.clone());
             let mut notes = Vec::new();
-            if Area::is_dir(&area.current()) {
+            if revision.is_some() {
                 notes.push("current".to_string());
             }
             if Area::is_dir(&area.stash_dir()) {
                 notes.push("stashed".to_string());
             }
-            let revision = w.sdks.iter().find(|s| s.name == "sketch").map(|s| s.revision.clone());
             (!notes.is_empty() || revision.is_some()).then(|| SketchRow {
                 workshop: w.name.clone(),
                 revision,
@@ -526,7 +674,7 @@ pub fn sketches(ctx: &Ctx, args: &SketchesArgs) -> anyhow::Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let mut table = Table::new(&["workshop", "rev", "notes"]);
+    let mut table = Table::new(&["workshop", "rev", "notes"]).right_align(1);
     for row in rows {
         let notes = if row.notes.is_empty() { "-".to_string() } else { row.notes.join(",") };
         table.row(vec![row.workshop, row.revision.unwrap_or_else(|| "-".into()), notes]);
@@ -563,9 +711,13 @@ mod tests {
         assert_eq!(op(&["--eject", "--name", "tools"]), Ok(Op::Eject));
         assert_eq!(op(&["--name", "x"]), Err("flag --name requires --eject".into()));
         assert_eq!(op(&["--stash", "--name", "x"]), Err("flag --name requires --eject".into()));
-        for pair in [["--stash", "--restore"], ["--eject", "--remove"], ["--stash", "--remove"]] {
-            assert!(op(&pair).is_err(), "{pair:?}");
-        }
+        let exclusive =
+            "if any flags in the group [stash restore eject remove] are set none of the others can be; ";
+        assert_eq!(op(&["--stash", "--restore"]), Err(format!("{exclusive}[restore stash] were all set")));
+        assert_eq!(
+            op(&["--remove", "--eject", "--name", "x"]),
+            Err(format!("{exclusive}[eject remove] were all set"))
+        );
     }
 
     #[test]
@@ -573,13 +725,15 @@ mod tests {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
             move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
         };
-        assert_eq!(editor_command(env(&[("EDITOR", "ex"), ("VISUAL", "vim")]), |_| true), ["ex"]);
+        let words = |w: &[&str]| Some(w.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(editor_command(env(&[("EDITOR", "ex"), ("VISUAL", "vim")]), |_| true), words(&["ex"]));
         assert_eq!(
             editor_command(env(&[("EDITOR", " "), ("VISUAL", "code --wait")]), |_| true),
-            ["code", "--wait"]
+            words(&["code", "--wait"])
         );
-        assert_eq!(editor_command(env(&[]), |c| c == "vi"), ["vi"]);
-        assert_eq!(editor_command(env(&[]), |_| true), ["editor"]);
+        assert_eq!(editor_command(env(&[]), |c| c == "emacs"), words(&["emacs"]));
+        assert_eq!(editor_command(env(&[]), |_| true), words(&["editor"]));
+        assert_eq!(editor_command(env(&[]), |_| false), None);
     }
 
     fn area() -> (tempfile::TempDir, Area) {
@@ -606,37 +760,56 @@ mod tests {
         // A refused draft is what the next edit opens.
         write_file(&area.draft(), b"name: sketch\nbase: x\n", 0o600).unwrap();
         assert_eq!(area.text_to_edit().unwrap(), None);
-        area.stash().unwrap();
+        // A stash replaces the last one once its refresh worked; a failed one puts both back.
+        fs::create_dir(area.stash_dir()).unwrap();
+        fs::write(area.stash_dir().join("old"), "").unwrap();
+        area.stash().unwrap().revert().unwrap();
+        assert!(current.join("sketch.yaml").exists() && area.stash_dir().join("old").exists());
+        area.stash().unwrap().finish();
         assert!(!current.exists() && area.stash_dir().join("sketch.yaml").exists());
-        assert!(area.stash().is_err());
+        assert!(!area.stash_dir().join("old").exists() && !area.dir.join(".old-stash").exists());
+        assert_eq!(area.stash().unwrap_err().to_string(), "\"sketch\" SDK not found");
         area.restore().unwrap();
         assert_eq!(fs::read_to_string(current.join("sketch.yaml")).unwrap(), edited);
-        assert!(area.restore().is_err());
-        area.remove().unwrap();
-        assert!(!current.exists() && !area.draft().exists());
-        // Nothing to remove is fine (the refresh after it takes a sketch out of the workshop).
-        area.remove().unwrap();
+        assert_eq!(area.restore().unwrap_err().to_string(), "stashed \"sketch\" SDK not found");
+        fs::create_dir(area.stash_dir()).unwrap();
+        assert_eq!(area.restore().unwrap_err().to_string(), "stashed \"sketch\" SDK not found");
+        fs::write(area.stash_dir().join("sdk.yaml"), "").unwrap();
+        assert!(area.restore().unwrap_err().to_string().starts_with("\"sketch\" SDK exists; run"));
+        // A removal is undone when its refresh fails, and done when it worked.
+        area.hide().unwrap().revert().unwrap();
+        assert!(current.join("sketch.yaml").exists() && area.draft().exists());
+        area.hide().unwrap().finish();
+        assert!(!current.exists() && !area.draft().exists() && !area.dir.join(".hidden").exists());
+        assert_eq!(area.hide().unwrap_err().to_string(), "\"sketch\" SDK not found");
     }
 
     #[test]
     fn eject_writes_a_project_sdk_without_hooks_in_its_yaml() {
         let (tmp, area) = area();
-        let text = "name: sketch\nhooks:\n  setup-base: |\n    true\n";
-        area.install(text, &Sketch::parse(text).unwrap()).unwrap();
         let project = tmp.path().join("p");
         fs::create_dir(&project).unwrap();
-        assert_eq!(eject(&area, &project, "tools").unwrap(), ".workshop/tools");
+        let err = |name: &str| eject(&area, &project, name, &mut Moves::default()).unwrap_err().to_string();
+        assert_eq!(err("tools"), "\"sketch\" SDK not found");
+        let text = "# Mine.\nname: sketch\nhooks:\n  setup-base: |\n    true\n";
+        area.install(text, &Sketch::parse(text).unwrap()).unwrap();
+        let mut moves = Moves::default();
+        assert_eq!(eject(&area, &project, "tools", &mut moves).unwrap(), ".workshop/tools");
         let dir = project.join(".workshop/tools");
-        assert_eq!(fs::read_to_string(dir.join("sdk.yaml")).unwrap(), "name: tools\n");
+        assert_eq!(fs::read_to_string(dir.join("sdk.yaml")).unwrap(), "# Mine.\nname: tools\n");
         assert_eq!(fs::read_to_string(dir.join("hooks/setup-base")).unwrap(), "true\n");
         assert!(!dir.join("sketch.yaml").exists());
-        assert!(eject(&area, &project, "tools").unwrap_err().to_string().contains("already exists"));
-        assert!(eject(&area, &project, "Bad_Name").is_err());
+        assert_eq!(err("tools"), format!("mkdir {}: file already exists", dir.display()));
+        assert_eq!(err("Bad_Name"), "invalid SDK name \"Bad_Name\"");
+        // Its refresh failed: the project SDK goes.
+        moves.revert().unwrap();
+        assert!(!dir.exists() && project.join(".workshop").exists());
     }
 
     #[test]
     fn the_listing_shows_current_and_stashed_sketches() {
         let (tmp, area) = area();
+        // A current directory the workshop has not installed is not listed.
         fs::create_dir_all(area.current()).unwrap();
         fs::create_dir_all(area.stash_dir()).unwrap();
         let workshops: Vec<WorkshopInfo> = serde_json::from_value(serde_json::json!([
