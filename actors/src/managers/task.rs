@@ -187,6 +187,9 @@ pub mod keys {
     pub const STASH_ID: Key<String> = Key::new("stash-id");
     /// Task data of `mount-state-storage`: it added the device (its undo removes only that).
     pub const STATE_STORAGE_ADDED: Key<bool> = Key::new("state-storage-added");
+    /// Task data of the `mount-state-storage` before the `save-state` hooks: it empties the
+    /// storage first, so that `restore-state` finds only what this change saved.
+    pub const STATE_STORAGE_FRESH: Key<bool> = Key::new("state-storage-fresh");
     /// Task: the exec task an install-action prepares.
     pub const EXEC_TASK: Key<TaskId> = Key::new("exec-task");
     /// Task: the SDK hook a run-hook runs.

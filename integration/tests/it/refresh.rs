@@ -278,6 +278,14 @@ fn state_saved_before_a_refresh_is_restored_after_it() {
     w(&d, &p, &["exec", "--", "test", "-f", "/var/lib/build-demo/setup-base.marker"]).ok();
     assert!(w(&d, &p, &["info"]).has_line(r"^status:\s+ready"));
 
+    // What an earlier refresh saved is not restored by a later one that did not save it: the
+    // marker, deleted in the workshop, is made anew by setup-project, not brought back.
+    w(&d, &p, &["exec", "--", "rm", marker]).ok();
+    p.write(".workshop/build-demo/sdk.yaml", "name: build-demo\nversion: \"0.2.1\"\n");
+    let refresh = w(&d, &p, &["refresh"]);
+    assert!(refresh.ok().lines().any(|l| l == r#""dev" refreshed"#), "{}", refresh.output());
+    assert_eq!(w(&d, &p, &["exec", "--", "cat", marker]).ok().trim(), "setup-project ran");
+
     // save-state is the hook of the SDK as installed: a new version without one still has
     // the state the old one saves.
     w(&d, &p, &["exec", "--", "sh", "-c", &format!("echo saved-by-the-old-version > {marker}")]).ok();

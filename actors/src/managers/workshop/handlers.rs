@@ -410,10 +410,19 @@ pub async fn remove_stash(ctx: TaskCtx, env: Env) -> HandlerResult {
 }
 
 /// Mounts the workshop's state storage (made owned by its user) at `/var/lib/workshop/state`,
-/// where `save-state` and `restore-state` hooks find `$SDK_STATE_DIR`.
+/// where `save-state` and `restore-state` hooks find `$SDK_STATE_DIR`. Before the `save-state`
+/// hooks it is emptied: what an earlier refresh saved and this one does not is not restored.
 pub async fn mount_state_storage(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
     let dir = env.state_storage(&t);
+    if ctx.read(&keys::STATE_STORAGE_FRESH).unwrap_or(false) {
+        // Its content, not the directory: a workshop may have it mounted already.
+        let stale = dir.clone();
+        tokio::task::spawn_blocking(move || empty_dir(&stale))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("cannot empty {}: {e}", dir.display()))?;
+    }
     make_user_dir(&dir, t.user.uid, t.user.gid, 0o755)
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     if ctx.read(&keys::STATE_STORAGE_ADDED).is_none() {
@@ -423,6 +432,28 @@ pub async fn mount_state_storage(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     }
     let device = disk(&dir.to_string_lossy(), guest::GUEST_STATE, false);
     env.call(SetDevice { target: t.backend(), name: STATE_DEVICE.into(), device }).await
+}
+
+/// Removes what `dir` holds (none is fine). `dir` is in the daemon's tree; what the guest put
+/// in it is removed without following a link (`remove_dir_all` never does).
+fn empty_dir(dir: &Path) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        other => other?,
+    };
+    for entry in entries {
+        let entry = entry?;
+        let removed = if entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(entry.path())
+        } else {
+            std::fs::remove_file(entry.path())
+        };
+        match removed {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Undo of `mount-state-storage`: the device goes when the task added it.

@@ -291,7 +291,8 @@ pub fn refresh(
                 chain.last = Some(id);
             }
         }
-        chain.then("mount-state-storage", format!("Mount state storage into {ws:?}"));
+        let fresh = chain.then("mount-state-storage", format!("Mount state storage into {ws:?}"));
+        chain.st.task_mut(&fresh).expect("exists").write(&keys::STATE_STORAGE_FRESH, &true);
         for sdk in kept {
             chain.hook(sdk, Hook::SaveState);
         }
