@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 use sha3::Digest;
-use workshop_api::workshops::{Mode, RefreshOption, WorkshopAction, WorkshopsRequest};
+use workshop_api::workshops::{Mode, RefreshOption, WorkshopAction, WorkshopStatus, WorkshopsRequest};
 use workshop_api::{ChangeConflict, Project};
 
 use super::lookups::*;
@@ -56,14 +56,17 @@ fn refused(action: WorkshopAction, name: &str, project_id: &str, refusal: Refusa
         Refusal::AlreadyLaunched => {
             WorkshopError::BadRequest(format!("cannot {} {name:?}: already launched", action.as_str()))
         }
-        Refusal::Status { status, allowed } => {
-            let want: Vec<String> = allowed.iter().map(|s| format!("{:?}", s.as_str())).collect();
-            WorkshopError::BadRequest(format!(
-                "cannot {}: workshop {name:?} currently {:?}, must be {}",
-                action.as_str(),
-                status.as_str(),
-                want.join(" or ")
-            ))
+        // The reference's reasons (healthstate's sentinel errors).
+        Refusal::Status { status, .. } => {
+            let reason = match status {
+                WorkshopStatus::Ready => "already running",
+                WorkshopStatus::Stopped => "not running",
+                WorkshopStatus::Error => "unhealthy in error",
+                WorkshopStatus::Waiting => "waiting on error",
+                WorkshopStatus::Pending => "other change in progress",
+                WorkshopStatus::Unknown => "health unknown",
+            };
+            WorkshopError::BadRequest(format!("cannot {} {name:?}: {reason}", action.as_str()))
         }
     }
 }
@@ -667,9 +670,14 @@ pub(super) async fn resume(
 ) -> Result<ChangeId, WorkshopError> {
     let verb = if abort { "abort" } else { "continue" };
     let busy = busy_map(deps, user, &project.id, vec![name.to_string()]).await?;
-    let Some(b) = busy.get(name).filter(|b| b.waiting && b.kind == action.as_str()) else {
+    let Some(b) = busy.get(name) else {
         return Err(WorkshopError::NoWaitingChange(messages::no_waiting_change(verb, action.as_str())));
     };
+    // Another kind of change, or one that is not waiting, holds the workshop: a conflict, as
+    // the reference's (`cannot refresh "ws": launch change is in progress`).
+    if !b.waiting || b.kind != action.as_str() {
+        return Err(refused(action, name, &project.id, Refusal::Busy(b.clone())));
+    }
     let change = b.change.clone();
     let line = messages::resume_log(abort, action.as_str(), name);
     let id = change.clone();

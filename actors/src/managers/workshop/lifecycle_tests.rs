@@ -508,10 +508,7 @@ async fn a_refresh_compares_the_manifest_and_has_nothing_to_do_when_nothing_chan
     // Only a Ready workshop is refreshed.
     assert_eq!(h.run(WorkshopAction::Stop, &["bare"], Mode::Transactional).await.1, Status::Done);
     let stopped = h.request(WorkshopAction::Refresh, &["bare"], Mode::Transactional).await.unwrap_err();
-    assert_eq!(
-        stopped.to_string(),
-        "cannot refresh: workshop \"bare\" currently \"Stopped\", must be \"Ready\""
-    );
+    assert_eq!(stopped.to_string(), "cannot refresh \"bare\": not running");
 }
 
 /// A launched workshop `ws` with the project SDK `tools`, marked (a config key only the
@@ -676,7 +673,10 @@ async fn a_paused_refresh_blocks_start_and_is_aborted_or_continued() {
         assert_eq!(start.to_string(), "cannot start \"ws\": refresh change is waiting on error");
         let again = h.request(WorkshopAction::Refresh, &["ws"], Mode::Transactional).await.unwrap_err();
         assert!(matches!(again, WorkshopError::Conflict(_)), "{again}");
+        // A launch is not what waits: resuming one is a conflict, not "nothing to resume".
         let mode = if abort { Mode::Abort } else { Mode::Continue };
+        let launch = h.request(WorkshopAction::Launch, &["ws"], mode).await.unwrap_err();
+        assert_eq!(launch.to_string(), "cannot launch \"ws\": refresh change is waiting on error");
         assert_eq!(h.request(WorkshopAction::Refresh, &["ws"], mode).await.unwrap(), change);
         if abort {
             assert_eq!(h.settled(&change).await, Status::Undone);
@@ -1039,10 +1039,7 @@ async fn a_refresh_plan_with_nothing_to_do_says_so_and_changes_nothing() {
     // Refused as the refresh is.
     assert_eq!(h.plan("nope").await.unwrap_err().to_string(), "workshop \"nope\" is not launched");
     assert_eq!(h.run(WorkshopAction::Stop, &["ws"], Mode::Transactional).await.1, Status::Done);
-    assert_eq!(
-        h.plan("ws").await.unwrap_err().to_string(),
-        "cannot refresh: workshop \"ws\" currently \"Stopped\", must be \"Ready\""
-    );
+    assert_eq!(h.plan("ws").await.unwrap_err().to_string(), "cannot refresh \"ws\": not running");
 }
 
 #[actix_rt::test]

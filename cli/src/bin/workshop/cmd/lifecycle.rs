@@ -301,7 +301,13 @@ fn refresh_request_error(e: ClientError, names: &[String], resume_verb: &str) ->
     if e.is_communication() {
         return Err(e.into());
     }
-    bail!("cannot refresh {q}: {e}")
+    // The daemon's refusal of one workshop already says what it is about
+    // (`cannot refresh "ws": not running`).
+    let text = e.to_string();
+    if text.starts_with("cannot refresh ") {
+        bail!("{text}");
+    }
+    bail!("cannot refresh {q}: {text}")
 }
 
 /// `workshop restore`.
