@@ -187,9 +187,10 @@ pub struct SdkInfo {
 #[serde(rename_all = "kebab-case")]
 pub struct HealthCheck {
     pub timestamp: DateTime<Utc>,
-    #[serde(default)]
+    /// Left out when empty, as the reference's.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub code: String,
 }
 

@@ -17,13 +17,13 @@ use crate::wait::{self, Outcome, WaitOptions};
 #[derive(Debug, Args)]
 pub struct ModeArgs {
     /// Pause the operation on error; to resume, use "--continue" or "--abort"
-    #[arg(long, group = "mode")]
+    #[arg(long)]
     pub wait_on_error: bool,
     /// Continue the previously paused operation
-    #[arg(long = "continue", group = "mode")]
+    #[arg(long = "continue")]
     pub resume: bool,
     /// Abort the previously paused operation, reverting any changes
-    #[arg(long, group = "mode")]
+    #[arg(long)]
     pub abort: bool,
     /// Return the change ID, don't wait for the operation to finish
     #[arg(long)]
@@ -37,6 +37,19 @@ pub struct ModeArgs {
 }
 
 impl ModeArgs {
+    /// Refuses two modes at once, in the reference's words (`verb`: launch or refresh).
+    fn check(&self, verb: &str) -> anyhow::Result<()> {
+        let pairs = [
+            (self.abort && self.resume, "--abort", "--continue"),
+            (self.wait_on_error && self.abort, "--wait-on-error", "--abort"),
+            (self.wait_on_error && self.resume, "--wait-on-error", "--continue"),
+        ];
+        if let Some((_, a, b)) = pairs.iter().find(|(both, ..)| *both) {
+            bail!("cannot {verb}: {a:?} incompatible with {b:?}");
+        }
+        Ok(())
+    }
+
     fn mode(&self) -> Mode {
         if self.wait_on_error {
             Mode::WaitOnError
@@ -136,6 +149,7 @@ fn conflict_workshop(conflict_ws: &str, names: &[String]) -> String {
 
 /// `workshop launch`.
 pub fn launch(ctx: &Ctx, args: &ModeArgs) -> anyhow::Result<()> {
+    args.check("launch")?;
     let project = ctx.project()?;
     let names = ctx.names_or_single(&project, &args.names)?;
     if args.mode() != Mode::Transactional && names.len() > 1 {
@@ -169,6 +183,7 @@ pub fn refresh(ctx: &Ctx, args: &RefreshArgs) -> anyhow::Result<()> {
         return refresh_plan(ctx, &args.mode.names, args.format);
     }
     let args = &args.mode;
+    args.check("refresh")?;
     let project = ctx.project()?;
     // Several workshops with another mode: the daemon's refusal says it (as the reference's
     // does, "cannot refresh "a", "b": wait-on-error is not supported for multiple workshops").
@@ -434,6 +449,34 @@ mod tests {
     use workshop_client::ApiError;
 
     use super::*;
+
+    #[test]
+    fn two_modes_are_refused_in_the_reference_words() {
+        let args = |wait_on_error, resume, abort| ModeArgs {
+            wait_on_error,
+            resume,
+            abort,
+            no_wait: false,
+            verbose: false,
+            names: Vec::new(),
+        };
+        let err = |a: ModeArgs| a.check("launch").unwrap_err().to_string();
+        assert_eq!(
+            err(args(false, true, true)),
+            r#"cannot launch: "--abort" incompatible with "--continue""#
+        );
+        assert_eq!(
+            err(args(true, false, true)),
+            r#"cannot launch: "--wait-on-error" incompatible with "--abort""#
+        );
+        assert_eq!(
+            args(true, true, false).check("refresh").unwrap_err().to_string(),
+            r#"cannot refresh: "--wait-on-error" incompatible with "--continue""#
+        );
+        for one in [args(true, false, false), args(false, true, false), args(false, false, true)] {
+            assert!(one.check("launch").is_ok());
+        }
+    }
 
     #[test]
     fn plans_for_people() {
