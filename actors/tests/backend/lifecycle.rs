@@ -240,12 +240,25 @@ async fn devices(backend: &LxdBackend, target: &Target) {
     }
     let out = backend.run(target, &common::command(&["cat", "/mnt/p1/f", "/mnt/p2/f"])).await.unwrap();
     assert_eq!(out.exit_code, 0, "{}", out.combined());
+    // A profile in use that the running instance cannot take (LXD keeps such a change,
+    // "profile change still saved") is put back as it was.
+    let project = format!("workshop.{}", target.user);
+    let profile = format!("{}-one", target.instance_name());
+    let shown = || common::lxc(&["profile", "show", "--project", &project, &profile]).unwrap_or_default();
+    let before = shown();
+    let mut gone = device.clone();
+    gone.insert("source".into(), "/wst-no-such-dir".into());
+    gone.insert("path".into(), "/mnt/gone".into());
+    let devices = [("one-gone".to_string(), gone)].into_iter().collect();
+    backend.set_profile(target, "one", &devices).await.expect_err("a device LXD cannot plug in");
+    assert_eq!(shown(), before, "the profile as it was");
+    let out = backend.run(target, &common::command(&["cat", "/mnt/p1/f"])).await.unwrap();
+    assert_eq!(out.exit_code, 0, "{}", out.combined());
     let sdks = ["one", "two", "none"].map(String::from);
     backend.drop_profiles(target, &sdks).await.expect("drop_profiles");
     backend.drop_profiles(target, &sdks).await.expect("drop_profiles again");
     let out = backend.run(target, &common::command(&["test", "-e", "/mnt/p1/f"])).await.unwrap();
     assert_ne!(out.exit_code, 0, "detached");
-    let project = format!("workshop.{}", target.user);
     let left = common::lxc(&["profile", "list", "--project", &project, "-f", "csv"]).unwrap_or_default();
     assert!(!left.contains(&target.instance_name()), "deleted: {left}");
 }

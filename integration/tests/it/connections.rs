@@ -324,14 +324,31 @@ fn remount_running_and_stopped() {
     .ok();
     assert!(two.join("h").is_file());
     w(&["exec", "--", "test", "-f", "/mnt/one/g"]).ok();
+    // M-14: the old directory is gone (moved away on the host): the new one is made, and the
+    // user is warned in the reference's words.
+    let kept = p.path.join("one-kept");
+    std::fs::rename(&one, &kept).unwrap();
+    let again = p.path.join("one-again");
+    w(&["remount", "ws-remount/test-sdk-mount:one", again.to_str().unwrap()]).ok();
+    assert!(again.is_dir());
+    let warning = format!(
+        "cannot find source {:?} for \"ws-remount/test-sdk-mount:one\"; created directory {:?}",
+        one.display().to_string(),
+        again.display().to_string()
+    );
+    // (The listing wraps long lines.)
+    let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let warnings = w(&["warnings"]);
+    assert!(words(warnings.ok()).contains(&words(&warning)), "{}", warnings.output());
     // A plug not connected to the host cannot be remounted.
     w(&["disconnect", "ws-remount/test-sdk-mount:two"]).ok();
     let unconnected = w(&["remount", "ws-remount/test-sdk-mount:two", "elsewhere"]);
-    assert!(unconnected.fails().contains("is not connected"), "{}", unconnected.output());
+    let want = r#"plug "ws-remount/test-sdk-mount:two" must have exactly one connection to be remounted"#;
+    assert!(unconnected.fails().contains(want), "{}", unconnected.output());
 
     // M-15: remove leaves the remounted directories alone.
     w(&["remove"]).ok();
-    assert!(one.join("g").is_file() && two.join("h").is_file());
+    assert!(kept.join("g").is_file() && again.is_dir() && two.join("h").is_file());
     assert!(!src("one").exists() && !src("two").exists());
 }
 
@@ -535,7 +552,7 @@ connections:
     // Issue 13 item 6: a host port someone else holds is said at connect time, with who.
     let held = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
     let taken = w(&["connect", "dev/system:web", "dev/web:http"]);
-    let want = format!("cannot listen on host port {port}/tcp: it is already in use by ");
+    let want = format!("listen tcp 127.0.0.1:{port}: bind: address already in use; it is held by ");
     assert!(taken.fails().contains(&want), "{}", taken.output());
     // This test process (or a child of another test, forked before its exec): root.
     assert!(taken.output().contains(", uid 0)"), "{}", taken.output());
@@ -664,7 +681,7 @@ fn taken_host_ports_at_launch() {
     );
     let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
     let refused = w(&["launch", "strict"]);
-    let want = format!("cannot listen on host port {port}/tcp: it is already in use by ");
+    let want = format!("listen tcp 127.0.0.1:{port}: bind: address already in use; it is held by ");
     assert!(refused.fails().contains(&want), "{}", refused.output());
     leftovers.project = p.id();
     assert!(w(&["list"]).has_line(r"^strict\s+Off\s+-$"), "nothing left of the launch");

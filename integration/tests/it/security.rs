@@ -211,7 +211,7 @@ fn a_project_swapped_for_another_users_directory_is_not_mounted() {
         // The user cannot open the directory: the workshop is in Error (missing project).
         assert_eq!(status, 400, "{envelope}");
         assert!(
-            envelope["result"]["message"].as_str().unwrap_or_default().contains("\"Error\""),
+            envelope["result"]["message"].as_str().unwrap_or_default().ends_with(": unhealthy in error"),
             "{envelope}"
         );
     }

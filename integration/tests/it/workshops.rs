@@ -87,7 +87,7 @@ fn bare_workshop_lifecycle() {
     assert!(w(&["list"]).has_line(r"^ws-22\s+Ready\s+-$"));
     w(&["exec", "--", "test", "-d", "/run/user/1000"]).ok();
     let again = w(&["start"]);
-    assert!(again.fails().contains(r#"currently "Ready", must be "Stopped""#), "{}", again.output());
+    assert!(again.fails().contains(r#"cannot start "ws-22": already running"#), "{}", again.output());
 
     // A second launch of a launched workshop is refused.
     assert!(w(&["launch", "ws-22"]).fails().contains("already launched"));

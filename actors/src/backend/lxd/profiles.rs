@@ -14,8 +14,9 @@ pub(super) fn profile_name(target: &Target, sdk: &str) -> String {
 
 impl LxdBackend {
     /// Makes the profile hold `devices` (ETag-checked) and the instance use it; when the
-    /// instance cannot take it (a device LXD cannot plug in), the profile is put back as it
-    /// was. No devices: the profile is detached and deleted.
+    /// instance cannot take it (a device LXD cannot plug in), whether the profile was already
+    /// attached or not, the profile is put back as it was. No devices: the profile is
+    /// detached and deleted.
     pub(super) async fn set_profile(
         &self,
         target: &Target,
@@ -41,7 +42,22 @@ impl LxdBackend {
         match &previous {
             None => client.create_profile(&name, &put).await.map_err(|e| lxd_error(&what, e))?,
             Some((old, etag)) if *old != put => {
-                client.update_profile(&name, &put, etag).await.map_err(|e| lxd_error(&what, e))?
+                if let Err(e) = client.update_profile(&name, &put, etag).await {
+                    // LXD keeps a profile change an instance using it could not take ("profile
+                    // change still saved"): the old one goes back, or the instance would not
+                    // start again.
+                    let restored = match client.get_profile(&name).await {
+                        Ok((now, etag)) if now.writable() != *old => {
+                            client.update_profile(&name, old, &etag).await
+                        }
+                        Ok(_) => Ok(()),
+                        Err(e) => Err(e),
+                    };
+                    if let Err(undo) = restored {
+                        tracing::warn!(profile = %name, error = %undo, "cannot roll back a profile");
+                    }
+                    return Err(lxd_error(&what, e));
+                }
             }
             Some(_) => {}
         }

@@ -602,7 +602,12 @@ pub async fn remount(ctx: TaskCtx, env: Env) -> HandlerResult {
     let moved = ctx.read(&super::remount::MOVE).ok_or("task has no remount")?;
     let running = env.call(GetInstance { target: t.backend() }).await?.is_some_and(|i| i.running);
     // A second run after a crash finds the move made: the old directory is gone.
-    super::remount::move_source(&t.user, moved.old.into(), moved.new.into(), running).await?;
+    let (old, new) = (moved.old.clone(), moved.new.clone());
+    let fallback = super::remount::move_source(&t.user, old.into(), new.into(), running).await?;
+    if let Some(fallback) = fallback {
+        let warning = fallback.warning(&moved.old, &moved.plug, &moved.new);
+        crate::managers::warn_user(&env.engine, &t.user, vec![warning]).await.map_err(|e| e.to_string())?;
+    }
     change_conns(ctx, env).await
 }
 

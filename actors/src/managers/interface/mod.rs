@@ -249,8 +249,12 @@ impl Handler<remount::Remount> for InterfaceManager {
             let (repo, _) = handlers::load_repo(&env, &t).await.map_err(InterfaceError::NotFound)?;
             let key = conns::workshop_key(msg.user.uid, &msg.project_id, &msg.workshop);
             let current = env.engine.send(Query(Box::new(move |st| conns::of_workshop(st, &key)))).await?;
-            let (old, edits) = remount::edits(&repo, &current, &msg.plug, &msg.source)?;
-            let moved = remount::Move { old, new: msg.source.display().to_string() };
+            let (old, edits) = remount::edits(&repo, &current, &msg.workshop, &msg.plug, &msg.source)?;
+            let moved = remount::Move {
+                old,
+                new: msg.source.display().to_string(),
+                plug: format!("{}/{}", msg.workshop, msg.plug),
+            };
             let plug = msg.plug.clone();
             let planned = env
                 .engine

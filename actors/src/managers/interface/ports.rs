@@ -27,8 +27,10 @@ pub fn check_free(ip: IpAddr, port: u16, udp: bool) -> Result<(), String> {
     if e.kind() != std::io::ErrorKind::AddrInUse {
         return Err(format!("cannot listen on host port {port}/{protocol}: {e}"));
     }
-    let who = holder(Path::new("/proc"), port, udp).map(|h| format!(" by {h}")).unwrap_or_default();
-    Err(format!("cannot listen on host port {port}/{protocol}: it is already in use{who}"))
+    // Go's words, as the reference's error has them; then who holds it, when known.
+    let who =
+        holder(Path::new("/proc"), port, udp).map(|h| format!("; it is held by {h}")).unwrap_or_default();
+    Err(format!("listen {protocol} {addr}: bind: address already in use{who}"))
 }
 
 /// A host port a new tunnel would listen on.
@@ -285,7 +287,9 @@ mod tests {
         let port = held.local_addr().unwrap().port();
         let e = check_free(IpAddr::V4(Ipv4Addr::LOCALHOST), port, false).unwrap_err();
         assert!(
-            e.starts_with(&format!("cannot listen on host port {port}/tcp: it is already in use by ")),
+            e.starts_with(&format!(
+                "listen tcp 127.0.0.1:{port}: bind: address already in use; it is held by "
+            )),
             "{e}"
         );
         // The holder is this process, or a child another test forks (holding the socket until
@@ -313,7 +317,7 @@ mod tests {
         assert_eq!(settle(vec![want("a", free, false)], PortChoice::Asked), Ok(vec![]));
         let refused = settle(vec![want("a", taken, false)], PortChoice::Asked).unwrap_err();
         assert!(
-            refused.starts_with(&format!("cannot listen on host port {taken}/tcp: it is already in use")),
+            refused.starts_with(&format!("listen tcp 127.0.0.1:{taken}: bind: address already in use")),
             "{refused}"
         );
         // --auto-port, or the plug's attribute: a free port instead, another for each.

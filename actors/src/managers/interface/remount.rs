@@ -14,11 +14,12 @@ use crate::managers::UserRef;
 use crate::userfs::{self, Dir, UserFsError};
 use workshop_api::definition::EndpointRef;
 
-/// The entries a remount of `plug` to `source` sets: the master's connection to the system
-/// mount slot and those of the plugs bound to it.
+/// The entries a remount of `plug` of workshop `ws` to `source` sets: the master's
+/// connection to the system mount slot and those of the plugs bound to it.
 pub fn edits(
     repo: &Repo,
     current: &WorkshopConns,
+    ws: &str,
     plug: &EndpointRef,
     source: &Path,
 ) -> Result<(String, Edits), InterfaceError> {
@@ -33,7 +34,17 @@ pub fn edits(
     let slot = EndpointRef::new(workshop_api::definition::SYSTEM_SDK, "mount");
     let conn = ConnRef { plug: master.clone(), slot: slot.clone() };
     let Some(state) = current.get(&conn.to_string()).filter(|c| c.connected()) else {
-        return Err(bad(format!("plug \"{plug}\" is not connected to the host (system:mount)")));
+        // The reference's words: connected to a slot of an SDK (whose files are in the
+        // workshop), or to nothing.
+        let prefix = format!("{master} ");
+        let elsewhere =
+            current.iter().find_map(|(key, c)| key.strip_prefix(&prefix).filter(|_| c.connected()));
+        return Err(bad(match elsewhere {
+            Some(slot) => {
+                format!("source directory of connected slot \"{ws}/{slot}\" is inside the workshop")
+            }
+            None => format!("plug \"{ws}/{plug}\" must have exactly one connection to be remounted"),
+        }));
     };
     let old = state.host_source.clone().unwrap_or_default();
     let mut out = Vec::new();
@@ -51,39 +62,73 @@ pub fn edits(
     Ok((old, out))
 }
 
+/// What a remount found when the old directory was gone (the reference warns about it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// The new directory was made.
+    Created,
+    /// The new directory was there and is used as it is.
+    Existing,
+}
+
+impl Fallback {
+    /// The reference's warning: the old source, the plug (`ws/sdk:plug`), the new source.
+    pub fn warning(self, old: &str, plug: &str, new: &str) -> String {
+        let what = match self {
+            Fallback::Created => "created directory",
+            Fallback::Existing => "using existing directory",
+        };
+        format!("cannot find source {old:?} for {plug:?}; {what} {new:?}")
+    }
+}
+
 /// Moves the host directory `old` to `new`, as `user`. `running`: a move that cannot be made
 /// fails with the reference's words; stopped, the new directory is used as it is (created
-/// when missing). A missing old directory is not an error either way.
-pub async fn move_source(user: &UserRef, old: PathBuf, new: PathBuf, running: bool) -> Result<(), String> {
+/// when missing). A missing old directory is not an error either way: what was done instead
+/// is returned.
+pub async fn move_source(
+    user: &UserRef,
+    old: PathBuf,
+    new: PathBuf,
+    running: bool,
+) -> Result<Option<Fallback>, String> {
     let shown = new.display().to_string();
+    let shown_old = old.display().to_string();
     let outer = shown.clone();
-    userfs::as_user(user, move || -> Result<Result<(), String>, UserFsError> {
-        let (Some(old_parent), Some(old_name)) = (old.parent(), old.file_name()) else { return Ok(Ok(())) };
+    userfs::as_user(user, move || -> Result<Result<Option<Fallback>, String>, UserFsError> {
+        let (Some(old_parent), Some(old_name)) = (old.parent(), old.file_name()) else { return Ok(Ok(None)) };
         let (Some(new_parent), Some(new_name)) = (new.parent(), new.file_name()) else {
             return Ok(Err(format!("cannot remount to {:?}", new.display())));
         };
+        let new_name = new_name.to_string_lossy();
         let to = Dir::open(new_parent)?;
         let moved = match Dir::open(old_parent) {
-            Ok(from) => from.rename_to(&old_name.to_string_lossy(), &to, &new_name.to_string_lossy()),
+            Ok(from) => from.rename_to(&old_name.to_string_lossy(), &to, &new_name),
             Err(e) if e.is_not_found() => Err(std::io::Error::from_raw_os_error(libc::ENOENT)),
             Err(e) => return Err(e),
         };
+        let use_new = || -> Result<Option<Fallback>, UserFsError> {
+            let existed = to.kind(&new_name)?.is_some();
+            to.create_subdir(&new_name, 0o755)?;
+            Ok(Some(if existed { Fallback::Existing } else { Fallback::Created }))
+        };
         match moved {
-            Ok(()) => Ok(Ok(())),
+            Ok(()) => Ok(Ok(None)),
             Err(e) => match e.raw_os_error() {
                 // The old directory is gone: the new one is made (or kept).
-                Some(libc::ENOENT) => to.create_subdir(&new_name.to_string_lossy(), 0o755).map(|_| Ok(())),
+                Some(libc::ENOENT) => use_new().map(Ok),
                 Some(libc::ENOTEMPTY | libc::EEXIST) if running => Ok(Err(format!(
                     "source {shown:?} is not empty; workshop must be stopped to remount safely"
                 ))),
                 Some(libc::EXDEV) if running => Ok(Err(format!(
-                    "source {shown:?} is on another filesystem; workshop must be stopped to remount safely"
+                    "sources {shown_old:?} and {shown:?} are not on the same mounted filesystem; workshop \
+                     must be stopped to remount safely"
                 ))),
-                Some(libc::EBUSY) if running => {
-                    Ok(Err(format!("source {shown:?} is busy; workshop must be stopped to remount safely")))
-                }
+                Some(libc::EBUSY) if running => Ok(Err(format!(
+                    "source {shown:?} appears to be in use; workshop must be stopped to remount safely"
+                ))),
                 Some(libc::ENOTEMPTY | libc::EEXIST | libc::EXDEV | libc::EBUSY) => {
-                    to.create_subdir(&new_name.to_string_lossy(), 0o755).map(|_| Ok(()))
+                    to.create_subdir(&new_name, 0o755).map(|_| Ok(None))
                 }
                 _ => Ok(Err(format!("cannot remount to {shown:?}: {}", userfs::io_reason(&e)))),
             },
@@ -98,6 +143,9 @@ pub async fn move_source(user: &UserRef, old: PathBuf, new: PathBuf, running: bo
 pub struct Move {
     pub old: String,
     pub new: String,
+    /// The plug, `ws/sdk:plug` (for the warning when `old` is gone; none in older tasks).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub plug: String,
 }
 
 /// Task data: what a `remount` moves.
