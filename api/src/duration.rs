@@ -82,22 +82,37 @@ fn fraction_nanos(digits: &str, scale: u128) -> u128 {
     value * scale / 10u128.pow(kept.len() as u32)
 }
 
-/// Formats like Go's `time.Duration.String` for whole seconds and above (`24h0m0s`, `1m30s`, `5s`),
-/// and milliseconds below a second (`250ms`).
+/// Formats exactly as Go's `time.Duration.String`: `24h0m0s`, `1m30s`, `1.5s` from a second
+/// up, `250ms`, `1.5µs`, `100ns` below, `0s`. (It kept milliseconds only: a `--timeout 500us`
+/// went on the wire as `0s`, which is no timeout at all.)
 pub fn format(d: Duration) -> String {
-    let secs = d.as_secs();
-    if secs == 0 {
-        let ms = d.as_millis();
-        return if ms == 0 { "0s".into() } else { format!("{ms}ms") };
+    let nanos = d.as_nanos();
+    match nanos {
+        0 => return "0s".into(),
+        1..1_000 => return format!("{nanos}ns"),
+        1_000..1_000_000 => return format!("{}µs", decimal(nanos, 1_000)),
+        1_000_000..1_000_000_000 => return format!("{}ms", decimal(nanos, 1_000_000)),
+        _ => {}
     }
-    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
-    let frac = d.subsec_millis();
-    let s = if frac > 0 { format!("{s}.{frac:03}").trim_end_matches('0').to_string() } else { s.to_string() };
+    let secs = d.as_secs();
+    let (h, m) = (secs / 3600, secs % 3600 / 60);
+    let s = decimal(u128::from(secs % 60) * 1_000_000_000 + u128::from(d.subsec_nanos()), 1_000_000_000);
     match (h, m) {
         (0, 0) => format!("{s}s"),
         (0, m) => format!("{m}m{s}s"),
         (h, m) => format!("{h}h{m}m{s}s"),
     }
+}
+
+/// `n / unit` (`unit` a power of ten) with its fraction's digits, trailing zeros dropped.
+fn decimal(n: u128, unit: u128) -> String {
+    let (whole, fraction) = (n / unit, n % unit);
+    if fraction == 0 {
+        return whole.to_string();
+    }
+    let width = unit.to_string().len() - 1;
+    let digits = format!("{fraction:0width$}");
+    format!("{whole}.{}", digits.trim_end_matches('0'))
 }
 
 #[cfg(test)]
@@ -153,6 +168,13 @@ mod tests {
         assert_eq!(format(Duration::from_secs(1)), "1s");
         assert_eq!(format(Duration::from_millis(1500)), "1.5s");
         assert_eq!(format(Duration::from_millis(250)), "250ms");
+        assert_eq!(format(Duration::from_micros(500)), "500µs");
+        assert_eq!(format(Duration::from_nanos(1_500)), "1.5µs");
+        assert_eq!(format(Duration::from_nanos(1_500_000)), "1.5ms");
+        assert_eq!(format(Duration::from_nanos(7)), "7ns");
+        assert_eq!(format(Duration::new(3723, 4_005_006)), "1h2m3.004005006s");
+        assert_eq!(format(Duration::ZERO), "0s");
+        assert_eq!(format(MAX), "2562047h47m16.854775807s");
     }
 
     proptest::proptest! {
@@ -170,8 +192,7 @@ mod tests {
 
         #[test]
         fn formatted_durations_read_back(nanos in 0..=MAX.as_nanos() as u64) {
-            // format keeps milliseconds only.
-            let d = Duration::from_millis(nanos / 1_000_000);
+            let d = Duration::from_nanos(nanos);
             proptest::prop_assert_eq!(parse(&format(d)).unwrap(), d);
         }
     }

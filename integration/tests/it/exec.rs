@@ -155,6 +155,9 @@ fn exec_and_actions() {
         "HOME=/home/workshop",
         "XDG_RUNTIME_DIR=/run/user/1000",
         "DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus",
+        // As sudo sets them: the invoking user is LXD's, root.
+        "SUDO_USER=root",
+        "SUDO_UID=0",
     ] {
         assert!(has_exact_line(&env, line), "no {line}:\n{}", env.output());
     }
