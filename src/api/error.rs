@@ -241,6 +241,7 @@ impl From<CommandError> for ApiError {
             CommandError::BadRequest(m) => Self::BadRequest(m),
             CommandError::Workshop(e) => e.into(),
             CommandError::Engine(e) => e.into(),
+            CommandError::Backend(m) => Self::Internal(m),
         }
     }
 }

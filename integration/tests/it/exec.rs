@@ -126,10 +126,18 @@ fn exec_and_actions() {
     assert_eq!(w(&["exec", "-w", "/home/workshop", "--", "pwd"]).ok().trim(), "/home/workshop");
     let missing = w(&["exec", "-w", "/wst-missing", "--", "pwd"]);
     assert!(
-        missing.fails().contains(r#"working directory "/wst-missing" not found"#),
+        missing
+            .fails()
+            .contains(r#"cannot exec command in "ws-exec": working directory "/wst-missing" not found"#),
         "{}",
         missing.output()
     );
+    // Looked at as an argument, never as shell text.
+    let hostile = w(&["exec", "-w", r#"/tmp"; touch /wst-pwned; ""#, "--", "pwd"]);
+    assert!(hostile.fails().contains("not found"), "{}", hostile.output());
+    w(&["exec", "--", "test", "!", "-e", "/wst-pwned"]).ok();
+    let file = w(&["exec", "-w", "/etc/hostname", "--", "pwd"]);
+    assert!(file.fails().contains(r#""/etc/hostname" is not a directory"#), "{}", file.output());
 
     // E-10: timeout.
     let timeout = w(&["exec", "--timeout", "1s", "--", "sleep", "5"]);

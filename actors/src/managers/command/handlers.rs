@@ -71,13 +71,8 @@ pub async fn exec(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
     let args = env.cache.args(&ctx.task).ok_or_else(|| interrupted(&ctx.task))?;
     // The command starts while the client connects (its output waits in the session's
-    // channels); a working directory other than the default mount is checked first.
-    let start = async {
-        if args.cwd != super::args::DEFAULT_CWD {
-            check_cwd(&env, &t, &args.cwd).await?;
-        }
-        env.call(StartExec { target: t.backend(), spec: args.spec() }).await
-    };
+    // channels); its working directory was checked when it was asked for.
+    let start = env.call(StartExec { target: t.backend(), spec: args.spec() });
     let (connected, session) = futures_util::join!(wait_connected(&env, &ctx.task), start);
     connected?;
     let session = session?;
@@ -107,18 +102,25 @@ async fn wait_connected(env: &Env, task: &str) -> HandlerResult {
     }
 }
 
-/// The working directory must exist in the workshop.
-async fn check_cwd(env: &Env, t: &TaskTarget, cwd: &str) -> HandlerResult {
+/// What is wrong with `cwd` as a working directory in the workshop (the reference's words),
+/// if anything: missing, or not a directory. Looked at as root, in the guest.
+pub(super) async fn cwd_problem(
+    backend: &actix::Addr<crate::backend::BackendActor>,
+    t: &TaskTarget,
+    cwd: &str,
+) -> Result<Option<String>, String> {
+    let script = r#"[ -d "$1" ] && exit 0; [ -e "$1" ] && exit 3; exit 2"#;
     let spec = ExecSpec {
-        command: vec!["test".into(), "-d".into(), cwd.to_string()],
+        command: ["sh", "-c", script, "sh", cwd].map(String::from).to_vec(),
         cwd: Some("/".into()),
         ..ExecSpec::default()
     };
-    let out = env.call(RunCommand { target: t.backend(), spec }).await?;
-    if out.exit_code != 0 {
-        return Err(crate::messages::working_directory_not_found(cwd));
-    }
-    Ok(())
+    let out = crate::managers::backend_call(backend, RunCommand { target: t.backend(), spec }).await?;
+    Ok(match out.exit_code {
+        0 => None,
+        3 => Some(format!("{cwd:?} is not a directory")),
+        _ => Some(crate::messages::working_directory_not_found(cwd)),
+    })
 }
 
 /// Cleanup of either kind: the exec task's websockets end at once, and its cache entry goes

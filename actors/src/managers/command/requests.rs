@@ -25,6 +25,9 @@ pub enum CommandError {
     Workshop(#[from] WorkshopError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// The workshop could not be asked (LXD).
+    #[error("{0}")]
+    Backend(String),
 }
 
 impl From<MailboxError> for CommandError {
@@ -66,6 +69,7 @@ impl Handler<Exec> for CommandManager {
     fn handle(&mut self, msg: Exec, _ctx: &mut Context<Self>) -> Self::Result {
         let (engine, workshops, cache) =
             (self.engine.clone(), self.workshops.clone(), self.env.cache.clone());
+        let backend = self.env.backend.clone();
         Box::pin(async move {
             let Exec { user, project_id, name, request } = msg;
             let args = ExecArgs::from_request(&request).map_err(CommandError::BadRequest)?;
@@ -81,6 +85,18 @@ impl Handler<Exec> for CommandManager {
                 project_path: info.project_path.clone().unwrap_or_default(),
                 user: user.clone(),
             };
+            // As the reference: a working directory the workshop lacks is refused before any
+            // change is made (the default, the project mount, is there).
+            if args.cwd != super::args::DEFAULT_CWD {
+                let verb = if args.action { "run" } else { "exec" };
+                let cannot =
+                    |why: String| format!("cannot {verb} {} in {:?}: {why}", args.what(), target.name);
+                match super::handlers::cwd_problem(&backend, &target, &args.cwd).await {
+                    Ok(None) => {}
+                    Ok(Some(why)) => return Err(CommandError::BadRequest(cannot(why))),
+                    Err(e) => return Err(CommandError::Backend(cannot(e))),
+                }
+            }
             let owner = user.uid;
             // The cache entry is made with the task, before the runner can start it.
             let planned = engine

@@ -238,13 +238,24 @@ async fn missing_websockets_and_working_directories_fail_the_task() {
         "{err}"
     );
 
-    h.fake.set_run_exit("test -d /nowhere", 1);
-    let mut req = request(&["pwd"]);
-    req.working_dir = "/nowhere".into();
-    let seen = h.run(req, b"").await;
-    assert!(
-        h.change_err(&seen.change).await.unwrap().ends_with("(working directory \"/nowhere\" not found)")
-    );
+    // A working directory the workshop lacks is refused before any change (the reference's
+    // words); the default one is not looked at.
+    h.fake.set_run_exit("sh /nowhere", 2);
+    h.fake.set_run_exit("sh /etc/hostname", 3);
+    for (cwd, why) in [
+        ("/nowhere", "working directory \"/nowhere\" not found"),
+        ("/etc/hostname", "\"/etc/hostname\" is not a directory"),
+    ] {
+        let mut req = request(&["pwd"]);
+        req.working_dir = cwd.into();
+        let err = h.exec(req).await.unwrap_err();
+        let want = format!("cannot exec command in {:?}: {why}", h.target.name);
+        assert!(matches!(&err, CommandError::BadRequest(m) if *m == want), "{err}");
+    }
+    let runs = h.fake.runs().len();
+    let seen = h.run(request(&["pwd"]), b"").await;
+    h.wait(&seen.change).await;
+    assert_eq!(h.fake.runs().len(), runs, "the default directory is not looked at");
 }
 
 #[actix_rt::test]
