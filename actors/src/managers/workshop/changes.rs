@@ -57,7 +57,7 @@ fn refused(action: WorkshopAction, name: &str, project_id: &str, refusal: Refusa
             WorkshopError::BadRequest(format!("cannot {} {name:?}: already launched", action.as_str()))
         }
         // The reference's reasons (healthstate's sentinel errors).
-        Refusal::Status { status, .. } => {
+        Refusal::Status(status) => {
             let reason = match status {
                 WorkshopStatus::Ready => "already running",
                 WorkshopStatus::Stopped => "not running",
