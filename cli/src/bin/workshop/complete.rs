@@ -42,6 +42,8 @@ enum Offer {
     NotLaunched,
     /// Launched and running (or paused on an error).
     Running,
+    /// Launched, running and not paused.
+    Ready,
     /// Launched and stopped.
     Stopped,
     /// Launched, whatever the status.
@@ -62,8 +64,9 @@ pub fn command() -> Command {
         ("start", "names", Offer::Stopped),
         ("stop", "names", Offer::Running),
         ("remove", "names", Offer::Launched),
-        ("refresh", "names", Offer::Launched),
-        ("restore", "names", Offer::Launched),
+        // As the reference's: what each may act on.
+        ("refresh", "names", Offer::Running),
+        ("restore", "names", Offer::Ready),
         ("fork", "source", Offer::Launched),
         ("info", "name", Offer::Any),
         ("shell", "name", Offer::Running),
@@ -198,6 +201,7 @@ fn admitted(
         .filter(|(_, status)| match offer {
             Offer::NotLaunched => false,
             Offer::Running => matches!(status, WorkshopStatus::Ready | WorkshopStatus::Waiting),
+            Offer::Ready => *status == WorkshopStatus::Ready,
             Offer::Stopped => *status == WorkshopStatus::Stopped,
             Offer::Launched | Offer::Any => true,
         })
@@ -331,6 +335,7 @@ mod tests {
         };
         assert_eq!(names(Offer::Stopped, ""), ["db"]);
         assert_eq!(names(Offer::Running, ""), ["web", "wip"]);
+        assert_eq!(names(Offer::Ready, ""), ["web"]);
         assert_eq!(names(Offer::NotLaunched, ""), ["docs"]);
         assert_eq!(names(Offer::Launched, ""), ["web", "db", "wip"]);
         assert_eq!(names(Offer::Any, "w"), ["web", "wip"]);
