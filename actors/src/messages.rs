@@ -48,6 +48,11 @@ pub fn not_running(verb: &str, what: &str, workshop: &str) -> String {
     format!("cannot {verb} {what} in {workshop:?}: not running")
 }
 
+/// A connection made while command sessions run in the workshop (reference §4).
+pub fn sessions_need_restart(workshop: &str) -> String {
+    format!("active shell sessions in {workshop:?} may need restarting for new connections to take effect")
+}
+
 /// The working directory of an exec does not exist in the workshop.
 pub fn working_directory_not_found(cwd: &str) -> String {
     format!("working directory {cwd:?} not found")

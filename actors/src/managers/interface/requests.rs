@@ -219,6 +219,11 @@ pub fn plan(
         st.set_change_status(&change, crate::state::Status::Done, now);
         return Ok(change);
     }
+    if kind == "connect" && status::exec_active(st, &user.name, &t.project_id, &t.name) {
+        // As the reference: what a session set up when it started (its environment, a
+        // tunnel's socket path) does not know of the new connection.
+        st.warn(Some(user.uid), &crate::messages::sessions_need_restart(&t.name), now);
+    }
     let id = add_task(st, &change, kind, &summary, t, None, now);
     st.task_mut(&id).expect("new task exists").write(&EDITS, &edits);
     let ws = &t.name;
@@ -475,5 +480,38 @@ mod tests {
         // The workshop is busy with that change now.
         let again = plan(&mut st, &user, &t, &request, Vec::new()).unwrap_err().to_string();
         assert!(again.contains("connect change is in progress"), "{again}");
+    }
+
+    #[test]
+    fn a_connect_beside_a_running_session_warns_that_it_may_need_restarting() {
+        let mut st = State::new();
+        let t = target();
+        let user = t.user.clone();
+        let now = Utc::now();
+        let state = ConnState {
+            interface: "mount".into(),
+            auto: false,
+            undesired: false,
+            bound_to: None,
+            host_source: None,
+            remounted: false,
+            session: Default::default(),
+            host_port: None,
+        };
+        let request =
+            Request::Connect { plug: EndpointRef::new("m", "one"), slot: None, environment: BTreeMap::new() };
+        let edits = || vec![("m:one system:mount".to_string(), Some(state.clone()))];
+        let connect = plan(&mut st, &user, &t, &request, edits()).unwrap();
+        assert!(st.all_warnings(user.uid).is_empty(), "no session, no warning");
+        st.set_change_status(&connect, crate::state::Status::Done, now);
+        let exec = task::new_change(&mut st, "exec", "Execute command \"bash\"", &user, &t.project_id, now);
+        add_task(&mut st, &exec, "exec", "Exec command \"bash\"", &t, None, now);
+        plan(&mut st, &user, &t, &request, edits()).unwrap();
+        let warnings: Vec<String> =
+            st.all_warnings(user.uid).iter().map(|w| w.message().to_string()).collect();
+        assert_eq!(
+            warnings,
+            ["active shell sessions in \"ws\" may need restarting for new connections to take effect"]
+        );
     }
 }

@@ -41,6 +41,17 @@ pub fn busy(st: &State, user: &str, project_id: &str, name: &str) -> Option<Busy
         })
 }
 
+/// Whether a command session (an exec change) of `user` runs in workshop `name` of project
+/// `project_id`.
+pub fn exec_active(st: &State, user: &str, project_id: &str, name: &str) -> bool {
+    st.changes()
+        .filter(|c| c.kind == "exec")
+        .filter(|c| c.read(&keys::USER).as_deref() == Some(user))
+        .filter(|c| c.read(&keys::PROJECT_ID).as_deref() == Some(project_id))
+        .filter(|c| !st.change_ready(&c.id))
+        .any(|c| st.change_tasks(&c.id).iter().any(|t| t.read(&keys::WORKSHOP).as_deref() == Some(name)))
+}
+
 /// Why a change of a workshop cannot be made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
