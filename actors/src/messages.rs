@@ -45,7 +45,12 @@ pub fn resume_log(abort: bool, action: &str, workshop: &str) -> String {
 
 /// `exec`/`run` (`verb`) of a command or action (`what`) in a workshop that is not running.
 pub fn not_running(verb: &str, what: &str, workshop: &str) -> String {
-    format!("cannot {verb} {what} in {workshop:?}: not running")
+    cannot_in(verb, what, workshop, "not running")
+}
+
+/// `exec`/`run` (`verb`) of a command or action (`what`) refused in a workshop, and `why`.
+pub fn cannot_in(verb: &str, what: &str, workshop: &str, why: &str) -> String {
+    format!("cannot {verb} {what} in {workshop:?}: {why}")
 }
 
 /// A connection made while command sessions run in the workshop (reference §4).

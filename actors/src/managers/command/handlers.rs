@@ -10,7 +10,7 @@ use super::bridge::{self, BridgeError};
 use super::cache::ExecCache;
 use actix::Addr;
 
-use crate::backend::{ExecSpec, GuestFile, PushFile, RunCommand, StartExec};
+use crate::backend::{GuestFile, PushFile, StartExec};
 use crate::engine::StateEngine;
 use crate::managers::task::{self, HandlerResult, TaskTarget, keys};
 use crate::project;
@@ -100,27 +100,6 @@ async fn wait_connected(env: &Env, task: &str) -> HandlerResult {
             return Err(crate::messages::exec_not_connected(task));
         }
     }
-}
-
-/// What is wrong with `cwd` as a working directory in the workshop (the reference's words),
-/// if anything: missing, or not a directory. Looked at as root, in the guest.
-pub(super) async fn cwd_problem(
-    backend: &actix::Addr<crate::backend::BackendActor>,
-    t: &TaskTarget,
-    cwd: &str,
-) -> Result<Option<String>, String> {
-    let script = r#"[ -d "$1" ] && exit 0; [ -e "$1" ] && exit 3; exit 2"#;
-    let spec = ExecSpec {
-        command: ["sh", "-c", script, "sh", cwd].map(String::from).to_vec(),
-        cwd: Some("/".into()),
-        ..ExecSpec::default()
-    };
-    let out = crate::managers::backend_call(backend, RunCommand { target: t.backend(), spec }).await?;
-    Ok(match out.exit_code {
-        0 => None,
-        3 => Some(format!("{cwd:?} is not a directory")),
-        _ => Some(crate::messages::working_directory_not_found(cwd)),
-    })
 }
 
 /// Cleanup of either kind: the exec task's websockets end at once, and its cache entry goes

@@ -9,6 +9,7 @@ use super::CommandManager;
 use super::args::ExecArgs;
 use super::cache::{AttachError, ClientEnds};
 use super::plan;
+use crate::backend::{ExecSpec, RunCommand};
 use crate::engine::{EngineError, Transact};
 use crate::managers::UserRef;
 use crate::managers::task::TaskTarget;
@@ -89,9 +90,8 @@ impl Handler<Exec> for CommandManager {
             // change is made (the default, the project mount, is there).
             if args.cwd != super::args::DEFAULT_CWD {
                 let verb = if args.action { "run" } else { "exec" };
-                let cannot =
-                    |why: String| format!("cannot {verb} {} in {:?}: {why}", args.what(), target.name);
-                match super::handlers::cwd_problem(&backend, &target, &args.cwd).await {
+                let cannot = |why: String| crate::messages::cannot_in(verb, args.what(), &target.name, &why);
+                match cwd_problem(&backend, &target, &args.cwd).await {
                     Ok(None) => {}
                     Ok(Some(why)) => return Err(CommandError::BadRequest(cannot(why))),
                     Err(e) => return Err(CommandError::Backend(cannot(e))),
@@ -109,6 +109,27 @@ impl Handler<Exec> for CommandManager {
             Ok(ExecStarted { change: planned.change, task: planned.exec_task })
         })
     }
+}
+
+/// What is wrong with `cwd` as a working directory in the workshop (the reference's words),
+/// if anything: missing, or not a directory. Looked at as root, in the guest.
+async fn cwd_problem(
+    backend: &actix::Addr<crate::backend::BackendActor>,
+    t: &TaskTarget,
+    cwd: &str,
+) -> Result<Option<String>, String> {
+    let script = r#"[ -d "$1" ] && exit 0; [ -e "$1" ] && exit 3; exit 2"#;
+    let spec = ExecSpec {
+        command: ["sh", "-c", script, "sh", cwd].map(String::from).to_vec(),
+        cwd: Some("/".into()),
+        ..ExecSpec::default()
+    };
+    let out = crate::managers::backend_call(backend, RunCommand { target: t.backend(), spec }).await?;
+    Ok(match out.exit_code {
+        0 => None,
+        3 => Some(format!("{cwd:?} is not a directory")),
+        _ => Some(crate::messages::working_directory_not_found(cwd)),
+    })
 }
 
 impl Handler<Attach> for CommandManager {

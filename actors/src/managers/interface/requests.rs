@@ -450,6 +450,20 @@ mod tests {
         );
     }
 
+    /// A manual mount connection's state.
+    fn manual_mount() -> ConnState {
+        ConnState {
+            interface: "mount".into(),
+            auto: false,
+            undesired: false,
+            bound_to: None,
+            host_source: None,
+            remounted: false,
+            session: Default::default(),
+            host_port: None,
+        }
+    }
+
     #[test]
     fn plans_skip_what_is_already_so() {
         let mut st = State::new();
@@ -462,16 +476,7 @@ mod tests {
         let change = plan(&mut st, &user, &t, &request, Vec::new()).unwrap();
         assert!(st.change_tasks(&change).is_empty());
         assert!(st.change_ready(&change));
-        let state = ConnState {
-            interface: "mount".into(),
-            auto: false,
-            undesired: false,
-            bound_to: None,
-            host_source: None,
-            remounted: false,
-            session: Default::default(),
-            host_port: None,
-        };
+        let state = manual_mount();
         let change =
             plan(&mut st, &user, &t, &request, vec![("m:one system:mount".into(), Some(state))]).unwrap();
         let kinds: Vec<String> = st.change_tasks(&change).iter().map(|t| t.kind.clone()).collect();
@@ -488,16 +493,7 @@ mod tests {
         let t = target();
         let user = t.user.clone();
         let now = Utc::now();
-        let state = ConnState {
-            interface: "mount".into(),
-            auto: false,
-            undesired: false,
-            bound_to: None,
-            host_source: None,
-            remounted: false,
-            session: Default::default(),
-            host_port: None,
-        };
+        let state = manual_mount();
         let request =
             Request::Connect { plug: EndpointRef::new("m", "one"), slot: None, environment: BTreeMap::new() };
         let edits = || vec![("m:one system:mount".to_string(), Some(state.clone()))];

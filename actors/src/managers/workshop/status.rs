@@ -4,7 +4,7 @@
 use workshop_api::workshops::{WorkshopAction, WorkshopStatus};
 
 use crate::managers::task::keys;
-use crate::state::{State, Status};
+use crate::state::{Change, State, Status};
 
 /// A non-ready change that holds a workshop.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,22 +18,33 @@ pub struct Busy {
 /// Change kinds that never make a workshop busy.
 const NON_BLOCKING_KINDS: &[&str] = &["exec"];
 
-/// The non-ready change of `user` holding workshop `name` of project `project_id`, if any.
-/// Project ids live in per-user registries and two users may hold the same one (a copied
-/// `.workshop.lock`), so a change of another user never holds the workshop.
-pub fn busy(st: &State, user: &str, project_id: &str, name: &str) -> Option<Busy> {
+/// The unfinished changes of `user` holding workshop `name` of project `project_id`, of any
+/// kind. Project ids live in per-user registries and two users may hold the same one (a
+/// copied `.workshop.lock`), so a change of another user never holds the workshop.
+fn holding<'a>(
+    st: &'a State,
+    user: &'a str,
+    project_id: &'a str,
+    name: &'a str,
+) -> impl Iterator<Item = &'a Change> + 'a {
     st.changes()
-        .filter(|c| !NON_BLOCKING_KINDS.contains(&c.kind.as_str()))
-        .filter(|c| c.read(&keys::USER).as_deref() == Some(user))
-        .filter(|c| c.read(&keys::PROJECT_ID).as_deref() == Some(project_id))
-        .filter(|c| !c.read(&keys::DISCARD_BACKGROUND).unwrap_or(false))
+        .filter(move |c| c.read(&keys::USER).as_deref() == Some(user))
+        .filter(move |c| c.read(&keys::PROJECT_ID).as_deref() == Some(project_id))
         .filter(|c| !st.change_ready(&c.id))
-        .find(|c| {
+        .filter(move |c| {
             st.change_tasks(&c.id).iter().any(|t| {
                 t.read(&keys::WORKSHOP).as_deref() == Some(name)
                     || t.read(&keys::HOLDS).as_deref() == Some(name)
             })
         })
+}
+
+/// The non-ready change of `user` that makes workshop `name` of project `project_id` busy,
+/// if any.
+pub fn busy(st: &State, user: &str, project_id: &str, name: &str) -> Option<Busy> {
+    holding(st, user, project_id, name)
+        .filter(|c| !NON_BLOCKING_KINDS.contains(&c.kind.as_str()))
+        .find(|c| !c.read(&keys::DISCARD_BACKGROUND).unwrap_or(false))
         .map(|c| Busy {
             change: c.id.clone(),
             kind: c.kind.clone(),
@@ -44,12 +55,7 @@ pub fn busy(st: &State, user: &str, project_id: &str, name: &str) -> Option<Busy
 /// Whether a command session (an exec change) of `user` runs in workshop `name` of project
 /// `project_id`.
 pub fn exec_active(st: &State, user: &str, project_id: &str, name: &str) -> bool {
-    st.changes()
-        .filter(|c| c.kind == "exec")
-        .filter(|c| c.read(&keys::USER).as_deref() == Some(user))
-        .filter(|c| c.read(&keys::PROJECT_ID).as_deref() == Some(project_id))
-        .filter(|c| !st.change_ready(&c.id))
-        .any(|c| st.change_tasks(&c.id).iter().any(|t| t.read(&keys::WORKSHOP).as_deref() == Some(name)))
+    holding(st, user, project_id, name).any(|c| c.kind == "exec")
 }
 
 /// Why a change of a workshop cannot be made.

@@ -45,19 +45,20 @@ pub fn done(name: &str, participle: &str) -> String {
 
 /// A launch or refresh (`verb`) paused on an error, and how to go on.
 pub fn paused(verb: &str, name: &str, change: &str) -> String {
-    format!(
-        "cannot {verb} {name:?}; paused\nTo view details: \"workshop tasks {change}\"\n\n\
-         To abort and undo: \"workshop {verb} --abort {name}\"\n\
-         Otherwise, resolve the error, then run \"workshop {verb} --continue {name}\""
-    )
+    paused_as(verb, verb, name, change)
 }
 
-/// A sketch's refresh waits on error.
+/// A sketch's refresh waits on error: it is resumed as a refresh.
 pub fn sketch_paused(name: &str, change: &str) -> String {
+    paused_as("sketch", "refresh", name, change)
+}
+
+/// `what` of `name` paused; `verb --abort` or `verb --continue` goes on.
+fn paused_as(what: &str, verb: &str, name: &str, change: &str) -> String {
     format!(
-        "cannot sketch {name:?}; paused\nTo view details: \"workshop tasks {change}\"\n\n\
-         To abort and undo: \"workshop refresh --abort {name}\"\n\
-         Otherwise, resolve the error, then run \"workshop refresh --continue {name}\""
+        "cannot {what} {name:?}; paused\nTo view details: \"workshop tasks {change}\"\n\n\
+         To abort and undo: \"workshop {verb} --abort {name}\"\n\
+         Otherwise, resolve the error, then run \"workshop {verb} --continue {name}\""
     )
 }
 
