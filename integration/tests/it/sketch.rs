@@ -221,6 +221,10 @@ fn sk_sketch_sdk_scenarios() {
     assert!(!ejected.lines().any(|l| l.starts_with("hooks:")), "{ejected}");
     assert!(p.path.join(".workshop/broken/hooks/setup-base").is_file());
     assert_eq!(sketch_installed(&d, &p), None);
+    // The reference's tutorial removes the sketch right after ejecting it: nothing is left to
+    // remove, and that is no error.
+    let run = w(&d, &p, &["sketch-sdk", "--remove"]);
+    assert!(run.ok().lines().any(|l| l == r#""ws-sketch" sketch removed"#), "{}", run.output());
     let run = w(&d, &p, &["sketch-sdk", "--eject", "--name", "broken"]);
     let exists =
         format!("cannot eject: mkdir {}: file already exists", p.path.join(".workshop/broken").display());

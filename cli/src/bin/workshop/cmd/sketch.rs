@@ -379,12 +379,19 @@ impl Area {
     }
 
     /// Moves the current sketch out of the way (deleted once the refresh worked, with any
-    /// refused draft; the stash stays).
+    /// refused draft; the stash stays). A workshop whose sketch was removed or ejected
+    /// before has nothing to move, and its refresh only makes sure that it has no sketch
+    /// (the reference leaves an empty sketch there, which it removes again); one that never
+    /// had a sketch has none to remove.
     fn hide(&self) -> anyhow::Result<Moves> {
+        let mut moves = Moves::default();
         if fs::symlink_metadata(self.current()).is_err() {
+            if Area::is_dir(&self.dir) {
+                moves.leftovers.push(self.draft());
+                return Ok(moves);
+            }
             bail!("{SKETCH_NOT_FOUND}");
         }
-        let mut moves = Moves::default();
         let hidden = self.dir.join(".hidden");
         remove_any(&hidden)?;
         moves.rename(&self.current(), &hidden)?;
@@ -781,6 +788,12 @@ mod tests {
         assert!(current.join("sketch.yaml").exists() && area.draft().exists());
         area.hide().unwrap().finish();
         assert!(!current.exists() && !area.draft().exists() && !area.dir.join(".hidden").exists());
+        // Removed already: nothing to move, and no error (the refresh has nothing to do).
+        let again = area.hide().unwrap();
+        assert!(again.renamed.is_empty());
+        again.finish();
+        // A workshop that never had a sketch has none to remove.
+        fs::remove_dir_all(&area.dir).unwrap();
         assert_eq!(area.hide().unwrap_err().to_string(), "\"sketch\" SDK not found");
     }
 
