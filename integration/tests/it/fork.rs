@@ -44,6 +44,8 @@ fn a_fork_is_a_copy_of_its_own_of_a_running_or_stopped_workshop() {
     let id = |name: &str| inside(&d, &p, name, "cat /etc/machine-id");
     assert_eq!(id(copy).len(), 32);
     assert_ne!(id(copy), id(ws));
+    assert_eq!(inside(&d, &p, copy, "hostname"), copy);
+    assert_eq!(inside(&d, &p, ws, "hostname"), ws);
     // Its own DHCP client identity (the DUID dhclient keeps with its leases), so the bridge
     // never hands it its source's address.
     let duid = |name: &str| inside(&d, &p, name, "grep -m1 default-duid /var/lib/dhcp/dhclient.eth0.leases");
