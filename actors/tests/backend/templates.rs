@@ -106,7 +106,7 @@ async fn workshops_are_copies_of_a_shifted_template() {
             .await;
         let text = String::from_utf8_lossy(&out.expect("run").stdout).to_string();
         let mut lines = text.lines();
-        assert_eq!(lines.next(), Some(target.instance_name().as_str()));
+        assert_eq!(lines.next(), Some(target.name.as_str()), "the host name is the workshop's");
         ids.push(lines.next().expect("machine id").to_string());
         // The copy has the template's set-up (which removed itself); the first, from the
         // image, has none.
