@@ -194,6 +194,9 @@ pub mod keys {
     pub const EXEC_TASK: Key<TaskId> = Key::new("exec-task");
     /// Task: the SDK hook a run-hook runs.
     pub const HOOK_SETUP: Key<HookSetup> = Key::new("hook-setup");
+    /// Task (`save-state` of a refresh): the tree of the SDK installed when the refresh was
+    /// planned, which the hook runs from (looked into for the hook without asking LXD).
+    pub const HOOK_TREE: Key<crate::sdk::TreeId> = Key::new("hook-tree");
     /// Task: what the last run of a check-health hook established.
     pub const HEALTH: Key<HealthRecord> = Key::new("health");
     /// Task: the workshop a `fork-workshop` copies.

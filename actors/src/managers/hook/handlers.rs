@@ -130,13 +130,16 @@ async fn absent_on_host(ctx: &TaskCtx, env: &Env, t: &TaskTarget, setup: &HookSe
     // The tree this change retrieved for the SDK is the one its install mounted: found
     // without asking LXD for the instance (a dozen hooks of a refresh, most of them absent).
     // Not so for `save-state`, the hook of the SDK as installed before the refresh (whose
-    // new tree may lack it): its tree is the one the instance mounts.
+    // new tree may lack it): its tree is the one the instance mounts, which the planner
+    // recorded with the task (older tasks have none: LXD is asked).
     let key = crate::managers::sdk::spec::retrieved_key(&t.name, &setup.sdk);
-    if setup.hook != Hook::SaveState
-        && let Some(trees) = &env.manager.trees
-        && let Some(retrieved) = ctx.change_get::<crate::managers::sdk::spec::Retrieved>(&key)
-    {
-        return super::absent_from(&trees.path(&retrieved.tree), setup.hook);
+    let tree = if setup.hook == Hook::SaveState {
+        ctx.read(&keys::HOOK_TREE)
+    } else {
+        ctx.change_get::<crate::managers::sdk::spec::Retrieved>(&key).map(|r| r.tree)
+    };
+    if let (Some(trees), Some(tree)) = (&env.manager.trees, tree) {
+        return super::absent_from(&trees.path(&tree), setup.hook);
     }
     let Ok(Some(instance)) = env.call(GetInstance { target: t.backend() }).await else { return false };
     let device = instance.devices.get(&crate::managers::sdk::spec::device_name(&setup.sdk));

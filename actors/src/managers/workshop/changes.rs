@@ -323,8 +323,8 @@ async fn refresh_item(
     }
     let kept = sdk_spec::installed(&instance.config)
         .into_iter()
-        .map(|s| s.name)
-        .filter(|n| item.sdks.iter().any(|s| &s.name == n))
+        .filter(|installed| item.sdks.iter().any(|s| s.name == installed.name))
+        .map(|s| plan::Kept { name: s.name, tree: s.tree })
         .collect();
     Ok((Some(RefreshItem { launch: item, kept, restore: None }), current))
 }
@@ -505,7 +505,7 @@ fn restore_item(
         .collect();
     Ok(RefreshItem {
         launch: LaunchItem { target: target(user, project, name), base: base.clone(), file, sdks },
-        kept: installed.into_iter().map(|s| s.name).collect(),
+        kept: installed.into_iter().map(|s| plan::Kept { name: s.name, tree: s.tree }).collect(),
         restore: Some(plan::Restore { image: crate::backend::BaseImage { name: base, fingerprint }, trees }),
     })
 }

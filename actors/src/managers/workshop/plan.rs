@@ -200,10 +200,17 @@ pub struct RefreshItem {
     pub launch: LaunchItem,
     /// SDKs installed now that the new definition keeps, in their current install order:
     /// their `save-state` hooks run before the rebuild, their `restore-state` ones after.
-    pub kept: Vec<String>,
+    pub kept: Vec<Kept>,
     /// A restore: the workshop is rebuilt from what it was built from (this image, these
     /// trees), nothing downloaded or retrieved.
     pub restore: Option<Restore>,
+}
+
+/// An SDK a refresh keeps, and the tree installed now (which its `save-state` hook runs from).
+#[derive(Debug, Clone)]
+pub struct Kept {
+    pub name: String,
+    pub tree: crate::sdk::TreeId,
 }
 
 /// What a restore rebuilds a workshop from: its manifest's image and SDK trees.
@@ -294,7 +301,8 @@ pub fn refresh(
         let fresh = chain.then("mount-state-storage", format!("Mount state storage into {ws:?}"));
         chain.st.task_mut(&fresh).expect("exists").write(&keys::STATE_STORAGE_FRESH, &true);
         for sdk in kept {
-            chain.hook(sdk, Hook::SaveState);
+            let hook = chain.hook(&sdk.name, Hook::SaveState);
+            chain.st.task_mut(&hook).expect("exists").write(&keys::HOOK_TREE, &sdk.tree);
         }
         add_disconnects(&mut chain);
         let disconnected = chain.last.clone();
@@ -329,7 +337,7 @@ pub fn refresh(
         for sdk in &item.sdks {
             chain.hook(&sdk.name, Hook::SetupProject);
         }
-        for sdk in item.sdks.iter().filter(|s| kept.contains(&s.name)) {
+        for sdk in item.sdks.iter().filter(|s| kept.iter().any(|k| k.name == s.name)) {
             chain.hook(&sdk.name, Hook::RestoreState);
         }
         for sdk in &item.sdks {
@@ -543,7 +551,10 @@ mod tests {
                 file: format!("name: {name}\n"),
                 sdks: sdks.clone(),
             },
-            kept: vec!["system".into()],
+            kept: vec![Kept {
+                name: "system".into(),
+                tree: crate::sdk::TreeId::try_from("a".repeat(96)).unwrap(),
+            }],
             restore: None,
         };
         // c was asked for too, but is up to date: the change still names it.
@@ -607,8 +618,18 @@ mod tests {
                 hook("new", "check-health"),
             ]
         );
-        // The stashes go in the cleanup of stash-workshop, once the change is Done.
+        // A save-state hook knows the tree the SDK is installed from now (not the one the
+        // rebuild installs), to look for the hook without asking LXD.
         let tasks = st.change_tasks(&change);
+        let save = tasks
+            .iter()
+            .find(|t| t.read(&keys::HOOK_SETUP).is_some_and(|h| h.hook == Hook::SaveState))
+            .unwrap();
+        assert_eq!(save.read(&keys::HOOK_TREE), Some(items[0].kept[0].tree.clone()));
+        let is_save =
+            |t: &&crate::state::Task| t.read(&keys::HOOK_SETUP).is_some_and(|h| h.hook == Hook::SaveState);
+        assert!(tasks.iter().filter(|t| !is_save(t)).all(|t| t.read(&keys::HOOK_TREE).is_none()));
+        // The stashes go in the cleanup of stash-workshop, once the change is Done.
         assert!(tasks.iter().all(|t| t.kind != "remove-workshop-stash"));
         let stop = tasks.iter().find(|t| t.kind == "stop-workshop").unwrap();
         assert_eq!(stop.read(&keys::FORCE), Some(true));
