@@ -170,6 +170,14 @@ impl Daemon {
         child.wait().ok()
     }
 
+    /// A host reboot as far as workshop goes: the daemon stops, LXD shuts down (stopping every
+    /// container) and starts again, then the daemon starts on the same state.
+    pub fn fake_reboot(&mut self) {
+        self.stop_with(libc::SIGTERM);
+        lxd_ctl("restart");
+        self.spawn();
+    }
+
     /// SIGTERM, wait, start again on the same state.
     pub fn restart(&mut self) {
         self.stop_with(libc::SIGTERM);

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use workshop_integration::sdk_fixtures::{self, definition};
 use workshop_integration::{
     Daemon, Project, lxd_ctl, lxd_enabled, lxd_exclusive, lxd_shared, test_user, user_ids,
 };
@@ -261,9 +262,10 @@ fn sigkill_during_launch_then_restart() {
     assert!(p.instances().is_empty());
 }
 
-/// D-02 and degraded mode: LXD stops and comes back while a workshop exists; the daemon goes
+/// Degraded mode and D-02: LXD stops and comes back while a workshop exists; the daemon goes
 /// degraded, recovers by itself, and the running workshop is Ready again (autostart), a
-/// stopped one stays Stopped.
+/// stopped one stays Stopped. The same across a fake reboot (the daemon down while LXD
+/// restarts), as D-02 has it.
 #[test]
 fn lxd_stops_and_comes_back() {
     if !lxd_enabled("lxd_stops_and_comes_back") {
@@ -271,7 +273,7 @@ fn lxd_stops_and_comes_back() {
     }
     let _lxd = lxd_exclusive();
     let user = test_user();
-    let d = Daemon::start();
+    let mut d = Daemon::start();
     let p = Project::new(&user, "lxd-restart");
     p.write(".workshop/ws-up.yaml", &bare("ws-up", "ubuntu@20.04"));
     p.write(".workshop/ws-down.yaml", &bare("ws-down", "ubuntu@20.04"));
@@ -300,7 +302,28 @@ fn lxd_stops_and_comes_back() {
         std::thread::sleep(Duration::from_secs(1));
     }
     w(&["exec", "ws-up", "--", "true"]).ok();
-    w(&["remove", "ws-up", "ws-down"]).ok();
+
+    // D-02: a fake reboot brings the running workshop back Ready; once stopped, it stays so.
+    let wait_for = |d: &Daemon, lines: &[&str]| {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let list = d.cli_as(Some(&user), &p.path, &["list"], &[]);
+            if lines.iter().all(|l| list.has_line(l)) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "after a fake reboot:\n{}", list.output());
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    };
+    d.fake_reboot();
+    wait_for(&d, &[r"^ws-up\s+Ready\s+-$", r"^ws-down\s+Stopped\s+-$"]);
+    d.cli_as(Some(&user), &p.path, &["exec", "ws-up", "--", "true"], &[]).ok();
+    d.cli_as(Some(&user), &p.path, &["stop", "ws-up"], &[]).ok();
+    d.fake_reboot();
+    // LXD's own autostart and the daemon's are both past once a status reads back Stopped.
+    std::thread::sleep(Duration::from_secs(5));
+    wait_for(&d, &[r"^ws-up\s+Stopped\s+-$", r"^ws-down\s+Stopped\s+-$"]);
+    d.cli_as(Some(&user), &p.path, &["remove", "ws-up", "ws-down"], &[]).ok();
 }
 
 /// Host root is refused with a message that says what to do.
@@ -395,6 +418,32 @@ fn wait_on_error_then_abort_or_continue() {
     assert!(resumed.ok().lines().any(|l| l == r#""ws-wait" launched"#), "{}", resumed.output());
     assert!(w(&d, &["list"]).has_line(r"^ws-wait\s+Ready\s+-$"));
     w(&d, &["remove"]).ok();
+}
+
+/// L-12 with its own SDK: a launch whose setup-base hook fails pauses; made to pass inside
+/// the paused workshop (exec is accepted while it waits), `--continue` runs the hook again and
+/// the launch goes through.
+#[test]
+fn l12_a_paused_launch_is_fixed_and_continued() {
+    if !lxd_enabled("l12_a_paused_launch_is_fixed_and_continued") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let p = Project::new(&user, "launch-continue");
+    sdk_fixtures::setup_fail().install(&p);
+    p.write("workshop.yaml", &definition("ws-launch-cont", "ubuntu@22.04", &["project-test-sdk-setup-fail"]));
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    let paused = w(&["launch", "--wait-on-error"]);
+    assert!(paused.fails().contains(r#"cannot launch "ws-launch-cont"; paused"#), "{}", paused.output());
+    assert!(w(&["list"]).has_line(r"^ws-launch-cont\s+Waiting\s+wait-on-error$"));
+    w(&["exec", "--", "touch", "/home/workshop/setup-base-pass"]).ok();
+    let resumed = w(&["launch", "--continue"]);
+    assert!(resumed.ok().lines().any(|l| l == r#""ws-launch-cont" launched"#), "{}", resumed.output());
+    assert!(w(&["list"]).has_line(r"^ws-launch-cont\s+Ready\s+-$"));
+    w(&["remove"]).ok();
+    assert!(p.instances().is_empty(), "{:?}", p.instances());
 }
 
 /// L-11 (the reference's launch-abort test): a launch failing at a mount whose source is
