@@ -1,5 +1,6 @@
-//! The guest side of the daemon: `workshopctl` and `workshop-exec` are installed into
-//! `$WORKSHOP/guest/` at start, and that directory is mounted read-only into every workshop.
+//! The guest side of the daemon: `workshopctl` (also as `workshop-tty`, a link to it) and
+//! `workshop-exec` are installed into `$WORKSHOP/guest/` at start, and that directory is
+//! mounted read-only into every workshop.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,19 @@ fn install_file(dir: &Path, name: &str, content: &[u8]) -> anyhow::Result<()> {
     std::fs::rename(&tmp, dir.join(name)).with_context(|| format!("cannot install {name}"))
 }
 
+/// Puts a relative symlink `name` → `target` into `dir` atomically.
+fn install_link(dir: &Path, name: &str, target: &str) -> anyhow::Result<()> {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("cannot remove {}", tmp.display()));
+        }
+        _ => {}
+    }
+    std::os::unix::fs::symlink(target, &tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, dir.join(name)).with_context(|| format!("cannot install {name}"))
+}
+
 /// Installs `workshopctl` (from `$WORKSHOPCTL_PATH`, else next to this executable) and
 /// `workshop-exec` into `<base>/guest/`, returning that directory.
 pub fn install_guest_files(base: &Path) -> anyhow::Result<PathBuf> {
@@ -29,10 +43,15 @@ pub fn install_guest_files(base: &Path) -> anyhow::Result<PathBuf> {
     if !source.is_file() {
         bail!("cannot find workshopctl at {} (set WORKSHOPCTL_PATH)", source.display());
     }
+    install_from(base, &source)
+}
+
+/// Installs the guest files with `source` as workshopctl.
+fn install_from(base: &Path, source: &Path) -> anyhow::Result<PathBuf> {
     let dir = base.join("guest");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))?;
-    let workshopctl = std::fs::read(&source).with_context(|| format!("cannot read {}", source.display()))?;
+    let workshopctl = std::fs::read(source).with_context(|| format!("cannot read {}", source.display()))?;
     if needs_interpreter(&workshopctl) != Some(false) {
         tracing::warn!(
             path = %source.display(),
@@ -42,6 +61,7 @@ pub fn install_guest_files(base: &Path) -> anyhow::Result<PathBuf> {
     }
     install_file(&dir, "workshopctl", &workshopctl)?;
     install_file(&dir, "workshop-exec", WORKSHOP_EXEC.as_bytes())?;
+    install_link(&dir, "workshop-tty", "workshopctl")?;
     Ok(dir)
 }
 
@@ -83,6 +103,18 @@ mod tests {
             elf.extend(header);
         }
         elf
+    }
+
+    #[test]
+    fn the_guest_files_are_installed_and_installed_again() {
+        let base = tempfile::tempdir().unwrap();
+        let ctl = base.path().join("ctl");
+        std::fs::write(&ctl, b"#!/bin/sh\n").unwrap();
+        for _ in 0..2 {
+            let dir = install_from(base.path(), &ctl).unwrap();
+            assert_eq!(std::fs::read_link(dir.join("workshop-tty")).unwrap(), Path::new("workshopctl"));
+            assert!(dir.join("workshop-exec").is_file() && dir.join("workshopctl").is_file());
+        }
     }
 
     #[test]

@@ -13,11 +13,15 @@ pub const GUEST_BIN: &str = "/var/lib/workshop/bin";
 /// workshopd into the directory every workshop mounts at `/var/lib/workshop/bin`).
 pub const GUEST_EXEC: &str = "/var/lib/workshop/bin/workshop-exec";
 
-/// The user switch of a command prefix. Terminal sessions keep sudo, which stays the
-/// command's parent: LXD 5.0 may drop the last output on a terminal when the process it
-/// started exits at once, and sudo relays signals to the command.
-pub fn user_switch(interactive: bool) -> &'static str {
-    if interactive { "sudo" } else { GUEST_EXEC }
+/// The first process of terminal sessions (workshopctl under another name): it runs the rest
+/// of the command line as its child, relays signals to it, and outlives it a moment, because
+/// LXD 5.0 may drop the last output on a terminal when the process it started exits at once.
+pub const GUEST_TTY: &str = "/var/lib/workshop/bin/workshop-tty";
+
+/// The user switch of a command prefix, as words. Terminal sessions keep sudo (which relays
+/// signals to the command) under [`GUEST_TTY`].
+pub fn user_switch(interactive: bool) -> &'static [&'static str] {
+    if interactive { &[GUEST_TTY, "sudo"] } else { &[GUEST_EXEC] }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,7 +92,10 @@ impl ExecControl {
 mod tests {
     #[test]
     fn workshop_exec_is_in_the_shared_directory() {
-        let exec = std::path::Path::new(super::GUEST_EXEC);
-        assert_eq!(exec.parent(), Some(std::path::Path::new(super::GUEST_BIN)));
+        for path in [super::GUEST_EXEC, super::GUEST_TTY] {
+            assert_eq!(std::path::Path::new(path).parent(), Some(std::path::Path::new(super::GUEST_BIN)));
+        }
+        assert_eq!(super::user_switch(true), [super::GUEST_TTY, "sudo"]);
+        assert_eq!(super::user_switch(false), [super::GUEST_EXEC]);
     }
 }

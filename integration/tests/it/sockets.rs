@@ -133,7 +133,7 @@ fn only_the_guest_socket_is_shared_with_workshops() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     shared.sort();
-    assert_eq!(shared, ["workshop-exec", "workshop.socket.untrusted", "workshopctl"]);
+    assert_eq!(shared, ["workshop-exec", "workshop-tty", "workshop.socket.untrusted", "workshopctl"]);
 }
 
 /// A `workshopd` started the way systemd's socket activation does: the trusted socket is fd 3,

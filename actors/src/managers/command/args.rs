@@ -157,10 +157,10 @@ pub(crate) fn session_env(uid: u32, client: &BTreeMap<String, String>) -> BTreeM
 }
 
 /// `<switch> -u #<uid> -g #<gid> --preserve-env=<keys> --` with sudo's arguments (the switch
-/// is sudo or workshop-exec, see [`user_switch`]).
+/// is sudo under workshop-tty or workshop-exec, see [`user_switch`]).
 fn switch_user(uid: u32, gid: u32, env: &BTreeMap<String, String>, interactive: bool) -> Vec<String> {
-    let mut command =
-        vec![user_switch(interactive).into(), "-u".into(), format!("#{uid}"), "-g".into(), format!("#{gid}")];
+    let mut command: Vec<String> = user_switch(interactive).iter().map(|w| w.to_string()).collect();
+    command.extend(["-u".into(), format!("#{uid}"), "-g".into(), format!("#{gid}")]);
     if !env.is_empty() {
         let keys: Vec<&str> = env.keys().map(String::as_str).collect();
         command.push(format!("--preserve-env={}", keys.join(",")));

@@ -157,8 +157,8 @@ pub fn split_exec_args(
 
 /// The login-shell wrapper put in front of ad-hoc commands (not actions).
 fn command_prefix(uid: u32, gid: u32, env: &BTreeMap<String, String>, interactive: bool) -> Vec<String> {
-    let switch = user_switch(interactive);
-    let mut prefix = vec![switch.into(), "-u".into(), format!("#{uid}"), "-g".into(), format!("#{gid}")];
+    let mut prefix: Vec<String> = user_switch(interactive).iter().map(|w| w.to_string()).collect();
+    prefix.extend(["-u".into(), format!("#{uid}"), "-g".into(), format!("#{gid}")]);
     prefix.extend(env.keys().map(|k| format!("--preserve-env={k}")));
     prefix.extend(["--", "bash", "-l", "-c", "exec -- \"$0\" \"$@\""].map(String::from));
     prefix
@@ -523,7 +523,7 @@ mod tests {
         );
         let prefix = command_prefix(0, 0, &env, false);
         assert_eq!(&prefix[..5], &v(&[workshop_api::exec::GUEST_EXEC, "-u", "#0", "-g", "#0"])[..]);
-        assert_eq!(command_prefix(0, 0, &env, true)[0], "sudo");
+        assert_eq!(command_prefix(0, 0, &env, true)[..2], [workshop_api::exec::GUEST_TTY, "sudo"]);
         assert!(prefix.contains(&"--preserve-env=Foo".to_string()));
         assert_eq!(&prefix[prefix.len() - 5..], &v(&["--", "bash", "-l", "-c", "exec -- \"$0\" \"$@\""])[..]);
     }

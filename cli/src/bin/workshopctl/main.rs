@@ -1,4 +1,5 @@
 //! `workshopctl`: the in-workshop tool hooks use to talk to workshopd (`set-health`).
+//! Started as `workshop-tty`, it is the first process of terminal sessions ([`terminal`]).
 //!
 //! It is copied into every workshop, whatever its base, so it is built as a static binary
 //! (`make release`) and stays small. Its arguments are checked here with the daemon's own
@@ -19,8 +20,18 @@ const SOCKET_ENV: &str = "WORKSHOPCTL_SOCKET";
 /// The hook's cookie, set by the daemon in every hook's environment.
 const COOKIE_ENV: &str = "WORKSHOP_COOKIE";
 
+mod terminal;
+
+/// The name workshopctl has when it starts terminal sessions ([`terminal`]).
+const TERMINAL_NAME: &str = "workshop-tty";
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut argv = std::env::args();
+    let name = argv.next().unwrap_or_default();
+    let args: Vec<String> = argv.collect();
+    if std::path::Path::new(&name).file_name().is_some_and(|n| n == TERMINAL_NAME) {
+        return terminal::run(&args);
+    }
     match workshopctl::parse(&args) {
         Ok(Invocation::Help(text)) => {
             print_streams(&text, "");
