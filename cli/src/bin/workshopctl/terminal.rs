@@ -40,7 +40,7 @@ fn sent_by_a_process(code: i32) -> bool {
     code <= 0
 }
 
-/// Runs `argv` as described above; returns only on a usage or start error.
+/// Runs `argv` as described above; returns the code to exit with (125 when it cannot start).
 pub fn run(argv: &[String]) -> ExitCode {
     if argv.is_empty() {
         eprintln!("usage: workshop-tty COMMAND [ARG...]");
