@@ -29,6 +29,39 @@ fn has_exact_line(run: &Run, line: &str) -> bool {
     run.output().lines().any(|l| l.trim_end_matches('\r') == line)
 }
 
+/// Runs the CLI with `args` (a command that prints `ready` first), sends it SIGTERM once the
+/// command is ready, and returns its exit code and the rest of its output. A signal sent in
+/// the first moments of a session may arrive before the remote side is wired up (noted on
+/// issue 4), so it is sent again until the CLI ends (within 20 s).
+fn terminated(d: &Daemon, user: &str, p: &Project, args: &[&str]) -> (Option<i32>, String) {
+    let mut child = d.spawn_cli_as(user, &p.path, args);
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line.trim_end(), "ready", "{args:?}");
+    let started = Instant::now();
+    let pid = child.id() as i32;
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let resender = std::thread::spawn(move || {
+        while done_rx.recv_timeout(Duration::from_millis(1500)).is_err() {
+            // SAFETY: signalling a child we spawned; it is reaped only after this thread ends.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            if started.elapsed() > Duration::from_secs(15) {
+                break;
+            }
+        }
+    });
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let _ = done_tx.send(());
+    resender.join().unwrap();
+    let status = child.wait().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(20), "{args:?} took {:?}", started.elapsed());
+    (status.code(), rest)
+}
+
 /// E-01, E-02, E-04, E-05, E-08, E-10, E-11, E-13, E-15, E-16, E-17, E-18, A-01, A-02, A-06,
 /// A-07, A-09, the login environment, a terminal session and signal forwarding, against one
 /// launched workshop.
@@ -205,66 +238,15 @@ fn exec_and_actions() {
     assert_eq!(pty.code, 3, "{}", pty.output());
     assert!(pty.stdout.contains("/dev/pts/"), "{}", pty.output());
 
-    // A signal sent to the CLI of a terminal session reaches the command (through workshop-tty
-    // and sudo).
-    let script = r#"trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done"#;
-    let mut child = d.spawn_cli_as(&user, &p.path, &["exec", "-i", "--", "bash", "-c", script]);
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    assert_eq!(line.trim_end(), "ready");
-    let started = Instant::now();
-    let pid = child.id() as i32;
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let resender = std::thread::spawn(move || {
-        while done_rx.recv_timeout(Duration::from_millis(1500)).is_err() {
-            // SAFETY: signalling a child we spawned; it is reaped only after this thread ends.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
-            if started.elapsed() > Duration::from_secs(15) {
-                break;
-            }
-        }
-    });
-    // SAFETY: as above.
-    unsafe { libc::kill(pid, libc::SIGTERM) };
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
-    let _ = done_tx.send(());
-    resender.join().unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(7), "{rest:?}");
-    assert!(rest.contains("got-term"), "{rest:?}");
-
-    // Signals sent to the CLI reach the remote command.
+    // Signals sent to the CLI reach the remote command; in a terminal session, through
+    // workshop-tty and sudo.
     let script = r#"trap 'kill $!; echo got-term; exit 7' TERM; echo ready; sleep 30 </dev/null >/dev/null 2>&1 & wait"#;
-    let mut child = d.spawn_cli_as(&user, &p.path, &["exec", "--", "bash", "-c", script]);
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    assert_eq!(line, "ready\n");
-    let started = Instant::now();
-    // A signal sent in the first moments of a session may arrive before the remote side is
-    // wired up (noted on issue 4); resend until the remote trap has run.
-    let pid = child.id() as i32;
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let resender = std::thread::spawn(move || {
-        while done_rx.recv_timeout(Duration::from_millis(1500)).is_err() {
-            // SAFETY: signalling a child we spawned; it is reaped only after this thread ends.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
-            if started.elapsed() > Duration::from_secs(15) {
-                break;
-            }
-        }
-    });
-    // SAFETY: as above.
-    unsafe { libc::kill(pid, libc::SIGTERM) };
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
-    let _ = done_tx.send(());
-    resender.join().unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!((status.code(), rest.as_str()), (Some(7), "got-term\n"));
-    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+    let (code, rest) = terminated(&d, &user, &p, &["exec", "--", "bash", "-c", script]);
+    assert_eq!((code, rest.as_str()), (Some(7), "got-term\n"));
+    let script = r#"trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done"#;
+    let (code, rest) = terminated(&d, &user, &p, &["exec", "-i", "--", "bash", "-c", script]);
+    assert_eq!(code, Some(7), "{rest:?}");
+    assert!(rest.contains("got-term"), "{rest:?}");
 
     // SIGHUP is forwarded and the CLI exits 0 at once.
     let mut child =
