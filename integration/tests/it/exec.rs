@@ -22,6 +22,8 @@ actions:
   env: env
   greet: echo "args:$*"
   line1: echo 1 LINE
+  exits: echo leaving; exit 3
+  done: echo done; exit 0
 "#;
 
 /// Whether some line of `run`'s output is exactly `line` (ignoring a terminal's `\r`).
@@ -288,6 +290,12 @@ fn exec_and_actions() {
     assert_eq!(w(&["run", "--", "file"]).ok(), "script\n");
     // A-02: a failing action fails the command.
     assert_eq!(w(&["run", "ws-exec", "fail"]).code, 1);
+    // An action's `exit` is its status, `exit 0` included (a login shell's ~/.bash_logout
+    // used to turn both into 1), in a terminal session too.
+    let exits = w(&["run", "--", "exits"]);
+    assert_eq!((exits.code, exits.stdout.as_str()), (3, "leaving\n"), "{}", exits.output());
+    assert_eq!(w(&["run", "--", "done"]).ok(), "done\n");
+    assert_eq!(w(&["run", "-i", "--", "exits"]).code, 3);
     // A-07: arguments are forwarded to the action.
     assert_eq!(w(&["run", "ws-exec", "--", "greet", "a", "b"]).ok(), "args:a b\n");
 

@@ -108,11 +108,17 @@ impl ExecArgs {
         format!("{ACTIONS_DIR}/{}", self.argv0())
     }
 
-    /// The command running the installed action with the user's arguments:
-    /// `workshop-exec ... -- bash -elo pipefail <script> ARGS...`.
+    /// The command running the installed action with the user's arguments: a login shell
+    /// (the environment `/etc/profile.d` prepares) that replaces itself with
+    /// `bash -eo pipefail <script> ARGS...`, as hooks run.
+    ///
+    /// Not the reference's `bash -elo pipefail <script>`: a login shell that runs `exit`
+    /// reads `~/.bash_logout`, where Debian's and Ubuntu's `clear_console` fails without a
+    /// console, so errexit made every action ending with `exit N` (even `exit 0`) exit 1; a
+    /// failing line of a profile script aborted the action too.
     pub fn action_command(&self) -> Vec<String> {
         let mut command = switch_user(self.uid, self.gid, &self.env, self.interactive);
-        command.extend(["bash", "-elo", "pipefail"].map(String::from));
+        command.extend(["bash", "-l", "-c", "exec bash -eo pipefail \"$0\" \"$@\""].map(String::from));
         command.push(self.action_path());
         command.extend(self.user_command.iter().skip(1).cloned());
         command
@@ -313,7 +319,16 @@ mod tests {
         assert!(command[5].starts_with("--preserve-env="));
         assert_eq!(
             &command[6..],
-            &v(&["--", "bash", "-elo", "pipefail", "/var/lib/workshop/run/actions/greet", "a", "b"])[..]
+            &v(&[
+                "--",
+                "bash",
+                "-l",
+                "-c",
+                "exec bash -eo pipefail \"$0\" \"$@\"",
+                "/var/lib/workshop/run/actions/greet",
+                "a",
+                "b"
+            ])[..]
         );
         assert_eq!(args.what(), "action");
     }

@@ -298,8 +298,16 @@ async fn actions_are_installed_from_the_definition_then_run() {
     let spec = h.fake.execs().pop().unwrap();
     let n = spec.command.len();
     assert_eq!(
-        spec.command[n - 6..],
-        ["bash", "-elo", "pipefail", "/var/lib/workshop/run/actions/greet", "a", "b"]
+        spec.command[n - 7..],
+        [
+            "bash",
+            "-l",
+            "-c",
+            "exec bash -eo pipefail \"$0\" \"$@\"",
+            "/var/lib/workshop/run/actions/greet",
+            "a",
+            "b"
+        ]
     );
 
     let mut req = request(&["nope"]);
