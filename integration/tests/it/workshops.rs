@@ -420,6 +420,48 @@ fn wait_on_error_then_abort_or_continue() {
     w(&d, &["remove"]).ok();
 }
 
+/// A workshop whose project directory was deleted is `Error` with `missing-project`, and
+/// `remove --project <the gone path>` still removes it (the daemon tracks the path); a path
+/// it never tracked is still an error.
+#[test]
+fn remove_after_the_project_directory_is_gone() {
+    if !lxd_enabled("remove_after_the_project_directory_is_gone") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let p = Project::new(&user, "project-gone");
+    p.write("workshop.yaml", &bare("ws-gone", "ubuntu@22.04"));
+    let elsewhere = p.path.parent().unwrap().to_path_buf();
+    let w = |args: &[&str]| d.cli_as(Some(&user), &elsewhere, args, &[]);
+    d.cli_as(Some(&user), &p.path, &["launch"], &[]).ok();
+    let instances = p.instances();
+    assert_eq!(instances.len(), 1, "{instances:?}");
+    // Without its lock file the project no longer finds its instance: deleted here if the
+    // test fails.
+    struct Leftover(String, String);
+    impl Drop for Leftover {
+        fn drop(&mut self) {
+            let _ = Command::new("lxc").args(["delete", "-f", "--project", &self.1, &self.0]).output();
+        }
+    }
+    let _leftover = Leftover(instances[0].clone(), format!("workshop.{user}"));
+    std::fs::remove_dir_all(&p.path).unwrap();
+    let gone = p.path.to_string_lossy().into_owned();
+    assert!(w(&["list", "--global"]).has_line(r"ws-gone\s+Error\s+missing-project$"));
+    let removed = w(&["remove", "--project", &gone, "ws-gone"]);
+    assert!(removed.ok().lines().any(|l| l == r#""ws-gone" removed"#), "{}", removed.output());
+    assert!(!w(&["list", "--global"]).output().contains("ws-gone"));
+    let unknown = format!("{gone}-never");
+    assert!(w(&["remove", "--project", &unknown, "ws-gone"]).fails().contains("no such file or directory"));
+    let left = Command::new("lxc")
+        .args(["list", "--format", "csv", "-c", "n", "--project", &format!("workshop.{user}")])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&left.stdout).contains(&instances[0]), "instance left behind");
+}
+
 /// L-12 with its own SDK: a launch whose setup-base hook fails pauses; made to pass inside
 /// the paused workshop (exec is accepted while it waits), `--continue` runs the hook again and
 /// the launch goes through.

@@ -39,6 +39,24 @@ impl Ctx {
         Ok(self.client.track_project(&self.project_dir()?)?)
     }
 
+    /// The project for `remove`, which may act on a project whose directory has gone: tracked
+    /// as usual, else, when nothing is at the path any more, the project the daemon tracks
+    /// for the user at that path (its workshops are in `Error` with `missing-project`).
+    pub fn project_or_gone(&self) -> anyhow::Result<Project> {
+        let dir = self.project_dir()?;
+        match self.client.track_project(&dir) {
+            Ok(project) => Ok(project),
+            Err(e) if !e.is_communication() && std::fs::symlink_metadata(&dir).is_err() => {
+                let tracked = self.client.projects()?;
+                match tracked.into_iter().find(|p| std::path::Path::new(&p.path) == dir) {
+                    Some(project) => Ok(project),
+                    None => Err(e.into()),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Names of the workshops of `project`: instances first, then definition files.
     pub fn workshop_names(&self, project: &Project) -> Result<Vec<String>, ClientError> {
         let list = self.client.workshops(&project.id, Some("all"))?;

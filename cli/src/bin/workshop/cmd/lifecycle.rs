@@ -387,7 +387,7 @@ pub fn fork(ctx: &Ctx, args: &ForkArgs) -> anyhow::Result<()> {
 
 /// `workshop start`, `stop` or `remove`: one change, reported per workshop.
 pub fn simple(ctx: &Ctx, action: WorkshopAction, args: &NamesArgs) -> anyhow::Result<()> {
-    let project = ctx.project()?;
+    let project = if action == WorkshopAction::Remove { ctx.project_or_gone()? } else { ctx.project()? };
     let names = ctx.names_or_single(&project, &args.names)?;
     let change = match ctx
         .client
