@@ -8,7 +8,8 @@
 //! daemon are gathered: while a write is in flight, the edits asked for meanwhile wait and go
 //! together in the next one; an edit that changes nothing (the workshop has its line) writes
 //! nothing; a publication is done as soon as the bridge's DNS server answers the new name
-//! (dnsmasq is back), not when LXD is done with the network (as long again); and no write
+//! (dnsmasq is back), not when LXD is done with the network (as long again; should the rest
+//! of LXD's set-up fail, LXD puts the network back, and the edit is written again); and no write
 //! restarts dnsmasq while a workshop of this machine boots ([`host_lock`]).
 
 use std::cell::RefCell;
@@ -45,6 +46,12 @@ const BOOT_HOLD: Duration = Duration::from_secs(90);
 /// removal come to it as their stops end, and each write restarts dnsmasq. (Publications do
 /// not wait: a launch waits for them.)
 const GATHER_WITHDRAWALS: Duration = Duration::from_millis(250);
+/// Rounds an edit answered before its write failed gets again: its caller was told the names
+/// are there (the bridge's DNS server answered them while LXD went on setting the network
+/// up), but LXD put the network back as it was when the rest of its set-up failed.
+const MAX_REWRITES: u32 = 5;
+/// The pause before such a round.
+const REWRITE_PAUSE: Duration = Duration::from_millis(500);
 
 /// Edits waiting for the next write, and whether a writer runs.
 #[derive(Default)]
@@ -57,6 +64,8 @@ struct Pending {
     edit: Edit,
     /// What it came to once served (or why it was not); taken when answered.
     reply: Option<oneshot::Sender<Result<Outcome, BackendError>>>,
+    /// Rounds that failed after it was answered.
+    rewrites: u32,
 }
 
 impl Pending {
@@ -143,7 +152,7 @@ impl LxdBackend {
         let start = {
             let mut queue = self.names.borrow_mut();
             debug!(edit = ?edit, "queued an edit of the workshop names");
-            queue.pending.push(Pending { edit, reply: Some(reply) });
+            queue.pending.push(Pending { edit, reply: Some(reply), rewrites: 0 });
             !std::mem::replace(&mut queue.writing, true)
         };
         if start {
@@ -219,8 +228,11 @@ impl Writer {
                     let error = match e {
                         RoundError::Conflict(e) | RoundError::Failed(e) => e,
                     };
-                    for pending in &mut batch {
-                        pending.answer(Err(error.clone()));
+                    let again = settle_failed(batch, &error);
+                    if !again.is_empty() {
+                        warn!(network = %self.network, error = %error, edits = again.len(), "a write of the workshop names failed after the names were served; writing them again");
+                        queue.borrow_mut().pending.splice(0..0, again);
+                        actix_rt::time::sleep(REWRITE_PAUSE).await;
                     }
                     conflicts = 0;
                 }
@@ -351,6 +363,17 @@ impl Writer {
     }
 }
 
+/// Answers the edits of a failed round with its error, but for those answered before it failed
+/// (as served), which are returned to be written again, [`MAX_REWRITES`] times at most.
+fn settle_failed(batch: Vec<Pending>, error: &BackendError) -> Vec<Pending> {
+    let (again, failed): (Vec<_>, Vec<_>) =
+        batch.into_iter().partition(|p| p.reply.is_none() && p.rewrites < MAX_REWRITES);
+    for mut pending in failed {
+        pending.answer(Err(error.clone()));
+    }
+    again.into_iter().map(|p| Pending { rewrites: p.rewrites + 1, ..p }).collect()
+}
+
 /// A name of a workshop that has a line in `after` and none in `before`: answered only by a
 /// dnsmasq that runs with `after`.
 fn added_name(before: &str, after: &str) -> Option<String> {
@@ -375,6 +398,26 @@ fn now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn edits_served_before_their_write_failed_are_written_again_a_few_times() {
+        let edit = |ws: &str| Edit::Withdraw {
+            lxd_project: "workshop.a".into(),
+            workshop: ws.into(),
+            project_id: "0123abcd".into(),
+        };
+        let (reply, waiting) = oneshot::channel();
+        let batch = vec![
+            Pending { edit: edit("served"), reply: None, rewrites: 0 },
+            Pending { edit: edit("waiting"), reply: Some(reply), rewrites: 0 },
+            Pending { edit: edit("given-up"), reply: None, rewrites: MAX_REWRITES },
+        ];
+        let error = BackendError::Lxd("cannot update: no".into());
+        let again = settle_failed(batch, &error);
+        assert_eq!(again.len(), 1);
+        assert_eq!((&again[0].edit, again[0].rewrites), (&edit("served"), 1));
+        assert!(matches!(waiting.blocking_recv(), Ok(Err(e)) if e.to_string() == error.to_string()));
+    }
 
     #[test]
     fn the_name_a_write_adds() {
