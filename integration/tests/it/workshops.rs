@@ -488,6 +488,57 @@ fn l12_a_paused_launch_is_fixed_and_continued() {
     assert!(p.instances().is_empty(), "{:?}", p.instances());
 }
 
+/// Connections change while a launch is paused on error, as the reference allows (connect and
+/// disconnect in Ready, Waiting and Stopped): a manual mount is made and unmade in the paused
+/// workshop, and kept when the launch goes on; what was made in a launch that is aborted goes
+/// with it, so the next launch auto-connects as if nothing had been.
+#[test]
+fn connections_change_while_a_launch_is_paused() {
+    if !lxd_enabled("connections_change_while_a_launch_is_paused") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let p = Project::new(&user, "launch-paused-conns");
+    p.write(
+        ".workshop/paused-mount/sdk.yaml",
+        "name: paused-mount\nplugs:\n  data:\n    interface: mount\n    workshop-target: /mnt/data\n",
+    );
+    p.write(".workshop/paused-mount/hooks/setup-base", "test -e /home/workshop/setup-base-pass\n");
+    p.write("workshop.yaml", &definition("ws-paused", "ubuntu@22.04", &["project-paused-mount"]));
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    let mounted = || w(&["exec", "--", "mountpoint", "-q", "/mnt/data"]).code == 0;
+    let manual = r"^mount\s+ws-paused/paused-mount:data\s+ws-paused/system:mount\s+manual$";
+
+    w(&["launch", "--wait-on-error"]).fails();
+    assert!(w(&["list"]).has_line(r"^ws-paused\s+Waiting\s+wait-on-error$"));
+    w(&["connect", "ws-paused/paused-mount:data", ":mount"]).ok();
+    assert!(w(&["connections", "ws-paused"]).has_line(manual));
+    assert!(mounted(), "the manual mount is in the paused workshop");
+    w(&["disconnect", "ws-paused/paused-mount:data"]).ok();
+    assert!(!mounted());
+    w(&["connect", "ws-paused/paused-mount:data", ":mount"]).ok();
+    w(&["exec", "--", "touch", "/home/workshop/setup-base-pass"]).ok();
+    w(&["launch", "--continue"]).ok();
+    assert!(w(&["connections", "ws-paused"]).has_line(manual));
+    assert!(mounted());
+    w(&["remove"]).ok();
+
+    // Made while paused, then aborted: gone with the launch.
+    w(&["launch", "--wait-on-error"]).fails();
+    w(&["disconnect", "ws-paused/paused-mount:data"]).fails();
+    w(&["connect", "ws-paused/paused-mount:data", ":mount"]).ok();
+    w(&["launch", "--abort"]).ok();
+    p.write(".workshop/paused-mount/hooks/setup-base", "true\n");
+    w(&["launch"]).ok();
+    let auto = r"^mount\s+ws-paused/paused-mount:data\s+ws-paused/system:mount\s+-$";
+    let conns = w(&["connections", "ws-paused"]);
+    assert!(conns.has_line(auto), "{}", conns.output());
+    w(&["remove"]).ok();
+    assert!(p.instances().is_empty(), "{:?}", p.instances());
+}
+
 /// L-11 (the reference's launch-abort test): a launch failing at a mount whose source is
 /// missing in the workshop pauses; once it is aborted, the last lines of the task log say why
 /// in the reference's words.

@@ -198,9 +198,13 @@ pub fn plan(
     request: &Request,
     edits: Vec<(String, Option<ConnState>)>,
 ) -> Result<String, InterfaceError> {
-    if let Some(busy) = status::busy(st, &user.name, &t.project_id, &t.name) {
-        let what = if busy.waiting { "is waiting on error" } else { "is in progress" };
-        return Err(bad(format!("cannot change connections of {:?}: {} change {what}", t.name, busy.kind)));
+    // As the reference (§6.4): connections change while the workshop is Ready, Stopped or
+    // Waiting (a launch or refresh paused on error), never beside a change that runs.
+    if let Some(busy) = status::busy_running(st, &user.name, &t.project_id, &t.name) {
+        return Err(bad(format!(
+            "cannot change connections of {:?}: {} change is in progress",
+            t.name, busy.kind
+        )));
     }
     let current = conns::of_workshop(st, &conns::workshop_key(user.uid, &t.project_id, &t.name));
     let edits: Vec<(String, Option<ConnState>)> =
@@ -485,6 +489,34 @@ mod tests {
         // The workshop is busy with that change now.
         let again = plan(&mut st, &user, &t, &request, Vec::new()).unwrap_err().to_string();
         assert!(again.contains("connect change is in progress"), "{again}");
+    }
+
+    #[test]
+    fn connections_change_beside_a_paused_launch_but_not_beside_a_running_change() {
+        let mut st = State::new();
+        let t = target();
+        let user = t.user.clone();
+        let now = Utc::now();
+        let launch = task::new_change(&mut st, "launch", "Launch \"ws\" workshop", &user, &t.project_id, now);
+        let hook = add_task(&mut st, &launch, "run-hook", "Run hook \"setup-base\"", &t, None, now);
+        let request =
+            Request::Connect { plug: EndpointRef::new("m", "one"), slot: None, environment: BTreeMap::new() };
+        let edits = || vec![("m:one system:mount".to_string(), Some(manual_mount()))];
+        // The launch runs: no connection changes beside it.
+        st.set_task_status(&hook, crate::state::Status::Doing, now);
+        let refused = plan(&mut st, &user, &t, &request, edits()).unwrap_err().to_string();
+        assert_eq!(refused, "cannot change connections of \"ws\": launch change is in progress");
+        // Paused on error (Waiting): the connection is made.
+        st.set_task_to_wait(&hook, crate::state::Status::Doing);
+        assert_eq!(st.change_status(&launch), crate::state::Status::Wait);
+        let connect = plan(&mut st, &user, &t, &request, edits()).unwrap();
+        let kinds: Vec<String> = st.change_tasks(&connect).iter().map(|t| t.kind.clone()).collect();
+        assert_eq!(kinds, ["connect", "setup-profiles"]);
+        // That connect change runs now: a disconnect waits for it.
+        let request = Request::Disconnect { first: EndpointRef::new("m", "one"), other: None, forget: false };
+        let edits = vec![("m:one system:mount".to_string(), None)];
+        let refused = plan(&mut st, &user, &t, &request, edits).unwrap_err().to_string();
+        assert_eq!(refused, "cannot change connections of \"ws\": connect change is in progress");
     }
 
     #[test]

@@ -130,10 +130,16 @@ pub async fn remove_storage(ctx: TaskCtx, env: Env) -> HandlerResult {
     if let Err(e) = interface::mount::remove_workshop_data(&t).await {
         ctx.log(e).await;
     }
+    // The workshop never was: its SDK revisions go, and so do the connections made or
+    // refused while its launch was paused on error (connect and disconnect run then).
     let (uid, pid, name) = (t.user.uid, t.project_id.clone(), t.name.clone());
-    ctx.transact(move |st, _, _| crate::sdk::revisions::forget_workshop(st, uid, &pid, &name))
-        .await
-        .map_err(|e| e.to_string())?;
+    ctx.transact(move |st, _, _| {
+        crate::sdk::revisions::forget_workshop(st, uid, &pid, &name);
+        let key = interface::conns::workshop_key(uid, &pid, &name);
+        interface::conns::set_workshop(st, &key, Default::default());
+    })
+    .await
+    .map_err(|e| e.to_string())?;
     Ok(())
 }
 

@@ -15,9 +15,9 @@ use super::*;
 use crate::backend::Target;
 use crate::backend::fake::FakeBackend;
 use crate::daemon::{Daemon, DaemonConfig};
-use crate::engine::{Query, WatchChange};
-use crate::managers::UserRef;
+use crate::engine::{Query, Transact, WatchChange};
 use crate::managers::task::TaskTarget;
+use crate::managers::{UserRef, interface};
 use crate::state::Status;
 
 /// The uid the tests act as: not root (root cannot launch), not a user of this machine.
@@ -300,9 +300,28 @@ async fn a_paused_launch_continues_or_is_aborted() {
     h.fake.fail_next("set-device", "injected");
     let (change, status) = h.run(WorkshopAction::Launch, &["ws"], Mode::WaitOnError).await;
     assert_eq!(status, Status::Wait);
+    // A connection made while it was paused (connect runs beside a paused launch) goes with
+    // the aborted launch: the next launch starts from none.
+    let key = interface::conns::workshop_key(UID, &h.project_id, "ws");
+    let manual: interface::conns::WorkshopConns =
+        serde_json::from_value(serde_json::json!({"m:data system:mount": {"interface": "mount"}})).unwrap();
+    let k = key.clone();
+    h.daemon
+        .engine
+        .send(Transact(Box::new(move |st| interface::conns::set_workshop(st, &k, manual))))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(h.request(WorkshopAction::Launch, &["ws"], Mode::Abort).await.unwrap(), change);
     assert_eq!(h.settled(&change).await, Status::Undone);
     h.gone("ws");
+    let left = h
+        .daemon
+        .engine
+        .send(Query(Box::new(move |st| interface::conns::of_workshop(st, &key))))
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[actix_rt::test]
