@@ -6,6 +6,7 @@
 
 pub mod changes;
 pub mod connections;
+pub mod data_home;
 pub mod definition;
 pub mod doctor;
 pub mod duration;

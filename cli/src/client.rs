@@ -118,6 +118,8 @@ pub struct Client {
     /// Read timeout of ordinary (not long-poll) requests.
     timeout: Duration,
     last: Mutex<(WarningsSummary, Option<Maintenance>)>,
+    /// `$XDG_DATA_HOME`, as sent with every request ([`workshop_api::data_home`]).
+    data_home: Option<String>,
 }
 
 impl Default for Client {
@@ -133,6 +135,7 @@ impl Client {
             socket: socket.into(),
             timeout: REQUEST_TIMEOUT,
             last: Mutex::new((WarningsSummary::default(), None)),
+            data_home: workshop_api::data_home::from_env(std::env::var_os("XDG_DATA_HOME").as_deref()),
         }
     }
 
@@ -176,7 +179,8 @@ impl Client {
         let comm = |e: HttpError| ClientError::Communication(format!("{method} {target}: {e}"));
         stream.set_read_timeout(timeout).map_err(|e| comm(e.into()))?;
         stream.set_write_timeout(Some(WRITE_TIMEOUT)).map_err(|e| comm(e.into()))?;
-        http::write_request(&mut &stream, method, target, body).map_err(|e| comm(e.into()))?;
+        http::write_request(&mut &stream, method, target, body, self.data_home.as_deref())
+            .map_err(|e| comm(e.into()))?;
         http::read_response(&mut BufReader::new(&stream)).map_err(comm)
     }
 

@@ -42,11 +42,16 @@ pub fn write_request<W: Write>(
     method: &str,
     target: &str,
     body: Option<&[u8]>,
+    data_home: Option<&str>,
 ) -> io::Result<()> {
     let mut head = format!(
         "{method} {target} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: workshop/{}\r\nAccept: application/json\r\nConnection: close\r\n",
         workshop_api::VERSION
     );
+    // Encoded by data_home::from_env: visible ASCII only.
+    if let Some(value) = data_home.filter(|v| v.bytes().all(|b| b.is_ascii_graphic())) {
+        head.push_str(&format!("{}: {value}\r\n", workshop_api::data_home::HEADER));
+    }
     if let Some(body) = body {
         head.push_str("Content-Type: application/json\r\n");
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
@@ -188,15 +193,16 @@ mod tests {
     #[test]
     fn request_has_length_and_close() {
         let mut out = Vec::new();
-        write_request(&mut out, "POST", "/v1/projects", Some(br#"{"path":"/p"}"#)).unwrap();
+        write_request(&mut out, "POST", "/v1/projects", Some(br#"{"path":"/p"}"#), Some("/d%20h")).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("POST /v1/projects HTTP/1.1\r\n"));
         assert!(text.contains("Content-Length: 13\r\n"));
+        assert!(text.contains("x-workshop-data-home: /d%20h\r\n"));
         assert!(text.contains("Connection: close\r\n"));
         assert!(text.ends_with("\r\n\r\n{\"path\":\"/p\"}"));
 
         let mut out = Vec::new();
-        write_request(&mut out, "GET", "/v1/changes", None).unwrap();
+        write_request(&mut out, "GET", "/v1/changes", None, None).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(!text.contains("Content-Length"));
     }

@@ -313,7 +313,7 @@ pub fn http_on(stream: UnixStream, method: &str, path: &str, body: Option<&str>)
 
 fn http_on_bytes(stream: UnixStream, method: &str, path: &str, body: Option<&str>) -> (u16, Vec<u8>) {
     stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    workshop_client::http::write_request(&mut &stream, method, path, body.map(str::as_bytes)).unwrap();
+    workshop_client::http::write_request(&mut &stream, method, path, body.map(str::as_bytes), None).unwrap();
     let resp = workshop_client::http::read_response(&mut BufReader::new(&stream)).expect("response");
     (resp.status, resp.body)
 }

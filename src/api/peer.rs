@@ -63,6 +63,8 @@ pub struct Caller {
     /// The user's primary group.
     pub gid: u32,
     pub user: String,
+    /// The data directory the caller's environment names (`$XDG_DATA_HOME`), checked.
+    pub data_home: Option<std::path::PathBuf>,
 }
 
 impl Caller {
@@ -72,7 +74,12 @@ impl Caller {
 
     /// The caller as the managers know users.
     pub fn user_ref(&self) -> workshop_actors::managers::UserRef {
-        workshop_actors::managers::UserRef { name: self.user.clone(), uid: self.uid, gid: self.gid }
+        workshop_actors::managers::UserRef {
+            name: self.user.clone(),
+            uid: self.uid,
+            gid: self.gid,
+            data_home: self.data_home.clone(),
+        }
     }
 }
 
@@ -100,7 +107,11 @@ fn trusted_caller(req: &HttpRequest) -> Result<Caller, ApiError> {
         return Err(ApiError::Degraded(reason));
     }
     let (user, gid) = user_entry(peer.uid).ok_or(ApiError::NoUserName)?;
-    Ok(Caller { uid: peer.uid, gid, user })
+    let data_home = match req.headers().get(workshop_api::data_home::HEADER) {
+        Some(value) => Some(workshop_api::data_home::decode(value.as_bytes()).map_err(ApiError::BadRequest)?),
+        None => None,
+    };
+    Ok(Caller { uid: peer.uid, gid, user, data_home })
 }
 
 /// A process inside a workshop, on the socket shared with workshops: the workshop is the one
@@ -198,6 +209,10 @@ mod tests {
         let server = HttpServer::new(|| {
             App::new()
                 .route("/caller", web::get().to(|c: Caller| async move { c.user }))
+                .route(
+                    "/data-home",
+                    web::get().to(|c: Caller| async move { format!("{:?}", c.user_ref().data_home) }),
+                )
                 .route("/any", web::get().to(|_: AnyCaller| async { "any" }))
         })
         .on_connect(move |conn, ext| on_connect(tag, conn, ext))
@@ -211,10 +226,15 @@ mod tests {
     }
 
     async fn get(address: &SocketAddr, path: &'static str) -> (u16, String) {
-        let address = address.clone();
+        get_with(address, path, None).await
+    }
+
+    async fn get_with(address: &SocketAddr, path: &'static str, data_home: Option<&str>) -> (u16, String) {
+        let (address, data_home) = (address.clone(), data_home.map(str::to_string));
         tokio::task::spawn_blocking(move || {
             let stream = UnixStream::connect_addr(&address).unwrap();
-            workshop_client::http::write_request(&mut &stream, "GET", path, None).unwrap();
+            workshop_client::http::write_request(&mut &stream, "GET", path, None, data_home.as_deref())
+                .unwrap();
             let response = workshop_client::http::read_response(&mut BufReader::new(&stream)).unwrap();
             (response.status, String::from_utf8_lossy(&response.body).into_owned())
         })
@@ -245,6 +265,29 @@ mod tests {
         let trusted = serve_abstract(Listener::Trusted);
         let (status, body) = get(&trusted, "/caller").await;
         assert_eq!(status, 200, "{body}");
+    }
+
+    /// The caller's data directory comes from its header, checked: a bad one is refused by
+    /// what is wrong with it, before any handler runs.
+    #[actix_web::test]
+    async fn the_callers_data_directory_is_checked() {
+        let trusted = serve_abstract(Listener::Trusted);
+        assert_eq!(get(&trusted, "/data-home").await, (200, "None".to_string()));
+        let encoded = workshop_api::data_home::encode(std::path::Path::new("/home/u/my data"));
+        assert_eq!(
+            get_with(&trusted, "/data-home", Some(&encoded)).await,
+            (200, r#"Some("/home/u/my data")"#.to_string())
+        );
+        for (value, why) in [
+            ("relative", "not an absolute path"),
+            ("/a/../../etc", r#"\"..\" is not allowed"#),
+            ("/a%00", "NUL byte"),
+            ("/a%zz", "bad %-escape"),
+        ] {
+            let (status, body) = get_with(&trusted, "/data-home", Some(value)).await;
+            assert_eq!(status, 400, "{value}: {body}");
+            assert!(body.contains("cannot use data directory") && body.contains(why), "{value}: {body}");
+        }
     }
 
     #[test]

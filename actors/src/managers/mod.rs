@@ -22,6 +22,10 @@ pub struct UserRef {
     pub name: String,
     pub uid: u32,
     pub gid: u32,
+    /// The user's data directory as the caller's environment names it (`$XDG_DATA_HOME`,
+    /// absolute; the API checks it), when it does. See [`UserRef::data_dir`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_home: Option<std::path::PathBuf>,
 }
 
 impl UserRef {
@@ -44,11 +48,23 @@ impl UserRef {
             if rc != 0 || result.is_null() {
                 return None;
             }
-            return Some(UserRef { name: name.to_string(), uid: pwd.pw_uid, gid: pwd.pw_gid });
+            return Some(UserRef {
+                name: name.to_string(),
+                uid: pwd.pw_uid,
+                gid: pwd.pw_gid,
+                data_home: None,
+            });
         }
     }
 
     /// The user's home directory in the system's user database.
+    /// The user's data directory: the one the caller named (`$XDG_DATA_HOME`), else
+    /// `~/.local/share` of the user's home; None without either. Default mount sources, the
+    /// try area and sketches live below it (reference: `$XDG_DATA_HOME` of the user's session).
+    pub fn data_dir(&self) -> Option<std::path::PathBuf> {
+        self.data_home.clone().or_else(|| self.home().map(|home| home.join(".local/share")))
+    }
+
     pub fn home(&self) -> Option<std::path::PathBuf> {
         use std::os::unix::ffi::OsStrExt;
         let mut buf = vec![0u8; 4096];

@@ -1,5 +1,5 @@
-//! The sketch SDK of a workshop: a directory in the user's data,
-//! `~/.local/share/workshop/id/<project id>/<workshop>/sdk/sketch/current/`, that the
+//! The sketch SDK of a workshop: a directory in the user's data ([`UserRef::data_dir`]),
+//! `<data>/workshop/id/<project id>/<workshop>/sdk/sketch/current/`, that the
 //! `workshop sketch-sdk` client writes as the user (`sketch.yaml`, the text the user edits;
 //! `sdk.yaml` and `hooks/<hook>` made from it). The daemon only reads it, as the user, never
 //! following a symlink, bounded ([`SKETCH_LIMITS`]), and commits it like a project SDK
@@ -14,7 +14,7 @@ use std::time::Duration;
 use super::project::{self, Source};
 use super::{Limits, TreeError, TreeId, TreeStore};
 use crate::managers::UserRef;
-use crate::userfs::{self, Dir, Kind, Reopen, UserFsError, WalkLimits};
+use crate::userfs::{self, DataRoot, Kind, Reopen, UserFsError, WalkLimits};
 
 /// The sketch SDK's name inside a workshop.
 pub const SKETCH: &str = "sketch";
@@ -28,30 +28,27 @@ pub const SKETCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// The user's text, kept in the sketch directory for editing and left out of the tree.
 pub const SKETCH_TEXT: &str = "sketch.yaml";
 
-/// The path of the sketch area of workshop `ws` below the user's home, by component:
-/// `.local/share/workshop/id/<pid>/<ws>/sdk/sketch`.
-fn area(project_id: &str, ws: &str) -> Vec<String> {
-    [".local", "share", "workshop", "id", project_id, ws, "sdk", SKETCH]
-        .iter()
-        .map(|c| c.to_string())
-        .collect()
+/// The path of the sketch area of workshop `ws` below the data root's directory, by
+/// component: `[.local/share/]workshop/id/<pid>/<ws>/sdk/sketch`.
+fn area(root: &DataRoot, project_id: &str, ws: &str) -> Vec<String> {
+    root.components(&["workshop", "id", project_id, ws, "sdk", SKETCH])
 }
 
-/// Where the sketch of `ws` is tracked (what `info` shows): `<home>/.local/share/workshop/id/
-/// <pid>/<ws>/sdk/sketch`.
-pub fn tracking(home: &Path, project_id: &str, ws: &str) -> PathBuf {
-    area(project_id, ws).iter().fold(home.to_path_buf(), |p, c| p.join(c))
-}
-
-/// The current sketch of `ws`, by component below the home directory.
-fn current(project_id: &str, ws: &str) -> Vec<String> {
-    let mut components = area(project_id, ws);
+/// The current sketch of `ws`, by component below the data root's directory.
+fn current(root: &DataRoot, project_id: &str, ws: &str) -> Vec<String> {
+    let mut components = area(root, project_id, ws);
     components.push("current".into());
     components
 }
 
-fn home_of(user: &UserRef) -> Result<PathBuf, TreeError> {
-    user.home().ok_or_else(|| TreeError::Layout {
+/// Where the sketch of `ws` is tracked (what `info` shows): `<data>/workshop/id/<pid>/<ws>/
+/// sdk/sketch`.
+pub fn tracking(data: &Path, project_id: &str, ws: &str) -> PathBuf {
+    data.join("workshop/id").join(project_id).join(ws).join("sdk").join(SKETCH)
+}
+
+fn root_of(user: &UserRef) -> Result<DataRoot, TreeError> {
+    DataRoot::of(user).ok_or_else(|| TreeError::Layout {
         dir: PathBuf::from("~"),
         why: format!("cannot find the home directory of {:?}", user.name),
     })
@@ -61,14 +58,17 @@ fn home_of(user: &UserRef) -> Result<PathBuf, TreeError> {
 /// way (or at `current`) is refused, not followed.
 pub async fn exists(user: &UserRef, project_id: &str, ws: &str) -> Result<bool, TreeError> {
     // A user without a home directory has no data directory, so no sketch.
-    let Some(home) = user.home() else { return Ok(false) };
-    exists_in(user, home, project_id, ws).await
+    let Some(root) = DataRoot::of(user) else { return Ok(false) };
+    exists_in(user, root, project_id, ws).await
 }
 
-async fn exists_in(user: &UserRef, home: PathBuf, project_id: &str, ws: &str) -> Result<bool, TreeError> {
-    let components = current(project_id, ws);
+async fn exists_in(user: &UserRef, root: DataRoot, project_id: &str, ws: &str) -> Result<bool, TreeError> {
+    let components = current(&root, project_id, ws);
     userfs::as_user_within(user, SKETCH_TIMEOUT, move || -> Result<bool, TreeError> {
-        Ok(Dir::open(&home)?.subpath(&components)?.is_some())
+        match root.open()? {
+            Some(dir) => Ok(dir.subpath(&components)?.is_some()),
+            None => Ok(false),
+        }
     })
     .await
 }
@@ -80,33 +80,35 @@ pub async fn commit(
     ws: &str,
     store: TreeStore,
 ) -> Result<TreeId, TreeError> {
-    commit_in(user, home_of(user)?, project_id, ws, store, SKETCH_LIMITS).await
+    commit_in(user, root_of(user)?, project_id, ws, store, SKETCH_LIMITS).await
 }
 
 async fn commit_in(
     user: &UserRef,
-    home: PathBuf,
+    root: DataRoot,
     project_id: &str,
     ws: &str,
     store: TreeStore,
     limits: Limits,
 ) -> Result<TreeId, TreeError> {
-    let source = Source { root: home, components: current(project_id, ws), skip: &[SKETCH_TEXT] };
+    let components = current(&root, project_id, ws);
+    let source = Source { root: root.dir().to_path_buf(), components, skip: &[SKETCH_TEXT] };
     project::commit_dir(user, source, store, limits, SKETCH_TIMEOUT).await
 }
 
 /// Removes the sketch area of `ws` (current and stash) as the user, never following a
 /// symlink; none is fine. A new workshop starts without a sketch.
 pub async fn wipe(user: &UserRef, project_id: &str, ws: &str) -> Result<(), UserFsError> {
-    let Some(home) = user.home() else { return Ok(()) };
-    wipe_in(user, home, project_id, ws).await
+    let Some(root) = DataRoot::of(user) else { return Ok(()) };
+    wipe_in(user, root, project_id, ws).await
 }
 
-async fn wipe_in(user: &UserRef, home: PathBuf, project_id: &str, ws: &str) -> Result<(), UserFsError> {
-    let mut components = area(project_id, ws);
+async fn wipe_in(user: &UserRef, root: DataRoot, project_id: &str, ws: &str) -> Result<(), UserFsError> {
+    let mut components = area(&root, project_id, ws);
     let last = components.pop().unwrap_or_default();
     userfs::as_user_within(user, SKETCH_TIMEOUT, move || -> Result<(), UserFsError> {
-        match Dir::open(&home)?.subpath(&components)? {
+        let Some(top) = root.open()? else { return Ok(()) };
+        match top.subpath(&components)? {
             Some(dir) => dir.remove_tree(&last, 10_000),
             None => Ok(()),
         }
@@ -118,25 +120,26 @@ async fn wipe_in(user: &UserRef, home: PathBuf, project_id: &str, ws: &str) -> R
 /// it had, as the user: never following a symlink (links are copied as links), bounded by
 /// [`SKETCH_LIMITS`]. A fork keeps the sketch of the workshop it copies.
 pub async fn copy(user: &UserRef, project_id: &str, from: &str, to: &str) -> Result<(), UserFsError> {
-    let Some(home) = user.home() else { return Ok(()) };
-    copy_in(user, home, project_id, from, to).await
+    let Some(root) = DataRoot::of(user) else { return Ok(()) };
+    copy_in(user, root, project_id, from, to).await
 }
 
 async fn copy_in(
     user: &UserRef,
-    home: PathBuf,
+    root: DataRoot,
     project_id: &str,
     from: &str,
     to: &str,
 ) -> Result<(), UserFsError> {
-    wipe_in(user, home.clone(), project_id, to).await?;
-    let (source, target) = (area(project_id, from), area(project_id, to));
+    wipe_in(user, root.clone(), project_id, to).await?;
+    let (source, target) = (area(&root, project_id, from), area(&root, project_id, to));
     userfs::as_user_within(user, SKETCH_TIMEOUT, move || -> Result<(), UserFsError> {
-        let Some(dir) = Dir::open(&home)?.subpath(&source)? else { return Ok(()) };
+        let Some(base) = root.open()? else { return Ok(()) };
+        let Some(dir) = base.subpath(&source)? else { return Ok(()) };
         let limits = WalkLimits { entries: SKETCH_LIMITS.entries, depth: COPY_DEPTH };
         let entries = userfs::walk(&dir, limits)?;
         let components: Vec<&str> = target.iter().map(String::as_str).collect();
-        let top = Dir::open(&home)?.create_path(&components, 0o700)?;
+        let top = base.create_path(&components, 0o700)?;
         let mut files = Reopen::new(&dir);
         let mut copied = 0u64;
         for entry in entries {

@@ -47,11 +47,6 @@ pub enum TryError {
     Access(#[from] UserFsError),
 }
 
-/// The user's data directory: `~/.local/share`.
-pub fn data_dir(user: &UserRef) -> Option<PathBuf> {
-    user.home().map(|home| home.join(".local/share"))
-}
-
 /// The try area of SDK `name` under a data directory.
 pub fn area(data_dir: &Path, name: &str) -> PathBuf {
     data_dir.join("workshop/try").join(name)
@@ -218,7 +213,7 @@ mod tests {
     fn me() -> UserRef {
         // SAFETY: geteuid/getegid have no preconditions.
         let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        UserRef { name: "me".into(), uid, gid }
+        UserRef { name: "me".into(), uid, gid, data_home: None }
     }
 
     /// A data directory with `files` in the try area of `go`.
@@ -347,7 +342,7 @@ mod tests {
             std::fs::Permissions::from_mode(0o600),
         )
         .unwrap();
-        let nobody = UserRef { name: "nobody".into(), uid: 65534, gid: 65534 };
+        let nobody = UserRef { name: "nobody".into(), uid: 65534, gid: 65534, data_home: None };
         let e = fetch(&nobody, &data, "go", "ubuntu@24.04", "amd64", &tmp.path().join("cache"), 1 << 20)
             .await
             .unwrap_err()

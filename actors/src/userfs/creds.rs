@@ -73,7 +73,7 @@ mod tests {
 
     #[test]
     fn root_has_its_groups() {
-        let root = UserRef { name: "root".into(), uid: 0, gid: 0 };
+        let root = UserRef { name: "root".into(), uid: 0, gid: 0, data_home: None };
         assert!(group_list(&root).unwrap().contains(&0));
     }
 
@@ -81,7 +81,7 @@ mod tests {
     fn acting_as_oneself_changes_nothing() {
         // SAFETY: geteuid/getegid have no preconditions.
         let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        let me = UserRef { name: "me".into(), uid, gid };
+        let me = UserRef { name: "me".into(), uid, gid, data_home: None };
         std::thread::spawn(move || become_user(&me)).join().unwrap().unwrap();
     }
 }

@@ -9,6 +9,7 @@
 //! threads and is waited for at most [`TIMEOUT`]; at most [`MAX_IN_FLIGHT`] run at once.
 
 mod creds;
+mod data_root;
 mod dir;
 pub mod stage;
 mod walk;
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+pub use data_root::DataRoot;
 pub use dir::{Dir, Kind, MAX_ENTRIES, MAX_LINK, Metadata};
 pub use walk::{Reopen, WalkEntry, WalkLimits, walk};
 
@@ -160,7 +162,7 @@ mod tests {
     fn me() -> UserRef {
         // SAFETY: geteuid/getegid have no preconditions.
         let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        UserRef { name: "me".into(), uid, gid }
+        UserRef { name: "me".into(), uid, gid, data_home: None }
     }
 
     #[actix_rt::test]
@@ -201,7 +203,7 @@ mod tests {
         let private = open.join("private");
         std::fs::create_dir(&private).unwrap();
         std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
-        let nobody = UserRef { name: "nobody".into(), uid: 65534, gid: 65534 };
+        let nobody = UserRef { name: "nobody".into(), uid: 65534, gid: 65534, data_home: None };
         let dir = open.clone();
         let (public, secret) = as_user::<_, UserFsError, _>(&nobody, move || {
             let d = Dir::open(&dir)?;

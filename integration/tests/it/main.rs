@@ -4,6 +4,7 @@
 mod api;
 mod cli;
 mod connections;
+mod data_home;
 mod doctor;
 mod exec;
 mod fork;

@@ -241,7 +241,7 @@ mod tests {
     use super::*;
 
     fn caller(uid: u32, user: &str) -> Caller {
-        Caller { uid, gid: uid, user: user.into() }
+        Caller { uid, gid: uid, user: user.into(), data_home: None }
     }
 
     #[test]

@@ -484,7 +484,7 @@ async fn verbose_changes_show_whole_hook_output() {
     });
     // SAFETY: plain getters.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    let user = workshop_actors::managers::UserRef { name: current_user(), uid, gid };
+    let user = workshop_actors::managers::UserRef { name: current_user(), uid, gid, data_home: None };
     let target =
         TaskTarget { name: "ws".into(), project_id: s.project_id.clone(), project_path: "/".into(), user };
     let change = s
@@ -548,7 +548,7 @@ async fn running_check_health(s: &super::exec::tests::Server) -> (String, String
     s.fake.on_run("/hooks/check-health", |_| std::future::pending().boxed_local());
     // SAFETY: plain getters.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    let user = workshop_actors::managers::UserRef { name: current_user(), uid, gid };
+    let user = workshop_actors::managers::UserRef { name: current_user(), uid, gid, data_home: None };
     let target =
         TaskTarget { name: "ws".into(), project_id: s.project_id.clone(), project_path: "/".into(), user };
     let change = s

@@ -58,7 +58,7 @@ async fn harness(connect_timeout: Duration) -> Harness {
 
     // SAFETY: plain getters without preconditions.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    let user = UserRef { name: "tester".into(), uid, gid };
+    let user = UserRef { name: "tester".into(), uid, gid, data_home: None };
     let (p, _) = workshops.send(TrackProject { user: user.clone(), path: project }).await.unwrap().unwrap();
     let target = Target::new(&user.name, &p.id, "ws-exec");
     Backend::create(fake.as_ref(), &target, &CreateSpec::default()).await.unwrap();

@@ -205,7 +205,7 @@ mod tests {
     fn the_summary_is_per_workshop_and_sdk() {
         let mut st = State::new();
         let now = Utc::now();
-        let user = crate::managers::UserRef { name: "u".into(), uid: 1000, gid: 1000 };
+        let user = crate::managers::UserRef { name: "u".into(), uid: 1000, gid: 1000, data_home: None };
         let change = task::new_change(&mut st, "launch", "Launch", &user, "0123abcd", now);
         let target = |name: &str| TaskTarget {
             name: name.into(),

@@ -54,7 +54,7 @@ async fn harness(retry: Duration) -> Harness {
     let hooks = HookManager::new(backend).with_timing(retry, LINGER).with_trees(trees.clone()).start();
     task::register(&engine, &runner, KINDS, hooks.clone().recipient());
     engine.do_send(TaskRunner::attach(&runner));
-    let user = UserRef { name: "alice".into(), uid: UID, gid: UID };
+    let user = UserRef { name: "alice".into(), uid: UID, gid: UID, data_home: None };
     let target = TaskTarget {
         name: "dev".into(),
         project_id: "0123abcd".into(),

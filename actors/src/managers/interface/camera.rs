@@ -237,7 +237,7 @@ mod tests {
         std::fs::set_permissions(dev.join("video2"), std::os::unix::fs::PermissionsExt::from_mode(0o666))
             .unwrap();
         std::os::unix::fs::symlink(dev.join("video0"), dev.join("video3")).unwrap();
-        let nobody = UserRef { name: "nobody".into(), uid: 65534, gid: 65534 };
+        let nobody = UserRef { name: "nobody".into(), uid: 65534, gid: 65534, data_home: None };
         let names = ["video0", "video1", "video2", "video3", "video9"].map(String::from).to_vec();
         assert_eq!(openable(&nobody, dev.clone(), names).await, ["video0"]);
     }

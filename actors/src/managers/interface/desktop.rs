@@ -135,7 +135,7 @@ mod tests {
     }
 
     fn user() -> UserRef {
-        UserRef { name: "u".into(), uid: 1100, gid: 1100 }
+        UserRef { name: "u".into(), uid: 1100, gid: 1100, data_home: None }
     }
 
     #[test]

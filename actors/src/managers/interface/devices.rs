@@ -122,7 +122,7 @@ mod tests {
     #[test]
     fn profile_of_every_device_interface() {
         let repo = repo();
-        let user = UserRef { name: "u".into(), uid: 1100, gid: 1100 };
+        let user = UserRef { name: "u".into(), uid: 1100, gid: 1100, data_home: None };
         let t = TaskTarget {
             name: "ws".into(),
             project_id: "0123abcd".into(),

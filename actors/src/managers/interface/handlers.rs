@@ -18,7 +18,6 @@ use crate::managers::workshop::manifest::FILE_KEY;
 use crate::runner::TaskCtx;
 use crate::sdk::TreeStore;
 use crate::state::Key;
-use crate::store::try_area;
 
 /// What the interface manager's handlers use besides the backend.
 pub struct Interfaces {
@@ -155,7 +154,7 @@ pub async fn auto_connect(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
     let (repo, file) = load_repo(&env, &t).await?;
     // Needed only for mounts on the host.
-    let data = try_area::data_dir(&t.user);
+    let data = t.user.data_dir();
     // Host directories a refresh's auto-disconnect kept aside (remounted plugs).
     let remounts: BTreeMap<String, String> = ctx.change_get(&remounts_key(&t.name)).unwrap_or_default();
     let key = workshop_key(&t);

@@ -212,7 +212,7 @@ impl Handler<requests::ChangeConnections> for InterfaceManager {
             let (repo, _) = handlers::load_repo(&env, &t).await.map_err(InterfaceError::NotFound)?;
             let key = conns::workshop_key(msg.user.uid, &msg.project_id, &msg.workshop);
             let current = env.engine.send(Query(Box::new(move |st| conns::of_workshop(st, &key)))).await?;
-            let data = crate::store::try_area::data_dir(&msg.user);
+            let data = msg.user.data_dir();
             let mut edits = requests::edits(&repo, &current, &msg.request, data.as_deref(), &t)?;
             // A host port a new tunnel would listen on and someone else holds: said now, or
             // replaced by a free one.

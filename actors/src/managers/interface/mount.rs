@@ -9,7 +9,7 @@ use workshop_api::sdk::interfaces::Attributes;
 
 use crate::backend::Device;
 use crate::managers::task::TaskTarget;
-use crate::userfs::{self, Dir, UserFsError};
+use crate::userfs::{self, DataRoot, UserFsError};
 
 /// The default host source of `plug` (its master's, for a bound plug) in workshop `ws` of
 /// project `project_id`: `<data>/workshop/id/<pid>/<ws>/mount/<sdk>/<plug>`, `data` being
@@ -29,13 +29,16 @@ const MAX_REMOVED: usize = 1_000_000;
 const REMOVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Removes the user's data of a workshop (`<data>/workshop/id/<pid>/<ws>`, which holds its
-/// default mount sources) as the user, never following a symlink; none is fine.
+/// default mount sources) as the user, never following a symlink below the data directory;
+/// none is fine.
 pub async fn remove_workshop_data(t: &TaskTarget) -> Result<(), String> {
-    let home = t.user.home().ok_or_else(|| format!("cannot find the home directory of {:?}", t.user.name))?;
+    let root = DataRoot::of(&t.user)
+        .ok_or_else(|| format!("cannot find the home directory of {:?}", t.user.name))?;
     let (pid, ws) = (t.project_id.clone(), t.name.clone());
-    let shown = workshop_data(&home.join(".local/share"), &pid, &ws);
+    let shown = workshop_data(&root.path(), &pid, &ws);
     userfs::as_user_within(&t.user, REMOVE_TIMEOUT, move || -> Result<(), UserFsError> {
-        match Dir::open(&home)?.subpath(&[".local", "share", "workshop", "id", pid.as_str()])? {
+        let Some(top) = root.open()? else { return Ok(()) };
+        match top.subpath(&root.components(&["workshop", "id", pid.as_str()]))? {
             Some(dir) => dir.remove_tree(&ws, MAX_REMOVED),
             None => Ok(()),
         }

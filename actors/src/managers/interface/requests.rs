@@ -297,7 +297,7 @@ mod tests {
             name: "ws".into(),
             project_id: "0123abcd".into(),
             project_path: String::new(),
-            user: UserRef { name: "u".into(), uid: 1000, gid: 1000 },
+            user: UserRef { name: "u".into(), uid: 1000, gid: 1000, data_home: None },
         }
     }
 

@@ -271,7 +271,7 @@ mod tests {
 
     #[test]
     fn proxies_connect_as_the_user_and_files_are_read_only() {
-        let user = UserRef { name: "u".into(), uid: 1100, gid: 1200 };
+        let user = UserRef { name: "u".into(), uid: 1100, gid: 1200, data_home: None };
         let p = proxy("/g.sock", "/h.sock", &user);
         assert_eq!(p["listen"], "unix:/g.sock");
         assert_eq!(p["connect"], "unix:/h.sock");
@@ -285,7 +285,7 @@ mod tests {
     async fn files_are_written_in_place_copied_as_the_user_and_pruned() {
         // SAFETY: geteuid/getegid have no preconditions.
         let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        let me = UserRef { name: "me".into(), uid, gid };
+        let me = UserRef { name: "me".into(), uid, gid, data_home: None };
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("sessions/1/p/ws");
         std::fs::write(tmp.path().join("auth"), "cookie").unwrap();
@@ -326,7 +326,7 @@ mod tests {
     async fn sockets_are_checked_without_following_links() {
         // SAFETY: geteuid/getegid have no preconditions.
         let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        let me = UserRef { name: "me".into(), uid, gid };
+        let me = UserRef { name: "me".into(), uid, gid, data_home: None };
         let tmp = tempfile::tempdir().unwrap();
         let sock = tmp.path().join("agent.sock");
         let _l = std::os::unix::net::UnixListener::bind(&sock).unwrap();

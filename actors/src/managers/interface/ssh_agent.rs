@@ -58,7 +58,7 @@ mod tests {
     fn the_agent_socket_and_its_variable() {
         let env = BTreeMap::from([("SSH_AUTH_SOCK".to_string(), "/tmp/ssh-x/agent.1".to_string())]);
         let s = session(&env).unwrap();
-        let user = UserRef { name: "u".into(), uid: 1100, gid: 1101 };
+        let user = UserRef { name: "u".into(), uid: 1100, gid: 1101, data_home: None };
         let (devices, files) = devices("dev", &s, Path::new("/s"), &user);
         let names: Vec<&str> = devices.keys().map(String::as_str).collect();
         assert_eq!(names, ["dev_ssh-agent", "dev_ssh-agent_env"]);

@@ -30,20 +30,40 @@ pub async fn open_source(user: &UserRef, source: PathBuf, default: bool, mode: u
     let home = user.home().ok_or_else(|| format!("cannot find the home directory of {:?}", user.name))?;
     let shown = source.clone();
     userfs::as_user(user, move || -> Result<Dir, UserFsError> {
-        let relative = source.strip_prefix(&home).ok().filter(|_| default);
-        let Some(relative) = relative else {
+        if !default {
             return Dir::open(&source);
+        }
+        // Made below the home directory never following a symlink; below a data directory
+        // the caller named elsewhere (`$XDG_DATA_HOME`), below its deepest existing directory.
+        let (top, relative) = match source.strip_prefix(&home) {
+            Ok(relative) => (Dir::open(&home)?, relative.to_path_buf()),
+            Err(_) => deepest_existing(&source)?,
         };
         let parts: Vec<String> =
             relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
         let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
         let Some((last, parents)) = parts.split_last() else { return Dir::open(&source) };
-        let top = Dir::open(&home)?;
         let parent = if parents.is_empty() { top } else { top.create_path(parents, 0o755)? };
         parent.create_subdir(last, mode)
     })
     .await
     .map_err(|e| format!("cannot use host directory {}: {e}", shown.display()))
+}
+
+/// The deepest directory of absolute `path` that exists (opened as the calling thread's
+/// user), and the rest of the path below it.
+fn deepest_existing(path: &Path) -> Result<(Dir, PathBuf), UserFsError> {
+    let mut top = path.to_path_buf();
+    loop {
+        match Dir::open(&top) {
+            Ok(dir) => {
+                let rest = path.strip_prefix(&top).unwrap_or(Path::new("")).to_path_buf();
+                return Ok((dir, rest));
+            }
+            Err(e) if e.is_not_found() && top.pop() => continue,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Stages the host source of one connection at its staging path.

@@ -65,7 +65,9 @@ pub async fn retrieve_sdk(mut ctx: TaskCtx, env: Env) -> HandlerResult {
             local_revision(&mut ctx, &t, &sdk, tree).await?
         }
         SdkSource::Try => {
-            let data = try_area::data_dir(&t.user)
+            let data = t
+                .user
+                .data_dir()
                 .ok_or_else(|| format!("cannot find the home directory of {:?}", t.user.name))?;
             let base = ctx.read(&keys::BASE).unwrap_or_default();
             let archive = try_area::fetch(

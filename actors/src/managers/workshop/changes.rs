@@ -589,7 +589,8 @@ async fn current_tree(
             .as_str()
             .to_string(),
         sdk_spec::SdkSource::Try => {
-            let data = crate::store::try_area::data_dir(user)
+            let data = user
+                .data_dir()
                 .ok_or_else(|| format!("cannot find the home directory of {:?}", user.name))?;
             let arch = workshop_api::sdk::host_architecture();
             let archive = crate::store::try_area::fetch(

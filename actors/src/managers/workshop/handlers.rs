@@ -639,7 +639,7 @@ mod tests {
             name: "ws".into(),
             project_id: "0123abcd".into(),
             project_path: format!("/home/{user}/p"),
-            user: UserRef { name: user.into(), uid, gid: uid },
+            user: UserRef { name: user.into(), uid, gid: uid, data_home: None },
         }
     }
 

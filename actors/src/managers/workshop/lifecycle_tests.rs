@@ -71,7 +71,7 @@ async fn harness_with_store(names: &[&str], store: Option<&str>) -> Harness {
             crate::store::StoreConfig::new(url, crate::store::URL_ENV, &root.join("cache/sdk")).unwrap();
     }
     let daemon = Daemon::start(config).unwrap();
-    let user = UserRef { name: "lifecycle".into(), uid: UID, gid: UID };
+    let user = UserRef { name: "lifecycle".into(), uid: UID, gid: UID, data_home: None };
     let track = TrackProject { user: user.clone(), path: project };
     let (p, _) = daemon.workshops.send(track).await.unwrap().unwrap();
     Harness { _tmp: tmp, root, daemon, fake, user, project_id: p.id }

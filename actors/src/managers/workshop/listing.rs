@@ -28,8 +28,8 @@ pub(super) async fn workshop_info(
     let busy = busy_map(deps, user, &project.id, vec![name.clone()]).await?;
     let health = sdk_health(deps, &busy).await?;
     let (exists, names) = futures_util::join!(project_exists(user, project), host_names(deps, user));
-    let home = user.home();
-    let at = Place { project, home: home.as_deref() };
+    let data = user.data_dir();
+    let at = Place { project, data: data.as_deref() };
     let info = info_of(at, instance, busy.get(&name), health.get(&name), exists, names.get(&instance.target));
     warn_missing_project(deps, user, project, std::slice::from_ref(&info)).await?;
     Ok(info)
@@ -148,8 +148,8 @@ pub(super) async fn list_workshops(deps: &Deps, msg: ListWorkshops) -> Result<Wo
     let names = instances.iter().map(|i| i.target.name.clone()).collect();
     let busy = busy_map(deps, &msg.user, &project.id, names).await?;
     let health = sdk_health(deps, &busy).await?;
-    let home = msg.user.home();
-    let at = Place { project: &project, home: home.as_deref() };
+    let data = msg.user.data_dir();
+    let at = Place { project: &project, data: data.as_deref() };
     let mut workshops: Vec<WorkshopInfo> = instances
         .iter()
         .map(|i| {
@@ -189,12 +189,12 @@ pub(super) async fn list_workshops(deps: &Deps, msg: ListWorkshops) -> Result<Wo
     Ok(WorkshopList { workshops, files })
 }
 
-/// Where a user's workshops are: their project and the user's home directory (for the
-/// sketch SDK, in the user's data).
+/// Where a user's workshops are: their project and the user's data directory (for the
+/// sketch SDK).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Place<'a> {
     pub project: &'a Project,
-    pub home: Option<&'a std::path::Path>,
+    pub data: Option<&'a std::path::Path>,
 }
 
 /// How an installed SDK of workshop `ws` is shown: a local SDK by its source directory, a
@@ -204,8 +204,8 @@ fn sdk_info(at: Place<'_>, ws: &str, sdk: sdk_spec::Installed) -> workshop_api::
     let source = match sdk.source {
         SdkSource::Project => Some(format!("{}/.workshop/{}", project.path, sdk.name)),
         SdkSource::Sketch => at
-            .home
-            .map(|home| crate::sdk::sketch::tracking(home, &project.id, ws).to_string_lossy().into_owned()),
+            .data
+            .map(|data| crate::sdk::sketch::tracking(data, &project.id, ws).to_string_lossy().into_owned()),
         SdkSource::Try => Some(format!("try-{}", sdk.name)),
         SdkSource::System | SdkSource::Store { .. } => None,
     };

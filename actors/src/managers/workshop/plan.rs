@@ -476,7 +476,7 @@ mod tests {
             name: name.into(),
             project_id: "0123abcd".into(),
             project_path: "/home/u/p".into(),
-            user: UserRef { name: "u".into(), uid: 1000, gid: 1000 },
+            user: UserRef { name: "u".into(), uid: 1000, gid: 1000, data_home: None },
         }
     }
 

@@ -36,7 +36,7 @@ struct Harness {
 fn user(name: &str) -> UserRef {
     // SAFETY: plain getters without preconditions.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    UserRef { name: name.into(), uid, gid }
+    UserRef { name: name.into(), uid, gid, data_home: None }
 }
 
 /// Engine, runner, fake backend (which knows no base, so a launch fails in its first task)

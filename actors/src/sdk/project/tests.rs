@@ -7,7 +7,7 @@ use crate::sdk::TREE_LIMITS;
 fn me() -> UserRef {
     // SAFETY: plain getters without preconditions.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    UserRef { name: "me".into(), uid, gid }
+    UserRef { name: "me".into(), uid, gid, data_home: None }
 }
 
 fn nobody() -> Option<UserRef> {
@@ -15,7 +15,7 @@ fn nobody() -> Option<UserRef> {
         eprintln!("skipped: acting as another user needs root");
         return None;
     }
-    Some(UserRef { name: "nobody".into(), uid: 65534, gid: 65534 })
+    Some(UserRef { name: "nobody".into(), uid: 65534, gid: 65534, data_home: None })
 }
 
 /// A project directory any user may read, and a tree store.

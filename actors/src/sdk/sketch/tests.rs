@@ -6,7 +6,7 @@ use super::*;
 fn me() -> UserRef {
     // SAFETY: plain getters without preconditions.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    UserRef { name: "me".into(), uid, gid }
+    UserRef { name: "me".into(), uid, gid, data_home: None }
 }
 
 fn nobody() -> Option<UserRef> {
@@ -14,7 +14,7 @@ fn nobody() -> Option<UserRef> {
         eprintln!("skipped: acting as another user needs root");
         return None;
     }
-    Some(UserRef { name: "nobody".into(), uid: 65534, gid: 65534 })
+    Some(UserRef { name: "nobody".into(), uid: 65534, gid: 65534, data_home: None })
 }
 
 /// A home directory any user may read, and a tree store.
@@ -39,7 +39,7 @@ impl Setup {
     }
 
     fn area(&self) -> PathBuf {
-        tracking(&self.home, PID, "ws")
+        tracking(&self.home.join(".local/share"), PID, "ws")
     }
 
     /// Writes `content` at `<area>/current/<path>`, every directory 0755, files 0644.
@@ -60,11 +60,11 @@ impl Setup {
     }
 
     async fn commit_as(&self, user: &UserRef, limits: Limits) -> Result<TreeId, TreeError> {
-        commit_in(user, self.home.clone(), PID, "ws", self.store.clone(), limits).await
+        commit_in(user, DataRoot::home(self.home.clone()), PID, "ws", self.store.clone(), limits).await
     }
 
     async fn exists_as(&self, user: &UserRef) -> Result<bool, TreeError> {
-        exists_in(user, self.home.clone(), PID, "ws").await
+        exists_in(user, DataRoot::home(self.home.clone()), PID, "ws").await
     }
 }
 
@@ -177,11 +177,11 @@ async fn a_fork_gets_a_copy_of_the_sketch_in_place_of_what_its_name_had() {
     symlink("setup-base", s.area().join("current/hooks/check-health")).unwrap();
     fs::create_dir_all(s.area().join("stash")).unwrap();
     fs::write(s.area().join("stash/sketch.yaml"), "name: older\n").unwrap();
-    let copy = tracking(&s.home, PID, "copy");
+    let copy = tracking(&s.home.join(".local/share"), PID, "copy");
     fs::create_dir_all(copy.join("current")).unwrap();
     fs::write(copy.join("current/stale"), "from a workshop of that name before").unwrap();
 
-    copy_in(&me(), s.home.clone(), PID, "ws", "copy").await.unwrap();
+    copy_in(&me(), DataRoot::home(s.home.clone()), PID, "ws", "copy").await.unwrap();
     assert_eq!(fs::read_to_string(copy.join("current/sketch.yaml")).unwrap(), "name: sketch\n");
     assert_eq!(fs::read_to_string(copy.join("stash/sketch.yaml")).unwrap(), "name: older\n");
     let hook = fs::metadata(copy.join("current/hooks/setup-base")).unwrap();
@@ -190,6 +190,6 @@ async fn a_fork_gets_a_copy_of_the_sketch_in_place_of_what_its_name_had() {
     assert!(!copy.join("current/stale").exists(), "what the name had is gone");
     // The source is as it was; a workshop without a sketch gives its copy none.
     assert!(s.area().join("current/sketch.yaml").exists());
-    copy_in(&me(), s.home.clone(), PID, "none", "copy").await.unwrap();
+    copy_in(&me(), DataRoot::home(s.home.clone()), PID, "none", "copy").await.unwrap();
     assert!(!copy.exists());
 }

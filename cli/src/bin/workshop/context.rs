@@ -119,6 +119,33 @@ pub fn absolute(cwd: &Path, p: &Path) -> PathBuf {
     out
 }
 
+/// The user's data directory, which the daemon is told of with every request: `$XDG_DATA_HOME`
+/// when it is an absolute path, else `~/.local/share` of the user's home in the user database.
+pub fn data_home() -> Option<PathBuf> {
+    match std::env::var_os("XDG_DATA_HOME").filter(|v| Path::new(v).is_absolute()) {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => passwd_home().map(|home| home.join(".local/share")),
+    }
+}
+
+fn passwd_home() -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut buf = vec![0u8; 16 << 10];
+    // SAFETY: an all-zero passwd is a valid value to be overwritten.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: all pointers are valid for the call; buf outlives the use of pwd.
+    let rc = unsafe {
+        libc::getpwuid_r(libc::getuid(), &mut pwd, buf.as_mut_ptr().cast(), buf.len(), &mut result)
+    };
+    if rc != 0 || result.is_null() || pwd.pw_dir.is_null() {
+        return None;
+    }
+    // SAFETY: pw_dir points into buf, NUL-terminated, as getpwuid_r succeeded.
+    let dir = unsafe { std::ffi::CStr::from_ptr(pwd.pw_dir) };
+    Some(PathBuf::from(std::ffi::OsStr::from_bytes(dir.to_bytes())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,7 +33,7 @@ async fn callers_see_count_and_dismiss_only_their_own_and_daemon_wide_warnings()
     // SAFETY: a plain getter.
     let uid = unsafe { libc::geteuid() };
     let (name, gid) = peer::user_entry(uid).unwrap();
-    let other = UserRef { name: "wst-other".into(), uid: uid.wrapping_add(1).max(1), gid };
+    let other = UserRef { name: "wst-other".into(), uid: uid.wrapping_add(1).max(1), gid, data_home: None };
     let projects = serde_json::json!({
         name.clone(): [{"path": root.join("gone-mine"), "id": PID}],
         other.name.clone(): [{"path": root.join("gone-other"), "id": PID}],

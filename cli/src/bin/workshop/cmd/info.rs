@@ -34,8 +34,11 @@ pub fn run(ctx: &Ctx, args: &InfoArgs) -> anyhow::Result<()> {
         print!("{data}");
         return Ok(());
     }
-    let paths =
-        Paths { home: std::env::var("HOME").ok(), data_home: data_home(), links: crate::term::is_tty(1) };
+    let paths = Paths {
+        home: std::env::var("HOME").ok(),
+        data_home: crate::context::data_home(),
+        links: crate::term::is_tty(1),
+    };
     print!("{}", render(&info, &project.path, &paths));
     Ok(())
 }
@@ -47,13 +50,6 @@ struct Paths {
     data_home: Option<PathBuf>,
     /// Whether shortened paths become terminal hyperlinks.
     links: bool,
-}
-
-fn data_home() -> Option<PathBuf> {
-    match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
-        Some(dir) => Some(PathBuf::from(dir)),
-        None => std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")),
-    }
 }
 
 impl Paths {

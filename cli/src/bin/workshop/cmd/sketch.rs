@@ -251,27 +251,9 @@ fn refresh(ctx: &Ctx, project: &Project, ws: &str, mode: Mode, verbose: bool) ->
     }
 }
 
-/// The user's data directory: `~/.local/share` of the user's home in the user database (the
-/// daemon looks there too, whatever the environment says).
+/// The user's data directory ([`crate::context::data_home`]).
 fn data_home() -> anyhow::Result<PathBuf> {
-    Ok(passwd_home().context("cannot find your home directory")?.join(".local/share"))
-}
-
-fn passwd_home() -> Option<PathBuf> {
-    let mut buf = vec![0u8; 16 << 10];
-    // SAFETY: an all-zero passwd is a valid value to be overwritten.
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: all pointers are valid for the call; buf outlives the use of pwd.
-    let rc = unsafe {
-        libc::getpwuid_r(libc::getuid(), &mut pwd, buf.as_mut_ptr().cast(), buf.len(), &mut result)
-    };
-    if rc != 0 || result.is_null() || pwd.pw_dir.is_null() {
-        return None;
-    }
-    // SAFETY: pw_dir points into buf, NUL-terminated, as getpwuid_r succeeded.
-    let dir = unsafe { std::ffi::CStr::from_ptr(pwd.pw_dir) };
-    Some(PathBuf::from(std::ffi::OsStr::from_bytes(dir.to_bytes())))
+    crate::context::data_home().context("cannot find your home directory")
 }
 
 /// The sketch area of one workshop.
