@@ -504,6 +504,17 @@ impl Project {
     }
 }
 
+/// Directories removed (with what they hold) when dropped, also when a test fails.
+pub struct RemovedOnDrop(pub Vec<PathBuf>);
+
+impl Drop for RemovedOnDrop {
+    fn drop(&mut self) {
+        for dir in &self.0 {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
 impl Drop for Project {
     fn drop(&mut self) {
         let project = format!("workshop.{}", self.user);

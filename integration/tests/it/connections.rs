@@ -1177,15 +1177,7 @@ connections:
         own(dir);
         own(&dir.join(file));
     }
-    struct Gone(Vec<PathBuf>);
-    impl Drop for Gone {
-        fn drop(&mut self) {
-            for dir in &self.0 {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-        }
-    }
-    let _gone = Gone(vec![datasets.clone(), refdata.clone()]);
+    let _gone = workshop_integration::RemovedOnDrop(vec![datasets.clone(), refdata.clone()]);
     w(&["stop", "dev"]).ok();
     w(&["remount", "dev/uv:shared", datasets.to_str().unwrap()]).ok();
     w(&["remount", "dev/uv:readonly", refdata.to_str().unwrap()]).ok();

@@ -4,20 +4,10 @@
 //! shortens paths below it, and `remove` deletes the workshop's data there.
 
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
 
 use workshop_integration::{
-    Daemon, Project, bin_dir, lxd_enabled, lxd_shared, suffix, test_user, user_home, user_ids,
+    Daemon, Project, RemovedOnDrop, bin_dir, lxd_enabled, lxd_shared, suffix, test_user, user_home, user_ids,
 };
-
-/// Removes the data directory on drop (also when the test fails).
-struct DataDir(PathBuf);
-
-impl Drop for DataDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 #[test]
 fn xdg_data_home_holds_default_mount_sources_and_the_sketch() {
@@ -29,7 +19,7 @@ fn xdg_data_home_holds_default_mount_sources_and_the_sketch() {
     let d = Daemon::start();
     // Not made beforehand: the daemon makes it as the user.
     let data = user_home(&user).join(format!("wst-xdg-data-{}", suffix()));
-    let _data = DataDir(data.clone());
+    let _data = RemovedOnDrop(vec![data.clone()]);
     let p = Project::new(&user, "xdg-data");
     p.write(
         ".workshop/xdg-mount/sdk.yaml",

@@ -3,11 +3,11 @@
 //! with the editor driven as the acceptance harness drives it (`EDITOR=ex`, ex commands on
 //! standard input); also `--eject`, `sketches` and a symlinked sketch the daemon must refuse.
 
-use std::path::PathBuf;
-
 use serde_yaml_ng::Value;
 use workshop_integration::sdk_fixtures::{self, definition};
-use workshop_integration::{Daemon, Project, Run, bin_dir, lxd_enabled, lxd_shared, test_user, user_home};
+use workshop_integration::{
+    Daemon, Project, RemovedOnDrop, Run, bin_dir, lxd_enabled, lxd_shared, test_user, user_home,
+};
 
 const WS: &str = "ws-sketch";
 
@@ -42,15 +42,6 @@ fn assert_revision(d: &Daemon, p: &Project, rev: &str) {
     assert!(installed.as_deref().is_some_and(|i| i.ends_with(&format!("({rev})"))), "{installed:?}");
 }
 
-/// Removes the user's data of the project's workshops (the sketch lives there) on drop.
-struct UserData(PathBuf);
-
-impl Drop for UserData {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn sk_sketch_sdk_scenarios() {
     if !lxd_enabled("sk_sketch_sdk_scenarios") {
@@ -64,7 +55,8 @@ fn sk_sketch_sdk_scenarios() {
     w(&d, &p, &["launch"]).ok();
     let pid = p.id().expect("project id");
     let data = user_home(&p.user).join(".local/share/workshop/id").join(&pid);
-    let _data = UserData(data.clone());
+    // The user's data of the project's workshops (the sketch lives there).
+    let _data = RemovedOnDrop(vec![data.clone()]);
     let area = data.join(WS).join("sdk/sketch");
 
     // SK-12: --name needs --eject (before anything else is looked at).
