@@ -13,10 +13,33 @@ pub const HEADER: &str = "x-workshop-data-home";
 pub const MAX_LEN: usize = 4096;
 
 /// The header value for the value of `$XDG_DATA_HOME`: None when it is unset, empty or
-/// relative (the XDG base directory specification has relative paths ignored).
+/// relative (the XDG base directory specification has relative paths ignored). A `..` in it
+/// (which the daemon refuses) is resolved here, by the directory it names when there is one.
 pub fn from_env(value: Option<&OsStr>) -> Option<String> {
     let path = Path::new(value.filter(|v| !v.is_empty())?);
-    path.is_absolute().then(|| encode(path))
+    if !path.is_absolute() {
+        return None;
+    }
+    if path.components().any(|c| c == Component::ParentDir) {
+        let resolved = std::fs::canonicalize(path).unwrap_or_else(|_| lexical(path));
+        return Some(encode(&resolved));
+    }
+    Some(encode(path))
+}
+
+/// `path` with each `..` taking the component before it away (`/..` is `/`).
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Every byte but `A-Z a-z 0-9 / . _ ~ -` as `%XX`.
@@ -91,6 +114,20 @@ mod tests {
         assert_eq!(from_env(None), None);
         assert_eq!(from_env(Some(OsStr::new(""))), None);
         assert_eq!(from_env(Some(OsStr::new("data"))), None);
+    }
+
+    #[test]
+    fn a_parent_component_is_resolved_before_it_is_sent() {
+        let sent = |v: &str| decode(from_env(Some(OsStr::new(v))).unwrap().as_bytes()).unwrap();
+        assert_eq!(sent("/no-such-wst-dir/a/../b"), Path::new("/no-such-wst-dir/b"));
+        assert_eq!(sent("/../x"), Path::new("/x"));
+        let dir = std::env::temp_dir().canonicalize().unwrap();
+        let made = dir.join(format!("wst-data-home-{}", std::process::id()));
+        std::fs::create_dir_all(&made).unwrap();
+        let via = format!("{}/..", made.display());
+        let resolved = sent(&via);
+        std::fs::remove_dir(&made).unwrap();
+        assert_eq!(resolved, dir);
     }
 
     #[test]
