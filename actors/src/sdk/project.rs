@@ -102,7 +102,7 @@ pub async fn commit_dir(
 
 /// Writes the SDK directory `source` as a canonical tar into `out` (runs as the user).
 fn write_tree(source: &Source, out: File, limits: Limits) -> Result<(), TreeError> {
-    let missing = |path: PathBuf| UserFsError::io("open", &path, io::ErrorKind::NotFound.into());
+    let missing = |path: PathBuf| UserFsError::io("open", &path, io::Error::from_raw_os_error(libc::ENOENT));
     let mut top = Dir::open(&source.root)?;
     for name in &source.components {
         top = top.subdir(name)?.ok_or_else(|| missing(top.path().join(name)))?;

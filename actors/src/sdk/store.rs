@@ -173,7 +173,7 @@ impl TreeStore {
     pub fn read_meta(&self, id: &TreeId) -> Result<String, TreeError> {
         let path = self.path(id);
         let meta = Dir::open(&path)?.subdir("meta")?.ok_or_else(|| {
-            TreeError::io("read", path.join("meta/sdk.yaml"), io::ErrorKind::NotFound.into())
+            TreeError::io("read", path.join("meta/sdk.yaml"), io::Error::from_raw_os_error(libc::ENOENT))
         })?;
         Ok(meta.read_text("sdk.yaml", MAX_YAML)?)
     }

@@ -165,7 +165,7 @@ async fn layouts_that_cannot_be_read_are_refused() {
         assert_eq!(err, format!("cannot use SDK \"{}\": {why}", s.sdk(name).display()));
     }
     let err = s.commit("missing").await.unwrap_err().to_string();
-    assert_eq!(err, format!("cannot open \"{}\": entity not found", s.sdk("missing").display()));
+    assert_eq!(err, format!("cannot open \"{}\": no such file or directory", s.sdk("missing").display()));
     s.holds_only(&[]);
 }
 
