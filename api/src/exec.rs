@@ -52,6 +52,37 @@ pub struct ExecRequest {
     pub height: u16,
 }
 
+/// Most variables an exec request may set.
+pub const MAX_ENV_VARS: usize = 256;
+/// Longest value of one (bytes).
+pub const MAX_ENV_VALUE: usize = 128 << 10;
+
+/// Checks the variables of an exec request: names of the shell's form (`[A-Za-z_][A-Za-z0-9_]*`,
+/// 255 bytes at most; a `,` or `=` would change what sudo keeps or sets), values without NUL,
+/// bounded. The error names the variable.
+pub fn check_environment(env: &BTreeMap<String, String>) -> Result<(), String> {
+    if env.len() > MAX_ENV_VARS {
+        return Err(format!("too many environment variables ({}, at most {MAX_ENV_VARS})", env.len()));
+    }
+    for (name, value) in env {
+        let shown: String = name.chars().take(64).collect();
+        let mut bytes = name.bytes();
+        let good = name.len() <= 255
+            && bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !good {
+            return Err(format!("invalid environment variable name {shown:?}"));
+        }
+        if value.contains('\0') {
+            return Err(format!("invalid value of environment variable {shown:?}: NUL byte"));
+        }
+        if value.len() > MAX_ENV_VALUE {
+            return Err(format!("value of environment variable {shown:?} is too long"));
+        }
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct ExecResult {
@@ -90,6 +121,36 @@ impl ExecControl {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_names_and_values_are_checked() {
+        let env = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        assert_eq!(check_environment(&env(&[("FOO", "bar baz"), ("_x1", ""), ("a", "x\ny")])), Ok(()));
+        for (name, why) in [
+            ("", r#"invalid environment variable name """#),
+            ("A B", r#"invalid environment variable name "A B""#),
+            ("X,PATH", r#"invalid environment variable name "X,PATH""#),
+            ("1A", r#"invalid environment variable name "1A""#),
+            ("A=B", r#"invalid environment variable name "A=B""#),
+            ("é", r#"invalid environment variable name "é""#),
+        ] {
+            assert_eq!(check_environment(&env(&[(name, "v")])).unwrap_err(), why);
+        }
+        assert_eq!(
+            check_environment(&env(&[("A", "x\0y")])).unwrap_err(),
+            r#"invalid value of environment variable "A": NUL byte"#
+        );
+        let long = "v".repeat(MAX_ENV_VALUE + 1);
+        assert!(check_environment(&env(&[("A", &long)])).unwrap_err().ends_with("is too long"));
+        let many: BTreeMap<String, String> =
+            (0..=MAX_ENV_VARS).map(|i| (format!("V{i}"), String::new())).collect();
+        assert!(check_environment(&many).unwrap_err().starts_with("too many environment variables"));
+        assert!(check_environment(&env(&[(&"A".repeat(256), "v")])).is_err());
+    }
+
     #[test]
     fn workshop_exec_is_in_the_shared_directory() {
         for path in [super::GUEST_EXEC, super::GUEST_TTY] {

@@ -144,6 +144,13 @@ fn exec_and_actions() {
     ])
     .ok();
     wi(&["exec", "--", "bash", "-c", r#"[ -z "${WST_FROM_CALLER+set}" ]"#]).ok();
+    // A name sudo could not keep as one variable is refused, naming it.
+    let bad = w(&["exec", "--env", "X,PATH=1", "--", "true"]);
+    assert!(
+        bad.fails().contains(r#"cannot exec: invalid environment variable name "X,PATH""#),
+        "{}",
+        bad.output()
+    );
 
     // Login environment: a profile.d snippet written as root is seen by exec, run and shell.
     w(&[

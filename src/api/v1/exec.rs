@@ -41,6 +41,8 @@ pub async fn post(
     }
     let request: ExecRequest = serde_json::from_value(body)
         .map_err(|e| ApiError::BadRequest(format!("cannot decode request body: {e}")))?;
+    workshop_api::exec::check_environment(&request.environment)
+        .map_err(|e| ApiError::BadRequest(format!("cannot exec: {e}")))?;
     let msg = Exec {
         user: caller.user_ref(),
         project_id: project_id.into_string(),

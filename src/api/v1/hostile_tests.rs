@@ -387,6 +387,15 @@ async fn hostile_names_in_bodies_are_refused_by_name() {
         let body = r#"{"command":["true"],"timeout":"9999999999999999999h"}"#;
         let want = r#"cannot exec: cannot parse duration \"9999999999999999999h\": out of range"#;
         assert_400("POST", &exec, body, http(&socket, "POST", &exec, body), want);
+        // Environment names that would change what sudo keeps, and NUL in values.
+        for (env, want) in [
+            (r#"{"X,PATH":"1"}"#, r#"cannot exec: invalid environment variable name \"X,PATH\""#),
+            (r#"{"":"1"}"#, r#"cannot exec: invalid environment variable name \"\""#),
+            (r#"{"A":"x\u0000y"}"#, r#"cannot exec: invalid value of environment variable \"A\": NUL byte"#),
+        ] {
+            let body = format!(r#"{{"command":["true"],"environment":{env}}}"#);
+            assert_400("POST", &exec, &body, http(&socket, "POST", &exec, &body), want);
+        }
         let wait = "/v1/changes/1/wait?timeout=9999999999999999999h";
         assert_400("GET", wait, "", http(&socket, "GET", wait, ""), "out of range");
     })
