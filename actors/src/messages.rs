@@ -43,6 +43,15 @@ pub fn resume_log(abort: bool, action: &str, workshop: &str) -> String {
     format!("{what} {action:?} for workshop {workshop:?}...")
 }
 
+/// The task log line of a refresh asked not to save the SDKs' state (`--skip-save-state`).
+pub fn state_not_saved(sdks: &[&str]) -> String {
+    let names: Vec<String> = sdks.iter().map(|s| format!("{s:?}")).collect();
+    format!(
+        "The state of SDKs {} is not saved and restored (--skip-save-state): their save-state and restore-state hooks do not run",
+        names.join(", ")
+    )
+}
+
 /// `exec`/`run` (`verb`) of a command or action (`what`) in a workshop that is not running.
 pub fn not_running(verb: &str, what: &str, workshop: &str) -> String {
     cannot_in(verb, what, workshop, "not running")

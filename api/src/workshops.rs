@@ -78,6 +78,10 @@ pub struct WorkshopOptions {
     /// The name of the copy a `fork` makes (for `fork` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fork_name: Option<WorkshopName>,
+    /// Refresh and restore: the SDKs' `save-state` hooks do not run, nor their `restore-state`
+    /// ones (the escape from an SDK whose `save-state` fails; what it keeps is lost).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_save_state: bool,
 }
 
 /// `POST /v1/projects/{id}/workshops` body.

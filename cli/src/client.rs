@@ -344,8 +344,17 @@ impl Client {
     }
 
     /// `GET /v1/projects/{id}/workshops/{name}/refresh-plan`: what a refresh would do.
-    pub fn refresh_plan(&self, project_id: &str, name: &str) -> Result<RefreshPlan, ClientError> {
-        self.get(&paths::workshop_refresh_plan(project_id, &http::encode_component(name)))
+    pub fn refresh_plan(
+        &self,
+        project_id: &str,
+        name: &str,
+        skip_save_state: bool,
+    ) -> Result<RefreshPlan, ClientError> {
+        let path = paths::workshop_refresh_plan(project_id, &http::encode_component(name));
+        if skip_save_state {
+            return self.get(&http::with_query(&path, &[("skip-save-state", "true")]));
+        }
+        self.get(&path)
     }
 
     /// `POST /v1/connections`: connect or disconnect; returns the change id.

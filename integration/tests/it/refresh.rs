@@ -295,6 +295,52 @@ fn state_saved_before_a_refresh_is_restored_after_it() {
     assert_eq!(w(&d, &p, &["exec", "--", "cat", marker]).ok().trim(), "saved-by-the-old-version");
 }
 
+/// An SDK whose save-state hook fails makes every refresh fail (reference issue #454: only
+/// remove and launch again helped); `--skip-save-state` is the way out, and `--plan` with it
+/// shows the refresh without the state hooks.
+#[test]
+fn a_failing_save_state_hook_can_be_skipped() {
+    if !lxd_enabled("a_failing_save_state_hook_can_be_skipped") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let d = Daemon::start();
+    let p = Project::new(&test_user(), "skip-state");
+    p.write(".workshop/broken-save/sdk.yaml", "name: broken-save\nsummary: one\n");
+    p.write(".workshop/broken-save/hooks/save-state", "echo cannot save; exit 1\n");
+    p.write(".workshop/broken-save/hooks/restore-state", "touch /home/workshop/restored\n");
+    p.write("workshop.yaml", &definition("ws-skip", "ubuntu@22.04", &["project-broken-save"]));
+    w(&d, &p, &["launch"]).ok();
+    w(&d, &p, &["exec", "--", "touch", "/home/workshop/before"]).ok();
+    p.write(".workshop/broken-save/sdk.yaml", "name: broken-save\nsummary: two\n");
+    let failed = w(&d, &p, &["refresh"]).fails();
+    assert!(failed.contains(r#"cannot refresh "ws-skip"; aborted"#), "{failed}");
+    w(&d, &p, &["exec", "--", "test", "-f", "/home/workshop/before"]).ok();
+
+    let hooks = |args: &[&str]| -> Vec<String> {
+        let plan: Value = serde_json::from_str(w(&d, &p, args).ok()).unwrap();
+        plan[0]["hooks"].as_array().unwrap().iter().map(|h| format!("{}:{}", h["sdk"], h["hook"])).collect()
+    };
+    let with = hooks(&["refresh", "--plan", "--format", "json"]);
+    assert!(with.iter().any(|h| h.contains("save-state")), "{with:?}");
+    let without = hooks(&["refresh", "--plan", "--skip-save-state", "--format", "json"]);
+    assert!(!without.iter().any(|h| h.contains("save-state") || h.contains("restore-state")), "{without:?}");
+
+    let refreshed = w(&d, &p, &["refresh", "--skip-save-state"]);
+    assert!(refreshed.ok().lines().any(|l| l == r#""ws-skip" refreshed"#), "{}", refreshed.output());
+    // The refresh is the latest change with tasks until the next exec.
+    let tasks = w(&d, &p, &["tasks"]);
+    w(&d, &p, &["exec", "--", "test", "!", "-e", "/home/workshop/restored"]).ok();
+    assert!(
+        tasks.ok().contains(r#"The state of SDKs "system", "broken-save" is not saved and restored"#),
+        "{}",
+        tasks.output()
+    );
+    // A paused refresh is continued as it was planned: the flag is for new ones.
+    let refused = w(&d, &p, &["refresh", "--continue", "--skip-save-state"]).fails();
+    assert!(refused.contains("cannot be used with"), "{refused}");
+}
+
 /// F-10: a restore rebuilds the workshop from what it was built from, discarding what was done
 /// inside it (and not taking a newer content of its local SDK).
 #[test]

@@ -377,6 +377,10 @@ async fn hostile_names_in_bodies_are_refused_by_name() {
             let want = format!(r#"cannot decode request body: invalid workshop name \"{shown}\""#);
             assert_400("POST", &workshops, &body, http(&socket, "POST", &workshops, &body), &want);
         }
+        // An option for another action is refused, naming it.
+        let body = r#"{"action":"start","names":["ws"],"options":{"skip-save-state":true}}"#;
+        let want = r#"cannot start: \"skip-save-state\" is only for a new refresh or restore"#;
+        assert_400("POST", &workshops, body, http(&socket, "POST", &workshops, body), want);
         let exec = format!("/v1/projects/{project_id}/workshops/ws/exec");
         for bad in ["../../../etc/passwd", "Greet", "a/b"] {
             let body = format!(r#"{{"command":["{bad}"],"action":true}}"#);

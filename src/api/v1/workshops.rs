@@ -94,14 +94,27 @@ pub async fn actions(
     Ok(sync(StatusCode::OK, actions, state.warning_meta(&caller).await))
 }
 
+/// `?skip-save-state=true`: the plan of a refresh asked not to save the SDKs' state.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct PlanQuery {
+    #[serde(default)]
+    skip_save_state: bool,
+}
+
 /// What a refresh of the workshop would do: read only, no change is made (docs/output.md).
 pub async fn refresh_plan(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<(ProjectId, WorkshopName)>,
+    query: web::Query<PlanQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, name) = path.into_inner();
     let (project_id, name) = (project_id.into_string(), name.into_string());
-    let plan = state.workshops.send(PlanRefresh { user: caller.user_ref(), project_id, name }).await??;
+    let skip_save_state = query.skip_save_state;
+    let plan = state
+        .workshops
+        .send(PlanRefresh { user: caller.user_ref(), project_id, name, skip_save_state })
+        .await??;
     Ok(sync(StatusCode::OK, plan, state.warning_meta(&caller).await))
 }

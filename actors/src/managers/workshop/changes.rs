@@ -93,6 +93,14 @@ pub(super) async fn change_workshops(deps: &Deps, msg: ChangeWorkshops) -> Resul
             _ => format!("cannot {}: \"fork-name\" is only for \"fork\"", action.as_str()),
         }));
     }
+    if request.options.skip_save_state
+        && (action != WorkshopAction::Refresh || matches!(mode, Mode::Continue | Mode::Abort))
+    {
+        return Err(WorkshopError::BadRequest(format!(
+            "cannot {}: \"skip-save-state\" is only for a new refresh or restore",
+            action.as_str()
+        )));
+    }
     let project = project(deps, &user, &project_id).await?;
     if matches!(mode, Mode::Continue | Mode::Abort) {
         return resume(deps, &user, &project, action, &names[0], mode == Mode::Abort).await;
@@ -105,8 +113,13 @@ pub(super) async fn change_workshops(deps: &Deps, msg: ChangeWorkshops) -> Resul
         }
         WorkshopAction::Refresh => {
             let options = &request.options;
-            refresh(deps, &user, &project, &names, &instances, options.refresh_option, mode, options.verbose)
-                .await
+            let how = RefreshHow {
+                option: options.refresh_option,
+                mode,
+                verbose: options.verbose,
+                skip_save_state: options.skip_save_state,
+            };
+            refresh(deps, &user, &project, &names, &instances, how).await
         }
         WorkshopAction::Fork => {
             let copy = request.options.fork_name.as_ref().map(|n| n.to_string()).unwrap_or_default();
@@ -277,10 +290,9 @@ async fn refresh(
     project: &Project,
     names: &[String],
     instances: &BTreeMap<String, Instance>,
-    option: Option<RefreshOption>,
-    mode: Mode,
-    verbose: bool,
+    how: RefreshHow,
 ) -> Result<ChangeId, WorkshopError> {
+    let RefreshHow { option, mode, verbose, skip_save_state } = how;
     let action = WorkshopAction::Refresh;
     let verb = if option == Some(RefreshOption::Restore) { "restore" } else { "refresh" };
     let exists = super::listing::project_exists(user, project).await;
@@ -298,13 +310,25 @@ async fn refresh(
                     .map_err(|why| WorkshopError::BadRequest(format!("cannot {verb} {name:?}: {why}")))?,
             );
         }
-        return plan_refresh(deps, user, project, names, items, mode, verbose).await;
+    } else {
+        for name in names {
+            let (item, _) = refresh_item(deps, user, project, name, &instances[name]).await?;
+            items.extend(item);
+        }
     }
-    for name in names {
-        let (item, _) = refresh_item(deps, user, project, name, &instances[name]).await?;
-        items.extend(item);
+    for item in &mut items {
+        item.skip_state = skip_save_state;
     }
     plan_refresh(deps, user, project, names, items, mode, verbose).await
+}
+
+/// How a refresh (or restore) is asked for.
+#[derive(Debug, Clone, Copy)]
+struct RefreshHow {
+    option: Option<RefreshOption>,
+    mode: Mode,
+    verbose: bool,
+    skip_save_state: bool,
 }
 
 /// What a refresh of `instance` rebuilds (`None` when it is built from what its definition
@@ -326,7 +350,7 @@ async fn refresh_item(
         .filter(|installed| item.sdks.iter().any(|s| s.name == installed.name))
         .map(|s| plan::Kept { name: s.name, tree: s.tree })
         .collect();
-    Ok((Some(RefreshItem { launch: item, kept, restore: None }), current))
+    Ok((Some(RefreshItem { launch: item, kept, restore: None, skip_state: false }), current))
 }
 
 /// `refresh --plan`: what a refresh of `name` would do, planned by the refresh's own planner
@@ -337,6 +361,7 @@ pub(super) async fn refresh_plan(
     user: &UserRef,
     project_id: &str,
     name: &str,
+    skip_save_state: bool,
 ) -> Result<workshop_api::workshops::RefreshPlan, WorkshopError> {
     use workshop_api::workshops::{HookPlan, RebuildFrom, RefreshPlan, TaskPlan};
     let action = WorkshopAction::Refresh;
@@ -348,7 +373,7 @@ pub(super) async fn refresh_plan(
     status::check_transition(action, busy.get(name).cloned(), instance.running, exists)
         .map_err(|r| refused(action, name, &project.id, r))?;
     let (item, current) = refresh_item(deps, user, &project, name, &instance).await?;
-    let Some(item) = item else {
+    let Some(mut item) = item else {
         return Ok(RefreshPlan {
             workshop: name.to_string(),
             up_to_date: true,
@@ -358,6 +383,7 @@ pub(super) async fn refresh_plan(
             tasks: Vec::new(),
         });
     };
+    item.skip_state = skip_save_state;
     let installed = sdk_spec::installed(&instance.config);
     let sdks = manifest::sdk_changes(&installed, &item.launch.sdks, &current);
     let built_fingerprint = instance.workshop_config("base-fingerprint").map(str::to_string);
@@ -507,6 +533,7 @@ fn restore_item(
         launch: LaunchItem { target: target(user, project, name), base: base.clone(), file, sdks },
         kept: installed.into_iter().map(|s| plan::Kept { name: s.name, tree: s.tree }).collect(),
         restore: Some(plan::Restore { image: crate::backend::BaseImage { name: base, fingerprint }, trees }),
+        skip_state: false,
     })
 }
 

@@ -992,8 +992,12 @@ async fn refresh_planners_disconnect_and_connect_again() {
 
 impl Harness {
     async fn plan(&self, name: &str) -> Result<workshop_api::workshops::RefreshPlan, WorkshopError> {
-        let msg =
-            PlanRefresh { user: self.user.clone(), project_id: self.project_id.clone(), name: name.into() };
+        let msg = PlanRefresh {
+            user: self.user.clone(),
+            project_id: self.project_id.clone(),
+            name: name.into(),
+            skip_save_state: false,
+        };
         self.daemon.workshops.send(msg).await.unwrap()
     }
 

@@ -10,7 +10,7 @@ use crate::managers::sdk::plan as sdk_plan;
 use crate::managers::sdk::spec::SdkSpec;
 use crate::managers::task::TaskTarget;
 use crate::managers::task::{self, WaitSetup, add_task, keys};
-use crate::state::{ChangeId, State, TaskId};
+use crate::state::{ChangeId, LogLevel, State, TaskId};
 
 /// One workshop of a launch: its target, base name and normalised definition.
 #[derive(Debug, Clone)]
@@ -204,6 +204,8 @@ pub struct RefreshItem {
     /// A restore: the workshop is rebuilt from what it was built from (this image, these
     /// trees), nothing downloaded or retrieved.
     pub restore: Option<Restore>,
+    /// The kept SDKs' `save-state` and `restore-state` hooks do not run (`skip-save-state`).
+    pub skip_state: bool,
 }
 
 /// An SDK a refresh keeps, and the tree installed now (which its `save-state` hook runs from).
@@ -273,7 +275,9 @@ pub fn refresh(
     st.change_mut(&change)
         .expect("exists")
         .write(&keys::WAIT_SETUP, &WaitSetup { mode: mode.as_str().into() });
-    for RefreshItem { launch: item, kept, restore } in items {
+    for RefreshItem { launch: item, kept, restore, skip_state } in items {
+        // The SDKs whose state is saved and restored.
+        let saved: &[Kept] = if *skip_state { &[] } else { kept };
         let ws = &item.target.name;
         let mut chain = Chain::new(st, &change, &item.target, now);
         if let Some(restore) = restore {
@@ -299,8 +303,13 @@ pub fn refresh(
             }
         }
         let fresh = chain.then("mount-state-storage", format!("Mount state storage into {ws:?}"));
-        chain.st.task_mut(&fresh).expect("exists").write(&keys::STATE_STORAGE_FRESH, &true);
-        for sdk in kept {
+        let t = chain.st.task_mut(&fresh).expect("exists");
+        t.write(&keys::STATE_STORAGE_FRESH, &true);
+        if *skip_state && !kept.is_empty() {
+            let names: Vec<&str> = kept.iter().map(|k| k.name.as_str()).collect();
+            t.logf(LogLevel::Info, &crate::messages::state_not_saved(&names), now);
+        }
+        for sdk in saved {
             let hook = chain.hook(&sdk.name, Hook::SaveState);
             chain.st.task_mut(&hook).expect("exists").write(&keys::HOOK_TREE, &sdk.tree);
         }
@@ -337,7 +346,7 @@ pub fn refresh(
         for sdk in &item.sdks {
             chain.hook(&sdk.name, Hook::SetupProject);
         }
-        for sdk in item.sdks.iter().filter(|s| kept.iter().any(|k| k.name == s.name)) {
+        for sdk in item.sdks.iter().filter(|s| saved.iter().any(|k| k.name == s.name)) {
             chain.hook(&sdk.name, Hook::RestoreState);
         }
         for sdk in &item.sdks {
@@ -556,6 +565,7 @@ mod tests {
                 tree: crate::sdk::TreeId::try_from("a".repeat(96)).unwrap(),
             }],
             restore: None,
+            skip_state: false,
         };
         // c was asked for too, but is up to date: the change still names it.
         let requested = ["a", "b", "c"].map(String::from);
@@ -665,6 +675,35 @@ mod tests {
         let mount = of_a("mount-project", None);
         let mount = tasks.iter().find(|t| t.id == mount[0]).unwrap();
         assert!(!mount.wait_tasks.contains(&timezone[0]), "the chain goes on beside the time zone");
+
+        // --skip-save-state: neither save-state nor restore-state runs, and the log says so.
+        let skipping = RefreshItem { skip_state: true, ..item("a") };
+        let change =
+            refresh(&mut st, &target("x").user, &requested, &[skipping], Mode::Transactional, false, now);
+        let hooks: Vec<String> = st
+            .change_tasks(&change)
+            .iter()
+            .filter_map(|t| t.read(&keys::HOOK_SETUP))
+            .map(|h| format!("{}:{}", h.sdk, h.hook.as_str()))
+            .collect();
+        assert_eq!(
+            hooks,
+            [
+                "system:setup-base",
+                "new:setup-base",
+                "system:setup-project",
+                "new:setup-project",
+                "system:check-health",
+                "new:check-health"
+            ]
+        );
+        let tasks = st.change_tasks(&change);
+        let storage = tasks.iter().find(|t| t.kind == "mount-state-storage").unwrap();
+        assert!(
+            storage.log.iter().any(|l| l.contains(r#"The state of SDKs "system" is not saved and restored"#)),
+            "{:?}",
+            storage.log
+        );
     }
 
     #[test]

@@ -107,6 +107,8 @@ pub struct PlanRefresh {
     pub user: UserRef,
     pub project_id: String,
     pub name: String,
+    /// As the refresh would with `skip-save-state`.
+    pub skip_save_state: bool,
 }
 
 /// Launch, start, stop or remove workshops: the id of the change doing it.
@@ -194,6 +196,8 @@ impl Handler<PlanRefresh> for WorkshopManager {
     type Result = ResponseFuture<Result<workshop_api::workshops::RefreshPlan, WorkshopError>>;
     fn handle(&mut self, msg: PlanRefresh, _ctx: &mut Context<Self>) -> Self::Result {
         let deps = self.deps();
-        Box::pin(async move { refresh_plan(&deps, &msg.user, &msg.project_id, &msg.name).await })
+        Box::pin(async move {
+            refresh_plan(&deps, &msg.user, &msg.project_id, &msg.name, msg.skip_save_state).await
+        })
     }
 }

@@ -79,6 +79,10 @@ pub struct RefreshArgs {
     /// Output format of "--plan"
     #[arg(long, value_enum, default_value_t = Format::Table, requires = "plan")]
     pub format: Format,
+    /// Do not run the SDKs' save-state (nor restore-state) hooks: for an SDK whose save-state
+    /// hook fails; the state it would keep is lost
+    #[arg(long, conflicts_with_all = ["resume", "abort"])]
+    pub skip_save_state: bool,
 }
 
 /// Flags of `restore`.
@@ -90,6 +94,10 @@ pub struct RestoreArgs {
     /// Show task logs, including hook output, while waiting
     #[arg(long)]
     pub verbose: bool,
+    /// Do not run the SDKs' save-state (nor restore-state) hooks: for an SDK whose save-state
+    /// hook fails; the state it would keep is lost
+    #[arg(long)]
+    pub skip_save_state: bool,
     /// Workshops (default: the project's only workshop)
     #[arg(value_name = "WORKSHOP")]
     pub names: Vec<String>,
@@ -180,8 +188,9 @@ pub fn launch(ctx: &Ctx, args: &ModeArgs) -> anyhow::Result<()> {
 /// `workshop refresh`.
 pub fn refresh(ctx: &Ctx, args: &RefreshArgs) -> anyhow::Result<()> {
     if args.plan {
-        return refresh_plan(ctx, &args.mode.names, args.format);
+        return refresh_plan(ctx, &args.mode.names, args.format, args.skip_save_state);
     }
+    let skip_save_state = args.skip_save_state;
     let args = &args.mode;
     args.check("refresh")?;
     let project = ctx.project()?;
@@ -191,7 +200,13 @@ pub fn refresh(ctx: &Ctx, args: &RefreshArgs) -> anyhow::Result<()> {
     let mode = args.mode();
     let refresh_option =
         matches!(mode, Mode::Transactional | Mode::WaitOnError).then_some(RefreshOption::Update);
-    let options = WorkshopOptions { mode, refresh_option, verbose: args.verbose, ..Default::default() };
+    let options = WorkshopOptions {
+        mode,
+        refresh_option,
+        verbose: args.verbose,
+        skip_save_state,
+        ..Default::default()
+    };
     let q = quoted(&names);
     let change =
         match ctx.client.workshop_action(&project.id, &request(&names, WorkshopAction::Refresh, options)?) {
@@ -214,7 +229,7 @@ pub fn refresh(ctx: &Ctx, args: &RefreshArgs) -> anyhow::Result<()> {
 }
 
 /// `workshop refresh --plan`: what `refresh` of the same workshops would do, one plan each.
-fn refresh_plan(ctx: &Ctx, names: &[String], format: Format) -> anyhow::Result<()> {
+fn refresh_plan(ctx: &Ctx, names: &[String], format: Format, skip_save_state: bool) -> anyhow::Result<()> {
     let project = ctx.project()?;
     let mut names = ctx.names_or_single(&project, names)?;
     let mut seen = std::collections::BTreeSet::new();
@@ -224,7 +239,7 @@ fn refresh_plan(ctx: &Ctx, names: &[String], format: Format) -> anyhow::Result<(
     }
     let mut plans = Vec::new();
     for name in &names {
-        match ctx.client.refresh_plan(&project.id, name) {
+        match ctx.client.refresh_plan(&project.id, name, skip_save_state) {
             Ok(plan) => plans.push(plan),
             Err(e) if e.conflict().is_some() => return Err(in_progress("refresh", e, names.as_slice())),
             Err(e) if e.is_communication() => return Err(e.into()),
@@ -333,6 +348,7 @@ pub fn restore(ctx: &Ctx, args: &RestoreArgs) -> anyhow::Result<()> {
         mode: Mode::Transactional,
         refresh_option: Some(RefreshOption::Restore),
         verbose: args.verbose,
+        skip_save_state: args.skip_save_state,
         ..Default::default()
     };
     let q = quoted(&names);
