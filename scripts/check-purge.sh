@@ -31,7 +31,7 @@ stop_daemon() {
     fi
     DAEMON=
 }
-as_user() { local user=$1; shift; (cd "$PROJECT" && runuser -u "$user" -- env WORKSHOP_SOCKET="$WORKSHOP_SOCKET" "$BIN/workshop" "$@"); }
+as_user() { local user=$1; shift; (cd "$PROJECT" && runuser -u "$user" -- env -u XDG_DATA_HOME WORKSHOP_SOCKET="$WORKSHOP_SOCKET" "$BIN/workshop" "$@"); }
 cleanup() {
     stop_daemon
     lxc delete -f --project "workshop.$USER1" "ws-purge-$(cat "$PROJECT/.workshop.lock" 2>/dev/null)" >/dev/null 2>&1 || true

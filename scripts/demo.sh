@@ -31,7 +31,7 @@ log "workshopd running (pid $(cat "$PIDFILE"), log /var/log/workshopd.log)"
 ensure_user "$DEMO_USER"
 HOME_DIR=$(getent passwd "$DEMO_USER" | cut -d: -f6)
 PROJECT=$HOME_DIR/hello
-as_user() { runuser -u "$DEMO_USER" -- env WORKSHOP_SOCKET="$WORKSHOP_SOCKET" "$@"; }
+as_user() { runuser -u "$DEMO_USER" -- env -u XDG_DATA_HOME WORKSHOP_SOCKET="$WORKSHOP_SOCKET" "$@"; }
 if [ -d "$PROJECT" ]; then
     # A previous run's workshop goes first, so nothing is left behind in LXD.
     (cd "$PROJECT" && as_user workshop remove hello >/dev/null 2>&1) || true

@@ -240,6 +240,9 @@ impl Daemon {
             }
             None => Command::new("env"),
         };
+        // The caller's data directory is the user's own, unless a test names one: root's
+        // would be sent for the user (and refused to them) if the test run had it set.
+        cmd.args(["-u", "XDG_DATA_HOME"]);
         cmd.arg(format!("WORKSHOP_SOCKET={}", self.socket().display()));
         cmd.arg("NO_COLOR=1");
         if let Some(user) = user {
