@@ -203,7 +203,10 @@ mod tests {
     /// tagged `tag`, on an abstract socket: its connections have no local path, which the
     /// untrusted check used to compare with a list and so took for the trusted socket (L1).
     fn serve_abstract(tag: Listener) -> SocketAddr {
-        let name = format!("workshopd-peer-test-{}-{tag:?}", std::process::id());
+        // One name per server: the tests of this module run at once in one process.
+        static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = SERVERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("workshopd-peer-test-{}-{tag:?}-{n}", std::process::id());
         let address = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
         let listener = UnixListener::bind_addr(&address).unwrap();
         let server = HttpServer::new(|| {
