@@ -16,15 +16,20 @@ pub const MAX_LEN: usize = 4096;
 /// relative (the XDG base directory specification has relative paths ignored). A `..` in it
 /// (which the daemon refuses) is resolved here, by the directory it names when there is one.
 pub fn from_env(value: Option<&OsStr>) -> Option<String> {
+    resolve(value).map(|path| encode(&path))
+}
+
+/// The data directory the value of `$XDG_DATA_HOME` names, as [`from_env`] sends it: None
+/// when it is unset, empty or relative; a `..` in it resolved.
+pub fn resolve(value: Option<&OsStr>) -> Option<PathBuf> {
     let path = Path::new(value.filter(|v| !v.is_empty())?);
     if !path.is_absolute() {
         return None;
     }
     if path.components().any(|c| c == Component::ParentDir) {
-        let resolved = std::fs::canonicalize(path).unwrap_or_else(|_| lexical(path));
-        return Some(encode(&resolved));
+        return Some(std::fs::canonicalize(path).unwrap_or_else(|_| lexical(path)));
     }
-    Some(encode(path))
+    Some(path.to_path_buf())
 }
 
 /// `path` with each `..` taking the component before it away (`/..` is `/`).

@@ -57,14 +57,15 @@ impl UserRef {
         }
     }
 
-    /// The user's home directory in the system's user database.
     /// The user's data directory: the one the caller named (`$XDG_DATA_HOME`), else
-    /// `~/.local/share` of the user's home; None without either. Default mount sources, the
-    /// try area and sketches live below it (reference: `$XDG_DATA_HOME` of the user's session).
+    /// `~/.local/share` of the user's home ([`crate::userfs::DataRoot`]); None without either.
+    /// Default mount sources, the try area and sketches live below it (reference:
+    /// `$XDG_DATA_HOME` of the user's session).
     pub fn data_dir(&self) -> Option<std::path::PathBuf> {
-        self.data_home.clone().or_else(|| self.home().map(|home| home.join(".local/share")))
+        crate::userfs::DataRoot::of(self).map(|root| root.path())
     }
 
+    /// The user's home directory in the system's user database.
     pub fn home(&self) -> Option<std::path::PathBuf> {
         use std::os::unix::ffi::OsStrExt;
         let mut buf = vec![0u8; 4096];

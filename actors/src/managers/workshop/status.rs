@@ -42,25 +42,35 @@ fn holding<'a>(
 /// The non-ready change of `user` that makes workshop `name` of project `project_id` busy,
 /// if any.
 pub fn busy(st: &State, user: &str, project_id: &str, name: &str) -> Option<Busy> {
-    holding(st, user, project_id, name)
-        .filter(|c| !NON_BLOCKING_KINDS.contains(&c.kind.as_str()))
-        .find(|c| !c.read(&keys::DISCARD_BACKGROUND).unwrap_or(false))
-        .map(|c| Busy {
-            change: c.id.clone(),
-            kind: c.kind.clone(),
-            waiting: st.change_status(&c.id) == Status::Wait,
-        })
+    blocking(st, user, project_id, name).next().map(|c| Busy {
+        change: c.id.clone(),
+        kind: c.kind.clone(),
+        waiting: st.change_status(&c.id) == Status::Wait,
+    })
 }
 
 /// The change that makes workshop `name` of project `project_id` busy and is not paused on
 /// error, if any: a change the reference lets run beside a paused launch or refresh
 /// (connect, disconnect: §6.4) is refused only by such a change.
 pub fn busy_running(st: &State, user: &str, project_id: &str, name: &str) -> Option<Busy> {
+    blocking(st, user, project_id, name).find(|c| st.change_status(&c.id) != Status::Wait).map(|c| Busy {
+        change: c.id.clone(),
+        kind: c.kind.clone(),
+        waiting: false,
+    })
+}
+
+/// The changes [`holding`] the workshop that make it busy: not of a non-blocking kind, not
+/// discarded in the background.
+fn blocking<'a>(
+    st: &'a State,
+    user: &'a str,
+    project_id: &'a str,
+    name: &'a str,
+) -> impl Iterator<Item = &'a Change> + 'a {
     holding(st, user, project_id, name)
         .filter(|c| !NON_BLOCKING_KINDS.contains(&c.kind.as_str()))
         .filter(|c| !c.read(&keys::DISCARD_BACKGROUND).unwrap_or(false))
-        .find(|c| st.change_status(&c.id) != Status::Wait)
-        .map(|c| Busy { change: c.id.clone(), kind: c.kind.clone(), waiting: false })
 }
 
 /// Whether a command session (an exec change) of `user` runs in workshop `name` of project

@@ -122,10 +122,8 @@ pub fn absolute(cwd: &Path, p: &Path) -> PathBuf {
 /// The user's data directory, which the daemon is told of with every request: `$XDG_DATA_HOME`
 /// when it is an absolute path, else `~/.local/share` of the user's home in the user database.
 pub fn data_home() -> Option<PathBuf> {
-    match std::env::var_os("XDG_DATA_HOME").filter(|v| Path::new(v).is_absolute()) {
-        Some(dir) => Some(PathBuf::from(dir)),
-        None => passwd_home().map(|home| home.join(".local/share")),
-    }
+    workshop_api::data_home::resolve(std::env::var_os("XDG_DATA_HOME").as_deref())
+        .or_else(|| passwd_home().map(|home| home.join(".local/share")))
 }
 
 fn passwd_home() -> Option<PathBuf> {
