@@ -33,7 +33,7 @@ pub enum EngineError {
     State(#[from] StateError),
     #[error("cannot find change {0:?}")]
     ChangeNotFound(ChangeId),
-    #[error("cannot abort change {0}: it is already ready")]
+    #[error("cannot abort change {0} with nothing pending")]
     ChangeReady(ChangeId),
     #[error("cannot reach the state engine: {0}")]
     Mailbox(#[from] MailboxError),

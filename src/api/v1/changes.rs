@@ -27,7 +27,13 @@ pub struct ListQuery {
     select: Option<String>,
     #[serde(default)]
     project_id: Option<ProjectId>,
+    /// Comma-separated workshop names: the changes with a task on one of them.
+    #[serde(default)]
+    workshops: Option<String>,
 }
+
+/// Most workshop names a `workshops` filter may hold.
+const MAX_FILTER_WORKSHOPS: usize = 64;
 
 #[derive(Debug, Clone, Copy)]
 enum Select {
@@ -41,16 +47,14 @@ pub async fn list(
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let select = match query.select.as_deref().unwrap_or("in-progress") {
-        "all" => Select::All,
+    // As the reference: every change unless asked otherwise.
+    let select = match query.select.as_deref().unwrap_or("all") {
+        "" | "all" => Select::All,
         "in-progress" => Select::InProgress,
         "ready" => Select::Ready,
-        other => {
-            return Err(ApiError::BadRequest(format!(
-                "select should be one of: all,in-progress,ready (got {other:?})"
-            )));
-        }
+        _ => return Err(ApiError::BadRequest("select should be one of: all,in-progress,ready".into())),
     };
+    let workshops = workshops_filter(query.workshops.as_deref(), query.project_id.is_some())?;
     let project = query.project_id.clone();
     let viewer = caller.clone();
     let changes = state
@@ -62,6 +66,7 @@ pub async fn list(
                 .filter(|c| {
                     project.as_ref().is_none_or(|p| c.read(&keys::PROJECT_ID).as_deref() == Some(p.as_str()))
                 })
+                .filter(|c| workshops.as_ref().is_none_or(|names| touches(st, c, names)))
                 .filter(|c| match select {
                     Select::All => true,
                     Select::InProgress => !st.change_ready(&c.id),
@@ -74,6 +79,39 @@ pub async fn list(
         })))
         .await?;
     Ok(sync(StatusCode::OK, changes, state.warning_meta(&caller).await))
+}
+
+/// The workshop names of a `workshops` query parameter (which, as the reference's, needs a
+/// project id), each checked.
+fn workshops_filter(raw: Option<&str>, has_project: bool) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(raw) = raw else { return Ok(None) };
+    if !has_project {
+        return Err(ApiError::BadRequest("project-id required if workshops are specified".into()));
+    }
+    let names: Vec<&str> = raw.split(',').collect();
+    if names.len() > MAX_FILTER_WORKSHOPS {
+        return Err(ApiError::BadRequest(format!(
+            "invalid workshops: more than {MAX_FILTER_WORKSHOPS} names"
+        )));
+    }
+    names
+        .into_iter()
+        .map(|n| {
+            n.parse::<workshop_api::ids::WorkshopName>()
+                .map(|n| n.into_string())
+                .map_err(|e| ApiError::BadRequest(e.to_string()))
+        })
+        .collect::<Result<_, _>>()
+        .map(Some)
+}
+
+/// Whether change `c` has a task on one of the workshops `names`. (The reference filters on
+/// a change-level value it never sets, so its filter finds nothing; this one finds the
+/// changes of those workshops.)
+fn touches(st: &State, c: &Change, names: &[String]) -> bool {
+    st.change_tasks(&c.id)
+        .into_iter()
+        .any(|t| t.read(&keys::TARGET).is_some_and(|target| names.contains(&target.name)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -162,9 +200,9 @@ pub async fn wait(
     let id = id.into_inner().into_string();
     let timeout = match query.timeout.as_deref() {
         None | Some("") => MAX_WAIT,
-        Some(t) => {
-            workshop_api::duration::parse(t).map_err(|e| ApiError::BadRequest(e.to_string()))?.min(MAX_WAIT)
-        }
+        Some(t) => workshop_api::duration::parse(t)
+            .map_err(|e| ApiError::BadRequest(format!("invalid timeout {t:?}: {e}")))?
+            .min(MAX_WAIT),
     };
     find(&state, &caller, id.clone()).await?;
     let ready = state.engine.send(WatchChange(id.clone())).await??;

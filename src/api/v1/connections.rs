@@ -40,12 +40,14 @@ pub async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let project_id =
-        query.project_id.ok_or_else(|| ApiError::BadRequest("missing project-id".into()))?.into_string();
+    let project_id = query
+        .project_id
+        .ok_or_else(|| ApiError::BadRequest("project-id must not be empty".into()))?
+        .into_string();
     let all = match query.select.as_deref() {
         None | Some("") => false,
         Some("all") => true,
-        Some(other) => return Err(ApiError::BadRequest(format!("invalid select parameter: {other:?}"))),
+        Some(_) => return Err(ApiError::BadRequest("unsupported select qualifier".into())),
     };
     if let Some(interface) = &query.interface
         && (interface.len() > MAX_INTERFACE || !is_valid_name(interface))
@@ -58,6 +60,11 @@ pub async fn list(
         ListWorkshops { user: caller.user_ref(), project_id: project_id.clone(), state: String::new() };
     let launched = state.workshops.send(list).await??;
     let wanted = query.workshop.map(WorkshopName::into_string);
+    if let Some(name) = &wanted
+        && !launched.workshops.iter().any(|w| &w.name == name)
+    {
+        return Err(ApiError::NotFound(format!("cannot access {name:?} workshop: {}", not_launched(name))));
+    }
     let workshops: Vec<String> = launched
         .workshops
         .into_iter()
@@ -109,11 +116,12 @@ pub async fn post(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let connect = match body.action.as_str() {
+        "" => return Err(ApiError::BadRequest("interface action not specified".into())),
         "connect" => true,
         "disconnect" => false,
         other => {
             let shown: String = other.chars().take(64).collect();
-            return Err(ApiError::BadRequest(format!("unsupported action {shown:?}")));
+            return Err(ApiError::BadRequest(format!("unsupported interface action: {shown:?}")));
         }
     };
     check_environment(&body.environment)?;
@@ -126,7 +134,7 @@ pub async fn post(
         ));
     }
     let Some(plug) = body.plugs.first() else {
-        return Err(ApiError::BadRequest("a plug (or, to disconnect, a plug or slot) is required".into()));
+        return Err(ApiError::BadRequest("at least one plug and slot is required".into()));
     };
     let (project_id, workshop, first) =
         endpoint(&plug.project_id, &plug.workshop, &plug.sdk, &plug.plug, false)?;
@@ -147,7 +155,10 @@ pub async fn post(
         ListWorkshops { user: caller.user_ref(), project_id: project_id.clone(), state: String::new() };
     let launched = state.workshops.send(list).await??;
     if !launched.workshops.iter().any(|w| w.name == workshop) {
-        return Err(ApiError::NotFound(format!("workshop {workshop:?} is not launched")));
+        return Err(ApiError::NotFound(format!(
+            "cannot access {workshop:?} workshop: {}",
+            not_launched(&workshop)
+        )));
     }
     let request = if connect {
         Request::Connect { plug: first, slot: other, environment: body.environment }
@@ -163,6 +174,11 @@ pub async fn post(
     };
     let change = state.interfaces.send(msg).await??;
     Ok(accepted(&change, serde_json::Value::Null, state.warning_meta(&caller).await))
+}
+
+/// Why a workshop named in a request cannot be used.
+fn not_launched(name: &str) -> String {
+    format!("workshop {name:?} is not launched")
 }
 
 /// Longest host path a remount takes (and longest session variable a connect takes).
@@ -213,7 +229,10 @@ pub async fn mounts(
         ListWorkshops { user: caller.user_ref(), project_id: project_id.clone(), state: String::new() };
     let launched = state.workshops.send(list).await??;
     if !launched.workshops.iter().any(|w| w.name == workshop) {
-        return Err(ApiError::NotFound(format!("workshop {workshop:?} is not launched")));
+        return Err(ApiError::NotFound(format!(
+            "cannot access {workshop:?} workshop: {}",
+            not_launched(&workshop)
+        )));
     }
     let msg = workshop_actors::managers::interface::remount::Remount {
         user: caller.user_ref(),

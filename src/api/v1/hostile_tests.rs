@@ -36,7 +36,8 @@ async fn hostile_path_segments_are_refused_by_name() {
         for (segment, quoted) in HOSTILE {
             let project = format!("invalid project id {quoted}");
             let name = format!("invalid workshop name {quoted}");
-            let change = format!("invalid change id {quoted}");
+            // (The id is quoted as the route has it: a reserved character stays encoded.)
+            let change = "cannot find change with id ".to_string();
             let routes = [
                 ("GET", format!("/v1/projects/{segment}/workshops"), project.clone()),
                 ("POST", format!("/v1/projects/{segment}/workshops"), project.clone()),
@@ -73,7 +74,11 @@ async fn hostile_path_segments_are_refused_by_name() {
                 } else {
                     ""
                 };
-                assert_400(method, &path, body, http(&socket, method, &path, body), &want);
+                let (status, text) = http(&socket, method, &path, body);
+                // As the reference's, a change id that names no change is not found.
+                let expected = if path.starts_with("/v1/changes/") { 404 } else { 400 };
+                assert_eq!(status, expected, "{method} {path} {body}: {text}");
+                assert!(text.contains(&want), "{method} {path} {body}: want {want:?} in {text}");
             }
         }
         // The name of a fork's copy is a workshop name, checked when the body is read.
@@ -95,7 +100,9 @@ async fn hostile_path_segments_are_refused_by_name() {
         let want = format!("invalid workshop name \\\"{long}\\\": longer than 40 characters");
         assert_400("GET", &path, "", http(&socket, "GET", &path, ""), &want);
         let path = format!("/v1/changes/{}", "1".repeat(21));
-        assert_400("GET", &path, "", http(&socket, "GET", &path, ""), "invalid change id");
+        let (status, text) = http(&socket, "GET", &path, "");
+        assert_eq!(status, 404, "{text}");
+        assert!(text.contains("cannot find change with id"), "{text}");
         let path = "/v1/projects/0a1b2c3d4/workshops";
         assert_400("GET", path, "", http(&socket, "GET", path, ""), "invalid project id");
     })
@@ -111,10 +118,10 @@ async fn hostile_connection_queries_are_refused() {
     blocking(move || {
         let long = "a".repeat(100);
         let refused = [
-            ("/v1/connections".to_string(), "missing project-id".to_string()),
+            ("/v1/connections".to_string(), "project-id must not be empty".to_string()),
             (
                 format!("/v1/connections?project-id={project_id}&select=some"),
-                r#"invalid select parameter: \"some\""#.into(),
+                "unsupported select qualifier".into(),
             ),
             (
                 format!("/v1/connections?project-id={project_id}&interface=..%2Fx"),
@@ -135,6 +142,14 @@ async fn hostile_connection_queries_are_refused() {
         let (status, text) = http(&socket, "GET", &path, "");
         assert_eq!(status, 200, "{text}");
         assert!(text.contains(r#""established":[]"#), "{text}");
+        // A workshop that is not launched is not found, as the reference's.
+        let path = format!("/v1/connections?project-id={project_id}&workshop=nope");
+        let (status, text) = http(&socket, "GET", &path, "");
+        assert_eq!(status, 404, "{text}");
+        assert!(
+            text.contains(r#"cannot access \"nope\" workshop: workshop \"nope\" is not launched"#),
+            "{text}"
+        );
         // POST: names checked before any lookup; one plug and slot at a time.
         let plug = |ws: &str, sdk: &str, name: &str| {
             format!(r#"{{"project-id":"{project_id}","workshop":"{ws}","sdk":"{sdk}","plug":"{name}"}}"#)
@@ -157,12 +172,10 @@ async fn hostile_connection_queries_are_refused() {
             ),
             (
                 format!(r#"{{"action":"delete","plugs":[{}]}}"#, plug("ws", "s", "p")),
-                r#"unsupported action \"delete\""#.into(),
+                r#"unsupported interface action: \"delete\""#.into(),
             ),
-            (
-                r#"{"action":"connect"}"#.to_string(),
-                "a plug (or, to disconnect, a plug or slot) is required".into(),
-            ),
+            (r#"{"action":"connect"}"#.to_string(), "at least one plug and slot is required".into()),
+            (r#"{"action":"","plugs":[]}"#.to_string(), "interface action not specified".into()),
             (
                 format!(
                     r#"{{"action":"connect","plugs":[{}],"slots":[{}]}}"#,
@@ -199,7 +212,7 @@ async fn hostile_connection_queries_are_refused() {
             ),
             (
                 format!(r#"{{"action":"connect","plugs":[{}],"auto-port":"yes"}}"#, plug("ws", "s", "p")),
-                r#"cannot decode request body: invalid type: string \"yes\", expected a boolean"#.into(),
+                r#"cannot decode request body into an interface action: invalid type: string \"yes\", expected a boolean"#.into(),
             ),
         ];
         for (body, want) in refused {
@@ -380,6 +393,13 @@ async fn hostile_names_in_bodies_are_refused_by_name() {
         // An option for another action is refused, naming it.
         let body = r#"{"action":"start","names":["ws"],"options":{"skip-save-state":true}}"#;
         let want = r#"cannot start: \"skip-save-state\" is only for a new refresh or restore"#;
+        assert_400("POST", &workshops, body, http(&socket, "POST", &workshops, body), want);
+        let body = r#"{"action":"launch","names":["ws"],"options":{"refresh-option":"update"}}"#;
+        let want = r#"cannot launch: \"refresh-option\" is only valid for refresh actions"#;
+        assert_400("POST", &workshops, body, http(&socket, "POST", &workshops, body), want);
+        let body =
+            r#"{"action":"refresh","names":["ws"],"options":{"mode":"continue","refresh-option":"update"}}"#;
+        let want = r#"only applicable to \"transactional\" and \"wait-on-error\" modes; given: \"continue\""#;
         assert_400("POST", &workshops, body, http(&socket, "POST", &workshops, body), want);
         let exec = format!("/v1/projects/{project_id}/workshops/ws/exec");
         for bad in ["../../../etc/passwd", "Greet", "a/b"] {
@@ -754,4 +774,63 @@ mod properties {
         })
         .await;
     }
+}
+
+/// `GET /v1/changes` with the reference's defaults and checks (every change unless a
+/// selection is asked for; `workshops` needs a project id), a `workshops` filter that finds
+/// the changes of those workshops, and the reference's words for a change that cannot be
+/// aborted and a timeout that cannot be read.
+#[actix_web::test]
+async fn change_lists_are_filtered_and_their_queries_checked() {
+    let s = server().await;
+    let (socket, project_id) = (s.socket.clone(), s.project_id.clone());
+    blocking(move || {
+        let body = r#"{"action":"stop","names":["ws"]}"#;
+        let (status, text) = http(&socket, "POST", &format!("/v1/projects/{project_id}/workshops"), body);
+        assert_eq!(status, 202, "{text}");
+        let reply: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let change = reply["change"].as_str().unwrap().to_string();
+        let (status, text) = http(&socket, "GET", &format!("/v1/changes/{change}/wait"), "");
+        assert_eq!(status, 200, "{text}");
+        let ids = |path: &str| -> Vec<String> {
+            let (status, text) = http(&socket, "GET", path, "");
+            assert_eq!(status, 200, "{path}: {text}");
+            let reply: serde_json::Value = serde_json::from_str(&text).unwrap();
+            reply["result"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        // Ready changes are listed when no selection is asked for.
+        assert_eq!(ids("/v1/changes"), vec![change.clone()]);
+        assert!(ids("/v1/changes?select=in-progress").is_empty());
+        assert_eq!(ids(&format!("/v1/changes?project-id={project_id}&workshops=ws")), vec![change.clone()]);
+        assert_eq!(
+            ids(&format!("/v1/changes?project-id={project_id}&workshops=other,ws")),
+            vec![change.clone()]
+        );
+        assert!(ids(&format!("/v1/changes?project-id={project_id}&workshops=other")).is_empty());
+        let many = vec!["a"; 65].join(",");
+        for (path, want) in [
+            ("/v1/changes?workshops=ws".to_string(), "project-id required if workshops are specified"),
+            (format!("/v1/changes?project-id={project_id}&workshops=ws,,b"), r#"invalid workshop name \"\""#),
+            (
+                format!("/v1/changes?project-id={project_id}&workshops=../x"),
+                r#"invalid workshop name \"../x\""#,
+            ),
+            (format!("/v1/changes?project-id={project_id}&workshops={many}"), "more than 64 names"),
+            ("/v1/changes?select=bogus".to_string(), "select should be one of: all,in-progress,ready"),
+            (format!("/v1/changes/{change}/wait?timeout=bogus"), r#"invalid timeout \"bogus\""#),
+        ] {
+            assert_400("GET", &path, "", http(&socket, "GET", &path, ""), want);
+        }
+        let path = format!("/v1/changes/{change}");
+        let want = format!("cannot abort change {change} with nothing pending");
+        assert_400("POST", &path, "", http(&socket, "POST", &path, r#"{"action":"abort"}"#), &want);
+        let want = "cannot decode data from request body";
+        assert_400("POST", &path, "", http(&socket, "POST", &path, "{"), want);
+    })
+    .await;
 }

@@ -85,12 +85,20 @@ fn route(e: Endpoint) -> Route {
 
 fn json_config() -> web::JsonConfig {
     web::JsonConfig::default().limit(8 << 20).content_type_required(false).error_handler(
-        |err, _req: &HttpRequest| {
+        |err, req: &HttpRequest| {
             let why = match err {
                 JsonPayloadError::Deserialize(e) => e.to_string(),
                 other => other.to_string(),
             };
-            ApiError::BadRequest(format!("cannot decode request body: {why}")).into()
+            // The reference's wording, route by route.
+            let what = if req.path().starts_with("/v1/changes/") {
+                "cannot decode data from request body"
+            } else if req.path() == "/v1/connections" {
+                "cannot decode request body into an interface action"
+            } else {
+                "cannot decode request body"
+            };
+            ApiError::BadRequest(format!("{what}: {why}")).into()
         },
     )
 }
@@ -108,7 +116,14 @@ fn query_config() -> web::QueryConfig {
 /// Path parameters are typed (`ProjectId`, `WorkshopName`, `ChangeId`, `TaskId`, `SdkBareName` of
 /// `workshop_api::ids`): a malformed one is a 400 naming it, before any lookup.
 fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|err, _req: &HttpRequest| {
+    web::PathConfig::default().error_handler(|err, req: &HttpRequest| {
+        // As the reference: a change id that names no change is not found, whatever it is.
+        if req.path().starts_with("/v1/changes/")
+            && let Some(id) = req.match_info().get("id")
+        {
+            let shown: String = id.chars().take(64).collect();
+            return ApiError::NotFound(format!("cannot find change with id {shown:?}")).into();
+        }
         let why = match err {
             PathError::Deserialize(e) => e.to_string(),
             other => other.to_string(),

@@ -32,7 +32,10 @@ pub(super) async fn track_project(
     path: PathBuf,
 ) -> Result<(Project, bool), WorkshopError> {
     if !path.is_absolute() {
-        return Err(WorkshopError::BadRequest(format!("project path {:?} is not absolute", path.display())));
+        return Err(WorkshopError::BadRequest(format!(
+            "absolute project path must be used (got {:?})",
+            path.display()
+        )));
     }
     let found = as_user::inspect(user, path).await?;
     // The common case, a known project whose lock file is intact, needs no state change.
