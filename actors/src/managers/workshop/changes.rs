@@ -39,11 +39,16 @@ pub(super) fn names_of(request: &WorkshopsRequest) -> Result<Vec<String>, Worksh
 
 /// The error for a refusal of the rules in `status.rs`.
 fn refused(action: WorkshopAction, name: &str, project_id: &str, refusal: Refusal) -> WorkshopError {
+    refused_as(action.as_str(), name, project_id, refusal)
+}
+
+/// [`refused`] in the words of the command asked for (`restore` is a refresh).
+fn refused_as(verb: &str, name: &str, project_id: &str, refusal: Refusal) -> WorkshopError {
     match refusal {
         Refusal::Busy(busy) => {
             let what = if busy.waiting { "is waiting on error" } else { "is in progress" };
             WorkshopError::Conflict(Box::new(Conflict {
-                message: format!("cannot {} {name:?}: {} change {what}", action.as_str(), busy.kind),
+                message: format!("cannot {verb} {name:?}: {} change {what}", busy.kind),
                 change: ChangeConflict {
                     change_status: if busy.waiting { "Wait" } else { "Doing" }.to_string(),
                     change_id: busy.change,
@@ -54,7 +59,7 @@ fn refused(action: WorkshopAction, name: &str, project_id: &str, refusal: Refusa
             }))
         }
         Refusal::AlreadyLaunched => {
-            WorkshopError::BadRequest(format!("cannot {} {name:?}: already launched", action.as_str()))
+            WorkshopError::BadRequest(format!("cannot {verb} {name:?}: already launched"))
         }
         // The reference's reasons (healthstate's sentinel errors).
         Refusal::Status(status) => {
@@ -66,7 +71,7 @@ fn refused(action: WorkshopAction, name: &str, project_id: &str, refusal: Refusa
                 WorkshopStatus::Pending => "other change in progress",
                 WorkshopStatus::Unknown => "health unknown",
             };
-            WorkshopError::BadRequest(format!("cannot {} {name:?}: {reason}", action.as_str()))
+            WorkshopError::BadRequest(format!("cannot {verb} {name:?}: {reason}"))
         }
     }
 }
@@ -78,6 +83,26 @@ fn check_modes(action: WorkshopAction, mode: Mode, names: &[String]) -> Result<(
     }
     if mode != Mode::Transactional && names.len() > 1 {
         return Err(WorkshopError::BadRequest(messages::MULTIPLE_WAIT_ON_ERROR.into()));
+    }
+    Ok(())
+}
+
+/// A `refresh-option` only with a new refresh (the reference's words).
+fn check_refresh_option(action: WorkshopAction, mode: Mode, given: bool) -> Result<(), WorkshopError> {
+    if !given {
+        return Ok(());
+    }
+    if action != WorkshopAction::Refresh {
+        return Err(WorkshopError::BadRequest(format!(
+            "cannot {}: \"refresh-option\" is only valid for refresh actions",
+            action.as_str()
+        )));
+    }
+    if matches!(mode, Mode::Continue | Mode::Abort) {
+        return Err(WorkshopError::BadRequest(format!(
+            "cannot refresh: \"refresh-option\" is only applicable to \"transactional\" and \"wait-on-error\" modes; given: {:?}",
+            mode.as_str()
+        )));
     }
     Ok(())
 }
@@ -101,6 +126,7 @@ pub(super) async fn change_workshops(deps: &Deps, msg: ChangeWorkshops) -> Resul
             action.as_str()
         )));
     }
+    check_refresh_option(action, mode, request.options.refresh_option.is_some())?;
     let project = project(deps, &user, &project_id).await?;
     if matches!(mode, Mode::Continue | Mode::Abort) {
         return resume(deps, &user, &project, action, &names[0], mode == Mode::Abort).await;
@@ -300,7 +326,7 @@ async fn refresh(
     for name in names {
         let instance = instances.get(name).ok_or_else(|| not_launched(name))?;
         status::check_transition(action, busy.get(name).cloned(), instance.running, exists)
-            .map_err(|r| refused(action, name, &project.id, r))?;
+            .map_err(|r| refused_as(verb, name, &project.id, r))?;
     }
     let mut items = Vec::new();
     if option == Some(RefreshOption::Restore) {
