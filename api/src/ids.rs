@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::definition::{MAX_WORKSHOP_NAME_LENGTH, is_valid_name, validate_sdk_name};
+use crate::definition::{MAX_WORKSHOP_NAME_LENGTH, WORKSHOP_NAME_RULE, is_valid_name, validate_sdk_name};
 
 /// How much of a rejected text an error message quotes.
 const MAX_QUOTED_CHARS: usize = 64;
@@ -38,7 +38,7 @@ pub struct InvalidId {
 
 fn workshop_name(s: &str) -> Result<(), Option<&'static str>> {
     if !is_valid_name(s) {
-        return Err(None);
+        return Err(Some(WORKSHOP_NAME_RULE));
     }
     if s.len() > MAX_WORKSHOP_NAME_LENGTH {
         return Err(Some("longer than 40 characters"));
@@ -185,7 +185,10 @@ mod tests {
     #[test]
     fn hostile_workshop_names_are_refused_with_their_text() {
         for bad in ["", "..", "../x", "a/b", "a\0b", "Dev", "-a", "a-", "a--b", "1a", "a b", "é", "a%2Fb"] {
-            assert_eq!(err::<WorkshopName>(bad), format!("invalid workshop name {bad:?}"));
+            assert_eq!(
+                err::<WorkshopName>(bad),
+                format!("invalid workshop name {bad:?}: {WORKSHOP_NAME_RULE}")
+            );
         }
         let long = "a".repeat(41);
         assert_eq!(
@@ -239,7 +242,7 @@ mod tests {
     fn huge_values_are_quoted_short() {
         let huge = "A".repeat(1 << 20);
         let message = err::<WorkshopName>(&huge);
-        assert_eq!(message, format!("invalid workshop name \"{}\"…", "A".repeat(64)));
+        assert_eq!(message, format!("invalid workshop name \"{}\"…: {WORKSHOP_NAME_RULE}", "A".repeat(64)));
         assert_eq!(quoted("é".repeat(65).as_str()), format!("\"{}\"…", "é".repeat(64)));
     }
 

@@ -33,7 +33,7 @@ pub use names::{
 };
 pub use parse::parse;
 pub use schema::json_schema;
-pub use validate::{SUPPORTED_BASES, unsupported_base};
+pub use validate::{SUPPORTED_BASES, WORKSHOP_NAME_RULE, unsupported_base};
 
 /// The base used when `workshop init` is not given one.
 pub const DEFAULT_BASE: &str = "ubuntu@24.04";

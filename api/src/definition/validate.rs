@@ -19,6 +19,9 @@ pub fn unsupported_base(base: &str) -> String {
 const NAME_RULE: &str =
     "must: (1) start with a letter, (2) only include digits, lowercase letters, and hyphens joining them";
 
+/// The reference's words for a workshop name that breaks the grammar.
+pub const WORKSHOP_NAME_RULE: &str = "a workshop's name must: (1) start with a letter, (2) only include digits, lowercase letters, and hyphens joining them";
+
 impl WorkshopFile {
     /// Checks every rule of the format; the first broken one is returned.
     pub fn validate(&self) -> Result<(), DefinitionError> {
@@ -34,7 +37,7 @@ impl WorkshopFile {
 
     fn validate_name(&self) -> Result<(), DefinitionError> {
         if !is_valid_name(&self.name) {
-            return Err(DefinitionError::invalid("name", format!("a workshop's name {NAME_RULE}")));
+            return Err(DefinitionError::invalid("name", WORKSHOP_NAME_RULE.to_string()));
         }
         if self.name.len() > MAX_WORKSHOP_NAME_LENGTH {
             return Err(DefinitionError::invalid(
