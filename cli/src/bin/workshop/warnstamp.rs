@@ -45,12 +45,27 @@ pub fn read(path: &Path) -> anyhow::Result<Option<DateTime<Utc>>> {
 }
 
 /// Records `t` as the time warnings were last listed.
+/// As the reference's: the directories it makes are the user's alone (0700), and so is the
+/// file (0600).
 pub fn write(path: &Path, t: DateTime<Utc>) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let text = serde_json::to_vec(&Stamp { timestamp: t })?;
-    fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(&text).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The banner for warnings newer than `last_listed`, if there are any.
@@ -111,6 +126,18 @@ mod tests {
         );
         assert_eq!(banner(WarningsSummary { count: 0, timestamp: Some(t(100)) }, None), None);
         assert_eq!(banner(WarningsSummary { count: 2, timestamp: None }, None), None);
+    }
+
+    #[test]
+    fn the_stamp_and_its_directories_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache/workshop/warnings.json");
+        write(&path, t(5)).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        assert_eq!(mode(&dir.path().join("cache")), 0o700);
     }
 
     #[test]

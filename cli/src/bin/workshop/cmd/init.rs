@@ -45,12 +45,19 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `--sdks` entries as records: the part after the first `/` is the channel.
+/// `--sdks` entries as records: the part after the first `/` is the channel (none when
+/// empty). Entries are trimmed; a blank one is an invalid name, as the reference's, except
+/// for `--sdks ""`, which asks for none.
 fn parse_sdks(args: &[String]) -> anyhow::Result<Vec<SdkRecord>> {
     let mut sdks = Vec::new();
-    for arg in args.iter().map(|a| a.trim()).filter(|a| !a.is_empty()) {
+    if let [only] = args
+        && only.trim().is_empty()
+    {
+        return Ok(sdks);
+    }
+    for arg in args.iter().map(|a| a.trim()) {
         let (name, channel) = match arg.split_once('/') {
-            Some((name, channel)) => (name, Some(channel)),
+            Some((name, channel)) => (name, Some(channel).filter(|c| !c.is_empty())),
             None => (arg, None),
         };
         SdkName::parse(name).map_err(anyhow::Error::msg)?;
@@ -81,6 +88,9 @@ fn create(project: &Path, args: &InitArgs) -> anyhow::Result<PathBuf> {
     let path = dir.join(format!("{}.yaml", args.name));
     if path.exists() {
         bail!("cannot init: {:?} workshop already exists at {:?}", args.name, path.display().to_string());
+    }
+    if dir.symlink_metadata().is_ok_and(|m| !m.is_dir()) && !dir.is_dir() {
+        bail!("cannot create {:?}: not a directory", dir.display().to_string());
     }
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {:?}", dir.display().to_string()))?;
     fs::write(&path, file.to_yaml())
@@ -128,6 +138,32 @@ mod tests {
             create(dir.path(), &args("dev", &["ollama/vulkan/stable", "jupyter"], "ubuntu@24.04")).unwrap();
         let text = fs::read_to_string(path).unwrap();
         assert!(text.contains("  - name: ollama\n    channel: vulkan/stable\n  - name: jupyter\n"), "{text}");
+    }
+
+    #[test]
+    fn blank_entries_and_empty_channels() {
+        let dir = tempfile::tempdir().unwrap();
+        for sdks in [&["go", "  ", "uv"][..], &["go", ""]] {
+            let err = create(dir.path(), &args("dev", sdks, DEFAULT_BASE)).unwrap_err();
+            assert_eq!(err.to_string(), r#"invalid SDK name """#, "{sdks:?}");
+        }
+        assert!(!dir.path().join(".workshop").exists());
+        // `--sdks ""` asks for none; `go/` has no channel.
+        let path = create(dir.path(), &args("dev", &[""], DEFAULT_BASE)).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "name: dev\nbase: ubuntu@24.04\n");
+        let path = create(dir.path(), &args("other", &[" go/ "], DEFAULT_BASE)).unwrap();
+        assert_eq!(
+            fs::read_to_string(path).unwrap(),
+            "name: other\nbase: ubuntu@24.04\nsdks:\n  - name: go\n"
+        );
+    }
+
+    #[test]
+    fn a_file_in_place_of_the_directory_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(".workshop"), "").unwrap();
+        let err = create(dir.path(), &args("dev", &[], DEFAULT_BASE)).unwrap_err();
+        assert!(err.to_string().ends_with(r#"/.workshop": not a directory"#), "{err}");
     }
 
     #[test]

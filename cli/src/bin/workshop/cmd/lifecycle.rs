@@ -444,7 +444,7 @@ fn simple_conflict(action: WorkshopAction, e: &ClientError, names: &[String]) ->
             Some(anyhow::anyhow!(messages::start_waiting(&ws, &c.change_kind)))
         }
         WorkshopAction::Start => Some(anyhow::anyhow!(messages::start_in_progress(&ws, &c.change_kind))),
-        WorkshopAction::Stop if c.change_kind == "refresh" => Some(anyhow::anyhow!(
+        WorkshopAction::Stop if waiting && c.change_kind == "refresh" => Some(anyhow::anyhow!(
             "cannot stop {ws:?}: a refresh task is waiting on error\nTo view details: \"workshop tasks {id}\"\n\n\
              To abort and undo the refresh: \"workshop refresh --abort {ws}\"\n\
              Otherwise, resolve the error, then run \"workshop refresh --continue {ws}\"\n\
@@ -553,6 +553,16 @@ mod tests {
         assert_eq!(msg(conflict("refresh", "")), "cannot start \"dev\": refresh change is waiting on error");
         assert_eq!(msg(conflict("remove", "Doing")), "cannot start \"dev\": change remove is in progress");
         assert!(simple_conflict(WorkshopAction::Remove, &conflict("launch", "Doing"), &names).is_none());
+        // A stop beside a refresh that runs is not told it waits on error.
+        let stop = |e: ClientError| simple_conflict(WorkshopAction::Stop, &e, &names).unwrap().to_string();
+        assert!(
+            stop(conflict("refresh", "Wait"))
+                .starts_with("cannot stop \"dev\": a refresh task is waiting on error")
+        );
+        assert_eq!(
+            stop(conflict("refresh", "Doing")),
+            "cannot stop \"dev\": tasks are in progress\nTo view details: \"workshop tasks 29\""
+        );
     }
 
     #[test]

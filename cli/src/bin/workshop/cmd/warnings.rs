@@ -84,7 +84,8 @@ pub fn warnings(ctx: &Ctx, args: &WarningsArgs) -> anyhow::Result<()> {
         Unicode::Never => false,
         Unicode::Auto => crate::style::Style::detect(term::is_tty(1)).unicode,
     };
-    let width = term::window_size(1).map_or(80, |(w, _)| usize::from(w)).min(MAX_WIDTH);
+    let columns = std::env::var("COLUMNS").ok();
+    let width = wrap_width(term::window_size(1).map(|(w, _)| usize::from(w)), columns.as_deref());
     let fmt_time = |t: DateTime<Utc>| {
         if args.abs_time {
             t.with_timezone(&Local).to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -141,6 +142,13 @@ fn human_duration(go: &str) -> String {
     }
 }
 
+/// The width messages are wrapped to: the terminal's, else `$COLUMNS`, else 80; at most
+/// [`MAX_WIDTH`].
+fn wrap_width(terminal: Option<usize>, columns: Option<&str>) -> usize {
+    let columns = || columns.and_then(|c| c.trim().parse::<usize>().ok()).filter(|c| *c > 0);
+    terminal.or_else(columns).unwrap_or(80).min(MAX_WIDTH)
+}
+
 /// `text` word-wrapped to `width` columns, every line starting with `indent`.
 fn wrap(text: &str, indent: &str, width: usize) -> String {
     let room = width.saturating_sub(indent.chars().count()).max(20);
@@ -176,6 +184,17 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+
+    #[test]
+    fn wrapped_to_the_terminal_else_columns_at_most_100() {
+        assert_eq!(wrap_width(Some(120), Some("50")), 100);
+        assert_eq!(wrap_width(Some(60), Some("200")), 60);
+        assert_eq!(wrap_width(None, Some("50")), 50);
+        assert_eq!(wrap_width(None, Some("200")), 100);
+        for bad in [None, Some(""), Some("0"), Some("wide")] {
+            assert_eq!(wrap_width(None, bad), 80, "{bad:?}");
+        }
+    }
 
     #[test]
     fn warning_blocks() {
