@@ -114,6 +114,9 @@ fn sk_sketch_sdk_scenarios() {
     assert!(run.ok().lines().any(|l| l == r#""ws-sketch" sketch stashed"#), "{}", run.output());
     assert_eq!(sketch_installed(&d, &p), None);
     assert!(w(&d, &p, &["sketches", "--no-headers"]).has_line(r"^ws-sketch\s+-\s+stashed$"));
+    // The stash took the sketch: there is none to remove (the stash stays).
+    let run = w(&d, &p, &["sketch-sdk", "--remove"]);
+    assert!(run.fails().contains(r#"cannot remove: "sketch" SDK not found"#), "{}", run.output());
     let run = w(&d, &p, &["sketch-sdk", "--restore"]);
     assert!(run.ok().lines().any(|l| l == r#""ws-sketch" sketch restored"#), "{}", run.output());
     assert_revision(&d, &p, "x1");

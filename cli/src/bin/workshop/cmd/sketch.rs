@@ -364,11 +364,12 @@ impl Area {
     /// refused draft; the stash stays). A workshop whose sketch was removed or ejected
     /// before has nothing to move, and its refresh only makes sure that it has no sketch
     /// (the reference leaves an empty sketch there, which it removes again); one that never
-    /// had a sketch has none to remove.
+    /// had a sketch, or whose sketch is stashed (the reference's stash takes the current
+    /// sketch away), has none to remove.
     fn hide(&self) -> anyhow::Result<Moves> {
         let mut moves = Moves::default();
         if fs::symlink_metadata(self.current()).is_err() {
-            if Area::is_dir(&self.dir) {
+            if Area::is_dir(&self.dir) && !Area::is_dir(&self.stash_dir()) {
                 moves.leftovers.push(self.draft());
                 return Ok(moves);
             }
@@ -770,6 +771,10 @@ mod tests {
         assert!(current.join("sketch.yaml").exists() && area.draft().exists());
         area.hide().unwrap().finish();
         assert!(!current.exists() && !area.draft().exists() && !area.dir.join(".hidden").exists());
+        // Stashed (as the reference's stash, it took the current sketch): none to remove.
+        assert!(area.stash_dir().join("sdk.yaml").exists());
+        assert_eq!(area.hide().unwrap_err().to_string(), "\"sketch\" SDK not found");
+        fs::remove_dir_all(area.stash_dir()).unwrap();
         // Removed already: nothing to move, and no error (the refresh has nothing to do).
         let again = area.hide().unwrap();
         assert!(again.renamed.is_empty());
