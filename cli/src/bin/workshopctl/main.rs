@@ -2,11 +2,12 @@
 //! Started as `workshop-tty`, it is the first process of terminal sessions ([`terminal`]).
 //!
 //! It is copied into every workshop, whatever its base, so it is built as a static binary
-//! (`make release`) and stays small. Its arguments are checked here with the daemon's own
-//! grammar (`workshop_api::workshopctl`), so that a mistake is reported without a round trip
-//! and help needs no daemon; a valid command goes to the daemon (`POST /v1/workshopctl` on
-//! the untrusted socket) with the hook's cookie, and the daemon, which trusts nothing a
-//! workshop sends, checks it all again.
+//! (`make release`) and stays small. Help, and mistakes in the arguments of `set-health`
+//! (which anyone may run), are answered here with the daemon's own grammar
+//! (`workshop_api::workshopctl`); every other command goes to the daemon (`POST
+//! /v1/workshopctl` on the untrusted socket) with the hook's cookie, and the daemon, which
+//! trusts nothing a workshop sends, checks it in the reference's order: who may run it (only
+//! root, but for `set-health` and help), then its arguments.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -32,16 +33,19 @@ fn main() -> ExitCode {
     if std::path::Path::new(&name).file_name().is_some_and(|n| n == TERMINAL_NAME) {
         return terminal::run(&args);
     }
+    // Help, and mistakes in what anyone may run (`set-health`), need no daemon; any other
+    // command is the daemon's to judge, in the reference's order: who may run it (root),
+    // then its arguments.
     match workshopctl::parse(&args) {
         Ok(Invocation::Help(text)) => {
             print_streams(&text, "");
             return ExitCode::SUCCESS;
         }
-        Ok(Invocation::SetHealth(_)) => {}
-        Err(e) => {
+        Err(e) if args.is_empty() || workshopctl::allowed_without_root(&args) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
+        _ => {}
     }
     let socket = std::env::var(SOCKET_ENV)
         .ok()
