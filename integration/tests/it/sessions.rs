@@ -1,6 +1,7 @@
 //! Connections to the host's devices and the caller's session on the real LXD: camera and
 //! custom-device (C-13), desktop over Wayland and X11 (C-23, C-24, C-25) and ssh-agent with a
-//! real agent, kept across a stop and a start, a daemon restart and a refresh; one workshop
+//! real agent, kept across a stop and a start, a daemon restart and a refresh (a restore drops
+//! them); one workshop
 //! through every step. The session variables are the CLI caller's, as the harness exports
 //! them; sockets and files are made by the test for the test user.
 
@@ -334,6 +335,13 @@ test -f "$XAUTHORITY" && test "$(cat "$XAUTHORITY")" = "cookie of the test" && t
     d.cli_as(Some(&user), &p.path, &["connect", "ws-devices/test-sdk-ssh-agent:ssh-agent"], &agent_env).ok();
     let keys = guest(LIST_KEYS);
     assert!(keys.ok().contains("wst-test-key"), "{}", keys.output());
+    // A restore brings the defaults back: these manual connections go, as the reference's
+    // (M-22), and with them the agent.
+    let restored = w(&["restore", "ws-devices"]);
+    assert!(restored.code == 0, "{}\n{}", restored.output(), d.log());
+    let listed = w(&["connections", "ws-devices"]);
+    assert!(!listed.ok().contains("manual"), "{}", listed.output());
+    guest("test -z \"$SSH_AUTH_SOCK\" && test -z \"$DISPLAY\"\n").ok();
     w(&["remove", "ws-devices"]).ok();
     let profiles = Command::new("lxc")
         .args(["profile", "list", "--project", &lxd_project, "-f", "csv"])

@@ -98,16 +98,21 @@ pub fn known(conns: &WorkshopConns) -> BTreeSet<ConnRef> {
 /// What a refresh's auto-disconnect does to a workshop's entries (reference-inventory.md §4.1, "Refresh
 /// and restore"): every connection goes (auto and manual alike), undesired entries stay so
 /// that auto-connect does not make them again, manual connections of camera, custom-device,
-/// desktop and ssh-agent stay as they are, and the host directories chosen by `remount`
-/// are kept aside (plug → directory) for auto-connect to use again.
-pub fn split_for_refresh(all: &WorkshopConns) -> (WorkshopConns, WorkshopConns, BTreeMap<String, String>) {
+/// desktop and ssh-agent stay as they are unless the workshop is `reset` (a restore, which
+/// brings the defaults back, as the reference's), and the host directories chosen by
+/// `remount` are kept aside (plug → directory) for auto-connect to use again.
+pub fn split_for_refresh(
+    all: &WorkshopConns,
+    reset: bool,
+) -> (WorkshopConns, WorkshopConns, BTreeMap<String, String>) {
     let mut kept = WorkshopConns::new();
     let mut dropped = WorkshopConns::new();
     let mut remounts = BTreeMap::new();
     for (key, conn) in all {
         // Manual connections of the interfaces that never connect by themselves stay too:
         // nothing would make them again (a deliberate difference from the reference).
-        if conn.undesired || (!conn.auto && super::devices::INTERFACES.contains(&conn.interface.as_str())) {
+        let session = !conn.auto && super::devices::INTERFACES.contains(&conn.interface.as_str());
+        if conn.undesired || (session && !reset) {
             kept.insert(key.clone(), conn.clone());
             continue;
         }
@@ -229,12 +234,16 @@ mod tests {
                 ConnState { interface: "camera".into(), auto: true, ..Default::default() },
             ),
         ]);
-        let (kept, dropped, remounts) = split_for_refresh(&all);
+        let (kept, dropped, remounts) = split_for_refresh(&all, false);
         assert_eq!(kept.keys().collect::<Vec<_>>(), ["s:desktop system:desktop", "s:two system:mount"]);
         assert_eq!(
             dropped.keys().collect::<Vec<_>>(),
             ["s:camera system:camera", "s:one system:mount", "s:three system:mount"]
         );
         assert_eq!(remounts, BTreeMap::from([("s:one".to_string(), "/home/u/one".to_string())]));
+        // A restore takes the manual desktop connection too.
+        let (kept, dropped, _) = split_for_refresh(&all, true);
+        assert_eq!(kept.keys().collect::<Vec<_>>(), ["s:two system:mount"]);
+        assert!(dropped.contains_key("s:desktop system:desktop"));
     }
 }

@@ -555,14 +555,16 @@ fn remounts_key(workshop: &str) -> String {
     format!("remounts/{workshop}")
 }
 
-/// Refresh: every connection of the workshop goes (undesired entries stay), remounted host
-/// directories are kept in the change for auto-connect (`plan::add_auto_disconnect`).
+/// Refresh: every connection of the workshop goes (undesired entries stay; so do manual
+/// session connections, except in a restore), remounted host directories are kept in the
+/// change for auto-connect (`plan::add_auto_disconnect`).
 pub async fn auto_disconnect(mut ctx: TaskCtx, _env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
     let key = workshop_key(&t);
+    let reset = ctx.read(&super::plan::RESET).unwrap_or(false);
     let (dropped, remounts) = ctx
         .transact(move |st, _, _| {
-            let (kept, dropped, remounts) = conns::split_for_refresh(&conns::of_workshop(st, &key));
+            let (kept, dropped, remounts) = conns::split_for_refresh(&conns::of_workshop(st, &key), reset);
             conns::set_workshop(st, &key, kept);
             (dropped, remounts)
         })

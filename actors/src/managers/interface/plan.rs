@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::managers::task::{TaskTarget, add_task};
+use crate::state::Key;
 use crate::state::{ChangeId, State, TaskId};
 
 /// Launch (reference-inventory.md §8.2 step 9): `resolve-interfaces` (plugs, slots, binds and mount
@@ -71,11 +72,20 @@ pub fn add_auto_disconnect(
     change: &ChangeId,
     target: &TaskTarget,
     after: Option<&TaskId>,
+    reset: bool,
     now: DateTime<Utc>,
 ) -> TaskId {
     let summary = format!("Disconnect interfaces of {:?}", target.name);
-    add_task(st, change, "auto-disconnect", &summary, target, after, now)
+    let id = add_task(st, change, "auto-disconnect", &summary, target, after, now);
+    if reset {
+        st.task_mut(&id).expect("exists").write(&RESET, &true);
+    }
+    id
 }
+
+/// On `auto-disconnect`: the workshop goes back to its defaults (a restore), so the manual
+/// connections of the interfaces that never connect by themselves go as well.
+pub const RESET: Key<bool> = Key::new("reset-connections");
 
 /// `remove-profiles`, after `after`: the workshop's interface profiles (and the host links
 /// and guest mounts made for them) go.
@@ -121,7 +131,8 @@ mod tests {
         let kinds: Vec<String> = st.change_tasks(&change).iter().map(|t| t.kind.clone()).collect();
         assert_eq!(kinds, ["remove-profiles", "discard-conns"]);
         let change = st.new_change("refresh", "Refresh", now);
-        let disconnected = add_auto_disconnect(&mut st, &change, &target(), None, now);
+        let disconnected = add_auto_disconnect(&mut st, &change, &target(), None, true, now);
+        assert_eq!(st.task(&disconnected).unwrap().read(&RESET), Some(true));
         add_remove_profiles(&mut st, &change, &target(), Some(&disconnected), now);
         let kinds: Vec<String> = st.change_tasks(&change).iter().map(|t| t.kind.clone()).collect();
         assert_eq!(kinds, ["auto-disconnect", "remove-profiles"]);

@@ -791,6 +791,20 @@ async fn a_restore_rebuilds_from_what_the_workshop_was_built_from() {
     assert!(!calls.iter().any(|c| c.starts_with("set-device") && c.ends_with(" sdk.tools")), "{calls:?}");
     let kinds: Vec<String> = h.tasks(&change).await.into_iter().map(|(k, _)| k).collect();
     assert!(!kinds.iter().any(|k| k == "retrieve-sdk" || k == "download-base"), "{kinds:?}");
+    // Its auto-disconnect brings the defaults back: manual session connections go too.
+    let id = change.clone();
+    let reset = h
+        .daemon
+        .engine
+        .send(Query(Box::new(move |st| {
+            st.change_tasks(&id)
+                .iter()
+                .find(|t| t.kind == "auto-disconnect")
+                .and_then(|t| t.read(&crate::managers::interface::plan::RESET))
+        })))
+        .await
+        .unwrap();
+    assert_eq!(reset, Some(true));
     assert!(!h.marked("ws"), "rebuilt: what was done inside is gone");
     assert_eq!(h.tools_tree("ws"), tree);
     assert_eq!(h.env_hash("ws").await.unwrap(), hash);
@@ -972,7 +986,7 @@ async fn refresh_planners_disconnect_and_connect_again() {
                 let now = chrono::Utc::now();
                 let change =
                     crate::managers::task::new_change(st, "refresh", "Refresh", &user, &t.project_id, now);
-                let disconnected = interface_plan::add_auto_disconnect(st, &change, &t, None, now);
+                let disconnected = interface_plan::add_auto_disconnect(st, &change, &t, None, false, now);
                 let last = interface_plan::add_remove_profiles(st, &change, &t, Some(&disconnected), now);
                 interface_plan::add_auto_connect(st, &change, &t, Some(&last), now);
                 change

@@ -226,12 +226,13 @@ pub struct Restore {
 /// The interface manager's `auto-disconnect` of a refresh: after `save-state`, before the
 /// workshop stops (undesired connections and remounted directories are kept for the
 /// reconnect).
-fn add_disconnects(chain: &mut Chain<'_>) {
+fn add_disconnects(chain: &mut Chain<'_>, restore: bool) {
     let id = interface_plan::add_auto_disconnect(
         chain.st,
         &chain.change,
         chain.target,
         chain.last.as_ref(),
+        restore,
         chain.now,
     );
     chain.last = Some(id);
@@ -313,7 +314,7 @@ pub fn refresh(
             let hook = chain.hook(&sdk.name, Hook::SaveState);
             chain.st.task_mut(&hook).expect("exists").write(&keys::HOOK_TREE, &sdk.tree);
         }
-        add_disconnects(&mut chain);
+        add_disconnects(&mut chain, restore.is_some());
         let disconnected = chain.last.clone();
         let stop = chain.then("stop-workshop", format!("Stop {ws:?} workshop"));
         chain.st.task_mut(&stop).expect("exists").write(&keys::FORCE, &true);
