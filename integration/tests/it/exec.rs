@@ -131,6 +131,8 @@ fn exec_and_actions() {
 
     // E-05: --env NAME=VALUE, and --env NAME inherited from the caller's environment only.
     w(&["exec", "--env", "Foo=bar", "ws-exec", "bash", "-c", r#"[ "$Foo" = bar ]"#]).ok();
+    // The caller's HOME wins over the default, as sudo keeps it.
+    assert_eq!(w(&["exec", "--env", "HOME=/tmp", "--", "sh", "-c", "echo $HOME"]).ok(), "/tmp\n");
     let caller = [("WST_FROM_CALLER", "inherited value")];
     let wi = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &caller);
     wi(&[
