@@ -150,6 +150,7 @@ pub fn sketch_sdk(ctx: &Ctx, args: &SketchArgs) -> anyhow::Result<()> {
         Op::Remove => {
             let moves = area.hide().map_err(|e| anyhow::anyhow!("cannot remove: {e}"))?;
             if after_refresh(moves, refresh(Mode::Transactional))? {
+                area.mark_removed().context("cannot mark the sketch removed")?;
                 println!("{ws:?} sketch removed");
             }
         }
@@ -178,6 +179,7 @@ pub fn sketch_sdk(ctx: &Ctx, args: &SketchArgs) -> anyhow::Result<()> {
             };
             moves.extend(hidden);
             if after_refresh(moves, refresh(Mode::Transactional))? {
+                area.mark_removed().context("cannot mark the sketch removed")?;
                 println!("Ejected {ws:?} sketch to {dir:?}.");
                 println!(
                     "To use it, add \"project-{name}\" to the SDK list and run \"workshop refresh {ws}\""
@@ -325,11 +327,23 @@ impl Area {
         self.swap_in(&new)
     }
 
+    /// Marks a sketch removed or ejected, which a later removal finds gone without error
+    /// (the reference leaves an empty sketch behind), where a stashed one is not there to
+    /// remove.
+    fn removed(&self) -> PathBuf {
+        self.dir.join(".removed")
+    }
+
+    fn mark_removed(&self) -> io::Result<()> {
+        fs::write(self.removed(), "")
+    }
+
     /// Moves the current sketch to the stash (a stash there goes once the refresh worked).
     fn stash(&self) -> anyhow::Result<Moves> {
         if !Area::is_dir(&self.current()) {
             bail!("{SKETCH_NOT_FOUND}");
         }
+        remove_any(&self.removed())?;
         let mut moves = Moves::default();
         let old = self.dir.join(".old-stash");
         remove_any(&old)?;
@@ -369,7 +383,7 @@ impl Area {
     fn hide(&self) -> anyhow::Result<Moves> {
         let mut moves = Moves::default();
         if fs::symlink_metadata(self.current()).is_err() {
-            if Area::is_dir(&self.dir) && !Area::is_dir(&self.stash_dir()) {
+            if Area::is_dir(&self.dir) && (self.removed().exists() || !Area::is_dir(&self.stash_dir())) {
                 moves.leftovers.push(self.draft());
                 return Ok(moves);
             }
@@ -774,6 +788,10 @@ mod tests {
         // Stashed (as the reference's stash, it took the current sketch): none to remove.
         assert!(area.stash_dir().join("sdk.yaml").exists());
         assert_eq!(area.hide().unwrap_err().to_string(), "\"sketch\" SDK not found");
+        // Removed (or ejected) before, beside a stash: removed again without error.
+        area.mark_removed().unwrap();
+        area.hide().unwrap().finish();
+        fs::remove_file(area.removed()).unwrap();
         fs::remove_dir_all(area.stash_dir()).unwrap();
         // Removed already: nothing to move, and no error (the refresh has nothing to do).
         let again = area.hide().unwrap();
