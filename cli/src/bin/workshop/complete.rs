@@ -182,10 +182,25 @@ fn workshops(offer: Offer, current: &OsStr) -> Vec<CompletionCandidate> {
     let launched: Vec<(String, WorkshopStatus)> =
         list.workshops.into_iter().map(|w| (w.name, w.status)).collect();
     let defined: Vec<String> = list.files.into_iter().map(|f| f.name).collect();
+    let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let index = std::env::var("_CLAP_COMPLETE_INDEX").ok().and_then(|i| i.parse().ok());
+    let given = other_words(&args, index);
     admitted(offer, &launched, &defined, &current.to_string_lossy())
         .into_iter()
+        // A name already on the command line is not offered again.
+        .filter(|(name, _)| !given.contains(name))
         .map(|(name, status)| CompletionCandidate::new(name).help(Some(status.into())))
         .collect()
+}
+
+/// The words of the command line being completed (the shell passes them after `--`) but the
+/// one being completed: the word at `index` (bash and zsh say which), else the last (fish
+/// passes the line up to the cursor).
+fn other_words(args: &[String], index: Option<usize>) -> Vec<String> {
+    let Some(start) = args.iter().position(|a| a == "--") else { return Vec::new() };
+    let words = &args[start + 1..];
+    let current = index.unwrap_or(words.len().saturating_sub(1));
+    words.iter().enumerate().filter(|(i, _)| *i != current).map(|(_, w)| w.clone()).collect()
 }
 
 /// Names (with their status) among `launched` and the not launched `defined` ones that
@@ -340,6 +355,15 @@ mod tests {
         assert_eq!(names(Offer::Launched, ""), ["web", "db", "wip"]);
         assert_eq!(names(Offer::Any, "w"), ["web", "wip"]);
         assert_eq!(admitted(Offer::Any, &launched, &defined, "do"), [("docs".to_string(), "Off")]);
+    }
+
+    #[test]
+    fn words_already_given_are_the_others() {
+        let args: Vec<String> =
+            ["workshop", "--", "workshop", "stop", "web", "w"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(other_words(&args, None), ["workshop", "stop", "web"]);
+        assert_eq!(other_words(&args, Some(2)), ["workshop", "stop", "w"]);
+        assert!(other_words(&args[..1], None).is_empty());
     }
 
     #[test]
