@@ -3,7 +3,8 @@
 //! daemon's state under [`LOCAL_SDKS`]. Content addressed: committing a tree whose digest a
 //! kept revision has gives that revision again (an unchanged SDK is not reinstalled, and
 //! going back to an earlier content goes back to its number); a new digest gets the next
-//! number. The two newest revisions and the installed one are kept ([`kept`]).
+//! number. The two revisions committed last (a content met again counts as committed then)
+//! and the installed one are kept ([`kept`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,7 +16,7 @@ use crate::state::{Key, State};
 /// Where every user's local revisions are kept in the state's data.
 pub const LOCAL_SDKS: Key<BTreeMap<String, Revisions>> = Key::new("local-sdks");
 
-/// How many of the newest revisions are kept besides the installed one.
+/// How many of the revisions committed last are kept besides the installed one.
 pub const KEEP_NEWEST: usize = 2;
 
 /// One local SDK: which user's, in which project, for which workshop.
@@ -46,7 +47,8 @@ pub struct Revision {
     pub digest: TreeId,
 }
 
-/// The revisions of one local SDK: the last number given and those kept, oldest first.
+/// The revisions of one local SDK: the last number given and those kept, in the order they
+/// were last committed (oldest first).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Revisions {
@@ -58,8 +60,12 @@ impl Revisions {
     /// The revision of a tree with `digest`: a kept revision with that digest, or the next
     /// number. Whether it is a new revision.
     pub fn commit(&mut self, digest: &TreeId) -> (u32, bool) {
-        if let Some(found) = self.kept.iter().find(|r| r.digest == *digest) {
-            return (found.revision, false);
+        if let Some(at) = self.kept.iter().position(|r| r.digest == *digest) {
+            // Used again: it is the most recent now.
+            let found = self.kept.remove(at);
+            let revision = found.revision;
+            self.kept.push(found);
+            return (revision, false);
         }
         self.last += 1;
         self.kept.push(Revision { revision: self.last, digest: digest.clone() });
@@ -81,13 +87,16 @@ impl Revisions {
     }
 }
 
-/// Which of `revisions` to keep: the [`KEEP_NEWEST`] highest, and `installed` if it is one
-/// of them.
+/// Which of `revisions` (in the order they were last committed, oldest first) to keep: the
+/// [`KEEP_NEWEST`] last, and `installed` if it is one of them.
 pub fn kept(revisions: &[u32], installed: Option<u32>) -> BTreeSet<u32> {
-    let mut sorted = revisions.to_vec();
-    sorted.sort_unstable_by(|a, b| b.cmp(a));
-    sorted.dedup();
-    let mut keep: BTreeSet<u32> = sorted.into_iter().take(KEEP_NEWEST).collect();
+    let mut keep: BTreeSet<u32> = BTreeSet::new();
+    for revision in revisions.iter().rev() {
+        if keep.len() == KEEP_NEWEST {
+            break;
+        }
+        keep.insert(*revision);
+    }
     if let Some(installed) = installed.filter(|i| revisions.contains(i)) {
         keep.insert(installed);
     }
@@ -187,11 +196,13 @@ mod tests {
     }
 
     #[test]
-    fn the_two_newest_and_the_installed_one_are_kept() {
+    fn the_two_committed_last_and_the_installed_one_are_kept() {
         assert_eq!(kept(&[], None), BTreeSet::new());
         assert_eq!(kept(&[1], Some(1)), [1].into());
         assert_eq!(kept(&[1, 2, 3], None), [2, 3].into());
-        assert_eq!(kept(&[3, 1, 2], Some(1)), [1, 2, 3].into());
+        assert_eq!(kept(&[3, 1, 2], Some(3)), [1, 2, 3].into());
+        // Order of use, not of number.
+        assert_eq!(kept(&[2, 3, 1], None), [1, 3].into());
         assert_eq!(kept(&[1, 2, 3, 4], Some(3)), [3, 4].into());
         // An installed revision that is no longer there keeps nothing more.
         assert_eq!(kept(&[5, 6, 7], Some(1)), [6, 7].into());
@@ -206,12 +217,14 @@ mod tests {
         assert_eq!(r.commit(&id(2)), (2, true));
         assert_eq!(r.commit(&id(1)), (1, false));
         assert_eq!(r.commit(&id(3)), (3, true));
+        // x1 was used after x2: x2 goes.
         let dropped = r.prune(Some(3));
-        assert_eq!(dropped, [Revision { revision: 1, digest: id(1) }]);
+        assert_eq!(dropped, [Revision { revision: 2, digest: id(2) }]);
+        assert_eq!(r.commit(&id(1)), (1, false));
         // A content whose revision was dropped gets a new number.
-        assert_eq!(r.commit(&id(1)), (4, true));
-        assert_eq!(r.digest(2), Some(&id(2)));
-        assert_eq!(r.digest(1), None);
+        assert_eq!(r.commit(&id(2)), (4, true));
+        assert_eq!(r.digest(1), Some(&id(1)));
+        assert_eq!(r.digest(2), None);
         assert_eq!(label(4), "x4");
     }
 
