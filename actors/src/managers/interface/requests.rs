@@ -93,6 +93,20 @@ pub fn edits(
             policy::check_connection(p, s)
                 .map_err(|e| bad(format!("cannot connect \"{plug}\" to \"{slot}\": {e}")))?;
             let conn = ConnRef { plug: master.clone(), slot: slot.clone() };
+            // A mount plug has one target: a second source would be mounted over the first,
+            // and a disconnect could not take the one below away.
+            if p.interface == "mount"
+                && let Some(other) = current
+                    .iter()
+                    .filter(|(_, c)| c.connected())
+                    .filter_map(|(k, _)| conns::parse_key(k))
+                    .find(|c| c.plug == master && c.slot != slot)
+            {
+                return Err(bad(format!(
+                    "cannot connect \"{plug}\" to \"{slot}\": its mount is connected to \"{}\" (disconnect that first)",
+                    other.slot
+                )));
+            }
             if !handlers::is_built(&conn, repo) {
                 return Err(bad(format!(
                     "cannot connect \"{plug}\" to \"{slot}\": connections of the {:?} interface are not supported yet",
@@ -443,6 +457,18 @@ mod tests {
         };
         let e = edits(&repo, &none, &agent, Some(d), &t).unwrap();
         assert_eq!(e[0].1.as_ref().unwrap().session["ssh-auth-sock"], "/tmp/a.sock");
+        // A mount plug connected to one source is not stacked with a second.
+        let auto = auto_state(&repo);
+        let request = Request::Connect {
+            plug: EndpointRef::new("m", "two"),
+            slot: Some(EndpointRef::new("m", "jobs")),
+            environment: BTreeMap::new(),
+        };
+        assert_eq!(
+            edits(&repo, &auto, &request, Some(d), &t).unwrap_err().to_string(),
+            "cannot connect \"m:two\" to \"m:jobs\": its mount is connected to \"system:mount\" (disconnect that first)"
+        );
+        assert_eq!(edits(&repo, &none, &request, Some(d), &t).unwrap().len(), 1);
         let request = Request::Connect {
             plug: EndpointRef::new("m", "nope"),
             slot: None,
