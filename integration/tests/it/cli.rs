@@ -189,14 +189,16 @@ fn project_completion_offers_directories() {
         let run = d.cli_as(None, cwd, &args, &env);
         run.ok().lines().map(String::from).collect::<Vec<_>>()
     };
-    assert_eq!(complete(&root, &["workshop", "launch", "--project", ""]), ["proj/"]);
-    assert_eq!(complete(&root, &["workshop", "launch", "--project", "deep/"]), ["deep/proj2/"]);
+    // As the reference's: launch offers any directory (a project is made of one), and the
+    // candidates are written without a trailing slash.
+    assert_eq!(complete(&root, &["workshop", "launch", "--project", ""]), [".", "deep", "empty", "proj"]);
+    assert_eq!(complete(&root, &["workshop", "launch", "--project", "deep/"]), ["deep/proj2"]);
     assert!(complete(&root, &["workshop", "list", "--project", ""]).is_empty(), "nothing is launched");
-    assert_eq!(complete(&root, &["workshop", "init", "x", "-p", "e"]), ["empty/"]);
+    assert_eq!(complete(&root, &["workshop", "init", "x", "-p", "e"]), ["empty"]);
     let abs = format!("{home}/pr");
-    assert_eq!(complete(Path::new("/"), &["workshop", "launch", "-p", &abs]), [format!("{home}/proj/")]);
-    assert_eq!(complete(Path::new("/"), &["workshop", "launch", "--project", "~/p"]), ["~/proj/"]);
-    assert_eq!(complete(&root.join("deep"), &["workshop", "launch", "-p", "../p"]), ["../proj/"]);
+    assert_eq!(complete(Path::new("/"), &["workshop", "launch", "-p", &abs]), [format!("{home}/proj")]);
+    assert_eq!(complete(Path::new("/"), &["workshop", "launch", "--project", "~/p"]), ["~/proj"]);
+    assert_eq!(complete(&root.join("deep"), &["workshop", "launch", "-p", "../p"]), ["../proj"]);
     assert_eq!(complete(&root.join("proj"), &["workshop", "launch", "--project", ""]), ["."]);
-    assert_eq!(complete(&root, &["workshop", "launch", "--project=pr"]), ["--project=proj/"]);
+    assert_eq!(complete(&root, &["workshop", "launch", "--project=pr"]), ["--project=proj"]);
 }

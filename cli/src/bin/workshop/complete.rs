@@ -76,6 +76,16 @@ pub fn command() -> Command {
     ] {
         cmd = with(cmd, sub, arg, offer);
     }
+    // exec and run: the workshop, when the word is their first operand (then the command).
+    for sub in ["exec", "run"] {
+        let first = ArgValueCompleter::new(move |current: &OsStr| {
+            let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+            let index = std::env::var("_CLAP_COMPLETE_INDEX").ok().and_then(|i| i.parse().ok());
+            if is_first_operand(&args, index, sub) { workshops(Offer::Running, current) } else { Vec::new() }
+        });
+        let env = ArgValueCompleter::new(|current: &OsStr| variables(std::env::vars_os(), current));
+        cmd = cmd.mut_subcommand(sub, |c| c.mut_arg("args", |a| a.add(first)).mut_arg("env", |a| a.add(env)));
+    }
     cmd = cmd.mut_subcommand("tasks", |c| c.mut_arg("id", |a| a.add(ArgValueCompleter::new(change_ids))));
     let ends = |side: Side| ArgValueCompleter::new(move |current: &OsStr| endpoints(side, current));
     cmd = cmd.mut_subcommand("connect", |c| {
@@ -99,7 +109,8 @@ fn with_project_dirs(cmd: Command) -> Command {
     let completer = |offer: Dirs| ArgValueCompleter::new(move |current: &OsStr| project_dirs(offer, current));
     let Some(project) = cmd.get_arguments().find(|a| a.get_id() == "project").cloned() else { return cmd };
     let mut cmd = cmd.mut_arg("project", |a| a.add(completer(Dirs::Launched)));
-    for (sub, offer) in [("launch", Dirs::Launchable), ("init", Dirs::All)] {
+    // launch and init: any directory, as the reference's (a new project is launched from one).
+    for (sub, offer) in [("launch", Dirs::All), ("init", Dirs::All)] {
         let arg = project.clone().add(completer(offer));
         cmd = cmd.mut_subcommand(sub, |c| c.arg(arg));
     }
@@ -123,7 +134,7 @@ fn project_dirs(offer: Dirs, current: &OsStr) -> Vec<CompletionCandidate> {
             p.starts_with(&searched) || cwd.starts_with(p)
         }),
     };
-    dirs::candidates(current, &cwd, home.as_deref(), offer, &launched)
+    dirs::without_slash(dirs::candidates(current, &cwd, home.as_deref(), offer, &launched))
 }
 
 /// The directories of the user's projects that `relevant` admits and that have launched
@@ -201,6 +212,46 @@ fn other_words(args: &[String], index: Option<usize>) -> Vec<String> {
     let words = &args[start + 1..];
     let current = index.unwrap_or(words.len().saturating_sub(1));
     words.iter().enumerate().filter(|(i, _)| *i != current).map(|(_, w)| w.clone()).collect()
+}
+
+/// `--env`: the names of the caller's own variables starting with `current` (`--env NAME`
+/// passes a variable on as it is); nothing once a value is being typed.
+fn variables(
+    vars: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+    current: &OsStr,
+) -> Vec<CompletionCandidate> {
+    let current = current.to_string_lossy();
+    if current.contains('=') {
+        return Vec::new();
+    }
+    let mut names: Vec<String> = vars
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| name.starts_with(current.as_ref()))
+        .collect();
+    names.sort();
+    names.into_iter().map(CompletionCandidate::new).collect()
+}
+
+/// The options of `exec` and `run` whose value is the next word.
+const EXEC_VALUE_OPTIONS: [&str; 6] = ["-w", "--cwd", "--env", "--uid", "--gid", "--timeout"];
+
+/// Whether the word being completed (at `index`, else the last; see [`other_words`]) is the
+/// first operand of subcommand `sub`: no word but options and their values, and no `--`,
+/// between them.
+fn is_first_operand(args: &[String], index: Option<usize>, sub: &str) -> bool {
+    let Some(start) = args.iter().position(|a| a == "--") else { return false };
+    let words = &args[start + 1..];
+    let current = index.unwrap_or(words.len().saturating_sub(1)).min(words.len());
+    let Some(at) = words[..current].iter().position(|w| w == sub) else { return false };
+    let mut between = words[at + 1..current].iter();
+    while let Some(word) = between.next() {
+        if EXEC_VALUE_OPTIONS.contains(&word.as_str()) {
+            between.next();
+        } else if word == "--" || !word.starts_with('-') {
+            return false;
+        }
+    }
+    true
 }
 
 /// Names (with their status) among `launched` and the not launched `defined` ones that
@@ -364,6 +415,39 @@ mod tests {
         assert_eq!(other_words(&args, None), ["workshop", "stop", "web"]);
         assert_eq!(other_words(&args, Some(2)), ["workshop", "stop", "w"]);
         assert!(other_words(&args[..1], None).is_empty());
+    }
+
+    #[test]
+    fn env_offers_the_callers_variable_names() {
+        let vars = || {
+            [("OBSCURE_NAME", "1"), ("OTHER", "2"), ("PATH", "/bin")]
+                .map(|(k, v)| (std::ffi::OsString::from(k), std::ffi::OsString::from(v)))
+                .into_iter()
+        };
+        let names = |current: &str| -> Vec<String> {
+            variables(vars(), OsStr::new(current))
+                .iter()
+                .map(|c| c.get_value().to_string_lossy().into_owned())
+                .collect()
+        };
+        assert_eq!(names("OBSCURE_N"), ["OBSCURE_NAME"]);
+        assert_eq!(names("O"), ["OBSCURE_NAME", "OTHER"]);
+        assert!(names("PATH=/").is_empty());
+    }
+
+    #[test]
+    fn exec_completes_a_workshop_only_as_its_first_operand() {
+        let line = |words: &[&str]| -> Vec<String> {
+            ["workshop", "--", "workshop"].iter().chain(words).map(|s| s.to_string()).collect()
+        };
+        assert!(is_first_operand(&line(&["exec", "w"]), None, "exec"));
+        assert!(is_first_operand(&line(&["exec", "--env", "A=1", "-i", "w"]), None, "exec"));
+        assert!(is_first_operand(&line(&["run", "--cwd", "/tmp", ""]), None, "run"));
+        assert!(!is_first_operand(&line(&["exec", "ws", "l"]), None, "exec"));
+        assert!(!is_first_operand(&line(&["exec", "--", "l"]), None, "exec"));
+        assert!(!is_first_operand(&line(&["stop", "w"]), None, "exec"));
+        // The word at the index, not the last.
+        assert!(is_first_operand(&line(&["exec", "w", "ls"]), Some(2), "exec"));
     }
 
     #[test]

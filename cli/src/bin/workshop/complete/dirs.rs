@@ -16,9 +16,8 @@ use clap_complete::engine::CompletionCandidate;
 pub enum Dirs {
     /// Projects with launched workshops (most commands).
     Launched,
-    /// Those, and directories with definitions not launched yet (`launch`).
-    Launchable,
-    /// Every directory (`init` writes a definition into one).
+    /// Every directory (`launch` makes a project of one, `init` writes a definition into one);
+    /// those with definitions say whether their workshops are launched.
     All,
 }
 
@@ -75,12 +74,18 @@ pub fn candidates(
 /// Every directory for `value` typed in `cwd`, as bash's own directory completion gives
 /// them: without a trailing `/` (a host directory a plug takes its files from).
 pub fn host_dirs(value: &OsStr, cwd: &Path, home: Option<&Path>) -> Vec<CompletionCandidate> {
-    candidates(value, cwd, home, Dirs::All, &[])
+    without_slash(candidates(value, cwd, home, Dirs::All, &[]))
+}
+
+/// `candidates` written as bash's own directory completion writes them (and the reference's
+/// `--project` completion): without a trailing `/`; their help stays.
+pub fn without_slash(candidates: Vec<CompletionCandidate>) -> Vec<CompletionCandidate> {
+    candidates
         .into_iter()
         .map(|c| {
             let text = c.get_value().as_bytes();
             let text = text.strip_suffix(b"/").filter(|t| !t.is_empty()).unwrap_or(text);
-            CompletionCandidate::new(OsStr::from_bytes(text))
+            CompletionCandidate::new(OsStr::from_bytes(text)).help(c.get_help().cloned())
         })
         .collect()
 }
@@ -189,15 +194,31 @@ mod tests {
     }
 
     #[test]
-    fn launch_also_offers_directories_with_definitions_not_launched_yet() {
+    fn every_directory_says_whether_its_workshops_are_launched() {
         let t = tree();
-        assert_eq!(offered(&t, "", &t.root, Dirs::Launchable), ["group/", "link/", "p-launched/", "p-new/"]);
-        assert_eq!(offered(&t, "p-n", &t.root, Dirs::Launchable), ["p-new/"]);
-        let help: Vec<String> = candidates(OsStr::new("p-"), &t.root, None, Dirs::Launchable, &t.launched)
+        assert_eq!(offered(&t, "p-n", &t.root, Dirs::All), ["p-new/"]);
+        let help: Vec<String> = candidates(OsStr::new("p"), &t.root, None, Dirs::All, &t.launched)
             .iter()
             .map(|c| c.get_help().map(|h| h.to_string()).unwrap_or_default())
             .collect();
-        assert_eq!(help, ["launched workshops", "not launched"]);
+        assert_eq!(help, ["launched workshops", "not launched", ""]);
+    }
+
+    #[test]
+    fn project_candidates_lose_their_slash_and_keep_their_help() {
+        let t = tree();
+        let bare = without_slash(candidates(OsStr::new("p-"), &t.root, None, Dirs::All, &t.launched));
+        let shown: Vec<(String, String)> = bare
+            .iter()
+            .map(|c| {
+                let help = c.get_help().map(|h| h.to_string()).unwrap_or_default();
+                (c.get_value().to_string_lossy().into_owned(), help)
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [("p-launched".into(), "launched workshops".into()), ("p-new".into(), "not launched".into())]
+        );
     }
 
     #[test]
@@ -207,7 +228,7 @@ mod tests {
         assert_eq!(offered(&t, "../p-l", &inside, Dirs::Launched), ["../p-launched/"]);
         let abs = format!("{}/p-", t.root.display());
         assert_eq!(
-            offered(&t, &abs, Path::new("/"), Dirs::Launchable),
+            offered(&t, &abs, Path::new("/"), Dirs::All),
             [format!("{abs}launched/"), format!("{abs}new/")]
         );
         assert_eq!(offered(&t, "~/gr", Path::new("/"), Dirs::Launched), ["~/group/"]);
@@ -230,8 +251,7 @@ mod tests {
         assert_eq!(offered(&t, "", &t.root.join("p-launched"), Dirs::Launched), ["."]);
         assert_eq!(offered(&t, "", &t.root.join("p-launched/.workshop"), Dirs::Launched), ["."]);
         assert!(offered(&t, "", &t.root.join("p-new"), Dirs::Launched).is_empty());
-        assert_eq!(offered(&t, "", &t.root.join("p-new"), Dirs::Launchable), ["."]);
-        assert!(offered(&t, "", &t.root.join("plain"), Dirs::Launchable).is_empty());
+        assert_eq!(offered(&t, "", &t.root.join("p-new"), Dirs::All), ["."]);
         assert_eq!(offered(&t, "", &t.root.join("group"), Dirs::Launched), ["nested/"], "no dot on the way");
     }
 
@@ -248,21 +268,11 @@ mod tests {
     }
 
     #[test]
-    fn init_offers_every_directory() {
+    fn launch_and_init_offer_every_directory() {
         let t = tree();
         assert_eq!(
             offered(&t, "", &t.root, Dirs::All),
             [".", "group/", "link/", "p-launched/", "p-new/", "plain/"]
         );
-    }
-
-    #[test]
-    fn without_the_daemon_launch_still_finds_definitions() {
-        let t = tree();
-        let none: Vec<String> = candidates(OsStr::new(""), &t.root, None, Dirs::Launchable, &[])
-            .iter()
-            .map(|c| c.get_value().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(none, ["link/", "p-launched/", "p-new/"]);
     }
 }
