@@ -100,6 +100,15 @@ pub async fn retrieve_sdk(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     Ok(())
 }
 
+/// Which numbering a local SDK's revisions follow: a try SDK's are its own, beside those of
+/// the project SDK of the same name (the reference's try-sdks test: both start at x1).
+fn numbered_as(sdk: &SdkSpec) -> String {
+    match sdk.source {
+        SdkSource::Try => format!("try-{}", sdk.name),
+        _ => sdk.name.clone(),
+    }
+}
+
 /// Records `tree` as a local revision of `sdk` (`x1`, `x2`, ...: an unchanged tree keeps its
 /// revision).
 async fn local_revision(
@@ -112,7 +121,7 @@ async fn local_revision(
         uid: t.user.uid,
         project_id: t.project_id.clone(),
         workshop: t.name.clone(),
-        sdk: sdk.name.clone(),
+        sdk: numbered_as(sdk),
     };
     let digest = tree.clone();
     let recorded = ctx
@@ -213,5 +222,18 @@ async fn blocking<T: Send + 'static>(
     match tokio::task::spawn_blocking(work).await {
         Ok(result) => result.map_err(|e| e.to_string()),
         Err(e) => Err(format!("cannot work on SDK trees: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn try_and_project_sdks_of_one_name_are_numbered_apart() {
+        let spec = |source| SdkSpec { name: "tools".into(), source, channel: None };
+        assert_eq!(numbered_as(&spec(SdkSource::Project)), "tools");
+        assert_eq!(numbered_as(&spec(SdkSource::Try)), "try-tools");
+        assert_eq!(numbered_as(&spec(SdkSource::Sketch)), "tools");
     }
 }

@@ -206,7 +206,10 @@ fn sdk_info(at: Place<'_>, ws: &str, sdk: sdk_spec::Installed) -> workshop_api::
         SdkSource::Sketch => at
             .data
             .map(|data| crate::sdk::sketch::tracking(data, &project.id, ws).to_string_lossy().into_owned()),
-        SdkSource::Try => Some(format!("try-{}", sdk.name)),
+        // The try area the SDK comes from, as the reference's `tracking:` shows it.
+        SdkSource::Try => {
+            at.data.map(|data| crate::store::try_area::area(data, &sdk.name).to_string_lossy().into_owned())
+        }
         SdkSource::System | SdkSource::Store { .. } => None,
     };
     workshop_api::workshops::SdkInfo {
