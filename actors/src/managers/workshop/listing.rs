@@ -225,3 +225,33 @@ fn sdk_info(at: Place<'_>, ws: &str, sdk: sdk_spec::Installed) -> workshop_api::
         tunnels: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_sdks_are_tracked_by_where_they_come_from() {
+        let project = Project { path: "/home/u/p".into(), id: "0123abcd".into() };
+        let data = std::path::Path::new("/home/u/.local/share");
+        let at = Place { project: &project, data: Some(data) };
+        let installed = |name: &str, source| sdk_spec::Installed {
+            name: name.into(),
+            source,
+            order: 1,
+            revision: "x1".into(),
+            tree: crate::sdk::TreeId::of_digest(&[0; 48]),
+            channel: None,
+            version: String::new(),
+            built_at: None,
+            installed_at: Utc::now(),
+        };
+        let source = |name, kind| sdk_info(at, "ws", installed(name, kind)).source;
+        assert_eq!(source("tools", SdkSource::Project).as_deref(), Some("/home/u/p/.workshop/tools"));
+        assert_eq!(
+            source("tools", SdkSource::Try).as_deref(),
+            Some("/home/u/.local/share/workshop/try/tools")
+        );
+        assert_eq!(source("system", SdkSource::System), None);
+    }
+}
