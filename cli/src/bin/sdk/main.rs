@@ -28,11 +28,29 @@ enum Command {
     List(list::ListArgs),
     /// Show SDK info
     Info(info::InfoArgs),
+    /// Generate a shell completion script (it asks sdk for candidates as you type)
+    Completion {
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+}
+
+/// Shells with completion scripts.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 pub use workshop_client::output::{Format, ListFormat};
 
 fn main() {
+    // A completion request from the shell is answered (then exits): --base and --arch offer
+    // their values.
+    clap_complete::env::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command)
+        .var(workshop_client::completion::VAR)
+        .complete();
     let cli = Cli::try_parse().unwrap_or_else(|e| {
         let _ = e.print();
         std::process::exit(if e.use_stderr() { 1 } else { 0 });
@@ -51,11 +69,22 @@ fn main() {
         Command::Find(args) => find::run(&client, &args, &marks),
         Command::List(args) => list::run(&client, &args),
         Command::Info(args) => info::run(&client, &args, &marks),
+        Command::Completion { shell } => completion(shell),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
+}
+
+/// `sdk completion <shell>`: the registration script.
+fn completion(shell: CompletionShell) -> anyhow::Result<()> {
+    let shell = match shell {
+        CompletionShell::Bash => clap_complete::Shell::Bash,
+        CompletionShell::Zsh => clap_complete::Shell::Zsh,
+        CompletionShell::Fish => clap_complete::Shell::Fish,
+    };
+    Ok(workshop_client::completion::write_script(shell, "sdk", &mut std::io::stdout())?)
 }
 
 #[cfg(test)]
@@ -80,5 +109,20 @@ mod tests {
         assert!(Cli::try_parse_from(["sdk", "info"]).is_err());
         assert!(Cli::try_parse_from(["sdk", "-v"]).unwrap().version);
         assert!(Cli::try_parse_from(["sdk", "list", "--format", "json"]).is_ok());
+    }
+
+    /// The candidates for the last word of `line`.
+    fn completed(line: &[&str]) -> Vec<String> {
+        let args = line.iter().map(std::ffi::OsString::from).collect();
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        let found = clap_complete::engine::complete(&mut cmd, args, line.len() - 1, None).unwrap();
+        found.into_iter().map(|c| c.get_value().to_string_lossy().into_owned()).collect()
+    }
+
+    #[test]
+    fn base_and_arch_complete_their_values() {
+        assert_eq!(completed(&["sdk", "info", "--base", "ubuntu@24.0"]), ["ubuntu@24.04"]);
+        assert_eq!(completed(&["sdk", "info", "--arch", "s3"]), ["s390x"]);
+        assert!(completed(&["sdk", "co"]).contains(&"completion".to_string()));
     }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Command, CommandFactory};
 use clap_complete::engine::{ArgValueCompleter, CompletionCandidate};
-use clap_complete::env::{Bash, CompleteEnv, EnvCompleter, Fish, Zsh};
+use clap_complete::env::CompleteEnv;
 use workshop_api::workshops::WorkshopStatus;
 use workshop_client::ChangeSelect;
 use workshop_client::Client;
@@ -32,8 +32,6 @@ const PROJECTS_DEADLINE: Duration = Duration::from_secs(2);
 const MAX_PROJECTS: usize = 32;
 /// How many change ids `tasks` offers.
 const CHANGE_IDS: usize = 10;
-/// The environment variable the registration scripts set.
-const VAR: &str = "COMPLETE";
 
 /// Which workshops an argument offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,34 +153,12 @@ fn launched_projects(client: &Client, relevant: &dyn Fn(&Path) -> bool) -> Vec<P
 
 /// Answers a completion request when the shell made one (then exits); otherwise returns.
 pub fn answer_if_asked() {
-    CompleteEnv::with_factory(command).var(VAR).complete();
+    CompleteEnv::with_factory(command).var(workshop_client::completion::VAR).complete();
 }
 
-/// The end of the zsh script: installed in `$fpath` as `_workshop`, compinit autoloads the file
-/// as the body of `_workshop` on the first completion, which must then complete too (not only
-/// define the completer and register it for the next time). Sourced, it does nothing.
-const ZSH_AUTOLOADED: &str = r#"
-if [[ ${funcstack[1]-} == _workshop ]]; then
-    _clap_dynamic_completer_workshop "$@"
-fi
-"#;
-
-/// Writes the registration script of `shell`: completion of the `workshop` command, answered
-/// by the `workshop` found on the PATH (a snap refresh does not break it). The same script
-/// works sourced (`source <(workshop completion zsh)`) and installed where the shell looks for
-/// completions (`make install`, the snap's configure hook).
+/// Writes the registration script of `shell` for `workshop`.
 pub fn write_script(shell: clap_complete::Shell, out: &mut dyn Write) -> std::io::Result<()> {
-    let bin = "workshop";
-    let completer: &dyn EnvCompleter = match shell {
-        clap_complete::Shell::Bash => &Bash,
-        clap_complete::Shell::Zsh => &Zsh,
-        _ => &Fish,
-    };
-    completer.write_registration(VAR, bin, bin, bin, out)?;
-    if shell == clap_complete::Shell::Zsh {
-        out.write_all(ZSH_AUTOLOADED.as_bytes())?;
-    }
-    Ok(())
+    workshop_client::completion::write_script(shell, "workshop", out)
 }
 
 /// The workshops of the current project that `offer` admits, starting with `current`.
