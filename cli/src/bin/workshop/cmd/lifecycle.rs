@@ -161,7 +161,8 @@ pub fn launch(ctx: &Ctx, args: &ModeArgs) -> anyhow::Result<()> {
     let project = ctx.project()?;
     let names = ctx.names_or_single(&project, &args.names)?;
     if args.mode() != Mode::Transactional && names.len() > 1 {
-        bail!("cannot launch: \"--wait-on-error\" incompatible with multiple workshops");
+        // The option given (the reference's text names --wait-on-error, the only one it checked).
+        bail!("cannot launch: \"--{}\" incompatible with multiple workshops", args.mode().as_str());
     }
     let options = WorkshopOptions { mode: args.mode(), verbose: args.verbose, ..Default::default() };
     let change =
