@@ -105,7 +105,7 @@ fn mount_plug(sdk: &str, def: &InterfaceDef) -> Result<Attributes, String> {
     let mode = match int_attr(attrs, "mode")? {
         Some(mode) if !(0..=0o777).contains(&mode) => {
             return Err(format!(
-                "invalid value {mode:#o} in key \"mode\" for mount interface plug: permissions limited to 0o777"
+                "invalid value 0{mode:o} in key \"mode\" for mount interface plug: permissions limited to 0777"
             ));
         }
         Some(mode) => mode,
@@ -346,7 +346,7 @@ mod tests {
             ("workshop-target: /x\nsize: 3", "unknown attribute for mount interface plug: \"size\""),
             (
                 "workshop-target: /x\nmode: '0o1777'",
-                "invalid value 0o1777 in key \"mode\" for mount interface plug: permissions limited to 0o777",
+                "invalid value 01777 in key \"mode\" for mount interface plug: permissions limited to 0777",
             ),
             (
                 "workshop-target: /x\nuid: -1",

@@ -138,22 +138,19 @@ fn endpoint_of(e: &Endpoint) -> Result<TunnelEndpoint, String> {
 
 /// The tunnel between `plug` and `slot` (reference `tunnel.go`): one side on the system
 /// SDK, the other on a regular one; UDP pairs only with UDP; a port missing on one side is
-/// the other side's; the host side listens only on ports from 1024.
+/// the other side's; the host side listens only on ports from 1024. Errors in the reference's
+/// words.
 pub fn tunnel_pair(plug: &Endpoint, slot: &Endpoint) -> Result<TunnelPair, String> {
     let direction = match (plug.system, slot.system) {
         (true, false) => Direction::HostToWorkshop,
         (false, true) => Direction::WorkshopToHost,
         (false, false) => return Err("cannot connect regular SDKs from the same workshop".into()),
-        (true, true) => return Err("cannot connect the system SDK to itself".into()),
+        (true, true) => return Err("cannot connect system SDK to itself".into()),
     };
     let (mut listen, mut connect) = (endpoint_of(plug)?, endpoint_of(slot)?);
     let udp = |e: &TunnelEndpoint| matches!(e, TunnelEndpoint::Inet { udp: true, .. });
     if udp(&listen) != udp(&connect) {
-        return Err(format!(
-            "cannot connect a {} endpoint to a {} endpoint",
-            listen.protocol(),
-            connect.protocol()
-        ));
+        return Err(format!("{} and {} are incompatible", listen.protocol(), connect.protocol()));
     }
     let port = |e: &TunnelEndpoint| match e {
         TunnelEndpoint::Inet { port, .. } => *port,
@@ -166,7 +163,7 @@ pub fn tunnel_pair(plug: &Endpoint, slot: &Endpoint) -> Result<TunnelPair, Strin
         (None, None) if is_inet(&listen) || is_inet(&connect) => {
             return Err("the port of the tunnel's IP endpoint is unspecified".into());
         }
-        (Some(0), _) | (_, Some(0)) => return Err("port 0 is not supported".into()),
+        (Some(0), _) | (_, Some(0)) => return Err("port 0 not currently supported".into()),
         _ => {}
     }
     for (e, other) in [(&mut listen, cp), (&mut connect, lp)] {
@@ -178,7 +175,7 @@ pub fn tunnel_pair(plug: &Endpoint, slot: &Endpoint) -> Result<TunnelPair, Strin
         && let TunnelEndpoint::Inet { port: Some(p), .. } = listen
         && p < 1024
     {
-        return Err(format!("cannot listen on host port {p}: ports below 1024 are reserved"));
+        return Err(format!("port {p} is privileged (a host port below 1024)"));
     }
     Ok(TunnelPair { direction, listen, connect })
 }
@@ -356,19 +353,15 @@ mod tests {
             (
                 tunnel("system", "a", "2000"),
                 tunnel("system", "b", "2"),
-                "cannot connect the system SDK to itself",
+                "cannot connect system SDK to itself",
             ),
-            (
-                tunnel("system", "a", "tcp"),
-                tunnel("dev", "b", "udp"),
-                "cannot connect a tcp endpoint to a udp endpoint",
-            ),
+            (tunnel("system", "a", "tcp"), tunnel("dev", "b", "udp"), "tcp and udp are incompatible"),
             (tunnel("system", "a", "tcp"), tunnel("dev", "b", "tcp"), "both ports unspecified"),
-            (tunnel("system", "a", "0"), tunnel("dev", "b", "3"), "port 0 is not supported"),
+            (tunnel("system", "a", "0"), tunnel("dev", "b", "3"), "port 0 not currently supported"),
             (
                 tunnel("system", "a", "tcp"),
                 tunnel("dev", "b", "80"),
-                "cannot listen on host port 80: ports below 1024 are reserved",
+                "port 80 is privileged (a host port below 1024)",
             ),
         ];
         for (plug, slot, want) in refused {

@@ -89,6 +89,12 @@ pub struct TunnelDevice {
     pub link: Option<SocketLink>,
 }
 
+/// The variable a path starting with `$` names (not `$HOME` nor `$XDG_RUNTIME_DIR`).
+fn unknown_variable(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix('$')?;
+    Some(rest.split('/').next().unwrap_or(rest).trim_matches(|c| c == '{' || c == '}'))
+}
+
 /// Expands a unix socket path of the host: `$HOME` is the user's home, `$XDG_RUNTIME_DIR`
 /// `/run/user/<uid>`; the result must be a plain absolute path under one of them.
 pub fn host_path(text: &str, uid: u32, home: Option<&Path>) -> Result<PathBuf, String> {
@@ -99,8 +105,8 @@ pub fn host_path(text: &str, uid: u32, home: Option<&Path>) -> Result<PathBuf, S
         home_dir()?.join(rest.trim_start_matches('/'))
     } else if let Some(rest) = text.strip_prefix("$XDG_RUNTIME_DIR") {
         runtime.join(rest.trim_start_matches('/'))
-    } else if text.starts_with('$') {
-        return Err(cannot("only $HOME and $XDG_RUNTIME_DIR are known"));
+    } else if let Some(variable) = unknown_variable(text) {
+        return Err(cannot(&format!("unexpected variable {variable:?}")));
     } else {
         PathBuf::from(text)
     };
@@ -110,7 +116,9 @@ pub fn host_path(text: &str, uid: u32, home: Option<&Path>) -> Result<PathBuf, S
     }
     let inside = |dir: &Path| path.starts_with(dir) && path != dir;
     if !(inside(&runtime) || home.is_some_and(inside)) {
-        return Err(cannot("a socket on the host must be in the user's home or /run/user/<uid>"));
+        return Err(format!(
+            "cannot create socket {text:?} for security reasons: a socket on the host must be in the user's home or /run/user/<uid>"
+        ));
     }
     Ok(path)
 }
@@ -122,8 +130,8 @@ pub fn guest_path(text: &str) -> Result<String, String> {
         format!("{GUEST_HOME}{rest}")
     } else if let Some(rest) = text.strip_prefix("$XDG_RUNTIME_DIR") {
         format!("{GUEST_RUNTIME}{rest}")
-    } else if text.starts_with('$') {
-        return Err(format!("cannot use socket path {text:?}: only $HOME and $XDG_RUNTIME_DIR are known"));
+    } else if let Some(variable) = unknown_variable(text) {
+        return Err(format!("cannot use socket path {text:?}: unexpected variable {variable:?}"));
     } else {
         text.to_string()
     };
@@ -424,6 +432,14 @@ mod tests {
             assert!(host_path(bad, 1100, home).is_err(), "{bad}");
         }
         assert!(host_path("$HOME/a", 1100, None).is_err());
+        // The reference's words for a variable it does not know and a path outside.
+        assert!(host_path("$FOO/x.sock", 1100, home).unwrap_err().ends_with(r#"unexpected variable "FOO""#));
+        assert!(guest_path("${BAR}/x").unwrap_err().ends_with(r#"unexpected variable "BAR""#));
+        assert!(
+            host_path("/tmp/x.sock", 1100, home)
+                .unwrap_err()
+                .starts_with(r#"cannot create socket "/tmp/x.sock" for security reasons"#)
+        );
         let refused =
             device(&tunnel("system", "u", "/etc/evil.sock"), &tunnel("dev", "u", "9000"), "d", &host(), None);
         assert!(refused.unwrap_err().contains("must be in the user's home"));
