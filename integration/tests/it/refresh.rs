@@ -252,7 +252,8 @@ fn regex_line(line: &str, re: &str) -> bool {
 }
 
 /// `save-state` keeps what `restore-state` puts back in the rebuilt workshop (K-07's SDK):
-/// the state storage outlives the instance, on the host, owned by the user.
+/// the state storage outlives the instance, on the host, owned by the user, and is mounted
+/// only while those hooks run (inventory §5).
 #[test]
 fn state_saved_before_a_refresh_is_restored_after_it() {
     if !lxd_enabled("state_saved_before_a_refresh_is_restored_after_it") {
@@ -273,6 +274,7 @@ fn state_saved_before_a_refresh_is_restored_after_it() {
     let refresh = w(&d, &p, &["refresh"]);
     assert!(refresh.ok().lines().any(|l| l == r#""dev" refreshed"#), "{}", refresh.output());
     assert_eq!(w(&d, &p, &["exec", "--", "cat", marker]).ok().trim(), "kept-by-save-state");
+    w(&d, &p, &["exec", "--", "sh", "-c", "! mountpoint -q /var/lib/workshop/state"]).ok();
     // The rest of the old workshop is gone; the SDK is set up again and healthy.
     w(&d, &p, &["exec", "--", "test", "!", "-e", "/home/workshop/gone"]).ok();
     w(&d, &p, &["exec", "--", "test", "-f", "/var/lib/build-demo/setup-base.marker"]).ok();

@@ -474,6 +474,23 @@ pub async fn unmount_state_storage(ctx: TaskCtx, env: Env) -> HandlerResult {
     }
 }
 
+/// `remove-state-storage`: once the restore-state hooks ran, the state storage leaves the
+/// workshop and what the save-state hooks put there goes (inventory §5: it is attached only
+/// while those hooks run). No undo: a refresh undone after it discards this instance.
+pub async fn remove_state_storage(ctx: TaskCtx, env: Env) -> HandlerResult {
+    let t = TaskTarget::of(&ctx)?;
+    match env.call(RemoveDevice { target: t.backend(), name: STATE_DEVICE.into() }).await {
+        Err(e) if !e.contains("is not launched") => return Err(e),
+        _ => {}
+    }
+    let dir = env.state_storage(&t);
+    let stale = dir.clone();
+    tokio::task::spawn_blocking(move || empty_dir(&stale))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("cannot empty {}: {e}", dir.display()))
+}
+
 /// Name of the device that mounts the state storage.
 pub(super) const STATE_DEVICE: &str = "workshop.state-storage";
 

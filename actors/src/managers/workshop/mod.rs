@@ -102,6 +102,13 @@ pub static KINDS: &[Kind<WorkshopConfig>] = &[
         cleanup: None,
     },
     Kind {
+        // The state storage is there only while the hooks that use it run (inventory §5).
+        name: "remove-state-storage",
+        run: |c, e| Box::pin(handlers::remove_state_storage(c, e)),
+        undo: None,
+        cleanup: None,
+    },
+    Kind {
         // The stash goes once the change is Done, in the cleanup: after the command returns.
         name: "stash-workshop",
         run: |c, e| Box::pin(handlers::stash_workshop(c, e)),

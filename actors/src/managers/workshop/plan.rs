@@ -350,6 +350,7 @@ pub fn refresh(
         for sdk in item.sdks.iter().filter(|s| saved.iter().any(|k| k.name == s.name)) {
             chain.hook(&sdk.name, Hook::RestoreState);
         }
+        chain.then("remove-state-storage", format!("Remove state storage from {ws:?}"));
         for sdk in &item.sdks {
             chain.hook(&sdk.name, Hook::CheckHealth);
         }
@@ -604,6 +605,7 @@ mod tests {
                 "run-hook",
                 "run-hook",
                 "run-hook",
+                "remove-state-storage",
                 "run-hook",
                 "run-hook",
             ]
