@@ -324,7 +324,9 @@ fn refresh_request_error(e: ClientError, names: &[String], resume_verb: &str) ->
     }
     if let Some(c) = e.conflict() {
         let ws = conflict_workshop(&c.workshop, names);
-        if c.change_kind == "refresh" {
+        // A paused refresh (the reference does not say which; ours does): running, it is a
+        // change in progress like any other.
+        if c.change_kind == "refresh" && matches!(c.change_status.as_str(), "Wait" | "") {
             bail!("cannot refresh {ws:?}; another refresh change is waiting on error");
         }
         return Err(in_progress("refresh", e, names));
@@ -609,6 +611,10 @@ mod tests {
         assert_eq!(
             refresh_request_error(conflict("exec", "Doing"), &names, "abort").unwrap_err().to_string(),
             "cannot refresh \"dev\": exec change is in progress"
+        );
+        assert_eq!(
+            refresh_request_error(conflict("refresh", "Doing"), &names, "abort").unwrap_err().to_string(),
+            "cannot refresh \"dev\": refresh change is in progress"
         );
     }
 }
