@@ -64,6 +64,20 @@ pub struct Attach {
     pub uid: u32,
 }
 
+/// Why a command or action (`what`) cannot run in workshop `name` of `status`, if it cannot:
+/// only a Ready or Waiting workshop runs one. A workshop a change holds (a launch, refresh or
+/// start under way) is not said to be stopped.
+fn refusal(status: WorkshopStatus, action: bool, what: &str, name: &str) -> Option<String> {
+    let verb = if action { "run" } else { "exec" };
+    match status {
+        WorkshopStatus::Ready | WorkshopStatus::Waiting => None,
+        WorkshopStatus::Pending => {
+            Some(crate::messages::cannot_in(verb, what, name, "a change is in progress"))
+        }
+        _ => Some(crate::messages::not_running(verb, what, name)),
+    }
+}
+
 impl Handler<Exec> for CommandManager {
     type Result = ResponseFuture<Result<ExecStarted, CommandError>>;
 
@@ -76,9 +90,8 @@ impl Handler<Exec> for CommandManager {
             let args = ExecArgs::from_request(&request).map_err(CommandError::BadRequest)?;
             let lookup = GetWorkshop { user: user.clone(), project_id, name: name.clone() };
             let info = workshops.send(lookup).await??;
-            if !matches!(info.status, WorkshopStatus::Ready | WorkshopStatus::Waiting) {
-                let verb = if args.action { "run" } else { "exec" };
-                return Err(CommandError::BadRequest(crate::messages::not_running(verb, args.what(), &name)));
+            if let Some(why) = refusal(info.status, args.action, args.what(), &name) {
+                return Err(CommandError::BadRequest(why));
             }
             let target = TaskTarget {
                 name,
@@ -137,5 +150,24 @@ impl Handler<Attach> for CommandManager {
 
     fn handle(&mut self, msg: Attach, _ctx: &mut Context<Self>) -> Self::Result {
         self.env.cache.attach(&msg.task, &msg.websocket, msg.uid)
+    }
+}
+
+#[cfg(test)]
+mod refusal_tests {
+    use super::*;
+
+    #[test]
+    fn only_ready_and_waiting_workshops_run_commands() {
+        assert_eq!(refusal(WorkshopStatus::Ready, false, "command", "ws"), None);
+        assert_eq!(refusal(WorkshopStatus::Waiting, true, "action", "ws"), None);
+        assert_eq!(
+            refusal(WorkshopStatus::Pending, false, "command", "ws").unwrap(),
+            r#"cannot exec command in "ws": a change is in progress"#
+        );
+        assert_eq!(
+            refusal(WorkshopStatus::Stopped, true, "action", "ws").unwrap(),
+            r#"cannot run action in "ws": not running"#
+        );
     }
 }

@@ -324,7 +324,14 @@ async fn refresh(
     let exists = super::listing::project_exists(user, project).await;
     let busy = busy_map(deps, user, &project.id, names.to_vec()).await?;
     for name in names {
-        let instance = instances.get(name).ok_or_else(|| not_launched(name))?;
+        let Some(instance) = instances.get(name) else {
+            // A refresh under way has the instance out of the way for a moment: the change
+            // that holds it is the reason, not that it is not launched.
+            return Err(match busy.get(name).cloned() {
+                Some(held) => refused_as(verb, name, &project.id, Refusal::Busy(held)),
+                None => not_launched(name),
+            });
+        };
         status::check_transition(action, busy.get(name).cloned(), instance.running, exists)
             .map_err(|r| refused_as(verb, name, &project.id, r))?;
     }

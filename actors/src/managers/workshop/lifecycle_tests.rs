@@ -283,6 +283,15 @@ async fn a_paused_launch_continues_or_is_aborted() {
         eprintln!("skipped: needs root");
         return;
     }
+    // Paused before its instance exists: a refresh is refused because of the launch, not
+    // because the workshop "is not launched".
+    let h = harness(&["ws"]).await;
+    h.fake.fail_next("create", "injected");
+    let (_, status) = h.run(WorkshopAction::Launch, &["ws"], Mode::WaitOnError).await;
+    assert_eq!(status, Status::Wait);
+    let refused = h.request(WorkshopAction::Refresh, &["ws"], Mode::Transactional).await.unwrap_err();
+    assert_eq!(refused.to_string(), r#"cannot refresh "ws": launch change is waiting on error"#);
+
     let h = harness(&["ws"]).await;
     h.fake.fail_next("start", "injected");
     let (change, status) = h.run(WorkshopAction::Launch, &["ws"], Mode::WaitOnError).await;
