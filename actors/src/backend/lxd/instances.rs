@@ -137,10 +137,19 @@ impl LxdBackend {
                 check_owner(target, &existing)?;
                 // Another daemon is making it.
                 wait_for_operations(&client, &name).await.map_err(|e| lxd_error(&what, e))?;
+                return guest_templates::add(&client, &name).await.map_err(|e| lxd_error(&what, e));
             }
             Err(e) => return Err(lxd_error(&what, e)),
         }
-        guest_templates::add(&client, &name).await.map_err(|e| lxd_error(&what, e))
+        // A failed task is not undone: what this call made goes with its failure (a full pool
+        // can refuse the template files of an instance LXD has just made).
+        if let Err(e) = guest_templates::add(&client, &name).await {
+            if let Err(gone) = delete_if_present(&client, &name).await {
+                warn!(instance = %name, error = %gone, "cannot delete an instance whose creation failed");
+            }
+            return Err(lxd_error(&what, e));
+        }
+        Ok(())
     }
 
     /// Renames the stopped instance to its stash name, then the rebuilt one to the
