@@ -423,11 +423,7 @@ pub async fn mount_state_storage(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     let dir = env.state_storage(&t);
     if ctx.read(&keys::STATE_STORAGE_FRESH).unwrap_or(false) {
         // Its content, not the directory: a workshop may have it mounted already.
-        let stale = dir.clone();
-        tokio::task::spawn_blocking(move || empty_dir(&stale))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("cannot empty {}: {e}", dir.display()))?;
+        empty_state_storage(&dir).await?;
     }
     make_user_dir(&dir, t.user.uid, t.user.gid, 0o755)
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -438,6 +434,23 @@ pub async fn mount_state_storage(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     }
     let device = disk(&dir.to_string_lossy(), guest::GUEST_STATE, false);
     env.call(SetDevice { target: t.backend(), name: STATE_DEVICE.into(), device }).await
+}
+
+/// Empties the state storage `dir` (off the actor's thread).
+async fn empty_state_storage(dir: &Path) -> Result<(), String> {
+    let stale = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || empty_dir(&stale))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("cannot empty {}: {e}", dir.display()))
+}
+
+/// Removes the state storage's device from the workshop (a workshop gone meanwhile has none).
+async fn remove_state_device(env: &Env, t: &TaskTarget) -> HandlerResult {
+    match env.call(RemoveDevice { target: t.backend(), name: STATE_DEVICE.into() }).await {
+        Err(e) if e.contains("is not launched") => Ok(()),
+        other => other,
+    }
 }
 
 /// Removes what `dir` holds (none is fine). `dir` is in the daemon's tree; what the guest put
@@ -468,10 +481,7 @@ pub async fn unmount_state_storage(ctx: TaskCtx, env: Env) -> HandlerResult {
     if !ctx.read(&keys::STATE_STORAGE_ADDED).unwrap_or(false) {
         return Ok(());
     }
-    match env.call(RemoveDevice { target: t.backend(), name: STATE_DEVICE.into() }).await {
-        Err(e) if e.contains("is not launched") => Ok(()),
-        other => other,
-    }
+    remove_state_device(&env, &t).await
 }
 
 /// `remove-state-storage`: once the restore-state hooks ran, the state storage leaves the
@@ -479,16 +489,8 @@ pub async fn unmount_state_storage(ctx: TaskCtx, env: Env) -> HandlerResult {
 /// while those hooks run). No undo: a refresh undone after it discards this instance.
 pub async fn remove_state_storage(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
-    match env.call(RemoveDevice { target: t.backend(), name: STATE_DEVICE.into() }).await {
-        Err(e) if !e.contains("is not launched") => return Err(e),
-        _ => {}
-    }
-    let dir = env.state_storage(&t);
-    let stale = dir.clone();
-    tokio::task::spawn_blocking(move || empty_dir(&stale))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("cannot empty {}: {e}", dir.display()))
+    remove_state_device(&env, &t).await?;
+    empty_state_storage(&env.state_storage(&t)).await
 }
 
 /// Name of the device that mounts the state storage.

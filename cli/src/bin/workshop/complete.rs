@@ -77,8 +77,7 @@ pub fn command() -> Command {
     // exec and run: the workshop, when the word is their first operand (then the command).
     for sub in ["exec", "run"] {
         let first = ArgValueCompleter::new(move |current: &OsStr| {
-            let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
-            let index = std::env::var("_CLAP_COMPLETE_INDEX").ok().and_then(|i| i.parse().ok());
+            let (args, index) = process_line();
             if is_first_operand(&args, index, sub) { workshops(Offer::Running, current) } else { Vec::new() }
         });
         let env = ArgValueCompleter::new(|current: &OsStr| variables(std::env::vars_os(), current));
@@ -169,8 +168,7 @@ fn workshops(offer: Offer, current: &OsStr) -> Vec<CompletionCandidate> {
     let launched: Vec<(String, WorkshopStatus)> =
         list.workshops.into_iter().map(|w| (w.name, w.status)).collect();
     let defined: Vec<String> = list.files.into_iter().map(|f| f.name).collect();
-    let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
-    let index = std::env::var("_CLAP_COMPLETE_INDEX").ok().and_then(|i| i.parse().ok());
+    let (args, index) = process_line();
     let given = other_words(&args, index);
     admitted(offer, &launched, &defined, &current.to_string_lossy())
         .into_iter()
@@ -184,10 +182,23 @@ fn workshops(offer: Offer, current: &OsStr) -> Vec<CompletionCandidate> {
 /// one being completed: the word at `index` (bash and zsh say which), else the last (fish
 /// passes the line up to the cursor).
 fn other_words(args: &[String], index: Option<usize>) -> Vec<String> {
-    let Some(start) = args.iter().position(|a| a == "--") else { return Vec::new() };
-    let words = &args[start + 1..];
-    let current = index.unwrap_or(words.len().saturating_sub(1));
+    let Some((words, current)) = line(args, index) else { return Vec::new() };
     words.iter().enumerate().filter(|(i, _)| *i != current).map(|(_, w)| w.clone()).collect()
+}
+
+/// The words of the command line in `args` (after `--`) and the position of the one being
+/// completed (`index`, else the last; at most one past the end).
+fn line(args: &[String], index: Option<usize>) -> Option<(&[String], usize)> {
+    let start = args.iter().position(|a| a == "--")?;
+    let words = &args[start + 1..];
+    Some((words, index.unwrap_or(words.len().saturating_sub(1)).min(words.len())))
+}
+
+/// This process's arguments and the index the shell gave (`_CLAP_COMPLETE_INDEX`), for
+/// [`line`].
+fn process_line() -> (Vec<String>, Option<usize>) {
+    let args = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    (args, std::env::var("_CLAP_COMPLETE_INDEX").ok().and_then(|i| i.parse().ok()))
 }
 
 /// `--env`: the names of the caller's own variables starting with `current` (`--env NAME`
@@ -215,9 +226,7 @@ const EXEC_VALUE_OPTIONS: [&str; 6] = ["-w", "--cwd", "--env", "--uid", "--gid",
 /// first operand of subcommand `sub`: no word but options and their values, and no `--`,
 /// between them.
 fn is_first_operand(args: &[String], index: Option<usize>, sub: &str) -> bool {
-    let Some(start) = args.iter().position(|a| a == "--") else { return false };
-    let words = &args[start + 1..];
-    let current = index.unwrap_or(words.len().saturating_sub(1)).min(words.len());
+    let Some((words, current)) = line(args, index) else { return false };
     let Some(at) = words[..current].iter().position(|w| w == sub) else { return false };
     let mut between = words[at + 1..current].iter();
     while let Some(word) = between.next() {
