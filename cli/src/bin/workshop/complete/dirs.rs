@@ -1,9 +1,9 @@
 //! Completion of `--project`: directories, written the way they are typed (relative, absolute,
 //! or from `~`), keeping those that fit the command. A directory fits when it is a project with
-//! launched workshops (the daemon's list of the user's projects says which), or, for `launch`,
-//! when it holds workshop definitions too; directories on the way to a project with launched
-//! workshops are offered so that one can get there. `.` is offered when the current directory
-//! fits. Reading is bounded: a directory's first [`MAX_ENTRIES`] entries are looked at.
+//! launched workshops (the daemon's list of the user's projects says which); for `launch` and
+//! `init` any directory fits. Directories on the way to a project with launched workshops are
+//! offered so that one can get there. `.` is offered when the current directory fits. Reading
+//! is bounded: a directory's first [`MAX_ENTRIES`] entries are looked at.
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
