@@ -55,11 +55,21 @@ fn terminated(d: &Daemon, user: &str, p: &Project, args: &[&str]) -> (Option<i32
     });
     // SAFETY: as above.
     unsafe { libc::kill(pid, libc::SIGTERM) };
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let (rest_tx, rest_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut rest);
+        let _ = rest_tx.send(rest);
+    });
+    // A CLI that never ends fails the test rather than hanging the run.
+    let rest = rest_rx.recv_timeout(Duration::from_secs(25));
     let _ = done_tx.send(());
     resender.join().unwrap();
+    if rest.is_err() {
+        let _ = child.kill();
+    }
     let status = child.wait().unwrap();
+    let rest = rest.unwrap_or_else(|_| panic!("{args:?} did not end within 25 s of SIGTERM"));
     assert!(started.elapsed() < Duration::from_secs(20), "{args:?} took {:?}", started.elapsed());
     (status.code(), rest)
 }
