@@ -190,6 +190,10 @@ pub mod keys {
     /// Task data of the `mount-state-storage` before the `save-state` hooks: it empties the
     /// storage first, so that `restore-state` finds only what this change saved.
     pub const STATE_STORAGE_FRESH: Key<bool> = Key::new("state-storage-fresh");
+    /// Task data of `mount-state-storage`: the hooks it mounts the storage for, each as the
+    /// SDK's name and, for `save-state`, the tree it runs from (else the tree this change
+    /// retrieved). None of them in its tree: no device (the directory is still made ready).
+    pub const STATE_HOOKS: Key<Vec<(String, Option<crate::sdk::TreeId>)>> = Key::new("state-hooks");
     /// Task: the exec task an install-action prepares.
     pub const EXEC_TASK: Key<TaskId> = Key::new("exec-task");
     /// Task: the SDK hook a run-hook runs.

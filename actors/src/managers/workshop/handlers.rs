@@ -427,6 +427,11 @@ pub async fn mount_state_storage(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     }
     make_user_dir(&dir, t.user.uid, t.user.gid, 0o755)
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    if !state_hooks_present(&ctx, &env, &t) {
+        // No hook would see it: the instance is left alone (an LXD update less, twice).
+        ctx.write(&keys::STATE_STORAGE_ADDED, &false).await;
+        return Ok(());
+    }
     if ctx.read(&keys::STATE_STORAGE_ADDED).is_none() {
         let instance = env.call(GetInstance { target: t.backend() }).await?;
         let present = instance.is_some_and(|i| i.devices.contains_key(STATE_DEVICE));
@@ -434,6 +439,23 @@ pub async fn mount_state_storage(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     }
     let device = disk(&dir.to_string_lossy(), guest::GUEST_STATE, false);
     env.call(SetDevice { target: t.backend(), name: STATE_DEVICE.into(), device }).await
+}
+
+/// Whether one of the hooks a `mount-state-storage` serves ([`keys::STATE_HOOKS`]) is in its
+/// SDK's tree. When it cannot tell (no tree store, a tree unknown, an older task), it is.
+fn state_hooks_present(ctx: &TaskCtx, env: &Env, t: &TaskTarget) -> bool {
+    let (Some(hooks), Some(trees)) = (ctx.read(&keys::STATE_HOOKS), env.trees.as_ref()) else { return true };
+    use crate::managers::hook::{Hook, absent_from};
+    let hook = if ctx.read(&keys::STATE_STORAGE_FRESH).unwrap_or(false) {
+        Hook::SaveState
+    } else {
+        Hook::RestoreState
+    };
+    hooks.into_iter().any(|(sdk, tree)| {
+        let tree =
+            tree.or_else(|| ctx.change_get::<Retrieved>(&retrieved_key(&t.name, &sdk)).map(|r| r.tree));
+        tree.is_none_or(|tree| !absent_from(&trees.path(&tree), hook))
+    })
 }
 
 /// Empties the state storage `dir` (off the actor's thread).

@@ -627,6 +627,40 @@ async fn a_refresh_rebuilds_the_workshop_in_the_reference_order() {
     // `system` has no hooks, so only those of `tools` run.
     let expected = ["save-state", "setup-base", "setup-project", "restore-state", "check-health"];
     assert_eq!(refresh, expected, "{hooks:?}");
+    // The state storage was mounted for the save-state hooks, then for the restore-state ones.
+    assert_eq!(state_storage_mounts(&h), 2);
+}
+
+/// How many times the state storage was plugged into an instance.
+fn state_storage_mounts(h: &Harness) -> usize {
+    h.fake
+        .calls()
+        .iter()
+        .filter(|c| c.starts_with("set-device ") && c.ends_with(" workshop.state-storage"))
+        .count()
+}
+
+#[actix_rt::test]
+async fn a_refresh_without_state_hooks_leaves_the_state_storage_out() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let h = harness(&["ws"]).await;
+    h.write(".workshop/ws.yaml", "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: project-tools\n");
+    h.write(".workshop/tools/sdk.yaml", "name: tools\n");
+    h.write(".workshop/tools/hooks/save-state", "true\n");
+    assert_eq!(h.run(WorkshopAction::Launch, &["ws"], Mode::Transactional).await.1, Status::Done);
+    // The new revision has no restore-state hook: the one installed now has a save-state.
+    std::fs::remove_file(h.root.join("project/.workshop/tools/hooks/save-state")).unwrap();
+    h.write(".workshop/tools/sdk.yaml", "name: tools\nversion: \"2.0\"\n");
+    assert_eq!(h.run(WorkshopAction::Refresh, &["ws"], Mode::Transactional).await.1, Status::Done);
+    assert_eq!(state_storage_mounts(&h), 1, "{:?}", h.fake.calls());
+    // Neither revision has one: no mount at all.
+    h.write(".workshop/tools/sdk.yaml", "name: tools\nversion: \"3.0\"\n");
+    assert_eq!(h.run(WorkshopAction::Refresh, &["ws"], Mode::Transactional).await.1, Status::Done);
+    assert_eq!(state_storage_mounts(&h), 1, "{:?}", h.fake.calls());
+    assert_eq!(h.workshop_status("ws").await, WorkshopStatus::Ready);
 }
 
 #[actix_rt::test]
@@ -749,7 +783,8 @@ async fn a_refresh_of_several_workshops_is_all_or_nothing_and_remove_takes_a_pau
     let (ta, tb) = (h.tools_tree("a"), h.tools_tree("b"));
     h.write(".workshop/tools/sdk.yaml", "name: tools\nversion: \"2.0\"\n");
     // b's SDK cannot be installed: a is put back too.
-    h.fake.fail_matching("set-device", "b-", 3, "injected");
+    let b_tools = format!("{} sdk.tools", h.target("b").instance_name());
+    h.fake.fail_matching("set-device", &b_tools, 0, "injected");
     let (_, status) = h.run(WorkshopAction::Refresh, &["a", "b"], Mode::Transactional).await;
     assert_eq!(status, Status::Error);
     assert_eq!((h.tools_tree("a"), h.tools_tree("b")), (ta.clone(), tb));

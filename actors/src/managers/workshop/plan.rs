@@ -306,6 +306,9 @@ pub fn refresh(
         let fresh = chain.then("mount-state-storage", format!("Mount state storage into {ws:?}"));
         let t = chain.st.task_mut(&fresh).expect("exists");
         t.write(&keys::STATE_STORAGE_FRESH, &true);
+        let saving: Vec<(String, Option<crate::sdk::TreeId>)> =
+            saved.iter().map(|k| (k.name.clone(), Some(k.tree.clone()))).collect();
+        t.write(&keys::STATE_HOOKS, &saving);
         if *skip_state && !kept.is_empty() {
             let names: Vec<&str> = kept.iter().map(|k| k.name.as_str()).collect();
             t.logf(LogLevel::Info, &crate::messages::state_not_saved(&names), now);
@@ -342,7 +345,14 @@ pub fn refresh(
         let timezone = chain.layers(&item.sdks, &item.base);
         chain.then("mount-project", format!("Mount project into {ws:?}"));
         add_reconnects(&mut chain);
-        chain.then("mount-state-storage", format!("Mount state storage into {ws:?}"));
+        let mount = chain.then("mount-state-storage", format!("Mount state storage into {ws:?}"));
+        let restoring: Vec<(String, Option<crate::sdk::TreeId>)> = item
+            .sdks
+            .iter()
+            .filter(|s| saved.iter().any(|k| k.name == s.name))
+            .map(|s| (s.name.clone(), None))
+            .collect();
+        chain.st.task_mut(&mount).expect("exists").write(&keys::STATE_HOOKS, &restoring);
         chain.join(timezone);
         for sdk in &item.sdks {
             chain.hook(&sdk.name, Hook::SetupProject);
@@ -350,7 +360,9 @@ pub fn refresh(
         for sdk in item.sdks.iter().filter(|s| saved.iter().any(|k| k.name == s.name)) {
             chain.hook(&sdk.name, Hook::RestoreState);
         }
-        chain.then("remove-state-storage", format!("Remove state storage from {ws:?}"));
+        // The storage leaves beside the health checks, which do not use it.
+        let restored = chain.last.clone();
+        chain.beside("remove-state-storage", format!("Remove state storage from {ws:?}"), restored.as_ref());
         for sdk in &item.sdks {
             chain.hook(&sdk.name, Hook::CheckHealth);
         }
