@@ -25,4 +25,5 @@ mod snap;
 mod sockets;
 mod space;
 mod systemd;
+mod try_sdks;
 mod workshops;
