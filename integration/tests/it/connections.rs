@@ -343,7 +343,7 @@ fn remount_running_and_stopped() {
     // A plug not connected to the host cannot be remounted.
     w(&["disconnect", "ws-remount/test-sdk-mount:two"]).ok();
     let unconnected = w(&["remount", "ws-remount/test-sdk-mount:two", "elsewhere"]);
-    let want = r#"plug "ws-remount/test-sdk-mount:two" must have exactly one connection to be remounted"#;
+    let want = r#""ws-remount/test-sdk-mount:two" must be connected for remount"#;
     assert!(unconnected.fails().contains(want), "{}", unconnected.output());
 
     // M-15: remove leaves the remounted directories alone.

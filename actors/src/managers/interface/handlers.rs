@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use workshop_api::definition::WorkshopFile;
+use workshop_api::definition::{SYSTEM_SDK, WorkshopFile};
 use workshop_api::sdk::{SdkInfo, Strictness};
 
 use super::conns::{self, ConnState, WorkshopConns};
@@ -77,10 +77,18 @@ pub async fn load_repo(env: &Env, t: &TaskTarget) -> Result<(Repo, WorkshopFile)
 pub async fn resolve_interfaces(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
     let (repo, file) = load_repo(&env, &t).await?;
+    // As the reference: each entry names SDKs of the workshop and a plug and slot that meet.
+    let known =
+        |sdk: &str| sdk == SYSTEM_SDK || file.sdks.iter().any(|s| s.sdk_name().is_ok_and(|n| n.bare == sdk));
     for c in &file.connections {
-        let cannot = format!("cannot connect plug \"{}\" to slot \"{}\"", c.plug, c.slot);
-        repo.plug(&c.plug).ok_or_else(|| format!("{cannot}: no such plug"))?;
-        repo.slot(&c.slot).ok_or_else(|| format!("{cannot}: no such slot"))?;
+        let invalid =
+            |why: String| format!("invalid connection between \"{}\" and \"{}\": {why}", c.plug, c.slot);
+        for sdk in [&c.plug.sdk, &c.slot.sdk] {
+            if !known(sdk) {
+                return Err(invalid(format!("{sdk:?} SDK not found")));
+            }
+        }
+        super::resolve::connect(&repo, &t.name, &c.plug, Some(&c.slot)).map_err(invalid)?;
     }
     Ok(())
 }

@@ -19,6 +19,7 @@ pub mod ports;
 pub mod remount;
 pub mod repo;
 pub mod requests;
+pub mod resolve;
 pub mod session;
 pub mod ssh_agent;
 pub mod staging;

@@ -159,10 +159,8 @@ pub fn tunnel_pair(plug: &Endpoint, slot: &Endpoint) -> Result<TunnelPair, Strin
     let (lp, cp) = (port(&listen), port(&connect));
     let is_inet = |e: &TunnelEndpoint| matches!(e, TunnelEndpoint::Inet { .. });
     match (lp, cp) {
-        (None, None) if is_inet(&listen) && is_inet(&connect) => return Err("both ports unspecified".into()),
-        (None, None) if is_inet(&listen) || is_inet(&connect) => {
-            return Err("the port of the tunnel's IP endpoint is unspecified".into());
-        }
+        // A unix socket has no port to give the other side: the reference's words all the same.
+        (None, None) if is_inet(&listen) || is_inet(&connect) => return Err("both ports unspecified".into()),
         (Some(0), _) | (_, Some(0)) => return Err("port 0 not currently supported".into()),
         _ => {}
     }

@@ -27,15 +27,26 @@ pub fn edits(
     if !source.is_absolute() {
         return Err(bad(format!("host source {:?} is not absolute", source.display())));
     }
-    repo.plug(plug)
-        .filter(|p| p.interface == "mount")
-        .ok_or_else(|| bad(format!("no mount plug \"{plug}\"")))?;
+    // The reference's checks, in its order and words: a plug or slot of the workshop, with a
+    // connection, of the mount interface, connected to the host.
+    let interface = match (repo.plug(plug), repo.slot(plug)) {
+        (Some(p), _) | (None, Some(p)) => p.interface.clone(),
+        (None, None) => return Err(bad(super::resolve::no_plug_or_slot(ws, plug))),
+    };
+    let prefix = format!("{plug} ");
+    if !current.iter().any(|(key, c)| key.starts_with(&prefix) && c.connected()) {
+        return Err(bad(format!("\"{ws}/{plug}\" must be connected for remount")));
+    }
+    if interface != "mount" {
+        return Err(bad(format!(
+            "remount requires a mount interface plug (provided plug is of {interface:?} interface)"
+        )));
+    }
     let master = repo.master(plug);
     let slot = EndpointRef::new(workshop_api::definition::SYSTEM_SDK, "mount");
     let conn = ConnRef { plug: master.clone(), slot: slot.clone() };
     let Some(state) = current.get(&conn.to_string()).filter(|c| c.connected()) else {
-        // The reference's words: connected to a slot of an SDK (whose files are in the
-        // workshop), or to nothing.
+        // Connected to a slot of an SDK, whose files are in the workshop.
         let prefix = format!("{master} ");
         let elsewhere =
             current.iter().find_map(|(key, c)| key.strip_prefix(&prefix).filter(|_| c.connected()));
@@ -43,7 +54,7 @@ pub fn edits(
             Some(slot) => {
                 format!("source directory of connected slot \"{ws}/{slot}\" is inside the workshop")
             }
-            None => format!("plug \"{ws}/{plug}\" must have exactly one connection to be remounted"),
+            None => format!("\"{ws}/{plug}\" must be connected for remount"),
         }));
     };
     let old = state.host_source.clone().unwrap_or_default();

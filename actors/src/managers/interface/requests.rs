@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::Utc;
-use workshop_api::definition::{EndpointRef, SYSTEM_SDK};
+use workshop_api::definition::EndpointRef;
 
 use super::conns::{self, ConnState, WorkshopConns};
 use super::repo::{ConnRef, Repo};
@@ -51,31 +51,6 @@ fn bad(message: String) -> InterfaceError {
     InterfaceError::BadRequest(message)
 }
 
-/// The slot a connect names.
-fn connect_slot(
-    repo: &Repo,
-    plug: &EndpointRef,
-    slot: Option<&EndpointRef>,
-) -> Result<EndpointRef, InterfaceError> {
-    let interface =
-        &repo.plug(plug).ok_or_else(|| bad(format!("no plug \"{plug}\" in the workshop")))?.interface;
-    let slot = match slot {
-        None => EndpointRef::new(SYSTEM_SDK, &plug.name),
-        Some(s) if s.name.is_empty() => {
-            let candidates: Vec<&super::repo::Endpoint> =
-                repo.slots.iter().filter(|c| c.sdk == s.sdk && c.interface == *interface).collect();
-            match candidates.as_slice() {
-                [one] => one.reference(),
-                [] => return Err(bad(format!("SDK {:?} has no {interface:?} slot", s.sdk))),
-                _ => return Err(bad(format!("SDK {:?} has several {interface:?} slots: name one", s.sdk))),
-            }
-        }
-        Some(s) => s.clone(),
-    };
-    repo.slot(&slot).ok_or_else(|| bad(format!("no slot \"{slot}\" in the workshop")))?;
-    Ok(slot)
-}
-
 /// The entries a request sets, given the repository and the current state.
 pub fn edits(
     repo: &Repo,
@@ -87,15 +62,17 @@ pub fn edits(
     let mut out = Vec::new();
     match request {
         Request::Connect { plug, slot, environment } => {
-            let slot = connect_slot(repo, plug, slot.as_ref())?;
+            let slot = super::resolve::connect(repo, &t.name, plug, slot.as_ref())
+                .map_err(|e| bad(format!("cannot resolve connection: {e}")))?;
             let master = repo.master(plug);
             let (p, s) = (repo.plug(&master).expect("binds are checked"), repo.slot(&slot).expect("found"));
             policy::check_connection(p, s)
                 .map_err(|e| bad(format!("cannot connect \"{plug}\" to \"{slot}\": {e}")))?;
             let conn = ConnRef { plug: master.clone(), slot: slot.clone() };
             // A mount plug has one target: a second source would be mounted over the first,
-            // and a disconnect could not take the one below away.
-            if p.interface == "mount"
+            // and a disconnect could not take the one below away. A tunnel plug has one
+            // endpoint: a second tunnel would listen on it too (one would be dropped).
+            if matches!(p.interface.as_str(), "mount" | "tunnel")
                 && let Some(other) = current
                     .iter()
                     .filter(|(_, c)| c.connected())
@@ -103,8 +80,8 @@ pub fn edits(
                     .find(|c| c.plug == master && c.slot != slot)
             {
                 return Err(bad(format!(
-                    "cannot connect \"{plug}\" to \"{slot}\": its mount is connected to \"{}\" (disconnect that first)",
-                    other.slot
+                    "cannot connect \"{plug}\" to \"{slot}\": its {} is connected to \"{}\" (disconnect that first)",
+                    p.interface, other.slot
                 )));
             }
             if !handlers::is_built(&conn, repo) {
@@ -162,9 +139,31 @@ pub fn edits(
                 .filter(|(_, c)| c.connected() || *forget)
                 .filter_map(|(k, _)| conns::parse_key(k))
                 .collect();
+            let ws = &t.name;
             let is_plug = repo.plug(first).is_some();
-            if !is_plug && repo.slot(first).is_none() {
-                return Err(bad(format!("no plug or slot \"{first}\" in the workshop")));
+            match other {
+                // As the reference: a plug and a slot name one connection, which must be there.
+                Some(slot) => {
+                    if !*forget {
+                        repo.plug(first).ok_or_else(|| bad(super::resolve::no_plug(ws, first)))?;
+                        repo.slot(slot).ok_or_else(|| bad(super::resolve::no_slot(ws, slot)))?;
+                    }
+                    let conn = ConnRef { plug: first.clone(), slot: slot.clone() };
+                    if !connected.contains(&conn) {
+                        return Err(bad(if *forget {
+                            format!(
+                                "cannot forget connection between \"{ws}/{first}\" and \"{ws}/{slot}\": not connected"
+                            )
+                        } else {
+                            format!("cannot disconnect \"{ws}/{first}\" from \"{ws}/{slot}\": not connected")
+                        }));
+                    }
+                }
+                // A connection forgotten may name what is gone; otherwise it must be there.
+                None if !*forget && !is_plug && repo.slot(first).is_none() => {
+                    return Err(bad(super::resolve::no_plug_or_slot(ws, first)));
+                }
+                None => {}
             }
             let mut chosen: Vec<ConnRef> = connected
                 .iter()
@@ -391,13 +390,12 @@ mod tests {
         let t = target();
         let d = std::path::Path::new("/home/u/.local/share");
         let none = WorkshopConns::new();
-        // One argument: the system slot named like the plug (there is no system:one).
+        // One argument: the system slot named like the plug, else the system's one slot of
+        // its interface (there is no system:one).
         let request =
             Request::Connect { plug: EndpointRef::new("m", "one"), slot: None, environment: BTreeMap::new() };
-        assert_eq!(
-            edits(&repo, &none, &request, Some(d), &t).unwrap_err().to_string(),
-            "no slot \"system:one\" in the workshop"
-        );
+        let e = edits(&repo, &none, &request, Some(d), &t).unwrap();
+        assert_eq!(e[0].0, "m:one system:mount");
         // A bound plug connects its group, sharing the master's host directory.
         let request = Request::Connect {
             plug: EndpointRef::new("n", "one"),
@@ -418,11 +416,9 @@ mod tests {
             slot: Some(EndpointRef::new("system", "gpu")),
             environment: BTreeMap::new(),
         };
-        assert!(
-            edits(&repo, &none, &request, Some(d), &t)
-                .unwrap_err()
-                .to_string()
-                .contains("(\"mount\" interface)")
+        assert_eq!(
+            edits(&repo, &none, &request, Some(d), &t).unwrap_err().to_string(),
+            "cannot resolve connection: mount plug \"ws/m:one\" incompatible with gpu slot \"ws/system:gpu\""
         );
         let request =
             Request::Connect { plug: EndpointRef::new("m", "gpu"), slot: None, environment: BTreeMap::new() };
@@ -476,7 +472,37 @@ mod tests {
         };
         assert_eq!(
             edits(&repo, &none, &request, Some(d), &t).unwrap_err().to_string(),
-            "no plug \"m:nope\" in the workshop"
+            "cannot resolve connection: \"ws/m\" SDK has no plug named \"nope\""
+        );
+        // The forms of disconnect that name nothing there, in the reference's words.
+        let disconnect = |first: (&str, &str), other: Option<(&str, &str)>, forget: bool| {
+            let request = Request::Disconnect {
+                first: EndpointRef::new(first.0, first.1),
+                other: other.map(|(s, n)| EndpointRef::new(s, n)),
+                forget,
+            };
+            edits(&repo, &none, &request, Some(d), &t).map(|e| e.len()).map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            disconnect(("m", "nope"), None, false),
+            Err("\"ws/m\" SDK has no plug or slot named \"nope\"".into())
+        );
+        assert_eq!(disconnect(("m", "nope"), None, true), Ok(0));
+        assert_eq!(
+            disconnect(("m", "nope"), Some(("system", "mount")), false),
+            Err("\"ws/m\" SDK has no plug named \"nope\"".into())
+        );
+        assert_eq!(
+            disconnect(("m", "one"), Some(("system", "nope")), false),
+            Err("\"ws/system\" SDK has no slot named \"nope\"".into())
+        );
+        assert_eq!(
+            disconnect(("m", "one"), Some(("system", "mount")), false),
+            Err("cannot disconnect \"ws/m:one\" from \"ws/system:mount\": not connected".into())
+        );
+        assert_eq!(
+            disconnect(("m", "one"), Some(("system", "mount")), true),
+            Err("cannot forget connection between \"ws/m:one\" and \"ws/system:mount\": not connected".into())
         );
     }
 

@@ -82,7 +82,8 @@ pub fn warnings(ctx: &Ctx, args: &WarningsArgs) -> anyhow::Result<()> {
     let unicode = match args.unicode {
         Unicode::Always => true,
         Unicode::Never => false,
-        Unicode::Auto => crate::style::Style::detect(term::is_tty(1)).unicode,
+        // As the reference: glyphs only on a terminal (a pipe gets `--`).
+        Unicode::Auto => term::is_tty(1) && crate::style::Style::detect(true).unicode,
     };
     let columns = std::env::var("COLUMNS").ok();
     let width = wrap_width(term::window_size(1).map(|(w, _)| usize::from(w)), columns.as_deref());
