@@ -1215,6 +1215,18 @@ connections:
     p.write("workshop.yaml", definition);
     let inside = w(&["exec", "--", "bash", "-c", present]);
     assert_eq!(inside.code, 0, "{}\n{}", inside.output(), d.log());
+    // A remounted directory moved away: the refresh stops before the workshop is touched,
+    // and says which; every mount is still there.
+    let away = home.join("wst-uvdev-refdata-away");
+    let _away = workshop_integration::RemovedOnDrop(vec![away.clone()]);
+    std::fs::rename(&refdata, &away).unwrap();
+    p.write(".workshop/uv/NOTES", "changed\n");
+    let failed = w(&["refresh"]);
+    let told = format!("{}{}", failed.fails(), w(&["tasks"]).output());
+    assert!(told.contains("cannot mount \"dev/uv:readonly\" again"), "{told}");
+    let inside = w(&["exec", "--", "bash", "-c", present]);
+    assert_eq!(inside.code, 0, "{}\n{}", inside.output(), d.log());
+    std::fs::rename(&away, &refdata).unwrap();
 
     // M-22: restore resets manual connections to the defaults.
     w(&["disconnect", "dev/uv:shared"]).ok();

@@ -396,10 +396,18 @@ pub struct Source {
 /// and opened as the user, staged while LXD plugs them in, and each SDK's profile is set.
 pub async fn setup_profiles(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
-    apply_profiles(&ctx, &env, &t).await
+    apply_profiles(&ctx, &env, &t, Strict::Yes).await
 }
 
-async fn apply_profiles(ctx: &TaskCtx, env: &Env, t: &TaskTarget) -> HandlerResult {
+/// Whether a host directory that cannot be used fails [`apply_profiles`] (`No`: an undo puts
+/// the workshop back with the other devices, and says which one it left out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Strict {
+    Yes,
+    No,
+}
+
+async fn apply_profiles(ctx: &TaskCtx, env: &Env, t: &TaskTarget, strict: Strict) -> HandlerResult {
     let (repo, _) = load_repo(env, t).await?;
     let key = workshop_key(t);
     let all = ctx.transact(move |st, _, _| conns::of_workshop(st, &key)).await.map_err(|e| e.to_string())?;
@@ -420,7 +428,7 @@ async fn apply_profiles(ctx: &TaskCtx, env: &Env, t: &TaskTarget) -> HandlerResu
     };
     let host =
         super::devices::HostSide { hotplug, cameras: &cameras, files_dir: files_dir.clone(), user: &t.user };
-    let profiles = profile_devices(&repo, &all, &gpus, &host, &env.mounts_dir, t)?;
+    let mut profiles = profile_devices(&repo, &all, &gpus, &host, &env.mounts_dir, t)?;
     let mut notes = profiles.notes.clone();
     notes.extend(super::session::write_files(&t.user, &files_dir, &profiles.files).await?);
     for note in notes {
@@ -428,8 +436,16 @@ async fn apply_profiles(ctx: &TaskCtx, env: &Env, t: &TaskTarget) -> HandlerResu
     }
     let mut staged = Vec::new();
     for s in &profiles.sources {
-        staged
-            .push(staging::stage_source(&env.mounts_dir, t, &s.device, &s.source, s.default, s.mode).await?);
+        match staging::stage_source(&env.mounts_dir, t, &s.device, &s.source, s.default, s.mode).await {
+            Ok(source) => staged.push(source),
+            Err(e) if strict == Strict::No => {
+                ctx.log(format!("{e}: the workshop is put back without the {:?} device", s.device)).await;
+                for devices in profiles.devices.values_mut() {
+                    devices.remove(&s.device);
+                }
+            }
+            Err(e) => return Err(e),
+        }
     }
     if !profiles.links.is_empty() {
         super::tunnel::prepare_sockets_dir(&super::tunnel::HostSide::of(
@@ -482,7 +498,7 @@ pub async fn undo_setup_profiles(ctx: TaskCtx, env: Env) -> HandlerResult {
 /// Undo of remove-profiles: the profiles are set up again from the connections.
 pub async fn undo_remove_profiles(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
-    apply_profiles(&ctx, &env, &t).await
+    apply_profiles(&ctx, &env, &t, Strict::No).await
 }
 
 /// Drops every connection of the workshop (remove), and the files of its sessions.
@@ -570,6 +586,18 @@ pub async fn auto_disconnect(mut ctx: TaskCtx, _env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
     let key = workshop_key(&t);
     let reset = ctx.read(&super::plan::RESET).unwrap_or(false);
+    // A directory chosen by remount that the user moved away or made unusable since could
+    // not be mounted again: the change stops here, before the workshop is touched (M-03).
+    let looked = key.clone();
+    let remounted = ctx
+        .transact(move |st, _, _| conns::split_for_refresh(&conns::of_workshop(st, &looked), reset).2)
+        .await
+        .map_err(|e| e.to_string())?;
+    for (plug, source) in remounted {
+        staging::open_source(&t.user, PathBuf::from(&source), false, 0o755)
+            .await
+            .map_err(|e| format!("cannot mount \"{}/{plug}\" again: {e}", t.name))?;
+    }
     let (dropped, remounts) = ctx
         .transact(move |st, _, _| {
             let (kept, dropped, remounts) = conns::split_for_refresh(&conns::of_workshop(st, &key), reset);
@@ -602,7 +630,7 @@ pub async fn undo_auto_disconnect(ctx: TaskCtx, env: Env) -> HandlerResult {
     })
     .await
     .map_err(|e| e.to_string())?;
-    apply_profiles(&ctx, &env, &t).await
+    apply_profiles(&ctx, &env, &t, Strict::No).await
 }
 
 /// `remount`: moves the host directory (as the user) and records the new one.

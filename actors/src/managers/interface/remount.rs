@@ -111,12 +111,25 @@ pub async fn move_source(
         let (Some(new_parent), Some(new_name)) = (new.parent(), new.file_name()) else {
             return Ok(Err(format!("cannot remount to {:?}", new.display())));
         };
-        let new_name = new_name.to_string_lossy();
-        let to = Dir::open(new_parent)?;
-        let moved = match Dir::open(old_parent) {
-            Ok(from) => from.rename_to(&old_name.to_string_lossy(), &to, &new_name),
-            Err(e) if e.is_not_found() => Err(std::io::Error::from_raw_os_error(libc::ENOENT)),
+        let (new_name, old_name) = (new_name.to_string_lossy(), old_name.to_string_lossy());
+        let from = match Dir::open(old_parent) {
+            Ok(from) => Some(from),
+            Err(e) if e.is_not_found() => None,
             Err(e) => return Err(e),
+        };
+        let old_there = match &from {
+            Some(from) => from.kind(&old_name)?.is_some(),
+            None => false,
+        };
+        let to = match Dir::open(new_parent) {
+            Ok(to) => to,
+            // As the reference: with nothing to move, the new directory is made, parents too.
+            Err(e) if e.is_not_found() && !old_there => staging::open_or_create_all(new_parent)?,
+            Err(e) => return Err(e),
+        };
+        let moved = match from {
+            Some(from) => from.rename_to(&old_name, &to, &new_name),
+            None => Err(std::io::Error::from_raw_os_error(libc::ENOENT)),
         };
         let use_new = || -> Result<Option<Fallback>, UserFsError> {
             let existed = to.kind(&new_name)?.is_some();
@@ -140,6 +153,12 @@ pub async fn move_source(
                 ))),
                 Some(libc::ENOTEMPTY | libc::EEXIST | libc::EXDEV | libc::EBUSY) => {
                     to.create_subdir(&new_name, 0o755).map(|_| Ok(None))
+                }
+                // Stopped, onto a directory the user may read but not move into (the
+                // reference's root daemon would use it): it is mounted as it is, as the user
+                // (who gets no more than they could read).
+                Some(libc::EACCES | libc::EPERM) if !running && to.subdir(&new_name)?.is_some() => {
+                    Ok(Ok(None))
                 }
                 _ => Ok(Err(format!("cannot remount to {shown:?}: {}", userfs::io_reason(&e)))),
             },
@@ -198,4 +217,52 @@ pub fn plan(
     let profiles = format!("Set up interface profiles of {:?}", t.name);
     crate::managers::task::add_task(st, &change, "setup-profiles", &profiles, t, Some(&id), now);
     Ok(change)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn me() -> UserRef {
+        // SAFETY: geteuid/getegid have no preconditions.
+        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        UserRef { name: "me".into(), uid, gid, data_home: None }
+    }
+
+    #[actix_rt::test]
+    async fn a_directory_is_moved_or_made_with_its_parents_when_the_old_one_is_gone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        std::fs::create_dir(root.join("old")).unwrap();
+        std::fs::write(root.join("old/f"), "x").unwrap();
+        let moved = move_source(&me(), root.join("old"), root.join("new"), true).await.unwrap();
+        assert_eq!(moved, None);
+        assert_eq!(std::fs::read_to_string(root.join("new/f")).unwrap(), "x");
+        // The old one is gone now: the new one is made, its missing parents too.
+        let made = move_source(&me(), root.join("old"), root.join("deep/a/b"), true).await.unwrap();
+        assert_eq!(made, Some(Fallback::Created));
+        assert!(root.join("deep/a/b").is_dir());
+        // With the old one there, a missing parent is an error: nothing is made.
+        let e = move_source(&me(), root.join("new"), root.join("other/x"), true).await.unwrap_err();
+        assert!(e.starts_with("cannot remount to "), "{e}");
+        assert!(!root.join("other").exists());
+    }
+
+    #[actix_rt::test]
+    async fn a_stopped_workshop_may_use_a_directory_it_cannot_move_into() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        std::fs::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::fs::create_dir_all(root.join("old")).unwrap();
+        // Someone else's directory the user may read: `/usr/share` for an unprivileged user.
+        let user = UserRef { name: "nobody".into(), uid: 65534, gid: 65534, data_home: None };
+        std::os::unix::fs::chown(root.join("old"), Some(65534), Some(65534)).unwrap();
+        std::fs::create_dir_all(root.join("shared/docs")).unwrap();
+        std::fs::write(root.join("shared/docs/f"), "x").unwrap();
+        let running = move_source(&user, root.join("old"), root.join("shared/docs"), true).await.unwrap_err();
+        assert!(running.contains("permission denied"), "{running}");
+        let stopped = move_source(&user, root.join("old"), root.join("shared/docs"), false).await.unwrap();
+        assert_eq!(stopped, None);
+        assert!(root.join("old").is_dir(), "nothing moved");
+    }
 }

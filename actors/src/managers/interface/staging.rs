@@ -66,6 +66,19 @@ fn deepest_existing(path: &Path) -> Result<(Dir, PathBuf), UserFsError> {
     }
 }
 
+/// Opens absolute directory `path`, making it and its missing parents (mode 0755) below its
+/// deepest existing ancestor, as the calling thread's user, never following a symlink.
+pub(super) fn open_or_create_all(path: &Path) -> Result<Dir, UserFsError> {
+    let (top, rest) = deepest_existing(path)?;
+    let parts: Vec<String> =
+        rest.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    if parts.is_empty() {
+        return Ok(top);
+    }
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    top.create_path(&parts, 0o755)
+}
+
 /// Stages the host source of one connection at its staging path.
 pub async fn stage_source(
     mounts_dir: &Path,
