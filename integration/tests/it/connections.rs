@@ -345,6 +345,9 @@ fn remount_running_and_stopped() {
     let unconnected = w(&["remount", "ws-remount/test-sdk-mount:two", "elsewhere"]);
     let want = r#""ws-remount/test-sdk-mount:two" must be connected for remount"#;
     assert!(unconnected.fails().contains(want), "{}", unconnected.output());
+    let unknown = w(&["remount", "ws-nope/test-sdk-mount:two", "elsewhere"]);
+    let want = r#"cannot access workshop "ws-nope""#;
+    assert!(unknown.fails().contains(want), "{}", unknown.output());
 
     // M-15: remove leaves the remounted directories alone.
     w(&["remove"]).ok();

@@ -229,8 +229,9 @@ pub async fn mounts(
         ListWorkshops { user: caller.user_ref(), project_id: project_id.clone(), state: String::new() };
     let launched = state.workshops.send(list).await??;
     if !launched.workshops.iter().any(|w| w.name == workshop) {
+        // The reference's remount words (its connections say `cannot access "ws" workshop`).
         return Err(ApiError::NotFound(format!(
-            "cannot access {workshop:?} workshop: {}",
+            "cannot access workshop {workshop:?}: {}",
             not_launched(&workshop)
         )));
     }

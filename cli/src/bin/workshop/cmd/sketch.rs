@@ -555,7 +555,7 @@ fn write_sdk_dir(dir: &Path, sketch: &Sketch, sdk_yaml: &str, text: Option<&str>
         let hooks_dir = dir.join(HOOKS_DIR);
         fs::DirBuilder::new().mode(0o755).create(&hooks_dir)?;
         for (hook, script) in hooks {
-            write_file(&hooks_dir.join(hook), script.as_bytes(), 0o755)?;
+            write_file(&hooks_dir.join(hook), script.as_bytes(), 0o644)?;
         }
     }
     Ok(())
