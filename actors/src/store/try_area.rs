@@ -210,11 +210,7 @@ mod tests {
     use super::*;
     use crate::store::archive::sha3_384_hex;
 
-    fn me() -> UserRef {
-        // SAFETY: geteuid/getegid have no preconditions.
-        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        UserRef { name: "me".into(), uid, gid, data_home: None }
-    }
+    use crate::userfs::current_user as me;
 
     /// A data directory with `files` in the try area of `go`.
     fn try_data(files: &[(&str, &[u8])]) -> (tempfile::TempDir, PathBuf) {

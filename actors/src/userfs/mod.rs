@@ -155,15 +155,18 @@ where
     }
 }
 
+/// The user the tests run as (named `me`).
+#[cfg(test)]
+pub(crate) fn current_user() -> UserRef {
+    // SAFETY: geteuid/getegid have no preconditions.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    UserRef { name: "me".into(), uid, gid, data_home: None }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::current_user as me;
     use super::*;
-
-    fn me() -> UserRef {
-        // SAFETY: geteuid/getegid have no preconditions.
-        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        UserRef { name: "me".into(), uid, gid, data_home: None }
-    }
 
     #[actix_rt::test]
     async fn work_runs_off_the_calling_thread() {

@@ -223,11 +223,7 @@ pub fn plan(
 mod tests {
     use super::*;
 
-    fn me() -> UserRef {
-        // SAFETY: geteuid/getegid have no preconditions.
-        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        UserRef { name: "me".into(), uid, gid, data_home: None }
-    }
+    use crate::userfs::current_user as me;
 
     #[actix_rt::test]
     async fn a_directory_is_moved_or_made_with_its_parents_when_the_old_one_is_gone() {

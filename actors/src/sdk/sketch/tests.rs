@@ -3,11 +3,7 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 
 use super::*;
 
-fn me() -> UserRef {
-    // SAFETY: plain getters without preconditions.
-    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    UserRef { name: "me".into(), uid, gid, data_home: None }
-}
+use crate::userfs::current_user as me;
 
 fn nobody() -> Option<UserRef> {
     if me().uid != 0 {
