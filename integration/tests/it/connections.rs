@@ -1063,6 +1063,11 @@ slots:
     // after a stop and a start (LXD listens again where it listened before).
     w(&["disconnect", "ws-tunnel/system:unix-path"]).ok();
     assert!(std::fs::symlink_metadata(&sock).is_err(), "link left behind");
+    // And the socket LXD listened on (LXD leaves it).
+    let staged = d.dir.path().join("run/tunnels").join(uid.to_string());
+    let left: Vec<_> =
+        std::fs::read_dir(&staged).map(|r| r.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
     w(&["connect", "ws-tunnel/system:unix-path", "ws-tunnel/test-sdk-tunnel:http"]).ok();
     w(&["stop"]).ok();
     w(&["start"]).ok();

@@ -284,6 +284,20 @@ async fn remove_link(user: &UserRef, link: SocketLink) -> Result<(), String> {
     .map_err(|e| format!("cannot remove {}: {e}", shown.display()))
 }
 
+/// Removes `target`, a socket LXD listened on in the daemon's `sockets_dir` (anything else
+/// there, or elsewhere, is left alone).
+fn remove_staged_socket(sockets_dir: &Path, target: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    if target.parent() != Some(sockets_dir) {
+        return Ok(());
+    }
+    match std::fs::symlink_metadata(target) {
+        Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(target),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// The links recorded in an instance's config.
 pub fn recorded(config: &BTreeMap<String, String>) -> Vec<SocketLink> {
     config.get(LINKS_KEY).and_then(|v| serde_json::from_str(v).ok()).unwrap_or_default()
@@ -297,9 +311,14 @@ pub async fn apply_links(env: &Env, t: &TaskTarget, wanted: &[SocketLink]) -> Re
     if before.is_empty() && wanted.is_empty() {
         return Ok(());
     }
+    let sockets_dir = HostSide::of(t, &tunnels_dir(&env.mounts_dir)).sockets_dir;
     for link in before.iter().filter(|l| !wanted.contains(l)) {
         if let Err(e) = remove_link(&t.user, link.clone()).await {
             tracing::warn!(workshop = %t.name, error = %e, "cannot remove a tunnel's socket link");
+        }
+        // LXD leaves the socket it listened on behind.
+        if let Err(e) = remove_staged_socket(&sockets_dir, &link.target) {
+            tracing::warn!(workshop = %t.name, error = %e, "cannot remove a tunnel's socket");
         }
     }
     let mut made = Vec::new();
@@ -420,6 +439,23 @@ mod tests {
         std::os::unix::fs::symlink(&run, &link).unwrap();
         let side = HostSide { sockets_dir: link.join("tunnels/1100"), ..host() };
         assert!(prepare_sockets_dir(&side).unwrap_err().contains("not a directory of the daemon's"));
+    }
+
+    #[test]
+    fn only_sockets_in_the_users_directory_are_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("tunnels/1100");
+        std::fs::create_dir_all(&dir).unwrap();
+        let socket = dir.join("a.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let file = dir.join("b.sock");
+        std::fs::write(&file, "").unwrap();
+        let elsewhere = tmp.path().join("c.sock");
+        let _other = std::os::unix::net::UnixListener::bind(&elsewhere).unwrap();
+        for target in [&socket, &file, &elsewhere, &dir.join("gone.sock")] {
+            remove_staged_socket(&dir, target).unwrap();
+        }
+        assert!(!socket.exists() && file.exists() && elsewhere.exists());
     }
 
     #[test]
