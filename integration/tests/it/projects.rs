@@ -207,6 +207,27 @@ fn completion_offers_workshops_by_status() {
     assert_eq!(complete("info", ""), ["alpha", "beta"]);
     assert!(complete("start", "").is_empty(), "nothing is stopped");
     assert!(complete("stop", "").is_empty(), "nothing runs");
+    // From elsewhere, the project the line names (`-p`, `--project`, before or after the
+    // command) is the one whose workshops are offered.
+    let project = p.path.to_str().unwrap();
+    let elsewhere = |words: &[&str]| {
+        let index = words.len().to_string();
+        let env = [
+            ("COMPLETE", "bash"),
+            ("_CLAP_IFS", "\n"),
+            ("_CLAP_COMPLETE_INDEX", index.as_str()),
+            ("_CLAP_COMPLETE_COMP_TYPE", "9"),
+            ("_CLAP_COMPLETE_SPACE", "true"),
+        ];
+        let mut args = vec!["--", "workshop"];
+        args.extend_from_slice(words);
+        let run = d.cli_as(Some(&user), std::path::Path::new("/"), &args, &env);
+        run.ok().lines().filter(|l| !l.starts_with('-')).map(String::from).collect::<Vec<_>>()
+    };
+    assert_eq!(elsewhere(&["launch", "--project", project, ""]), ["alpha", "beta"]);
+    assert_eq!(elsewhere(&["-p", project, "launch", "a"]), ["alpha"]);
+    let joined = format!("--project={project}");
+    assert_eq!(elsewhere(&["launch", &joined, "b"]), ["beta"]);
     // The registration script hands the words back to `workshop`.
     let script = d.cli_as(Some(&user), &p.path, &["completion", "bash"], &[]);
     assert!(script.ok().contains("COMPLETE=\"bash\""), "{}", script.output());

@@ -162,7 +162,7 @@ pub fn write_script(shell: clap_complete::Shell, out: &mut dyn Write) -> std::io
 
 /// The workshops of the current project that `offer` admits, starting with `current`.
 fn workshops(offer: Offer, current: &OsStr) -> Vec<CompletionCandidate> {
-    let ctx = Ctx { client: Client::default().with_timeout(TIMEOUT), project_flag: None };
+    let ctx = line_ctx(Client::default().with_timeout(TIMEOUT));
     let Ok(project) = ctx.project() else { return Vec::new() };
     let Ok(list) = ctx.client.workshops(&project.id, Some("all")) else { return Vec::new() };
     let launched: Vec<(String, WorkshopStatus)> =
@@ -176,6 +176,30 @@ fn workshops(offer: Offer, current: &OsStr) -> Vec<CompletionCandidate> {
         .filter(|(name, _)| !given.contains(name))
         .map(|(name, status)| CompletionCandidate::new(name).help(Some(status.into())))
         .collect()
+}
+
+/// The context of the command line being completed: its `-p/--project`, if it names one.
+fn line_ctx(client: Client) -> Ctx {
+    let (args, index) = process_line();
+    Ctx { client, project_flag: project_option(&args, index).map(PathBuf::from) }
+}
+
+/// The value of the last `-p/--project` before the word being completed (see
+/// [`other_words`]), in any of its forms (`--project D`, `--project=D`, `-p D`, `-pD`).
+fn project_option(args: &[String], index: Option<usize>) -> Option<String> {
+    let (words, current) = line(args, index)?;
+    let mut found = None;
+    let mut words = words[..current].iter();
+    while let Some(word) = words.next() {
+        match word.as_str() {
+            "--" => break,
+            "--project" | "-p" => found = words.next().cloned().or(found),
+            w if w.starts_with("--project=") => found = Some(w["--project=".len()..].to_string()),
+            w if w.starts_with("-p") && !w.starts_with("--") => found = Some(w[2..].to_string()),
+            _ => {}
+        }
+    }
+    found.filter(|p| !p.is_empty())
 }
 
 /// The words of the command line being completed (the shell passes them after `--`) but the
@@ -280,7 +304,7 @@ enum Side {
 /// The plugs and slots (`<ws>/<sdk>:<name>`, with their interface) of the current project's
 /// workshops that start with `current`.
 fn endpoints(side: Side, current: &OsStr) -> Vec<CompletionCandidate> {
-    let ctx = Ctx { client: Client::default().with_timeout(TIMEOUT), project_flag: None };
+    let ctx = line_ctx(Client::default().with_timeout(TIMEOUT));
     let Ok(project) = ctx.project() else { return Vec::new() };
     let Ok(listed) = ctx.client.connections(&project.id, None, true) else { return Vec::new() };
     endpoint_names(side, &listed, &current.to_string_lossy())
@@ -323,7 +347,7 @@ fn change_ids(current: &OsStr) -> Vec<CompletionCandidate> {
 
 fn change_ids_from(client: Client, current: &OsStr) -> Vec<CompletionCandidate> {
     let prefix = current.to_string_lossy();
-    let ctx = Ctx { client, project_flag: None };
+    let ctx = line_ctx(client);
     let project_id = ctx.project().ok().map(|p| p.id);
     let Ok(changes) = ctx.client.changes(ChangeSelect::All, project_id.as_deref()) else { return Vec::new() };
     changes
@@ -391,6 +415,22 @@ mod tests {
         assert_eq!(names(Offer::Launched, ""), ["web", "db", "wip"]);
         assert_eq!(names(Offer::Any, "w"), ["web", "wip"]);
         assert_eq!(admitted(Offer::Any, &launched, &defined, "do"), [("docs".to_string(), "Off")]);
+    }
+
+    #[test]
+    fn the_project_of_the_line_is_found_in_every_form() {
+        let line = |words: &[&str]| -> Vec<String> {
+            ["workshop", "--"].iter().chain(words).map(|w| w.to_string()).collect()
+        };
+        let found = |words: &[&str]| project_option(&line(words), None);
+        assert_eq!(found(&["workshop", "stop", "--project", "/a", ""]), Some("/a".into()));
+        assert_eq!(found(&["workshop", "-p", "b", "info", ""]), Some("b".into()));
+        assert_eq!(found(&["workshop", "stop", "--project=/c", "x"]), Some("/c".into()));
+        assert_eq!(found(&["workshop", "-pd", "stop", ""]), Some("d".into()));
+        assert_eq!(found(&["workshop", "stop", ""]), None);
+        // Being typed, or after `--`: not the project of the line.
+        assert_eq!(found(&["workshop", "stop", "--project"]), None);
+        assert_eq!(found(&["workshop", "exec", "--", "-p", "x", ""]), None);
     }
 
     #[test]
