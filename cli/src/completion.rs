@@ -9,6 +9,9 @@ use clap_complete::env::{Bash, EnvCompleter, Fish, Zsh};
 /// The environment variable the registration scripts set.
 pub const VAR: &str = "COMPLETE";
 
+/// The bash completion function of binary `<bin>` is `__start_<bin>`.
+const BASH_FUNCTION_PREFIX: &str = "__start_";
+
 /// Writes the registration script of `shell` for binary `bin`. The same script works sourced
 /// (`source <(workshop completion zsh)`) and installed where the shell looks for completions
 /// (`make install`, the snap's configure hook): installed in `$fpath` as `_<bin>`, compinit
@@ -21,6 +24,15 @@ pub fn write_script(shell: clap_complete::Shell, bin: &str, out: &mut dyn Write)
         clap_complete::Shell::Zsh => &Zsh,
         _ => &Fish,
     };
+    if shell == clap_complete::Shell::Bash {
+        // Named as the reference's (cobra's) function, which scripts drive by that name.
+        let mut script = Vec::new();
+        completer.write_registration(VAR, bin, bin, bin, &mut script)?;
+        let name = bin.replace('-', "_");
+        let script = String::from_utf8_lossy(&script)
+            .replace(&format!("_clap_complete_{name}"), &format!("{}{name}", BASH_FUNCTION_PREFIX));
+        return out.write_all(script.as_bytes());
+    }
     completer.write_registration(VAR, bin, bin, bin, out)?;
     if shell == clap_complete::Shell::Zsh {
         let name = bin.replace('-', "_");
@@ -45,6 +57,11 @@ mod tests {
                 let text = String::from_utf8(out).unwrap();
                 assert!(text.contains(VAR) && text.contains(bin), "{shell:?} {bin}: {text}");
             }
+            let mut out = Vec::new();
+            write_script(clap_complete::Shell::Bash, bin, &mut out).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert!(text.contains(&format!("-F __start_{bin} {bin}")), "{text}");
+            assert!(!text.contains("_clap_complete_"), "{text}");
             let mut out = Vec::new();
             write_script(clap_complete::Shell::Zsh, bin, &mut out).unwrap();
             let text = String::from_utf8(out).unwrap();

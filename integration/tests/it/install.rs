@@ -171,11 +171,11 @@ fn installed_completions_load_and_complete_in_bash_zsh_and_fish() {
     // bash: as bash-completion sources it, then the completion function as bash calls it.
     let bash = format!(
         "source {}; complete -p workshop; COMP_WORDS=(workshop la); COMP_CWORD=1; COMP_LINE='workshop la'; \
-         COMP_POINT=11; _clap_complete_workshop workshop la workshop; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+         COMP_POINT=11; __start_workshop workshop la workshop; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
         i.file("share/bash-completion/completions/workshop")
     );
     let out = shell(&i.prefix, "bash", &["--norc", "--noprofile", "-c", &bash]);
-    assert!(out.contains("-F _clap_complete_workshop workshop"), "{out}");
+    assert!(out.contains("-F __start_workshop workshop"), "{out}");
     assert!(out.lines().any(|l| l == "launch"), "{out}");
 
     // zsh: autoloaded from $fpath by compinit, on the first completion (what `_describe` is
