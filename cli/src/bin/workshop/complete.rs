@@ -340,7 +340,8 @@ fn endpoint_names(
     names
 }
 
-/// The latest change ids of the project (all changes outside a project), newest first.
+/// The ids of the project's last changes (all changes outside a project) that start with
+/// `current`, oldest first, as the reference offers them (with status and summary).
 fn change_ids(current: &OsStr) -> Vec<CompletionCandidate> {
     change_ids_from(Client::default().with_timeout(TIMEOUT), current)
 }
@@ -350,12 +351,11 @@ fn change_ids_from(client: Client, current: &OsStr) -> Vec<CompletionCandidate> 
     let ctx = line_ctx(client);
     let project_id = ctx.project().ok().map(|p| p.id);
     let Ok(changes) = ctx.client.changes(ChangeSelect::All, project_id.as_deref()) else { return Vec::new() };
-    changes
-        .into_iter()
-        .rev()
-        .filter(|c| !c.tasks.is_empty() && c.id.starts_with(prefix.as_ref()))
-        .take(CHANGE_IDS)
-        .map(|c| CompletionCandidate::new(c.id).help(Some(c.summary.into())))
+    let last: Vec<_> = changes.into_iter().filter(|c| c.id.starts_with(prefix.as_ref())).collect();
+    let skip = last.len().saturating_sub(CHANGE_IDS);
+    last.into_iter()
+        .skip(skip)
+        .map(|c| CompletionCandidate::new(c.id).help(Some(format!("{:<5} {}", c.status, c.summary).into())))
         .collect()
 }
 
