@@ -177,6 +177,10 @@ fn recreated_project_and_conflicting_definitions() {
 
     w(&["remove", "--project", &n_arg]).ok();
     assert!(project.instances().is_empty(), "{:?}", project.instances());
+    // Two root definitions: no name can be inferred, in the reference's words.
+    project.write("workshop.yaml", &bare("ws"));
+    let launch = w(&["launch", "--project", &n_arg]);
+    assert!(launch.fails().contains("cannot infer workshop name: ambiguous file"), "{}", launch.output());
 }
 
 /// Shell completion asks the daemon for the project's workshops, filtered by command.

@@ -71,7 +71,12 @@ impl Ctx {
 
     /// The project's only workshop.
     pub fn single_workshop_name(&self, project: &Project) -> anyhow::Result<String> {
-        let names = self.workshop_names(project)?;
+        let names = match self.workshop_names(project) {
+            // The daemon's reason the project's workshops cannot be listed (conflicting
+            // definition files), in the reference's words.
+            Err(ClientError::Api(e)) => anyhow::bail!("cannot infer workshop name: {}", e.message),
+            other => other?,
+        };
         Ok(infer_name(names, &project.path)?)
     }
 
