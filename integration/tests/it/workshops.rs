@@ -190,8 +190,18 @@ fn projects_and_bad_input() {
     assert_eq!(p.id().as_deref(), Some(id.as_str()));
 
     // ER-05: unknown workshops are named.
-    assert!(w(&p.path, &["start", "nope"]).fails().contains("nope"));
-    assert!(w(&p.path, &["exec", "nope", "--", "true"]).fails().contains("nope"));
+    // (In the reference's words: `cannot <what> "nope": workshop "nope" is not launched`.)
+    let not_launched = r#""nope": workshop "nope" is not launched"#;
+    for (args, what) in [
+        (&["start", "nope"][..], "start"),
+        (&["stop", "ws-list", "nope"][..], "stop"),
+        (&["remove", "nope"][..], "remove"),
+        (&["exec", "nope", "--", "true"][..], "exec command in"),
+        (&["run", "nope", "--", "x"][..], "run action in"),
+    ] {
+        let run = w(&p.path, args);
+        assert!(run.fails().contains(&format!("cannot {what} {not_launched}")), "{args:?}: {}", run.output());
+    }
     // L-09: nothing to continue or abort.
     assert!(w(&p.path, &["launch", "--abort"]).fails().contains("cannot abort: no launch in progress"));
     assert!(w(&p.path, &["launch", "--continue"]).fails().contains("cannot continue: no launch in progress"));

@@ -89,7 +89,15 @@ impl Handler<Exec> for CommandManager {
             let Exec { user, project_id, name, request } = msg;
             let args = ExecArgs::from_request(&request).map_err(CommandError::BadRequest)?;
             let lookup = GetWorkshop { user: user.clone(), project_id, name: name.clone() };
-            let info = workshops.send(lookup).await??;
+            let info = match workshops.send(lookup).await? {
+                // As the reference: `cannot exec command in "ws": workshop "ws" is not launched`.
+                Err(WorkshopError::NotFound(why)) => {
+                    let verb = if args.action { "run" } else { "exec" };
+                    let why = crate::messages::cannot_in(verb, args.what(), &name, &why);
+                    return Err(WorkshopError::NotFound(why).into());
+                }
+                other => other?,
+            };
             if let Some(why) = refusal(info.status, args.action, args.what(), &name) {
                 return Err(CommandError::BadRequest(why));
             }

@@ -686,7 +686,8 @@ async fn transition(
     let exists = super::listing::project_exists(user, project).await;
     let mut targets = Vec::new();
     for name in names {
-        let instance = instances.get(name).ok_or_else(|| not_launched(name))?;
+        // As the reference: `cannot start "ws": workshop "ws" is not launched`.
+        let instance = instances.get(name).ok_or_else(|| not_launched_as(action.as_str(), name))?;
         targets.push((target(user, project, name), instance.running));
     }
     let (u, pid, now) = (user.clone(), project.id.clone(), Utc::now());

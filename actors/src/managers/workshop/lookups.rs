@@ -40,6 +40,11 @@ pub(super) fn not_launched(name: &str) -> WorkshopError {
     WorkshopError::NotFound(format!("workshop {name:?} is not launched"))
 }
 
+/// [`not_launched`], said of a command: `cannot <verb> "ws": workshop "ws" is not launched`.
+pub(super) fn not_launched_as(verb: &str, name: &str) -> WorkshopError {
+    WorkshopError::NotFound(format!("cannot {verb} {name:?}: workshop {name:?} is not launched"))
+}
+
 /// The caller's project with id `id`.
 pub(super) async fn project(deps: &Deps, user: &UserRef, id: &str) -> Result<Project, WorkshopError> {
     let (name, id) = (user.name.clone(), id.to_string());
