@@ -303,6 +303,32 @@ fn exec_and_actions() {
         std::thread::sleep(Duration::from_millis(200));
     }
 
+    // A reader that goes away (`| head -1`) ends the CLI as SIGPIPE ends the reference's, and
+    // the daemon then hangs up on the command.
+    let mut child = d.spawn_cli_as(&user, &p.path, &["exec", "--", "yes"]);
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "y\n");
+    drop(stdout);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("the CLI outlived its reader");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(libc::SIGPIPE));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while w(&["exec", "--", "pgrep", "-x", "yes"]).code != 1 {
+        assert!(Instant::now() < deadline, "the command outlived its client");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
     // one-line and multi-line actions; a file action runs in /project.
     assert_eq!(w(&["run", "--", "oneline"]).ok(), "one line\n");
     assert_eq!(w(&["run", "ws-exec", "multiline"]).ok(), "multi\nline\n");

@@ -68,14 +68,15 @@ pub async fn bridge(
     let SessionEnds { control: control_ws, stdio, stdout: stdout_ws, stderr: stderr_ws } = ends;
     let out_ws = if interactive { stdio.outbound } else { stdout_ws.outbound };
 
+    // Ends when the client is gone: its control websocket closed (it has no end of its own;
+    // one never attached stays open), and its input ended.
+    let hang_up = control.clone();
     let inputs = async {
         future::join(
             pump_stdin(stdio.inbound, stdin, interactive),
             pump_control(control_ws.inbound, control),
         )
         .await;
-        // Both clients are gone: nothing left to forward, the command runs on.
-        future::pending::<()>().await
     };
     let finished = async {
         let (code, (), ()) = futures_util::join!(
@@ -89,7 +90,18 @@ pub async fn bridge(
         futures_util::pin_mut!(inputs, finished);
         match future::select(finished, inputs).await {
             Either::Left((code, _)) => code,
-            Either::Right(((), _)) => unreachable!("inputs never finish"),
+            // No one is left to read or signal the command: it is hung up on, as a terminal's
+            // command is when the terminal goes, then killed if it does not end.
+            Either::Right(((), mut finished)) => {
+                let _ = hang_up.send(SessionControl::Signal(libc::SIGHUP)).await;
+                match tokio::time::timeout(KILL_GRACE, finished.as_mut()).await {
+                    Ok(code) => code,
+                    Err(_) => {
+                        let _ = hang_up.send(SessionControl::Signal(libc::SIGKILL)).await;
+                        finished.await
+                    }
+                }
+            }
         }
     };
     let code = match timeout {
@@ -294,6 +306,28 @@ mod tests {
         assert_eq!(cmd.control.recv().await, Some(SessionControl::Signal(libc::SIGTERM)));
         assert!(stdio.inbound.is_closed());
         let _ = cmd.exit.send(Ok(0));
+    }
+
+    #[tokio::test]
+    async fn a_client_gone_hangs_up_on_the_command_then_kills_it() {
+        let cache = cache(false);
+        let control = cache.attach("1", "control", 1000).unwrap();
+        let stdio = cache.attach("1", WS_STDIO, 1000).unwrap();
+        let _streams =
+            (cache.attach("1", WS_STDOUT, 1000).unwrap(), cache.attach("1", WS_STDERR, 1000).unwrap());
+        let ends = cache.take_session_ends("1").unwrap();
+        let (session, mut cmd) = session();
+        let bridged = tokio::spawn(bridge(session, ends, false, None));
+        // Input ended: the command runs on while the client is there.
+        stdio.inbound.send(Inbound::Eof).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(cmd.control.try_recv().is_err(), "nothing sent while the client is there");
+        drop((control, stdio));
+        assert_eq!(cmd.control.recv().await, Some(SessionControl::Signal(libc::SIGHUP)));
+        assert_eq!(cmd.control.recv().await, Some(SessionControl::Signal(libc::SIGKILL)));
+        drop((cmd.stdout, cmd.stderr));
+        cmd.exit.send(Ok(137)).unwrap();
+        assert_eq!(bridged.await.unwrap().unwrap(), 137);
     }
 
     #[tokio::test]
