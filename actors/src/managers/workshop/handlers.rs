@@ -428,10 +428,13 @@ pub async fn mount_state_storage(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     make_user_dir(&dir, t.user.uid, t.user.gid, 0o755)
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     if !state_hooks_present(&ctx, &env, &t) {
-        // No hook would see it: the instance is left alone (an LXD update less, twice).
+        // No hook would see it: the instance is left alone (an LXD update less, twice), and
+        // remove-state-storage has no device to take away.
         ctx.write(&keys::STATE_STORAGE_ADDED, &false).await;
+        ctx.change_set(&state_device_key(&t.name), serde_json::Value::Bool(false)).await;
         return Ok(());
     }
+    ctx.change_set(&state_device_key(&t.name), serde_json::Value::Bool(true)).await;
     if ctx.read(&keys::STATE_STORAGE_ADDED).is_none() {
         let instance = env.call(GetInstance { target: t.backend() }).await?;
         let present = instance.is_some_and(|i| i.devices.contains_key(STATE_DEVICE));
@@ -511,8 +514,15 @@ pub async fn unmount_state_storage(ctx: TaskCtx, env: Env) -> HandlerResult {
 /// while those hooks run). No undo: a refresh undone after it discards this instance.
 pub async fn remove_state_storage(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
-    remove_state_device(&env, &t).await?;
+    if ctx.change_get::<bool>(&state_device_key(&t.name)) != Some(false) {
+        remove_state_device(&env, &t).await?;
+    }
     empty_state_storage(&env.state_storage(&t)).await
+}
+
+/// Change data: whether the last `mount-state-storage` of workshop `ws` plugged the storage in.
+fn state_device_key(ws: &str) -> String {
+    format!("state-device/{ws}")
 }
 
 /// Name of the device that mounts the state storage.

@@ -661,6 +661,14 @@ async fn a_refresh_without_state_hooks_leaves_the_state_storage_out() {
     assert_eq!(h.run(WorkshopAction::Refresh, &["ws"], Mode::Transactional).await.1, Status::Done);
     assert_eq!(state_storage_mounts(&h), 1, "{:?}", h.fake.calls());
     assert_eq!(h.workshop_status("ws").await, WorkshopStatus::Ready);
+    // Nothing plugged in after the rebuilds: nothing to take away.
+    let removals = h
+        .fake
+        .calls()
+        .iter()
+        .filter(|c| c.starts_with("remove-device ") && c.ends_with(" workshop.state-storage"))
+        .count();
+    assert_eq!(removals, 0, "{:?}", h.fake.calls());
 }
 
 #[actix_rt::test]
