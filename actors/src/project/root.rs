@@ -22,6 +22,11 @@ pub fn find_root(start: &Path) -> Result<Dir, ProjectError> {
             source,
         })
     })?;
+    // A file names the project it is in (`--project .workshop/dev.yaml`), as the reference's.
+    let start = match std::fs::metadata(&start) {
+        Ok(meta) if !meta.is_dir() => start.parent().map_or(start.clone(), Path::to_path_buf),
+        _ => start,
+    };
     // The start itself must be open to the caller; ancestors only when they are projects.
     let first = Dir::open(&start)?;
     for (index, path) in start.ancestors().enumerate() {
@@ -98,6 +103,10 @@ mod tests {
         // P-06: a nested project inside a known project is its own project.
         touch(&p.join("subprj/.workshop/nested.yaml"));
         assert_eq!(root_of(&p.join("subprj")), p.join("subprj"));
+        // A file is in the project of its directory.
+        assert_eq!(root_of(&p.join(".workshop/ws-list.yaml")), p);
+        touch(&p.join("nested/notes.txt"));
+        assert_eq!(root_of(&p.join("nested/notes.txt")), p);
     }
 
     #[test]
