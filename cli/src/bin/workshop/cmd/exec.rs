@@ -128,6 +128,15 @@ pub fn split_exec_args(
     project_path: &str,
 ) -> anyhow::Result<(String, Vec<String>)> {
     let (verb, what) = subject(action);
+    // An option the command does not have, before the workshop or command (cobra's words).
+    if args.dash != Some(0)
+        && let Some(first) = args.av.first().filter(|a| a.len() > 1 && a.starts_with('-'))
+    {
+        match first.strip_prefix("--") {
+            Some(_) => bail!("unknown flag: {}", first.split('=').next().unwrap_or(first)),
+            None => bail!("unknown shorthand flag: {:?} in {first}", first.chars().nth(1).unwrap_or('-')),
+        }
+    }
     let split = |av: &[String]| -> anyhow::Result<(String, Vec<String>)> {
         if av.len() > 1 {
             return Ok((av[0].clone(), av[1..].to_vec()));
@@ -465,6 +474,13 @@ mod tests {
         assert_eq!(split(&["ws", "echo"], None, false, &["ws"]).unwrap(), ("ws".into(), v(&["echo"])));
         assert_eq!(split(&["echo", "foo"], None, true, &["ws"]).unwrap(), ("ws".into(), v(&["echo", "foo"])));
         assert_eq!(split(&["b", "true"], None, false, &["a", "b"]).unwrap(), ("b".into(), v(&["true"])));
+        // An option before the operands is one the command does not have; after `--` it is
+        // the command's.
+        let err = |av: &[&str], dash| split(av, dash, false, &["ws"]).unwrap_err().to_string();
+        assert_eq!(err(&["--bogus", "true"], Some(1)), "unknown flag: --bogus");
+        assert_eq!(err(&["--bogus=1", "true"], None), "unknown flag: --bogus");
+        assert_eq!(err(&["-x", "true"], None), "unknown shorthand flag: 'x' in -x");
+        assert_eq!(split(&["-x"], Some(0), false, &["ws"]).unwrap(), ("ws".into(), v(&["-x"])));
     }
 
     #[test]
