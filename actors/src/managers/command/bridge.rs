@@ -91,16 +91,11 @@ pub async fn bridge(
         match future::select(finished, inputs).await {
             Either::Left((code, _)) => code,
             // No one is left to read or signal the command: it is hung up on, as a terminal's
-            // command is when the terminal goes, then killed if it does not end.
-            Either::Right(((), mut finished)) => {
+            // command is when the terminal goes. One that ignores SIGHUP (`nohup`) runs on,
+            // its output dropped.
+            Either::Right(((), finished)) => {
                 let _ = hang_up.send(SessionControl::Signal(libc::SIGHUP)).await;
-                match tokio::time::timeout(KILL_GRACE, finished.as_mut()).await {
-                    Ok(code) => code,
-                    Err(_) => {
-                        let _ = hang_up.send(SessionControl::Signal(libc::SIGKILL)).await;
-                        finished.await
-                    }
-                }
+                finished.await
             }
         }
     };
@@ -309,7 +304,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_client_gone_hangs_up_on_the_command_then_kills_it() {
+    async fn a_client_gone_hangs_up_on_the_command() {
         let cache = cache(false);
         let control = cache.attach("1", "control", 1000).unwrap();
         let stdio = cache.attach("1", WS_STDIO, 1000).unwrap();
@@ -324,10 +319,12 @@ mod tests {
         assert!(cmd.control.try_recv().is_err(), "nothing sent while the client is there");
         drop((control, stdio));
         assert_eq!(cmd.control.recv().await, Some(SessionControl::Signal(libc::SIGHUP)));
-        assert_eq!(cmd.control.recv().await, Some(SessionControl::Signal(libc::SIGKILL)));
+        // A command that ignores it runs on, and is not killed.
+        tokio::time::sleep(KILL_GRACE + Duration::from_millis(500)).await;
+        assert!(cmd.control.try_recv().is_err(), "nothing more is sent");
         drop((cmd.stdout, cmd.stderr));
-        cmd.exit.send(Ok(137)).unwrap();
-        assert_eq!(bridged.await.unwrap().unwrap(), 137);
+        cmd.exit.send(Ok(129)).unwrap();
+        assert_eq!(bridged.await.unwrap().unwrap(), 129);
     }
 
     #[tokio::test]
