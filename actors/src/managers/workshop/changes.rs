@@ -686,8 +686,20 @@ async fn transition(
     let exists = super::listing::project_exists(user, project).await;
     let mut targets = Vec::new();
     for name in names {
-        // As the reference: `cannot start "ws": workshop "ws" is not launched`.
-        let instance = instances.get(name).ok_or_else(|| not_launched_as(action.as_str(), name))?;
+        let Some(instance) = instances.get(name) else {
+            // A change that holds the workshop (a launch not this far yet, a refresh with the
+            // instance out of the way) is the reason; else, as the reference: `cannot start
+            // "ws": workshop "ws" is not launched`.
+            // (A removal would discard a paused change, but has no instance to remove.)
+            let busy = match action {
+                WorkshopAction::Remove => BTreeMap::new(),
+                _ => busy_map(deps, user, &project.id, vec![name.clone()]).await?,
+            };
+            return Err(match busy.get(name).cloned() {
+                Some(held) => refused(action, name, &project.id, Refusal::Busy(held)),
+                None => not_launched_as(action.as_str(), name),
+            });
+        };
         targets.push((target(user, project, name), instance.running));
     }
     let (u, pid, now) = (user.clone(), project.id.clone(), Utc::now());

@@ -291,6 +291,11 @@ async fn a_paused_launch_continues_or_is_aborted() {
     assert_eq!(status, Status::Wait);
     let refused = h.request(WorkshopAction::Refresh, &["ws"], Mode::Transactional).await.unwrap_err();
     assert_eq!(refused.to_string(), r#"cannot refresh "ws": launch change is waiting on error"#);
+    // So are a start and a stop.
+    for (action, verb) in [(WorkshopAction::Start, "start"), (WorkshopAction::Stop, "stop")] {
+        let refused = h.request(action, &["ws"], Mode::Transactional).await.unwrap_err();
+        assert_eq!(refused.to_string(), format!(r#"cannot {verb} "ws": launch change is waiting on error"#));
+    }
 
     let h = harness(&["ws"]).await;
     h.fake.fail_next("start", "injected");
