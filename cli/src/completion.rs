@@ -9,9 +9,6 @@ use clap_complete::env::{Bash, EnvCompleter, Fish, Zsh};
 /// The environment variable the registration scripts set.
 pub const VAR: &str = "COMPLETE";
 
-/// The bash completion function of binary `<bin>` is `__start_<bin>`.
-const BASH_FUNCTION_PREFIX: &str = "__start_";
-
 /// Writes the registration script of `shell` for binary `bin`. The same script works sourced
 /// (`source <(workshop completion zsh)`) and installed where the shell looks for completions
 /// (`make install`, the snap's configure hook): installed in `$fpath` as `_<bin>`, compinit
@@ -30,7 +27,7 @@ pub fn write_script(shell: clap_complete::Shell, bin: &str, out: &mut dyn Write)
         completer.write_registration(VAR, bin, bin, bin, &mut script)?;
         let name = bin.replace('-', "_");
         let script = String::from_utf8_lossy(&script)
-            .replace(&format!("_clap_complete_{name}"), &format!("{}{name}", BASH_FUNCTION_PREFIX));
+            .replace(&format!("_clap_complete_{name}"), &format!("__start_{name}"));
         return out.write_all(script.as_bytes());
     }
     completer.write_registration(VAR, bin, bin, bin, out)?;

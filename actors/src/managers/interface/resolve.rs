@@ -3,9 +3,7 @@
 //! slot left to choose on an SDK with none or several of the interface, or two interfaces
 //! that do not meet. Used by `connect` and by the definition's `connections` entries.
 
-use workshop_api::definition::EndpointRef;
-
-use workshop_api::definition::SYSTEM_SDK;
+use workshop_api::definition::{EndpointRef, SYSTEM_SDK};
 
 use super::repo::Repo;
 

@@ -39,12 +39,7 @@ pub async fn open_source(user: &UserRef, source: PathBuf, default: bool, mode: u
             Ok(relative) => (Dir::open(&home)?, relative.to_path_buf()),
             Err(_) => deepest_existing(&source)?,
         };
-        let parts: Vec<String> =
-            relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
-        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
-        let Some((last, parents)) = parts.split_last() else { return Dir::open(&source) };
-        let parent = if parents.is_empty() { top } else { top.create_path(parents, 0o755)? };
-        parent.create_subdir(last, mode)
+        create_below(top, &relative, mode)
     })
     .await
     .map_err(|e| format!("cannot use host directory {}: {e}", shown.display()))
@@ -70,13 +65,19 @@ fn deepest_existing(path: &Path) -> Result<(Dir, PathBuf), UserFsError> {
 /// deepest existing ancestor, as the calling thread's user, never following a symlink.
 pub(super) fn open_or_create_all(path: &Path) -> Result<Dir, UserFsError> {
     let (top, rest) = deepest_existing(path)?;
+    create_below(top, &rest, 0o755)
+}
+
+/// Opens `relative` below `top` (`top` itself when empty), making each missing directory as
+/// the calling thread's user without following a symlink: the last with `mode`, the others
+/// 0755.
+fn create_below(top: Dir, relative: &Path, mode: u32) -> Result<Dir, UserFsError> {
     let parts: Vec<String> =
-        rest.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
-    if parts.is_empty() {
-        return Ok(top);
-    }
+        relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
     let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
-    top.create_path(&parts, 0o755)
+    let Some((last, parents)) = parts.split_last() else { return Ok(top) };
+    let parent = if parents.is_empty() { top } else { top.create_path(parents, 0o755)? };
+    parent.create_subdir(last, mode)
 }
 
 /// Stages the host source of one connection at its staging path.

@@ -76,6 +76,21 @@ fn refused_as(verb: &str, name: &str, project_id: &str, refusal: Refusal) -> Wor
     }
 }
 
+/// Why `name`, which has no instance, cannot be `verb`ed: the change that holds it (a launch
+/// not this far yet, a refresh with the instance out of the way), else `otherwise`.
+fn held_or(
+    verb: &str,
+    name: &str,
+    project_id: &str,
+    held: Option<&super::status::Busy>,
+    otherwise: WorkshopError,
+) -> WorkshopError {
+    match held {
+        Some(held) => refused_as(verb, name, project_id, Refusal::Busy(held.clone())),
+        None => otherwise,
+    }
+}
+
 /// Checks the request's modes against its action and names.
 fn check_modes(action: WorkshopAction, mode: Mode, names: &[String]) -> Result<(), WorkshopError> {
     if mode != Mode::Transactional && !matches!(action, WorkshopAction::Launch | WorkshopAction::Refresh) {
@@ -325,12 +340,8 @@ async fn refresh(
     let busy = busy_map(deps, user, &project.id, names.to_vec()).await?;
     for name in names {
         let Some(instance) = instances.get(name) else {
-            // A refresh under way has the instance out of the way for a moment: the change
-            // that holds it is the reason, not that it is not launched.
-            return Err(match busy.get(name).cloned() {
-                Some(held) => refused_as(verb, name, &project.id, Refusal::Busy(held)),
-                None => not_launched(name),
-            });
+            // A refresh under way has the instance out of the way for a moment.
+            return Err(held_or(verb, name, &project.id, busy.get(name), not_launched(name)));
         };
         status::check_transition(action, busy.get(name).cloned(), instance.running, exists)
             .map_err(|r| refused_as(verb, name, &project.id, r))?;
@@ -687,18 +698,14 @@ async fn transition(
     let mut targets = Vec::new();
     for name in names {
         let Some(instance) = instances.get(name) else {
-            // A change that holds the workshop (a launch not this far yet, a refresh with the
-            // instance out of the way) is the reason; else, as the reference: `cannot start
-            // "ws": workshop "ws" is not launched`.
-            // (A removal would discard a paused change, but has no instance to remove.)
+            // As the reference: `cannot start "ws": workshop "ws" is not launched`. (A removal
+            // would discard a paused change, but has no instance to remove.)
             let busy = match action {
                 WorkshopAction::Remove => BTreeMap::new(),
                 _ => busy_map(deps, user, &project.id, vec![name.clone()]).await?,
             };
-            return Err(match busy.get(name).cloned() {
-                Some(held) => refused(action, name, &project.id, Refusal::Busy(held)),
-                None => not_launched_as(action.as_str(), name),
-            });
+            let verb = action.as_str();
+            return Err(held_or(verb, name, &project.id, busy.get(name), not_launched_as(verb, name)));
         };
         targets.push((target(user, project, name), instance.running));
     }
