@@ -16,6 +16,7 @@ mod layout;
 mod machine_id;
 mod names;
 pub mod origin;
+mod post_stop;
 mod profiles;
 mod ready;
 mod search;
@@ -98,6 +99,8 @@ pub struct LxdBackend {
     boots: names::Boots,
     /// Counts the template preparations and the writes of names, which run outside any change.
     activity: Activity,
+    /// The workshops' post-stop hooks, once learned from a start (local LXD only).
+    post_stop: RefCell<post_stop::Learned>,
 }
 
 impl LxdBackend {
@@ -112,6 +115,7 @@ impl LxdBackend {
             names: Rc::default(),
             boots: RefCell::default(),
             activity: Activity::default(),
+            post_stop: RefCell::default(),
         }
     }
 

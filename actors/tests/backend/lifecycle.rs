@@ -59,6 +59,8 @@ async fn workshop_lifecycle() {
     backend.set_config(&target, &[("user.workshop.test".to_string(), None)]).await.unwrap();
     assert_eq!(backend.get(&target).await.unwrap().unwrap().workshop_config("test"), None);
 
+    post_stop_hooks(&backend, &target).await;
+
     // Stop (twice), start again, force stop.
     backend.stop(&target, StopMode::Clean).await.expect("stop");
     let instance = backend.get(&target).await.unwrap().unwrap();
@@ -87,6 +89,51 @@ async fn workshop_lifecycle() {
     assert!(backend.list(&user, None).await.unwrap().is_empty());
     assert!(matches!(backend.start(&target).await, Err(BackendError::NotLaunched(n)) if n == "dev"));
     assert!(matches!(backend.stop(&target, StopMode::Clean).await, Err(BackendError::NotLaunched(_))));
+}
+
+/// Whether this host's lxcfs adds a post-stop hook that only sleeps (Debian's does).
+fn lxcfs_sleeps() -> bool {
+    let conf =
+        std::fs::read_to_string("/usr/share/lxc/config/common.conf.d/00-lxcfs.conf").unwrap_or_default();
+    let hook = std::fs::read_to_string("/usr/share/lxcfs/lxc.reboot.hook").unwrap_or_default();
+    conf.contains("lxc.hook.post-stop = /usr/share/lxcfs/lxc.reboot.hook")
+        && hook.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).eq(["sleep 0.5s"])
+}
+
+/// A started workshop's post-stop hooks are learned from its start: lxcfs's sleep only on a
+/// reboot, and LXD's own hook for the instance's name, without which LXD fails a stop after
+/// waiting 30 s for it.
+async fn post_stop_hooks(backend: &LxdBackend, target: &Target) {
+    let raw = backend.get(target).await.unwrap().unwrap().config["raw.lxc"].clone();
+    assert!(raw.starts_with("lxc.mount.entry = tmpfs tmp tmpfs defaults\n"), "{raw}");
+    if !lxcfs_sleeps() {
+        eprintln!("no sleep-only lxcfs hook on this host: post-stop hooks left to LXD");
+        return;
+    }
+    let instance = target.instance_name();
+    let project = format!("workshop.{}", target.user);
+    let lines: Vec<&str> = raw.lines().skip(1).collect();
+    assert_eq!(lines[0], "lxc.hook.post-stop =", "{raw}");
+    assert_eq!(lines[1], "lxc.hook.post-stop = /bin/sh -c '[ \"$LXC_TARGET\" != reboot ] || sleep 0.5s'");
+    assert!(
+        lines[2].ends_with(&format!(" callhook /var/lib/lxd \"{project}\" \"{instance}\" stop")),
+        "{raw}"
+    );
+    // Started again with the hooks: LXD's ran (its stop succeeds), the sleep did not.
+    common::lxc(&["restart", "--force", "--project", &project, &instance]).expect("restart with the hooks");
+    backend.wait_ready(target).await.expect("up again");
+    let conf = common::lxc(&["query", &format!("/1.0/instances/{instance}/logs/lxc.conf?project={project}")])
+        .expect("lxc.conf");
+    assert_eq!(
+        conf.lines().filter(|l| *l == lines[2]).count(),
+        2,
+        "LXD's hook, then the same in raw.lxc: {conf}"
+    );
+    let stopped = std::time::Instant::now();
+    common::lxc(&["stop", "--force", "--project", &project, &instance]).expect("LXD's stop hook ran");
+    eprintln!("forced stop with the hooks: {} ms", stopped.elapsed().as_millis());
+    backend.start(target).await.expect("start after the forced stop");
+    backend.wait_ready(target).await.expect("up after the forced stop");
 }
 
 async fn commands(backend: &LxdBackend, target: &Target) {

@@ -4,7 +4,7 @@
 use tracing::info;
 
 use super::instances::{check_owner, wait_for_operations, when_idle};
-use super::{LxdBackend, guest_templates, layout, lxd_error};
+use super::{LxdBackend, guest_templates, layout, lxd_error, post_stop};
 use crate::backend::{BackendError, ForkSpec, Target};
 use crate::lxd::{InstanceCreate, InstanceSource};
 
@@ -42,6 +42,7 @@ impl LxdBackend {
                     },
                 );
                 copy.config = layout::fork_config(target, spec);
+                copy.config.insert(post_stop::KEY.to_string(), self.raw_lxc(target));
                 copy.devices = spec.devices.clone();
                 // The source's profiles hold its interface devices: the fork sets up its own.
                 copy.profiles = Some(vec!["default".to_string()]);

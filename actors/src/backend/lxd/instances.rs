@@ -8,7 +8,7 @@ use tracing::{debug, warn};
 
 use super::exec::collect;
 use super::layout::{self, AUTOSTART_KEY};
-use super::{LxdBackend, guest_templates, instance_error, lxd_error, machine_id};
+use super::{LxdBackend, guest_templates, instance_error, lxd_error, machine_id, post_stop};
 use crate::backend::{BackendError, CreateSpec, Device, ExecSpec, Instance, RunLimits, StopMode, Target};
 use crate::lxd::{self, Client, InstanceCreate, InstancePut, InstanceSource, LxdError};
 
@@ -102,6 +102,7 @@ impl LxdBackend {
         };
         let mut create = InstanceCreate::new(&name, InstanceSource::ImageFingerprint(spec.image.clone()));
         create.config = layout::instance_config(target, spec);
+        create.config.insert(post_stop::KEY.to_string(), self.raw_lxc(target));
         create.config.insert(machine_id::KEY.to_string(), id.unwrap_or_default());
         create.devices = spec.devices.clone();
         // A layer snapshot when the caller found one (the layers' set-up is in it: no other
@@ -177,6 +178,13 @@ impl LxdBackend {
             let rebuilt = rebuilt.map_err(err)?;
             return match (live, stashed, rebuilt) {
                 (Some(live), None, true) => {
+                    // Its post-stop hooks name the workshop's instance, which it is not
+                    // once stashed: LXD's own go back, should LXD start it by itself.
+                    let plain = layout::workshop_raw_lxc(None);
+                    if live.config.get(post_stop::KEY) != Some(&plain) {
+                        let patch = serde_json::json!({ "config": { post_stop::KEY: plain } });
+                        client.patch_instance(&name, &patch, "").await.map_err(err)?;
+                    }
                     rename(&client, &name, &stash).await.map_err(err)?;
                     swap_in(&client, &name, &stash, &next).await.map_err(err)?;
                     Ok(stash_id(&live))
@@ -320,6 +328,15 @@ impl LxdBackend {
         if instance.is_running() {
             return Ok(());
         }
+        // Its post-stop hooks name the instance it is now (it may have been renamed or
+        // copied), or are LXD's own.
+        if !self.post_stop_read() {
+            self.learn_post_stop(target).await;
+        }
+        let raw = self.raw_lxc(target);
+        if instance.config.get(post_stop::KEY) != Some(&raw) {
+            self.set_config(target, &[(post_stop::KEY.to_string(), Some(raw))]).await?;
+        }
         let failed = |reason: String| BackendError::StartFailed { name: target.name.clone(), reason };
         // Until it has its address (see wait_instance_ready), no write of the workshop names
         // restarts the bridge's dnsmasq.
@@ -355,9 +372,22 @@ impl LxdBackend {
         let client = self.instances_client(&target.user);
         let name = target.instance_name();
         let started = Instant::now();
-        // Marked to run while it boots (LXD updates a running instance's config at once).
-        let (up, marked) =
-            futures_util::future::join(wait_for_init(&client, &name), self.set_autostart(target, true)).await;
+        // Marked to run while it boots (LXD updates a running instance's config at once),
+        // with the post-stop hooks learned from this start for the next.
+        let mark = async {
+            let started_with = self.raw_lxc(target);
+            self.learn_post_stop(target).await;
+            let raw = self.raw_lxc(target);
+            if raw != started_with && started_with != layout::workshop_raw_lxc(None) {
+                warn!(instance = %name, "LXD's post-stop hooks changed since the instance was configured: its next stop may wait for LXD's time-out");
+            }
+            let changes = [
+                (AUTOSTART_KEY.to_string(), Some(true.to_string())),
+                (post_stop::KEY.to_string(), Some(raw)),
+            ];
+            self.set_config(target, &changes).await
+        };
+        let (up, marked) = futures_util::future::join(wait_for_init(&client, &name), mark).await;
         self.booted(&boot_key(target));
         if let Err(reason) = up {
             // Unmarked as well: the mark was set while it booted.

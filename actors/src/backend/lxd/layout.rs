@@ -181,6 +181,15 @@ pub(super) fn raw_idmap(uid: u32, gid: u32) -> String {
 /// `raw.lxc` of workshops: `/tmp` is a tmpfs, as in the reference.
 pub(super) const WORKSHOP_RAW_LXC: &str = "lxc.mount.entry = tmpfs tmp tmpfs defaults";
 
+/// A workshop's `raw.lxc`: [`WORKSHOP_RAW_LXC`], then the lines of its post-stop hooks when
+/// they are known (see `post_stop.rs`).
+pub(super) fn workshop_raw_lxc(post_stop: Option<&str>) -> String {
+    match post_stop {
+        Some(lines) => format!("{WORKSHOP_RAW_LXC}\n{lines}"),
+        None => WORKSHOP_RAW_LXC.to_string(),
+    }
+}
+
 /// Config of a new instance: id mapping, nesting, `/tmp` on a tmpfs, the caller's keys, and
 /// the keys that tie it to its workshop (these win over the caller's).
 pub(super) fn instance_config(target: &Target, spec: &CreateSpec) -> BTreeMap<String, String> {
@@ -240,11 +249,11 @@ pub(super) fn setup_hash(setup: &str) -> String {
     Sha3_256::digest(template_setup_file(setup).as_bytes())[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Keys of a template or snapshot that a workshop copied from it drops or replaces (LXD does
-/// not store keys with empty values, and a copy keeps the source's keys it is not given).
-pub(super) fn copy_overrides() -> [(String, String); 5] {
+/// Keys of a template or snapshot that a workshop copied from it drops (LXD does not store
+/// keys with empty values, and a copy keeps the source's keys it is not given). Its
+/// `raw.lxc` is the workshop's own, which [`instance_config`] gives.
+pub(super) fn copy_overrides() -> [(String, String); 4] {
     [
-        ("raw.lxc".to_string(), WORKSHOP_RAW_LXC.to_string()),
         (TEMPLATE_KEY.to_string(), String::new()),
         (TEMPLATE_SETUP_KEY.to_string(), String::new()),
         (SNAPSHOT_TYPE_KEY.to_string(), String::new()),
@@ -459,6 +468,11 @@ mod tests {
         assert_eq!(config["raw.idmap"], "uid 1000 1000\ngid 1000 1000");
         assert_eq!(config["security.nesting"], "true");
         assert_eq!(config["raw.lxc"], "lxc.mount.entry = tmpfs tmp tmpfs defaults", "/tmp is a tmpfs");
+        assert_eq!(workshop_raw_lxc(None), config["raw.lxc"]);
+        assert_eq!(
+            workshop_raw_lxc(Some("lxc.hook.post-stop =\n")),
+            format!("{}\nlxc.hook.post-stop =\n", config["raw.lxc"])
+        );
         assert_eq!(config["user.workshop.file"], "dev.yaml");
         assert_eq!(config[PROJECT_ID_KEY], "p1");
         assert_eq!(config[NAME_KEY], "dev");
@@ -553,11 +567,16 @@ mod tests {
         assert_eq!(config[TEMPLATE_KEY], "ece96a5dc17d");
         assert_eq!(config["raw.idmap"], map);
         assert_eq!(config["raw.lxc"], "lxc.init.cmd = /workshop-template-setup");
-        // A copy drops every template-only key and has the workshops' raw.lxc.
+        // A copy drops every template-only key; its raw.lxc is given as a workshop's.
         let overrides = copy_overrides();
-        for key in config.keys().chain([&TEMPLATE_SETUP_KEY.to_string()]).filter(|k| *k != "raw.idmap") {
-            let (_, value) = overrides.iter().find(|(k, _)| k == key).unwrap_or_else(|| panic!("{key}"));
-            assert_eq!(value, if key == "raw.lxc" { WORKSHOP_RAW_LXC } else { "" }, "{key}");
+        for key in config.keys().chain([&TEMPLATE_SETUP_KEY.to_string()]) {
+            match key.as_str() {
+                "raw.idmap" => {}
+                "raw.lxc" => assert!(
+                    instance_config(&Target::new("a", "p", "w"), &CreateSpec::default()).contains_key(key)
+                ),
+                _ => assert!(overrides.iter().any(|(k, v)| k == key && v.is_empty()), "{key}"),
+            }
         }
     }
 
