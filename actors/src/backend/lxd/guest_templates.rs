@@ -68,10 +68,14 @@ fn templates() -> Vec<(&'static str, &'static str, String)> {
 /// without its file would fail the start), then the entries, when they differ.
 pub(super) async fn add(client: &Client, name: &str) -> Result<()> {
     let templates = templates();
-    let (mut metadata, etag) = client.instance_metadata(name).await?;
-    for (_, file, body) in &templates {
-        client.put_instance_template(name, file, body.as_bytes()).await?;
-    }
+    // The files are uploaded side by side, and beside the read of the metadata.
+    let uploads =
+        templates.iter().map(|(_, file, body)| client.put_instance_template(name, file, body.as_bytes()));
+    let ((mut metadata, etag), _) = futures_util::future::try_join(
+        client.instance_metadata(name),
+        futures_util::future::try_join_all(uploads),
+    )
+    .await?;
     let mut changed = false;
     for (path, file, _) in templates {
         let wanted = entry(file);

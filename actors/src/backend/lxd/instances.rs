@@ -102,7 +102,6 @@ impl LxdBackend {
         };
         let mut create = InstanceCreate::new(&name, InstanceSource::ImageFingerprint(spec.image.clone()));
         create.config = layout::instance_config(target, spec);
-        create.config.insert(post_stop::KEY.to_string(), self.raw_lxc(target));
         create.config.insert(machine_id::KEY.to_string(), id.unwrap_or_default());
         create.devices = spec.devices.clone();
         // A layer snapshot when the caller found one (the layers' set-up is in it: no other
@@ -111,6 +110,16 @@ impl LxdBackend {
             Some(snapshot) => Some((snapshot.clone(), Some(layout::snapshots_project(&target.user)))),
             None => self.ready_template(target, spec).await.map(|template| (template, None)),
         };
+        // Post-stop hooks not learned since the daemon started: from the instance this one
+        // replaces, else the template it is copied from.
+        if !self.post_stop_read() {
+            let template = copy_of.as_ref().filter(|(_, project)| project.is_none()).map(|(t, _)| t.as_str());
+            let from = if spec.rebuild { Some(target.instance_name()) } else { template.map(str::to_string) };
+            if let Some(from) = from {
+                self.learn_post_stop(&target.user, &from).await;
+            }
+        }
+        create.config.insert(post_stop::KEY.to_string(), self.raw_lxc(target));
         let created = match copy_of {
             Some((source, project)) => {
                 let from_snapshot = project.is_some();
@@ -164,13 +173,23 @@ impl LxdBackend {
         let what = format!("stash workshop {:?}", target.name);
         let err = |e| lxd_error(&what, e);
         let deadline = Instant::now() + STASH_GONE_TIMEOUT;
+        // The post-stop hooks of the workshop's instance name it, which a stash is not: LXD's
+        // own go back before the rename, should LXD start the stash by itself. Asked along
+        // with the reads (an instance in its place that runs keeps its hooks until it stops,
+        // and a start gives an instance the hooks of its name).
+        let unhook = serde_json::json!({ "config": { post_stop::KEY: layout::workshop_raw_lxc(None) } });
+        let mut unhooked = false;
         loop {
-            let (live, stashed, rebuilt) = futures_util::future::join3(
+            let unhook_live =
+                async { if unhooked { Ok(()) } else { client.patch_instance(&name, &unhook, "").await } };
+            let (live, stashed, rebuilt, unhook_live) = futures_util::future::join4(
                 client.get_instance(&name),
                 client.get_instance(&stash),
                 exists(&client, &next),
+                unhook_live,
             )
             .await;
+            unhooked = unhook_live.is_ok();
             let (live, stashed) = (found(live).map_err(err)?, found(stashed).map_err(err)?);
             if let Some(live) = &live {
                 check_owner(target, live)?;
@@ -178,12 +197,8 @@ impl LxdBackend {
             let rebuilt = rebuilt.map_err(err)?;
             return match (live, stashed, rebuilt) {
                 (Some(live), None, true) => {
-                    // Its post-stop hooks name the workshop's instance, which it is not
-                    // once stashed: LXD's own go back, should LXD start it by itself.
-                    let plain = layout::workshop_raw_lxc(None);
-                    if live.config.get(post_stop::KEY) != Some(&plain) {
-                        let patch = serde_json::json!({ "config": { post_stop::KEY: plain } });
-                        client.patch_instance(&name, &patch, "").await.map_err(err)?;
+                    if !unhooked {
+                        client.patch_instance(&name, &unhook, "").await.map_err(err)?;
                     }
                     rename(&client, &name, &stash).await.map_err(err)?;
                     swap_in(&client, &name, &stash, &next).await.map_err(err)?;
@@ -331,7 +346,7 @@ impl LxdBackend {
         // Its post-stop hooks name the instance it is now (it may have been renamed or
         // copied), or are LXD's own.
         if !self.post_stop_read() {
-            self.learn_post_stop(target).await;
+            self.learn_post_stop(&target.user, &name).await;
         }
         let raw = self.raw_lxc(target);
         if instance.config.get(post_stop::KEY) != Some(&raw) {
@@ -376,7 +391,7 @@ impl LxdBackend {
         // with the post-stop hooks learned from this start for the next.
         let mark = async {
             let started_with = self.raw_lxc(target);
-            self.learn_post_stop(target).await;
+            self.learn_post_stop(&target.user, &name).await;
             let raw = self.raw_lxc(target);
             if raw != started_with && started_with != layout::workshop_raw_lxc(None) {
                 warn!(instance = %name, "LXD's post-stop hooks changed since the instance was configured: its next stop may wait for LXD's time-out");

@@ -45,9 +45,9 @@ pub(super) struct PostStop {
 
 /// How the daemon reads what LXC includes (the host's files, as root).
 pub(super) trait IncludedFiles {
-    /// The files an `lxc.include` names: a directory's `*.conf` files, sorted (none when it
-    /// cannot be read), else the file itself.
-    fn included(&self, include: &Path) -> Vec<PathBuf>;
+    /// The files an `lxc.include` names: a directory's `*.conf` files, sorted, else the file
+    /// itself; `None` when the directory cannot be read or holds too many.
+    fn included(&self, include: &Path) -> Option<Vec<PathBuf>>;
     /// A file's text, `None` when it cannot be read or is larger than `max` bytes.
     fn read(&self, path: &Path, max: u64) -> Option<String>;
 }
@@ -56,19 +56,22 @@ pub(super) trait IncludedFiles {
 pub(super) struct HostFiles;
 
 impl IncludedFiles for HostFiles {
-    fn included(&self, include: &Path) -> Vec<PathBuf> {
+    fn included(&self, include: &Path) -> Option<Vec<PathBuf>> {
         if !include.is_dir() {
-            return vec![include.to_path_buf()];
+            return Some(vec![include.to_path_buf()]);
         }
-        let Ok(entries) = std::fs::read_dir(include) else { return Vec::new() };
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|ext| ext == "conf"))
-            .take(MAX_INCLUDED)
-            .collect();
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(include).ok()? {
+            let path = entry.ok()?.path();
+            if path.extension().is_some_and(|ext| ext == "conf") {
+                files.push(path);
+            }
+            if files.len() > MAX_INCLUDED {
+                return None;
+            }
+        }
         files.sort();
-        files
+        Some(files)
     }
 
     fn read(&self, path: &Path, max: u64) -> Option<String> {
@@ -98,7 +101,7 @@ impl PostStop {
         let mut included = Vec::new();
         let mut gain = false;
         for include in includes {
-            for path in files.included(&include) {
+            for path in files.included(&include)? {
                 let text = files.read(&path, MAX_SCRIPT)?;
                 for (key, value) in entries(&text) {
                     match key {
@@ -163,22 +166,21 @@ impl LxdBackend {
         self.post_stop.borrow().read
     }
 
-    /// Learns the post-stop hooks from the `lxc.conf` LXD wrote at the last start of the
-    /// instance of `target`. Nothing for a remote LXD (what it includes is not on this host)
-    /// or an instance that never started.
-    pub(super) async fn learn_post_stop(&self, target: &Target) {
+    /// Learns the post-stop hooks from the `lxc.conf` LXD wrote at the last start of instance
+    /// `name` of `user`'s workshops project. Nothing for a remote LXD (what it includes is not
+    /// on this host) or an instance that never started.
+    pub(super) async fn learn_post_stop(&self, user: &str, name: &str) {
         if !matches!(self.client.endpoint(), Endpoint::Unix(_)) {
             return;
         }
-        let name = target.instance_name();
-        let conf = match self.instances_client(&target.user).instance_log(&name, "lxc.conf").await {
+        let conf = match self.instances_client(user).instance_log(name, "lxc.conf").await {
             Ok(conf) => conf,
             Err(e) => {
                 debug!(instance = %name, error = %e, "no lxc.conf to learn the post-stop hooks from");
                 return;
             }
         };
-        let hooks = PostStop::learn(&conf, &layout::instances_project(&target.user), &name, &HostFiles);
+        let hooks = PostStop::learn(&conf, &layout::instances_project(user), name, &HostFiles);
         let mut learned = self.post_stop.borrow_mut();
         if learned.hooks != hooks {
             info!(instance = %name, learned = hooks.is_some(), "post-stop hooks of workshops learned from LXD");
@@ -243,16 +245,13 @@ mod tests {
     struct Files(BTreeMap<&'static str, &'static str>);
 
     impl IncludedFiles for Files {
-        fn included(&self, include: &Path) -> Vec<PathBuf> {
+        fn included(&self, include: &Path) -> Option<Vec<PathBuf>> {
             let include = include.to_str().unwrap();
             if !include.ends_with('/') {
-                return vec![PathBuf::from(include)];
+                return Some(vec![PathBuf::from(include)]);
             }
-            self.0
-                .keys()
-                .filter(|p| p.starts_with(include) && p.ends_with(".conf"))
-                .map(PathBuf::from)
-                .collect()
+            let files = self.0.keys().filter(|p| p.starts_with(include) && p.ends_with(".conf"));
+            Some(files.map(PathBuf::from).collect())
         }
 
         fn read(&self, path: &Path, max: u64) -> Option<String> {
@@ -383,9 +382,13 @@ mod tests {
         std::fs::write(dir.path().join("b.conf"), "x").unwrap();
         std::fs::write(dir.path().join("a.conf"), "y".repeat(10)).unwrap();
         std::fs::write(dir.path().join("c.txt"), "z").unwrap();
-        let files = HostFiles.included(dir.path());
+        let files = HostFiles.included(dir.path()).unwrap();
         assert_eq!(files, vec![dir.path().join("a.conf"), dir.path().join("b.conf")]);
-        assert_eq!(HostFiles.included(&files[1]), vec![files[1].clone()]);
+        assert_eq!(HostFiles.included(&files[1]), Some(vec![files[1].clone()]));
+        for i in 0..MAX_INCLUDED {
+            std::fs::write(dir.path().join(format!("{i}.conf")), "").unwrap();
+        }
+        assert_eq!(HostFiles.included(dir.path()), None, "too many files to read them all");
         assert_eq!(HostFiles.read(&files[0], 10).as_deref(), Some("yyyyyyyyyy"));
         assert_eq!(HostFiles.read(&files[0], 9), None);
     }
