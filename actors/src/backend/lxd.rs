@@ -19,6 +19,7 @@ pub mod origin;
 mod post_stop;
 mod profiles;
 mod ready;
+mod reboots;
 mod search;
 mod snapshots;
 mod space;
@@ -354,6 +355,10 @@ impl Backend for LxdBackend {
 
     async fn remove_template(&self, user: &str, name: &str) -> Result<(), BackendError> {
         LxdBackend::remove_template(self, user, name).await
+    }
+
+    fn watch_reboots(&self) -> Option<futures_util::stream::LocalBoxStream<'static, Target>> {
+        Some(LxdBackend::watch_reboots(self))
     }
 }
 

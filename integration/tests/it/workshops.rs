@@ -660,6 +660,57 @@ fn host_time_zone_is_inherited() {
     assert_eq!(zone.ok().trim(), "Pacific/Auckland");
 }
 
+/// A reboot inside a workshop brings it back Ready with its project mounted (LXD cannot start
+/// it again by itself: the daemon stages the project), as the reference's does; a power-off
+/// inside leaves it stopped.
+#[test]
+fn a_reboot_inside_comes_back_and_a_power_off_stays_off() {
+    if !lxd_enabled("a_reboot_inside_comes_back_and_a_power_off_stays_off") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let user = test_user();
+    let d = Daemon::start();
+    let p = Project::new(&user, "guest-reboot");
+    p.write("workshop.yaml", &bare("ws-rb", "ubuntu@22.04"));
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
+    w(&["launch"]).ok();
+    let boot_id = || w(&["exec", "--", "cat", "/proc/sys/kernel/random/boot_id"]).ok().trim().to_string();
+    let first = boot_id();
+    // The command may lose its session as the guest goes down.
+    w(&["exec", "--", "sudo", "systemctl", "reboot"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let list = w(&["list"]);
+        if list.has_line(r"^ws-rb\s+Ready\s+-$") {
+            let exec = w(&["exec", "--", "cat", "/proc/sys/kernel/random/boot_id"]);
+            if exec.code == 0 && exec.stdout.trim() != first {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the workshop did not come back from its reboot:\n{}",
+            list.output()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    w(&["exec", "--", "test", "-f", "/project/workshop.yaml"]).ok();
+    let changes = w(&["changes"]);
+    assert!(changes.has_line(r"Done\s.*Start .*ws-rb"), "started again as a change:\n{}", changes.output());
+
+    w(&["exec", "--", "sudo", "systemctl", "poweroff"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !w(&["list"]).has_line(r"^ws-rb\s+Stopped\s+-$") {
+        assert!(Instant::now() < deadline, "the workshop did not stop:\n{}", w(&["list"]).output());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // Longer than a reboot took to be noticed and undone above.
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(w(&["list"]).has_line(r"^ws-rb\s+Stopped\s+-$"), "a power-off is not undone");
+    w(&["remove"]).ok();
+}
+
 /// Bytes used and in total on Workshop's storage pool, as LXD counts them.
 fn pool_space() -> (u64, u64) {
     let out = Command::new("lxc").args(["query", "/1.0/storage-pools/workshop/resources"]).output().unwrap();

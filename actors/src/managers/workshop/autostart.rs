@@ -1,6 +1,7 @@
-//! Workshops that should be running but are not: LXD's own autostart (at boot, or when LXD
-//! comes back) cannot start them, since their project is staged by the daemon only while it
-//! starts them (`userfs::stage`). Whenever the system is healthy again, the daemon starts them
+//! Workshops that should be running but are not: LXD's own starts (autostart at boot or when
+//! LXD comes back, the start after a guest's reboot) cannot start them, since their project
+//! is staged by the daemon only while it starts them (`userfs::stage`). Whenever the system is
+//! healthy again, and whenever the backend reports a guest's reboot, the daemon starts them
 //! itself, as the change their owner would have made.
 
 use std::collections::BTreeMap;
@@ -14,10 +15,11 @@ use super::changes::change_workshops;
 use super::lookups::*;
 use super::projects::registries;
 use super::requests::*;
-use crate::backend::{BackendError, ListInstances};
+use crate::backend::{BackendError, GetInstance, ListInstances, Target};
 use crate::engine::Query;
 use crate::health::SystemHealthy;
 use crate::managers::UserRef;
+use crate::state::ChangeId;
 
 impl Handler<SystemHealthy> for WorkshopManager {
     type Result = ResponseFuture<()>;
@@ -32,6 +34,61 @@ impl Handler<SystemHealthy> for WorkshopManager {
             drop(job);
         })
     }
+}
+
+/// A workshop's guest rebooted and the backend could not start it again.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct WorkshopRebooted {
+    pub target: Target,
+}
+
+impl Handler<WorkshopRebooted> for WorkshopManager {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, msg: WorkshopRebooted, _ctx: &mut Context<Self>) -> Self::Result {
+        let deps = self.deps();
+        let job = self.activity.begin();
+        Box::pin(async move {
+            let t = &msg.target;
+            match restart_rebooted(&deps, t).await {
+                Ok(Some(change)) => {
+                    tracing::info!(user = %t.user, project = %t.project_id, workshop = %t.name, %change, "starting a workshop whose guest rebooted")
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(user = %t.user, project = %t.project_id, workshop = %t.name, error = %e, "cannot start a workshop whose guest rebooted")
+                }
+            }
+            drop(job);
+        })
+    }
+}
+
+/// Starts the workshop of `target` when it is still stopped, marked to run and of a project
+/// its owner registered with this daemon (others share LXD): the change, if one was made.
+async fn restart_rebooted(deps: &Deps, target: &Target) -> Result<Option<ChangeId>, WorkshopError> {
+    let Some(user) = UserRef::lookup(&target.user) else { return Ok(None) };
+    let known = {
+        let (user, project_id) = (target.user.clone(), target.project_id.clone());
+        let query = move |st: &crate::state::State| {
+            registries(st).get(&user).is_some_and(|r| r.get(&project_id).is_some())
+        };
+        deps.engine.send(Query(Box::new(query))).await?
+    };
+    if !known {
+        return Ok(None);
+    }
+    let get = GetInstance { target: target.clone() };
+    match deps.backend.send(get).await.map_err(BackendError::from)?? {
+        Some(i) if i.autostart && !i.running => {}
+        _ => return Ok(None),
+    }
+    let name: WorkshopName = target.name.parse().map_err(|e| WorkshopError::BadRequest(format!("{e}")))?;
+    let request =
+        WorkshopsRequest { action: WorkshopAction::Start, names: vec![name], options: Default::default() };
+    let msg = ChangeWorkshops { user, project_id: target.project_id.clone(), request };
+    change_workshops(deps, msg).await.map(Some)
 }
 
 /// Starts, for every known user, the workshops marked to run that are not running.

@@ -15,6 +15,7 @@ mod projects;
 mod requests;
 pub mod status;
 
+pub use autostart::WorkshopRebooted;
 pub use guest::{GUEST_SOCKET, SHARED_SOCKET_NAME};
 pub use handlers::WorkshopConfig;
 pub use requests::*;

@@ -12,7 +12,7 @@ use super::plan::{self, LaunchItem};
 use super::projects::{PROJECTS_KEY, registries};
 use super::*;
 use crate::backend::fake::FakeBackend;
-use crate::backend::{Backend, BackendActor, CreateSpec, Target};
+use crate::backend::{Backend, BackendActor, CreateSpec, StopMode, Target};
 use crate::engine::{Query, StateEngine, Transact};
 use crate::managers::UserRef;
 use crate::managers::task;
@@ -252,6 +252,51 @@ async fn workshops_lxd_left_stopped_are_started_again_when_the_system_is_healthy
     assert!(!h.fake.instance(&off).unwrap().running, "a stopped workshop stays stopped");
     // It was started through the staged project, which is gone again.
     assert!(!h.root.join("mounts/0").join(PID).join("ws").exists());
+}
+
+#[actix_rt::test]
+async fn a_workshop_whose_guest_rebooted_is_started_again_when_it_is_this_daemons() {
+    let me = user("root");
+    if me.uid != 0 {
+        eprintln!("skipped: needs to run as root");
+        return;
+    }
+    let h = harness().await;
+    let dir = h.root.join("root");
+    std::fs::create_dir_all(&dir).unwrap();
+    h.engine
+        .send(Transact(Box::new(move |st| {
+            let mut regs = registries(st);
+            regs.entry("root".into()).or_default().track(&dir, Some(PID.into()), |_| false);
+            st.set(PROJECTS_KEY, &regs);
+        })))
+        .await
+        .unwrap()
+        .unwrap();
+    h.instance(&me, "ws").await;
+    h.instance(&me, "off").await;
+    let (ws, off) = (Target::new("root", PID, "ws"), Target::new("root", PID, "off"));
+    for t in [&ws, &off] {
+        h.fake.start(t).await.unwrap();
+        h.fake.wait_ready(t).await.unwrap();
+    }
+    // Left stopped by LXD (still marked to run), and stopped by its owner (unmarked).
+    h.fake.halt(&ws);
+    h.fake.stop(&off, StopMode::Clean).await.unwrap();
+    // Another daemon's project, and a workshop that is not there: nothing is done.
+    let elsewhere = Target::new("root", "0123456789ab", "ws");
+    h.workshops.send(WorkshopRebooted { target: elsewhere }).await.unwrap();
+    h.workshops.send(WorkshopRebooted { target: Target::new("root", PID, "gone") }).await.unwrap();
+    h.workshops.send(WorkshopRebooted { target: off.clone() }).await.unwrap();
+    assert!(!h.fake.instance(&off).unwrap().running, "one its owner stopped stays stopped");
+    h.workshops.send(WorkshopRebooted { target: ws.clone() }).await.unwrap();
+    for _ in 0..500 {
+        if h.fake.instance(&ws).unwrap().running {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(h.fake.instance(&ws).unwrap().running, "the rebooted workshop is started again");
 }
 
 #[actix_rt::test]
