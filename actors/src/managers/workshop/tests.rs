@@ -215,17 +215,10 @@ async fn the_owner_sees_her_paused_change_and_removing_discards_it() {
     assert!(h.discarded(&paused).await);
 }
 
-#[actix_rt::test]
-async fn workshops_lxd_left_stopped_are_started_again_when_the_system_is_healthy() {
-    // The owner must be a real user (the daemon looks it up by name): the test's own, root.
-    let me = user("root");
-    if me.uid != 0 {
-        eprintln!("skipped: needs to run as root");
-        return;
-    }
-    let h = harness().await;
-    std::fs::create_dir_all(h.root.join("root")).unwrap();
+/// Root's project `PID`, registered with the daemon, with two stopped workshops `ws` and `off`.
+async fn root_workshops(h: &Harness, me: &UserRef) -> (Target, Target) {
     let dir = h.root.join("root");
+    std::fs::create_dir_all(&dir).unwrap();
     h.engine
         .send(Transact(Box::new(move |st| {
             let mut regs = registries(st);
@@ -235,9 +228,21 @@ async fn workshops_lxd_left_stopped_are_started_again_when_the_system_is_healthy
         .await
         .unwrap()
         .unwrap();
-    h.instance(&me, "ws").await;
-    h.instance(&me, "off").await;
-    let (ws, off) = (Target::new("root", PID, "ws"), Target::new("root", PID, "off"));
+    h.instance(me, "ws").await;
+    h.instance(me, "off").await;
+    (Target::new("root", PID, "ws"), Target::new("root", PID, "off"))
+}
+
+#[actix_rt::test]
+async fn workshops_lxd_left_stopped_are_started_again_when_the_system_is_healthy() {
+    // The owner must be a real user (the daemon looks it up by name): the test's own, root.
+    let me = user("root");
+    if me.uid != 0 {
+        eprintln!("skipped: needs to run as root");
+        return;
+    }
+    let h = harness().await;
+    let (ws, off) = root_workshops(&h, &me).await;
     h.fake.start(&ws).await.unwrap();
     h.fake.wait_ready(&ws).await.unwrap();
     h.fake.halt(&ws);
@@ -262,20 +267,7 @@ async fn a_workshop_whose_guest_rebooted_is_started_again_when_it_is_this_daemon
         return;
     }
     let h = harness().await;
-    let dir = h.root.join("root");
-    std::fs::create_dir_all(&dir).unwrap();
-    h.engine
-        .send(Transact(Box::new(move |st| {
-            let mut regs = registries(st);
-            regs.entry("root".into()).or_default().track(&dir, Some(PID.into()), |_| false);
-            st.set(PROJECTS_KEY, &regs);
-        })))
-        .await
-        .unwrap()
-        .unwrap();
-    h.instance(&me, "ws").await;
-    h.instance(&me, "off").await;
-    let (ws, off) = (Target::new("root", PID, "ws"), Target::new("root", PID, "off"));
+    let (ws, off) = root_workshops(&h, &me).await;
     for t in [&ws, &off] {
         h.fake.start(t).await.unwrap();
         h.fake.wait_ready(t).await.unwrap();
