@@ -174,22 +174,15 @@ impl LxdBackend {
         let err = |e| lxd_error(&what, e);
         let deadline = Instant::now() + STASH_GONE_TIMEOUT;
         // The post-stop hooks of the workshop's instance name it, which a stash is not: LXD's
-        // own go back before the rename, should LXD start the stash by itself. Asked along
-        // with the reads (an instance in its place that runs keeps its hooks until it stops,
-        // and a start gives an instance the hooks of its name).
+        // own go back before the rename, should LXD start the stash by itself.
         let unhook = serde_json::json!({ "config": { post_stop::KEY: layout::workshop_raw_lxc(None) } });
-        let mut unhooked = false;
         loop {
-            let unhook_live =
-                async { if unhooked { Ok(()) } else { client.patch_instance(&name, &unhook, "").await } };
-            let (live, stashed, rebuilt, unhook_live) = futures_util::future::join4(
+            let (live, stashed, rebuilt) = futures_util::future::join3(
                 client.get_instance(&name),
                 client.get_instance(&stash),
                 exists(&client, &next),
-                unhook_live,
             )
             .await;
-            unhooked = unhook_live.is_ok();
             let (live, stashed) = (found(live).map_err(err)?, found(stashed).map_err(err)?);
             if let Some(live) = &live {
                 check_owner(target, live)?;
@@ -197,8 +190,8 @@ impl LxdBackend {
             let rebuilt = rebuilt.map_err(err)?;
             return match (live, stashed, rebuilt) {
                 (Some(live), None, true) => {
-                    if !unhooked {
-                        client.patch_instance(&name, &unhook, "").await.map_err(err)?;
+                    if live.config.get(post_stop::KEY) != Some(&layout::workshop_raw_lxc(None)) {
+                        when_idle(|| client.patch_instance(&name, &unhook, "")).await.map_err(err)?;
                     }
                     rename(&client, &name, &stash).await.map_err(err)?;
                     swap_in(&client, &name, &stash, &next).await.map_err(err)?;
@@ -390,12 +383,8 @@ impl LxdBackend {
         // Marked to run while it boots (LXD updates a running instance's config at once),
         // with the post-stop hooks learned from this start for the next.
         let mark = async {
-            let started_with = self.raw_lxc(target);
             self.learn_post_stop(&target.user, &name).await;
             let raw = self.raw_lxc(target);
-            if raw != started_with && started_with != layout::workshop_raw_lxc(None) {
-                warn!(instance = %name, "LXD's post-stop hooks changed since the instance was configured: its next stop may wait for LXD's time-out");
-            }
             let changes = [
                 (AUTOSTART_KEY.to_string(), Some(true.to_string())),
                 (post_stop::KEY.to_string(), Some(raw)),

@@ -141,6 +141,11 @@ pub(super) fn snapshot_put(
 ) -> lxd::InstancePut {
     let mut put = instance.writable();
     put.config.retain(|k, _| ["volatile.", "raw.", "security.", "image."].iter().any(|p| k.starts_with(p)));
+    // The workshop's post-stop hooks name its instance, which a snapshot is not (see
+    // `post_stop.rs`): LXD's own, should anyone start it.
+    if put.config.contains_key("raw.lxc") {
+        put.config.insert("raw.lxc".into(), workshop_raw_lxc(None));
+    }
     put.config.insert(LAST_USED_KEY.into(), now.to_rfc3339());
     put.config.insert(SNAPSHOT_TYPE_KEY.into(), "sdk".into());
     put.devices = Devices::from([("root".to_string(), root_disk(pool))]);
@@ -591,6 +596,7 @@ mod tests {
                 ("boot.autostart", "false"),
                 ("user.workshop.project-id", "0123abcd"),
                 ("user.workshop.snapshot-0", "sdk-system-0"),
+                ("raw.lxc", "lxc.mount.entry = tmpfs tmp tmpfs defaults\nlxc.hook.post-stop =\n"),
             ]),
             devices: Devices::from([
                 ("workshop.project".to_string(), Device::from([("type".into(), "none".into())])),
@@ -605,8 +611,16 @@ mod tests {
         let keys: Vec<&str> = put.config.keys().map(String::as_str).collect();
         assert_eq!(
             keys,
-            ["raw.idmap", "security.nesting", LAST_USED_KEY, SNAPSHOT_TYPE_KEY, "volatile.last_state.idmap"]
+            [
+                "raw.idmap",
+                "raw.lxc",
+                "security.nesting",
+                LAST_USED_KEY,
+                SNAPSHOT_TYPE_KEY,
+                "volatile.last_state.idmap"
+            ]
         );
+        assert_eq!(put.config["raw.lxc"], WORKSHOP_RAW_LXC, "no hooks naming the workshop's instance");
         assert_eq!(put.devices.keys().collect::<Vec<_>>(), ["root"]);
         assert!(put.profiles.is_empty());
         let complete = lxd::Instance { config: put.config.clone(), ..instance.clone() };

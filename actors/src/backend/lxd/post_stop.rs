@@ -45,8 +45,9 @@ pub(super) struct PostStop {
 
 /// How the daemon reads what LXC includes (the host's files, as root).
 pub(super) trait IncludedFiles {
-    /// The files an `lxc.include` names: a directory's `*.conf` files, sorted, else the file
-    /// itself; `None` when the directory cannot be read or holds too many.
+    /// The files an `lxc.include` names: a directory's `*.conf` files (sorted; LXC reads them
+    /// in directory order), else the file itself; `None` when the directory cannot be read or
+    /// holds too many.
     fn included(&self, include: &Path) -> Option<Vec<PathBuf>>;
     /// A file's text, `None` when it cannot be read or is larger than `max` bytes.
     fn read(&self, path: &Path, max: u64) -> Option<String>;
@@ -100,9 +101,18 @@ impl PostStop {
         let (exec, dir) = lxd?;
         let mut included = Vec::new();
         let mut gain = false;
+        let mut hooked_files = 0;
         for include in includes {
             for path in files.included(&include)? {
                 let text = files.read(&path, MAX_SCRIPT)?;
+                // LXC reads a directory in its own order: the hooks of two files could be added
+                // again in another order than LXC's.
+                if entries(&text).any(|(key, _)| key == HOOK) {
+                    hooked_files += 1;
+                    if hooked_files > 1 {
+                        return None;
+                    }
+                }
                 for (key, value) in entries(&text) {
                     match key {
                         // Nested includes are not followed: their hooks would be lost.
@@ -126,6 +136,11 @@ impl PostStop {
         // What LXD wrote must come out again, else the guess of its form is wrong.
         let check = learned.lxd_hook(project, name)?;
         (gain && check == lxd_value(conf)?).then_some(learned)
+    }
+
+    /// Whether LXD's executable and directory are still there (LXD may have moved since).
+    fn still_there(&self) -> bool {
+        Path::new(&self.exec).is_file() && Path::new(&self.dir).is_dir()
     }
 
     /// The lines to append to the workshop's `raw.lxc` for instance `name` of `project`;
@@ -157,7 +172,8 @@ impl LxdBackend {
     pub(super) fn raw_lxc(&self, target: &Target) -> String {
         let project = layout::instances_project(&target.user);
         let learned = self.post_stop.borrow();
-        let lines = learned.hooks.as_ref().and_then(|h| h.raw_lines(&project, &target.instance_name()));
+        let hooks = learned.hooks.as_ref().filter(|h| h.still_there());
+        let lines = hooks.and_then(|h| h.raw_lines(&project, &target.instance_name()));
         layout::workshop_raw_lxc(lines.as_deref())
     }
 
@@ -323,6 +339,11 @@ mod tests {
         assert!(hooks[2].ends_with("sleep 0.5s'"));
         assert_eq!(hooks[3], "/opt/b arg");
         assert!(hooks[4].ends_with("\"dev-p1\" stop"));
+        // Hooks in two files: LXC's order between them is not known.
+        files.0.insert("/usr/share/lxc/config/common.conf.d/01-other.conf", "lxc.hook.post-stop = /opt/c");
+        assert_eq!(learned(&files), None);
+        files.0.insert("/usr/share/lxc/config/common.conf.d/01-other.conf", "lxc.hook.mount = /opt/c");
+        assert!(learned(&files).is_some(), "a file without post-stop hooks does not count");
     }
 
     #[test]

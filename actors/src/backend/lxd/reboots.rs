@@ -2,7 +2,8 @@
 //! again, but a workshop's start needs its project staged by the daemon (`userfs::stage`):
 //! LXD's own start fails ("Missing source path") and leaves the workshop stopped. LXD tells a
 //! reboot from a power-off only in its log (the lifecycle event is `instance-shutdown` for
-//! both): the record `Shut down container` carries `action=reboot`. The daemon follows LXD's
+//! both): the record `Shut down container` (`Shut down instance` in later LXDs) carries
+//! `action=reboot`. The daemon follows LXD's
 //! log and, once LXD is through with the instance, names the workshop, which the workshop
 //! manager starts again as its owner's start change.
 
@@ -18,8 +19,8 @@ use super::{LxdBackend, layout};
 use crate::backend::Target;
 use crate::lxd::{Client, Event, EventKind};
 
-/// LXD's log record of a container that went down.
-const SHUT_DOWN: &str = "Shut down container";
+/// LXD's log records of a container that went down (LXD 5.0; later LXDs).
+const SHUT_DOWN: [&str; 2] = ["Shut down container", "Shut down instance"];
 /// Pauses before subscribing again after LXD went away.
 const RETRY_MIN: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(30);
@@ -68,7 +69,7 @@ async fn follow(client: Client, tx: mpsc::Sender<Target>) {
 /// The project and instance of a workshop instance whose guest rebooted, from a log record.
 fn rebooted(event: &Event) -> Option<(String, String)> {
     let meta = &event.metadata;
-    if meta.get("message").and_then(Value::as_str) != Some(SHUT_DOWN) {
+    if !meta.get("message").and_then(Value::as_str).is_some_and(|m| SHUT_DOWN.contains(&m)) {
         return None;
     }
     let context = meta.get("context")?;
@@ -124,14 +125,17 @@ mod tests {
                 "context":{{"action":"{action}","instance":"dev-p1","project":"{project}"}}}}}}"#
             ))
         };
-        assert_eq!(
-            rebooted(&record(SHUT_DOWN, "reboot", "workshop.alice")),
-            Some(("workshop.alice".into(), "dev-p1".into()))
-        );
-        assert_eq!(rebooted(&record(SHUT_DOWN, "shutdown", "workshop.alice")), None, "a power-off");
-        assert_eq!(rebooted(&record(SHUT_DOWN, "stop", "workshop.alice")), None);
-        assert_eq!(rebooted(&record(SHUT_DOWN, "reboot", "default")), None, "not a workshop");
-        assert_eq!(rebooted(&record(SHUT_DOWN, "reboot", "workshop-snapshots.alice")), None);
+        for message in SHUT_DOWN {
+            assert_eq!(
+                rebooted(&record(message, "reboot", "workshop.alice")),
+                Some(("workshop.alice".into(), "dev-p1".into()))
+            );
+        }
+        let [shut_down, _] = SHUT_DOWN;
+        assert_eq!(rebooted(&record(shut_down, "shutdown", "workshop.alice")), None, "a power-off");
+        assert_eq!(rebooted(&record(shut_down, "stop", "workshop.alice")), None);
+        assert_eq!(rebooted(&record(shut_down, "reboot", "default")), None, "not a workshop");
+        assert_eq!(rebooted(&record(shut_down, "reboot", "workshop-snapshots.alice")), None);
         assert_eq!(rebooted(&record("Started container", "reboot", "workshop.alice")), None);
         assert_eq!(
             rebooted(&event(r#"{"type":"logging","metadata":{"message":"Shut down container"}}"#)),
