@@ -215,8 +215,16 @@ async fn the_owner_sees_her_paused_change_and_removing_discards_it() {
     assert!(h.discarded(&paused).await);
 }
 
-/// Root's project `PID`, registered with the daemon, with two stopped workshops `ws` and `off`.
-async fn root_workshops(h: &Harness, me: &UserRef) -> (Target, Target) {
+/// A harness where root's project `PID` is registered, with two stopped workshops `ws` and
+/// `off`. The owner must be a real user (the daemon looks it up by name): the test's own, root;
+/// `None` when the tests do not run as root.
+async fn root_workshops() -> Option<(Harness, Target, Target)> {
+    let me = user("root");
+    if me.uid != 0 {
+        eprintln!("skipped: needs to run as root");
+        return None;
+    }
+    let h = harness().await;
     let dir = h.root.join("root");
     std::fs::create_dir_all(&dir).unwrap();
     h.engine
@@ -228,21 +236,14 @@ async fn root_workshops(h: &Harness, me: &UserRef) -> (Target, Target) {
         .await
         .unwrap()
         .unwrap();
-    h.instance(me, "ws").await;
-    h.instance(me, "off").await;
-    (Target::new("root", PID, "ws"), Target::new("root", PID, "off"))
+    h.instance(&me, "ws").await;
+    h.instance(&me, "off").await;
+    Some((h, Target::new("root", PID, "ws"), Target::new("root", PID, "off")))
 }
 
 #[actix_rt::test]
 async fn workshops_lxd_left_stopped_are_started_again_when_the_system_is_healthy() {
-    // The owner must be a real user (the daemon looks it up by name): the test's own, root.
-    let me = user("root");
-    if me.uid != 0 {
-        eprintln!("skipped: needs to run as root");
-        return;
-    }
-    let h = harness().await;
-    let (ws, off) = root_workshops(&h, &me).await;
+    let Some((h, ws, off)) = root_workshops().await else { return };
     h.fake.start(&ws).await.unwrap();
     h.fake.wait_ready(&ws).await.unwrap();
     h.fake.halt(&ws);
@@ -261,13 +262,7 @@ async fn workshops_lxd_left_stopped_are_started_again_when_the_system_is_healthy
 
 #[actix_rt::test]
 async fn a_workshop_whose_guest_rebooted_is_started_again_when_it_is_this_daemons() {
-    let me = user("root");
-    if me.uid != 0 {
-        eprintln!("skipped: needs to run as root");
-        return;
-    }
-    let h = harness().await;
-    let (ws, off) = root_workshops(&h, &me).await;
+    let Some((h, ws, off)) = root_workshops().await else { return };
     for t in [&ws, &off] {
         h.fake.start(t).await.unwrap();
         h.fake.wait_ready(t).await.unwrap();
