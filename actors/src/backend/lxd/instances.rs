@@ -175,7 +175,8 @@ impl LxdBackend {
         let deadline = Instant::now() + STASH_GONE_TIMEOUT;
         // The post-stop hooks of the workshop's instance name it, which a stash is not: LXD's
         // own go back before the rename, should LXD start the stash by itself.
-        let unhook = serde_json::json!({ "config": { post_stop::KEY: layout::workshop_raw_lxc(None) } });
+        let plain = layout::workshop_raw_lxc(None);
+        let unhook = serde_json::json!({ "config": { post_stop::KEY: &plain } });
         loop {
             let (live, stashed, rebuilt) = futures_util::future::join3(
                 client.get_instance(&name),
@@ -190,7 +191,7 @@ impl LxdBackend {
             let rebuilt = rebuilt.map_err(err)?;
             return match (live, stashed, rebuilt) {
                 (Some(live), None, true) => {
-                    if live.config.get(post_stop::KEY) != Some(&layout::workshop_raw_lxc(None)) {
+                    if live.config.get(post_stop::KEY) != Some(&plain) {
                         when_idle(|| client.patch_instance(&name, &unhook, "")).await.map_err(err)?;
                     }
                     rename(&client, &name, &stash).await.map_err(err)?;

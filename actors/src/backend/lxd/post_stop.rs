@@ -105,15 +105,9 @@ impl PostStop {
         for include in includes {
             for path in files.included(&include)? {
                 let text = files.read(&path, MAX_SCRIPT)?;
-                // LXC reads a directory in its own order: the hooks of two files could be added
-                // again in another order than LXC's.
-                if entries(&text).any(|(key, _)| key == HOOK) {
-                    hooked_files += 1;
-                    if hooked_files > 1 {
-                        return None;
-                    }
-                }
+                let mut hooked = false;
                 for (key, value) in entries(&text) {
+                    hooked |= key == HOOK;
                     match key {
                         // Nested includes are not followed: their hooks would be lost.
                         "lxc.include" => return None,
@@ -129,6 +123,12 @@ impl PostStop {
                         },
                         _ => {}
                     }
+                }
+                // LXC reads a directory in its own order: the hooks of two files could be added
+                // again in another order than LXC's.
+                hooked_files += usize::from(hooked);
+                if hooked_files > 1 {
+                    return None;
                 }
             }
         }

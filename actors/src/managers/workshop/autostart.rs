@@ -69,26 +69,28 @@ impl Handler<WorkshopRebooted> for WorkshopManager {
 /// its owner registered with this daemon (others share LXD): the change, if one was made.
 async fn restart_rebooted(deps: &Deps, target: &Target) -> Result<Option<ChangeId>, WorkshopError> {
     let Some(user) = UserRef::lookup(&target.user) else { return Ok(None) };
-    let known = {
-        let (user, project_id) = (target.user.clone(), target.project_id.clone());
-        let query = move |st: &crate::state::State| {
-            registries(st).get(&user).is_some_and(|r| r.get(&project_id).is_some())
-        };
-        deps.engine.send(Query(Box::new(query))).await?
+    match project(deps, &user, &target.project_id).await {
+        Err(WorkshopError::NotFound(_)) => return Ok(None),
+        found => found?,
     };
-    if !known {
-        return Ok(None);
-    }
     let get = GetInstance { target: target.clone() };
     match deps.backend.send(get).await.map_err(BackendError::from)?? {
         Some(i) if i.autostart && !i.running => {}
         _ => return Ok(None),
     }
     let name: WorkshopName = target.name.parse().map_err(|e| WorkshopError::BadRequest(format!("{e}")))?;
-    let request =
-        WorkshopsRequest { action: WorkshopAction::Start, names: vec![name], options: Default::default() };
-    let msg = ChangeWorkshops { user, project_id: target.project_id.clone(), request };
-    change_workshops(deps, msg).await.map(Some)
+    start_change(deps, user, &target.project_id, vec![name]).await.map(Some)
+}
+
+/// A start change of `user`'s workshops `names` of project `project_id`.
+async fn start_change(
+    deps: &Deps,
+    user: UserRef,
+    project_id: &str,
+    names: Vec<WorkshopName>,
+) -> Result<ChangeId, WorkshopError> {
+    let request = WorkshopsRequest { action: WorkshopAction::Start, names, options: Default::default() };
+    change_workshops(deps, ChangeWorkshops { user, project_id: project_id.to_string(), request }).await
 }
 
 /// Starts, for every known user, the workshops marked to run that are not running.
@@ -109,13 +111,7 @@ async fn restart_stopped(deps: &Deps) -> Result<(), WorkshopError> {
             }
         }
         for (project_id, names) in stopped {
-            let request = WorkshopsRequest {
-                action: WorkshopAction::Start,
-                names: names.clone(),
-                options: Default::default(),
-            };
-            let msg = ChangeWorkshops { user: user.clone(), project_id: project_id.clone(), request };
-            match change_workshops(deps, msg).await {
+            match start_change(deps, user.clone(), &project_id, names.clone()).await {
                 Ok(change) => {
                     tracing::info!(user = %name, project = %project_id, workshops = ?names, %change, "starting workshops LXD left stopped")
                 }
