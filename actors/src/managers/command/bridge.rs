@@ -113,22 +113,19 @@ const EOT: &[u8] = b"\x04";
 
 /// Copies the client's input to the command; end of input closes the command's standard
 /// input. Not on a terminal: closing it would hang up the session (SIGHUP), possibly before
-/// the command has run. There, the end of input that followed some input is typed as Ctrl-D
-/// (a forced-interactive session fed from a pipe), and an input that was empty from the start
-/// is left open (typing Ctrl-D ahead of a starting command makes its terminal echo `^@`). A
-/// vanished client closes it either way.
+/// the command has run. There, the end of input is typed as Ctrl-D (a forced-interactive
+/// session fed from a pipe or `/dev/null`), which ends the input of a command reading lines,
+/// as `script` does. A vanished client closes it either way.
 async fn pump_stdin(mut inbound: mpsc::Receiver<Inbound>, stdin: mpsc::Sender<Bytes>, pty: bool) {
-    let mut typed = false;
     while let Some(message) = inbound.recv().await {
         match message {
             Inbound::Data(bytes) => {
-                typed = true;
                 if stdin.send(bytes).await.is_err() {
                     return;
                 }
             }
             Inbound::Eof if pty => {
-                if typed && stdin.send(Bytes::from_static(EOT)).await.is_err() {
+                if stdin.send(Bytes::from_static(EOT)).await.is_err() {
                     return;
                 }
             }
@@ -341,10 +338,11 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(cmd.control.recv().await, Some(SessionControl::Resize { width: 100, height: 30 }));
-        // An input empty from the start stays open; after some input, its end is typed.
+        // The end of input is typed on a terminal, each time the client says so.
         stdio.inbound.send(Inbound::Eof).await.unwrap();
         stdio.inbound.send(Inbound::Data(Bytes::from_static(b"ls\n"))).await.unwrap();
         stdio.inbound.send(Inbound::Eof).await.unwrap();
+        assert_eq!(cmd.stdin.recv().await.unwrap(), "\x04", "an input empty from the start ends");
         assert_eq!(cmd.stdin.recv().await.unwrap(), "ls\n");
         assert_eq!(cmd.stdin.recv().await.unwrap(), "\x04", "end of input is typed on a terminal");
         assert!(

@@ -29,6 +29,13 @@ const APT_CONF: (&str, &str) = (
 /// installs an SSH server. Keys and certificates come with the per-user SSH CA.
 const SSHD_CONF: (&str, &str) =
     ("/etc/ssh/sshd_config.d/60-workshop.conf", "HostKey /etc/ssh/ssh_host_ed25519_key\n");
+/// The guest's sudo rules: `workshop` may do anything without a password, and the commands the
+/// daemon runs as root through `sudo -u #<uid>` (every `exec`) get no pty of sudo's own
+/// (Debian's and Ubuntu's `sudoers` set `use_pty`). Between LXD's terminal and the command,
+/// sudo's pty does not pass on a forced-interactive session's end of input (typed as Ctrl-D,
+/// it reaches the command as a NUL), so `printf 'x\n' | workshop exec -i -- cat` never ended.
+/// The session's terminal is the caller's own: nothing runs in it as anyone else.
+const SUDOERS: &str = "workshop ALL=(ALL) NOPASSWD:ALL\nDefaults:root !use_pty\n";
 /// The XDG base directories of the guest user (and `~/.local/bin`, on its PATH).
 const XDG_DIRS: &[&str] = &[".config", ".cache", ".local", ".local/bin", ".local/share", ".local/state"];
 /// How long the set-up waits for the guest's boot to be past the point after which nothing
@@ -63,7 +70,7 @@ pub fn setup_script() -> String {
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 mkdir -p /project /usr/local/lib/workshop /var/lib/workshop/run/actions /var/lib/workshop/state {apt} /var/lib/systemd/linger /etc/sudoers.d /etc/apt/apt.conf.d /etc/ssh/sshd_config.d
-printf 'workshop ALL=(ALL) NOPASSWD:ALL\n' > /etc/sudoers.d/90-workshop
+printf '%s' '{sudoers}' > /etc/sudoers.d/90-workshop
 chmod 0440 /etc/sudoers.d/90-workshop
 [ -e {apt_conf} ] || printf '%s' '{apt_text}' > {apt_conf}
 [ -e {sshd_conf} ] || printf '%s' '{sshd_text}' > {sshd_conf}
@@ -99,6 +106,7 @@ fi
 install -d -o workshop -g workshop {home_dirs}
 "#,
         apt = GUEST_APT_CACHE,
+        sudoers = SUDOERS,
         apt_conf = APT_CONF.0,
         apt_text = APT_CONF.1,
         sshd_conf = SSHD_CONF.0,
@@ -174,6 +182,7 @@ mod tests {
         for needle in [
             "useradd --uid 1000",
             "NOPASSWD",
+            "Defaults:root !use_pty",
             "/var/lib/systemd/linger/workshop",
             "/usr/local/bin/workshopctl",
             "990",
