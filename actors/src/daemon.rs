@@ -101,7 +101,7 @@ impl Daemon {
         let runner = TaskRunner::new(engine.clone()).start();
         let health = SharedHealth::default();
         let check = Rc::new(BackendCheck(config.backend.clone()));
-        let reboots = config.backend.watch_reboots();
+        let shutdowns = config.backend.watch_shutdowns();
         let backend = BackendActor::new(config.backend).start();
         let try_dir = config.store.cache_dir.join("try");
         let store = StoreActor::new(StoreClient::new(config.store)).start();
@@ -119,12 +119,18 @@ impl Daemon {
             .with_sdk_trees(sdk_trees)
             .start();
         // Workshops LXD could not start by itself (their project is staged by the daemon) are
-        // started again whenever LXD is healthy, and when their guest rebooted.
-        if let Some(mut reboots) = reboots {
+        // started again whenever LXD is healthy, and when their guest rebooted; one powered
+        // off from inside is no longer marked to run.
+        if let Some(mut shutdowns) = shutdowns {
             let workshops = workshops.clone();
             actix_rt::spawn(async move {
-                while let Some(target) = futures_util::StreamExt::next(&mut reboots).await {
-                    workshops.do_send(workshop::WorkshopRebooted { target });
+                while let Some(down) = futures_util::StreamExt::next(&mut shutdowns).await {
+                    let target = down.target;
+                    if down.reboot {
+                        workshops.do_send(workshop::WorkshopRebooted { target });
+                    } else {
+                        workshops.do_send(workshop::WorkshopPoweredOff { target });
+                    }
                 }
             });
         }

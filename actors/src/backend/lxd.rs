@@ -19,8 +19,8 @@ pub mod origin;
 mod post_stop;
 mod profiles;
 mod ready;
-mod reboots;
 mod search;
+mod shutdowns;
 mod snapshots;
 mod space;
 mod templates;
@@ -35,7 +35,7 @@ pub use images::ImageServer;
 
 use super::{
     Backend, BackendError, BaseImage, CreateSpec, Device, ExecSession, ExecSpec, ForkSpec, GuestFile,
-    HostName, HotplugSupport, Instance, RunOutput, StopMode, Target,
+    GuestShutdown, HostName, HotplugSupport, Instance, RunOutput, StopMode, Target,
 };
 use crate::activity::Activity;
 use crate::health::LxdStatus;
@@ -357,8 +357,8 @@ impl Backend for LxdBackend {
         LxdBackend::remove_template(self, user, name).await
     }
 
-    fn watch_reboots(&self) -> Option<futures_util::stream::LocalBoxStream<'static, Target>> {
-        Some(LxdBackend::watch_reboots(self))
+    fn watch_shutdowns(&self) -> Option<futures_util::stream::LocalBoxStream<'static, GuestShutdown>> {
+        Some(LxdBackend::watch_shutdowns(self))
     }
 }
 

@@ -208,9 +208,9 @@ pub trait Backend {
     async fn pool_use(&self, user: &str) -> Result<PoolUse, BackendError>;
     /// Removes `user`'s template `name` (a template only; one being prepared is refused).
     async fn remove_template(&self, user: &str, name: &str) -> Result<(), BackendError>;
-    /// The workshops whose guest rebooted and that the runtime could not start again by
-    /// itself, as it happens; `None` when the runtime restarts them or cannot tell.
-    fn watch_reboots(&self) -> Option<futures_util::stream::LocalBoxStream<'static, Target>> {
+    /// The workshops whose guest went down by itself (rebooted, and not started again by the
+    /// runtime, or powered off), as it happens; `None` when the runtime cannot tell.
+    fn watch_shutdowns(&self) -> Option<futures_util::stream::LocalBoxStream<'static, GuestShutdown>> {
         None
     }
 }

@@ -98,6 +98,14 @@ pub struct ForkSpec {
 /// snapshots an instance was built through: a snapshot some instance names is kept.
 pub const SNAPSHOT_REF_PREFIX: &str = "user.workshop.snapshot-";
 
+/// A workshop whose guest went down by itself, left stopped by the runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestShutdown {
+    pub target: Target,
+    /// It rebooted (else it powered off).
+    pub reboot: bool,
+}
+
 /// A launched workshop as the backend sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instance {

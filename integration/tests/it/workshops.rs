@@ -670,7 +670,7 @@ fn a_reboot_inside_comes_back_and_a_power_off_stays_off() {
     }
     let _lxd = lxd_shared();
     let user = test_user();
-    let d = Daemon::start();
+    let mut d = Daemon::start();
     let p = Project::new(&user, "guest-reboot");
     p.write("workshop.yaml", &bare("ws-rb", "ubuntu@22.04"));
     let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
@@ -705,8 +705,25 @@ fn a_reboot_inside_comes_back_and_a_power_off_stays_off() {
         assert!(Instant::now() < deadline, "the workshop did not stop:\n{}", w(&["list"]).output());
         std::thread::sleep(Duration::from_millis(500));
     }
+    // No longer marked to run, as if its owner had stopped it: a daemon started again (as
+    // at the host's next boot) leaves it stopped.
+    let instance = format!("ws-rb-{}", p.id().unwrap());
+    let marked = || {
+        let out = Command::new("lxc")
+            .args(["config", "get", "--project", &format!("workshop.{user}"), &instance, "boot.autostart"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while marked() == "true" {
+        assert!(Instant::now() < deadline, "a workshop powered off from inside is still marked to run");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    d.restart();
     // Longer than a reboot took to be noticed and undone above.
     std::thread::sleep(Duration::from_secs(5));
+    let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
     assert!(w(&["list"]).has_line(r"^ws-rb\s+Stopped\s+-$"), "a power-off is not undone");
     w(&["remove"]).ok();
 }

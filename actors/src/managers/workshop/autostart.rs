@@ -2,7 +2,9 @@
 //! LXD comes back, the start after a guest's reboot) cannot start them, since their project
 //! is staged by the daemon only while it starts them (`userfs::stage`). Whenever the system is
 //! healthy again, and whenever the backend reports a guest's reboot, the daemon starts them
-//! itself, as the change their owner would have made.
+//! itself, as the change their owner would have made (a guest rebooting in a loop only so
+//! often, see [`super::reboot_loops`]). A workshop powered off from inside is no longer marked
+//! to run, as if its owner had stopped it.
 
 use std::collections::BTreeMap;
 
@@ -14,11 +16,12 @@ use super::WorkshopManager;
 use super::changes::change_workshops;
 use super::lookups::*;
 use super::projects::registries;
+use super::reboot_loops;
 use super::requests::*;
-use crate::backend::{BackendError, GetInstance, ListInstances, Target};
+use crate::backend::{BackendError, GetInstance, ListInstances, StopInstance, StopMode, Target};
 use crate::engine::Query;
 use crate::health::SystemHealthy;
-use crate::managers::UserRef;
+use crate::managers::{UserRef, warn_user};
 use crate::state::ChangeId;
 
 impl Handler<SystemHealthy> for WorkshopManager {
@@ -49,9 +52,10 @@ impl Handler<WorkshopRebooted> for WorkshopManager {
     fn handle(&mut self, msg: WorkshopRebooted, _ctx: &mut Context<Self>) -> Self::Result {
         let deps = self.deps();
         let job = self.activity.begin();
+        let allowed = self.reboot_loops.allow(&msg.target, std::time::Instant::now());
         Box::pin(async move {
             let t = &msg.target;
-            match restart_rebooted(&deps, t).await {
+            match restart_rebooted(&deps, t, allowed).await {
                 Ok(Some(change)) => {
                     tracing::info!(user = %t.user, project = %t.project_id, workshop = %t.name, %change, "starting a workshop whose guest rebooted")
                 }
@@ -65,9 +69,38 @@ impl Handler<WorkshopRebooted> for WorkshopManager {
     }
 }
 
-/// Starts the workshop of `target` when it is still stopped, marked to run and of a project
-/// its owner registered with this daemon (others share LXD): the change, if one was made.
-async fn restart_rebooted(deps: &Deps, target: &Target) -> Result<Option<ChangeId>, WorkshopError> {
+/// A workshop's guest powered off by itself.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct WorkshopPoweredOff {
+    pub target: Target,
+}
+
+impl Handler<WorkshopPoweredOff> for WorkshopManager {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, msg: WorkshopPoweredOff, _ctx: &mut Context<Self>) -> Self::Result {
+        let deps = self.deps();
+        let job = self.activity.begin();
+        Box::pin(async move {
+            let t = &msg.target;
+            match unmark_powered_off(&deps, t).await {
+                Ok(true) => {
+                    tracing::info!(user = %t.user, project = %t.project_id, workshop = %t.name, "a workshop powered off from inside is no longer marked to run")
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(user = %t.user, project = %t.project_id, workshop = %t.name, error = %e, "cannot unmark a workshop powered off from inside")
+                }
+            }
+            drop(job);
+        })
+    }
+}
+
+/// The owner of `target` when its workshop is of a project they registered with this daemon
+/// (others share LXD), stopped and marked to run.
+async fn stopped_and_marked(deps: &Deps, target: &Target) -> Result<Option<UserRef>, WorkshopError> {
     let Some(user) = UserRef::lookup(&target.user) else { return Ok(None) };
     match project(deps, &user, &target.project_id).await {
         Err(WorkshopError::NotFound(_)) => return Ok(None),
@@ -75,11 +108,40 @@ async fn restart_rebooted(deps: &Deps, target: &Target) -> Result<Option<ChangeI
     };
     let get = GetInstance { target: target.clone() };
     match deps.backend.send(get).await.map_err(BackendError::from)?? {
-        Some(i) if i.autostart && !i.running => {}
-        _ => return Ok(None),
+        Some(i) if i.autostart && !i.running => Ok(Some(user)),
+        _ => Ok(None),
+    }
+}
+
+/// Starts the workshop of `target` when it is still stopped, marked to run and this daemon's:
+/// the change, if one was made. When its reboots are not `allowed` (a loop), its owner is
+/// warned instead and it stays as it is (the next daemon start starts it).
+async fn restart_rebooted(
+    deps: &Deps,
+    target: &Target,
+    allowed: bool,
+) -> Result<Option<ChangeId>, WorkshopError> {
+    let Some(user) = stopped_and_marked(deps, target).await? else { return Ok(None) };
+    if !allowed {
+        let message = reboot_loops::warning(&target.name);
+        tracing::warn!(user = %target.user, project = %target.project_id, workshop = %target.name, "{message}");
+        warn_user(&deps.engine, &user, vec![message]).await?;
+        return Ok(None);
     }
     let name: WorkshopName = target.name.parse().map_err(|e| WorkshopError::BadRequest(format!("{e}")))?;
     start_change(deps, user, &target.project_id, vec![name]).await.map(Some)
+}
+
+/// Takes the mark to run from the workshop of `target` when it is still stopped, marked and
+/// this daemon's: whether it did.
+async fn unmark_powered_off(deps: &Deps, target: &Target) -> Result<bool, WorkshopError> {
+    if stopped_and_marked(deps, target).await?.is_none() {
+        return Ok(false);
+    }
+    // A clean stop of a stopped instance only unmarks it.
+    let stop = StopInstance { target: target.clone(), mode: StopMode::Clean };
+    deps.backend.send(stop).await.map_err(BackendError::from)??;
+    Ok(true)
 }
 
 /// A start change of `user`'s workshops `names` of project `project_id`.

@@ -12,10 +12,11 @@ mod lookups;
 pub mod manifest;
 pub mod plan;
 mod projects;
+mod reboot_loops;
 mod requests;
 pub mod status;
 
-pub use autostart::WorkshopRebooted;
+pub use autostart::{WorkshopPoweredOff, WorkshopRebooted};
 pub use guest::{GUEST_SOCKET, SHARED_SOCKET_NAME};
 pub use handlers::WorkshopConfig;
 pub use requests::*;
@@ -152,6 +153,8 @@ pub struct WorkshopManager {
     activity: Activity,
     /// Resolves the Store SDKs of a launch; without it such a launch is refused.
     store: Option<Addr<StoreActor>>,
+    /// Starts after guests' reboots, so that a guest rebooting in a loop is left stopped.
+    reboot_loops: reboot_loops::RebootLoops,
     /// Where the current trees of local SDKs are committed to compare a workshop's manifest
     /// with; without it a refresh is refused.
     sdk_trees: Option<SdkTrees>,
@@ -170,6 +173,7 @@ impl WorkshopManager {
             engine,
             env: Env { backend, manager: Rc::new(config) },
             activity: Activity::default(),
+            reboot_loops: Default::default(),
             store: None,
             sdk_trees: None,
         }

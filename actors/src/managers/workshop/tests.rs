@@ -248,13 +248,7 @@ async fn workshops_lxd_left_stopped_are_started_again_when_the_system_is_healthy
     h.fake.wait_ready(&ws).await.unwrap();
     h.fake.halt(&ws);
     h.workshops.send(crate::health::SystemHealthy).await.unwrap();
-    for _ in 0..500 {
-        if h.fake.instance(&ws).unwrap().running {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(h.fake.instance(&ws).unwrap().running, "the workshop marked to run is started");
+    assert!(comes_up(&h, &ws).await, "the workshop marked to run is started");
     assert!(!h.fake.instance(&off).unwrap().running, "a stopped workshop stays stopped");
     // It was started through the staged project, which is gone again.
     assert!(!h.root.join("mounts/0").join(PID).join("ws").exists());
@@ -277,13 +271,75 @@ async fn a_workshop_whose_guest_rebooted_is_started_again_when_it_is_this_daemon
     h.workshops.send(WorkshopRebooted { target: off.clone() }).await.unwrap();
     assert!(!h.fake.instance(&off).unwrap().running, "one its owner stopped stays stopped");
     h.workshops.send(WorkshopRebooted { target: ws.clone() }).await.unwrap();
+    assert!(comes_up(&h, &ws).await, "the rebooted workshop is started again");
+}
+
+/// Waits until the fake workshop of `target` runs (or 5 s went by): whether it does.
+async fn comes_up(h: &Harness, target: &Target) -> bool {
     for _ in 0..500 {
-        if h.fake.instance(&ws).unwrap().running {
-            break;
+        if h.fake.instance(target).unwrap().running {
+            return true;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(h.fake.instance(&ws).unwrap().running, "the rebooted workshop is started again");
+    false
+}
+
+#[actix_rt::test]
+async fn a_guest_rebooting_in_a_loop_is_left_stopped_and_its_owner_warned() {
+    let Some((h, ws, _)) = root_workshops().await else { return };
+    h.fake.start(&ws).await.unwrap();
+    h.fake.wait_ready(&ws).await.unwrap();
+    for i in 0..super::reboot_loops::MAX_RESTARTS {
+        h.fake.halt(&ws);
+        h.workshops.send(WorkshopRebooted { target: ws.clone() }).await.unwrap();
+        assert!(comes_up(&h, &ws).await, "reboot {i} is followed by a start");
+    }
+    h.fake.halt(&ws);
+    h.workshops.send(WorkshopRebooted { target: ws.clone() }).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let instance = h.fake.instance(&ws).unwrap();
+    assert!(!instance.running && instance.autostart, "left stopped, still marked for the next daemon start");
+    let warnings = h
+        .engine
+        .send(Query(Box::new(|st| {
+            st.all_warnings(0).iter().map(|w| w.message().to_string()).collect::<Vec<_>>()
+        })))
+        .await
+        .unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("cannot start workshop \"ws\" again: its guest rebooted"),
+        "{warnings:?}"
+    );
+    // Its owner starts it again: its next reboot is followed by a start.
+    h.fake.start(&ws).await.unwrap();
+    h.fake.halt(&ws);
+    h.workshops.send(WorkshopRebooted { target: ws.clone() }).await.unwrap();
+    assert!(comes_up(&h, &ws).await);
+}
+
+#[actix_rt::test]
+async fn a_workshop_powered_off_from_inside_is_no_longer_marked_to_run() {
+    let Some((h, ws, off)) = root_workshops().await else { return };
+    for t in [&ws, &off] {
+        h.fake.start(t).await.unwrap();
+        h.fake.wait_ready(t).await.unwrap();
+    }
+    // Another daemon's project: left as it is.
+    let elsewhere = Target::new("root", "0123456789ab", "ws");
+    h.workshops.send(WorkshopPoweredOff { target: elsewhere }).await.unwrap();
+    // One that is running again (started meanwhile) keeps its mark.
+    h.workshops.send(WorkshopPoweredOff { target: off.clone() }).await.unwrap();
+    assert!(h.fake.instance(&off).unwrap().autostart);
+    h.fake.halt(&ws);
+    h.workshops.send(WorkshopPoweredOff { target: ws.clone() }).await.unwrap();
+    let instance = h.fake.instance(&ws).unwrap();
+    assert!(!instance.running && !instance.autostart, "{instance:?}");
+    // So the next daemon start leaves it stopped.
+    h.workshops.send(crate::health::SystemHealthy).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!h.fake.instance(&ws).unwrap().running);
 }
 
 #[actix_rt::test]

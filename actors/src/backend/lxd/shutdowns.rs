@@ -1,11 +1,14 @@
-//! Workshops whose guest rebooted. LXD stops an instance whose init reboots and starts it
-//! again, but a workshop's start needs its project staged by the daemon (`userfs::stage`):
-//! LXD's own start fails ("Missing source path") and leaves the workshop stopped. LXD tells a
-//! reboot from a power-off only in its log (the lifecycle event is `instance-shutdown` for
-//! both): the record `Shut down container` (`Shut down instance` in later LXDs) carries
-//! `action=reboot`. The daemon follows LXD's
-//! log and, once LXD is through with the instance, names the workshop, which the workshop
-//! manager starts again as its owner's start change.
+//! Workshops whose guest went down by itself: rebooted or powered off. LXD stops an instance
+//! whose init reboots and starts it again, but a workshop's start needs its project staged by
+//! the daemon (`userfs::stage`): LXD's own start fails ("Missing source path") and leaves the
+//! workshop stopped, which the workshop manager then starts as its owner's start change. A
+//! workshop powered off from inside is no longer marked to run, as if its owner had stopped
+//! it. LXD tells a reboot from a power-off only in its log (the lifecycle event is
+//! `instance-shutdown` for both): the record `Shut down container` (`Shut down instance` in
+//! later LXDs) of a guest that went down by itself carries `action=reboot` or `action=stop`
+//! (measured on LXD 5.0: a stop through the API logs `Stopping container` or `Shutting down
+//! container` instead). The daemon follows LXD's log and, once LXD is through with the
+//! instance, reports the workshop.
 
 use std::time::Duration;
 
@@ -16,7 +19,7 @@ use tokio::sync::mpsc;
 use tracing::debug;
 
 use super::{LxdBackend, layout};
-use crate::backend::Target;
+use crate::backend::{GuestShutdown, Target};
 use crate::lxd::{Client, Event, EventKind};
 
 /// LXD's log records of a container that went down (LXD 5.0; later LXDs).
@@ -27,12 +30,12 @@ const RETRY_MAX: Duration = Duration::from_secs(30);
 /// How often, and how long at most, to look whether LXD is through with a rebooted instance.
 const SETTLE_POLL: Duration = Duration::from_millis(250);
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Reboots waiting to be handled; more are dropped (and logged).
+/// Shutdowns waiting to be handled; more are dropped (and logged).
 const QUEUE: usize = 16;
 
 impl LxdBackend {
-    /// The workshops whose guest rebooted and that LXD left stopped, as it happens.
-    pub(super) fn watch_reboots(&self) -> LocalBoxStream<'static, Target> {
+    /// The workshops whose guest rebooted or powered off, left stopped, as it happens.
+    pub(super) fn watch_shutdowns(&self) -> LocalBoxStream<'static, GuestShutdown> {
         let (tx, rx) = mpsc::channel(QUEUE);
         actix_rt::spawn(follow(self.client.unscoped(), tx));
         futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|t| (t, rx)) })
@@ -41,19 +44,19 @@ impl LxdBackend {
 }
 
 /// Follows LXD's log for as long as anyone listens, subscribing again when LXD goes away.
-async fn follow(client: Client, tx: mpsc::Sender<Target>) {
+async fn follow(client: Client, tx: mpsc::Sender<GuestShutdown>) {
     let mut pause = RETRY_MIN;
     while !tx.is_closed() {
         match client.events(&[EventKind::Logging]).await {
             Ok(mut events) => {
                 pause = RETRY_MIN;
                 while let Some(Ok(event)) = events.next().await {
-                    let Some((project, instance)) = rebooted(&event) else { continue };
+                    let Some((project, instance, reboot)) = shut_down(&event) else { continue };
                     let (client, tx) = (client.clone(), tx.clone());
                     actix_rt::spawn(async move {
                         let Some(target) = settled(&client, &project, &instance).await else { return };
-                        if tx.try_send(target).is_err() {
-                            debug!(instance, "too many reboots waiting: this one is not handled");
+                        if tx.try_send(GuestShutdown { target, reboot }).is_err() {
+                            debug!(instance, "too many shutdowns waiting: this one is not handled");
                         }
                     });
                 }
@@ -66,24 +69,27 @@ async fn follow(client: Client, tx: mpsc::Sender<Target>) {
     }
 }
 
-/// The project and instance of a workshop instance whose guest rebooted, from a log record.
-fn rebooted(event: &Event) -> Option<(String, String)> {
+/// The project and instance of a workshop instance whose guest went down by itself, and
+/// whether it rebooted, from a log record.
+fn shut_down(event: &Event) -> Option<(String, String, bool)> {
     let meta = &event.metadata;
     if !meta.get("message").and_then(Value::as_str).is_some_and(|m| SHUT_DOWN.contains(&m)) {
         return None;
     }
     let context = meta.get("context")?;
     let field = |key: &str| context.get(key).and_then(Value::as_str);
-    if field("action") != Some("reboot") {
-        return None;
-    }
+    let reboot = match field("action")? {
+        "reboot" => true,
+        "stop" => false,
+        _ => return None,
+    };
     let project = field("project")?;
     layout::user_key_of_instances_project(project)?;
-    Some((project.to_string(), field("instance")?.to_string()))
+    Some((project.to_string(), field("instance")?.to_string(), reboot))
 }
 
-/// Once LXD is through with instance `name` (its own start tried): the workshop, when it is
-/// one and was left stopped.
+/// Once LXD is through with instance `name` (after a reboot, its own start tried): the
+/// workshop, when it is one and was left stopped.
 async fn settled(client: &Client, project: &str, name: &str) -> Option<Target> {
     let scoped = client.project(project);
     let mut seen_stopped = false;
@@ -100,7 +106,7 @@ async fn settled(client: &Client, project: &str, name: &str) -> Option<Target> {
             (true, _) => seen_stopped = false,
         }
         if tokio::time::Instant::now() >= deadline {
-            debug!(instance = name, "LXD is still busy with a rebooted instance");
+            debug!(instance = name, "LXD is still busy with an instance that went down");
             return None;
         }
     };
@@ -118,7 +124,7 @@ mod tests {
     }
 
     #[test]
-    fn only_reboots_of_workshop_instances_count() {
+    fn only_reboots_and_power_offs_of_workshop_instances_count() {
         let record = |message: &str, action: &str, project: &str| {
             event(&format!(
                 r#"{{"type":"logging","metadata":{{"level":"info","message":"{message}",
@@ -126,19 +132,21 @@ mod tests {
             ))
         };
         for message in SHUT_DOWN {
-            assert_eq!(
-                rebooted(&record(message, "reboot", "workshop.alice")),
-                Some(("workshop.alice".into(), "dev-p1".into()))
-            );
+            for (action, reboot) in [("reboot", true), ("stop", false)] {
+                assert_eq!(
+                    shut_down(&record(message, action, "workshop.alice")),
+                    Some(("workshop.alice".into(), "dev-p1".into(), reboot))
+                );
+            }
         }
-        let [shut_down, _] = SHUT_DOWN;
-        assert_eq!(rebooted(&record(shut_down, "shutdown", "workshop.alice")), None, "a power-off");
-        assert_eq!(rebooted(&record(shut_down, "stop", "workshop.alice")), None);
-        assert_eq!(rebooted(&record(shut_down, "reboot", "default")), None, "not a workshop");
-        assert_eq!(rebooted(&record(shut_down, "reboot", "workshop-snapshots.alice")), None);
-        assert_eq!(rebooted(&record("Started container", "reboot", "workshop.alice")), None);
+        let [down, _] = SHUT_DOWN;
+        assert_eq!(shut_down(&record(down, "shutdown", "workshop.alice")), None, "stopped through LXD");
+        assert_eq!(shut_down(&record(down, "reboot", "default")), None, "not a workshop");
+        assert_eq!(shut_down(&record(down, "stop", "workshop-snapshots.alice")), None);
+        assert_eq!(shut_down(&record("Started container", "reboot", "workshop.alice")), None);
+        assert_eq!(shut_down(&record("Stopping container", "stop", "workshop.alice")), None);
         assert_eq!(
-            rebooted(&event(r#"{"type":"logging","metadata":{"message":"Shut down container"}}"#)),
+            shut_down(&event(r#"{"type":"logging","metadata":{"message":"Shut down container"}}"#)),
             None
         );
     }
