@@ -125,12 +125,7 @@ impl Daemon {
             let workshops = workshops.clone();
             actix_rt::spawn(async move {
                 while let Some(down) = futures_util::StreamExt::next(&mut shutdowns).await {
-                    let target = down.target;
-                    if down.reboot {
-                        workshops.do_send(workshop::WorkshopRebooted { target });
-                    } else {
-                        workshops.do_send(workshop::WorkshopPoweredOff { target });
-                    }
+                    workshops.do_send(workshop::GuestWentDown(down));
                 }
             });
         }

@@ -262,34 +262,16 @@ fn exec_and_actions() {
     // A forced terminal session fed from a pipe, or from /dev/null, ends with its input: its
     // end is typed as Ctrl-D (under `timeout`, so that one that does not end fails the test).
     let workshop = bin_dir().join("workshop");
-    let workshop = workshop.to_str().unwrap();
-    let piped = d.run_as(
-        Some(&user),
-        &p.path,
-        Path::new("timeout"),
-        &["30", workshop, "exec", "-i", "--", "cat"],
-        &[],
-        Some(b"hello\n"),
-    );
+    let forced = |command: &[&str], input: Option<&[u8]>| {
+        let args = [&["30", workshop.to_str().unwrap(), "exec", "-i", "--"][..], command].concat();
+        d.run_as(Some(&user), &p.path, Path::new("timeout"), &args, &[], input)
+    };
+    let piped = forced(&["cat"], Some(b"hello\n"));
     assert_eq!(piped.code, 0, "{}", piped.output());
     assert!(has_exact_line(&piped, "hello"), "{}", piped.output());
-    let empty = d.run_as(
-        Some(&user),
-        &p.path,
-        Path::new("timeout"),
-        &["30", workshop, "exec", "-i", "--", "cat"],
-        &[],
-        None,
-    );
+    let empty = forced(&["cat"], None);
     assert_eq!(empty.code, 0, "{}", empty.output());
-    let shell = d.run_as(
-        Some(&user),
-        &p.path,
-        Path::new("timeout"),
-        &["30", workshop, "exec", "-i", "--", "bash", "--norc"],
-        &[],
-        Some(b"echo typed-$((6 * 7)); exit 4\n"),
-    );
+    let shell = forced(&["bash", "--norc"], Some(b"echo typed-$((6 * 7)); exit 4\n"));
     assert_eq!(shell.code, 4, "{}", shell.output());
     assert!(shell.output().contains("typed-42"), "{}", shell.output());
 

@@ -18,7 +18,9 @@ use super::lookups::*;
 use super::projects::registries;
 use super::reboot_loops;
 use super::requests::*;
-use crate::backend::{BackendError, GetInstance, ListInstances, StopInstance, StopMode, Target};
+use crate::backend::{
+    BackendError, GetInstance, GuestShutdown, ListInstances, StopInstance, StopMode, Target,
+};
 use crate::engine::Query;
 use crate::health::SystemHealthy;
 use crate::managers::{UserRef, warn_user};
@@ -39,58 +41,37 @@ impl Handler<SystemHealthy> for WorkshopManager {
     }
 }
 
-/// A workshop's guest rebooted and the backend could not start it again.
+/// A workshop's guest went down by itself: rebooted (and not started again by the backend),
+/// or powered off.
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
-pub struct WorkshopRebooted {
-    pub target: Target,
-}
+pub struct GuestWentDown(pub GuestShutdown);
 
-impl Handler<WorkshopRebooted> for WorkshopManager {
+impl Handler<GuestWentDown> for WorkshopManager {
     type Result = ResponseFuture<()>;
 
-    fn handle(&mut self, msg: WorkshopRebooted, _ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: GuestWentDown, _ctx: &mut Context<Self>) -> Self::Result {
         let deps = self.deps();
         let job = self.activity.begin();
-        let allowed = self.reboot_loops.allow(&msg.target, std::time::Instant::now());
+        let GuestShutdown { target: t, reboot } = msg.0;
+        let allowed = reboot && self.reboot_loops.allow(&t, std::time::Instant::now());
         Box::pin(async move {
-            let t = &msg.target;
-            match restart_rebooted(&deps, t, allowed).await {
-                Ok(Some(change)) => {
-                    tracing::info!(user = %t.user, project = %t.project_id, workshop = %t.name, %change, "starting a workshop whose guest rebooted")
+            let done = if reboot {
+                restart_rebooted(&deps, &t, allowed)
+                    .await
+                    .map(|c| c.map(|c| format!("started again by change {c}")))
+            } else {
+                unmark_powered_off(&deps, &t)
+                    .await
+                    .map(|done| done.then(|| "no longer marked to run".to_string()))
+            };
+            match done {
+                Ok(Some(what)) => {
+                    tracing::info!(user = %t.user, project = %t.project_id, workshop = %t.name, reboot, "a workshop whose guest went down by itself: {what}")
                 }
                 Ok(None) => {}
                 Err(e) => {
-                    tracing::warn!(user = %t.user, project = %t.project_id, workshop = %t.name, error = %e, "cannot start a workshop whose guest rebooted")
-                }
-            }
-            drop(job);
-        })
-    }
-}
-
-/// A workshop's guest powered off by itself.
-#[derive(Message, Debug)]
-#[rtype(result = "()")]
-pub struct WorkshopPoweredOff {
-    pub target: Target,
-}
-
-impl Handler<WorkshopPoweredOff> for WorkshopManager {
-    type Result = ResponseFuture<()>;
-
-    fn handle(&mut self, msg: WorkshopPoweredOff, _ctx: &mut Context<Self>) -> Self::Result {
-        let deps = self.deps();
-        let job = self.activity.begin();
-        Box::pin(async move {
-            let t = &msg.target;
-            match unmark_powered_off(&deps, t).await {
-                Ok(true) => {
-                    tracing::info!(user = %t.user, project = %t.project_id, workshop = %t.name, "a workshop powered off from inside is no longer marked to run")
-                }
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::warn!(user = %t.user, project = %t.project_id, workshop = %t.name, error = %e, "cannot unmark a workshop powered off from inside")
+                    tracing::warn!(user = %t.user, project = %t.project_id, workshop = %t.name, reboot, error = %e, "cannot handle a workshop whose guest went down by itself")
                 }
             }
             drop(job);

@@ -16,7 +16,7 @@ mod reboot_loops;
 mod requests;
 pub mod status;
 
-pub use autostart::{WorkshopPoweredOff, WorkshopRebooted};
+pub use autostart::GuestWentDown;
 pub use guest::{GUEST_SOCKET, SHARED_SOCKET_NAME};
 pub use handlers::WorkshopConfig;
 pub use requests::*;

@@ -12,7 +12,7 @@ use super::plan::{self, LaunchItem};
 use super::projects::{PROJECTS_KEY, registries};
 use super::*;
 use crate::backend::fake::FakeBackend;
-use crate::backend::{Backend, BackendActor, CreateSpec, StopMode, Target};
+use crate::backend::{Backend, BackendActor, CreateSpec, GuestShutdown, StopMode, Target};
 use crate::engine::{Query, StateEngine, Transact};
 use crate::managers::UserRef;
 use crate::managers::task;
@@ -266,12 +266,20 @@ async fn a_workshop_whose_guest_rebooted_is_started_again_when_it_is_this_daemon
     h.fake.stop(&off, StopMode::Clean).await.unwrap();
     // Another daemon's project, and a workshop that is not there: nothing is done.
     let elsewhere = Target::new("root", "0123456789ab", "ws");
-    h.workshops.send(WorkshopRebooted { target: elsewhere }).await.unwrap();
-    h.workshops.send(WorkshopRebooted { target: Target::new("root", PID, "gone") }).await.unwrap();
-    h.workshops.send(WorkshopRebooted { target: off.clone() }).await.unwrap();
+    h.workshops.send(rebooted(elsewhere)).await.unwrap();
+    h.workshops.send(rebooted(Target::new("root", PID, "gone"))).await.unwrap();
+    h.workshops.send(rebooted(off.clone())).await.unwrap();
     assert!(!h.fake.instance(&off).unwrap().running, "one its owner stopped stays stopped");
-    h.workshops.send(WorkshopRebooted { target: ws.clone() }).await.unwrap();
+    h.workshops.send(rebooted(ws.clone())).await.unwrap();
     assert!(comes_up(&h, &ws).await, "the rebooted workshop is started again");
+}
+
+fn rebooted(target: Target) -> GuestWentDown {
+    GuestWentDown(GuestShutdown { target, reboot: true })
+}
+
+fn powered_off(target: Target) -> GuestWentDown {
+    GuestWentDown(GuestShutdown { target, reboot: false })
 }
 
 /// Waits until the fake workshop of `target` runs (or 5 s went by): whether it does.
@@ -292,11 +300,11 @@ async fn a_guest_rebooting_in_a_loop_is_left_stopped_and_its_owner_warned() {
     h.fake.wait_ready(&ws).await.unwrap();
     for i in 0..super::reboot_loops::MAX_RESTARTS {
         h.fake.halt(&ws);
-        h.workshops.send(WorkshopRebooted { target: ws.clone() }).await.unwrap();
+        h.workshops.send(rebooted(ws.clone())).await.unwrap();
         assert!(comes_up(&h, &ws).await, "reboot {i} is followed by a start");
     }
     h.fake.halt(&ws);
-    h.workshops.send(WorkshopRebooted { target: ws.clone() }).await.unwrap();
+    h.workshops.send(rebooted(ws.clone())).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let instance = h.fake.instance(&ws).unwrap();
     assert!(!instance.running && instance.autostart, "left stopped, still marked for the next daemon start");
@@ -315,7 +323,7 @@ async fn a_guest_rebooting_in_a_loop_is_left_stopped_and_its_owner_warned() {
     // Its owner starts it again: its next reboot is followed by a start.
     h.fake.start(&ws).await.unwrap();
     h.fake.halt(&ws);
-    h.workshops.send(WorkshopRebooted { target: ws.clone() }).await.unwrap();
+    h.workshops.send(rebooted(ws.clone())).await.unwrap();
     assert!(comes_up(&h, &ws).await);
 }
 
@@ -328,12 +336,12 @@ async fn a_workshop_powered_off_from_inside_is_no_longer_marked_to_run() {
     }
     // Another daemon's project: left as it is.
     let elsewhere = Target::new("root", "0123456789ab", "ws");
-    h.workshops.send(WorkshopPoweredOff { target: elsewhere }).await.unwrap();
+    h.workshops.send(powered_off(elsewhere)).await.unwrap();
     // One that is running again (started meanwhile) keeps its mark.
-    h.workshops.send(WorkshopPoweredOff { target: off.clone() }).await.unwrap();
+    h.workshops.send(powered_off(off.clone())).await.unwrap();
     assert!(h.fake.instance(&off).unwrap().autostart);
     h.fake.halt(&ws);
-    h.workshops.send(WorkshopPoweredOff { target: ws.clone() }).await.unwrap();
+    h.workshops.send(powered_off(ws.clone())).await.unwrap();
     let instance = h.fake.instance(&ws).unwrap();
     assert!(!instance.running && !instance.autostart, "{instance:?}");
     // So the next daemon start leaves it stopped.
