@@ -94,6 +94,8 @@ backend_messages! {
     WaitReady { target: Target } -> () => |b, m| b.wait_ready(&m.target);
     /// Stops a workshop.
     StopInstance { target: Target, mode: StopMode } -> () => |b, m| b.stop(&m.target, m.mode);
+    /// Unmarks a stopped workshop, unless it started meanwhile.
+    UnmarkStopped { target: Target } -> bool => |b, m| b.unmark_stopped(&m.target);
     /// Adds or replaces a device.
     SetDevice { target: Target, name: String, device: Device } -> ()
         => |b, m| b.set_device(&m.target, &m.name, &m.device);

@@ -491,6 +491,19 @@ impl Backend for FakeBackend {
         })
     }
 
+    async fn unmark_stopped(&self, target: &Target) -> Result<bool, BackendError> {
+        self.call("unmark-stopped", &target.instance_name())?;
+        let unmarked = self.with_instance(target, |i| {
+            let unmark = !i.running && i.autostart;
+            i.autostart &= !unmark;
+            unmark
+        });
+        match unmarked {
+            Err(BackendError::NotLaunched(_)) => Ok(false),
+            other => other,
+        }
+    }
+
     async fn set_device(&self, target: &Target, name: &str, device: &Device) -> Result<(), BackendError> {
         self.call("set-device", &format!("{} {name}", target.instance_name()))?;
         self.with_instance(target, |i| {

@@ -265,6 +265,10 @@ impl Backend for LxdBackend {
         self.stop(target, mode).await
     }
 
+    async fn unmark_stopped(&self, target: &Target) -> Result<bool, BackendError> {
+        self.unmark_stopped(target).await
+    }
+
     async fn set_device(&self, target: &Target, name: &str, device: &Device) -> Result<(), BackendError> {
         self.set_device(target, name, device).await
     }

@@ -138,6 +138,9 @@ pub trait Backend {
     async fn wait_ready(&self, target: &Target) -> Result<(), BackendError>;
     /// Stops the instance as `mode` says. Stopped is fine.
     async fn stop(&self, target: &Target, mode: StopMode) -> Result<(), BackendError>;
+    /// Takes the mark to run from the instance if it is stopped and marked, in one update that
+    /// fails rather than touch an instance started or changed meanwhile: whether it did.
+    async fn unmark_stopped(&self, target: &Target) -> Result<bool, BackendError>;
     /// Adds or replaces a device.
     async fn set_device(&self, target: &Target, name: &str, device: &Device) -> Result<(), BackendError>;
     /// Sets (or with `None` removes) config keys and adds or replaces a device, in one

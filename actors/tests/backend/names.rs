@@ -77,7 +77,7 @@ fn not_answered(name: &str) -> bool {
 }
 
 /// One question for `name`: whether the answer holds a record, or `None` when no answer
-/// comes within 2 s.
+/// comes within 2 s or the answer is neither (an error of a dnsmasq restarting, another id).
 fn ask(name: &str) -> Option<bool> {
     let address = common::lxc(&["network", "get", BRIDGE, "ipv4.address"]).expect("bridge address");
     let server: Ipv4Addr = address.trim().split('/').next().unwrap().parse().unwrap();
@@ -92,12 +92,15 @@ fn ask(name: &str) -> Option<bool> {
     socket.send_to(&query, (server, 53)).unwrap();
     let mut reply = [0u8; 512];
     let n = socket.recv(&mut reply).ok()?;
-    Some(
-        n >= 12
-            && reply[..2] == [0x21, 0x43]
-            && reply[3] & 0x0f == 0
-            && u16::from_be_bytes([reply[6], reply[7]]) > 0,
-    )
+    if n < 12 || reply[..2] != [0x21, 0x43] {
+        return None;
+    }
+    // NOERROR with or without records, or NXDOMAIN.
+    match reply[3] & 0x0f {
+        0 => Some(u16::from_be_bytes([reply[6], reply[7]]) > 0),
+        3 => Some(false),
+        _ => None,
+    }
 }
 
 /// Takes the host's locks of the bridge as a daemon's writer does (blocking: nothing else runs

@@ -271,6 +271,13 @@ fn exec_and_actions() {
     assert!(has_exact_line(&piped, "hello"), "{}", piped.output());
     let empty = forced(&["cat"], None);
     assert_eq!(empty.code, 0, "{}", empty.output());
+    let open_line = forced(&["cat"], Some(b"no-newline"));
+    assert_eq!(open_line.code, 0, "{}", open_line.output());
+    assert!(
+        open_line.output().contains("no-newlineno-newline"),
+        "typed, then printed: {}",
+        open_line.output()
+    );
     let shell = forced(&["bash", "--norc"], Some(b"echo typed-$((6 * 7)); exit 4\n"));
     assert_eq!(shell.code, 4, "{}", shell.output());
     assert!(shell.output().contains("typed-42"), "{}", shell.output());

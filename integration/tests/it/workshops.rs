@@ -713,10 +713,11 @@ fn a_reboot_inside_comes_back_and_a_power_off_stays_off() {
             .args(["config", "get", "--project", &format!("workshop.{user}"), &instance, "boot.autostart"])
             .output()
             .unwrap();
+        assert!(out.status.success(), "lxc config get: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     let deadline = Instant::now() + Duration::from_secs(30);
-    while marked() == "true" {
+    while marked() != "false" {
         assert!(Instant::now() < deadline, "a workshop powered off from inside is still marked to run");
         std::thread::sleep(Duration::from_millis(250));
     }

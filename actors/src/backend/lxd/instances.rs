@@ -449,6 +449,28 @@ impl LxdBackend {
         Err(instance_error(target, &what, failure))
     }
 
+    pub(super) async fn unmark_stopped(&self, target: &Target) -> Result<bool, BackendError> {
+        let client = self.instances_client(&target.user);
+        let name = target.instance_name();
+        let what = format!("unmark workshop {:?}", target.name);
+        let (instance, etag) = match client.get_instance(&name).await {
+            Ok(found) => found,
+            Err(e) if e.is_not_found() => return Ok(false),
+            Err(e) => return Err(instance_error(target, &what, e)),
+        };
+        if instance.is_running() || instance.config.get(AUTOSTART_KEY).map(String::as_str) != Some("true") {
+            return Ok(false);
+        }
+        let mut put = instance.writable();
+        put.config.insert(AUTOSTART_KEY.to_string(), false.to_string());
+        // A start writes the instance's volatile keys, so its ETag no longer matches.
+        match client.update_instance(&name, &put, &etag).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.is_precondition_failed() => Ok(false),
+            Err(e) => Err(instance_error(target, &what, e)),
+        }
+    }
+
     pub(super) async fn set_device(
         &self,
         target: &Target,

@@ -5,10 +5,14 @@
 //! workshop powered off from inside is no longer marked to run, as if its owner had stopped
 //! it. LXD tells a reboot from a power-off only in its log (the lifecycle event is
 //! `instance-shutdown` for both): the record `Shut down container` (`Shut down instance` in
-//! later LXDs) of a guest that went down by itself carries `action=reboot` or `action=stop`
-//! (measured on LXD 5.0: a stop through the API logs `Stopping container` or `Shutting down
-//! container` instead). The daemon follows LXD's log and, once LXD is through with the
-//! instance, reports the workshop.
+//! later LXDs) carries the action, `reboot` or `stop` for a guest that went down by itself
+//! (measured on LXD 5.0; a stop through the API logs `Stopping container` or `Shutting down
+//! container`, and `action=shutdown` is never a guest's). A clean stop through
+//! the API that outlasts LXD's 30 s operation lock may end as `action=stop`: the daemon's own
+//! stops unmark first, so that report changes nothing, but a guest that takes that long to go
+//! down when LXD itself shuts down is then taken for a power-off (it stays off after LXD's
+//! restart until its owner starts it). The daemon follows LXD's log and, once
+//! LXD is through with the instance, reports the workshop.
 
 use std::time::Duration;
 
@@ -16,7 +20,7 @@ use futures_util::StreamExt as _;
 use futures_util::stream::LocalBoxStream;
 use serde_json::Value;
 use tokio::sync::mpsc;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::{LxdBackend, layout};
 use crate::backend::{GuestShutdown, Target};
@@ -27,7 +31,8 @@ const SHUT_DOWN: [&str; 2] = ["Shut down container", "Shut down instance"];
 /// Pauses before subscribing again after LXD went away.
 const RETRY_MIN: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(30);
-/// How often, and how long at most, to look whether LXD is through with a rebooted instance.
+/// How often, and how long at most, to look whether LXD is through with an instance that
+/// went down.
 const SETTLE_POLL: Duration = Duration::from_millis(250);
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Shutdowns waiting to be handled; more are dropped (and logged).
@@ -56,7 +61,10 @@ async fn follow(client: Client, tx: mpsc::Sender<GuestShutdown>) {
                     actix_rt::spawn(async move {
                         let Some(target) = settled(&client, &project, &instance).await else { return };
                         if tx.try_send(GuestShutdown { target, reboot }).is_err() {
-                            debug!(instance, "too many shutdowns waiting: this one is not handled");
+                            warn!(
+                                instance,
+                                reboot, "too many guest shutdowns waiting: this one is not handled"
+                            );
                         }
                     });
                 }

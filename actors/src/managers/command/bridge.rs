@@ -110,22 +110,30 @@ pub async fn bridge(
 
 /// The terminal's end-of-file character (Ctrl-D).
 const EOT: &[u8] = b"\x04";
+/// The end of an input whose last line has no newline.
+const EOT_AFTER_OPEN_LINE: &[u8] = b"\x04\x04";
 
 /// Copies the client's input to the command; end of input closes the command's standard
 /// input. Not on a terminal: closing it would hang up the session (SIGHUP), possibly before
 /// the command has run. There, the end of input is typed as Ctrl-D (a forced-interactive
 /// session fed from a pipe or `/dev/null`), which ends the input of a command reading lines,
-/// as `script` does. A vanished client closes it either way.
+/// as `script` does; twice after a last line without its newline (the first only hands the
+/// line over). A vanished client closes it either way.
 async fn pump_stdin(mut inbound: mpsc::Receiver<Inbound>, stdin: mpsc::Sender<Bytes>, pty: bool) {
+    let mut open_line = false;
     while let Some(message) = inbound.recv().await {
         match message {
             Inbound::Data(bytes) => {
+                if let Some(last) = bytes.last() {
+                    open_line = *last != b'\n';
+                }
                 if stdin.send(bytes).await.is_err() {
                     return;
                 }
             }
             Inbound::Eof if pty => {
-                if stdin.send(Bytes::from_static(EOT)).await.is_err() {
+                let eof = if std::mem::take(&mut open_line) { EOT_AFTER_OPEN_LINE } else { EOT };
+                if stdin.send(Bytes::from_static(eof)).await.is_err() {
                     return;
                 }
             }
@@ -338,13 +346,18 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(cmd.control.recv().await, Some(SessionControl::Resize { width: 100, height: 30 }));
-        // The end of input is typed on a terminal, each time the client says so.
+        // The end of input is typed on a terminal, each time the client says so; twice after
+        // a last line without its newline.
         stdio.inbound.send(Inbound::Eof).await.unwrap();
         stdio.inbound.send(Inbound::Data(Bytes::from_static(b"ls\n"))).await.unwrap();
         stdio.inbound.send(Inbound::Eof).await.unwrap();
         assert_eq!(cmd.stdin.recv().await.unwrap(), "\x04", "an input empty from the start ends");
         assert_eq!(cmd.stdin.recv().await.unwrap(), "ls\n");
         assert_eq!(cmd.stdin.recv().await.unwrap(), "\x04", "end of input is typed on a terminal");
+        stdio.inbound.send(Inbound::Data(Bytes::from_static(b"pwd"))).await.unwrap();
+        stdio.inbound.send(Inbound::Eof).await.unwrap();
+        assert_eq!(cmd.stdin.recv().await.unwrap(), "pwd");
+        assert_eq!(cmd.stdin.recv().await.unwrap(), "\x04\x04", "after an open line, twice");
         assert!(
             cmd.stdin.try_recv().is_err_and(|e| e == mpsc::error::TryRecvError::Empty),
             "input stays open"

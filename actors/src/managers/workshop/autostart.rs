@@ -6,7 +6,9 @@
 //! often, see [`super::reboot_loops`]). A workshop powered off from inside is no longer marked
 //! to run, as if its owner had stopped it.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use actix::prelude::*;
 use workshop_api::ids::WorkshopName;
@@ -16,11 +18,9 @@ use super::WorkshopManager;
 use super::changes::change_workshops;
 use super::lookups::*;
 use super::projects::registries;
-use super::reboot_loops;
+use super::reboot_loops::{self, RebootLoops};
 use super::requests::*;
-use crate::backend::{
-    BackendError, GetInstance, GuestShutdown, ListInstances, StopInstance, StopMode, Target,
-};
+use crate::backend::{BackendError, GetInstance, GuestShutdown, ListInstances, Target, UnmarkStopped};
 use crate::engine::Query;
 use crate::health::SystemHealthy;
 use crate::managers::{UserRef, warn_user};
@@ -53,11 +53,11 @@ impl Handler<GuestWentDown> for WorkshopManager {
     fn handle(&mut self, msg: GuestWentDown, _ctx: &mut Context<Self>) -> Self::Result {
         let deps = self.deps();
         let job = self.activity.begin();
+        let loops = Rc::clone(&self.reboot_loops);
         let GuestShutdown { target: t, reboot } = msg.0;
-        let allowed = reboot && self.reboot_loops.allow(&t, std::time::Instant::now());
         Box::pin(async move {
             let done = if reboot {
-                restart_rebooted(&deps, &t, allowed)
+                restart_rebooted(&deps, &t, &loops)
                     .await
                     .map(|c| c.map(|c| format!("started again by change {c}")))
             } else {
@@ -79,32 +79,39 @@ impl Handler<GuestWentDown> for WorkshopManager {
     }
 }
 
-/// The owner of `target` when its workshop is of a project they registered with this daemon
-/// (others share LXD), stopped and marked to run.
-async fn stopped_and_marked(deps: &Deps, target: &Target) -> Result<Option<UserRef>, WorkshopError> {
+/// The owner of `target` and its project when its workshop is of a project they registered
+/// with this daemon (others share LXD), no change of theirs holds it (one starting, stopping,
+/// refreshing or removing it decides), and it is stopped and marked to run.
+async fn idle_stopped_and_marked(
+    deps: &Deps,
+    target: &Target,
+) -> Result<Option<(UserRef, String)>, WorkshopError> {
     let Some(user) = UserRef::lookup(&target.user) else { return Ok(None) };
-    match project(deps, &user, &target.project_id).await {
+    let path = match project(deps, &user, &target.project_id).await {
         Err(WorkshopError::NotFound(_)) => return Ok(None),
-        found => found?,
+        found => found?.path,
     };
+    if !busy_map(deps, &user, &target.project_id, vec![target.name.clone()]).await?.is_empty() {
+        return Ok(None);
+    }
     let get = GetInstance { target: target.clone() };
     match deps.backend.send(get).await.map_err(BackendError::from)?? {
-        Some(i) if i.autostart && !i.running => Ok(Some(user)),
+        Some(i) if i.autostart && !i.running => Ok(Some((user, path))),
         _ => Ok(None),
     }
 }
 
-/// Starts the workshop of `target` when it is still stopped, marked to run and this daemon's:
-/// the change, if one was made. When its reboots are not `allowed` (a loop), its owner is
-/// warned instead and it stays as it is (the next daemon start starts it).
+/// Starts the workshop of `target` when it is idle, stopped, marked to run and this daemon's:
+/// the change, if one was made. When it rebooted in a loop (`loops`), its owner is warned
+/// instead and it stays as it is (the next `SystemHealthy` starts it).
 async fn restart_rebooted(
     deps: &Deps,
     target: &Target,
-    allowed: bool,
+    loops: &RefCell<RebootLoops>,
 ) -> Result<Option<ChangeId>, WorkshopError> {
-    let Some(user) = stopped_and_marked(deps, target).await? else { return Ok(None) };
-    if !allowed {
-        let message = reboot_loops::warning(&target.name);
+    let Some((user, path)) = idle_stopped_and_marked(deps, target).await? else { return Ok(None) };
+    if !loops.borrow_mut().allow(target, std::time::Instant::now()) {
+        let message = reboot_loops::warning(&target.name, &path);
         tracing::warn!(user = %target.user, project = %target.project_id, workshop = %target.name, "{message}");
         warn_user(&deps.engine, &user, vec![message]).await?;
         return Ok(None);
@@ -113,16 +120,14 @@ async fn restart_rebooted(
     start_change(deps, user, &target.project_id, vec![name]).await.map(Some)
 }
 
-/// Takes the mark to run from the workshop of `target` when it is still stopped, marked and
-/// this daemon's: whether it did.
+/// Takes the mark to run from the workshop of `target` when it is idle, stopped, marked and
+/// this daemon's, unless it starts meanwhile: whether it did.
 async fn unmark_powered_off(deps: &Deps, target: &Target) -> Result<bool, WorkshopError> {
-    if stopped_and_marked(deps, target).await?.is_none() {
+    if idle_stopped_and_marked(deps, target).await?.is_none() {
         return Ok(false);
     }
-    // A clean stop of a stopped instance only unmarks it.
-    let stop = StopInstance { target: target.clone(), mode: StopMode::Clean };
-    deps.backend.send(stop).await.map_err(BackendError::from)??;
-    Ok(true)
+    let unmark = UnmarkStopped { target: target.clone() };
+    Ok(deps.backend.send(unmark).await.map_err(BackendError::from)??)
 }
 
 /// A start change of `user`'s workshops `names` of project `project_id`.

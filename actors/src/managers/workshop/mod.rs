@@ -154,7 +154,7 @@ pub struct WorkshopManager {
     /// Resolves the Store SDKs of a launch; without it such a launch is refused.
     store: Option<Addr<StoreActor>>,
     /// Starts after guests' reboots, so that a guest rebooting in a loop is left stopped.
-    reboot_loops: reboot_loops::RebootLoops,
+    reboot_loops: Rc<std::cell::RefCell<reboot_loops::RebootLoops>>,
     /// Where the current trees of local SDKs are committed to compare a workshop's manifest
     /// with; without it a refresh is refused.
     sdk_trees: Option<SdkTrees>,

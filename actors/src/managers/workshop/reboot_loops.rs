@@ -11,14 +11,15 @@ use crate::backend::Target;
 pub const MAX_RESTARTS: usize = 5;
 /// The window the starts are counted in.
 pub const WINDOW: Duration = Duration::from_secs(600);
-/// Workshops counted at most at once (beyond, a reboot is allowed and not counted).
+/// Workshops counted at most at once (beyond, the one started longest ago is forgotten).
 const TRACKED: usize = 1024;
 
-/// The warning of the owner of workshop `name` when its guest rebooted once too often.
-pub fn warning(name: &str) -> String {
+/// The warning of the owner of workshop `name` of the project at `path` when its guest
+/// rebooted once too often.
+pub fn warning(name: &str, path: &str) -> String {
     format!(
-        "cannot start workshop {name:?} again: its guest rebooted more than {MAX_RESTARTS} times within {} \
-         minutes (start it with \"workshop start {name}\")",
+        "cannot start workshop {name:?} of project {path:?} again: its guest rebooted more than \
+         {MAX_RESTARTS} times within {} minutes (start it with \"workshop start {name}\")",
         WINDOW.as_secs() / 60
     )
 }
@@ -43,9 +44,14 @@ impl RebootLoops {
             self.starts.remove(target);
             return false;
         }
-        if self.starts.len() < TRACKED || self.starts.contains_key(target) {
-            self.starts.entry(target.clone()).or_default().push_back(now);
+        if self.starts.len() >= TRACKED && !self.starts.contains_key(target) {
+            let oldest =
+                self.starts.iter().min_by_key(|(_, starts)| starts.back().copied()).map(|(t, _)| t.clone());
+            if let Some(oldest) = oldest {
+                self.starts.remove(&oldest);
+            }
         }
+        self.starts.entry(target.clone()).or_default().push_back(now);
         true
     }
 }
@@ -79,24 +85,29 @@ mod tests {
     #[test]
     fn the_warning_says_what_to_do() {
         assert_eq!(
-            warning("dev"),
-            "cannot start workshop \"dev\" again: its guest rebooted more than 5 times within 10 minutes \
-             (start it with \"workshop start dev\")"
+            warning("dev", "/home/alice/app"),
+            "cannot start workshop \"dev\" of project \"/home/alice/app\" again: its guest rebooted more \
+             than 5 times within 10 minutes (start it with \"workshop start dev\")"
         );
     }
 
     #[test]
-    fn the_count_is_bounded() {
+    fn the_count_is_bounded_and_keeps_counting_new_loops() {
         let mut loops = RebootLoops::default();
-        let now = Instant::now();
+        let t0 = Instant::now();
+        let first = Target::new("alice", "p1", "w0");
         for i in 0..TRACKED + 10 {
-            assert!(loops.allow(&Target::new("alice", "p1", &format!("w{i}")), now));
+            let at = t0 + Duration::from_millis(i as u64);
+            assert!(loops.allow(&Target::new("alice", "p1", &format!("w{i}")), at));
         }
         assert_eq!(loops.starts.len(), TRACKED);
-        // One not counted is still started, however often.
+        assert!(!loops.starts.contains_key(&first), "the one started longest ago is forgotten");
+        // A new loop is still counted, and stopped.
         let extra = Target::new("alice", "p1", "extra");
-        for _ in 0..2 * MAX_RESTARTS {
-            assert!(loops.allow(&extra, now));
+        let at = t0 + Duration::from_secs(1);
+        for _ in 0..MAX_RESTARTS {
+            assert!(loops.allow(&extra, at));
         }
+        assert!(!loops.allow(&extra, at));
     }
 }

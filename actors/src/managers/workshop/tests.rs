@@ -282,10 +282,14 @@ fn powered_off(target: Target) -> GuestWentDown {
     GuestWentDown(GuestShutdown { target, reboot: false })
 }
 
-/// Waits until the fake workshop of `target` runs (or 5 s went by): whether it does.
+/// Waits until the fake workshop of `target` runs and no change holds it (or 5 s went by):
+/// whether it does.
 async fn comes_up(h: &Harness, target: &Target) -> bool {
     for _ in 0..500 {
-        if h.fake.instance(target).unwrap().running {
+        let (user, pid, name) = (target.user.clone(), target.project_id.clone(), target.name.clone());
+        let idle =
+            h.engine.send(Query(Box::new(move |st| status::busy(st, &user, &pid, &name).is_none()))).await;
+        if h.fake.instance(target).unwrap().running && idle.unwrap() {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -316,10 +320,8 @@ async fn a_guest_rebooting_in_a_loop_is_left_stopped_and_its_owner_warned() {
         .await
         .unwrap();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(
-        warnings[0].starts_with("cannot start workshop \"ws\" again: its guest rebooted"),
-        "{warnings:?}"
-    );
+    assert!(warnings[0].starts_with("cannot start workshop \"ws\" of project \""), "{warnings:?}");
+    assert!(warnings[0].contains("again: its guest rebooted more than 5 times"), "{warnings:?}");
     // Its owner starts it again: its next reboot is followed by a start.
     h.fake.start(&ws).await.unwrap();
     h.fake.halt(&ws);
