@@ -120,15 +120,29 @@ install -d -o workshop -g workshop {home_dirs}
     )
 }
 
-/// Run once the init system is up: makes sure the lingering session of `workshop` runs
-/// (logind may have started before the linger file existed) and waits for its bus, for up to
-/// a minute as the reference does (a loaded host takes seconds to start a user manager).
+/// Run after the set-up, while the guest boots: waits for the bus of the lingering session
+/// of `workshop`, which its user manager opens within the boot (the set-up's linger file was
+/// there when logind started). When the boot is over without it (logind started before the
+/// linger file existed), it makes sure the session runs and waits for its bus, for up to a
+/// minute as the reference does (a loaded host takes seconds to start a user manager). The
+/// bus is looked for every 20 ms, so the script ends with the boot (before, a run after the
+/// boot cost every start one more exec).
 pub fn session_script() -> &'static str {
     r#"set -eu
-[ -S /run/user/1000/bus ] && exit 0
+bus=/run/user/1000/bus
+i=0
+until [ -S $bus ]; do
+  i=$((i + 1))
+  if [ $((i % 5)) = 0 ]; then
+    case "$(systemctl is-system-running 2>/dev/null || true)" in running|degraded) break ;; esac
+  fi
+  [ "$i" -lt 3000 ] || break
+  sleep 0.02
+done
+[ -S $bus ] && exit 0
 loginctl enable-linger workshop
 for _ in $(seq 1 600); do
-  [ -S /run/user/1000/bus ] && exit 0
+  [ -S $bus ] && exit 0
   sleep 0.1
 done
 echo "the user session of workshop did not start within 60 s" >&2

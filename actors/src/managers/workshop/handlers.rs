@@ -550,8 +550,8 @@ pub(super) async fn publish_names(env: &Env, t: &TaskTarget) -> Result<HostName,
     env.call(PublishNames { target: t.backend(), project_name }).await
 }
 
-/// Starts the instance and runs the guest set-up while it boots (a copy of a template finds
-/// it done), then waits for the init system and the workshop user's session.
+/// Starts the instance and, while it boots, waits for the init system, and runs the guest
+/// set-up (a copy of a template finds it done) then waits for the workshop user's session.
 pub async fn start_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
     let started = std::time::Instant::now();
@@ -573,14 +573,14 @@ pub async fn start_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
     env.call(StartInstance { target: t.backend() }).await?;
     // The workshop holds its own mount now.
     drop(staged);
-    let (ready, provisioned) = futures_util::future::join(
-        env.call(WaitReady { target: t.backend() }),
-        run_script(&env, &t, "set up the workshop user", guest::setup_script()),
-    )
-    .await;
+    let provision = async {
+        run_script(&env, &t, "set up the workshop user", guest::setup_script()).await?;
+        run_script(&env, &t, "start the session of the workshop user", guest::session_script().into()).await
+    };
+    let (ready, provisioned) =
+        futures_util::future::join(env.call(WaitReady { target: t.backend() }), provision).await;
     ready?;
     provisioned?;
-    run_script(&env, &t, "start the session of the workshop user", guest::session_script().into()).await?;
     tracing::debug!(workshop = %t.name, elapsed_ms = started.elapsed().as_millis() as u64, "workshop up");
     Ok(())
 }
