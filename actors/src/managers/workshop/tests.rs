@@ -241,6 +241,16 @@ async fn root_workshops() -> Option<(Harness, Target, Target)> {
     Some((h, Target::new("root", PID, "ws"), Target::new("root", PID, "off")))
 }
 
+/// [`root_workshops`], both running.
+async fn running_root_workshops() -> Option<(Harness, Target, Target)> {
+    let (h, ws, off) = root_workshops().await?;
+    for t in [&ws, &off] {
+        h.fake.start(t).await.unwrap();
+        h.fake.wait_ready(t).await.unwrap();
+    }
+    Some((h, ws, off))
+}
+
 #[actix_rt::test]
 async fn workshops_lxd_left_stopped_are_started_again_when_the_system_is_healthy() {
     let Some((h, ws, off)) = root_workshops().await else { return };
@@ -256,11 +266,7 @@ async fn workshops_lxd_left_stopped_are_started_again_when_the_system_is_healthy
 
 #[actix_rt::test]
 async fn a_workshop_whose_guest_rebooted_is_started_again_when_it_is_this_daemons() {
-    let Some((h, ws, off)) = root_workshops().await else { return };
-    for t in [&ws, &off] {
-        h.fake.start(t).await.unwrap();
-        h.fake.wait_ready(t).await.unwrap();
-    }
+    let Some((h, ws, off)) = running_root_workshops().await else { return };
     // Left stopped by LXD (still marked to run), and stopped by its owner (unmarked).
     h.fake.halt(&ws);
     h.fake.stop(&off, StopMode::Clean).await.unwrap();
@@ -331,11 +337,7 @@ async fn a_guest_rebooting_in_a_loop_is_left_stopped_and_its_owner_warned() {
 
 #[actix_rt::test]
 async fn a_workshop_powered_off_from_inside_is_no_longer_marked_to_run() {
-    let Some((h, ws, off)) = root_workshops().await else { return };
-    for t in [&ws, &off] {
-        h.fake.start(t).await.unwrap();
-        h.fake.wait_ready(t).await.unwrap();
-    }
+    let Some((h, ws, off)) = running_root_workshops().await else { return };
     // Another daemon's project: left as it is.
     let elsewhere = Target::new("root", "0123456789ab", "ws");
     h.workshops.send(powered_off(elsewhere)).await.unwrap();
