@@ -79,13 +79,10 @@ impl Handler<GuestWentDown> for WorkshopManager {
     }
 }
 
-/// The owner of `target` and its project when its workshop is of a project they registered
-/// with this daemon (others share LXD), no change of theirs holds it (one starting, stopping,
-/// refreshing or removing it decides), and it is stopped and marked to run.
-async fn idle_stopped_and_marked(
-    deps: &Deps,
-    target: &Target,
-) -> Result<Option<(UserRef, String)>, WorkshopError> {
+/// The owner of `target` and its project's path when its workshop is of a project they
+/// registered with this daemon (others share LXD) and no change of theirs holds it (one
+/// starting, stopping, refreshing or removing it decides).
+async fn idle_owner(deps: &Deps, target: &Target) -> Result<Option<(UserRef, String)>, WorkshopError> {
     let Some(user) = UserRef::lookup(&target.user) else { return Ok(None) };
     let path = match project(deps, &user, &target.project_id).await {
         Err(WorkshopError::NotFound(_)) => return Ok(None),
@@ -94,11 +91,7 @@ async fn idle_stopped_and_marked(
     if !busy_map(deps, &user, &target.project_id, vec![target.name.clone()]).await?.is_empty() {
         return Ok(None);
     }
-    let get = GetInstance { target: target.clone() };
-    match deps.backend.send(get).await.map_err(BackendError::from)?? {
-        Some(i) if i.autostart && !i.running => Ok(Some((user, path))),
-        _ => Ok(None),
-    }
+    Ok(Some((user, path)))
 }
 
 /// Starts the workshop of `target` when it is idle, stopped, marked to run and this daemon's:
@@ -109,7 +102,12 @@ async fn restart_rebooted(
     target: &Target,
     loops: &RefCell<RebootLoops>,
 ) -> Result<Option<ChangeId>, WorkshopError> {
-    let Some((user, path)) = idle_stopped_and_marked(deps, target).await? else { return Ok(None) };
+    let Some((user, path)) = idle_owner(deps, target).await? else { return Ok(None) };
+    let get = GetInstance { target: target.clone() };
+    if !deps.backend.send(get).await.map_err(BackendError::from)??.is_some_and(|i| i.autostart && !i.running)
+    {
+        return Ok(None);
+    }
     if !loops.borrow_mut().allow(target, std::time::Instant::now()) {
         let message = reboot_loops::warning(&target.name, &path);
         tracing::warn!(user = %target.user, project = %target.project_id, workshop = %target.name, "{message}");
@@ -120,10 +118,11 @@ async fn restart_rebooted(
     start_change(deps, user, &target.project_id, vec![name]).await.map(Some)
 }
 
-/// Takes the mark to run from the workshop of `target` when it is idle, stopped, marked and
-/// this daemon's, unless it starts meanwhile: whether it did.
+/// Takes the mark to run from the workshop of `target` when it is idle and this daemon's
+/// (the backend checks that it is stopped and marked, and leaves one started meanwhile):
+/// whether it did.
 async fn unmark_powered_off(deps: &Deps, target: &Target) -> Result<bool, WorkshopError> {
-    if idle_stopped_and_marked(deps, target).await?.is_none() {
+    if idle_owner(deps, target).await?.is_none() {
         return Ok(false);
     }
     let unmark = UnmarkStopped { target: target.clone() };

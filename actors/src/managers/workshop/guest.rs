@@ -125,8 +125,7 @@ install -d -o workshop -g workshop {home_dirs}
 /// there when logind started). When the boot is over without it (logind started before the
 /// linger file existed), it makes sure the session runs and waits for its bus, for up to a
 /// minute as the reference does (a loaded host takes seconds to start a user manager). The
-/// bus is looked for every 20 ms, so the script ends with the boot (before, a run after the
-/// boot cost every start one more exec).
+/// bus is looked for every 20 ms, so the script ends with the boot.
 pub fn session_script() -> &'static str {
     r#"set -eu
 bus=/run/user/1000/bus
