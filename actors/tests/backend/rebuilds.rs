@@ -14,6 +14,13 @@ fn generation(target: &Target, name: &str) -> Option<String> {
     Some(found["config"]["user.test.generation"].as_str().expect("a generation").to_string())
 }
 
+/// Whether instance `name` of `target`'s user has post-stop hooks in its `raw.lxc` (which
+/// name the instance they were made for).
+fn hooked(target: &Target, name: &str) -> bool {
+    let found = common::query(&format!("/1.0/instances/{name}?project=workshop.{}", target.user));
+    found["config"]["raw.lxc"].as_str().expect("a raw.lxc").contains("lxc.hook.post-stop")
+}
+
 #[actix_rt::test]
 async fn a_rebuild_is_made_beside_the_workshop_and_swapped_in_or_put_back() {
     let Some(backend) = common::backend() else { return };
@@ -45,6 +52,7 @@ async fn a_rebuild_is_made_beside_the_workshop_and_swapped_in_or_put_back() {
 
     let stash_id = backend.stash(&ws, &[]).await.expect("stash");
     assert!(!stash_id.is_empty());
+    assert!(!hooked(&ws, &ws.stash_name()), "the stash has no hooks naming the workshop's instance");
     assert_eq!(backend.stash(&ws, &[]).await.expect("stash again: done already"), stash_id);
     assert_eq!(generation(&ws, &ws.instance_name()).as_deref(), Some("new"));
     assert_eq!(generation(&ws, &ws.stash_name()).as_deref(), Some("old"));
@@ -69,12 +77,16 @@ async fn a_rebuild_is_made_beside_the_workshop_and_swapped_in_or_put_back() {
     assert_eq!(generation(&ws, &ws.instance_name()).as_deref(), Some("old"));
     assert_eq!(generation(&ws, &ws.stash_name()), None);
 
-    // A crash between the two renames: the stash finishes the swap.
+    // A crash between the two renames: the stash finishes the swap. The workshop ran
+    // before (its start gives it hooks naming it, where LXD's hooks can be learned).
+    backend.start(&ws).await.expect("start the old one again");
+    backend.stop(&ws, StopMode::Discard).await.expect("kill it again");
     backend.create(&ws, &next).await.expect("rebuild again");
     common::lxc(&["mv", "--project", &format!("workshop.{user}"), &ws.instance_name(), &ws.stash_name()])
         .expect("rename as a stash would");
     let stash_id = backend.stash(&ws, &[]).await.expect("finish the stash");
     assert_eq!(generation(&ws, &ws.instance_name()).as_deref(), Some("new"));
+    assert!(!hooked(&ws, &ws.stash_name()), "hooks of a stash renamed before a crash go too");
     // Only the stash of that id goes.
     backend.discard_stash(&ws, "another-refresh").await.expect("leave another refresh's stash");
     assert_eq!(generation(&ws, &ws.stash_name()).as_deref(), Some("old"));

@@ -174,9 +174,24 @@ impl LxdBackend {
         let err = |e| lxd_error(&what, e);
         let deadline = Instant::now() + STASH_GONE_TIMEOUT;
         // The post-stop hooks of the workshop's instance name it, which a stash is not: LXD's
-        // own go back before the rename, should LXD start the stash by itself.
+        // own go back on the stash, should LXD start it by itself. That edit goes along with
+        // the rename of the rebuilt instance (one LXD request less before the start).
         let plain = layout::workshop_raw_lxc(None);
         let unhook = serde_json::json!({ "config": { post_stop::KEY: &plain } });
+        let swap = |hooked: bool| {
+            let (client, name, stash, next, unhook) = (&client, &name, &stash, &next, &unhook);
+            async move {
+                let unhooked = async {
+                    if hooked {
+                        when_idle(|| client.patch_instance(stash, unhook, "")).await?;
+                    }
+                    Ok(())
+                };
+                let (swapped, unhooked) =
+                    futures_util::future::join(swap_in(client, name, stash, next), unhooked).await;
+                swapped.and(unhooked)
+            }
+        };
         loop {
             let (live, stashed, rebuilt) = futures_util::future::join3(
                 client.get_instance(&name),
@@ -191,15 +206,12 @@ impl LxdBackend {
             let rebuilt = rebuilt.map_err(err)?;
             return match (live, stashed, rebuilt) {
                 (Some(live), None, true) => {
-                    if live.config.get(post_stop::KEY) != Some(&plain) {
-                        when_idle(|| client.patch_instance(&name, &unhook, "")).await.map_err(err)?;
-                    }
                     rename(&client, &name, &stash).await.map_err(err)?;
-                    swap_in(&client, &name, &stash, &next).await.map_err(err)?;
+                    swap(live.config.get(post_stop::KEY) != Some(&plain)).await.map_err(err)?;
                     Ok(stash_id(&live))
                 }
                 (None, Some(stashed), true) => {
-                    swap_in(&client, &name, &stash, &next).await.map_err(err)?;
+                    swap(stashed.config.get(post_stop::KEY) != Some(&plain)).await.map_err(err)?;
                     Ok(stash_id(&stashed))
                 }
                 (Some(_), Some(stashed), false) => Ok(stash_id(&stashed)),
