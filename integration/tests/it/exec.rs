@@ -281,6 +281,17 @@ fn exec_and_actions() {
     let shell = forced(&["bash", "--norc"], Some(b"echo typed-$((6 * 7)); exit 4\n"));
     assert_eq!(shell.code, 4, "{}", shell.output());
     assert!(shell.output().contains("typed-42"), "{}", shell.output());
+    // A shell's line editor takes a Ctrl-D typed before it set the terminal up as a NUL: the
+    // end is typed again, so that the shell ends with its input (empty, or commands without
+    // an `exit`), and a command reading again after the end finds it ended again.
+    let shell = forced(&["bash", "--norc"], None);
+    assert_eq!(shell.code, 0, "{}", shell.output());
+    let shell = forced(&["bash", "--norc"], Some(b"echo fed-$((6 * 7))\n"));
+    assert_eq!(shell.code, 0, "{}", shell.output());
+    assert!(shell.output().contains("fed-42"), "{}", shell.output());
+    let twice = forced(&["sh", "-c", "cat; cat; echo both-ended"], Some(b"once\n"));
+    assert_eq!(twice.code, 0, "{}", twice.output());
+    assert!(twice.output().contains("both-ended"), "{}", twice.output());
 
     // Signals sent to the CLI reach the remote command; in a terminal session, through
     // workshop-tty and sudo.

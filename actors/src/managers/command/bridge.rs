@@ -112,18 +112,42 @@ pub async fn bridge(
 const EOT: &[u8] = b"\x04";
 /// The end of an input whose last line has no newline.
 const EOT_AFTER_OPEN_LINE: &[u8] = b"\x04\x04";
+/// After the end of a terminal session's input, Ctrl-D is typed again after this long, then
+/// after twice as long each time, up to [`EOT_AGAIN_MAX`], while the command runs.
+const EOT_AGAIN_FIRST: Duration = Duration::from_millis(100);
+const EOT_AGAIN_MAX: Duration = Duration::from_secs(5);
 
 /// Copies the client's input to the command; end of input closes the command's standard
 /// input. Not on a terminal: closing it would hang up the session (SIGHUP), possibly before
 /// the command has run. There, the end of input is typed as Ctrl-D (a forced-interactive
 /// session fed from a pipe or `/dev/null`), which ends the input of a command reading lines,
 /// as `script` does; twice after a last line without its newline (the first only hands the
-/// line over). A vanished client closes it either way.
+/// line over). It is typed again while the command runs: one typed before the command put the
+/// terminal in raw mode (a shell's line editor) reaches it as a NUL, and a command that reads
+/// again after the end finds it ended again, as it would reading a pipe. A vanished client
+/// closes the input either way.
 async fn pump_stdin(mut inbound: mpsc::Receiver<Inbound>, stdin: mpsc::Sender<Bytes>, pty: bool) {
     let mut open_line = false;
-    while let Some(message) = inbound.recv().await {
+    // Set once a terminal session's input ended: how long until Ctrl-D is typed again.
+    let mut again: Option<Duration> = None;
+    loop {
+        let message = match again {
+            None => inbound.recv().await,
+            Some(wait) => match tokio::time::timeout(wait, inbound.recv()).await {
+                Ok(message) => message,
+                Err(_) => {
+                    if stdin.send(Bytes::from_static(EOT)).await.is_err() {
+                        return;
+                    }
+                    again = Some((wait * 2).min(EOT_AGAIN_MAX));
+                    continue;
+                }
+            },
+        };
+        let Some(message) = message else { return };
         match message {
             Inbound::Data(bytes) => {
+                again = None;
                 if let Some(last) = bytes.last() {
                     open_line = *last != b'\n';
                 }
@@ -136,6 +160,7 @@ async fn pump_stdin(mut inbound: mpsc::Receiver<Inbound>, stdin: mpsc::Sender<By
                 if stdin.send(Bytes::from_static(eof)).await.is_err() {
                     return;
                 }
+                again = Some(EOT_AGAIN_FIRST);
             }
             Inbound::Eof => return,
             Inbound::Control(_) => {}
@@ -358,9 +383,21 @@ mod tests {
         stdio.inbound.send(Inbound::Eof).await.unwrap();
         assert_eq!(cmd.stdin.recv().await.unwrap(), "pwd");
         assert_eq!(cmd.stdin.recv().await.unwrap(), "\x04\x04", "after an open line, twice");
+        // Typed again while the command runs, less and less often; the input stays open.
+        let ended = tokio::time::Instant::now();
+        assert_eq!(cmd.stdin.recv().await.unwrap(), "\x04", "typed again");
+        assert!(ended.elapsed() >= EOT_AGAIN_FIRST);
+        assert_eq!(cmd.stdin.recv().await.unwrap(), "\x04", "and again");
+        assert!(ended.elapsed() >= EOT_AGAIN_FIRST * 3, "after twice as long");
+        // New input stops it.
+        stdio.inbound.send(Inbound::Data(Bytes::from_static(b"more\n"))).await.unwrap();
+        let next = cmd.stdin.recv().await.unwrap();
+        let next = if next == "\x04" { cmd.stdin.recv().await.unwrap() } else { next };
+        assert_eq!(next, "more\n");
+        tokio::time::sleep(EOT_AGAIN_FIRST * 3).await;
         assert!(
             cmd.stdin.try_recv().is_err_and(|e| e == mpsc::error::TryRecvError::Empty),
-            "input stays open"
+            "nothing typed while input comes, and input stays open"
         );
         drop(stdio);
         for _ in 0..10 {
