@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use clap_complete::env::{Bash, EnvCompleter, Fish, Zsh};
+use clap_complete::env::{Bash, EnvCompleter, Fish, Powershell, Zsh};
 
 /// The environment variable the registration scripts set.
 pub const VAR: &str = "COMPLETE";
@@ -19,6 +19,7 @@ pub fn write_script(shell: clap_complete::Shell, bin: &str, out: &mut dyn Write)
     let completer: &dyn EnvCompleter = match shell {
         clap_complete::Shell::Bash => &Bash,
         clap_complete::Shell::Zsh => &Zsh,
+        clap_complete::Shell::PowerShell => &Powershell,
         _ => &Fish,
     };
     if shell == clap_complete::Shell::Bash {
@@ -48,7 +49,12 @@ mod tests {
     #[test]
     fn scripts_call_back_into_their_binary() {
         for bin in ["workshop", "sdk"] {
-            for shell in [clap_complete::Shell::Bash, clap_complete::Shell::Zsh, clap_complete::Shell::Fish] {
+            for shell in [
+                clap_complete::Shell::Bash,
+                clap_complete::Shell::Zsh,
+                clap_complete::Shell::Fish,
+                clap_complete::Shell::PowerShell,
+            ] {
                 let mut out = Vec::new();
                 write_script(shell, bin, &mut out).unwrap();
                 let text = String::from_utf8(out).unwrap();

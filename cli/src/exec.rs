@@ -127,28 +127,16 @@ fn send(ws: &mut ExecSocket, out: Outgoing) -> Result<(), String> {
     }
 }
 
-/// Ends the process as a write to a closed pipe ends a program that does not catch SIGPIPE
-/// (the reference's client is one): whoever read the command's output is gone
-/// (`workshop exec -- yes | head -1`), and the daemon hangs up on the command once we are.
-fn die_of_broken_pipe() -> ! {
-    // SAFETY: restoring a signal's default action and raising it; nothing else runs here.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        libc::raise(libc::SIGPIPE);
-    }
-    std::process::exit(128 + libc::SIGPIPE)
-}
-
 fn pump(
     mut ws: ExecSocket,
     mut sink: Option<Box<dyn Write + Send>>,
     rx: Receiver<Outgoing>,
 ) -> Result<(), String> {
     let ws_err = |e: tungstenite::Error| e.to_string();
+    // Whoever read the command's output is gone (`workshop exec -- yes | head -1`): the
+    // daemon hangs up on the command once we are.
     let io_text = |e: io::Error| {
-        if e.kind() == io::ErrorKind::BrokenPipe {
-            die_of_broken_pipe();
-        }
+        crate::output::exit_if_broken_pipe(&e);
         e.to_string()
     };
     let mut queue_open = true;

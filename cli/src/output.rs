@@ -40,6 +40,54 @@ pub enum OutputError {
     Yaml(#[from] serde_yaml_ng::Error),
 }
 
+/// Writes to standard output. Its reader gone (`workshop changes --format json | head -1`),
+/// the process ends as a write to a closed pipe ends a program that does not catch SIGPIPE
+/// (the reference's client is one), not with a panic; any other failure panics, as
+/// `print!` does.
+pub fn write_stdout(args: std::fmt::Arguments) {
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        exit_if_broken_pipe(&e);
+        panic!("failed printing to stdout: {e}");
+    }
+}
+
+/// Ends the process as SIGPIPE would when `e` says the reader of standard output is gone.
+pub fn exit_if_broken_pipe(e: &std::io::Error) {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        die_of_broken_pipe();
+    }
+}
+
+/// Ends the process as a write to a closed pipe ends a program that does not catch SIGPIPE.
+pub fn die_of_broken_pipe() -> ! {
+    // SAFETY: restoring a signal's default action and raising it; nothing else runs here.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::raise(libc::SIGPIPE);
+    }
+    std::process::exit(128 + libc::SIGPIPE)
+}
+
+/// `print!` to standard output through [`write_stdout`].
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::write_stdout(format_args!($($arg)*))
+    };
+}
+
+/// `println!` to standard output through [`write_stdout`].
+#[macro_export]
+macro_rules! outln {
+    () => {
+        $crate::output::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 /// `value` as JSON (with a final newline).
 fn json(value: &impl Serialize) -> Result<String, OutputError> {
     Ok(serde_json::to_string_pretty(value)? + "\n")

@@ -136,6 +136,31 @@ fn init_writes_a_definition_offline() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("a workshop's name must: (1) start with a letter"));
 }
 
+/// Output to a pipe whose reader is gone (`workshop changes --format json | head -1`) ends
+/// the CLI as SIGPIPE ends a program that does not catch it, as the reference's, not with a
+/// panic.
+#[test]
+fn output_to_a_closed_pipe_ends_the_cli_as_sigpipe_does() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::process::ExitStatusExt;
+    for args in [&["--version"][..], &["completion", "bash"], &["completion", "powershell"]] {
+        let mut ends = [0; 2];
+        // SAFETY: a new pipe; each end is owned once below.
+        assert_eq!(unsafe { libc::pipe(ends.as_mut_ptr()) }, 0);
+        let (reader, writer) = unsafe { (OwnedFd::from_raw_fd(ends[0]), OwnedFd::from_raw_fd(ends[1])) };
+        drop(reader);
+        let out = std::process::Command::new(bin_dir().join("workshop"))
+            .args(args)
+            .stdout(writer)
+            .env("WORKSHOP_SOCKET", "/nonexistent/workshop.socket")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{args:?}: {:?} {err}", out.status);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
 #[test]
 fn unreachable_daemon_is_explained() {
     let tmp = tempfile::tempdir().unwrap();

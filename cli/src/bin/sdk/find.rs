@@ -34,7 +34,7 @@ pub fn run(client: &Client, args: &FindArgs, marks: &Marks) -> anyhow::Result<()
     let query = args.query();
     let mut found = client.find_sdks(&query)?;
     if let Some(data) = args.format.data(&found)? {
-        print!("{data}");
+        workshop_client::out!("{data}");
         return Ok(());
     }
     if found.is_empty() {
@@ -42,9 +42,9 @@ pub fn run(client: &Client, args: &FindArgs, marks: &Marks) -> anyhow::Result<()
     }
     found.sort_by(|a, b| a.name.cmp(&b.name));
     if args.format == ListFormat::Csv {
-        print!("{}", table(&found, &Marks::PLAIN).csv());
+        workshop_client::out!("{}", table(&found, &Marks::PLAIN).csv());
     } else {
-        print!("{}", render(&found, !args.no_headers, marks));
+        workshop_client::out!("{}", render(&found, !args.no_headers, marks));
     }
     Ok(())
 }

@@ -61,7 +61,7 @@ impl View {
 pub fn run(client: &Client, args: &InfoArgs, marks: &Marks) -> anyhow::Result<()> {
     let info = client.sdk_info(&args.name)?;
     if let Some(data) = args.format.data(&info)? {
-        print!("{data}");
+        workshop_client::out!("{data}");
         return Ok(());
     }
     let view = View {
@@ -69,7 +69,7 @@ pub fn run(client: &Client, args: &InfoArgs, marks: &Marks) -> anyhow::Result<()
         arch: args.arch.clone().unwrap_or_else(|| host_architecture().into()),
     };
     let home = std::env::var("HOME").ok().filter(|h| !h.is_empty() && h != "/");
-    print!("{}", render(&info, &view, marks, home.as_deref()));
+    workshop_client::out!("{}", render(&info, &view, marks, home.as_deref()));
     Ok(())
 }
 

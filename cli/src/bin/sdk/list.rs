@@ -23,7 +23,7 @@ pub struct ListArgs {
 pub fn run(client: &Client, args: &ListArgs) -> anyhow::Result<()> {
     let trees = client.sdks()?;
     if let Some(data) = args.format.data(&trees)? {
-        print!("{data}");
+        workshop_client::out!("{data}");
         return Ok(());
     }
     if args.format == ListFormat::Csv {
@@ -32,10 +32,10 @@ pub fn run(client: &Client, args: &ListArgs) -> anyhow::Result<()> {
         for t in sorted(trees) {
             rows.row(vec![t.name, t.version, t.revision, t.size.to_string()]);
         }
-        print!("{}", rows.csv());
+        workshop_client::out!("{}", rows.csv());
         return Ok(());
     }
-    print!("{}", render(trees, !args.no_headers));
+    workshop_client::out!("{}", render(trees, !args.no_headers));
     Ok(())
 }
 

@@ -41,6 +41,7 @@ enum CompletionShell {
     Bash,
     Zsh,
     Fish,
+    Powershell,
 }
 
 pub use workshop_client::output::{Format, ListFormat};
@@ -56,7 +57,7 @@ fn main() {
         std::process::exit(if e.use_stderr() { 1 } else { 0 });
     });
     if cli.version {
-        println!("{}", workshop_api::VERSION);
+        workshop_client::outln!("{}", workshop_api::VERSION);
         return;
     }
     let Some(command) = cli.command else {
@@ -83,8 +84,10 @@ fn completion(shell: CompletionShell) -> anyhow::Result<()> {
         CompletionShell::Bash => clap_complete::Shell::Bash,
         CompletionShell::Zsh => clap_complete::Shell::Zsh,
         CompletionShell::Fish => clap_complete::Shell::Fish,
+        CompletionShell::Powershell => clap_complete::Shell::PowerShell,
     };
-    Ok(workshop_client::completion::write_script(shell, "sdk", &mut std::io::stdout())?)
+    Ok(workshop_client::completion::write_script(shell, "sdk", &mut std::io::stdout())
+        .inspect_err(workshop_client::output::exit_if_broken_pipe)?)
 }
 
 #[cfg(test)]

@@ -118,6 +118,7 @@ enum CompletionShell {
     Bash,
     Zsh,
     Fish,
+    Powershell,
 }
 
 /// A remote command's exit status, passed on as ours.
@@ -173,8 +174,10 @@ fn dispatch(ctx: &Ctx, command: Command, raw: &[String]) -> anyhow::Result<()> {
                 CompletionShell::Bash => Shell::Bash,
                 CompletionShell::Zsh => Shell::Zsh,
                 CompletionShell::Fish => Shell::Fish,
+                CompletionShell::Powershell => Shell::PowerShell,
             };
-            Ok(complete::write_script(shell, &mut std::io::stdout())?)
+            Ok(complete::write_script(shell, &mut std::io::stdout())
+                .inspect_err(workshop_client::output::exit_if_broken_pipe)?)
         }
         Command::GenerateManpages { dir } => Ok(clap_mangen::generate_to(Cli::command(), dir)?),
     }
@@ -208,7 +211,7 @@ fn main() {
         .and_then(|matches| Cli::from_arg_matches(&matches))
         .unwrap_or_else(|e| usage_error(e));
     if cli.version {
-        println!("{}", workshop_api::VERSION);
+        workshop_client::outln!("{}", workshop_api::VERSION);
         return;
     }
     let Some(command) = cli.command else {

@@ -59,7 +59,7 @@ pub fn wait(client: &Client, id: &str, opts: WaitOptions) -> Result<Outcome, Cli
             interrupted = true;
             progress.clear();
             if opts.skip_abort {
-                println!("{CANNOT_INTERRUPT}");
+                workshop_client::outln!("{CANNOT_INTERRUPT}");
             } else if let Err(e) = client.abort_change(id) {
                 eprintln!("{e}");
             }
@@ -208,7 +208,7 @@ impl Progress {
 
     fn notify(&mut self, line: &str) {
         self.clear();
-        println!("{line}");
+        workshop_client::outln!("{line}");
     }
 }
 

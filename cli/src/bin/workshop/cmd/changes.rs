@@ -60,7 +60,7 @@ fn project_changes(ctx: &Ctx) -> anyhow::Result<Vec<ChangeInfo>> {
 pub fn changes(ctx: &Ctx, args: &ChangesArgs) -> anyhow::Result<()> {
     let changes = project_changes(ctx)?;
     if let Some(data) = args.format.data(&changes)? {
-        print!("{data}");
+        workshop_client::out!("{data}");
         return Ok(());
     }
     if changes.is_empty() {
@@ -76,7 +76,7 @@ pub fn changes(ctx: &Ctx, args: &ChangesArgs) -> anyhow::Result<()> {
         let ready = chg.ready_time.map(time).unwrap_or_default();
         table.row(vec![chg.id, chg.status, time(chg.spawn_time), ready, chg.summary]);
     }
-    print!("{}", args.format.table(&table, args.no_headers, bold_headers()));
+    workshop_client::out!("{}", args.format.table(&table, args.no_headers, bold_headers()));
     Ok(())
 }
 
@@ -97,15 +97,15 @@ pub fn tasks(ctx: &Ctx, args: &TasksArgs) -> anyhow::Result<()> {
         }
     };
     if let Some(data) = args.format.data(&change)? {
-        print!("{data}");
+        workshop_client::out!("{data}");
         return Ok(());
     }
     change.tasks.sort_by_key(|t| t.spawn_time);
     if args.format == ListFormat::Csv {
-        print!("{}", task_table(&change).csv());
+        workshop_client::out!("{}", task_table(&change).csv());
         return Ok(());
     }
-    print!("{}", render_tasks(&change, !args.no_headers, bold_headers()));
+    workshop_client::out!("{}", render_tasks(&change, !args.no_headers, bold_headers()));
     Ok(())
 }
 

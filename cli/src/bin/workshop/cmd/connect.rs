@@ -120,7 +120,7 @@ fn session_environment() -> std::collections::BTreeMap<String, String> {
 fn send(ctx: &Ctx, request: ConnectionsRequest, no_wait: bool) -> anyhow::Result<()> {
     let change = ctx.client.change_connections(&request)?;
     if no_wait {
-        println!("{change}");
+        workshop_client::outln!("{change}");
         return Ok(());
     }
     match wait::wait(&ctx.client, &change, WaitOptions::default())? {
@@ -145,7 +145,7 @@ pub fn remount(ctx: &Ctx, args: &RemountArgs) -> anyhow::Result<()> {
     };
     let change = ctx.client.remount(&project.id, &ws, &request)?;
     if args.no_wait {
-        println!("{change}");
+        workshop_client::outln!("{change}");
         return Ok(());
     }
     match wait::wait(&ctx.client, &change, WaitOptions::default())? {

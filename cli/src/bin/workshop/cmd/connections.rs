@@ -127,7 +127,7 @@ pub fn run(ctx: &Ctx, args: &ConnectionsArgs) -> anyhow::Result<()> {
     let listed = ctx.client.connections(&project.id, args.workshop.as_deref(), all)?;
     let rows = rows(&listed, all);
     if args.format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        workshop_client::outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
     if rows.is_empty() {
@@ -137,7 +137,7 @@ pub fn run(ctx: &Ctx, args: &ConnectionsArgs) -> anyhow::Result<()> {
     for row in rows {
         table.row(vec![row.interface, row.plug, row.slot, row.notes.join(",")]);
     }
-    print!("{}", table.render(!args.no_headers, crate::cmd::bold_headers()));
+    workshop_client::out!("{}", table.render(!args.no_headers, crate::cmd::bold_headers()));
     Ok(())
 }
 

@@ -38,8 +38,8 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<()> {
         checks.extend(if args.fix { ctx.client.doctor_fix()? } else { ctx.client.doctor()? });
     }
     match args.format.data(&checks)? {
-        Some(data) => print!("{data}"),
-        None => print!("{}", render(&checks, args.fix, bold_headers())),
+        Some(data) => workshop_client::out!("{data}"),
+        None => workshop_client::out!("{}", render(&checks, args.fix, bold_headers())),
     }
     if checks.iter().any(|c| c.status == CheckStatus::Failed) {
         return Err(ExitStatus(1).into());

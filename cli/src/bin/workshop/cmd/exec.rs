@@ -406,7 +406,7 @@ pub fn actions(ctx: &Ctx, args: &ActionsArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     if let Some(data) = args.format.data(&actions)? {
-        print!("{data}");
+        workshop_client::out!("{data}");
         return Ok(());
     }
     let mut table = Table::new(&["action", "command"]);
@@ -417,7 +417,7 @@ pub fn actions(ctx: &Ctx, args: &ActionsArgs) -> anyhow::Result<()> {
         table.row(vec![action.clone(), format!("{first}{more}")]);
     }
     if !actions.is_empty() {
-        print!("{}", args.format.table(&table, args.no_headers, crate::cmd::bold_headers()));
+        workshop_client::out!("{}", args.format.table(&table, args.no_headers, crate::cmd::bold_headers()));
     }
     Ok(())
 }

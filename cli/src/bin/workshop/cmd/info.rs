@@ -31,7 +31,7 @@ pub fn run(ctx: &Ctx, args: &InfoArgs) -> anyhow::Result<()> {
     };
     let info = ctx.client.workshop(&project.id, &name)?;
     if let Some(data) = args.format.data(&info)? {
-        print!("{data}");
+        workshop_client::out!("{data}");
         return Ok(());
     }
     let paths = Paths {
@@ -39,7 +39,7 @@ pub fn run(ctx: &Ctx, args: &InfoArgs) -> anyhow::Result<()> {
         data_home: crate::context::data_home(),
         links: crate::term::is_tty(1),
     };
-    print!("{}", render(&info, &project.path, &paths));
+    workshop_client::out!("{}", render(&info, &project.path, &paths));
     Ok(())
 }
 

@@ -41,7 +41,7 @@ pub struct InitArgs {
 /// `workshop init`.
 pub fn run(ctx: &Ctx, args: &InitArgs) -> anyhow::Result<()> {
     let path = create(&ctx.project_dir()?, args)?;
-    println!("{}", crate::messages::init_created(&args.name, &path));
+    workshop_client::outln!("{}", crate::messages::init_created(&args.name, &path));
     Ok(())
 }
 

@@ -174,12 +174,12 @@ pub fn launch(ctx: &Ctx, args: &ModeArgs) -> anyhow::Result<()> {
             Err(e) => return Err(in_progress("launch", e, &names)),
         };
     if args.no_wait {
-        println!("{change}");
+        workshop_client::outln!("{change}");
         return Ok(());
     }
     match wait::wait(&ctx.client, &change, WaitOptions { verbose: args.verbose, skip_abort: false })? {
-        Outcome::Done => println!("{}", messages::launched(&names)),
-        Outcome::Undone(_) => println!("{}", messages::launch_aborted(&names)),
+        Outcome::Done => workshop_client::outln!("{}", messages::launched(&names)),
+        Outcome::Undone(_) => workshop_client::outln!("{}", messages::launch_aborted(&names)),
         Outcome::Paused(chg) => bail!(messages::paused("launch", &names[0], &chg.id)),
         Outcome::Failed(_, err) => bail!(messages::launch_failed(&err, &names)),
     }
@@ -215,12 +215,12 @@ pub fn refresh(ctx: &Ctx, args: &RefreshArgs) -> anyhow::Result<()> {
             Err(e) => return refresh_request_error(e, &names, args.resume_verb()),
         };
     if args.no_wait {
-        println!("{change}");
+        workshop_client::outln!("{change}");
         return Ok(());
     }
     match wait::wait(&ctx.client, &change, WaitOptions { verbose: args.verbose, skip_abort: false })? {
-        Outcome::Done => println!("{q} refreshed"),
-        Outcome::Undone(_) => println!("{q} refresh aborted"),
+        Outcome::Done => workshop_client::outln!("{q} refreshed"),
+        Outcome::Undone(_) => workshop_client::outln!("{q} refresh aborted"),
         Outcome::Paused(chg) => bail!(messages::paused("refresh", &names[0], &chg.id)),
         Outcome::Failed(chg, _) => {
             bail!("cannot refresh {q}; aborted\nTo view details: \"workshop tasks {}\"", chg.id)
@@ -248,8 +248,8 @@ fn refresh_plan(ctx: &Ctx, names: &[String], format: Format, skip_save_state: bo
         }
     }
     match format.data(&plans)? {
-        Some(data) => print!("{data}"),
-        None => print!("{}", render_plans(&plans)),
+        Some(data) => workshop_client::out!("{data}"),
+        None => workshop_client::out!("{}", render_plans(&plans)),
     }
     Ok(())
 }
@@ -314,7 +314,7 @@ fn refresh_request_error(e: ClientError, names: &[String], resume_verb: &str) ->
     let q = quoted(names);
     match e.kind() {
         Some(ErrorKind::NoUpdatesAvailable) => {
-            println!("no updates available for {q}");
+            workshop_client::outln!("no updates available for {q}");
             return Ok(());
         }
         Some(ErrorKind::NoWaitingChangeInProgress) => {
@@ -361,12 +361,12 @@ pub fn restore(ctx: &Ctx, args: &RestoreArgs) -> anyhow::Result<()> {
             Err(e) => return Err(in_progress("restore", e, &names)),
         };
     if args.no_wait {
-        println!("{change}");
+        workshop_client::outln!("{change}");
         return Ok(());
     }
     match wait::wait(&ctx.client, &change, WaitOptions { verbose: args.verbose, skip_abort: false })? {
-        Outcome::Done => println!("{q} restored"),
-        Outcome::Undone(_) => println!("{q} restore aborted"),
+        Outcome::Done => workshop_client::outln!("{q} restored"),
+        Outcome::Undone(_) => workshop_client::outln!("{q} restore aborted"),
         Outcome::Paused(chg) => {
             bail!("cannot restore {q}; paused\nTo view details: \"workshop tasks {}\"", chg.id)
         }
@@ -388,12 +388,12 @@ pub fn fork(ctx: &Ctx, args: &ForkArgs) -> anyhow::Result<()> {
             Err(e) => return Err(in_progress("fork", e, &names)),
         };
     if args.no_wait {
-        println!("{change}");
+        workshop_client::outln!("{change}");
         return Ok(());
     }
     let (from, to) = (&args.source, &args.name);
     match wait::wait(&ctx.client, &change, WaitOptions { verbose: args.verbose, skip_abort: false })? {
-        Outcome::Done => println!("{to:?} forked from {from:?}"),
+        Outcome::Done => workshop_client::outln!("{to:?} forked from {from:?}"),
         Outcome::Failed(chg, err) => {
             bail!("cannot fork {from:?} as {to:?}: {err}\nTo view details: \"workshop tasks {}\"", chg.id)
         }
@@ -423,7 +423,7 @@ pub fn simple(ctx: &Ctx, action: WorkshopAction, args: &NamesArgs) -> anyhow::Re
                 _ => "removed",
             };
             for name in &names {
-                println!("{}", messages::done(name, done));
+                workshop_client::outln!("{}", messages::done(name, done));
             }
             Ok(())
         }

@@ -85,7 +85,7 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
         all = rows(ctx.client.workshops(&project.id, Some("available"))?, true);
     }
     if let Some(data) = args.format.data(&all)? {
-        print!("{data}");
+        workshop_client::out!("{data}");
         return Ok(());
     }
     if all.is_empty() {
@@ -104,7 +104,7 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
         cells.extend([row.name, row.status, row.notes.join(",")]);
         table.row(cells);
     }
-    print!("{}", args.format.table(&table, args.no_headers, crate::cmd::bold_headers()));
+    workshop_client::out!("{}", args.format.table(&table, args.no_headers, crate::cmd::bold_headers()));
     Ok(())
 }
 

@@ -115,7 +115,7 @@ pub fn sketch_sdk(ctx: &Ctx, args: &SketchArgs) -> anyhow::Result<()> {
     };
     let mut info = ctx.client.workshop(&project.id, &ws)?;
     if info.status == WorkshopStatus::Waiting {
-        println!("Reverting incomplete change for {ws:?}...");
+        workshop_client::outln!("Reverting incomplete change for {ws:?}...");
         abort_refresh(ctx, &project, &ws)?;
         info = ctx.client.workshop(&project.id, &ws)?;
     }
@@ -130,13 +130,13 @@ pub fn sketch_sdk(ctx: &Ctx, args: &SketchArgs) -> anyhow::Result<()> {
             // Nothing printed when the sketch is what the workshop has (the reference's test
             // of a no-op edit wants no output).
             if refresh(Mode::WaitOnError)? == End::Refreshed {
-                println!("{ws:?} sketch refreshed");
+                workshop_client::outln!("{ws:?} sketch refreshed");
             }
         }
         Op::Stash => {
             let moves = area.stash().map_err(|e| anyhow::anyhow!("cannot stash: {e}"))?;
             if after_refresh(moves, refresh(Mode::Transactional))? {
-                println!("{ws:?} sketch stashed");
+                workshop_client::outln!("{ws:?} sketch stashed");
             }
         }
         Op::Restore => {
@@ -144,14 +144,14 @@ pub fn sketch_sdk(ctx: &Ctx, args: &SketchArgs) -> anyhow::Result<()> {
             // "sketch-sdk --stash" bring back what was.
             area.restore().map_err(|e| anyhow::anyhow!("cannot restore: {e}"))?;
             if refresh(Mode::WaitOnError)? != End::Aborted {
-                println!("{ws:?} sketch restored");
+                workshop_client::outln!("{ws:?} sketch restored");
             }
         }
         Op::Remove => {
             let moves = area.hide().map_err(|e| anyhow::anyhow!("cannot remove: {e}"))?;
             if after_refresh(moves, refresh(Mode::Transactional))? {
                 area.mark_removed().context("cannot mark the sketch removed")?;
-                println!("{ws:?} sketch removed");
+                workshop_client::outln!("{ws:?} sketch removed");
             }
         }
         Op::Eject => {
@@ -180,8 +180,8 @@ pub fn sketch_sdk(ctx: &Ctx, args: &SketchArgs) -> anyhow::Result<()> {
             moves.extend(hidden);
             if after_refresh(moves, refresh(Mode::Transactional))? {
                 area.mark_removed().context("cannot mark the sketch removed")?;
-                println!("Ejected {ws:?} sketch to {dir:?}.");
-                println!(
+                workshop_client::outln!("Ejected {ws:?} sketch to {dir:?}.");
+                workshop_client::outln!(
                     "To use it, add \"project-{name}\" to the SDK list and run \"workshop refresh {ws}\""
                 );
             }
@@ -245,7 +245,7 @@ fn refresh(ctx: &Ctx, project: &Project, ws: &str, mode: Mode, verbose: bool) ->
     match wait::wait(&ctx.client, &change, WaitOptions { verbose, skip_abort: false })? {
         Outcome::Done => Ok(End::Refreshed),
         Outcome::Undone(_) => {
-            println!("{ws:?} sketch refresh aborted");
+            workshop_client::outln!("{ws:?} sketch refresh aborted");
             Ok(End::Aborted)
         }
         Outcome::Failed(_, err) => bail!("{err}\n{ws} sketch refresh aborted"),
@@ -672,7 +672,7 @@ pub fn sketches(ctx: &Ctx, args: &SketchesArgs) -> anyhow::Result<()> {
     let list = ctx.client.workshops(&project.id, Some("available"))?;
     let rows = sketch_rows(&data_home()?, &project.id, &list.workshops);
     if let Some(data) = args.format.data(&rows)? {
-        print!("{data}");
+        workshop_client::out!("{data}");
         return Ok(());
     }
     if rows.is_empty() {
@@ -683,7 +683,7 @@ pub fn sketches(ctx: &Ctx, args: &SketchesArgs) -> anyhow::Result<()> {
         let notes = if row.notes.is_empty() { "-".to_string() } else { row.notes.join(",") };
         table.row(vec![row.workshop, row.revision.unwrap_or_else(|| "-".into()), notes]);
     }
-    print!("{}", args.format.table(&table, args.no_headers, crate::cmd::bold_headers()));
+    workshop_client::out!("{}", args.format.table(&table, args.no_headers, crate::cmd::bold_headers()));
     Ok(())
 }
 

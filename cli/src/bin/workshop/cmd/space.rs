@@ -77,20 +77,20 @@ fn pool_line(usage: &DiskUsage) -> String {
 pub fn du(ctx: &Ctx, args: &DuArgs) -> anyhow::Result<()> {
     let usage = ctx.client.disk_usage()?;
     if let Some(data) = args.format.data(&usage)? {
-        print!("{data}");
+        workshop_client::out!("{data}");
         return Ok(());
     }
     let rows = table(&usage.items, true);
     if args.format == ListFormat::Csv {
-        print!("{}", rows.csv());
+        workshop_client::out!("{}", rows.csv());
         return Ok(());
     }
     if !usage.items.is_empty() {
-        print!("{}", rows.render(!args.no_headers, bold_headers()));
+        workshop_client::out!("{}", rows.render(!args.no_headers, bold_headers()));
     }
-    print!("{}", pool_line(&usage));
+    workshop_client::out!("{}", pool_line(&usage));
     if usage.items.iter().any(|i| i.size.is_none()) {
-        println!("(no size: the storage driver does not count it per instance)");
+        workshop_client::outln!("(no size: the storage driver does not count it per instance)");
     }
     Ok(())
 }
@@ -99,15 +99,15 @@ pub fn du(ctx: &Ctx, args: &DuArgs) -> anyhow::Result<()> {
 pub fn prune(ctx: &Ctx, args: &PruneArgs) -> anyhow::Result<()> {
     let pruned = ctx.client.prune(args.dry_run)?;
     if let Some(data) = args.format.data(&pruned)? {
-        print!("{data}");
+        workshop_client::out!("{data}");
         return Ok(());
     }
     let rows = table(&pruned.removed, false);
     if args.format == ListFormat::Csv {
-        print!("{}", rows.csv());
+        workshop_client::out!("{}", rows.csv());
         return Ok(());
     }
-    print!("{}", summary(&pruned, args, &rows));
+    workshop_client::out!("{}", summary(&pruned, args, &rows));
     Ok(())
 }
 

@@ -32,11 +32,11 @@ pub fn run(ctx: &Ctx, args: &VersionArgs) -> anyhow::Result<()> {
     if let Some(data) =
         args.format.data(&Versions { workshop: workshop_api::VERSION, workshopd: daemon.clone() })?
     {
-        print!("{data}");
+        workshop_client::out!("{data}");
         return Ok(());
     }
     let daemon = daemon.unwrap_or_else(|| "-".to_string());
-    print!(
+    workshop_client::out!(
         "{}",
         crate::table::align(
             &[format!("workshop\t{}", workshop_api::VERSION), format!("workshopd\t{daemon}")],

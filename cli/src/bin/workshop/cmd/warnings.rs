@@ -65,7 +65,7 @@ pub fn warnings(ctx: &Ctx, args: &WarningsArgs) -> anyhow::Result<()> {
                 rows.csv()
             }
         };
-        print!("{text}");
+        workshop_client::out!("{text}");
         if !warnings.is_empty() {
             warnstamp::write(&path, now)?;
         }
@@ -73,8 +73,8 @@ pub fn warnings(ctx: &Ctx, args: &WarningsArgs) -> anyhow::Result<()> {
     }
     if warnings.is_empty() {
         match warnstamp::read(&path).ok().flatten() {
-            None => println!("{}", crate::messages::NO_WARNINGS),
-            Some(_) => println!("{}", crate::messages::NO_FURTHER_WARNINGS),
+            None => workshop_client::outln!("{}", crate::messages::NO_WARNINGS),
+            Some(_) => workshop_client::outln!("{}", crate::messages::NO_FURTHER_WARNINGS),
         }
         return Ok(());
     }
@@ -94,7 +94,7 @@ pub fn warnings(ctx: &Ctx, args: &WarningsArgs) -> anyhow::Result<()> {
             human(t)
         }
     };
-    print!("{}", render(&warnings, args.verbose, unicode, width, &fmt_time));
+    workshop_client::out!("{}", render(&warnings, args.verbose, unicode, width, &fmt_time));
     Ok(())
 }
 
