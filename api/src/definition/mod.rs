@@ -42,6 +42,7 @@ pub const DEFAULT_BASE: &str = "ubuntu@24.04";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 #[schemars(title = "Workshop definition")]
+#[serde(expecting = "a workshop definition: a map with its name, base, sdks, ...")]
 pub struct WorkshopFile {
     /// The workshop's name: a lowercase letter, then lowercase letters and digits joined by
     /// single hyphens; at most 40 characters.
@@ -62,6 +63,7 @@ pub struct WorkshopFile {
 /// One SDK of the workshop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
+#[serde(expecting = "an SDK: a map with its name (and channel)")]
 pub struct SdkRecord {
     /// The SDK: a Store name, `try-<name>`, `project-<name>` (`.workshop/<name>/`), `system`
     /// or `sketch`.
@@ -98,6 +100,7 @@ impl SdkRecord {
 /// A connection requested by the definition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
+#[serde(expecting = "a connection: a map with its plug and slot")]
 pub struct Connection {
     /// The plug, `<sdk>:<plug>`.
     pub plug: EndpointRef,

@@ -254,6 +254,19 @@ fn type_errors_have_location() {
         parse_err("name: dev\nbase: ubuntu@24.04\nsdks: uv\n"),
         "workshop definition YAML:\nsdks: invalid type: string \"uv\", expected a sequence at line 3, column 7 (in \"/p/.workshop/dev.yaml\")"
     );
+    // The expected shape is said in words, not as a type of the program.
+    assert_eq!(
+        parse_err("name: dev\nbase: ubuntu@24.04\nsdks: [uv]\n"),
+        "workshop definition YAML:\nsdks[0]: invalid type: string \"uv\", expected an SDK: a map with its name (and channel) at line 3, column 8 (in \"/p/.workshop/dev.yaml\")"
+    );
+    assert_eq!(
+        parse_err("name: dev\nbase: ubuntu@24.04\nconnections: [x]\n"),
+        "workshop definition YAML:\nconnections[0]: invalid type: string \"x\", expected a connection: a map with its plug and slot at line 3, column 15 (in \"/p/.workshop/dev.yaml\")"
+    );
+    assert_eq!(
+        parse_err("just text\n"),
+        "workshop definition YAML:\ninvalid type: string \"just text\", expected a workshop definition: a map with its name, base, sdks, ... at line 1, column 1 (in \"/p/.workshop/dev.yaml\")"
+    );
     assert_eq!(
         parse_err("base: ubuntu@24.04\n"),
         "workshop definition YAML:\nmissing key \"name\" at line 1, column 1 (in \"/p/.workshop/dev.yaml\")"
@@ -445,6 +458,10 @@ fn action_rules() {
         invalid(&format!("{HEAD}actions:\n  Build: make\n")),
         "action name \"Build\" must: (1) start with a letter, (2) only include digits, lowercase letters, and hyphens joining them (actions.Build)"
     );
+    let empty = invalid(&format!("{HEAD}actions:\n  \"\": make\n"));
+    assert!(empty.ends_with("(actions.\"\")"), "{empty}");
+    let dotted = invalid(&format!("{HEAD}actions:\n  a.b: make\n"));
+    assert!(dotted.ends_with("(actions.\"a.b\")"), "{dotted}");
 }
 
 #[test]

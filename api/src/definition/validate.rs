@@ -177,8 +177,12 @@ impl WorkshopFile {
     fn validate_actions(&self) -> Result<(), DefinitionError> {
         for name in self.actions.keys() {
             if !is_valid_name(name) {
+                // Quoted when the bare name would not show where it is (empty, dots, spaces).
+                let plain = !name.is_empty()
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                let key = if plain { name.clone() } else { format!("{name:?}") };
                 return Err(DefinitionError::invalid(
-                    format!("actions.{name}"),
+                    format!("actions.{key}"),
                     format!("action name \"{name}\" {NAME_RULE}"),
                 ));
             }

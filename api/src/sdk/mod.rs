@@ -104,6 +104,7 @@ static SDK_YAML: Shape = Shape::Map(&[
 /// values read as empty.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "kebab-case")]
+#[serde(expecting = "an SDK definition: a map with its name, base, version, ...")]
 struct Raw {
     name: Option<String>,
     base: Option<String>,

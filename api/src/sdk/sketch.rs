@@ -114,6 +114,7 @@ pub struct Sketch {
 /// The text as written; null reads as absent.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
+#[serde(expecting = "a sketch SDK: a map with its name, summary, hooks, ...")]
 struct Raw {
     name: Option<String>,
     title: Option<String>,
@@ -295,6 +296,8 @@ mod tests {
         );
         let err = Sketch::parse("name: sketch\nversion: 1\nbase: x\n").unwrap_err().to_string();
         assert!(err.ends_with(": \"version\" at line 2, column 1, \"base\" at line 3, column 1"), "{err}");
+        let err = Sketch::parse("just text\n").unwrap_err().to_string();
+        assert!(err.contains("expected a sketch SDK: a map with its name"), "{err}");
     }
 
     #[test]

@@ -90,6 +90,8 @@ fn yaml_and_type_errors() {
     assert!(error("name: [x").starts_with("SDK definition YAML:\n"), "{}", error("name: [x"));
     let typed = error("name: x\nplugs: [a]\n");
     assert!(typed.starts_with("SDK definition YAML:\nplugs: invalid type: sequence"), "{typed}");
+    let scalar = error("just text\n");
+    assert!(scalar.contains("expected an SDK definition: a map with its name"), "{scalar}");
     let deep = format!("name: {}", "[".repeat(300));
     assert!(error(&deep).starts_with("flow collections ([...], {...}) nested deeper than 256 levels"));
 }
