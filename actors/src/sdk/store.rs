@@ -7,6 +7,7 @@
 //! world-readable (and world-executable where their owner may execute them), flushes the
 //! filesystem and renames the directory into place without replacing anything: a tree is
 //! complete or absent, and two commits of the same content both succeed with one tree.
+//! The store's directory is root's only: no other user of the host reaches the files.
 //! Nothing here decides when a tree is unused; the SDK manager removes trees.
 
 use std::collections::HashMap;
@@ -37,13 +38,18 @@ pub struct TreeStore {
 }
 
 impl TreeStore {
-    /// The store in the directory `root` (created, mode 0755, if missing).
+    /// The store in the directory `root` (created if missing), root's only (mode 0700, that
+    /// of one made before too): a tree's files are world-readable for the workshops that
+    /// mount it, and may be a user's private files (a project SDK's), which no other user of
+    /// the host may reach.
     pub fn open(root: PathBuf) -> Result<TreeStore, TreeError> {
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o755)
             .create(&root)
             .map_err(|e| TreeError::io("create", &root, e))?;
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o700))
+            .map_err(|e| TreeError::io("protect", &root, e))?;
         Ok(TreeStore { root })
     }
 

@@ -32,8 +32,27 @@ fn a_local_sdk_is_installed_read_only_and_described() {
     basic_sdk(&p);
     p.write(".workshop/test-sdk-mount/sdk.yaml", "name: test-sdk-mount\n");
     p.write(".workshop/test-sdk-mount/jobs/job.sh", "");
+    // A private file of the user's: the daemon's copy is no other host user's to read.
+    p.write(".workshop/test-sdk-basic-2/secret.env", "TOKEN=sdk-secret-of-the-user\n");
+    let secret = Path::new(&p.path).join(".workshop/test-sdk-basic-2/secret.env");
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let w = |args: &[&str]| d.cli_as(Some(&user), &p.path, args, &[]);
     w(&["launch"]).ok();
+    // As `/var/lib/workshop` is, the daemon's directory open to all (a test's is not).
+    std::fs::set_permissions(d.dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let trees = d.dir.path().join("sdk/trees");
+    let copies = format!("{}/*/secret.env", trees.display());
+    let other = d.run_as(
+        Some(&workshop_integration::test_user2()),
+        Path::new("/"),
+        Path::new("sh"),
+        &["-c", &format!("cat {copies}")],
+        &[],
+        None,
+    );
+    assert!(!other.output().contains("sdk-secret-of-the-user"), "{}", other.output());
+    let own = d.run_as(None, Path::new("/"), Path::new("sh"), &["-c", &format!("cat {copies}")], &[], None);
+    assert!(own.output().contains("sdk-secret-of-the-user"), "committed: {}", own.output());
 
     let info = w(&["info"]);
     let text = info.ok();

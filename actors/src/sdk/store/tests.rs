@@ -40,6 +40,18 @@ fn leftovers(store: &TreeStore) -> Vec<String> {
 }
 
 #[test]
+fn the_store_is_roots_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("sdk/trees");
+    fs::create_dir_all(&root).unwrap();
+    fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
+    TreeStore::open(root.clone()).unwrap();
+    assert_eq!(fs::metadata(&root).unwrap().mode() & 0o777, 0o700, "one made before is closed too");
+    let (tmp, _store) = store();
+    assert_eq!(fs::metadata(tmp.path().join("sdk/trees")).unwrap().mode() & 0o777, 0o700);
+}
+
+#[test]
 fn a_commit_is_named_by_its_stream_and_readable_by_all() {
     let (_tmp, store) = store();
     let bytes = sample();
