@@ -1,5 +1,5 @@
-//! Colour and Unicode choices (`NO_COLOR` and monochrome terminals get plain ASCII), and home
-//! directories written `~`.
+//! Colour and Unicode choices (`NO_COLOR` and monochrome terminals get plain ASCII, dumb ones no
+//! colour), and home directories written `~`.
 
 /// How output may be decorated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +21,9 @@ impl Style {
     pub fn from_env(tty: bool, no_color: bool, term: Option<&str>) -> Self {
         let mono = matches!(term, Some("xterm-mono" | "linux-m"));
         let plain = no_color || mono;
-        Self { color: tty && !plain, unicode: !plain }
+        // A dumb terminal shows escape sequences as they are.
+        let dumb = term == Some("dumb");
+        Self { color: tty && !plain && !dumb, unicode: !plain }
     }
 
     /// The mark of a finished task.
@@ -81,5 +83,6 @@ mod tests {
         assert_eq!(Style::from_env(true, false, Some("linux-m")), Style { color: false, unicode: false });
         assert_eq!(Style::from_env(true, false, Some("xterm-mono")).tick(), "*");
         assert_eq!(Style::from_env(false, false, None).tick(), "✓");
+        assert_eq!(Style::from_env(true, false, Some("dumb")), Style { color: false, unicode: true });
     }
 }

@@ -36,7 +36,7 @@ impl Kind {
         match self {
             Kind::File => "a regular file",
             Kind::Dir => "a directory",
-            Kind::Symlink => "a symbolic link (links in projects are not followed)",
+            Kind::Symlink => "a symbolic link (workshopd follows no link in a path it opens for you)",
             Kind::Other => "not a regular file",
         }
     }

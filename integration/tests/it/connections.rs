@@ -120,6 +120,8 @@ sdks:
     assert!(!project.ok().contains("jobs"), "{}", project.output());
     let json = w(&["connections", "--format", "json"]);
     assert!(json.ok().contains(r#""slot": "ws-mount/system:mount""#), "{}", json.output());
+    let yaml = w(&["connections", "--format", "yaml"]);
+    assert!(yaml.ok().contains("slot: ws-mount/system:mount"), "{}", yaml.output());
     // C-22.
     let both = w(&["connections", "ws-mount", "--all"]);
     assert!(both.fails().contains("cannot use --all with workshop name"), "{}", both.output());

@@ -126,8 +126,8 @@ pub fn run(ctx: &Ctx, args: &ConnectionsArgs) -> anyhow::Result<()> {
     let all = args.all || args.workshop.is_some();
     let listed = ctx.client.connections(&project.id, args.workshop.as_deref(), all)?;
     let rows = rows(&listed, all);
-    if args.format == Format::Json {
-        workshop_client::outln!("{}", serde_json::to_string_pretty(&rows)?);
+    if let Some(data) = args.format.data(&rows)? {
+        workshop_client::out!("{data}");
         return Ok(());
     }
     if rows.is_empty() {

@@ -244,7 +244,7 @@ fn refresh_plan(ctx: &Ctx, names: &[String], format: Format, skip_save_state: bo
             Ok(plan) => plans.push(plan),
             Err(e) if e.conflict().is_some() => return Err(in_progress("refresh", e, names.as_slice())),
             Err(e) if e.is_communication() => return Err(e.into()),
-            Err(e) => bail!("cannot refresh {name:?}: {e}"),
+            Err(e) => bail!(cannot_refresh(&format!("{name:?}"), &e)),
         }
     }
     match format.data(&plans)? {
@@ -334,13 +334,14 @@ fn refresh_request_error(e: ClientError, names: &[String], resume_verb: &str) ->
     if e.is_communication() {
         return Err(e.into());
     }
-    // The daemon's refusal of one workshop already says what it is about
-    // (`cannot refresh "ws": not running`).
+    bail!(cannot_refresh(&q, &e))
+}
+
+/// `cannot refresh <ws>: <why>`, unless the daemon's refusal of one workshop already says what
+/// it is about (`cannot refresh "ws": not running`).
+pub(crate) fn cannot_refresh(ws: &str, e: &impl std::fmt::Display) -> String {
     let text = e.to_string();
-    if text.starts_with("cannot refresh ") {
-        bail!("{text}");
-    }
-    bail!("cannot refresh {q}: {text}")
+    if text.starts_with("cannot refresh ") { text } else { format!("cannot refresh {ws}: {text}") }
 }
 
 /// `workshop restore`.
@@ -358,7 +359,13 @@ pub fn restore(ctx: &Ctx, args: &RestoreArgs) -> anyhow::Result<()> {
     let change =
         match ctx.client.workshop_action(&project.id, &request(&names, WorkshopAction::Refresh, options)?) {
             Ok(change) => change,
-            Err(e) => return Err(in_progress("restore", e, &names)),
+            Err(e) if e.conflict().is_some() || e.is_communication() => {
+                return Err(in_progress("restore", e, &names));
+            }
+            // The daemon's refusals say what they are about; a workshop it does not know is
+            // said of the restore, as `refresh` does.
+            Err(e) if e.to_string().starts_with("cannot ") => return Err(e.into()),
+            Err(e) => bail!("cannot restore {q}: {e}"),
         };
     if args.no_wait {
         workshop_client::outln!("{change}");

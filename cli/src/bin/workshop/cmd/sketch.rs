@@ -23,7 +23,7 @@ use clap::Args;
 use serde::Serialize;
 use workshop_api::ErrorKind;
 use workshop_api::Project;
-use workshop_api::definition::validate_sdk_name;
+use workshop_api::definition::SdkName;
 use workshop_api::sdk::sketch::{MAX_SKETCH_TEXT, Sketch, TEMPLATE, project_sdk_yaml};
 use workshop_api::workshops::{
     Mode, RefreshOption, WorkshopAction, WorkshopInfo, WorkshopOptions, WorkshopStatus, WorkshopsRequest,
@@ -162,7 +162,7 @@ pub fn sketch_sdk(ctx: &Ctx, args: &SketchArgs) -> anyhow::Result<()> {
                         .file_name()
                         .map(|n| n.to_string_lossy().into_owned())
                         .unwrap_or_default();
-                    validate_sdk_name(&name)
+                    project_sdk_name(&name)
                         .map_err(|e| anyhow::anyhow!("cannot eject: flag --name required: {e}"))?;
                     name
                 }
@@ -240,7 +240,10 @@ fn refresh(ctx: &Ctx, project: &Project, ws: &str, mode: Mode, verbose: bool) ->
         Ok(change) => change,
         Err(e) if e.kind() == Some(ErrorKind::NoUpdatesAvailable) => return Ok(End::NothingToDo),
         Err(e) if e.is_communication() => return Err(e.into()),
-        Err(e) => bail!("cannot refresh {ws:?}: {e}\n{ws} sketch refresh aborted"),
+        Err(e) => bail!(
+            "{}\n{ws} sketch refresh aborted",
+            crate::cmd::lifecycle::cannot_refresh(&format!("{ws:?}"), &e)
+        ),
     };
     match wait::wait(&ctx.client, &change, WaitOptions { verbose, skip_abort: false })? {
         Outcome::Done => Ok(End::Refreshed),
@@ -507,11 +510,17 @@ fn run_editor(file: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Checks `name` as the name of a project SDK (`project-<name>` in a definition): the names
+/// of the implicit SDKs (`system`, `sketch`) are reserved there too.
+fn project_sdk_name(name: &str) -> Result<(), String> {
+    SdkName::parse(&format!("project-{name}")).map(|_| ())
+}
+
 /// Writes the sketch as the project SDK `name` (`.workshop/<name>/sdk.yaml`: the user's text
 /// with `name` set and no hooks; `hooks/`), recorded in `moves`; returns the directory as
 /// shown (`.workshop/<name>`).
 fn eject(area: &Area, project: &Path, name: &str, moves: &mut Moves) -> anyhow::Result<String> {
-    validate_sdk_name(name).map_err(|e| anyhow::anyhow!(e))?;
+    project_sdk_name(name).map_err(|e| anyhow::anyhow!(e))?;
     let definitions = project.join(DEFINITION_DIR_NAME);
     let dir = definitions.join(name);
     if fs::symlink_metadata(&dir).is_ok() {
@@ -819,6 +828,10 @@ mod tests {
         assert!(!dir.join("sketch.yaml").exists());
         assert_eq!(err("tools"), format!("mkdir {}: file already exists", dir.display()));
         assert_eq!(err("Bad_Name"), "invalid SDK name \"Bad_Name\"");
+        // The implicit SDKs' names are no project SDK's.
+        for reserved in ["sketch", "system", "agent"] {
+            assert_eq!(err(reserved), format!("\"{reserved}\" is a reserved SDK name"));
+        }
         // Its refresh failed: the project SDK goes.
         moves.revert().unwrap();
         assert!(!dir.exists() && project.join(".workshop").exists());
