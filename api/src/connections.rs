@@ -132,7 +132,7 @@ pub struct MountsRequest {
     pub action: String,
     /// A plug connected to the system `mount` slot.
     pub plug: PlugRef,
-    /// The absolute host directory it takes its files from from now on.
+    /// From now on, the absolute host directory it takes its files from.
     pub host_source: String,
 }
 

@@ -219,11 +219,18 @@ pub async fn mounts(
         return Err(ApiError::BadRequest("the plug is not of this workshop".into()));
     }
     let source = &body.host_source;
-    if source.len() > MAX_PATH || source.contains('\0') || !source.starts_with('/') {
+    let why = if source.len() > MAX_PATH {
+        Some(format!("longer than {MAX_PATH} bytes"))
+    } else if source.contains('\0') {
+        Some("it holds a NUL byte".to_string())
+    } else if !source.starts_with('/') {
+        Some("an absolute path is required".to_string())
+    } else {
+        None
+    };
+    if let Some(why) = why {
         let shown: String = source.chars().take(64).collect();
-        return Err(ApiError::BadRequest(format!(
-            "invalid host source {shown:?}: an absolute path is required"
-        )));
+        return Err(ApiError::BadRequest(format!("invalid host source {shown:?}: {why}")));
     }
     let list =
         ListWorkshops { user: caller.user_ref(), project_id: project_id.clone(), state: String::new() };

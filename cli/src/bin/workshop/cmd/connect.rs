@@ -45,7 +45,7 @@ pub struct DisconnectArgs {
 pub struct RemountArgs {
     /// The plug: <workshop>/<sdk>:<plug>, connected to the system mount slot
     pub plug: String,
-    /// The host directory it takes its files from from now on
+    /// From now on, the host directory it takes its files from
     pub source: std::path::PathBuf,
     /// Print the change id and do not wait for it
     #[arg(long)]
