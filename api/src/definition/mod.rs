@@ -28,8 +28,8 @@ pub use endpoint::EndpointRef;
 pub use error::{DefinitionError, DefinitionWarning};
 pub use interface::{InterfaceDef, PlugDef, SlotDef};
 pub use names::{
-    MAX_WORKSHOP_NAME_LENGTH, SKETCH_SDK, SYSTEM_SDK, SdkKind, SdkName, is_implicit_sdk, is_valid_name,
-    validate_sdk_name,
+    MAX_WORKSHOP_NAME_LENGTH, SKETCH_SDK, SYSTEM_SDK, SdkKind, SdkName, check_endpoint_length,
+    is_implicit_sdk, is_valid_name, validate_sdk_name,
 };
 pub use parse::parse;
 pub use schema::json_schema;

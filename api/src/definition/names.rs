@@ -27,6 +27,21 @@ pub fn is_valid_name(name: &str) -> bool {
     hyphen_joined(bytes, |b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
+/// Longest name of an LXD device; a plug's is `<sdk>_<plug>`.
+pub const MAX_DEVICE_NAME: usize = 64;
+
+/// Checks that plug or slot `name` of SDK `sdk` (bare) is short enough for the LXD device
+/// the workshop gets for it (`<sdk>_<name>`, at most [`MAX_DEVICE_NAME`] characters).
+pub fn check_endpoint_length(what: &str, sdk: &str, name: &str) -> Result<(), String> {
+    let longest = MAX_DEVICE_NAME.saturating_sub(sdk.len() + 1);
+    if name.len() > longest {
+        return Err(format!(
+            "{what} name \"{name}\" too long: of SDK \"{sdk}\", at most {longest} characters"
+        ));
+    }
+    Ok(())
+}
+
 /// Whether every byte is allowed or a single hyphen between two allowed bytes.
 fn hyphen_joined(bytes: &[u8], allowed: impl Fn(u8) -> bool) -> bool {
     let mut previous_hyphen = true;

@@ -453,6 +453,22 @@ fn connection_rules() {
 }
 
 #[test]
+fn plugs_and_slots_fit_the_name_of_their_lxd_device() {
+    let fits = "p".repeat(64 - "tools".len() - 1);
+    load_ok(&format!(
+        "{HEAD}sdks:\n  - name: project-tools\n    plugs:\n      {fits}: {{interface: mount, workshop-target: /x}}\n"
+    ));
+    let long = format!("{fits}q");
+    let err = invalid(&format!(
+        "{HEAD}sdks:\n  - name: project-tools\n    slots:\n      {long}: {{interface: mount, workshop-source: /x}}\n"
+    ));
+    assert!(
+        err.starts_with(&format!("slot name \"{long}\" too long: of SDK \"tools\", at most 58 characters")),
+        "{err}"
+    );
+}
+
+#[test]
 fn action_rules() {
     assert_eq!(
         invalid(&format!("{HEAD}actions:\n  Build: make\n")),

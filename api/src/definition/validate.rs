@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use super::channel::Channel;
-use super::names::{MAX_WORKSHOP_NAME_LENGTH, SYSTEM_SDK, is_implicit_sdk, is_valid_name};
+use super::names::{
+    MAX_WORKSHOP_NAME_LENGTH, SYSTEM_SDK, check_endpoint_length, is_implicit_sdk, is_valid_name,
+};
 use super::{DefinitionError, EndpointRef, InterfaceDef, PlugDef, SdkName, WorkshopFile};
 
 /// Bases a workshop can be built on: the reference's Ubuntu releases, plus `debian@12`.
@@ -72,6 +74,8 @@ impl WorkshopFile {
                 if !is_valid_name(plug) {
                     return Err(DefinitionError::invalid(at, format!("invalid plug name: \"{plug}\"")));
                 }
+                check_endpoint_length("plug", &name.bare, plug)
+                    .map_err(|m| DefinitionError::invalid(at.as_str(), m))?;
                 if let PlugDef::Inline(def) = def {
                     check_inline("plug", plug, def).map_err(|m| DefinitionError::invalid(at, m))?;
                 }
@@ -81,6 +85,8 @@ impl WorkshopFile {
                 if !is_valid_name(slot) {
                     return Err(DefinitionError::invalid(at, format!("invalid slot name: \"{slot}\"")));
                 }
+                check_endpoint_length("slot", &name.bare, slot)
+                    .map_err(|m| DefinitionError::invalid(at.as_str(), m))?;
                 check_inline("slot", slot, def).map_err(|m| DefinitionError::invalid(at, m))?;
             }
             listed.push(name.bare);

@@ -22,7 +22,9 @@ use serde_json::Value;
 
 pub use error::{SdkYamlError, UnknownField};
 
-use crate::definition::{InterfaceDef, SUPPORTED_BASES, SYSTEM_SDK, is_valid_name, validate_sdk_name};
+use crate::definition::{
+    InterfaceDef, SUPPORTED_BASES, SYSTEM_SDK, check_endpoint_length, is_valid_name, validate_sdk_name,
+};
 use crate::yaml_checks::{self, Shape};
 
 /// Where every SDK is found inside a workshop: `<SDK_ROOT>/<name>` (`$SDK`).
@@ -225,6 +227,7 @@ impl SdkInfo {
                 if !is_valid_name(name) {
                     return Err(invalid(format!("invalid {what} name: \"{name}\"")));
                 }
+                check_endpoint_length(what, &self.name, name).map_err(invalid)?;
                 let interface = def.interface_name(name);
                 if !is_valid_name(interface) {
                     return Err(invalid(format!(

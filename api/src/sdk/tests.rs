@@ -86,6 +86,16 @@ fn lenient_reading_ignores_unknown_keys() {
 }
 
 #[test]
+fn plug_names_fit_the_name_of_their_lxd_device() {
+    let long = "p".repeat(60);
+    let err = error(&format!("name: tools\nplugs:\n  {long}: mount\n"));
+    assert!(
+        err.contains(&format!("plug name \"{long}\" too long: of SDK \"tools\", at most 58 characters")),
+        "{err}"
+    );
+}
+
+#[test]
 fn yaml_and_type_errors() {
     assert!(error("name: [x").starts_with("SDK definition YAML:\n"), "{}", error("name: [x"));
     let typed = error("name: x\nplugs: [a]\n");
