@@ -166,3 +166,38 @@ connections:
     w(&d, &p, &["remove", copy, ws]).ok();
     assert!(std::fs::symlink_metadata(&link).is_err(), "removed with the source");
 }
+
+/// A fork listens on a free host port of its own for a tunnel whose port its source holds,
+/// and keeps it through its restore (and refresh): the restore does not ask for the
+/// definition's port again, so source and fork both run, and both start again.
+#[test]
+fn a_forks_own_host_port_survives_its_restore() {
+    if !lxd_enabled("a_forks_own_host_port_survives_its_restore") {
+        return;
+    }
+    let _lxd = lxd_shared();
+    let (ws, copy) = ("ws-forkp", "ws-forkp-copy");
+    let d = Daemon::start();
+    let p = Project::new(&test_user(), "fork-ports");
+    p.write(
+        ".workshop/test-sdk-forkp/sdk.yaml",
+        "name: test-sdk-forkp\nslots:\n  web:\n    interface: tunnel\n    endpoint: 8080\n",
+    );
+    // A host port of this run's (away from others').
+    let port = 20000 + (std::process::id() % 20000) as u16;
+    p.write(
+        &format!(".workshop/{ws}.yaml"),
+        &format!(
+            "name: {ws}\nbase: ubuntu@22.04\nsdks:\n  - name: project-test-sdk-forkp\n  - name: system\n    plugs:\n      web:\n        interface: tunnel\n        endpoint: {port}\nconnections:\n  - plug: system:web\n    slot: test-sdk-forkp:web\n"
+        ),
+    );
+    w(&d, &p, &["launch", ws]).ok();
+    w(&d, &p, &["fork", ws, copy]).ok();
+    w(&d, &p, &["restore", copy]).ok();
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(), "the source still listens on {port}");
+    w(&d, &p, &["stop", ws]).ok();
+    w(&d, &p, &["start", ws]).ok();
+    w(&d, &p, &["stop", copy]).ok();
+    w(&d, &p, &["start", copy]).ok();
+    w(&d, &p, &["remove", copy, ws]).ok();
+}

@@ -165,6 +165,7 @@ pub async fn auto_connect(mut ctx: TaskCtx, env: Env) -> HandlerResult {
     let data = t.user.data_dir();
     // Host directories a refresh's auto-disconnect kept aside (remounted plugs).
     let remounts: BTreeMap<String, String> = ctx.change_get(&remounts_key(&t.name)).unwrap_or_default();
+    let ports: BTreeMap<String, u16> = ctx.change_get(&ports_key(&t.name)).unwrap_or_default();
     let key = workshop_key(&t);
     let read_key = key.clone();
     let fork_of = ctx.change_read(&task::keys::FORK_SOURCE);
@@ -209,6 +210,7 @@ pub async fn auto_connect(mut ctx: TaskCtx, env: Env) -> HandlerResult {
             state.remounted = true;
         }
         let name = auto.conn.to_string();
+        state.host_port = state.host_port.or(ports.get(&name).copied());
         if fork_of.is_some() && held_by_source(&auto.conn, &repo, &env, &t) {
             ctx.log(held_note(&name, &t, fork_of.as_deref().unwrap_or_default())).await;
             state.undesired = true;
@@ -608,11 +610,22 @@ pub async fn auto_disconnect(mut ctx: TaskCtx, _env: Env) -> HandlerResult {
         .map_err(|e| e.to_string())?;
     // A second run after a crash finds nothing left: keep what the first one took.
     if !dropped.is_empty() {
+        // The host ports tunnels listened on in place of their definition's (a fork's, or
+        // one given by `--auto-port`): the reconnection listens there again.
+        let ports: BTreeMap<String, u16> =
+            dropped.iter().filter_map(|(k, c)| c.host_port.map(|port| (k.clone(), port))).collect();
         ctx.write(&DROPPED, &dropped).await;
         let value = serde_json::to_value(&remounts).map_err(|e| e.to_string())?;
         ctx.change_set(&remounts_key(&t.name), value).await;
+        let value = serde_json::to_value(&ports).map_err(|e| e.to_string())?;
+        ctx.change_set(&ports_key(&t.name), value).await;
     }
     Ok(())
+}
+
+/// The change's record of the host ports a refresh's auto-disconnect kept aside.
+fn ports_key(workshop: &str) -> String {
+    format!("host-ports/{workshop}")
 }
 
 /// Undo of auto-disconnect: the connections come back, and so do their profiles and guest

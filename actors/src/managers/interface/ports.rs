@@ -69,7 +69,9 @@ pub fn new_host_ports(
         ) = (&pair.direction, &pair.listen)
         {
             let auto = plug.attrs.get(AUTO_PORT).and_then(|v| v.as_bool()).unwrap_or(false);
-            out.push(HostPort { key: key.clone(), ip: *ip, port: *port, udp: *udp, auto });
+            // One it listened on before a refresh, in place of the definition's.
+            let port = next.host_port.unwrap_or(*port);
+            out.push(HostPort { key: key.clone(), ip: *ip, port, udp: *udp, auto });
         }
     }
     out
