@@ -291,7 +291,10 @@ impl Backend for FakeBackend {
 
     async fn delete(&self, target: &Target) -> Result<(), BackendError> {
         self.call("delete", &target.instance_name())?;
-        self.inner.borrow_mut().instances.remove(target);
+        let mut inner = self.inner.borrow_mut();
+        inner.instances.remove(target);
+        // Its profiles go with it, as the LXD backend's do.
+        inner.profiles.retain(|(of, _), _| of != target);
         Ok(())
     }
 

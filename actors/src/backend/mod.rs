@@ -75,7 +75,8 @@ pub trait Backend {
     /// Creates the instance (stopped), or with `spec.rebuild` the workshop's rebuilt one
     /// ([`Target::next_name`]). An existing instance is left alone.
     async fn create(&self, target: &Target, spec: &CreateSpec) -> Result<(), BackendError>;
-    /// Deletes the instance (stopping it first). A missing one is fine.
+    /// Deletes the instance (stopping it first), and the workshop's profiles it leaves unused
+    /// (a launch undone after setting them up). A missing one is fine.
     async fn delete(&self, target: &Target) -> Result<(), BackendError>;
     /// Sets the stopped instance aside as the workshop's stash ([`Target::stash_name`]) and
     /// puts the rebuilt one ([`Target::next_name`], see [`CreateSpec::rebuild`]) under its

@@ -113,6 +113,15 @@ impl Drop for UserGuard {
                     eprintln!("cleanup: cannot delete instance {name} of {project}");
                 }
             }
+            // Profiles a failed test left (LXD deletes no project that has any but `default`).
+            let profiles =
+                lxc(&["profile", "list", "--project", &project, "--format", "csv"]).unwrap_or_default();
+            for line in profiles.lines() {
+                let name = line.split(',').next().unwrap_or_default();
+                if !name.is_empty() && name != "default" {
+                    lxc(&["profile", "delete", "--project", &project, name]);
+                }
+            }
             if lxc(&["project", "delete", &project]).is_none() {
                 eprintln!("cleanup: cannot delete project {project}");
             }

@@ -81,10 +81,27 @@ async fn workshop_lifecycle() {
         "a workshop whose init did not come up is not marked to run"
     );
 
-    // Delete a running one, twice.
+    // Delete a running one, twice. Its profiles go with it (a launch's undo leaves them);
+    // another profile of its name's form that is not one of its own stays.
     backend.start(&target).await.expect("start before delete");
+    let project = format!("workshop.{user}");
+    let mut tmpfs = std::collections::BTreeMap::new();
+    for (k, v) in [("type", "disk"), ("source", "/"), ("path", "/mnt/root"), ("readonly", "true")] {
+        tmpfs.insert(k.to_string(), v.to_string());
+    }
+    backend
+        .set_profile(&target, "kept", &[("kept-dir".to_string(), tmpfs)].into())
+        .await
+        .expect("set_profile");
+    let stranger = format!("{}-stranger", target.instance_name());
+    common::lxc(&["profile", "create", "--project", &project, &stranger])
+        .expect("a profile not the workshop's");
     backend.delete(&target).await.expect("delete");
     backend.delete(&target).await.expect("delete again");
+    let left = common::lxc(&["profile", "list", "--project", &project, "-f", "csv"]).unwrap_or_default();
+    assert!(!left.contains(&format!("{}-kept", target.instance_name())), "its profile went: {left}");
+    assert!(left.contains(&stranger), "another's stays: {left}");
+    common::lxc(&["profile", "delete", "--project", &project, &stranger]).expect("delete the other profile");
     assert_eq!(backend.get(&target).await.unwrap(), None);
     assert!(backend.list(&user, None).await.unwrap().is_empty());
     assert!(matches!(backend.start(&target).await, Err(BackendError::NotLaunched(n)) if n == "dev"));

@@ -338,7 +338,9 @@ impl LxdBackend {
     pub(super) async fn delete(&self, target: &Target) -> Result<(), BackendError> {
         let client = self.instances_client(&target.user);
         let what = format!("delete workshop {:?}", target.name);
-        delete_if_present(&client, &target.instance_name()).await.map_err(|e| lxd_error(&what, e))
+        delete_if_present(&client, &target.instance_name()).await.map_err(|e| lxd_error(&what, e))?;
+        self.drop_orphan_profiles(target).await;
+        Ok(())
     }
 
     pub(super) async fn start(&self, target: &Target) -> Result<(), BackendError> {

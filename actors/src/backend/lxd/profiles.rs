@@ -12,6 +12,11 @@ pub(super) fn profile_name(target: &Target, sdk: &str) -> String {
     format!("{}-{sdk}", target.instance_name())
 }
 
+/// What a workshop's profile of SDK `sdk` says it is.
+fn profile_description(target: &Target, sdk: &str) -> String {
+    format!("Interfaces of SDK {sdk:?} in workshop {:?}", target.name)
+}
+
 impl LxdBackend {
     /// Makes the profile hold `devices` (ETag-checked) and the instance use it; when the
     /// instance cannot take it (a device LXD cannot plug in), whether the profile was already
@@ -31,7 +36,7 @@ impl LxdBackend {
         let what = format!("set up the interfaces of {sdk:?} in workshop {:?}", target.name);
         let put = ProfilePut {
             config: BTreeMap::new(),
-            description: format!("Interfaces of SDK {sdk:?} in workshop {:?}", target.name),
+            description: profile_description(target, sdk),
             devices: devices.clone(),
         };
         let previous = match client.get_profile(&name).await {
@@ -90,6 +95,35 @@ impl LxdBackend {
     /// (a missing one is fine).
     async fn drop_profile(&self, target: &Target, name: &str) -> Result<(), BackendError> {
         self.drop_named_profiles(target, &[name.to_string()]).await
+    }
+
+    /// Deletes the workshop's profiles that no instance uses: those left by a launch whose
+    /// instance went with its undo (a change that failed after it set them up, or a
+    /// connection made while it waited on an error). A profile is the workshop's when its
+    /// name and description are those it gives its profiles.
+    pub(super) async fn drop_orphan_profiles(&self, target: &Target) {
+        let client = self.instances_client(&target.user);
+        let prefix = profile_name(target, "");
+        let profiles = match client.list_profiles().await {
+            Ok(profiles) => profiles,
+            Err(e) => {
+                tracing::warn!(workshop = %target.name, error = %e, "cannot list the profiles left by a workshop");
+                return;
+            }
+        };
+        for profile in profiles {
+            let Some(sdk) = profile.name.strip_prefix(&prefix) else { continue };
+            if !profile.used_by.is_empty() || profile.description != profile_description(target, sdk) {
+                continue;
+            }
+            match client.delete_profile(&profile.name).await {
+                Ok(()) => tracing::debug!(profile = %profile.name, "deleted a profile left by a workshop"),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => {
+                    tracing::warn!(profile = %profile.name, error = %e, "cannot delete a profile left by a workshop")
+                }
+            }
+        }
     }
 
     /// Removes the profiles of SDKs `sdks`: one update detaches them all, then they are
