@@ -40,6 +40,60 @@ pub(crate) fn too_deep(text: &str) -> Option<(usize, usize)> {
     None
 }
 
+/// The start of the YAML reader's message for a key given twice in a map.
+const DUPLICATE: &str = "duplicate entry with key \"";
+
+/// The text of a YAML reader's error. The reader places a key given twice at the start of
+/// its map (or nowhere): it is placed at the second key instead, when the map is a block
+/// map whose keys start lines (else at the map, as the reader said).
+pub(crate) fn error_text(text: &str, error: &serde_yaml_ng::Error) -> String {
+    let message = error.to_string();
+    let (Some(key), Some(at)) = (duplicate_key(&message), error.location()) else { return message };
+    let bare = message.split(" at line ").next().unwrap_or(&message);
+    let (line, column) = second_key(text, key, at.line(), at.column()).unwrap_or((at.line(), at.column()));
+    format!("{bare} at line {line}, column {column}")
+}
+
+/// The key of a duplicate-key message.
+fn duplicate_key(message: &str) -> Option<&str> {
+    let rest = &message[message.find(DUPLICATE)? + DUPLICATE.len()..];
+    Some(&rest[..rest.find('"')?])
+}
+
+/// Where `key` is written a second time in the block map whose first key is at `line` and
+/// `column` (1-based): the lines whose text starts at that column, until a line starts
+/// left of it.
+fn second_key(text: &str, key: &str, line: usize, column: usize) -> Option<(usize, usize)> {
+    let indent = column.checked_sub(1)?;
+    let forms = [format!("{key}:"), format!("\"{key}\":"), format!("'{key}':")];
+    let is_key = |rest: &str| {
+        forms.iter().any(|form| {
+            rest.strip_prefix(form.as_str())
+                .is_some_and(|after| after.is_empty() || after.starts_with([' ', '\t']))
+        })
+    };
+    let mut seen = 0;
+    for (at, text) in text.lines().enumerate().skip(line.checked_sub(1)?) {
+        let trimmed = text.trim_start_matches(' ');
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let starts = text.len() - trimmed.len();
+        // The first line may start with the dash of a list item before its first key.
+        let rest = if at + 1 == line { text.get(indent..) } else { (starts == indent).then_some(trimmed) };
+        if at + 1 > line && starts < indent {
+            return None;
+        }
+        if rest.is_some_and(is_key) {
+            seen += 1;
+            if seen == 2 {
+                return Some((at + 1, column));
+            }
+        }
+    }
+    None
+}
+
 /// Most unknown keys located in one file (each costs one more read of the text).
 pub(crate) const MAX_LOCATED: usize = 16;
 
@@ -348,5 +402,25 @@ mod tests {
         assert_eq!(total, 100);
         assert_eq!(found.len(), MAX_LOCATED);
         assert_eq!((found[15].key.as_str(), found[15].line), ("k15", 16));
+    }
+
+    #[test]
+    fn a_key_given_twice_is_placed_at_its_second_place() {
+        let err = |text: &str| {
+            let e = serde_yaml_ng::from_str::<Value>(text).unwrap_err();
+            error_text(text, &e)
+        };
+        assert_eq!(
+            err("name: x\nbase: a\n# base again\nbase: b\n"),
+            "duplicate entry with key \"base\" at line 4, column 1"
+        );
+        assert_eq!(
+            err("name: x\nactions:\n  a: one\n  b: two\n  \"a\": three\n"),
+            "actions: duplicate entry with key \"a\" at line 5, column 3"
+        );
+        let in_list = err("sdks:\n  - name: a\n    plugs: {}\n    name: b\n  - name: c\n");
+        assert!(in_list.ends_with("duplicate entry with key \"name\" at line 4, column 5"), "{in_list}");
+        // A flow map: where the reader said.
+        assert!(err("a: {b: 1, b: 2}\n").contains("duplicate entry with key \"b\" at line 1, column "));
     }
 }

@@ -35,7 +35,7 @@ fn parse_text(text: &str, path: &Path) -> Result<(WorkshopFile, Vec<DefinitionWa
     if let Some((line, column)) = yaml_checks::too_deep(text) {
         return Err(DefinitionError::TooDeep { line, column, limit: yaml_checks::MAX_FLOW_DEPTH });
     }
-    let document: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(yaml_error)?;
+    let document: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| yaml_error(text, e))?;
     if document.is_null() {
         return Err(DefinitionError::Empty);
     }
@@ -58,7 +58,7 @@ fn parse_text(text: &str, path: &Path) -> Result<(WorkshopFile, Vec<DefinitionWa
     match serde_yaml_ng::from_str(text) {
         Ok(file) => Ok((file, warnings)),
         // A misspelt key often explains the error (a required key missing): say both.
-        Err(e) => Err(match yaml_error(e) {
+        Err(e) => Err(match yaml_error(text, e) {
             DefinitionError::Yaml(message) if !warnings.is_empty() => {
                 let listed: Vec<String> = warnings.iter().map(DefinitionWarning::describe).collect();
                 DefinitionError::Yaml(format!("{message}\n{}", listed.join("\n")))
@@ -68,10 +68,10 @@ fn parse_text(text: &str, path: &Path) -> Result<(WorkshopFile, Vec<DefinitionWa
     }
 }
 
-/// Turns a serde_yaml_ng error into ours, with its location.
-fn yaml_error(error: serde_yaml_ng::Error) -> DefinitionError {
+/// Turns a serde_yaml_ng error on `text` into ours, with its location.
+fn yaml_error(text: &str, error: serde_yaml_ng::Error) -> DefinitionError {
     let location = error.location().map(|l| (l.line(), l.column()));
-    let message = error.to_string();
+    let message = yaml_checks::error_text(text, &error);
     let mut message = message.as_str();
     if let Some((line, column)) = location {
         let suffix = format!(" at line {line} column {column}");

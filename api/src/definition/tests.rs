@@ -254,6 +254,11 @@ fn type_errors_have_location() {
         parse_err("name: dev\nbase: ubuntu@24.04\nsdks: uv\n"),
         "workshop definition YAML:\nsdks: invalid type: string \"uv\", expected a sequence at line 3, column 7 (in \"/p/.workshop/dev.yaml\")"
     );
+    // A key given twice: where the second one is.
+    assert_eq!(
+        parse_err("name: dev\nbase: ubuntu@24.04\nactions:\n  a: x\nbase: ubuntu@22.04\n"),
+        "workshop definition YAML:\nduplicate entry with key \"base\" at line 5, column 1 (in \"/p/.workshop/dev.yaml\")"
+    );
     // The expected shape is said in words, not as a type of the program.
     assert_eq!(
         parse_err("name: dev\nbase: ubuntu@24.04\nsdks: [uv]\n"),

@@ -144,8 +144,8 @@ impl SdkInfo {
         if let Some((line, column)) = yaml_checks::too_deep(text) {
             return Err(SdkYamlError::TooDeep { line, column, limit: yaml_checks::MAX_FLOW_DEPTH });
         }
-        let document: serde_yaml_ng::Value =
-            serde_yaml_ng::from_str(text).map_err(|e| SdkYamlError::Yaml(e.to_string()))?;
+        let document: serde_yaml_ng::Value = serde_yaml_ng::from_str(text)
+            .map_err(|e| SdkYamlError::Yaml(yaml_checks::error_text(text, &e)))?;
         if document.is_null() {
             return SdkInfo::from_raw(Raw::default());
         }
@@ -161,7 +161,8 @@ impl SdkInfo {
         }
         // Read from the text again (not from `document`), so that errors have their location
         // and scalars read as strings keep their text (`1.0`).
-        let raw: Raw = serde_yaml_ng::from_str(text).map_err(|e| SdkYamlError::Yaml(e.to_string()))?;
+        let raw: Raw = serde_yaml_ng::from_str(text)
+            .map_err(|e| SdkYamlError::Yaml(yaml_checks::error_text(text, &e)))?;
         SdkInfo::from_raw(raw)
     }
 

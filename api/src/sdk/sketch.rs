@@ -134,7 +134,8 @@ impl Sketch {
         if let Some((line, column)) = yaml_checks::too_deep(text) {
             return Err(SketchError::TooDeep { line, column });
         }
-        let document: Value = serde_yaml_ng::from_str(text).map_err(|e| SketchError::Yaml(e.to_string()))?;
+        let document: Value = serde_yaml_ng::from_str(text)
+            .map_err(|e| SketchError::Yaml(yaml_checks::error_text(text, &e)))?;
         let (located, total) = yaml_checks::unknown_keys(text, &document, &SKETCH_YAML);
         if total > 0 {
             let fields = located
@@ -146,7 +147,7 @@ impl Sketch {
         let raw: Raw = if document.is_null() {
             Raw::default()
         } else {
-            serde_yaml_ng::from_str(text).map_err(|e| SketchError::Yaml(e.to_string()))?
+            serde_yaml_ng::from_str(text).map_err(|e| SketchError::Yaml(yaml_checks::error_text(text, &e)))?
         };
         if raw.name.as_deref() != Some(SKETCH_SDK) {
             return Err(SketchError::WrongName);
@@ -296,6 +297,8 @@ mod tests {
         );
         let err = Sketch::parse("name: sketch\nversion: 1\nbase: x\n").unwrap_err().to_string();
         assert!(err.ends_with(": \"version\" at line 2, column 1, \"base\" at line 3, column 1"), "{err}");
+        let err = Sketch::parse("name: sketch\nsummary: a\nname: again\n").unwrap_err().to_string();
+        assert!(err.ends_with("duplicate entry with key \"name\" at line 3, column 1"), "{err}");
         let err = Sketch::parse("just text\n").unwrap_err().to_string();
         assert!(err.contains("expected a sketch SDK: a map with its name"), "{err}");
     }
