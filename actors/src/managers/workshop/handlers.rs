@@ -62,6 +62,11 @@ impl WorkshopConfig {
                 }
                 _ => {}
             }
+            // The project's directory goes with its last workshop's (one another workshop
+            // still uses is not empty, and stays).
+            if let Some(project) = dir.parent() {
+                let _ = std::fs::remove_dir(project);
+            }
         }
         errors
     }
@@ -727,7 +732,16 @@ mod tests {
         // Another user's removal keeps the old directory (its apt is not theirs).
         assert_eq!(config.remove_caches(&other), Vec::<String>::new());
         assert!(!config.workshop_cache(&other).exists() && legacy.is_dir());
+        assert!(
+            !config.workshop_cache(&other).parent().unwrap().exists(),
+            "the project's went with its last"
+        );
+        // One the project's other workshop uses stays.
+        let mut second = target("alice", uid);
+        second.name = "ws2".into();
+        std::fs::create_dir_all(config.workshop_cache(&second).join("apt")).unwrap();
         assert_eq!(config.remove_caches(&owner), Vec::<String>::new());
         assert!(!legacy.exists());
+        assert!(config.workshop_cache(&second).is_dir());
     }
 }
