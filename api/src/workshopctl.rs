@@ -246,6 +246,24 @@ fn parse_set_health(args: &[String]) -> Result<Invocation, UsageError> {
     }
 }
 
+/// `args` cut to [`MAX_ARG_BYTES`] each (at a character boundary), as the client sends them:
+/// a longer argument is refused by the daemon, and no argument means more than that (a
+/// health message is shortened to 70 characters anyway).
+pub fn fit_args(args: Vec<String>) -> Vec<String> {
+    args.into_iter()
+        .map(|mut arg| {
+            if arg.len() > MAX_ARG_BYTES {
+                let mut end = MAX_ARG_BYTES;
+                while !arg.is_char_boundary(end) {
+                    end -= 1;
+                }
+                arg.truncate(end);
+            }
+            arg
+        })
+        .collect()
+}
+
 /// Why the daemon refuses a request before looking at its command: too many or too long
 /// arguments, or standard input, which no command reads.
 pub fn check_bounds(request: &WorkshopctlRequest) -> Result<(), UsageError> {
@@ -398,5 +416,10 @@ mod tests {
             "cannot run workshopctl: argument 3 is longer than 4096 bytes"
         );
         assert!(check_bounds(&request(args(&["set-health", "okay"]), Some("eA==".into()))).is_err());
+        // The client cuts what it sends to the bound, at a character boundary.
+        let fitted = fit_args(args(&["set-health", "error", &format!("m{}", "é".repeat(MAX_ARG_BYTES))]));
+        assert!(check_bounds(&request(fitted.clone(), None)).is_ok());
+        assert_eq!(fitted[2].len(), MAX_ARG_BYTES - 1, "the last character would not fit whole");
+        assert_eq!(fit_args(args(&["set-health", "okay"])), args(&["set-health", "okay"]));
     }
 }

@@ -107,9 +107,8 @@ impl TreeStore {
     ) -> Result<(TreeId, bool), TreeError> {
         let mut stream = Hashing { inner: tar, hasher: Sha3_384::new(), read: 0, cap: stream_cap(limits) };
         let extracted = extract(&mut stream, temporary, limits);
-        let drained = extracted.and_then(|()| {
-            io::copy(&mut stream, &mut io::sink()).map(drop).map_err(|e| TreeError::Archive(e.to_string()))
-        });
+        let drained =
+            extracted.and_then(|()| io::copy(&mut stream, &mut io::sink()).map(drop).map_err(archive_error));
         if stream.read > stream.cap {
             return Err(TreeError::TooLarge { limit: limits.bytes });
         }
@@ -226,9 +225,19 @@ enum Node {
     Link,
 }
 
+/// Why a tar stream cannot be read, from the tar reader's error: its text may quote bytes of
+/// a corrupt header, which are not shown (the terminal would get them raw).
+fn archive_error(e: io::Error) -> TreeError {
+    let text = e.to_string();
+    if text.chars().all(|c| c.is_ascii_graphic() || c == ' ') && text.len() <= 200 {
+        TreeError::Archive(text)
+    } else {
+        TreeError::Archive("not a valid tar archive (a header is corrupt)".into())
+    }
+}
+
 /// Extracts every entry of the tar stream into `top`.
 fn extract(stream: &mut impl Read, top: &Path, limits: Limits) -> Result<(), TreeError> {
-    let archive_error = |e: io::Error| TreeError::Archive(e.to_string());
     let mut archive = tar::Archive::new(stream);
     let mut nodes: HashMap<Vec<String>, Node> = HashMap::new();
     let mut bytes = 0u64;

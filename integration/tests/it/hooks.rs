@@ -83,6 +83,17 @@ fn h05_set_health_only_from_check_health() {
     let run = w(&d, &p, &["exec", "ws-basic", "--", "workshopctl", "set-health", "okay"]);
     assert_ne!(run.code, 0);
     assert!(run.stderr.starts_with("error: "), "{}", run.output());
+    // Arguments that are not UTF-8, or longer than a request carries, are no crash.
+    let odd = r#"workshopctl set-health waiting "$(printf 'bad \377 bytes')"; echo "exit $?""#;
+    let run = w(&d, &p, &["exec", "ws-basic", "--", "bash", "-c", odd]);
+    assert!(run.output().contains("exit 1") && !run.output().contains("panicked"), "{}", run.output());
+    let long = r#"workshopctl set-health waiting "$(head -c 100000 /dev/zero | tr '\0' x)"; echo "exit $?""#;
+    let run = w(&d, &p, &["exec", "ws-basic", "--", "bash", "-c", long]);
+    assert!(
+        run.output().contains("exit 1") && !run.output().contains("longer than"),
+        "refused for where it runs, not for its length: {}",
+        run.output()
+    );
     let out = w(&d, &p, &["launch", "ws-misplaced"]).fails();
     assert!(out.contains(r#"Run hook "setup-project""#), "{out}");
     // The hook's output, in the task log of the launch (the latest change).

@@ -247,6 +247,18 @@ fn f09_a_paused_refresh_is_fixed_and_continued() {
     assert!(p.stashes_gone(), "{:?}", p.instances());
 }
 
+/// The directories below `root` whose path relative to it matches `parts` (`*`: any name).
+fn glob_dirs(root: &std::path::Path, parts: &[&str]) -> Vec<std::path::PathBuf> {
+    let Some((first, rest)) = parts.split_first() else { return vec![root.to_path_buf()] };
+    let Ok(entries) = std::fs::read_dir(root) else { return Vec::new() };
+    entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter(|e| *first == "*" || e.file_name() == *first)
+        .flat_map(|e| glob_dirs(&e.path(), rest))
+        .collect()
+}
+
 fn regex_line(line: &str, re: &str) -> bool {
     regex_lite::Regex::new(re).unwrap().is_match(line)
 }
@@ -279,6 +291,23 @@ fn state_saved_before_a_refresh_is_restored_after_it() {
     w(&d, &p, &["exec", "--", "test", "!", "-e", "/home/workshop/gone"]).ok();
     w(&d, &p, &["exec", "--", "test", "-f", "/var/lib/build-demo/setup-base.marker"]).ok();
     assert!(w(&d, &p, &["info"]).has_line(r"^status:\s+ready"));
+
+    // A refresh undone takes what its save-state hooks saved with it: the storage on the
+    // host is left empty, and the workshop is the one it was.
+    let hook = p.path.join(".workshop/build-demo/hooks/restore-state");
+    let restore_state = std::fs::read_to_string(&hook).unwrap();
+    p.write(".workshop/build-demo/hooks/restore-state", "exit 7\n");
+    p.write(".workshop/build-demo/sdk.yaml", "name: build-demo\nversion: \"0.2.0-broken\"\n");
+    let failed = w(&d, &p, &["refresh"]);
+    assert!(failed.fails().contains("aborted"), "{}", failed.output());
+    let storages = glob_dirs(&d.dir.path().join("cache/users"), &["*", "*", "dev", "state"]);
+    assert!(!storages.is_empty(), "the workshop's state storage");
+    for dir in storages {
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert!(left.is_empty(), "{} holds {left:?}", dir.display());
+    }
+    assert_eq!(w(&d, &p, &["exec", "--", "cat", marker]).ok().trim(), "kept-by-save-state");
+    p.write(".workshop/build-demo/hooks/restore-state", &restore_state);
 
     // What an earlier refresh saved is not restored by a later one that did not save it: the
     // marker, deleted in the workshop, is made anew by setup-project, not brought back.

@@ -508,10 +508,15 @@ fn empty_dir(dir: &Path) -> std::io::Result<()> {
 /// Undo of `mount-state-storage`: the device goes when the task added it.
 pub async fn unmount_state_storage(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
-    if !ctx.read(&keys::STATE_STORAGE_ADDED).unwrap_or(false) {
-        return Ok(());
+    if ctx.read(&keys::STATE_STORAGE_ADDED).unwrap_or(false) {
+        remove_state_device(&env, &t).await?;
     }
-    remove_state_device(&env, &t).await
+    // The storage a refresh made for its save-state hooks: what they saved goes with the
+    // refresh undone (the next one starts from an empty storage anyway).
+    if ctx.read(&keys::STATE_STORAGE_FRESH).unwrap_or(false) {
+        empty_state_storage(&env.state_storage(&t)).await?;
+    }
+    Ok(())
 }
 
 /// `remove-state-storage`: once the restore-state hooks ran, the state storage leaves the

@@ -168,6 +168,13 @@ fn hostile_archives_are_refused_and_leave_nothing() {
         assert!(!Path::new(&escape).exists(), "{case}");
         assert!(!store.root.parent().unwrap().join("escaped").exists(), "{case}");
     }
+    // Random bytes: said to be no archive, without their bytes (the tar reader's text
+    // quotes the corrupt header).
+    let junk: Vec<u8> = (0..1000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let err = store.commit(&junk[..], ROOMY, None).unwrap_err().to_string();
+    assert!(err.starts_with("cannot read SDK archive: "), "{err}");
+    assert!(err.chars().all(|c| c.is_ascii_graphic() || c == ' '), "{err}");
+    assert_eq!(leftovers(&store), Vec::<String>::new());
     // A hard link within the tree is a second name of the file.
     let bytes = archive(&[("f", Regular, b"x", None), ("h", Link, b"", Some("f"))]);
     let id = store.commit(&bytes[..], ROOMY, None).unwrap();

@@ -27,7 +27,8 @@ mod terminal;
 const TERMINAL_NAME: &str = "workshop-tty";
 
 fn main() -> ExitCode {
-    let mut argv = std::env::args();
+    // Bytes that are not UTF-8 read as U+FFFD, as the reference's runes do.
+    let mut argv = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
     let name = argv.next().unwrap_or_default();
     let args: Vec<String> = argv.collect();
     if std::path::Path::new(&name).file_name().is_some_and(|n| n == TERMINAL_NAME) {
@@ -52,8 +53,11 @@ fn main() -> ExitCode {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| socket::GUEST_UNTRUSTED_SOCKET.to_string());
     let client = Client::new(socket);
-    let request =
-        WorkshopctlRequest { context_id: std::env::var(COOKIE_ENV).unwrap_or_default(), args, stdin: None };
+    let request = WorkshopctlRequest {
+        context_id: std::env::var(COOKIE_ENV).unwrap_or_default(),
+        args: workshopctl::fit_args(args),
+        stdin: None,
+    };
     match client.workshopctl(&request) {
         Ok(result) => {
             print_streams(&result.stdout, &result.stderr);
