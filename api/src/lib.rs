@@ -13,6 +13,7 @@ pub mod duration;
 pub mod envelope;
 pub mod exec;
 pub mod ids;
+pub mod os_error;
 pub mod paths;
 pub mod projects;
 pub mod routes;

@@ -172,7 +172,9 @@ impl Http {
             SendRequestError::Timeout | SendRequestError::Connect(ConnectError::Timeout) => {
                 return StoreError::TimedOut { what: what.into(), after: self.limits.request_timeout };
             }
-            SendRequestError::Connect(ConnectError::Io(e)) | SendRequestError::Send(e) => io_reason(&e),
+            SendRequestError::Connect(ConnectError::Io(e)) | SendRequestError::Send(e) => {
+                workshop_api::os_error::reason(&e)
+            }
             SendRequestError::Connect(ConnectError::Resolver(e)) => {
                 format!("cannot resolve the host name: {e}")
             }
@@ -212,7 +214,7 @@ fn payload_error(what: &str, error: PayloadError) -> StoreError {
         PayloadError::Io(e) if e.kind() == io::ErrorKind::TimedOut => {
             "timed out while reading the answer".into()
         }
-        PayloadError::Io(e) => io_reason(&e),
+        PayloadError::Io(e) => workshop_api::os_error::reason(&e),
         other => sanitized(&other.to_string()),
     };
     StoreError::Invalid { what: what.into(), why }
@@ -225,17 +227,6 @@ fn status_error(what: &str, status: StatusCode, body: &[u8]) -> StoreError {
         .and_then(|list| list.errors.into_iter().map(|e| e.message).find(|m| !m.trim().is_empty()))
         .map(|m| sanitized(&m));
     StoreError::Status { what: what.into(), status: status.as_u16(), message }
-}
-
-/// The OS error without Rust's " (os error N)" suffix, in lowercase.
-fn io_reason(error: &io::Error) -> String {
-    let text = error.to_string();
-    let text = text.split(" (os error").next().unwrap_or_default();
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 /// TLS with the system's CA certificates (`$SSL_CERT_FILE`, else the usual bundle paths); when
@@ -322,6 +313,9 @@ mod tests {
 
     #[test]
     fn os_errors_read_like_ours() {
-        assert_eq!(io_reason(&io::Error::from_raw_os_error(libc::ECONNREFUSED)), "connection refused");
+        assert_eq!(
+            workshop_api::os_error::reason(&io::Error::from_raw_os_error(libc::ECONNREFUSED)),
+            "connection refused"
+        );
     }
 }

@@ -81,16 +81,7 @@ impl UserFsError {
 
 /// The OS error without Rust's " (os error N)" suffix, in lowercase like our messages.
 pub(crate) fn io_reason(error: &io::Error) -> String {
-    let text = error.to_string();
-    let text = match text.find(" (os error") {
-        Some(at) => &text[..at],
-        None => &text,
-    };
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => text.to_string(),
-    }
+    workshop_api::os_error::reason(error)
 }
 
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);

@@ -90,6 +90,7 @@ fn mount_plug(sdk: &str, def: &InterfaceDef) -> Result<Attributes, String> {
     let attrs = &def.attributes;
     only_known(attrs, &MOUNT_PLUG_ATTRIBUTES, "mount interface plug")?;
     let target = mount_path(attrs, "plug", "workshop-target", sdk)?;
+    check_target(&target)?;
     let read_only = bool_attr(attrs, "read-only", "mount interface plug")?;
     let under_user = USER_PREFIXES.iter().any(|p| target == *p || target.starts_with(&format!("{p}/")));
     let fallback = if under_user { 1000 } else { 0 };
@@ -147,6 +148,17 @@ fn mount_path(attrs: &BTreeMap<String, Value>, what: &str, key: &str, sdk: &str)
         return Err(format!("mount {what} \"{key}\" is not clean: \"{path}\""));
     }
     Ok(path)
+}
+
+/// Refuses a plug's target no mount can have: the root, and the project directory itself (a
+/// mount would hide it; one below it is the reference's, and the user's choice).
+fn check_target(target: &str) -> Result<(), String> {
+    let why = match target {
+        "/" => "the workshop's root",
+        "/project" => "the project directory",
+        _ => return Ok(()),
+    };
+    Err(format!("mount plug \"workshop-target\" cannot be {why}: \"{target}\""))
 }
 
 /// Expands `$SDK`/`${SDK}` (the SDK's directory in the workshop) and `$$` (a dollar sign);
@@ -343,6 +355,11 @@ mod tests {
             ("workshop-target: /a/../b", "mount plug \"workshop-target\" is not clean: \"/a/../b\""),
             ("workshop-target: /a/", "mount plug \"workshop-target\" is not clean: \"/a/\""),
             ("workshop-target: $HOME/x", "unexpected variable \"HOME\""),
+            ("workshop-target: /", "mount plug \"workshop-target\" cannot be the workshop's root: \"/\""),
+            (
+                "workshop-target: /project",
+                "mount plug \"workshop-target\" cannot be the project directory: \"/project\"",
+            ),
             ("workshop-target: /x\nsize: 3", "unknown attribute for mount interface plug: \"size\""),
             (
                 "workshop-target: /x\nmode: '0o1777'",

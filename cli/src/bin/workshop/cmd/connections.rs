@@ -122,6 +122,9 @@ pub fn run(ctx: &Ctx, args: &ConnectionsArgs) -> anyhow::Result<()> {
     if args.workshop.is_some() && args.all {
         bail!(crate::messages::CONNECTIONS_ALL_WITH_NAME);
     }
+    if let Some(ws) = &args.workshop {
+        ws.parse::<workshop_api::ids::WorkshopName>()?;
+    }
     let project = ctx.project()?;
     let all = args.all || args.workshop.is_some();
     let listed = ctx.client.connections(&project.id, args.workshop.as_deref(), all)?;

@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use clap::Args;
 use workshop_api::definition::{DEFAULT_BASE, DefinitionError, SdkName, SdkRecord, WorkshopFile};
 
@@ -92,9 +92,11 @@ fn create(project: &Path, args: &InitArgs) -> anyhow::Result<PathBuf> {
     if dir.symlink_metadata().is_ok_and(|m| !m.is_dir()) && !dir.is_dir() {
         bail!("cannot create {:?}: not a directory", dir.display().to_string());
     }
-    fs::create_dir_all(&dir).with_context(|| format!("cannot create {:?}", dir.display().to_string()))?;
+    let reason = workshop_api::os_error::reason;
+    fs::create_dir_all(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {:?}: {}", dir.display().to_string(), reason(&e)))?;
     fs::write(&path, file.to_yaml())
-        .with_context(|| format!("cannot write {:?}", path.display().to_string()))?;
+        .map_err(|e| anyhow::anyhow!("cannot write {:?}: {}", path.display().to_string(), reason(&e)))?;
     Ok(path)
 }
 
