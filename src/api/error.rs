@@ -44,6 +44,9 @@ pub enum ApiError {
     NoUpdates(String),
     #[error("{0}")]
     Timeout(String),
+    /// The caller has too many of something at once (waits).
+    #[error("{0}")]
+    TooMany(String),
     /// A service the daemon relies on (the SDK Store) failed or answered nonsense.
     #[error("{0}")]
     BadGateway(String),
@@ -69,6 +72,7 @@ impl ApiError {
             Self::NoWaitingChange(_) => (StatusCode::BAD_REQUEST, Some(ErrorKind::NoWaitingChangeInProgress)),
             Self::NoUpdates(_) => (StatusCode::BAD_REQUEST, Some(ErrorKind::NoUpdatesAvailable)),
             Self::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, None),
+            Self::TooMany(_) => (StatusCode::TOO_MANY_REQUESTS, None),
             Self::BadGateway(_) => (StatusCode::BAD_GATEWAY, None),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),
             Self::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, None),

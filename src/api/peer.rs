@@ -35,6 +35,30 @@ pub struct Peer {
     pub listener: Listener,
 }
 
+/// The connection's socket, stored in its extensions by [`on_connect`]: a handler that waits
+/// long looks at it to learn that its client went away ([`peer_gone`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnFd(std::os::fd::RawFd);
+
+/// Ends once the peer of the request's connection has hung up (looked at every `every`); never
+/// when the connection is not known. The socket stays open while the request is handled, so
+/// its descriptor names it for that long.
+pub async fn peer_gone(req: &actix_web::HttpRequest, every: std::time::Duration) {
+    let Some(ConnFd(fd)) = req.conn_data::<ConnFd>().copied() else {
+        return std::future::pending().await;
+    };
+    loop {
+        let mut poll = libc::pollfd { fd, events: libc::POLLRDHUP, revents: 0 };
+        // SAFETY: one pollfd of a descriptor the connection holds open; no wait.
+        let ready = unsafe { libc::poll(&mut poll, 1, 0) };
+        if ready > 0 && poll.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
+        {
+            return;
+        }
+        actix_web::rt::time::sleep(every).await;
+    }
+}
+
 /// On the guest listener: the workshop the peer process runs in, or why it is not known.
 #[derive(Debug, Clone)]
 struct GuestOrigin(Result<GuestWorkshop, String>);
@@ -44,6 +68,7 @@ struct GuestOrigin(Result<GuestWorkshop, String>);
 /// gets no [`Peer`], so every route refuses it.
 pub fn on_connect(listener: Listener, conn: &dyn Any, ext: &mut Extensions) {
     let Some(sock) = conn.downcast_ref::<actix_web::rt::net::UnixStream>() else { return };
+    ext.insert(ConnFd(sock.as_raw_fd()));
     let Ok(cred) = sock.peer_cred() else { return };
     if listener == Listener::Guest {
         let origin = peer_workshop::workshop_of_peer(sock.as_raw_fd(), cred.pid());

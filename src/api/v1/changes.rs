@@ -1,13 +1,14 @@
 //! `/v1/changes`, `/v1/changes/{id}`, `/v1/changes/{id}/wait`.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
-use workshop_actors::managers::task::keys;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use workshop_actors::engine::{AbortChange, Query, WatchChange};
 use workshop_actors::managers::hook::{HookOutput, HookOutputs};
+use workshop_actors::managers::task::keys;
 use workshop_actors::state::{Change, State, Task};
 use workshop_api::ids::{ChangeId, ProjectId};
 use workshop_api::{ChangeAction, ChangeInfo, Progress, TaskInfo};
@@ -19,6 +20,48 @@ use crate::api::response::sync;
 
 /// Longest a `wait` may block.
 const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
+/// Most waits one user may have at once (each holds a connection of the daemon's).
+const MAX_WAITS_PER_USER: usize = 256;
+/// How often a wait looks whether its client is still there.
+const PEER_CHECK: Duration = Duration::from_millis(500);
+
+/// The waits in progress, per user.
+static WAITS: std::sync::Mutex<BTreeMap<u32, usize>> = std::sync::Mutex::new(BTreeMap::new());
+
+/// One of a user's waits, given back when dropped.
+struct WaitSlot(u32);
+
+impl WaitSlot {
+    fn take(uid: u32) -> Result<WaitSlot, ApiError> {
+        let mut waits = WAITS.lock().unwrap_or_else(|e| e.into_inner());
+        let count = waits.entry(uid).or_default();
+        if *count >= MAX_WAITS_PER_USER {
+            return Err(ApiError::TooMany(format!(
+                "cannot wait for change: {MAX_WAITS_PER_USER} waits of this user are in progress"
+            )));
+        }
+        *count += 1;
+        Ok(WaitSlot(uid))
+    }
+}
+
+/// How many waits of user `uid` are in progress.
+#[cfg(test)]
+pub(super) fn waits_of(uid: u32) -> usize {
+    WAITS.lock().unwrap_or_else(|e| e.into_inner()).get(&uid).copied().unwrap_or(0)
+}
+
+impl Drop for WaitSlot {
+    fn drop(&mut self) {
+        let mut waits = WAITS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = waits.get_mut(&self.0) {
+            *count -= 1;
+            if *count == 0 {
+                waits.remove(&self.0);
+            }
+        }
+    }
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -193,6 +236,7 @@ pub struct WaitQuery {
 
 pub async fn wait(
     caller: Caller,
+    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<ChangeId>,
     query: web::Query<WaitQuery>,
@@ -205,12 +249,21 @@ pub async fn wait(
             .min(MAX_WAIT),
     };
     find(&state, &caller, id.clone()).await?;
+    let _slot = WaitSlot::take(caller.uid)?;
     let ready = state.engine.send(WatchChange(id.clone())).await??;
-    if tokio::time::timeout(timeout, ready).await.is_err() {
-        return Err(ApiError::Timeout(format!(
-            "timed out waiting for change after {}",
-            workshop_api::duration::format(timeout)
-        )));
+    // A client that hung up frees its connection at once (a paused change may wait for ever).
+    tokio::select! {
+        waited = tokio::time::timeout(timeout, ready) => {
+            if waited.is_err() {
+                return Err(ApiError::Timeout(format!(
+                    "timed out waiting for change after {}",
+                    workshop_api::duration::format(timeout)
+                )));
+            }
+        }
+        () = crate::api::peer::peer_gone(&req, PEER_CHECK) => {
+            return Err(ApiError::BadRequest("cannot wait for change: the client went away".into()));
+        }
     }
     let info = find(&state, &caller, id).await?;
     Ok(sync(StatusCode::OK, info, state.warning_meta(&caller).await))

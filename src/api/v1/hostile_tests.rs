@@ -567,6 +567,42 @@ async fn verbose_changes_show_whole_hook_output() {
     end(&s, &change).await;
 }
 
+/// A wait whose client hung up ends at once (it held the connection for as long as the change
+/// ran: a paused change, for ever), so no one fills the daemon's connections with them.
+#[actix_web::test]
+async fn a_wait_whose_client_hung_up_ends() {
+    use std::io::Write;
+    let s = server().await;
+    let (change, _cookie) = running_check_health(&s).await;
+    // SAFETY: a plain getter.
+    let uid = unsafe { libc::geteuid() };
+    let socket = s.socket.clone();
+    let path = format!("/v1/changes/{change}/wait");
+    blocking(move || {
+        let streams: Vec<_> = (0..20)
+            .map(|_| {
+                let mut stream = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+                write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+                stream
+            })
+            .collect();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while super::changes::waits_of(uid) < 20 {
+            assert!(std::time::Instant::now() < deadline, "{} waits", super::changes::waits_of(uid));
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        drop(streams);
+        // Well before the change ends by itself (the health check's time-out, 5 s).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while super::changes::waits_of(uid) > 0 {
+            assert!(std::time::Instant::now() < deadline, "{} waits left", super::changes::waits_of(uid));
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    })
+    .await;
+    end(&s, &change).await;
+}
+
 /// The name of the user the test server's workshop belongs to.
 fn current_user() -> String {
     // SAFETY: a plain getter.
