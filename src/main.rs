@@ -167,6 +167,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         anyhow::bail!("cannot start: {} does not exist (use --create-dirs)", paths.base.display());
     }
 
+    // A daemon already running keeps its state, and the guest files every workshop of its
+    // mounts: another one stops here, before it writes anything (the engine takes the lock
+    // for good below).
+    drop(workshop_actors::state::checkpoint::StateLock::acquire(&paths.base).context("cannot start daemon")?);
     let guest_bin_dir = guest::install_guest_files(&paths.base)?;
     let store = StoreConfig::from_env(&paths.cache)?;
     info!(url = %store.url, "SDK Store");

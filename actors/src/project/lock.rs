@@ -24,11 +24,12 @@ pub fn read_lock(root: &Dir) -> Option<String> {
     is_project_id(id).then(|| id.to_string())
 }
 
-/// Writes `id` to the lock file of the project opened at `root`, atomically, mode 0666, as
+/// Writes `id` to the lock file of the project opened at `root`, atomically, mode 0644 (the
+/// reference's 0666 under the usual umask: only the owner may change the project's id), as
 /// the calling identity (the caller makes sure that is the directory's owner). A symlink in
 /// its place is replaced, not followed.
 pub fn write_lock(root: &Dir, id: &str) -> Result<(), ProjectError> {
-    Ok(root.write_atomic(LOCK_FILE, id.as_bytes(), 0o666)?)
+    Ok(root.write_atomic(LOCK_FILE, id.as_bytes(), 0o644)?)
 }
 
 #[cfg(test)]
@@ -67,7 +68,7 @@ mod tests {
         // No temporary file is left behind.
         assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
         let lock = fs::symlink_metadata(tmp.path().join(LOCK_FILE)).unwrap();
-        assert_eq!(lock.mode() & 0o777, 0o666);
+        assert_eq!(lock.mode() & 0o777, 0o644, "no one but its owner writes it");
     }
 
     #[test]

@@ -227,3 +227,27 @@ fn project_completion_offers_directories() {
     assert_eq!(complete(&root.join("proj"), &["workshop", "launch", "--project", ""]), ["."]);
     assert_eq!(complete(&root, &["workshop", "launch", "--project=pr"]), ["--project=proj"]);
 }
+
+/// A second daemon on the directory of a running one refuses to start before it writes
+/// anything: the guest files every workshop mounts stay as the first one installed them.
+#[test]
+fn a_second_daemon_stops_before_touching_the_first_ones_files() {
+    use std::os::unix::fs::MetadataExt;
+    let d = degraded();
+    let tool = d.dir.path().join("guest/workshopctl");
+    let before = std::fs::metadata(&tool).expect("the guest files").mtime_nsec();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let second = std::process::Command::new(bin_dir().join("workshopd"))
+        .args(["run", "--create-dirs"])
+        .env("WORKSHOP", d.dir.path())
+        .env("LXD_SOCKET", "/nonexistent/lxd.socket")
+        .env_remove("NOTIFY_SOCKET")
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains("another workshopd is running"), "{err}");
+    assert_eq!(std::fs::metadata(&tool).unwrap().mtime_nsec(), before, "the guest files are untouched");
+    // The first one still serves.
+    d.cli(Path::new("/"), &["--version"]).ok();
+}
