@@ -79,6 +79,10 @@ struct RunArgs {
     /// all three sockets. A Go duration; 0 never stands by.
     #[arg(long, env = "WORKSHOP_STANDBY_AFTER", value_name = "DURATION", default_value = standby::DEFAULT_AFTER, value_parser = parse_duration)]
     standby_after: Duration,
+    /// Also listen on this TCP address (`host:port`); as the reference's, it serves no route
+    /// (a TCP peer has no credentials): every request is refused.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<std::net::SocketAddr>,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -218,14 +222,19 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     });
     let connections = Connections::default();
     // One server per listener, so that each connection's listener is known (see api::peer).
-    let servers = [
-        (trusted, Listener::Trusted, 2),
-        (untrusted, Listener::HostUntrusted, 1),
-        (guest_untrusted, Listener::Guest, 1),
-    ]
-    .into_iter()
-    .map(|(listener, tag, workers)| api::serve(listener, tag, workers, data.clone(), connections.clone()))
-    .collect::<std::io::Result<Vec<_>>>()?;
+    let mut binds = vec![
+        (api::Bind::Unix(trusted), Listener::Trusted, 2),
+        (api::Bind::Unix(untrusted), Listener::HostUntrusted, 1),
+        (api::Bind::Unix(guest_untrusted), Listener::Guest, 1),
+    ];
+    if let Some(addr) = args.http {
+        let tcp = std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+        binds.push((api::Bind::Tcp(tcp), Listener::Trusted, 1));
+    }
+    let servers = binds
+        .into_iter()
+        .map(|(listener, tag, workers)| api::serve(listener, tag, workers, data.clone(), connections.clone()))
+        .collect::<std::io::Result<Vec<_>>>()?;
     let handles: Vec<_> = servers.iter().map(|s| s.handle()).collect();
     info!(
         socket = %paths.socket.display(),

@@ -78,16 +78,24 @@ impl AppState {
     }
 }
 
+/// What a server listens on.
+pub enum Bind {
+    Unix(UnixListener),
+    /// `workshopd run --http`: no peer has credentials there, so every route refuses (401), as
+    /// the reference's listener does.
+    Tcp(std::net::TcpListener),
+}
+
 /// The v1 API on `listener`, with its own server so that every connection it accepts is known
 /// to come from that listener; each connection counts in `connections` while it is open.
 pub fn serve(
-    listener: UnixListener,
+    listener: Bind,
     tag: Listener,
     workers: usize,
     data: web::Data<AppState>,
     connections: Connections,
 ) -> std::io::Result<Server> {
-    Ok(HttpServer::new(move || {
+    let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .wrap_fn(log_request)
@@ -100,8 +108,11 @@ pub fn serve(
     })
     .workers(workers)
     .disable_signals()
-    .shutdown_timeout(5)
-    .listen_uds(listener)?
+    .shutdown_timeout(5);
+    Ok(match listener {
+        Bind::Unix(listener) => server.listen_uds(listener)?,
+        Bind::Tcp(listener) => server.listen(listener)?,
+    }
     .run())
 }
 

@@ -251,3 +251,35 @@ fn a_second_daemon_stops_before_touching_the_first_ones_files() {
     // The first one still serves.
     d.cli(Path::new("/"), &["--version"]).ok();
 }
+
+/// `workshopd run --http ADDR` listens there too, and, as the reference's, refuses every
+/// request (a TCP peer has no credentials).
+#[test]
+fn the_http_listener_refuses_every_request() {
+    use std::io::{Read, Write};
+    let dir = tempfile::Builder::new().prefix("wst-http-").tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut daemon = std::process::Command::new(bin_dir().join("workshopd"))
+        .args(["run", "--create-dirs", "--http", &format!("127.0.0.1:{port}")])
+        .env("WORKSHOP", dir.path())
+        .env("LXD_SOCKET", "/nonexistent/lxd.socket")
+        .env("WORKSHOP_STORE_URL", "http://127.0.0.1:1")
+        .env_remove("NOTIFY_SOCKET")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let answer = loop {
+        if let Ok(mut tcp) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            write!(tcp, "GET /v1/changes HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+            let mut text = String::new();
+            tcp.read_to_string(&mut text).unwrap();
+            break text;
+        }
+        assert!(std::time::Instant::now() < deadline, "the daemon never listened on {port}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+}
