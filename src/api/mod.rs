@@ -186,7 +186,7 @@ pub(crate) fn test_server_with(
     let socket = root.join("workshop.socket");
     let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
     let data = web::Data::new(AppState::of(&daemon));
-    let server = serve(listener, peer::Listener::Trusted, 1, data, connections).unwrap();
+    let server = serve(Bind::Unix(listener), peer::Listener::Trusted, 1, data, connections).unwrap();
     actix_web::rt::spawn(server);
     (daemon, socket)
 }
