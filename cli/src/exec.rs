@@ -46,6 +46,9 @@ pub enum ExitCodeError {
     NoExecTask,
     #[error("cannot get exit code: {0}")]
     NoExitCode(String),
+    /// The change was aborted before the command ended (`POST /v1/changes/{id}` abort).
+    #[error("cannot exec command: its change {0} was aborted")]
+    Aborted(String),
 }
 
 /// The exit code of the command run by an exec change that is ready.
@@ -54,6 +57,9 @@ pub fn exit_code(change: &ChangeInfo) -> Result<i32, ExitCodeError> {
         return Err(ExitCodeError::ChangeFailed(err.to_string()));
     }
     let task = change.tasks.iter().find(|t| t.kind == "exec").ok_or(ExitCodeError::NoExecTask)?;
+    if task.data.get("exit-code").is_none() && matches!(task.status.as_str(), "Hold" | "Undone" | "Abort") {
+        return Err(ExitCodeError::Aborted(change.id.clone()));
+    }
     let code = task
         .data
         .get("exit-code")
@@ -289,6 +295,13 @@ mod tests {
             exit_code(&change(None, json!([task("exec", json!({}))]))),
             Err(ExitCodeError::NoExitCode(_))
         ));
+        // Aborted before the command ended: said so.
+        let mut held = task("exec", json!({}));
+        held["status"] = json!("Hold");
+        assert_eq!(
+            exit_code(&change(None, json!([held]))).unwrap_err().to_string(),
+            "cannot exec command: its change 1 was aborted"
+        );
     }
 
     #[derive(Clone, Default)]
