@@ -160,6 +160,9 @@ pub async fn move_source(
                 Some(libc::EACCES | libc::EPERM) if !running && to.subdir(&new_name)?.is_some() => {
                     Ok(Ok(None))
                 }
+                // Stopped, from a directory the user may not move (one outside their files a
+                // remount chose before): it stays where it is, and the new one is made.
+                Some(libc::EACCES | libc::EPERM) if !running => use_new().map(Ok),
                 _ => Ok(Err(format!("cannot remount to {shown:?}: {}", userfs::io_reason(&e)))),
             },
         }
@@ -260,5 +263,16 @@ mod tests {
         let stopped = move_source(&user, root.join("old"), root.join("shared/docs"), false).await.unwrap();
         assert_eq!(stopped, None);
         assert!(root.join("old").is_dir(), "nothing moved");
+        // Back from a directory the user may not move (root's `shared/docs`, chosen before) to
+        // one of their own: it stays, the new one is made.
+        std::fs::create_dir(root.join("mine")).unwrap();
+        std::os::unix::fs::chown(root.join("mine"), Some(65534), Some(65534)).unwrap();
+        let from_theirs =
+            move_source(&user, root.join("shared/docs"), root.join("mine/new"), false).await.unwrap();
+        assert_eq!(from_theirs, Some(Fallback::Created));
+        assert!(root.join("mine/new").is_dir() && root.join("shared/docs/f").is_file());
+        let running =
+            move_source(&user, root.join("shared/docs"), root.join("mine/other"), true).await.unwrap_err();
+        assert!(running.contains("permission denied"), "running, it is refused: {running}");
     }
 }
