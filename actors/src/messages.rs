@@ -87,6 +87,15 @@ pub fn missing_project_directory(path: &str, workshop: &str) -> String {
     format!("cannot find project directory {path:?} for workshop {workshop:?}")
 }
 
+/// The warning for a running workshop whose project directory was deleted and made again
+/// since it started (it still has the deleted one at `/project`).
+pub fn replaced_project_directory(path: &str, workshop: &str) -> String {
+    format!(
+        "project directory {path:?} was made again since workshop {workshop:?} started: it still has \
+         the one deleted at /project (stop and start it to mount the new one)"
+    )
+}
+
 /// The warning when the host's time zone is unknown (no `/etc/timezone`, `/etc/localtime`
 /// link or `TZ`): the workshop keeps its own.
 pub fn no_time_zone() -> String {

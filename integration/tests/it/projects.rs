@@ -275,6 +275,20 @@ fn deleted_project_directory_is_an_error_with_a_warning() {
     let message =
         format!("cannot find project directory {:?} for workshop \"ws-gone\"", p.path.display().to_string());
     assert!(squeezed.contains(&message), "{}", warnings.output());
+
+    // Made again at the same path: the running workshop still has the deleted directory, and
+    // says so until it starts again.
+    p.write("workshop.yaml", &bare("ws-gone"));
+    p.write("new-file", "in the new directory\n");
+    let list = w(&p.path, &["list"]);
+    assert!(list.has_line(r"^ws-gone\s+Ready\s+replaced-project$"), "{}", list.output());
+    let warnings = w(&p.path, &["warnings"]);
+    let squeezed = warnings.ok().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(squeezed.contains("was made again since workshop \"ws-gone\" started"), "{}", warnings.output());
+    w(&p.path, &["stop"]).ok();
+    w(&p.path, &["start"]).ok();
+    assert!(w(&p.path, &["list"]).has_line(r"^ws-gone\s+Ready\s+-$"));
+    assert_eq!(w(&p.path, &["exec", "--", "cat", "/project/new-file"]).ok(), "in the new directory\n");
 }
 
 /// Issue 11 item 1: a definition written for the reference, with a key it ignores, is used;

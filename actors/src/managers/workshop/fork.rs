@@ -27,9 +27,11 @@ pub async fn fork_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
         .ok_or_else(|| format!("cannot fork {from:?}: it is not launched"))?;
     let spec = fork_spec(&env, &t, &instance)?;
     let fork = async {
-        // LXD checks that the project device's source exists when the instance is created.
-        let _staged = stage_project(&env, &t).await?;
-        env.call(ForkInstance { source, target: t.backend(), spec }).await
+        // LXD checks that the project device's source exists when the instance is created,
+        // and mounts it when the copy starts.
+        let (_staged, id) = stage_project(&env, &t).await?;
+        env.call(ForkInstance { source, target: t.backend(), spec }).await?;
+        super::handlers::record_project_source(&ctx, &t, id).await
     };
     // Published while the copy is made, as a launch does (see create-workshop).
     let (forked, published) = futures_util::future::join(fork, publish_names(&env, &t)).await;

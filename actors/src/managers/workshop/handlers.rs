@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::guest;
 use super::layers::{self, LayerPlan, Layers};
+use super::project_source::{self, SourceId};
 use crate::backend::*;
 use crate::managers::interface;
 use crate::managers::sdk::spec::{self as sdk_spec, Retrieved, retrieved_key};
@@ -319,7 +320,8 @@ async fn make_instance(mut ctx: TaskCtx, env: Env, rebuild: bool) -> HandlerResu
         rebuild,
     };
     let create = async {
-        // LXD checks that the project device's source exists when the instance is created.
+        // LXD checks that the project device's source exists when the instance is created
+        // (it mounts it at the start, which records it).
         let _staged = stage_project(&env, &t).await?;
         env.call(CreateInstance { target: t.backend(), spec }).await
     };
@@ -549,7 +551,9 @@ pub async fn remove_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
         // The line of an instance that is gone is pruned by a later edit.
         ctx.log(format!("cannot withdraw the names of {:?}: {e}", t.name)).await;
     }
-    removed
+    removed?;
+    let key = project_source::key(t.user.uid, &t.project_id, &t.name);
+    ctx.transact(move |st, _, _| project_source::forget(st, &key)).await.map_err(|e| e.to_string())
 }
 
 /// Publishes the workshop's names on the network ([`PublishNames`]), the friendly one made
@@ -570,7 +574,8 @@ pub async fn start_workshop(ctx: TaskCtx, env: Env) -> HandlerResult {
         // them at the staging directory first (nothing changes for the others).
         let device = project_device(&env.project_mount(&t));
         env.call(SetDevice { target: t.backend(), name: PROJECT_DEVICE.into(), device }).await?;
-        let project = stage_project(&env, &t).await?;
+        let (project, id) = stage_project(&env, &t).await?;
+        record_project_source(&ctx, &t, id).await?;
         // The host directories of the workshop's mounts, the same way (interface manager).
         let mounts = interface::staging::stage_workshop_mounts(&ctx, &t, &env.mounts_dir).await?;
         Ok::<_, String>((project, mounts))
@@ -645,19 +650,31 @@ pub async fn configure_timezone(ctx: TaskCtx, env: Env) -> HandlerResult {
 pub async fn mount_project(ctx: TaskCtx, env: Env) -> HandlerResult {
     let t = TaskTarget::of(&ctx)?;
     let device = project_device(&env.project_mount(&t));
-    let _staged = stage_project(&env, &t).await?;
-    env.call(SetDevice { target: t.backend(), name: PROJECT_DEVICE.into(), device }).await
+    let (_staged, id) = stage_project(&env, &t).await?;
+    env.call(SetDevice { target: t.backend(), name: PROJECT_DEVICE.into(), device }).await?;
+    record_project_source(&ctx, &t, id).await
 }
 
 /// Opens the project directory as its user (so a path the user could not open, or one swapped
-/// for another directory since, is never mounted) and stages it for LXD.
-pub(super) async fn stage_project(env: &Env, t: &TaskTarget) -> Result<Staged, String> {
+/// for another directory since, is never mounted) and stages it for LXD; returns the staging
+/// mount and the directory's identity.
+pub(super) async fn stage_project(env: &Env, t: &TaskTarget) -> Result<(Staged, SourceId), String> {
     let root = PathBuf::from(&t.project_path);
     let dir = userfs::as_user(&t.user, move || Dir::open(&root))
         .await
         .map_err(|e: UserFsError| format!("cannot mount the project of {:?}: {e}", t.name))?;
+    let id =
+        project_source::of_dir(&dir).map_err(|e| format!("cannot mount the project of {:?}: {e}", t.name))?;
     let at = env.project_mount(t);
-    stage(&dir, &at).map_err(|e| format!("cannot stage the project of {:?} at {}: {e}", t.name, at.display()))
+    let staged = stage(&dir, &at)
+        .map_err(|e| format!("cannot stage the project of {:?} at {}: {e}", t.name, at.display()))?;
+    Ok((staged, id))
+}
+
+/// Records that the workshop mounts the project directory `id` ([`project_source`]).
+pub(super) async fn record_project_source(ctx: &TaskCtx, t: &TaskTarget, id: SourceId) -> Result<(), String> {
+    let key = project_source::key(t.user.uid, &t.project_id, &t.name);
+    ctx.transact(move |st, _, _| project_source::record(st, &key, id)).await.map_err(|e| e.to_string())
 }
 
 /// Where the project directory is mounted in a workshop.

@@ -8,6 +8,7 @@ use workshop_api::workshops::{HealthCheck, WorkshopFileRef, WorkshopInfo, Worksh
 
 use super::lookups::*;
 use super::manifest::Manifest;
+use super::project_source::{self, SourceId};
 use super::requests::*;
 use super::status::{self, Busy};
 use crate::backend::hostname::FALLBACK_NOTE;
@@ -27,12 +28,67 @@ pub(super) async fn workshop_info(
     let name = instance.target.name.clone();
     let busy = busy_map(deps, user, &project.id, vec![name.clone()]).await?;
     let health = sdk_health(deps, &busy).await?;
-    let (exists, names) = futures_util::join!(project_exists(user, project), host_names(deps, user));
+    let (dir, names) = futures_util::join!(project_dir(user, project), host_names(deps, user));
+    let replaced = replaced_projects(deps, user, project, &dir, std::slice::from_ref(instance)).await?;
     let data = user.data_dir();
     let at = Place { project, data: data.as_deref() };
-    let info = info_of(at, instance, busy.get(&name), health.get(&name), exists, names.get(&instance.target));
+    let mut info =
+        info_of(at, instance, busy.get(&name), health.get(&name), dir.exists, names.get(&instance.target));
+    if replaced.contains(&name) {
+        info.notes.push(status::REPLACED_PROJECT.to_string());
+    }
     warn_missing_project(deps, user, project, std::slice::from_ref(&info)).await?;
     Ok(info)
+}
+
+/// The project directory as the user sees it now.
+pub(super) struct ProjectDir {
+    /// The user can open it (also when that cannot be told: their file operations are stuck).
+    exists: bool,
+    /// Its identity, when it was opened.
+    id: Option<SourceId>,
+}
+
+/// Opens the project's directory as the user.
+async fn project_dir(user: &UserRef, project: &Project) -> ProjectDir {
+    let root = std::path::PathBuf::from(&project.path);
+    let opened = crate::userfs::as_user::<_, crate::userfs::UserFsError, _>(user, move || {
+        Ok(crate::userfs::Dir::open(&root).map(|dir| project_source::of_dir(&dir).ok()).ok())
+    })
+    .await;
+    match opened {
+        Ok(Some(id)) => ProjectDir { exists: true, id },
+        Ok(None) => ProjectDir { exists: false, id: None },
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot check the project directory");
+            ProjectDir { exists: true, id: None }
+        }
+    }
+}
+
+/// The running workshops among `instances` that mounted another directory than the project's
+/// now (it was deleted and made again since they started).
+async fn replaced_projects(
+    deps: &Deps,
+    user: &UserRef,
+    project: &Project,
+    dir: &ProjectDir,
+    instances: &[Instance],
+) -> Result<std::collections::BTreeSet<String>, WorkshopError> {
+    let Some(now) = dir.id else { return Ok(Default::default()) };
+    let running: Vec<String> =
+        instances.iter().filter(|i| i.running).map(|i| i.target.name.clone()).collect();
+    if running.is_empty() {
+        return Ok(Default::default());
+    }
+    let keys: Vec<String> = running.iter().map(|ws| project_source::key(user.uid, &project.id, ws)).collect();
+    let mounted = deps.engine.send(Query(Box::new(move |st| project_source::recorded(st, &keys)))).await?;
+    Ok(running
+        .into_iter()
+        .filter(|ws| {
+            mounted.get(&project_source::key(user.uid, &project.id, ws)).is_some_and(|id| *id != now)
+        })
+        .collect())
 }
 
 /// The reference's warning for workshops whose project directory has gone (the user's own).
@@ -44,8 +100,14 @@ async fn warn_missing_project(
 ) -> Result<(), WorkshopError> {
     let messages: Vec<String> = infos
         .iter()
-        .filter(|w| w.notes.iter().any(|n| n == status::MISSING_PROJECT))
-        .map(|w| crate::messages::missing_project_directory(&project.path, &w.name))
+        .flat_map(|w| {
+            let note = |n: &str| w.notes.iter().any(|x| x == n);
+            let missing = note(status::MISSING_PROJECT)
+                .then(|| crate::messages::missing_project_directory(&project.path, &w.name));
+            let replaced = note(status::REPLACED_PROJECT)
+                .then(|| crate::messages::replaced_project_directory(&project.path, &w.name));
+            missing.into_iter().chain(replaced)
+        })
         .collect();
     if !messages.is_empty() {
         let owner = Some(user.uid);
@@ -138,23 +200,30 @@ pub(super) async fn list_workshops(deps: &Deps, msg: ListWorkshops) -> Result<Wo
     // LXD's instances and names, the project directory and its definitions are read at once.
     let definitions =
         async { if with_files { Some(as_user::definitions(&msg.user, &project.path).await) } else { None } };
-    let (instances, exists, host_names, definitions) = futures_util::join!(
+    let (instances, dir, host_names, definitions) = futures_util::join!(
         instances(deps, &msg.user, &project.id),
-        project_exists(&msg.user, &project),
+        project_dir(&msg.user, &project),
         host_names(deps, &msg.user),
         definitions
     );
     let instances = instances?;
+    let exists = dir.exists;
     let names = instances.iter().map(|i| i.target.name.clone()).collect();
     let busy = busy_map(deps, &msg.user, &project.id, names).await?;
     let health = sdk_health(deps, &busy).await?;
+    let replaced = replaced_projects(deps, &msg.user, &project, &dir, &instances).await?;
     let data = msg.user.data_dir();
     let at = Place { project: &project, data: data.as_deref() };
     let mut workshops: Vec<WorkshopInfo> = instances
         .iter()
         .map(|i| {
             let name = &i.target.name;
-            info_of(at, i, busy.get(name), health.get(name), exists, host_names.get(&i.target))
+            let mut info =
+                info_of(at, i, busy.get(name), health.get(name), exists, host_names.get(&i.target));
+            if replaced.contains(name) {
+                info.notes.push(status::REPLACED_PROJECT.to_string());
+            }
+            info
         })
         .collect();
     workshops.sort_by(|a, b| a.name.cmp(&b.name));

@@ -11,6 +11,7 @@ mod listing;
 mod lookups;
 pub mod manifest;
 pub mod plan;
+mod project_source;
 mod projects;
 mod reboot_loops;
 mod requests;

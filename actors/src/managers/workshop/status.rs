@@ -134,6 +134,8 @@ pub fn check_transition(
 
 /// The note of a workshop whose project directory has gone.
 pub const MISSING_PROJECT: &str = "missing-project";
+/// The note of a running workshop whose project directory was made again since it started.
+pub const REPLACED_PROJECT: &str = "replaced-project";
 
 /// Status and notes of a launched workshop.
 pub fn derive(busy: Option<&Busy>, running: bool, project_exists: bool) -> (WorkshopStatus, Vec<String>) {
