@@ -34,15 +34,13 @@ pub(super) async fn workshop_info(
     let at = Place { project, data: data.as_deref() };
     let mut info =
         info_of(at, instance, busy.get(&name), health.get(&name), dir.exists, names.get(&instance.target));
-    if replaced.contains(&name) {
-        info.notes.push(status::REPLACED_PROJECT.to_string());
-    }
+    note_replaced(&mut info, &replaced);
     warn_missing_project(deps, user, project, std::slice::from_ref(&info)).await?;
     Ok(info)
 }
 
 /// The project directory as the user sees it now.
-pub(super) struct ProjectDir {
+struct ProjectDir {
     /// The user can open it (also when that cannot be told: their file operations are stuck).
     exists: bool,
     /// Its identity, when it was opened.
@@ -91,6 +89,13 @@ async fn replaced_projects(
         .collect())
 }
 
+/// Notes `replaced-project` on a workshop of `replaced`.
+fn note_replaced(info: &mut WorkshopInfo, replaced: &std::collections::BTreeSet<String>) {
+    if replaced.contains(&info.name) {
+        info.notes.push(status::REPLACED_PROJECT.to_string());
+    }
+}
+
 /// The reference's warning for workshops whose project directory has gone (the user's own).
 async fn warn_missing_project(
     deps: &Deps,
@@ -136,7 +141,7 @@ async fn host_names(deps: &Deps, user: &UserRef) -> BTreeMap<Target, HostName> {
 
 /// Whether the user can open the project's directory.
 pub(super) async fn project_exists(user: &UserRef, project: &Project) -> bool {
-    as_user::existing(user, vec![project.path.clone()]).await.first().copied().unwrap_or(true)
+    project_dir(user, project).await.exists
 }
 
 /// For each busy workshop, the health its SDKs reported in the change holding it.
@@ -220,9 +225,7 @@ pub(super) async fn list_workshops(deps: &Deps, msg: ListWorkshops) -> Result<Wo
             let name = &i.target.name;
             let mut info =
                 info_of(at, i, busy.get(name), health.get(name), exists, host_names.get(&i.target));
-            if replaced.contains(name) {
-                info.notes.push(status::REPLACED_PROJECT.to_string());
-            }
+            note_replaced(&mut info, &replaced);
             info
         })
         .collect();
