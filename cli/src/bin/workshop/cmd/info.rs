@@ -125,7 +125,7 @@ fn sdk_lines(sdk: &SdkInfo, paths: &Paths, lines: &mut Vec<String>) {
     installed.push_str(&format!("\t({})", sdk.revision));
     lines.push(installed);
     if let Some(health) = &sdk.health_check {
-        lines.push(format!("    message:\t{}", health.message));
+        lines.push(format!("    message:\t{}", shown(&health.message)));
     }
     let mut mounts: Vec<&Value> = sdk.mounts.iter().collect();
     mounts.sort_by_key(|m| plug_name(m));
@@ -134,12 +134,15 @@ fn sdk_lines(sdk: &SdkInfo, paths: &Paths, lines: &mut Vec<String>) {
         for mount in mounts {
             lines.push(format!("      {}:", plug_name(mount)));
             if let Some(host) = text(mount, "host-source") {
-                lines.push(format!("        host-source:\t{}", paths.host_source(host)));
+                // Shortened (and linked) only when it has no control characters.
+                let host =
+                    if host.chars().any(char::is_control) { shown(host) } else { paths.host_source(host) };
+                lines.push(format!("        host-source:\t{host}"));
             } else if let Some(source) = text(mount, "workshop-source") {
-                lines.push(format!("        workshop-source:\t{source}"));
+                lines.push(format!("        workshop-source:\t{}", shown(source)));
             }
-            lines
-                .push(format!("        workshop-target:\t{}", text(mount, "workshop-target").unwrap_or("-")));
+            let target = text(mount, "workshop-target").unwrap_or("-");
+            lines.push(format!("        workshop-target:\t{}", shown(target)));
         }
     }
     if !sdk.tunnels.is_empty() {
@@ -150,6 +153,13 @@ fn sdk_lines(sdk: &SdkInfo, paths: &Paths, lines: &mut Vec<String>) {
             lines.push(format!("        to:\t{}", endpoint(&tunnel["to"])));
         }
     }
+}
+
+/// `text` as shown on a line of its own: quoted, with escapes, when it holds control
+/// characters (a line break would start a line that looks like a key; a guest's health
+/// message could hold terminal escapes).
+fn shown(text: &str) -> String {
+    if text.chars().any(char::is_control) { format!("{text:?}") } else { text.to_string() }
 }
 
 fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -252,5 +262,22 @@ mod tests {
         assert!(text.contains("hostname:  dev.p.wp\n"), "{text}");
         assert!(text.contains("notes:     -\nenv-hash:  0123456789ab\n"), "{text}");
         assert!(text.contains("    tracking:   1.22/stable\n    installed:  2024-06-02  (12)\n"), "{text}");
+    }
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        let info: WorkshopInfo = serde_json::from_value(json!({
+            "project-id": "p", "name": "dev", "base": "ubuntu@24.04", "status": "Ready",
+            "sdks": [{"name": "s", "revision": "x1", "installed-at": "2024-06-02T10:00:00Z",
+                "health-check": {"timestamp": "2024-06-02T10:00:00Z", "message": "ok\nstatus: fake\u{1b}[2J"},
+                "mounts": [{"plug": {"project-id": "p", "workshop": "dev", "sdk": "s", "plug": "one"},
+                    "host-source": "/home/u/new\nline", "workshop-target": "/mnt/one"}]}]
+        }))
+        .unwrap();
+        let text = render(&info, "/srv/p", &paths());
+        let ends = |tail: &str| text.lines().any(|l| l.ends_with(tail));
+        assert!(ends(r#"  "ok\nstatus: fake\u{1b}[2J""#), "{text}");
+        assert!(ends(r#"  "/home/u/new\nline""#), "{text}");
+        assert!(!text.contains('\u{1b}') && !text.contains("\nline"), "{text}");
     }
 }
