@@ -176,6 +176,13 @@ impl Dir {
         }
     }
 
+    /// The directory's identity: its device and inode numbers (one deleted and made again at
+    /// the same path is another).
+    pub fn identity(&self) -> io::Result<(u64, u64)> {
+        let st = stat_at(self.fd.as_raw_fd(), c"", libc::AT_EMPTY_PATH)?;
+        Ok((st.st_dev, st.st_ino))
+    }
+
     /// The target of the symlink `name` (never followed), at most [`MAX_LINK`] bytes of UTF-8.
     pub fn read_link(&self, name: &str) -> Result<String, UserFsError> {
         let path = self.path.join(name);

@@ -663,8 +663,7 @@ pub(super) async fn stage_project(env: &Env, t: &TaskTarget) -> Result<(Staged, 
     let dir = userfs::as_user(&t.user, move || Dir::open(&root))
         .await
         .map_err(|e: UserFsError| format!("cannot mount the project of {:?}: {e}", t.name))?;
-    let id =
-        project_source::of_dir(&dir).map_err(|e| format!("cannot mount the project of {:?}: {e}", t.name))?;
+    let id = dir.identity().map_err(|e| format!("cannot mount the project of {:?}: {e}", t.name))?;
     let at = env.project_mount(t);
     let staged = stage(&dir, &at)
         .map_err(|e| format!("cannot stage the project of {:?} at {}: {e}", t.name, at.display()))?;

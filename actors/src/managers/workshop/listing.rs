@@ -51,7 +51,7 @@ struct ProjectDir {
 async fn project_dir(user: &UserRef, project: &Project) -> ProjectDir {
     let root = std::path::PathBuf::from(&project.path);
     let opened = crate::userfs::as_user::<_, crate::userfs::UserFsError, _>(user, move || {
-        Ok(crate::userfs::Dir::open(&root).map(|dir| project_source::of_dir(&dir).ok()).ok())
+        Ok(crate::userfs::Dir::open(&root).map(|dir| dir.identity().ok()).ok())
     })
     .await;
     match opened {
@@ -74,18 +74,20 @@ async fn replaced_projects(
     instances: &[Instance],
 ) -> Result<std::collections::BTreeSet<String>, WorkshopError> {
     let Some(now) = dir.id else { return Ok(Default::default()) };
-    let running: Vec<String> =
-        instances.iter().filter(|i| i.running).map(|i| i.target.name.clone()).collect();
+    let running: Vec<(String, String)> = instances
+        .iter()
+        .filter(|i| i.running)
+        .map(|i| (project_source::key(user.uid, &project.id, &i.target.name), i.target.name.clone()))
+        .collect();
     if running.is_empty() {
         return Ok(Default::default());
     }
-    let keys: Vec<String> = running.iter().map(|ws| project_source::key(user.uid, &project.id, ws)).collect();
+    let keys: Vec<String> = running.iter().map(|(key, _)| key.clone()).collect();
     let mounted = deps.engine.send(Query(Box::new(move |st| project_source::recorded(st, &keys)))).await?;
     Ok(running
         .into_iter()
-        .filter(|ws| {
-            mounted.get(&project_source::key(user.uid, &project.id, ws)).is_some_and(|id| *id != now)
-        })
+        .filter(|(key, _)| mounted.get(key).is_some_and(|id| *id != now))
+        .map(|(_, ws)| ws)
         .collect())
 }
 

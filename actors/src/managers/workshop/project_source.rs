@@ -4,10 +4,8 @@
 //! still has the deleted one until it starts again, which `list` and `info` say.
 
 use std::collections::BTreeMap;
-use std::os::fd::AsRawFd;
 
 use crate::state::{Key, State};
-use crate::userfs::Dir;
 
 /// A directory's identity: its device and inode numbers.
 pub type SourceId = (u64, u64);
@@ -15,22 +13,8 @@ pub type SourceId = (u64, u64);
 /// The identities of the directories workshops last mounted, by `<uid>/<project id>/<ws>`.
 const SOURCES: Key<BTreeMap<String, SourceId>> = Key::new("project-sources");
 
-/// The key of a workshop in [`SOURCES`].
-pub fn key(uid: u32, project_id: &str, workshop: &str) -> String {
-    format!("{uid}/{project_id}/{workshop}")
-}
-
-/// The identity of the open directory `dir`.
-pub fn of_dir(dir: &Dir) -> std::io::Result<SourceId> {
-    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: fstat of a descriptor `dir` holds open, into a buffer of the right type.
-    if unsafe { libc::fstat(dir.fd().as_raw_fd(), stat.as_mut_ptr()) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: fstat succeeded, so it filled the buffer.
-    let stat = unsafe { stat.assume_init() };
-    Ok((stat.st_dev, stat.st_ino))
-}
+/// The key of a workshop in [`SOURCES`] (as its connections are keyed).
+pub use crate::managers::interface::conns::workshop_key as key;
 
 /// Records that the workshop of `key` mounted the directory `id`.
 pub fn record(st: &mut State, key: &str, id: SourceId) {
@@ -58,19 +42,20 @@ pub fn forget(st: &mut State, key: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::userfs::Dir;
 
     #[test]
     fn a_directory_made_again_is_another() {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("p");
         std::fs::create_dir(&path).unwrap();
-        let first = of_dir(&Dir::open(&path).unwrap()).unwrap();
-        assert_eq!(of_dir(&Dir::open(&path).unwrap()).unwrap(), first);
+        let first = Dir::open(&path).unwrap().identity().unwrap();
+        assert_eq!(Dir::open(&path).unwrap().identity().unwrap(), first);
         // Something else takes the inode number the deleted one had, if any.
         let keep = tmp.path().join("keep");
         std::fs::rename(&path, &keep).unwrap();
         std::fs::create_dir(&path).unwrap();
-        assert_ne!(of_dir(&Dir::open(&path).unwrap()).unwrap(), first);
+        assert_ne!(Dir::open(&path).unwrap().identity().unwrap(), first);
 
         let mut st = State::default();
         let k = key(1000, "0123abcd", "ws");
