@@ -44,6 +44,8 @@ pub struct AppState {
     pub backend: Addr<workshop_actors::backend::BackendActor>,
     /// The socket workshops reach the daemon on, once it is bound (for `workshop doctor`).
     pub guest_socket: Option<std::path::PathBuf>,
+    /// The change waits in progress, per user (`v1::changes::wait`).
+    pub waits: v1::Waits,
 }
 
 impl AppState {
@@ -61,6 +63,7 @@ impl AppState {
             space: daemon.space.clone(),
             backend: daemon.backend.clone(),
             guest_socket: None,
+            waits: v1::Waits::default(),
         }
     }
 
@@ -160,13 +163,14 @@ where
 }
 
 /// A daemon on the fake backend under `root`, serving the API on `root/workshop.socket`
-/// (the trusted listener, its connections counted in `connections`), for the API front's tests.
+/// (the trusted listener, its connections counted in `connections`), for the API front's tests;
+/// with the server's change waits.
 #[cfg(test)]
 pub(crate) fn test_server(
     root: &std::path::Path,
     backend: std::rc::Rc<workshop_actors::backend::fake::FakeBackend>,
     connections: Connections,
-) -> (workshop_actors::daemon::Daemon, std::path::PathBuf) {
+) -> (workshop_actors::daemon::Daemon, std::path::PathBuf, v1::Waits) {
     test_server_with(root, backend, connections, |_| {})
 }
 
@@ -177,7 +181,7 @@ pub(crate) fn test_server_with(
     backend: std::rc::Rc<workshop_actors::backend::fake::FakeBackend>,
     connections: Connections,
     adjust: impl FnOnce(&mut workshop_actors::daemon::DaemonConfig),
-) -> (workshop_actors::daemon::Daemon, std::path::PathBuf) {
+) -> (workshop_actors::daemon::Daemon, std::path::PathBuf, v1::Waits) {
     use workshop_actors::daemon::{Daemon, DaemonConfig};
     std::fs::create_dir_all(root.join("state")).unwrap();
     let mut config = DaemonConfig::for_tests(root, backend);
@@ -186,7 +190,8 @@ pub(crate) fn test_server_with(
     let socket = root.join("workshop.socket");
     let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
     let data = web::Data::new(AppState::of(&daemon));
+    let waits = data.waits.clone();
     let server = serve(Bind::Unix(listener), peer::Listener::Trusted, 1, data, connections).unwrap();
     actix_web::rt::spawn(server);
-    (daemon, socket)
+    (daemon, socket, waits)
 }

@@ -25,39 +25,48 @@ const MAX_WAITS_PER_USER: usize = 256;
 /// How often a wait looks whether its client is still there.
 const PEER_CHECK: Duration = Duration::from_millis(500);
 
-/// The waits in progress, per user.
-static WAITS: std::sync::Mutex<BTreeMap<u32, usize>> = std::sync::Mutex::new(BTreeMap::new());
+/// The change waits in progress, per user; shared by the servers of one daemon.
+#[derive(Debug, Clone, Default)]
+pub struct Waits(std::sync::Arc<std::sync::Mutex<BTreeMap<u32, usize>>>);
 
-/// One of a user's waits, given back when dropped.
-struct WaitSlot(u32);
+impl Waits {
+    fn counts(&self) -> std::sync::MutexGuard<'_, BTreeMap<u32, usize>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
 
-impl WaitSlot {
-    fn take(uid: u32) -> Result<WaitSlot, ApiError> {
-        let mut waits = WAITS.lock().unwrap_or_else(|e| e.into_inner());
-        let count = waits.entry(uid).or_default();
+    /// One more wait of user `uid`, refused past [`MAX_WAITS_PER_USER`].
+    fn take(&self, uid: u32) -> Result<WaitSlot, ApiError> {
+        let mut counts = self.counts();
+        let count = counts.entry(uid).or_default();
         if *count >= MAX_WAITS_PER_USER {
             return Err(ApiError::TooMany(format!(
                 "cannot wait for change: {MAX_WAITS_PER_USER} waits of this user are in progress"
             )));
         }
         *count += 1;
-        Ok(WaitSlot(uid))
+        Ok(WaitSlot { waits: self.clone(), uid })
+    }
+
+    /// How many waits of user `uid` are in progress.
+    #[cfg(test)]
+    pub(super) fn of(&self, uid: u32) -> usize {
+        self.counts().get(&uid).copied().unwrap_or(0)
     }
 }
 
-/// How many waits of user `uid` are in progress.
-#[cfg(test)]
-pub(super) fn waits_of(uid: u32) -> usize {
-    WAITS.lock().unwrap_or_else(|e| e.into_inner()).get(&uid).copied().unwrap_or(0)
+/// One of a user's waits, given back when dropped.
+struct WaitSlot {
+    waits: Waits,
+    uid: u32,
 }
 
 impl Drop for WaitSlot {
     fn drop(&mut self) {
-        let mut waits = WAITS.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = waits.get_mut(&self.0) {
+        let mut counts = self.waits.counts();
+        if let Some(count) = counts.get_mut(&self.uid) {
             *count -= 1;
             if *count == 0 {
-                waits.remove(&self.0);
+                counts.remove(&self.uid);
             }
         }
     }
@@ -249,7 +258,7 @@ pub async fn wait(
             .min(MAX_WAIT),
     };
     find(&state, &caller, id.clone()).await?;
-    let _slot = WaitSlot::take(caller.uid)?;
+    let _slot = state.waits.take(caller.uid)?;
     let ready = state.engine.send(WatchChange(id.clone())).await??;
     // A client that hung up frees its connection at once (a paused change may wait for ever).
     tokio::select! {

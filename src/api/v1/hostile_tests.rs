@@ -576,7 +576,7 @@ async fn a_wait_whose_client_hung_up_ends() {
     let (change, _cookie) = running_check_health(&s).await;
     // SAFETY: a plain getter.
     let uid = unsafe { libc::geteuid() };
-    let socket = s.socket.clone();
+    let (socket, waits) = (s.socket.clone(), s.waits.clone());
     let path = format!("/v1/changes/{change}/wait");
     blocking(move || {
         let streams: Vec<_> = (0..20)
@@ -587,15 +587,15 @@ async fn a_wait_whose_client_hung_up_ends() {
             })
             .collect();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while super::changes::waits_of(uid) < 20 {
-            assert!(std::time::Instant::now() < deadline, "{} waits", super::changes::waits_of(uid));
+        while waits.of(uid) < 20 {
+            assert!(std::time::Instant::now() < deadline, "{} waits", waits.of(uid));
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         drop(streams);
         // Well before the change ends by itself (the health check's time-out, 5 s).
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-        while super::changes::waits_of(uid) > 0 {
-            assert!(std::time::Instant::now() < deadline, "{} waits left", super::changes::waits_of(uid));
+        while waits.of(uid) > 0 {
+            assert!(std::time::Instant::now() < deadline, "{} waits left", waits.of(uid));
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
     })

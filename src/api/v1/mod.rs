@@ -1,6 +1,7 @@
 //! v1 routes, one module per resource.
 
 mod changes;
+pub use changes::Waits;
 mod connections;
 mod doctor;
 mod exec;

@@ -100,7 +100,7 @@ pub(in crate::api::v1) mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(tmp.path()).unwrap();
         let cache = root.join("cache/sdk");
-        let (daemon, socket) = crate::api::test_server_with(
+        let (daemon, socket, _) = crate::api::test_server_with(
             &root,
             Rc::new(FakeBackend::default()),
             Default::default(),

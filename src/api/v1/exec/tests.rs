@@ -29,6 +29,8 @@ pub(in crate::api::v1) struct Server {
     pub project_id: String,
     /// The server's open connections.
     pub connections: Connections,
+    /// The server's change waits.
+    pub waits: crate::api::v1::Waits,
 }
 
 pub(in crate::api::v1) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -47,7 +49,7 @@ pub(in crate::api::v1) async fn server_with(fake: Rc<FakeBackend>) -> Server {
     std::fs::create_dir_all(project.join(".workshop")).unwrap();
     std::fs::write(project.join(".workshop/ws.yaml"), "name: ws\nbase: ubuntu@22.04\n").unwrap();
     let connections = Connections::default();
-    let (daemon, socket) = api::test_server(&root, fake.clone(), connections.clone());
+    let (daemon, socket, waits) = api::test_server(&root, fake.clone(), connections.clone());
 
     let client = Client::new(&socket);
     let tracked = blocking(move || client.track_project(&project)).await.unwrap();
@@ -56,7 +58,7 @@ pub(in crate::api::v1) async fn server_with(fake: Rc<FakeBackend>) -> Server {
     let target = Target::new(&user, &tracked.id, "ws");
     Backend::create(fake.as_ref(), &target, &CreateSpec::default()).await.unwrap();
     Backend::start(fake.as_ref(), &target).await.unwrap();
-    Server { _tmp: tmp, daemon, fake, socket, project_id: tracked.id, connections }
+    Server { _tmp: tmp, daemon, fake, socket, project_id: tracked.id, connections, waits }
 }
 
 #[derive(Clone, Default)]

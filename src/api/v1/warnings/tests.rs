@@ -28,7 +28,7 @@ async fn callers_see_count_and_dismiss_only_their_own_and_daemon_wide_warnings()
     let tmp = tempfile::tempdir().unwrap();
     let root = std::fs::canonicalize(tmp.path()).unwrap();
     let fake = Rc::new(FakeBackend::default());
-    let (daemon, socket) = api::test_server(&root, fake.clone(), Default::default());
+    let (daemon, socket, _) = api::test_server(&root, fake.clone(), Default::default());
 
     // SAFETY: a plain getter.
     let uid = unsafe { libc::geteuid() };
