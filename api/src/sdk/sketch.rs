@@ -81,8 +81,8 @@ pub enum SketchError {
     /// Malformed YAML or a value of the wrong type.
     #[error("could not parse sketch SDK YAML: {0}")]
     Yaml(String),
-    #[error("sketch SDK YAML must keep name set to \"sketch\"")]
-    WrongName,
+    #[error("SDK must be named \"sketch\" (now: {now:?})")]
+    WrongName { now: String },
     #[error("sketch SDK YAML contains unsupported hook {hook:?}; supported hooks: {}", HOOKS.join(", "))]
     UnknownHook { hook: String },
     /// The SDK made from it is malformed (a plug or slot name).
@@ -150,7 +150,7 @@ impl Sketch {
             serde_yaml_ng::from_str(text).map_err(|e| SketchError::Yaml(yaml_checks::error_text(text, &e)))?
         };
         if raw.name.as_deref() != Some(SKETCH_SDK) {
-            return Err(SketchError::WrongName);
+            return Err(SketchError::WrongName { now: raw.name.unwrap_or_default() });
         }
         let mut hooks = BTreeMap::new();
         for (hook, script) in raw.hooks.unwrap_or_default() {
@@ -306,8 +306,8 @@ mod tests {
     #[test]
     fn names_hooks_plugs_and_malformed_text_are_checked() {
         let err = |text: &str| Sketch::parse(text).unwrap_err().to_string();
-        assert_eq!(err("name: other\n"), "sketch SDK YAML must keep name set to \"sketch\"");
-        assert_eq!(err(""), "sketch SDK YAML must keep name set to \"sketch\"");
+        assert_eq!(err("name: other\n"), "SDK must be named \"sketch\" (now: \"other\")");
+        assert_eq!(err(""), "SDK must be named \"sketch\" (now: \"\")");
         assert_eq!(
             err("name: sketch\nhooks:\n  install: x\n"),
             "sketch SDK YAML contains unsupported hook \"install\"; supported hooks: setup-base, \

@@ -211,9 +211,11 @@ pub fn plan(
         )));
     }
     let now = chrono::Utc::now();
+    // The reference's words: the change unquoted, its task quoted.
     let summary = format!("Remount {}/{plug}", t.name);
     let change = crate::managers::task::new_change(st, "remount", &summary, &t.user, &t.project_id, now);
-    let id = crate::managers::task::add_task(st, &change, "remount", &summary, t, None, now);
+    let task_summary = format!("Remount \"{}/{plug}\"", t.name);
+    let id = crate::managers::task::add_task(st, &change, "remount", &task_summary, t, None, now);
     let task = st.task_mut(&id).expect("new task exists");
     task.write(&MOVE, &moved);
     task.write(&super::requests::EDITS, &edits);

@@ -99,6 +99,7 @@ impl Repo {
         }
         repo.check_binds()?;
         repo.check_mount_targets()?;
+        repo.check_listed_slots(file)?;
         repo.plugs.sort_by(|a, b| (&a.sdk, &a.name).cmp(&(&b.sdk, &b.name)));
         repo.slots.sort_by(|a, b| (&a.sdk, &a.name).cmp(&(&b.sdk, &b.name)));
         Ok(repo)
@@ -159,6 +160,32 @@ impl Repo {
                 return Err(format!("conflicting target {target:?}: plug {r} must bind to plug {first}"));
             }
             by_target.insert(target, r);
+        }
+        Ok(())
+    }
+
+    /// A mount plug has one target and a tunnel plug one endpoint: the definition's
+    /// `connections:` may list such a plug with one slot only (`workshop connect` refuses a
+    /// second one too; the second source would be mounted over the first).
+    fn check_listed_slots(&self, file: &WorkshopFile) -> Result<(), String> {
+        let mut first: BTreeMap<&EndpointRef, &EndpointRef> = BTreeMap::new();
+        for c in &file.connections {
+            let Some(plug) = self.plug(&c.plug) else { continue };
+            if !matches!(plug.interface.as_str(), "mount" | "tunnel") {
+                continue;
+            }
+            match first.get(&c.plug) {
+                Some(slot) if *slot != &c.slot => {
+                    return Err(format!(
+                        "cannot connect \"{}\" to both \"{slot}\" and \"{}\": a {} plug connects to one slot",
+                        c.plug, c.slot, plug.interface
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    first.insert(&c.plug, &c.slot);
+                }
+            }
         }
         Ok(())
     }
@@ -406,6 +433,30 @@ sdks:
         assert_eq!(
             Repo::build(&[sdk(SYSTEM), sdk(MOUNT), sdk(MULTI)], &f).unwrap_err(),
             "conflicting target \"/mnt/one\": plug test-sdk-multiple-plugs:one must bind to plug test-sdk-mount:one"
+        );
+    }
+
+    #[test]
+    fn a_mount_or_tunnel_plug_is_listed_with_one_slot() {
+        let two = "name: two\nslots:\n  a: {interface: mount, workshop-source: /a}\n  b: {interface: mount, workshop-source: /b}\n";
+        let f = file(
+            "name: ws\nbase: ubuntu@22.04\nsdks: [{name: project-test-sdk-mount}, {name: project-two}]\nconnections:\n  - {plug: 'test-sdk-mount:one', slot: 'two:a'}\n  - {plug: 'test-sdk-mount:one', slot: 'two:b'}\n",
+        );
+        assert_eq!(
+            Repo::build(&[sdk(SYSTEM), sdk(MOUNT), sdk(two)], &f).unwrap_err(),
+            "cannot connect \"test-sdk-mount:one\" to both \"two:a\" and \"two:b\": a mount plug connects to one slot"
+        );
+        // The same pair twice, or two plugs on one slot, are fine.
+        let f = file(
+            "name: ws\nbase: ubuntu@22.04\nsdks: [{name: project-test-sdk-mount}, {name: project-two}]\nconnections:\n  - {plug: 'test-sdk-mount:one', slot: 'two:a'}\n  - {plug: 'test-sdk-mount:one', slot: 'two:a'}\n  - {plug: 'test-sdk-mount:two', slot: 'two:a'}\n",
+        );
+        Repo::build(&[sdk(SYSTEM), sdk(MOUNT), sdk(two)], &f).unwrap();
+        let f = file(
+            "name: ws\nbase: ubuntu@22.04\nsdks: [{name: project-test-sdk-tunnel}]\nconnections:\n  - {plug: 'test-sdk-tunnel:postgres', slot: 'system:a'}\n  - {plug: 'test-sdk-tunnel:postgres', slot: 'system:b'}\n",
+        );
+        assert_eq!(
+            Repo::build(&[sdk(SYSTEM), sdk(TUNNEL)], &f).unwrap_err(),
+            "cannot connect \"test-sdk-tunnel:postgres\" to both \"system:a\" and \"system:b\": a tunnel plug connects to one slot"
         );
     }
 

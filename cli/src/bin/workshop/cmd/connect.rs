@@ -55,7 +55,7 @@ pub struct RemountArgs {
 /// `(workshop, sdk, name)` of `<ws>/<sdk>:<name>`; with `sdk_only`, `<ws>/<sdk>` too (the
 /// name is then empty).
 pub fn parse_full(text: &str, sdk_only: bool) -> anyhow::Result<(String, String, String)> {
-    let refuse = || anyhow::anyhow!("invalid plug or slot {text:?} (use <workshop>/<sdk>:<name>)");
+    let refuse = || anyhow::anyhow!("unknown plug or slot reference {text:?} (use <workshop>/<sdk>:<name>)");
     let (ws, rest) = text.split_once('/').ok_or_else(refuse)?;
     let (sdk, name) = match rest.split_once(':') {
         Some((sdk, name)) if !name.is_empty() => (sdk, name),

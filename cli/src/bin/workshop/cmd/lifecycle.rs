@@ -159,11 +159,8 @@ fn conflict_workshop(conflict_ws: &str, names: &[String]) -> String {
 pub fn launch(ctx: &Ctx, args: &ModeArgs) -> anyhow::Result<()> {
     args.check("launch")?;
     let project = ctx.project()?;
+    // Several workshops with another mode: the daemon's refusal says it, as for refresh.
     let names = ctx.names_or_single(&project, &args.names)?;
-    if args.mode() != Mode::Transactional && names.len() > 1 {
-        // The option given (the reference's text names --wait-on-error, the only one it checked).
-        bail!("cannot launch: \"--{}\" incompatible with multiple workshops", args.mode().as_str());
-    }
     let options = WorkshopOptions { mode: args.mode(), verbose: args.verbose, ..Default::default() };
     let change =
         match ctx.client.workshop_action(&project.id, &request(&names, WorkshopAction::Launch, options)?) {
