@@ -77,27 +77,29 @@ pub fn check_connection(plug: &Endpoint, slot: &Endpoint) -> Result<(), String> 
 /// Whether the interface lets `plug` connect to `slot` without being asked; `explicit` when
 /// the definition lists the connection (the reference's `auto-explicit`).
 pub fn allows_auto_connection(plug: &Endpoint, slot: &Endpoint, explicit: bool) -> bool {
+    auto_connection_rule(plug, slot, explicit) && check_connection(plug, slot).is_ok()
+}
+
+/// The interface's rule for connections made without being asked, before the endpoints
+/// are checked to pair: a listed (`explicit`) connection whose rule holds and whose
+/// endpoints do not pair is the definition's error.
+pub fn auto_connection_rule(plug: &Endpoint, slot: &Endpoint, explicit: bool) -> bool {
     if plug.interface != slot.interface || MANUAL_ONLY.contains(&plug.interface.as_str()) {
         return false;
     }
-    if check_connection(plug, slot).is_err() {
-        return false;
-    }
-    if explicit {
-        return true;
-    }
     match plug.interface.as_str() {
-        "mount" => slot.system,
+        "mount" => explicit || slot.system,
         "gpu" => true,
-        // A host port opened by itself only for a system plug of the slot's name, and only
-        // on the host's loopback (or a unix socket): never reachable from other machines.
+        // A host port opened by itself only for a system plug on a regular SDK's slot of its
+        // name (or listed), and only on the host's loopback (or a unix socket), listed or
+        // not: never reachable from other machines.
         "tunnel" => {
             plug.system
                 && !slot.system
-                && plug.name == slot.name
+                && (explicit || plug.name == slot.name)
                 && endpoint_of(plug).map(|e| e.is_local()).unwrap_or(false)
         }
-        _ => false,
+        _ => explicit,
     }
 }
 
@@ -312,14 +314,16 @@ mod tests {
         let dev_http = tunnel("dev", "http", "[::1]:8000");
         assert!(!allows_auto_connection(&http, &dev_http, false));
         assert!(allows_auto_connection(&http, &dev_http, true));
+        // An address others can reach never, listed or not (the reference's AutoConnect).
         let open = tunnel("system", "conflict", "0.0.0.0:8000");
         let dev_conflict = tunnel("dev", "conflict", "8000");
         assert!(!allows_auto_connection(&open, &dev_conflict, false));
-        assert!(allows_auto_connection(&open, &dev_conflict, true));
-        // A regular plug on a system slot connects only by hand (or when listed).
+        assert!(!allows_auto_connection(&open, &dev_conflict, true));
+        // A regular plug on a system slot connects only by hand, listed or not.
         let postgres = tunnel("dev", "postgres", "5432");
         let host_postgres = tunnel("system", "postgres", "54321");
         assert!(!allows_auto_connection(&postgres, &host_postgres, false));
+        assert!(!allows_auto_connection(&postgres, &host_postgres, true));
         assert_eq!(check_connection(&postgres, &host_postgres), Ok(()));
     }
 

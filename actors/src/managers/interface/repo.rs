@@ -164,13 +164,21 @@ impl Repo {
         Ok(())
     }
 
-    /// A mount plug has one target and a tunnel plug one endpoint: the definition's
-    /// `connections:` may list such a plug with one slot only (`workshop connect` refuses a
+    /// The definition's `connections:` that cannot be made. A mount plug has one target and
+    /// a tunnel plug one endpoint: such a plug may be listed with one slot only (`workshop connect` refuses a
     /// second one too; the second source would be mounted over the first).
     fn check_listed_slots(&self, file: &WorkshopFile) -> Result<(), String> {
         let mut first: BTreeMap<&EndpointRef, &EndpointRef> = BTreeMap::new();
         for c in &file.connections {
             let Some(plug) = self.plug(&c.plug) else { continue };
+            // A listed connection the interface would make whose ends do not pair (a
+            // privileged port, UDP to TCP): said now, not left unconnected without a word.
+            if let Some(slot) = self.slot(&c.slot)
+                && policy::auto_connection_rule(plug, slot, true)
+            {
+                policy::check_connection(plug, slot)
+                    .map_err(|e| format!("cannot connect \"{}\" to \"{}\": {e}", c.plug, c.slot))?;
+            }
             if !matches!(plug.interface.as_str(), "mount" | "tunnel") {
                 continue;
             }
@@ -458,6 +466,26 @@ sdks:
             Repo::build(&[sdk(SYSTEM), sdk(TUNNEL)], &f).unwrap_err(),
             "cannot connect \"test-sdk-tunnel:postgres\" to both \"system:a\" and \"system:b\": a tunnel plug connects to one slot"
         );
+    }
+
+    #[test]
+    fn a_listed_tunnel_whose_ends_do_not_pair_is_refused() {
+        let plugs = |endpoint: &str| {
+            file(&format!(
+                "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: system\n    plugs:\n      web: {{interface: tunnel, endpoint: '{endpoint}'}}\n  - name: project-test-sdk-tunnel\nconnections:\n  - {{plug: 'system:web', slot: 'test-sdk-tunnel:http'}}\n"
+            ))
+        };
+        let err = Repo::build(&[sdk(SYSTEM), sdk(TUNNEL)], &plugs("8123/udp")).unwrap_err();
+        assert!(err.starts_with("cannot connect \"system:web\" to \"test-sdk-tunnel:http\": "), "{err}");
+        // One that pairs is made; one the interface would not make (open to other machines)
+        // is left alone, as an unlisted one.
+        let repo = Repo::build(&[sdk(SYSTEM), sdk(TUNNEL)], &plugs("8123")).unwrap();
+        let made = conns(&repo.auto_connections(&plugs("8123"), &BTreeSet::new()));
+        assert!(made.contains(&"system:web test-sdk-tunnel:http".to_string()), "{made:?}");
+        let open = plugs("0.0.0.0:8123");
+        let repo = Repo::build(&[sdk(SYSTEM), sdk(TUNNEL)], &open).unwrap();
+        let made = conns(&repo.auto_connections(&open, &BTreeSet::new()));
+        assert!(!made.iter().any(|c| c.starts_with("system:web ")), "{made:?}");
     }
 
     #[test]
