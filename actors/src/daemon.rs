@@ -92,6 +92,49 @@ pub struct Daemon {
     pub failed: oneshot::Receiver<String>,
 }
 
+/// The start-up firewall check (reference `firewall.go`): a daemon-wide warning while the
+/// host's firewall drops what the bridge routes; one raised before goes once it no longer does.
+async fn warn_of_firewall(engine: Addr<StateEngine>, bridge: String) {
+    let found = match tokio::task::spawn_blocking(move || crate::doctor::firewall_warning(&bridge)).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot check the firewall");
+            return;
+        }
+    };
+    if let Some(message) = &found {
+        tracing::warn!(%message, "the firewall blocks the workshops' network");
+    }
+    let settle =
+        move |st: &mut crate::state::State| settle_firewall_warning(st, found.as_deref(), chrono::Utc::now());
+    match engine.send(crate::engine::Transact(Box::new(settle))).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot record the firewall check"),
+        Err(e) => tracing::warn!(error = %e, "cannot record the firewall check"),
+    }
+}
+
+/// Keeps the daemon-wide firewall warning `found` (none when `None`), dropping earlier ones.
+fn settle_firewall_warning(
+    st: &mut crate::state::State,
+    found: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let stale: Vec<String> = st
+        .all_warnings(0)
+        .into_iter()
+        .filter(|w| w.owner().is_none() && w.message().starts_with(crate::doctor::FIREWALL_WARNING_START))
+        .map(|w| w.message().to_string())
+        .filter(|m| Some(m.as_str()) != found)
+        .collect();
+    for message in stale {
+        st.remove_warning(None, &message);
+    }
+    if let Some(message) = found {
+        st.warn(None, message, now);
+    }
+}
+
 impl Daemon {
     /// Starts every actor; must run inside an actix system. Task kinds are registered before
     /// the runner is attached, so tasks left running by a previous daemon resume at once.
@@ -102,6 +145,9 @@ impl Daemon {
         let health = SharedHealth::default();
         let check = Rc::new(BackendCheck(config.backend.clone()));
         let shutdowns = config.backend.watch_shutdowns();
+        if let Some(bridge) = config.backend.local_bridge() {
+            actix_rt::spawn(warn_of_firewall(engine.clone(), bridge));
+        }
         let backend = BackendActor::new(config.backend).start();
         let try_dir = config.store.cache_dir.join("try");
         let store = StoreActor::new(StoreClient::new(config.store)).start();
@@ -253,6 +299,28 @@ mod tests {
                 Outcome::Done
             })
         }
+    }
+
+    #[test]
+    fn the_firewall_warning_is_everyones_and_goes_once_the_firewall_lets_the_bridge_through() {
+        let mut st = crate::state::State::default();
+        let now = chrono::Utc::now();
+        let docker = format!("{}workshopbr0 bridge: ... Docker ...", crate::doctor::FIREWALL_WARNING_START);
+        st.warn(Some(1000), "a user's own warning", now);
+        settle_firewall_warning(&mut st, Some(&docker), now);
+        for uid in [1000, 1001] {
+            assert!(st.all_warnings(uid).iter().any(|w| w.message() == docker && w.owner().is_none()));
+        }
+        // Another cause found at the next start replaces it; none found drops it, and only it.
+        let ufw = format!("{}workshopbr0 bridge: ... UFW ...", crate::doctor::FIREWALL_WARNING_START);
+        settle_firewall_warning(&mut st, Some(&ufw), now);
+        let messages = |st: &crate::state::State| -> Vec<String> {
+            st.all_warnings(1000).iter().map(|w| w.message().to_string()).collect()
+        };
+        assert_eq!(messages(&st).len(), 2);
+        assert!(messages(&st).contains(&ufw));
+        settle_firewall_warning(&mut st, None, now);
+        assert_eq!(messages(&st), ["a user's own warning"]);
     }
 
     #[actix_rt::test]

@@ -364,6 +364,10 @@ impl Backend for LxdBackend {
     fn watch_shutdowns(&self) -> Option<futures_util::stream::LocalBoxStream<'static, GuestShutdown>> {
         Some(LxdBackend::watch_shutdowns(self))
     }
+
+    fn local_bridge(&self) -> Option<String> {
+        matches!(self.client.endpoint(), crate::lxd::Endpoint::Unix(_)).then(|| self.config.network.clone())
+    }
 }
 
 #[cfg(test)]

@@ -217,4 +217,9 @@ pub trait Backend {
     fn watch_shutdowns(&self) -> Option<futures_util::stream::LocalBoxStream<'static, GuestShutdown>> {
         None
     }
+    /// The network bridge of a runtime on this host (whose forwarding this host's firewall
+    /// decides); `None` for a remote one.
+    fn local_bridge(&self) -> Option<String> {
+        None
+    }
 }

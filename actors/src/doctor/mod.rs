@@ -18,7 +18,14 @@ use std::path::{Path, PathBuf};
 use workshop_api::doctor::{Check, CheckStatus};
 
 pub use command::run_bounded;
+pub use firewall::WARNING_START as FIREWALL_WARNING_START;
 pub use hostdns::{HostDnsError, configure as configure_host_dns};
+
+/// The warning every user sees when the host's firewall drops what `bridge` routes (the
+/// reference's start-up check); `None` when nothing does. Blocking (runs nft, iptables, ufw).
+pub fn firewall_warning(bridge: &str) -> Option<String> {
+    firewall::warning_text(&firewall::rules(), bridge)
+}
 
 /// What `workshop doctor` asks of the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
