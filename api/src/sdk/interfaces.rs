@@ -227,7 +227,10 @@ fn int_attr(attrs: &BTreeMap<String, Value>, key: &str) -> Result<Option<i64>, S
     match attrs.get(key) {
         None => Ok(None),
         Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| refuse(n.to_string())),
-        Some(Value::String(s)) => parse_int(s).map(Some).ok_or_else(|| refuse(format!("\"{s}\""))),
+        // The reference's words: a string that is no number names only the type it should be.
+        Some(Value::String(s)) => parse_int(s).map(Some).ok_or_else(|| {
+            format!("unknown value \"{s}\" in key \"{key}\" for mount interface plug. Accepted types are \"int64\"")
+        }),
         Some(other) => Err(refuse(format!("type {}", kind(other)))),
     }
 }
@@ -375,7 +378,7 @@ mod tests {
             ),
             (
                 "workshop-target: /x\nuid: abc",
-                "unknown value \"abc\" in key \"uid\" for mount interface plug. Accepted types are \"int64\" or \"string\"",
+                "unknown value \"abc\" in key \"uid\" for mount interface plug. Accepted types are \"int64\"",
             ),
             (
                 "workshop-target: /x\nread-only: yes please",

@@ -565,8 +565,9 @@ connections:
     // traffic there.
     w(&["connect", "--auto-port", "dev/system:web", "dev/web:http"]).ok();
     let info: serde_json::Value = serde_json::from_str(w(&["info", "--format", "json"]).ok()).unwrap();
+    // A system plug's tunnel (listening on the host) is the system SDK's, as the reference's.
     let web =
-        info["sdks"].as_array().unwrap().iter().find(|s| s["name"] == "web").cloned().unwrap_or_default();
+        info["sdks"].as_array().unwrap().iter().find(|s| s["name"] == "system").cloned().unwrap_or_default();
     let from = &web["tunnels"][0]["from"];
     let given = from["port"].as_u64().unwrap_or_else(|| panic!("no tunnel port: {info}")) as u16;
     assert!(given != port && from["host"] == "127.0.0.1", "{info}");
@@ -694,7 +695,7 @@ fn taken_host_ports_at_launch() {
     let info: serde_json::Value =
         serde_json::from_str(w(&["info", "--format", "json", "auto"]).ok()).unwrap();
     let web =
-        info["sdks"].as_array().unwrap().iter().find(|s| s["name"] == "web").cloned().unwrap_or_default();
+        info["sdks"].as_array().unwrap().iter().find(|s| s["name"] == "system").cloned().unwrap_or_default();
     let given = web["tunnels"][0]["from"]["port"].as_u64().unwrap_or_else(|| panic!("{info}"));
     assert_ne!(given, u64::from(port), "{info}");
     // Kept across a stop and a start.
@@ -703,7 +704,7 @@ fn taken_host_ports_at_launch() {
     let info: serde_json::Value =
         serde_json::from_str(w(&["info", "--format", "json", "auto"]).ok()).unwrap();
     let web =
-        info["sdks"].as_array().unwrap().iter().find(|s| s["name"] == "web").cloned().unwrap_or_default();
+        info["sdks"].as_array().unwrap().iter().find(|s| s["name"] == "system").cloned().unwrap_or_default();
     assert_eq!(web["tunnels"][0]["from"]["port"].as_u64(), Some(given), "{info}");
     assert!(std::net::TcpStream::connect(("127.0.0.1", given as u16)).is_ok(), "the given port listens");
     w(&["remove", "auto"]).ok();
@@ -1056,10 +1057,24 @@ slots:
         .output()
         .unwrap();
     assert!(!String::from_utf8_lossy(&out.stdout).contains("hello"), "another user got through");
-    // info shows the tunnels under the SDK inside.
+    // info shows the tunnels listening on the host under the system SDK, by plug name,
+    // socket paths expanded.
     let info = w(&["info"]);
-    assert!(info.has_line(r"^\s+tunnels:$"), "{}", info.output());
-    assert!(info.has_line(r"^\s+from:\s+\$HOME/test-tunnel.sock$"), "{}", info.output());
+    let text = info.output();
+    let system = text.find("\n  system:\n    tunnels:\n").unwrap_or_else(|| panic!("{text}"));
+    let listed: Vec<&str> = text[system..]
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with("    "))
+        .filter(|l| l.starts_with("      ") && !l.starts_with("       "))
+        .map(str::trim)
+        .collect();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    assert_eq!(listed, sorted, "{text}");
+    assert!(listed.contains(&"unix-path:"), "{text}");
+    let home = workshop_integration::user_home(&user);
+    assert!(text.contains(&format!("from:  {}/test-tunnel.sock\n", home.display())), "{text}");
     assert!(info.has_line(r"^\s+from:\s+@workshopacbn$"), "{}", info.output());
     // Disconnected, the link goes; connected again, the same socket serves again, also
     // after a stop and a start (LXD listens again where it listened before).

@@ -292,7 +292,11 @@ test -f "$XAUTHORITY" && test "$(cat "$XAUTHORITY")" = "cookie of the test" && t
     let agent_env = session(&[("SSH_AUTH_SOCK", sock.clone())]);
     let agent_env: Vec<(&str, &str)> = agent_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let missing = w(&["connect", "ws-devices/test-sdk-ssh-agent:ssh-agent"], &[("SSH_AUTH_SOCK", "")]);
-    assert!(missing.fails().contains("SSH_AUTH_SOCK is not set"), "{}", missing.output());
+    assert!(
+        missing.fails().contains("does not have SSH_AUTH_SOCK set. ssh-agent is not running?"),
+        "{}",
+        missing.output()
+    );
     w(&["connect", "ws-devices/test-sdk-ssh-agent:ssh-agent"], &agent_env).ok();
     let keys = guest(LIST_KEYS);
     assert!(keys.ok().contains("wst-test-key"), "{}", keys.output());

@@ -7,8 +7,11 @@ use std::collections::BTreeMap;
 
 use workshop_api::sdk::tunnel::TunnelEndpoint;
 
+use std::path::Path;
+
 use super::conns::{self, WorkshopConns};
 use super::repo::Repo;
+use crate::managers::UserRef;
 
 /// What is listed.
 #[derive(Debug, Clone, Default)]
@@ -114,26 +117,41 @@ pub struct SdkConns {
     pub tunnels: Vec<serde_json::Value>,
 }
 
-/// A tunnel endpoint as `info` shows it: `{protocol, host, port}` or `{protocol, path}`.
-fn endpoint_json(e: &TunnelEndpoint) -> serde_json::Value {
+/// A tunnel endpoint as `info` shows it: `{protocol, host, port}` or `{protocol, path}`, a
+/// socket path as the side it is on has it (`$HOME` expanded).
+fn endpoint_json(
+    e: &TunnelEndpoint,
+    on_host: bool,
+    user: &UserRef,
+    home: Option<&Path>,
+) -> serde_json::Value {
     match e {
         TunnelEndpoint::Inet { ip, port, .. } => {
             serde_json::json!({"protocol": e.protocol(), "host": ip.to_string(), "port": port})
         }
-        TunnelEndpoint::Unix(path) => serde_json::json!({"protocol": "unix", "path": path}),
+        TunnelEndpoint::Unix(path) => {
+            let expanded = if on_host {
+                super::tunnel::host_path(path, user.uid, home).map(|p| p.display().to_string())
+            } else {
+                super::tunnel::guest_path(path)
+            };
+            serde_json::json!({"protocol": "unix", "path": expanded.unwrap_or_else(|_| path.clone())})
+        }
     }
 }
 
-/// The mounts and tunnels of a workshop's connected plugs, SDK by SDK: a mount under its
-/// plug's SDK with its `host-source` (on the host) or `workshop-source` (another SDK's slot)
-/// and its `workshop-target`; a tunnel under its regular (non-system) side's SDK, `from`
-/// where it listens `to` where it connects.
+/// The mounts and tunnels of `user`'s workshop's connected plugs, SDK by SDK: a mount under
+/// its plug's SDK with its `host-source` (on the host) or `workshop-source` (another SDK's
+/// slot) and its `workshop-target`; a tunnel under its plug's SDK (`system` for one listening
+/// on the host, as the reference), `from` where it listens `to` where it connects.
 pub fn sdk_conns(
     project_id: &str,
     workshop: &str,
+    user: &UserRef,
     repo: &Repo,
     state: &WorkshopConns,
 ) -> BTreeMap<String, SdkConns> {
+    let home = user.home();
     let mut out: BTreeMap<String, SdkConns> = BTreeMap::new();
     for (key, conn) in state {
         let (Some(r), true) = (conns::parse_key(key), conn.connected()) else { continue };
@@ -158,11 +176,14 @@ pub fn sdk_conns(
             "tunnel" => {
                 let Ok(pair) = super::policy::tunnel_pair(plug, slot) else { continue };
                 let pair = pair.on_host_port(conn.host_port);
-                let sdk = if plug.system { &slot.sdk } else { &plug.sdk };
+                let listens_on_host = pair.direction == super::policy::Direction::HostToWorkshop;
+                let (home, user) = (home.as_deref(), user);
                 let tunnel = serde_json::json!({
-                    "plug": plug_ref, "from": endpoint_json(&pair.listen), "to": endpoint_json(&pair.connect),
+                    "plug": plug_ref,
+                    "from": endpoint_json(&pair.listen, listens_on_host, user, home),
+                    "to": endpoint_json(&pair.connect, !listens_on_host, user, home),
                 });
-                out.entry(sdk.clone()).or_default().tunnels.push(tunnel);
+                out.entry(plug.sdk.clone()).or_default().tunnels.push(tunnel);
             }
             _ => {}
         }
@@ -206,15 +227,15 @@ mod tests {
     }
 
     #[test]
-    fn info_shows_mounts_by_source_and_tunnels_on_their_regular_side() {
+    fn info_shows_mounts_by_source_and_tunnels_under_their_plugs_sdk() {
         let system =
             SdkInfo::parse(include_str!("../../sdk/system/meta/sdk.yaml"), Strictness::Strict).unwrap();
         let m = SdkInfo::parse(
-            "name: m\nplugs:\n  one: {interface: mount, workshop-target: /mnt/one}\n  two: {interface: mount, workshop-target: /opt/two}\n  pg: {interface: tunnel, endpoint: 5432}\nslots:\n  jobs: {interface: mount, workshop-source: $SDK/jobs}\n  http: {interface: tunnel, endpoint: 8080}\n",
+            "name: m\nplugs:\n  one: {interface: mount, workshop-target: /mnt/one}\n  two: {interface: mount, workshop-target: /opt/two}\n  pg: {interface: tunnel, endpoint: 5432}\nslots:\n  jobs: {interface: mount, workshop-source: $SDK/jobs}\n  http: {interface: tunnel, endpoint: 8080}\n  sock: {interface: tunnel, endpoint: '$HOME/app.sock'}\n",
             Strictness::Strict,
         )
         .unwrap();
-        let yaml = "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: system\n    slots:\n      pg:\n        interface: tunnel\n        endpoint: 54321\n  - name: m\n";
+        let yaml = "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: system\n    plugs:\n      web: {interface: tunnel, endpoint: 8989}\n      unix-path: {interface: tunnel, endpoint: '$HOME/t.sock'}\n    slots:\n      pg:\n        interface: tunnel\n        endpoint: 54321\n  - name: m\n";
         let (file, _) = workshop_api::definition::parse(yaml, std::path::Path::new("workshop.yaml")).unwrap();
         let repo = Repo::build(&[("system".into(), system), ("m".into(), m)], &file).unwrap();
         let mut host = state(false);
@@ -223,9 +244,12 @@ mod tests {
         let conns = BTreeMap::from([
             ("m:one system:mount".to_string(), host),
             ("m:two m:jobs".to_string(), state(false)),
-            ("m:pg system:pg".to_string(), tunnel),
+            ("m:pg system:pg".to_string(), tunnel.clone()),
+            ("system:web m:http".to_string(), tunnel.clone()),
+            ("system:unix-path m:sock".to_string(), tunnel),
         ]);
-        let info = sdk_conns("p", "ws", &repo, &conns);
+        let me = crate::userfs::current_user();
+        let info = sdk_conns("p", "ws", &me, &repo, &conns);
         let m = &info["m"];
         assert_eq!(m.mounts.len(), 2);
         let one = m.mounts.iter().find(|v| v["plug"]["plug"] == "one").unwrap();
@@ -235,13 +259,23 @@ mod tests {
         let two = m.mounts.iter().find(|v| v["plug"]["plug"] == "two").unwrap();
         assert_eq!(two["workshop-source"], "/var/lib/workshop/sdk/m/jobs");
         assert!(two.get("host-source").is_none());
+        // A regular plug's tunnel is its SDK's; a system plug's (listening on the host) the
+        // system SDK's, its socket paths expanded on each side.
         assert_eq!(m.tunnels.len(), 1, "{info:?}");
         assert_eq!(
             m.tunnels[0]["from"],
             serde_json::json!({"protocol": "tcp", "host": "127.0.0.1", "port": 5432})
         );
         assert_eq!(m.tunnels[0]["to"]["port"], 54321);
-        assert!(!info.contains_key("system"));
+        let system = &info["system"];
+        assert!(system.mounts.is_empty());
+        let web = system.tunnels.iter().find(|t| t["plug"]["plug"] == "web").unwrap();
+        assert_eq!(web["from"]["port"], 8989);
+        assert_eq!(web["to"]["port"], 8080);
+        let unix = system.tunnels.iter().find(|t| t["plug"]["plug"] == "unix-path").unwrap();
+        let home = me.home().unwrap();
+        assert_eq!(unix["from"]["path"], home.join("t.sock").display().to_string());
+        assert_eq!(unix["to"]["path"], "/home/workshop/app.sock");
     }
 
     #[test]

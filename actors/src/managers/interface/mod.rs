@@ -198,7 +198,7 @@ impl Handler<WorkshopConnections> for InterfaceManager {
             };
             let key = conns::workshop_key(msg.user.uid, &msg.project_id, &msg.workshop);
             let state = env.engine.send(Query(Box::new(move |st| conns::of_workshop(st, &key)))).await?;
-            Ok(listing::sdk_conns(&msg.project_id, &msg.workshop, &repo, &state))
+            Ok(listing::sdk_conns(&msg.project_id, &msg.workshop, &msg.user, &repo, &state))
         })
     }
 }

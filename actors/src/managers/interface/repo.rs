@@ -97,8 +97,8 @@ impl Repo {
                 repo.slots.push(endpoint(&bare, name, def, Side::Slot, system)?);
             }
         }
-        repo.check_binds()?;
-        repo.check_mount_targets()?;
+        repo.check_binds(&file.name)?;
+        repo.check_mount_targets(&file.name)?;
         repo.check_listed_slots(file)?;
         repo.plugs.sort_by(|a, b| (&a.sdk, &a.name).cmp(&(&b.sdk, &b.name)));
         repo.slots.sort_by(|a, b| (&a.sdk, &a.name).cmp(&(&b.sdk, &b.name)));
@@ -124,29 +124,36 @@ impl Repo {
     }
 
     /// A bound plug and its master must both exist and be alike: same interface, label and
-    /// attributes (reference `ifacemgr.go`).
-    fn check_binds(&self) -> Result<(), String> {
+    /// attributes (reference `ifacemgr.go`, in its words: plugs named `<ws>/<sdk>:<plug>`).
+    fn check_binds(&self, ws: &str) -> Result<(), String> {
+        let short = |r: &EndpointRef| format!("{ws}/{r}");
+        let missing = |r: &EndpointRef| format!("\"{ws}/{}\" SDK has no plug named {:?}", r.sdk, r.name);
         for (bound, master) in &self.binds {
-            let cannot = format!("cannot bind plug \"{bound}\" to \"{master}\"");
-            let Some(b) = self.plug(bound) else {
-                return Err(format!("{cannot}: plug \"{bound}\" not found"));
-            };
-            let Some(m) = self.plug(master) else {
-                return Err(format!("{cannot}: plug \"{master}\" not found"));
-            };
+            let Some(m) = self.plug(master) else { return Err(missing(master)) };
+            let Some(b) = self.plug(bound) else { return Err(missing(bound)) };
             if b.interface != m.interface {
-                return Err(format!("{cannot}: interfaces differ ({:?} and {:?})", b.interface, m.interface));
+                return Err(format!(
+                    "{} plug {:?} incompatible with {} plug {:?}",
+                    b.interface,
+                    short(bound),
+                    m.interface,
+                    short(master)
+                ));
             }
             if b.label != m.label || b.attrs != m.attrs {
-                return Err(format!("{cannot}: plugs must have the same label and attributes"));
+                return Err(format!(
+                    "plugs {:?} and {:?} have different attributes",
+                    short(bound),
+                    short(master)
+                ));
             }
         }
         Ok(())
     }
 
     /// Two mount plugs that are not bound to each other cannot mount onto one target:
-    /// `conflicting target "<t>": plug <a> must bind to plug <b>`.
-    fn check_mount_targets(&self) -> Result<(), String> {
+    /// `conflicting target "<t>": plug "<ws>/<a>" must bind to plug "<ws>/<b>"`.
+    fn check_mount_targets(&self, ws: &str) -> Result<(), String> {
         let mut by_target: BTreeMap<&str, EndpointRef> = BTreeMap::new();
         let mut plugs: Vec<&Endpoint> = self.plugs.iter().filter(|p| p.interface == "mount").collect();
         plugs.sort_by(|a, b| (&a.sdk, &a.name).cmp(&(&b.sdk, &b.name)));
@@ -157,7 +164,9 @@ impl Repo {
             }
             let Some(target) = plug.attrs.get("workshop-target").and_then(|v| v.as_str()) else { continue };
             if let Some(first) = by_target.get(target) {
-                return Err(format!("conflicting target {target:?}: plug {r} must bind to plug {first}"));
+                return Err(format!(
+                    "conflicting target {target:?}: plug \"{ws}/{r}\" must bind to plug \"{ws}/{first}\""
+                ));
             }
             by_target.insert(target, r);
         }
@@ -440,7 +449,7 @@ sdks:
         );
         assert_eq!(
             Repo::build(&[sdk(SYSTEM), sdk(MOUNT), sdk(MULTI)], &f).unwrap_err(),
-            "conflicting target \"/mnt/one\": plug test-sdk-multiple-plugs:one must bind to plug test-sdk-mount:one"
+            "conflicting target \"/mnt/one\": plug \"ws/test-sdk-multiple-plugs:one\" must bind to plug \"ws/test-sdk-mount:one\""
         );
     }
 
@@ -496,14 +505,21 @@ sdks:
         );
         assert_eq!(
             Repo::build(&[sdk(SYSTEM), sdk(other), sdk(MOUNT)], &f).unwrap_err(),
-            "cannot bind plug \"other:one\" to \"test-sdk-mount:one\": plugs must have the same label and attributes"
+            "plugs \"ws/other:one\" and \"ws/test-sdk-mount:one\" have different attributes"
         );
         let f = file(
             "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: project-other\n    plugs:\n      nope: {bind: 'test-sdk-mount:one'}\n  - name: project-test-sdk-mount\n",
         );
         assert_eq!(
             Repo::build(&[sdk(SYSTEM), sdk(other), sdk(MOUNT)], &f).unwrap_err(),
-            "cannot bind plug \"other:nope\" to \"test-sdk-mount:one\": plug \"other:nope\" not found"
+            "\"ws/other\" SDK has no plug named \"nope\""
+        );
+        let f = file(
+            "name: ws\nbase: ubuntu@22.04\nsdks:\n  - name: project-test-sdk-ssh-agent\n    plugs:\n      ssh-agent: {bind: 'test-sdk-mount:one'}\n  - name: project-test-sdk-mount\n",
+        );
+        assert_eq!(
+            Repo::build(&[sdk(SYSTEM), sdk(SSH), sdk(MOUNT)], &f).unwrap_err(),
+            "ssh-agent plug \"ws/test-sdk-ssh-agent:ssh-agent\" incompatible with mount plug \"ws/test-sdk-mount:one\""
         );
     }
 

@@ -92,7 +92,7 @@ pub fn edits(
             }
             // Needed only for what is not connected yet (a connect of a connected plug is
             // fine without a session).
-            let session = super::session::of_request(&p.interface, environment, t.user.uid);
+            let session = super::session::of_request(&p.interface, environment, &t.user);
             let master_state = current.get(&conn.to_string()).filter(|c| c.connected()).cloned();
             let host_source = match master_state.as_ref().and_then(|c| c.host_source.clone()) {
                 Some(source) => Some(source),

@@ -53,16 +53,17 @@ impl HostFile {
     }
 }
 
-/// What a connect of `interface` keeps of the caller's session variables `env` (`uid`: the
-/// caller, for the default runtime directory); nothing for the other interfaces.
+/// What a connect of `interface` keeps of the caller's session variables `env` (`user`: the
+/// caller, for the default runtime directory and the messages); nothing for the other
+/// interfaces.
 pub fn of_request(
     interface: &str,
     env: &BTreeMap<String, String>,
-    uid: u32,
+    user: &crate::managers::UserRef,
 ) -> Result<BTreeMap<String, String>, String> {
     match interface {
-        "desktop" => super::desktop::session(env, uid),
-        "ssh-agent" => super::ssh_agent::session(env),
+        "desktop" => super::desktop::session(env, user.uid),
+        "ssh-agent" => super::ssh_agent::session(env, &user.name),
         _ => Ok(BTreeMap::new()),
     }
 }

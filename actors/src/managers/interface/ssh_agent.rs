@@ -17,12 +17,13 @@ pub const GUEST_ENV: &str = "/etc/profile.d/workshop-ssh-agent.sh";
 /// The snippet's name among the workshop's session files.
 const ENV_FILE: &str = "ssh-agent.sh";
 
-/// What an ssh-agent connection keeps of the caller's variables: the agent's socket.
-pub fn session(env: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, String> {
-    let socket = env
-        .get("SSH_AUTH_SOCK")
-        .filter(|v| !v.is_empty())
-        .ok_or("SSH_AUTH_SOCK is not set in the environment of the caller")?;
+/// What an ssh-agent connection keeps of the caller's (`user`'s) variables: the agent's
+/// socket.
+pub fn session(env: &BTreeMap<String, String>, user: &str) -> Result<BTreeMap<String, String>, String> {
+    let socket = env.get("SSH_AUTH_SOCK").filter(|v| !v.is_empty()).ok_or_else(|| {
+        // The reference's words.
+        format!("user {user:?} does not have SSH_AUTH_SOCK set. ssh-agent is not running?")
+    })?;
     Ok(BTreeMap::from([(SSH_AUTH_SOCK.to_string(), session::clean_path("SSH_AUTH_SOCK", socket)?)]))
 }
 
@@ -57,7 +58,7 @@ mod tests {
     #[test]
     fn the_agent_socket_and_its_variable() {
         let env = BTreeMap::from([("SSH_AUTH_SOCK".to_string(), "/tmp/ssh-x/agent.1".to_string())]);
-        let s = session(&env).unwrap();
+        let s = session(&env, "bob").unwrap();
         let user = UserRef { name: "u".into(), uid: 1100, gid: 1101, data_home: None };
         let (devices, files) = devices("dev", &s, Path::new("/s"), &user);
         let names: Vec<&str> = devices.keys().map(String::as_str).collect();
@@ -72,10 +73,10 @@ mod tests {
         let [HostFile::Text { text, .. }] = files.as_slice() else { panic!() };
         assert!(text.lines().any(|l| l == "export SSH_AUTH_SOCK=/var/lib/workshop/run/ssh-agent.sock"));
         assert_eq!(
-            session(&BTreeMap::new()).unwrap_err(),
-            "SSH_AUTH_SOCK is not set in the environment of the caller"
+            session(&BTreeMap::new(), "bob").unwrap_err(),
+            "user \"bob\" does not have SSH_AUTH_SOCK set. ssh-agent is not running?"
         );
         let rel = BTreeMap::from([("SSH_AUTH_SOCK".to_string(), "agent".to_string())]);
-        assert!(session(&rel).unwrap_err().contains("not an absolute path"));
+        assert!(session(&rel, "bob").unwrap_err().contains("not an absolute path"));
     }
 }

@@ -57,9 +57,16 @@ impl Ctx {
         }
     }
 
-    /// Names of the workshops of `project`: instances first, then definition files.
+    /// Names of the workshops of `project`: instances first, then definition files; an error
+    /// when a definition file cannot be read.
     pub fn workshop_names(&self, project: &Project) -> Result<Vec<String>, ClientError> {
-        let list = self.client.workshops(&project.id, Some("all"))?;
+        self.workshop_names_in(project, "all")
+    }
+
+    /// As [`Ctx::workshop_names`], with the files read as `state` asks: `available` lists
+    /// those that can be read and leaves the others to the daemon's warnings.
+    pub fn workshop_names_in(&self, project: &Project, state: &str) -> Result<Vec<String>, ClientError> {
+        let list = self.client.workshops(&project.id, Some(state))?;
         let mut names: Vec<String> = list.workshops.into_iter().map(|w| w.name).collect();
         for file in list.files {
             if !names.contains(&file.name) {

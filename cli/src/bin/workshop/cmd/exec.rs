@@ -233,8 +233,12 @@ fn run_session(ctx: &Ctx, flags: &ExecFlags, action: bool, args: ExecArgv) -> an
     let stdin_tty = term::is_tty(0);
     let stdout_tty = term::is_tty(1);
     let interactive = flags.interactive || (!flags.non_interactive && stdin_tty && stdout_tty);
-    let (workshop, command) =
-        split_exec_args(&args, interactive, action, || Ok(ctx.workshop_names(&project)?), &project.path)?;
+    // A workshop named first is looked for among those that can be read (a stray definition
+    // file of the project is the daemon's warning, and an action's install says it); one
+    // inferred needs every file read.
+    let state = if args.dash == Some(0) { "all" } else { "available" };
+    let names = || Ok(ctx.workshop_names_in(&project, state)?);
+    let (workshop, command) = split_exec_args(&args, interactive, action, names, &project.path)?;
 
     let env = environment(flags.uid, &flags.env, |k| std::env::var(k).ok());
     let (width, height) = if stdout_tty { term::window_size(1).unwrap_or((0, 0)) } else { (0, 0) };

@@ -93,7 +93,9 @@ fn render(info: &WorkshopInfo, project_path: &str, paths: &Paths) -> String {
     if let Some(hash) = &info.env_hash {
         lines.push(format!("env-hash:\t{hash}"));
     }
-    let sdks: Vec<&SdkInfo> = info.sdks.iter().filter(|s| s.name != "system").collect();
+    // The system SDK only with its tunnels (those listening on the host), as the reference.
+    let sdks: Vec<&SdkInfo> =
+        info.sdks.iter().filter(|s| s.name != "system" || !s.tunnels.is_empty()).collect();
     if !sdks.is_empty() {
         lines.push("sdks:".into());
         for sdk in sdks {
@@ -105,6 +107,10 @@ fn render(info: &WorkshopInfo, project_path: &str, paths: &Paths) -> String {
 
 fn sdk_lines(sdk: &SdkInfo, paths: &Paths, lines: &mut Vec<String>) {
     lines.push(format!("  {}:", sdk.name));
+    if sdk.name == "system" {
+        tunnel_lines(sdk, lines);
+        return;
+    }
     let source = sdk.source.as_deref().filter(|s| !s.is_empty());
     let channel = sdk.channel.as_deref().filter(|c| !c.is_empty());
     let tracking = match (sdk.revision.starts_with('x'), source, channel) {
@@ -145,12 +151,19 @@ fn sdk_lines(sdk: &SdkInfo, paths: &Paths, lines: &mut Vec<String>) {
             lines.push(format!("        workshop-target:\t{}", shown(target)));
         }
     }
-    if !sdk.tunnels.is_empty() {
+    tunnel_lines(sdk, lines);
+}
+
+/// An SDK's tunnels, by plug name.
+fn tunnel_lines(sdk: &SdkInfo, lines: &mut Vec<String>) {
+    let mut tunnels: Vec<&Value> = sdk.tunnels.iter().collect();
+    tunnels.sort_by_key(|t| plug_name(t));
+    if !tunnels.is_empty() {
         lines.push("    tunnels:".into());
-        for tunnel in &sdk.tunnels {
+        for tunnel in tunnels {
             lines.push(format!("      {}:", plug_name(tunnel)));
-            lines.push(format!("        from:\t{}", endpoint(&tunnel["from"])));
-            lines.push(format!("        to:\t{}", endpoint(&tunnel["to"])));
+            lines.push(format!("        from:\t{}", shown(&endpoint(&tunnel["from"]))));
+            lines.push(format!("        to:\t{}", shown(&endpoint(&tunnel["to"]))));
         }
     }
 }
@@ -247,6 +260,32 @@ mod tests {
                    postgres:\n        \
                      from:  [::1]:5432/tcp\n        \
                      to:    127.0.0.1:5432/tcp\n"
+        );
+    }
+
+    #[test]
+    fn the_system_sdk_shows_only_its_tunnels_sorted_by_plug() {
+        let tunnel = |plug: &str, port: u16| {
+            json!({"plug": {"project-id": "p", "workshop": "ws", "sdk": "system", "plug": plug},
+                   "from": {"protocol": "tcp", "host": "127.0.0.1", "port": port},
+                   "to": {"protocol": "unix", "path": "/home/workshop/app.sock"}})
+        };
+        let info: WorkshopInfo = serde_json::from_value(json!({
+            "project-id": "p", "name": "ws", "base": "ubuntu@22.04", "status": "Ready",
+            "sdks": [
+                {"name": "system", "revision": "2", "tunnels": [tunnel("web", 8001), tunnel("alpha", 8002)]},
+                {"name": "t", "revision": "x1", "installed-at": "2024-06-02T10:00:00Z"}
+            ]
+        }))
+        .unwrap();
+        let text = render(&info, "/srv/p", &paths());
+        assert!(
+            text.ends_with(
+                "  system:\n    tunnels:\n      alpha:\n        from:  127.0.0.1:8002/tcp\n        \
+                 to:    /home/workshop/app.sock\n      web:\n        from:  127.0.0.1:8001/tcp\n        \
+                 to:    /home/workshop/app.sock\n  t:\n    installed:  2024-06-02  (x1)\n"
+            ),
+            "{text}"
         );
     }
 

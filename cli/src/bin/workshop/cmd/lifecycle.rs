@@ -168,7 +168,10 @@ pub fn launch(ctx: &Ctx, args: &ModeArgs) -> anyhow::Result<()> {
             Err(e) if e.kind() == Some(ErrorKind::NoWaitingChangeInProgress) => {
                 bail!(messages::nothing_to_resume(args.resume_verb(), "launch"))
             }
-            Err(e) => return Err(in_progress("launch", e, &names)),
+            Err(e) if e.conflict().is_some() || e.is_communication() => {
+                return Err(in_progress("launch", e, &names));
+            }
+            Err(e) => bail!(cannot_do("launch", &quoted(&names), &e)),
         };
     if args.no_wait {
         workshop_client::outln!("{change}");
@@ -337,8 +340,14 @@ fn refresh_request_error(e: ClientError, names: &[String], resume_verb: &str) ->
 /// `cannot refresh <ws>: <why>`, unless the daemon's refusal of one workshop already says what
 /// it is about (`cannot refresh "ws": not running`).
 pub(crate) fn cannot_refresh(ws: &str, e: &impl std::fmt::Display) -> String {
+    cannot_do("refresh", ws, e)
+}
+
+/// `cannot <verb> <ws>: <why>` (the reference's `cannot launch "nope": workshop definition …
+/// not found`), unless the daemon's refusal already says it.
+fn cannot_do(verb: &str, ws: &str, e: &impl std::fmt::Display) -> String {
     let text = e.to_string();
-    if text.starts_with("cannot refresh ") { text } else { format!("cannot refresh {ws}: {text}") }
+    if text.starts_with(&format!("cannot {verb} ")) { text } else { format!("cannot {verb} {ws}: {text}") }
 }
 
 /// `workshop restore`.
