@@ -123,6 +123,32 @@ impl Instance {
     pub fn workshop_config(&self, key: &str) -> Option<&str> {
         self.config.get(&format!("user.workshop.{key}")).map(String::as_str)
     }
+
+    /// The host uid and gid the guest's root is mapped to, from the runtime's record of the
+    /// instance's id mapping (LXD's `volatile.idmap.current`, else `.next` for one never
+    /// started); `None` without one (a privileged or fake instance).
+    pub fn guest_root_ids(&self) -> Option<(u32, u32)> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Range {
+            isuid: bool,
+            isgid: bool,
+            hostid: u64,
+            nsid: u64,
+            maprange: u64,
+        }
+        let text = ["volatile.idmap.current", "volatile.idmap.next"]
+            .iter()
+            .find_map(|k| self.config.get(*k).filter(|v| !v.is_empty() && v.as_str() != "[]"))?;
+        let ranges: Vec<Range> = serde_json::from_str(text).ok()?;
+        let root = |uid: bool| {
+            ranges
+                .iter()
+                .find(|r| (if uid { r.isuid } else { r.isgid }) && r.nsid == 0 && r.maprange > 0)
+                .and_then(|r| u32::try_from(r.hostid).ok())
+        };
+        Some((root(true)?, root(false)?))
+    }
 }
 
 /// A command to run inside a workshop.
@@ -296,4 +322,42 @@ pub struct HotplugSupport {
 impl HotplugSupport {
     /// Everything (newer LXD).
     pub const FULL: HotplugSupport = HotplugSupport { subsystem: true, ownership_inherit: true };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instance(config: &[(&str, &str)]) -> Instance {
+        Instance {
+            target: Target::new("u", "p", "ws"),
+            running: false,
+            autostart: false,
+            config: config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            devices: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn the_guest_root_is_where_the_id_map_puts_id_zero() {
+        let map = r#"[{"Isuid":true,"Isgid":false,"Hostid":100000,"Nsid":0,"Maprange":1000},
+            {"Isuid":true,"Isgid":false,"Hostid":1100,"Nsid":1000,"Maprange":1},
+            {"Isuid":false,"Isgid":true,"Hostid":1100,"Nsid":1000,"Maprange":1},
+            {"Isuid":false,"Isgid":true,"Hostid":200000,"Nsid":0,"Maprange":1000}]"#;
+        assert_eq!(instance(&[("volatile.idmap.current", map)]).guest_root_ids(), Some((100000, 200000)));
+        // A never-started one has only the next map; the current one wins when both are there.
+        assert_eq!(instance(&[("volatile.idmap.next", map)]).guest_root_ids(), Some((100000, 200000)));
+        let other = map.replace("100000", "300000");
+        assert_eq!(
+            instance(&[("volatile.idmap.current", &other), ("volatile.idmap.next", map)]).guest_root_ids(),
+            Some((300000, 200000))
+        );
+        // None: no map (privileged, fake), an empty or broken one, or none for id 0.
+        for config in [vec![], vec![("volatile.idmap.current", "[]")], vec![("volatile.idmap.current", "{")]]
+        {
+            assert_eq!(instance(&config).guest_root_ids(), None);
+        }
+        let no_root = r#"[{"Isuid":true,"Isgid":true,"Hostid":1100,"Nsid":1000,"Maprange":1}]"#;
+        assert_eq!(instance(&[("volatile.idmap.current", no_root)]).guest_root_ids(), None);
+    }
 }

@@ -116,9 +116,12 @@ pub enum TreeError {
     /// Reading the user's files (as the user) failed.
     #[error(transparent)]
     UserFs(#[from] UserFsError),
-    /// A project SDK directory with both layouts, or without metadata.
+    /// A project SDK directory without metadata, or with it where it cannot go.
     #[error("cannot use SDK \"{}\": {why}", dir.display())]
     Layout { dir: PathBuf, why: String },
+    /// A project SDK directory with both layouts (the reference's words).
+    #[error("local SDK \"{}\" contains both {top} and {moved}", dir.display())]
+    BothLayouts { dir: PathBuf, top: &'static str, moved: String },
     /// The tree was not read in time.
     #[error("cannot commit SDK \"{}\": no answer in {seconds} s", dir.display())]
     TimedOut { dir: PathBuf, seconds: u64 },

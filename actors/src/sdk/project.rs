@@ -149,7 +149,8 @@ fn layout(dir: &Path, found: Vec<WalkEntry>) -> Result<Vec<Planned>, TreeError> 
     let refuse = |why: String| TreeError::Layout { dir: dir.to_path_buf(), why };
     for (top, [parent, name]) in MOVED {
         if at(&[top]).is_some() && at(&[parent, name]).is_some() {
-            return Err(refuse(format!("both \"{top}\" and \"{parent}/{name}\" exist (use one layout)")));
+            let moved = format!("{parent}/{name}");
+            return Err(TreeError::BothLayouts { dir: dir.to_path_buf(), top, moved });
         }
         if at(&[top]).is_some()
             && let Some(parent_entry) = at(&[parent])

@@ -58,6 +58,32 @@ impl TreeStore {
         self.root.join(id.as_str())
     }
 
+    /// Gives tree `id` to `uid`:`gid` (the host ids a workshop's root is mapped to, so that
+    /// the workshops see their SDKs' files as root's, not as an unmapped owner's `nobody`),
+    /// unless its top directory has them already: every entry below first, never following
+    /// a symlink, the top directory last (a commit interrupted halfway is done again).
+    pub fn own(&self, id: &TreeId, uid: u32, gid: u32) -> Result<(), TreeError> {
+        use std::os::unix::fs::MetadataExt;
+        let top = self.path(id);
+        let meta = fs::symlink_metadata(&top).map_err(|e| TreeError::io("read", &top, e))?;
+        if (meta.uid(), meta.gid()) == (uid, gid) {
+            return Ok(());
+        }
+        let mut pending = vec![top.clone()];
+        while let Some(dir) = pending.pop() {
+            for entry in fs::read_dir(&dir).map_err(|e| TreeError::io("read", &dir, e))? {
+                let path = entry.map_err(|e| TreeError::io("read", &dir, e))?.path();
+                std::os::unix::fs::lchown(&path, Some(uid), Some(gid))
+                    .map_err(|e| TreeError::io("change the owner of", &path, e))?;
+                if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                    pending.push(path);
+                }
+            }
+        }
+        std::os::unix::fs::lchown(&top, Some(uid), Some(gid))
+            .map_err(|e| TreeError::io("change the owner of", &top, e))
+    }
+
     /// Whether tree `id` is in the store.
     pub fn contains(&self, id: &TreeId) -> bool {
         fs::symlink_metadata(self.path(id)).is_ok_and(|m| m.is_dir())

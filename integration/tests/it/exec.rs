@@ -402,6 +402,20 @@ fn exec_and_actions() {
     // Actions are read from the definition when they run: no refresh needed.
     p.write("workshop.yaml", &format!("{EXEC_YAML}  later: echo added later\n"));
     assert_eq!(w(&["run", "--", "later"]).ok(), "added later\n");
+    // A stray definition file in the project: the workshop named first is still reached, and
+    // an action's install says what is wrong, in its task (as the reference's).
+    p.write(".workshop/stray.yaml", "name: stray\nbase: ubuntu@22.04\n");
+    assert_eq!(w(&["exec", "ws-exec", "echo", "hi"]).ok(), "hi\n");
+    let stray = w(&["run", "ws-exec", "later"]);
+    stray.fails();
+    assert!(
+        stray.has_line(r#"^- Install action "later" \(multiple workshops found, but .*\)$"#),
+        "{}",
+        stray.output()
+    );
+    std::fs::remove_file(p.path.join(".workshop/stray.yaml")).unwrap();
+    // Read, its warning leaves the outputs compared below.
+    w(&["warnings"]).ok();
 
     // E-18 (last): exec into a stopped workshop.
     w(&["stop"]).ok();

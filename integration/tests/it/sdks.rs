@@ -74,6 +74,12 @@ fn a_local_sdk_is_installed_read_only_and_described() {
     }
     let touch = w(&["exec", "--uid", "0", "--gid", "0", "--", "touch", &format!("{sdk}/test-sdk-basic-2/x")]);
     touch.fails();
+    // The workshop sees its SDKs' files as its root's (reference sdk-multi-user-mount), not
+    // as an unmapped owner's `nobody`.
+    let hook = format!("{sdk}/test-sdk-basic-2/sdk/hooks/setup-project");
+    let owners =
+        w(&["exec", "--", "stat", "-c", "%U:%G", &hook, &format!("{sdk}/system/meta/sdk.yaml"), sdk]);
+    assert_eq!(owners.ok(), "root:root\nroot:root\nroot:root\n", "{}", owners.output());
     assert!(Path::new(&p.path).is_dir());
 }
 

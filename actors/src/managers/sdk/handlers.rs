@@ -175,6 +175,11 @@ pub async fn install_sdk(ctx: TaskCtx, env: Env) -> HandlerResult {
     // A rebuild made the instance with both in place (the SDKs its layer holds): nothing to
     // plug into the running instance.
     let instance = env.call(GetInstance { target: t.backend() }).await?;
+    // The workshop sees the SDK's files as its root's.
+    if let Some((uid, gid)) = instance.as_ref().and_then(|i| i.guest_root_ids()) {
+        let (trees, tree) = (env.trees.clone(), retrieved.tree.clone());
+        blocking(move || trees.own(&tree, uid, gid)).await?;
+    }
     if let Some(instance) = instance {
         let present = instance.config.get(&key).and_then(|r| serde_json::from_str::<Installed>(r).ok());
         if let Some(present) =

@@ -149,9 +149,11 @@ async fn layouts_that_cannot_be_read_are_refused() {
     symlink("elsewhere.yaml", s.sdk("linked").join("sdk.yaml")).unwrap();
     s.write("blocked/sdk.yaml", "name: blocked\n", 0o644);
     s.write("blocked/meta", "", 0o644);
+    for (name, both) in [("both", "sdk.yaml and meta/sdk.yaml"), ("hooks", "hooks and sdk/hooks")] {
+        let err = s.commit(name).await.unwrap_err().to_string();
+        assert_eq!(err, format!("local SDK \"{}\" contains both {both}", s.sdk(name).display()));
+    }
     let cases = [
-        ("both", "both \"sdk.yaml\" and \"meta/sdk.yaml\" exist (use one layout)"),
-        ("hooks", "both \"hooks\" and \"sdk/hooks\" exist (use one layout)"),
         ("none", "no \"sdk.yaml\" (or \"meta/sdk.yaml\")"),
         ("linked", "its \"sdk.yaml\" is not a regular file"),
         ("blocked", "\"meta\" is not a directory, so \"sdk.yaml\" cannot go in it"),

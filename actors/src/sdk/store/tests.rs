@@ -225,3 +225,40 @@ fn leftovers_of_a_stopped_daemon_are_swept() {
     assert_eq!(leftovers(&store), Vec::<String>::new());
     assert_eq!(store.list().unwrap(), [id]);
 }
+
+#[test]
+fn a_tree_is_given_to_the_workshops_root_without_following_its_symlinks() {
+    if !nix_is_root() {
+        return;
+    }
+    let (_tmp, store) = store();
+    let id = store.commit(&sample()[..], ROOMY, None).unwrap();
+    let tree = store.path(&id);
+    let etc_before = fs::metadata("/etc").unwrap();
+    store.own(&id, 100_000, 100_001).unwrap();
+    for p in ["", "bin", "bin/tool", "etc", "meta", "meta/sdk.yaml"] {
+        let m = fs::symlink_metadata(tree.join(p)).unwrap();
+        assert_eq!((m.uid(), m.gid()), (100_000, 100_001), "{p:?}");
+    }
+    let etc = fs::metadata("/etc").unwrap();
+    assert_eq!(
+        (etc.uid(), etc.gid()),
+        (etc_before.uid(), etc_before.gid()),
+        "a symlink's target was changed"
+    );
+    // Done once: a tree whose top has the ids is left alone (its files are not walked).
+    std::os::unix::fs::lchown(tree.join("bin/tool"), Some(0), Some(0)).unwrap();
+    store.own(&id, 100_000, 100_001).unwrap();
+    assert_eq!(fs::symlink_metadata(tree.join("bin/tool")).unwrap().uid(), 0);
+    // A top left behind (a daemon stopped halfway) is walked again.
+    std::os::unix::fs::lchown(&tree, Some(0), Some(0)).unwrap();
+    store.own(&id, 100_000, 100_001).unwrap();
+    assert_eq!(fs::symlink_metadata(tree.join("bin/tool")).unwrap().uid(), 100_000);
+    assert_eq!(store.read_meta(&id).unwrap(), "name: x\n");
+    store.remove(&id).unwrap();
+}
+
+fn nix_is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
