@@ -50,8 +50,9 @@ fn missing_lxd_is_explained() {
     assert!(run.fails().starts_with(expected), "{}", run.output());
 }
 
-/// A definition with an unknown base is refused at launch with the reference's words first
-/// (the key and the file follow); refused workshop requests say what the reference says.
+/// A definition with an unknown base is refused at launch with the reference's words
+/// (`cannot launch "ws": base ... not supported`; the key and the file follow); refused
+/// workshop requests say what the reference says.
 #[test]
 fn launch_refusals_in_the_reference_words() {
     if !lxd_enabled("launch_refusals_in_the_reference_words") {
@@ -64,8 +65,10 @@ fn launch_refusals_in_the_reference_words() {
     p.write(".workshop/old.yaml", "name: old\nbase: ubuntu@18.04\n");
     let run = d.cli_as(Some(&user), &p.path, &["launch", "old"], &[]);
     let file = p.path.join(".workshop/old.yaml");
-    let expected =
-        format!("error: base \"ubuntu@18.04\" not supported; {VALID_BASES} (base in \"{}\")", file.display());
+    let expected = format!(
+        "error: cannot launch \"old\": base \"ubuntu@18.04\" not supported; {VALID_BASES} (base in \"{}\")",
+        file.display()
+    );
     assert!(run.fails().lines().any(|l| l == expected), "{}", run.output());
     assert!(p.instances().is_empty());
 
