@@ -130,7 +130,9 @@ fn settle_firewall_warning(
     for message in stale {
         st.remove_warning(None, &message);
     }
-    if let Some(message) = found {
+    // Found again (a restart, a re-activation after standby): kept as it was, not shown anew.
+    let known = st.all_warnings(0).iter().any(|w| w.owner().is_none() && Some(w.message()) == found);
+    if let Some(message) = found.filter(|_| !known) {
         st.warn(None, message, now);
     }
 }
@@ -317,6 +319,11 @@ mod tests {
         let messages = |st: &crate::state::State| -> Vec<String> {
             st.all_warnings(1000).iter().map(|w| w.message().to_string()).collect()
         };
+        // Found again later: the same warning, not added anew (no new banner after a restart).
+        let added = |st: &crate::state::State| st.all_warnings(0).iter().map(|w| w.last_added()).max();
+        let before = added(&st);
+        settle_firewall_warning(&mut st, Some(&ufw), now + chrono::Duration::seconds(60));
+        assert_eq!(added(&st), before);
         assert_eq!(messages(&st).len(), 2);
         assert!(messages(&st).contains(&ufw));
         settle_firewall_warning(&mut st, None, now);
