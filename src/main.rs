@@ -35,6 +35,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 /// manager for this much more time again and again, and for at most `STARTUP_EXTENSION_MAX`.
 const STARTUP_EXTENSION: Duration = Duration::from_secs(10);
 const STARTUP_EXTENSION_MAX: Duration = Duration::from_secs(15 * 60);
+/// How long the start waits for the firewall check before it serves (it takes milliseconds;
+/// a tool that hangs is not waited for longer).
+const FIREWALL_CHECK_WAIT: Duration = Duration::from_millis(500);
 
 #[derive(Parser)]
 #[command(name = "workshopd", version, about = "The Workshop daemon")]
@@ -194,6 +197,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         activity,
     })
     .context("cannot start daemon")?;
+
+    // The first requests see what the firewall check finds (a few milliseconds).
+    daemon.firewall_checked(FIREWALL_CHECK_WAIT).await;
 
     let untrusted_path = paths.untrusted_socket();
     // Workshops reach the untrusted API through this one: its directory is mounted into them.

@@ -90,6 +90,8 @@ pub struct Daemon {
     /// Why the state engine can no longer keep the state durable, once it cannot: the daemon
     /// must then exit (non-zero), never serve on without its engine.
     pub failed: oneshot::Receiver<String>,
+    /// The start-up firewall check, while it runs ([`Daemon::firewall_checked`]).
+    firewall: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// The start-up firewall check (reference `firewall.go`): a daemon-wide warning while the
@@ -147,9 +149,10 @@ impl Daemon {
         let health = SharedHealth::default();
         let check = Rc::new(BackendCheck(config.backend.clone()));
         let shutdowns = config.backend.watch_shutdowns();
-        if let Some(bridge) = config.backend.local_bridge() {
-            actix_rt::spawn(warn_of_firewall(engine.clone(), bridge));
-        }
+        let firewall = config
+            .backend
+            .local_bridge()
+            .map(|bridge| actix_rt::spawn(warn_of_firewall(engine.clone(), bridge)));
         let backend = BackendActor::new(config.backend).start();
         let try_dir = config.store.cache_dir.join("try");
         let store = StoreActor::new(StoreClient::new(config.store)).start();
@@ -221,7 +224,18 @@ impl Daemon {
             health,
             activity,
             failed,
+            firewall,
         })
+    }
+
+    /// Waits up to `bound` for the start-up firewall check to have recorded its warning, so
+    /// that the first requests see it (it goes on in the background past that).
+    pub async fn firewall_checked(&mut self, bound: Duration) {
+        if let Some(check) = self.firewall.as_mut()
+            && actix_rt::time::timeout(bound, check).await.is_ok()
+        {
+            self.firewall = None;
+        }
     }
 
     /// Stops starting tasks and waits up to `grace` for running ones to finish, and for the

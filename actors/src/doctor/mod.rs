@@ -22,9 +22,9 @@ pub use firewall::WARNING_START as FIREWALL_WARNING_START;
 pub use hostdns::{HostDnsError, configure as configure_host_dns};
 
 /// The warning every user sees when the host's firewall drops what `bridge` routes (the
-/// reference's start-up check); `None` when nothing does. Blocking (runs nft, iptables, ufw).
+/// reference's start-up check); `None` when nothing does. Blocking (runs nft and iptables).
 pub fn firewall_warning(bridge: &str) -> Option<String> {
-    firewall::warning_text(&firewall::rules(), bridge)
+    firewall::warning_text(&firewall::forward_rules(), bridge)
 }
 
 /// What `workshop doctor` asks of the host.

@@ -1075,7 +1075,7 @@ slots:
     assert!(listed.contains(&"unix-path:"), "{text}");
     let home = workshop_integration::user_home(&user);
     assert!(text.contains(&format!("from:  {}/test-tunnel.sock\n", home.display())), "{text}");
-    assert!(info.has_line(r"^\s+from:\s+@workshopacbn$"), "{}", info.output());
+    assert!(info.has_line(r"^\s+from:\s+'@workshopacbn'$"), "{}", info.output());
     // Disconnected, the link goes; connected again, the same socket serves again, also
     // after a stop and a start (LXD listens again where it listened before).
     w(&["disconnect", "ws-tunnel/system:unix-path"]).ok();

@@ -220,7 +220,8 @@ fn main() {
     };
     let ctx = Ctx { client: Client::default(), project_flag: cli.project };
     let result = dispatch(&ctx, command, &raw);
-    let banner = warnstamp_banner(&ctx.client);
+    // After a command that went through only, as the reference's (cobra's post-run).
+    let banner = if result.is_ok() { warnstamp_banner(&ctx.client) } else { None };
     let code = match result {
         Ok(()) => 0,
         Err(e) => match e.downcast_ref::<ExitStatus>() {

@@ -60,14 +60,15 @@ impl Paths {
         }
     }
 
-    /// Default mount sources under `$XDG_DATA_HOME/workshop/id/` are shortened to `…/<pid>/…`.
+    /// On a terminal, default mount sources under `$XDG_DATA_HOME/workshop/id/` are shortened
+    /// to `…/<pid>/…`, a hyperlink to the whole path; elsewhere (a script reading it) they are
+    /// whole, as the reference's.
     fn host_source(&self, path: &str) -> String {
         let prefix = self.data_home.as_ref().map(|d| d.join("workshop/id"));
-        let Some(rest) = prefix.as_ref().and_then(|p| path.strip_prefix(p.to_string_lossy().as_ref())) else {
-            return self.contract(path);
-        };
-        let short = format!("…{rest}");
-        if self.links { format!("\x1b]8;;file://{path}\x1b\\{short}\x1b]8;;\x1b\\") } else { short }
+        match prefix.as_ref().and_then(|p| path.strip_prefix(p.to_string_lossy().as_ref())) {
+            Some(rest) if self.links => format!("\x1b]8;;file://{path}\x1b\\…{rest}\x1b]8;;\x1b\\"),
+            _ => yaml_scalar(&self.contract(path)),
+        }
     }
 }
 
@@ -75,7 +76,7 @@ fn render(info: &WorkshopInfo, project_path: &str, paths: &Paths) -> String {
     let mut lines = vec![
         format!("name:\t{}", info.name),
         format!("base:\t{}", info.base),
-        format!("project:\t{}", paths.contract(project_path)),
+        format!("project:\t{}", yaml_scalar(&paths.contract(project_path))),
     ];
     if let Some(hostname) = info.hostname.as_deref().filter(|h| !h.is_empty()) {
         lines.push(format!("hostname:\t{hostname}"));
@@ -108,6 +109,7 @@ fn render(info: &WorkshopInfo, project_path: &str, paths: &Paths) -> String {
 fn sdk_lines(sdk: &SdkInfo, paths: &Paths, lines: &mut Vec<String>) {
     lines.push(format!("  {}:", sdk.name));
     if sdk.name == "system" {
+        lines.push(installed_line(sdk));
         tunnel_lines(sdk, lines);
         return;
     }
@@ -119,17 +121,9 @@ fn sdk_lines(sdk: &SdkInfo, paths: &Paths, lines: &mut Vec<String>) {
         _ => None,
     };
     if let Some(tracking) = tracking {
-        lines.push(format!("    tracking:\t{tracking}"));
+        lines.push(format!("    tracking:\t{}", yaml_scalar(&tracking)));
     }
-    let mut installed = String::from("    installed:");
-    if let Some(version) = sdk.version.as_deref().filter(|v| !v.is_empty()) {
-        installed.push_str(&format!("\t{version}"));
-    }
-    if let Some(date) = sdk.built_at.or(sdk.installed_at) {
-        installed.push_str(&format!("\t{}", date.format("%Y-%m-%d")));
-    }
-    installed.push_str(&format!("\t({})", sdk.revision));
-    lines.push(installed);
+    lines.push(installed_line(sdk));
     if let Some(health) = &sdk.health_check {
         lines.push(format!("    message:\t{}", shown(&health.message)));
     }
@@ -154,6 +148,19 @@ fn sdk_lines(sdk: &SdkInfo, paths: &Paths, lines: &mut Vec<String>) {
     tunnel_lines(sdk, lines);
 }
 
+/// `installed:` version, build (else install) date and revision.
+fn installed_line(sdk: &SdkInfo) -> String {
+    let mut installed = String::from("    installed:");
+    if let Some(version) = sdk.version.as_deref().filter(|v| !v.is_empty()) {
+        installed.push_str(&format!("\t{version}"));
+    }
+    if let Some(date) = sdk.built_at.or(sdk.installed_at) {
+        installed.push_str(&format!("\t{}", date.format("%Y-%m-%d")));
+    }
+    installed.push_str(&format!("\t({})", sdk.revision));
+    installed
+}
+
 /// An SDK's tunnels, by plug name.
 fn tunnel_lines(sdk: &SdkInfo, lines: &mut Vec<String>) {
     let mut tunnels: Vec<&Value> = sdk.tunnels.iter().collect();
@@ -168,11 +175,62 @@ fn tunnel_lines(sdk: &SdkInfo, lines: &mut Vec<String>) {
     }
 }
 
-/// `text` as shown on a line of its own: quoted, with escapes, when it holds control
-/// characters (a line break would start a line that looks like a key; a guest's health
-/// message could hold terminal escapes).
+/// `text` as shown on a line of its own: a YAML scalar that reads back as `text` (a line
+/// break would start a line that looks like a key; a guest's health message could hold
+/// terminal escapes; `[::1]:80/tcp` or `@socket` are YAML syntax unquoted).
 fn shown(text: &str) -> String {
-    if text.chars().any(char::is_control) { format!("{text:?}") } else { text.to_string() }
+    yaml_scalar(text)
+}
+
+/// `text` as a YAML scalar: plain when YAML reads it back as this string, else quoted, in
+/// single quotes (the reference's), or double quotes with escapes when it holds control
+/// characters.
+fn yaml_scalar(text: &str) -> String {
+    if text.chars().any(char::is_control) {
+        let mut out = String::from("\"");
+        for c in text.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                c if c.is_control() && (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+                c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        return out;
+    }
+    if plain_is_safe(text) { text.to_string() } else { format!("'{}'", text.replace('\'', "''")) }
+}
+
+/// Whether YAML reads `text`, written plain, back as that string.
+fn plain_is_safe(text: &str) -> bool {
+    let Some(first) = text.chars().next() else { return false };
+    if first.is_whitespace() || text.ends_with(char::is_whitespace) || text.ends_with(':') {
+        return false;
+    }
+    if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
+        // `-`, `?` and `:` only start an indicator before a space (or alone).
+        let indicator =
+            !matches!(first, '-' | '?' | ':') || text.chars().nth(1).is_none_or(char::is_whitespace);
+        if indicator {
+            return false;
+        }
+    }
+    if text.contains(": ") || text.contains(" #") {
+        return false;
+    }
+    // What YAML would read as another type.
+    let lower = text.to_ascii_lowercase();
+    let special = ["true", "false", "yes", "no", "on", "off", "y", "n", "null", "~", ".inf", "-.inf", ".nan"];
+    if special.contains(&lower.as_str()) {
+        return false;
+    }
+    let numeric = text.trim_start_matches(['-', '+']);
+    !(numeric.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+        && numeric.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '+' | '-')))
 }
 
 fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -254,11 +312,11 @@ mod tests {
                  message:    Cannot finish health check\n    \
                  mounts:\n      \
                    one:\n        \
-                     host-source:      …/0a1b2c3d/ws-basic/mount/test-sdk-basic-2/one\n        \
+                     host-source:      ~/.local/share/workshop/id/0a1b2c3d/ws-basic/mount/test-sdk-basic-2/one\n        \
                      workshop-target:  /mnt/one\n    \
                  tunnels:\n      \
                    postgres:\n        \
-                     from:  [::1]:5432/tcp\n        \
+                     from:  '[::1]:5432/tcp'\n        \
                      to:    127.0.0.1:5432/tcp\n"
         );
     }
@@ -281,7 +339,7 @@ mod tests {
         let text = render(&info, "/srv/p", &paths());
         assert!(
             text.ends_with(
-                "  system:\n    tunnels:\n      alpha:\n        from:  127.0.0.1:8002/tcp\n        \
+                "  system:\n    installed:  (2)\n    tunnels:\n      alpha:\n        from:  127.0.0.1:8002/tcp\n        \
                  to:    /home/workshop/app.sock\n      web:\n        from:  127.0.0.1:8001/tcp\n        \
                  to:    /home/workshop/app.sock\n  t:\n    installed:  2024-06-02  (x1)\n"
             ),
@@ -303,6 +361,56 @@ mod tests {
         assert!(text.contains("    tracking:   1.22/stable\n    installed:  2024-06-02  (12)\n"), "{text}");
     }
 
+    /// `info` parsed as YAML, its `notes:` line dropped first (its `-` placeholder is not
+    /// YAML, as the acceptance conventions say).
+    fn parsed(text: &str) -> serde_yaml_ng::Value {
+        let kept: Vec<&str> = text.lines().filter(|l| !l.starts_with("notes:")).collect();
+        serde_yaml_ng::from_str(&kept.join("\n")).unwrap_or_else(|e| panic!("{e}: {text}"))
+    }
+
+    #[test]
+    fn every_value_reads_back_as_yaml() {
+        let tunnel = |from: Value, to: Value| json!({"plug": "p", "from": from, "to": to});
+        let info: WorkshopInfo = serde_json::from_value(json!({
+            "project-id": "p", "name": "ws", "base": "ubuntu@22.04", "status": "Ready",
+            "sdks": [{"name": "s", "revision": "x1", "installed-at": "2024-06-02T10:00:00Z",
+                "health-check": {"timestamp": "2024-06-02T10:00:00Z", "message": "- a: b # c"},
+                "tunnels": [
+                    tunnel(json!({"protocol": "tcp", "host": "::1", "port": 8000}), json!({"protocol": "unix", "path": "@abstract"})),
+                ]}]
+        }))
+        .unwrap();
+        let text = render(&info, "/srv/p", &paths());
+        let back = parsed(&text);
+        let s = &back["sdks"]["s"];
+        assert_eq!(s["message"].as_str(), Some("- a: b # c"), "{text}");
+        assert_eq!(s["tunnels"]["p"]["from"].as_str(), Some("[::1]:8000/tcp"), "{text}");
+        assert_eq!(s["tunnels"]["p"]["to"].as_str(), Some("@abstract"), "{text}");
+        for plain in ["/home/u/x", "1.22/stable", "127.0.0.1:80/tcp", "x1", "a-b", "-x"] {
+            assert_eq!(yaml_scalar(plain), plain);
+        }
+        for quoted in [
+            "",
+            "-",
+            "@s",
+            "[::1]:80",
+            "true",
+            "no",
+            "~",
+            "123",
+            "1.5",
+            "2024-05-01",
+            "a: b",
+            "x #y",
+            "it's:",
+        ] {
+            let text = format!("k: {}\n", yaml_scalar(quoted));
+            let back: serde_yaml_ng::Value =
+                serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+            assert_eq!(back["k"].as_str(), Some(quoted), "{text}");
+        }
+    }
+
     #[test]
     fn control_characters_are_shown_escaped() {
         let info: WorkshopInfo = serde_json::from_value(json!({
@@ -315,8 +423,9 @@ mod tests {
         .unwrap();
         let text = render(&info, "/srv/p", &paths());
         let ends = |tail: &str| text.lines().any(|l| l.ends_with(tail));
-        assert!(ends(r#"  "ok\nstatus: fake\u{1b}[2J""#), "{text}");
+        assert!(ends(r#"  "ok\nstatus: fake\x1b[2J""#), "{text}");
         assert!(ends(r#"  "/home/u/new\nline""#), "{text}");
         assert!(!text.contains('\u{1b}') && !text.contains("\nline"), "{text}");
+        assert_eq!(parsed(&text)["sdks"]["s"]["message"].as_str(), Some("ok\nstatus: fake\u{1b}[2J"));
     }
 }

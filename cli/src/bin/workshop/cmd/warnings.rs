@@ -124,30 +124,86 @@ fn render(
         }
         lines.push("warning: |".to_string());
         out.push_str(&table::align(&lines, &[]));
-        out.push_str(&wrap(&w.message, "  ", width));
+        out.push_str(&wrap(w.message.trim_end(), "  ", width));
     }
     out
 }
 
-/// A Go duration written the way snapd's `quantity.FormatDuration` does (`1d00h`, `5h30m`).
+/// A Go duration written the way the reference does (snapd's `quantity.FormatDuration`:
+/// `1d00h`, `28d0h`, `5h30m`, `90.0m`).
 fn human_duration(go: &str) -> String {
-    let Ok(d) = workshop_api::duration::parse(go) else {
-        return go.to_string();
-    };
-    let secs = d.as_secs();
-    match secs {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
-        s if s < 86_400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-        s => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
+    match workshop_api::duration::parse(go) {
+        Ok(d) => seconds_text(d.as_secs_f64()),
+        Err(_) => go.to_string(),
     }
 }
 
-/// The width messages are wrapped to: the terminal's, else `$COLUMNS`, else 80; at most
-/// [`MAX_WIDTH`].
+/// `dt` seconds in at most four or five characters, in the unit that fits.
+fn seconds_text(mut dt: f64) -> String {
+    let divmod = |a: f64, b: f64| ((a / b).floor(), a - (a / b).floor() * b);
+    if dt < 60.0 {
+        if dt >= 9.995 {
+            return format!("{dt:.1}s");
+        }
+        if dt >= 0.9995 {
+            return format!("{dt:.2}s");
+        }
+        let mut prefix = 'm';
+        for p in ['m', '\u{b5}', 'n'] {
+            prefix = p;
+            dt *= 1000.0;
+            if dt >= 0.9995 {
+                break;
+            }
+        }
+        return if dt > 9.5 { format!("{dt:3.0}{prefix}s") } else { format!("{dt:.1}{prefix}s") };
+    }
+    if dt < 600.0 {
+        let (m, s) = divmod(dt, 60.0);
+        return format!("{m:.0}m{s:02.0}s");
+    }
+    dt /= 60.0;
+    if dt < 99.95 {
+        return format!("{dt:3.1}m");
+    }
+    if dt < 10.0 * 60.0 {
+        let (h, m) = divmod(dt, 60.0);
+        return format!("{h:.0}h{m:02.0}m");
+    }
+    if dt < 24.0 * 60.0 {
+        let (h, m) = divmod(dt, 60.0);
+        return if m < 10.0 { format!("{h:.0}h{m:.0}m") } else { format!("{:3.1}h", dt / 60.0) };
+    }
+    dt /= 60.0;
+    if dt < 10.0 * 24.0 {
+        let (d, h) = divmod(dt, 24.0);
+        return format!("{d:.0}d{h:02.0}h");
+    }
+    if dt < 99.95 * 24.0 {
+        let (d, h) = divmod(dt, 24.0);
+        return if h < 10.0 { format!("{d:.0}d{h:.0}h") } else { format!("{:4.1}d", dt / 24.0) };
+    }
+    dt /= 24.0;
+    const YEAR: f64 = 365.25;
+    if dt < 2.0 * YEAR {
+        return format!("{dt:4.0}d");
+    }
+    dt /= YEAR;
+    if dt < 9.995 {
+        format!("{dt:4.2}y")
+    } else if dt < 99.95 {
+        format!("{dt:4.1}y")
+    } else {
+        format!("{dt:4.0}y")
+    }
+}
+
+/// The width messages are wrapped to: the terminal's, else `$COLUMNS`, else 80 (80 too for
+/// one narrower than 40, as the reference's); at most [`MAX_WIDTH`].
 fn wrap_width(terminal: Option<usize>, columns: Option<&str>) -> usize {
     let columns = || columns.and_then(|c| c.trim().parse::<usize>().ok()).filter(|c| *c > 0);
-    terminal.or_else(columns).unwrap_or(80).min(MAX_WIDTH)
+    let width = terminal.or_else(columns).unwrap_or(80);
+    if width < 40 { 80 } else { width.min(MAX_WIDTH) }
 }
 
 /// `text` word-wrapped to `width` columns, every line starting with `indent`.
@@ -192,6 +248,10 @@ mod tests {
         assert_eq!(wrap_width(Some(60), Some("200")), 60);
         assert_eq!(wrap_width(None, Some("50")), 50);
         assert_eq!(wrap_width(None, Some("200")), 100);
+        // Narrower than 40: 80, as the reference's.
+        assert_eq!(wrap_width(Some(30), None), 80);
+        assert_eq!(wrap_width(None, Some("39")), 80);
+        assert_eq!(wrap_width(None, Some("40")), 40);
         for bad in [None, Some(""), Some("0"), Some("wide")] {
             assert_eq!(wrap_width(None, bad), 80, "{bad:?}");
         }
@@ -218,7 +278,7 @@ mod tests {
              last-occurrence:   2024-05-01\n\
              acknowledged:      --\n\
              repeats-after:     1d00h\n\
-             expires-after:     28d00h\n\
+             expires-after:     28d0h\n\
              warning: |\n  \
                multiple workshops found, but\n  \
                \"/home/u/n/.workshop.yaml\" not in\n  \
@@ -228,7 +288,7 @@ mod tests {
              last-occurrence:   2024-05-01\n\
              acknowledged:      --\n\
              repeats-after:     1d00h\n\
-             expires-after:     28d00h\n\
+             expires-after:     28d0h\n\
              warning: |\n  \
                multiple workshops found, but\n  \
                \"/home/u/n/.workshop.yaml\" not in\n  \
@@ -242,5 +302,24 @@ mod tests {
         assert_eq!(human_duration("5h30m0s"), "5h30m");
         assert_eq!(human_duration("90s"), "1m30s");
         assert_eq!(human_duration("bogus"), "bogus");
+        // The reference's (TestVerboseWarnings: every warning expires after 28d0h).
+        assert_eq!(human_duration("672h0m0s"), "28d0h");
+        for (secs, want) in [
+            (0.0, "0.0ns"),
+            (0.0015, "1.5ms"),
+            (0.25, "250ms"),
+            (5.0, "5.00s"),
+            (30.0, "30.0s"),
+            (5400.0, "90.0m"),
+            (7.0 * 3600.0 + 5.0 * 60.0, "7h05m"),
+            (12.0 * 3600.0 + 5.0 * 60.0, "12h5m"),
+            (12.0 * 3600.0 + 30.0 * 60.0, "12.5h"),
+            (240.0 * 3600.0, "10d0h"),
+            (10.0 * 86400.0 + 12.0 * 3600.0, "10.5d"),
+            (100.0 * 86400.0, " 100d"),
+            (3.0 * 365.25 * 86400.0, "3.00y"),
+        ] {
+            assert_eq!(seconds_text(secs), want, "{secs}");
+        }
     }
 }
