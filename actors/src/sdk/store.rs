@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -132,9 +132,21 @@ impl TreeStore {
         temporary: &Path,
     ) -> Result<(TreeId, bool), TreeError> {
         let mut stream = Hashing { inner: tar, hasher: Sha3_384::new(), read: 0, cap: stream_cap(limits) };
-        let extracted = extract(&mut stream, temporary, limits);
-        let drained =
-            extracted.and_then(|()| io::copy(&mut stream, &mut io::sink()).map(drop).map_err(archive_error));
+        let drained = {
+            // The id is the digest of the stream as given; a gzip one is extracted through its
+            // decompression (a try SDK packed with `tar czf`).
+            let mut raw = io::BufReader::new(&mut stream);
+            let extracted = match raw.fill_buf().map(compression).map_err(archive_error)? {
+                Compression::None => extract(&mut raw, temporary, limits),
+                Compression::Gzip => {
+                    extract(&mut flate2::bufread::GzDecoder::new(&mut raw), temporary, limits)
+                }
+                Compression::Unsupported(name) => Err(TreeError::Archive(format!(
+                    "it is compressed with {name}, which is not supported (use a tar archive, plain or gzip)"
+                ))),
+            };
+            extracted.and_then(|()| io::copy(&mut raw, &mut io::sink()).map(drop).map_err(archive_error))
+        };
         if stream.read > stream.cap {
             return Err(TreeError::TooLarge { limit: limits.bytes });
         }
@@ -263,6 +275,25 @@ fn archive_error(e: io::Error) -> TreeError {
 }
 
 /// Extracts every entry of the tar stream into `top`.
+/// How a stream is compressed, from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compression {
+    None,
+    Gzip,
+    Unsupported(&'static str),
+}
+
+fn compression(head: &[u8]) -> Compression {
+    match head {
+        [0x1f, 0x8b, ..] => Compression::Gzip,
+        [0xfd, b'7', b'z', b'X', b'Z', 0, ..] => Compression::Unsupported("xz"),
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Unsupported("zstd"),
+        [b'B', b'Z', b'h', ..] => Compression::Unsupported("bzip2"),
+        [b'h', b's', b'q', b's', ..] => Compression::Unsupported("squashfs"),
+        _ => Compression::None,
+    }
+}
+
 fn extract(stream: &mut impl Read, top: &Path, limits: Limits) -> Result<(), TreeError> {
     let mut archive = tar::Archive::new(stream);
     let mut nodes: HashMap<Vec<String>, Node> = HashMap::new();

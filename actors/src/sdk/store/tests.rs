@@ -262,3 +262,23 @@ fn nix_is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
 }
+
+#[test]
+fn a_gzip_stream_is_extracted_and_named_by_its_own_bytes() {
+    use std::io::Write;
+    let (_tmp, store) = store();
+    let plain = sample();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&plain).unwrap();
+    let gz = gz.finish().unwrap();
+    let id = store.commit(&gz[..], ROOMY, None).unwrap();
+    assert_eq!(id, sha3(&gz), "named by the stream as given");
+    assert_eq!(store.read_meta(&id).unwrap(), "name: x\n");
+    assert_eq!(fs::read_link(store.path(&id).join("etc")).unwrap(), Path::new("/etc"));
+    // Compressions it cannot read are named, and leave nothing.
+    for (head, name) in [(&b"\xfd7zXZ\x00rest"[..], "xz"), (&b"\x28\xb5\x2f\xfdrest"[..], "zstd")] {
+        let err = store.commit(head, ROOMY, None).unwrap_err().to_string();
+        assert!(err.contains(&format!("compressed with {name}")), "{err}");
+    }
+    assert_eq!(leftovers(&store), Vec::<String>::new());
+}
