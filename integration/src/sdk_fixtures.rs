@@ -163,7 +163,9 @@ sudo touch /setup-project.log
         .file("hooks/setup-base", "mkdir /one/two/three\n")
         .file(
             "hooks/save-state",
-            "test \"$SDK_STATE_DIR\" = /var/lib/workshop/state/sdk/three\ntouch \"$SDK_STATE_DIR/saved\"\n",
+            "test \"$SDK_STATE_DIR\" = /var/lib/workshop/state/sdk/three\n\
+             test \"$(stat -c %U:%G \"$SDK_STATE_DIR\" \"${SDK_STATE_DIR%/*}\")\" = \"workshop:workshop\nworkshop:workshop\"\n\
+             touch \"$SDK_STATE_DIR/saved\"\n",
         )
         .file(
             "hooks/restore-state",

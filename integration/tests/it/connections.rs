@@ -1061,10 +1061,11 @@ slots:
     // socket paths expanded.
     let info = w(&["info"]);
     let text = info.output();
-    let system = text.find("\n  system:\n    tunnels:\n").unwrap_or_else(|| panic!("{text}"));
+    let system = text.find("\n  system:\n    installed:").unwrap_or_else(|| panic!("{text}"));
+    assert!(text[system..].lines().nth(3) == Some("    tunnels:"), "{text}");
     let listed: Vec<&str> = text[system..]
         .lines()
-        .skip(2)
+        .skip(4)
         .take_while(|l| l.starts_with("    "))
         .filter(|l| l.starts_with("      ") && !l.starts_with("       "))
         .map(str::trim)

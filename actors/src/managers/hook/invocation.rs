@@ -20,12 +20,15 @@ pub const OUTPUT_LIMIT: usize = 10 << 20;
 pub const SKIPPED: &str = "workshop-hook: no such hook\n";
 
 /// The wrapper, run by `/bin/sh` as root, with the hook's path, its working directory and
-/// what to prepare, then the command. A hook is a regular file reached without symlinks,
+/// what to prepare (the SDK's state directory, the workshop user's as the storage it is in),
+/// then the command. A hook is a regular file reached without symlinks,
 /// in the SDK's read-only tree (so that nothing the workshop writes runs as root); anything
 /// else is no hook. Its two output streams become one, in the order written.
 const WRAPPER: &str = r#"hook=$1 dir=$2 prepare=$3
 shift 3
-if [ "$prepare" = state-dir ]; then mkdir -p -- "$SDK_STATE_DIR" || exit; fi
+if [ "$prepare" = state-dir ]; then
+    mkdir -p -- "$SDK_STATE_DIR" && chown 1000:1000 -- "${SDK_STATE_DIR%/*}" "$SDK_STATE_DIR" || exit
+fi
 hooks=${hook%/*}
 if [ ! -f "$hook" ] || [ -L "$hook" ] || [ "$(cd -P -- "$hooks" 2>/dev/null && pwd -P)" != "$hooks" ]; then
     printf 'workshop-hook: no such hook\n' >&2
