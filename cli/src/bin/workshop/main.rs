@@ -199,8 +199,25 @@ fn usage_error(e: clap::Error) -> ! {
         eprintln!("error: {}", messages::unknown_command(name, &suggestions));
         std::process::exit(1);
     }
+    // An option the command does not have, in cobra's words (the reference's).
+    if e.kind() == ErrorKind::UnknownArgument
+        && let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg)
+        && let Some(text) = unknown_flag(arg)
+    {
+        eprintln!("error: {text}");
+        std::process::exit(1);
+    }
     let _ = e.print();
     std::process::exit(1);
+}
+
+/// cobra's refusal of an option it does not know; `None` for what is no option.
+fn unknown_flag(arg: &str) -> Option<String> {
+    if let Some(long) = arg.strip_prefix("--").filter(|l| !l.is_empty()) {
+        return Some(format!("unknown flag: --{}", long.split('=').next().unwrap_or(long)));
+    }
+    let short = arg.strip_prefix('-')?.chars().next().filter(|c| *c != '-')?;
+    Some(format!("unknown shorthand flag: '{short}' in {arg}"))
 }
 
 fn main() {
@@ -244,6 +261,20 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(args)
+    }
+
+    #[test]
+    fn unknown_flags_in_cobras_words() {
+        assert_eq!(unknown_flag("--bogus").as_deref(), Some("unknown flag: --bogus"));
+        assert_eq!(unknown_flag("--bogus=1").as_deref(), Some("unknown flag: --bogus"));
+        assert_eq!(unknown_flag("-x").as_deref(), Some("unknown shorthand flag: 'x' in -x"));
+        assert_eq!(unknown_flag("-xy").as_deref(), Some("unknown shorthand flag: 'x' in -xy"));
+        for not_a_flag in ["extra", "-", "--"] {
+            assert_eq!(unknown_flag(not_a_flag), None, "{not_a_flag}");
+        }
+        let e = parse(&["workshop", "list", "--bogus"]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::UnknownArgument);
+        assert!(matches!(e.get(ContextKind::InvalidArg), Some(ContextValue::String(a)) if a == "--bogus"));
     }
 
     #[test]
