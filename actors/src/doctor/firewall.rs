@@ -2,7 +2,7 @@
 //! Docker sets up) or an active UFW without rules for it leaves workshops without a network.
 //! nftables is asked first (`nft -j list table ip filter`, as the reference does); iptables
 //! where nft is missing or has no such table. The daemon checks at start-up and warns every
-//! user ([`warning`]); `workshop doctor` says it and fixes it.
+//! user ([`warning_text`]); `workshop doctor` says it and fixes it.
 
 use std::time::Duration;
 
