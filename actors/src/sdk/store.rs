@@ -72,10 +72,12 @@ impl TreeStore {
         let mut pending = vec![top.clone()];
         while let Some(dir) = pending.pop() {
             for entry in fs::read_dir(&dir).map_err(|e| TreeError::io("read", &dir, e))? {
-                let path = entry.map_err(|e| TreeError::io("read", &dir, e))?.path();
+                let entry = entry.map_err(|e| TreeError::io("read", &dir, e))?;
+                let path = entry.path();
                 std::os::unix::fs::lchown(&path, Some(uid), Some(gid))
                     .map_err(|e| TreeError::io("change the owner of", &path, e))?;
-                if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                // The entry's own type (a symlink is never followed).
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
                     pending.push(path);
                 }
             }

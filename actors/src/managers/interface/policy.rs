@@ -74,6 +74,13 @@ pub fn check_connection(plug: &Endpoint, slot: &Endpoint) -> Result<(), String> 
     Ok(())
 }
 
+/// Whether a plug of `interface` connects to one slot at a time: a mount plug has one
+/// target (a second source would be mounted over the first, and a disconnect could not take
+/// the one below away), a tunnel plug one endpoint (a second tunnel would listen on it too).
+pub fn one_slot_only(interface: &str) -> bool {
+    matches!(interface, "mount" | "tunnel")
+}
+
 /// Whether the interface lets `plug` connect to `slot` without being asked; `explicit` when
 /// the definition lists the connection (the reference's `auto-explicit`).
 pub fn allows_auto_connection(plug: &Endpoint, slot: &Endpoint, explicit: bool) -> bool {

@@ -173,9 +173,9 @@ impl Repo {
         Ok(())
     }
 
-    /// The definition's `connections:` that cannot be made. A mount plug has one target and
-    /// a tunnel plug one endpoint: such a plug may be listed with one slot only (`workshop connect` refuses a
-    /// second one too; the second source would be mounted over the first).
+    /// The definition's `connections:` that cannot be made: a plug connecting to one slot at
+    /// a time ([`policy::one_slot_only`]) listed with two (`workshop connect` refuses that
+    /// too), and a connection the interface would make whose ends do not pair.
     fn check_listed_slots(&self, file: &WorkshopFile) -> Result<(), String> {
         let mut first: BTreeMap<&EndpointRef, &EndpointRef> = BTreeMap::new();
         for c in &file.connections {
@@ -188,7 +188,7 @@ impl Repo {
                 policy::check_connection(plug, slot)
                     .map_err(|e| format!("cannot connect \"{}\" to \"{}\": {e}", c.plug, c.slot))?;
             }
-            if !matches!(plug.interface.as_str(), "mount" | "tunnel") {
+            if !policy::one_slot_only(&plug.interface) {
                 continue;
             }
             match first.get(&c.plug) {

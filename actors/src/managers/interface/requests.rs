@@ -69,10 +69,7 @@ pub fn edits(
             policy::check_connection(p, s)
                 .map_err(|e| bad(format!("cannot connect \"{plug}\" to \"{slot}\": {e}")))?;
             let conn = ConnRef { plug: master.clone(), slot: slot.clone() };
-            // A mount plug has one target: a second source would be mounted over the first,
-            // and a disconnect could not take the one below away. A tunnel plug has one
-            // endpoint: a second tunnel would listen on it too (one would be dropped).
-            if matches!(p.interface.as_str(), "mount" | "tunnel")
+            if policy::one_slot_only(&p.interface)
                 && let Some(other) = current
                     .iter()
                     .filter(|(_, c)| c.connected())

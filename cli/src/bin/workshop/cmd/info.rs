@@ -125,7 +125,7 @@ fn sdk_lines(sdk: &SdkInfo, paths: &Paths, lines: &mut Vec<String>) {
     }
     lines.push(installed_line(sdk));
     if let Some(health) = &sdk.health_check {
-        lines.push(format!("    message:\t{}", shown(&health.message)));
+        lines.push(format!("    message:\t{}", yaml_scalar(&health.message)));
     }
     let mut mounts: Vec<&Value> = sdk.mounts.iter().collect();
     mounts.sort_by_key(|m| plug_name(m));
@@ -135,14 +135,17 @@ fn sdk_lines(sdk: &SdkInfo, paths: &Paths, lines: &mut Vec<String>) {
             lines.push(format!("      {}:", plug_name(mount)));
             if let Some(host) = text(mount, "host-source") {
                 // Shortened (and linked) only when it has no control characters.
-                let host =
-                    if host.chars().any(char::is_control) { shown(host) } else { paths.host_source(host) };
+                let host = if host.chars().any(char::is_control) {
+                    yaml_scalar(host)
+                } else {
+                    paths.host_source(host)
+                };
                 lines.push(format!("        host-source:\t{host}"));
             } else if let Some(source) = text(mount, "workshop-source") {
-                lines.push(format!("        workshop-source:\t{}", shown(source)));
+                lines.push(format!("        workshop-source:\t{}", yaml_scalar(source)));
             }
             let target = text(mount, "workshop-target").unwrap_or("-");
-            lines.push(format!("        workshop-target:\t{}", shown(target)));
+            lines.push(format!("        workshop-target:\t{}", yaml_scalar(target)));
         }
     }
     tunnel_lines(sdk, lines);
@@ -169,22 +172,17 @@ fn tunnel_lines(sdk: &SdkInfo, lines: &mut Vec<String>) {
         lines.push("    tunnels:".into());
         for tunnel in tunnels {
             lines.push(format!("      {}:", plug_name(tunnel)));
-            lines.push(format!("        from:\t{}", shown(&endpoint(&tunnel["from"]))));
-            lines.push(format!("        to:\t{}", shown(&endpoint(&tunnel["to"]))));
+            lines.push(format!("        from:\t{}", yaml_scalar(&endpoint(&tunnel["from"]))));
+            lines.push(format!("        to:\t{}", yaml_scalar(&endpoint(&tunnel["to"]))));
         }
     }
 }
 
-/// `text` as shown on a line of its own: a YAML scalar that reads back as `text` (a line
-/// break would start a line that looks like a key; a guest's health message could hold
-/// terminal escapes; `[::1]:80/tcp` or `@socket` are YAML syntax unquoted).
-fn shown(text: &str) -> String {
-    yaml_scalar(text)
-}
-
-/// `text` as a YAML scalar: plain when YAML reads it back as this string, else quoted, in
-/// single quotes (the reference's), or double quotes with escapes when it holds control
-/// characters.
+/// `text` as a YAML scalar on a line of its own: plain when YAML reads it back as this
+/// string, else quoted, in single quotes (the reference's), or double quotes with escapes when
+/// it holds control characters (a line break would start a line that looks like a key; a
+/// guest's health message could hold terminal escapes; `[::1]:80/tcp` or `@socket` are YAML
+/// syntax unquoted).
 fn yaml_scalar(text: &str) -> String {
     if text.chars().any(char::is_control) {
         let mut out = String::from("\"");
