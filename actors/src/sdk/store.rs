@@ -1,5 +1,5 @@
 //! The tree store: `$WORKSHOP/sdk/trees/<id>/`, one directory per SDK content, named by the
-//! sha3-384 of the tar stream it was committed from.
+//! sha3-384 of the stream it was committed from (a tar archive, plain or gzip, as given).
 //!
 //! A commit extracts into a fresh root-only temporary directory beside the trees, checking
 //! every entry (a path stays inside the tree and never passes through a symlink or a file;

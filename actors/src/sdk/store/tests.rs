@@ -282,3 +282,33 @@ fn a_gzip_stream_is_extracted_and_named_by_its_own_bytes() {
     }
     assert_eq!(leftovers(&store), Vec::<String>::new());
 }
+
+#[test]
+fn a_gzip_archive_is_bounded_by_what_it_holds() {
+    use std::io::Write;
+    let gzip = |bytes: &[u8]| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(bytes).unwrap();
+        gz.finish().unwrap()
+    };
+    let (_tmp, store) = store();
+    // A few kilobytes that grow to 4 MiB: refused for the file's size, not read to the end.
+    let bomb = gzip(&archive(&[("big", EntryType::Regular, &vec![0u8; 4 << 20], None)]));
+    assert!(bomb.len() < 64 << 10, "{}", bomb.len());
+    let err = store.commit(&bomb[..], Limits { bytes: 1 << 20, entries: 10 }, None).unwrap_err();
+    assert_eq!(err.to_string(), "cannot store SDK tree: larger than 1048576 bytes");
+    // Too many entries, a truncated stream, and gzip of no tar are refused too.
+    let many: Vec<(String, EntryType, &[u8], Option<&str>)> =
+        (0..20).map(|i| (format!("f{i}"), EntryType::Regular, &b""[..], None)).collect();
+    let borrowed: Vec<(&str, EntryType, &[u8], Option<&str>)> =
+        many.iter().map(|(n, k, d, l)| (n.as_str(), *k, *d, *l)).collect();
+    let err =
+        store.commit(&gzip(&archive(&borrowed))[..], Limits { bytes: 100, entries: 10 }, None).unwrap_err();
+    assert_eq!(err.to_string(), "cannot store SDK tree: more than 10 entries");
+    let whole = gzip(&sample());
+    let err = store.commit(&whole[..whole.len() / 2], ROOMY, None).unwrap_err().to_string();
+    assert!(err.starts_with("cannot read SDK archive: "), "{err}");
+    let err = store.commit(&gzip(b"not a tar archive at all")[..], ROOMY, None).unwrap_err().to_string();
+    assert!(err.starts_with("cannot read SDK archive: "), "{err}");
+    assert_eq!(leftovers(&store), Vec::<String>::new());
+}
