@@ -27,7 +27,7 @@ pub const SKIPPED: &str = "workshop-hook: no such hook\n";
 const WRAPPER: &str = r#"hook=$1 dir=$2 prepare=$3
 shift 3
 if [ "$prepare" = state-dir ]; then
-    mkdir -p -- "$SDK_STATE_DIR" && chown 1000:1000 -- "${SDK_STATE_DIR%/*}" "$SDK_STATE_DIR" || exit
+    mkdir -p -- "$SDK_STATE_DIR" && chown -h 1000:1000 -- "${SDK_STATE_DIR%/*}" "$SDK_STATE_DIR" || exit
 fi
 hooks=${hook%/*}
 if [ ! -f "$hook" ] || [ -L "$hook" ] || [ "$(cd -P -- "$hooks" 2>/dev/null && pwd -P)" != "$hooks" ]; then
